@@ -1,0 +1,22 @@
+/*
+ * Entry points of the jackpot commands, one per module, registered in the
+ * single table in jp_main.c. Each follows jp_cli.h's conventions.
+ */
+#ifndef JP_COMMANDS_H
+#define JP_COMMANDS_H
+
+#include "jp_cli.h"
+
+int jp_cmd_config(const jp_command_t *cmd, int argc, char **argv);
+extern const char jp_cmd_config_usage[];
+
+int jp_cmd_registry(const jp_command_t *cmd, int argc, char **argv);
+extern const char jp_cmd_registry_usage[];
+
+int jp_cmd_broker(const jp_command_t *cmd, int argc, char **argv);
+extern const char jp_cmd_broker_usage[];
+
+int jp_cmd_tail(const jp_command_t *cmd, int argc, char **argv);
+extern const char jp_cmd_tail_usage[];
+
+#endif

@@ -1,0 +1,467 @@
+/*
+ * jp_config: the processor file's table, its cross-field checks, and the
+ * loading of the country directory. librdkafka validates its own
+ * properties (rd_kafka_conf_set on a scratch configuration), so a typo in
+ * the kafka map is caught with its file:line:column before anything runs.
+ */
+#include "jp_config.h"
+
+#include <dirent.h>
+#include <libgen.h>
+#include <librdkafka/rdkafka.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jp_log.h"
+#include "jp_yaml.h"
+
+static const char *const guarantees[] = {"at_least_once", "exactly_once", NULL};
+static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
+static const char *const log_formats[] = {"text", "json", NULL};
+static const char *const window_kinds[] = {"hour", "day", "draw", NULL};
+
+static int check_kafka_prop(const char *key, const char *value, char *err, size_t n)
+{
+    char rd_err[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_res_t r = rd_kafka_conf_set(conf, key, value, rd_err, sizeof(rd_err));
+    rd_kafka_conf_destroy(conf);
+    if (r == RD_KAFKA_CONF_OK)
+        return 0;
+    snprintf(err, n, "librdkafka: %s", rd_err);
+    return -1;
+}
+
+static int check_url(const char *key, const char *v, char *err, size_t n)
+{
+    (void)key;
+    if (strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0) {
+        snprintf(err, n, "'%s' is not an http:// or https:// URL", v);
+        return -1;
+    }
+    return 0;
+}
+
+static int check_listen(const char *key, const char *v, char *err, size_t n)
+{
+    (void)key;
+    const char *colon = strrchr(v, ':');
+    long port = colon ? strtol(colon + 1, NULL, 10) : -1;
+    if (!colon || colon == v || port < 0 || port > 65535 || colon[1] == '\0') {
+        snprintf(err, n, "'%s' is not host:port", v);
+        return -1;
+    }
+    return 0;
+}
+
+static int check_topic(const char *key, const char *v, char *err, size_t n)
+{
+    (void)key;
+    size_t len = strlen(v);
+    int ok = len > 0 && len <= 249 && strcmp(v, ".") != 0 && strcmp(v, "..") != 0;
+    for (const char *p = v; ok && *p; p++)
+        ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+             *p == '.' || *p == '_' || *p == '-';
+    if (!ok) {
+        snprintf(err, n, "'%s' is not a valid Kafka topic name ([a-zA-Z0-9._-], 1..249)", v);
+        return -1;
+    }
+    return 0;
+}
+
+#define NR JP_CONF_NO_RANGE
+#define END                                                                                        \
+    {                                                                                              \
+        NULL, 0, 0, 0, NULL, NR, NULL, NULL, 0, NULL, NULL                                         \
+    }
+
+static const jp_conf_field_t input_topic_fields[] = {
+    {"name", JP_CONF_STR, offsetof(jp_topic_conf_t, name), 1, NULL, NR, NULL, NULL, 0, check_topic,
+     "topic name"},
+    {"partitions", JP_CONF_INT, offsetof(jp_topic_conf_t, partitions), 0, "6", 1, 1024, NULL, NULL,
+     0, NULL, "partition count; all inputs must be equal (co-partitioned)"},
+    END,
+};
+
+#define OFF(sec, member) (offsetof(jp_config_t, sec.member) - offsetof(jp_config_t, sec))
+static const jp_conf_field_t topics_fields[] = {
+    {"sales", JP_CONF_SECTION, OFF(topics, sales), 1, NULL, NR, NULL, input_topic_fields, 0, NULL,
+     "SaleEvent input"},
+    {"customers", JP_CONF_SECTION, OFF(topics, customers), 1, NULL, NR, NULL, input_topic_fields, 0,
+     NULL, "CustomerEvent input"},
+    {"draws", JP_CONF_SECTION, OFF(topics, draws), 1, NULL, NR, NULL, input_topic_fields, 0, NULL,
+     "DrawResult input"},
+    {"recommendations", JP_CONF_STR, OFF(topics, recommendations), 0, "jackpot.recommendations.v1",
+     NR, NULL, NULL, 0, check_topic, "JackpotRecommendation output"},
+    {"alerts", JP_CONF_STR, OFF(topics, alerts), 0, "jackpot.alerts.v1", NR, NULL, NULL, 0,
+     check_topic, "Alert output"},
+    {"features", JP_CONF_STR, OFF(topics, features), 0, "jackpot.features.v1", NR, NULL, NULL, 0,
+     check_topic, "FeatureVector output"},
+    {"models", JP_CONF_STR, OFF(topics, models), 0, "jackpot.models.v1", NR, NULL, NULL, 0,
+     check_topic, "ModelVersion log (compacted)"},
+    {"output_partitions", JP_CONF_INT, OFF(topics, output_partitions), 0, "1", 1, 1024, NULL, NULL,
+     0, NULL, "partitions of the output topics the dev broker creates"},
+    {"dlq_suffix", JP_CONF_STR, OFF(topics, dlq_suffix), 0, ".dlq", NR, NULL, NULL, 0, NULL,
+     "dead-letter topic = input topic + suffix"},
+    {"changelog_prefix", JP_CONF_STR, OFF(topics, changelog_prefix), 0, "jackpot.", NR, NULL, NULL,
+     0, NULL, "changelog topic = prefix + store + -changelog"},
+    END,
+};
+
+static const jp_conf_field_t registry_fields[] = {
+    {"url", JP_CONF_STR, OFF(schema_registry, url), 1, NULL, NR, NULL, NULL, 0, check_url,
+     "Confluent Schema Registry (or Karapace, or jackpot registry) URL"},
+    {"basic_auth", JP_CONF_SECRET, OFF(schema_registry, basic_auth), 0, NULL, NR, NULL, NULL, 0,
+     NULL, "user:password, from basic_auth_file"},
+    {"timeout", JP_CONF_DURATION, OFF(schema_registry, timeout_ms), 0, "5s", 100, 600000, NULL,
+     NULL, 0, NULL, "per-request timeout"},
+    END,
+};
+
+static const jp_conf_field_t state_fields[] = {
+    {"dir", JP_CONF_PATH, OFF(state, dir), 1, NULL, NR, NULL, NULL, 0, NULL,
+     "RocksDB state directory (one store per task below it)"},
+    {"block_cache_mb", JP_CONF_INT, OFF(state, block_cache_mb), 0, "128", 8, 1 << 20, NULL, NULL, 0,
+     NULL, "one block cache shared by every store"},
+    {"write_buffer_mb", JP_CONF_INT, OFF(state, write_buffer_mb), 0, "64", 4, 1 << 20, NULL, NULL,
+     0, NULL, "write-buffer manager budget shared by every store"},
+    {"customer_ttl", JP_CONF_DURATION, OFF(state, customer_ttl_ms), 0, "400d", 86400000.0,
+     3650.0 * 86400000.0, NULL, NULL, 0, NULL, "inactive customers are forgotten after this"},
+    {"window_retention", JP_CONF_DURATION, OFF(state, window_retention_ms), 0, "120d", 3600000.0,
+     3650.0 * 86400000.0, NULL, NULL, 0, NULL, "closed windows are kept this long"},
+    END,
+};
+
+static const jp_conf_field_t processing_fields[] = {
+    {"commit_interval", JP_CONF_DURATION, OFF(processing, commit_interval_ms), 0, "1s", 10, 600000,
+     NULL, NULL, 0, NULL, "how often state, outputs and offsets are committed"},
+    {"guarantee", JP_CONF_ENUM, OFF(processing, guarantee), 0, "at_least_once", NR, guarantees,
+     NULL, 0, NULL, "at_least_once or exactly_once (Kafka transactions)"},
+    {"dedupe_horizon", JP_CONF_DURATION, OFF(processing, dedupe_horizon_ms), 0, "7d", 60000,
+     90.0 * 86400000.0, NULL, NULL, 0, NULL, "event ids are remembered this long"},
+    {"max_clock_skew", JP_CONF_DURATION, OFF(processing, max_clock_skew_ms), 0, "5m", 0, 86400000.0,
+     NULL, NULL, 0, NULL, "events further in the future than this are rejected"},
+    END,
+};
+
+static const jp_conf_field_t windows_fields[] = {
+    {"sizes", JP_CONF_STRLIST, OFF(windows, sizes), 0, "hour,day,draw", NR, window_kinds, NULL, 0,
+     NULL, "tumbling windows per country"},
+    {"allowed_lateness", JP_CONF_DURATION, OFF(windows, allowed_lateness_ms), 0, "10m", 0,
+     7.0 * 86400000.0, NULL, NULL, 0, NULL, "watermark = max event time - allowed lateness"},
+    {"grace", JP_CONF_DURATION, OFF(windows, grace_ms), 0, "5m", 0, 7.0 * 86400000.0, NULL, NULL, 0,
+     NULL, "a window closes this long after the watermark passes its end"},
+    END,
+};
+
+static const jp_conf_field_t http_fields[] = {
+    {"listen", JP_CONF_STR, OFF(http, listen), 0, "127.0.0.1:8080", NR, NULL, NULL, 0, check_listen,
+     "admin HTTP address"},
+    {"ready_max_lag", JP_CONF_INT, OFF(http, ready_max_lag), 0, "100000", 0, 1e12, NULL, NULL, 0,
+     NULL, "/readyz fails above this consumer lag (records)"},
+    {"operator_token", JP_CONF_SECRET, OFF(http, operator_token), 0, NULL, NR, NULL, NULL, 0, NULL,
+     "bearer token of the operator role, from operator_token_file"},
+    END,
+};
+
+static const jp_conf_field_t log_fields[] = {
+    {"level", JP_CONF_ENUM, OFF(log, level), 0, "info", NR, log_levels, NULL, 0, NULL,
+     "debug, info, warn or error"},
+    {"format", JP_CONF_ENUM, OFF(log, format), 0, "text", NR, log_formats, NULL, 0, NULL,
+     "text or json lines"},
+    END,
+};
+
+static const jp_conf_field_t pii_fields[] = {
+    {"token_key", JP_CONF_SECRET, OFF(pii, token_key), 0, NULL, NR, NULL, NULL, 0, NULL,
+     "HMAC-SHA256 key for PII tokens, from token_key_file (required by `jackpot run`)"},
+    END,
+};
+
+static const jp_conf_field_t countries_fields[] = {
+    {"dir", JP_CONF_PATH, OFF(countries, dir), 0, "countries", NR, NULL, NULL, 0, NULL,
+     "directory of <code>.yaml country files, relative to this file"},
+    {"enabled", JP_CONF_STRLIST, OFF(countries, enabled), 0, NULL, NR, NULL, NULL, 0, NULL,
+     "country codes to load (default: every file in dir)"},
+    END,
+};
+#undef OFF
+
+const jp_conf_field_t jp_config_fields[] = {
+    {"kafka", JP_CONF_PROPS, offsetof(jp_config_t, kafka), 1, NULL, NR, NULL, NULL, 0,
+     check_kafka_prop, "librdkafka properties, passed through untouched"},
+    {"topics", JP_CONF_SECTION, offsetof(jp_config_t, topics), 1, NULL, NR, NULL, topics_fields, 0,
+     NULL, "topic names"},
+    {"schema_registry", JP_CONF_SECTION, offsetof(jp_config_t, schema_registry), 1, NULL, NR, NULL,
+     registry_fields, 0, NULL, "schema registry"},
+    {"state", JP_CONF_SECTION, offsetof(jp_config_t, state), 1, NULL, NR, NULL, state_fields, 0,
+     NULL, "state stores"},
+    {"processing", JP_CONF_SECTION, offsetof(jp_config_t, processing), 0, NULL, NR, NULL,
+     processing_fields, 0, NULL, "processing guarantees"},
+    {"windows", JP_CONF_SECTION, offsetof(jp_config_t, windows), 0, NULL, NR, NULL, windows_fields,
+     0, NULL, "event-time windows"},
+    {"http", JP_CONF_SECTION, offsetof(jp_config_t, http), 0, NULL, NR, NULL, http_fields, 0, NULL,
+     "admin HTTP"},
+    {"log", JP_CONF_SECTION, offsetof(jp_config_t, log), 0, NULL, NR, NULL, log_fields, 0, NULL,
+     "logging"},
+    {"pii", JP_CONF_SECTION, offsetof(jp_config_t, pii), 0, NULL, NR, NULL, pii_fields, 0, NULL,
+     "PII tokenization"},
+    {"countries", JP_CONF_SECTION, offsetof(jp_config_t, countries), 0, NULL, NR, NULL,
+     countries_fields, 0, NULL, "country configurations"},
+    END,
+};
+
+const char *jp_config_kafka_get(const jp_config_t *cfg, const char *key)
+{
+    for (size_t i = 0; i < cfg->kafka.n; i++)
+        if (strcmp(cfg->kafka.keys[i], key) == 0)
+            return cfg->kafka.values[i];
+    return NULL;
+}
+
+const jp_country_t *jp_config_country(const jp_config_t *cfg, const char *code)
+{
+    for (size_t i = 0; i < cfg->n_countries; i++)
+        if (cfg->country[i].code && strcmp(cfg->country[i].code, code) == 0)
+            return &cfg->country[i];
+    return NULL;
+}
+
+int jp_config_add_xprop(jp_conf_props_t *props, const char *arg)
+{
+    const char *eq = strchr(arg, '=');
+    if (!eq || eq == arg)
+        return -1;
+    char *key = strndup(arg, (size_t)(eq - arg));
+    int r = key ? jp_conf_props_set(props, key, eq + 1) : -1;
+    free(key);
+    return r;
+}
+
+static void apply_xprops(jp_conf_t *c, const jp_conf_props_t *x, jp_config_t *cfg)
+{
+    for (size_t i = 0; x && i < x->n; i++) {
+        char err[512], key[300];
+        snprintf(key, sizeof(key), "-X %s", x->keys[i]);
+        if (check_kafka_prop(x->keys[i], x->values[i], err, sizeof(err)) != 0)
+            jp_conf_errorf(c, NULL, key, "%s", err);
+        else
+            jp_conf_props_set(&cfg->kafka, x->keys[i], x->values[i]);
+    }
+}
+
+static int is_yaml_file(const struct dirent *d)
+{
+    size_t n = strlen(d->d_name);
+    return d->d_name[0] != '.' && n > 5 && strcmp(d->d_name + n - 5, ".yaml") == 0;
+}
+
+static int cmp_country(const void *a, const void *b)
+{
+    const jp_country_t *x = a, *y = b;
+    return strcmp(x->code ? x->code : "", y->code ? y->code : "");
+}
+
+static void load_countries(jp_conf_t *c, const jp_yaml_node_t *root, jp_config_t *cfg)
+{
+    const jp_yaml_node_t *sec = jp_yaml_get(root, "countries");
+    const char *dir = cfg->countries.dir;
+    char **files = NULL;
+    size_t n_files = 0;
+
+    if (cfg->countries.enabled.n) {
+        files = calloc(cfg->countries.enabled.n, sizeof(*files));
+        for (size_t i = 0; files && i < cfg->countries.enabled.n; i++) {
+            char lower[8] = {0};
+            const char *code = cfg->countries.enabled.v[i];
+            for (size_t k = 0; k < 7 && code[k]; k++)
+                lower[k] = (char)(code[k] | 0x20);
+            size_t n = strlen(dir) + strlen(lower) + 8;
+            files[n_files] = malloc(n);
+            if (files[n_files])
+                snprintf(files[n_files++], n, "%s/%s.yaml", dir, lower);
+        }
+    } else {
+        struct dirent **list;
+        int n = scandir(dir, &list, is_yaml_file, alphasort);
+        if (n < 0) {
+            jp_conf_error_at_key(c, sec ? sec : root, "countries", "dir",
+                                 "cannot read country directory %s: %m", dir);
+            return;
+        }
+        files = calloc((size_t)n + 1, sizeof(*files));
+        for (int i = 0; i < n; i++) {
+            size_t len = strlen(dir) + strlen(list[i]->d_name) + 2;
+            if (files && (files[n_files] = malloc(len)))
+                snprintf(files[n_files++], len, "%s/%s", dir, list[i]->d_name);
+            free(list[i]);
+        }
+        free(list);
+        if (n == 0)
+            jp_conf_error_at_key(c, sec ? sec : root, "countries", "dir",
+                                 "no country files (*.yaml) in %s", dir);
+    }
+    cfg->country = calloc(n_files ? n_files : 1, sizeof(*cfg->country));
+    for (size_t i = 0; i < n_files; i++) {
+        if (cfg->country)
+            jp_country_load(c, files[i], &cfg->country[cfg->n_countries++]);
+        free(files[i]);
+    }
+    free(files);
+    if (cfg->country)
+        qsort(cfg->country, cfg->n_countries, sizeof(*cfg->country), cmp_country);
+}
+
+static void check_consistency(jp_conf_t *c, const jp_yaml_node_t *root, jp_config_t *cfg)
+{
+    const jp_yaml_node_t *kafka = jp_yaml_get(root, "kafka");
+    static const char *const required[] = {"bootstrap.servers", "group.id"};
+    for (size_t i = 0; i < 2; i++)
+        if (!jp_config_kafka_get(cfg, required[i]))
+            jp_conf_errorf(c, kafka ? kafka : root, "kafka", "missing required property '%s'",
+                           required[i]);
+
+    const jp_yaml_node_t *topics = jp_yaml_get(root, "topics");
+    const jp_topic_conf_t *in[] = {&cfg->topics.sales, &cfg->topics.customers, &cfg->topics.draws};
+    static const char *const names[] = {"sales", "customers", "draws"};
+    for (size_t i = 1; i < 3; i++)
+        /* 0: the count itself was invalid and is reported already. */
+        if (in[i]->partitions != in[0]->partitions && in[i]->partitions && in[0]->partitions &&
+            in[i]->name && in[0]->name)
+            jp_conf_error_at_key(c, jp_yaml_get(topics, names[i]),
+                                 i == 1 ? "topics.customers" : "topics.draws", "partitions",
+                                 "inputs must be co-partitioned: %s has %lld partitions, %s has "
+                                 "%lld",
+                                 in[i]->name, (long long)in[i]->partitions, in[0]->name,
+                                 (long long)in[0]->partitions);
+    for (size_t i = 0; i < 3; i++)
+        for (size_t j = 0; j < i; j++)
+            if (in[i]->name && in[j]->name && strcmp(in[i]->name, in[j]->name) == 0) {
+                char sec[32];
+                snprintf(sec, sizeof(sec), "topics.%s", names[i]);
+                jp_conf_error_at_key(c, jp_yaml_get(topics, names[i]), sec, "name",
+                                     "topic '%s' is also the %s topic", in[i]->name, names[j]);
+            }
+
+    if (cfg->windows.grace_ms > 0 && cfg->windows.allowed_lateness_ms > 0 &&
+        cfg->windows.grace_ms + cfg->windows.allowed_lateness_ms >=
+            cfg->processing.dedupe_horizon_ms)
+        jp_conf_error_at_key(c, jp_yaml_get(root, "processing"), "processing", "dedupe_horizon",
+                             "must be longer than windows.allowed_lateness + windows.grace");
+}
+
+int jp_config_load(jp_conf_t *c, const char *path, const jp_conf_props_t *xprops, jp_config_t *out)
+{
+    char err[1024];
+    memset(out, 0, sizeof(*out));
+    out->path = strdup(path);
+    jp_yaml_node_t *root = jp_yaml_load_file(path, err, sizeof(err));
+    if (!root) {
+        jp_conf_add_error(c, err);
+        return -1;
+    }
+    size_t before = c->n_errors;
+    char *dir_copy = strdup(path);
+    jp_conf_decode(c, jp_config_fields, root, "", dir_copy ? dirname(dir_copy) : ".", out);
+    free(dir_copy);
+    apply_xprops(c, xprops, out);
+    jp_conf_check_env(c);
+    check_consistency(c, root, out);
+    if (out->countries.dir)
+        load_countries(c, root, out);
+    jp_yaml_free(root);
+    return c->n_errors == before ? 0 : -1;
+}
+
+void jp_config_release(jp_config_t *cfg)
+{
+    for (size_t i = 0; i < cfg->n_countries; i++)
+        jp_country_release(&cfg->country[i]);
+    free(cfg->country);
+    jp_conf_release(jp_config_fields, cfg);
+    free(cfg->path);
+    memset(cfg, 0, sizeof(*cfg));
+}
+
+static void money(char *out, size_t n, int64_t minor, int64_t exponent, const char *currency)
+{
+    int64_t scale = 1;
+    for (int64_t i = 0; i < exponent; i++)
+        scale *= 10;
+    /* Whole amounts print without decimals: "250000 GBP", "12.25 GBP". */
+    if (exponent > 0 && minor % scale != 0)
+        snprintf(out, n, "%lld.%0*lld %s", (long long)(minor / scale), (int)exponent,
+                 (long long)(minor % scale), currency);
+    else
+        snprintf(out, n, "%lld %s", (long long)(minor / scale), currency);
+}
+
+void jp_config_print_summary(const jp_config_t *cfg, FILE *out)
+{
+    fprintf(out, "%s: ok\n", cfg->path);
+    fprintf(out, "  kafka            %s, group %s (%zu properties)\n",
+            jp_config_kafka_get(cfg, "bootstrap.servers"), jp_config_kafka_get(cfg, "group.id"),
+            cfg->kafka.n);
+    fprintf(out, "  inputs           %s, %s, %s (%lld partitions each)\n", cfg->topics.sales.name,
+            cfg->topics.customers.name, cfg->topics.draws.name,
+            (long long)cfg->topics.sales.partitions);
+    fprintf(out, "  outputs          %s, %s, %s, %s\n", cfg->topics.recommendations,
+            cfg->topics.alerts, cfg->topics.features, cfg->topics.models);
+    fprintf(out, "  schema registry  %s\n", cfg->schema_registry.url);
+    fprintf(out, "  state            %s (block cache %lld MiB, write buffers %lld MiB)\n",
+            cfg->state.dir, (long long)cfg->state.block_cache_mb,
+            (long long)cfg->state.write_buffer_mb);
+    fprintf(out, "  processing       %s, commit every %lld ms\n",
+            guarantees[cfg->processing.guarantee], (long long)cfg->processing.commit_interval_ms);
+    fprintf(out, "  windows          lateness %lld ms, grace %lld ms\n",
+            (long long)cfg->windows.allowed_lateness_ms, (long long)cfg->windows.grace_ms);
+    fprintf(out, "  admin http       %s\n", cfg->http.listen);
+    fprintf(out, "  pii token key    %s\n",
+            cfg->pii.token_key.path ? cfg->pii.token_key.path : "(none: only `jackpot dev` runs)");
+    fprintf(out, "  countries        %zu\n", cfg->n_countries);
+    for (size_t i = 0; i < cfg->n_countries; i++) {
+        const jp_country_t *k = &cfg->country[i];
+        const jp_draw_conf_t *d = jp_country_headline_draw(k);
+        char lo[64], hi[64], price[64];
+        money(lo, sizeof(lo), k->prizes.headline.min_minor, k->currency_exponent, k->currency);
+        money(hi, sizeof(hi), k->prizes.headline.max_minor, k->currency_exponent, k->currency);
+        money(price, sizeof(price), k->ticket.price_minor, k->currency_exponent, k->currency);
+        fprintf(out, "    %s %-28s ticket %s, headline %s %s %s..%s, draw %s %s (%s)\n", k->code,
+                k->name, price,
+                k->prizes.headline.kind == JP_PRIZE_PER_TICKET ? "per-ticket" : "shared",
+                k->prizes.headline.name, lo, hi, d ? d->name : "?", d ? d->time : "?",
+                k->calendar.time_zone);
+    }
+}
+
+void jp_config_print_reference(FILE *out)
+{
+    fputs("# Configuration reference\n"
+          "\n"
+          "Generated by `jackpot config reference` from the validation tables, so it\n"
+          "cannot drift from what `jackpot config check` accepts. Durations are written\n"
+          "like `250ms`, `30s`, `5m`, `2h`, `7d`, `1w`; money is in minor units of the\n"
+          "country's currency (64-bit integers); shares are fractions in [0, 1]. A\n"
+          "`secret file` key names a file whose content is the value; secret values\n"
+          "never appear in logs or errors. Relative paths are relative to the file.\n"
+          "\n"
+          "Environment overrides (processor file only): `JACKPOT_<PATH>` with sections\n"
+          "joined by `__`, e.g. `JACKPOT_STATE__DIR=/data`,\n"
+          "`JACKPOT_KAFKA__BOOTSTRAP_SERVERS=broker:9092`,\n"
+          "`JACKPOT_PII__TOKEN_KEY_FILE=/run/secrets/pii`. `-X key=value` on the command\n"
+          "line sets a librdkafka property last.\n"
+          "\n"
+          "## Processor: configs/jackpot.yaml\n"
+          "\n",
+          out);
+    jp_conf_print_reference(jp_config_fields, "", out);
+    fputs("\n## Country: configs/countries/<code>.yaml\n"
+          "\n"
+          "One file per lottery, named after its ISO 3166-1 alpha-2 code. Onboarding a\n"
+          "country is adding a file.\n"
+          "\n",
+          out);
+    jp_conf_print_reference(jp_country_fields, "", out);
+}

@@ -1,0 +1,104 @@
+/*
+ * jp_config: the processor configuration (configs/jackpot.yaml) and the
+ * country configurations it refers to, loaded and validated together.
+ *
+ * Precedence, lowest first: built-in defaults, the YAML file, environment
+ * overrides (JACKPOT_<SECTION>__<KEY>, see jp_conf.h), and command-line
+ * `-X key=value` librdkafka properties. The `kafka:` map is passed to
+ * librdkafka untouched; each property is checked by librdkafka itself.
+ */
+#ifndef JP_CONFIG_H
+#define JP_CONFIG_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "jp_conf.h"
+#include "jp_country.h"
+
+typedef struct jp_topic_conf_s {
+    char *name;
+    int64_t partitions;
+} jp_topic_conf_t;
+
+typedef enum { JP_GUARANTEE_AT_LEAST_ONCE, JP_GUARANTEE_EXACTLY_ONCE } jp_guarantee_t;
+
+typedef struct jp_config_s {
+    char *path;            /* the processor file */
+    jp_conf_props_t kafka; /* librdkafka properties, passed through */
+    struct {
+        jp_topic_conf_t sales, customers, draws; /* inputs, co-partitioned */
+        char *recommendations, *alerts, *features, *models;
+        int64_t output_partitions;
+        char *dlq_suffix;       /* <input>.dlq */
+        char *changelog_prefix; /* jackpot.<store>-changelog */
+    } topics;
+    struct {
+        char *url;
+        jp_conf_secret_t basic_auth; /* "user:password", optional */
+        int64_t timeout_ms;
+    } schema_registry;
+    struct {
+        char *dir;
+        int64_t block_cache_mb, write_buffer_mb;
+        int64_t customer_ttl_ms, window_retention_ms;
+    } state;
+    struct {
+        int64_t commit_interval_ms;
+        int guarantee; /* jp_guarantee_t */
+        int64_t dedupe_horizon_ms;
+        int64_t max_clock_skew_ms;
+    } processing;
+    struct {
+        jp_conf_strlist_t sizes; /* hour, day, draw */
+        int64_t allowed_lateness_ms;
+        int64_t grace_ms;
+    } windows;
+    struct {
+        char *listen; /* host:port */
+        int64_t ready_max_lag;
+        jp_conf_secret_t operator_token;
+    } http;
+    struct {
+        int level;  /* jp_log_level_t */
+        int format; /* jp_log_format_t */
+    } log;
+    struct {
+        jp_conf_secret_t token_key; /* HMAC key for PII tokens */
+    } pii;
+    struct {
+        char *dir;                 /* country files, relative to the processor file */
+        jp_conf_strlist_t enabled; /* empty: every *.yaml in dir */
+    } countries;
+
+    jp_country_t *country; /* loaded countries, sorted by code */
+    size_t n_countries;
+} jp_config_t;
+
+extern const jp_conf_field_t jp_config_fields[];
+
+/*
+ * Loads path and every country it refers to; applies environment
+ * overrides and then the `-X key=value` properties in xprops (may be
+ * NULL). All errors are collected in c; returns 0 if there were none.
+ * *out must be released with jp_config_release either way.
+ */
+int jp_config_load(jp_conf_t *c, const char *path, const jp_conf_props_t *xprops, jp_config_t *out);
+void jp_config_release(jp_config_t *cfg);
+
+/* Value of a librdkafka property from the kafka map, or NULL. */
+const char *jp_config_kafka_get(const jp_config_t *cfg, const char *key);
+
+/* Finds a loaded country by code; NULL if not configured. */
+const jp_country_t *jp_config_country(const jp_config_t *cfg, const char *code);
+
+/* The short human summary `jackpot config check` prints. */
+void jp_config_print_summary(const jp_config_t *cfg, FILE *out);
+
+/* Writes docs/configuration.md: every key of both kinds of file. */
+void jp_config_print_reference(FILE *out);
+
+/* Parses one "-X key=value" argument into props; -1 if it has no '='. */
+int jp_config_add_xprop(jp_conf_props_t *props, const char *arg);
+
+#endif
