@@ -28,6 +28,14 @@ const jp_command_t jp_commands[] = {
     {"config", "check the processor and country configuration", jp_cmd_config_usage, jp_cmd_config},
     {"registry", "run the embedded Confluent-compatible schema registry", jp_cmd_registry_usage,
      jp_cmd_registry},
+    {"broker", "run the dev Kafka broker (librdkafka mock cluster) on loopback",
+     jp_cmd_broker_usage, jp_cmd_broker},
+    {"tail", "print a topic's records as JSON lines, decoded with their schemas", jp_cmd_tail_usage,
+     jp_cmd_tail},
+    {"simulate", "generate a lottery world's events with known ground truth", jp_cmd_simulate_usage,
+     jp_cmd_simulate},
+    {"run", "run the stream processor (consumer group, state, windows, admin HTTP)",
+     jp_cmd_run_usage, jp_cmd_run},
     {NULL, NULL, NULL, NULL},
 };
 

@@ -19,4 +19,10 @@ extern const char jp_cmd_broker_usage[];
 int jp_cmd_tail(const jp_command_t *cmd, int argc, char **argv);
 extern const char jp_cmd_tail_usage[];
 
+int jp_cmd_simulate(const jp_command_t *cmd, int argc, char **argv);
+extern const char jp_cmd_simulate_usage[];
+
+int jp_cmd_run(const jp_command_t *cmd, int argc, char **argv);
+extern const char jp_cmd_run_usage[];
+
 #endif

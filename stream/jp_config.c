@@ -430,7 +430,7 @@ void jp_config_print_summary(const jp_config_t *cfg, FILE *out)
         money(price, sizeof(price), k->ticket.price_minor, k->currency_exponent, k->currency);
         fprintf(out, "    %s %-28s ticket %s, headline %s %s %s..%s, draw %s %s (%s)\n", k->code,
                 k->name, price,
-                k->prizes.headline.kind == JP_PRIZE_PER_TICKET ? "per-ticket" : "shared",
+                k->prizes.headline.kind == JP_COUNTRY_PRIZE_PER_TICKET ? "per-ticket" : "shared",
                 k->prizes.headline.name, lo, hi, d ? d->name : "?", d ? d->time : "?",
                 k->calendar.time_zone);
     }

@@ -13,7 +13,7 @@
 
 #include "jp_conf.h"
 
-typedef enum { JP_PRIZE_PER_TICKET, JP_PRIZE_SHARED } jp_prize_kind_t;
+typedef enum { JP_COUNTRY_PRIZE_PER_TICKET, JP_COUNTRY_PRIZE_SHARED } jp_country_prize_kind_t;
 typedef enum { JP_BILLING_MONTHLY, JP_BILLING_PER_DRAW } jp_billing_t;
 typedef enum { JP_PAYOUT_ROLLING_52W, JP_PAYOUT_CALENDAR_YEAR } jp_payout_period_t;
 typedef enum { JP_SINGLE_CAP_MAX_OF, JP_SINGLE_CAP_MIN_OF } jp_single_cap_combine_t;
@@ -28,7 +28,7 @@ typedef struct jp_draw_conf_s {
 
 typedef struct jp_secondary_prize_s {
     char *name;
-    int kind; /* jp_prize_kind_t */
+    int kind; /* jp_country_prize_kind_t */
     int64_t amount_minor;
     char *draw; /* name of the draw it is paid in */
 } jp_secondary_prize_t;
@@ -52,7 +52,7 @@ typedef struct jp_country_s {
     struct {
         struct {
             char *name;
-            int kind; /* jp_prize_kind_t */
+            int kind; /* jp_country_prize_kind_t */
             int64_t min_minor, max_minor, step_minor, initial_minor;
         } headline;
         jp_conf_list_t secondary; /* jp_secondary_prize_t */

@@ -1,0 +1,142 @@
+/*
+ * jp_drift: drift statistics between a reference window and a current one
+ * (PSI, KS, Jensen-Shannon) and stateful change detectors on a stream
+ * (Page-Hinkley, ADWIN).
+ *
+ * Contract and defaults (each with its source; see docs/model-drift.md):
+ *
+ * - PSI (population stability index) = sum_i (r_i - c_i) * ln(r_i / c_i)
+ *   over bin proportions. Numeric bins are cut at reference quantiles
+ *   (NumPy's default "linear" quantile); bin i holds e_{i-1} <= x < e_i
+ *   (NumPy searchsorted side='right'), the outer bins are open. A proportion
+ *   of exactly 0 is replaced by JP_DRIFT_PSI_EPS = 1e-4, the smoothing used
+ *   by Evidently (evidently/calculations/stattests/psi.py). Categorical PSI
+ *   adds one "unseen" bucket for current values absent from the reference
+ *   (reference proportion 0 -> eps). Default bin count JP_DRIFT_PSI_BINS=10
+ *   (deciles, the usual credit-scoring convention).
+ * - KS: two-sample Kolmogorov-Smirnov statistic D = sup |F1 - F2| and the
+ *   two-sided p-value of scipy.stats.ks_2samp(method='asymp') (SciPy 1.10):
+ *   the survival function of the one-sample Kolmogorov distribution
+ *   scipy.stats.kstwo with n = round(n1*n2/(n1+n2)), computed with the same
+ *   algorithm selection as scipy.stats._ksstats._kolmogn (Simard & L'Ecuyer
+ *   2011: Ruben-Gambino, Durbin/Marsaglia-Tsang-Wang, Pomeranz, Smirnov's
+ *   exact one-sided sum, Pelz-Good). Matches SciPy to 1e-6.
+ * - Jensen-Shannon distance with base-2 logarithms, equal to
+ *   scipy.spatial.distance.jensenshannon(p, q, base=2): inputs are
+ *   normalised to sum 1 first; the result lies in [0, 1].
+ * - Page-Hinkley: River's drift.PageHinkley (river 0.21): min_instances=30,
+ *   delta=0.005, threshold=50, alpha=1-0.0001 (fading factor), mode "both".
+ *   After a detection the next update resets the detector, as in River.
+ * - ADWIN: Bifet & Gavalda (2007), "Learning from time-changing data with
+ *   adaptive windowing", with River's drift.ADWIN defaults delta=0.002,
+ *   clock=32, max_buckets=5, min_window_length=5, grace_period=10 and its
+ *   cut test eps = sqrt(2 m v d') + 2/3 d' m, d' = ln(2 ln(W) / delta).
+ *
+ * Functions that allocate return 0 / -1 with an error message; pure
+ * functions return the statistic (NaN on empty input).
+ */
+#ifndef JP_DRIFT_H
+#define JP_DRIFT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "jp_bytes.h"
+
+#define JP_DRIFT_PSI_EPS  1e-4
+#define JP_DRIFT_PSI_BINS 10
+
+/* nbins-1 interior edges at the reference quantiles i/nbins (NumPy
+ * np.quantile default 'linear'). ref need not be sorted. */
+int jp_drift_quantile_edges(const double *ref, size_t nref, size_t nbins, double *edges,
+                            char *errstr, size_t errstr_size);
+/* Quantile q of sorted[0..n) with NumPy's 'linear' interpolation. */
+double jp_drift_quantile_sorted(const double *sorted, size_t n, double q);
+/* Bin of x given nedges ascending edges: number of edges <= x. */
+size_t jp_drift_bin_index(const double *edges, size_t nedges, double x);
+
+/* PSI of two count (or weight) vectors over the same k bins; eps replaces
+ * zero proportions. NaN if either total is not positive. */
+double jp_drift_psi_counts(const double *ref_counts, const double *cur_counts, size_t k,
+                           double eps);
+/* PSI of raw samples with nbins reference-quantile bins. */
+int jp_drift_psi(const double *ref, size_t nref, const double *cur, size_t ncur, size_t nbins,
+                 double eps, double *psi, char *errstr, size_t errstr_size);
+/* Categorical PSI: counts over the k reference categories plus the current
+ * count of values not seen in the reference (the unseen bucket). */
+double jp_drift_psi_categorical(const double *ref_counts, const double *cur_counts, size_t k,
+                                double cur_unseen, double eps);
+
+/* Two-sample KS statistic and scipy 'asymp' two-sided p-value. */
+int jp_drift_ks_2samp(const double *x, size_t nx, const double *y, size_t ny, double *stat,
+                      double *pvalue, char *errstr, size_t errstr_size);
+/* Survival function of the two-sided one-sample Kolmogorov statistic D_n
+ * (scipy.stats.kstwo.sf(d, n)). */
+double jp_drift_kolmogorov_sf(uint64_t n, double d);
+/* P(D+_n >= d), the one-sided Smirnov survival function
+ * (scipy.special.smirnov(n, d)), by Smirnov's exact sum. */
+double jp_drift_smirnov_sf(uint64_t n, double d);
+
+/* Jensen-Shannon distance, base 2 (NaN if a vector sums to <= 0). */
+double jp_drift_js_distance(const double *p, const double *q, size_t k);
+
+/* ---- Page-Hinkley ---------------------------------------------------- */
+
+enum { JP_DRIFT_NONE = 0, JP_DRIFT_UP = 1, JP_DRIFT_DOWN = 2 };
+enum { JP_PH_BOTH = 0, JP_PH_UP = 1, JP_PH_DOWN = 2 };
+
+typedef struct jp_ph_params_s {
+    uint64_t min_instances; /* 30 (River) */
+    double delta;           /* 0.005 (River) */
+    double threshold;       /* 50 (River) */
+    double alpha;           /* 1 - 0.0001 (River) */
+    int mode;               /* JP_PH_BOTH */
+} jp_ph_params_t;
+
+typedef struct jp_ph_s {
+    jp_ph_params_t p;
+    uint64_t n;
+    double mean;
+    double sum_increase, sum_decrease;
+    double min_increase, max_decrease;
+    int detected; /* last result, so the next update resets like River */
+} jp_ph_t;
+
+/* River's defaults. */
+void jp_ph_params_default(jp_ph_params_t *p);
+/* params NULL -> defaults. */
+void jp_ph_init(jp_ph_t *ph, const jp_ph_params_t *params);
+void jp_ph_reset(jp_ph_t *ph);
+/* Feeds one value; returns JP_DRIFT_NONE, JP_DRIFT_UP (mean rose) or
+ * JP_DRIFT_DOWN (mean fell). */
+int jp_ph_update(jp_ph_t *ph, double x);
+void jp_ph_serialize(const jp_ph_t *ph, jp_bytes_writer_t *w);
+int jp_ph_deserialize(jp_ph_t *ph, jp_bytes_reader_t *r, char *errstr, size_t errstr_size);
+
+/* ---- ADWIN ----------------------------------------------------------- */
+
+typedef struct jp_adwin_params_s {
+    double delta;               /* 0.002 (River) */
+    uint32_t clock;             /* 32 (River) */
+    uint32_t max_buckets;       /* 5 (River) */
+    uint32_t min_window_length; /* 5 (River) */
+    uint32_t grace_period;      /* 10 (River) */
+} jp_adwin_params_t;
+
+typedef struct jp_adwin_s jp_adwin_t;
+
+void jp_adwin_params_default(jp_adwin_params_t *p);
+/* params NULL -> defaults. NULL on invalid parameters or allocation failure. */
+jp_adwin_t *jp_adwin_create(const jp_adwin_params_t *params, char *errstr, size_t errstr_size);
+void jp_adwin_free(jp_adwin_t *a);
+/* Feeds one value; 1 when a change was detected (the window was cut). */
+int jp_adwin_update(jp_adwin_t *a, double x);
+double jp_adwin_width(const jp_adwin_t *a);
+double jp_adwin_mean(const jp_adwin_t *a);
+/* Population variance of the window. */
+double jp_adwin_variance(const jp_adwin_t *a);
+uint64_t jp_adwin_detections(const jp_adwin_t *a);
+void jp_adwin_serialize(const jp_adwin_t *a, jp_bytes_writer_t *w);
+jp_adwin_t *jp_adwin_deserialize(jp_bytes_reader_t *r, char *errstr, size_t errstr_size);
+
+#endif

@@ -1,0 +1,83 @@
+/*
+ * jp_admin: the admin HTTP server (metrics, health, engine routes) on
+ * libevent's evhttp, in its own thread with its own event_base.
+ *
+ * Contract:
+ * - Lifecycle: jp_admin_new -> jp_admin_route* / jp_admin_set_operator_token
+ *   -> jp_admin_start -> ... -> jp_admin_stop -> jp_admin_free. Routes and the
+ *   token may also be changed while the server runs (they are read under a
+ *   mutex per request); start/stop/free belong to one controlling thread.
+ *   jp_admin_stop returns once the server thread has been joined and every
+ *   socket closed; it may be followed by another jp_admin_start.
+ * - Built-in routes: GET/HEAD /metrics renders the jp_metrics_t given to
+ *   jp_admin_new (JP_METRICS_CONTENT_TYPE; 503 if none was given);
+ *   GET/HEAD /healthz answers 200 "ok" (the server thread is alive). Another
+ *   method on them is 405 with an Allow header.
+ * - Routing: a path registered with a trailing '/' is a prefix route
+ *   ("/models/" serves "/models/x" and "/models/"); otherwise the path must
+ *   match exactly. The exact match wins, then the longest prefix. No match:
+ *   404 {"error":"not found"}. Paths are matched as sent (percent-encoded).
+ * - Handlers run on the server thread, one request at a time. They must not
+ *   touch engine state directly: read a snapshot under the engine's own lock
+ *   (or ask the engine thread) and return. They get the method ("GET",
+ *   "POST", ...), the path, the raw query string ("" if none; see
+ *   jp_admin_query_param) and the request body (body_len bytes, NUL-terminated;
+ *   at most JP_ADMIN_MAX_BODY bytes, larger requests get 413 before any
+ *   handler runs). They return the HTTP status (100..599, anything else is
+ *   turned into 500) and may set *body_out to a malloc'd NUL-terminated body
+ *   (freed by the server) and *content_type_out to a static string (default
+ *   "application/json"). The handler decides on 405 for its own methods.
+ * - Auth: routes added with jp_admin_route_auth require
+ *   "Authorization: Bearer <token>" equal to the operator token (compared in
+ *   constant time); otherwise 401 {"error":"unauthorized"} with a
+ *   WWW-Authenticate: Bearer header. Without an operator token every such
+ *   request is refused (fail closed).
+ * - Malformed requests get evhttp's 400; headers above JP_ADMIN_MAX_HEADERS
+ *   bytes are refused; idle connections time out after JP_ADMIN_TIMEOUT_S.
+ * - Never prints; errors come back in errstr.
+ */
+#ifndef JP_ADMIN_H
+#define JP_ADMIN_H
+
+#include "jp_metrics.h"
+
+#include <stddef.h>
+
+#define JP_ADMIN_MAX_BODY    (64 * 1024) /* request body bytes */
+#define JP_ADMIN_MAX_HEADERS (16 * 1024) /* request header bytes */
+#define JP_ADMIN_TIMEOUT_S   30
+
+typedef struct jp_admin_s jp_admin_t;
+
+typedef int (*jp_admin_handler)(void *ctx, const char *method, const char *path, const char *query,
+                                const char *body, size_t body_len, char **body_out,
+                                const char **content_type_out);
+
+/* metrics (may be NULL) must outlive the server. NULL only without memory. */
+jp_admin_t *jp_admin_new(jp_metrics_t *metrics);
+/* Stops the server if it runs, then frees everything. */
+void jp_admin_free(jp_admin_t *a);
+
+/* Registers handler for path (exact) or for every path under it (when path
+ * ends in '/'). path must start with '/'; registering a path twice (or a
+ * built-in) fails. 0 or -1. */
+int jp_admin_route(jp_admin_t *a, const char *path, jp_admin_handler handler, void *ctx);
+/* Same, behind the operator bearer token. */
+int jp_admin_route_auth(jp_admin_t *a, const char *path, jp_admin_handler handler, void *ctx);
+/* Sets (copies) the operator token; NULL or "" removes it. 0 or -1. */
+int jp_admin_set_operator_token(jp_admin_t *a, const char *token);
+
+/* Binds listen ("host:port", "[v6]:port"; port 0 picks a free port) and
+ * starts the server thread. 0, or -1 with the reason in errstr (bad
+ * address, port in use, already running). */
+int jp_admin_start(jp_admin_t *a, const char *listen, char *errstr, size_t errstr_size);
+/* The bound port while running, else 0. */
+int jp_admin_port(const jp_admin_t *a);
+/* Stops serving and joins the server thread; no-op when not running. */
+void jp_admin_stop(jp_admin_t *a);
+
+/* Value of key in a query string ("a=1&b=x%20y"), percent- and
+ * '+'-decoded, malloc'd; NULL when absent (or undecodable). */
+char *jp_admin_query_param(const char *query, const char *key);
+
+#endif

@@ -1,0 +1,1148 @@
+/*
+ * jp_engine: see jp_engine.h for the task model and the commit protocol.
+ *
+ * One thread owns three librdkafka handles - the group member (`leader`,
+ * subscribed to the sales topic), the follower consumer (the task's other
+ * input partitions) and the producer (outputs, dead letters, changelogs) -
+ * plus a fourth, group-less consumer used only while restoring. Records are
+ * handed to their task in offset order per partition; a partition that has
+ * to be re-read (transient registry outage, a rewind) is sought back and
+ * its stale buffered records are dropped until the wanted offset arrives.
+ */
+#include "jp_engine.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <librdkafka/rdkafka.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "jp_build_info.h"
+#include "jp_log.h"
+#include "jp_registry_client.h"
+
+#define MAX_TASKS 1024
+/* Changelog stores in use (models and ledger come with later features). */
+static const jp_cf_t changelog_cfs[] = {JP_CF_META, JP_CF_WINDOWS, JP_CF_CUSTOMERS, JP_CF_DEDUPE};
+#define N_CHANGELOG (sizeof(changelog_cfs) / sizeof(changelog_cfs[0]))
+#define HDR_OFFSETS "jp.input.offsets"
+/* Used only by `jackpot dev` when no key file is configured. */
+static const char dev_pii_key[] = "jackpot-dev-mode-pii-key-not-secret";
+
+typedef struct {
+    int64_t want; /* -1: none; else drop records until this offset arrives */
+} rewind_t;
+
+typedef struct {
+    jp_input_t input;
+    const char *what;
+    const char *reason;
+    jp_counter_t *c;
+} counter_slot_t;
+
+struct jp_engine_s {
+    const jp_config_t *cfg;
+    jp_metrics_t *metrics;
+    char state_dir[1024];
+    rd_kafka_t *leader, *follower, *producer, *restorer;
+    int cooperative;
+    int n_partitions;
+    const char *topics[JP_INPUT__COUNT];
+    char dlq[JP_INPUT__COUNT][300];
+    char changelog[JP_CF__COUNT][300];
+    jp_registry_client_t *registry;
+    jp_serde_t *serde;
+    jp_pii_t *pii;
+    jp_validator_t *validator;
+    jp_task_env_t env;
+    jp_task_t *tasks[MAX_TASKS];
+    rewind_t rewind[MAX_TASKS][JP_INPUT__COUNT];
+    int64_t cl_reached[MAX_TASKS][JP_CF__COUNT];
+    rd_kafka_resp_err_t delivery_err;
+    volatile sig_atomic_t stop;
+    int64_t last_commit_ms;
+    int restoring;
+    jp_validator_t *pending_validator; /* set by a reload, swapped in at a commit */
+    jp_validator_t *retired[16];       /* previous validators, freed with the engine */
+    size_t n_retired;
+    /* metrics */
+    counter_slot_t slots[256];
+    size_t n_slots;
+    jp_histogram_t *commit_latency;
+    jp_counter_t *commits, *rewinds, *restored_records;
+    jp_gauge_t *restore_progress, *assigned_tasks;
+    /* status for the admin thread */
+    pthread_mutex_t status_lock;
+    char *status_json;
+    int ready;
+    jp_engine_totals_t totals;
+    int64_t windows_closed;
+};
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- metrics ---------------------------------------------------------------- */
+
+
+static jp_counter_t *counter_for(jp_engine_t *e, jp_input_t input, const char *what,
+                                 const char *reason)
+{
+    for (size_t i = 0; i < e->n_slots; i++)
+        if (e->slots[i].input == input && e->slots[i].what == what && e->slots[i].reason == reason)
+            return e->slots[i].c;
+    char name[96], labels[512], topic[300], why[96];
+    snprintf(name, sizeof(name), "jackpot_records_%s_total", what);
+    jp_metrics_label_escape(topic, sizeof(topic), e->topics[input]);
+    jp_metrics_label_escape(why, sizeof(why), reason);
+    snprintf(labels, sizeof(labels), "topic=\"%s\",reason=\"%s\"", topic, why);
+    jp_counter_t *c =
+        jp_metrics_counter(e->metrics, name, "Input records by outcome and reason", labels);
+    if (c && e->n_slots < sizeof(e->slots) / sizeof(e->slots[0]))
+        e->slots[e->n_slots++] = (counter_slot_t){input, what, reason, c};
+    return c;
+}
+
+static void io_count(void *ctx, jp_input_t input, const char *what, const char *reason)
+{
+    jp_engine_t *e = ctx;
+    if (strcmp(what, "window_closed") == 0) {
+        e->windows_closed++;
+        char labels[64];
+        snprintf(labels, sizeof(labels), "window=\"%s\"", reason);
+        jp_counter_add(jp_metrics_counter(e->metrics, "jackpot_windows_closed_total",
+                                          "Event-time windows closed", labels),
+                       1);
+        return;
+    }
+    jp_counter_t *c = counter_for(e, input, what, reason);
+    if (c)
+        jp_counter_add(c, 1);
+}
+
+/* ---- producing ----------------------------------------------------------------- */
+
+/* Changelog records carry (task, store) in their opaque: 1 + p * N + cf. */
+static void *changelog_opaque(int p, jp_cf_t cf)
+{
+    return (void *)(intptr_t)(1 + (intptr_t)p * JP_CF__COUNT + cf);
+}
+
+static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    jp_engine_t *e = opaque;
+    if (m->err) {
+        if (!e->delivery_err)
+            e->delivery_err = m->err;
+        jp_log_error("engine", "delivery to %s [%d] failed: %s", rd_kafka_topic_name(m->rkt),
+                     m->partition, rd_kafka_err2str(m->err));
+        return;
+    }
+    intptr_t o = (intptr_t)m->_private;
+    if (o > 0) {
+        int p = (int)((o - 1) / JP_CF__COUNT);
+        int cf = (int)((o - 1) % JP_CF__COUNT);
+        if (p < MAX_TASKS && m->offset > e->cl_reached[p][cf])
+            e->cl_reached[p][cf] = m->offset;
+    }
+}
+
+static int produce(jp_engine_t *e, const char *topic, int partition, const void *key, size_t klen,
+                   const void *val, size_t vlen, rd_kafka_headers_t *hdrs, void *opaque)
+{
+    for (;;) {
+        rd_kafka_resp_err_t err =
+            rd_kafka_producev(e->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+                              RD_KAFKA_V_KEY(key, klen), RD_KAFKA_V_VALUE((void *)val, vlen),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
+                              RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+        if (!err)
+            return 0;
+        if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            rd_kafka_poll(e->producer, 100); /* wait for deliveries, then retry */
+            continue;
+        }
+        if (hdrs)
+            rd_kafka_headers_destroy(hdrs);
+        jp_log_error("engine", "cannot produce to %s: %s", topic, rd_kafka_err2str(err));
+        return -1;
+    }
+}
+
+static int io_features(void *ctx, int partition, const char *key, const void *value, size_t len)
+{
+    jp_engine_t *e = ctx;
+    (void)partition;
+    /* The default partitioner places the record by its key (the country). */
+    return produce(e, e->cfg->topics.features, RD_KAFKA_PARTITION_UA, key, 2, value, len, NULL,
+                   NULL);
+}
+
+static int io_dead_letter(void *ctx, int partition, const jp_task_record_t *rec,
+                          const char *error_class, const char *message)
+{
+    jp_engine_t *e = ctx;
+    const rd_kafka_message_t *m = rec->origin;
+    rd_kafka_headers_t *orig = NULL, *h;
+    if (m && rd_kafka_message_headers(m, &orig) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        h = rd_kafka_headers_copy(orig);
+    else
+        h = rd_kafka_headers_new(6);
+    char num[32];
+    rd_kafka_header_add(h, "jp.error.class", -1, error_class, -1);
+    rd_kafka_header_add(h, "jp.error.message", -1, message, -1);
+    rd_kafka_header_add(h, "jp.source.topic", -1, e->topics[rec->input], -1);
+    snprintf(num, sizeof(num), "%d", partition);
+    rd_kafka_header_add(h, "jp.source.partition", -1, num, -1);
+    snprintf(num, sizeof(num), "%lld", (long long)rec->offset);
+    rd_kafka_header_add(h, "jp.source.offset", -1, num, -1);
+    snprintf(num, sizeof(num), "%lld", (long long)rec->timestamp_ms);
+    rd_kafka_header_add(h, "jp.source.timestamp", -1, num, -1);
+    return produce(e, e->dlq[rec->input], partition, rec->key, rec->key_len, rec->value,
+                   rec->value_len, h, NULL);
+}
+
+/* ---- setup ----------------------------------------------------------------------- */
+
+static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    (void)rk;
+    jp_log(level <= 3   ? JP_LOG_ERROR
+           : level <= 4 ? JP_LOG_WARN
+                        : JP_LOG_DEBUG,
+           "kafka", "%s: %s", fac, buf);
+}
+
+/* Properties that only the group member may carry. */
+static int group_only(const char *key)
+{
+    return strcmp(key, "group.id") == 0 || strcmp(key, "group.instance.id") == 0 ||
+           strcmp(key, "partition.assignment.strategy") == 0 || strncmp(key, "session.", 8) == 0 ||
+           strncmp(key, "heartbeat.", 10) == 0;
+}
+
+static int consumer_only(const char *key)
+{
+    return group_only(key) || strncmp(key, "fetch.", 6) == 0 || strncmp(key, "auto.", 5) == 0 ||
+           strncmp(key, "enable.auto", 11) == 0 || strcmp(key, "isolation.level") == 0 ||
+           strcmp(key, "max.poll.interval.ms") == 0 || strcmp(key, "enable.partition.eof") == 0;
+}
+
+static rd_kafka_conf_t *base_conf(const jp_engine_t *e, int (*skip)(const char *), char *errstr,
+                                  size_t errstr_size)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set_log_cb(conf, log_cb);
+    for (size_t i = 0; i < e->cfg->kafka.n; i++) {
+        if (skip && skip(e->cfg->kafka.keys[i]))
+            continue;
+        if (rd_kafka_conf_set(conf, e->cfg->kafka.keys[i], e->cfg->kafka.values[i], errstr,
+                              errstr_size) != RD_KAFKA_CONF_OK) {
+            rd_kafka_conf_destroy(conf);
+            return NULL;
+        }
+    }
+    return conf;
+}
+
+static int set(rd_kafka_conf_t *conf, const char *k, const char *v, char *errstr, size_t n)
+{
+    return rd_kafka_conf_set(conf, k, v, errstr, n) == RD_KAFKA_CONF_OK ? 0 : -1;
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque);
+
+static rd_kafka_t *make_client(jp_engine_t *e, rd_kafka_type_t type, int role, char *errstr,
+                               size_t errstr_size)
+{
+    rd_kafka_conf_t *conf = base_conf(e,
+                                      type == RD_KAFKA_PRODUCER ? consumer_only
+                                      : role                    ? group_only
+                                                                : NULL,
+                                      errstr, errstr_size);
+    if (!conf)
+        return NULL;
+    int bad = 0;
+    rd_kafka_conf_set_opaque(conf, e);
+    if (type == RD_KAFKA_PRODUCER) {
+        bad |= set(conf, "enable.idempotence", "true", errstr, errstr_size);
+        bad |= set(conf, "linger.ms", "5", errstr, errstr_size);
+        rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
+    } else {
+        bad |= set(conf, "enable.auto.commit", "false", errstr, errstr_size);
+        bad |= set(conf, "enable.auto.offset.store", "false", errstr, errstr_size);
+        bad |= set(conf, "auto.offset.reset", "earliest", errstr, errstr_size);
+        if (role == 0)
+            rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+    }
+    if (bad) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    rd_kafka_t *rk = rd_kafka_new(type, conf, errstr, errstr_size);
+    if (!rk)
+        rd_kafka_conf_destroy(conf);
+    return rk;
+}
+
+/* Partition count of every input; co-partitioning is required. */
+static int check_topics(jp_engine_t *e, int *exit_code, char *errstr, size_t errstr_size)
+{
+    const struct rd_kafka_metadata *md;
+    rd_kafka_resp_err_t err = rd_kafka_metadata(e->producer, 1, NULL, &md, 15000);
+    if (err) {
+        snprintf(errstr, errstr_size, "cannot read cluster metadata from %s: %s",
+                 jp_config_kafka_get(e->cfg, "bootstrap.servers"), rd_kafka_err2str(err));
+        *exit_code = 69;
+        return -1;
+    }
+    int counts[JP_INPUT__COUNT] = {0};
+    for (int i = 0; i < JP_INPUT__COUNT; i++)
+        for (int t = 0; t < md->topic_cnt; t++)
+            if (strcmp(md->topics[t].topic, e->topics[i]) == 0 && !md->topics[t].err)
+                counts[i] = md->topics[t].partition_cnt;
+    rd_kafka_metadata_destroy(md);
+    for (int i = 0; i < JP_INPUT__COUNT; i++)
+        if (!counts[i]) {
+            snprintf(errstr, errstr_size, "input topic %s does not exist", e->topics[i]);
+            *exit_code = 69;
+            return -1;
+        }
+    if (counts[1] != counts[0] || counts[2] != counts[0]) {
+        snprintf(errstr, errstr_size,
+                 "input topics are not co-partitioned: %s has %d partitions, %s has %d, %s has %d",
+                 e->topics[0], counts[0], e->topics[1], counts[1], e->topics[2], counts[2]);
+        *exit_code = 78;
+        return -1;
+    }
+    if (counts[0] > MAX_TASKS) {
+        snprintf(errstr, errstr_size, "%d partitions exceed the supported %d", counts[0],
+                 MAX_TASKS);
+        *exit_code = 78;
+        return -1;
+    }
+    e->n_partitions = counts[0];
+    return 0;
+}
+
+/* Creates the dead-letter and changelog topics that do not exist yet. */
+static int create_topics(jp_engine_t *e, char *errstr, size_t errstr_size)
+{
+    rd_kafka_NewTopic_t *nt[JP_INPUT__COUNT + N_CHANGELOG];
+    size_t n = 0;
+    char err[256];
+    for (int i = 0; i < JP_INPUT__COUNT; i++)
+        nt[n++] = rd_kafka_NewTopic_new(e->dlq[i], e->n_partitions, -1, err, sizeof(err));
+    for (size_t i = 0; i < N_CHANGELOG; i++) {
+        nt[n] = rd_kafka_NewTopic_new(e->changelog[changelog_cfs[i]], e->n_partitions, -1, err,
+                                      sizeof(err));
+        rd_kafka_NewTopic_set_config(nt[n++], "cleanup.policy", "compact");
+    }
+    rd_kafka_queue_t *q = rd_kafka_queue_new(e->producer);
+    rd_kafka_CreateTopics(e->producer, nt, n, NULL, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 20000);
+    int rc = 0;
+    if (!ev) {
+        snprintf(errstr, errstr_size, "creating topics timed out");
+        rc = -1;
+    } else {
+        size_t cnt;
+        const rd_kafka_topic_result_t **res =
+            rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &cnt);
+        for (size_t i = 0; i < cnt; i++) {
+            rd_kafka_resp_err_t te = rd_kafka_topic_result_error(res[i]);
+            if (te && te != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+                snprintf(errstr, errstr_size, "cannot create topic %s: %s",
+                         rd_kafka_topic_result_name(res[i]), rd_kafka_err2str(te));
+                rc = -1;
+            }
+        }
+        rd_kafka_event_destroy(ev);
+    }
+    rd_kafka_queue_destroy(q);
+    rd_kafka_NewTopic_destroy_array(nt, n);
+    return rc;
+}
+
+jp_engine_t *jp_engine_new(const jp_config_t *cfg, jp_metrics_t *metrics,
+                           const jp_engine_opts_t *opts, int *exit_code, char *errstr,
+                           size_t errstr_size)
+{
+    *exit_code = 70;
+    jp_engine_t *e = calloc(1, sizeof(*e));
+    if (!e) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return NULL;
+    }
+    e->cfg = cfg;
+    e->metrics = metrics;
+    pthread_mutex_init(&e->status_lock, NULL);
+    snprintf(e->state_dir, sizeof(e->state_dir), "%s",
+             opts && opts->state_dir ? opts->state_dir : cfg->state.dir);
+    e->topics[JP_INPUT_SALES] = cfg->topics.sales.name;
+    e->topics[JP_INPUT_CUSTOMERS] = cfg->topics.customers.name;
+    e->topics[JP_INPUT_DRAWS] = cfg->topics.draws.name;
+    for (int i = 0; i < JP_INPUT__COUNT; i++)
+        snprintf(e->dlq[i], sizeof(e->dlq[i]), "%s%s", e->topics[i], cfg->topics.dlq_suffix);
+    for (int i = 0; i < JP_CF__COUNT; i++)
+        snprintf(e->changelog[i], sizeof(e->changelog[i]), "%s%s-changelog",
+                 cfg->topics.changelog_prefix, jp_cf_name((jp_cf_t)i));
+    for (int p = 0; p < MAX_TASKS; p++)
+        for (int i = 0; i < JP_INPUT__COUNT; i++)
+            e->rewind[p][i].want = -1;
+
+    const char *key = cfg->pii.token_key.value;
+    if (!key && !(opts && opts->dev_mode)) {
+        snprintf(errstr, errstr_size,
+                 "no PII token key: set pii.token_key_file (only `jackpot dev` runs without one)");
+        *exit_code = 78;
+        goto fail;
+    }
+    if (!key)
+        key = dev_pii_key;
+    e->pii = jp_pii_new(key, strlen(key));
+    if (!e->pii) {
+        snprintf(errstr, errstr_size, "the PII token key must be at least 16 bytes");
+        *exit_code = 78;
+        goto fail;
+    }
+    e->validator = jp_validator_new(cfg, errstr, errstr_size);
+    if (!e->validator) {
+        *exit_code = 78;
+        goto fail;
+    }
+    e->registry = jp_registry_client_new(cfg->schema_registry.url, errstr, errstr_size);
+    if (!e->registry) {
+        *exit_code = 78;
+        goto fail;
+    }
+    jp_registry_client_set_timeout(e->registry, (int)cfg->schema_registry.timeout_ms);
+    jp_serde_config_t sc = {0};
+    sc.registry = jp_serde_registry_client(e->registry);
+    sc.flags = JP_AVRO_PLAN_COPY_STRINGS;
+    e->serde = jp_serde_new(&sc, errstr, errstr_size);
+    if (!e->serde)
+        goto fail;
+
+    if (!(e->producer = make_client(e, RD_KAFKA_PRODUCER, 0, errstr, errstr_size)) ||
+        !(e->leader = make_client(e, RD_KAFKA_CONSUMER, 0, errstr, errstr_size)) ||
+        !(e->follower = make_client(e, RD_KAFKA_CONSUMER, 1, errstr, errstr_size)) ||
+        !(e->restorer = make_client(e, RD_KAFKA_CONSUMER, 1, errstr, errstr_size))) {
+        *exit_code = 78;
+        goto fail;
+    }
+    rd_kafka_poll_set_consumer(e->leader);
+    rd_kafka_poll_set_consumer(e->follower);
+    rd_kafka_poll_set_consumer(e->restorer);
+    if (check_topics(e, exit_code, errstr, errstr_size) != 0)
+        goto fail;
+    if (create_topics(e, errstr, errstr_size) != 0) {
+        *exit_code = 69;
+        goto fail;
+    }
+
+    e->env.cfg = cfg;
+    e->env.validator = e->validator;
+    e->env.pii = e->pii;
+    e->env.store_env = jp_store_env_new((size_t)cfg->state.block_cache_mb << 20,
+                                        (size_t)cfg->state.write_buffer_mb << 20);
+    e->env.features_topic = cfg->topics.features;
+    e->env.io = (jp_task_io_t){e, io_features, io_dead_letter, io_count};
+    if (!e->env.store_env) {
+        snprintf(errstr, errstr_size, "cannot create the RocksDB environment");
+        goto fail;
+    }
+
+    static const double latency_buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                             0.1,   0.25,   0.5,   1,    2.5,   5};
+    e->commit_latency =
+        jp_metrics_histogram(metrics, "jackpot_commit_seconds",
+                             "Duration of a commit (changelog, flush, offsets, state)", NULL,
+                             latency_buckets, sizeof(latency_buckets) / sizeof(latency_buckets[0]));
+    e->commits = jp_metrics_counter(metrics, "jackpot_commits_total", "Completed commits", NULL);
+    e->rewinds = jp_metrics_counter(metrics, "jackpot_rewinds_total",
+                                    "Times every task was rewound to the last commit", NULL);
+    e->restored_records = jp_metrics_counter(metrics, "jackpot_restored_records_total",
+                                             "Changelog records applied by restores", NULL);
+    e->restore_progress = jp_metrics_gauge(metrics, "jackpot_restore_progress_ratio",
+                                           "Progress of the running restore (1 when idle)", NULL);
+    e->assigned_tasks = jp_metrics_gauge(metrics, "jackpot_assigned_tasks",
+                                         "Tasks (input partitions) owned by this instance", NULL);
+    char labels[256];
+    snprintf(labels, sizeof(labels), "version=\"%s\",commit=\"%s\"", jp_build_version,
+             jp_build_commit);
+    jp_gauge_set(jp_metrics_gauge(metrics, "jackpot_build_info", "Build of this engine", labels),
+                 1);
+    jp_gauge_set(e->restore_progress, 1);
+    *exit_code = 0;
+    return e;
+fail:
+    jp_engine_free(e);
+    return NULL;
+}
+
+int jp_engine_on_window_close(jp_engine_t *e, jp_task_window_cb fn, void *ctx)
+{
+    if (e->env.n_on_close == sizeof(e->env.on_close) / sizeof(e->env.on_close[0]))
+        return -1;
+    e->env.on_close[e->env.n_on_close] = fn;
+    e->env.on_close_ctx[e->env.n_on_close++] = ctx;
+    return 0;
+}
+
+int jp_engine_reload_countries(jp_engine_t *e, const jp_config_t *countries, char *errstr,
+                               size_t errstr_size)
+{
+    /* The validator is the only consumer of country configs; building the
+     * new one first means a bad reload changes nothing. */
+    jp_validator_t *v = jp_validator_new(countries, errstr, errstr_size);
+    if (!v)
+        return -1;
+    pthread_mutex_lock(&e->status_lock);
+    jp_validator_t *old = e->pending_validator;
+    e->pending_validator = v;
+    pthread_mutex_unlock(&e->status_lock);
+    jp_validator_free(old);
+    return 0;
+}
+
+void jp_engine_stop(jp_engine_t *e)
+{
+    e->stop = 1;
+}
+
+/* ---- restore ------------------------------------------------------------------------- */
+
+/* Input offsets from a changelog record's header; -1 if absent. */
+static int header_offsets(const rd_kafka_message_t *m, int64_t out[JP_INPUT__COUNT])
+{
+    rd_kafka_headers_t *h;
+    const void *v;
+    size_t n;
+    if (rd_kafka_message_headers(m, &h) || rd_kafka_header_get_last(h, HDR_OFFSETS, &v, &n) ||
+        n != 8 * JP_INPUT__COUNT)
+        return -1;
+    const uint8_t *p = v;
+    for (int i = 0; i < JP_INPUT__COUNT; i++) {
+        uint64_t u = 0;
+        for (int b = 0; b < 8; b++)
+            u = (u << 8) | p[8 * i + b];
+        out[i] = (int64_t)u;
+    }
+    return 0;
+}
+
+static int restore_store(jp_engine_t *e, jp_task_t *t, jp_cf_t cf,
+                         const int64_t committed[JP_INPUT__COUNT], char *errstr, size_t errstr_size)
+{
+    int p = jp_task_partition(t);
+    int64_t lo, hi;
+    rd_kafka_resp_err_t err =
+        rd_kafka_query_watermark_offsets(e->restorer, e->changelog[cf], p, &lo, &hi, 10000);
+    if (err) {
+        snprintf(errstr, errstr_size, "changelog %s [%d]: %s", e->changelog[cf], p,
+                 rd_kafka_err2str(err));
+        return -1;
+    }
+    int64_t from = jp_task_changelog_offset(t, cf) + 1;
+    if (from < lo) {
+        if (from > 0)
+            jp_log_warn("engine",
+                        "changelog %s [%d] starts at %lld, the store needs %lld: records were "
+                        "removed by retention",
+                        e->changelog[cf], p, (long long)lo, (long long)from);
+        from = lo;
+    }
+    if (from >= hi)
+        return 0;
+    jp_log_info("engine", "task %d: restoring %s from %s offsets %lld..%lld", p, jp_cf_name(cf),
+                e->changelog[cf], (long long)from, (long long)hi - 1);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, e->changelog[cf], p)->offset = from;
+    rd_kafka_assign(e->restorer, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    int64_t last = from - 1, applied = 0, skipped = 0;
+    int rc = 0;
+    int64_t deadline = mono_ms() + 120000;
+    while (last < hi - 1 && rc == 0) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(e->restorer, 500);
+        if (!m) {
+            if (mono_ms() > deadline) {
+                snprintf(errstr, errstr_size, "restore of %s [%d] stalled at %lld",
+                         e->changelog[cf], p, (long long)last);
+                rc = -1;
+            }
+            continue;
+        }
+        if (!m->err && m->offset > last) {
+            int64_t offs[JP_INPUT__COUNT];
+            int beyond = 0;
+            if (header_offsets(m, offs) == 0)
+                for (int i = 0; i < JP_INPUT__COUNT; i++)
+                    beyond |= committed[i] >= 0 && offs[i] > committed[i];
+            if (beyond) {
+                skipped++;
+            } else if (jp_task_restore_record(t, cf, m->key, m->key_len, m->payload, m->len,
+                                              m->offset) != 0) {
+                snprintf(errstr, errstr_size, "cannot write restored state");
+                rc = -1;
+            } else {
+                applied++;
+            }
+            last = m->offset;
+            if ((last - from) % 1000 == 0)
+                jp_gauge_set(e->restore_progress, (double)(last - from + 1) / (double)(hi - from));
+        }
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_assign(e->restorer, NULL);
+    jp_counter_add(e->restored_records, (uint64_t)applied);
+    jp_gauge_set(e->restore_progress, 1);
+    jp_log_info("engine", "task %d: restored %lld %s records, skipped %lld beyond the commit point",
+                p, (long long)applied, jp_cf_name(cf), (long long)skipped);
+    return rc;
+}
+
+/* Opens task p: its store, a restore up to the group's committed offsets,
+ * and its positions. */
+static jp_task_t *open_task(jp_engine_t *e, int p, char *errstr, size_t errstr_size)
+{
+    jp_task_t *t = jp_task_open(&e->env, e->serde, p, e->state_dir, errstr, errstr_size);
+    if (!t)
+        return NULL;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(JP_INPUT__COUNT);
+    for (int i = 0; i < JP_INPUT__COUNT; i++)
+        rd_kafka_topic_partition_list_add(l, e->topics[i], p);
+    rd_kafka_resp_err_t err = rd_kafka_committed(e->leader, l, 10000);
+    int64_t committed[JP_INPUT__COUNT];
+    for (int i = 0; i < JP_INPUT__COUNT; i++)
+        committed[i] = err ? -1 : l->elems[i].offset < 0 ? -1 : l->elems[i].offset;
+    rd_kafka_topic_partition_list_destroy(l);
+    if (err) {
+        snprintf(errstr, errstr_size, "cannot read committed offsets: %s", rd_kafka_err2str(err));
+        jp_task_close(t);
+        return NULL;
+    }
+    e->restoring = 1;
+    for (int i = 0; i < JP_INPUT__COUNT; i++)
+        jp_task_set_next_offset(t, (jp_input_t)i, committed[i]);
+    int rc = 0;
+    for (size_t i = 0; i < N_CHANGELOG && rc == 0; i++)
+        rc = restore_store(e, t, changelog_cfs[i], committed, errstr, errstr_size);
+    if (rc == 0)
+        rc = jp_task_restore_done(t, errstr, errstr_size);
+    e->restoring = 0;
+    if (rc != 0) {
+        jp_task_close(t);
+        return NULL;
+    }
+    for (int i = 0; i < JP_CF__COUNT; i++)
+        e->cl_reached[p][i] = jp_task_changelog_offset(t, (jp_cf_t)i);
+    for (int i = 0; i < JP_INPUT__COUNT; i++)
+        e->rewind[p][i].want = -1;
+    return t;
+}
+
+/* ---- assignment ------------------------------------------------------------------------- */
+
+static void follower_reassign(jp_engine_t *e)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(2 * e->n_partitions);
+    for (int p = 0; p < e->n_partitions; p++) {
+        if (!e->tasks[p])
+            continue;
+        for (int i = JP_INPUT_CUSTOMERS; i <= JP_INPUT_DRAWS; i++) {
+            int64_t off = jp_task_next_offset(e->tasks[p], (jp_input_t)i);
+            rd_kafka_topic_partition_list_add(l, e->topics[i], p)->offset =
+                off >= 0 ? off : RD_KAFKA_OFFSET_BEGINNING;
+        }
+    }
+    rd_kafka_assign(e->follower, l);
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+static int commit(jp_engine_t *e);
+
+static void close_task(jp_engine_t *e, int p)
+{
+    jp_task_close(e->tasks[p]);
+    e->tasks[p] = NULL;
+}
+
+static void count_tasks(jp_engine_t *e)
+{
+    int n = 0;
+    for (int p = 0; p < e->n_partitions; p++)
+        n += e->tasks[p] != NULL;
+    jp_gauge_set(e->assigned_tasks, n);
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    jp_engine_t *e = opaque;
+    char errstr[512];
+    int coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        for (int i = 0; i < parts->cnt; i++) {
+            int p = parts->elems[i].partition;
+            if (p >= e->n_partitions || e->tasks[p])
+                continue;
+            e->tasks[p] = open_task(e, p, errstr, sizeof(errstr));
+            if (!e->tasks[p]) {
+                jp_log_error("engine", "task %d: %s", p, errstr);
+                e->stop = 1;
+                continue;
+            }
+            int64_t off = jp_task_next_offset(e->tasks[p], JP_INPUT_SALES);
+            parts->elems[i].offset = off >= 0 ? off : RD_KAFKA_OFFSET_BEGINNING;
+            jp_log_info("engine", "task %d assigned", p);
+        }
+        if (coop)
+            rd_kafka_error_destroy(rd_kafka_incremental_assign(rk, parts));
+        else
+            rd_kafka_assign(rk, parts);
+    } else {
+        int lost = rd_kafka_assignment_lost(rk);
+        if (!lost)
+            commit(e);
+        for (int i = 0; i < parts->cnt; i++) {
+            int p = parts->elems[i].partition;
+            if (p < e->n_partitions && e->tasks[p]) {
+                close_task(e, p);
+                jp_log_info("engine", "task %d %s", p, lost ? "lost" : "revoked");
+            }
+        }
+        if (coop)
+            rd_kafka_error_destroy(rd_kafka_incremental_unassign(rk, parts));
+        else
+            rd_kafka_assign(rk, NULL);
+    }
+    follower_reassign(e);
+    count_tasks(e);
+}
+
+/* ---- commit ------------------------------------------------------------------------------ */
+
+typedef struct {
+    jp_engine_t *e;
+    int p;
+    uint8_t offsets[8 * JP_INPUT__COUNT];
+    int failed;
+} changelog_ctx_t;
+
+static int changelog_cb(void *ctx, jp_cf_t cf, const void *key, size_t klen, const void *val,
+                        size_t vlen)
+{
+    changelog_ctx_t *c = ctx;
+    rd_kafka_headers_t *h = rd_kafka_headers_new(1);
+    rd_kafka_header_add(h, HDR_OFFSETS, -1, c->offsets, sizeof(c->offsets));
+    if (produce(c->e, c->e->changelog[cf], c->p, key, klen, val, val ? vlen : 0, h,
+                changelog_opaque(c->p, cf)) != 0) {
+        c->failed = 1;
+        return -1;
+    }
+    return 0;
+}
+
+static void rewind_all(jp_engine_t *e, const char *why);
+
+static void update_status(jp_engine_t *e);
+
+/* The protocol of jp_engine.h; 0, or -1 after rewinding every task. */
+static int commit(jp_engine_t *e)
+{
+    char errstr[512];
+    int64_t t0 = mono_ms();
+    int any = 0;
+    e->delivery_err = RD_KAFKA_RESP_ERR_NO_ERROR;
+    /* (1) changelog records of every dirty key */
+    for (int p = 0; p < e->n_partitions; p++) {
+        jp_task_t *t = e->tasks[p];
+        if (!t)
+            continue;
+        any = 1;
+        changelog_ctx_t c = {e, p, {0}, 0};
+        for (int i = 0; i < JP_INPUT__COUNT; i++) {
+            uint64_t u = (uint64_t)jp_task_next_offset(t, (jp_input_t)i);
+            for (int b = 0; b < 8; b++)
+                c.offsets[8 * i + b] = (uint8_t)(u >> (56 - 8 * b));
+        }
+        if (jp_task_prepare_commit(t, changelog_cb, &c, errstr, sizeof(errstr)) != 0 || c.failed) {
+            rewind_all(e, "changelog could not be produced");
+            return -1;
+        }
+    }
+    /* (2) everything queued so far is delivered, or nothing is committed */
+    rd_kafka_resp_err_t ferr = rd_kafka_flush(e->producer, 60000);
+    if (ferr || e->delivery_err) {
+        rewind_all(e, rd_kafka_err2str(ferr ? ferr : e->delivery_err));
+        return -1;
+    }
+    if (!any) {
+        e->last_commit_ms = mono_ms();
+        return 0;
+    }
+    /* (3) the commit point */
+    rd_kafka_topic_partition_list_t *l =
+        rd_kafka_topic_partition_list_new(JP_INPUT__COUNT * e->n_partitions);
+    for (int p = 0; p < e->n_partitions; p++)
+        for (int i = 0; e->tasks[p] && i < JP_INPUT__COUNT; i++) {
+            int64_t off = jp_task_next_offset(e->tasks[p], (jp_input_t)i);
+            if (off >= 0)
+                rd_kafka_topic_partition_list_add(l, e->topics[i], p)->offset = off;
+        }
+    rd_kafka_resp_err_t cerr =
+        l->cnt ? rd_kafka_commit(e->leader, l, 0) : RD_KAFKA_RESP_ERR_NO_ERROR;
+    rd_kafka_topic_partition_list_destroy(l);
+    if (cerr && cerr != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+        rewind_all(e, rd_kafka_err2str(cerr));
+        return -1;
+    }
+    /* (4) state + offsets, atomically per task */
+    for (int p = 0; p < e->n_partitions; p++)
+        if (e->tasks[p] &&
+            jp_task_finish_commit(e->tasks[p], e->cl_reached[p], errstr, sizeof(errstr)) != 0) {
+            /* The commit point is passed: the next assignment restores the
+             * missing batch from the changelog. Rewinding does exactly that. */
+            rewind_all(e, errstr);
+            return -1;
+        }
+    /* A reload takes effect between commits, never within a batch. */
+    pthread_mutex_lock(&e->status_lock);
+    jp_validator_t *nv = e->pending_validator;
+    e->pending_validator = NULL;
+    pthread_mutex_unlock(&e->status_lock);
+    if (nv && e->n_retired < sizeof(e->retired) / sizeof(e->retired[0])) {
+        e->retired[e->n_retired++] = e->validator;
+        e->validator = nv;
+        e->env.validator = nv;
+        jp_log_info("engine", "country configurations reloaded");
+    } else if (nv) {
+        jp_validator_free(nv);
+        jp_log_warn("engine", "too many reloads; restart to apply new country configurations");
+    }
+    int64_t t1 = mono_ms();
+    jp_histogram_observe(e->commit_latency, (double)(t1 - t0) / 1000.0);
+    jp_counter_add(e->commits, 1);
+    e->last_commit_ms = t1;
+    update_status(e);
+    return 0;
+}
+
+static void seek_back(jp_engine_t *e, int p, jp_input_t i, int64_t off)
+{
+    rd_kafka_t *rk = i == JP_INPUT_SALES ? e->leader : e->follower;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, e->topics[i], p)->offset =
+        off >= 0 ? off : RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_error_t *err = rd_kafka_seek_partitions(rk, l, 10000);
+    if (err) {
+        jp_log_warn("engine", "seek %s [%d]: %s", e->topics[i], p, rd_kafka_error_string(err));
+        rd_kafka_error_destroy(err);
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    e->rewind[p][i].want = off;
+}
+
+/* Every task back to the last commit point: stores reopened (dropping what
+ * was not committed), restored from the changelog where the local batch is
+ * missing, and every input partition sought back. */
+static void rewind_all(jp_engine_t *e, const char *why)
+{
+    char errstr[512];
+    jp_log_warn("engine", "rewinding every task to the last commit: %s", why);
+    jp_counter_add(e->rewinds, 1);
+    rd_kafka_purge(e->producer, RD_KAFKA_PURGE_F_QUEUE);
+    rd_kafka_flush(e->producer, 10000);
+    for (int p = 0; p < e->n_partitions; p++) {
+        if (!e->tasks[p])
+            continue;
+        close_task(e, p);
+        e->tasks[p] = open_task(e, p, errstr, sizeof(errstr));
+        if (!e->tasks[p]) {
+            jp_log_error("engine", "task %d: %s", p, errstr);
+            e->stop = 1;
+            continue;
+        }
+        for (int i = 0; i < JP_INPUT__COUNT; i++)
+            seek_back(e, p, (jp_input_t)i, jp_task_next_offset(e->tasks[p], (jp_input_t)i));
+    }
+    e->delivery_err = RD_KAFKA_RESP_ERR_NO_ERROR;
+    usleep(200000); /* let a transient broker fault pass before trying again */
+}
+
+/* ---- the loop ------------------------------------------------------------------------------ */
+
+static jp_input_t input_of(const jp_engine_t *e, const char *topic)
+{
+    for (int i = 0; i < JP_INPUT__COUNT; i++)
+        if (strcmp(topic, e->topics[i]) == 0)
+            return (jp_input_t)i;
+    return JP_INPUT__COUNT;
+}
+
+/* Hands one message to its task. */
+static void handle(jp_engine_t *e, rd_kafka_message_t *m)
+{
+    if (m->err) {
+        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            jp_log_warn("engine", "consumer: %s", rd_kafka_message_errstr(m));
+        return;
+    }
+    jp_input_t in = input_of(e, rd_kafka_topic_name(m->rkt));
+    int p = m->partition;
+    if (in == JP_INPUT__COUNT || p < 0 || p >= e->n_partitions || !e->tasks[p])
+        return;
+    rewind_t *rw = &e->rewind[p][in];
+    if (rw->want >= 0) {
+        if (m->offset != rw->want)
+            return; /* stale: fetched before the seek */
+        rw->want = -1;
+    }
+    rd_kafka_timestamp_type_t tst;
+    int64_t ts = rd_kafka_message_timestamp(m, &tst);
+    jp_task_record_t rec = {in,     m->offset,  tst == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? -1 : ts,
+                            m->key, m->key_len, m->payload,
+                            m->len, m};
+    jp_task_result_t r = jp_task_process(e->tasks[p], &rec);
+    if (r == JP_TASK_RETRY) {
+        jp_log_warn("engine", "%s [%d] offset %lld: schema registry unavailable, retrying",
+                    e->topics[in], p, (long long)m->offset);
+        seek_back(e, p, in, m->offset);
+        usleep(500000);
+    } else if (r == JP_TASK_FAILED) {
+        rewind_all(e, "a record's outputs could not be queued");
+    } else if (r != JP_TASK_SKIPPED) {
+        jp_counter_add(counter_for(e, in, "consumed", "ALL"), 1);
+    }
+}
+
+int jp_engine_run(jp_engine_t *e, char *errstr, size_t errstr_size)
+{
+    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(sub, e->topics[JP_INPUT_SALES], RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t err = rd_kafka_subscribe(e->leader, sub);
+    rd_kafka_topic_partition_list_destroy(sub);
+    if (err) {
+        snprintf(errstr, errstr_size, "subscribe: %s", rd_kafka_err2str(err));
+        return -1;
+    }
+    e->last_commit_ms = mono_ms();
+    update_status(e);
+    while (!e->stop) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(e->leader, 20);
+        if (m) {
+            handle(e, m);
+            rd_kafka_message_destroy(m);
+        }
+        for (int n = 0; n < 1000 && !e->stop; n++) {
+            m = rd_kafka_consumer_poll(e->follower, 0);
+            if (!m)
+                break;
+            handle(e, m);
+            rd_kafka_message_destroy(m);
+        }
+        for (int n = 0; n < 1000 && !e->stop; n++) {
+            m = rd_kafka_consumer_poll(e->leader, 0);
+            if (!m)
+                break;
+            handle(e, m);
+            rd_kafka_message_destroy(m);
+        }
+        rd_kafka_poll(e->producer, 0);
+        if (mono_ms() - e->last_commit_ms >= e->cfg->processing.commit_interval_ms)
+            commit(e);
+    }
+    commit(e);
+    /* Leaving the group revokes (and commits) the tasks. */
+    rd_kafka_consumer_close(e->leader);
+    for (int p = 0; p < e->n_partitions; p++)
+        if (e->tasks[p])
+            close_task(e, p);
+    rd_kafka_flush(e->producer, 10000);
+    update_status(e);
+    return 0;
+}
+
+/* ---- status -------------------------------------------------------------------------------- */
+
+static const char *const kind_names[] = {"hour", "day", "draw"};
+
+typedef struct {
+    json_t *countries;
+} open_ctx_t;
+
+static void add_open_window(void *ctx, const jp_window_t *w)
+{
+    open_ctx_t *o = ctx;
+    char cc[3] = {w->country[0], w->country[1], 0};
+    json_t *c = json_object_get(o->countries, cc);
+    if (!c) {
+        c = json_object();
+        json_object_set_new(c, "open", json_array());
+        json_object_set_new(c, "last_closed", json_object());
+        json_object_set_new(o->countries, cc, c);
+    }
+    json_t *win = json_object();
+    json_object_set_new(win, "window", json_string(kind_names[w->kind]));
+    json_object_set_new(win, "window_start", json_integer(w->start_ms));
+    json_object_set_new(win, "window_end", json_integer(w->end_ms));
+    json_object_set_new(win, "tickets", json_integer(w->tickets));
+    json_object_set_new(win, "revenue_minor", json_integer(w->revenue_minor));
+    json_object_set_new(win, "signups", json_integer(w->signups));
+    json_object_set_new(win, "cancellations", json_integer(w->cancellations));
+    json_array_append_new(json_object_get(c, "open"), win);
+}
+
+static void update_status(jp_engine_t *e)
+{
+    json_t *root = json_object(), *tasks = json_array();
+    open_ctx_t oc = {json_object()};
+    jp_engine_totals_t tot = {0};
+    int64_t lag = 0;
+    for (int p = 0; p < e->n_partitions; p++) {
+        jp_task_t *t = e->tasks[p];
+        if (!t)
+            continue;
+        tot.tasks++;
+        json_t *tj = json_object(), *inputs = json_array();
+        json_object_set_new(tj, "partition", json_integer(p));
+        for (int i = 0; i < JP_INPUT__COUNT; i++) {
+            jp_task_counts_t c;
+            jp_task_counts(t, (jp_input_t)i, &c);
+            tot.consumed += c.consumed;
+            tot.applied += c.applied;
+            tot.dead_lettered += c.dead_lettered;
+            tot.duplicates += c.duplicates;
+            tot.late += c.late;
+            int64_t lo = 0, hi = 0, next = jp_task_next_offset(t, (jp_input_t)i);
+            rd_kafka_get_watermark_offsets(i == 0 ? e->leader : e->follower, e->topics[i], p, &lo,
+                                           &hi);
+            int64_t l = hi - (next >= 0 ? next : lo);
+            if (l > 0)
+                lag += l;
+            char labels[400], topic[300];
+            jp_metrics_label_escape(topic, sizeof(topic), e->topics[i]);
+            snprintf(labels, sizeof(labels), "topic=\"%s\",partition=\"%d\"", topic, p);
+            jp_gauge_set(jp_metrics_gauge(e->metrics, "jackpot_consumer_lag_records",
+                                          "Records behind the end of the input partition", labels),
+                         l > 0 ? (double)l : 0.0);
+            json_t *ij = json_object();
+            json_object_set_new(ij, "topic", json_string(e->topics[i]));
+            json_object_set_new(ij, "next_offset", json_integer(next));
+            json_object_set_new(ij, "watermark", json_integer(jp_task_watermark(t, (jp_input_t)i)));
+            json_object_set_new(ij, "consumed", json_integer(c.consumed));
+            json_object_set_new(ij, "applied", json_integer(c.applied));
+            json_object_set_new(ij, "dead_lettered", json_integer(c.dead_lettered));
+            json_object_set_new(ij, "duplicates", json_integer(c.duplicates));
+            json_object_set_new(ij, "late", json_integer(c.late));
+            json_object_set_new(ij, "lag", json_integer(l > 0 ? l : 0));
+            json_array_append_new(inputs, ij);
+        }
+        json_object_set_new(tj, "inputs", inputs);
+        json_array_append_new(tasks, tj);
+        jp_task_foreach_open_window(t, add_open_window, &oc);
+        for (size_t k = 0; k < e->cfg->n_countries; k++) {
+            const char *cc = e->cfg->country[k].code;
+            for (int kind = 0; kind < 3; kind++) {
+                const char *last = jp_task_last_features(t, cc, (jp_window_kind_t)kind);
+                if (!last)
+                    continue;
+                json_t *c = json_object_get(oc.countries, cc);
+                if (!c) {
+                    c = json_object();
+                    json_object_set_new(c, "open", json_array());
+                    json_object_set_new(c, "last_closed", json_object());
+                    json_object_set_new(oc.countries, cc, c);
+                }
+                json_object_set_new(json_object_get(c, "last_closed"), kind_names[kind],
+                                    json_loads(last, 0, NULL));
+            }
+        }
+    }
+    tot.windows_closed = e->windows_closed;
+    tot.commits = (int64_t)jp_counter_get(e->commits);
+    int ready = tot.tasks > 0 && !e->restoring && lag <= e->cfg->http.ready_max_lag;
+    json_object_set_new(root, "ready", json_boolean(ready));
+    json_object_set_new(root, "lag", json_integer(lag));
+    json_object_set_new(root, "tasks", tasks);
+    json_object_set_new(root, "countries", oc.countries);
+    char *s = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(root);
+    pthread_mutex_lock(&e->status_lock);
+    free(e->status_json);
+    e->status_json = s;
+    e->ready = ready;
+    e->totals = tot;
+    pthread_mutex_unlock(&e->status_lock);
+}
+
+char *jp_engine_status_json(jp_engine_t *e)
+{
+    pthread_mutex_lock(&e->status_lock);
+    char *s = e->status_json ? strdup(e->status_json) : strdup("{}");
+    pthread_mutex_unlock(&e->status_lock);
+    return s;
+}
+
+int jp_engine_ready(jp_engine_t *e)
+{
+    pthread_mutex_lock(&e->status_lock);
+    int r = e->ready;
+    pthread_mutex_unlock(&e->status_lock);
+    return r;
+}
+
+void jp_engine_totals(jp_engine_t *e, jp_engine_totals_t *out)
+{
+    pthread_mutex_lock(&e->status_lock);
+    *out = e->totals;
+    pthread_mutex_unlock(&e->status_lock);
+}
+
+void jp_engine_free(jp_engine_t *e)
+{
+    if (!e)
+        return;
+    for (int p = 0; p < MAX_TASKS; p++)
+        if (e->tasks[p])
+            close_task(e, p);
+    if (e->follower) {
+        rd_kafka_consumer_close(e->follower);
+        rd_kafka_destroy(e->follower);
+    }
+    if (e->restorer) {
+        rd_kafka_consumer_close(e->restorer);
+        rd_kafka_destroy(e->restorer);
+    }
+    if (e->leader)
+        rd_kafka_destroy(e->leader);
+    if (e->producer) {
+        rd_kafka_flush(e->producer, 5000);
+        rd_kafka_destroy(e->producer);
+    }
+    jp_store_env_free(e->env.store_env);
+    jp_serde_free(e->serde);
+    jp_registry_client_free(e->registry);
+    jp_validator_free(e->validator);
+    jp_validator_free(e->pending_validator);
+    for (size_t i = 0; i < e->n_retired; i++)
+        jp_validator_free(e->retired[i]);
+    jp_pii_free(e->pii);
+    free(e->status_json);
+    pthread_mutex_destroy(&e->status_lock);
+    free(e);
+}

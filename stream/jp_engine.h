@@ -1,0 +1,102 @@
+/*
+ * jp_engine: the stream processor's Kafka side - consumer group, tasks,
+ * dead letters, changelogs, the commit protocol and restores - around the
+ * Kafka-free processing of jp_task.
+ *
+ * Tasks and the group. A task is partition p of every input topic. The
+ * consumer group assigns partitions of the first input (sales) with the
+ * configured assignor (cooperative-sticky by default; static membership
+ * with group.instance.id when configured); for each assigned sales-p the
+ * engine assigns customers-p and draws-p to a second, group-less consumer
+ * of its own. librdkafka's built-in assignors balance topic-partitions
+ * independently and cannot keep co-partitioned inputs together, so the
+ * group decides task ownership through one topic and the engine keeps the
+ * task's other partitions with it. Offsets of all three are committed by
+ * the group member. Co-partitioning is checked at start-up.
+ *
+ * Commit protocol (DESIGN.md), every processing.commit_interval and on
+ * revocation or shutdown: (1) each task writes its dirty state keys to its
+ * changelogs (jackpot.<store>-changelog, partition p), each record carrying
+ * the task's input offsets in the header jp.input.offsets; (2) the producer
+ * is flushed; (3) the consumer offsets are committed synchronously - the
+ * commit point; (4) each task's RocksDB batch is written with the input
+ * and changelog offsets. If any step fails, every task is rewound to the
+ * last commit point (stores reopened, partitions sought back) and the work
+ * is redone: nothing is skipped, nothing is counted twice.
+ *
+ * On assignment a task restores from its changelogs what its local store
+ * is missing (from the local changelog offset, or from the beginning when
+ * the store is new), skipping records whose input offsets are beyond the
+ * group's committed offsets (written by a commit that never reached its
+ * commit point).
+ *
+ * Threads: everything Kafka and state runs on the thread calling
+ * jp_engine_run. jp_engine_stop may be called from any thread or a signal
+ * handler. The status snapshot (jp_engine_status_json) is rebuilt at each
+ * commit and read under a mutex by the admin HTTP thread.
+ */
+#ifndef JP_ENGINE_H
+#define JP_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "jp_config.h"
+#include "jp_metrics.h"
+#include "jp_task.h"
+
+typedef struct jp_engine_s jp_engine_t;
+
+typedef struct jp_engine_opts_s {
+    /* Allow running without pii.token_key (a fixed dev key is used);
+     * only `jackpot dev` sets this. */
+    int dev_mode;
+    /* Directory for task stores; NULL: cfg->state.dir. */
+    const char *state_dir;
+} jp_engine_opts_t;
+
+/* Checks the topics (co-partitioning), connects, creates missing dead-letter
+ * and changelog topics. NULL with errstr; *exit_code gets the sysexits code
+ * (EX_CONFIG for a configuration problem such as mismatched partitions,
+ * EX_UNAVAILABLE when Kafka or the registry cannot be reached). */
+jp_engine_t *jp_engine_new(const jp_config_t *cfg, jp_metrics_t *metrics,
+                           const jp_engine_opts_t *opts, int *exit_code, char *errstr,
+                           size_t errstr_size);
+
+/* Runs until jp_engine_stop; then commits, closes the stores and leaves the
+ * group. 0, or -1 on an unrecoverable error (errstr). */
+int jp_engine_run(jp_engine_t *e, char *errstr, size_t errstr_size);
+
+/* Asks jp_engine_run to finish; async-signal-safe. */
+void jp_engine_stop(jp_engine_t *e);
+
+void jp_engine_free(jp_engine_t *e);
+
+/* Replaces the country configurations (SIGHUP): validation and calendars
+ * of records processed after the next commit use countries; the caller
+ * keeps countries alive until jp_engine_free. Thread-safe request: the
+ * swap happens on the engine thread. 0, or -1 if the countries do not
+ * build (the old ones stay). */
+int jp_engine_reload_countries(jp_engine_t *e, const jp_config_t *countries, char *errstr,
+                               size_t errstr_size);
+
+/* Registers a window-close handler (before jp_engine_run). */
+int jp_engine_on_window_close(jp_engine_t *e, jp_task_window_cb fn, void *ctx);
+
+/* Status for the admin endpoints, as JSON (malloc'd): "tasks", "countries",
+ * "ready". Thread-safe. */
+char *jp_engine_status_json(jp_engine_t *e);
+/* 1 when assigned, restored, and lag is under http.ready_max_lag. */
+int jp_engine_ready(jp_engine_t *e);
+
+/* Totals over the tasks this instance owns (for `jackpot dev`'s view and
+ * tests). Thread-safe (from the last commit). */
+typedef struct jp_engine_totals_s {
+    int64_t consumed, applied, dead_lettered, duplicates, late;
+    int64_t windows_closed;
+    int64_t commits;
+    int tasks;
+} jp_engine_totals_t;
+void jp_engine_totals(jp_engine_t *e, jp_engine_totals_t *out);
+
+#endif

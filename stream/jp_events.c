@@ -1,0 +1,218 @@
+/*
+ * jp_events: field tables binding the event schemas to their C structs.
+ *
+ * Design. The tables are plain data (name, offsetof, sizeof, sub-layout,
+ * presence flag) built by the JP_AVRO_BIND macros, so adding a field is one
+ * line here plus the member and the schema field. Nothing is checked here:
+ * jp_avro_plan_compile validates every table against its schema (names,
+ * member sizes, nested layouts) the first time a plan is built, and the unit
+ * tests build one for every event, so a drift fails the test suite rather
+ * than corrupting memory.
+ */
+#include "jp_events.h"
+
+#include <string.h>
+
+#include "jp_embedded.h"
+
+_Static_assert(sizeof(jp_sale_channel_t) == 4, "Avro enums are bound as 4-byte C enums");
+
+static const jp_avro_bind_t sale_fields[] = {
+    JP_AVRO_BIND(jp_sale_event_t, event_id),
+    JP_AVRO_BIND(jp_sale_event_t, country),
+    JP_AVRO_BIND(jp_sale_event_t, event_time),
+    JP_AVRO_BIND(jp_sale_event_t, customer_id),
+    JP_AVRO_BIND(jp_sale_event_t, postcode),
+    JP_AVRO_BIND(jp_sale_event_t, channel),
+    JP_AVRO_BIND(jp_sale_event_t, tickets),
+    JP_AVRO_BIND(jp_sale_event_t, amount_minor),
+    JP_AVRO_BIND(jp_sale_event_t, currency),
+    JP_AVRO_BIND(jp_sale_event_t, draw_id),
+    JP_AVRO_BIND(jp_sale_event_t, advertised_prize_minor),
+    JP_AVRO_BIND_OPT(jp_sale_event_t, campaign, has_campaign),
+};
+const jp_avro_layout_t jp_sale_event_layout =
+    JP_AVRO_LAYOUT("lottery.events.v1.SaleEvent", jp_sale_event_t, sale_fields);
+
+static const jp_avro_bind_t customer_fields[] = {
+    JP_AVRO_BIND(jp_customer_event_t, event_id),
+    JP_AVRO_BIND(jp_customer_event_t, country),
+    JP_AVRO_BIND(jp_customer_event_t, event_time),
+    JP_AVRO_BIND(jp_customer_event_t, customer_id),
+    JP_AVRO_BIND_OPT(jp_customer_event_t, email, has_email),
+    JP_AVRO_BIND(jp_customer_event_t, postcode),
+    JP_AVRO_BIND(jp_customer_event_t, type),
+    JP_AVRO_BIND(jp_customer_event_t, subscription_tickets),
+    JP_AVRO_BIND_OPT(jp_customer_event_t, reason, has_reason),
+};
+const jp_avro_layout_t jp_customer_event_layout =
+    JP_AVRO_LAYOUT("lottery.events.v1.CustomerEvent", jp_customer_event_t, customer_fields);
+
+static const jp_avro_bind_t prize_paid_fields[] = {
+    JP_AVRO_BIND(jp_prize_paid_t, kind),
+    JP_AVRO_BIND(jp_prize_paid_t, winners),
+    JP_AVRO_BIND(jp_prize_paid_t, amount_minor),
+};
+const jp_avro_layout_t jp_prize_paid_layout =
+    JP_AVRO_LAYOUT("lottery.events.v1.PrizePaid", jp_prize_paid_t, prize_paid_fields);
+
+static const jp_avro_bind_t draw_fields[] = {
+    JP_AVRO_BIND(jp_draw_result_t, country),
+    JP_AVRO_BIND(jp_draw_result_t, draw_id),
+    JP_AVRO_BIND(jp_draw_result_t, draw_time),
+    JP_AVRO_BIND(jp_draw_result_t, headline_prize_minor),
+    JP_AVRO_BIND(jp_draw_result_t, prize_kind),
+    JP_AVRO_BIND(jp_draw_result_t, winning_sector),
+    JP_AVRO_BIND(jp_draw_result_t, tickets_in_winning_postcode),
+    JP_AVRO_BIND_SUB(jp_draw_result_t, prizes_paid, jp_prize_paid_layout),
+};
+const jp_avro_layout_t jp_draw_result_layout =
+    JP_AVRO_LAYOUT("lottery.events.v1.DrawResult", jp_draw_result_t, draw_fields);
+
+static const jp_avro_bind_t offset_range_fields[] = {
+    JP_AVRO_BIND(jp_offset_range_t, topic),
+    JP_AVRO_BIND(jp_offset_range_t, partition),
+    JP_AVRO_BIND(jp_offset_range_t, start_offset),
+    JP_AVRO_BIND(jp_offset_range_t, end_offset),
+};
+const jp_avro_layout_t jp_offset_range_layout =
+    JP_AVRO_LAYOUT("jackpot.v1.OffsetRange", jp_offset_range_t, offset_range_fields);
+
+static const jp_avro_bind_t data_snapshot_fields[] = {
+    JP_AVRO_BIND_SUB(jp_data_snapshot_t, offsets, jp_offset_range_layout),
+    JP_AVRO_BIND(jp_data_snapshot_t, event_time_start),
+    JP_AVRO_BIND(jp_data_snapshot_t, event_time_end),
+};
+const jp_avro_layout_t jp_data_snapshot_layout =
+    JP_AVRO_LAYOUT("jackpot.v1.DataSnapshot", jp_data_snapshot_t, data_snapshot_fields);
+
+static const jp_avro_bind_t provenance_fields[] = {
+    JP_AVRO_BIND(jp_provenance_t, model_version),
+    JP_AVRO_BIND_SUB(jp_provenance_t, data_snapshot, jp_data_snapshot_layout),
+    JP_AVRO_BIND(jp_provenance_t, config_hash),
+    JP_AVRO_BIND(jp_provenance_t, code_version),
+};
+const jp_avro_layout_t jp_provenance_layout =
+    JP_AVRO_LAYOUT("jackpot.v1.Provenance", jp_provenance_t, provenance_fields);
+
+static const jp_avro_bind_t alternative_fields[] = {
+    JP_AVRO_BIND(jp_alternative_t, prize_minor),
+    JP_AVRO_BIND(jp_alternative_t, expected_sales_minor),
+    JP_AVRO_BIND(jp_alternative_t, expected_net_revenue_minor),
+    JP_AVRO_BIND(jp_alternative_t, feasible),
+    JP_AVRO_BIND(jp_alternative_t, violated_constraints),
+};
+const jp_avro_layout_t jp_alternative_layout =
+    JP_AVRO_LAYOUT("jackpot.v1.Alternative", jp_alternative_t, alternative_fields);
+
+static const jp_avro_bind_t recommendation_fields[] = {
+    JP_AVRO_BIND(jp_recommendation_t, country),
+    JP_AVRO_BIND(jp_recommendation_t, decision_id),
+    JP_AVRO_BIND(jp_recommendation_t, draw_id),
+    JP_AVRO_BIND(jp_recommendation_t, decision_time),
+    JP_AVRO_BIND(jp_recommendation_t, currency),
+    JP_AVRO_BIND(jp_recommendation_t, prize_minor),
+    JP_AVRO_BIND(jp_recommendation_t, expected_sales_minor),
+    JP_AVRO_BIND(jp_recommendation_t, expected_sales_p5_minor),
+    JP_AVRO_BIND(jp_recommendation_t, expected_sales_p95_minor),
+    JP_AVRO_BIND(jp_recommendation_t, expected_net_revenue_minor),
+    JP_AVRO_BIND(jp_recommendation_t, payout_ratio),
+    JP_AVRO_BIND(jp_recommendation_t, binding_constraints),
+    JP_AVRO_BIND_SUB(jp_recommendation_t, alternatives, jp_alternative_layout),
+    JP_AVRO_BIND(jp_recommendation_t, status),
+    JP_AVRO_BIND_SUB(jp_recommendation_t, provenance, jp_provenance_layout),
+};
+const jp_avro_layout_t jp_recommendation_layout =
+    JP_AVRO_LAYOUT("jackpot.v1.JackpotRecommendation", jp_recommendation_t, recommendation_fields);
+
+static const jp_avro_bind_t alert_fields[] = {
+    JP_AVRO_BIND(jp_alert_t, fingerprint),
+    JP_AVRO_BIND(jp_alert_t, name),
+    JP_AVRO_BIND(jp_alert_t, severity),
+    JP_AVRO_BIND(jp_alert_t, status),
+    JP_AVRO_BIND_OPT(jp_alert_t, country, has_country),
+    JP_AVRO_BIND(jp_alert_t, summary),
+    JP_AVRO_BIND(jp_alert_t, runbook_url),
+    JP_AVRO_BIND(jp_alert_t, labels),
+    JP_AVRO_BIND(jp_alert_t, starts_at),
+    JP_AVRO_BIND_OPT(jp_alert_t, ends_at, has_ends_at),
+};
+const jp_avro_layout_t jp_alert_layout =
+    JP_AVRO_LAYOUT("jackpot.v1.Alert", jp_alert_t, alert_fields);
+
+static const jp_avro_bind_t feature_fields[] = {
+    JP_AVRO_BIND(jp_feature_vector_t, country),
+    JP_AVRO_BIND(jp_feature_vector_t, window_kind),
+    JP_AVRO_BIND(jp_feature_vector_t, window_start),
+    JP_AVRO_BIND(jp_feature_vector_t, window_end),
+    JP_AVRO_BIND(jp_feature_vector_t, tickets),
+    JP_AVRO_BIND(jp_feature_vector_t, revenue_minor),
+    JP_AVRO_BIND(jp_feature_vector_t, signups),
+    JP_AVRO_BIND(jp_feature_vector_t, cancellations),
+    JP_AVRO_BIND(jp_feature_vector_t, reactivations),
+    JP_AVRO_BIND(jp_feature_vector_t, payment_failures),
+    JP_AVRO_BIND(jp_feature_vector_t, active_subscribers),
+    JP_AVRO_BIND(jp_feature_vector_t, unique_players),
+    JP_AVRO_BIND(jp_feature_vector_t, channel_mix),
+    JP_AVRO_BIND(jp_feature_vector_t, extra_tickets),
+    JP_AVRO_BIND(jp_feature_vector_t, sector_ticket_quantiles),
+    JP_AVRO_BIND(jp_feature_vector_t, prizes_paid_minor),
+};
+const jp_avro_layout_t jp_feature_vector_layout =
+    JP_AVRO_LAYOUT("jackpot.v1.FeatureVector", jp_feature_vector_t, feature_fields);
+
+static const jp_avro_bind_t model_version_fields[] = {
+    JP_AVRO_BIND(jp_model_version_t, model),
+    JP_AVRO_BIND(jp_model_version_t, version),
+    JP_AVRO_BIND(jp_model_version_t, stage),
+    JP_AVRO_BIND(jp_model_version_t, aliases),
+    JP_AVRO_BIND(jp_model_version_t, parameters),
+    JP_AVRO_BIND(jp_model_version_t, metrics),
+    JP_AVRO_BIND_SUB(jp_model_version_t, training_data, jp_data_snapshot_layout),
+    JP_AVRO_BIND(jp_model_version_t, code_version),
+    JP_AVRO_BIND(jp_model_version_t, config_hash),
+    JP_AVRO_BIND(jp_model_version_t, created_at),
+};
+const jp_avro_layout_t jp_model_version_layout =
+    JP_AVRO_LAYOUT("jackpot.v1.ModelVersion", jp_model_version_t, model_version_fields);
+
+static const jp_event_info_t jp_event_table[JP_EVENT__COUNT] = {
+    {JP_EVENT_SALE, "lottery.events.v1.SaleEvent", "SaleEvent.avsc", "lottery.sales.v1",
+     &jp_sale_event_layout},
+    {JP_EVENT_CUSTOMER, "lottery.events.v1.CustomerEvent", "CustomerEvent.avsc",
+     "lottery.customers.v1", &jp_customer_event_layout},
+    {JP_EVENT_DRAW, "lottery.events.v1.DrawResult", "DrawResult.avsc", "lottery.draws.v1",
+     &jp_draw_result_layout},
+    {JP_EVENT_RECOMMENDATION, "jackpot.v1.JackpotRecommendation", "JackpotRecommendation.avsc",
+     "jackpot.recommendations.v1", &jp_recommendation_layout},
+    {JP_EVENT_ALERT, "jackpot.v1.Alert", "Alert.avsc", "jackpot.alerts.v1", &jp_alert_layout},
+    {JP_EVENT_FEATURES, "jackpot.v1.FeatureVector", "FeatureVector.avsc", "jackpot.features.v1",
+     &jp_feature_vector_layout},
+    {JP_EVENT_MODEL_VERSION, "jackpot.v1.ModelVersion", "ModelVersion.avsc", "jackpot.models.v1",
+     &jp_model_version_layout},
+};
+
+const jp_event_info_t *jp_event_info(jp_event_type_t type)
+{
+    return (unsigned)type < JP_EVENT__COUNT ? &jp_event_table[type] : NULL;
+}
+
+const char *jp_event_schema_json(jp_event_type_t type, size_t *len)
+{
+    const jp_event_info_t *info = jp_event_info(type);
+    const jp_embedded_file_t *f = info ? jp_embedded_find(info->schema_file) : NULL;
+    if (len)
+        *len = f ? f->len : 0;
+    return f ? f->data : NULL;
+}
+
+int jp_avro_str_eq(jp_avro_str_t s, const char *lit)
+{
+    size_t n = strlen(lit);
+    return s.len == n && (n == 0 || memcmp(s.ptr, lit, n) == 0);
+}
+
+jp_avro_str_t jp_avro_str(const char *s)
+{
+    return (jp_avro_str_t){s ? s : "", s ? strlen(s) : 0};
+}

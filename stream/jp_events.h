@@ -1,0 +1,276 @@
+/*
+ * jp_events: the engine's events as typed C structs, one per schema in
+ * schemas/ (compiled into the binary), with the field tables that bind each
+ * schema field to its member for jp_avro_plan / jp_serde.
+ *
+ * Contract:
+ *   - member names equal schema field names, and the struct, enum and
+ *     layout below change together with schemas/<Record>.avsc (the plan
+ *     compiler refuses a layout that does not match its schema);
+ *   - enums are the reader schema's symbols in order (index = value);
+ *   - strings and bytes are jp_avro_str_t (pointer + length, not
+ *     NUL-terminated unless decoded with JP_AVRO_PLAN_COPY_STRINGS);
+ *     arrays/maps are jp_avro_array_t/jp_avro_map_t whose items have the
+ *     C type named in the comment; see jp_avro_plan.h for ownership;
+ *   - optional fields (["null", T]) have a uint8_t has_<field> flag.
+ */
+#ifndef JP_EVENTS_H
+#define JP_EVENTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "jp_avro_plan.h"
+
+/* ---- inputs (namespace lottery.events.v1) --------------------------------- */
+
+typedef enum {
+    JP_SALE_CHANNEL_WEB,
+    JP_SALE_CHANNEL_APP,
+    JP_SALE_CHANNEL_PHONE,
+    JP_SALE_CHANNEL_DIRECT_DEBIT,
+    JP_SALE_CHANNEL_RETAIL,
+    JP_SALE_CHANNEL_PARTNER,
+    JP_SALE_CHANNEL_UNKNOWN,
+} jp_sale_channel_t;
+
+typedef struct jp_sale_event_s {
+    jp_avro_str_t event_id;
+    jp_avro_str_t country;
+    int64_t event_time; /* ms since the epoch */
+    jp_avro_str_t customer_id;
+    jp_avro_str_t postcode;
+    jp_sale_channel_t channel;
+    int32_t tickets;
+    int64_t amount_minor;
+    jp_avro_str_t currency;
+    jp_avro_str_t draw_id;
+    int64_t advertised_prize_minor;
+    uint8_t has_campaign;
+    jp_avro_str_t campaign;
+} jp_sale_event_t;
+
+typedef enum {
+    JP_CUSTOMER_EVENT_SIGNUP,
+    JP_CUSTOMER_EVENT_CANCEL,
+    JP_CUSTOMER_EVENT_PAYMENT_FAILED,
+    JP_CUSTOMER_EVENT_REACTIVATE,
+    JP_CUSTOMER_EVENT_ERASE,
+    JP_CUSTOMER_EVENT_UPDATE,
+    JP_CUSTOMER_EVENT_UNKNOWN,
+} jp_customer_event_type_t;
+
+typedef struct jp_customer_event_s {
+    jp_avro_str_t event_id;
+    jp_avro_str_t country;
+    int64_t event_time;
+    jp_avro_str_t customer_id;
+    uint8_t has_email;
+    jp_avro_str_t email;
+    jp_avro_str_t postcode;
+    jp_customer_event_type_t type;
+    int32_t subscription_tickets;
+    uint8_t has_reason;
+    jp_avro_str_t reason;
+} jp_customer_event_t;
+
+typedef enum {
+    JP_PRIZE_KIND_PER_TICKET,
+    JP_PRIZE_KIND_SHARED,
+    JP_PRIZE_KIND_UNKNOWN,
+} jp_prize_kind_t;
+
+typedef struct jp_prize_paid_s {
+    jp_avro_str_t kind;
+    int32_t winners;
+    int64_t amount_minor;
+} jp_prize_paid_t;
+
+typedef struct jp_draw_result_s {
+    jp_avro_str_t country;
+    jp_avro_str_t draw_id;
+    int64_t draw_time;
+    int64_t headline_prize_minor;
+    jp_prize_kind_t prize_kind;
+    jp_avro_str_t winning_sector;
+    int32_t tickets_in_winning_postcode;
+    jp_avro_array_t prizes_paid; /* jp_prize_paid_t */
+} jp_draw_result_t;
+
+/* ---- outputs (namespace jackpot.v1) -------------------------------------- */
+
+typedef struct jp_offset_range_s {
+    jp_avro_str_t topic;
+    int32_t partition;
+    int64_t start_offset;
+    int64_t end_offset;
+} jp_offset_range_t;
+
+typedef struct jp_data_snapshot_s {
+    jp_avro_array_t offsets; /* jp_offset_range_t */
+    int64_t event_time_start;
+    int64_t event_time_end;
+} jp_data_snapshot_t;
+
+typedef struct jp_provenance_s {
+    jp_avro_str_t model_version;
+    jp_data_snapshot_t data_snapshot;
+    jp_avro_str_t config_hash;
+    jp_avro_str_t code_version;
+} jp_provenance_t;
+
+typedef struct jp_alternative_s {
+    int64_t prize_minor;
+    double expected_sales_minor;
+    double expected_net_revenue_minor;
+    uint8_t feasible;
+    jp_avro_array_t violated_constraints; /* jp_avro_str_t */
+} jp_alternative_t;
+
+typedef enum {
+    JP_RECOMMENDATION_OK,
+    JP_RECOMMENDATION_INFEASIBLE,
+    JP_RECOMMENDATION_UNKNOWN,
+} jp_recommendation_status_t;
+
+typedef struct jp_recommendation_s {
+    jp_avro_str_t country;
+    jp_avro_str_t decision_id;
+    jp_avro_str_t draw_id;
+    int64_t decision_time;
+    jp_avro_str_t currency;
+    int64_t prize_minor;
+    double expected_sales_minor;
+    double expected_sales_p5_minor;
+    double expected_sales_p95_minor;
+    double expected_net_revenue_minor;
+    double payout_ratio;
+    jp_avro_array_t binding_constraints; /* jp_avro_str_t */
+    jp_avro_array_t alternatives;        /* jp_alternative_t */
+    jp_recommendation_status_t status;
+    jp_provenance_t provenance;
+} jp_recommendation_t;
+
+typedef enum {
+    JP_ALERT_SEVERITY_INFO,
+    JP_ALERT_SEVERITY_WARNING,
+    JP_ALERT_SEVERITY_CRITICAL,
+    JP_ALERT_SEVERITY_UNKNOWN,
+} jp_alert_severity_t;
+
+typedef enum {
+    JP_ALERT_STATUS_FIRING,
+    JP_ALERT_STATUS_RESOLVED,
+    JP_ALERT_STATUS_UNKNOWN,
+} jp_alert_status_t;
+
+typedef struct jp_alert_s {
+    jp_avro_str_t fingerprint;
+    jp_avro_str_t name;
+    jp_alert_severity_t severity;
+    jp_alert_status_t status;
+    uint8_t has_country;
+    jp_avro_str_t country;
+    jp_avro_str_t summary;
+    jp_avro_str_t runbook_url;
+    jp_avro_map_t labels; /* values: jp_avro_str_t */
+    int64_t starts_at;
+    uint8_t has_ends_at;
+    int64_t ends_at;
+} jp_alert_t;
+
+typedef enum {
+    JP_WINDOW_HOUR,
+    JP_WINDOW_DAY,
+    JP_WINDOW_DRAW,
+    JP_WINDOW_UNKNOWN,
+} jp_window_kind_t;
+
+typedef struct jp_feature_vector_s {
+    jp_avro_str_t country;
+    jp_window_kind_t window_kind;
+    int64_t window_start;
+    int64_t window_end;
+    int64_t tickets;
+    int64_t revenue_minor;
+    int64_t signups;
+    int64_t cancellations;
+    int64_t reactivations;
+    int64_t payment_failures;
+    int64_t active_subscribers;
+    int64_t unique_players;
+    jp_avro_map_t channel_mix; /* values: int64_t */
+    int64_t extra_tickets;
+    jp_avro_array_t sector_ticket_quantiles; /* double */
+    int64_t prizes_paid_minor;
+} jp_feature_vector_t;
+
+typedef enum {
+    JP_MODEL_STAGE_CANDIDATE,
+    JP_MODEL_STAGE_STAGING,
+    JP_MODEL_STAGE_PRODUCTION,
+    JP_MODEL_STAGE_ARCHIVED,
+    JP_MODEL_STAGE_UNKNOWN,
+} jp_model_stage_t;
+
+typedef struct jp_model_version_s {
+    jp_avro_str_t model;
+    int32_t version;
+    jp_model_stage_t stage;
+    jp_avro_array_t aliases; /* jp_avro_str_t */
+    jp_avro_str_t parameters;
+    jp_avro_map_t metrics; /* values: double */
+    jp_data_snapshot_t training_data;
+    jp_avro_str_t code_version;
+    jp_avro_str_t config_hash;
+    int64_t created_at;
+} jp_model_version_t;
+
+/* ---- the catalogue ---------------------------------------------------------- */
+
+typedef enum {
+    JP_EVENT_SALE,
+    JP_EVENT_CUSTOMER,
+    JP_EVENT_DRAW,
+    JP_EVENT_RECOMMENDATION,
+    JP_EVENT_ALERT,
+    JP_EVENT_FEATURES,
+    JP_EVENT_MODEL_VERSION,
+    JP_EVENT__COUNT
+} jp_event_type_t;
+
+typedef struct jp_event_info_s {
+    jp_event_type_t type;
+    const char *record;        /* full name, e.g. "lottery.events.v1.SaleEvent" */
+    const char *schema_file;   /* embedded file, e.g. "SaleEvent.avsc" */
+    const char *default_topic; /* e.g. "lottery.sales.v1" */
+    const jp_avro_layout_t *layout;
+} jp_event_info_t;
+
+/* NULL for an out-of-range type. */
+const jp_event_info_t *jp_event_info(jp_event_type_t type);
+
+/* The reader schema JSON compiled into the binary (NUL-terminated); NULL if
+ * it is missing. */
+const char *jp_event_schema_json(jp_event_type_t type, size_t *len);
+
+/* Convenience: 1 if s equals the C string lit. */
+int jp_avro_str_eq(jp_avro_str_t s, const char *lit);
+
+/* A jp_avro_str_t view of a C string (NULL gives the empty string). */
+jp_avro_str_t jp_avro_str(const char *s);
+
+extern const jp_avro_layout_t jp_sale_event_layout;
+extern const jp_avro_layout_t jp_customer_event_layout;
+extern const jp_avro_layout_t jp_draw_result_layout;
+extern const jp_avro_layout_t jp_prize_paid_layout;
+extern const jp_avro_layout_t jp_recommendation_layout;
+extern const jp_avro_layout_t jp_alternative_layout;
+extern const jp_avro_layout_t jp_provenance_layout;
+extern const jp_avro_layout_t jp_data_snapshot_layout;
+extern const jp_avro_layout_t jp_offset_range_layout;
+extern const jp_avro_layout_t jp_alert_layout;
+extern const jp_avro_layout_t jp_feature_vector_layout;
+extern const jp_avro_layout_t jp_model_version_layout;
+
+#endif

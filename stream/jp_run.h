@@ -1,0 +1,28 @@
+/*
+ * jp_run: the engine with its admin HTTP server and signal handling, as
+ * `jackpot run` and `jackpot dev` both start it.
+ */
+#ifndef JP_RUN_H
+#define JP_RUN_H
+
+#include "jp_config.h"
+#include "jp_engine.h"
+
+typedef struct jp_run_opts_s {
+    int dev_mode;            /* allow running without a PII key file */
+    const char *state_dir;   /* NULL: cfg->state.dir */
+    const char *http_listen; /* NULL: cfg->http.listen */
+    void *ctx;
+    /* Called on the engine thread once the engine and admin server are up. */
+    void (*on_ready)(void *ctx, jp_engine_t *engine, int admin_port);
+    /* Called from the signal thread on SIGINT/SIGTERM (after asking the
+     * engine to stop). */
+    void (*on_signal)(void *ctx);
+    /* Called after the engine stopped, before it is freed. */
+    void (*on_exit)(void *ctx, jp_engine_t *engine);
+} jp_run_opts_t;
+
+/* Runs until stopped; returns the process exit code. */
+int jp_run_engine(const jp_config_t *cfg, const jp_run_opts_t *opts);
+
+#endif

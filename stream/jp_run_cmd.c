@@ -1,0 +1,305 @@
+/*
+ * `jackpot run`: the engine with its admin HTTP server. Signals are
+ * blocked in every thread and taken by one signal thread with sigwait:
+ * SIGINT/SIGTERM ask the engine to stop (it finishes the batch, commits,
+ * closes the stores and leaves the group), SIGHUP reloads the country
+ * configurations. No work happens in a signal handler.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jp_admin.h"
+#include "jp_commands.h"
+#include "jp_config.h"
+#include "jp_engine.h"
+#include "jp_log.h"
+#include "jp_run.h"
+
+#include <jansson.h>
+
+const char jp_cmd_run_usage[] =
+    "usage: jackpot run [--config FILE] [-X key=value]...\n"
+    "\n"
+    "Runs the stream processor: joins the consumer group on the input topics,\n"
+    "validates, deduplicates and applies records to RocksDB state, closes\n"
+    "event-time windows into jackpot.features.v1, dead-letters what it rejects,\n"
+    "and serves the admin HTTP endpoints (/healthz, /readyz, /metrics, /v1/tasks,\n"
+    "/v1/countries/<CC>/features). SIGTERM or SIGINT stops it cleanly; SIGHUP\n"
+    "reloads the country configurations.\n"
+    "\n"
+    "Options:\n"
+    "  -c, --config FILE   processor configuration (default configs/jackpot.yaml)\n"
+    "  -X key=value        librdkafka property, overrides the kafka: map\n"
+    "  -h, --help          show this help\n"
+    "\n"
+    "Exit codes: 0 after a clean stop, 78 configuration error (including input\n"
+    "topics that are not co-partitioned), 69 Kafka unreachable.\n";
+
+typedef struct run_ctx_s {
+    const jp_config_t *cfg;
+    jp_engine_t *engine;
+    sigset_t signals;
+    pthread_t sig_thread;
+    const jp_run_opts_t *opts;
+    jp_config_t *reloaded[16]; /* configurations loaded by SIGHUP, kept alive */
+    size_t n_reloaded;
+} run_ctx_t;
+
+/* ---- admin routes --------------------------------------------------------- */
+
+static int reply_json(char *s, char **body_out, const char **ct)
+{
+    *body_out = s;
+    *ct = "application/json";
+    return s ? 200 : 500;
+}
+
+static int route_readyz(void *ctx, const char *method, const char *path, const char *query,
+                        const char *body, size_t body_len, char **body_out, const char **ct)
+{
+    (void)method, (void)path, (void)query, (void)body, (void)body_len;
+    jp_engine_t *e = ctx;
+    int ready = jp_engine_ready(e);
+    *body_out = strdup(ready ? "ready\n" : "not ready\n");
+    *ct = "text/plain";
+    return ready ? 200 : 503;
+}
+
+static int route_tasks(void *ctx, const char *method, const char *path, const char *query,
+                       const char *body, size_t body_len, char **body_out, const char **ct)
+{
+    (void)method, (void)path, (void)query, (void)body, (void)body_len;
+    char *status = jp_engine_status_json(ctx);
+    json_t *j = json_loads(status, 0, NULL);
+    free(status);
+    char *s = json_dumps(json_object_get(j, "tasks"), JSON_INDENT(2) | JSON_SORT_KEYS);
+    json_decref(j);
+    return reply_json(s, body_out, ct);
+}
+
+/* /v1/countries/<CC>/features */
+static int route_countries(void *ctx, const char *method, const char *path, const char *query,
+                           const char *body, size_t body_len, char **body_out, const char **ct)
+{
+    (void)method, (void)query, (void)body, (void)body_len;
+    run_ctx_t *r = ctx;
+    char cc[3] = {0};
+    const char *rest = path + strlen("/v1/countries/");
+    if (strlen(rest) != strlen("GB/features") || strcmp(rest + 2, "/features") != 0) {
+        *body_out = strdup("{\"error\":\"not found\"}");
+        *ct = "application/json";
+        return 404;
+    }
+    memcpy(cc, rest, 2);
+    if (!jp_config_country(r->cfg, cc)) {
+        *body_out = strdup("{\"error\":\"unknown country\"}");
+        *ct = "application/json";
+        return 404;
+    }
+    char *status = jp_engine_status_json(r->engine);
+    json_t *j = json_loads(status, 0, NULL);
+    free(status);
+    json_t *c = json_object_get(json_object_get(j, "countries"), cc);
+    json_t *out = json_object();
+    json_object_set_new(out, "country", json_string(cc));
+    json_object_set(out, "open", c ? json_object_get(c, "open") : json_array());
+    json_object_set(out, "last_closed", c ? json_object_get(c, "last_closed") : json_object());
+    if (!c)
+        json_decref(json_object_get(out, "open")), json_decref(json_object_get(out, "last_closed"));
+    char *s = json_dumps(out, JSON_INDENT(2) | JSON_SORT_KEYS);
+    json_decref(out);
+    json_decref(j);
+    return reply_json(s, body_out, ct);
+}
+
+static int admin_routes(jp_admin_t *admin, run_ctx_t *r)
+{
+    if (jp_admin_route(admin, "/readyz", route_readyz, r->engine) != 0 ||
+        jp_admin_route(admin, "/v1/tasks", route_tasks, r->engine) != 0 ||
+        jp_admin_route(admin, "/v1/countries/", route_countries, r) != 0)
+        return -1;
+    return 0;
+}
+
+/* ---- signals ---------------------------------------------------------------- */
+
+static void reload(run_ctx_t *r)
+{
+    jp_conf_t conf;
+    jp_conf_init(&conf, "JACKPOT_");
+    jp_config_t *fresh = calloc(1, sizeof(*fresh));
+    char err[512];
+    if (!fresh || jp_config_load(&conf, r->cfg->path, NULL, fresh) != 0) {
+        for (size_t i = 0; i < conf.n_errors; i++)
+            jp_log_error("run", "reload: %s", conf.errors[i]);
+        jp_log_error("run", "reload refused: the running configuration stays");
+        if (fresh)
+            jp_config_release(fresh);
+        free(fresh);
+    } else if (jp_engine_reload_countries(r->engine, fresh, err, sizeof(err)) != 0) {
+        jp_log_error("run", "reload refused: %s", err);
+        jp_config_release(fresh);
+        free(fresh);
+    } else if (r->n_reloaded < sizeof(r->reloaded) / sizeof(r->reloaded[0])) {
+        r->reloaded[r->n_reloaded++] = fresh;
+    } else {
+        /* The engine refuses further reloads too; keep memory bounded. */
+        jp_config_release(fresh);
+        free(fresh);
+    }
+    jp_conf_destroy(&conf);
+}
+
+static void *signal_thread(void *arg)
+{
+    run_ctx_t *r = arg;
+    for (;;) {
+        int sig;
+        if (sigwait(&r->signals, &sig) != 0)
+            continue;
+        if (sig == SIGHUP) {
+            jp_log_info("run", "SIGHUP: reloading country configurations from %s", r->cfg->path);
+            reload(r);
+            continue;
+        }
+        jp_log_info("run", "%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+        if (r->engine)
+            jp_engine_stop(r->engine);
+        if (sig == SIGUSR1) /* internal: the engine finished */
+            break;
+        if (r->opts->on_signal)
+            r->opts->on_signal(r->opts->ctx);
+    }
+    return NULL;
+}
+
+static int start_signals(run_ctx_t *r)
+{
+    sigemptyset(&r->signals);
+    sigaddset(&r->signals, SIGINT);
+    sigaddset(&r->signals, SIGTERM);
+    sigaddset(&r->signals, SIGHUP);
+    sigaddset(&r->signals, SIGUSR1);
+    signal(SIGPIPE, SIG_IGN);
+    if (pthread_sigmask(SIG_BLOCK, &r->signals, NULL) != 0 ||
+        pthread_create(&r->sig_thread, NULL, signal_thread, r) != 0)
+        return -1;
+    return 0;
+}
+
+static void stop_signals(run_ctx_t *r)
+{
+    pthread_kill(r->sig_thread, SIGUSR1);
+    pthread_join(r->sig_thread, NULL);
+}
+
+static void release_reloaded(run_ctx_t *r)
+{
+    for (size_t i = 0; i < r->n_reloaded; i++) {
+        jp_config_release(r->reloaded[i]);
+        free(r->reloaded[i]);
+    }
+}
+
+/* ---- the command -------------------------------------------------------------- */
+
+int jp_cmd_run(const jp_command_t *cmd, int argc, char **argv)
+{
+    static const struct option longopts[] = {{"config", required_argument, NULL, 'c'},
+                                             {NULL, 0, NULL, 0}};
+    const char *path = "configs/jackpot.yaml";
+    jp_conf_props_t xprops = {0};
+    int code, c, rc = 0;
+    while ((c = jp_cli_getopt(cmd, argc, argv, "c:X:", longopts, &code)) != -1) {
+        if (c == JP_CLI_EXIT) {
+            rc = code;
+            goto out;
+        }
+        if (c == 'c')
+            path = optarg;
+        else if (c == 'X' && jp_config_add_xprop(&xprops, optarg) != 0) {
+            rc = jp_cli_usage_error(cmd, "-X needs key=value, got '%s'", optarg);
+            goto out;
+        }
+    }
+    if (optind < argc) {
+        rc = jp_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+        goto out;
+    }
+    jp_conf_t conf;
+    jp_config_t cfg;
+    jp_conf_init(&conf, "JACKPOT_");
+    if (jp_config_load(&conf, path, &xprops, &cfg) != 0) {
+        for (size_t i = 0; i < conf.n_errors; i++)
+            fprintf(stderr, "%s\n", conf.errors[i]);
+        jp_conf_destroy(&conf);
+        jp_config_release(&cfg);
+        rc = EX_CONFIG;
+        goto out;
+    }
+    jp_conf_destroy(&conf);
+    jp_run_opts_t opts = {0};
+    rc = jp_run_engine(&cfg, &opts);
+    jp_config_release(&cfg);
+out:
+    for (size_t i = 0; i < xprops.n; i++) {
+        free(xprops.keys[i]);
+        free(xprops.values[i]);
+    }
+    free(xprops.keys);
+    free(xprops.values);
+    return rc;
+}
+
+int jp_run_engine(const jp_config_t *cfg, const jp_run_opts_t *opts)
+{
+    char err[512];
+    int rc = 0;
+    run_ctx_t r;
+    memset(&r, 0, sizeof(r));
+    r.cfg = cfg;
+    r.opts = opts;
+    jp_log_set_level((jp_log_level_t)cfg->log.level);
+    jp_log_set_format((jp_log_format_t)cfg->log.format);
+    if (start_signals(&r) != 0) {
+        fprintf(stderr, "jackpot run: cannot set up signal handling\n");
+        return EX_OSERR;
+    }
+    jp_metrics_t *metrics = jp_metrics_new();
+    jp_engine_opts_t eo = {opts->dev_mode, opts->state_dir};
+    int exit_code = 0;
+    r.engine = jp_engine_new(cfg, metrics, &eo, &exit_code, err, sizeof(err));
+    if (!r.engine) {
+        jp_log_error("run", "%s", err);
+        rc = exit_code ? exit_code : EX_SOFTWARE;
+        goto done;
+    }
+    jp_admin_t *admin = jp_admin_new(metrics);
+    if (!admin || admin_routes(admin, &r) != 0 ||
+        (cfg->http.operator_token.value &&
+         jp_admin_set_operator_token(admin, cfg->http.operator_token.value) != 0) ||
+        jp_admin_start(admin, opts->http_listen ? opts->http_listen : cfg->http.listen, err,
+                       sizeof(err)) != 0) {
+        jp_log_error("run", "admin HTTP on %s: %s", cfg->http.listen, err);
+        rc = EX_UNAVAILABLE;
+    } else {
+        jp_log_info("run", "admin HTTP on http://127.0.0.1:%d (metrics, healthz, readyz)",
+                    jp_admin_port(admin));
+        if (opts->on_ready)
+            opts->on_ready(opts->ctx, r.engine, jp_admin_port(admin));
+        if (jp_engine_run(r.engine, err, sizeof(err)) != 0) {
+            jp_log_error("run", "%s", err);
+            rc = EX_SOFTWARE;
+        }
+    }
+    jp_admin_free(admin);
+done:
+    stop_signals(&r);
+    jp_engine_free(r.engine);
+    jp_metrics_free(metrics);
+    release_reloaded(&r);
+    return rc;
+}

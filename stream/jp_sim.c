@@ -1,0 +1,302 @@
+/*
+ * jp_sim: the run loop. One generator per country; per simulated hour the
+ * countries run in world order, and each emitted event goes through
+ * on_event: silence check, fault choice (one uniform per sales/customer
+ * record from the country's "faults" stream), value-level mutation,
+ * encoding into one reusable buffer, byte-level mutation, output. Faults
+ * are recorded in the truth with the record's per-topic sequence number
+ * and a hash of its bytes so a consumer can match every dead letter.
+ */
+#include "jp_sim.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "jp_hash.h"
+#include "jp_sim_faults.h"
+#include "jp_sim_memreg.h"
+
+#define HOUR_MS 3600000LL
+#define WEEK_MS (7 * 24 * HOUR_MS)
+
+enum { T_SALES, T_CUSTOMERS, T_DRAWS };
+
+typedef struct {
+    jp_sim_gen_t *gen;
+    jp_rng_t rng_faults;
+    int64_t silent_until[3]; /* 0: not silent */
+} country_run_t;
+
+typedef struct {
+    const jp_sim_world_t *w;
+    const jp_sim_options_t *o;
+    jp_sim_truth_t *truth;
+    jp_sim_stats_t *stats;
+    jp_serde_t *serde;
+    int rogue_reader;
+    char rogue_topic[256];
+    country_run_t *c;
+    const char *topic[3];
+    uint64_t seq[3];
+    jp_avro_buf_t buf;
+    int64_t now;
+    char *errstr;
+    size_t errstr_size;
+} run_t;
+
+uint64_t jp_sim_seed(const jp_sim_world_t *w, const jp_sim_options_t *o)
+{
+    return o && o->seed_set ? o->seed : (uint64_t)w->seed;
+}
+
+int64_t jp_sim_weeks(const jp_sim_world_t *w, const jp_sim_options_t *o)
+{
+    return o && o->weeks > 0 ? o->weeks : w->weeks;
+}
+
+static int type_topic(jp_event_type_t type)
+{
+    return type == JP_EVENT_SALE ? T_SALES : type == JP_EVENT_CUSTOMER ? T_CUSTOMERS : T_DRAWS;
+}
+
+static int write_record(run_t *r, int t, const char *key, size_t key_len, const void *val,
+                        size_t len, int64_t ts, long fault)
+{
+    r->seq[t]++;
+    r->stats->records++;
+    r->stats->records_by_type[t]++;
+    if (!r->o->output.write)
+        return 0;
+    if (r->o->output.write(r->o->output.ctx, r->topic[t], key, key_len, val, len, ts, fault) != 0) {
+        snprintf(r->errstr, r->errstr_size, "writing to %s failed", r->topic[t]);
+        return -1;
+    }
+    return 0;
+}
+
+static int encode(run_t *r, int reader, const char *topic, const void *ev)
+{
+    r->buf.len = 0;
+    jp_serde_err_t e =
+        jp_serde_encode(r->serde, reader, topic, ev, &r->buf, r->errstr, r->errstr_size);
+    return e == JP_SERDE_OK ? 0 : -1;
+}
+
+static int on_event(void *ctx, size_t ci, jp_event_type_t type, void *ev)
+{
+    run_t *r = ctx;
+    country_run_t *c = &r->c[ci];
+    int t = type_topic(type);
+    r->stats->events++;
+    if (c->silent_until[t] > r->now)
+        return 0;
+    if (r->o->skip_encoding)
+        return 0;
+
+    jp_sim_fault_t f = JP_SIM_FAULT__COUNT;
+    if (type != JP_EVENT_DRAW)
+        f = jp_sim_faults_pick(r->w->fault_rate, type, &c->rng_faults);
+    if (f != JP_SIM_FAULT__COUNT)
+        jp_sim_faults_mutate_event(f, type, ev, r->w->config.windows.allowed_lateness_ms,
+                                   r->w->config.windows.grace_ms, &c->rng_faults);
+
+    const jp_avro_str_t *country = type == JP_EVENT_SALE ? &((jp_sale_event_t *)ev)->country
+                                   : type == JP_EVENT_CUSTOMER
+                                       ? &((jp_customer_event_t *)ev)->country
+                                       : &((jp_draw_result_t *)ev)->country;
+    int64_t ts = type == JP_EVENT_SALE       ? ((jp_sale_event_t *)ev)->event_time
+                 : type == JP_EVENT_CUSTOMER ? ((jp_customer_event_t *)ev)->event_time
+                                             : ((jp_draw_result_t *)ev)->draw_time;
+    const jp_avro_str_t *event_id = type == JP_EVENT_SALE ? &((jp_sale_event_t *)ev)->event_id
+                                    : type == JP_EVENT_CUSTOMER
+                                        ? &((jp_customer_event_t *)ev)->event_id
+                                        : &((jp_draw_result_t *)ev)->draw_id;
+
+    if (f == JP_SIM_FAULT_WRONG_TYPE) {
+        jp_sim_rogue_sale_t rogue;
+        char text[16];
+        jp_sim_faults_rogue_sale(ev, &rogue, text, sizeof(text));
+        if (encode(r, r->rogue_reader, r->rogue_topic, &rogue) != 0)
+            return -1;
+    } else if (encode(r, (int)type, r->topic[t], ev) != 0) {
+        return -1;
+    }
+    size_t len = r->buf.len;
+    if (f != JP_SIM_FAULT__COUNT)
+        jp_sim_faults_mutate_bytes(f, r->buf.data, &len, r->stats->faults[f]);
+
+    long fault = -1;
+    if (f != JP_SIM_FAULT__COUNT) {
+        r->stats->faults[f]++;
+        if (r->truth) {
+            char key[8], id[64];
+            snprintf(key, sizeof(key), "%.*s", (int)country->len, country->ptr);
+            snprintf(id, sizeof(id), "%.*s", (int)event_id->len, event_id->ptr);
+            /* a duplicate's fault is its second copy */
+            uint64_t seq = r->seq[t] + (f == JP_SIM_FAULT_DUPLICATE);
+            fault =
+                jp_sim_truth_fault(r->truth, f, r->topic[t], key, id, seq,
+                                   jp_sim_fault_expected_error(f), jp_hash64(r->buf.data, len, 0));
+        }
+    }
+    if (f == JP_SIM_FAULT_DUPLICATE &&
+        write_record(r, t, country->ptr, country->len, r->buf.data, len, ts, -1) != 0)
+        return -1;
+    return write_record(r, t, country->ptr, country->len, r->buf.data, len, ts, fault);
+}
+
+static void apply_changes(run_t *r, unsigned char *applied, int64_t t)
+{
+    const jp_sim_change_t *ch = r->w->changes.items;
+    const jp_sim_country_t *k = r->w->countries.items;
+    for (size_t i = 0; i < r->w->changes.n; i++) {
+        if (applied[i] || t < r->w->start_ms + ch[i].week * WEEK_MS)
+            continue;
+        applied[i] = 1;
+        for (size_t j = 0; j < r->w->countries.n; j++) {
+            if (ch[i].country && strcmp(ch[i].country, k[j].code) != 0)
+                continue;
+            if (ch[i].kind == JP_SIM_CHANGE_SILENCE) {
+                int topic = strcmp(ch[i].target, "sales") == 0       ? T_SALES
+                            : strcmp(ch[i].target, "customers") == 0 ? T_CUSTOMERS
+                                                                     : T_DRAWS;
+                r->c[j].silent_until[topic] = ch[i].weeks ? t + ch[i].weeks * WEEK_MS : INT64_MAX;
+            } else {
+                jp_sim_gen_apply_change(r->c[j].gen, &ch[i]);
+            }
+            if (r->truth)
+                jp_sim_truth_change(r->truth, &ch[i], k[j].code, t);
+        }
+    }
+}
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Paces the run: wall time follows simulated time / speed. Wall time
+ * never reaches the records. */
+static void pace(double wall0, int64_t sim_elapsed_ms, double speed)
+{
+    double due = (double)sim_elapsed_ms / 1000.0 / speed;
+    double ahead = due - (mono_s() - wall0);
+    if (ahead > 0) {
+        struct timespec ts = {(time_t)ahead, (long)((ahead - (double)(time_t)ahead) * 1e9)};
+        nanosleep(&ts, NULL);
+    }
+}
+
+int jp_sim_run(const jp_sim_world_t *w, const jp_sim_options_t *o, jp_sim_truth_t *truth,
+               jp_sim_stats_t *stats, char *errstr, size_t errstr_size)
+{
+    jp_sim_stats_t local_stats;
+    run_t r;
+    memset(&r, 0, sizeof(r));
+    if (!stats)
+        stats = &local_stats;
+    memset(stats, 0, sizeof(*stats));
+    r.w = w;
+    r.o = o;
+    r.truth = truth;
+    r.stats = stats;
+    r.errstr = errstr;
+    r.errstr_size = errstr_size;
+    if (errstr_size)
+        errstr[0] = '\0';
+    if (!w->config_loaded) {
+        snprintf(errstr, errstr_size, "the world's processor configuration is not loaded");
+        return -1;
+    }
+    r.topic[T_SALES] = w->config.topics.sales.name;
+    r.topic[T_CUSTOMERS] = w->config.topics.customers.name;
+    r.topic[T_DRAWS] = w->config.topics.draws.name;
+    snprintf(r.rogue_topic, sizeof(r.rogue_topic), "%s-rogue", r.topic[T_SALES]);
+    uint64_t seed = jp_sim_seed(w, o);
+    int64_t weeks = jp_sim_weeks(w, o);
+    size_t n = w->countries.n;
+    int rc = -1;
+    jp_sim_memreg_t *memreg = NULL;
+    char *rogue = NULL;
+    unsigned char *applied = calloc(w->changes.n + 1, 1);
+    r.c = calloc(n, sizeof(country_run_t));
+    if (!applied || !r.c) {
+        snprintf(errstr, errstr_size, "out of memory");
+        goto out;
+    }
+
+    if (!o->skip_encoding) {
+        jp_serde_config_t sc;
+        memset(&sc, 0, sizeof(sc));
+        sc.registry = o->registry;
+        if (!sc.registry.register_schema) {
+            memreg = jp_sim_memreg_new();
+            if (!memreg) {
+                snprintf(errstr, errstr_size, "out of memory");
+                goto out;
+            }
+            sc.registry = jp_sim_memreg_registry(memreg);
+        }
+        r.serde = jp_serde_new(&sc, errstr, errstr_size);
+        if (!r.serde)
+            goto out;
+        r.rogue_reader = -1;
+        if (w->fault_rate[JP_SIM_FAULT_WRONG_TYPE] > 0) {
+            rogue = jp_sim_faults_rogue_schema(errstr, errstr_size);
+            if (!rogue)
+                goto out;
+            r.rogue_reader = jp_serde_add_reader(r.serde, rogue, strlen(rogue),
+                                                 &jp_sim_rogue_sale_layout, errstr, errstr_size);
+            if (r.rogue_reader < 0)
+                goto out;
+        }
+    }
+
+    const jp_sim_country_t *k = w->countries.items;
+    for (size_t i = 0; i < n; i++) {
+        r.c[i].gen =
+            jp_sim_gen_new(w, i, seed, truth, o->lookup, o->lookup_ctx, errstr, errstr_size);
+        if (!r.c[i].gen)
+            goto out;
+        jp_sim_rng_seed(&r.c[i].rng_faults, seed, k[i].code, "faults");
+    }
+
+    jp_sim_emit_t emit = {&r, on_event};
+    int64_t end = w->start_ms + weeks * WEEK_MS;
+    double wall0 = mono_s();
+    rc = 0;
+    for (int64_t t = w->start_ms; t < end && rc == 0; t += HOUR_MS) {
+        if (o->stop && *o->stop)
+            break;
+        r.now = t;
+        apply_changes(&r, applied, t);
+        for (size_t i = 0; i < n && rc == 0; i++)
+            rc = jp_sim_gen_hour(r.c[i].gen, t, &emit);
+        stats->end_ms = t + HOUR_MS;
+        if (o->progress)
+            o->progress(o->progress_ctx, stats->end_ms, stats->records);
+        if (o->speed > 0)
+            pace(wall0, stats->end_ms - w->start_ms, o->speed);
+    }
+    if (rc != 0 && !*errstr)
+        snprintf(errstr, errstr_size, "generation failed");
+    if (truth)
+        for (int t = 0; t < 3; t++)
+            jp_sim_truth_totals(truth, r.topic[t], r.seq[t]);
+
+out:
+    if (r.c)
+        for (size_t i = 0; i < n; i++)
+            jp_sim_gen_free(r.c[i].gen);
+    free(r.c);
+    free(applied);
+    free(rogue);
+    jp_avro_buf_free(&r.buf);
+    jp_serde_free(r.serde);
+    jp_sim_memreg_free(memreg);
+    return rc;
+}

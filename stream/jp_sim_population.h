@@ -1,0 +1,119 @@
+/*
+ * jp_sim_population: one country's simulated players - postcodes grouped
+ * in sectors, subscribers living in them, the tickets held per postcode,
+ * and the churn hazard of each subscriber.
+ *
+ * Contract:
+ * - Postcodes have a lognormal player density (a few dense, many sparse);
+ *   new subscribers pick a postcode by density through an alias table
+ *   (O(1)). Postcode and sector strings follow the country's format (GB
+ *   "AB3 7XY" / sector "AB3 7", NL "1234AB" / "1234", DE "12345" / "123",
+ *   SE "123 45" / "123", NO "1234" / "12"; other countries use GB's).
+ * - Tickets held per postcode (subscriptions of active subscribers plus
+ *   extra tickets bought for the coming headline draw) are maintained
+ *   incrementally, with a Fenwick tree over "participating" (>= 1 ticket)
+ *   postcodes, so the winning postcode, uniform among participating ones,
+ *   is drawn in O(log n).
+ * - The daily churn hazard of a subscriber is
+ *     sigmoid(b0 + b_tenure log(1 + min(tenure, 24)) + b_pf min(pf, 3)
+ *             + b_tickets (tickets - 1))
+ *   (tenure in renewals, pf = failed payments). Subscribers are counted
+ *   per hazard bucket, so the population's expected cancellations (sum of
+ *   hazards) are exact and O(buckets); cancellations are drawn by thinning
+ *   against the largest bucket hazard, which is exact for a Poisson
+ *   process with per-subscriber rates.
+ * - Per-subscriber state is a few struct-of-array bytes (about 20 bytes per
+ *   subscriber), so a million subscribers take about 20 MB.
+ * - All randomness comes from the rng the caller passes: deterministic.
+ */
+#ifndef JP_SIM_POPULATION_H
+#define JP_SIM_POPULATION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "jp_rng.h"
+
+#define JP_SIM_MAX_TICKETS    20 /* tickets per subscription, cap */
+#define JP_SIM_MAX_TENURE     24 /* renewals; the hazard is flat beyond */
+#define JP_SIM_MAX_PF         3  /* failed payments counted by the hazard */
+#define JP_SIM_HAZARD_BUCKETS ((JP_SIM_MAX_PF + 1) * JP_SIM_MAX_TICKETS * (JP_SIM_MAX_TENURE + 1))
+
+typedef enum { JP_SIM_SUB_ACTIVE = 1, JP_SIM_SUB_CANCELLED = 2 } jp_sim_sub_state_t;
+
+typedef struct jp_sim_pop_params_s {
+    const char *country; /* code, selects the postcode format */
+    size_t postcodes;
+    size_t postcodes_per_sector;
+    double density_sigma;
+    double churn_intercept, churn_tenure, churn_pf, churn_tickets;
+} jp_sim_pop_params_t;
+
+typedef struct jp_sim_pop_s {
+    char country[3];
+    int style; /* postcode format */
+    size_t n_postcodes, per_sector;
+    int32_t *sub_tickets; /* per postcode: tickets of active subscriptions */
+    int32_t *extra;       /* per postcode: extra tickets for the coming headline draw */
+    int32_t *fenwick;     /* 1-based, over participating (tickets + extra > 0) */
+    uint32_t *extra_touched;
+    size_t n_extra_touched;
+    size_t n_participating;
+    double *alias_prob;
+    uint32_t *alias_idx;
+
+    /* subscribers (struct of arrays) */
+    size_t n_subs, cap_subs;
+    uint32_t *postcode;
+    uint8_t *tickets, *pf, *state;
+    uint16_t *tenure;
+    uint32_t *pos; /* index in the active or cancelled list */
+    uint32_t *active, *cancelled;
+    size_t n_active, n_cancelled;
+
+    double hazard[JP_SIM_HAZARD_BUCKETS]; /* daily, without the prize factor */
+    int64_t bucket_count[JP_SIM_HAZARD_BUCKETS];
+    double hazard_max;
+} jp_sim_pop_t;
+
+/* NULL with errstr (e.g. more postcodes than the format can name). */
+jp_sim_pop_t *jp_sim_pop_new(const jp_sim_pop_params_t *p, jp_rng_t *rng, char *errstr,
+                             size_t errstr_size);
+void jp_sim_pop_free(jp_sim_pop_t *pop);
+
+/* Adds an active subscriber; returns its id, or -1 when out of memory. */
+long jp_sim_pop_add(jp_sim_pop_t *pop, uint32_t postcode, int tickets, int tenure);
+/* A postcode drawn by player density. */
+uint32_t jp_sim_pop_pick_postcode(const jp_sim_pop_t *pop, jp_rng_t *rng);
+
+void jp_sim_pop_cancel(jp_sim_pop_t *pop, uint32_t id);
+void jp_sim_pop_reactivate(jp_sim_pop_t *pop, uint32_t id);
+void jp_sim_pop_payment_failed(jp_sim_pop_t *pop, uint32_t id);
+void jp_sim_pop_renewed(jp_sim_pop_t *pop, uint32_t id);
+void jp_sim_pop_set_tickets(jp_sim_pop_t *pop, uint32_t id, int tickets);
+
+/* Uniform active / cancelled subscriber; -1 if there is none. */
+long jp_sim_pop_random_active(const jp_sim_pop_t *pop, jp_rng_t *rng);
+long jp_sim_pop_random_cancelled(const jp_sim_pop_t *pop, jp_rng_t *rng);
+
+/* Daily hazard of one subscriber (without the prize factor). */
+double jp_sim_pop_hazard(const jp_sim_pop_t *pop, uint32_t id);
+/* Sum of the daily hazards of the active subscribers. */
+double jp_sim_pop_hazard_sum(const jp_sim_pop_t *pop);
+
+/* Extra tickets for the coming headline draw; reset after it. */
+void jp_sim_pop_add_extra(jp_sim_pop_t *pop, uint32_t postcode, int tickets);
+void jp_sim_pop_reset_extra(jp_sim_pop_t *pop);
+
+/* Tickets held in a postcode (subscriptions + extra). */
+int64_t jp_sim_pop_postcode_tickets(const jp_sim_pop_t *pop, uint32_t postcode);
+/* A postcode uniform among participating ones; -1 if none participates. */
+long jp_sim_pop_draw_postcode(const jp_sim_pop_t *pop, jp_rng_t *rng);
+/* Sum of tickets over all postcodes. */
+int64_t jp_sim_pop_total_tickets(const jp_sim_pop_t *pop);
+
+/* The postcode's and its sector's strings (buffers of >= 16 bytes). */
+void jp_sim_pop_postcode_str(const jp_sim_pop_t *pop, uint32_t postcode, char *out, size_t size);
+void jp_sim_pop_sector_str(const jp_sim_pop_t *pop, uint32_t postcode, char *out, size_t size);
+
+#endif

@@ -1,0 +1,326 @@
+/*
+ * jp_sim_produce: one librdkafka producer for every topic (topic handles
+ * cached by name), rd_kafka_producev with RD_KAFKA_MSG_F_COPY so the
+ * simulator's single encode buffer is reused at once, and the event time as
+ * the message timestamp (so CreateTime is simulated time, not wall time).
+ * A fault record carries its truth index (+1) as the message opaque; its
+ * delivery report writes partition and offset into the truth.
+ *
+ * The closed loop's consumer is separate and never joins a group: it
+ * assigns every partition of the recommendations topic from the beginning
+ * and is drained without blocking whenever the generator asks for a prize.
+ */
+#include "jp_sim_produce.h"
+
+#include <librdkafka/rdkafka.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jp_events.h"
+
+typedef struct {
+    char country[8];
+    char draw_id[48];
+    int64_t prize;
+} rec_t;
+
+struct jp_sim_producer_s {
+    rd_kafka_t *rk;
+    rd_kafka_topic_t **topics;
+    size_t n_topics;
+    jp_sim_truth_t *truth;
+    uint64_t failures;
+    char first_error[256];
+
+    rd_kafka_t *consumer;
+    jp_serde_t *serde;
+    jp_avro_arena_t arena;
+    rec_t *recs;
+    size_t n_recs;
+};
+
+/* Properties of the processor's kafka map that only a consumer takes. */
+static const char *const consumer_only[] = {"group.id",
+                                            "group.instance.id",
+                                            "partition.assignment.strategy",
+                                            "session.timeout.ms",
+                                            "heartbeat.interval.ms",
+                                            "auto.offset.reset",
+                                            "enable.auto.commit",
+                                            "auto.commit.interval.ms",
+                                            "isolation.level",
+                                            "max.poll.interval.ms",
+                                            "fetch.min.bytes",
+                                            "enable.partition.eof",
+                                            NULL};
+
+static int consumer_only_prop(const char *key)
+{
+    for (int i = 0; consumer_only[i]; i++)
+        if (strcmp(consumer_only[i], key) == 0)
+            return 1;
+    return 0;
+}
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    jp_sim_producer_t *p = opaque;
+    if (m->err) {
+        if (p->failures++ == 0)
+            snprintf(p->first_error, sizeof(p->first_error), "%s", rd_kafka_err2str(m->err));
+        return;
+    }
+    if (m->_private && p->truth)
+        jp_sim_truth_fault_delivered(p->truth, (long)((intptr_t)m->_private - 1), m->partition,
+                                     m->offset);
+}
+
+static int conf_set(rd_kafka_conf_t *conf, const char *k, const char *v, char *errstr,
+                    size_t errstr_size)
+{
+    char err[256];
+    if (rd_kafka_conf_set(conf, k, v, err, sizeof(err)) != RD_KAFKA_CONF_OK) {
+        snprintf(errstr, errstr_size, "kafka property %s: %s", k, err);
+        return -1;
+    }
+    return 0;
+}
+
+jp_sim_producer_t *jp_sim_producer_new(const char *brokers, const jp_conf_props_t *props,
+                                       const jp_conf_props_t *overrides, jp_sim_truth_t *truth,
+                                       char *errstr, size_t errstr_size)
+{
+    jp_sim_producer_t *p = calloc(1, sizeof(*p));
+    if (!p) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return NULL;
+    }
+    p->truth = truth;
+    jp_avro_arena_init(&p->arena);
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    static const char *const defaults[][2] = {
+        {"enable.idempotence", "true"},
+        {"partitioner", "murmur2_random"},
+        {"linger.ms", "20"},
+        {"batch.num.messages", "100000"},
+        {"batch.size", "4000000"},
+        {"queue.buffering.max.messages", "2000000"},
+        {"queue.buffering.max.kbytes", "1048576"},
+        {"compression.codec", "none"},
+        {"client.id", "jackpot-simulate"},
+    };
+    int bad = 0;
+    for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]) && !bad; i++)
+        bad = conf_set(conf, defaults[i][0], defaults[i][1], errstr, errstr_size);
+    for (size_t i = 0; props && i < props->n && !bad; i++)
+        if (!consumer_only_prop(props->keys[i]))
+            bad = conf_set(conf, props->keys[i], props->values[i], errstr, errstr_size);
+    for (size_t i = 0; overrides && i < overrides->n && !bad; i++)
+        bad = conf_set(conf, overrides->keys[i], overrides->values[i], errstr, errstr_size);
+    if (!bad && brokers)
+        bad = conf_set(conf, "bootstrap.servers", brokers, errstr, errstr_size);
+    if (bad) {
+        rd_kafka_conf_destroy(conf);
+        free(p);
+        return NULL;
+    }
+    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    rd_kafka_conf_set_opaque(conf, p);
+    char err[512];
+    p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+    if (!p->rk) {
+        snprintf(errstr, errstr_size, "cannot create the producer: %s", err);
+        rd_kafka_conf_destroy(conf);
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
+void jp_sim_producer_free(jp_sim_producer_t *p)
+{
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->n_topics; i++)
+        rd_kafka_topic_destroy(p->topics[i]);
+    free(p->topics);
+    if (p->rk)
+        rd_kafka_destroy(p->rk);
+    if (p->consumer) {
+        rd_kafka_consumer_close(p->consumer);
+        rd_kafka_destroy(p->consumer);
+    }
+    jp_avro_arena_free(&p->arena);
+    free(p->recs);
+    free(p);
+}
+
+static rd_kafka_topic_t *topic_for(jp_sim_producer_t *p, const char *name)
+{
+    for (size_t i = 0; i < p->n_topics; i++)
+        if (strcmp(rd_kafka_topic_name(p->topics[i]), name) == 0)
+            return p->topics[i];
+    rd_kafka_topic_t **v = realloc(p->topics, (p->n_topics + 1) * sizeof(*v));
+    if (!v)
+        return NULL;
+    p->topics = v;
+    rd_kafka_topic_t *t = rd_kafka_topic_new(p->rk, name, NULL);
+    if (t)
+        p->topics[p->n_topics++] = t;
+    return t;
+}
+
+static int producer_write(void *ctx, const char *topic, const void *key, size_t key_len,
+                          const void *value, size_t len, int64_t ts, long fault)
+{
+    jp_sim_producer_t *p = ctx;
+    rd_kafka_topic_t *t = topic_for(p, topic);
+    if (!t)
+        return -1;
+    for (;;) {
+        rd_kafka_resp_err_t e =
+            rd_kafka_producev(p->rk, RD_KAFKA_V_RKT(t), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                              RD_KAFKA_V_KEY((void *)key, key_len),
+                              RD_KAFKA_V_VALUE((void *)value, len), RD_KAFKA_V_TIMESTAMP(ts),
+                              RD_KAFKA_V_OPAQUE((void *)(intptr_t)(fault + 1)), RD_KAFKA_V_END);
+        if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+            break;
+        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            if (p->failures++ == 0)
+                snprintf(p->first_error, sizeof(p->first_error), "%s", rd_kafka_err2str(e));
+            return -1;
+        }
+        rd_kafka_poll(p->rk, 10);
+    }
+    rd_kafka_poll(p->rk, 0);
+    return 0;
+}
+
+jp_sim_output_t jp_sim_producer_output(jp_sim_producer_t *p)
+{
+    return (jp_sim_output_t){p, producer_write};
+}
+
+int jp_sim_producer_flush(jp_sim_producer_t *p, int timeout_ms, char *errstr, size_t errstr_size)
+{
+    rd_kafka_resp_err_t e = rd_kafka_flush(p->rk, timeout_ms);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(errstr, errstr_size, "flush: %s (%d records undelivered)", rd_kafka_err2str(e),
+                 rd_kafka_outq_len(p->rk));
+        return -1;
+    }
+    if (p->failures) {
+        snprintf(errstr, errstr_size, "%llu records failed; first: %s",
+                 (unsigned long long)p->failures, p->first_error);
+        return -1;
+    }
+    return 0;
+}
+
+int jp_sim_producer_follow(jp_sim_producer_t *p, const char *topic, jp_serde_t *serde, char *errstr,
+                           size_t errstr_size)
+{
+    char err[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    const char *brokers = NULL;
+    const rd_kafka_conf_t *pc = rd_kafka_conf(p->rk);
+    char bs[1024];
+    size_t bs_len = sizeof(bs);
+    if (rd_kafka_conf_get(pc, "bootstrap.servers", bs, &bs_len) == RD_KAFKA_CONF_OK)
+        brokers = bs;
+    if ((brokers && conf_set(conf, "bootstrap.servers", brokers, errstr, errstr_size)) ||
+        conf_set(conf, "group.id", "jackpot-simulate-loop", errstr, errstr_size) ||
+        conf_set(conf, "enable.auto.commit", "false", errstr, errstr_size)) {
+        rd_kafka_conf_destroy(conf);
+        return -1;
+    }
+    p->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+    if (!p->consumer) {
+        rd_kafka_conf_destroy(conf);
+        snprintf(errstr, errstr_size, "cannot create the consumer: %s", err);
+        return -1;
+    }
+    const rd_kafka_metadata_t *md = NULL;
+    rd_kafka_topic_t *t = rd_kafka_topic_new(p->consumer, topic, NULL);
+    rd_kafka_resp_err_t e = rd_kafka_metadata(p->consumer, 0, t, &md, 5000);
+    rd_kafka_topic_destroy(t);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR || md->topic_cnt != 1 || md->topics[0].err) {
+        snprintf(errstr, errstr_size, "topic %s: %s", topic,
+                 rd_kafka_err2str(e               ? e
+                                  : md->topic_cnt ? md->topics[0].err
+                                                  : e));
+        if (md)
+            rd_kafka_metadata_destroy(md);
+        return -1;
+    }
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    for (int i = 0; i < md->topics[0].partition_cnt; i++)
+        rd_kafka_topic_partition_list_add(l, topic, md->topics[0].partitions[i].id)->offset =
+            RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_metadata_destroy(md);
+    e = rd_kafka_assign(p->consumer, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (e) {
+        snprintf(errstr, errstr_size, "assign %s: %s", topic, rd_kafka_err2str(e));
+        return -1;
+    }
+    p->serde = serde;
+    return 0;
+}
+
+static void remember(jp_sim_producer_t *p, const jp_recommendation_t *r)
+{
+    if (r->country.len >= sizeof(p->recs[0].country) ||
+        r->draw_id.len >= sizeof(p->recs[0].draw_id))
+        return;
+    rec_t *v = realloc(p->recs, (p->n_recs + 1) * sizeof(*v));
+    if (!v)
+        return;
+    p->recs = v;
+    rec_t *x = &v[p->n_recs++];
+    memcpy(x->country, r->country.ptr, r->country.len);
+    x->country[r->country.len] = '\0';
+    memcpy(x->draw_id, r->draw_id.ptr, r->draw_id.len);
+    x->draw_id[r->draw_id.len] = '\0';
+    x->prize = r->prize_minor;
+}
+
+int jp_sim_producer_lookup(void *ctx, const char *country, const char *draw_id,
+                           int64_t *prize_minor)
+{
+    jp_sim_producer_t *p = ctx;
+    if (!p->consumer)
+        return -1;
+    rd_kafka_message_t *m;
+    while ((m = rd_kafka_consumer_poll(p->consumer, 0)) != NULL) {
+        if (!m->err && m->payload) {
+            jp_recommendation_t r;
+            char err[256];
+            jp_avro_arena_reset(&p->arena);
+            if (jp_serde_decode(p->serde, JP_EVENT_RECOMMENDATION, m->payload, m->len, &r,
+                                &p->arena, err, sizeof(err)) == JP_SERDE_OK &&
+                r.status == JP_RECOMMENDATION_OK)
+                remember(p, &r);
+        }
+        rd_kafka_message_destroy(m);
+    }
+    /* The recommendation for this draw, else the latest for the country. */
+    long latest = -1;
+    for (size_t i = p->n_recs; i-- > 0;) {
+        if (strcmp(p->recs[i].country, country) != 0)
+            continue;
+        if (strcmp(p->recs[i].draw_id, draw_id) == 0) {
+            *prize_minor = p->recs[i].prize;
+            return 0;
+        }
+        if (latest < 0)
+            latest = (long)i;
+    }
+    if (latest < 0)
+        return -1;
+    *prize_minor = p->recs[latest].prize;
+    return 0;
+}

@@ -1,0 +1,59 @@
+/*
+ * jp_sim_produce: the simulator's Kafka producer (librdkafka), as a
+ * jp_sim_output_t.
+ *
+ * Contract:
+ * - Idempotent (enable.idempotence=true: no duplicates or reordering from
+ *   retries, order per partition preserved), keyed by country with the
+ *   murmur2_random partitioner (the Java client's, deterministic for keyed
+ *   records), message timestamps = event time: the same records in the
+ *   same order give the same topic contents, offsets included, on fresh
+ *   topics.
+ * - Tuned for throughput: linger, large batches and queue, no compression;
+ *   every extra property (e.g. from the processor's kafka map or -X) is
+ *   applied after the defaults and may override them. Consumer-only
+ *   properties of the processor's map (group.id, ...) are skipped.
+ * - A full local queue is waited out (poll), never dropped. Delivery
+ *   failures are counted and reported by jp_sim_producer_flush; delivery
+ *   reports of fault records fill in their partition and offset in the
+ *   truth.
+ * - Closed loop: jp_sim_producer_lookup reads the latest recommendation
+ *   per country and draw from the recommendations topic (a separate
+ *   consumer assigned to every partition, polled without blocking).
+ */
+#ifndef JP_SIM_PRODUCE_H
+#define JP_SIM_PRODUCE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "jp_conf.h"
+#include "jp_serde.h"
+#include "jp_sim.h"
+#include "jp_sim_truth.h"
+
+typedef struct jp_sim_producer_s jp_sim_producer_t;
+
+/* brokers: bootstrap servers (NULL: from props); props: the processor's
+ * kafka map, then overrides (-X), each may be NULL; truth may be NULL.
+ * NULL with errstr. */
+jp_sim_producer_t *jp_sim_producer_new(const char *brokers, const jp_conf_props_t *props,
+                                       const jp_conf_props_t *overrides, jp_sim_truth_t *truth,
+                                       char *errstr, size_t errstr_size);
+void jp_sim_producer_free(jp_sim_producer_t *p);
+
+jp_sim_output_t jp_sim_producer_output(jp_sim_producer_t *p);
+
+/* Waits for every record to be delivered (timeout_ms); 0, or -1 with the
+ * number of failures / the first error in errstr. */
+int jp_sim_producer_flush(jp_sim_producer_t *p, int timeout_ms, char *errstr, size_t errstr_size);
+
+/* Starts reading recommendations from topic (decoded with serde, which
+ * must outlive the producer). 0 or -1 with errstr. */
+int jp_sim_producer_follow(jp_sim_producer_t *p, const char *topic, jp_serde_t *serde, char *errstr,
+                           size_t errstr_size);
+/* A jp_sim_prize_lookup_t (ctx = the producer). */
+int jp_sim_producer_lookup(void *ctx, const char *country, const char *draw_id,
+                           int64_t *prize_minor);
+
+#endif

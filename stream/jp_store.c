@@ -1,0 +1,956 @@
+/*
+ * jp_store: RocksDB state of one task behind a write-back cache.
+ *
+ * Cache. One open-addressing hash table per column family (linear probing,
+ * power-of-two capacity, load <= 0.7, jp_hash64 with a fixed seed so the
+ * layout is the same on every run). An entry owns one allocation laid out
+ * exactly as the RocksDB value is, preceded by the key:
+ *     key bytes | 8-byte LE event time | value bytes
+ * so a commit hands RocksDB a pointer into the entry without re-encoding,
+ * and a get returns a pointer past the event time. Entries are either
+ * VALUE or ABSENT; dirty ABSENT is a tombstone, clean ABSENT a cached miss
+ * (so a key looked up repeatedly and never found costs one RocksDB read).
+ * A clean entry always equals what RocksDB holds, which is why scans only
+ * need to merge the dirty entries and why commit's meta entries, written
+ * behind the cache's back, drop their cached copy.
+ *
+ * Removal uses backward-shift deletion (no tombstone slots), so probe
+ * chains stay short however many evictions happen. Eviction runs only at
+ * commit (pointers returned by get stay valid between commits as the
+ * header promises) and follows CLOCK: get/put set a reference bit, the
+ * hand clears it on its first pass and evicts on the second, which keeps
+ * hot keys without a per-access list and is deterministic (no clock time).
+ *
+ * Determinism of dirty_foreach and scan: dirty entries are collected and
+ * sorted by key (memcmp, shorter first), never walked in slot order.
+ *
+ * Memory. The env owns one LRU block cache and one block-based table
+ * configuration (bloom filters, index/filter blocks in the cache) that every
+ * column family of every store uses, and the memtable budget, split among
+ * the open stores (see jp_store.h: the 7.8 C API has no WriteBufferManager,
+ * so write_buffer_size is rebalanced with SetOptions, quantized to powers of
+ * two so opening n stores costs O(log n) rebalances, not O(n)). Background
+ * flushes and compactions run on RocksDB's default Env thread pools, which
+ * every store shares.
+ *
+ * Expiry reads every value of the column family for its event time: cheap
+ * next to the window sizes the engine expires, and it keeps expiry on the
+ * dirty path (a compaction filter would delete without a changelog record).
+ */
+#include "jp_store.h"
+
+#include "jp_hash.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <rocksdb/c.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define JP_STORE_TS_LEN   8
+#define JP_STORE_SEED     0x6a7073746f72655fULL
+#define JP_STORE_MIN_WBS  ((size_t)256 * 1024)
+#define JP_STORE_N_WBUF   2
+#define JP_STORE_BLOOM    10.0
+#define JP_STORE_ERR_SIZE 256
+
+static const char *const jp_cf_names[JP_CF__COUNT] = {"meta",   "windows", "customers",
+                                                      "dedupe", "models",  "ledger"};
+
+const char *jp_cf_name(jp_cf_t cf)
+{
+    return (unsigned)cf < JP_CF__COUNT ? jp_cf_names[cf] : NULL;
+}
+
+enum { JP_ENT_VALUE = 1, JP_ENT_ABSENT = 2 };
+
+typedef struct jp_store_ent_s {
+    unsigned char *buf; /* key | ts | value; NULL marks an empty slot */
+    uint64_t hash;
+    size_t klen, vlen;
+    uint8_t kind, dirty, ref;
+} jp_store_ent_t;
+
+typedef struct jp_store_map_s {
+    jp_store_ent_t *slot;
+    size_t cap, count, ndirty, bytes, hand;
+} jp_store_map_t;
+
+struct jp_store_env_s {
+    rocksdb_env_t *env;
+    rocksdb_cache_t *cache;
+    rocksdb_block_based_table_options_t *bbto;
+    size_t wb_budget;
+    pthread_mutex_t lock;
+    jp_store_t *stores; /* open stores, for rebalancing the memtable budget */
+    size_t n_stores;
+};
+
+struct jp_store_s {
+    jp_store_env_t *env;
+    rocksdb_t *db;
+    rocksdb_column_family_handle_t *cfh[JP_CF__COUNT + 1]; /* [0] is "default" */
+    rocksdb_readoptions_t *ropts;
+    rocksdb_writeoptions_t *wopts;
+    jp_store_map_t map[JP_CF__COUNT];
+    size_t max_entries, max_bytes;
+    size_t wbs; /* write_buffer_size currently set on every CF */
+    jp_store_t *prev, *next;
+    char err[JP_STORE_ERR_SIZE];
+};
+
+/* A dirty entry seen from outside the table (sorted copies of these are
+ * stable while the callback runs, unlike slot addresses). */
+typedef struct jp_store_ref_s {
+    const unsigned char *key;
+    size_t klen;
+    const unsigned char *val; /* NULL for a tombstone */
+    size_t vlen;
+    int64_t ts;
+} jp_store_ref_t;
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static void jp_store_fmt(char *dst, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void jp_store_fmt(char *dst, size_t size, const char *fmt, ...)
+{
+    if (!dst || !size)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(dst, size, fmt, ap);
+    va_end(ap);
+}
+
+/* Takes ownership of a RocksDB error string. */
+static void jp_store_rderr(char *dst, size_t size, const char *what, char *rerr)
+{
+    jp_store_fmt(dst, size, "%s: %s", what, rerr ? rerr : "unknown error");
+    rocksdb_free(rerr);
+}
+
+static void jp_store_ts_put(unsigned char *p, int64_t ts)
+{
+    uint64_t u = (uint64_t)ts;
+    for (int i = 0; i < JP_STORE_TS_LEN; i++)
+        p[i] = (unsigned char)(u >> (8 * i));
+}
+
+static int64_t jp_store_ts_get(const unsigned char *p)
+{
+    uint64_t u = 0;
+    for (int i = 0; i < JP_STORE_TS_LEN; i++)
+        u |= (uint64_t)p[i] << (8 * i);
+    return (int64_t)u;
+}
+
+static int jp_store_key_cmp(const void *a, size_t la, const void *b, size_t lb)
+{
+    size_t n = la < lb ? la : lb;
+    int c = n ? memcmp(a, b, n) : 0;
+    if (c)
+        return c;
+    return (la > lb) - (la < lb);
+}
+
+static int jp_store_has_prefix(const void *key, size_t klen, const void *prefix, size_t plen)
+{
+    return plen == 0 || (klen >= plen && memcmp(key, prefix, plen) == 0);
+}
+
+static uint64_t jp_store_hash(const void *key, size_t klen)
+{
+    return jp_hash64(key, klen, JP_STORE_SEED);
+}
+
+static int jp_store_cf_ok(const jp_store_t *s, jp_cf_t cf)
+{
+    return s && (unsigned)cf < JP_CF__COUNT;
+}
+
+/* ---- hash table --------------------------------------------------------- */
+
+static size_t jp_store_ent_bytes(const jp_store_ent_t *e)
+{
+    return e->klen + JP_STORE_TS_LEN + e->vlen;
+}
+
+static int64_t jp_store_ent_ts(const jp_store_ent_t *e)
+{
+    return jp_store_ts_get(e->buf + e->klen);
+}
+
+static const unsigned char *jp_store_ent_val(const jp_store_ent_t *e)
+{
+    return e->buf + e->klen + JP_STORE_TS_LEN;
+}
+
+static jp_store_ent_t *jp_store_map_find(const jp_store_map_t *m, const void *key, size_t klen,
+                                         uint64_t h)
+{
+    if (!m->cap)
+        return NULL;
+    size_t mask = m->cap - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+        jp_store_ent_t *e = &m->slot[i];
+        if (!e->buf)
+            return NULL;
+        if (e->hash == h && e->klen == klen && (klen == 0 || memcmp(e->buf, key, klen) == 0))
+            return e;
+    }
+}
+
+/* Rehashes into ncap slots (a power of two holding count at load < 0.7). */
+static int jp_store_map_resize(jp_store_map_t *m, size_t ncap)
+{
+    jp_store_ent_t *ns = calloc(ncap, sizeof *ns);
+    if (!ns)
+        return -1;
+    for (size_t i = 0; i < m->cap; i++) {
+        if (!m->slot[i].buf)
+            continue;
+        size_t j = m->slot[i].hash & (ncap - 1);
+        while (ns[j].buf)
+            j = (j + 1) & (ncap - 1);
+        ns[j] = m->slot[i];
+    }
+    free(m->slot);
+    m->slot = ns;
+    m->cap = ncap;
+    m->hand = 0;
+    return 0;
+}
+
+static int jp_store_map_grow(jp_store_map_t *m)
+{
+    return jp_store_map_resize(m, m->cap ? m->cap * 2 : 64);
+}
+
+/* After an eviction the table may be far too large for what is left (a
+ * burst of keys between two commits): give the memory back. */
+static void jp_store_map_shrink(jp_store_map_t *m)
+{
+    if (m->cap <= 64 || m->count * 8 > m->cap)
+        return;
+    size_t ncap = 64;
+    while (m->count * 10 >= ncap * 4)
+        ncap *= 2;
+    (void)jp_store_map_resize(m, ncap); /* on failure the big table still works */
+}
+
+/* An empty slot for hash h (the caller fills it), growing first if the
+ * load would pass 0.7. */
+static jp_store_ent_t *jp_store_map_slot(jp_store_map_t *m, uint64_t h)
+{
+    if ((m->count + 1) * 10 > m->cap * 7 && jp_store_map_grow(m) != 0)
+        return NULL;
+    size_t mask = m->cap - 1, i = h & mask;
+    while (m->slot[i].buf)
+        i = (i + 1) & mask;
+    return &m->slot[i];
+}
+
+/* Backward-shift deletion: moves later members of the probe chain into the
+ * hole so lookups never need tombstone slots. */
+static void jp_store_map_remove_at(jp_store_map_t *m, size_t i)
+{
+    jp_store_ent_t *e = &m->slot[i];
+    m->count--;
+    m->bytes -= jp_store_ent_bytes(e);
+    if (e->dirty)
+        m->ndirty--;
+    free(e->buf);
+    size_t mask = m->cap - 1, j = i;
+    for (;;) {
+        j = (j + 1) & mask;
+        if (!m->slot[j].buf)
+            break;
+        size_t home = m->slot[j].hash & mask;
+        /* slot j may move to hole i iff its home is not in (i, j] cyclically */
+        int in_range = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+        if (!in_range) {
+            m->slot[i] = m->slot[j];
+            i = j;
+        }
+    }
+    memset(&m->slot[i], 0, sizeof m->slot[i]);
+}
+
+static void jp_store_map_free(jp_store_map_t *m)
+{
+    for (size_t i = 0; i < m->cap; i++)
+        free(m->slot[i].buf);
+    free(m->slot);
+    memset(m, 0, sizeof *m);
+}
+
+/* CLOCK: clean entries only (after a commit every entry is clean). */
+static void jp_store_map_evict(jp_store_map_t *m, size_t max_entries, size_t max_bytes)
+{
+    size_t budget = 3 * m->cap;
+    while ((m->count > max_entries || m->bytes > max_bytes) && m->count > m->ndirty && budget--) {
+        jp_store_ent_t *e = &m->slot[m->hand];
+        if (e->buf && !e->dirty) {
+            if (!e->ref) {
+                jp_store_map_remove_at(m, m->hand);
+                continue; /* the hole may now hold a shifted entry */
+            }
+            e->ref = 0;
+        }
+        m->hand = (m->hand + 1) & (m->cap - 1);
+    }
+}
+
+/* Sets key's entry (inserting it if needed) to kind/ts/val. */
+static jp_store_ent_t *jp_store_cache_set(jp_store_t *s, jp_cf_t cf, const void *key, size_t klen,
+                                          uint8_t kind, int64_t ts, const void *val, size_t vlen,
+                                          int dirty)
+{
+    jp_store_map_t *m = &s->map[cf];
+    uint64_t h = jp_store_hash(key, klen);
+    unsigned char *buf = malloc(klen + JP_STORE_TS_LEN + vlen);
+    if (!buf) {
+        jp_store_fmt(s->err, sizeof s->err, "out of memory");
+        return NULL;
+    }
+    if (klen)
+        memcpy(buf, key, klen);
+    jp_store_ts_put(buf + klen, ts);
+    if (vlen)
+        memcpy(buf + klen + JP_STORE_TS_LEN, val, vlen);
+    jp_store_ent_t *e = jp_store_map_find(m, key, klen, h);
+    if (e) {
+        m->bytes -= jp_store_ent_bytes(e);
+        if (e->dirty)
+            m->ndirty--;
+        free(e->buf);
+    } else {
+        e = jp_store_map_slot(m, h);
+        if (!e) {
+            free(buf);
+            jp_store_fmt(s->err, sizeof s->err, "out of memory");
+            return NULL;
+        }
+        m->count++;
+    }
+    e->buf = buf;
+    e->hash = h;
+    e->klen = klen;
+    e->vlen = vlen;
+    e->kind = kind;
+    e->dirty = dirty ? 1 : 0;
+    e->ref = 1;
+    m->bytes += jp_store_ent_bytes(e);
+    if (dirty)
+        m->ndirty++;
+    return e;
+}
+
+/* Sorted copies of the dirty entries of m whose key has prefix. */
+static int jp_store_ref_cmp(const void *a, const void *b)
+{
+    const jp_store_ref_t *x = a, *y = b;
+    return jp_store_key_cmp(x->key, x->klen, y->key, y->klen);
+}
+
+static int jp_store_collect_dirty(jp_store_t *s, const jp_store_map_t *m, const void *prefix,
+                                  size_t plen, jp_store_ref_t **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (!m->ndirty)
+        return 0;
+    jp_store_ref_t *r = malloc(m->ndirty * sizeof *r);
+    if (!r) {
+        jp_store_fmt(s->err, sizeof s->err, "out of memory");
+        return -1;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < m->cap; i++) {
+        const jp_store_ent_t *e = &m->slot[i];
+        if (!e->buf || !e->dirty || !jp_store_has_prefix(e->buf, e->klen, prefix, plen))
+            continue;
+        int put = e->kind == JP_ENT_VALUE;
+        r[k++] = (jp_store_ref_t){e->buf, e->klen, put ? jp_store_ent_val(e) : NULL,
+                                  put ? e->vlen : 0, put ? jp_store_ent_ts(e) : 0};
+    }
+    qsort(r, k, sizeof *r, jp_store_ref_cmp);
+    *out = r;
+    *n = k;
+    return 0;
+}
+
+/* ---- env ---------------------------------------------------------------- */
+
+jp_store_env_t *jp_store_env_new(size_t block_cache_bytes, size_t write_buffer_bytes)
+{
+    jp_store_env_t *env = calloc(1, sizeof *env);
+    if (!env)
+        return NULL;
+    if (pthread_mutex_init(&env->lock, NULL) != 0) {
+        free(env);
+        return NULL;
+    }
+    env->env = rocksdb_create_default_env();
+    env->cache = rocksdb_cache_create_lru(block_cache_bytes);
+    env->bbto = rocksdb_block_based_options_create();
+    rocksdb_block_based_options_set_block_cache(env->bbto, env->cache);
+    rocksdb_block_based_options_set_cache_index_and_filter_blocks(env->bbto, 1);
+    rocksdb_block_based_options_set_pin_l0_filter_and_index_blocks_in_cache(env->bbto, 1);
+    /* the table options take ownership of the policy */
+    rocksdb_block_based_options_set_filter_policy(
+        env->bbto, rocksdb_filterpolicy_create_bloom_full(JP_STORE_BLOOM));
+    env->wb_budget = write_buffer_bytes;
+    return env;
+}
+
+void jp_store_env_free(jp_store_env_t *env)
+{
+    if (!env)
+        return;
+    rocksdb_block_based_options_destroy(env->bbto);
+    rocksdb_cache_destroy(env->cache);
+    rocksdb_env_destroy(env->env);
+    pthread_mutex_destroy(&env->lock);
+    free(env);
+}
+
+/* Memtable size per CF with n stores open (see jp_store.h). */
+static size_t jp_store_env_wbs(const jp_store_env_t *env, size_t n)
+{
+    size_t per = env->wb_budget / (n ? n : 1) / (JP_CF__COUNT * JP_STORE_N_WBUF);
+    size_t p = JP_STORE_MIN_WBS;
+    while (p <= per / 2)
+        p *= 2;
+    return p;
+}
+
+/* Applies the current split to every open store. Caller holds env->lock.
+ * A failed SetOptions only leaves that store on its previous size. */
+static void jp_store_env_rebalance(jp_store_env_t *env)
+{
+    size_t wbs = jp_store_env_wbs(env, env->n_stores);
+    char val[32];
+    snprintf(val, sizeof val, "%zu", wbs);
+    const char *keys[1] = {"write_buffer_size"}, *vals[1] = {val};
+    for (jp_store_t *s = env->stores; s; s = s->next) {
+        if (s->wbs == wbs)
+            continue;
+        int ok = 1;
+        for (int c = 1; c <= JP_CF__COUNT; c++) {
+            char *err = NULL;
+            rocksdb_set_options_cf(s->db, s->cfh[c], 1, keys, vals, &err);
+            if (err) {
+                ok = 0;
+                rocksdb_free(err);
+            }
+        }
+        if (ok)
+            s->wbs = wbs;
+    }
+}
+
+/* ---- open / close ------------------------------------------------------- */
+
+static rocksdb_options_t *jp_store_options(jp_store_env_t *env, size_t wbs)
+{
+    rocksdb_options_t *o = rocksdb_options_create();
+    rocksdb_options_set_create_if_missing(o, 1);
+    rocksdb_options_set_create_missing_column_families(o, 1);
+    rocksdb_options_set_env(o, env->env);
+    rocksdb_options_set_block_based_table_factory(o, env->bbto);
+    rocksdb_options_set_write_buffer_size(o, wbs);
+    rocksdb_options_set_max_write_buffer_number(o, JP_STORE_N_WBUF);
+    rocksdb_options_set_max_background_jobs(o, 2);
+    rocksdb_options_set_info_log_level(o, 2 /* WARN */);
+    rocksdb_options_set_keep_log_file_num(o, 2);
+    rocksdb_options_set_max_log_file_size(o, 1024 * 1024);
+    return o;
+}
+
+jp_store_t *jp_store_open(jp_store_env_t *env, const char *path, char *errstr, size_t errstr_size)
+{
+    if (!env || !path || !*path) {
+        jp_store_fmt(errstr, errstr_size, "jp_store_open: env and path are required");
+        return NULL;
+    }
+    jp_store_t *s = calloc(1, sizeof *s);
+    if (!s) {
+        jp_store_fmt(errstr, errstr_size, "out of memory");
+        return NULL;
+    }
+    s->env = env;
+    s->max_entries = JP_STORE_CACHE_MAX_ENTRIES;
+    s->max_bytes = JP_STORE_CACHE_MAX_BYTES;
+
+    pthread_mutex_lock(&env->lock);
+    s->wbs = jp_store_env_wbs(env, env->n_stores + 1);
+    pthread_mutex_unlock(&env->lock);
+
+    rocksdb_options_t *o = jp_store_options(env, s->wbs);
+    const char *names[JP_CF__COUNT + 1];
+    const rocksdb_options_t *cfo[JP_CF__COUNT + 1];
+    names[0] = "default";
+    for (int c = 0; c < JP_CF__COUNT; c++)
+        names[c + 1] = jp_cf_names[c];
+    for (int c = 0; c <= JP_CF__COUNT; c++)
+        cfo[c] = o;
+    char *err = NULL;
+    s->db = rocksdb_open_column_families(o, path, JP_CF__COUNT + 1, names, cfo, s->cfh, &err);
+    rocksdb_options_destroy(o);
+    if (err || !s->db) {
+        jp_store_rderr(errstr, errstr_size, path, err);
+        free(s);
+        return NULL;
+    }
+    s->ropts = rocksdb_readoptions_create();
+    s->wopts = rocksdb_writeoptions_create();
+
+    pthread_mutex_lock(&env->lock);
+    s->next = env->stores;
+    if (env->stores)
+        env->stores->prev = s;
+    env->stores = s;
+    env->n_stores++;
+    jp_store_env_rebalance(env);
+    pthread_mutex_unlock(&env->lock);
+    return s;
+}
+
+void jp_store_close(jp_store_t *s)
+{
+    if (!s)
+        return;
+    jp_store_env_t *env = s->env;
+    pthread_mutex_lock(&env->lock);
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        env->stores = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    env->n_stores--;
+    jp_store_env_rebalance(env);
+    pthread_mutex_unlock(&env->lock);
+
+    for (int c = 0; c < JP_CF__COUNT; c++)
+        jp_store_map_free(&s->map[c]);
+    for (int c = 0; c <= JP_CF__COUNT; c++)
+        rocksdb_column_family_handle_destroy(s->cfh[c]);
+    rocksdb_close(s->db);
+    rocksdb_readoptions_destroy(s->ropts);
+    rocksdb_writeoptions_destroy(s->wopts);
+    free(s);
+}
+
+int jp_store_destroy_path(const char *path, char *errstr, size_t errstr_size)
+{
+    struct stat st;
+    if (!path || !*path) {
+        jp_store_fmt(errstr, errstr_size, "jp_store_destroy_path: path is required");
+        return -1;
+    }
+    if (stat(path, &st) != 0 && errno == ENOENT)
+        return 0;
+    rocksdb_options_t *o = rocksdb_options_create();
+    char *err = NULL;
+    rocksdb_destroy_db(o, path, &err);
+    rocksdb_options_destroy(o);
+    if (err) {
+        jp_store_rderr(errstr, errstr_size, path, err);
+        return -1;
+    }
+    /* DestroyDB leaves the directory if anything else lives in it */
+    if (rmdir(path) != 0 && errno != ENOENT) {
+        jp_store_fmt(errstr, errstr_size, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+void jp_store_set_cache_limit(jp_store_t *s, size_t max_entries, size_t max_bytes)
+{
+    s->max_entries = max_entries;
+    s->max_bytes = max_bytes;
+}
+
+void jp_store_set_sync(jp_store_t *s, int sync)
+{
+    rocksdb_writeoptions_set_sync(s->wopts, sync ? 1 : 0);
+}
+
+size_t jp_store_cache_entries(const jp_store_t *s)
+{
+    size_t n = 0;
+    for (int c = 0; c < JP_CF__COUNT; c++)
+        n += s->map[c].count;
+    return n;
+}
+
+const char *jp_store_last_error(const jp_store_t *s)
+{
+    return s->err;
+}
+
+/* ---- reads and writes --------------------------------------------------- */
+
+/* Reads key from RocksDB into the cache (as a clean VALUE or ABSENT). */
+static jp_store_ent_t *jp_store_load(jp_store_t *s, jp_cf_t cf, const void *key, size_t klen)
+{
+    char *err = NULL;
+    rocksdb_pinnableslice_t *ps =
+        rocksdb_get_pinned_cf(s->db, s->ropts, s->cfh[cf + 1], (const char *)key, klen, &err);
+    if (err) {
+        jp_store_rderr(s->err, sizeof s->err, "get", err);
+        return NULL;
+    }
+    if (!ps)
+        return jp_store_cache_set(s, cf, key, klen, JP_ENT_ABSENT, JP_STORE_NO_TTL, NULL, 0, 0);
+    size_t len = 0;
+    const unsigned char *v = (const unsigned char *)rocksdb_pinnableslice_value(ps, &len);
+    jp_store_ent_t *e = NULL;
+    if (len < JP_STORE_TS_LEN)
+        jp_store_fmt(s->err, sizeof s->err, "%s: corrupt value (%zu bytes)", jp_cf_names[cf], len);
+    else
+        e = jp_store_cache_set(s, cf, key, klen, JP_ENT_VALUE, jp_store_ts_get(v),
+                               v + JP_STORE_TS_LEN, len - JP_STORE_TS_LEN, 0);
+    rocksdb_pinnableslice_destroy(ps);
+    return e;
+}
+
+int jp_store_get_ts(jp_store_t *s, jp_cf_t cf, const void *key, size_t klen, const void **val,
+                    size_t *vlen, int64_t *event_time_ms)
+{
+    if (!jp_store_cf_ok(s, cf)) {
+        if (s)
+            jp_store_fmt(s->err, sizeof s->err, "invalid column family %d", (int)cf);
+        return -1;
+    }
+    jp_store_ent_t *e = jp_store_map_find(&s->map[cf], key, klen, jp_store_hash(key, klen));
+    if (!e && !(e = jp_store_load(s, cf, key, klen)))
+        return -1;
+    e->ref = 1;
+    if (e->kind != JP_ENT_VALUE)
+        return 0;
+    if (val)
+        *val = jp_store_ent_val(e);
+    if (vlen)
+        *vlen = e->vlen;
+    if (event_time_ms)
+        *event_time_ms = jp_store_ent_ts(e);
+    return 1;
+}
+
+int jp_store_get(jp_store_t *s, jp_cf_t cf, const void *key, size_t klen, const void **val,
+                 size_t *vlen)
+{
+    return jp_store_get_ts(s, cf, key, klen, val, vlen, NULL);
+}
+
+int jp_store_put_ts(jp_store_t *s, jp_cf_t cf, const void *key, size_t klen, const void *val,
+                    size_t vlen, int64_t event_time_ms)
+{
+    if (!jp_store_cf_ok(s, cf)) {
+        if (s)
+            jp_store_fmt(s->err, sizeof s->err, "invalid column family %d", (int)cf);
+        return -1;
+    }
+    return jp_store_cache_set(s, cf, key, klen, JP_ENT_VALUE, event_time_ms, val, vlen, 1) ? 0 : -1;
+}
+
+int jp_store_put(jp_store_t *s, jp_cf_t cf, const void *key, size_t klen, const void *val,
+                 size_t vlen)
+{
+    return jp_store_put_ts(s, cf, key, klen, val, vlen, JP_STORE_NO_TTL);
+}
+
+int jp_store_del(jp_store_t *s, jp_cf_t cf, const void *key, size_t klen)
+{
+    if (!jp_store_cf_ok(s, cf)) {
+        if (s)
+            jp_store_fmt(s->err, sizeof s->err, "invalid column family %d", (int)cf);
+        return -1;
+    }
+    const jp_store_ent_t *e = jp_store_map_find(&s->map[cf], key, klen, jp_store_hash(key, klen));
+    if (e && e->kind == JP_ENT_ABSENT && !e->dirty)
+        return 0;
+    return jp_store_cache_set(s, cf, key, klen, JP_ENT_ABSENT, JP_STORE_NO_TTL, NULL, 0, 1) ? 0
+                                                                                            : -1;
+}
+
+/* ---- dirty set and commit ----------------------------------------------- */
+
+int jp_store_dirty_foreach_ts(jp_store_t *s, jp_store_dirty_ts_cb fn, void *ctx)
+{
+    for (int c = 0; c < JP_CF__COUNT; c++) {
+        jp_store_ref_t *r;
+        size_t n;
+        if (jp_store_collect_dirty(s, &s->map[c], NULL, 0, &r, &n) != 0)
+            return -1;
+        int rc = 0;
+        for (size_t i = 0; i < n && !rc; i++)
+            rc = fn(ctx, (jp_cf_t)c, r[i].key, r[i].klen, r[i].val, r[i].vlen, r[i].ts);
+        free(r);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+typedef struct {
+    jp_store_dirty_cb fn;
+    void *ctx;
+} jp_store_dirty_adapter_t;
+
+static int jp_store_dirty_adapt(void *ctx, jp_cf_t cf, const void *key, size_t klen,
+                                const void *val, size_t vlen, int64_t ts)
+{
+    (void)ts;
+    jp_store_dirty_adapter_t *a = ctx;
+    return a->fn(a->ctx, cf, key, klen, val, vlen);
+}
+
+int jp_store_dirty_foreach(jp_store_t *s, jp_store_dirty_cb fn, void *ctx)
+{
+    jp_store_dirty_adapter_t a = {fn, ctx};
+    return jp_store_dirty_foreach_ts(s, jp_store_dirty_adapt, &a);
+}
+
+size_t jp_store_dirty_count(const jp_store_t *s)
+{
+    size_t n = 0;
+    for (int c = 0; c < JP_CF__COUNT; c++)
+        n += s->map[c].ndirty;
+    return n;
+}
+
+int jp_store_commit(jp_store_t *s, const jp_store_kv_t *meta, size_t n_meta, char *errstr,
+                    size_t errstr_size)
+{
+    if (n_meta > (size_t)INT32_MAX || (n_meta && !meta)) {
+        jp_store_fmt(errstr, errstr_size, "commit: invalid meta entries");
+        return -1;
+    }
+    rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+    for (int c = 0; c < JP_CF__COUNT; c++) {
+        const jp_store_map_t *m = &s->map[c];
+        if (!m->ndirty)
+            continue;
+        for (size_t i = 0; i < m->cap; i++) {
+            const jp_store_ent_t *e = &m->slot[i];
+            if (!e->buf || !e->dirty)
+                continue;
+            if (e->kind == JP_ENT_VALUE)
+                rocksdb_writebatch_put_cf(wb, s->cfh[c + 1], (const char *)e->buf, e->klen,
+                                          (const char *)e->buf + e->klen,
+                                          JP_STORE_TS_LEN + e->vlen);
+            else
+                rocksdb_writebatch_delete_cf(wb, s->cfh[c + 1], (const char *)e->buf, e->klen);
+        }
+    }
+    unsigned char ts[JP_STORE_TS_LEN];
+    jp_store_ts_put(ts, JP_STORE_NO_TTL);
+    for (size_t i = 0; i < n_meta; i++) {
+        const char *kp[1] = {meta[i].klen ? meta[i].key : ""};
+        const char *vp[2] = {(const char *)ts, meta[i].vlen ? meta[i].val : ""};
+        size_t ks[1] = {meta[i].klen}, vs[2] = {JP_STORE_TS_LEN, meta[i].vlen};
+        rocksdb_writebatch_putv_cf(wb, s->cfh[JP_CF_META + 1], 1, kp, ks, 2, vp, vs);
+    }
+    char *err = NULL;
+    rocksdb_write(s->db, s->wopts, wb, &err);
+    rocksdb_writebatch_destroy(wb);
+    if (err) {
+        jp_store_rderr(errstr, errstr_size, "commit", err);
+        return -1;
+    }
+    /* meta entries bypassed the cache: drop any cached copy */
+    jp_store_map_t *mm = &s->map[JP_CF_META];
+    for (size_t i = 0; i < n_meta; i++) {
+        jp_store_ent_t *e = jp_store_map_find(mm, meta[i].key, meta[i].klen,
+                                              jp_store_hash(meta[i].key, meta[i].klen));
+        if (e)
+            jp_store_map_remove_at(mm, (size_t)(e - mm->slot));
+    }
+    for (int c = 0; c < JP_CF__COUNT; c++) {
+        jp_store_map_t *m = &s->map[c];
+        for (size_t i = 0; m->ndirty && i < m->cap; i++) {
+            if (m->slot[i].buf && m->slot[i].dirty) {
+                m->slot[i].dirty = 0;
+                m->ndirty--;
+            }
+        }
+        jp_store_map_evict(m, s->max_entries, s->max_bytes);
+        jp_store_map_shrink(m);
+    }
+    return 0;
+}
+
+/* ---- scan and expiry ---------------------------------------------------- */
+
+int jp_store_scan(jp_store_t *s, jp_cf_t cf, const void *prefix, size_t plen, jp_store_iter_cb fn,
+                  void *ctx)
+{
+    if (!jp_store_cf_ok(s, cf)) {
+        if (s)
+            jp_store_fmt(s->err, sizeof s->err, "invalid column family %d", (int)cf);
+        return -1;
+    }
+    if (!prefix)
+        plen = 0;
+    jp_store_ref_t *d;
+    size_t nd;
+    if (jp_store_collect_dirty(s, &s->map[cf], prefix, plen, &d, &nd) != 0)
+        return -1;
+
+    /* Upper bound = the prefix's successor, so RocksDB stops at the
+     * prefix's end instead of stepping over deleted keys past it. */
+    unsigned char *ub = NULL;
+    size_t ublen = plen;
+    if (plen) {
+        ub = malloc(plen);
+        if (!ub) {
+            free(d);
+            jp_store_fmt(s->err, sizeof s->err, "out of memory");
+            return -1;
+        }
+        memcpy(ub, prefix, plen);
+        while (ublen && ub[ublen - 1] == 0xff)
+            ublen--;
+        if (ublen)
+            ub[ublen - 1]++;
+    }
+    rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
+    if (ublen)
+        rocksdb_readoptions_set_iterate_upper_bound(ro, (const char *)ub, ublen);
+    rocksdb_iterator_t *it = rocksdb_create_iterator_cf(s->db, ro, s->cfh[cf + 1]);
+    if (plen)
+        rocksdb_iter_seek(it, prefix, plen);
+    else
+        rocksdb_iter_seek_to_first(it);
+
+    int rc = 0;
+    size_t j = 0;
+    for (;;) {
+        const char *ik = NULL;
+        size_t ikl = 0;
+        int ivalid = rocksdb_iter_valid(it);
+        if (ivalid) {
+            ik = rocksdb_iter_key(it, &ikl);
+            ivalid = jp_store_has_prefix(ik, ikl, prefix, plen);
+        }
+        if (!ivalid && j >= nd)
+            break;
+        int c = !ivalid ? 1 : j >= nd ? -1 : jp_store_key_cmp(ik, ikl, d[j].key, d[j].klen);
+        if (c < 0) {
+            size_t vl = 0;
+            const char *v = rocksdb_iter_value(it, &vl);
+            if (vl < JP_STORE_TS_LEN) {
+                jp_store_fmt(s->err, sizeof s->err, "%s: corrupt value (%zu bytes)",
+                             jp_cf_names[cf], vl);
+                rc = -1;
+                break;
+            }
+            rc = fn(ctx, ik, ikl, v + JP_STORE_TS_LEN, vl - JP_STORE_TS_LEN);
+            rocksdb_iter_next(it);
+        } else {
+            if (c == 0)
+                rocksdb_iter_next(it); /* the cache's version wins */
+            if (d[j].val)
+                rc = fn(ctx, d[j].key, d[j].klen, d[j].val, d[j].vlen);
+            j++;
+        }
+        if (rc)
+            break;
+    }
+    char *err = NULL;
+    rocksdb_iter_get_error(it, &err);
+    if (err) {
+        jp_store_rderr(s->err, sizeof s->err, "scan", err);
+        rc = -1;
+    }
+    rocksdb_iter_destroy(it);
+    rocksdb_readoptions_destroy(ro);
+    free(ub);
+    free(d);
+    return rc;
+}
+
+long jp_store_expire(jp_store_t *s, jp_cf_t cf, int64_t cutoff_ms)
+{
+    if (!jp_store_cf_ok(s, cf)) {
+        if (s)
+            jp_store_fmt(s->err, sizeof s->err, "invalid column family %d", (int)cf);
+        return -1;
+    }
+    jp_store_map_t *m = &s->map[cf];
+    long n = 0;
+    /* Committed entries the cache does not hold: the cache's version (same
+     * as disk if clean, newer if dirty) is judged in the second pass. */
+    rocksdb_iterator_t *it = rocksdb_create_iterator_cf(s->db, s->ropts, s->cfh[cf + 1]);
+    for (rocksdb_iter_seek_to_first(it); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+        size_t kl = 0, vl = 0;
+        const char *k = rocksdb_iter_key(it, &kl);
+        const unsigned char *v = (const unsigned char *)rocksdb_iter_value(it, &vl);
+        if (vl < JP_STORE_TS_LEN) {
+            jp_store_fmt(s->err, sizeof s->err, "%s: corrupt value (%zu bytes)", jp_cf_names[cf],
+                         vl);
+            n = -1;
+            break;
+        }
+        if (jp_store_ts_get(v) >= cutoff_ms || jp_store_map_find(m, k, kl, jp_store_hash(k, kl)))
+            continue;
+        if (!jp_store_cache_set(s, cf, k, kl, JP_ENT_ABSENT, JP_STORE_NO_TTL, NULL, 0, 1)) {
+            n = -1;
+            break;
+        }
+        n++;
+    }
+    char *err = NULL;
+    rocksdb_iter_get_error(it, &err);
+    rocksdb_iter_destroy(it);
+    if (err) {
+        jp_store_rderr(s->err, sizeof s->err, "expire", err);
+        return -1;
+    }
+    if (n < 0)
+        return -1;
+    /* Cached values (turning one into a tombstone never moves slots). */
+    for (size_t i = 0; i < m->cap; i++) {
+        jp_store_ent_t *e = &m->slot[i];
+        if (!e->buf || e->kind != JP_ENT_VALUE || jp_store_ent_ts(e) >= cutoff_ms)
+            continue;
+        m->bytes -= e->vlen;
+        e->vlen = 0;
+        jp_store_ts_put(e->buf + e->klen, JP_STORE_NO_TTL);
+        e->kind = JP_ENT_ABSENT;
+        if (!e->dirty) {
+            e->dirty = 1;
+            m->ndirty++;
+        }
+        n++;
+    }
+    return n;
+}
+
+void jp_store_size(jp_store_t *s, uint64_t *bytes, uint64_t *keys)
+{
+    uint64_t b = 0, k = 0;
+    for (int c = 1; c <= JP_CF__COUNT; c++) {
+        uint64_t v = 0;
+        if (rocksdb_property_int_cf(s->db, s->cfh[c], "rocksdb.estimate-live-data-size", &v) == 0)
+            b += v;
+        if (rocksdb_property_int_cf(s->db, s->cfh[c], "rocksdb.cur-size-all-mem-tables", &v) == 0)
+            b += v;
+        if (rocksdb_property_int_cf(s->db, s->cfh[c], "rocksdb.estimate-num-keys", &v) == 0)
+            k += v;
+    }
+    if (bytes)
+        *bytes = b;
+    if (keys)
+        *keys = k;
+}

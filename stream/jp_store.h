@@ -1,0 +1,171 @@
+/*
+ * jp_store: one RocksDB database per task (input partition), with a column
+ * family per state store, a write-back cache in front of it, and the
+ * commit step of DESIGN.md's protocol.
+ *
+ * Column families: "meta" (input offsets, changelog offsets, watermark),
+ * "windows", "customers", "dedupe", "models", "ledger". Keys and values are
+ * opaque bytes chosen by the engine.
+ *
+ * Write-back cache: jp_store_get/put/del work on an in-memory map per
+ * column family; only jp_store_commit writes to RocksDB, in one atomic
+ * WriteBatch together with the metadata the caller passes. Hot keys are
+ * therefore read from RocksDB at most once and written once per commit.
+ * The dirty set is exposed (jp_store_dirty_foreach) so the engine can
+ * produce changelog records for exactly the keys changed since the last
+ * commit, before committing (steps 1-4 of the protocol are the engine's;
+ * this module does step 4 atomically). Eviction of clean entries happens
+ * only at commit, so between two commits the cache holds every key touched.
+ *
+ * Memory: every store opened through one jp_store_env_t shares one LRU
+ * block cache (index and filter blocks included) and one memtable budget,
+ * so the process's RocksDB memory is bounded whatever the number of tasks.
+ * RocksDB 7.8's C API has no WriteBufferManager, so the budget is enforced
+ * by the env itself: with n stores open, every column family's
+ * write_buffer_size is set (SetOptions, rebalanced on open and close) to
+ * the largest power of two <= budget / (n * 6 CFs * 2 memtables), floor
+ * 256 KiB, with max_write_buffer_number = 2. Memtables therefore stay within
+ * the budget unless n is so large that the floor applies.
+ *
+ * On-disk format (every column family): key = the engine's key bytes;
+ * value = 8-byte little-endian two's-complement event time (ms) followed by
+ * the engine's value bytes. Values written without an event time (put, and
+ * commit's meta entries) carry JP_STORE_NO_TTL and never expire.
+ * jp_store_get, scan and dirty_foreach return the engine's bytes only.
+ *
+ * TTL: entries of a column family with a TTL carry the event time they
+ * were last written (jp_store_put_ts); jp_store_expire deletes those older
+ * than a cutoff (event time, never wall time) through the same dirty path,
+ * so expiry reaches the changelog as tombstones.
+ *
+ * Not thread-safe: a store belongs to the thread running its task. The env
+ * may be shared by stores living on different threads (open and close lock).
+ */
+#ifndef JP_STORE_H
+#define JP_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+    JP_CF_META,
+    JP_CF_WINDOWS,
+    JP_CF_CUSTOMERS,
+    JP_CF_DEDUPE,
+    JP_CF_MODELS,
+    JP_CF_LEDGER,
+    JP_CF__COUNT
+} jp_cf_t;
+
+/* Event time of entries that never expire (put, meta). */
+#define JP_STORE_NO_TTL INT64_MAX
+
+/* Default cache bounds per column family, applied at commit. */
+#define JP_STORE_CACHE_MAX_ENTRIES 100000
+#define JP_STORE_CACHE_MAX_BYTES   (64u * 1024 * 1024)
+
+/* "meta", "windows", ...: the column family and changelog store name
+ * (NULL for a value outside the enum). */
+const char *jp_cf_name(jp_cf_t cf);
+
+typedef struct jp_store_env_s jp_store_env_t;
+typedef struct jp_store_s jp_store_t;
+
+/* Shared block cache and memtable budget (write_buffer_bytes is the total
+ * for every store of the env, see Memory above). NULL if out of memory.
+ * Free only after every store of the env is closed. */
+jp_store_env_t *jp_store_env_new(size_t block_cache_bytes, size_t write_buffer_bytes);
+void jp_store_env_free(jp_store_env_t *env);
+
+/* Opens (creating if missing) the database at path. NULL with errstr. */
+jp_store_t *jp_store_open(jp_store_env_t *env, const char *path, char *errstr, size_t errstr_size);
+/* Closes without committing: uncommitted cache contents are dropped. */
+void jp_store_close(jp_store_t *s);
+/* Deletes a closed store's directory (e.g. before a full restore). A path
+ * that does not exist is not an error. */
+int jp_store_destroy_path(const char *path, char *errstr, size_t errstr_size);
+
+/* Cache bounds per column family (entries, and bytes of keys + values),
+ * enforced at the next commit by evicting clean entries (CLOCK order). */
+void jp_store_set_cache_limit(jp_store_t *s, size_t max_entries, size_t max_bytes);
+/* fsync the WAL at every commit (default off: a process crash loses
+ * nothing, an OS crash may lose the last commits, which the changelog
+ * restore replays). */
+void jp_store_set_sync(jp_store_t *s, int sync);
+/* Entries (clean, dirty, cached absences) held by the cache, all CFs. */
+size_t jp_store_cache_entries(const jp_store_t *s);
+/* Message of the last failed get/put/del/scan/expire/dirty_foreach. */
+const char *jp_store_last_error(const jp_store_t *s);
+
+/* Read through the cache. Returns 1 and a pointer valid until the next
+ * call that modifies this key or commits, 0 if absent (or deleted), -1 on
+ * a RocksDB error (jp_store_last_error). val and vlen may be NULL. A miss
+ * is cached, absence included. */
+int jp_store_get(jp_store_t *s, jp_cf_t cf, const void *key, size_t klen, const void **val,
+                 size_t *vlen);
+/* As get, also returning the recorded event time (JP_STORE_NO_TTL if
+ * none); ts may be NULL. */
+int jp_store_get_ts(jp_store_t *s, jp_cf_t cf, const void *key, size_t klen, const void **val,
+                    size_t *vlen, int64_t *event_time_ms);
+/* Writes into the cache (copies key and value); marks the key dirty.
+ * 0, or -1 if out of memory or cf is invalid. */
+int jp_store_put(jp_store_t *s, jp_cf_t cf, const void *key, size_t klen, const void *val,
+                 size_t vlen);
+/* As put, recording the event time for TTL expiry. */
+int jp_store_put_ts(jp_store_t *s, jp_cf_t cf, const void *key, size_t klen, const void *val,
+                    size_t vlen, int64_t event_time_ms);
+/* Deletes through the cache (a dirty tombstone; a no-op for a key the
+ * cache knows to be absent from RocksDB with nothing pending). */
+int jp_store_del(jp_store_t *s, jp_cf_t cf, const void *key, size_t klen);
+
+/* Calls fn for every dirty key (val NULL for a tombstone), in key order
+ * (memcmp, shorter first on a tie) per column family, column families in
+ * enum order: deterministic. fn must not modify the store. Returns 0, the
+ * first non-zero value fn returned (which stops the walk), or -1 if out of
+ * memory. */
+typedef int (*jp_store_dirty_cb)(void *ctx, jp_cf_t cf, const void *key, size_t klen,
+                                 const void *val, size_t vlen);
+int jp_store_dirty_foreach(jp_store_t *s, jp_store_dirty_cb fn, void *ctx);
+/* As dirty_foreach, with the event time of puts (JP_STORE_NO_TTL if none,
+ * 0 for tombstones), so changelog records can carry it for restores. */
+typedef int (*jp_store_dirty_ts_cb)(void *ctx, jp_cf_t cf, const void *key, size_t klen,
+                                    const void *val, size_t vlen, int64_t event_time_ms);
+int jp_store_dirty_foreach_ts(jp_store_t *s, jp_store_dirty_ts_cb fn, void *ctx);
+size_t jp_store_dirty_count(const jp_store_t *s);
+
+/* Writes every dirty key plus the given meta entries (column family
+ * "meta"; they win over a dirty meta key of the same name) in one atomic
+ * batch (WAL on), then clears the dirty set. The cache keeps the values
+ * (bounded: clean entries beyond the cache limit are evicted). On failure
+ * nothing is written and the dirty set is kept, so commit can be retried. */
+typedef struct jp_store_kv_s {
+    const void *key;
+    size_t klen;
+    const void *val;
+    size_t vlen;
+} jp_store_kv_t;
+int jp_store_commit(jp_store_t *s, const jp_store_kv_t *meta, size_t n_meta, char *errstr,
+                    size_t errstr_size);
+
+/* Iterates committed + cached state of a column family in key order
+ * (dirty puts and tombstones of the cache win over RocksDB), from the
+ * first key >= prefix (NULL: from the beginning), stopping when fn returns
+ * non-zero or the key no longer has prefix (NULL: no prefix). fn must not
+ * modify the store. Returns 0, the non-zero value fn returned, or -1 on an
+ * error (jp_store_last_error). Costs a pass over the cache's slots plus
+ * the sort of the matching dirty keys. */
+typedef int (*jp_store_iter_cb)(void *ctx, const void *key, size_t klen, const void *val,
+                                size_t vlen);
+int jp_store_scan(jp_store_t *s, jp_cf_t cf, const void *prefix, size_t plen, jp_store_iter_cb fn,
+                  void *ctx);
+
+/* Deletes (as dirty tombstones) entries of cf whose recorded event time is
+ * older than cutoff_ms (strictly). Returns how many, -1 on an error. Reads
+ * the whole column family (committed + cached). */
+long jp_store_expire(jp_store_t *s, jp_cf_t cf, int64_t cutoff_ms);
+
+/* Approximate live bytes (SST estimate + memtables) and keys (RocksDB
+ * properties, summed over the column families), for metrics. */
+void jp_store_size(jp_store_t *s, uint64_t *bytes, uint64_t *keys);
+
+#endif

@@ -1,0 +1,802 @@
+/*
+ * jp_task: the processing of one input partition triple (see jp_task.h for
+ * the event-time rules that make it deterministic).
+ *
+ * In memory a task keeps only what every record touches: the watermarks,
+ * the counters and the open windows (a handful per country). Customers and
+ * dedupe entries live in the store's write-back cache. At commit the open
+ * windows and the metadata are written into the store's dirty set, so one
+ * mechanism - the dirty set - feeds both the changelog and the RocksDB
+ * batch.
+ *
+ * Expiry is decided on read, by event time: a dedupe entry or a customer
+ * older than its horizon is treated as absent whether or not garbage
+ * collection (jp_store_expire at commit, whose timing depends on the commit
+ * interval) has removed it yet. So commit timing never changes a result.
+ */
+#include "jp_task.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jp_customer.h"
+
+#define NO_TIME INT64_MIN
+/* Restore commits to RocksDB every this many changelog records, bounding
+ * the cache while a large store is rebuilt. */
+#define RESTORE_BATCH 10000
+
+static const char *const meta_wm = "wm";
+static const char *const meta_cnt = "cnt";
+static const char *const local_in = "local/in";
+static const char *const local_cl = "local/cl";
+
+typedef struct {
+    char country[3];
+    jp_window_kind_t kind;
+    int64_t active;  /* subscribers at the last close */
+    char *last_json; /* features of the last closed window */
+    int dirty;
+} carried_t;
+
+typedef struct {
+    jp_window_t *w;
+    int dirty;
+} open_window_t;
+
+struct jp_task_s {
+    const jp_task_env_t *env;
+    jp_serde_t *serde;
+    int partition;
+    jp_store_t *store;
+    int64_t next_offset[JP_INPUT__COUNT];
+    int64_t max_event[JP_INPUT__COUNT]; /* highest applied event time, NO_TIME if none */
+    jp_task_counts_t counts[JP_INPUT__COUNT];
+    int64_t cl_offset[JP_CF__COUNT];
+    int meta_dirty;
+    open_window_t *open;
+    size_t n_open, cap_open;
+    carried_t *carried;
+    size_t n_carried;
+    jp_avro_arena_t arena;
+    jp_avro_buf_t out;
+    long restored_since_commit;
+};
+
+/* ---- helpers ------------------------------------------------------------- */
+
+static void put_i64s(uint8_t *buf, const int64_t *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        for (int b = 0; b < 8; b++)
+            buf[8 * i + (size_t)b] = (uint8_t)((uint64_t)v[i] >> (56 - 8 * b));
+}
+
+static int get_i64s(const void *val, size_t len, int64_t *v, size_t n)
+{
+    const uint8_t *p = val;
+    if (len != 8 * n)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t u = 0;
+        for (int b = 0; b < 8; b++)
+            u = (u << 8) | p[8 * i + (size_t)b];
+        v[i] = (int64_t)u;
+    }
+    return 0;
+}
+
+static int64_t lateness(const jp_task_t *t)
+{
+    return t->env->cfg->windows.allowed_lateness_ms;
+}
+
+static int64_t grace(const jp_task_t *t)
+{
+    return t->env->cfg->windows.grace_ms;
+}
+
+static int64_t watermark(const jp_task_t *t, jp_input_t i)
+{
+    return t->max_event[i] == NO_TIME ? NO_TIME : t->max_event[i] - lateness(t);
+}
+
+static void count(const jp_task_t *t, jp_input_t input, const char *what, const char *reason)
+{
+    if (t->env->io.count)
+        t->env->io.count(t->env->io.ctx, input, what, reason);
+}
+
+static carried_t *carried_for(jp_task_t *t, const char *country, jp_window_kind_t kind)
+{
+    for (size_t i = 0; i < t->n_carried; i++)
+        if (t->carried[i].kind == kind && memcmp(t->carried[i].country, country, 2) == 0)
+            return &t->carried[i];
+    carried_t *c = realloc(t->carried, (t->n_carried + 1) * sizeof(*c));
+    if (!c)
+        return NULL;
+    t->carried = c;
+    c = &t->carried[t->n_carried++];
+    memset(c, 0, sizeof(*c));
+    memcpy(c->country, country, 2);
+    c->kind = kind;
+    return c;
+}
+
+/* Meta key of a carried entry: "act/GB/0". */
+static size_t carried_key(const carried_t *c, char *key, size_t size)
+{
+    return (size_t)snprintf(key, size, "car/%.2s/%d", c->country, (int)c->kind);
+}
+
+/* ---- open / close ---------------------------------------------------------- */
+
+static int load_window(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    (void)key;
+    (void)klen;
+    jp_task_t *t = ctx;
+    char err[128];
+    jp_window_t *w = jp_window_deserialize(val, vlen, err, sizeof(err));
+    if (!w)
+        return 0; /* a corrupt window is dropped rather than failing the task */
+    if (t->n_open == t->cap_open) {
+        size_t cap = t->cap_open ? 2 * t->cap_open : 16;
+        open_window_t *o = realloc(t->open, cap * sizeof(*o));
+        if (!o) {
+            jp_window_free(w);
+            return 1;
+        }
+        t->open = o;
+        t->cap_open = cap;
+    }
+    t->open[t->n_open].w = w;
+    t->open[t->n_open++].dirty = 0;
+    return 0;
+}
+
+static int load_carried(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    jp_task_t *t = ctx;
+    char k[32];
+    int kind;
+    if (klen >= sizeof(k))
+        return 0;
+    memcpy(k, key, klen);
+    k[klen] = '\0';
+    char cc[3] = {0};
+    if (sscanf(k, "car/%2c/%d", cc, &kind) != 2)
+        return 0;
+    carried_t *c = carried_for(t, cc, (jp_window_kind_t)kind);
+    const uint8_t *p = val;
+    if (!c || vlen < 8)
+        return 0;
+    get_i64s(p, 8, &c->active, 1);
+    free(c->last_json);
+    c->last_json = vlen > 8 ? strndup((const char *)p + 8, vlen - 8) : NULL;
+    return 0;
+}
+
+/* (Re)loads the in-memory part of the state from the store. */
+static int load_state(jp_task_t *t)
+{
+    const void *v;
+    size_t n;
+    for (size_t i = 0; i < t->n_open; i++)
+        jp_window_free(t->open[i].w);
+    t->n_open = 0;
+    for (size_t i = 0; i < t->n_carried; i++)
+        free(t->carried[i].last_json);
+    t->n_carried = 0;
+    for (int i = 0; i < JP_INPUT__COUNT; i++) {
+        t->max_event[i] = NO_TIME;
+        t->next_offset[i] = -1;
+        memset(&t->counts[i], 0, sizeof(t->counts[i]));
+    }
+    for (int i = 0; i < JP_CF__COUNT; i++)
+        t->cl_offset[i] = -1;
+    if (jp_store_get(t->store, JP_CF_META, meta_wm, strlen(meta_wm), &v, &n) == 1)
+        get_i64s(v, n, t->max_event, JP_INPUT__COUNT);
+    if (jp_store_get(t->store, JP_CF_META, meta_cnt, strlen(meta_cnt), &v, &n) == 1)
+        get_i64s(v, n, (int64_t *)t->counts, JP_INPUT__COUNT * 5);
+    if (jp_store_get(t->store, JP_CF_META, local_in, strlen(local_in), &v, &n) == 1)
+        get_i64s(v, n, t->next_offset, JP_INPUT__COUNT);
+    if (jp_store_get(t->store, JP_CF_META, local_cl, strlen(local_cl), &v, &n) == 1)
+        get_i64s(v, n, t->cl_offset, JP_CF__COUNT);
+    if (jp_store_scan(t->store, JP_CF_WINDOWS, NULL, 0, load_window, t) < 0 ||
+        jp_store_scan(t->store, JP_CF_META, "car/", 4, load_carried, t) < 0)
+        return -1;
+    return 0;
+}
+
+jp_task_t *jp_task_open(const jp_task_env_t *env, jp_serde_t *serde, int partition, const char *dir,
+                        char *errstr, size_t errstr_size)
+{
+    jp_task_t *t = calloc(1, sizeof(*t));
+    if (!t) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return NULL;
+    }
+    t->env = env;
+    t->serde = serde;
+    t->partition = partition;
+    jp_avro_arena_init(&t->arena);
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/task-%d", dir, partition);
+    t->store = jp_store_open(env->store_env, path, errstr, errstr_size);
+    if (!t->store || load_state(t) != 0) {
+        if (t->store)
+            snprintf(errstr, errstr_size, "cannot load the state of task %d", partition);
+        jp_task_close(t);
+        return NULL;
+    }
+    return t;
+}
+
+void jp_task_close(jp_task_t *t)
+{
+    if (!t)
+        return;
+    for (size_t i = 0; i < t->n_open; i++)
+        jp_window_free(t->open[i].w);
+    free(t->open);
+    for (size_t i = 0; i < t->n_carried; i++)
+        free(t->carried[i].last_json);
+    free(t->carried);
+    jp_avro_arena_free(&t->arena);
+    jp_avro_buf_free(&t->out);
+    jp_store_close(t->store);
+    free(t);
+}
+
+int jp_task_partition(const jp_task_t *t)
+{
+    return t->partition;
+}
+
+int64_t jp_task_next_offset(const jp_task_t *t, jp_input_t input)
+{
+    return t->next_offset[input];
+}
+
+void jp_task_set_next_offset(jp_task_t *t, jp_input_t input, int64_t offset)
+{
+    t->next_offset[input] = offset;
+}
+
+void jp_task_counts(const jp_task_t *t, jp_input_t input, jp_task_counts_t *out)
+{
+    *out = t->counts[input];
+}
+
+int64_t jp_task_watermark(const jp_task_t *t, jp_input_t input)
+{
+    return watermark(t, input);
+}
+
+int64_t jp_task_changelog_offset(const jp_task_t *t, jp_cf_t cf)
+{
+    return t->cl_offset[cf];
+}
+
+const char *jp_task_last_features(const jp_task_t *t, const char *country, jp_window_kind_t kind)
+{
+    for (size_t i = 0; i < t->n_carried; i++)
+        if (t->carried[i].kind == kind && memcmp(t->carried[i].country, country, 2) == 0)
+            return t->carried[i].last_json;
+    return NULL;
+}
+
+void jp_task_foreach_open_window(const jp_task_t *t, void (*fn)(void *, const jp_window_t *),
+                                 void *ctx)
+{
+    for (size_t i = 0; i < t->n_open; i++)
+        fn(ctx, t->open[i].w);
+}
+
+/* ---- windows ----------------------------------------------------------------- */
+
+static int window_cmp(const jp_window_t *a, const char *country, jp_window_kind_t kind,
+                      int64_t start)
+{
+    int c = memcmp(a->country, country, 2);
+    if (c)
+        return c;
+    if (a->kind != kind)
+        return a->kind < kind ? -1 : 1;
+    return (a->start_ms > start) - (a->start_ms < start);
+}
+
+/* The open window (country, kind, [start, end)), created if needed; the
+ * array stays sorted by key, so closing order is deterministic. */
+static open_window_t *window_for(jp_task_t *t, const char *country, jp_window_kind_t kind,
+                                 int64_t start, int64_t end)
+{
+    size_t lo = 0, hi = t->n_open;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = window_cmp(t->open[mid].w, country, kind, start);
+        if (c == 0)
+            return &t->open[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (t->n_open == t->cap_open) {
+        size_t cap = t->cap_open ? 2 * t->cap_open : 16;
+        open_window_t *o = realloc(t->open, cap * sizeof(*o));
+        if (!o)
+            return NULL;
+        t->open = o;
+        t->cap_open = cap;
+    }
+    jp_window_t *w = jp_window_new(country, kind, start, end);
+    if (!w)
+        return NULL;
+    memmove(&t->open[lo + 1], &t->open[lo], (t->n_open - lo) * sizeof(*t->open));
+    t->open[lo].w = w;
+    t->open[lo].dirty = 1;
+    t->n_open++;
+    return &t->open[lo];
+}
+
+static const char *const kind_names[] = {"hour", "day", "draw"};
+
+static int kind_enabled(const jp_task_t *t, jp_window_kind_t kind)
+{
+    const jp_conf_strlist_t *s = &t->env->cfg->windows.sizes;
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->v[i], kind_names[kind]) == 0)
+            return 1;
+    return 0;
+}
+
+/* Bounds of the window of `kind` containing t_ms; -1 if there is none. */
+static int window_bounds(const jp_calendar_t *cal, jp_window_kind_t kind, int64_t t_ms,
+                         int64_t *start, int64_t *end)
+{
+    static const int64_t hour = 3600000, day = 86400000;
+    int64_t size = kind == JP_WINDOW_HOUR ? hour : day;
+    if (kind == JP_WINDOW_DRAW) {
+        jp_draw_t draw;
+        return jp_calendar_draw_period(cal, t_ms, start, end, &draw);
+    }
+    *start = (t_ms >= 0 ? t_ms / size : (t_ms - size + 1) / size) * size;
+    *end = *start + size;
+    return 0;
+}
+
+typedef void (*window_apply_fn)(jp_window_t *w, const void *ev, const char *token,
+                                const char *sector);
+
+static void apply_sale(jp_window_t *w, const void *ev, const char *token, const char *sector)
+{
+    jp_window_add_sale(w, ev, token, sector);
+}
+
+static void apply_customer(jp_window_t *w, const void *ev, const char *token, const char *sector)
+{
+    (void)token;
+    (void)sector;
+    jp_window_add_customer(w, ev);
+}
+
+static void apply_draw(jp_window_t *w, const void *ev, const char *token, const char *sector)
+{
+    (void)token;
+    (void)sector;
+    jp_window_add_draw(w, ev);
+}
+
+static int apply_windows(jp_task_t *t, jp_input_t input, const jp_verdict_t *v, int64_t t_ms,
+                         window_apply_fn fn, const void *ev, const char *token, const char *sector)
+{
+    for (int k = JP_WINDOW_HOUR; k <= JP_WINDOW_DRAW; k++) {
+        /* Draw results feed only draw windows (jp_task.h). */
+        if (!kind_enabled(t, (jp_window_kind_t)k) ||
+            (input == JP_INPUT_DRAWS && k != JP_WINDOW_DRAW))
+            continue;
+        int64_t start, end;
+        if (window_bounds(v->calendar, (jp_window_kind_t)k, t_ms, &start, &end) != 0)
+            continue;
+        open_window_t *o = window_for(t, v->country->code, (jp_window_kind_t)k, start, end);
+        if (!o)
+            return -1;
+        fn(o->w, ev, token, sector);
+        o->dirty = 1;
+    }
+    return 0;
+}
+
+/* JSON of a closed window's features: keys sorted, so it is deterministic. */
+static char *features_json(const jp_feature_vector_t *fv)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "country", json_stringn(fv->country.ptr, fv->country.len));
+    json_object_set_new(o, "window", json_string(kind_names[fv->window_kind]));
+    json_object_set_new(o, "window_start", json_integer(fv->window_start));
+    json_object_set_new(o, "window_end", json_integer(fv->window_end));
+    json_object_set_new(o, "tickets", json_integer(fv->tickets));
+    json_object_set_new(o, "revenue_minor", json_integer(fv->revenue_minor));
+    json_object_set_new(o, "signups", json_integer(fv->signups));
+    json_object_set_new(o, "cancellations", json_integer(fv->cancellations));
+    json_object_set_new(o, "reactivations", json_integer(fv->reactivations));
+    json_object_set_new(o, "payment_failures", json_integer(fv->payment_failures));
+    json_object_set_new(o, "active_subscribers", json_integer(fv->active_subscribers));
+    json_object_set_new(o, "unique_players", json_integer(fv->unique_players));
+    json_object_set_new(o, "extra_tickets", json_integer(fv->extra_tickets));
+    json_object_set_new(o, "prizes_paid_minor", json_integer(fv->prizes_paid_minor));
+    json_t *mix = json_object();
+    const int64_t *mv = fv->channel_mix.values;
+    for (size_t i = 0; i < fv->channel_mix.n; i++) {
+        char k[32];
+        snprintf(k, sizeof(k), "%.*s", (int)fv->channel_mix.keys[i].len,
+                 fv->channel_mix.keys[i].ptr);
+        json_object_set_new(mix, k, json_integer(mv[i]));
+    }
+    json_object_set_new(o, "channel_mix", mix);
+    json_t *q = json_array();
+    const double *qv = fv->sector_ticket_quantiles.items;
+    for (size_t i = 0; i < fv->sector_ticket_quantiles.n; i++)
+        json_array_append_new(q, json_real(qv[i]));
+    json_object_set_new(o, "sector_ticket_quantiles", q);
+    char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(o);
+    return s;
+}
+
+/* Closes, in key order, every open window whose feeding partitions all
+ * have watermarks at or past its end + grace. */
+static int close_windows(jp_task_t *t)
+{
+    int64_t wm_sc = NO_TIME, wm_all = NO_TIME;
+    int64_t s = watermark(t, JP_INPUT_SALES), c = watermark(t, JP_INPUT_CUSTOMERS),
+            d = watermark(t, JP_INPUT_DRAWS);
+    if (s != NO_TIME && c != NO_TIME)
+        wm_sc = s < c ? s : c;
+    if (wm_sc != NO_TIME && d != NO_TIME)
+        wm_all = wm_sc < d ? wm_sc : d;
+    size_t kept = 0;
+    int rc = 0;
+    for (size_t i = 0; i < t->n_open; i++) {
+        jp_window_t *w = t->open[i].w;
+        int64_t wm = w->kind == JP_WINDOW_DRAW ? wm_all : wm_sc;
+        if (rc != 0 || wm == NO_TIME || w->end_ms + grace(t) > wm) {
+            t->open[kept++] = t->open[i];
+            continue;
+        }
+        carried_t *car = carried_for(t, w->country, w->kind);
+        if (!car) {
+            t->open[kept++] = t->open[i];
+            rc = -1;
+            continue;
+        }
+        int64_t active = car->active + jp_window_net_subscribers(w);
+        jp_window_fv_scratch_t scratch;
+        jp_feature_vector_t fv;
+        jp_window_to_features(w, active, &scratch, &fv);
+        char err[256];
+        t->out.len = 0;
+        if (jp_serde_encode(t->serde, JP_EVENT_FEATURES, t->env->features_topic, &fv, &t->out, err,
+                            sizeof(err)) != JP_SERDE_OK ||
+            t->env->io.features(t->env->io.ctx, t->partition, w->country, t->out.data,
+                                t->out.len) != 0) {
+            t->open[kept++] = t->open[i];
+            rc = -1;
+            continue;
+        }
+        car->active = active;
+        free(car->last_json);
+        car->last_json = features_json(&fv);
+        car->dirty = 1;
+        for (size_t h = 0; h < t->env->n_on_close; h++)
+            t->env->on_close[h](t->env->on_close_ctx[h], w, &fv);
+        uint8_t key[JP_WINDOW_KEY_LEN];
+        jp_window_key(w->country, w->kind, w->start_ms, key);
+        jp_store_del(t->store, JP_CF_WINDOWS, key, sizeof(key));
+        count(t, JP_INPUT_SALES, "window_closed", kind_names[w->kind]);
+        jp_window_free(w);
+    }
+    t->n_open = kept;
+    return rc;
+}
+
+/* ---- processing -------------------------------------------------------------- */
+
+typedef union {
+    jp_sale_event_t sale;
+    jp_customer_event_t customer;
+    jp_draw_result_t draw;
+} event_t;
+
+static jp_task_result_t dead_letter(jp_task_t *t, jp_task_record_t *rec, const char *cls,
+                                    const char *msg)
+{
+    t->counts[rec->input].dead_lettered++;
+    if (strcmp(cls, "LATE") == 0)
+        t->counts[rec->input].late++;
+    t->meta_dirty = 1;
+    count(t, rec->input, "dead_lettered", cls);
+    if (t->env->io.dead_letter(t->env->io.ctx, t->partition, rec, cls, msg) != 0)
+        return JP_TASK_FAILED;
+    return JP_TASK_DEAD_LETTERED;
+}
+
+/* 1 if (input, id) was seen within the dedupe horizon; records it if not.
+ * -1 on a store error. */
+static int seen_before(jp_task_t *t, jp_input_t input, const jp_avro_str_t *id, int64_t t_ms)
+{
+    uint8_t key[128];
+    size_t n = id->len < sizeof(key) - 1 ? id->len : sizeof(key) - 1;
+    key[0] = (uint8_t)input;
+    memcpy(key + 1, id->ptr, n);
+    const void *v;
+    size_t vlen;
+    int r = jp_store_get(t->store, JP_CF_DEDUPE, key, n + 1, &v, &vlen);
+    if (r < 0)
+        return -1;
+    int64_t horizon_start = t->max_event[input] == NO_TIME
+                                ? NO_TIME
+                                : t->max_event[input] - t->env->cfg->processing.dedupe_horizon_ms;
+    if (r == 1) {
+        int64_t when;
+        /* Expired entries count as absent whether or not GC removed them. */
+        if (get_i64s(v, vlen, &when, 1) == 0 && (horizon_start == NO_TIME || when >= horizon_start))
+            return 1;
+    }
+    uint8_t val[8];
+    put_i64s(val, &t_ms, 1);
+    if (jp_store_put_ts(t->store, JP_CF_DEDUPE, key, n + 1, val, sizeof(val), t_ms) != 0)
+        return -1;
+    return 0;
+}
+
+static int update_customer(jp_task_t *t, const char *token, const event_t *ev, jp_input_t input,
+                           int64_t t_ms)
+{
+    const void *v;
+    size_t vlen;
+    jp_customer_t c;
+    int r = jp_store_get(t->store, JP_CF_CUSTOMERS, token, JP_PII_TOKEN_LEN, &v, &vlen);
+    if (r < 0)
+        return -1;
+    jp_customer_init(&c);
+    int64_t ttl_start = t_ms - t->env->cfg->state.customer_ttl_ms;
+    if (r == 1 && (jp_customer_deserialize(v, vlen, &c) != 0 || c.last_activity_ms < ttl_start))
+        jp_customer_init(&c); /* corrupt or expired: start afresh */
+    if (input == JP_INPUT_SALES)
+        jp_customer_apply_sale(&c, &ev->sale);
+    else
+        jp_customer_apply_event(&c, &ev->customer);
+    size_t n;
+    uint8_t *buf = jp_customer_serialize(&c, &n);
+    if (!buf)
+        return -1;
+    r = jp_store_put_ts(t->store, JP_CF_CUSTOMERS, token, JP_PII_TOKEN_LEN, buf, n,
+                        c.last_activity_ms);
+    free(buf);
+    return r;
+}
+
+jp_task_result_t jp_task_process(jp_task_t *t, jp_task_record_t *rec)
+{
+    jp_input_t in = rec->input;
+    if (t->next_offset[in] >= 0 && rec->offset < t->next_offset[in])
+        return JP_TASK_SKIPPED;
+
+    char err[256];
+    event_t ev;
+    jp_avro_arena_reset(&t->arena);
+    jp_serde_err_t e = jp_serde_decode(t->serde, JP_EVENT_SALE + (int)in, rec->value,
+                                       rec->value_len, &ev, &t->arena, err, sizeof(err));
+    if (e == JP_SERDE_REGISTRY_UNAVAILABLE)
+        return JP_TASK_RETRY;
+    t->next_offset[in] = rec->offset + 1;
+    t->counts[in].consumed++;
+    t->meta_dirty = 1;
+    if (e != JP_SERDE_OK)
+        return dead_letter(t, rec, jp_serde_err_name(e), err);
+
+    jp_verdict_t v;
+    int64_t t_ms;
+    const jp_avro_str_t *id;
+    char sector[16] = "";
+    char token[JP_PII_TOKEN_LEN + 1] = "";
+    switch (in) {
+    case JP_INPUT_SALES:
+        jp_validate_sale(t->env->validator, &ev.sale, rec->timestamp_ms, &v);
+        if (!v.reason &&
+            jp_pii_postcode_sector(v.country->code, ev.sale.postcode.ptr, ev.sale.postcode.len,
+                                   sector, sizeof(sector)) != 0) {
+            v.reason = "BAD_POSTCODE";
+            snprintf(v.message, sizeof(v.message), "postcode is not valid for the country");
+        }
+        t_ms = ev.sale.event_time;
+        id = &ev.sale.event_id;
+        break;
+    case JP_INPUT_CUSTOMERS:
+        jp_validate_customer(t->env->validator, &ev.customer, rec->timestamp_ms, &v);
+        t_ms = ev.customer.event_time;
+        id = &ev.customer.event_id;
+        break;
+    default:
+        jp_validate_draw(t->env->validator, &ev.draw, rec->timestamp_ms, &v);
+        t_ms = ev.draw.draw_time;
+        id = &ev.draw.draw_id;
+        break;
+    }
+    if (v.reason)
+        return dead_letter(t, rec, v.reason, v.message);
+    for (int f = 0; f < JP_FIX__COUNT; f++)
+        if (v.fixes & (1u << f))
+            count(t, in, "corrected", jp_fix_name((jp_fix_t)f));
+
+    if (t->max_event[in] != NO_TIME && t_ms < t->max_event[in] - lateness(t) - grace(t))
+        return dead_letter(t, rec, "LATE",
+                           "event time is older than the partition's watermark minus grace");
+
+    int dup = seen_before(t, in, id, t_ms);
+    if (dup < 0)
+        return JP_TASK_FAILED;
+    if (dup) {
+        t->counts[in].duplicates++;
+        count(t, in, "duplicate", "EVENT_ID");
+        return JP_TASK_DUPLICATE;
+    }
+
+    int rc = 0;
+    switch (in) {
+    case JP_INPUT_SALES:
+        jp_pii_token(t->env->pii, "customer", ev.sale.customer_id.ptr, ev.sale.customer_id.len,
+                     token);
+        rc = apply_windows(t, in, &v, t_ms, apply_sale, &ev.sale, token, sector);
+        if (rc == 0)
+            rc = update_customer(t, token, &ev, in, t_ms);
+        break;
+    case JP_INPUT_CUSTOMERS:
+        jp_pii_token(t->env->pii, "customer", ev.customer.customer_id.ptr,
+                     ev.customer.customer_id.len, token);
+        rc = apply_windows(t, in, &v, t_ms, apply_customer, &ev.customer, NULL, NULL);
+        if (rc == 0 && ev.customer.type == JP_CUSTOMER_EVENT_ERASE)
+            /* GDPR erasure: the state goes, and the tombstone reaches the
+             * changelog at the next commit. */
+            rc = jp_store_del(t->store, JP_CF_CUSTOMERS, token, JP_PII_TOKEN_LEN);
+        else if (rc == 0)
+            rc = update_customer(t, token, &ev, in, t_ms);
+        break;
+    default:
+        rc = apply_windows(t, in, &v, t_ms, apply_draw, &ev.draw, NULL, NULL);
+        break;
+    }
+    if (rc != 0)
+        return JP_TASK_FAILED;
+    if (t_ms > t->max_event[in] || t->max_event[in] == NO_TIME)
+        t->max_event[in] = t_ms;
+    t->counts[in].applied++;
+    count(t, in, "applied", "OK");
+    return close_windows(t) == 0 ? JP_TASK_APPLIED : JP_TASK_FAILED;
+}
+
+/* ---- commit and restore -------------------------------------------------------- */
+
+int jp_task_prepare_commit(jp_task_t *t, jp_store_dirty_cb fn, void *ctx, char *errstr,
+                           size_t errstr_size)
+{
+    for (size_t i = 0; i < t->n_open; i++) {
+        if (!t->open[i].dirty)
+            continue;
+        size_t n;
+        uint8_t key[JP_WINDOW_KEY_LEN];
+        uint8_t *buf = jp_window_serialize(t->open[i].w, &n);
+        jp_window_key(t->open[i].w->country, t->open[i].w->kind, t->open[i].w->start_ms, key);
+        if (!buf || jp_store_put(t->store, JP_CF_WINDOWS, key, sizeof(key), buf, n) != 0) {
+            free(buf);
+            snprintf(errstr, errstr_size, "cannot write window state");
+            return -1;
+        }
+        free(buf);
+        t->open[i].dirty = 0;
+    }
+    for (size_t i = 0; i < t->n_carried; i++) {
+        carried_t *c = &t->carried[i];
+        if (!c->dirty)
+            continue;
+        char key[32];
+        size_t kl = carried_key(c, key, sizeof(key));
+        size_t jl = c->last_json ? strlen(c->last_json) : 0;
+        uint8_t *val = malloc(8 + jl);
+        if (!val)
+            return -1;
+        put_i64s(val, &c->active, 1);
+        if (jl)
+            memcpy(val + 8, c->last_json, jl);
+        jp_store_put(t->store, JP_CF_META, key, kl, val, 8 + jl);
+        free(val);
+        c->dirty = 0;
+    }
+    if (t->meta_dirty) {
+        uint8_t wm[8 * JP_INPUT__COUNT], cnt[8 * 5 * JP_INPUT__COUNT];
+        put_i64s(wm, t->max_event, JP_INPUT__COUNT);
+        put_i64s(cnt, (const int64_t *)t->counts, 5 * JP_INPUT__COUNT);
+        jp_store_put(t->store, JP_CF_META, meta_wm, strlen(meta_wm), wm, sizeof(wm));
+        jp_store_put(t->store, JP_CF_META, meta_cnt, strlen(meta_cnt), cnt, sizeof(cnt));
+        t->meta_dirty = 0;
+    }
+    /* Garbage collection only; reads already ignore expired entries. */
+    int64_t newest = NO_TIME;
+    for (int i = 0; i < JP_INPUT__COUNT; i++)
+        if (t->max_event[i] > newest)
+            newest = t->max_event[i];
+    if (newest != NO_TIME) {
+        jp_store_expire(t->store, JP_CF_CUSTOMERS, newest - t->env->cfg->state.customer_ttl_ms);
+        int64_t oldest = newest;
+        for (int i = 0; i < JP_INPUT__COUNT; i++)
+            if (t->max_event[i] != NO_TIME && t->max_event[i] < oldest)
+                oldest = t->max_event[i];
+        jp_store_expire(t->store, JP_CF_DEDUPE, oldest - t->env->cfg->processing.dedupe_horizon_ms);
+    }
+    return jp_store_dirty_foreach(t->store, fn, ctx);
+}
+
+static int write_local(jp_task_t *t, char *errstr, size_t errstr_size)
+{
+    uint8_t in[8 * JP_INPUT__COUNT], cl[8 * JP_CF__COUNT];
+    put_i64s(in, t->next_offset, JP_INPUT__COUNT);
+    put_i64s(cl, t->cl_offset, JP_CF__COUNT);
+    jp_store_kv_t meta[] = {{local_in, strlen(local_in), in, sizeof(in)},
+                            {local_cl, strlen(local_cl), cl, sizeof(cl)}};
+    return jp_store_commit(t->store, meta, 2, errstr, errstr_size);
+}
+
+int jp_task_finish_commit(jp_task_t *t, const int64_t changelog_offsets[JP_CF__COUNT], char *errstr,
+                          size_t errstr_size)
+{
+    for (int i = 0; i < JP_CF__COUNT; i++)
+        if (changelog_offsets && changelog_offsets[i] >= 0)
+            t->cl_offset[i] = changelog_offsets[i];
+    return write_local(t, errstr, errstr_size);
+}
+
+int jp_task_restore_record(jp_task_t *t, jp_cf_t cf, const void *key, size_t klen, const void *val,
+                           size_t vlen, int64_t changelog_offset)
+{
+    int r;
+    if (!val) {
+        r = jp_store_del(t->store, cf, key, klen);
+    } else if (cf == JP_CF_DEDUPE) {
+        int64_t when = 0;
+        get_i64s(val, vlen, &when, 1);
+        r = jp_store_put_ts(t->store, cf, key, klen, val, vlen, when);
+    } else if (cf == JP_CF_CUSTOMERS) {
+        jp_customer_t c;
+        int64_t when = jp_customer_deserialize(val, vlen, &c) == 0 ? c.last_activity_ms : 0;
+        r = jp_store_put_ts(t->store, cf, key, klen, val, vlen, when);
+    } else {
+        r = jp_store_put(t->store, cf, key, klen, val, vlen);
+    }
+    if (r != 0)
+        return -1;
+    t->cl_offset[cf] = changelog_offset;
+    if (++t->restored_since_commit >= RESTORE_BATCH) {
+        char err[256];
+        t->restored_since_commit = 0;
+        /* Straight to RocksDB: restored records are not produced again. */
+        return write_local(t, err, sizeof(err));
+    }
+    return 0;
+}
+
+int jp_task_restore_done(jp_task_t *t, char *errstr, size_t errstr_size)
+{
+    int64_t next[JP_INPUT__COUNT];
+    memcpy(next, t->next_offset, sizeof(next));
+    t->restored_since_commit = 0;
+    if (write_local(t, errstr, errstr_size) != 0 || load_state(t) != 0)
+        return -1;
+    /* The engine set the positions from the group before restoring. */
+    memcpy(t->next_offset, next, sizeof(next));
+    return 0;
+}

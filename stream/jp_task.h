@@ -1,0 +1,147 @@
+/*
+ * jp_task: one task = partition p of every input topic, with its state
+ * store. It decodes, validates, deduplicates and applies records, keeps the
+ * event-time windows, and closes them. It does no Kafka I/O itself: the
+ * engine (jp_engine.h) feeds it records and carries out what it asks
+ * through jp_task_io_t, which keeps the processing logic testable alone.
+ *
+ * Event time, per input partition. Each input partition i of the task has
+ * its own watermark wm[i] = (highest event time seen in i) - allowed
+ * lateness. A record is LATE when its event time is earlier than
+ * wm[i] - grace, judged before the record raises wm[i]; it goes to the
+ * dead-letter topic. A window closes when every input partition that feeds
+ * it has a watermark at or past window end + grace: hour and day windows
+ * are fed by sales and customers, draw windows by all three inputs. Any
+ * record of a closed window is therefore LATE in its own partition, and a
+ * window's content is exactly the non-late records with event times in it:
+ * it does not depend on how the partitions interleave, so features are
+ * byte-identical across runs, restarts and rebalances.
+ *
+ * State (column families of jp_store.h): windows (open windows), customers
+ * (per PII token, TTL'd by event time), dedupe (event ids within the
+ * horizon, TTL'd), meta (watermarks, per-partition counters, carried
+ * subscriber counts, last closed features). All of it reaches the
+ * changelog, so a restore from the changelog reproduces it exactly.
+ */
+#ifndef JP_TASK_H
+#define JP_TASK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "jp_config.h"
+#include "jp_events.h"
+#include "jp_pii.h"
+#include "jp_serde.h"
+#include "jp_store.h"
+#include "jp_validate.h"
+#include "jp_window.h"
+
+typedef enum { JP_INPUT_SALES, JP_INPUT_CUSTOMERS, JP_INPUT_DRAWS, JP_INPUT__COUNT } jp_input_t;
+
+/* One input record as the task sees it (the engine's copy of a Kafka
+ * message; the value buffer must be writable and outlive the call). */
+typedef struct jp_task_record_s {
+    jp_input_t input;
+    int64_t offset;
+    int64_t timestamp_ms; /* Kafka timestamp, -1 if none */
+    const void *key;
+    size_t key_len;
+    void *value;
+    size_t value_len;
+    const void *origin; /* the engine's handle on the message (e.g. for its headers) */
+} jp_task_record_t;
+
+typedef enum {
+    JP_TASK_APPLIED,
+    JP_TASK_DEAD_LETTERED,
+    JP_TASK_DUPLICATE,
+    JP_TASK_RETRY,   /* transient (registry unavailable): offer the record again later */
+    JP_TASK_SKIPPED, /* offset already processed */
+    JP_TASK_FAILED,  /* an output could not be queued: the engine must rewind */
+} jp_task_result_t;
+
+/* Counters kept per input partition, in state (so they survive restarts
+ * and restores): consumed = applied + dead_lettered + duplicates. */
+typedef struct jp_task_counts_s {
+    int64_t consumed, applied, dead_lettered, duplicates, late;
+} jp_task_counts_t;
+
+/* What a task asks of the engine. Each returns 0, or -1 if the record
+ * could not be queued for delivery. */
+typedef struct jp_task_io_s {
+    void *ctx;
+    /* A closed window's features: key = country, value = framed Avro. */
+    int (*features)(void *ctx, int partition, const char *key, const void *value, size_t len);
+    /* A rejected record, to <input topic><dlq suffix>, with its reason. */
+    int (*dead_letter)(void *ctx, int partition, const jp_task_record_t *rec,
+                       const char *error_class, const char *message);
+    /* Counts by reason for metrics (may be NULL). */
+    void (*count)(void *ctx, jp_input_t input, const char *what, const char *reason);
+} jp_task_io_t;
+
+/* Called for every closed window, after its features were emitted. */
+typedef void (*jp_task_window_cb)(void *ctx, const jp_window_t *w, const jp_feature_vector_t *fv);
+
+/* Shared, read-only while tasks run (one per engine). */
+typedef struct jp_task_env_s {
+    const jp_config_t *cfg;
+    const jp_validator_t *validator;
+    const jp_pii_t *pii;
+    jp_store_env_t *store_env;
+    const char *features_topic;
+    jp_task_io_t io;
+    jp_task_window_cb on_close[8];
+    void *on_close_ctx[8];
+    size_t n_on_close;
+} jp_task_env_t;
+
+typedef struct jp_task_s jp_task_t;
+
+/*
+ * Opens the task's store at dir/task-<partition> (creating it). serde is
+ * the engine thread's (tasks share it). NULL with errstr.
+ */
+jp_task_t *jp_task_open(const jp_task_env_t *env, jp_serde_t *serde, int partition, const char *dir,
+                        char *errstr, size_t errstr_size);
+/* Closes the store; uncommitted state is dropped. */
+void jp_task_close(jp_task_t *t);
+
+int jp_task_partition(const jp_task_t *t);
+
+/* Next offset to process per input (from the store; -1 if none yet). */
+int64_t jp_task_next_offset(const jp_task_t *t, jp_input_t input);
+/* Sets the position (e.g. the group's committed offset at assignment). */
+void jp_task_set_next_offset(jp_task_t *t, jp_input_t input, int64_t offset);
+
+jp_task_result_t jp_task_process(jp_task_t *t, jp_task_record_t *rec);
+
+/* Commit, steps 1 and 4 of DESIGN.md's protocol. prepare writes the
+ * in-memory windows and metadata into the store's dirty set and hands each
+ * dirty key to fn (the engine produces it to the changelog, with the
+ * task's input offsets from jp_task_next_offset in a header). finish writes
+ * the batch with the changelog offsets now reached (-1: unchanged). */
+int jp_task_prepare_commit(jp_task_t *t, jp_store_dirty_cb fn, void *ctx, char *errstr,
+                           size_t errstr_size);
+int jp_task_finish_commit(jp_task_t *t, const int64_t changelog_offsets[JP_CF__COUNT], char *errstr,
+                          size_t errstr_size);
+
+/* Changelog offsets the local store has applied (-1: none). */
+int64_t jp_task_changelog_offset(const jp_task_t *t, jp_cf_t cf);
+/* Restore: applies one changelog record (val NULL: tombstone) without
+ * producing it again; call jp_task_restore_done at the end. */
+int jp_task_restore_record(jp_task_t *t, jp_cf_t cf, const void *key, size_t klen, const void *val,
+                           size_t vlen, int64_t changelog_offset);
+int jp_task_restore_done(jp_task_t *t, char *errstr, size_t errstr_size);
+
+void jp_task_counts(const jp_task_t *t, jp_input_t input, jp_task_counts_t *out);
+int64_t jp_task_watermark(const jp_task_t *t, jp_input_t input);
+
+/* The last closed window of a country and kind as a JSON object
+ * (NUL-terminated, owned by the task), or NULL. */
+const char *jp_task_last_features(const jp_task_t *t, const char *country, jp_window_kind_t kind);
+/* Calls fn for every open window (for the admin endpoint). */
+void jp_task_foreach_open_window(const jp_task_t *t, void (*fn)(void *, const jp_window_t *),
+                                 void *ctx);
+
+#endif

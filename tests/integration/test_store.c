@@ -1,0 +1,766 @@
+/*
+ * jp_store on a real RocksDB in a temporary directory: the write-back
+ * cache (put/get/del, cached misses, eviction and re-reads), commit
+ * atomicity against a killed process, deterministic dirty order, scans
+ * merging dirty cache entries with RocksDB, TTL expiry through the dirty
+ * path, many keys under a bounded cache, destroy, a shared env, errors.
+ * Expected values come from the test's own model of the data (a plain
+ * array of what was written), never from the store's output.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "jp_store.h"
+#include "jp_test.h"
+
+/* ---- helpers ------------------------------------------------------------- */
+
+typedef struct {
+    jp_store_env_t *env;
+    char *dir;  /* test's temporary directory */
+    char *path; /* dir/db */
+    jp_store_t *s;
+} fx_t;
+
+static char *join(const char *dir, const char *name)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    assert_non_null(p);
+    snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
+static jp_store_t *open_at(jp_store_env_t *env, const char *path)
+{
+    char err[256] = "";
+    jp_store_t *s = jp_store_open(env, path, err, sizeof err);
+    if (!s)
+        fail_msg("open %s: %s", path, err);
+    return s;
+}
+
+static int setup(void **state)
+{
+    fx_t *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    f->env = jp_store_env_new(8u << 20, 16u << 20);
+    assert_non_null(f->env);
+    f->dir = jp_test_tmpdir("store");
+    f->path = join(f->dir, "db");
+    f->s = open_at(f->env, f->path);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx_t *f = *state;
+    jp_store_close(f->s);
+    jp_store_env_free(f->env);
+    jp_test_rmtree(f->dir);
+    free(f->path);
+    free(f->dir);
+    free(f);
+    return 0;
+}
+
+static void reopen(fx_t *f)
+{
+    jp_store_close(f->s);
+    f->s = open_at(f->env, f->path);
+}
+
+static void commit(jp_store_t *s)
+{
+    char err[256] = "";
+    if (jp_store_commit(s, NULL, 0, err, sizeof err) != 0)
+        fail_msg("commit: %s", err);
+}
+
+static void put_s(jp_store_t *s, jp_cf_t cf, const char *k, const char *v)
+{
+    assert_int_equal(jp_store_put(s, cf, k, strlen(k), v, strlen(v)), 0);
+}
+
+/* Asserts key k holds v (NULL: absent). */
+static void expect(jp_store_t *s, jp_cf_t cf, const char *k, const char *v)
+{
+    const void *p = NULL;
+    size_t n = 0;
+    int rc = jp_store_get(s, cf, k, strlen(k), &p, &n);
+    if (!v) {
+        if (rc != 0)
+            fail_msg("%s/%s: expected absent, got rc %d", jp_cf_name(cf), k, rc);
+        return;
+    }
+    if (rc != 1)
+        fail_msg("%s/%s: expected \"%s\", got rc %d (%s)", jp_cf_name(cf), k, v, rc,
+                 jp_store_last_error(s));
+    assert_int_equal(n, strlen(v));
+    assert_memory_equal(p, v, n);
+}
+
+/* Collects "cf:key=val" / "cf:key=<del>" lines (dirty) or "key=val" (scan). */
+typedef struct {
+    char buf[8192];
+    size_t len;
+    int stop_after; /* scan: return 1 after this many rows (0: never) */
+    int rows;
+} col_t;
+
+static void col_add(col_t *c, const char *cf, const void *k, size_t kl, const void *v, size_t vl)
+{
+    int n = snprintf(c->buf + c->len, sizeof c->buf - c->len, "%s%s%.*s=%.*s;", cf ? cf : "",
+                     cf ? ":" : "", (int)kl, (const char *)k, v ? (int)vl : 5,
+                     v ? (const char *)v : "<del>");
+    assert_true(n > 0 && (size_t)n < sizeof c->buf - c->len);
+    c->len += (size_t)n;
+    c->rows++;
+}
+
+static int dirty_cb(void *ctx, jp_cf_t cf, const void *k, size_t kl, const void *v, size_t vl)
+{
+    col_add(ctx, jp_cf_name(cf), k, kl, v, vl);
+    return 0;
+}
+
+static int scan_cb(void *ctx, const void *k, size_t kl, const void *v, size_t vl)
+{
+    col_t *c = ctx;
+    col_add(c, NULL, k, kl, v, vl);
+    return c->stop_after && c->rows >= c->stop_after;
+}
+
+static const char *dirty_str(jp_store_t *s, col_t *c)
+{
+    memset(c, 0, sizeof *c);
+    assert_int_equal(jp_store_dirty_foreach(s, dirty_cb, c), 0);
+    return c->buf;
+}
+
+static const char *scan_str(jp_store_t *s, jp_cf_t cf, const char *prefix, col_t *c)
+{
+    int stop = c->stop_after;
+    memset(c, 0, sizeof *c);
+    c->stop_after = stop;
+    int rc = jp_store_scan(s, cf, prefix, prefix ? strlen(prefix) : 0, scan_cb, c);
+    assert_true(rc == 0 || rc == 1);
+    return c->buf;
+}
+
+static void key_of(char *k, size_t n, long i)
+{
+    snprintf(k, n, "k%08ld", i);
+}
+
+static void val_of(char *v, size_t n, long i, int gen)
+{
+    snprintf(v, n, "v%ld.%d", i * 7919 % 100003, gen);
+}
+
+/* ---- tests --------------------------------------------------------------- */
+
+/* argv[0], to run this program again as the crash child (not
+ * /proc/self/exe: under valgrind that is valgrind itself). */
+static const char *self_path;
+
+/* The crash child (run as "test_store --crash-child PATH" by the test
+ * below, a fresh process with no inherited RocksDB threads): commits, writes
+ * more without committing, and SIGKILLs itself (no close, no destructors). */
+static int crash_child(const char *path)
+{
+    char err[256];
+    jp_store_env_t *env = jp_store_env_new(1u << 20, 4u << 20);
+    jp_store_t *s = env ? jp_store_open(env, path, err, sizeof err) : NULL;
+    if (!s)
+        return 2;
+    jp_store_put(s, JP_CF_WINDOWS, "a", 1, "1", 1);
+    jp_store_put(s, JP_CF_CUSTOMERS, "b", 1, "2", 1);
+    jp_store_kv_t meta = {"offset", 6, "10", 2};
+    if (jp_store_commit(s, &meta, 1, err, sizeof err) != 0)
+        return 3;
+    jp_store_put(s, JP_CF_WINDOWS, "c", 1, "3", 1);
+    jp_store_del(s, JP_CF_WINDOWS, "a", 1);
+    jp_store_put(s, JP_CF_CUSTOMERS, "b", 1, "changed", 7);
+    kill(getpid(), SIGKILL);
+    return 4;
+}
+
+/* The reopened store holds exactly the killed process's commit. */
+static void test_crash_keeps_only_committed(void **state)
+{
+    fx_t *f = *state;
+    jp_store_close(f->s);
+    f->s = NULL;
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        execl(self_path, self_path, "--crash-child", f->path, (char *)NULL);
+        _exit(127);
+    }
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    if (!WIFSIGNALED(st))
+        fail_msg("crash child exited with %d", WEXITSTATUS(st));
+    assert_int_equal(WTERMSIG(st), SIGKILL);
+
+    f->s = open_at(f->env, f->path);
+    expect(f->s, JP_CF_WINDOWS, "a", "1");
+    expect(f->s, JP_CF_CUSTOMERS, "b", "2");
+    expect(f->s, JP_CF_META, "offset", "10");
+    expect(f->s, JP_CF_WINDOWS, "c", NULL);
+    assert_int_equal(jp_store_dirty_count(f->s), 0);
+}
+
+/* Closing without commit drops the cache; the previous commit (data and
+ * meta, written together) is intact. */
+static void test_close_without_commit(void **state)
+{
+    fx_t *f = *state;
+    put_s(f->s, JP_CF_LEDGER, "x", "old");
+    jp_store_kv_t meta[2] = {{"in/0", 4, "100", 3}, {"cl", 2, "7", 1}};
+    char err[256];
+    assert_int_equal(jp_store_commit(f->s, meta, 2, err, sizeof err), 0);
+    put_s(f->s, JP_CF_LEDGER, "x", "new");
+    put_s(f->s, JP_CF_LEDGER, "y", "y");
+    put_s(f->s, JP_CF_META, "in/0", "200");
+    reopen(f);
+    expect(f->s, JP_CF_LEDGER, "x", "old");
+    expect(f->s, JP_CF_LEDGER, "y", NULL);
+    expect(f->s, JP_CF_META, "in/0", "100");
+    expect(f->s, JP_CF_META, "cl", "7");
+}
+
+static void test_put_get_del(void **state)
+{
+    fx_t *f = *state;
+    jp_store_t *s = f->s;
+    expect(s, JP_CF_WINDOWS, "k", NULL);
+    assert_int_equal(jp_store_dirty_count(s), 0); /* a cached miss is clean */
+    put_s(s, JP_CF_WINDOWS, "k", "v1");
+    expect(s, JP_CF_WINDOWS, "k", "v1");
+    put_s(s, JP_CF_WINDOWS, "k", "value-two");
+    expect(s, JP_CF_WINDOWS, "k", "value-two");
+    /* same key in another CF is another entry */
+    expect(s, JP_CF_DEDUPE, "k", NULL);
+    put_s(s, JP_CF_DEDUPE, "k", "d");
+    assert_int_equal(jp_store_dirty_count(s), 2);
+    /* empty value and empty key are legal */
+    assert_int_equal(jp_store_put(s, JP_CF_MODELS, "", 0, "", 0), 0);
+    const void *p = NULL;
+    size_t n = 99;
+    assert_int_equal(jp_store_get(s, JP_CF_MODELS, "", 0, &p, &n), 1);
+    assert_int_equal(n, 0);
+    commit(s);
+    assert_int_equal(jp_store_dirty_count(s), 0);
+    expect(s, JP_CF_WINDOWS, "k", "value-two");
+    assert_int_equal(jp_store_del(s, JP_CF_WINDOWS, "k", 1), 0);
+    expect(s, JP_CF_WINDOWS, "k", NULL);
+    assert_int_equal(jp_store_dirty_count(s), 1);
+    /* deleting a key the cache knows is absent adds nothing... */
+    expect(s, JP_CF_WINDOWS, "nope", NULL);
+    assert_int_equal(jp_store_del(s, JP_CF_WINDOWS, "nope", 4), 0);
+    assert_int_equal(jp_store_dirty_count(s), 1);
+    /* ...while a blind delete of an uncached key is a tombstone */
+    assert_int_equal(jp_store_del(s, JP_CF_WINDOWS, "unseen", 6), 0);
+    assert_int_equal(jp_store_dirty_count(s), 2);
+    expect(s, JP_CF_WINDOWS, "unseen", NULL);
+    commit(s);
+    reopen(f);
+    s = f->s;
+    expect(s, JP_CF_WINDOWS, "k", NULL);
+    expect(s, JP_CF_DEDUPE, "k", "d");
+    assert_int_equal(jp_store_get(s, JP_CF_MODELS, "", 0, &p, &n), 1);
+    assert_int_equal(n, 0);
+    /* put without ts reads back as never-expiring */
+    int64_t ts = 0;
+    assert_int_equal(jp_store_get_ts(s, JP_CF_DEDUPE, "k", 1, NULL, NULL, &ts), 1);
+    assert_true(ts == JP_STORE_NO_TTL);
+}
+
+/* Keys in scrambled order and mixed lengths over three CFs: the walk is
+ * CF enum order, then memcmp order with the shorter key first. */
+static const char *const order_keys[] = {"b", "ab", "a", "aa", "ba", "\x7f", "a\x01", "B"};
+#define N_ORDER_KEYS (sizeof order_keys / sizeof order_keys[0])
+
+static void test_dirty_order(void **state)
+{
+    fx_t *f = *state;
+    for (size_t i = 0; i < N_ORDER_KEYS; i++)
+        put_s(f->s, JP_CF_CUSTOMERS, order_keys[i], order_keys[i]);
+    put_s(f->s, JP_CF_WINDOWS, "z", "last-key-first-cf");
+    assert_int_equal(jp_store_del(f->s, JP_CF_CUSTOMERS, "aa", 2), 0);
+    assert_int_equal(jp_store_del(f->s, JP_CF_LEDGER, "gone", 4), 0);
+    assert_int_equal(jp_store_dirty_count(f->s), 10);
+    col_t c;
+    assert_string_equal(dirty_str(f->s, &c),
+                        "windows:z=last-key-first-cf;customers:B=B;customers:a=a;"
+                        "customers:a\x01=a\x01;customers:aa=<del>;customers:ab=ab;customers:b=b;"
+                        "customers:ba=ba;customers:\x7f=\x7f;ledger:gone=<del>;");
+
+    /* Same content written in another order into another store: same walk. */
+    char *p2 = join(f->dir, "db2");
+    jp_store_t *s2 = open_at(f->env, p2);
+    assert_int_equal(jp_store_del(s2, JP_CF_LEDGER, "gone", 4), 0);
+    assert_int_equal(jp_store_del(s2, JP_CF_CUSTOMERS, "aa", 2), 0);
+    for (size_t i = N_ORDER_KEYS; i-- > 0;)
+        if (strcmp(order_keys[i], "aa") != 0)
+            put_s(s2, JP_CF_CUSTOMERS, order_keys[i], order_keys[i]);
+    put_s(s2, JP_CF_WINDOWS, "z", "last-key-first-cf");
+    col_t c2;
+    dirty_str(s2, &c2);
+    assert_string_equal(c.buf, c2.buf);
+    jp_store_close(s2);
+    free(p2);
+}
+
+/* Checks the dirty order with NUL-safe keys: a recorder keeping raw keys. */
+typedef struct {
+    int n;
+    jp_cf_t cf[32];
+    char key[32][8];
+    size_t klen[32];
+    int tomb[32];
+} raw_t;
+
+static int raw_cb(void *ctx, jp_cf_t cf, const void *k, size_t kl, const void *v, size_t vl)
+{
+    (void)vl;
+    raw_t *r = ctx;
+    assert_true(r->n < 32 && kl < 8);
+    r->cf[r->n] = cf;
+    memcpy(r->key[r->n], k, kl);
+    r->klen[r->n] = kl;
+    r->tomb[r->n] = v == NULL;
+    r->n++;
+    return 0;
+}
+
+static void test_dirty_order_raw(void **state)
+{
+    fx_t *f = *state;
+    static const struct {
+        const char *k;
+        size_t n;
+    } in[] = {{"b", 1},    {"ab", 2},   {"a", 1}, {"aa", 2},
+              {"\xff", 1}, {"a\0z", 3}, {"B", 1}, {"", 0}};
+    for (size_t i = 0; i < sizeof in / sizeof in[0]; i++)
+        assert_int_equal(jp_store_put(f->s, JP_CF_CUSTOMERS, in[i].k, in[i].n, "v", 1), 0);
+    assert_int_equal(jp_store_del(f->s, JP_CF_CUSTOMERS, "aa", 2), 0);
+    assert_int_equal(jp_store_put(f->s, JP_CF_WINDOWS, "z", 1, "v", 1), 0);
+    /* expected: windows first; then "", "B", "a", "a\0z", "aa"(del), "ab", "b", "\xff" */
+    static const struct {
+        jp_cf_t cf;
+        const char *k;
+        size_t n;
+        int tomb;
+    } want[] = {{JP_CF_WINDOWS, "z", 1, 0},      {JP_CF_CUSTOMERS, "", 0, 0},
+                {JP_CF_CUSTOMERS, "B", 1, 0},    {JP_CF_CUSTOMERS, "a", 1, 0},
+                {JP_CF_CUSTOMERS, "a\0z", 3, 0}, {JP_CF_CUSTOMERS, "aa", 2, 1},
+                {JP_CF_CUSTOMERS, "ab", 2, 0},   {JP_CF_CUSTOMERS, "b", 1, 0},
+                {JP_CF_CUSTOMERS, "\xff", 1, 0}};
+    raw_t r;
+    memset(&r, 0, sizeof r);
+    assert_int_equal(jp_store_dirty_foreach(f->s, raw_cb, &r), 0);
+    assert_int_equal(r.n, (int)(sizeof want / sizeof want[0]));
+    for (int i = 0; i < r.n; i++) {
+        assert_int_equal(r.cf[i], want[i].cf);
+        assert_int_equal(r.klen[i], want[i].n);
+        if (want[i].n)
+            assert_memory_equal(r.key[i], want[i].k, want[i].n);
+        assert_int_equal(r.tomb[i], want[i].tomb);
+    }
+    /* after commit nothing is dirty */
+    commit(f->s);
+    memset(&r, 0, sizeof r);
+    assert_int_equal(jp_store_dirty_foreach(f->s, raw_cb, &r), 0);
+    assert_int_equal(r.n, 0);
+}
+
+static void test_reopen_restores(void **state)
+{
+    fx_t *f = *state;
+    char k[32], v[32];
+    for (long i = 0; i < 2000; i++) {
+        key_of(k, sizeof k, i);
+        val_of(v, sizeof v, i, 1);
+        put_s(f->s, (jp_cf_t)(1 + i % 5), k, v);
+    }
+    commit(f->s);
+    for (long i = 0; i < 2000; i += 3) {
+        key_of(k, sizeof k, i);
+        assert_int_equal(jp_store_del(f->s, (jp_cf_t)(1 + i % 5), k, strlen(k)), 0);
+    }
+    commit(f->s);
+    reopen(f);
+    for (long i = 0; i < 2000; i++) {
+        key_of(k, sizeof k, i);
+        val_of(v, sizeof v, i, 1);
+        expect(f->s, (jp_cf_t)(1 + i % 5), k, i % 3 == 0 ? NULL : v);
+        /* and not in any other CF */
+        expect(f->s, (jp_cf_t)(1 + (i + 1) % 5), k, NULL);
+    }
+}
+
+static void test_scan_merges_cache_and_disk(void **state)
+{
+    fx_t *f = *state;
+    jp_store_t *s = f->s;
+    put_s(s, JP_CF_WINDOWS, "o:1", "o1");
+    put_s(s, JP_CF_WINDOWS, "p:1", "d1");
+    put_s(s, JP_CF_WINDOWS, "p:2", "d2");
+    put_s(s, JP_CF_WINDOWS, "p:3", "d3");
+    put_s(s, JP_CF_WINDOWS, "p:5", "d5");
+    put_s(s, JP_CF_WINDOWS, "q:1", "q1");
+    commit(s);
+    jp_store_set_cache_limit(s, 0, 0); /* next commit evicts everything clean */
+    commit(s);
+    assert_int_equal(jp_store_cache_entries(s), 0);
+
+    put_s(s, JP_CF_WINDOWS, "p:3", "c3"); /* dirty overwrite of a disk key */
+    assert_int_equal(jp_store_del(s, JP_CF_WINDOWS, "p:2", 3), 0); /* hides disk */
+    put_s(s, JP_CF_WINDOWS, "p:4", "c4");                          /* only in the cache */
+    put_s(s, JP_CF_WINDOWS, "p:6", "c6");                          /* after every disk key */
+    put_s(s, JP_CF_WINDOWS, "p:", "c0");                           /* the prefix itself */
+    put_s(s, JP_CF_WINDOWS, "q:0", "cq0");                         /* outside the prefix */
+    assert_int_equal(jp_store_del(s, JP_CF_WINDOWS, "p:7", 3), 0); /* tombstone, no disk key */
+    expect(s, JP_CF_WINDOWS, "p:1", "d1");                         /* a clean cached copy */
+    put_s(s, JP_CF_CUSTOMERS, "p:9", "other-cf");
+
+    col_t c = {0};
+    assert_string_equal(scan_str(s, JP_CF_WINDOWS, "p:", &c),
+                        "p:=c0;p:1=d1;p:3=c3;p:4=c4;p:5=d5;p:6=c6;");
+    assert_string_equal(scan_str(s, JP_CF_WINDOWS, NULL, &c),
+                        "o:1=o1;p:=c0;p:1=d1;p:3=c3;p:4=c4;p:5=d5;p:6=c6;q:0=cq0;q:1=q1;");
+    assert_string_equal(scan_str(s, JP_CF_WINDOWS, "p:5", &c), "p:5=d5;");
+    assert_string_equal(scan_str(s, JP_CF_WINDOWS, "r", &c), "");
+    assert_string_equal(scan_str(s, JP_CF_CUSTOMERS, "p", &c), "p:9=other-cf;");
+    /* the callback stops the scan */
+    c.stop_after = 2;
+    assert_string_equal(scan_str(s, JP_CF_WINDOWS, "p:", &c), "p:=c0;p:1=d1;");
+    c.stop_after = 0;
+
+    /* after commit the same view comes from disk alone */
+    commit(s);
+    assert_int_equal(jp_store_cache_entries(s), 0);
+    assert_string_equal(scan_str(s, JP_CF_WINDOWS, "p:", &c),
+                        "p:=c0;p:1=d1;p:3=c3;p:4=c4;p:5=d5;p:6=c6;");
+}
+
+/* A prefix ending in 0xff: the iterator's upper bound must still include
+ * every key with the prefix. */
+static void test_scan_prefix_ff(void **state)
+{
+    fx_t *f = *state;
+    assert_int_equal(jp_store_put(f->s, JP_CF_DEDUPE, "a\xff\x01", 3, "1", 1), 0);
+    assert_int_equal(jp_store_put(f->s, JP_CF_DEDUPE, "a\xff\xff\x02", 4, "2", 1), 0);
+    assert_int_equal(jp_store_put(f->s, JP_CF_DEDUPE, "b", 1, "3", 1), 0);
+    commit(f->s);
+    col_t c = {0};
+    assert_int_equal(jp_store_scan(f->s, JP_CF_DEDUPE, "a\xff", 2, scan_cb, &c), 0);
+    assert_int_equal(c.rows, 2);
+    c = (col_t){0};
+    assert_int_equal(jp_store_scan(f->s, JP_CF_DEDUPE, "\xff", 1, scan_cb, &c), 0);
+    assert_int_equal(c.rows, 0);
+}
+
+static void test_ttl_expiry(void **state)
+{
+    fx_t *f = *state;
+    jp_store_t *s = f->s;
+    jp_cf_t cf = JP_CF_DEDUPE;
+    assert_int_equal(jp_store_put_ts(s, cf, "old-disk", 8, "a", 1, 100), 0);
+    assert_int_equal(jp_store_put_ts(s, cf, "old-evicted", 11, "b", 1, 120), 0);
+    assert_int_equal(jp_store_put_ts(s, cf, "new-disk", 8, "c", 1, 200), 0);
+    assert_int_equal(jp_store_put_ts(s, cf, "edge", 4, "e", 1, 150), 0);
+    put_s(s, cf, "no-ttl", "forever");
+    assert_int_equal(jp_store_put_ts(s, JP_CF_LEDGER, "other-cf", 8, "x", 1, 1), 0);
+    commit(s);
+    jp_store_set_cache_limit(s, 0, 0);
+    commit(s); /* evicts everything: "old-evicted" is found on disk only */
+    jp_store_set_cache_limit(s, JP_STORE_CACHE_MAX_ENTRIES, JP_STORE_CACHE_MAX_BYTES);
+    expect(s, cf, "old-disk", "a"); /* cached clean */
+    int64_t ts = 0;
+    const void *p;
+    size_t n;
+    assert_int_equal(jp_store_get_ts(s, cf, "new-disk", 8, &p, &n, &ts), 1);
+    assert_int_equal(ts, 200);
+    assert_int_equal(n, 1); /* the user value, without the time prefix */
+    assert_int_equal(jp_store_put_ts(s, cf, "old-dirty", 9, "d", 1, 50), 0);
+    assert_int_equal(jp_store_put_ts(s, cf, "refreshed", 9, "r0", 2, 10), 0);
+    commit(s);
+    assert_int_equal(jp_store_put_ts(s, cf, "refreshed", 9, "r1", 2, 300), 0);
+
+    /* cutoff 150: strictly older expire (100, 120, 50), 150 stays */
+    assert_int_equal(jp_store_expire(s, cf, 150), 3);
+    col_t c;
+    assert_string_equal(dirty_str(s, &c), "dedupe:old-dirty=<del>;dedupe:old-disk=<del>;"
+                                          "dedupe:old-evicted=<del>;dedupe:refreshed=r1;");
+    expect(s, cf, "old-disk", NULL);
+    expect(s, cf, "old-evicted", NULL);
+    expect(s, cf, "edge", "e");
+    expect(s, cf, "no-ttl", "forever");
+    expect(s, JP_CF_LEDGER, "other-cf", "x");
+    /* expiring again finds nothing new */
+    assert_int_equal(jp_store_expire(s, cf, 150), 0);
+    commit(s);
+    reopen(f);
+    s = f->s;
+    expect(s, cf, "old-disk", NULL);
+    expect(s, cf, "old-evicted", NULL);
+    expect(s, cf, "refreshed", "r1");
+    col_t sc = {0};
+    assert_string_equal(scan_str(s, cf, NULL, &sc),
+                        "edge=e;new-disk=c;no-ttl=forever;refreshed=r1;");
+    /* a far cutoff expires everything with a time, never the no-TTL key */
+    assert_int_equal(jp_store_expire(s, cf, INT64_MAX), 3);
+    assert_string_equal(scan_str(s, cf, NULL, &sc), "no-ttl=forever;");
+}
+
+/* Small cache: clean entries are evicted at commit and re-read correctly,
+ * dirty ones are never evicted. */
+static void test_eviction_rereads(void **state)
+{
+    fx_t *f = *state;
+    jp_store_t *s = f->s;
+    jp_store_set_cache_limit(s, 10, (size_t)-1);
+    char k[32], v[32];
+    for (long i = 0; i < 500; i++) {
+        key_of(k, sizeof k, i);
+        val_of(v, sizeof v, i, 1);
+        put_s(s, JP_CF_MODELS, k, v);
+    }
+    assert_int_equal(jp_store_cache_entries(s), 500); /* never evicts before commit */
+    commit(s);
+    assert_true(jp_store_cache_entries(s) <= 10);
+    for (long i = 0; i < 500; i++) {
+        key_of(k, sizeof k, i);
+        val_of(v, sizeof v, i, 1);
+        expect(s, JP_CF_MODELS, k, v);
+        if (i % 2 == 0) {
+            val_of(v, sizeof v, i, 2);
+            put_s(s, JP_CF_MODELS, k, v);
+        }
+        if (i % 50 == 49) {
+            commit(s);
+            assert_true(jp_store_cache_entries(s) <= 10);
+        }
+    }
+    reopen(f);
+    for (long i = 0; i < 500; i++) {
+        key_of(k, sizeof k, i);
+        val_of(v, sizeof v, i, i % 2 == 0 ? 2 : 1);
+        expect(f->s, JP_CF_MODELS, k, v);
+    }
+    /* a byte bound alone also evicts */
+    jp_store_set_cache_limit(f->s, (size_t)-1, 200);
+    commit(f->s);
+    assert_true(jp_store_cache_entries(f->s) <= 200 / 9);
+}
+
+typedef struct {
+    long n;
+    char last[32];
+    int ordered;
+} cnt_t;
+
+static int count_cb(void *ctx, const void *key, size_t kl, const void *val, size_t vl)
+{
+    (void)val;
+    (void)vl;
+    cnt_t *c = ctx;
+    char k[32];
+    assert_true(kl < sizeof k);
+    memcpy(k, key, kl);
+    k[kl] = 0;
+    if (c->n && strcmp(c->last, k) >= 0)
+        c->ordered = 0;
+    memcpy(c->last, k, kl + 1);
+    c->n++;
+    return 0;
+}
+
+static void test_many_keys_bounded(void **state)
+{
+    fx_t *f = *state;
+    jp_store_t *s = f->s;
+    enum { N = 200000, LIMIT = 5000 };
+    jp_store_set_cache_limit(s, LIMIT, (size_t)-1);
+    char k[32], v[32];
+    for (long i = 0; i < N; i++) {
+        key_of(k, sizeof k, i);
+        val_of(v, sizeof v, i, 1);
+        put_s(s, JP_CF_CUSTOMERS, k, v);
+        if (i % 10000 == 9999) {
+            commit(s);
+            assert_true(jp_store_cache_entries(s) <= LIMIT);
+        }
+    }
+    uint64_t bytes = 0, keys = 0;
+    jp_store_size(s, &bytes, &keys);
+    assert_true(keys >= N / 2 && keys <= 2 * (uint64_t)N);
+    assert_true(bytes > 0);
+    for (long i = 0; i < N; i += 97) {
+        key_of(k, sizeof k, i);
+        val_of(v, sizeof v, i, 1);
+        expect(s, JP_CF_CUSTOMERS, k, v);
+    }
+    expect(s, JP_CF_CUSTOMERS, "k99999999", NULL);
+    /* a full scan sees every key once, in order */
+    cnt_t cnt = {0, "", 1};
+    assert_int_equal(jp_store_scan(s, JP_CF_CUSTOMERS, "k", 1, count_cb, &cnt), 0);
+    assert_int_equal(cnt.n, N);
+    assert_true(cnt.ordered);
+}
+
+static void test_destroy_path(void **state)
+{
+    fx_t *f = *state;
+    put_s(f->s, JP_CF_WINDOWS, "k", "v");
+    commit(f->s);
+    jp_store_close(f->s);
+    f->s = NULL;
+    char err[256] = "";
+    assert_int_equal(jp_store_destroy_path(f->path, err, sizeof err), 0);
+    struct stat st;
+    assert_int_not_equal(stat(f->path, &st), 0);
+    /* destroying what does not exist is fine */
+    assert_int_equal(jp_store_destroy_path(f->path, err, sizeof err), 0);
+    f->s = open_at(f->env, f->path);
+    expect(f->s, JP_CF_WINDOWS, "k", NULL);
+}
+
+static void test_shared_env_four_stores(void **state)
+{
+    fx_t *f = *state;
+    jp_store_t *st[4];
+    char *paths[4];
+    for (int i = 0; i < 4; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "task%d", i);
+        paths[i] = join(f->dir, name);
+        st[i] = open_at(f->env, paths[i]);
+    }
+    char k[32], v[32];
+    for (int t = 0; t < 4; t++) {
+        for (long i = 0; i < 300; i++) {
+            key_of(k, sizeof k, i);
+            val_of(v, sizeof v, i, t);
+            put_s(st[t], JP_CF_WINDOWS, k, v);
+        }
+        char off[16];
+        snprintf(off, sizeof off, "%d", 1000 + t);
+        jp_store_kv_t meta = {"offset", 6, off, strlen(off)};
+        char err[256];
+        assert_int_equal(jp_store_commit(st[t], &meta, 1, err, sizeof err), 0);
+    }
+    /* the same directory cannot be opened twice (RocksDB's lock) */
+    char err[256] = "";
+    assert_null(jp_store_open(f->env, paths[2], err, sizeof err));
+    assert_true(strlen(err) > 0);
+    /* close in a mixed order; each store kept its own data */
+    jp_store_close(st[1]);
+    jp_store_close(st[3]);
+    st[1] = open_at(f->env, paths[1]);
+    st[3] = open_at(f->env, paths[3]);
+    for (int t = 0; t < 4; t++) {
+        for (long i = 0; i < 300; i += 7) {
+            key_of(k, sizeof k, i);
+            val_of(v, sizeof v, i, t);
+            expect(st[t], JP_CF_WINDOWS, k, v);
+        }
+        char off[16];
+        snprintf(off, sizeof off, "%d", 1000 + t);
+        expect(st[t], JP_CF_META, "offset", off);
+    }
+    for (int i = 0; i < 4; i++) {
+        jp_store_close(st[i]);
+        free(paths[i]);
+    }
+}
+
+/* commit's meta entries replace a cached (even dirty) copy of the key. */
+static void test_meta_overrides_cache(void **state)
+{
+    fx_t *f = *state;
+    put_s(f->s, JP_CF_META, "wm", "1");
+    expect(f->s, JP_CF_META, "wm", "1");
+    jp_store_kv_t meta = {"wm", 2, "2", 1};
+    char err[256];
+    assert_int_equal(jp_store_commit(f->s, &meta, 1, err, sizeof err), 0);
+    expect(f->s, JP_CF_META, "wm", "2");
+    jp_store_kv_t meta3 = {"wm", 2, "3", 1};
+    assert_int_equal(jp_store_commit(f->s, &meta3, 1, err, sizeof err), 0);
+    expect(f->s, JP_CF_META, "wm", "3");
+    reopen(f);
+    expect(f->s, JP_CF_META, "wm", "3");
+}
+
+static void test_errors(void **state)
+{
+    fx_t *f = *state;
+    char err[256] = "";
+    /* a path below a regular file cannot be created, whoever runs this */
+    char *file = jp_test_write_file(f->dir, "plain", "x");
+    char *bad = join(file, "db");
+    assert_null(jp_store_open(f->env, bad, err, sizeof err));
+    assert_true(strlen(err) > 0);
+    assert_non_null(strstr(err, bad));
+    err[0] = 0;
+    assert_null(jp_store_open(f->env, "", err, sizeof err));
+    assert_true(strlen(err) > 0);
+    err[0] = 0;
+    assert_int_equal(jp_store_destroy_path(file, err, sizeof err), -1);
+    assert_true(strlen(err) > 0);
+    free(bad);
+    free(file);
+    /* out-of-range column families */
+    assert_int_equal(jp_store_put(f->s, JP_CF__COUNT, "k", 1, "v", 1), -1);
+    assert_int_equal(jp_store_get(f->s, (jp_cf_t)-1, "k", 1, NULL, NULL), -1);
+    assert_true(strlen(jp_store_last_error(f->s)) > 0);
+    assert_int_equal(jp_store_del(f->s, JP_CF__COUNT, "k", 1), -1);
+    assert_int_equal(jp_store_expire(f->s, JP_CF__COUNT, 0), -1);
+    assert_int_equal(jp_store_scan(f->s, JP_CF__COUNT, NULL, 0, scan_cb, NULL), -1);
+    assert_null(jp_cf_name(JP_CF__COUNT));
+    assert_string_equal(jp_cf_name(JP_CF_META), "meta");
+    assert_string_equal(jp_cf_name(JP_CF_LEDGER), "ledger");
+    assert_null(jp_store_open(NULL, f->path, err, sizeof err));
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 3 && strcmp(argv[1], "--crash-child") == 0)
+        return crash_child(argv[2]);
+    self_path = argv[0];
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_crash_keeps_only_committed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_close_without_commit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_put_get_del, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dirty_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dirty_order_raw, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reopen_restores, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_scan_merges_cache_and_disk, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_scan_prefix_ff, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ttl_expiry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_eviction_rereads, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_many_keys_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_destroy_path, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shared_env_four_stores, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_meta_overrides_cache, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,629 @@
+/*
+ * jp_ridge: known answers, long-stream accuracy, the naive failure it
+ * avoids, forgetting, serialization and invariance properties.
+ *
+ * The known answers in tests/fixtures/model/ridge_fixtures.h are generated
+ * ONCE by tests/fixtures/model/gen_model_fixtures.py (/usr/bin/python3 +
+ * numpy, a batch weighted ridge on the same window); both the script and its
+ * output are committed. Re-run the script only when the reference
+ * definitions change.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "jp_bytes.h"
+#include "jp_ridge.h"
+#include "jp_rng.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../fixtures/model/ridge_fixtures.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define JP_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define JP_UNDER_ASAN 1
+#endif
+#endif
+
+/* The long-stream test runs 10^7 updates in a normal build; it is scaled
+ * down to 10^6 under ASan and under valgrind (detected by its preloaded
+ * vgpreload library), where 10^7 would take minutes. */
+static long long_n(void)
+{
+#ifdef JP_UNDER_ASAN
+    return 1000000L;
+#else
+    const char *pre = getenv("LD_PRELOAD");
+    return pre && strstr(pre, "vgpreload") ? 1000000L : 10000000L;
+#endif
+}
+
+static void assert_rel(double got, double want, double tol, const char *what)
+{
+    double den = fabs(want) > 1e-300 ? fabs(want) : 1.0;
+    double rel = fabs(got - want) / den;
+    if (!(rel <= tol)) {
+        print_error("%s: got %.17g want %.17g (rel %.3g > %.3g)\n", what, got, want, rel, tol);
+        fail();
+    }
+}
+
+static void assert_rel_vec(const double *got, const double *want, size_t n, double tol,
+                           const char *what)
+{
+    for (size_t i = 0; i < n; i++)
+        assert_rel(got[i], want[i], tol, what);
+}
+
+/* Checks a fitted model against one numpy checkpoint. */
+static void check_fit(jp_ridge_t *r, const double *coef, double icpt, double sigma2,
+                      const double *q, size_t nq, const double *mean, const double *var, double tol)
+{
+    size_t p = jp_ridge_n_features(r);
+    double beta[8], b0;
+    assert_true(p <= 8);
+    assert_int_equal(jp_ridge_coef(r, beta, &b0), 0);
+    assert_rel_vec(beta, coef, p, tol, "coef");
+    assert_rel(b0, icpt, tol, "intercept");
+    jp_ridge_info_t info;
+    assert_int_equal(jp_ridge_info(r, &info), 0);
+    assert_rel(info.sigma2, sigma2, tol, "sigma2");
+    for (size_t k = 0; k < nq; k++) {
+        double m, v;
+        assert_int_equal(jp_ridge_predict(r, q + k * p, &m, &v), 0);
+        assert_rel(m, mean[k], tol, "pred mean");
+        assert_rel(v, var[k], tol, "pred var");
+    }
+}
+
+static void test_window_matches_numpy(void **state)
+{
+    (void)state;
+    char err[128];
+    jp_ridge_t *r = jp_ridge_create(RW_P, RW_NBLOCKS, RW_LAMBDA, err, sizeof(err));
+    jp_ridge_t *r0 = jp_ridge_create(RW_P, RW_NBLOCKS, 0.0, err, sizeof(err));
+    assert_non_null(r);
+    assert_non_null(r0);
+    for (int i = 0; i < RW_N; i++) {
+        if (i > 0 && RW_BLOCK[i] != RW_BLOCK[i - 1]) {
+            if (RW_BLOCK[i] == 3) { /* blocks 0..2 complete: checkpoint 1 */
+                assert_int_equal(jp_ridge_fit(r, err, sizeof(err)), 0);
+                check_fit(r, RW_C1_COEF, RW_C1_ICPT, RW_C1_SIGMA2, RW_Q, RW_NQ, RW_C1_MEAN,
+                          RW_C1_VAR, 1e-9);
+            }
+            jp_ridge_advance(r);
+            jp_ridge_advance(r0);
+        }
+        assert_int_equal(jp_ridge_update(r, RW_X + i * RW_P, RW_Y[i], RW_W[i]), 0);
+        assert_int_equal(jp_ridge_update(r0, RW_X + i * RW_P, RW_Y[i], RW_W[i]), 0);
+    }
+    assert_int_equal(jp_ridge_fit(r, err, sizeof(err)), 0);
+    check_fit(r, RW_C2_COEF, RW_C2_ICPT, RW_C2_SIGMA2, RW_Q, RW_NQ, RW_C2_MEAN, RW_C2_VAR, 1e-9);
+    assert_int_equal(jp_ridge_fit(r0, err, sizeof(err)), 0);
+    check_fit(r0, RW_C2L0_COEF, RW_C2L0_ICPT, RW_C2L0_SIGMA2, RW_Q, RW_NQ, RW_C2L0_MEAN,
+              RW_C2L0_VAR, 1e-9);
+    jp_ridge_info_t info;
+    assert_int_equal(jp_ridge_info(r, &info), 0);
+    assert_int_equal(info.n_samples, 33 + 50 + 27);
+    assert_true(info.jitter == 0.0 && info.jitter_steps == 0);
+    assert_true(info.cond_est >= 1.0);
+    jp_ridge_free(r);
+    jp_ridge_free(r0);
+}
+
+static void test_forgetting_matches_numpy(void **state)
+{
+    (void)state;
+    char err[128];
+    jp_ridge_t *r = jp_ridge_create_forgetting(RF_P, RF_LAMBDA, RF_DU, RF_DB, err, sizeof(err));
+    assert_non_null(r);
+    for (int i = 0; i < RF_N; i++) {
+        if (i == RF_ADV1 || i == RF_ADV2)
+            jp_ridge_advance(r);
+        assert_int_equal(jp_ridge_update(r, RF_X + i * RF_P, RF_Y[i], RF_W[i]), 0);
+    }
+    assert_int_equal(jp_ridge_fit(r, err, sizeof(err)), 0);
+    check_fit(r, RF_COEF, RF_ICPT, RF_SIGMA2, RF_Q, RF_NQ, RF_MEAN, RF_VAR, 1e-9);
+    /* The data switched regime at sample 75 (beta_2: 500 -> 2000); forgetting
+     * must have moved the fit to the new regime. */
+    double beta[3];
+    assert_int_equal(jp_ridge_coef(r, beta, NULL), 0);
+    assert_true(fabs(beta[2] - 2000.0) < fabs(beta[2] - 500.0));
+    jp_ridge_free(r);
+}
+
+/* The generating process of the long-stream and naive tests:
+ * y = 3 + 2000 x1 - 4e-6 x2 + 0.5 x3 + N(0, 0.01^2), with
+ * x1 ~ 1e-3 N(0,1), x2 ~ 5e8 + 1e6 N(0,1), x3 ~ 1e6 + N(0,1). */
+static const double TRUE_B0 = 3.0;
+static const double TRUE_BETA[3] = {2000.0, -4e-6, 0.5};
+
+static double draw_sample(jp_rng_t *g, double *x)
+{
+    x[0] = 1e-3 * jp_rng_normal(g);
+    x[1] = 5e8 + 1e6 * jp_rng_normal(g);
+    x[2] = 1e6 + jp_rng_normal(g);
+    return TRUE_B0 + TRUE_BETA[0] * x[0] + TRUE_BETA[1] * x[1] + TRUE_BETA[2] * x[2] +
+           0.01 * jp_rng_normal(g);
+}
+
+static void test_long_stream_accuracy(void **state)
+{
+    (void)state;
+    char err[128];
+    const size_t nblocks = 8;
+    const long n_updates = long_n();
+    const long per_block = n_updates / 16; /* the window holds the last half */
+    jp_ridge_t *r = jp_ridge_create(3, nblocks, 1e-3, err, sizeof(err));
+    assert_non_null(r);
+    jp_rng_t g;
+    jp_rng_seed(&g, 7);
+    double x[3];
+    int fits = 0;
+    for (long i = 1; i <= n_updates; i++) {
+        double y = draw_sample(&g, x);
+        assert_true(jp_ridge_update(r, x, y, 1.0) == 0);
+        if (i % per_block != 0)
+            continue;
+        if (i >= per_block * (long)nblocks && i % (4 * per_block) == 0) {
+            assert_int_equal(jp_ridge_fit(r, err, sizeof(err)), 0);
+            double beta[3], b0;
+            assert_int_equal(jp_ridge_coef(r, beta, &b0), 0);
+            /* Standard errors are ~1e-5 relative or less; 2e-4 is >20 sigma. */
+            assert_rel_vec(beta, TRUE_BETA, 3, 2e-4, "long-stream coef");
+            double q[3] = {2e-3, 5.01e8, 1e6 - 1.5}, m, v;
+            assert_int_equal(jp_ridge_predict(r, q, &m, &v), 0);
+            double truth =
+                TRUE_B0 + TRUE_BETA[0] * q[0] + TRUE_BETA[1] * q[1] + TRUE_BETA[2] * q[2];
+            assert_true(fabs(m - truth) < 1e-3);
+            jp_ridge_info_t info;
+            assert_int_equal(jp_ridge_info(r, &info), 0);
+            assert_rel(info.sigma2, 1e-4, 0.02, "noise variance");
+            assert_rel(info.weight, (double)(per_block * (long)nblocks), 1e-12, "window weight");
+            fits++;
+        }
+        jp_ridge_advance(r);
+    }
+    assert_true(fits >= 2);
+    print_message("%ld updates, %d checked fits\n", n_updates, fits);
+    jp_ridge_free(r);
+}
+
+/* ---- the naive approach, implemented here only to show why it is not used:
+ * raw sums over the window, the expiring block's raw sums subtracted. ---- */
+#define NV_Q 4 /* 3 features + y */
+typedef struct {
+    double w, s[NV_Q], ss[NV_Q][NV_Q];
+} naive_sums_t;
+
+static void naive_add(naive_sums_t *a, const double *z, double sign)
+{
+    a->w += sign;
+    for (int i = 0; i < NV_Q; i++) {
+        a->s[i] += sign * z[i];
+        for (int j = 0; j < NV_Q; j++)
+            a->ss[i][j] += sign * z[i] * z[j];
+    }
+}
+
+/* Same standardized ridge as jp_ridge, from raw sums; Gaussian elimination. */
+static void naive_solve(const naive_sums_t *a, double lambda, double *beta)
+{
+    double m[NV_Q], sd[3], A[3][4];
+    for (int i = 0; i < NV_Q; i++)
+        m[i] = a->s[i] / a->w;
+    for (int i = 0; i < 3; i++) {
+        double v = a->ss[i][i] / a->w - m[i] * m[i];
+        sd[i] = v > 0 ? sqrt(v) : 1e-300;
+    }
+    for (int i = 0; i < 3; i++) {
+        for (int j = 0; j < 3; j++)
+            A[i][j] = (a->ss[i][j] - a->w * m[i] * m[j]) / (sd[i] * sd[j]) + (i == j ? lambda : 0);
+        A[i][3] = (a->ss[i][3] - a->w * m[i] * m[3]) / sd[i];
+    }
+    for (int k = 0; k < 3; k++) {
+        int piv = k;
+        for (int i = k + 1; i < 3; i++)
+            if (fabs(A[i][k]) > fabs(A[piv][k]))
+                piv = i;
+        for (int j = 0; j < 4; j++) {
+            double t = A[k][j];
+            A[k][j] = A[piv][j];
+            A[piv][j] = t;
+        }
+        for (int i = k + 1; i < 3; i++) {
+            double f = A[i][k] / A[k][k];
+            for (int j = k; j < 4; j++)
+                A[i][j] -= f * A[k][j];
+        }
+    }
+    for (int i = 2; i >= 0; i--) {
+        double s = A[i][3];
+        for (int j = i + 1; j < 3; j++)
+            s -= A[i][j] * beta[j];
+        beta[i] = s / A[i][i];
+    }
+    for (int i = 0; i < 3; i++)
+        beta[i] /= sd[i];
+}
+
+static double max_rel_err(const double *beta)
+{
+    double e = 0;
+    for (int i = 0; i < 3; i++) {
+        double d = fabs(beta[i] - TRUE_BETA[i]) / fabs(TRUE_BETA[i]);
+        e = d > e || isnan(d) ? d : e;
+    }
+    return e;
+}
+
+static void test_naive_subtraction_fails_blocks_pass(void **state)
+{
+    (void)state;
+    char err[128];
+    enum { NB = 4, PER = 50000, ROUNDS = 12 };
+    jp_ridge_t *r = jp_ridge_create(3, NB, 1e-3, err, sizeof(err));
+    assert_non_null(r);
+    naive_sums_t total, blocks[NB];
+    memset(&total, 0, sizeof(total));
+    memset(blocks, 0, sizeof(blocks));
+    jp_rng_t g;
+    jp_rng_seed(&g, 11);
+    double z[NV_Q];
+    for (int b = 0; b < ROUNDS; b++) {
+        naive_sums_t *cur = &blocks[b % NB];
+        if (b >= NB) { /* the window closes: subtract the expired block */
+            total.w -= cur->w;
+            for (int i = 0; i < NV_Q; i++) {
+                total.s[i] -= cur->s[i];
+                for (int j = 0; j < NV_Q; j++)
+                    total.ss[i][j] -= cur->ss[i][j];
+            }
+            memset(cur, 0, sizeof(*cur));
+            jp_ridge_advance(r);
+        } else if (b > 0) {
+            jp_ridge_advance(r);
+        }
+        for (int k = 0; k < PER; k++) {
+            z[3] = draw_sample(&g, z);
+            naive_add(cur, z, 1.0);
+            naive_add(&total, z, 1.0);
+            assert_true(jp_ridge_update(r, z, z[3], 1.0) == 0);
+        }
+    }
+    double nb[3], bb[3];
+    naive_solve(&total, 1e-3, nb);
+    assert_int_equal(jp_ridge_fit(r, err, sizeof(err)), 0);
+    assert_int_equal(jp_ridge_coef(r, bb, NULL), 0);
+    double e_naive = max_rel_err(nb), e_block = max_rel_err(bb);
+    print_message("max relative coefficient error: naive %.3g, blocks %.3g\n", e_naive, e_block);
+    /* One tolerance: the block approach meets it, the naive one does not. */
+    assert_true(e_block < 1e-3);
+    assert_true(!(e_naive < 1e-3)); /* (a NaN counts as failing too) */
+    jp_ridge_free(r);
+}
+
+static jp_ridge_t *window_model(double lambda)
+{
+    jp_ridge_t *r = jp_ridge_create(RW_P, RW_NBLOCKS, lambda, NULL, 0);
+    assert_non_null(r);
+    for (int i = 0; i < RW_N; i++) {
+        if (i > 0 && RW_BLOCK[i] != RW_BLOCK[i - 1])
+            jp_ridge_advance(r);
+        assert_int_equal(jp_ridge_update(r, RW_X + i * RW_P, RW_Y[i], RW_W[i]), 0);
+    }
+    return r;
+}
+
+static uint8_t *serialize(const jp_ridge_t *r, size_t *len)
+{
+    jp_bytes_writer_t w;
+    jp_bytes_writer_init(&w);
+    jp_ridge_serialize(r, &w);
+    uint8_t *buf = jp_bytes_writer_take(&w, len);
+    assert_non_null(buf);
+    return buf;
+}
+
+static jp_ridge_t *deserialize(const uint8_t *buf, size_t len)
+{
+    jp_bytes_reader_t rd;
+    jp_bytes_reader_init(&rd, buf, len);
+    char err[128];
+    jp_ridge_t *r = jp_ridge_deserialize(&rd, err, sizeof(err));
+    if (r)
+        assert_true(jp_bytes_reader_done(&rd));
+    return r;
+}
+
+static void test_serialize_roundtrip(void **state)
+{
+    (void)state;
+    char err[128];
+    jp_ridge_t *a = window_model(RW_LAMBDA);
+    /* unfitted round trip */
+    size_t l0, l1;
+    uint8_t *s0 = serialize(a, &l0);
+    jp_ridge_t *a0 = deserialize(s0, l0);
+    assert_non_null(a0);
+    assert_false(jp_ridge_is_fitted(a0));
+    uint8_t *s1 = serialize(a0, &l1);
+    assert_int_equal(l0, l1);
+    assert_memory_equal(s0, s1, l0);
+    free(s0);
+    free(s1);
+    jp_ridge_free(a0);
+
+    assert_int_equal(jp_ridge_fit(a, err, sizeof(err)), 0);
+    s0 = serialize(a, &l0);
+    jp_ridge_t *b = deserialize(s0, l0);
+    assert_non_null(b);
+    s1 = serialize(b, &l1);
+    assert_int_equal(l0, l1);
+    assert_memory_equal(s0, s1, l0);
+    for (int k = 0; k < RW_NQ; k++) {
+        double ma, va, mb, vb;
+        assert_int_equal(jp_ridge_predict(a, RW_Q + k * RW_P, &ma, &va), 0);
+        assert_int_equal(jp_ridge_predict(b, RW_Q + k * RW_P, &mb, &vb), 0);
+        assert_memory_equal(&ma, &mb, sizeof(double));
+        assert_memory_equal(&va, &vb, sizeof(double));
+    }
+    /* The restored model continues identically: advance, more data, refit. */
+    jp_ridge_advance(a);
+    jp_ridge_advance(b);
+    for (int i = 0; i < 20; i++) {
+        assert_int_equal(jp_ridge_update(a, RW_X + i * RW_P, RW_Y[i], 1.0), 0);
+        assert_int_equal(jp_ridge_update(b, RW_X + i * RW_P, RW_Y[i], 1.0), 0);
+    }
+    assert_int_equal(jp_ridge_fit(a, err, sizeof(err)), 0);
+    assert_int_equal(jp_ridge_fit(b, err, sizeof(err)), 0);
+    free(s0);
+    free(s1);
+    s0 = serialize(a, &l0);
+    s1 = serialize(b, &l1);
+    assert_int_equal(l0, l1);
+    assert_memory_equal(s0, s1, l0);
+
+    /* Truncated input and a future version are refused. */
+    for (size_t cut = 0; cut < l0; cut += 97)
+        assert_null(deserialize(s0, cut));
+    assert_null(deserialize(s0, l0 - 1));
+    s0[4] = 2; /* version u16 little-endian low byte */
+    assert_null(deserialize(s0, l0));
+    free(s0);
+    free(s1);
+
+    /* Forgetting-mode state round-trips too. */
+    jp_ridge_t *f = jp_ridge_create_forgetting(RF_P, RF_LAMBDA, RF_DU, RF_DB, NULL, 0);
+    for (int i = 0; i < RF_N; i++)
+        assert_int_equal(jp_ridge_update(f, RF_X + i * RF_P, RF_Y[i], RF_W[i]), 0);
+    assert_int_equal(jp_ridge_fit(f, err, sizeof(err)), 0);
+    s0 = serialize(f, &l0);
+    jp_ridge_t *f2 = deserialize(s0, l0);
+    assert_non_null(f2);
+    s1 = serialize(f2, &l1);
+    assert_int_equal(l0, l1);
+    assert_memory_equal(s0, s1, l0);
+    free(s0);
+    free(s1);
+    jp_ridge_free(f);
+    jp_ridge_free(f2);
+    jp_ridge_free(a);
+    jp_ridge_free(b);
+}
+
+static void test_permutation_invariance(void **state)
+{
+    (void)state;
+    char err[128];
+    /* The final window of the fixture (blocks 2..4), fed in three different
+     * orders and block splits; the window is the same multiset of samples. */
+    int idx[RW_N], n = 0;
+    for (int i = 0; i < RW_N; i++)
+        if (RW_BLOCK[i] >= 2)
+            idx[n++] = i;
+    jp_rng_t g;
+    jp_rng_seed(&g, 3);
+    double ref_beta[RW_P] = {0}, ref_b0 = 0, ref_m = 0;
+    for (int trial = 0; trial < 4; trial++) {
+        if (trial > 0) /* Fisher-Yates shuffle */
+            for (int i = n - 1; i > 0; i--) {
+                int j = (int)jp_rng_below(&g, (uint64_t)i + 1);
+                int t = idx[i];
+                idx[i] = idx[j];
+                idx[j] = t;
+            }
+        jp_ridge_t *r = jp_ridge_create(RW_P, 3, RW_LAMBDA, err, sizeof(err));
+        int split1 = trial == 0 ? 33 : 10 + 15 * trial, split2 = split1 + 40;
+        for (int k = 0; k < n; k++) {
+            if (k == split1 || k == split2)
+                jp_ridge_advance(r);
+            int i = idx[k];
+            assert_int_equal(jp_ridge_update(r, RW_X + i * RW_P, RW_Y[i], RW_W[i]), 0);
+        }
+        assert_int_equal(jp_ridge_fit(r, err, sizeof(err)), 0);
+        double beta[RW_P], b0, m;
+        assert_int_equal(jp_ridge_coef(r, beta, &b0), 0);
+        assert_int_equal(jp_ridge_predict(r, RW_Q, &m, NULL), 0);
+        if (trial == 0) {
+            memcpy(ref_beta, beta, sizeof(beta));
+            ref_b0 = b0;
+            ref_m = m;
+            assert_rel_vec(beta, RW_C2_COEF, RW_P, 1e-9, "coef vs numpy");
+        } else {
+            assert_rel_vec(beta, ref_beta, RW_P, 1e-12, "permuted coef");
+            /* The intercept is ybar - sum beta_j mean_j, a difference of
+             * terms ~400x larger than itself: compare at their scale. */
+            double scale = fabs(ref_b0);
+            for (int j = 0; j < RW_P; j++)
+                scale += fabs(ref_beta[j] * RW_Q[j]);
+            assert_true(fabs(b0 - ref_b0) <= 1e-12 * scale);
+            assert_rel(m, ref_m, 1e-12, "permuted prediction");
+        }
+        jp_ridge_free(r);
+    }
+}
+
+static void test_feature_scaling(void **state)
+{
+    (void)state;
+    char err[128];
+    const double c = 1234.5;
+    jp_ridge_t *a = window_model(RW_LAMBDA);
+    jp_ridge_t *b = jp_ridge_create(RW_P, RW_NBLOCKS, RW_LAMBDA, err, sizeof(err));
+    for (int i = 0; i < RW_N; i++) {
+        if (i > 0 && RW_BLOCK[i] != RW_BLOCK[i - 1])
+            jp_ridge_advance(b);
+        double x[RW_P];
+        memcpy(x, RW_X + i * RW_P, sizeof(x));
+        x[1] *= c;
+        assert_int_equal(jp_ridge_update(b, x, RW_Y[i], RW_W[i]), 0);
+    }
+    assert_int_equal(jp_ridge_fit(a, err, sizeof(err)), 0);
+    assert_int_equal(jp_ridge_fit(b, err, sizeof(err)), 0);
+    double ba[RW_P], bb[RW_P], ia, ib;
+    jp_ridge_coef(a, ba, &ia);
+    jp_ridge_coef(b, bb, &ib);
+    for (int j = 0; j < RW_P; j++)
+        assert_rel(bb[j], j == 1 ? ba[j] / c : ba[j], 1e-12, "scaled coef");
+    assert_rel(ib, ia, 1e-12, "scaled intercept");
+    double q[RW_P], ma, mb, va, vb;
+    memcpy(q, RW_Q, sizeof(q));
+    jp_ridge_predict(a, q, &ma, &va);
+    q[1] *= c;
+    jp_ridge_predict(b, q, &mb, &vb);
+    assert_rel(mb, ma, 1e-12, "scaled prediction");
+    assert_rel(vb, va, 1e-12, "scaled variance");
+    jp_ridge_free(a);
+    jp_ridge_free(b);
+}
+
+static void test_jitter_constant_and_condition(void **state)
+{
+    (void)state;
+    char err[128];
+    /* x1 duplicated and lambda = 0: singular, so the jitter must kick in;
+     * x2 constant: coefficient 0. */
+    jp_ridge_t *r = jp_ridge_create(3, 1, 0.0, err, sizeof(err));
+    jp_ridge_t *ind = jp_ridge_create(2, 1, 0.0, err, sizeof(err));
+    jp_ridge_t *cor = jp_ridge_create(2, 1, 0.0, err, sizeof(err));
+    jp_rng_t g;
+    jp_rng_seed(&g, 5);
+    for (int i = 0; i < 500; i++) {
+        double u = jp_rng_normal(&g), v = jp_rng_normal(&g);
+        double x[3] = {u, u, 42.0};
+        assert_int_equal(jp_ridge_update(r, x, 1.0 + 3.0 * u + 0.01 * v, 1.0), 0);
+        double xi[2] = {u, v}, xc[2] = {u, u + 1e-3 * v};
+        assert_int_equal(jp_ridge_update(ind, xi, u + v, 1.0), 0);
+        assert_int_equal(jp_ridge_update(cor, xc, u + v, 1.0), 0);
+    }
+    assert_int_equal(jp_ridge_fit(r, err, sizeof(err)), 0);
+    jp_ridge_info_t info;
+    assert_int_equal(jp_ridge_info(r, &info), 0);
+    assert_true(info.jitter > 0.0 && info.jitter_steps >= 1);
+    double beta[3], b0;
+    jp_ridge_coef(r, beta, &b0);
+    assert_rel(beta[0] + beta[1], 3.0, 1e-2, "collinear sum");
+    assert_rel(beta[0], beta[1], 1e-3, "collinear split evenly");
+    assert_true(beta[2] == 0.0);
+    double q[3] = {0.5, 0.5, 42.0}, m;
+    jp_ridge_predict(r, q, &m, NULL);
+    assert_rel(m, 2.5, 1e-2, "collinear prediction");
+
+    jp_ridge_info_t ii, ic;
+    assert_int_equal(jp_ridge_fit(ind, err, sizeof(err)), 0);
+    assert_int_equal(jp_ridge_fit(cor, err, sizeof(err)), 0);
+    jp_ridge_info(ind, &ii);
+    jp_ridge_info(cor, &ic);
+    assert_true(ii.cond_est < 2.0);
+    assert_true(ic.cond_est > 1e5); /* cond_2 of this pair is ~ 4e6 */
+    jp_ridge_free(r);
+    jp_ridge_free(ind);
+    jp_ridge_free(cor);
+}
+
+static void test_errors(void **state)
+{
+    (void)state;
+    char err[128] = "";
+    assert_null(jp_ridge_create(0, 2, 1.0, err, sizeof(err)));
+    assert_true(strlen(err) > 0);
+    assert_null(jp_ridge_create(2, 0, 1.0, err, sizeof(err)));
+    assert_null(jp_ridge_create(2, 2, -1.0, err, sizeof(err)));
+    assert_null(jp_ridge_create(2, 2, NAN, err, sizeof(err)));
+    assert_null(jp_ridge_create_forgetting(2, 1.0, 1.5, 1.0, err, sizeof(err)));
+    assert_null(jp_ridge_create_forgetting(2, 1.0, 0.9, 0.0, err, sizeof(err)));
+    jp_ridge_t *r = jp_ridge_create(2, 2, 1.0, err, sizeof(err));
+    double x[2] = {1, 2}, bad[2] = {1, NAN}, m;
+    assert_int_equal(jp_ridge_predict(r, x, &m, NULL), -1);
+    assert_int_equal(jp_ridge_coef(r, NULL, NULL), -1);
+    err[0] = 0;
+    assert_int_equal(jp_ridge_fit(r, err, sizeof(err)), -1);
+    assert_true(strlen(err) > 0);
+    assert_int_equal(jp_ridge_update(r, bad, 1.0, 1.0), -1);
+    assert_int_equal(jp_ridge_update(r, x, INFINITY, 1.0), -1);
+    assert_int_equal(jp_ridge_update(r, x, 1.0, -1.0), -1);
+    assert_int_equal(jp_ridge_update(r, x, 1.0, 0.0), 0);
+    assert_int_equal(jp_ridge_fit(r, err, sizeof(err)), -1); /* still empty */
+    jp_ridge_free(r);
+    jp_ridge_free(NULL);
+}
+
+/* More features than predict's stack buffer (64): the heap path, and a
+ * recovered sparse truth in a wide model. */
+static void test_wide_model(void **state)
+{
+    (void)state;
+    enum { P = 70, N = 2000 };
+    char err[128];
+    jp_ridge_t *r = jp_ridge_create(P, 2, 1e-6, err, sizeof(err));
+    assert_non_null(r);
+    jp_rng_t g;
+    jp_rng_seed(&g, 17);
+    double x[P];
+    for (int i = 0; i < N; i++) {
+        for (int j = 0; j < P; j++)
+            x[j] = jp_rng_normal(&g);
+        double y = 2.0 * x[0] - 1.0 * x[P - 1] + 0.001 * jp_rng_normal(&g);
+        assert_int_equal(jp_ridge_update(r, x, y, 1.0), 0);
+    }
+    assert_int_equal(jp_ridge_fit(r, err, sizeof(err)), 0);
+    double beta[P], m, v;
+    jp_ridge_coef(r, beta, NULL);
+    assert_rel(beta[0], 2.0, 1e-3, "wide beta0");
+    assert_rel(beta[P - 1], -1.0, 1e-3, "wide beta69");
+    assert_true(fabs(beta[5]) < 1e-3);
+    memset(x, 0, sizeof(x));
+    x[0] = 1.0;
+    assert_int_equal(jp_ridge_predict(r, x, &m, &v), 0);
+    jp_ridge_info_t info;
+    jp_ridge_info(r, &info);
+    assert_rel(m, 2.0, 1e-3, "wide prediction");
+    assert_true(v > info.sigma2 * (1.0 + 1.0 / info.weight));
+    jp_ridge_free(r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_window_matches_numpy),
+        cmocka_unit_test(test_forgetting_matches_numpy),
+        cmocka_unit_test(test_long_stream_accuracy),
+        cmocka_unit_test(test_naive_subtraction_fails_blocks_pass),
+        cmocka_unit_test(test_serialize_roundtrip),
+        cmocka_unit_test(test_permutation_invariance),
+        cmocka_unit_test(test_feature_scaling),
+        cmocka_unit_test(test_jitter_constant_and_condition),
+        cmocka_unit_test(test_wide_model),
+        cmocka_unit_test(test_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,394 @@
+/*
+ * The simulator's building blocks: the world file's validation, the
+ * population (Fenwick draw among participating postcodes, exact hazard
+ * sums, postcode formats, density sampling), ids and faults.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <math.h>
+
+#include "jp_serde.h"
+#include "jp_sim_faults.h"
+#include "jp_sim_gen.h"
+#include "jp_sim_memreg.h"
+#include "jp_sim_population.h"
+#include "jp_sim_world.h"
+#include "jp_test.h"
+
+static void test_shipped_worlds_load(void **state)
+{
+    (void)state;
+    const char *names[] = {"default", "drift", "load"};
+    for (size_t i = 0; i < 3; i++) {
+        char path[512];
+        snprintf(path, sizeof(path), "%s/configs/sim/%s.yaml", jp_test_src(), names[i]);
+        jp_conf_t c;
+        jp_conf_init(&c, NULL);
+        jp_sim_world_t w;
+        int rc = jp_sim_world_load(&c, path, &w);
+        for (size_t e = 0; e < c.n_errors; e++)
+            fprintf(stderr, "%s\n", c.errors[e]);
+        assert_int_equal(rc, 0);
+        assert_true(w.countries.n >= 3);
+        const jp_sim_country_t *k = w.countries.items;
+        for (size_t j = 0; j < w.countries.n; j++) {
+            assert_non_null(k[j].country);
+            double s = 0;
+            for (int d = 0; d < 7; d++)
+                s += k[j].season.weekly[d];
+            assert_true(fabs(s - 7.0) < 1e-9); /* normalized */
+            assert_true(k[j].response.prize_ref_minor > 0);
+        }
+        if (i == 0) {
+            assert_int_equal(w.countries.n, 5);
+            assert_int_equal(w.weeks, 52);
+        }
+        if (i == 1)
+            assert_int_equal(w.changes.n, 6);
+        /* 2026-01-05 is 20458 days after the epoch */
+        assert_int_equal(w.start_ms, 20458LL * 86400000LL);
+        jp_sim_world_release(&w);
+        jp_conf_destroy(&c);
+    }
+}
+
+static void test_world_errors_have_positions(void **state)
+{
+    (void)state;
+    char *dir = jp_test_tmpdir("simworld");
+    char cfg[600];
+    snprintf(cfg, sizeof(cfg), "%s/configs/jackpot.yaml", jp_test_src());
+    char text[2048];
+    snprintf(text, sizeof(text),
+             "config: %s\n"
+             "start: 2026-13-01\n"
+             "faults: {late: 2}\n"
+             "countries:\n"
+             "  - code: GB\n"
+             "    population: {subscribers: 10, postcodes: 5}\n"
+             "    response: {signups_per_day: 1, signup_elastic: 1}\n"
+             "    seasonality: {weekly: {mon: -1}}\n"
+             "    prize:\n"
+             "      schedule: [{week: 4, prize_minor: 1}, {week: 2, prize_minor: 2}]\n"
+             "  - code: XX\n"
+             "    population: {subscribers: 10, postcodes: 5}\n"
+             "    response: {signups_per_day: 1}\n"
+             "changes:\n"
+             "  - {week: 1, country: FR, kind: elasticity, target: signup}\n"
+             "  - {week: 1, kind: silence, target: nothing}\n",
+             cfg);
+    char *path = jp_test_write_file(dir, "bad.yaml", text);
+    jp_conf_t c;
+    jp_conf_init(&c, NULL);
+    jp_sim_world_t w;
+    assert_int_equal(jp_sim_world_load(&c, path, &w), -1);
+    const char *want[] = {"bad.yaml:2:",
+                          "start",
+                          "bad.yaml:3:",
+                          "late",
+                          "signup_elastic",
+                          "weekly.mon",
+                          "weeks must increase",
+                          "'XX' is not in the processor",
+                          "'FR' is not a simulated country",
+                          "'nothing' is not a target"};
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        int found = 0;
+        for (size_t e = 0; e < c.n_errors; e++)
+            found |= strstr(c.errors[e], want[i]) != NULL;
+        if (!found) {
+            for (size_t e = 0; e < c.n_errors; e++)
+                fprintf(stderr, "  %s\n", c.errors[e]);
+            fail_msg("no error mentions '%s'", want[i]);
+        }
+    }
+    jp_sim_world_release(&w);
+    jp_conf_destroy(&c);
+    free(path);
+    jp_test_rmtree(dir);
+    free(dir);
+}
+
+static jp_sim_pop_t *small_pop(const char *code, size_t postcodes, double sigma)
+{
+    jp_rng_t rng;
+    jp_rng_seed(&rng, 5);
+    jp_sim_pop_params_t p = {code, postcodes, 10, sigma, -6, -0.3, 0.9, -0.2};
+    char err[256];
+    jp_sim_pop_t *pop = jp_sim_pop_new(&p, &rng, err, sizeof(err));
+    assert_non_null(pop);
+    return pop;
+}
+
+static void test_draw_is_uniform_among_participating(void **state)
+{
+    (void)state;
+    jp_sim_pop_t *pop = small_pop("GB", 100, 1.0);
+    jp_rng_t rng;
+    jp_rng_seed(&rng, 9);
+    assert_int_equal(jp_sim_pop_draw_postcode(pop, &rng), -1); /* nobody plays */
+    /* players in postcodes 3, 50 (5 tickets), 99; postcode 7 only extra */
+    long a = jp_sim_pop_add(pop, 3, 1, 0);
+    jp_sim_pop_add(pop, 50, 5, 0);
+    jp_sim_pop_add(pop, 99, 2, 0);
+    jp_sim_pop_add_extra(pop, 7, 2);
+    assert_int_equal(pop->n_participating, 4);
+    long counts[100] = {0};
+    for (int i = 0; i < 40000; i++) {
+        long pc = jp_sim_pop_draw_postcode(pop, &rng);
+        assert_true(pc >= 0 && pc < 100);
+        counts[pc]++;
+    }
+    int drawn[] = {3, 7, 50, 99};
+    long total = 0;
+    for (int i = 0; i < 4; i++) {
+        /* 10000 expected each; 5 sd = 433 */
+        assert_true(labs(counts[drawn[i]] - 10000) < 450);
+        total += counts[drawn[i]];
+    }
+    assert_int_equal(total, 40000); /* never a non-participating postcode */
+    assert_int_equal(jp_sim_pop_postcode_tickets(pop, 50), 5);
+    assert_int_equal(jp_sim_pop_postcode_tickets(pop, 7), 2);
+    jp_sim_pop_cancel(pop, (uint32_t)a);
+    jp_sim_pop_reset_extra(pop);
+    assert_int_equal(pop->n_participating, 2);
+    assert_int_equal(jp_sim_pop_total_tickets(pop), 7);
+    jp_sim_pop_reactivate(pop, (uint32_t)a);
+    assert_int_equal(pop->n_participating, 3);
+    jp_sim_pop_free(pop);
+}
+
+static void test_hazard_sum_is_exact(void **state)
+{
+    (void)state;
+    jp_sim_pop_t *pop = small_pop("NL", 50, 1.0);
+    jp_rng_t rng;
+    jp_rng_seed(&rng, 11);
+    for (int i = 0; i < 3000; i++)
+        jp_sim_pop_add(pop, (uint32_t)jp_rng_below(&rng, 50), 1 + (int)jp_rng_below(&rng, 4),
+                       (int)jp_rng_below(&rng, 40));
+    for (int i = 0; i < 3000; i++) {
+        uint32_t id = (uint32_t)jp_rng_below(&rng, 3000);
+        switch (jp_rng_below(&rng, 5)) {
+        case 0:
+            jp_sim_pop_cancel(pop, id);
+            break;
+        case 1:
+            jp_sim_pop_reactivate(pop, id);
+            break;
+        case 2:
+            jp_sim_pop_payment_failed(pop, id);
+            break;
+        case 3:
+            jp_sim_pop_renewed(pop, id);
+            break;
+        default:
+            jp_sim_pop_set_tickets(pop, id, 1 + (int)jp_rng_below(&rng, 6));
+        }
+    }
+    /* brute force from the documented formula */
+    double want = 0;
+    int64_t tickets = 0;
+    for (uint32_t id = 0; id < pop->n_subs; id++) {
+        if (pop->state[id] != JP_SIM_SUB_ACTIVE)
+            continue;
+        double t = pop->tenure[id] > 24 ? 24 : pop->tenure[id];
+        double pf = pop->pf[id] > 3 ? 3 : pop->pf[id];
+        double z = -6 - 0.3 * log1p(t) + 0.9 * pf - 0.2 * (pop->tickets[id] - 1);
+        want += 1 / (1 + exp(-z));
+        tickets += pop->tickets[id];
+    }
+    assert_true(fabs(jp_sim_pop_hazard_sum(pop) - want) < 1e-9 * want);
+    assert_int_equal(jp_sim_pop_total_tickets(pop), tickets);
+    jp_sim_pop_free(pop);
+}
+
+static void test_postcode_formats(void **state)
+{
+    (void)state;
+    struct {
+        const char *code;
+        uint32_t pc;
+        const char *postcode, *sector;
+    } cases[] = {
+        {"GB", 0, "AA0 0AA", "AA0 0"}, {"GB", 1234, "AB2 3AE", "AB2 3"},
+        {"NL", 25, "1002AF", "1002"},  {"DE", 123, "11212", "112"},
+        {"SE", 123, "112 03", "112"},  {"NO", 95, "1905", "19"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        jp_sim_pop_t *pop = small_pop(cases[i].code, 2000, 1.0);
+        char a[16], b[16];
+        jp_sim_pop_postcode_str(pop, cases[i].pc, a, sizeof(a));
+        jp_sim_pop_sector_str(pop, cases[i].pc, b, sizeof(b));
+        assert_string_equal(a, cases[i].postcode);
+        assert_string_equal(b, cases[i].sector);
+        assert_int_equal(strncmp(a, b, strlen(b)), 0); /* the sector is a prefix */
+        jp_sim_pop_free(pop);
+    }
+    /* more postcodes than a format can name is refused */
+    jp_rng_t rng;
+    jp_rng_seed(&rng, 1);
+    jp_sim_pop_params_t p = {"NO", 100000, 10, 1, -6, 0, 0, 0};
+    char err[256];
+    assert_null(jp_sim_pop_new(&p, &rng, err, sizeof(err)));
+    assert_non_null(strstr(err, "sectors"));
+}
+
+static void test_density_is_skewed(void **state)
+{
+    (void)state;
+    /* lognormal sigma 1.5: the densest 10% of postcodes hold far more than
+     * 10% of the players; sigma 0: uniform */
+    for (int k = 0; k < 2; k++) {
+        jp_sim_pop_t *pop = small_pop("GB", 1000, k ? 1.5 : 0.0);
+        jp_rng_t rng;
+        jp_rng_seed(&rng, 3);
+        long *n = calloc(1000, sizeof(long));
+        for (int i = 0; i < 200000; i++)
+            n[jp_sim_pop_pick_postcode(pop, &rng)]++;
+        /* share of the top 100 postcodes */
+        long top = 0;
+        for (int j = 0; j < 100; j++) {
+            size_t best = 0;
+            for (size_t q = 1; q < 1000; q++)
+                if (n[q] > n[best])
+                    best = q;
+            top += n[best];
+            n[best] = -1;
+        }
+        double share = (double)top / 200000.0;
+        if (k)
+            assert_true(share > 0.35);
+        else
+            assert_true(share < 0.13);
+        free(n);
+        jp_sim_pop_free(pop);
+    }
+}
+
+static void test_uuid_and_seeds(void **state)
+{
+    (void)state;
+    char u[37];
+    jp_sim_uuid(0x0123456789abcdefULL, 0xfedcba9876543210ULL, u);
+    assert_string_equal(u, "01234567-89ab-4def-bedc-ba9876543210");
+    jp_rng_t a, b, c;
+    jp_sim_rng_seed(&a, 1, "GB", "events");
+    jp_sim_rng_seed(&b, 1, "GB", "events");
+    jp_sim_rng_seed(&c, 1, "NL", "events");
+    uint64_t x = jp_rng_next(&a);
+    assert_true(x == jp_rng_next(&b));
+    assert_true(x != jp_rng_next(&c));
+}
+
+static void test_faults_decode_with_expected_reason(void **state)
+{
+    (void)state;
+    jp_sim_memreg_t *reg = jp_sim_memreg_new();
+    jp_serde_config_t sc = {0};
+    sc.registry = jp_sim_memreg_registry(reg);
+    char err[512];
+    jp_serde_t *s = jp_serde_new(&sc, err, sizeof(err));
+    assert_non_null(s);
+    char *rogue = jp_sim_faults_rogue_schema(err, sizeof(err));
+    assert_non_null(rogue);
+    int rr =
+        jp_serde_add_reader(s, rogue, strlen(rogue), &jp_sim_rogue_sale_layout, err, sizeof(err));
+    assert_true(rr >= 0);
+
+    jp_sale_event_t sale = {0};
+    sale.event_id = jp_avro_str("01234567-89ab-4def-bedc-ba9876543210");
+    sale.country = jp_avro_str("GB");
+    sale.event_time = 1767225600000;
+    sale.customer_id = jp_avro_str("GB-1");
+    sale.postcode = jp_avro_str("AA0 0AA");
+    sale.channel = JP_SALE_CHANNEL_WEB;
+    sale.tickets = 2;
+    sale.amount_minor = 2450;
+    sale.currency = jp_avro_str("GBP");
+    sale.draw_id = jp_avro_str("GB-20260110-saturday");
+    sale.advertised_prize_minor = 100000000;
+
+    jp_sim_fault_t faults[] = {
+        JP_SIM_FAULT__COUNT,    JP_SIM_FAULT_NOT_FRAMED, JP_SIM_FAULT_UNKNOWN_SCHEMA_ID,
+        JP_SIM_FAULT_TRUNCATED, JP_SIM_FAULT_WRONG_TYPE, JP_SIM_FAULT_OUT_OF_RANGE};
+    for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++) {
+        jp_avro_buf_t buf = {0};
+        jp_sale_event_t ev = sale;
+        jp_rng_t rng;
+        jp_rng_seed(&rng, i);
+        if (faults[i] != JP_SIM_FAULT__COUNT)
+            jp_sim_faults_mutate_event(faults[i], JP_EVENT_SALE, &ev, 600000, 300000, &rng);
+        if (faults[i] == JP_SIM_FAULT_WRONG_TYPE) {
+            jp_sim_rogue_sale_t r;
+            char text[16];
+            jp_sim_faults_rogue_sale(&ev, &r, text, sizeof(text));
+            assert_int_equal(
+                jp_serde_encode(s, rr, "lottery.sales.v1-rogue", &r, &buf, err, sizeof(err)),
+                JP_SERDE_OK);
+        } else {
+            assert_int_equal(
+                jp_serde_encode(s, JP_EVENT_SALE, "lottery.sales.v1", &ev, &buf, err, sizeof(err)),
+                JP_SERDE_OK);
+        }
+        size_t len = buf.len;
+        if (faults[i] != JP_SIM_FAULT__COUNT)
+            jp_sim_faults_mutate_bytes(faults[i], buf.data, &len, 0);
+        jp_sale_event_t out;
+        jp_avro_arena_t arena;
+        jp_avro_arena_init(&arena);
+        jp_serde_err_t e =
+            jp_serde_decode(s, JP_EVENT_SALE, buf.data, len, &out, &arena, err, sizeof(err));
+        const char *want =
+            faults[i] == JP_SIM_FAULT__COUNT ? NULL : jp_sim_fault_expected_error(faults[i]);
+        if (want)
+            assert_string_equal(jp_serde_err_name(e), want);
+        else
+            assert_int_equal(e, JP_SERDE_OK);
+        if (faults[i] == JP_SIM_FAULT_OUT_OF_RANGE)
+            assert_true(out.tickets < 0);
+        if (faults[i] == JP_SIM_FAULT__COUNT)
+            assert_int_equal(out.tickets, 2);
+        jp_avro_arena_free(&arena);
+        jp_avro_buf_free(&buf);
+    }
+    /* late: older than lateness + grace; out of order: within the lateness */
+    jp_rng_t rng;
+    jp_rng_seed(&rng, 1);
+    for (int i = 0; i < 100; i++) {
+        jp_sale_event_t ev = sale;
+        jp_sim_faults_mutate_event(JP_SIM_FAULT_LATE, JP_EVENT_SALE, &ev, 600000, 300000, &rng);
+        assert_true(sale.event_time - ev.event_time > 900000);
+        ev = sale;
+        jp_sim_faults_mutate_event(JP_SIM_FAULT_OUT_OF_ORDER, JP_EVENT_SALE, &ev, 600000, 300000,
+                                   &rng);
+        assert_true(sale.event_time - ev.event_time > 0);
+        assert_true(sale.event_time - ev.event_time <= 300000);
+    }
+    free(rogue);
+    jp_serde_free(s);
+    jp_sim_memreg_free(reg);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_shipped_worlds_load),
+        cmocka_unit_test(test_world_errors_have_positions),
+        cmocka_unit_test(test_draw_is_uniform_among_participating),
+        cmocka_unit_test(test_hazard_sum_is_exact),
+        cmocka_unit_test(test_postcode_formats),
+        cmocka_unit_test(test_density_is_skewed),
+        cmocka_unit_test(test_uuid_and_seeds),
+        cmocka_unit_test(test_faults_decode_with_expected_reason),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
