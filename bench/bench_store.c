@@ -96,10 +96,12 @@ int main(void)
     double *t_hit = calloc((size_t)runs, sizeof(double));
     double *t_miss = calloc((size_t)runs, sizeof(double));
     double *t_bulk = calloc((size_t)runs, sizeof(double));
-    if (!t_put || !t_hit || !t_miss || !t_bulk)
+    /* keys are formatted before the timed loops */
+    char *keys = malloc((size_t)(HIT_KEYS > MISS_GETS ? HIT_KEYS : MISS_GETS) * (KEY_LEN + 1));
+    if (!t_put || !t_hit || !t_miss || !t_bulk || !keys)
         die("setup", "out of memory");
     size_t acc = 0;
-    char k[KEY_LEN + 1], err[256];
+    char err[256];
     jp_rng_t rng;
     jp_rng_seed(&rng, 7);
 
@@ -115,13 +117,15 @@ int main(void)
         /* hits: a working set that fits the cache, read after its commit */
         s = open_fresh(env, path);
         load(s, HIT_KEYS);
+        for (uint64_t i = 0; i < HIT_KEYS; i++)
+            key_of(keys + i * (KEY_LEN + 1), i * 7919 % HIT_KEYS);
         double t0 = jp_bench_now();
         for (int round = 0; round < HIT_ROUNDS; round++) {
             for (uint64_t i = 0; i < HIT_KEYS; i++) {
                 const void *v;
                 size_t vl;
-                key_of(k, (i * 7919 + (uint64_t)round) % HIT_KEYS);
-                acc += (size_t)jp_store_get(s, JP_CF_WINDOWS, k, KEY_LEN, &v, &vl) + vl;
+                const char *hk = keys + ((i + (uint64_t)round) % HIT_KEYS) * (KEY_LEN + 1);
+                acc += (size_t)jp_store_get(s, JP_CF_WINDOWS, hk, KEY_LEN, &v, &vl) + vl;
             }
         }
         t_hit[r] = (jp_bench_now() - t0) / ((double)HIT_KEYS * HIT_ROUNDS) * 1e9;
@@ -137,12 +141,13 @@ int main(void)
         s = env ? jp_store_open(env, bulk_path, err, sizeof err) : NULL;
         if (!s)
             die("reopen", err);
+        for (uint64_t i = 0; i < MISS_GETS; i++)
+            key_of(keys + i * (KEY_LEN + 1), jp_rng_below(&rng, BULK_KEYS));
         t0 = jp_bench_now();
-        for (int i = 0; i < MISS_GETS; i++) {
+        for (uint64_t i = 0; i < MISS_GETS; i++) {
             const void *v;
             size_t vl = 0;
-            key_of(k, jp_rng_below(&rng, BULK_KEYS));
-            if (jp_store_get(s, JP_CF_WINDOWS, k, KEY_LEN, &v, &vl) != 1)
+            if (jp_store_get(s, JP_CF_WINDOWS, keys + i * (KEY_LEN + 1), KEY_LEN, &v, &vl) != 1)
                 die("get", "bulk key missing");
             acc += vl;
         }
@@ -169,5 +174,6 @@ int main(void)
     free(t_hit);
     free(t_miss);
     free(t_bulk);
+    free(keys);
     return 0;
 }

@@ -33,7 +33,10 @@
  *   cut test eps = sqrt(2 m v d') + 2/3 d' m, d' = ln(2 ln(W) / delta).
  *
  * Functions that allocate return 0 / -1 with an error message; pure
- * functions return the statistic (NaN on empty input).
+ * functions return the statistic (NaN on empty input). Samples and stream
+ * values must not be NaN (filter them upstream: the result is unspecified).
+ * None of these functions keep global state; detectors are plain values
+ * (Page-Hinkley) or heap objects (ADWIN) owned by the caller.
  */
 #ifndef JP_DRIFT_H
 #define JP_DRIFT_H

@@ -15,6 +15,8 @@
 #define _GNU_SOURCE
 #include "jp_broker.h"
 
+#include "jp_engine.h"
+
 #include <dlfcn.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -160,6 +162,13 @@ int jp_broker_create_config_topics(jp_broker_t *b, const jp_config_t *cfg, char 
         if (jp_broker_create_topic(b, inputs[i]->name, (int)inputs[i]->partitions, errstr,
                                    errstr_size) ||
             jp_broker_create_topic(b, dlq, (int)inputs[i]->partitions, errstr, errstr_size))
+            return -1;
+    }
+    for (size_t i = 0; i < jp_engine_n_changelog_stores; i++) {
+        char topic[512];
+        jp_engine_changelog_topic(cfg, jp_engine_changelog_stores[i], topic, sizeof(topic));
+        if (jp_broker_create_topic(b, topic, (int)cfg->topics.sales.partitions, errstr,
+                                   errstr_size))
             return -1;
     }
     const char *outputs[] = {cfg->topics.recommendations, cfg->topics.alerts, cfg->topics.features,

@@ -35,8 +35,9 @@ rd_kafka_mock_cluster_t *jp_broker_mock(jp_broker_t *b);
 int jp_broker_create_topic(jp_broker_t *b, const char *topic, int partitions, char *errstr,
                            size_t errstr_size);
 
-/* Creates every topic of the configuration: the inputs and their
- * dead-letter topics with the input partition count, and the outputs. */
+/* Creates every topic of the configuration: the inputs, their dead-letter
+ * topics and the engine's changelogs with the input partition count (the
+ * mock cluster has no CreateTopics), and the outputs. */
 int jp_broker_create_config_topics(jp_broker_t *b, const jp_config_t *cfg, char *errstr,
                                    size_t errstr_size);
 

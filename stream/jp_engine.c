@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,8 +30,16 @@
 
 #define MAX_TASKS 1024
 /* Changelog stores in use (models and ledger come with later features). */
-static const jp_cf_t changelog_cfs[] = {JP_CF_META, JP_CF_WINDOWS, JP_CF_CUSTOMERS, JP_CF_DEDUPE};
-#define N_CHANGELOG (sizeof(changelog_cfs) / sizeof(changelog_cfs[0]))
+const jp_cf_t jp_engine_changelog_stores[] = {JP_CF_META, JP_CF_WINDOWS, JP_CF_CUSTOMERS,
+                                              JP_CF_DEDUPE};
+#define N_CHANGELOG (sizeof(jp_engine_changelog_stores) / sizeof(jp_engine_changelog_stores[0]))
+const size_t jp_engine_n_changelog_stores = N_CHANGELOG;
+#define changelog_cfs jp_engine_changelog_stores
+
+void jp_engine_changelog_topic(const jp_config_t *cfg, jp_cf_t cf, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s%s-changelog", cfg->topics.changelog_prefix, jp_cf_name(cf));
+}
 #define HDR_OFFSETS "jp.input.offsets"
 /* Used only by `jackpot dev` when no key file is configured. */
 static const char dev_pii_key[] = "jackpot-dev-mode-pii-key-not-secret";
@@ -93,7 +102,6 @@ static int64_t mono_ms(void)
 }
 
 /* ---- metrics ---------------------------------------------------------------- */
-
 
 static jp_counter_t *counter_for(jp_engine_t *e, jp_input_t input, const char *what,
                                  const char *reason)
@@ -281,6 +289,13 @@ static rd_kafka_t *make_client(jp_engine_t *e, rd_kafka_type_t type, int role, c
         bad |= set(conf, "linger.ms", "5", errstr, errstr_size);
         rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
     } else {
+        /* The follower and the restorer never join the group, but a
+         * consumer without any group.id reports "Unknown group" errors. */
+        char gid[300];
+        snprintf(gid, sizeof(gid), "%s.%s", jp_config_kafka_get(e->cfg, "group.id"),
+                 role == 1 ? "assigned" : "group");
+        if (role)
+            bad |= set(conf, "group.id", gid, errstr, errstr_size);
         bad |= set(conf, "enable.auto.commit", "false", errstr, errstr_size);
         bad |= set(conf, "enable.auto.offset.store", "false", errstr, errstr_size);
         bad |= set(conf, "auto.offset.reset", "earliest", errstr, errstr_size);
@@ -337,25 +352,76 @@ static int check_topics(jp_engine_t *e, int *exit_code, char *errstr, size_t err
     return 0;
 }
 
-/* Creates the dead-letter and changelog topics that do not exist yet. */
+/* mkdir -p */
+static int make_dirs(const char *path, char *errstr, size_t errstr_size)
+{
+    char buf[1024];
+    snprintf(buf, sizeof(buf), "%s", path);
+    for (char *p = buf + 1;; p++) {
+        if (*p == '/' || *p == '\0') {
+            char c = *p;
+            *p = '\0';
+            if (mkdir(buf, 0750) != 0 && errno != EEXIST) {
+                snprintf(errstr, errstr_size, "cannot create %s: %s", buf, strerror(errno));
+                return -1;
+            }
+            if (!c)
+                return 0;
+            *p = c;
+        }
+    }
+}
+
+/* 1 if the topic exists, from all-topics metadata. */
+static int topic_exists(const struct rd_kafka_metadata *md, const char *topic)
+{
+    for (int t = 0; t < md->topic_cnt; t++)
+        if (strcmp(md->topics[t].topic, topic) == 0 && !md->topics[t].err)
+            return 1;
+    return 0;
+}
+
+/* Creates the dead-letter and changelog topics that do not exist yet
+ * (changelogs compacted, as many partitions as the inputs). */
 static int create_topics(jp_engine_t *e, char *errstr, size_t errstr_size)
 {
+    const struct rd_kafka_metadata *md;
+    rd_kafka_resp_err_t merr = rd_kafka_metadata(e->producer, 1, NULL, &md, 15000);
+    if (merr) {
+        snprintf(errstr, errstr_size, "metadata: %s", rd_kafka_err2str(merr));
+        return -1;
+    }
     rd_kafka_NewTopic_t *nt[JP_INPUT__COUNT + N_CHANGELOG];
     size_t n = 0;
-    char err[256];
+    char err[256], missing[1024] = "";
+    const char *names[JP_INPUT__COUNT + N_CHANGELOG];
     for (int i = 0; i < JP_INPUT__COUNT; i++)
-        nt[n++] = rd_kafka_NewTopic_new(e->dlq[i], e->n_partitions, -1, err, sizeof(err));
-    for (size_t i = 0; i < N_CHANGELOG; i++) {
-        nt[n] = rd_kafka_NewTopic_new(e->changelog[changelog_cfs[i]], e->n_partitions, -1, err,
-                                      sizeof(err));
-        rd_kafka_NewTopic_set_config(nt[n++], "cleanup.policy", "compact");
+        names[i] = e->dlq[i];
+    for (size_t i = 0; i < N_CHANGELOG; i++)
+        names[JP_INPUT__COUNT + i] = e->changelog[changelog_cfs[i]];
+    for (size_t i = 0; i < JP_INPUT__COUNT + N_CHANGELOG; i++) {
+        if (topic_exists(md, names[i]))
+            continue;
+        nt[n] = rd_kafka_NewTopic_new(names[i], e->n_partitions, -1, err, sizeof(err));
+        if (i >= JP_INPUT__COUNT)
+            rd_kafka_NewTopic_set_config(nt[n], "cleanup.policy", "compact");
+        n++;
+        snprintf(missing + strlen(missing), sizeof(missing) - strlen(missing), "%s%s",
+                 *missing ? ", " : "", names[i]);
     }
+    rd_kafka_metadata_destroy(md);
+    if (n == 0)
+        return 0;
+    jp_log_info("engine", "creating topics %s", missing);
     rd_kafka_queue_t *q = rd_kafka_queue_new(e->producer);
     rd_kafka_CreateTopics(e->producer, nt, n, NULL, q);
-    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 20000);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 10000);
     int rc = 0;
     if (!ev) {
-        snprintf(errstr, errstr_size, "creating topics timed out");
+        snprintf(errstr, errstr_size,
+                 "cannot create topics %s (no answer to CreateTopics): create them with %d "
+                 "partitions",
+                 missing, e->n_partitions);
         rc = -1;
     } else {
         size_t cnt;
@@ -397,12 +463,15 @@ jp_engine_t *jp_engine_new(const jp_config_t *cfg, jp_metrics_t *metrics,
     for (int i = 0; i < JP_INPUT__COUNT; i++)
         snprintf(e->dlq[i], sizeof(e->dlq[i]), "%s%s", e->topics[i], cfg->topics.dlq_suffix);
     for (int i = 0; i < JP_CF__COUNT; i++)
-        snprintf(e->changelog[i], sizeof(e->changelog[i]), "%s%s-changelog",
-                 cfg->topics.changelog_prefix, jp_cf_name((jp_cf_t)i));
+        jp_engine_changelog_topic(cfg, (jp_cf_t)i, e->changelog[i], sizeof(e->changelog[i]));
     for (int p = 0; p < MAX_TASKS; p++)
         for (int i = 0; i < JP_INPUT__COUNT; i++)
             e->rewind[p][i].want = -1;
 
+    if (make_dirs(e->state_dir, errstr, errstr_size) != 0) {
+        *exit_code = 73;
+        goto fail;
+    }
     const char *key = cfg->pii.token_key.value;
     if (!key && !(opts && opts->dev_mode)) {
         snprintf(errstr, errstr_size,
@@ -973,7 +1042,7 @@ int jp_engine_run(jp_engine_t *e, char *errstr, size_t errstr_size)
         if (e->tasks[p])
             close_task(e, p);
     rd_kafka_flush(e->producer, 10000);
-    update_status(e);
+    /* The status keeps the figures of the last commit: tasks are closed now. */
     return 0;
 }
 

@@ -47,6 +47,12 @@
 
 typedef struct jp_engine_s jp_engine_t;
 
+/* The state stores that have changelog topics, and their topic names
+ * (<changelog_prefix><store>-changelog, one partition per task). */
+extern const jp_cf_t jp_engine_changelog_stores[];
+extern const size_t jp_engine_n_changelog_stores;
+void jp_engine_changelog_topic(const jp_config_t *cfg, jp_cf_t cf, char *buf, size_t size);
+
 typedef struct jp_engine_opts_s {
     /* Allow running without pii.token_key (a fixed dev key is used);
      * only `jackpot dev` sets this. */

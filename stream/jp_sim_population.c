@@ -154,6 +154,14 @@ jp_sim_pop_t *jp_sim_pop_new(const jp_sim_pop_params_t *p, jp_rng_t *rng, char *
         snprintf(errstr, errstr_size, "out of memory");
         return NULL;
     }
+    pop->pc_str = malloc(n * sizeof(*pop->pc_str));
+    if (!pop->pc_str) {
+        jp_sim_pop_free(pop);
+        snprintf(errstr, errstr_size, "out of memory");
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++)
+        jp_sim_pop_postcode_str(pop, (uint32_t)i, pop->pc_str[i], sizeof(pop->pc_str[i]));
     build_hazards(pop, p);
     return pop;
 }
@@ -168,6 +176,7 @@ void jp_sim_pop_free(jp_sim_pop_t *pop)
     free(pop->extra_touched);
     free(pop->alias_prob);
     free(pop->alias_idx);
+    free(pop->pc_str);
     free(pop->postcode);
     free(pop->tickets);
     free(pop->pf);
@@ -349,6 +358,11 @@ void jp_sim_pop_reset_extra(jp_sim_pop_t *pop)
         postcode_add(pop, pc, &pop->extra[pc], -pop->extra[pc]);
     }
     pop->n_extra_touched = 0;
+}
+
+const char *jp_sim_pop_postcode(const jp_sim_pop_t *pop, uint32_t postcode)
+{
+    return pop->pc_str[postcode];
 }
 
 int64_t jp_sim_pop_postcode_tickets(const jp_sim_pop_t *pop, uint32_t postcode)

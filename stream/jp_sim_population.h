@@ -61,6 +61,7 @@ typedef struct jp_sim_pop_s {
     size_t n_participating;
     double *alias_prob;
     uint32_t *alias_idx;
+    char (*pc_str)[8]; /* every postcode's string, formatted once */
 
     /* subscribers (struct of arrays) */
     size_t n_subs, cap_subs;
@@ -111,6 +112,9 @@ int64_t jp_sim_pop_postcode_tickets(const jp_sim_pop_t *pop, uint32_t postcode);
 long jp_sim_pop_draw_postcode(const jp_sim_pop_t *pop, jp_rng_t *rng);
 /* Sum of tickets over all postcodes. */
 int64_t jp_sim_pop_total_tickets(const jp_sim_pop_t *pop);
+
+/* The postcode's string, formatted once at creation (NUL-terminated). */
+const char *jp_sim_pop_postcode(const jp_sim_pop_t *pop, uint32_t postcode);
 
 /* The postcode's and its sector's strings (buffers of >= 16 bytes). */
 void jp_sim_pop_postcode_str(const jp_sim_pop_t *pop, uint32_t postcode, char *out, size_t size);

@@ -736,22 +736,26 @@ int jp_store_commit(jp_store_t *s, const jp_store_kv_t *meta, size_t n_meta, cha
         jp_store_fmt(errstr, errstr_size, "commit: invalid meta entries");
         return -1;
     }
+    /* Key order: the memtable's skiplist inserts a sorted batch several
+     * times faster than one in hash order, and the batch is deterministic. */
     rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
     for (int c = 0; c < JP_CF__COUNT; c++) {
-        const jp_store_map_t *m = &s->map[c];
-        if (!m->ndirty)
-            continue;
-        for (size_t i = 0; i < m->cap; i++) {
-            const jp_store_ent_t *e = &m->slot[i];
-            if (!e->buf || !e->dirty)
-                continue;
-            if (e->kind == JP_ENT_VALUE)
-                rocksdb_writebatch_put_cf(wb, s->cfh[c + 1], (const char *)e->buf, e->klen,
-                                          (const char *)e->buf + e->klen,
-                                          JP_STORE_TS_LEN + e->vlen);
-            else
-                rocksdb_writebatch_delete_cf(wb, s->cfh[c + 1], (const char *)e->buf, e->klen);
+        jp_store_ref_t *r;
+        size_t n;
+        if (jp_store_collect_dirty(s, &s->map[c], NULL, 0, &r, &n) != 0) {
+            rocksdb_writebatch_destroy(wb);
+            jp_store_fmt(errstr, errstr_size, "commit: out of memory");
+            return -1;
         }
+        for (size_t i = 0; i < n; i++) {
+            if (r[i].val)
+                rocksdb_writebatch_put_cf(wb, s->cfh[c + 1], (const char *)r[i].key, r[i].klen,
+                                          (const char *)r[i].key + r[i].klen,
+                                          JP_STORE_TS_LEN + r[i].vlen);
+            else
+                rocksdb_writebatch_delete_cf(wb, s->cfh[c + 1], (const char *)r[i].key, r[i].klen);
+        }
+        free(r);
     }
     unsigned char ts[JP_STORE_TS_LEN];
     jp_store_ts_put(ts, JP_STORE_NO_TTL);

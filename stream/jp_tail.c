@@ -179,7 +179,10 @@ static rd_kafka_t *make_consumer(const char *brokers, const jp_conf_props_t *x, 
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     if (rd_kafka_conf_set(conf, "bootstrap.servers", brokers, errstr, errstr_size) ||
         rd_kafka_conf_set(conf, "enable.partition.eof", "false", errstr, errstr_size) ||
-        rd_kafka_conf_set(conf, "client.id", "jackpot-tail", errstr, errstr_size)) {
+        rd_kafka_conf_set(conf, "client.id", "jackpot-tail", errstr, errstr_size) ||
+        /* Never joins (partitions are assigned), but a consumer without a
+         * group.id reports "Unknown group" on assign. */
+        rd_kafka_conf_set(conf, "group.id", "jackpot-tail", errstr, errstr_size)) {
         rd_kafka_conf_destroy(conf);
         return NULL;
     }

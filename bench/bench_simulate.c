@@ -1,0 +1,100 @@
+/*
+ * Simulator throughput with configs/sim/load.yaml (five countries, ~4.5M
+ * subscribers, no faults), one simulated week per run (JP_BENCH_SIM_WEEKS
+ * overrides):
+ *   - generate: generation + Avro encoding + framing, records discarded;
+ *   - produce: the same, produced to the in-process dev broker (librdkafka
+ *     mock cluster) through jp_sim_produce, flushed.
+ * The generating thread is pinned to one core; the broker's and the
+ * producer's librdkafka threads are created before pinning and are not.
+ * Schemas go to the in-memory registry (registration happens once per
+ * topic, so the registry is not on the hot path). Target: >= 500k records/s.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jp_bench.h"
+#include "jp_broker.h"
+#include "jp_sim.h"
+#include "jp_sim_memreg.h"
+#include "jp_sim_produce.h"
+
+#define TARGET 500000.0
+
+static double run(const jp_sim_world_t *w, int64_t weeks, int produce, uint64_t *records)
+{
+    char err[1024];
+    jp_broker_t *b = NULL;
+    jp_sim_producer_t *prod = NULL;
+    jp_sim_memreg_t *reg = jp_sim_memreg_new();
+    jp_sim_options_t o;
+    memset(&o, 0, sizeof(o));
+    o.weeks = weeks;
+    o.registry = jp_sim_memreg_registry(reg);
+    if (produce) {
+        b = jp_broker_start(1, 0, err, sizeof(err));
+        if (!b || jp_broker_create_config_topics(b, &w->config, err, sizeof(err)) != 0) {
+            fprintf(stderr, "broker: %s\n", err);
+            exit(1);
+        }
+        prod = jp_sim_producer_new(jp_broker_bootstraps(b), NULL, NULL, NULL, err, sizeof(err));
+        if (!prod) {
+            fprintf(stderr, "producer: %s\n", err);
+            exit(1);
+        }
+        o.output = jp_sim_producer_output(prod);
+    }
+    jp_bench_pin_one_core();
+    jp_sim_stats_t stats;
+    double t0 = jp_bench_now();
+    if (jp_sim_run(w, &o, NULL, &stats, err, sizeof(err)) != 0 ||
+        (prod && jp_sim_producer_flush(prod, 300000, err, sizeof(err)) != 0)) {
+        fprintf(stderr, "simulate: %s\n", err);
+        exit(1);
+    }
+    double el = jp_bench_now() - t0;
+    *records = stats.records;
+    jp_sim_producer_free(prod);
+    if (b)
+        jp_broker_stop(b);
+    jp_sim_memreg_free(reg);
+    return (double)stats.records / el;
+}
+
+int main(void)
+{
+    const char *src = getenv("JACKPOT_SRC");
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/configs/sim/load.yaml", src ? src : ".");
+    jp_conf_t c;
+    jp_conf_init(&c, NULL);
+    jp_sim_world_t w;
+    if (jp_sim_world_load(&c, path, &w) != 0) {
+        for (size_t i = 0; i < c.n_errors; i++)
+            fprintf(stderr, "%s\n", c.errors[i]);
+        return 1;
+    }
+    jp_conf_destroy(&c);
+    const char *wk = getenv("JP_BENCH_SIM_WEEKS");
+    int64_t weeks = wk ? atoll(wk) : 1;
+    int n = jp_bench_runs();
+    double *gen = calloc((size_t)n, sizeof(double)), *prod = calloc((size_t)n, sizeof(double));
+    uint64_t records = 0;
+    for (int i = 0; i < n; i++) {
+        gen[i] = run(&w, weeks, 0, &records);
+        prod[i] = run(&w, weeks, 1, &records);
+    }
+    char note[128], target[64];
+    snprintf(target, sizeof(target), ">= %.0f", TARGET);
+    double g = jp_bench_median(gen, (size_t)n), p = jp_bench_median(prod, (size_t)n);
+    snprintf(note, sizeof(note), "load.yaml, %lld week(s), %llu records, %.2fx target",
+             (long long)weeks, (unsigned long long)records, g / TARGET);
+    jp_bench_row("simulate", "generate_records_per_s", g, "records/s", target, note);
+    snprintf(note, sizeof(note), "to the dev broker, idempotent, %.2fx target", p / TARGET);
+    jp_bench_row("simulate", "produce_records_per_s", p, "records/s", target, note);
+    free(gen);
+    free(prod);
+    jp_sim_world_release(&w);
+    return 0;
+}
