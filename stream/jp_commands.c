@@ -36,6 +36,8 @@ const jp_command_t jp_commands[] = {
      jp_cmd_simulate},
     {"run", "run the stream processor (consumer group, state, windows, admin HTTP)",
      jp_cmd_run_usage, jp_cmd_run},
+    {"dev", "run broker, registry, simulator and processor together (the demo)", jp_cmd_dev_usage,
+     jp_cmd_dev},
     {NULL, NULL, NULL, NULL},
 };
 

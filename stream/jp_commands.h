@@ -25,4 +25,7 @@ extern const char jp_cmd_simulate_usage[];
 int jp_cmd_run(const jp_command_t *cmd, int argc, char **argv);
 extern const char jp_cmd_run_usage[];
 
+int jp_cmd_dev(const jp_command_t *cmd, int argc, char **argv);
+extern const char jp_cmd_dev_usage[];
+
 #endif

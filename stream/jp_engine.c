@@ -1143,6 +1143,7 @@ static void update_status(jp_engine_t *e)
         }
     }
     tot.windows_closed = e->windows_closed;
+    tot.lag = lag;
     tot.commits = (int64_t)jp_counter_get(e->commits);
     int ready = tot.tasks > 0 && !e->restoring && lag <= e->cfg->http.ready_max_lag;
     json_object_set_new(root, "ready", json_boolean(ready));

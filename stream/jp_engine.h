@@ -101,6 +101,7 @@ typedef struct jp_engine_totals_s {
     int64_t consumed, applied, dead_lettered, duplicates, late;
     int64_t windows_closed;
     int64_t commits;
+    int64_t lag; /* records behind the ends of the input partitions */
     int tasks;
 } jp_engine_totals_t;
 void jp_engine_totals(jp_engine_t *e, jp_engine_totals_t *out);

@@ -165,11 +165,11 @@ static void *signal_thread(void *arg)
             reload(r);
             continue;
         }
+        if (sig == SIGUSR1) /* internal: the engine finished */
+            break;
         jp_log_info("run", "%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
         if (r->engine)
             jp_engine_stop(r->engine);
-        if (sig == SIGUSR1) /* internal: the engine finished */
-            break;
         if (r->opts->on_signal)
             r->opts->on_signal(r->opts->ctx);
     }
@@ -294,6 +294,8 @@ int jp_run_engine(const jp_config_t *cfg, const jp_run_opts_t *opts)
             jp_log_error("run", "%s", err);
             rc = EX_SOFTWARE;
         }
+        if (opts->on_exit)
+            opts->on_exit(opts->ctx, r.engine);
     }
     jp_admin_free(admin);
 done:

@@ -6,6 +6,14 @@
  * encoding into one reusable buffer, byte-level mutation, output. Faults
  * are recorded in the truth with the record's per-topic sequence number
  * and a hash of its bytes so a consumer can match every dead letter.
+ *
+ * Countries are generated one after another per hour, but a topic's
+ * partition may hold several countries (the key is the country), so the
+ * hour's records are buffered and written in the order of the times they
+ * were generated for (before any fault moved an event time), countries
+ * interleaved: a shared partition stays in event-time order, as it would
+ * with real producers, and late or out-of-order faults keep exactly their
+ * intended displacement. Sequence numbers are assigned at that write.
  */
 #include "jp_sim.h"
 
@@ -42,9 +50,23 @@ typedef struct {
     uint64_t seq[3];
     jp_avro_buf_t buf;
     int64_t now;
+    int64_t gen_time; /* generation time of the event being written */
     char *errstr;
     size_t errstr_size;
+    /* the hour's records, written in generation-time order by flush_hour */
+    struct pending_s *pend;
+    size_t n_pend, cap_pend;
+    jp_avro_buf_t pend_bytes;
 } run_t;
+
+typedef struct pending_s {
+    int64_t order; /* generation time */
+    size_t n;      /* arrival order: the tie-break that keeps sorting stable */
+    int topic;
+    size_t key_off, key_len, val_off, val_len;
+    int64_t ts;
+    long fault;
+} pending_t;
 
 uint64_t jp_sim_seed(const jp_sim_world_t *w, const jp_sim_options_t *o)
 {
@@ -61,12 +83,14 @@ static int type_topic(jp_event_type_t type)
     return type == JP_EVENT_SALE ? T_SALES : type == JP_EVENT_CUSTOMER ? T_CUSTOMERS : T_DRAWS;
 }
 
-static int write_record(run_t *r, int t, const char *key, size_t key_len, const void *val,
-                        size_t len, int64_t ts, long fault)
+static int write_now(run_t *r, int t, const char *key, size_t key_len, const void *val, size_t len,
+                     int64_t ts, long fault)
 {
     r->seq[t]++;
     r->stats->records++;
     r->stats->records_by_type[t]++;
+    if (fault >= 0 && r->truth)
+        jp_sim_truth_fault_seq(r->truth, fault, r->seq[t]);
     if (!r->o->output.write)
         return 0;
     if (r->o->output.write(r->o->output.ctx, r->topic[t], key, key_len, val, len, ts, fault) != 0) {
@@ -74,6 +98,55 @@ static int write_record(run_t *r, int t, const char *key, size_t key_len, const 
         return -1;
     }
     return 0;
+}
+
+/* Buffers one record of the current hour (see the design note above). */
+static int write_record(run_t *r, int t, const char *key, size_t key_len, const void *val,
+                        size_t len, int64_t ts, long fault)
+{
+    if (r->n_pend == r->cap_pend) {
+        size_t cap = r->cap_pend ? 2 * r->cap_pend : 4096;
+        pending_t *p = realloc(r->pend, cap * sizeof(*p));
+        if (!p)
+            return -1;
+        r->pend = p;
+        r->cap_pend = cap;
+    }
+    pending_t *p = &r->pend[r->n_pend];
+    p->order = r->gen_time;
+    p->n = r->n_pend++;
+    p->topic = t;
+    p->key_off = r->pend_bytes.len;
+    p->key_len = key_len;
+    p->ts = ts;
+    p->fault = fault;
+    if (jp_avro_buf_append(&r->pend_bytes, key, key_len) != 0)
+        return -1;
+    p->val_off = r->pend_bytes.len;
+    p->val_len = len;
+    return jp_avro_buf_append(&r->pend_bytes, val, len);
+}
+
+static int pending_cmp(const void *a, const void *b)
+{
+    const pending_t *x = a, *y = b;
+    if (x->order != y->order)
+        return x->order < y->order ? -1 : 1;
+    return (x->n > y->n) - (x->n < y->n);
+}
+
+static int flush_hour(run_t *r)
+{
+    qsort(r->pend, r->n_pend, sizeof(*r->pend), pending_cmp);
+    int rc = 0;
+    for (size_t i = 0; i < r->n_pend && rc == 0; i++) {
+        const pending_t *p = &r->pend[i];
+        rc = write_now(r, p->topic, (const char *)r->pend_bytes.data + p->key_off, p->key_len,
+                       r->pend_bytes.data + p->val_off, p->val_len, p->ts, p->fault);
+    }
+    r->n_pend = 0;
+    r->pend_bytes.len = 0;
+    return rc;
 }
 
 static int encode(run_t *r, int reader, const char *topic, const void *ev)
@@ -95,6 +168,9 @@ static int on_event(void *ctx, size_t ci, jp_event_type_t type, void *ev)
     if (r->o->skip_encoding)
         return 0;
 
+    r->gen_time = type == JP_EVENT_SALE       ? ((jp_sale_event_t *)ev)->event_time
+                  : type == JP_EVENT_CUSTOMER ? ((jp_customer_event_t *)ev)->event_time
+                                              : ((jp_draw_result_t *)ev)->draw_time;
     jp_sim_fault_t f = JP_SIM_FAULT__COUNT;
     if (type != JP_EVENT_DRAW)
         f = jp_sim_faults_pick(r->w->fault_rate, type, &c->rng_faults);
@@ -134,8 +210,8 @@ static int on_event(void *ctx, size_t ci, jp_event_type_t type, void *ev)
             char key[8], id[64];
             snprintf(key, sizeof(key), "%.*s", (int)country->len, country->ptr);
             snprintf(id, sizeof(id), "%.*s", (int)event_id->len, event_id->ptr);
-            /* a duplicate's fault is its second copy */
-            uint64_t seq = r->seq[t] + (f == JP_SIM_FAULT_DUPLICATE);
+            /* set when written (flush_hour); a duplicate's fault is its second copy */
+            uint64_t seq = 0;
             fault =
                 jp_sim_truth_fault(r->truth, f, r->topic[t], key, id, seq,
                                    jp_sim_fault_expected_error(f), jp_hash64(r->buf.data, len, 0));
@@ -276,6 +352,8 @@ int jp_sim_run(const jp_sim_world_t *w, const jp_sim_options_t *o, jp_sim_truth_
         apply_changes(&r, applied, t);
         for (size_t i = 0; i < n && rc == 0; i++)
             rc = jp_sim_gen_hour(r.c[i].gen, t, &emit);
+        if (rc == 0)
+            rc = flush_hour(&r);
         stats->end_ms = t + HOUR_MS;
         if (o->progress)
             o->progress(o->progress_ctx, stats->end_ms, stats->records);
@@ -296,6 +374,8 @@ out:
     free(applied);
     free(rogue);
     jp_avro_buf_free(&r.buf);
+    jp_avro_buf_free(&r.pend_bytes);
+    free(r.pend);
     jp_serde_free(r.serde);
     jp_sim_memreg_free(memreg);
     return rc;

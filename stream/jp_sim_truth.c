@@ -205,6 +205,13 @@ long jp_sim_truth_fault(jp_sim_truth_t *t, jp_sim_fault_t type, const char *topi
     return (long)json_array_size(t->fault_records) - 1;
 }
 
+void jp_sim_truth_fault_seq(jp_sim_truth_t *t, long index, uint64_t seq)
+{
+    json_t *o = json_array_get(t->fault_records, (size_t)index);
+    if (o)
+        set(o, "seq", json_integer((json_int_t)seq));
+}
+
 void jp_sim_truth_fault_delivered(jp_sim_truth_t *t, long index, int32_t partition, int64_t offset)
 {
     json_t *o = json_array_get(t->fault_records, (size_t)index);

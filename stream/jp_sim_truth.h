@@ -68,6 +68,9 @@ long jp_sim_truth_fault(jp_sim_truth_t *t, jp_sim_fault_t type, const char *topi
                         const char *event_id, uint64_t seq, const char *expected_error,
                         uint64_t value_hash);
 /* Fills in where a fault record landed. */
+/* Sets the per-topic sequence number of a fault record once its record is
+ * actually written (records are written in time order after each hour). */
+void jp_sim_truth_fault_seq(jp_sim_truth_t *t, long index, uint64_t seq);
 void jp_sim_truth_fault_delivered(jp_sim_truth_t *t, long index, int32_t partition, int64_t offset);
 /* Records per-topic totals of records written. */
 void jp_sim_truth_totals(jp_sim_truth_t *t, const char *topic, uint64_t records);

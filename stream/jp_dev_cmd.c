@@ -1,0 +1,403 @@
+/*
+ * `jackpot dev`: the whole embedded default in one process - dev broker,
+ * schema registry, simulator (a simulated week in about a minute by
+ * default) and the processor with its admin HTTP server - plus a live view
+ * per country. This is what `make demo` runs.
+ *
+ * Threads: the engine runs on the main thread (jp_run_engine), the
+ * simulator and the view on their own. With --weeks N the simulator thread,
+ * once its N weeks are produced, waits until the engine has consumed every
+ * record it wrote and then stops the engine; the summary is printed from
+ * the engine's last commit.
+ */
+#define _XOPEN_SOURCE 700
+#include <ftw.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "jp_commands.h"
+#include "jp_devstack.h"
+#include "jp_log.h"
+#include "jp_registry_client.h"
+#include "jp_run.h"
+#include "jp_sim.h"
+#include "jp_sim_produce.h"
+
+const char jp_cmd_dev_usage[] =
+    "usage: jackpot dev [--world FILE] [--weeks N] [--speed X | --max] [--seed S]\n"
+    "                   [--port P] [--http ADDR] [--state DIR]\n"
+    "\n"
+    "Runs the embedded default end to end: the dev broker, the schema registry,\n"
+    "the simulator and the stream processor, with the admin HTTP server up (its\n"
+    "URL is printed) and a live view per country. Ctrl-C stops everything\n"
+    "cleanly. With --weeks N it simulates N weeks, waits for the processor to\n"
+    "catch up, prints a summary and exits 0.\n"
+    "\n"
+    "Options:\n"
+    "  -w, --world FILE   simulator world (default configs/sim/default.yaml)\n"
+    "  -n, --weeks N      simulated weeks, then stop (default: the world's)\n"
+    "  -s, --speed X      simulated seconds per wall second (default 10080: a\n"
+    "                     week a minute)\n"
+    "      --max          simulate as fast as possible\n"
+    "      --seed S       simulator seed (default: the world's)\n"
+    "  -p, --port P       first dev broker port (default 9092; 0: ephemeral)\n"
+    "      --http ADDR    admin HTTP address (default: the config's http.listen)\n"
+    "      --state DIR    state directory (default: a new temporary directory)\n"
+    "  -h, --help         show this help\n";
+
+typedef struct {
+    jp_sim_world_t world;
+    jp_sim_options_t sim;
+    jp_devstack_t *stack;
+    jp_registry_client_t *sim_registry;
+    jp_sim_producer_t *producer;
+    jp_engine_t *engine; /* set while the engine runs */
+    pthread_mutex_t lock;
+    pthread_t sim_thread, view_thread;
+    int sim_started, view_started;
+    volatile int stop_sim, stop_view;
+    int64_t sim_ms;
+    uint64_t sim_records;
+    int sim_done, sim_failed;
+    jp_sim_stats_t stats;
+    char errstr[512];
+    int admin_port;
+    double t_start;
+} devctx_t;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void on_sim_progress(void *ctx, int64_t sim_ms, uint64_t records)
+{
+    devctx_t *d = ctx;
+    pthread_mutex_lock(&d->lock);
+    d->sim_ms = sim_ms;
+    d->sim_records = records;
+    pthread_mutex_unlock(&d->lock);
+}
+
+static void *sim_main(void *arg)
+{
+    devctx_t *d = arg;
+    jp_sim_stats_t stats;
+    char err[512];
+    int rc = jp_sim_run(&d->world, &d->sim, NULL, &stats, err, sizeof(err));
+    if (rc == 0)
+        rc = jp_sim_producer_flush(d->producer, 60000, err, sizeof(err));
+    pthread_mutex_lock(&d->lock);
+    d->stats = stats;
+    d->sim_done = 1;
+    d->sim_failed = rc != 0;
+    if (rc != 0)
+        snprintf(d->errstr, sizeof(d->errstr), "%s", err);
+    pthread_mutex_unlock(&d->lock);
+    if (rc != 0) {
+        jp_log_error("dev", "simulator: %s", err);
+        jp_engine_stop(d->engine);
+        return NULL;
+    }
+    /* Stop the engine once it has consumed everything the simulator wrote
+     * (a run stopped by Ctrl-C has stopped the engine already). */
+    while (!d->stop_sim) {
+        jp_engine_totals_t t;
+        jp_engine_totals(d->engine, &t);
+        if (t.consumed >= (int64_t)stats.records || (t.tasks > 0 && t.lag == 0 && t.commits > 0)) {
+            if (t.consumed < (int64_t)stats.records)
+                jp_log_warn("dev",
+                            "%lld records were trimmed by the dev broker before the processor "
+                            "read them (the mock cluster keeps about 5 MB per partition; use a "
+                            "lower --speed)",
+                            (long long)stats.records - (long long)t.consumed);
+            jp_engine_stop(d->engine);
+            break;
+        }
+        usleep(100000);
+    }
+    return NULL;
+}
+
+/* One screen (or, without a terminal, one line every ten seconds). */
+static void render(devctx_t *d, int tty, double *last_line, uint64_t *last_consumed, double *last_t)
+{
+    jp_engine_totals_t t;
+    jp_engine_totals(d->engine, &t);
+    char *status = jp_engine_status_json(d->engine);
+    json_t *st = json_loads(status, 0, NULL);
+    free(status);
+    double now = now_s();
+    double rate =
+        now > *last_t ? (double)((uint64_t)t.consumed - *last_consumed) / (now - *last_t) : 0.0;
+    *last_consumed = (uint64_t)t.consumed;
+    *last_t = now;
+    pthread_mutex_lock(&d->lock);
+    int64_t sim_ms = d->sim_ms;
+    uint64_t written = d->sim_records;
+    pthread_mutex_unlock(&d->lock);
+    time_t secs = (time_t)(sim_ms / 1000);
+    struct tm tm;
+    char when[32] = "-";
+    if (sim_ms)
+        strftime(when, sizeof(when), "%Y-%m-%d %H:%M", gmtime_r(&secs, &tm));
+    if (!tty) {
+        if (now - *last_line < 10.0)
+            goto out;
+        *last_line = now;
+        fprintf(stderr,
+                "dev: simulated %s, written %llu, consumed %lld (%.0f/s), applied %lld, "
+                "dead-lettered %lld, duplicates %lld, windows closed %lld\n",
+                when, (unsigned long long)written, (long long)t.consumed, rate,
+                (long long)t.applied, (long long)t.dead_lettered, (long long)t.duplicates,
+                (long long)t.windows_closed);
+        goto out;
+    }
+    fprintf(stderr, "\033[H\033[J");
+    fprintf(stderr, "jackpot dev   admin http://127.0.0.1:%d   simulated %s UTC   Ctrl-C stops\n\n",
+            d->admin_port, when);
+    fprintf(stderr,
+            "events/s %-9.0f written %-10llu consumed %-10lld dead-lettered %-6lld "
+            "duplicates %-6lld\n\n",
+            rate, (unsigned long long)written, (long long)t.consumed, (long long)t.dead_lettered,
+            (long long)t.duplicates);
+    fprintf(stderr, "%-4s %-19s %10s %10s %10s %12s\n", "", "last closed hour", "tickets",
+            "signups", "cancels", "subscribers");
+    json_t *countries = json_object_get(st, "countries");
+    const char *cc;
+    json_t *c;
+    json_object_foreach(countries, cc, c)
+    {
+        json_t *h = json_object_get(json_object_get(c, "last_closed"), "hour");
+        if (!h)
+            continue;
+        time_t ws = (time_t)(json_integer_value(json_object_get(h, "window_start")) / 1000);
+        char wbuf[32];
+        strftime(wbuf, sizeof(wbuf), "%Y-%m-%d %H:%M", gmtime_r(&ws, &tm));
+        fprintf(stderr, "%-4s %-19s %10lld %10lld %10lld %12lld\n", cc, wbuf,
+                (long long)json_integer_value(json_object_get(h, "tickets")),
+                (long long)json_integer_value(json_object_get(h, "signups")),
+                (long long)json_integer_value(json_object_get(h, "cancellations")),
+                (long long)json_integer_value(json_object_get(h, "active_subscribers")));
+    }
+out:
+    json_decref(st);
+}
+
+static void *view_main(void *arg)
+{
+    devctx_t *d = arg;
+    int tty = isatty(2);
+    double last_line = now_s(), last_t = now_s();
+    uint64_t last_consumed = 0;
+    while (!d->stop_view) {
+        render(d, tty, &last_line, &last_consumed, &last_t);
+        for (int i = 0; i < 10 && !d->stop_view; i++)
+            usleep(100000);
+    }
+    return NULL;
+}
+
+static void on_ready(void *ctx, jp_engine_t *engine, int admin_port)
+{
+    devctx_t *d = ctx;
+    d->engine = engine;
+    d->admin_port = admin_port;
+    printf("admin http://127.0.0.1:%d  broker %s  registry %s\n", admin_port,
+           jp_devstack_bootstraps(d->stack), jp_devstack_registry_url(d->stack));
+    fflush(stdout);
+    if (pthread_create(&d->sim_thread, NULL, sim_main, d) == 0)
+        d->sim_started = 1;
+    if (pthread_create(&d->view_thread, NULL, view_main, d) == 0)
+        d->view_started = 1;
+}
+
+static void on_signal(void *ctx)
+{
+    devctx_t *d = ctx;
+    d->stop_sim = 1;
+}
+
+static void on_exit_engine(void *ctx, jp_engine_t *engine)
+{
+    devctx_t *d = ctx;
+    d->stop_sim = 1;
+    d->stop_view = 1;
+    if (d->sim_started)
+        pthread_join(d->sim_thread, NULL);
+    if (d->view_started)
+        pthread_join(d->view_thread, NULL);
+    jp_engine_totals_t t;
+    jp_engine_totals(engine, &t);
+    double secs = now_s() - d->t_start;
+    printf("\nsummary: %lld simulated records written, %lld consumed, %lld applied, "
+           "%lld dead-lettered (%lld late), %lld duplicates, %lld windows closed, "
+           "%lld commits, %.1f s\n",
+           (long long)d->stats.records, (long long)t.consumed, (long long)t.applied,
+           (long long)t.dead_lettered, (long long)t.late, (long long)t.duplicates,
+           (long long)t.windows_closed, (long long)t.commits, secs);
+    printf("conservation: consumed %lld = applied %lld + dead-lettered %lld + duplicates %lld: "
+           "%s\n",
+           (long long)t.consumed, (long long)t.applied, (long long)t.dead_lettered,
+           (long long)t.duplicates,
+           t.consumed == t.applied + t.dead_lettered + t.duplicates ? "holds" : "BROKEN");
+    char *status = jp_engine_status_json(engine);
+    json_t *st = json_loads(status, 0, NULL);
+    free(status);
+    const char *cc;
+    json_t *c;
+    json_object_foreach(json_object_get(st, "countries"), cc, c)
+    {
+        json_t *day = json_object_get(json_object_get(c, "last_closed"), "day");
+        if (day)
+            printf("  %s last closed day: tickets %lld, revenue %lld (minor units), "
+                   "signups %lld, cancellations %lld, active subscribers %lld, unique "
+                   "players ~%lld\n",
+                   cc, (long long)json_integer_value(json_object_get(day, "tickets")),
+                   (long long)json_integer_value(json_object_get(day, "revenue_minor")),
+                   (long long)json_integer_value(json_object_get(day, "signups")),
+                   (long long)json_integer_value(json_object_get(day, "cancellations")),
+                   (long long)json_integer_value(json_object_get(day, "active_subscribers")),
+                   (long long)json_integer_value(json_object_get(day, "unique_players")));
+    }
+    json_decref(st);
+    fflush(stdout);
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+int jp_cmd_dev(const jp_command_t *cmd, int argc, char **argv)
+{
+    static const struct option longopts[] = {{"world", required_argument, NULL, 'w'},
+                                             {"weeks", required_argument, NULL, 'n'},
+                                             {"speed", required_argument, NULL, 's'},
+                                             {"max", no_argument, NULL, 'M'},
+                                             {"seed", required_argument, NULL, 'S'},
+                                             {"port", required_argument, NULL, 'p'},
+                                             {"http", required_argument, NULL, 'H'},
+                                             {"state", required_argument, NULL, 'D'},
+                                             {NULL, 0, NULL, 0}};
+    const char *world_path = "configs/sim/default.yaml", *http = NULL, *state = NULL;
+    long weeks = 0, port = 9092, seed = -1;
+    double speed = 7.0 * 86400.0 / 60.0;
+    int code, c, rc = 0;
+    while ((c = jp_cli_getopt(cmd, argc, argv, "w:n:s:p:", longopts, &code)) != -1) {
+        char *end;
+        switch (c) {
+        case JP_CLI_EXIT:
+            return code;
+        case 'w':
+            world_path = optarg;
+            break;
+        case 'n':
+            if (jp_cli_parse_long(optarg, 1, 520, &weeks) != 0)
+                return jp_cli_usage_error(cmd, "--weeks needs a number from 1 to 520");
+            break;
+        case 's':
+            speed = strtod(optarg, &end);
+            if (end == optarg || *end || !(speed > 0))
+                return jp_cli_usage_error(cmd, "--speed needs a positive number");
+            break;
+        case 'M':
+            speed = 0;
+            break;
+        case 'S':
+            if (jp_cli_parse_long(optarg, 0, 0x7fffffffL, &seed) != 0)
+                return jp_cli_usage_error(cmd, "--seed needs a non-negative number");
+            break;
+        case 'p':
+            if (jp_cli_parse_long(optarg, 0, 65535, &port) != 0)
+                return jp_cli_usage_error(cmd, "--port needs a port number");
+            break;
+        case 'H':
+            http = optarg;
+            break;
+        case 'D':
+            state = optarg;
+            break;
+        }
+    }
+    if (optind < argc)
+        return jp_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+
+    static devctx_t d; /* large; one per process */
+    memset(&d, 0, sizeof(d));
+    pthread_mutex_init(&d.lock, NULL);
+    d.t_start = now_s();
+    jp_conf_t conf;
+    jp_conf_init(&conf, "JACKPOT_");
+    if (jp_sim_world_load(&conf, world_path, &d.world) != 0) {
+        for (size_t i = 0; i < conf.n_errors; i++)
+            fprintf(stderr, "%s\n", conf.errors[i]);
+        jp_conf_destroy(&conf);
+        jp_sim_world_release(&d.world);
+        return EX_CONFIG;
+    }
+    jp_conf_destroy(&conf);
+    jp_config_t *cfg = &d.world.config;
+
+    char tmp[] = "/tmp/jackpot-dev-XXXXXX", path[1024], state_dir[1024];
+    if (!mkdtemp(tmp)) {
+        fprintf(stderr, "jackpot dev: cannot create a temporary directory\n");
+        jp_sim_world_release(&d.world);
+        return EX_CANTCREAT;
+    }
+    snprintf(path, sizeof(path), "%s/registry", tmp);
+    snprintf(state_dir, sizeof(state_dir), "%s", state ? state : tmp);
+    char err[512];
+    d.stack = jp_devstack_start(cfg, 3, (int)port, "127.0.0.1:0", path, err, sizeof(err));
+    if (!d.stack || jp_devstack_configure(d.stack, cfg) != 0) {
+        fprintf(stderr, "jackpot dev: %s\n", err);
+        rc = EX_UNAVAILABLE;
+        goto out;
+    }
+    d.sim_registry = jp_registry_client_new(jp_devstack_registry_url(d.stack), err, sizeof(err));
+    d.producer = jp_sim_producer_new(jp_devstack_bootstraps(d.stack), &cfg->kafka, NULL, NULL, err,
+                                     sizeof(err));
+    if (!d.sim_registry || !d.producer) {
+        fprintf(stderr, "jackpot dev: %s\n", err);
+        rc = EX_SOFTWARE;
+        goto out;
+    }
+    d.sim.weeks = weeks;
+    d.sim.seed = (uint64_t)seed;
+    d.sim.seed_set = seed >= 0;
+    d.sim.speed = speed;
+    d.sim.registry = jp_serde_registry_client(d.sim_registry);
+    d.sim.output = jp_sim_producer_output(d.producer);
+    d.sim.progress = on_sim_progress;
+    d.sim.progress_ctx = &d;
+    d.sim.stop = (volatile int *)&d.stop_sim;
+
+    jp_run_opts_t ro = {0};
+    ro.dev_mode = 1;
+    ro.state_dir = state_dir;
+    ro.http_listen = http;
+    ro.ctx = &d;
+    ro.on_ready = on_ready;
+    ro.on_signal = on_signal;
+    ro.on_exit = on_exit_engine;
+    rc = jp_run_engine(cfg, &ro);
+    if (rc == 0 && d.sim_failed)
+        rc = EX_SOFTWARE;
+out:
+    jp_sim_producer_free(d.producer);
+    jp_registry_client_free(d.sim_registry);
+    jp_devstack_stop(d.stack);
+    jp_sim_world_release(&d.world);
+    if (!state && nftw(tmp, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+        fprintf(stderr, "jackpot dev: could not remove %s\n", tmp);
+    pthread_mutex_destroy(&d.lock);
+    return rc;
+}
