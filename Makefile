@@ -35,6 +35,7 @@ build-asan: deps $(ASAN)/CMakeCache.txt
 
 demo: build
 	$(RELEASE)/jackpot config check
+	$(RELEASE)/jackpot dev --weeks 1
 
 test-release: build
 	cd $(RELEASE) && $(CTEST)

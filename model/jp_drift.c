@@ -33,6 +33,9 @@
 #include <string.h>
 
 static void jp_drift_err(char *errstr, size_t errstr_size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void jp_drift_err(char *errstr, size_t errstr_size, const char *fmt, ...)
 {
     if (!errstr || !errstr_size)
         return;

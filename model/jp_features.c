@@ -478,7 +478,9 @@ static uint32_t dict_insert(jp_dict_t *d, size_t slot, const char *s, size_t len
     if (len)
         memcpy(copy, s, len);
     copy[len] = '\0';
-    d->entries[d->n] = (dict_entry_t){copy, len, h};
+    d->entries[d->n].s = copy;
+    d->entries[d->n].len = len;
+    d->entries[d->n].hash = h;
     d->n++;
     d->table[slot] = (uint32_t)d->n;
     return (uint32_t)d->n;

@@ -51,6 +51,9 @@ struct jp_ftrl_s {
 };
 
 static void jp_ftrl_err(char *errstr, size_t errstr_size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void jp_ftrl_err(char *errstr, size_t errstr_size, const char *fmt, ...)
 {
     if (!errstr || !errstr_size)
         return;

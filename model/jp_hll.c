@@ -27,6 +27,9 @@ struct jp_hll_s {
 };
 
 static void jp_hll_err(char *errstr, size_t errstr_size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void jp_hll_err(char *errstr, size_t errstr_size, const char *fmt, ...)
 {
     if (!errstr || !errstr_size)
         return;

@@ -41,6 +41,9 @@ struct jp_qsketch_s {
 };
 
 static void jp_qs_err(char *errstr, size_t errstr_size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void jp_qs_err(char *errstr, size_t errstr_size, const char *fmt, ...)
 {
     if (!errstr || !errstr_size)
         return;
@@ -170,7 +173,6 @@ static int jp_qs_store_add(jp_qs_store_t *st, int32_t key, double weight, uint32
                 st->len = 1;
             }
             st->w[0] += folded;
-            lo = new_lo;
         }
         memset(st->w + st->len, 0, (need - st->len) * sizeof *st->w);
         st->len = need;

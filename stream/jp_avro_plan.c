@@ -455,8 +455,9 @@ static int cc_record(jp_cc_t *cc, int blk, const jp_avro_node_t *r, const jp_avr
         const jp_avro_field_t *rf = &r->fields[ri];
         snprintf(cc->path + plen, sizeof cc->path - plen, "%s%s", plen ? "." : "", rf->name);
         const jp_avro_bind_t *b = find_bind(cc, sub, rf->name);
-        if (!b)
-            rc = cc_fail(cc, JP_SERDE_INVALID, "layout %s has no member for this field", sub->name);
+        if (!b) /* only without check_only, where sub is set */
+            rc = cc_fail(cc, JP_SERDE_INVALID, "layout %s has no member for this field",
+                         sub ? sub->name : "?");
         else
             rc = cc_check_member(cc, rf->type, b);
         int wi = rc == 0 ? jp_avro_field_find(w, rf) : -1;
@@ -691,9 +692,12 @@ static int cur_fail(jp_cur_t *c, jp_serde_err_t err, const char *what)
     return -1;
 }
 
+/* Every rd_* reader defines *out even when it fails, so no caller can act
+ * on an indeterminate value. */
 static inline int rd_long(jp_cur_t *c, int64_t *out)
 {
     const unsigned char *p = c->p;
+    *out = 0;
     uint64_t v = 0;
     for (int shift = 0; shift < 64; shift += 7) {
         if (p >= c->end)
@@ -714,6 +718,7 @@ static inline int rd_long(jp_cur_t *c, int64_t *out)
 static inline int rd_int(jp_cur_t *c, int32_t *out)
 {
     int64_t v;
+    *out = 0;
     if (rd_long(c, &v) < 0)
         return -1;
     if (v < INT32_MIN || v > INT32_MAX)
@@ -725,6 +730,7 @@ static inline int rd_int(jp_cur_t *c, int32_t *out)
 static inline int rd_len(jp_cur_t *c, size_t *out)
 {
     int64_t v;
+    *out = 0;
     if (rd_long(c, &v) < 0)
         return -1;
     if (v < 0)
@@ -742,6 +748,7 @@ static inline uint32_t ld32(const unsigned char *p)
 
 static inline int rd_float(jp_cur_t *c, float *out)
 {
+    *out = 0;
     if (c->end - c->p < 4)
         return cur_fail(c, JP_SERDE_TRUNCATED, "input ends inside a float");
     uint32_t u = ld32(c->p);
@@ -752,6 +759,7 @@ static inline int rd_float(jp_cur_t *c, float *out)
 
 static inline int rd_double(jp_cur_t *c, double *out)
 {
+    *out = 0;
     if (c->end - c->p < 8)
         return cur_fail(c, JP_SERDE_TRUNCATED, "input ends inside a double");
     uint64_t u = (uint64_t)ld32(c->p) | (uint64_t)ld32(c->p + 4) << 32;
@@ -1105,7 +1113,8 @@ static int wr_long(jp_enc_t *e, int64_t v)
 {
     unsigned char tmp[10];
     size_t n = 0;
-    uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+    uint64_t u = (uint64_t)v;
+    uint64_t z = (u << 1) ^ (0 - (u >> 63)); /* zigzag, without a signed shift */
     while (z & ~(uint64_t)0x7f) {
         tmp[n++] = (unsigned char)((z & 0x7f) | 0x80);
         z >>= 7;

@@ -92,7 +92,8 @@ static void sbuf_byte(jp_sbuf_t *b, unsigned char c)
 
 static void sbuf_varlong(jp_sbuf_t *b, int64_t v)
 {
-    uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+    uint64_t u = (uint64_t)v;
+    uint64_t z = (u << 1) ^ (0 - (u >> 63)); /* zigzag, without a signed shift */
     while (z & ~(uint64_t)0x7f) {
         sbuf_byte(b, (unsigned char)((z & 0x7f) | 0x80));
         z >>= 7;

@@ -28,10 +28,10 @@
 typedef struct jp_calendar_s jp_calendar_t;
 
 typedef struct jp_draw_s {
-    int64_t time_ms;  /* UTC */
-    size_t series;    /* index into the country's calendar.draws */
-    int headline;     /* 1 for the headline series */
-    char id[48];      /* "GB-20261128-saturday" */
+    int64_t time_ms; /* UTC */
+    size_t series;   /* index into the country's calendar.draws */
+    int headline;    /* 1 for the headline series */
+    char id[48];     /* "GB-20261128-saturday" */
 } jp_draw_t;
 
 /* Builds the calendar of a validated country (loads its time zone).

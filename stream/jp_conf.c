@@ -62,6 +62,9 @@ void jp_conf_add_error(jp_conf_t *c, const char *line)
 }
 
 static void verrorf(jp_conf_t *c, const jp_yaml_node_t *at, const char *key, const char *fmt,
+                    va_list ap) __attribute__((format(printf, 4, 0)));
+
+static void verrorf(jp_conf_t *c, const jp_yaml_node_t *at, const char *key, const char *fmt,
                     va_list ap)
 {
     char msg[768], line[1024];
@@ -347,21 +350,30 @@ static void decode_strlist(jp_conf_t *c, const jp_conf_field_t *f, const jp_yaml
             if (!v)
                 break;
             dst->v = v;
-            dst->v[dst->n++] = strdup(tok);
+            char *item = strdup(tok);
+            if (!item)
+                break;
+            dst->v[dst->n++] = item;
         }
         free(copy);
     } else if (n->kind != JP_YAML_SEQ) {
         jp_conf_errorf(c, n, path, "expected %s", type_name(f->type));
         return;
     } else {
-        dst->v = calloc(n->n ? n->n : 1, sizeof(char *));
-        for (size_t i = 0; dst->v && i < n->n; i++) {
+        char **v = calloc(n->n ? n->n : 1, sizeof(char *));
+        if (!v)
+            return; /* out of memory: the list stays empty */
+        dst->v = v;
+        dst->n = 0;
+        for (size_t i = 0; i < n->n; i++) {
             const jp_yaml_node_t *it = n->items[i];
             if (it->kind != JP_YAML_SCALAR) {
                 jp_conf_errorf(c, it, path, "list items must be strings");
                 continue;
             }
-            dst->v[dst->n++] = strdup(it->scalar);
+            char *item = strdup(it->scalar);
+            if (item)
+                dst->v[dst->n++] = item;
         }
     }
     for (size_t i = 0; i < dst->n; i++) {

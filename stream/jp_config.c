@@ -85,6 +85,8 @@ static const jp_conf_field_t input_topic_fields[] = {
     END,
 };
 
+/* offsetof needs a bare member designator, so sec cannot be parenthesized. */
+// NOLINTNEXTLINE(bugprone-macro-parentheses)
 #define OFF(sec, member) (offsetof(jp_config_t, sec.member) - offsetof(jp_config_t, sec))
 static const jp_conf_field_t topics_fields[] = {
     {"sales", JP_CONF_SECTION, OFF(topics, sales), 1, NULL, NR, NULL, input_topic_fields, 0, NULL,

@@ -30,6 +30,7 @@ static const jp_avro_bind_t sale_fields[] = {
     JP_AVRO_BIND(jp_sale_event_t, draw_id),
     JP_AVRO_BIND(jp_sale_event_t, advertised_prize_minor),
     JP_AVRO_BIND_OPT(jp_sale_event_t, campaign, has_campaign),
+    JP_AVRO_BIND_OPT(jp_sale_event_t, purchase, has_purchase),
 };
 const jp_avro_layout_t jp_sale_event_layout =
     JP_AVRO_LAYOUT("lottery.events.v1.SaleEvent", jp_sale_event_t, sale_fields);

@@ -34,6 +34,13 @@ typedef enum {
     JP_SALE_CHANNEL_UNKNOWN,
 } jp_sale_channel_t;
 
+typedef enum {
+    JP_SALE_PURCHASE_NEW_SUBSCRIPTION,
+    JP_SALE_PURCHASE_RENEWAL,
+    JP_SALE_PURCHASE_EXTRA,
+    JP_SALE_PURCHASE_UNKNOWN,
+} jp_sale_purchase_t;
+
 typedef struct jp_sale_event_s {
     jp_avro_str_t event_id;
     jp_avro_str_t country;
@@ -48,6 +55,8 @@ typedef struct jp_sale_event_s {
     int64_t advertised_prize_minor;
     uint8_t has_campaign;
     jp_avro_str_t campaign;
+    uint8_t has_purchase;
+    jp_sale_purchase_t purchase;
 } jp_sale_event_t;
 
 typedef enum {

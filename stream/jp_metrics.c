@@ -304,6 +304,10 @@ static size_t family_find(const jp_metrics_t *m, const char *name, bool *found)
 
 static size_t child_find(const jp_metric_family_t *f, const char *labels, bool *found)
 {
+    if (f->nchildren == 0) { /* a new family has no children array yet */
+        *found = false;
+        return 0;
+    }
     return sorted_find((void *const *)f->children, f->nchildren, child_key, labels, found);
 }
 
@@ -343,8 +347,7 @@ static bool family_collides(const jp_metrics_t *m, const char *name, jp_metric_k
             char *full = malloc(len + sl + 1);
             if (!full)
                 return true;
-            memcpy(full, name, len);
-            memcpy(full + len, hist_suffixes[s], sl + 1);
+            snprintf(full, len + sl + 1, "%s%s", name, hist_suffixes[s]);
             family_find(m, full, &found);
             free(full);
             if (found)

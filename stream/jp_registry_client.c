@@ -411,6 +411,7 @@ int jp_registry_client_register(jp_registry_client_t *c, const char *subject,
     if (!body || !target) {
         free(body);
         free(esc);
+        free(target);
         snprintf(errstr, errstr_size, "cannot encode the registration (invalid UTF-8?)");
         return JP_REGISTRY_ERROR;
     }

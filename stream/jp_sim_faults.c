@@ -148,6 +148,7 @@ static const jp_avro_bind_t rogue_fields[] = {
     JP_AVRO_BIND(jp_sim_rogue_sale_t, draw_id),
     JP_AVRO_BIND(jp_sim_rogue_sale_t, advertised_prize_minor),
     JP_AVRO_BIND_OPT(jp_sim_rogue_sale_t, campaign, has_campaign),
+    JP_AVRO_BIND_OPT(jp_sim_rogue_sale_t, purchase, has_purchase),
 };
 
 const jp_avro_layout_t jp_sim_rogue_sale_layout =
@@ -170,4 +171,6 @@ void jp_sim_faults_rogue_sale(const jp_sale_event_t *in, jp_sim_rogue_sale_t *ou
     out->advertised_prize_minor = in->advertised_prize_minor;
     out->has_campaign = in->has_campaign;
     out->campaign = in->campaign;
+    out->has_purchase = in->has_purchase;
+    out->purchase = in->purchase;
 }

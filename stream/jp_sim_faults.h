@@ -69,6 +69,8 @@ typedef struct jp_sim_rogue_sale_s {
     int64_t advertised_prize_minor;
     uint8_t has_campaign;
     jp_avro_str_t campaign;
+    uint8_t has_purchase;
+    jp_sale_purchase_t purchase;
 } jp_sim_rogue_sale_t;
 
 extern const jp_avro_layout_t jp_sim_rogue_sale_layout;

@@ -499,6 +499,10 @@ static void fill_sale(jp_sim_gen_t *g, jp_sale_event_t *s, const item_t *it)
         s->has_campaign = 1;
         s->campaign = jp_avro_str(g->campaign);
     }
+    s->has_purchase = 1;
+    s->purchase = it->kind == IT_SIGNUP  ? JP_SALE_PURCHASE_NEW_SUBSCRIPTION
+                  : it->kind == IT_RENEW ? JP_SALE_PURCHASE_RENEWAL
+                                         : JP_SALE_PURCHASE_EXTRA;
 }
 
 static void fill_customer(jp_sim_gen_t *g, jp_customer_event_t *c, const item_t *it,

@@ -199,8 +199,8 @@ static void fenwick_add(jp_sim_pop_t *pop, uint32_t postcode, int delta)
 static void postcode_add(jp_sim_pop_t *pop, uint32_t pc, int32_t *counter, int delta)
 {
     int64_t before = (int64_t)pop->sub_tickets[pc] + pop->extra[pc];
-    *counter += delta;
-    int64_t after = (int64_t)pop->sub_tickets[pc] + pop->extra[pc];
+    *counter += delta; /* counter is sub_tickets[pc] or extra[pc] */
+    int64_t after = before + delta;
     if (before <= 0 && after > 0)
         fenwick_add(pop, pc, 1);
     else if (before > 0 && after <= 0)

@@ -247,13 +247,14 @@ int jp_sim_producer_follow(jp_sim_producer_t *p, const char *topic, jp_serde_t *
     rd_kafka_topic_t *t = rd_kafka_topic_new(p->consumer, topic, NULL);
     rd_kafka_resp_err_t e = rd_kafka_metadata(p->consumer, 0, t, &md, 5000);
     rd_kafka_topic_destroy(t);
-    if (e != RD_KAFKA_RESP_ERR_NO_ERROR || md->topic_cnt != 1 || md->topics[0].err) {
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(errstr, errstr_size, "topic %s: %s", topic, rd_kafka_err2str(e));
+        return -1;
+    }
+    if (md->topic_cnt != 1 || md->topics[0].err) {
         snprintf(errstr, errstr_size, "topic %s: %s", topic,
-                 rd_kafka_err2str(e               ? e
-                                  : md->topic_cnt ? md->topics[0].err
-                                                  : e));
-        if (md)
-            rd_kafka_metadata_destroy(md);
+                 md->topic_cnt == 1 ? rd_kafka_err2str(md->topics[0].err) : "not found");
+        rd_kafka_metadata_destroy(md);
         return -1;
     }
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);

@@ -205,11 +205,14 @@ static int assign_all(rd_kafka_t *rk, const char *topic, int from_beginning, cha
     const struct rd_kafka_metadata *md = NULL;
     rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, rkt, &md, 10000);
     rd_kafka_topic_destroy(rkt);
-    if (e || md->topic_cnt != 1 || md->topics[0].err) {
+    if (e) {
+        snprintf(errstr, errstr_size, "topic %s: %s", topic, rd_kafka_err2str(e));
+        return -1;
+    }
+    if (md->topic_cnt != 1 || md->topics[0].err) {
         snprintf(errstr, errstr_size, "topic %s: %s", topic,
-                 rd_kafka_err2str(e ? e : md->topics[0].err));
-        if (md)
-            rd_kafka_metadata_destroy(md);
+                 md->topic_cnt == 1 ? rd_kafka_err2str(md->topics[0].err) : "not found");
+        rd_kafka_metadata_destroy(md);
         return -1;
     }
     rd_kafka_topic_partition_list_t *parts =

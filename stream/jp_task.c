@@ -63,6 +63,7 @@ struct jp_task_s {
     jp_avro_arena_t arena;
     jp_avro_buf_t out;
     long restored_since_commit;
+    int64_t gc_cutoff[2]; /* last expiry cutoffs of customers, dedupe; NO_TIME: none yet */
 };
 
 /* ---- helpers ------------------------------------------------------------- */
@@ -222,6 +223,7 @@ jp_task_t *jp_task_open(const jp_task_env_t *env, jp_serde_t *serde, int partiti
     t->env = env;
     t->serde = serde;
     t->partition = partition;
+    t->gc_cutoff[0] = t->gc_cutoff[1] = NO_TIME;
     jp_avro_arena_init(&t->arena);
     char path[1024];
     snprintf(path, sizeof(path), "%s/task-%d", dir, partition);
@@ -682,6 +684,22 @@ jp_task_result_t jp_task_process(jp_task_t *t, jp_task_record_t *rec)
 
 /* ---- commit and restore -------------------------------------------------------- */
 
+/* Garbage collection reads a whole column family (jp_store_expire): run at
+ * every commit it costs O(state) per commit - seconds with millions of
+ * customers. It runs only once its cutoff has moved by 1/GC_STEPS of the
+ * horizon since the last run, so an entry is removed at most horizon /
+ * GC_STEPS (event time) after it expired - reads ignore it meanwhile - and
+ * the scans cost O(state) per 1/GC_STEPS of the horizon, not per commit. */
+#define GC_STEPS 16
+
+static void collect(jp_task_t *t, jp_cf_t cf, int64_t cutoff, int64_t horizon, int64_t *last)
+{
+    if (*last != NO_TIME && cutoff - *last < horizon / GC_STEPS)
+        return;
+    jp_store_expire(t->store, cf, cutoff);
+    *last = cutoff;
+}
+
 int jp_task_prepare_commit(jp_task_t *t, jp_store_dirty_cb fn, void *ctx, char *errstr,
                            size_t errstr_size)
 {
@@ -731,12 +749,14 @@ int jp_task_prepare_commit(jp_task_t *t, jp_store_dirty_cb fn, void *ctx, char *
         if (t->max_event[i] > newest)
             newest = t->max_event[i];
     if (newest != NO_TIME) {
-        jp_store_expire(t->store, JP_CF_CUSTOMERS, newest - t->env->cfg->state.customer_ttl_ms);
+        int64_t ttl = t->env->cfg->state.customer_ttl_ms;
+        collect(t, JP_CF_CUSTOMERS, newest - ttl, ttl, &t->gc_cutoff[0]);
         int64_t oldest = newest;
         for (int i = 0; i < JP_INPUT__COUNT; i++)
             if (t->max_event[i] != NO_TIME && t->max_event[i] < oldest)
                 oldest = t->max_event[i];
-        jp_store_expire(t->store, JP_CF_DEDUPE, oldest - t->env->cfg->processing.dedupe_horizon_ms);
+        int64_t horizon = t->env->cfg->processing.dedupe_horizon_ms;
+        collect(t, JP_CF_DEDUPE, oldest - horizon, horizon, &t->gc_cutoff[1]);
     }
     return jp_store_dirty_foreach(t->store, fn, ctx);
 }

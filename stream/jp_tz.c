@@ -357,7 +357,8 @@ static int unroll_rule(jp_tz_t *tz, size_t *cap)
 /* Records the range of offsets the zone can ever use. */
 static void set_range(jp_tz_t *tz)
 {
-    int32_t lo = tz->off0, hi = tz->off0;
+    int32_t lo = tz->off0;
+    int32_t hi = lo;
     for (size_t i = 0; i < tz->n; i++) {
         lo = tz->off[i] < lo ? tz->off[i] : lo;
         hi = tz->off[i] > hi ? tz->off[i] : hi;

@@ -90,12 +90,19 @@ static int sector_add(jp_window_t *w, const char *sector, int64_t tickets)
     return 0;
 }
 
+int jp_window_is_extra(const jp_sale_event_t *e)
+{
+    if (e->has_purchase && e->purchase != JP_SALE_PURCHASE_UNKNOWN)
+        return e->purchase == JP_SALE_PURCHASE_EXTRA;
+    return e->channel != JP_SALE_CHANNEL_DIRECT_DEBIT;
+}
+
 void jp_window_add_sale(jp_window_t *w, const jp_sale_event_t *e, const char *player_token,
                         const char *sector)
 {
     w->tickets += e->tickets;
     w->revenue_minor += e->amount_minor;
-    if (e->channel != JP_SALE_CHANNEL_DIRECT_DEBIT)
+    if (jp_window_is_extra(e))
         w->extra_tickets += e->tickets;
     if ((unsigned)e->channel < JP_WINDOW_N_CHANNELS)
         w->channel_tickets[e->channel] += e->tickets;

@@ -9,12 +9,11 @@
  * watermarks (jp_task.h) that makes closed windows deterministic.
  *
  * Definitions (docs/features.md): tickets and revenue sum every applied
- * sale; extra tickets are those of sales whose channel is not DIRECT_DEBIT
- * (subscription renewals); unique players is a HyperLogLog (p = 12,
- * standard error 1.6%) of customer tokens; channel mix counts tickets per
- * channel; sector quantiles are the distribution over participating
- * postcode sectors of the tickets sold in each, at the probabilities of
- * jp_window_quantile_probs; active subscribers is the running count at the
+ * sale; extra tickets are those of sales whose purchase kind is EXTRA (when
+ * the producer does not say, those not paid by DIRECT_DEBIT); unique players is a HyperLogLog (p =
+ * 12, standard error 1.6%) of customer tokens; channel mix counts tickets per channel; sector
+ * quantiles are the distribution over participating postcode sectors of the tickets sold in each,
+ * at the probabilities of jp_window_quantile_probs; active subscribers is the running count at the
  * window's end (sign-ups - cancellations + reactivations, carried from the
  * previous closed window of the same kind).
  */
@@ -82,6 +81,9 @@ typedef struct jp_window_fv_scratch_s {
 } jp_window_fv_scratch_t;
 void jp_window_to_features(const jp_window_t *w, int64_t active_subscribers,
                            jp_window_fv_scratch_t *scratch, jp_feature_vector_t *fv);
+
+/* 1 if the sale buys extra tickets (see the definitions above). */
+int jp_window_is_extra(const jp_sale_event_t *e);
 
 /* Net change of active subscribers contributed by this window. */
 int64_t jp_window_net_subscribers(const jp_window_t *w);

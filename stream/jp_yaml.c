@@ -78,6 +78,19 @@ static int attach(frame_t *f, jp_yaml_node_t *child)
     return 0;
 }
 
+/* Hands a new node to the innermost open collection, or makes it the root.
+ * libyaml emits one root node per document; a second one is refused rather
+ * than leaked. 0, or -1 (out of memory, or a second root). */
+static int place(frame_t *stack, int depth, jp_yaml_node_t **root, jp_yaml_node_t *n)
+{
+    if (depth > 0)
+        return attach(&stack[depth - 1], n);
+    if (*root)
+        return -1;
+    *root = n;
+    return 0;
+}
+
 static jp_yaml_node_t *build(yaml_parser_t *parser, const char *file, char *errstr,
                              size_t errstr_size)
 {
@@ -115,7 +128,8 @@ static jp_yaml_node_t *build(yaml_parser_t *parser, const char *file, char *errs
                 n->scalar = strndup((const char *)ev.data.scalar.value, ev.data.scalar.length);
                 n->quoted = ev.data.scalar.style != YAML_PLAIN_SCALAR_STYLE;
             }
-            if (!n || !n->scalar || (depth ? attach(&stack[depth - 1], n) : (root = n, 0))) {
+            if (!n || !n->scalar || place(stack, depth, &root, n) < 0) {
+                node_free(n); /* not placed, so still ours */
                 failed = 1;
                 snprintf(errstr, errstr_size, "%s: out of memory", file);
             }
@@ -137,7 +151,7 @@ static jp_yaml_node_t *build(yaml_parser_t *parser, const char *file, char *errs
             }
             n = node_new(ev.type == YAML_SEQUENCE_START_EVENT ? JP_YAML_SEQ : JP_YAML_MAP,
                          &ev.start_mark, file);
-            if (!n || (depth ? attach(&stack[depth - 1], n) : (root = n, 0))) {
+            if (!n || place(stack, depth, &root, n) < 0) {
                 node_free(n);
                 failed = 1;
                 snprintf(errstr, errstr_size, "%s: out of memory", file);
@@ -149,6 +163,12 @@ static jp_yaml_node_t *build(yaml_parser_t *parser, const char *file, char *errs
             break;
         case YAML_SEQUENCE_END_EVENT:
         case YAML_MAPPING_END_EVENT:
+            if (depth == 0) { /* libyaml balances events; do not trust it blindly */
+                snprintf(errstr, errstr_size, "%s:%zu:%zu: unbalanced collection end", file,
+                         ev.start_mark.line + 1, ev.start_mark.column + 1);
+                failed = 1;
+                break;
+            }
             depth--;
             break;
         case YAML_DOCUMENT_END_EVENT:

@@ -72,7 +72,8 @@ static void test_roundtrip_on_fixed_ports(void **state)
         snprintf(v, sizeof(v), "value-%03d", i);
         assert_int_equal(rd_kafka_producev(p, RD_KAFKA_V_TOPIC("t.roundtrip"),
                                            RD_KAFKA_V_KEY("GB", 2), RD_KAFKA_V_VALUE(v, strlen(v)),
-                                           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+                                           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                           RD_KAFKA_V_END),
                          0);
     }
     assert_int_equal(rd_kafka_flush(p, 10000), 0);
@@ -113,7 +114,8 @@ static void test_port_in_use_is_an_error(void **state)
     char err[512];
     int port = free_port(1);
     int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in sin = {.sin_family = AF_INET,
+                              .sin_port = htons((uint16_t)port),
                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     assert_int_equal(bind(s, (struct sockaddr *)&sin, sizeof(sin)), 0);
     assert_int_equal(listen(s, 1), 0);

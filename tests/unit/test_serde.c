@@ -97,6 +97,7 @@ static jp_avro_buf_t sale_frame(int32_t id)
         0x06, 'G', 'B',  'P', 0x02, 'd',  /* currency "GBP", draw_id "d" */
         0x0a,                             /* advertised_prize_minor 5 */
         0x00,                             /* campaign null */
+        0x00,                             /* purchase null */
     };
     assert_int_equal(jp_avro_buf_append(&b, body, sizeof body), 0);
     return b;

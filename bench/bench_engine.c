@@ -1,0 +1,1109 @@
+/*
+ * bench_engine: the stream processor (jp_engine / jp_task) on the embedded
+ * stack - librdkafka's mock cluster and the schema registry in this
+ * process, real RocksDB in a temporary directory.
+ *
+ * Input. configs/sim/load.yaml is run with jp_sim_run from its start until
+ * GEN_RECORDS records (sales, customer events and draws in simulation
+ * order) and captured in memory, encoded against the stack's registry. The
+ * mock cluster keeps only ~5 MB per partition and trims older records, so
+ * a throughput run replays the first THRU_RECORDS of them onto fresh input
+ * topics and checks that every partition still starts at offset 0 and that
+ * the high watermarks add up to the records produced before the clock
+ * starts. Every run gets its own input, dead-letter and changelog topics
+ * (changelog_prefix), consumer group and state directory, so no run sees
+ * another's offsets or changelog.
+ *
+ * Rows (medians of jp_bench_runs() runs unless said otherwise):
+ *   events_per_s    end to end (consume, decode, validate, state,
+ *                   changelog, commit). The engine thread - and with it
+ *                   every librdkafka thread the engine creates - is pinned
+ *                   to one core. The clock starts at the first consumed
+ *                   record (the engine's per-record consumed counters,
+ *                   polled), so group join and assignment are excluded; when
+ *                   every record has been consumed the engine is stopped,
+ *                   which commits at once, and the clock stops when that
+ *                   commit completes (jackpot_commits_total moves).
+ *                   Periodic commits (processing.commit_interval) during the
+ *                   run are included.
+ *   ceiling_events_per_s  a bare librdkafka consumer, pinned the same way,
+ *                   assigned to the same partitions, only counting the same
+ *                   records: first record to last. Measured in the same
+ *                   run, interleaved with the engine's.
+ *   ratio           median events/s over median ceiling.
+ *   commit_latency_p50_ms / _p99_ms  record-to-commit at half the measured
+ *                   events/s: a paced producer replays the records onto
+ *                   fresh topics noting each record's send time; delivery
+ *                   reports give each record's (partition, offset); a
+ *                   separate consumer handle reads the group's committed
+ *                   offsets every POLL_MS, and a record counts as committed
+ *                   at the first poll whose committed offset is past it.
+ *                   Includes the producer's linger (1 ms), the broker, the
+ *                   engine's commit interval and up to POLL_MS of polling.
+ *   restore_s_per_million_keys  a fresh engine with an empty state
+ *                   directory restores a throughput run's changelogs (the
+ *                   group's offsets are at the end, so nothing else runs):
+ *                   from the first "restoring" log line to the engine
+ *                   reporting ready (commit interval 50 ms for this run, so
+ *                   up to ~50 ms of slack), divided by the changelog
+ *                   records applied (each one a state key written),
+ *                   extrapolated linearly to a million.
+ *   peak_rss_1m_customers  Kafka bypassed (the mock cannot hold 1M
+ *                   records): in a child process, one jp_task fed
+ *                   RSS_CUSTOMERS sales of distinct customers (decoded
+ *                   through jp_serde with an in-memory registry), committing
+ *                   every RSS_COMMIT_EVERY records with the changelog
+ *                   records discarded; ru_maxrss of the child, single run.
+ *                   The child also reports task_events_per_s (process +
+ *                   commit, without Kafka) and counts the customer keys in
+ *                   the store afterwards.
+ *
+ * Environment: JACKPOT_SRC (repository root, default "."), JP_BENCH_RUNS.
+ * Every wait has a timeout; any failure is reported on stderr and makes
+ * the exit status non-zero (rows already measured are still printed).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <librdkafka/rdkafka.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "jp_bench.h"
+#include "jp_devstack.h"
+#include "jp_engine.h"
+#include "jp_log.h"
+#include "jp_registry_client.h"
+#include "jp_sim.h"
+#include "jp_sim_memreg.h"
+#include "jp_sim_world.h"
+#include "jp_store.h"
+#include "jp_task.h"
+
+#define BENCH            "engine"
+#define GEN_RECORDS      400000 /* captured from the simulator */
+#define THRU_RECORDS     140000 /* per throughput run: fits the mock's ~5 MB/partition */
+#define LAT_SECONDS      4.0    /* paced traffic per latency run */
+#define LAT_MIN          20000
+#define POLL_MS          20
+#define RSS_CUSTOMERS    1000000
+#define RSS_COMMIT_EVERY 50000
+#define WAIT_S           90.0 /* timeout of any single wait */
+
+static int failed;
+
+static void fail(const char *what, const char *err)
+{
+    fprintf(stderr, "bench_engine: %s: %s\n", what, err);
+    failed = 1;
+}
+
+static void die(const char *what, const char *err)
+{
+    fail(what, err);
+    exit(1);
+}
+
+static void *xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size);
+    if (!p)
+        die("calloc", "out of memory");
+    return p;
+}
+
+static void set_str(char **field, const char *value)
+{
+    free(*field);
+    *field = strdup(value);
+    if (!*field)
+        die("strdup", "out of memory");
+}
+
+static double pct(double *v, size_t n, double q)
+{
+    if (n == 0)
+        return 0;
+    size_t i = (size_t)(q * (double)(n - 1) + 0.5);
+    return v[i < n ? i : n - 1];
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* ---- peak RSS with 1M customers (child process, no Kafka) --------------------- */
+
+typedef struct {
+    int64_t features, dead_letters;
+    char first_reason[128];
+} rss_io_t;
+
+static int rss_features(void *ctx, int partition, const char *key, const void *value, size_t len)
+{
+    (void)partition, (void)key, (void)value, (void)len;
+    ((rss_io_t *)ctx)->features++;
+    return 0;
+}
+
+static int rss_dead_letter(void *ctx, int partition, const jp_task_record_t *rec,
+                           const char *error_class, const char *message)
+{
+    rss_io_t *io = ctx;
+    (void)partition, (void)rec;
+    if (io->dead_letters++ == 0)
+        snprintf(io->first_reason, sizeof(io->first_reason), "%s: %s", error_class, message);
+    return 0;
+}
+
+static int discard_changelog(void *ctx, jp_cf_t cf, const void *key, size_t klen, const void *val,
+                             size_t vlen)
+{
+    (void)ctx, (void)cf, (void)key, (void)klen, (void)val, (void)vlen;
+    return 0;
+}
+
+static int count_key(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    (void)key, (void)klen, (void)val, (void)vlen;
+    (*(uint64_t *)ctx)++;
+    return 0;
+}
+
+static int task_commit(jp_task_t *t, char *err, size_t n)
+{
+    int64_t none[JP_CF__COUNT];
+    for (int i = 0; i < JP_CF__COUNT; i++)
+        none[i] = -1;
+    return jp_task_prepare_commit(t, discard_changelog, NULL, err, n) != 0 ||
+                   jp_task_finish_commit(t, none, err, n) != 0
+               ? -1
+               : 0;
+}
+
+/* 2026-03-02T00:00:00Z, a Monday; every sale is for that Saturday's draw. */
+#define RSS_T0 1772409600000LL
+
+static int rss_child(const char *src, const char *dir)
+{
+    char err[1024], path[1200];
+    jp_conf_t conf;
+    jp_config_t cfg;
+    jp_conf_init(&conf, NULL);
+    snprintf(path, sizeof(path), "%s/configs/jackpot.yaml", src);
+    if (jp_config_load(&conf, path, NULL, &cfg) != 0) {
+        die("config", conf.n_errors ? conf.errors[0] : path);
+    }
+    jp_conf_destroy(&conf);
+    jp_validator_t *v = jp_validator_new(&cfg, err, sizeof(err));
+    if (!v)
+        die("validator", err);
+    const char *key =
+        cfg.pii.token_key.value ? cfg.pii.token_key.value : "bench-engine-pii-key-not-secret";
+    jp_pii_t *pii = jp_pii_new(key, strlen(key));
+    jp_sim_memreg_t *reg = jp_sim_memreg_new();
+    jp_serde_config_t sc = {0};
+    sc.registry = jp_sim_memreg_registry(reg);
+    sc.flags = JP_AVRO_PLAN_COPY_STRINGS;
+    jp_serde_t *serde = jp_serde_new(&sc, err, sizeof(err));
+    jp_store_env_t *senv = jp_store_env_new((size_t)cfg.state.block_cache_mb << 20,
+                                            (size_t)cfg.state.write_buffer_mb << 20);
+    if (!pii || !serde || !senv)
+        die("setup", pii ? err : "PII key");
+    rss_io_t io = {0};
+    jp_task_env_t env = {0};
+    env.cfg = &cfg;
+    env.validator = v;
+    env.pii = pii;
+    env.store_env = senv;
+    env.features_topic = cfg.topics.features;
+    env.io = (jp_task_io_t){&io, rss_features, rss_dead_letter, NULL};
+    if (mkdir(dir, 0700) != 0)
+        die("mkdir", strerror(errno));
+    jp_task_t *t = jp_task_open(&env, serde, 0, dir, err, sizeof(err));
+    if (!t)
+        die("task", err);
+    jp_task_set_next_offset(t, JP_INPUT_SALES, 0);
+
+    static const char *const postcodes[] = {"SW1A 1AA", "EH12 9QX", "M1 1AE", "B33 8TH"};
+    jp_avro_buf_t buf = {0};
+    char id[64], cust[32];
+    double busy = 0, in_commit = 0;
+    for (int64_t i = 0; i < RSS_CUSTOMERS; i++) {
+        snprintf(id, sizeof(id), "00000000-0000-4000-8000-%012lld", (long long)i);
+        snprintf(cust, sizeof(cust), "C-%08lld", (long long)i);
+        jp_sale_event_t e = {0};
+        e.event_id = jp_avro_str(id);
+        e.country = jp_avro_str("GB");
+        e.event_time = RSS_T0 + i * 250; /* ~69 hours, all before the draw */
+        e.customer_id = jp_avro_str(cust);
+        e.postcode = jp_avro_str(postcodes[i % 4]);
+        e.channel = i % 3 ? JP_SALE_CHANNEL_DIRECT_DEBIT : JP_SALE_CHANNEL_WEB;
+        e.tickets = 1 + (int32_t)(i % 3);
+        e.amount_minor = 1225LL * e.tickets;
+        e.currency = jp_avro_str("GBP");
+        e.draw_id = jp_avro_str("GB-20260307-saturday");
+        e.advertised_prize_minor = 100000000;
+        buf.len = 0;
+        if (jp_serde_encode(serde, JP_EVENT_SALE, cfg.topics.sales.name, &e, &buf, err,
+                            sizeof(err)) != JP_SERDE_OK)
+            die("encode", err);
+        jp_task_record_t rec = {JP_INPUT_SALES, i, e.event_time, "GB", 2, buf.data, buf.len, NULL};
+        double t0 = jp_bench_now();
+        jp_task_result_t r = jp_task_process(t, &rec);
+        if (r != JP_TASK_APPLIED && r != JP_TASK_DEAD_LETTERED && r != JP_TASK_DUPLICATE)
+            die("process", "a record was neither applied nor rejected");
+        double t1 = jp_bench_now();
+        if ((i + 1) % RSS_COMMIT_EVERY == 0 && task_commit(t, err, sizeof(err)) != 0)
+            die("commit", err);
+        double t2 = jp_bench_now();
+        busy += t2 - t0;
+        in_commit += t2 - t1;
+    }
+    jp_avro_buf_free(&buf);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double rss_mib = (double)ru.ru_maxrss / 1024.0;
+    jp_task_counts_t c;
+    jp_task_counts(t, JP_INPUT_SALES, &c);
+    jp_task_close(t);
+    if (c.applied != RSS_CUSTOMERS) {
+        snprintf(err, sizeof(err), "%lld of %d sales applied (first dead letter: %s)",
+                 (long long)c.applied, RSS_CUSTOMERS, io.first_reason);
+        die("rss", err);
+    }
+
+    /* The customer keys the store holds (committed state, exact). */
+    snprintf(path, sizeof(path), "%s/task-0", dir);
+    jp_store_t *s = jp_store_open(senv, path, err, sizeof(err));
+    if (!s)
+        die("reopen", err);
+    uint64_t keys = 0;
+    if (jp_store_scan(s, JP_CF_CUSTOMERS, NULL, 0, count_key, &keys) != 0)
+        die("scan", jp_store_last_error(s));
+    jp_store_close(s);
+
+    char note[256];
+    snprintf(note, sizeof(note),
+             "one task, %d sales of distinct customers, commit every %d, %llu customer keys "
+             "in state; ru_maxrss, single run",
+             RSS_CUSTOMERS, RSS_COMMIT_EVERY, (unsigned long long)keys);
+    jp_bench_row(BENCH, "peak_rss_1m_customers", rss_mib, "MiB", "<= 512 MiB", note);
+    snprintf(note, sizeof(note),
+             "jp_task_process + commits only (no Kafka, no changelog), same %d sales, not "
+             "pinned; %.1f s of %.1f s in commits",
+             RSS_CUSTOMERS, in_commit, busy);
+    jp_bench_row(BENCH, "task_events_per_s", RSS_CUSTOMERS / busy, "events/s", NULL, note);
+    jp_store_env_free(senv);
+    jp_serde_free(serde);
+    jp_sim_memreg_free(reg);
+    jp_pii_free(pii);
+    jp_validator_free(v);
+    jp_config_release(&cfg);
+    return keys >= RSS_CUSTOMERS ? 0 : 1;
+}
+
+/* ---- the captured input ---------------------------------------------------------------- */
+
+typedef struct {
+    jp_input_t input;
+    int64_t ts;
+    uint32_t key_off, key_len, val_off, val_len;
+} rec_t;
+
+typedef struct {
+    const jp_config_t *cfg;
+    rec_t *recs;
+    size_t n;
+    unsigned char *data;
+    size_t len, cap;
+    volatile int stop;
+} capture_t;
+
+static int capture_write(void *ctx, const char *topic, const void *key, size_t key_len,
+                         const void *value, size_t len, int64_t timestamp_ms, long fault)
+{
+    capture_t *c = ctx;
+    (void)fault;
+    if (c->n >= GEN_RECORDS)
+        return 0; /* the rest of the simulated hour is dropped */
+    jp_input_t in = strcmp(topic, c->cfg->topics.sales.name) == 0       ? JP_INPUT_SALES
+                    : strcmp(topic, c->cfg->topics.customers.name) == 0 ? JP_INPUT_CUSTOMERS
+                    : strcmp(topic, c->cfg->topics.draws.name) == 0     ? JP_INPUT_DRAWS
+                                                                        : JP_INPUT__COUNT;
+    if (in == JP_INPUT__COUNT)
+        return 0;
+    while (c->len + key_len + len > c->cap) {
+        c->cap = c->cap ? 2 * c->cap : 1 << 24;
+        c->data = realloc(c->data, c->cap);
+        if (!c->data)
+            die("capture", "out of memory");
+    }
+    rec_t *r = &c->recs[c->n++];
+    r->input = in;
+    r->ts = timestamp_ms;
+    r->key_off = (uint32_t)c->len;
+    r->key_len = (uint32_t)key_len;
+    memcpy(c->data + c->len, key, key_len);
+    c->len += key_len;
+    r->val_off = (uint32_t)c->len;
+    r->val_len = (uint32_t)len;
+    memcpy(c->data + c->len, value, len);
+    c->len += len;
+    return 0;
+}
+
+static void capture_progress(void *ctx, int64_t sim_ms, uint64_t records)
+{
+    capture_t *c = ctx;
+    (void)sim_ms, (void)records;
+    if (c->n >= GEN_RECORDS)
+        c->stop = 1;
+}
+
+/* ---- scenarios: fresh topics, group and state per run ----------------------------------- */
+
+typedef struct {
+    jp_config_t *cfg;
+    jp_devstack_t *stack;
+    const char *tmp;
+    capture_t *cap;
+    int64_t commit_interval_ms; /* the configured one */
+} ctx_t;
+
+static void scenario(ctx_t *x, const char *tag)
+{
+    char buf[512];
+    jp_config_t *cfg = x->cfg;
+    snprintf(buf, sizeof(buf), "bench.%s.sales", tag);
+    set_str(&cfg->topics.sales.name, buf);
+    snprintf(buf, sizeof(buf), "bench.%s.customers", tag);
+    set_str(&cfg->topics.customers.name, buf);
+    snprintf(buf, sizeof(buf), "bench.%s.draws", tag);
+    set_str(&cfg->topics.draws.name, buf);
+    snprintf(buf, sizeof(buf), "bench.%s.", tag);
+    set_str(&cfg->topics.changelog_prefix, buf);
+    snprintf(buf, sizeof(buf), "bench-%s", tag);
+    if (jp_conf_props_set(&cfg->kafka, "group.id", buf) != 0)
+        die("config", "cannot set group.id");
+    snprintf(buf, sizeof(buf), "%s/state-%s", x->tmp, tag);
+    set_str(&cfg->state.dir, buf);
+    cfg->processing.commit_interval_ms = x->commit_interval_ms;
+}
+
+static const char *input_topic(const jp_config_t *cfg, jp_input_t in)
+{
+    return in == JP_INPUT_SALES       ? cfg->topics.sales.name
+           : in == JP_INPUT_CUSTOMERS ? cfg->topics.customers.name
+                                      : cfg->topics.draws.name;
+}
+
+static int n_parts(const jp_config_t *cfg)
+{
+    return (int)cfg->topics.sales.partitions;
+}
+
+/* Inputs, dead-letter and changelog topics of the scenario (the mock
+ * cluster has no CreateTopics; the outputs exist from the stack's start). */
+static void create_topics(ctx_t *x)
+{
+    char err[512], t[600];
+    jp_broker_t *b = jp_devstack_broker(x->stack);
+    for (int i = 0; i < JP_INPUT__COUNT; i++) {
+        const char *name = input_topic(x->cfg, (jp_input_t)i);
+        snprintf(t, sizeof(t), "%s%s", name, x->cfg->topics.dlq_suffix);
+        if (jp_broker_create_topic(b, name, n_parts(x->cfg), err, sizeof(err)) != 0 ||
+            jp_broker_create_topic(b, t, n_parts(x->cfg), err, sizeof(err)) != 0)
+            die("topics", err);
+    }
+    for (size_t i = 0; i < jp_engine_n_changelog_stores; i++) {
+        jp_engine_changelog_topic(x->cfg, jp_engine_changelog_stores[i], t, sizeof(t));
+        if (jp_broker_create_topic(b, t, n_parts(x->cfg), err, sizeof(err)) != 0)
+            die("topics", err);
+    }
+}
+
+/* ---- producing ---------------------------------------------------------------------------- */
+
+typedef struct {
+    rd_kafka_t *rk;
+    int32_t *part; /* per record, from delivery reports */
+    int64_t *off;
+    double *sent; /* send time per record (may be NULL) */
+    atomic_long delivered, errors;
+} producer_t;
+
+static void producer_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    producer_t *p = opaque;
+    (void)rk;
+    size_t i = (size_t)(uintptr_t)m->_private;
+    if (m->err) {
+        atomic_fetch_add(&p->errors, 1);
+        return;
+    }
+    p->part[i] = m->partition;
+    p->off[i] = m->offset;
+    atomic_fetch_add(&p->delivered, 1);
+}
+
+static void producer_init(producer_t *p, ctx_t *x, size_t n, const char *linger)
+{
+    char err[512];
+    memset(p, 0, sizeof(*p));
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    if (rd_kafka_conf_set(c, "bootstrap.servers", jp_devstack_bootstraps(x->stack), err,
+                          sizeof(err)) ||
+        rd_kafka_conf_set(c, "enable.idempotence", "true", err, sizeof(err)) ||
+        rd_kafka_conf_set(c, "partitioner", "murmur2_random", err, sizeof(err)) ||
+        rd_kafka_conf_set(c, "linger.ms", linger, err, sizeof(err)) ||
+        rd_kafka_conf_set(c, "queue.buffering.max.messages", "1000000", err, sizeof(err)))
+        die("producer config", err);
+    rd_kafka_conf_set_opaque(c, p);
+    rd_kafka_conf_set_dr_msg_cb(c, producer_dr);
+    p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, err, sizeof(err));
+    if (!p->rk)
+        die("producer", err);
+    p->part = xcalloc(n, sizeof(*p->part));
+    p->off = xcalloc(n, sizeof(*p->off));
+    p->sent = xcalloc(n, sizeof(*p->sent));
+}
+
+static void producer_free(producer_t *p)
+{
+    rd_kafka_destroy(p->rk);
+    free(p->part);
+    free(p->off);
+    free(p->sent);
+}
+
+/* Produces records [0, n) in order; rate records/s (0: as fast as possible). */
+static void produce(producer_t *p, ctx_t *x, size_t n, double rate)
+{
+    const capture_t *c = x->cap;
+    double t0 = jp_bench_now();
+    for (size_t i = 0; i < n; i++) {
+        if (rate > 0) {
+            double due = t0 + (double)i / rate;
+            double now = jp_bench_now();
+            if (due > now) {
+                rd_kafka_poll(p->rk, 0);
+                if (due - now > 0.0002)
+                    usleep((useconds_t)((due - now) * 1e6));
+            }
+        }
+        const rec_t *r = &c->recs[i];
+        for (;;) {
+            p->sent[i] = jp_bench_now();
+            rd_kafka_resp_err_t e = rd_kafka_producev(
+                p->rk, RD_KAFKA_V_TOPIC(input_topic(x->cfg, r->input)),
+                RD_KAFKA_V_KEY((c->data + r->key_off), r->key_len),
+                RD_KAFKA_V_VALUE((c->data + r->val_off), r->val_len), RD_KAFKA_V_TIMESTAMP(r->ts),
+                RD_KAFKA_V_MSGFLAGS(0), RD_KAFKA_V_OPAQUE((void *)(uintptr_t)i), RD_KAFKA_V_END);
+            if (!e)
+                break;
+            if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                die("produce", rd_kafka_err2str(e));
+            rd_kafka_poll(p->rk, 10);
+        }
+        if (rate <= 0 && i % 1024 == 0)
+            rd_kafka_poll(p->rk, 0);
+    }
+    if (rd_kafka_flush(p->rk, 60000) != 0 || atomic_load(&p->errors) ||
+        atomic_load(&p->delivered) != (long)n)
+        die("produce", "not every record was delivered within 60 s");
+}
+
+/* Every input partition starts at 0 and the ends add up to n: the whole
+ * input is present (nothing trimmed by the mock's retention). */
+static void check_input(ctx_t *x, rd_kafka_t *rk, size_t n)
+{
+    int64_t total = 0;
+    char err[600];
+    for (int i = 0; i < JP_INPUT__COUNT; i++)
+        for (int p = 0; p < n_parts(x->cfg); p++) {
+            int64_t lo, hi;
+            const char *topic = input_topic(x->cfg, (jp_input_t)i);
+            rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, 10000);
+            if (e)
+                die("watermarks", rd_kafka_err2str(e));
+            if (getenv("JP_BENCH_DEBUG"))
+                fprintf(stderr, "%s [%d] %lld..%lld\n", topic, p, (long long)lo, (long long)hi);
+            if (lo != 0 && !getenv("JP_BENCH_DEBUG")) {
+                snprintf(err, sizeof(err),
+                         "%s [%d] starts at %lld: the dev broker trimmed the input; lower "
+                         "THRU_RECORDS",
+                         topic, p, (long long)lo);
+                die("input", err);
+            }
+            total += hi;
+        }
+    if (total != (int64_t)n) {
+        snprintf(err, sizeof(err), "%lld records in the input topics, %zu produced",
+                 (long long)total, n);
+        die("input", err);
+    }
+}
+
+/* ---- running the engine ---------------------------------------------------------------------- */
+
+typedef struct {
+    ctx_t *x;
+    jp_metrics_t *m;
+    jp_engine_t *e;
+    atomic_int state; /* 0 starting, 1 created, -1 failed */
+    int rc;
+    char err[1024];
+    pthread_t th;
+} engine_t;
+
+static void *engine_main(void *arg)
+{
+    engine_t *g = arg;
+    int code;
+    jp_bench_pin_one_core(); /* before jp_engine_new: librdkafka's threads inherit it */
+    jp_engine_opts_t o = {1, NULL};
+    g->e = jp_engine_new(g->x->cfg, g->m, &o, &code, g->err, sizeof(g->err));
+    if (!g->e) {
+        atomic_store(&g->state, -1);
+        return NULL;
+    }
+    atomic_store(&g->state, 1);
+    g->rc = jp_engine_run(g->e, g->err, sizeof(g->err));
+    return NULL;
+}
+
+static void wait_for(const char *what, double deadline)
+{
+    if (jp_bench_now() > deadline)
+        die("timeout", what);
+}
+
+static void engine_start(engine_t *g, ctx_t *x)
+{
+    memset(g, 0, sizeof(*g));
+    g->x = x;
+    g->m = jp_metrics_new();
+    if (!g->m || pthread_create(&g->th, NULL, engine_main, g) != 0)
+        die("engine", "cannot start the engine thread");
+    double deadline = jp_bench_now() + WAIT_S;
+    while (atomic_load(&g->state) == 0) {
+        wait_for("engine start", deadline);
+        usleep(1000);
+    }
+    if (atomic_load(&g->state) < 0)
+        die("engine", g->err);
+}
+
+static jp_engine_totals_t engine_finish(engine_t *g)
+{
+    jp_engine_totals_t t;
+    jp_engine_stop(g->e);
+    pthread_join(g->th, NULL);
+    if (g->rc != 0)
+        die("engine run", g->err);
+    jp_engine_totals(g->e, &t);
+    jp_engine_free(g->e);
+    jp_metrics_free(g->m);
+    return t;
+}
+
+/* The engine's per-input consumed counters (get-or-create: same name,
+ * help and labels as the engine's). */
+static void consumed_counters(engine_t *g, jp_counter_t *c[JP_INPUT__COUNT])
+{
+    for (int i = 0; i < JP_INPUT__COUNT; i++) {
+        char topic[400], labels[512];
+        jp_metrics_label_escape(topic, sizeof(topic), input_topic(g->x->cfg, (jp_input_t)i));
+        snprintf(labels, sizeof(labels), "topic=\"%s\",reason=\"ALL\"", topic);
+        c[i] = jp_metrics_counter(g->m, "jackpot_records_consumed_total",
+                                  "Input records by outcome and reason", labels);
+        if (!c[i])
+            die("metrics", jp_metrics_error(g->m));
+    }
+}
+
+static jp_counter_t *counter(jp_metrics_t *m, const char *name, const char *help)
+{
+    jp_counter_t *c = jp_metrics_counter(m, name, help, NULL);
+    if (!c)
+        die("metrics", jp_metrics_error(m));
+    return c;
+}
+
+/* ---- events/s and the ceiling ------------------------------------------------------------------
+ */
+
+static double engine_throughput(ctx_t *x, size_t n)
+{
+    engine_t g;
+    jp_counter_t *consumed[JP_INPUT__COUNT];
+    engine_start(&g, x);
+    consumed_counters(&g, consumed);
+    jp_counter_t *commits = counter(g.m, "jackpot_commits_total", "Completed commits");
+    double t_first = 0, deadline = jp_bench_now() + WAIT_S;
+    for (;;) {
+        uint64_t c = 0;
+        for (int i = 0; i < JP_INPUT__COUNT; i++)
+            c += jp_counter_get(consumed[i]);
+        if (c > 0 && t_first == 0)
+            t_first = jp_bench_now();
+        if (c >= n)
+            break;
+        wait_for("engine consuming the input (is jackpot_records_consumed_total still "
+                 "counted per record?)",
+                 deadline);
+        usleep(200);
+    }
+    uint64_t k = jp_counter_get(commits);
+    jp_engine_stop(g.e); /* commits at once */
+    while (jp_counter_get(commits) == k) {
+        wait_for("the engine's final commit", deadline);
+        usleep(100);
+    }
+    double el = jp_bench_now() - t_first;
+    jp_engine_totals_t t = engine_finish(&g);
+    if (t.consumed != (int64_t)n || t.consumed != t.applied + t.dead_lettered + t.duplicates) {
+        char err[256];
+        snprintf(err, sizeof(err),
+                 "totals: consumed %lld (want %zu), applied %lld, dead-lettered %lld, "
+                 "duplicates %lld",
+                 (long long)t.consumed, n, (long long)t.applied, (long long)t.dead_lettered,
+                 (long long)t.duplicates);
+        die("engine", err);
+    }
+    if (t.dead_lettered > 0)
+        fprintf(stderr, "bench_engine: note: %lld records dead-lettered\n",
+                (long long)t.dead_lettered);
+    return (double)n / el;
+}
+
+typedef struct {
+    ctx_t *x;
+    size_t n;
+    double rate;
+} ceiling_t;
+
+static void *ceiling_main(void *arg)
+{
+    ceiling_t *c = arg;
+    char err[512];
+    jp_bench_pin_one_core();
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    if (rd_kafka_conf_set(conf, "bootstrap.servers", jp_devstack_bootstraps(c->x->stack), err,
+                          sizeof(err)) ||
+        rd_kafka_conf_set(conf, "group.id", "bench-ceiling", err, sizeof(err)) ||
+        rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof(err)))
+        die("ceiling config", err);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+    if (!rk)
+        die("ceiling", err);
+    rd_kafka_poll_set_consumer(rk);
+    rd_kafka_topic_partition_list_t *l =
+        rd_kafka_topic_partition_list_new(JP_INPUT__COUNT * n_parts(c->x->cfg));
+    for (int i = 0; i < JP_INPUT__COUNT; i++)
+        for (int p = 0; p < n_parts(c->x->cfg); p++)
+            rd_kafka_topic_partition_list_add(l, input_topic(c->x->cfg, (jp_input_t)i), p)->offset =
+                RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_assign(rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    size_t got = 0;
+    double t_first = 0, deadline = jp_bench_now() + WAIT_S;
+    while (got < c->n) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+        if (m) {
+            if (!m->err && got++ == 0)
+                t_first = jp_bench_now();
+            rd_kafka_message_destroy(m);
+        }
+        wait_for("the ceiling consumer", deadline);
+    }
+    c->rate = (double)c->n / (jp_bench_now() - t_first);
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return NULL;
+}
+
+static double ceiling_throughput(ctx_t *x, size_t n)
+{
+    ceiling_t c = {x, n, 0};
+    pthread_t th;
+    if (pthread_create(&th, NULL, ceiling_main, &c) != 0)
+        die("ceiling", "cannot start the thread");
+    pthread_join(th, NULL);
+    return c.rate;
+}
+
+/* ---- restore ------------------------------------------------------------------------------------
+ */
+
+typedef struct {
+    int fd;
+    atomic_int started;
+    _Atomic double t_start;
+} logwatch_t;
+
+/* Reads the engine's log (a pipe) and notes when the first restore starts. */
+static void *logwatch_main(void *arg)
+{
+    logwatch_t *w = arg;
+    char buf[8192];
+    size_t have = 0;
+    for (;;) {
+        ssize_t r = read(w->fd, buf + have, sizeof(buf) - 1 - have);
+        if (r <= 0)
+            return NULL;
+        double now = jp_bench_now();
+        have += (size_t)r;
+        buf[have] = '\0';
+        if (!atomic_load(&w->started) && strstr(buf, ": restoring ")) {
+            atomic_store(&w->t_start, now);
+            atomic_store(&w->started, 1);
+        }
+        char *nl = strrchr(buf, '\n');
+        if (nl) { /* keep a partial last line */
+            size_t rest = have - (size_t)(nl + 1 - buf);
+            memmove(buf, nl + 1, rest);
+            have = rest;
+        } else if (have > sizeof(buf) / 2) {
+            have = 0;
+        }
+    }
+}
+
+/* Restores the changelogs of the current scenario into a fresh state
+ * directory; seconds per million changelog records applied. */
+static double restore_time(ctx_t *x, const char *state_dir, uint64_t *records)
+{
+    set_str(&x->cfg->state.dir, state_dir); /* a new, empty directory */
+    x->cfg->processing.commit_interval_ms = 50;
+    int fds[2];
+    if (pipe(fds) != 0)
+        die("pipe", strerror(errno));
+    logwatch_t w = {fds[0], 0, 0};
+    pthread_t th;
+    if (pthread_create(&th, NULL, logwatch_main, &w) != 0)
+        die("restore", "cannot start the log reader");
+    jp_log_set_fd(fds[1]);
+    jp_log_set_level(JP_LOG_INFO);
+
+    engine_t g;
+    engine_start(&g, x);
+    jp_counter_t *restored =
+        counter(g.m, "jackpot_restored_records_total", "Changelog records applied by restores");
+    double deadline = jp_bench_now() + WAIT_S;
+    while (!jp_engine_ready(g.e)) {
+        wait_for("the engine's restore", deadline);
+        usleep(200);
+    }
+    double t_end = jp_bench_now();
+    *records = jp_counter_get(restored);
+    engine_finish(&g);
+    jp_log_set_fd(2);
+    jp_log_set_level(JP_LOG_WARN);
+    close(fds[1]);
+    pthread_join(th, NULL);
+    close(fds[0]);
+    x->cfg->processing.commit_interval_ms = x->commit_interval_ms;
+    if (!atomic_load(&w.started) || *records == 0)
+        die("restore", "the engine restored nothing (no \"restoring\" log line)");
+    return (t_end - atomic_load(&w.t_start)) / (double)*records * 1e6;
+}
+
+/* ---- record-to-commit latency
+ * --------------------------------------------------------------------- */
+
+typedef struct {
+    double t;
+    int64_t off[JP_INPUT__COUNT][64];
+} snap_t;
+
+typedef struct {
+    producer_t *p;
+    ctx_t *x;
+    size_t n;
+    double rate;
+    atomic_int done;
+} pacer_t;
+
+static void *pacer_main(void *arg)
+{
+    pacer_t *pc = arg;
+    produce(pc->p, pc->x, pc->n, pc->rate);
+    atomic_store(&pc->done, 1);
+    return NULL;
+}
+
+/* p50 and p99 record-to-commit latency (ms) at rate records/s. */
+static void commit_latency(ctx_t *x, size_t n, double rate, double *p50, double *p99)
+{
+    char err[512];
+    int np = n_parts(x->cfg);
+    if (np > 64)
+        die("latency", "more than 64 partitions");
+    engine_t g;
+    engine_start(&g, x);
+    double deadline = jp_bench_now() + WAIT_S;
+    for (;;) { /* assigned: the first commit publishes the tasks */
+        jp_engine_totals_t t;
+        jp_engine_totals(g.e, &t);
+        if (t.tasks == np)
+            break;
+        wait_for("the engine's assignment", deadline);
+        usleep(5000);
+    }
+
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    if (rd_kafka_conf_set(conf, "bootstrap.servers", jp_devstack_bootstraps(x->stack), err,
+                          sizeof(err)) ||
+        rd_kafka_conf_set(conf, "group.id", jp_config_kafka_get(x->cfg, "group.id"), err,
+                          sizeof(err)) ||
+        rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof(err)))
+        die("offsets reader", err);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+    if (!rk)
+        die("offsets reader", err);
+
+    producer_t p;
+    producer_init(&p, x, n, "1");
+    pacer_t pc = {&p, x, n, rate, 0};
+    pthread_t th;
+    if (pthread_create(&th, NULL, pacer_main, &pc) != 0)
+        die("latency", "cannot start the producer thread");
+
+    size_t cap = 1024, ns = 0;
+    snap_t *snaps = xcalloc(cap, sizeof(*snaps));
+    deadline = jp_bench_now() + (double)n / rate + WAIT_S;
+    for (;;) {
+        rd_kafka_topic_partition_list_t *l =
+            rd_kafka_topic_partition_list_new(JP_INPUT__COUNT * np);
+        for (int i = 0; i < JP_INPUT__COUNT; i++)
+            for (int q = 0; q < np; q++)
+                rd_kafka_topic_partition_list_add(l, input_topic(x->cfg, (jp_input_t)i), q);
+        rd_kafka_resp_err_t e = rd_kafka_committed(rk, l, 5000);
+        double now = jp_bench_now();
+        if (e)
+            die("committed offsets", rd_kafka_err2str(e));
+        if (ns == cap) {
+            cap *= 2;
+            snaps = realloc(snaps, cap * sizeof(*snaps));
+            if (!snaps)
+                die("latency", "out of memory");
+        }
+        snap_t *s = &snaps[ns++];
+        s->t = now;
+        int64_t total = 0;
+        for (int k = 0; k < l->cnt; k++) {
+            int64_t o = l->elems[k].offset < 0 ? 0 : l->elems[k].offset;
+            s->off[k / np][k % np] = o;
+            total += o;
+        }
+        rd_kafka_topic_partition_list_destroy(l);
+        if (atomic_load(&pc.done) && total >= (int64_t)n)
+            break;
+        wait_for("every record committed at the paced rate", deadline);
+        usleep(POLL_MS * 1000);
+    }
+    pthread_join(th, NULL);
+    rd_kafka_destroy(rk);
+    engine_finish(&g);
+
+    /* Offsets are dense from 0 on fresh topics: index records by them. */
+    size_t *start = xcalloc((size_t)JP_INPUT__COUNT * np + 1, sizeof(size_t));
+    size_t *by_off = xcalloc(n, sizeof(size_t));
+    for (size_t i = 0; i < n; i++)
+        start[x->cap->recs[i].input * np + p.part[i] + 1]++;
+    for (int k = 0; k < JP_INPUT__COUNT * np; k++)
+        start[k + 1] += start[k];
+    for (size_t i = 0; i < n; i++) {
+        size_t k = (size_t)x->cap->recs[i].input * np + (size_t)p.part[i];
+        if (p.off[i] < 0 || start[k] + (size_t)p.off[i] >= start[k + 1])
+            die("latency", "delivered offsets are not dense from 0");
+        by_off[start[k] + (size_t)p.off[i]] = i;
+    }
+    double *lat = xcalloc(n, sizeof(double));
+    size_t nl = 0;
+    for (int i = 0; i < JP_INPUT__COUNT; i++)
+        for (int q = 0; q < np; q++) {
+            size_t k = (size_t)i * np + (size_t)q;
+            int64_t prev = 0;
+            for (size_t s = 0; s < ns; s++) {
+                int64_t c = snaps[s].off[i][q];
+                for (int64_t o = prev; o < c && start[k] + (size_t)o < start[k + 1]; o++)
+                    lat[nl++] = (snaps[s].t - p.sent[by_off[start[k] + (size_t)o]]) * 1e3;
+                if (c > prev)
+                    prev = c;
+            }
+        }
+    if (nl != n)
+        die("latency", "not every record was seen committed");
+    qsort(lat, nl, sizeof(double), cmp_double);
+    *p50 = pct(lat, nl, 0.50);
+    *p99 = pct(lat, nl, 0.99);
+    free(lat);
+    free(by_off);
+    free(start);
+    free(snaps);
+    producer_free(&p);
+}
+
+/* ---- main
+ * ------------------------------------------------------------------------------------------- */
+
+static void generate(jp_sim_world_t *w, jp_serde_registry_t registry, capture_t *cap)
+{
+    char err[1024];
+    jp_sim_options_t o;
+    memset(&o, 0, sizeof(o));
+    memset(cap, 0, sizeof(*cap));
+    cap->cfg = &w->config;
+    cap->recs = xcalloc(GEN_RECORDS, sizeof(rec_t));
+    o.registry = registry;
+    o.output = (jp_sim_output_t){cap, capture_write};
+    o.progress = capture_progress;
+    o.progress_ctx = cap;
+    o.stop = &cap->stop;
+    if (jp_sim_run(w, &o, NULL, NULL, err, sizeof(err)) != 0)
+        die("simulate", err);
+    if (cap->n < GEN_RECORDS)
+        die("simulate", "the world ended before enough records were generated");
+}
+
+static void rss_row(const char *src, const char *tmp)
+{
+    char dir[600];
+    snprintf(dir, sizeof(dir), "%s/rss", tmp);
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) {
+        fail("fork", strerror(errno));
+        return;
+    }
+    if (pid == 0) {
+        jp_log_set_level(JP_LOG_WARN);
+        _exit(rss_child(src, dir));
+    }
+    int st;
+    if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        fail("peak RSS", "the child failed (see above)");
+}
+
+int main(void)
+{
+    const char *src = getenv("JACKPOT_SRC") ? getenv("JACKPOT_SRC") : ".";
+    char tmp[] = "/tmp/bench_engine.XXXXXX", path[1200], err[1024], note[512];
+    if (!mkdtemp(tmp))
+        die("mkdtemp", strerror(errno));
+    jp_log_set_level(JP_LOG_WARN);
+
+    /* First, before any thread or large allocation of this process. */
+    rss_row(src, tmp);
+
+    jp_conf_t c;
+    jp_conf_init(&c, NULL);
+    jp_sim_world_t w;
+    snprintf(path, sizeof(path), "%s/configs/sim/load.yaml", src);
+    if (jp_sim_world_load(&c, path, &w) != 0)
+        die("load.yaml", c.n_errors ? c.errors[0] : path);
+    jp_conf_destroy(&c);
+    snprintf(path, sizeof(path), "%s/registry", tmp);
+    jp_devstack_t *stack =
+        jp_devstack_start(&w.config, 1, 0, "127.0.0.1:0", path, err, sizeof(err));
+    if (!stack || jp_devstack_configure(stack, &w.config) != 0)
+        die("devstack", err);
+    jp_registry_client_t *reg =
+        jp_registry_client_new(jp_devstack_registry_url(stack), err, sizeof(err));
+    if (!reg)
+        die("registry client", err);
+    capture_t cap;
+    generate(&w, jp_serde_registry_client(reg), &cap);
+
+    ctx_t x = {&w.config, stack, tmp, &cap, w.config.processing.commit_interval_ms};
+    int runs = jp_bench_runs();
+    double *eps = xcalloc((size_t)runs, sizeof(double));
+    double *ceil = xcalloc((size_t)runs, sizeof(double));
+    char tag[64];
+    for (int r = 0; r < runs; r++) {
+        snprintf(tag, sizeof(tag), "thru%d", r);
+        scenario(&x, tag);
+        create_topics(&x);
+        producer_t p;
+        producer_init(&p, &x, THRU_RECORDS, "5");
+        produce(&p, &x, THRU_RECORDS, 0);
+        check_input(&x, p.rk, THRU_RECORDS);
+        producer_free(&p);
+        ceil[r] = ceiling_throughput(&x, THRU_RECORDS);
+        eps[r] = engine_throughput(&x, THRU_RECORDS);
+    }
+    double e_med = jp_bench_median(eps, (size_t)runs), c_med = jp_bench_median(ceil, (size_t)runs);
+    snprintf(note, sizeof(note),
+             "load.yaml, first %d records on 6 partitions x 3 inputs, engine + its librdkafka "
+             "threads pinned to one core, first consumed record to final commit done",
+             THRU_RECORDS);
+    jp_bench_row(BENCH, "events_per_s", e_med, "events/s", ">= 300k/s", note);
+    jp_bench_row(BENCH, "ceiling_events_per_s", c_med, "events/s", NULL,
+                 "bare librdkafka consumer counting the same records, pinned, same runs");
+    jp_bench_row(BENCH, "ratio_to_ceiling", e_med / c_med, "ratio", ">= 0.5",
+                 "median events/s over median ceiling");
+
+    /* Restore the last throughput run's changelogs (its group's offsets are
+     * at the end of the input, so the engine only restores). */
+    int rruns = runs < 3 ? runs : 3;
+    double *rs = xcalloc((size_t)rruns, sizeof(double));
+    uint64_t restored = 0;
+    for (int r = 0; r < rruns; r++) {
+        snprintf(path, sizeof(path), "%s/restore%d", tmp, r);
+        rs[r] = restore_time(&x, path, &restored);
+    }
+    snprintf(note, sizeof(note),
+             "%llu changelog records (state keys written) restored into an empty store, first "
+             "restore log line to ready, extrapolated linearly to 1M; median of %d",
+             (unsigned long long)restored, rruns);
+    jp_bench_row(BENCH, "restore_s_per_million_keys", jp_bench_median(rs, (size_t)rruns),
+                 "s/1M keys", NULL, note);
+
+    double rate = e_med / 2;
+    size_t n = (size_t)(rate * LAT_SECONDS);
+    n = n > GEN_RECORDS ? GEN_RECORDS : n < LAT_MIN ? LAT_MIN : n;
+    double *p50 = xcalloc((size_t)rruns, sizeof(double)),
+           *p99 = xcalloc((size_t)rruns, sizeof(double));
+    for (int r = 0; r < rruns; r++) {
+        snprintf(tag, sizeof(tag), "lat%d", r);
+        scenario(&x, tag);
+        create_topics(&x);
+        commit_latency(&x, n, rate, &p50[r], &p99[r]);
+    }
+    snprintf(note, sizeof(note),
+             "%zu records paced at %.0f/s (half of events_per_s), commit interval %lld ms, "
+             "committed offsets polled every %d ms; median of %d",
+             n, rate, (long long)x.commit_interval_ms, POLL_MS, rruns);
+    jp_bench_row(BENCH, "commit_latency_p50_ms", jp_bench_median(p50, (size_t)rruns), "ms", NULL,
+                 note);
+    jp_bench_row(BENCH, "commit_latency_p99_ms", jp_bench_median(p99, (size_t)rruns), "ms", NULL,
+                 note);
+
+    free(p50);
+    free(p99);
+    free(rs);
+    free(eps);
+    free(ceil);
+    free(cap.recs);
+    free(cap.data);
+    jp_registry_client_free(reg);
+    jp_devstack_stop(stack);
+    jp_sim_world_release(&w);
+    snprintf(path, sizeof(path), "rm -rf '%s'", tmp);
+    if (system(path) != 0)
+        fprintf(stderr, "bench_engine: could not remove %s\n", tmp);
+    return failed ? 1 : 0;
+}

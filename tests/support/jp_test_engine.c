@@ -1,0 +1,324 @@
+/*
+ * jp_test_engine: see jp_test_engine.h. The helpers assert with cmocka, so
+ * a failing step fails the test that called it with the reason.
+ *
+ * Per-run topics: the mock cluster has no CreateTopics, so the helper
+ * creates each run's changelog topics (partitioned like the inputs) and
+ * features topic before the engine starts; the engine finds them existing.
+ */
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "jp_test_engine.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "jp_conf.h"
+#include "jp_log.h"
+#include "jp_registry_client.h"
+#include "jp_serde.h"
+#include "jp_sim.h"
+#include "jp_sim_produce.h"
+#include "jp_sim_world.h"
+#include "jp_test.h"
+
+static void load_config(jp_config_t *out)
+{
+    jp_conf_t conf;
+    jp_conf_init(&conf, NULL);
+    int rc = jp_config_load(&conf, "configs/jackpot.yaml", NULL, out);
+    for (size_t i = 0; i < conf.n_errors; i++)
+        fprintf(stderr, "%s\n", conf.errors[i]);
+    jp_conf_destroy(&conf);
+    assert_int_equal(rc, 0);
+}
+
+void jp_test_stack_start(jp_test_stack_t *s, const char *tag, int n_brokers)
+{
+    char err[512], path[600];
+    memset(s, 0, sizeof(*s));
+    jp_log_set_level(getenv("JP_TEST_VERBOSE") ? JP_LOG_DEBUG : JP_LOG_ERROR);
+    s->dir = jp_test_tmpdir(tag);
+    jp_config_t cfg;
+    load_config(&cfg);
+    snprintf(path, sizeof(path), "%s/registry", s->dir);
+    s->stack = jp_devstack_start(&cfg, n_brokers, 0, "127.0.0.1:0", path, err, sizeof(err));
+    jp_config_release(&cfg);
+    if (!s->stack)
+        fail_msg("devstack: %s", err);
+}
+
+void jp_test_stack_stop(jp_test_stack_t *s)
+{
+    jp_devstack_stop(s->stack);
+    jp_test_rmtree(s->dir);
+    free(s->dir);
+    memset(s, 0, sizeof(*s));
+}
+
+void jp_test_stack_simulate(jp_test_stack_t *s, const char *world, int weeks)
+{
+    char err[1024];
+    jp_conf_t c;
+    jp_conf_init(&c, NULL);
+    jp_sim_world_t w;
+    int rc = jp_sim_world_load(&c, world, &w);
+    for (size_t i = 0; i < c.n_errors; i++)
+        fprintf(stderr, "%s\n", c.errors[i]);
+    jp_conf_destroy(&c);
+    assert_int_equal(rc, 0);
+    jp_registry_client_t *reg =
+        jp_registry_client_new(jp_devstack_registry_url(s->stack), err, sizeof(err));
+    assert_non_null(reg);
+    jp_sim_producer_t *prod =
+        jp_sim_producer_new(jp_devstack_bootstraps(s->stack), NULL, NULL, NULL, err, sizeof(err));
+    if (!prod)
+        fail_msg("producer: %s", err);
+    jp_sim_options_t o = {0};
+    o.weeks = weeks;
+    o.registry = jp_serde_registry_client(reg);
+    o.output = jp_sim_producer_output(prod);
+    jp_sim_stats_t stats;
+    if (jp_sim_run(&w, &o, NULL, &stats, err, sizeof(err)) != 0)
+        fail_msg("simulate: %s", err);
+    if (jp_sim_producer_flush(prod, 60000, err, sizeof(err)) != 0)
+        fail_msg("simulate: %s", err);
+    jp_sim_producer_free(prod);
+    jp_registry_client_free(reg);
+    jp_sim_world_release(&w);
+    s->records += (int64_t)stats.records;
+}
+
+static void create_topic(jp_test_stack_t *s, const char *topic, int64_t partitions)
+{
+    char err[512];
+    if (jp_broker_create_topic(jp_devstack_broker(s->stack), topic, (int)partitions, err,
+                               sizeof(err)) != 0)
+        fail_msg("create %s: %s", topic, err);
+}
+
+static void set_string(char **field, const char *value)
+{
+    free(*field);
+    *field = strdup(value);
+    assert_non_null(*field);
+}
+
+void jp_test_engine_config(jp_test_stack_t *s, const char *tag, jp_config_t *out)
+{
+    char buf[600];
+    load_config(out);
+    assert_int_equal(jp_devstack_configure(s->stack, out), 0);
+    snprintf(buf, sizeof(buf), "%s/state-%s", s->dir, tag);
+    set_string(&out->state.dir, buf);
+    snprintf(buf, sizeof(buf), "jackpot.features.%s", tag);
+    set_string(&out->topics.features, buf);
+    create_topic(s, buf, out->topics.output_partitions);
+    snprintf(buf, sizeof(buf), "jackpot.%s.", tag);
+    set_string(&out->topics.changelog_prefix, buf);
+    for (size_t i = 0; i < jp_engine_n_changelog_stores; i++) {
+        jp_engine_changelog_topic(out, jp_engine_changelog_stores[i], buf, sizeof(buf));
+        create_topic(s, buf, out->topics.sales.partitions);
+    }
+    out->processing.commit_interval_ms = 200;
+    /* A joining member makes the mock group wait up to the session
+     * timeout for the others to rejoin. */
+    assert_int_equal(jp_conf_props_set(&out->kafka, "group.id", tag), 0);
+    assert_int_equal(jp_conf_props_set(&out->kafka, "session.timeout.ms", "6000"), 0);
+    assert_int_equal(jp_conf_props_set(&out->kafka, "heartbeat.interval.ms", "500"), 0);
+}
+
+struct jp_test_engine_s {
+    jp_engine_t *e;
+    jp_metrics_t *m;
+    pthread_t th;
+    int rc;
+    char err[512];
+};
+
+static void *engine_thread(void *arg)
+{
+    jp_test_engine_t *t = arg;
+    t->rc = jp_engine_run(t->e, t->err, sizeof(t->err));
+    return NULL;
+}
+
+jp_test_engine_t *jp_test_engine_start(const jp_config_t *cfg, const char *state_dir)
+{
+    jp_test_engine_t *t = calloc(1, sizeof(*t));
+    assert_non_null(t);
+    int code;
+    t->m = jp_metrics_new();
+    jp_engine_opts_t o = {1, state_dir};
+    t->e = jp_engine_new(cfg, t->m, &o, &code, t->err, sizeof(t->err));
+    if (!t->e)
+        fail_msg("engine: %s (exit %d)", t->err, code);
+    assert_int_equal(pthread_create(&t->th, NULL, engine_thread, t), 0);
+    return t;
+}
+
+void jp_test_engine_totals(jp_test_engine_t *t, jp_engine_totals_t *out)
+{
+    jp_engine_totals(t->e, out);
+}
+
+int jp_test_engine_wait(jp_test_engine_t *t, int want_tasks, int64_t want_consumed, int timeout_ms)
+{
+    for (int waited = 0; waited <= timeout_ms; waited += 50) {
+        jp_engine_totals_t tot;
+        jp_engine_totals(t->e, &tot);
+        if ((want_tasks < 0 || tot.tasks == want_tasks) &&
+            (want_consumed < 0 || (tot.consumed == want_consumed && tot.lag == 0)))
+            return 0;
+        usleep(50000);
+    }
+    return -1;
+}
+
+void jp_test_engine_stop(jp_test_engine_t *t, jp_engine_totals_t *out)
+{
+    jp_engine_stop(t->e);
+    pthread_join(t->th, NULL);
+    if (t->rc != 0)
+        fail_msg("engine run: %s", t->err);
+    if (out)
+        jp_engine_totals(t->e, out);
+    jp_engine_free(t->e);
+    jp_metrics_free(t->m);
+    free(t);
+}
+
+static int cmp_item(const void *a, const void *b, size_t la, size_t lb)
+{
+    int c = memcmp(a, b, la < lb ? la : lb);
+    return c ? c : (la > lb) - (la < lb);
+}
+
+static void recset_add(jp_test_recset_t *r, const void *key, size_t klen, const void *val,
+                       size_t vlen)
+{
+    size_t len = 4 + klen + vlen;
+    char *item = malloc(len);
+    assert_non_null(item);
+    item[0] = (char)(klen >> 24), item[1] = (char)(klen >> 16), item[2] = (char)(klen >> 8);
+    item[3] = (char)klen;
+    if (klen)
+        memcpy(item + 4, key, klen);
+    if (vlen)
+        memcpy(item + 4 + klen, val, vlen);
+    r->read++;
+    /* binary search for the insertion point; duplicates are dropped */
+    size_t lo = 0, hi = r->n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = cmp_item(r->items[mid], item, r->lens[mid], len);
+        if (c == 0) {
+            free(item);
+            return;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (r->n == r->cap) {
+        r->cap = r->cap ? 2 * r->cap : 256;
+        r->items = realloc(r->items, r->cap * sizeof(*r->items));
+        r->lens = realloc(r->lens, r->cap * sizeof(*r->lens));
+        assert_non_null(r->items);
+        assert_non_null(r->lens);
+    }
+    memmove(r->items + lo + 1, r->items + lo, (r->n - lo) * sizeof(*r->items));
+    memmove(r->lens + lo + 1, r->lens + lo, (r->n - lo) * sizeof(*r->lens));
+    r->items[lo] = item;
+    r->lens[lo] = len;
+    r->n++;
+}
+
+void jp_test_read_distinct(jp_test_stack_t *s, const char *topic, jp_test_recset_t *out)
+{
+    char err[256];
+    memset(out, 0, sizeof(*out));
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    rd_kafka_conf_set(c, "bootstrap.servers", jp_devstack_bootstraps(s->stack), err, sizeof(err));
+    rd_kafka_conf_set(c, "group.id", "jp-test-reader", err, sizeof(err)); /* never joins */
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof(err));
+    assert_non_null(rk);
+    const struct rd_kafka_metadata *md;
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    assert_int_equal(rd_kafka_metadata(rk, 0, rkt, &md, 10000), 0);
+    int parts = md->topics[0].partition_cnt;
+    rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
+    assert_true(parts > 0);
+    int64_t *end = calloc((size_t)parts, sizeof(*end)), *next = calloc((size_t)parts, sizeof(*end));
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(parts);
+    int open = 0;
+    for (int p = 0; p < parts; p++) {
+        int64_t lo;
+        assert_int_equal(rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &end[p], 10000), 0);
+        next[p] = lo;
+        if (lo < end[p]) {
+            rd_kafka_topic_partition_list_add(l, topic, p)->offset = lo;
+            open++;
+        }
+    }
+    rd_kafka_assign(rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    for (int idle = 0; open > 0;) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 1000);
+        if (!m) {
+            assert_true(++idle < 60);
+            continue;
+        }
+        if (!m->err && m->offset >= next[m->partition]) {
+            recset_add(out, m->key, m->key_len, m->payload, m->len);
+            next[m->partition] = m->offset + 1;
+            if (next[m->partition] == end[m->partition])
+                open--;
+        }
+        rd_kafka_message_destroy(m);
+    }
+    free(end);
+    free(next);
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+}
+
+int jp_test_recset_equal(const jp_test_recset_t *a, const jp_test_recset_t *b)
+{
+    if (a->n != b->n)
+        return 0;
+    for (size_t i = 0; i < a->n; i++)
+        if (cmp_item(a->items[i], b->items[i], a->lens[i], b->lens[i]) != 0)
+            return 0;
+    return 1;
+}
+
+void jp_test_recset_free(jp_test_recset_t *r)
+{
+    for (size_t i = 0; i < r->n; i++)
+        free(r->items[i]);
+    free(r->items);
+    free(r->lens);
+    memset(r, 0, sizeof(*r));
+}
+
+void jp_test_assert_totals_equal(const jp_engine_totals_t *got, const jp_engine_totals_t *ref)
+{
+    assert_int_equal(got->consumed, got->applied + got->dead_lettered + got->duplicates);
+    assert_int_equal(got->consumed, ref->consumed);
+    assert_int_equal(got->applied, ref->applied);
+    assert_int_equal(got->dead_lettered, ref->dead_lettered);
+    assert_int_equal(got->duplicates, ref->duplicates);
+    assert_int_equal(got->late, ref->late);
+}
