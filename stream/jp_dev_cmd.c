@@ -331,6 +331,8 @@ int jp_cmd_dev(const jp_command_t *cmd, int argc, char **argv)
     if (optind < argc)
         return jp_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
 
+    /* Before the broker, registry and simulator start their threads. */
+    jp_run_block_signals();
     static devctx_t d; /* large; one per process */
     memset(&d, 0, sizeof(d));
     pthread_mutex_init(&d.lock, NULL);

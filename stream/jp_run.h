@@ -22,6 +22,11 @@ typedef struct jp_run_opts_s {
     void (*on_exit)(void *ctx, jp_engine_t *engine);
 } jp_run_opts_t;
 
+/* Blocks the signals jp_run_engine handles (INT, TERM, HUP, USR1) in the
+ * calling thread. Call it before starting any thread (threads inherit the
+ * mask), so that the signal thread is the only one to receive them. */
+int jp_run_block_signals(void);
+
 /* Runs until stopped; returns the process exit code. */
 int jp_run_engine(const jp_config_t *cfg, const jp_run_opts_t *opts);
 

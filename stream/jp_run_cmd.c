@@ -176,16 +176,27 @@ static void *signal_thread(void *arg)
     return NULL;
 }
 
+static void handled_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGHUP);
+    sigaddset(set, SIGUSR1);
+}
+
+int jp_run_block_signals(void)
+{
+    sigset_t set;
+    handled_signals(&set);
+    signal(SIGPIPE, SIG_IGN);
+    return pthread_sigmask(SIG_BLOCK, &set, NULL) == 0 ? 0 : -1;
+}
+
 static int start_signals(run_ctx_t *r)
 {
-    sigemptyset(&r->signals);
-    sigaddset(&r->signals, SIGINT);
-    sigaddset(&r->signals, SIGTERM);
-    sigaddset(&r->signals, SIGHUP);
-    sigaddset(&r->signals, SIGUSR1);
-    signal(SIGPIPE, SIG_IGN);
-    if (pthread_sigmask(SIG_BLOCK, &r->signals, NULL) != 0 ||
-        pthread_create(&r->sig_thread, NULL, signal_thread, r) != 0)
+    handled_signals(&r->signals);
+    if (jp_run_block_signals() != 0 || pthread_create(&r->sig_thread, NULL, signal_thread, r) != 0)
         return -1;
     return 0;
 }
@@ -231,6 +242,7 @@ int jp_cmd_run(const jp_command_t *cmd, int argc, char **argv)
     }
     jp_conf_t conf;
     jp_config_t cfg;
+    jp_run_block_signals(); /* before librdkafka starts any thread */
     jp_conf_init(&conf, "JACKPOT_");
     if (jp_config_load(&conf, path, &xprops, &cfg) != 0) {
         for (size_t i = 0; i < conf.n_errors; i++)

@@ -38,8 +38,8 @@ SRC = os.environ.get("JACKPOT_SRC", os.getcwd())
 WORLD = os.path.join(SRC, "tests/configs/sim/quarter.yaml")
 WEEKS = 4
 SPEED = 40000  # 4 weeks = 2 419 200 simulated s: about 60 s of streaming
-KILLS = 20
-WIPE_AT = 9  # the 10th restart starts from an empty state directory
+KILLS = int(os.environ.get("JP_CRASH_KILLS", "20"))
+WIPE_AT = KILLS // 2 - 1  # the 10th restart starts from an empty state directory
 SEED = 20260305
 FEATURES = "jackpot.features.v1"
 procs = []
@@ -194,6 +194,37 @@ def distinct_features(brokers):
     return seen, n
 
 
+def explain(registry, only_crash, only_clean):
+    """Prints the fields of a few windows that differ between the runs."""
+    import io
+    import avro.io
+    import avro.schema
+
+    schemas = {}
+
+    def decode(value):
+        sid = int.from_bytes(value[1:5], "big")
+        if sid not in schemas:
+            with urllib.request.urlopen("%s/schemas/ids/%d" % (registry, sid)) as r:
+                schemas[sid] = avro.schema.parse(json.loads(r.read())["schema"])
+        reader = avro.io.DatumReader(schemas[sid])
+        return reader.read(avro.io.BinaryDecoder(io.BytesIO(value[5:])))
+
+    def index(recs):
+        out = {}
+        for k, v in recs:
+            d = decode(v)
+            out[(k, d.get("window_kind"), d.get("window_start"))] = d
+        return out
+
+    a, b = index(only_crash), index(only_clean)
+    for key in sorted(set(a) & set(b), key=str)[:5]:
+        diff = {f: (a[key][f], b[key][f]) for f in a[key] if a[key][f] != b[key].get(f)}
+        print("window %r differs (crashed, clean): %r" % (key, diff), file=sys.stderr)
+    print("%d windows only after crashes, %d only clean" % (len(set(a) - set(b)),
+                                                           len(set(b) - set(a))), file=sys.stderr)
+
+
 def simulate(brokers, registry, tmp, tag, paced):
     truth = os.path.join(tmp, "truth-%s.json" % tag)
     args = [BIN, "simulate", "--world", WORLD, "--weeks", str(WEEKS), "--brokers", brokers,
@@ -274,6 +305,7 @@ def main():
         if not clean_fv:
             fail("the clean run produced no features")
         if crash_fv != clean_fv:
+            explain(registry, crash_fv - clean_fv, clean_fv - crash_fv)
             fail("feature sets differ: %d only after crashes, %d only in the clean run "
                  "(of %d / %d distinct)" % (len(crash_fv - clean_fv), len(clean_fv - crash_fv),
                                             len(crash_fv), len(clean_fv)))

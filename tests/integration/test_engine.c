@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #define HOUR_MS 3600000LL
@@ -33,6 +34,8 @@
 
 typedef struct {
     char *dir;
+    char log_path[600];
+    int log_fd;
     jp_config_t cfg;
     jp_devstack_t *stack;
     jp_registry_client_t *reg;
@@ -147,9 +150,14 @@ static int setup(void **state)
 {
     (void)state;
     char err[512];
-    jp_log_set_level(getenv("JP_TEST_VERBOSE") ? JP_LOG_DEBUG : JP_LOG_WARN);
     memset(&fx, 0, sizeof(fx));
     fx.dir = jp_test_tmpdir("engine");
+    /* Every log line of the engine goes to a file the PII test searches. */
+    jp_log_set_level(JP_LOG_DEBUG);
+    snprintf(fx.log_path, sizeof(fx.log_path), "%s/engine.log", fx.dir);
+    fx.log_fd = open(fx.log_path, O_CREAT | O_WRONLY | O_APPEND, 0600);
+    assert_true(fx.log_fd >= 0);
+    jp_log_set_fd(getenv("JP_TEST_VERBOSE") ? 2 : fx.log_fd);
     jp_conf_t conf;
     jp_conf_init(&conf, NULL);
     assert_int_equal(jp_config_load(&conf, "configs/jackpot.yaml", NULL, &fx.cfg), 0);
@@ -182,6 +190,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
+    jp_log_set_fd(2);
+    close(fx.log_fd);
     rd_kafka_destroy(fx.producer);
     jp_serde_free(fx.serde);
     jp_registry_client_free(fx.reg);
@@ -368,11 +378,108 @@ static void test_restore_after_state_loss(void **state)
     check_outputs();
 }
 
+/* The raw personal data this file's producer wrote. */
+static const char *const raw_pii[] = {"C-000", "someone@example.org", "SW1A 1AA", "EH12 9QX"};
+
+static void assert_no_pii(const void *buf, size_t len, const char *where)
+{
+    for (size_t i = 0; buf && i < sizeof(raw_pii) / sizeof(raw_pii[0]); i++)
+        if (memmem(buf, len, raw_pii[i], strlen(raw_pii[i])))
+            fail_msg("raw PII '%s' found in %s", raw_pii[i], where);
+}
+
+static int scan_cb(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    assert_no_pii(key, klen, ctx);
+    assert_no_pii(val, vlen, ctx);
+    return 0;
+}
+
+static void no_pii_in_record(rd_kafka_message_t *m, seen_t *s)
+{
+    (void)s;
+    assert_no_pii(m->key, m->key_len, rd_kafka_topic_name(m->rkt));
+    assert_no_pii(m->payload, m->len, rd_kafka_topic_name(m->rkt));
+    rd_kafka_headers_t *h;
+    if (rd_kafka_message_headers(m, &h) == 0) {
+        const char *name;
+        const void *v;
+        size_t n;
+        for (size_t i = 0; rd_kafka_header_get_all(h, i, &name, &v, &n) == 0; i++)
+            if (strncmp(name, "jp.", 3) == 0) /* the engine's own headers */
+                assert_no_pii(v, n, "dead-letter headers");
+    }
+}
+
+static void no_pii_in_dlq_headers(rd_kafka_message_t *m, seen_t *s)
+{
+    (void)s;
+    rd_kafka_headers_t *h;
+    const char *name;
+    const void *v;
+    size_t n;
+    assert_int_equal(rd_kafka_message_headers(m, &h), 0);
+    for (size_t i = 0; rd_kafka_header_get_all(h, i, &name, &v, &n) == 0; i++)
+        assert_no_pii(v, n, "dead-letter headers");
+}
+
+static void count_raw_pii(rd_kafka_message_t *m, seen_t *s)
+{
+    if (memmem(m->payload, m->len, "C-000", 5) && memmem(m->payload, m->len, "SW1A 1AA", 8))
+        s->n++;
+    else if (memmem(m->payload, m->len, "C-000", 5) && memmem(m->payload, m->len, "EH12 9QX", 8))
+        s->n++;
+}
+
+/* Customer ids, emails and postcodes never reach state, changelogs,
+ * outputs, dead-letter headers or logs: only tokens and sectors do. */
+static void test_pii_never_leaves_the_input(void **state)
+{
+    (void)state;
+    char err[512], path[700];
+    run_engine_until(fx.produced);
+    /* state: every store, every column family */
+    jp_store_env_t *env = jp_store_env_new(8 << 20, 8 << 20);
+    int stores = 0;
+    for (int p = 0; p < 6; p++) {
+        snprintf(path, sizeof(path), "%s/task-%d", fx.cfg.state.dir, p);
+        if (access(path, F_OK) != 0)
+            continue;
+        jp_store_t *st = jp_store_open(env, path, err, sizeof(err));
+        assert_non_null(st);
+        for (int cf = 0; cf < JP_CF__COUNT; cf++)
+            jp_store_scan(st, (jp_cf_t)cf, NULL, 0, scan_cb, "state");
+        jp_store_close(st);
+        stores++;
+    }
+    jp_store_env_free(env);
+    assert_true(stores > 0);
+    /* changelogs and outputs */
+    static const char *const topics[] = {"jackpot.meta-changelog", "jackpot.windows-changelog",
+                                         "jackpot.customers-changelog", "jackpot.dedupe-changelog",
+                                         "jackpot.features.v1"};
+    seen_t s = {0};
+    for (size_t i = 0; i < sizeof(topics) / sizeof(topics[0]); i++)
+        read_topic(topics[i], no_pii_in_record, &s);
+    read_topic("lottery.sales.v1.dlq", no_pii_in_dlq_headers, &s);
+    /* logs (at debug level) */
+    size_t len;
+    char *log = jp_test_read_file(fx.log_path, &len);
+    assert_non_null(log);
+    assert_no_pii(log, len, "logs");
+    free(log);
+    /* ... while the input does carry them, so the search can find them. */
+    seen_t in = {0};
+    read_topic("lottery.sales.v1", count_raw_pii, &in);
+    assert_true(in.n > 30);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_engine_end_to_end),
         cmocka_unit_test(test_restore_after_state_loss),
+        cmocka_unit_test(test_pii_never_leaves_the_input),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
