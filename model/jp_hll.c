@@ -139,17 +139,37 @@ const uint8_t *jp_hll_registers(const jp_hll_t *h)
     return h->reg;
 }
 
+/* Version 2 adds a sparse form: a sketch of few distinct items (an hour's
+ * players) has mostly zero registers, and sketches travel in every state
+ * changelog record, so (index, value) pairs are written when they are
+ * smaller than the dense array. Version 1 (dense only) is still read. */
+#define HLL_VERSION 2
+
 void jp_hll_serialize(const jp_hll_t *h, jp_bytes_writer_t *w)
 {
-    jp_bytes_put_header(w, "HLL1", 1);
+    uint32_t nz = 0;
+    for (uint32_t j = 0; j < h->m; j++)
+        nz += h->reg[j] != 0;
+    jp_bytes_put_header(w, "HLL1", HLL_VERSION);
     jp_bytes_put_u8(w, (uint8_t)h->p);
     jp_bytes_put_u64(w, h->seed);
+    if ((uint64_t)nz * 3 < h->m) {
+        jp_bytes_put_u8(w, 1); /* sparse */
+        jp_bytes_put_u32(w, nz);
+        for (uint32_t j = 0; j < h->m; j++)
+            if (h->reg[j]) {
+                jp_bytes_put_u32(w, j);
+                jp_bytes_put_u8(w, h->reg[j]);
+            }
+        return;
+    }
+    jp_bytes_put_u8(w, 0); /* dense */
     jp_bytes_put_raw(w, h->reg, h->m);
 }
 
 jp_hll_t *jp_hll_deserialize(jp_bytes_reader_t *r, char *errstr, size_t errstr_size)
 {
-    jp_bytes_get_header(r, "HLL1", 1);
+    uint16_t version = jp_bytes_get_header(r, "HLL1", HLL_VERSION);
     unsigned p = jp_bytes_get_u8(r);
     uint64_t seed = jp_bytes_get_u64(r);
     if (!jp_bytes_reader_ok(r)) {
@@ -159,7 +179,22 @@ jp_hll_t *jp_hll_deserialize(jp_bytes_reader_t *r, char *errstr, size_t errstr_s
     jp_hll_t *h = jp_hll_create(p, seed, errstr, errstr_size);
     if (!h)
         return NULL;
-    jp_bytes_get_raw(r, h->reg, h->m);
+    int sparse = version >= 2 && jp_bytes_get_u8(r) == 1;
+    if (sparse) {
+        uint32_t nz = jp_bytes_get_u32(r);
+        for (uint32_t k = 0; k < nz && k < h->m && jp_bytes_reader_ok(r); k++) {
+            uint32_t j = jp_bytes_get_u32(r);
+            uint8_t v = jp_bytes_get_u8(r);
+            if (j >= h->m)
+                r->err = 1;
+            else
+                h->reg[j] = v;
+        }
+        if (nz > h->m)
+            r->err = 1;
+    } else {
+        jp_bytes_get_raw(r, h->reg, h->m);
+    }
     int bad = !jp_bytes_reader_ok(r);
     for (uint32_t j = 0; !bad && j < h->m; j++)
         bad = h->reg[j] > 65 - p;

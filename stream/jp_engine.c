@@ -45,7 +45,8 @@ void jp_engine_changelog_topic(const jp_config_t *cfg, jp_cf_t cf, char *buf, si
 static const char dev_pii_key[] = "jackpot-dev-mode-pii-key-not-secret";
 
 typedef struct {
-    int64_t want; /* -1: none; else drop records until this offset arrives */
+    int64_t want;         /* -1: none; else drop records until this offset arrives */
+    int64_t last_seek_ms; /* when the seek to want was last issued */
 } rewind_t;
 
 typedef struct {
@@ -924,6 +925,7 @@ static void seek_back(jp_engine_t *e, int p, jp_input_t i, int64_t off)
     }
     rd_kafka_topic_partition_list_destroy(l);
     e->rewind[p][i].want = off;
+    e->rewind[p][i].last_seek_ms = mono_ms();
 }
 
 /* Every task back to the last commit point: stores reopened (dropping what
@@ -977,8 +979,15 @@ static void handle(jp_engine_t *e, rd_kafka_message_t *m)
         return;
     rewind_t *rw = &e->rewind[p][in];
     if (rw->want >= 0) {
-        if (m->offset != rw->want)
-            return; /* stale: fetched before the seek */
+        if (m->offset != rw->want) {
+            /* Stale: fetched before the seek. A seek issued while the
+             * partition was being (re)assigned may not have taken effect:
+             * issue it again rather than wait for an offset that will not
+             * come. */
+            if (mono_ms() - rw->last_seek_ms > 500)
+                seek_back(e, p, in, rw->want);
+            return;
+        }
         rw->want = -1;
     }
     rd_kafka_timestamp_type_t tst;

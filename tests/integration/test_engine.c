@@ -172,6 +172,10 @@ static int setup(void **state)
     snprintf(path, sizeof(path), "%s/state", fx.dir);
     fx.cfg.state.dir = strdup(path);
     fx.cfg.processing.commit_interval_ms = 200;
+    /* The mock cluster keeps a stopped member until its session times out;
+     * a short session lets the next engine of the test join quickly. */
+    assert_int_equal(jp_conf_props_set(&fx.cfg.kafka, "session.timeout.ms", "6000"), 0);
+    assert_int_equal(jp_conf_props_set(&fx.cfg.kafka, "heartbeat.interval.ms", "1000"), 0);
 
     fx.reg = jp_registry_client_new(jp_devstack_registry_url(fx.stack), err, sizeof(err));
     jp_serde_config_t sc = {0};
