@@ -26,24 +26,13 @@
  */
 #include "jp_drift.h"
 
+#include "jp_err.h"
+
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void jp_drift_err(char *errstr, size_t errstr_size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void jp_drift_err(char *errstr, size_t errstr_size, const char *fmt, ...)
-{
-    if (!errstr || !errstr_size)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errstr, errstr_size, fmt, ap);
-    va_end(ap);
-}
 
 static int jp_drift_cmp_double(const void *a, const void *b)
 {
@@ -86,12 +75,12 @@ int jp_drift_quantile_edges(const double *ref, size_t nref, size_t nbins, double
                             char *errstr, size_t errstr_size)
 {
     if (nref == 0 || nbins < 1) {
-        jp_drift_err(errstr, errstr_size, "quantile edges need a non-empty reference and >= 1 bin");
+        jp_err_set(errstr, errstr_size, "quantile edges need a non-empty reference and >= 1 bin");
         return -1;
     }
     double *s = jp_drift_sorted_copy(ref, nref);
     if (!s) {
-        jp_drift_err(errstr, errstr_size, "out of memory");
+        jp_err_set(errstr, errstr_size, "out of memory");
         return -1;
     }
     for (size_t i = 1; i < nbins; i++)
@@ -138,7 +127,7 @@ int jp_drift_psi(const double *ref, size_t nref, const double *cur, size_t ncur,
                  double eps, double *psi, char *errstr, size_t errstr_size)
 {
     if (ncur == 0) {
-        jp_drift_err(errstr, errstr_size, "PSI needs a non-empty current sample");
+        jp_err_set(errstr, errstr_size, "PSI needs a non-empty current sample");
         return -1;
     }
     double *edges = malloc((nbins ? nbins : 1) * sizeof *edges);
@@ -146,7 +135,7 @@ int jp_drift_psi(const double *ref, size_t nref, const double *cur, size_t ncur,
     if (!edges || !counts) {
         free(edges);
         free(counts);
-        jp_drift_err(errstr, errstr_size, "out of memory");
+        jp_err_set(errstr, errstr_size, "out of memory");
         return -1;
     }
     int rc = jp_drift_quantile_edges(ref, nref, nbins, edges, errstr, errstr_size);
@@ -612,14 +601,14 @@ int jp_drift_ks_2samp(const double *x, size_t nx, const double *y, size_t ny, do
                       double *pvalue, char *errstr, size_t errstr_size)
 {
     if (nx == 0 || ny == 0) {
-        jp_drift_err(errstr, errstr_size, "ks_2samp needs two non-empty samples");
+        jp_err_set(errstr, errstr_size, "ks_2samp needs two non-empty samples");
         return -1;
     }
     double *a = jp_drift_sorted_copy(x, nx);
     double *b = a ? jp_drift_sorted_copy(y, ny) : NULL;
     if (!a || !b) {
         free(a);
-        jp_drift_err(errstr, errstr_size, "out of memory");
+        jp_err_set(errstr, errstr_size, "out of memory");
         return -1;
     }
     /* Merge walk over the pooled values: after consuming every copy of a
@@ -746,7 +735,7 @@ int jp_ph_deserialize(jp_ph_t *ph, jp_bytes_reader_t *r, char *errstr, size_t er
     t.max_decrease = jp_bytes_get_f64(r);
     t.detected = jp_bytes_get_u8(r);
     if (!jp_bytes_reader_ok(r) || t.p.mode > JP_PH_DOWN || t.detected > JP_DRIFT_DOWN) {
-        jp_drift_err(errstr, errstr_size, "corrupt or truncated Page-Hinkley state");
+        jp_err_set(errstr, errstr_size, "corrupt or truncated Page-Hinkley state");
         return -1;
     }
     *ph = t;
@@ -795,8 +784,8 @@ jp_adwin_t *jp_adwin_create(const jp_adwin_params_t *params, char *errstr, size_
         jp_adwin_params_default(&p);
     if (!(p.delta > 0 && p.delta < 1) || p.clock == 0 || p.max_buckets < 2 ||
         p.max_buckets > 1000) {
-        jp_drift_err(errstr, errstr_size,
-                     "ADWIN needs 0 < delta < 1, clock >= 1, 2 <= max_buckets <= 1000");
+        jp_err_set(errstr, errstr_size,
+                   "ADWIN needs 0 < delta < 1, clock >= 1, 2 <= max_buckets <= 1000");
         return NULL;
     }
     jp_adwin_t *a = calloc(1, sizeof *a);
@@ -804,7 +793,7 @@ jp_adwin_t *jp_adwin_create(const jp_adwin_params_t *params, char *errstr, size_
     double *st = a ? calloc(2 * per * JP_ADWIN_ROWS, sizeof *st) : NULL;
     if (!st) {
         free(a);
-        jp_drift_err(errstr, errstr_size, "out of memory");
+        jp_err_set(errstr, errstr_size, "out of memory");
         return NULL;
     }
     a->p = p;
@@ -989,7 +978,7 @@ jp_adwin_t *jp_adwin_deserialize(jp_bytes_reader_t *r, char *errstr, size_t errs
     p.min_window_length = jp_bytes_get_u32(r);
     p.grace_period = jp_bytes_get_u32(r);
     if (!jp_bytes_reader_ok(r)) {
-        jp_drift_err(errstr, errstr_size, "corrupt or truncated ADWIN state");
+        jp_err_set(errstr, errstr_size, "corrupt or truncated ADWIN state");
         return NULL;
     }
     jp_adwin_t *a = jp_adwin_create(&p, errstr, errstr_size);
@@ -1016,7 +1005,7 @@ jp_adwin_t *jp_adwin_deserialize(jp_bytes_reader_t *r, char *errstr, size_t errs
     }
     if (bad || !jp_bytes_reader_ok(r)) {
         jp_adwin_free(a);
-        jp_drift_err(errstr, errstr_size, "corrupt or truncated ADWIN state");
+        jp_err_set(errstr, errstr_size, "corrupt or truncated ADWIN state");
         return NULL;
     }
     return a;

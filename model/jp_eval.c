@@ -24,6 +24,8 @@
  */
 #include "jp_eval.h"
 
+#include "jp_err.h"
+
 #include "jp_hash.h"
 
 #include <math.h>
@@ -36,19 +38,6 @@
 #define EVAL_MAX_BINS     (1u << 24)
 #define PREQ_MAX_CAPACITY (1u << 26)
 #define PREQ_MAX_FEATURES (1u << 16)
-
-static void set_err(char *errstr, size_t errstr_size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *errstr, size_t errstr_size, const char *fmt, ...)
-{
-    if (!errstr || errstr_size == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errstr, errstr_size, fmt, ap);
-    va_end(ap);
-}
 
 /* ------------------------------------------------------------- regression */
 
@@ -139,13 +128,13 @@ struct jp_eval_reg_s {
 jp_eval_reg_t *jp_eval_reg_create(size_t window, char *errstr, size_t errstr_size)
 {
     if (window > EVAL_MAX_WINDOW) {
-        set_err(errstr, errstr_size, "eval: window must be <= %u", EVAL_MAX_WINDOW);
+        jp_err_set(errstr, errstr_size, "eval: window must be <= %u", EVAL_MAX_WINDOW);
         return NULL;
     }
     jp_eval_reg_t *e = calloc(1, sizeof(*e));
     if (!e || ring_init(&e->ring, window) != 0) {
         jp_eval_reg_free(e);
-        set_err(errstr, errstr_size, "eval: out of memory");
+        jp_err_set(errstr, errstr_size, "eval: out of memory");
         return NULL;
     }
     return e;
@@ -304,10 +293,10 @@ jp_eval_cls_t *jp_eval_cls_create(const jp_eval_cls_config_t *cfg, char *errstr,
     if (cfg->window > EVAL_MAX_WINDOW || cfg->n_calib_bins == 0 ||
         cfg->n_calib_bins > EVAL_MAX_BINS || cfg->auc_bins < 2 || cfg->auc_bins > EVAL_MAX_BINS ||
         !(cfg->threshold >= 0.0 && cfg->threshold <= 1.0)) {
-        set_err(errstr, errstr_size,
-                "eval: need window <= %u, 1 <= calib bins <= %u, 2 <= auc bins <= %u, "
-                "threshold in [0, 1]",
-                EVAL_MAX_WINDOW, EVAL_MAX_BINS, EVAL_MAX_BINS);
+        jp_err_set(errstr, errstr_size,
+                   "eval: need window <= %u, 1 <= calib bins <= %u, 2 <= auc bins <= %u, "
+                   "threshold in [0, 1]",
+                   EVAL_MAX_WINDOW, EVAL_MAX_BINS, EVAL_MAX_BINS);
         return NULL;
     }
     jp_eval_cls_t *e = calloc(1, sizeof(*e));
@@ -323,7 +312,7 @@ jp_eval_cls_t *jp_eval_cls_create(const jp_eval_cls_config_t *cfg, char *errstr,
     }
     return e;
 oom:
-    set_err(errstr, errstr_size, "eval: out of memory");
+    jp_err_set(errstr, errstr_size, "eval: out of memory");
     return NULL;
 }
 
@@ -469,14 +458,14 @@ jp_preq_t *jp_preq_create(const jp_preq_config_t *cfg, const jp_preq_model_t *mo
 {
     if (!model || !model->predict || cfg->capacity == 0 || cfg->capacity > PREQ_MAX_CAPACITY ||
         cfg->n_features > PREQ_MAX_FEATURES || (unsigned)cfg->kind > JP_PREQ_CLASSIFICATION) {
-        set_err(errstr, errstr_size,
-                "preq: need a predict callback, 1 <= capacity <= %u, n_features <= %u",
-                PREQ_MAX_CAPACITY, PREQ_MAX_FEATURES);
+        jp_err_set(errstr, errstr_size,
+                   "preq: need a predict callback, 1 <= capacity <= %u, n_features <= %u",
+                   PREQ_MAX_CAPACITY, PREQ_MAX_FEATURES);
         return NULL;
     }
     jp_preq_t *pq = calloc(1, sizeof(*pq));
     if (!pq) {
-        set_err(errstr, errstr_size, "preq: out of memory");
+        jp_err_set(errstr, errstr_size, "preq: out of memory");
         return NULL;
     }
     pq->cfg = *cfg;
@@ -497,7 +486,7 @@ jp_preq_t *jp_preq_create(const jp_preq_config_t *cfg, const jp_preq_model_t *mo
     pq->xs = cfg->n_features ? calloc(cap * cfg->n_features, sizeof(double)) : NULL;
     if (!pq->slots || (cfg->n_features && !pq->xs)) {
         jp_preq_free(pq);
-        set_err(errstr, errstr_size, "preq: out of memory");
+        jp_err_set(errstr, errstr_size, "preq: out of memory");
         return NULL;
     }
     return pq;

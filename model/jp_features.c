@@ -19,6 +19,8 @@
  */
 #include "jp_features.h"
 
+#include "jp_err.h"
+
 #include "jp_hash.h"
 
 #include <math.h>
@@ -35,19 +37,6 @@
 #define IMPU_MAX_MODE_VALUES (1u << 20)
 #define DICT_MAX_CATEGORIES  (1u << 24)
 #define DICT_MAX_NAME        (1u << 20)
-
-static void set_err(char *errstr, size_t errstr_size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *errstr, size_t errstr_size, const char *fmt, ...)
-{
-    if (!errstr || errstr_size == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errstr, errstr_size, fmt, ap);
-    va_end(ap);
-}
 
 /* ---------------------------------------------------------------- Welford */
 
@@ -191,18 +180,19 @@ static int spec_ok(const jp_impute_spec_t *spec)
 static jp_imputer_t *imputer_alloc(size_t p, size_t max_vals, char *errstr, size_t errstr_size)
 {
     if (p == 0 || p > IMPU_MAX_FEATURES) {
-        set_err(errstr, errstr_size, "imputer: n_features must be in [1, %u]", IMPU_MAX_FEATURES);
+        jp_err_set(errstr, errstr_size, "imputer: n_features must be in [1, %u]",
+                   IMPU_MAX_FEATURES);
         return NULL;
     }
     if (max_vals == 0 || max_vals > IMPU_MAX_MODE_VALUES) {
-        set_err(errstr, errstr_size, "imputer: max_mode_values must be in [1, %u]",
-                IMPU_MAX_MODE_VALUES);
+        jp_err_set(errstr, errstr_size, "imputer: max_mode_values must be in [1, %u]",
+                   IMPU_MAX_MODE_VALUES);
         return NULL;
     }
     jp_imputer_t *imp = calloc(1, sizeof(*imp));
     if (!imp || !(imp->cols = calloc(p, sizeof(impute_col_t)))) {
         free(imp);
-        set_err(errstr, errstr_size, "imputer: out of memory");
+        jp_err_set(errstr, errstr_size, "imputer: out of memory");
         return NULL;
     }
     imp->p = p;
@@ -214,7 +204,7 @@ jp_imputer_t *jp_imputer_create(size_t n_features, const jp_impute_spec_t *specs
                                 size_t max_mode_values, char *errstr, size_t errstr_size)
 {
     if (!specs) {
-        set_err(errstr, errstr_size, "imputer: specs required");
+        jp_err_set(errstr, errstr_size, "imputer: specs required");
         return NULL;
     }
     jp_imputer_t *imp = imputer_alloc(n_features, max_mode_values, errstr, errstr_size);
@@ -222,12 +212,12 @@ jp_imputer_t *jp_imputer_create(size_t n_features, const jp_impute_spec_t *specs
         return NULL;
     for (size_t j = 0; j < n_features; j++) {
         if (!spec_ok(&specs[j])) {
-            set_err(errstr, errstr_size, "imputer: feature %zu: bad strategy or constant", j);
+            jp_err_set(errstr, errstr_size, "imputer: feature %zu: bad strategy or constant", j);
             jp_imputer_free(imp);
             return NULL;
         }
         if (col_init(&imp->cols[j], &specs[j], max_mode_values) != 0) {
-            set_err(errstr, errstr_size, "imputer: out of memory");
+            jp_err_set(errstr, errstr_size, "imputer: out of memory");
             jp_imputer_free(imp);
             return NULL;
         }
@@ -350,13 +340,13 @@ void jp_imputer_serialize(const jp_imputer_t *imp, jp_bytes_writer_t *w)
 jp_imputer_t *jp_imputer_deserialize(jp_bytes_reader_t *r, char *errstr, size_t errstr_size)
 {
     if (jp_bytes_get_header(r, IMPU_TAG, FEAT_VERSION) == 0) {
-        set_err(errstr, errstr_size, "imputer: bad header or unsupported version");
+        jp_err_set(errstr, errstr_size, "imputer: bad header or unsupported version");
         return NULL;
     }
     uint32_t p = jp_bytes_get_u32(r), max_vals = jp_bytes_get_u32(r);
     /* every column takes >= 41 bytes: refuse sizes the input cannot hold */
     if (!jp_bytes_reader_ok(r) || (size_t)p * 41 > r->len - r->pos) {
-        set_err(errstr, errstr_size, "imputer: truncated or invalid header");
+        jp_err_set(errstr, errstr_size, "imputer: truncated or invalid header");
         return NULL;
     }
     jp_imputer_t *imp = imputer_alloc(p, max_vals, errstr, errstr_size);
@@ -395,7 +385,7 @@ jp_imputer_t *jp_imputer_deserialize(jp_bytes_reader_t *r, char *errstr, size_t 
         bad |= !jp_bytes_reader_ok(r);
     }
     if (bad || !jp_bytes_reader_ok(r)) {
-        set_err(errstr, errstr_size, "imputer: truncated or invalid state");
+        jp_err_set(errstr, errstr_size, "imputer: truncated or invalid state");
         jp_imputer_free(imp);
         return NULL;
     }
@@ -433,8 +423,8 @@ void jp_dict_free(jp_dict_t *d)
 jp_dict_t *jp_dict_create(size_t max_categories, char *errstr, size_t errstr_size)
 {
     if (max_categories == 0 || max_categories > DICT_MAX_CATEGORIES) {
-        set_err(errstr, errstr_size, "dict: max_categories must be in [1, %u]",
-                DICT_MAX_CATEGORIES);
+        jp_err_set(errstr, errstr_size, "dict: max_categories must be in [1, %u]",
+                   DICT_MAX_CATEGORIES);
         return NULL;
     }
     size_t cap = 4;
@@ -447,7 +437,7 @@ jp_dict_t *jp_dict_create(size_t max_categories, char *errstr, size_t errstr_siz
     }
     if (!d || !d->entries || !d->table) {
         jp_dict_free(d);
-        set_err(errstr, errstr_size, "dict: out of memory");
+        jp_err_set(errstr, errstr_size, "dict: out of memory");
         return NULL;
     }
     d->max = max_categories;
@@ -552,13 +542,13 @@ void jp_dict_serialize(const jp_dict_t *d, jp_bytes_writer_t *w)
 jp_dict_t *jp_dict_deserialize(jp_bytes_reader_t *r, char *errstr, size_t errstr_size)
 {
     if (jp_bytes_get_header(r, DICT_TAG, FEAT_VERSION) == 0) {
-        set_err(errstr, errstr_size, "dict: bad header or unsupported version");
+        jp_err_set(errstr, errstr_size, "dict: bad header or unsupported version");
         return NULL;
     }
     uint32_t max = jp_bytes_get_u32(r), n = jp_bytes_get_u32(r);
     uint64_t unseen = jp_bytes_get_u64(r);
     if (!jp_bytes_reader_ok(r) || n > max || (size_t)n * 4 > r->len - r->pos) {
-        set_err(errstr, errstr_size, "dict: truncated or invalid header");
+        jp_err_set(errstr, errstr_size, "dict: truncated or invalid header");
         return NULL;
     }
     jp_dict_t *d = jp_dict_create(max, errstr, errstr_size);
@@ -587,7 +577,7 @@ jp_dict_t *jp_dict_deserialize(jp_bytes_reader_t *r, char *errstr, size_t errstr
     free(buf);
     d->unseen = unseen;
     if (bad || !jp_bytes_reader_ok(r)) {
-        set_err(errstr, errstr_size, "dict: truncated or invalid state");
+        jp_err_set(errstr, errstr_size, "dict: truncated or invalid state");
         jp_dict_free(d);
         return NULL;
     }

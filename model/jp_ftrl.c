@@ -20,6 +20,8 @@
  */
 #include "jp_ftrl.h"
 
+#include "jp_err.h"
+
 #include "jp_hash.h"
 
 #include <math.h>
@@ -50,35 +52,22 @@ struct jp_ftrl_s {
     size_t scratch_cap;
 };
 
-static void jp_ftrl_err(char *errstr, size_t errstr_size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void jp_ftrl_err(char *errstr, size_t errstr_size, const char *fmt, ...)
-{
-    if (!errstr || !errstr_size)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errstr, errstr_size, fmt, ap);
-    va_end(ap);
-}
-
 jp_ftrl_t *jp_ftrl_create(unsigned bits, double alpha, double beta, double l1, double l2,
                           double w_pos, double w_neg, char *errstr, size_t errstr_size)
 {
     if (bits < 1 || bits > JP_FTRL_MAX_BITS) {
-        jp_ftrl_err(errstr, errstr_size, "ftrl: bits must be in [1, %d]", JP_FTRL_MAX_BITS);
+        jp_err_set(errstr, errstr_size, "ftrl: bits must be in [1, %d]", JP_FTRL_MAX_BITS);
         return NULL;
     }
     if (!(alpha > 0) || !(beta >= 0) || !(l1 >= 0) || !(l2 >= 0) || !(w_pos > 0) || !(w_neg > 0) ||
         !isfinite(alpha + beta + l1 + l2 + w_pos + w_neg)) {
-        jp_ftrl_err(errstr, errstr_size,
-                    "ftrl: need alpha > 0, beta, l1, l2 >= 0, class weights > 0 (finite)");
+        jp_err_set(errstr, errstr_size,
+                   "ftrl: need alpha > 0, beta, l1, l2 >= 0, class weights > 0 (finite)");
         return NULL;
     }
     jp_ftrl_t *m = calloc(1, sizeof *m);
     if (!m) {
-        jp_ftrl_err(errstr, errstr_size, "ftrl: out of memory");
+        jp_err_set(errstr, errstr_size, "ftrl: out of memory");
         return NULL;
     }
     m->bits = bits;
@@ -93,7 +82,7 @@ jp_ftrl_t *jp_ftrl_create(unsigned bits, double alpha, double beta, double l1, d
     m->slot = calloc((size_t)m->dim + 1, sizeof *m->slot);
     if (!m->slot) {
         free(m);
-        jp_ftrl_err(errstr, errstr_size, "ftrl: out of memory for 2^%u coordinates", bits);
+        jp_err_set(errstr, errstr_size, "ftrl: out of memory for 2^%u coordinates", bits);
         return NULL;
     }
     return m;
@@ -296,7 +285,7 @@ jp_ftrl_t *jp_ftrl_deserialize(jp_bytes_reader_t *r, char *errstr, size_t errstr
     double wp = jp_bytes_get_f64(r), wn = jp_bytes_get_f64(r);
     uint64_t count = jp_bytes_get_u64(r);
     if (!jp_bytes_reader_ok(r)) {
-        jp_ftrl_err(errstr, errstr_size, "ftrl: corrupt or truncated model header");
+        jp_err_set(errstr, errstr_size, "ftrl: corrupt or truncated model header");
         return NULL;
     }
     jp_ftrl_t *m = jp_ftrl_create(bits, alpha, beta, l1, l2, wp, wn, errstr, errstr_size);
@@ -322,7 +311,7 @@ jp_ftrl_t *jp_ftrl_deserialize(jp_bytes_reader_t *r, char *errstr, size_t errstr
     }
     if (bad || !jp_bytes_reader_ok(r)) {
         jp_ftrl_free(m);
-        jp_ftrl_err(errstr, errstr_size, "ftrl: corrupt or truncated model state");
+        jp_err_set(errstr, errstr_size, "ftrl: corrupt or truncated model state");
         return NULL;
     }
     return m;

@@ -11,6 +11,8 @@
  */
 #include "jp_hll.h"
 
+#include "jp_err.h"
+
 #include "jp_hash.h"
 
 #include <math.h>
@@ -26,23 +28,10 @@ struct jp_hll_s {
     uint8_t *reg;
 };
 
-static void jp_hll_err(char *errstr, size_t errstr_size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void jp_hll_err(char *errstr, size_t errstr_size, const char *fmt, ...)
-{
-    if (!errstr || !errstr_size)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errstr, errstr_size, fmt, ap);
-    va_end(ap);
-}
-
 jp_hll_t *jp_hll_create(unsigned p, uint64_t seed, char *errstr, size_t errstr_size)
 {
     if (p < JP_HLL_MIN_P || p > JP_HLL_MAX_P) {
-        jp_hll_err(errstr, errstr_size, "hll: precision must be in [%d, %d]", JP_HLL_MIN_P,
+        jp_err_set(errstr, errstr_size, "hll: precision must be in [%d, %d]", JP_HLL_MIN_P,
                    JP_HLL_MAX_P);
         return NULL;
     }
@@ -51,7 +40,7 @@ jp_hll_t *jp_hll_create(unsigned p, uint64_t seed, char *errstr, size_t errstr_s
         h->reg = calloc((size_t)1 << p, 1);
     if (!h || !h->reg) {
         free(h);
-        jp_hll_err(errstr, errstr_size, "hll: out of memory");
+        jp_err_set(errstr, errstr_size, "hll: out of memory");
         return NULL;
     }
     h->p = p;
@@ -120,7 +109,7 @@ double jp_hll_estimate(const jp_hll_t *h)
 int jp_hll_merge(jp_hll_t *dst, const jp_hll_t *src, char *errstr, size_t errstr_size)
 {
     if (dst->p != src->p || dst->seed != src->seed) {
-        jp_hll_err(errstr, errstr_size, "hll: cannot merge sketches with different p or seed");
+        jp_err_set(errstr, errstr_size, "hll: cannot merge sketches with different p or seed");
         return -1;
     }
     for (uint32_t j = 0; j < dst->m; j++)
@@ -173,7 +162,7 @@ jp_hll_t *jp_hll_deserialize(jp_bytes_reader_t *r, char *errstr, size_t errstr_s
     unsigned p = jp_bytes_get_u8(r);
     uint64_t seed = jp_bytes_get_u64(r);
     if (!jp_bytes_reader_ok(r)) {
-        jp_hll_err(errstr, errstr_size, "hll: corrupt or truncated sketch");
+        jp_err_set(errstr, errstr_size, "hll: corrupt or truncated sketch");
         return NULL;
     }
     jp_hll_t *h = jp_hll_create(p, seed, errstr, errstr_size);
@@ -200,7 +189,7 @@ jp_hll_t *jp_hll_deserialize(jp_bytes_reader_t *r, char *errstr, size_t errstr_s
         bad = h->reg[j] > 65 - p;
     if (bad) {
         jp_hll_free(h);
-        jp_hll_err(errstr, errstr_size, "hll: corrupt or truncated sketch");
+        jp_err_set(errstr, errstr_size, "hll: corrupt or truncated sketch");
         return NULL;
     }
     return h;

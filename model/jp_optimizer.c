@@ -41,6 +41,8 @@
  */
 #include "jp_optimizer.h"
 
+#include "jp_err.h"
+
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -85,19 +87,6 @@ typedef struct opt_eval_s {
     unsigned n_violated;
     double violation; /* sum of relative violations */
 } opt_eval_t;
-
-__attribute__((format(printf, 3, 4))) static void opt_err(char *errstr, size_t size,
-                                                          const char *fmt, ...);
-
-static void opt_err(char *errstr, size_t size, const char *fmt, ...)
-{
-    if (!errstr || size == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errstr, size, fmt, ap);
-    va_end(ap);
-}
 
 const char *jp_opt_constraint_name(jp_opt_constraint_id_t id)
 {
@@ -159,7 +148,7 @@ static int opt_validate(const jp_opt_problem_t *p, char *errstr, size_t size)
 #define OPT_REQUIRE(cond, msg)                                                                     \
     do {                                                                                           \
         if (!(cond)) {                                                                             \
-            opt_err(errstr, size, "invalid optimizer problem: %s", msg);                           \
+            jp_err_set(errstr, size, "invalid optimizer problem: %s", msg);                        \
             return -1;                                                                             \
         }                                                                                          \
     } while (0)
@@ -292,7 +281,7 @@ static int opt_prepare(opt_ctx_t *c, const jp_opt_problem_t *p, char *errstr, si
         c->n_atoms = p->n_tickets_in_postcode;
         c->atoms = malloc(c->n_atoms * sizeof(*c->atoms));
         if (!c->atoms) {
-            opt_err(errstr, size, "optimizer: out of memory");
+            jp_err_set(errstr, size, "optimizer: out of memory");
             return -1;
         }
         memcpy(c->atoms, p->tickets_in_postcode, c->n_atoms * sizeof(*c->atoms));
@@ -302,7 +291,7 @@ static int opt_prepare(opt_ctx_t *c, const jp_opt_problem_t *p, char *errstr, si
             sum += c->atoms[i].prob;
         c->cum = malloc((c->n_atoms + 1) * sizeof(*c->cum));
         if (!c->cum) {
-            opt_err(errstr, size, "optimizer: out of memory");
+            jp_err_set(errstr, size, "optimizer: out of memory");
             return -1;
         }
         double mean = 0.0, cum = 0.0;
@@ -545,13 +534,13 @@ static int opt_eval_at(const opt_ctx_t *c, double prize, opt_mode_t mode, opt_ev
 {
     double mu = NAN, sd = NAN;
     if (c->p->response(c->p->response_ctx, prize, &mu, &sd) != 0) {
-        opt_err(errstr, size, "optimizer: response callback failed at prize %.17g", prize);
+        jp_err_set(errstr, size, "optimizer: response callback failed at prize %.17g", prize);
         return -1;
     }
     if (!isfinite(mu) || !isfinite(sd) || mu < 0.0 || sd < 0.0) {
-        opt_err(errstr, size,
-                "optimizer: response at prize %.17g gave mean %.17g sd %.17g (need finite >= 0)",
-                prize, mu, sd);
+        jp_err_set(errstr, size,
+                   "optimizer: response at prize %.17g gave mean %.17g sd %.17g (need finite >= 0)",
+                   prize, mu, sd);
         return -1;
     }
     opt_eval(c, prize, mu, sd, mode, e);
@@ -764,7 +753,7 @@ static size_t opt_compromise(const jp_opt_problem_t *p, const opt_ctx_t *c, cons
 int jp_opt_solve(const jp_opt_problem_t *p, jp_opt_result_t *r, char *errstr, size_t errstr_size)
 {
     if (!p || !r) {
-        opt_err(errstr, errstr_size, "invalid optimizer problem: NULL argument");
+        jp_err_set(errstr, errstr_size, "invalid optimizer problem: NULL argument");
         return -1;
     }
     memset(r, 0, sizeof(*r));
@@ -781,7 +770,7 @@ int jp_opt_solve(const jp_opt_problem_t *p, jp_opt_result_t *r, char *errstr, si
     g.obj = malloc(g.n * sizeof(double));
     g.mask = malloc(g.n * sizeof(uint32_t));
     if (!g.mu || !g.sd || !g.obj || !g.mask) {
-        opt_err(errstr, errstr_size, "optimizer: out of memory");
+        jp_err_set(errstr, errstr_size, "optimizer: out of memory");
         goto done;
     }
 

@@ -19,6 +19,8 @@
  */
 #include "jp_qsketch.h"
 
+#include "jp_err.h"
+
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -40,29 +42,17 @@ struct jp_qsketch_s {
     double zero, count, sum, min, max;
 };
 
-static void jp_qs_err(char *errstr, size_t errstr_size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void jp_qs_err(char *errstr, size_t errstr_size, const char *fmt, ...)
-{
-    if (!errstr || !errstr_size)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errstr, errstr_size, fmt, ap);
-    va_end(ap);
-}
-
 jp_qsketch_t *jp_qsketch_create(double alpha, uint32_t max_buckets, char *errstr,
                                 size_t errstr_size)
 {
     if (!(alpha > 0 && alpha < 1) || max_buckets < 16 || max_buckets > (1u << 24)) {
-        jp_qs_err(errstr, errstr_size, "qsketch: need 0 < alpha < 1 and 16 <= max_buckets <= 2^24");
+        jp_err_set(errstr, errstr_size,
+                   "qsketch: need 0 < alpha < 1 and 16 <= max_buckets <= 2^24");
         return NULL;
     }
     jp_qsketch_t *s = calloc(1, sizeof *s);
     if (!s) {
-        jp_qs_err(errstr, errstr_size, "qsketch: out of memory");
+        jp_err_set(errstr, errstr_size, "qsketch: out of memory");
         return NULL;
     }
     s->alpha = alpha;
@@ -244,7 +234,7 @@ static int jp_qs_store_copy(jp_qs_store_t *dst, const jp_qs_store_t *src, uint32
 int jp_qsketch_merge(jp_qsketch_t *dst, const jp_qsketch_t *src, char *errstr, size_t errstr_size)
 {
     if (dst->alpha != src->alpha || dst->max_buckets != src->max_buckets) {
-        jp_qs_err(errstr, errstr_size, "qsketch: cannot merge sketches with different parameters");
+        jp_err_set(errstr, errstr_size, "qsketch: cannot merge sketches with different parameters");
         return -1;
     }
     /* Merge into copies of the stores so a failure leaves dst unchanged. */
@@ -255,7 +245,7 @@ int jp_qsketch_merge(jp_qsketch_t *dst, const jp_qsketch_t *src, char *errstr, s
         jp_qs_store_merge(&neg, &src->neg, dst->max_buckets) < 0) {
         free(pos.w);
         free(neg.w);
-        jp_qs_err(errstr, errstr_size, "qsketch: out of memory");
+        jp_err_set(errstr, errstr_size, "qsketch: out of memory");
         return -1;
     }
     free(dst->pos.w);
@@ -433,7 +423,7 @@ jp_qsketch_t *jp_qsketch_deserialize(jp_bytes_reader_t *r, char *errstr, size_t 
     double alpha = jp_bytes_get_f64(r);
     uint32_t maxb = jp_bytes_get_u32(r);
     if (!jp_bytes_reader_ok(r)) {
-        jp_qs_err(errstr, errstr_size, "qsketch: corrupt or truncated sketch");
+        jp_err_set(errstr, errstr_size, "qsketch: corrupt or truncated sketch");
         return NULL;
     }
     jp_qsketch_t *s = jp_qsketch_create(alpha, maxb, errstr, errstr_size);
@@ -446,7 +436,7 @@ jp_qsketch_t *jp_qsketch_deserialize(jp_bytes_reader_t *r, char *errstr, size_t 
     s->max = jp_bytes_get_f64(r);
     if (jp_qs_store_get(&s->pos, r, maxb) < 0 || jp_qs_store_get(&s->neg, r, maxb) < 0) {
         jp_qsketch_free(s);
-        jp_qs_err(errstr, errstr_size, "qsketch: corrupt or truncated sketch");
+        jp_err_set(errstr, errstr_size, "qsketch: corrupt or truncated sketch");
         return NULL;
     }
     return s;

@@ -25,6 +25,8 @@
  */
 #include "jp_ridge.h"
 
+#include "jp_err.h"
+
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -64,19 +66,6 @@ struct jp_ridge_s {
     double *mx, *inv_s, *beta_std, *beta; /* p each */
     double *l;                            /* p x p, lower triangle, row-major */
 };
-
-static void set_err(char *errstr, size_t errstr_size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *errstr, size_t errstr_size, const char *fmt, ...)
-{
-    if (!errstr || errstr_size == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errstr, errstr_size, fmt, ap);
-    va_end(ap);
-}
 
 static void block_clear(block_t *b, size_t q)
 {
@@ -136,19 +125,19 @@ static jp_ridge_t *ridge_alloc(size_t p, size_t n_blocks, jp_ridge_mode_t mode, 
                                double du, double db, char *errstr, size_t errstr_size)
 {
     if (p == 0 || p > RIDGE_MAX_FEATURES) {
-        set_err(errstr, errstr_size, "ridge: n_features must be in [1, %u]", RIDGE_MAX_FEATURES);
+        jp_err_set(errstr, errstr_size, "ridge: n_features must be in [1, %u]", RIDGE_MAX_FEATURES);
         return NULL;
     }
     if (n_blocks == 0 || n_blocks > RIDGE_MAX_BLOCKS) {
-        set_err(errstr, errstr_size, "ridge: n_blocks must be in [1, %u]", RIDGE_MAX_BLOCKS);
+        jp_err_set(errstr, errstr_size, "ridge: n_blocks must be in [1, %u]", RIDGE_MAX_BLOCKS);
         return NULL;
     }
     if (!(lambda >= 0.0) || !isfinite(lambda)) {
-        set_err(errstr, errstr_size, "ridge: lambda must be finite and >= 0");
+        jp_err_set(errstr, errstr_size, "ridge: lambda must be finite and >= 0");
         return NULL;
     }
     if (!(du > 0.0 && du <= 1.0) || !(db > 0.0 && db <= 1.0)) {
-        set_err(errstr, errstr_size, "ridge: decay factors must be in (0, 1]");
+        jp_err_set(errstr, errstr_size, "ridge: decay factors must be in (0, 1]");
         return NULL;
     }
     jp_ridge_t *r = calloc(1, sizeof(*r));
@@ -181,7 +170,7 @@ static jp_ridge_t *ridge_alloc(size_t p, size_t n_blocks, jp_ridge_mode_t mode, 
     r->l = r->beta + p;
     return r;
 oom:
-    set_err(errstr, errstr_size, "ridge: out of memory");
+    jp_err_set(errstr, errstr_size, "ridge: out of memory");
     return NULL;
 }
 
@@ -310,13 +299,13 @@ int jp_ridge_fit(jp_ridge_t *r, char *errstr, size_t errstr_size)
     for (size_t k = 1; k <= r->n_blocks; k++)
         block_merge(win, &r->blocks[(r->cur + k) % r->n_blocks], q, r->scratch);
     if (!(win->w > 1.0)) {
-        set_err(errstr, errstr_size, "ridge: window weight %g must exceed 1", win->w);
+        jp_err_set(errstr, errstr_size, "ridge: window weight %g must exceed 1", win->w);
         return -1;
     }
     /* a: standardized system; lfac: its factor; then inv_s, b, beta. */
     double *a = calloc(2 * p * p + 3 * p, sizeof(double));
     if (!a) {
-        set_err(errstr, errstr_size, "ridge: out of memory");
+        jp_err_set(errstr, errstr_size, "ridge: out of memory");
         return -1;
     }
     double *lfac = a + p * p, *inv_s = lfac + p * p, *bvec = inv_s + p, *beta = bvec + p;
@@ -345,7 +334,7 @@ int jp_ridge_fit(jp_ridge_t *r, char *errstr, size_t errstr_size)
         ok = cholesky(a, lfac, p, jitter);
     }
     if (ok != 0) {
-        set_err(errstr, errstr_size, "ridge: Cholesky failed after %u jitter steps", steps);
+        jp_err_set(errstr, errstr_size, "ridge: Cholesky failed after %u jitter steps", steps);
         free(a);
         return -1;
     }
@@ -511,7 +500,7 @@ void jp_ridge_serialize(const jp_ridge_t *r, jp_bytes_writer_t *w)
 jp_ridge_t *jp_ridge_deserialize(jp_bytes_reader_t *rd, char *errstr, size_t errstr_size)
 {
     if (jp_bytes_get_header(rd, RIDGE_TAG, RIDGE_VERSION) == 0) {
-        set_err(errstr, errstr_size, "ridge: bad header or unsupported version");
+        jp_err_set(errstr, errstr_size, "ridge: bad header or unsupported version");
         return NULL;
     }
     uint32_t p = jp_bytes_get_u32(rd);
@@ -523,7 +512,7 @@ jp_ridge_t *jp_ridge_deserialize(jp_bytes_reader_t *rd, char *errstr, size_t err
     uint32_t cur = jp_bytes_get_u32(rd);
     if (!jp_bytes_reader_ok(rd) || mode > JP_RIDGE_FORGET || (mode == JP_RIDGE_FORGET && nb != 1) ||
         cur >= nb) {
-        set_err(errstr, errstr_size, "ridge: truncated or invalid configuration");
+        jp_err_set(errstr, errstr_size, "ridge: truncated or invalid configuration");
         return NULL;
     }
     jp_ridge_t *r = ridge_alloc(p, nb, (jp_ridge_mode_t)mode, lambda, du, db, errstr, errstr_size);
@@ -550,7 +539,7 @@ jp_ridge_t *jp_ridge_deserialize(jp_bytes_reader_t *rd, char *errstr, size_t err
         r->fitted = 1;
     }
     if (!jp_bytes_reader_ok(rd) || fitted > 1) {
-        set_err(errstr, errstr_size, "ridge: truncated or invalid state");
+        jp_err_set(errstr, errstr_size, "ridge: truncated or invalid state");
         jp_ridge_free(r);
         return NULL;
     }

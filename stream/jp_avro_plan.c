@@ -28,6 +28,8 @@
  */
 #include "jp_avro_plan.h"
 
+#include "jp_err.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,18 +44,6 @@ static const char *const jp_serde_err_names[JP_SERDE_ERR__COUNT] = {
 const char *jp_serde_err_name(jp_serde_err_t e)
 {
     return (unsigned)e < JP_SERDE_ERR__COUNT ? jp_serde_err_names[e] : "?";
-}
-
-static void jp_err(char *errstr, size_t size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void jp_err(char *errstr, size_t size, const char *fmt, ...)
-{
-    if (!errstr || size == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errstr, size, fmt, ap);
-    va_end(ap);
 }
 
 /* ---- arena ---------------------------------------------------------------- */
@@ -244,7 +234,7 @@ static int cc_fail(jp_cc_t *cc, jp_serde_err_t err, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(why, sizeof why, fmt, ap);
     va_end(ap);
-    jp_err(cc->errstr, cc->errstr_size, "%s: %s", cc->path[0] ? cc->path : "(root)", why);
+    jp_err_set(cc->errstr, cc->errstr_size, "%s: %s", cc->path[0] ? cc->path : "(root)", why);
     return -1;
 }
 
@@ -626,13 +616,13 @@ jp_avro_plan_t *jp_avro_plan_compile(const jp_avro_node_t *writer, const jp_avro
     *err = JP_SERDE_OK;
     if (!writer || !reader || !layout || reader->type != JP_AVRO_RECORD) {
         *err = JP_SERDE_INVALID;
-        jp_err(errstr, errstr_size, "a plan needs a writer, a reader record and its C layout");
+        jp_err_set(errstr, errstr_size, "a plan needs a writer, a reader record and its C layout");
         return NULL;
     }
     jp_avro_plan_t *p = calloc(1, sizeof *p);
     if (!p) {
         *err = JP_SERDE_NO_MEMORY;
-        jp_err(errstr, errstr_size, "out of memory");
+        jp_err_set(errstr, errstr_size, "out of memory");
         return NULL;
     }
     p->root_size = layout->size;
@@ -659,7 +649,7 @@ int jp_avro_plan_check(const jp_avro_node_t *writer, const jp_avro_node_t *reade
     jp_avro_plan_t *p = calloc(1, sizeof *p);
     if (!p) {
         *err = JP_SERDE_NO_MEMORY;
-        jp_err(errstr, errstr_size, "out of memory");
+        jp_err_set(errstr, errstr_size, "out of memory");
         return -1;
     }
     jp_cc_t cc = {.p = p, .errstr = errstr, .errstr_size = errstr_size, .check_only = 1};
@@ -1073,7 +1063,7 @@ jp_serde_err_t jp_avro_plan_decode(const jp_avro_plan_t *p, const void *buf, siz
                                    size_t errstr_size)
 {
     if (!p || (!buf && len) || !out || !arena) {
-        jp_err(errstr, errstr_size, "decode: missing argument");
+        jp_err_set(errstr, errstr_size, "decode: missing argument");
         return JP_SERDE_INVALID;
     }
     const unsigned char *b = buf ? buf : (const unsigned char *)"";
@@ -1082,7 +1072,7 @@ jp_serde_err_t jp_avro_plan_decode(const jp_avro_plan_t *p, const void *buf, siz
     if (exec(p, 0, out, &c) == 0 && c.p != c.end)
         cur_fail(&c, JP_SERDE_MALFORMED, "trailing bytes after the record");
     if (c.err != JP_SERDE_OK)
-        jp_err(errstr, errstr_size, "%s at byte %zu", c.what, (size_t)(c.p - c.start));
+        jp_err_set(errstr, errstr_size, "%s at byte %zu", c.what, (size_t)(c.p - c.start));
     return c.err;
 }
 
@@ -1230,18 +1220,18 @@ jp_serde_err_t jp_avro_plan_encode(const jp_avro_plan_t *p, const void *in, jp_a
                                    char *errstr, size_t errstr_size)
 {
     if (!p || !in || !out) {
-        jp_err(errstr, errstr_size, "encode: missing argument");
+        jp_err_set(errstr, errstr_size, "encode: missing argument");
         return JP_SERDE_INVALID;
     }
     if (!p->identity) {
-        jp_err(errstr, errstr_size, "encode needs a plan compiled with writer == reader");
+        jp_err_set(errstr, errstr_size, "encode needs a plan compiled with writer == reader");
         return JP_SERDE_INVALID;
     }
     size_t mark = out->len;
     jp_enc_t e = {out, JP_SERDE_OK, NULL};
     if (enc(p, 0, in, &e) < 0) {
         out->len = mark;
-        jp_err(errstr, errstr_size, "%s", e.what);
+        jp_err_set(errstr, errstr_size, "%s", e.what);
     }
     return e.err;
 }

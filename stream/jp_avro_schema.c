@@ -27,6 +27,8 @@
  */
 #include "jp_avro_schema.h"
 
+#include "jp_err.h"
+
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -40,18 +42,6 @@ struct jp_avro_schema_s {
 };
 
 /* ---- small utilities ---------------------------------------------------- */
-
-static void jp_err(char *errstr, size_t size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void jp_err(char *errstr, size_t size, const char *fmt, ...)
-{
-    if (!errstr || size == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errstr, size, fmt, ap);
-    va_end(ap);
-}
 
 typedef struct {
     char *p;
@@ -681,13 +671,13 @@ jp_avro_schema_t *jp_avro_schema_parse(const char *json, size_t len, char *errst
     json_error_t jerr;
     json_t *root = json_loadb(json, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
     if (!root) {
-        jp_err(errstr, errstr_size, "schema is not JSON: %s (line %d)", jerr.text, jerr.line);
+        jp_err_set(errstr, errstr_size, "schema is not JSON: %s (line %d)", jerr.text, jerr.line);
         return NULL;
     }
     jp_avro_schema_t *s = calloc(1, sizeof *s);
     if (!s) {
         json_decref(root);
-        jp_err(errstr, errstr_size, "out of memory");
+        jp_err_set(errstr, errstr_size, "out of memory");
         return NULL;
     }
     jp_parse_t ps = {s, errstr, errstr_size, 0};
@@ -695,7 +685,7 @@ jp_avro_schema_t *jp_avro_schema_parse(const char *json, size_t len, char *errst
     json_decref(root);
     if (!s->root) {
         if (!ps.failed)
-            jp_err(errstr, errstr_size, "invalid schema");
+            jp_err_set(errstr, errstr_size, "invalid schema");
         jp_avro_schema_free(s);
         return NULL;
     }
@@ -921,10 +911,10 @@ int jp_avro_enum_map(const jp_avro_node_t *reader, const jp_avro_node_t *writer,
                 break;
             }
         if (map[i] < 0) {
-            jp_err(errstr, errstr_size,
-                   "enum symbol %s of the writer is not in the reader and the reader has no "
-                   "default",
-                   writer->symbols[i]);
+            jp_err_set(errstr, errstr_size,
+                       "enum symbol %s of the writer is not in the reader and the reader has no "
+                       "default",
+                       writer->symbols[i]);
             return -1;
         }
     }
@@ -946,7 +936,7 @@ typedef struct {
 
 static int resolve_fail(jp_resolve_t *rs, const char *why)
 {
-    jp_err(rs->errstr, rs->errstr_size, "%s: %s", rs->path[0] ? rs->path : "(root)", why);
+    jp_err_set(rs->errstr, rs->errstr_size, "%s: %s", rs->path[0] ? rs->path : "(root)", why);
     return -1;
 }
 
@@ -1089,7 +1079,7 @@ int jp_avro_compat_check(jp_avro_compat_t level, const jp_avro_schema_t *candida
         backward = forward = 1;
         break;
     default:
-        jp_err(errstr, errstr_size, "unknown compatibility level %d", (int)level);
+        jp_err_set(errstr, errstr_size, "unknown compatibility level %d", (int)level);
         return -1;
     }
     if (n_existing == 0)
@@ -1097,15 +1087,15 @@ int jp_avro_compat_check(jp_avro_compat_t level, const jp_avro_schema_t *candida
     char why[400];
     for (size_t i = transitive ? 0 : n_existing - 1; i < n_existing; i++) {
         if (backward && jp_avro_schema_can_read(candidate, existing[i], why, sizeof why) < 0) {
-            jp_err(errstr, errstr_size,
-                   "%s: the new schema cannot read data written with version index %zu: %s",
-                   jp_avro_compat_name(level), i, why);
+            jp_err_set(errstr, errstr_size,
+                       "%s: the new schema cannot read data written with version index %zu: %s",
+                       jp_avro_compat_name(level), i, why);
             return -1;
         }
         if (forward && jp_avro_schema_can_read(existing[i], candidate, why, sizeof why) < 0) {
-            jp_err(errstr, errstr_size,
-                   "%s: version index %zu cannot read data written with the new schema: %s",
-                   jp_avro_compat_name(level), i, why);
+            jp_err_set(errstr, errstr_size,
+                       "%s: version index %zu cannot read data written with the new schema: %s",
+                       jp_avro_compat_name(level), i, why);
             return -1;
         }
     }

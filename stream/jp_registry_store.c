@@ -31,6 +31,8 @@
  */
 #include "jp_registry_store.h"
 
+#include "jp_err.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -96,19 +98,6 @@ typedef struct {
     jp_avro_schema_t *parsed;
     char *key;
 } parsed_hint_t;
-
-static void set_err(char *errstr, size_t errstr_size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *errstr, size_t errstr_size, const char *fmt, ...)
-{
-    if (!errstr || !errstr_size)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errstr, errstr_size, fmt, ap);
-    va_end(ap);
-}
 
 /* Grows *arr (elements of size elem) to hold at least need; 0 or -1. */
 static int grow(void **arr, size_t *cap, size_t need, size_t elem)
@@ -238,16 +227,16 @@ static jp_avro_compat_t level_of(const jp_registry_store_t *st, const reg_subjec
 
 static int not_found_subject(const char *subject, char *errstr, size_t errstr_size)
 {
-    set_err(errstr, errstr_size, "Subject '%s' not found.", subject);
+    jp_err_set(errstr, errstr_size, "Subject '%s' not found.", subject);
     return JP_REGISTRY_ERR_SUBJECT_NOT_FOUND;
 }
 
 static int not_found_version(int32_t version, char *errstr, size_t errstr_size)
 {
     if (version == JP_REGISTRY_VERSION_LATEST)
-        set_err(errstr, errstr_size, "Version latest not found.");
+        jp_err_set(errstr, errstr_size, "Version latest not found.");
     else
-        set_err(errstr, errstr_size, "Version %d not found.", (int)version);
+        jp_err_set(errstr, errstr_size, "Version %d not found.", (int)version);
     return JP_REGISTRY_ERR_VERSION_NOT_FOUND;
 }
 
@@ -263,10 +252,10 @@ static int check_subject(const char *subject, char *errstr, size_t errstr_size)
         json_decref(probe);
     }
     if (!ok) {
-        set_err(errstr, errstr_size,
-                "Invalid subject: must be 1..%d bytes of UTF-8 without "
-                "control characters",
-                SUBJECT_MAX);
+        jp_err_set(errstr, errstr_size,
+                   "Invalid subject: must be 1..%d bytes of UTF-8 without "
+                   "control characters",
+                   SUBJECT_MAX);
         return JP_REGISTRY_ERR_INVALID_SUBJECT;
     }
     return 0;
@@ -285,7 +274,7 @@ static int parse_schema(const char *text, size_t len, parsed_hint_t *out, char *
     out->key = NULL;
     out->parsed = jp_avro_schema_parse(text, len, why, sizeof(why));
     if (!out->parsed) {
-        set_err(errstr, errstr_size, "Invalid schema: %s", why);
+        jp_err_set(errstr, errstr_size, "Invalid schema: %s", why);
         return JP_REGISTRY_ERR_INVALID_SCHEMA;
     }
     json_t *doc = json_loadb(text, len, JSON_DECODE_ANY, NULL);
@@ -295,7 +284,7 @@ static int parse_schema(const char *text, size_t len, parsed_hint_t *out, char *
     if (!out->key) {
         jp_avro_schema_free(out->parsed);
         out->parsed = NULL;
-        set_err(errstr, errstr_size, "out of memory computing the schema's identity");
+        jp_err_set(errstr, errstr_size, "out of memory computing the schema's identity");
         return JP_REGISTRY_ERR_STORE;
     }
     return 0;
@@ -345,13 +334,13 @@ static int apply_register(jp_registry_store_t *st, const json_t *rec, parsed_hin
     json_int_t id = json_integer_value(json_object_get(rec, "id"));
     if (!subject || !text || version < 1 || version > INT32_MAX || id < 1 ||
         id > (json_int_t)st->n_schemas + 1) {
-        set_err(errstr, errstr_size, "malformed register record");
+        jp_err_set(errstr, errstr_size, "malformed register record");
         return -1;
     }
     reg_subject_t *sub = find_subject(st, subject);
     if (sub && sub->n && sub->v[sub->n - 1].version >= version) {
-        set_err(errstr, errstr_size, "version %lld of '%s' is not above the last one",
-                (long long)version, subject);
+        jp_err_set(errstr, errstr_size, "version %lld of '%s' is not above the last one",
+                   (long long)version, subject);
         return -1;
     }
     if (id == (json_int_t)st->n_schemas + 1) {
@@ -364,15 +353,15 @@ static int apply_register(jp_registry_store_t *st, const json_t *rec, parsed_hin
         }
         size_t other;
         if (map_get(&st->by_key, hint->key, &other)) {
-            set_err(errstr, errstr_size, "id %lld repeats the schema of id %zu", (long long)id,
-                    other);
+            jp_err_set(errstr, errstr_size, "id %lld repeats the schema of id %zu", (long long)id,
+                       other);
             hint_free(hint);
             return -1;
         }
         if (grow((void **)&st->schemas, &st->cap_schemas, st->n_schemas + 1,
                  sizeof(reg_schema_t))) {
             hint_free(hint);
-            set_err(errstr, errstr_size, "out of memory");
+            jp_err_set(errstr, errstr_size, "out of memory");
             return -1;
         }
         reg_schema_t *s = &st->schemas[st->n_schemas];
@@ -385,7 +374,7 @@ static int apply_register(jp_registry_store_t *st, const json_t *rec, parsed_hin
             free(s->text);
             free(s->key);
             jp_avro_schema_free(s->parsed);
-            set_err(errstr, errstr_size, "out of memory");
+            jp_err_set(errstr, errstr_size, "out of memory");
             return -1;
         }
         st->n_schemas++;
@@ -394,7 +383,7 @@ static int apply_register(jp_registry_store_t *st, const json_t *rec, parsed_hin
     if (!sub || grow((void **)&sub->v, &sub->cap, sub->n + 1, sizeof(reg_version_t))) {
         /* A new schema entry stays: ids are never reused, and the record is
          * being rolled back, so the id is simply assigned again. */
-        set_err(errstr, errstr_size, "out of memory");
+        jp_err_set(errstr, errstr_size, "out of memory");
         return -1;
     }
     sub->v[sub->n++] = (reg_version_t){(int32_t)version, (int32_t)id, false};
@@ -408,12 +397,12 @@ static int apply_delete_subject(jp_registry_store_t *st, const json_t *rec, char
     bool permanent = json_is_true(json_object_get(rec, "permanent"));
     reg_subject_t *sub = subject ? find_subject(st, subject) : NULL;
     if (!sub || sub->n == 0) {
-        set_err(errstr, errstr_size, "delete of unknown subject");
+        jp_err_set(errstr, errstr_size, "delete of unknown subject");
         return -1;
     }
     if (permanent) {
         if (live_count(sub)) {
-            set_err(errstr, errstr_size, "permanent delete of a live subject");
+            jp_err_set(errstr, errstr_size, "permanent delete of a live subject");
             return -1;
         }
         sub->n = 0;
@@ -435,7 +424,7 @@ static int apply_delete_version(jp_registry_store_t *st, const json_t *rec, char
     long i = sub && version >= 1 && version <= INT32_MAX ? find_version(sub, (int32_t)version, true)
                                                          : -1;
     if (i < 0 || (permanent && !sub->v[i].deleted)) {
-        set_err(errstr, errstr_size, "delete of unknown or live version");
+        jp_err_set(errstr, errstr_size, "delete of unknown or live version");
         return -1;
     }
     if (permanent) {
@@ -455,12 +444,12 @@ static int apply_config(jp_registry_store_t *st, const json_t *rec, char *errstr
     jp_avro_compat_t level = JP_AVRO_COMPAT_BACKWARD;
     if (!json_is_null(jlevel) &&
         (!json_is_string(jlevel) || jp_avro_compat_parse(json_string_value(jlevel), &level))) {
-        set_err(errstr, errstr_size, "malformed config record");
+        jp_err_set(errstr, errstr_size, "malformed config record");
         return -1;
     }
     if (!subject) {
         if (json_is_null(jlevel)) {
-            set_err(errstr, errstr_size, "global level cannot be removed");
+            jp_err_set(errstr, errstr_size, "global level cannot be removed");
             return -1;
         }
         st->global_level = level;
@@ -468,7 +457,7 @@ static int apply_config(jp_registry_store_t *st, const json_t *rec, char *errstr
     }
     reg_subject_t *sub = get_or_add_subject(st, subject);
     if (!sub) {
-        set_err(errstr, errstr_size, "out of memory");
+        jp_err_set(errstr, errstr_size, "out of memory");
         return -1;
     }
     sub->has_level = !json_is_null(jlevel);
@@ -488,7 +477,7 @@ static int apply_record(jp_registry_store_t *st, const json_t *rec, parsed_hint_
         return apply_delete_version(st, rec, errstr, errstr_size);
     if (op && strcmp(op, "config") == 0)
         return apply_config(st, rec, errstr, errstr_size);
-    set_err(errstr, errstr_size, "unknown record op '%s'", op ? op : "(none)");
+    jp_err_set(errstr, errstr_size, "unknown record op '%s'", op ? op : "(none)");
     return -1;
 }
 
@@ -507,7 +496,7 @@ static int commit(jp_registry_store_t *st, json_t *rec, parsed_hint_t *hint, cha
         json_decref(rec);
         if (hint)
             hint_free(hint);
-        set_err(errstr, errstr_size, "out of memory");
+        jp_err_set(errstr, errstr_size, "out of memory");
         return JP_REGISTRY_ERR_STORE;
     }
     buf[len++] = '\n';
@@ -535,7 +524,8 @@ static int commit(jp_registry_store_t *st, json_t *rec, parsed_hint_t *hint, cha
     json_decref(rec);
     if (hint)
         hint_free(hint);
-    set_err(errstr, errstr_size, "Error in the backend data store: %s", err ? strerror(err) : why);
+    jp_err_set(errstr, errstr_size, "Error in the backend data store: %s",
+               err ? strerror(err) : why);
     return JP_REGISTRY_ERR_STORE;
 }
 
@@ -543,7 +533,7 @@ static int mkdir_p(const char *dir, char *errstr, size_t errstr_size)
 {
     char *p = strdup(dir);
     if (!p) {
-        set_err(errstr, errstr_size, "out of memory");
+        jp_err_set(errstr, errstr_size, "out of memory");
         return -1;
     }
     for (char *s = p + 1;; s++) {
@@ -552,7 +542,7 @@ static int mkdir_p(const char *dir, char *errstr, size_t errstr_size)
         char c = *s;
         *s = '\0';
         if (mkdir(p, 0755) && errno != EEXIST) {
-            set_err(errstr, errstr_size, "cannot create %s: %s", p, strerror(errno));
+            jp_err_set(errstr, errstr_size, "cannot create %s: %s", p, strerror(errno));
             free(p);
             return -1;
         }
@@ -611,7 +601,7 @@ static int replay(jp_registry_store_t *st, char *errstr, size_t errstr_size)
     char *buf;
     size_t len;
     if (lseek(st->fd, 0, SEEK_SET) < 0 || read_all(st->fd, &buf, &len)) {
-        set_err(errstr, errstr_size, "cannot read %s: %s", st->path, strerror(errno));
+        jp_err_set(errstr, errstr_size, "cannot read %s: %s", st->path, strerror(errno));
         return -1;
     }
     size_t pos = 0, lineno = 0;
@@ -629,10 +619,10 @@ static int replay(jp_registry_store_t *st, char *errstr, size_t errstr_size)
                 json_t *later = nl2 ? parse_line(buf + q, e2 - q) : NULL;
                 if (later) {
                     json_decref(later);
-                    set_err(errstr, errstr_size,
-                            "%s: line %zu is corrupt but valid records follow it; refusing "
-                            "to drop them (repair or remove the line)",
-                            st->path, lineno);
+                    jp_err_set(errstr, errstr_size,
+                               "%s: line %zu is corrupt but valid records follow it; refusing "
+                               "to drop them (repair or remove the line)",
+                               st->path, lineno);
                     rc = -1;
                 }
                 q = e2 + 1;
@@ -640,7 +630,8 @@ static int replay(jp_registry_store_t *st, char *errstr, size_t errstr_size)
             if (rc)
                 break;
             if (ftruncate(st->fd, (off_t)pos) || fsync(st->fd)) {
-                set_err(errstr, errstr_size, "cannot truncate %s: %s", st->path, strerror(errno));
+                jp_err_set(errstr, errstr_size, "cannot truncate %s: %s", st->path,
+                           strerror(errno));
                 rc = -1;
                 break;
             }
@@ -653,7 +644,7 @@ static int replay(jp_registry_store_t *st, char *errstr, size_t errstr_size)
         }
         char why[256];
         if (apply_record(st, rec, NULL, why, sizeof(why))) {
-            set_err(errstr, errstr_size, "%s: line %zu: %s", st->path, lineno, why);
+            jp_err_set(errstr, errstr_size, "%s: line %zu: %s", st->path, lineno, why);
             rc = -1;
         }
         json_decref(rec);
@@ -672,7 +663,7 @@ int jp_registry_store_open(const char *dir, jp_registry_store_t **out, char *err
         return -1;
     jp_registry_store_t *st = calloc(1, sizeof(*st));
     if (!st) {
-        set_err(errstr, errstr_size, "out of memory");
+        jp_err_set(errstr, errstr_size, "out of memory");
         return -1;
     }
     st->fd = -1;
@@ -680,7 +671,7 @@ int jp_registry_store_open(const char *dir, jp_registry_store_t **out, char *err
     size_t plen = strlen(dir) + sizeof(LOG_NAME) + 1;
     st->path = malloc(plen);
     if (!st->path) {
-        set_err(errstr, errstr_size, "out of memory");
+        jp_err_set(errstr, errstr_size, "out of memory");
         jp_registry_store_close(st);
         return -1;
     }
@@ -689,12 +680,12 @@ int jp_registry_store_open(const char *dir, jp_registry_store_t **out, char *err
     bool created = stat(st->path, &sb) != 0;
     st->fd = open(st->path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (st->fd < 0) {
-        set_err(errstr, errstr_size, "cannot open %s: %s", st->path, strerror(errno));
+        jp_err_set(errstr, errstr_size, "cannot open %s: %s", st->path, strerror(errno));
         jp_registry_store_close(st);
         return -1;
     }
     if (flock(st->fd, LOCK_EX | LOCK_NB)) {
-        set_err(errstr, errstr_size, "%s is in use by another registry process", st->path);
+        jp_err_set(errstr, errstr_size, "%s is in use by another registry process", st->path);
         jp_registry_store_close(st);
         return -1;
     }
@@ -780,7 +771,7 @@ int jp_registry_store_register(jp_registry_store_t *st, const char *subject, con
     size_t n_existing;
     if (live_schemas(st, sub, &existing, &n_existing)) {
         hint_free(&hint);
-        set_err(errstr, errstr_size, "out of memory");
+        jp_err_set(errstr, errstr_size, "out of memory");
         return JP_REGISTRY_ERR_STORE;
     }
     char why[512] = "";
@@ -789,15 +780,15 @@ int jp_registry_store_register(jp_registry_store_t *st, const char *subject, con
     free(existing);
     if (incompatible) {
         hint_free(&hint);
-        set_err(errstr, errstr_size,
-                "Schema being registered is incompatible with an earlier schema for subject "
-                "\"%s\", details: [%s]",
-                subject, why);
+        jp_err_set(errstr, errstr_size,
+                   "Schema being registered is incompatible with an earlier schema for subject "
+                   "\"%s\", details: [%s]",
+                   subject, why);
         return JP_REGISTRY_ERR_INCOMPATIBLE;
     }
     if (st->n_schemas >= INT32_MAX || (sub && sub->n && sub->v[sub->n - 1].version == INT32_MAX)) {
         hint_free(&hint);
-        set_err(errstr, errstr_size, "Error in the backend data store: id space exhausted");
+        jp_err_set(errstr, errstr_size, "Error in the backend data store: id space exhausted");
         return JP_REGISTRY_ERR_STORE;
     }
     int32_t id = have_id ? (int32_t)known : (int32_t)st->n_schemas + 1;
@@ -806,7 +797,7 @@ int jp_registry_store_register(jp_registry_store_t *st, const char *subject, con
                             "version", (int)version, "id", (int)id, "schema", schema, len);
     if (!rec) {
         hint_free(&hint);
-        set_err(errstr, errstr_size, "Invalid schema: not valid UTF-8");
+        jp_err_set(errstr, errstr_size, "Invalid schema: not valid UTF-8");
         return JP_REGISTRY_ERR_INVALID_SCHEMA;
     }
     if (have_id)
@@ -839,7 +830,7 @@ int jp_registry_store_lookup(jp_registry_store_t *st, const char *subject, const
             return 0;
         }
     }
-    set_err(errstr, errstr_size, "Schema not found");
+    jp_err_set(errstr, errstr_size, "Schema not found");
     return JP_REGISTRY_ERR_SCHEMA_NOT_FOUND;
 }
 
@@ -847,7 +838,7 @@ int jp_registry_store_schema_by_id(const jp_registry_store_t *st, int32_t id,
                                    const char **schema_out, char *errstr, size_t errstr_size)
 {
     if (id < 1 || (size_t)id > st->n_schemas) {
-        set_err(errstr, errstr_size, "Schema %d not found", (int)id);
+        jp_err_set(errstr, errstr_size, "Schema %d not found", (int)id);
         return JP_REGISTRY_ERR_SCHEMA_NOT_FOUND;
     }
     *schema_out = st->schemas[id - 1].text;
@@ -873,7 +864,7 @@ int jp_registry_store_id_versions(const jp_registry_store_t *st, int32_t id, boo
             if (grow((void **)out, &cap, *n + 1, sizeof(**out))) {
                 free(*out);
                 *out = NULL;
-                set_err(errstr, errstr_size, "out of memory");
+                jp_err_set(errstr, errstr_size, "out of memory");
                 return JP_REGISTRY_ERR_STORE;
             }
             fill_version(st, sub, &sub->v[i], &(*out)[(*n)++]);
@@ -907,7 +898,7 @@ int jp_registry_store_versions(const jp_registry_store_t *st, const char *subjec
     *n = 0;
     *versions = malloc(sub->n * sizeof(**versions));
     if (!*versions) {
-        set_err(errstr, errstr_size, "out of memory");
+        jp_err_set(errstr, errstr_size, "out of memory");
         return JP_REGISTRY_ERR_STORE;
     }
     for (size_t i = 0; i < sub->n; i++)
@@ -960,7 +951,7 @@ int jp_registry_store_test_compat(jp_registry_store_t *st, const char *subject, 
         n = 1;
     } else if (live_schemas(st, sub, &existing, &n)) {
         hint_free(&hint);
-        set_err(errstr, errstr_size, "out of memory");
+        jp_err_set(errstr, errstr_size, "out of memory");
         return JP_REGISTRY_ERR_STORE;
     }
     *compatible =
@@ -977,8 +968,8 @@ int jp_registry_store_get_config(const jp_registry_store_t *st, const char *subj
 {
     const reg_subject_t *sub = subject ? find_subject(st, subject) : NULL;
     if (subject && !(sub && sub->has_level) && !default_to_global) {
-        set_err(errstr, errstr_size,
-                "Subject '%s' does not have subject-level compatibility configured", subject);
+        jp_err_set(errstr, errstr_size,
+                   "Subject '%s' does not have subject-level compatibility configured", subject);
         return JP_REGISTRY_ERR_SUBJECT_CONFIG_NOT_FOUND;
     }
     *out = level_of(st, sub);
@@ -1016,13 +1007,14 @@ int jp_registry_store_delete_subject(jp_registry_store_t *st, const char *subjec
         return not_found_subject(subject, errstr, errstr_size);
     size_t live = live_count(sub);
     if (!permanent && !live) {
-        set_err(errstr, errstr_size,
-                "Subject '%s' was soft deleted.Set permanent=true to delete permanently", subject);
+        jp_err_set(errstr, errstr_size,
+                   "Subject '%s' was soft deleted.Set permanent=true to delete permanently",
+                   subject);
         return JP_REGISTRY_ERR_SUBJECT_SOFT_DELETED;
     }
     if (permanent && live) {
-        set_err(errstr, errstr_size,
-                "Subject '%s' was not deleted first before being permanently deleted", subject);
+        jp_err_set(errstr, errstr_size,
+                   "Subject '%s' was not deleted first before being permanently deleted", subject);
         return JP_REGISTRY_ERR_SUBJECT_NOT_SOFT_DELETED;
     }
     /* The numbers affected: the live ones (soft) or all of them (permanent). */
@@ -1052,19 +1044,19 @@ int jp_registry_store_delete_version(jp_registry_store_t *st, const char *subjec
     long i = find_version(sub, version, permanent);
     if (i < 0 && !permanent && version != JP_REGISTRY_VERSION_LATEST &&
         find_version(sub, version, true) >= 0) {
-        set_err(errstr, errstr_size,
-                "Subject '%s' Version %d was soft deleted.Set permanent=true to delete "
-                "permanently",
-                subject, (int)version);
+        jp_err_set(errstr, errstr_size,
+                   "Subject '%s' Version %d was soft deleted.Set permanent=true to delete "
+                   "permanently",
+                   subject, (int)version);
         return JP_REGISTRY_ERR_VERSION_SOFT_DELETED;
     }
     if (i < 0)
         return not_found_version(version, errstr, errstr_size);
     if (permanent && !sub->v[i].deleted) {
-        set_err(errstr, errstr_size,
-                "Subject '%s' Version %d was not deleted first before being permanently "
-                "deleted",
-                subject, (int)sub->v[i].version);
+        jp_err_set(errstr, errstr_size,
+                   "Subject '%s' Version %d was not deleted first before being permanently "
+                   "deleted",
+                   subject, (int)sub->v[i].version);
         return JP_REGISTRY_ERR_VERSION_NOT_SOFT_DELETED;
     }
     *deleted = sub->v[i].version;

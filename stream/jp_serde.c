@@ -16,6 +16,8 @@
  */
 #include "jp_serde.h"
 
+#include "jp_err.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,18 +61,6 @@ struct jp_serde_s {
     int64_t unavailable_until, backoff;
     jp_serde_stats_t stats;
 };
-
-static void jp_err(char *errstr, size_t size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void jp_err(char *errstr, size_t size, const char *fmt, ...)
-{
-    if (!errstr || size == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errstr, size, fmt, ap);
-    va_end(ap);
-}
 
 static int64_t default_now_ms(void *ctx)
 {
@@ -186,7 +176,8 @@ static jp_serde_err_t entry_set_schema(jp_entry_t *e, const char *json, size_t n
     char why[256];
     jp_avro_schema_t *schema = jp_avro_schema_parse(json, strlen(json), why, sizeof why);
     if (!schema) {
-        jp_err(errstr, errstr_size, "schema id %d is not a valid Avro schema: %s", (int)e->id, why);
+        jp_err_set(errstr, errstr_size, "schema id %d is not a valid Avro schema: %s", (int)e->id,
+                   why);
         return JP_SERDE_INVALID;
     }
     jp_avro_plan_t **plans = calloc(n_readers ? n_readers : 1, sizeof *plans);
@@ -235,8 +226,8 @@ static int registry_open(jp_serde_t *s, char *errstr, size_t errstr_size)
 {
     int64_t now = now_ms(s);
     if (now < s->unavailable_until) {
-        jp_err(errstr, errstr_size, "schema registry unavailable; next attempt in %lld ms",
-               (long long)(s->unavailable_until - now));
+        jp_err_set(errstr, errstr_size, "schema registry unavailable; next attempt in %lld ms",
+                   (long long)(s->unavailable_until - now));
         return 0;
     }
     return 1;
@@ -266,14 +257,14 @@ static jp_serde_err_t resolve_id(jp_serde_t *s, int32_t id, jp_entry_t **out, ch
     }
     int64_t now = now_ms(s);
     if (e && now < e->retry_at) {
-        jp_err(errstr, errstr_size, "unknown schema id %d (cached; asking again in %lld ms)",
-               (int)id, (long long)(e->retry_at - now));
+        jp_err_set(errstr, errstr_size, "unknown schema id %d (cached; asking again in %lld ms)",
+                   (int)id, (long long)(e->retry_at - now));
         return JP_SERDE_UNKNOWN_SCHEMA_ID;
     }
     if (!registry_open(s, errstr, errstr_size))
         return JP_SERDE_REGISTRY_UNAVAILABLE;
     if (!s->conf.registry.lookup_by_id) {
-        jp_err(errstr, errstr_size, "no schema registry configured for schema id %d", (int)id);
+        jp_err_set(errstr, errstr_size, "no schema registry configured for schema id %d", (int)id);
         return JP_SERDE_REGISTRY_UNAVAILABLE;
     }
     if (!e && !(e = entry_for(s, id)))
@@ -298,13 +289,13 @@ static jp_serde_err_t resolve_id(jp_serde_t *s, int32_t id, jp_entry_t **out, ch
     } else {
         free(json);
         if (rc == JP_SERDE_REGISTRY_UNAVAILABLE) {
-            jp_err(errstr, errstr_size, "schema registry unavailable looking up id %d: %s", (int)id,
-                   why);
+            jp_err_set(errstr, errstr_size, "schema registry unavailable looking up id %d: %s",
+                       (int)id, why);
             return rc;
         }
         if (rc != JP_SERDE_UNKNOWN_SCHEMA_ID)
             rc = JP_SERDE_UNKNOWN_SCHEMA_ID;
-        jp_err(errstr, errstr_size, "unknown schema id %d: %s", (int)id, why);
+        jp_err_set(errstr, errstr_size, "unknown schema id %d: %s", (int)id, why);
     }
     e->ttl = e->ttl ? e->ttl * 2 : s->conf.unknown_ttl_ms;
     if (e->ttl > s->conf.backoff_max_ms)
@@ -320,7 +311,7 @@ static int add_reader(jp_serde_t *s, const char *json, size_t len, const jp_avro
 {
     jp_reader_t *v = realloc(s->readers, (s->n_readers + 1) * sizeof *v);
     if (!v) {
-        jp_err(errstr, errstr_size, "out of memory");
+        jp_err_set(errstr, errstr_size, "out of memory");
         return -1;
     }
     s->readers = v;
@@ -347,7 +338,7 @@ int jp_serde_add_reader(jp_serde_t *s, const char *schema_json, size_t len,
                         const jp_avro_layout_t *layout, char *errstr, size_t errstr_size)
 {
     if (!s || !schema_json || !layout) {
-        jp_err(errstr, errstr_size, "add_reader: missing argument");
+        jp_err_set(errstr, errstr_size, "add_reader: missing argument");
         return -1;
     }
     return add_reader(s, schema_json, len, layout, errstr, errstr_size);
@@ -358,7 +349,7 @@ jp_serde_t *jp_serde_new(const jp_serde_config_t *config, char *errstr, size_t e
     jp_serde_t *s = calloc(1, sizeof *s);
     if (!s || !(s->table = calloc(64, sizeof *s->table))) {
         free(s);
-        jp_err(errstr, errstr_size, "out of memory");
+        jp_err_set(errstr, errstr_size, "out of memory");
         return NULL;
     }
     s->cap = 64;
@@ -378,8 +369,8 @@ jp_serde_t *jp_serde_new(const jp_serde_config_t *config, char *errstr, size_t e
         const jp_event_info_t *info = jp_event_info((jp_event_type_t)t);
         char why[256];
         if (!json || add_reader(s, json, len, info->layout, why, sizeof why) < 0) {
-            jp_err(errstr, errstr_size, "built-in schema %s: %s", info->schema_file,
-                   json ? why : "not compiled into the binary");
+            jp_err_set(errstr, errstr_size, "built-in schema %s: %s", info->schema_file,
+                       json ? why : "not compiled into the binary");
             jp_serde_free(s);
             return NULL;
         }
@@ -414,7 +405,7 @@ jp_serde_err_t jp_serde_decode(jp_serde_t *s, int reader, const void *buf, size_
                                jp_avro_arena_t *arena, char *errstr, size_t errstr_size)
 {
     if (!s || reader < 0 || (size_t)reader >= s->n_readers || !out || !arena) {
-        jp_err(errstr, errstr_size, "decode: bad argument");
+        jp_err_set(errstr, errstr_size, "decode: bad argument");
         return JP_SERDE_INVALID;
     }
     int32_t id;
@@ -423,7 +414,8 @@ jp_serde_err_t jp_serde_decode(jp_serde_t *s, int reader, const void *buf, size_
     jp_entry_t *e = NULL;
     jp_serde_err_t rc = jp_serde_frame_parse(buf, len, &id, &payload, &plen);
     if (rc != JP_SERDE_OK) {
-        jp_err(errstr, errstr_size, "not in the Confluent wire format (magic byte 0 + 4-byte id)");
+        jp_err_set(errstr, errstr_size,
+                   "not in the Confluent wire format (magic byte 0 + 4-byte id)");
         goto done;
     }
     if ((rc = resolve_id(s, id, &e, errstr, errstr_size)) != JP_SERDE_OK)
@@ -431,8 +423,8 @@ jp_serde_err_t jp_serde_decode(jp_serde_t *s, int reader, const void *buf, size_
     jp_avro_plan_t *plan = e->plans[reader];
     if (!plan) {
         if ((rc = e->plan_err[reader]) != JP_SERDE_OK) {
-            jp_err(errstr, errstr_size, "schema id %d cannot be read as %s (cached verdict)",
-                   (int)id, s->readers[reader].layout->name);
+            jp_err_set(errstr, errstr_size, "schema id %d cannot be read as %s (cached verdict)",
+                       (int)id, s->readers[reader].layout->name);
             goto done;
         }
         char why[300];
@@ -442,8 +434,8 @@ jp_serde_err_t jp_serde_decode(jp_serde_t *s, int reader, const void *buf, size_
         if (!plan) {
             if (rc != JP_SERDE_NO_MEMORY)
                 e->plan_err[reader] = rc;
-            jp_err(errstr, errstr_size, "schema id %d cannot be read as %s: %s", (int)id,
-                   s->readers[reader].layout->name, why);
+            jp_err_set(errstr, errstr_size, "schema id %d cannot be read as %s: %s", (int)id,
+                       s->readers[reader].layout->name, why);
             goto done;
         }
         s->stats.plans_compiled++;
@@ -489,7 +481,7 @@ static jp_serde_err_t subject_id(jp_serde_t *s, jp_reader_t *r, const char *topi
         rc = JP_SERDE_NO_MEMORY;
     if (rc != JP_SERDE_OK) {
         if (rc != JP_SERDE_NO_MEMORY)
-            jp_err(errstr, errstr_size, "registering %s: %s", subject, why);
+            jp_err_set(errstr, errstr_size, "registering %s: %s", subject, why);
         free(subject);
         return rc;
     }
@@ -509,7 +501,7 @@ jp_serde_err_t jp_serde_encode(jp_serde_t *s, int reader, const char *topic, con
                                jp_avro_buf_t *out, char *errstr, size_t errstr_size)
 {
     if (!s || reader < 0 || (size_t)reader >= s->n_readers || !topic || !in || !out) {
-        jp_err(errstr, errstr_size, "encode: bad argument");
+        jp_err_set(errstr, errstr_size, "encode: bad argument");
         return JP_SERDE_INVALID;
     }
     jp_reader_t *r = &s->readers[reader];
@@ -530,7 +522,7 @@ jp_serde_err_t jp_serde_add_schema(jp_serde_t *s, int32_t id, const char *schema
                                    size_t errstr_size)
 {
     if (!s || !schema_json) {
-        jp_err(errstr, errstr_size, "add_schema: missing argument");
+        jp_err_set(errstr, errstr_size, "add_schema: missing argument");
         return JP_SERDE_INVALID;
     }
     jp_entry_t *e = table_get(s, id);

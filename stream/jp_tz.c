@@ -25,6 +25,8 @@
  */
 #include "jp_tz.h"
 
+#include "jp_err.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,18 +64,6 @@ struct jp_tz_s {
     jp_tz_posix_t rule;
     int32_t min_off, max_off; /* over every type and the rule */
 };
-
-static void set_err(char *errstr, size_t errstr_size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *errstr, size_t errstr_size, const char *fmt, ...)
-{
-    if (!errstr || !errstr_size)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errstr, errstr_size, fmt, ap);
-    va_end(ap);
-}
 
 /* ---- civil calendar (H. Hinnant's algorithms) ---- */
 
@@ -403,11 +393,11 @@ jp_tz_t *jp_tz_parse(const char *name, const void *data, size_t len, char *errst
     const uint8_t *b = data;
     const uint8_t *end = b + len;
     if (len < 44 || memcmp(b, "TZif", 4) != 0) {
-        set_err(errstr, errstr_size, "%s: not a TZif file", name);
+        jp_err_set(errstr, errstr_size, "%s: not a TZif file", name);
         return NULL;
     }
     if (b[4] < '2') {
-        set_err(errstr, errstr_size, "%s: TZif version 1 is not supported", name);
+        jp_err_set(errstr, errstr_size, "%s: TZif version 1 is not supported", name);
         return NULL;
     }
     /* Skip the version-1 block to reach the 64-bit header. */
@@ -416,12 +406,12 @@ jp_tz_t *jp_tz_parse(const char *name, const void *data, size_t len, char *errst
         c[i] = be32(b + 20 + 4 * i);
     uint64_t v1 = (uint64_t)c[3] * 5 + (uint64_t)c[4] * 6 + c[5] + (uint64_t)c[2] * 8 + c[1] + c[0];
     if (v1 > len - 44 || len - 44 - v1 < 44) {
-        set_err(errstr, errstr_size, "%s: truncated TZif file", name);
+        jp_err_set(errstr, errstr_size, "%s: truncated TZif file", name);
         return NULL;
     }
     const uint8_t *h = b + 44 + v1;
     if (memcmp(h, "TZif", 4) != 0) {
-        set_err(errstr, errstr_size, "%s: bad TZif version-2 header", name);
+        jp_err_set(errstr, errstr_size, "%s: bad TZif version-2 header", name);
         return NULL;
     }
     for (int i = 0; i < 6; i++)
@@ -429,17 +419,17 @@ jp_tz_t *jp_tz_parse(const char *name, const void *data, size_t len, char *errst
     uint32_t isutcnt = c[0], isstdcnt = c[1], leapcnt = c[2], timecnt = c[3], typecnt = c[4],
              charcnt = c[5];
     if (leapcnt) {
-        set_err(errstr, errstr_size, "%s: leap-second zones are not supported", name);
+        jp_err_set(errstr, errstr_size, "%s: leap-second zones are not supported", name);
         return NULL;
     }
     if (typecnt == 0 || typecnt > 256 || timecnt > 100000 || charcnt == 0) {
-        set_err(errstr, errstr_size, "%s: invalid TZif counts", name);
+        jp_err_set(errstr, errstr_size, "%s: invalid TZif counts", name);
         return NULL;
     }
     const uint8_t *p = h + 44;
     uint64_t need = (uint64_t)timecnt * 9 + (uint64_t)typecnt * 6 + charcnt + isstdcnt + isutcnt;
     if (need > (uint64_t)(end - p)) {
-        set_err(errstr, errstr_size, "%s: truncated TZif file", name);
+        jp_err_set(errstr, errstr_size, "%s: truncated TZif file", name);
         return NULL;
     }
     const uint8_t *times = p, *idx = p + (size_t)timecnt * 8, *types = idx + timecnt;
@@ -448,14 +438,14 @@ jp_tz_t *jp_tz_parse(const char *name, const void *data, size_t len, char *errst
     for (uint32_t i = 0; i < typecnt; i++) {
         int32_t off = (int32_t)be32(types + 6 * i);
         if (off < -89999 || off > 93599 || types[6 * i + 4] > 1 || types[6 * i + 5] >= charcnt) {
-            set_err(errstr, errstr_size, "%s: invalid local time type", name);
+            jp_err_set(errstr, errstr_size, "%s: invalid local time type", name);
             return NULL;
         }
     }
 
     jp_tz_t *tz = tz_alloc(name);
     if (!tz) {
-        set_err(errstr, errstr_size, "%s: out of memory", name);
+        jp_err_set(errstr, errstr_size, "%s: out of memory", name);
         return NULL;
     }
     size_t cap = 0;
@@ -464,13 +454,13 @@ jp_tz_t *jp_tz_parse(const char *name, const void *data, size_t len, char *errst
     for (uint32_t i = 0; i < timecnt; i++) {
         int64_t at = be64(times + 8 * i);
         if (idx[i] >= typecnt || (i > 0 && at <= tz->at[tz->n - 1])) {
-            set_err(errstr, errstr_size, "%s: invalid transition table", name);
+            jp_err_set(errstr, errstr_size, "%s: invalid transition table", name);
             jp_tz_free(tz);
             return NULL;
         }
         const uint8_t *t = types + 6 * idx[i];
         if (append(tz, &cap, at, (int32_t)be32(t), t[4])) {
-            set_err(errstr, errstr_size, "%s: out of memory", name);
+            jp_err_set(errstr, errstr_size, "%s: out of memory", name);
             jp_tz_free(tz);
             return NULL;
         }
@@ -482,7 +472,7 @@ jp_tz_t *jp_tz_parse(const char *name, const void *data, size_t len, char *errst
         const uint8_t *nl =
             footer + 1 < end ? memchr(footer + 1, '\n', (size_t)(end - footer - 1)) : NULL;
         if (footer >= end || *footer != '\n' || !nl) {
-            set_err(errstr, errstr_size, "%s: malformed TZif footer", name);
+            jp_err_set(errstr, errstr_size, "%s: malformed TZif footer", name);
             jp_tz_free(tz);
             return NULL;
         }
@@ -490,14 +480,15 @@ jp_tz_t *jp_tz_parse(const char *name, const void *data, size_t len, char *errst
         if (rl > 0) {
             char rule[256];
             if (rl >= sizeof(rule)) {
-                set_err(errstr, errstr_size, "%s: TZif footer too long", name);
+                jp_err_set(errstr, errstr_size, "%s: TZif footer too long", name);
                 jp_tz_free(tz);
                 return NULL;
             }
             memcpy(rule, footer + 1, rl);
             rule[rl] = '\0';
             if (parse_posix(rule, &tz->rule)) {
-                set_err(errstr, errstr_size, "%s: unsupported TZ rule '%s' in footer", name, rule);
+                jp_err_set(errstr, errstr_size, "%s: unsupported TZ rule '%s' in footer", name,
+                           rule);
                 jp_tz_free(tz);
                 return NULL;
             }
@@ -505,7 +496,7 @@ jp_tz_t *jp_tz_parse(const char *name, const void *data, size_t len, char *errst
         }
     }
     if (unroll_rule(tz, &cap)) {
-        set_err(errstr, errstr_size, "%s: out of memory", name);
+        jp_err_set(errstr, errstr_size, "%s: out of memory", name);
         jp_tz_free(tz);
         return NULL;
     }
@@ -517,12 +508,12 @@ jp_tz_t *jp_tz_from_posix(const char *rule, char *errstr, size_t errstr_size)
 {
     jp_tz_posix_t p;
     if (!rule || parse_posix(rule, &p)) {
-        set_err(errstr, errstr_size, "invalid POSIX TZ rule '%s'", rule ? rule : "");
+        jp_err_set(errstr, errstr_size, "invalid POSIX TZ rule '%s'", rule ? rule : "");
         return NULL;
     }
     jp_tz_t *tz = tz_alloc(rule);
     if (!tz) {
-        set_err(errstr, errstr_size, "out of memory");
+        jp_err_set(errstr, errstr_size, "out of memory");
         return NULL;
     }
     tz->rule = p;
@@ -537,13 +528,13 @@ jp_tz_t *jp_tz_load_file(const char *name, const char *path, char *errstr, size_
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
-        set_err(errstr, errstr_size, "unknown time zone '%s' (cannot open %s)", name, path);
+        jp_err_set(errstr, errstr_size, "unknown time zone '%s' (cannot open %s)", name, path);
         return NULL;
     }
     uint8_t *buf = malloc(JP_TZ_MAX_FILE);
     if (!buf) {
         fclose(f);
-        set_err(errstr, errstr_size, "%s: out of memory", name);
+        jp_err_set(errstr, errstr_size, "%s: out of memory", name);
         return NULL;
     }
     size_t len = fread(buf, 1, JP_TZ_MAX_FILE, f);
@@ -551,7 +542,7 @@ jp_tz_t *jp_tz_load_file(const char *name, const char *path, char *errstr, size_
     fclose(f);
     jp_tz_t *tz = NULL;
     if (bad)
-        set_err(errstr, errstr_size, "%s: cannot read %s (or too large)", name, path);
+        jp_err_set(errstr, errstr_size, "%s: cannot read %s (or too large)", name, path);
     else
         tz = jp_tz_parse(name, buf, len, errstr, errstr_size);
     free(buf);
@@ -561,12 +552,12 @@ jp_tz_t *jp_tz_load_file(const char *name, const char *path, char *errstr, size_
 jp_tz_t *jp_tz_load(const char *name, char *errstr, size_t errstr_size)
 {
     if (!name || !*name || name[0] == '/' || strstr(name, "..")) {
-        set_err(errstr, errstr_size, "'%s' is not an IANA time zone name", name ? name : "");
+        jp_err_set(errstr, errstr_size, "'%s' is not an IANA time zone name", name ? name : "");
         return NULL;
     }
     char path[512];
     if ((size_t)snprintf(path, sizeof(path), "%s/%s", JP_TZ_DIR, name) >= sizeof(path)) {
-        set_err(errstr, errstr_size, "'%s' is not an IANA time zone name", name);
+        jp_err_set(errstr, errstr_size, "'%s' is not an IANA time zone name", name);
         return NULL;
     }
     return jp_tz_load_file(name, path, errstr, errstr_size);

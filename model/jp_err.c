@@ -1,0 +1,18 @@
+/*
+ * jp_err: formatting into the caller's buffer. Kept in model/ (no I/O) so
+ * that both model/ and stream/ use the same helper.
+ */
+#include "jp_err.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+void jp_err_set(char *errstr, size_t errstr_size, const char *fmt, ...)
+{
+    if (!errstr || errstr_size == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(errstr, errstr_size, fmt, ap);
+    va_end(ap);
+}
