@@ -12,6 +12,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <libgen.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -857,4 +858,30 @@ void jp_conf_print_reference(const jp_conf_field_t *fields, const char *path, FI
         if (f->type == JP_CONF_SECTION || f->type == JP_CONF_LIST)
             jp_conf_print_reference(f->fields, full, out);
     }
+}
+
+jp_yaml_node_t *jp_conf_load_file(jp_conf_t *c, const jp_conf_field_t *fields, const char *path,
+                                  void *out)
+{
+    char err[1024];
+    jp_yaml_node_t *root = jp_yaml_load_file(path, err, sizeof(err));
+    if (!root) {
+        jp_conf_add_error(c, err);
+        return NULL;
+    }
+    char *dir_copy = strdup(path);
+    jp_conf_decode(c, fields, root, "", dir_copy ? dirname(dir_copy) : ".", out);
+    free(dir_copy);
+    return root;
+}
+
+void jp_conf_props_free(jp_conf_props_t *props)
+{
+    for (size_t i = 0; i < props->n; i++) {
+        free(props->keys[i]);
+        free(props->values[i]);
+    }
+    free(props->keys);
+    free(props->values);
+    memset(props, 0, sizeof(*props));
 }

@@ -128,6 +128,16 @@ void jp_conf_error_at_key(jp_conf_t *c, const jp_yaml_node_t *map, const char *p
                           const char *key, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
+/* Loads path and decodes its root against fields into out (relative paths
+ * resolve against the file's directory). Returns the YAML tree for the
+ * caller's checks between fields (free it with jp_yaml_free), or NULL when
+ * the file could not be read or parsed (the error is recorded in c). */
+jp_yaml_node_t *jp_conf_load_file(jp_conf_t *c, const jp_conf_field_t *fields, const char *path,
+                                  void *out);
+
+/* Frees the keys and values of a property map and empties it. */
+void jp_conf_props_free(jp_conf_props_t *props);
+
 /* Sets key to value in a property map, replacing an existing value.
  * 0, or -1 when out of memory. */
 int jp_conf_props_set(jp_conf_props_t *props, const char *key, const char *value);

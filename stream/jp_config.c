@@ -356,18 +356,12 @@ static void check_consistency(jp_conf_t *c, const jp_yaml_node_t *root, jp_confi
 
 int jp_config_load(jp_conf_t *c, const char *path, const jp_conf_props_t *xprops, jp_config_t *out)
 {
-    char err[1024];
     memset(out, 0, sizeof(*out));
     out->path = strdup(path);
-    jp_yaml_node_t *root = jp_yaml_load_file(path, err, sizeof(err));
-    if (!root) {
-        jp_conf_add_error(c, err);
-        return -1;
-    }
     size_t before = c->n_errors;
-    char *dir_copy = strdup(path);
-    jp_conf_decode(c, jp_config_fields, root, "", dir_copy ? dirname(dir_copy) : ".", out);
-    free(dir_copy);
+    jp_yaml_node_t *root = jp_conf_load_file(c, jp_config_fields, path, out);
+    if (!root)
+        return -1;
     apply_xprops(c, xprops, out);
     jp_conf_check_env(c);
     check_consistency(c, root, out);

@@ -89,11 +89,6 @@ int jp_cmd_config(const jp_command_t *cmd, int argc, char **argv)
     jp_config_release(&cfg);
     jp_conf_destroy(&conf);
 out:
-    for (size_t i = 0; i < xprops.n; i++) {
-        free(xprops.keys[i]);
-        free(xprops.values[i]);
-    }
-    free(xprops.keys);
-    free(xprops.values);
+    jp_conf_props_free(&xprops);
     return rc;
 }

@@ -390,19 +390,13 @@ static void check_consistency(jp_conf_t *c, const jp_yaml_node_t *root, const ch
 
 int jp_country_load(jp_conf_t *c, const char *path, jp_country_t *out)
 {
-    char err[1024];
     memset(out, 0, sizeof(*out));
     out->file = strdup(path);
-    jp_yaml_node_t *root = jp_yaml_load_file(path, err, sizeof(err));
-    if (!root) {
-        jp_conf_add_error(c, err);
-        return -1;
-    }
-    char *dir_copy = strdup(path);
     size_t before = c->n_errors;
-    jp_conf_decode(c, jp_country_fields, root, "", dir_copy ? dirname(dir_copy) : ".", out);
+    jp_yaml_node_t *root = jp_conf_load_file(c, jp_country_fields, path, out);
+    if (!root)
+        return -1;
     check_consistency(c, root, path, out);
-    free(dir_copy);
     jp_yaml_free(root);
     return c->n_errors == before ? 0 : -1;
 }

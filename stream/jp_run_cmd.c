@@ -257,12 +257,7 @@ int jp_cmd_run(const jp_command_t *cmd, int argc, char **argv)
     rc = jp_run_engine(&cfg, &opts);
     jp_config_release(&cfg);
 out:
-    for (size_t i = 0; i < xprops.n; i++) {
-        free(xprops.keys[i]);
-        free(xprops.values[i]);
-    }
-    free(xprops.keys);
-    free(xprops.values);
+    jp_conf_props_free(&xprops);
     return rc;
 }
 

@@ -406,18 +406,12 @@ static void check_country(jp_conf_t *c, const jp_yaml_node_t *node, const char *
 
 int jp_sim_world_load(jp_conf_t *c, const char *path, jp_sim_world_t *out)
 {
-    char err[1024];
     memset(out, 0, sizeof(*out));
     out->file = strdup(path);
-    jp_yaml_node_t *root = jp_yaml_load_file(path, err, sizeof(err));
-    if (!root) {
-        jp_conf_add_error(c, err);
-        return -1;
-    }
     size_t before = c->n_errors;
-    char *dir_copy = strdup(path);
-    jp_conf_decode(c, jp_sim_world_fields, root, "", dir_copy ? dirname(dir_copy) : ".", out);
-    free(dir_copy);
+    jp_yaml_node_t *root = jp_conf_load_file(c, jp_sim_world_fields, path, out);
+    if (!root)
+        return -1;
 
     if (out->start && c->n_errors == before) {
         int y, m, d;

@@ -275,11 +275,6 @@ out:
     jp_sim_truth_free(truth);
     jp_sim_world_release(&world);
 props:
-    for (size_t i = 0; i < xprops.n; i++) {
-        free(xprops.keys[i]);
-        free(xprops.values[i]);
-    }
-    free(xprops.keys);
-    free(xprops.values);
+    jp_conf_props_free(&xprops);
     return rc;
 }

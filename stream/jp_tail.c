@@ -319,11 +319,6 @@ int jp_cmd_tail(const jp_command_t *cmd, int argc, char **argv)
     free(t.writers);
     jp_registry_client_free(t.registry);
 out:
-    for (size_t i = 0; i < x.n; i++) {
-        free(x.keys[i]);
-        free(x.values[i]);
-    }
-    free(x.keys);
-    free(x.values);
+    jp_conf_props_free(&x);
     return rc;
 }
