@@ -58,7 +58,12 @@
  *                   commit, without Kafka) and counts the customer keys in
  *                   the store afterwards.
  *
- * Environment: JACKPOT_SRC (repository root, default "."), JP_BENCH_RUNS.
+ *   task_load_events_per_s  the captured records through one jp_task
+ *                   in this thread (no Kafka, changelog discarded, commit
+ *                   every TASK_COMMIT_EVERY): the processing ceiling.
+ *
+ * Environment: JACKPOT_SRC (repository root, default "."), JP_BENCH_RUNS,
+ * JP_BENCH_ENGINE_TASK_ONLY (only task_load_events_per_s, for profiling).
  * Every wait has a timeout; any failure is reported on stderr and makes
  * the exit status non-zero (rows already measured are still printed).
  */
@@ -193,45 +198,86 @@ static int task_commit(jp_task_t *t, char *err, size_t n)
 /* 2026-03-02T00:00:00Z, a Monday; every sale is for that Saturday's draw. */
 #define RSS_T0 1772409600000LL
 
-static int rss_child(const char *src, const char *dir)
+/* One jp_task outside the engine: the processor config, its validator,
+ * PII key, serde and store environment, with outputs counted and dead
+ * letters noted. */
+typedef struct {
+    jp_config_t cfg;
+    jp_validator_t *v;
+    jp_pii_t *pii;
+    jp_sim_memreg_t *reg;
+    jp_serde_t *serde;
+    jp_store_env_t *senv;
+    rss_io_t io;
+    jp_task_env_t env;
+    jp_task_t *t;
+} task_rig_t;
+
+/* registry NULL: an in-memory one (records encoded by the rig's serde). */
+static void task_rig_open(task_rig_t *g, const char *src, const char *dir,
+                          const jp_serde_registry_t *registry)
 {
     char err[1024], path[1200];
     jp_conf_t conf;
-    jp_config_t cfg;
+    memset(g, 0, sizeof(*g));
     jp_conf_init(&conf, NULL);
     snprintf(path, sizeof(path), "%s/configs/jackpot.yaml", src);
-    if (jp_config_load(&conf, path, NULL, &cfg) != 0) {
+    if (jp_config_load(&conf, path, NULL, &g->cfg) != 0)
         die("config", conf.n_errors ? conf.errors[0] : path);
-    }
     jp_conf_destroy(&conf);
-    jp_validator_t *v = jp_validator_new(&cfg, err, sizeof(err));
-    if (!v)
+    g->v = jp_validator_new(&g->cfg, err, sizeof(err));
+    if (!g->v)
         die("validator", err);
     const char *key =
-        cfg.pii.token_key.value ? cfg.pii.token_key.value : "bench-engine-pii-key-not-secret";
-    jp_pii_t *pii = jp_pii_new(key, strlen(key));
-    jp_sim_memreg_t *reg = jp_sim_memreg_new();
+        g->cfg.pii.token_key.value ? g->cfg.pii.token_key.value : "bench-engine-pii-key-not-secret";
+    g->pii = jp_pii_new(key, strlen(key));
     jp_serde_config_t sc = {0};
-    sc.registry = jp_sim_memreg_registry(reg);
+    if (registry) {
+        sc.registry = *registry;
+    } else {
+        g->reg = jp_sim_memreg_new();
+        sc.registry = jp_sim_memreg_registry(g->reg);
+    }
     sc.flags = JP_AVRO_PLAN_COPY_STRINGS;
-    jp_serde_t *serde = jp_serde_new(&sc, err, sizeof(err));
-    jp_store_env_t *senv = jp_store_env_new((size_t)cfg.state.block_cache_mb << 20,
-                                            (size_t)cfg.state.write_buffer_mb << 20);
-    if (!pii || !serde || !senv)
-        die("setup", pii ? err : "PII key");
-    rss_io_t io = {0};
-    jp_task_env_t env = {0};
-    env.cfg = &cfg;
-    env.validator = v;
-    env.pii = pii;
-    env.store_env = senv;
-    env.features_topic = cfg.topics.features;
-    env.io = (jp_task_io_t){&io, rss_features, rss_dead_letter, NULL};
+    g->serde = jp_serde_new(&sc, err, sizeof(err));
+    g->senv = jp_store_env_new((size_t)g->cfg.state.block_cache_mb << 20,
+                               (size_t)g->cfg.state.write_buffer_mb << 20);
+    if (!g->pii || !g->serde || !g->senv)
+        die("setup", g->pii ? err : "PII key");
+    g->env.cfg = &g->cfg;
+    g->env.validator = g->v;
+    g->env.pii = g->pii;
+    g->env.store_env = g->senv;
+    g->env.features_topic = g->cfg.topics.features;
+    g->env.io = (jp_task_io_t){&g->io, rss_features, rss_dead_letter, NULL};
     if (mkdir(dir, 0700) != 0)
         die("mkdir", strerror(errno));
-    jp_task_t *t = jp_task_open(&env, serde, 0, dir, err, sizeof(err));
-    if (!t)
+    g->t = jp_task_open(&g->env, g->serde, 0, dir, err, sizeof(err));
+    if (!g->t)
         die("task", err);
+}
+
+static void task_rig_close(task_rig_t *g)
+{
+    if (g->t)
+        jp_task_close(g->t);
+    jp_store_env_free(g->senv);
+    jp_serde_free(g->serde);
+    if (g->reg)
+        jp_sim_memreg_free(g->reg);
+    jp_pii_free(g->pii);
+    jp_validator_free(g->v);
+    jp_config_release(&g->cfg);
+}
+
+static int rss_child(const char *src, const char *dir)
+{
+    char err[1024], path[1200];
+    task_rig_t g;
+    task_rig_open(&g, src, dir, NULL);
+    const jp_config_t *cfg = &g.cfg;
+    jp_serde_t *serde = g.serde;
+    jp_task_t *t = g.t;
     jp_task_set_next_offset(t, JP_INPUT_SALES, 0);
 
     static const char *const postcodes[] = {"SW1A 1AA", "EH12 9QX", "M1 1AE", "B33 8TH"};
@@ -254,7 +300,7 @@ static int rss_child(const char *src, const char *dir)
         e.draw_id = jp_avro_str("GB-20260307-saturday");
         e.advertised_prize_minor = 100000000;
         buf.len = 0;
-        if (jp_serde_encode(serde, JP_EVENT_SALE, cfg.topics.sales.name, &e, &buf, err,
+        if (jp_serde_encode(serde, JP_EVENT_SALE, cfg->topics.sales.name, &e, &buf, err,
                             sizeof(err)) != JP_SERDE_OK)
             die("encode", err);
         jp_task_record_t rec = {JP_INPUT_SALES, i, e.event_time, "GB", 2, buf.data, buf.len, NULL};
@@ -276,15 +322,16 @@ static int rss_child(const char *src, const char *dir)
     jp_task_counts_t c;
     jp_task_counts(t, JP_INPUT_SALES, &c);
     jp_task_close(t);
+    g.t = NULL;
     if (c.applied != RSS_CUSTOMERS) {
         snprintf(err, sizeof(err), "%lld of %d sales applied (first dead letter: %s)",
-                 (long long)c.applied, RSS_CUSTOMERS, io.first_reason);
+                 (long long)c.applied, RSS_CUSTOMERS, g.io.first_reason);
         die("rss", err);
     }
 
     /* The customer keys the store holds (committed state, exact). */
     snprintf(path, sizeof(path), "%s/task-0", dir);
-    jp_store_t *s = jp_store_open(senv, path, err, sizeof(err));
+    jp_store_t *s = jp_store_open(g.senv, path, err, sizeof(err));
     if (!s)
         die("reopen", err);
     uint64_t keys = 0;
@@ -303,12 +350,7 @@ static int rss_child(const char *src, const char *dir)
              "pinned; %.1f s of %.1f s in commits",
              RSS_CUSTOMERS, in_commit, busy);
     jp_bench_row(BENCH, "task_events_per_s", RSS_CUSTOMERS / busy, "events/s", NULL, note);
-    jp_store_env_free(senv);
-    jp_serde_free(serde);
-    jp_sim_memreg_free(reg);
-    jp_pii_free(pii);
-    jp_validator_free(v);
-    jp_config_release(&cfg);
+    task_rig_close(&g);
     return keys >= RSS_CUSTOMERS ? 0 : 1;
 }
 
@@ -368,6 +410,64 @@ static void capture_progress(void *ctx, int64_t sim_ms, uint64_t records)
     (void)sim_ms, (void)records;
     if (c->n >= GEN_RECORDS)
         c->stop = 1;
+}
+
+/* ---- the processing ceiling without Kafka ------------------------------------------------ */
+
+#define TASK_COMMIT_EVERY 100000
+
+/* Every captured record through one jp_task (no Kafka; changelog records
+ * discarded), committing every TASK_COMMIT_EVERY records: what the engine
+ * could do if consuming and producing were free. Medians of `runs`. */
+static void task_load_row(const char *src, const char *tmp, const capture_t *cap,
+                          jp_serde_registry_t registry, int runs)
+{
+    char err[1024], dir[600], note[256];
+    double *eps = xcalloc((size_t)runs, sizeof(double)), in_commit = 0, total = 0;
+    int64_t applied = 0;
+    for (int r = 0; r < runs; r++) {
+        snprintf(dir, sizeof(dir), "%s/task-load%d", tmp, r);
+        task_rig_t g;
+        task_rig_open(&g, src, dir, &registry);
+        int64_t next[JP_INPUT__COUNT] = {0};
+        double t0 = jp_bench_now();
+        for (size_t i = 0; i < cap->n; i++) {
+            const rec_t *c = &cap->recs[i];
+            jp_task_record_t rec = {c->input,   next[c->input]++,
+                                    c->ts,      (const char *)cap->data + c->key_off,
+                                    c->key_len, cap->data + c->val_off,
+                                    c->val_len, NULL};
+            jp_task_result_t res = jp_task_process(g.t, &rec);
+            if (res != JP_TASK_APPLIED && res != JP_TASK_DEAD_LETTERED && res != JP_TASK_DUPLICATE)
+                die("process", "a record was neither applied nor rejected");
+            if ((i + 1) % TASK_COMMIT_EVERY == 0) {
+                double c0 = jp_bench_now();
+                if (task_commit(g.t, err, sizeof(err)) != 0)
+                    die("commit", err);
+                in_commit += jp_bench_now() - c0;
+            }
+        }
+        double c0 = jp_bench_now();
+        if (task_commit(g.t, err, sizeof(err)) != 0)
+            die("commit", err);
+        in_commit += jp_bench_now() - c0;
+        total += jp_bench_now() - t0;
+        eps[r] = (double)cap->n / (jp_bench_now() - t0);
+        applied = 0;
+        for (int in = 0; in < JP_INPUT__COUNT; in++) {
+            jp_task_counts_t c;
+            jp_task_counts(g.t, (jp_input_t)in, &c);
+            applied += c.applied;
+        }
+        task_rig_close(&g);
+    }
+    snprintf(note, sizeof(note),
+             "load.yaml, %zu records (%lld applied) through one jp_task, commit every %d, no "
+             "Kafka, changelog discarded, not pinned; %.0f%% of the time in commits",
+             cap->n, (long long)applied, TASK_COMMIT_EVERY, 100.0 * in_commit / total);
+    jp_bench_row(BENCH, "task_load_events_per_s", jp_bench_median(eps, (size_t)runs), "events/s",
+                 NULL, note);
+    free(eps);
 }
 
 /* ---- scenarios: fresh topics, group and state per run ----------------------------------- */
@@ -1006,8 +1106,10 @@ int main(void)
         die("mkdtemp", strerror(errno));
     jp_log_set_level(JP_LOG_WARN);
 
+    int task_only = getenv("JP_BENCH_ENGINE_TASK_ONLY") != NULL;
     /* First, before any thread or large allocation of this process. */
-    rss_row(src, tmp);
+    if (!task_only)
+        rss_row(src, tmp);
 
     jp_conf_t c;
     jp_conf_init(&c, NULL);
@@ -1027,9 +1129,12 @@ int main(void)
         die("registry client", err);
     capture_t cap;
     generate(&w, jp_serde_registry_client(reg), &cap);
+    int runs = jp_bench_runs();
+    task_load_row(src, tmp, &cap, jp_serde_registry_client(reg), runs);
+    if (task_only)
+        return failed;
 
     ctx_t x = {&w.config, stack, tmp, &cap, w.config.processing.commit_interval_ms};
-    int runs = jp_bench_runs();
     double *eps = xcalloc((size_t)runs, sizeof(double));
     double *ceil = xcalloc((size_t)runs, sizeof(double));
     char tag[64];

@@ -44,8 +44,15 @@ void jp_engine_changelog_topic(const jp_config_t *cfg, jp_cf_t cf, char *buf, si
 /* Used only by `jackpot dev` when no key file is configured. */
 static const char dev_pii_key[] = "jackpot-dev-mode-pii-key-not-secret";
 
+#define REOPEN_DEADLINE_MS 120000
+#define REOPEN_BACKOFF_MS  500
+#define RESEEK_AFTER_MS    2000 /* a rewind's first record not seen by then: seek again */
+
+#define WANT_NONE       (-1)
+#define WANT_UNRESOLVED (-2) /* rewound to the beginning, low watermark not yet known */
+
 typedef struct {
-    int64_t want;         /* -1: none; else drop records until this offset arrives */
+    int64_t want;         /* WANT_NONE, WANT_UNRESOLVED, or drop records until this offset */
     int64_t last_seek_ms; /* when the seek to want was last issued */
 } rewind_t;
 
@@ -467,7 +474,7 @@ jp_engine_t *jp_engine_new(const jp_config_t *cfg, jp_metrics_t *metrics,
         jp_engine_changelog_topic(cfg, (jp_cf_t)i, e->changelog[i], sizeof(e->changelog[i]));
     for (int p = 0; p < MAX_TASKS; p++)
         for (int i = 0; i < JP_INPUT__COUNT; i++)
-            e->rewind[p][i].want = -1;
+            e->rewind[p][i].want = WANT_NONE;
 
     if (make_dirs(e->state_dir, errstr, errstr_size) != 0) {
         *exit_code = 73;
@@ -659,9 +666,12 @@ static int restore_store(jp_engine_t *e, jp_task_t *t, jp_cf_t cf,
         if (!m->err && m->offset > last) {
             int64_t offs[JP_INPUT__COUNT];
             int beyond = 0;
+            /* committed -1 (nothing committed for that input yet) is a
+             * limit too: a record that saw any of that input belongs to
+             * a batch whose commit failed. */
             if (header_offsets(m, offs) == 0)
                 for (int i = 0; i < JP_INPUT__COUNT; i++)
-                    beyond |= committed[i] >= 0 && offs[i] > committed[i];
+                    beyond |= offs[i] > (committed[i] >= 0 ? committed[i] : -1);
             if (beyond) {
                 skipped++;
             } else if (jp_task_restore_record(t, cf, m->key, m->key_len, m->payload, m->len,
@@ -687,7 +697,7 @@ static int restore_store(jp_engine_t *e, jp_task_t *t, jp_cf_t cf,
 
 /* Opens task p: its store, a restore up to the group's committed offsets,
  * and its positions. */
-static jp_task_t *open_task(jp_engine_t *e, int p, char *errstr, size_t errstr_size)
+static jp_task_t *open_task_once(jp_engine_t *e, int p, char *errstr, size_t errstr_size)
 {
     jp_task_t *t = jp_task_open(&e->env, e->serde, p, e->state_dir, errstr, errstr_size);
     if (!t)
@@ -721,8 +731,24 @@ static jp_task_t *open_task(jp_engine_t *e, int p, char *errstr, size_t errstr_s
     for (int i = 0; i < JP_CF__COUNT; i++)
         e->cl_reached[p][i] = jp_task_changelog_offset(t, (jp_cf_t)i);
     for (int i = 0; i < JP_INPUT__COUNT; i++)
-        e->rewind[p][i].want = -1;
+        e->rewind[p][i].want = WANT_NONE;
     return t;
+}
+
+/* Opening a task reads the committed offsets and the changelogs, so it
+ * fails while the coordinator or a partition leader is unreachable: a
+ * broker restart must not stop the engine, so it retries until
+ * REOPEN_DEADLINE_MS and only then gives up (the caller stops the engine). */
+static jp_task_t *open_task(jp_engine_t *e, int p, char *errstr, size_t errstr_size)
+{
+    int64_t deadline = mono_ms() + REOPEN_DEADLINE_MS;
+    for (;;) {
+        jp_task_t *t = open_task_once(e, p, errstr, errstr_size);
+        if (t || e->stop || mono_ms() >= deadline)
+            return t;
+        jp_log_warn("engine", "task %d: %s; retrying", p, errstr);
+        usleep(REOPEN_BACKOFF_MS * 1000);
+    }
 }
 
 /* ---- assignment ------------------------------------------------------------------------- */
@@ -912,20 +938,32 @@ static int commit(jp_engine_t *e)
     return 0;
 }
 
+/* Seeks input i of task p back to `off` (< 0: the beginning) and drops
+ * records until that offset arrives. The beginning is resolved to the low
+ * watermark first: a stale record fetched before the seek must not pass for
+ * the first record of the partition. Unresolved (broker unreachable), every
+ * record is dropped and reseek_pending() tries again. */
 static void seek_back(jp_engine_t *e, int p, jp_input_t i, int64_t off)
 {
     rd_kafka_t *rk = i == JP_INPUT_SALES ? e->leader : e->follower;
+    if (off < 0) {
+        int64_t lo = -1, hi = -1;
+        rd_kafka_resp_err_t qerr =
+            rd_kafka_query_watermark_offsets(rk, e->topics[i], p, &lo, &hi, 5000);
+        off = qerr || lo < 0 ? WANT_UNRESOLVED : lo;
+    }
+    e->rewind[p][i].want = off;
+    e->rewind[p][i].last_seek_ms = mono_ms();
+    if (off == WANT_UNRESOLVED)
+        return;
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(l, e->topics[i], p)->offset =
-        off >= 0 ? off : RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_topic_partition_list_add(l, e->topics[i], p)->offset = off;
     rd_kafka_error_t *err = rd_kafka_seek_partitions(rk, l, 10000);
     if (err) {
         jp_log_warn("engine", "seek %s [%d]: %s", e->topics[i], p, rd_kafka_error_string(err));
         rd_kafka_error_destroy(err);
     }
     rd_kafka_topic_partition_list_destroy(l);
-    e->rewind[p][i].want = off;
-    e->rewind[p][i].last_seek_ms = mono_ms();
 }
 
 /* Every task back to the last commit point: stores reopened (dropping what
@@ -955,6 +993,19 @@ static void rewind_all(jp_engine_t *e, const char *why)
     usleep(200000); /* let a transient broker fault pass before trying again */
 }
 
+/* A seek issued while a broker was down, or one whose fetch position was
+ * already at the end of the partition, may deliver no record at all, so
+ * waiting for a stale record to notice it would wait forever. */
+static void reseek_pending(jp_engine_t *e)
+{
+    int64_t now = mono_ms();
+    for (int p = 0; p < e->n_partitions; p++)
+        for (int i = 0; e->tasks[p] && i < JP_INPUT__COUNT; i++)
+            if (e->rewind[p][i].want != WANT_NONE &&
+                now - e->rewind[p][i].last_seek_ms > RESEEK_AFTER_MS)
+                seek_back(e, p, (jp_input_t)i, e->rewind[p][i].want);
+}
+
 /* ---- the loop ------------------------------------------------------------------------------ */
 
 static jp_input_t input_of(const jp_engine_t *e, const char *topic)
@@ -978,17 +1029,17 @@ static void handle(jp_engine_t *e, rd_kafka_message_t *m)
     if (in == JP_INPUT__COUNT || p < 0 || p >= e->n_partitions || !e->tasks[p])
         return;
     rewind_t *rw = &e->rewind[p][in];
-    if (rw->want >= 0) {
+    if (rw->want != WANT_NONE) {
         if (m->offset != rw->want) {
             /* Stale: fetched before the seek. A seek issued while the
              * partition was being (re)assigned may not have taken effect:
              * issue it again rather than wait for an offset that will not
              * come. */
-            if (mono_ms() - rw->last_seek_ms > 500)
+            if (mono_ms() - rw->last_seek_ms > RESEEK_AFTER_MS / 4)
                 seek_back(e, p, in, rw->want);
             return;
         }
-        rw->want = -1;
+        rw->want = WANT_NONE;
     }
     rd_kafka_timestamp_type_t tst;
     int64_t ts = rd_kafka_message_timestamp(m, &tst);
@@ -1041,6 +1092,7 @@ int jp_engine_run(jp_engine_t *e, char *errstr, size_t errstr_size)
             rd_kafka_message_destroy(m);
         }
         rd_kafka_poll(e->producer, 0);
+        reseek_pending(e);
         if (mono_ms() - e->last_commit_ms >= e->cfg->processing.commit_interval_ms)
             commit(e);
     }

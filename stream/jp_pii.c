@@ -1,33 +1,58 @@
 /*
- * jp_pii: HMAC-SHA256 through OpenSSL's one-shot HMAC(); the key is copied
- * once and wiped on free. Postcode parsing is per-country and strict, so a
- * malformed postcode is a validation error rather than a silently odd
- * sector.
+ * jp_pii: HMAC-SHA256 computed from precomputed inner and outer SHA-256
+ * states (RFC 2104: H((K ^ opad) || H((K ^ ipad) || m))): the keyed pads
+ * are hashed once at jp_pii_new, so a token costs two context copies and
+ * the message's blocks. OpenSSL 3's one-shot HMAC() fetches the algorithm
+ * and keys a fresh context on every call, which cost more than the rest of
+ * processing a record. The key and the keyed states are wiped on free.
+ * Postcode parsing is per-country and strict, so a malformed postcode is a
+ * validation error rather than a silently odd sector.
  */
 #include "jp_pii.h"
 
 #include <ctype.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#define JP_PII_BLOCK 64 /* SHA-256 block size */
+
 struct jp_pii_s {
-    size_t key_len;
-    unsigned char key[];
+    EVP_MD_CTX *inner, *outer; /* after (K ^ ipad) and (K ^ opad); never modified */
 };
 
 jp_pii_t *jp_pii_new(const void *key, size_t key_len)
 {
     if (!key || key_len < 16)
         return NULL;
-    jp_pii_t *p = malloc(sizeof(*p) + key_len);
+    jp_pii_t *p = calloc(1, sizeof(*p));
     if (!p)
         return NULL;
-    p->key_len = key_len;
-    memcpy(p->key, key, key_len);
+    unsigned char k[JP_PII_BLOCK] = {0}, pad[JP_PII_BLOCK];
+    unsigned int kl = 0;
+    int ok = 1;
+    if (key_len > JP_PII_BLOCK)
+        ok = EVP_Digest(key, key_len, k, &kl, EVP_sha256(), NULL);
+    else
+        memcpy(k, key, key_len);
+    p->inner = EVP_MD_CTX_new();
+    p->outer = EVP_MD_CTX_new();
+    for (int i = 0; i < JP_PII_BLOCK; i++)
+        pad[i] = k[i] ^ 0x36;
+    ok = ok && p->inner && p->outer && EVP_DigestInit_ex(p->inner, EVP_sha256(), NULL) &&
+         EVP_DigestUpdate(p->inner, pad, sizeof(pad));
+    for (int i = 0; i < JP_PII_BLOCK; i++)
+        pad[i] = k[i] ^ 0x5c;
+    ok = ok && EVP_DigestInit_ex(p->outer, EVP_sha256(), NULL) &&
+         EVP_DigestUpdate(p->outer, pad, sizeof(pad));
+    OPENSSL_cleanse(k, sizeof(k));
+    OPENSSL_cleanse(pad, sizeof(pad));
+    if (!ok) {
+        jp_pii_free(p);
+        return NULL;
+    }
     return p;
 }
 
@@ -35,7 +60,8 @@ void jp_pii_free(jp_pii_t *p)
 {
     if (!p)
         return;
-    OPENSSL_cleanse(p->key, p->key_len);
+    EVP_MD_CTX_free(p->inner); /* frees wipe the digest state */
+    EVP_MD_CTX_free(p->outer);
     free(p);
 }
 
@@ -43,20 +69,19 @@ void jp_pii_token(const jp_pii_t *p, const char *domain, const char *value, size
                   char out[JP_PII_TOKEN_LEN + 1])
 {
     static const char hex[] = "0123456789abcdef";
-    unsigned char msg[512], mac[EVP_MAX_MD_SIZE];
-    unsigned int mac_len = 0;
-    size_t dl = strlen(domain);
-    /* Values longer than the buffer are hashed first; PII fields are short. */
-    unsigned char digest[32];
-    if (dl + 1 + len > sizeof(msg)) {
-        EVP_Digest(value, len, digest, NULL, EVP_sha256(), NULL);
-        value = (const char *)digest;
-        len = sizeof(digest);
-    }
-    memcpy(msg, domain, dl);
-    msg[dl] = 0;
-    memcpy(msg + dl + 1, value, len);
-    HMAC(EVP_sha256(), p->key, (int)p->key_len, msg, dl + 1 + len, mac, &mac_len);
+    unsigned char ih[32], mac[32];
+    unsigned int n = 0;
+    int ok = 1;
+    /* The message is domain || 0x00 || value, fed in pieces. Copies of
+     * the keyed contexts leave p untouched: thread-safe. */
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    ok = c && EVP_MD_CTX_copy_ex(c, p->inner) && EVP_DigestUpdate(c, domain, strlen(domain) + 1) &&
+         EVP_DigestUpdate(c, value, len) && EVP_DigestFinal_ex(c, ih, &n) &&
+         EVP_MD_CTX_copy_ex(c, p->outer) && EVP_DigestUpdate(c, ih, sizeof(ih)) &&
+         EVP_DigestFinal_ex(c, mac, &n);
+    EVP_MD_CTX_free(c);
+    if (!ok) /* only on allocation failure inside OpenSSL: never a usable token */
+        abort();
     for (size_t i = 0; i < JP_PII_TOKEN_LEN / 2; i++) {
         out[2 * i] = hex[mac[i] >> 4];
         out[2 * i + 1] = hex[mac[i] & 15];

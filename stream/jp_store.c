@@ -39,6 +39,7 @@
  */
 #include "jp_store.h"
 
+#include "jp_bloom.h"
 #include "jp_hash.h"
 
 #include <errno.h>
@@ -97,6 +98,17 @@ struct jp_store_s {
     rocksdb_readoptions_t *ropts;
     rocksdb_writeoptions_t *wopts;
     jp_store_map_t map[JP_CF__COUNT];
+    /* The sorted dirty set of each CF, kept from the changelog walk
+     * (dirty_foreach) for the commit that follows, while gen is unchanged. */
+    struct {
+        struct jp_store_ref_s *r;
+        size_t n;
+        uint64_t gen;
+        int valid;
+    } sorted[JP_CF__COUNT];
+    uint64_t gen;                   /* bumped by every cache write */
+    jp_bloom_t *keys[JP_CF__COUNT]; /* jp_store_track_keys: every key RocksDB holds */
+    size_t keys_removed[JP_CF__COUNT];
     size_t max_entries, max_bytes;
     size_t wbs; /* write_buffer_size currently set on every CF */
     jp_store_t *prev, *next;
@@ -106,6 +118,8 @@ struct jp_store_s {
 /* A dirty entry seen from outside the table (sorted copies of these are
  * stable while the callback runs, unlike slot addresses). */
 typedef struct jp_store_ref_s {
+    uint64_t pfx; /* the key's first 8 bytes, big-endian, zero-padded: most
+                     comparisons end here without a memcmp call */
     const unsigned char *key;
     size_t klen;
     const unsigned char *val; /* NULL for a tombstone */
@@ -313,6 +327,7 @@ static jp_store_ent_t *jp_store_cache_set(jp_store_t *s, jp_cf_t cf, const void 
 {
     jp_store_map_t *m = &s->map[cf];
     uint64_t h = jp_store_hash(key, klen);
+    s->gen++;
     unsigned char *buf = malloc(klen + JP_STORE_TS_LEN + vlen);
     if (!buf) {
         jp_store_fmt(s->err, sizeof s->err, "out of memory");
@@ -324,6 +339,10 @@ static jp_store_ent_t *jp_store_cache_set(jp_store_t *s, jp_cf_t cf, const void 
     if (vlen)
         memcpy(buf + klen + JP_STORE_TS_LEN, val, vlen);
     jp_store_ent_t *e = jp_store_map_find(m, key, klen, h);
+    /* A dirty value reaches RocksDB at the next commit: the filter must
+     * know it from now on (a cached value is already in it). */
+    if (s->keys[cf] && kind == JP_ENT_VALUE && dirty && !(e && e->kind == JP_ENT_VALUE))
+        jp_bloom_add(s->keys[cf], h);
     if (e) {
         m->bytes -= jp_store_ent_bytes(e);
         if (e->dirty)
@@ -355,7 +374,17 @@ static jp_store_ent_t *jp_store_cache_set(jp_store_t *s, jp_cf_t cf, const void 
 static int jp_store_ref_cmp(const void *a, const void *b)
 {
     const jp_store_ref_t *x = a, *y = b;
+    if (x->pfx != y->pfx)
+        return x->pfx < y->pfx ? -1 : 1;
     return jp_store_key_cmp(x->key, x->klen, y->key, y->klen);
+}
+
+static uint64_t jp_store_key_prefix(const unsigned char *key, size_t klen)
+{
+    uint64_t p = 0;
+    for (size_t i = 0; i < 8; i++)
+        p = (p << 8) | (i < klen ? key[i] : 0);
+    return p;
 }
 
 static int jp_store_collect_dirty(jp_store_t *s, const jp_store_map_t *m, const void *prefix,
@@ -376,13 +405,47 @@ static int jp_store_collect_dirty(jp_store_t *s, const jp_store_map_t *m, const 
         if (!e->buf || !e->dirty || !jp_store_has_prefix(e->buf, e->klen, prefix, plen))
             continue;
         int put = e->kind == JP_ENT_VALUE;
-        r[k++] = (jp_store_ref_t){e->buf, e->klen, put ? jp_store_ent_val(e) : NULL,
-                                  put ? e->vlen : 0, put ? jp_store_ent_ts(e) : 0};
+        r[k++] = (jp_store_ref_t){jp_store_key_prefix(e->buf, e->klen),
+                                  e->buf,
+                                  e->klen,
+                                  put ? jp_store_ent_val(e) : NULL,
+                                  put ? e->vlen : 0,
+                                  put ? jp_store_ent_ts(e) : 0};
     }
     qsort(r, k, sizeof *r, jp_store_ref_cmp);
     *out = r;
     *n = k;
     return 0;
+}
+
+/* The whole dirty set of cf, sorted, owned by the store: computed once
+ * for the changelog walk and the commit that follows, unless a write came
+ * in between. */
+static int jp_store_sorted_dirty(jp_store_t *s, int cf, const jp_store_ref_t **r, size_t *n)
+{
+    if (!s->sorted[cf].valid || s->sorted[cf].gen != s->gen) {
+        jp_store_ref_t *fresh = NULL;
+        size_t k = 0;
+        if (jp_store_collect_dirty(s, &s->map[cf], NULL, 0, &fresh, &k) != 0)
+            return -1;
+        free(s->sorted[cf].r);
+        s->sorted[cf].r = fresh;
+        s->sorted[cf].n = k;
+        s->sorted[cf].gen = s->gen;
+        s->sorted[cf].valid = 1;
+    }
+    *r = s->sorted[cf].r;
+    *n = s->sorted[cf].n;
+    return 0;
+}
+
+static void jp_store_sorted_drop(jp_store_t *s)
+{
+    for (int c = 0; c < JP_CF__COUNT; c++) {
+        free(s->sorted[c].r);
+        s->sorted[c].r = NULL;
+        s->sorted[c].valid = 0;
+    }
 }
 
 /* ---- env ---------------------------------------------------------------- */
@@ -538,8 +601,11 @@ void jp_store_close(jp_store_t *s)
     jp_store_env_rebalance(env);
     pthread_mutex_unlock(&env->lock);
 
-    for (int c = 0; c < JP_CF__COUNT; c++)
+    jp_store_sorted_drop(s);
+    for (int c = 0; c < JP_CF__COUNT; c++) {
         jp_store_map_free(&s->map[c]);
+        jp_bloom_free(s->keys[c]);
+    }
     for (int c = 0; c <= JP_CF__COUNT; c++)
         rocksdb_column_family_handle_destroy(s->cfh[c]);
     rocksdb_close(s->db);
@@ -597,11 +663,84 @@ const char *jp_store_last_error(const jp_store_t *s)
     return s->err;
 }
 
+/* ---- key filter --------------------------------------------------------- */
+
+#define JP_STORE_KEYS_MIN 4096
+
+/* (Re)builds cf's filter from the keys RocksDB holds, sized for twice as
+ * many, so that adds and deletes between rebuilds cost O(1) amortized scans
+ * per key. Called with nothing dirty in cf (open, end of a commit). On
+ * failure the filter is dropped: the store reads RocksDB for every miss
+ * again, which is slower but exact. */
+static int jp_store_keys_build(jp_store_t *s, jp_cf_t cf)
+{
+    jp_bloom_free(s->keys[cf]);
+    s->keys[cf] = NULL;
+    s->keys_removed[cf] = 0;
+    size_t n = 0, cap = 1024;
+    uint64_t *hs = malloc(cap * sizeof *hs);
+    if (!hs)
+        return -1;
+    rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
+    rocksdb_readoptions_set_fill_cache(ro, 0);
+    rocksdb_iterator_t *it = rocksdb_create_iterator_cf(s->db, ro, s->cfh[cf + 1]);
+    int rc = 0;
+    for (rocksdb_iter_seek_to_first(it); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+        if (n == cap) {
+            uint64_t *nh = realloc(hs, 2 * cap * sizeof *hs);
+            if (!nh) {
+                rc = -1;
+                break;
+            }
+            hs = nh;
+            cap *= 2;
+        }
+        size_t kl = 0;
+        const char *k = rocksdb_iter_key(it, &kl);
+        hs[n++] = jp_store_hash(k, kl);
+    }
+    char *err = NULL;
+    rocksdb_iter_get_error(it, &err);
+    if (err) {
+        jp_store_rderr(s->err, sizeof s->err, "key filter", err);
+        rc = -1;
+    }
+    rocksdb_iter_destroy(it);
+    rocksdb_readoptions_destroy(ro);
+    if (rc == 0) {
+        s->keys[cf] = jp_bloom_new(2 * n > JP_STORE_KEYS_MIN ? 2 * n : JP_STORE_KEYS_MIN);
+        rc = s->keys[cf] ? 0 : -1;
+        for (size_t i = 0; s->keys[cf] && i < n; i++)
+            jp_bloom_add(s->keys[cf], hs[i]);
+    }
+    free(hs);
+    return rc;
+}
+
+int jp_store_track_keys(jp_store_t *s, jp_cf_t cf)
+{
+    if (!jp_store_cf_ok(s, cf)) {
+        if (s)
+            jp_store_fmt(s->err, sizeof s->err, "invalid column family %d", (int)cf);
+        return -1;
+    }
+    if (s->map[cf].ndirty) {
+        jp_store_fmt(s->err, sizeof s->err, "track_keys: %s has uncommitted writes",
+                     jp_cf_names[cf]);
+        return -1;
+    }
+    return jp_store_keys_build(s, cf);
+}
+
 /* ---- reads and writes --------------------------------------------------- */
 
-/* Reads key from RocksDB into the cache (as a clean VALUE or ABSENT). */
-static jp_store_ent_t *jp_store_load(jp_store_t *s, jp_cf_t cf, const void *key, size_t klen)
+/* Reads key from RocksDB into the cache (as a clean VALUE or ABSENT);
+ * h is its hash. A key the filter has never seen is absent without a read. */
+static jp_store_ent_t *jp_store_load(jp_store_t *s, jp_cf_t cf, const void *key, size_t klen,
+                                     uint64_t h)
 {
+    if (s->keys[cf] && !jp_bloom_maybe(s->keys[cf], h))
+        return jp_store_cache_set(s, cf, key, klen, JP_ENT_ABSENT, JP_STORE_NO_TTL, NULL, 0, 0);
     char *err = NULL;
     rocksdb_pinnableslice_t *ps =
         rocksdb_get_pinned_cf(s->db, s->ropts, s->cfh[cf + 1], (const char *)key, klen, &err);
@@ -631,8 +770,9 @@ int jp_store_get_ts(jp_store_t *s, jp_cf_t cf, const void *key, size_t klen, con
             jp_store_fmt(s->err, sizeof s->err, "invalid column family %d", (int)cf);
         return -1;
     }
-    jp_store_ent_t *e = jp_store_map_find(&s->map[cf], key, klen, jp_store_hash(key, klen));
-    if (!e && !(e = jp_store_load(s, cf, key, klen)))
+    uint64_t h = jp_store_hash(key, klen);
+    jp_store_ent_t *e = jp_store_map_find(&s->map[cf], key, klen, h);
+    if (!e && !(e = jp_store_load(s, cf, key, klen, h)))
         return -1;
     e->ref = 1;
     if (e->kind != JP_ENT_VALUE)
@@ -688,14 +828,13 @@ int jp_store_del(jp_store_t *s, jp_cf_t cf, const void *key, size_t klen)
 int jp_store_dirty_foreach_ts(jp_store_t *s, jp_store_dirty_ts_cb fn, void *ctx)
 {
     for (int c = 0; c < JP_CF__COUNT; c++) {
-        jp_store_ref_t *r;
+        const jp_store_ref_t *r;
         size_t n;
-        if (jp_store_collect_dirty(s, &s->map[c], NULL, 0, &r, &n) != 0)
+        if (jp_store_sorted_dirty(s, c, &r, &n) != 0)
             return -1;
         int rc = 0;
         for (size_t i = 0; i < n && !rc; i++)
             rc = fn(ctx, (jp_cf_t)c, r[i].key, r[i].klen, r[i].val, r[i].vlen, r[i].ts);
-        free(r);
         if (rc)
             return rc;
     }
@@ -739,10 +878,11 @@ int jp_store_commit(jp_store_t *s, const jp_store_kv_t *meta, size_t n_meta, cha
     /* Key order: the memtable's skiplist inserts a sorted batch several
      * times faster than one in hash order, and the batch is deterministic. */
     rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+    size_t removed[JP_CF__COUNT] = {0};
     for (int c = 0; c < JP_CF__COUNT; c++) {
-        jp_store_ref_t *r;
+        const jp_store_ref_t *r;
         size_t n;
-        if (jp_store_collect_dirty(s, &s->map[c], NULL, 0, &r, &n) != 0) {
+        if (jp_store_sorted_dirty(s, c, &r, &n) != 0) {
             rocksdb_writebatch_destroy(wb);
             jp_store_fmt(errstr, errstr_size, "commit: out of memory");
             return -1;
@@ -754,8 +894,8 @@ int jp_store_commit(jp_store_t *s, const jp_store_kv_t *meta, size_t n_meta, cha
                                           JP_STORE_TS_LEN + r[i].vlen);
             else
                 rocksdb_writebatch_delete_cf(wb, s->cfh[c + 1], (const char *)r[i].key, r[i].klen);
+            removed[c] += !r[i].val;
         }
-        free(r);
     }
     unsigned char ts[JP_STORE_TS_LEN];
     jp_store_ts_put(ts, JP_STORE_NO_TTL);
@@ -772,6 +912,7 @@ int jp_store_commit(jp_store_t *s, const jp_store_kv_t *meta, size_t n_meta, cha
         jp_store_rderr(errstr, errstr_size, "commit", err);
         return -1;
     }
+    jp_store_sorted_drop(s); /* entries are about to be cleaned and evicted */
     /* meta entries bypassed the cache: drop any cached copy */
     jp_store_map_t *mm = &s->map[JP_CF_META];
     for (size_t i = 0; i < n_meta; i++) {
@@ -790,6 +931,10 @@ int jp_store_commit(jp_store_t *s, const jp_store_kv_t *meta, size_t n_meta, cha
         }
         jp_store_map_evict(m, s->max_entries, s->max_bytes);
         jp_store_map_shrink(m);
+        s->keys_removed[c] += removed[c];
+        if (s->keys[c] && (jp_bloom_added(s->keys[c]) > jp_bloom_capacity(s->keys[c]) ||
+                           s->keys_removed[c] > jp_bloom_capacity(s->keys[c]) / 2))
+            jp_store_keys_build(s, (jp_cf_t)c);
     }
     return 0;
 }

@@ -97,6 +97,19 @@ size_t jp_store_cache_entries(const jp_store_t *s);
 /* Message of the last failed get/put/del/scan/expire/dirty_foreach. */
 const char *jp_store_last_error(const jp_store_t *s);
 
+/*
+ * Keeps an in-memory Bloom filter (jp_bloom) of the keys cf holds in
+ * RocksDB, so that reading a key the store never wrote costs no RocksDB
+ * lookup - for column families where most reads miss (new customers, new
+ * event ids). Built now by scanning cf (which must have nothing
+ * uncommitted), kept current by every write, rebuilt at a commit once the
+ * keys added since exceed its capacity or deletes exceed half of it. A
+ * false positive only costs the read the filter would have saved; there
+ * are no false negatives. 0, or -1 (the store then reads RocksDB for every
+ * miss, as without a filter).
+ */
+int jp_store_track_keys(jp_store_t *s, jp_cf_t cf);
+
 /* Read through the cache. Returns 1 and a pointer valid until the next
  * call that modifies this key or commits, 0 if absent (or deleted), -1 on
  * a RocksDB error (jp_store_last_error). val and vlen may be NULL. A miss

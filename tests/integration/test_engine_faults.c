@@ -2,11 +2,11 @@
  * The engine under broker faults, in-process on a 3-broker embedded
  * cluster with librdkafka's mock error injection: while an engine
  * processes two weeks of tests/configs/sim/quarter.yaml, Produce, Fetch and
- * OffsetCommit requests fail with retriable errors and one broker goes
- * down and comes back. The engine must recover on its own and end with
- * exactly the totals (consumed, applied, dead-lettered, duplicates) of a
- * fault-free reference run over the same input, conservation holding, and
- * the same set of distinct FeatureVector records.
+ * OffsetCommit requests fail with retriable errors (the very first commit
+ * among them) and one broker goes down and comes back. The engine must recover on its own and end
+ * with exactly the totals (consumed, applied, dead-lettered, duplicates) of a fault-free reference
+ * run over the same input, conservation holding, and the same set of distinct FeatureVector
+ * records.
  */
 #define _GNU_SOURCE
 #include <setjmp.h>
@@ -86,8 +86,11 @@ static void test_engine_recovers_from_broker_faults(void **state)
 
     rd_kafka_mock_cluster_t *mc = jp_broker_mock(jp_devstack_broker(st.stack));
     jp_test_engine_config(&st, "faults", &cfg);
-    /* The first fetches fail before the engine has read anything. */
+    /* The first fetches fail before the engine has read anything, and
+     * the first commit fails after its changelog records are out: the
+     * rewind must not restore a batch of inputs that were never committed. */
     push_errors(mc, API_FETCH, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION, 4);
+    push_errors(mc, API_OFFSET_COMMIT, RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT, 1);
     jp_test_engine_t *e = jp_test_engine_start(&cfg, NULL);
     assert_int_equal(jp_test_engine_wait(e, parts, -1, WAIT_MS), 0);
 

@@ -571,6 +571,60 @@ static void test_eviction_rereads(void **state)
     assert_true(jp_store_cache_entries(f->s) <= 200 / 9);
 }
 
+/* A tracked column family answers exactly as an untracked one, across
+ * the filter's rebuilds (growth past its capacity, then deletes), with the
+ * cache too small to hold anything, and after a reopen. */
+static void check_tracked(jp_store_t *s, long n, long deleted_below)
+{
+    char k[32], v[32];
+    for (long i = 0; i < n; i++) {
+        key_of(k, sizeof k, i);
+        val_of(v, sizeof v, i, 1);
+        expect(s, JP_CF_CUSTOMERS, k, i < deleted_below && i % 2 ? NULL : v);
+        key_of(k, sizeof k, n + i); /* never written */
+        expect(s, JP_CF_CUSTOMERS, k, NULL);
+    }
+}
+
+static void test_tracked_keys(void **state)
+{
+    fx_t *f = *state;
+    enum { N = 20000 };
+    jp_store_t *s = f->s;
+    char k[32], v[32];
+    put_s(s, JP_CF_CUSTOMERS, "pending", "x");
+    assert_int_equal(jp_store_track_keys(s, JP_CF_CUSTOMERS), -1); /* uncommitted writes */
+    commit(s);
+    assert_int_equal(jp_store_track_keys(s, JP_CF_CUSTOMERS), 0);
+    expect(s, JP_CF_CUSTOMERS, "pending", "x");
+    jp_store_set_cache_limit(s, 10, (size_t)-1);
+    /* 20000 keys in commits of 1000: the filter (first sized for 4096)
+     * is rebuilt several times on the way. */
+    for (long i = 0; i < N; i++) {
+        key_of(k, sizeof k, i);
+        val_of(v, sizeof v, i, 1);
+        put_s(s, JP_CF_CUSTOMERS, k, v);
+        expect(s, JP_CF_CUSTOMERS, k, v); /* uncommitted: from the cache */
+        if (i % 1000 == 999)
+            commit(s);
+    }
+    check_tracked(s, N, 0);
+    /* Deletes of every odd key below N/2: the filter keeps them as false
+     * positives until the removal count triggers a rebuild. */
+    for (long i = 1; i < N / 2; i += 2) {
+        key_of(k, sizeof k, i);
+        assert_int_equal(jp_store_del(s, JP_CF_CUSTOMERS, k, strlen(k)), 0);
+        if (i % 999 == 0)
+            commit(s);
+    }
+    commit(s);
+    check_tracked(s, N, N / 2);
+    reopen(f);
+    assert_int_equal(jp_store_track_keys(f->s, JP_CF_CUSTOMERS), 0);
+    jp_store_set_cache_limit(f->s, 10, (size_t)-1);
+    check_tracked(f->s, N, N / 2);
+}
+
 typedef struct {
     long n;
     char last[32];
@@ -760,6 +814,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_destroy_path, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shared_env_four_stores, setup, teardown),
         cmocka_unit_test_setup_teardown(test_meta_overrides_cache, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tracked_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

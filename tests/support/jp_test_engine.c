@@ -181,6 +181,14 @@ int jp_test_engine_wait(jp_test_engine_t *t, int want_tasks, int64_t want_consum
             return 0;
         usleep(50000);
     }
+    jp_engine_totals_t tot;
+    jp_engine_totals(t->e, &tot);
+    fprintf(stderr,
+            "engine wait timed out after %d ms: want tasks %d consumed %lld; have tasks %d "
+            "consumed %lld applied %lld dead-lettered %lld duplicates %lld lag %lld commits %lld\n",
+            timeout_ms, want_tasks, (long long)want_consumed, tot.tasks, (long long)tot.consumed,
+            (long long)tot.applied, (long long)tot.dead_lettered, (long long)tot.duplicates,
+            (long long)tot.lag, (long long)tot.commits);
     return -1;
 }
 

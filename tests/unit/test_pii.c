@@ -18,21 +18,25 @@
 
 static const char key[] = "0123456789abcdef-test-key";
 
-static void test_token_is_truncated_hmac_sha256(void **state)
+/* The token of value in domain under k (a printable key) must be the
+ * first 32 hex digits of the openssl CLI's HMAC over domain || 0 || value. */
+static void assert_token_matches_openssl(const char *k, const char *domain, const char *value,
+                                         size_t len)
 {
-    (void)state;
-    jp_pii_t *p = jp_pii_new(key, strlen(key));
+    jp_pii_t *p = jp_pii_new(k, strlen(k));
     assert_non_null(p);
     char tok[JP_PII_TOKEN_LEN + 1];
-    jp_pii_token(p, "customer", "C-0001", 6, tok);
-    /* Reference: the openssl CLI over "customer\0C-0001". */
+    jp_pii_token(p, domain, value, len, tok);
+    jp_pii_free(p);
     char *dir = jp_test_tmpdir("pii");
     char *msg = jp_test_write_file(dir, "msg", "");
     FILE *f = fopen(msg, "wb");
-    fwrite("customer\0C-0001", 1, 15, f);
+    assert_non_null(f);
+    fwrite(domain, 1, strlen(domain) + 1, f);
+    fwrite(value, 1, len, f);
     fclose(f);
-    char cmd[1024];
-    snprintf(cmd, sizeof(cmd), "openssl dgst -sha256 -hmac '%s' -r %s > %s/out", key, msg, dir);
+    char cmd[2048];
+    snprintf(cmd, sizeof(cmd), "openssl dgst -sha256 -hmac '%s' -r %s > %s/out", k, msg, dir);
     assert_int_equal(system(cmd), 0);
     char path[600];
     snprintf(path, sizeof(path), "%s/out", dir);
@@ -43,6 +47,27 @@ static void test_token_is_truncated_hmac_sha256(void **state)
     free(msg);
     jp_test_rmtree(dir);
     free(dir);
+}
+
+static void test_token_is_truncated_hmac_sha256(void **state)
+{
+    (void)state;
+    assert_token_matches_openssl(key, "customer", "C-0001", 6);
+    /* A key longer than SHA-256's block is hashed first (RFC 2104), and a
+     * value longer than any buffer is fed whole. */
+    char long_key[101], long_value[3000];
+    for (size_t i = 0; i < sizeof(long_key) - 1; i++)
+        long_key[i] = (char)('a' + i % 26);
+    long_key[sizeof(long_key) - 1] = '\0';
+    for (size_t i = 0; i < sizeof(long_value); i++)
+        long_value[i] = (char)('0' + i % 10);
+    assert_token_matches_openssl(long_key, "customer", "C-0001", 6);
+    assert_token_matches_openssl(key, "email", long_value, sizeof(long_value));
+
+    jp_pii_t *p = jp_pii_new(key, strlen(key));
+    assert_non_null(p);
+    char tok[JP_PII_TOKEN_LEN + 1];
+    jp_pii_token(p, "customer", "C-0001", 6, tok);
 
     char again[JP_PII_TOKEN_LEN + 1], other[JP_PII_TOKEN_LEN + 1];
     jp_pii_token(p, "customer", "C-0001", 6, again);
