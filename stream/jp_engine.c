@@ -753,19 +753,33 @@ static jp_task_t *open_task(jp_engine_t *e, int p, char *errstr, size_t errstr_s
 
 /* ---- assignment ------------------------------------------------------------------------- */
 
-static void follower_reassign(jp_engine_t *e)
+/* The follower's customers-p / draws-p for the task partitions in parts,
+ * added (at the tasks' positions) or removed incrementally: replacing the
+ * whole assignment would stop and restart every partition's fetcher at
+ * each rebalance, and back-to-back stops trip a race in librdkafka's
+ * assignment teardown (confluentinc/librdkafka#5573, fixed upstream in
+ * 2026; Debian 12 ships 2.0.2). */
+static void follower_update(jp_engine_t *e, const rd_kafka_topic_partition_list_t *parts, int add)
 {
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(2 * e->n_partitions);
-    for (int p = 0; p < e->n_partitions; p++) {
-        if (!e->tasks[p])
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(2 * parts->cnt);
+    for (int k = 0; k < parts->cnt; k++) {
+        int p = parts->elems[k].partition;
+        if (p < 0 || p >= e->n_partitions || (add && !e->tasks[p]))
             continue;
         for (int i = JP_INPUT_CUSTOMERS; i <= JP_INPUT_DRAWS; i++) {
-            int64_t off = jp_task_next_offset(e->tasks[p], (jp_input_t)i);
+            int64_t off = add ? jp_task_next_offset(e->tasks[p], (jp_input_t)i) : -1;
             rd_kafka_topic_partition_list_add(l, e->topics[i], p)->offset =
                 off >= 0 ? off : RD_KAFKA_OFFSET_BEGINNING;
         }
     }
-    rd_kafka_assign(e->follower, l);
+    rd_kafka_error_t *err = !l->cnt ? NULL
+                            : add   ? rd_kafka_incremental_assign(e->follower, l)
+                                    : rd_kafka_incremental_unassign(e->follower, l);
+    if (err) {
+        jp_log_warn("engine", "follower %s: %s", add ? "assign" : "unassign",
+                    rd_kafka_error_string(err));
+        rd_kafka_error_destroy(err);
+    }
     rd_kafka_topic_partition_list_destroy(l);
 }
 
@@ -791,11 +805,14 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     jp_engine_t *e = opaque;
     char errstr[512];
     int coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    /* The tasks opened or closed here: their follower inputs follow. */
+    rd_kafka_topic_partition_list_t *changed = rd_kafka_topic_partition_list_new(parts->cnt);
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         for (int i = 0; i < parts->cnt; i++) {
             int p = parts->elems[i].partition;
             if (p >= e->n_partitions || e->tasks[p])
                 continue;
+            rd_kafka_topic_partition_list_add(changed, e->topics[JP_INPUT_SALES], p);
             e->tasks[p] = open_task(e, p, errstr, sizeof(errstr));
             if (!e->tasks[p]) {
                 jp_log_error("engine", "task %d: %s", p, errstr);
@@ -810,6 +827,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             rd_kafka_error_destroy(rd_kafka_incremental_assign(rk, parts));
         else
             rd_kafka_assign(rk, parts);
+        follower_update(e, changed, 1);
     } else {
         int lost = rd_kafka_assignment_lost(rk);
         if (!lost)
@@ -817,6 +835,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         for (int i = 0; i < parts->cnt; i++) {
             int p = parts->elems[i].partition;
             if (p < e->n_partitions && e->tasks[p]) {
+                rd_kafka_topic_partition_list_add(changed, e->topics[JP_INPUT_SALES], p);
                 close_task(e, p);
                 jp_log_info("engine", "task %d %s", p, lost ? "lost" : "revoked");
             }
@@ -825,8 +844,9 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             rd_kafka_error_destroy(rd_kafka_incremental_unassign(rk, parts));
         else
             rd_kafka_assign(rk, NULL);
+        follower_update(e, changed, 0);
     }
-    follower_reassign(e);
+    rd_kafka_topic_partition_list_destroy(changed);
     count_tasks(e);
 }
 
