@@ -86,6 +86,22 @@ uint64_t jp_ftrl_count(const jp_ftrl_t *m);
  * as sqrt(n)^2. */
 void jp_ftrl_state(const jp_ftrl_t *m, uint32_t index, double *z, double *n);
 
+/* Arithmetic kernels. All of them perform the same IEEE-754 operations in
+ * the same order (no fused multiply-add), so predictions and state are
+ * bit-identical whichever one runs; models start on AUTO, the widest the
+ * CPU supports (AVX2, else SSE2 on x86-64, else SCALAR). Selecting one
+ * explicitly exists so tests can prove the identity. */
+typedef enum jp_ftrl_kernel_e {
+    JP_FTRL_KERNEL_AUTO,
+    JP_FTRL_KERNEL_SCALAR,
+    JP_FTRL_KERNEL_SSE2,
+    JP_FTRL_KERNEL_AVX2
+} jp_ftrl_kernel_t;
+/* 0, or -1 (nothing changed) if this build or CPU lacks that kernel. */
+int jp_ftrl_set_kernel(jp_ftrl_t *m, jp_ftrl_kernel_t k);
+/* The kernel in use (never AUTO). */
+jp_ftrl_kernel_t jp_ftrl_kernel(const jp_ftrl_t *m);
+
 void jp_ftrl_serialize(const jp_ftrl_t *m, jp_bytes_writer_t *w);
 jp_ftrl_t *jp_ftrl_deserialize(jp_bytes_reader_t *r, char *errstr, size_t errstr_size);
 
