@@ -52,12 +52,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define JP_STORE_TS_LEN   8
-#define JP_STORE_SEED     0x6a7073746f72655fULL
-#define JP_STORE_MIN_WBS  ((size_t)256 * 1024)
-#define JP_STORE_N_WBUF   2
-#define JP_STORE_BLOOM    10.0
-#define JP_STORE_ERR_SIZE 256
+#define JP_STORE_TS_LEN      8
+#define JP_STORE_SEED        0x6a7073746f72655fULL
+#define JP_STORE_MIN_WBS     ((size_t)256 * 1024)
+#define JP_STORE_N_WBUF      2
+#define JP_STORE_BLOOM       10.0
+#define JP_STORE_ERR_SIZE    256
+#define JP_STORE_FLUSH_EVERY 16 /* commits between flush requests without a WAL */
 
 static const char *const jp_cf_names[JP_CF__COUNT] = {"meta",   "windows", "customers",
                                                       "dedupe", "models",  "ledger"};
@@ -97,6 +98,8 @@ struct jp_store_s {
     rocksdb_column_family_handle_t *cfh[JP_CF__COUNT + 1]; /* [0] is "default" */
     rocksdb_readoptions_t *ropts;
     rocksdb_writeoptions_t *wopts;
+    int no_wal;
+    unsigned commits_unflushed; /* NO_WAL: commits since the last flush request */
     jp_store_map_t map[JP_CF__COUNT];
     /* The sorted dirty set of each CF, kept from the changelog walk
      * (dirty_foreach) for the commit that follows, while gen is unchanged. */
@@ -530,6 +533,9 @@ static rocksdb_options_t *jp_store_options(jp_store_env_t *env, size_t wbs)
     rocksdb_options_set_write_buffer_size(o, wbs);
     rocksdb_options_set_max_write_buffer_number(o, JP_STORE_N_WBUF);
     rocksdb_options_set_max_background_jobs(o, 2);
+    /* Every CF flushes with the others, so a store without a WAL still
+     * reopens at one batch (jp_store_set_durability). */
+    rocksdb_options_set_atomic_flush(o, 1);
     rocksdb_options_set_info_log_level(o, 2 /* WARN */);
     rocksdb_options_set_keep_log_file_num(o, 2);
     rocksdb_options_set_max_log_file_size(o, 1024 * 1024);
@@ -645,9 +651,11 @@ void jp_store_set_cache_limit(jp_store_t *s, size_t max_entries, size_t max_byte
     s->max_bytes = max_bytes;
 }
 
-void jp_store_set_sync(jp_store_t *s, int sync)
+void jp_store_set_durability(jp_store_t *s, jp_store_durability_t d)
 {
-    rocksdb_writeoptions_set_sync(s->wopts, sync ? 1 : 0);
+    s->no_wal = d == JP_STORE_NO_WAL;
+    rocksdb_writeoptions_disable_WAL(s->wopts, s->no_wal);
+    rocksdb_writeoptions_set_sync(s->wopts, d == JP_STORE_WAL_SYNC);
 }
 
 size_t jp_store_cache_entries(const jp_store_t *s)
@@ -913,6 +921,23 @@ int jp_store_commit(jp_store_t *s, const jp_store_kv_t *meta, size_t n_meta, cha
         return -1;
     }
     jp_store_sorted_drop(s); /* entries are about to be cleaned and evicted */
+    /* Without a WAL a crash loses every batch since the last flush, and
+     * the changelog must replay them: flush every JP_STORE_FLUSH_EVERY
+     * commits to bound that replay. The C API flushes one column family
+     * at a time, so meta (the offsets a restore resumes from) goes last:
+     * a crash in between leaves data ahead of meta, which the replay of
+     * whole values overwrites, never meta ahead of data. */
+    if (s->no_wal && ++s->commits_unflushed >= JP_STORE_FLUSH_EVERY) {
+        rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
+        rocksdb_flushoptions_set_wait(fo, 1);
+        for (int c = JP_CF__COUNT - 1; c >= 0; c--) { /* JP_CF_META is 0: last */
+            char *ferr = NULL;
+            rocksdb_flush_cf(s->db, fo, s->cfh[c + 1], &ferr);
+            rocksdb_free(ferr); /* a failed flush only lengthens a restore */
+        }
+        rocksdb_flushoptions_destroy(fo);
+        s->commits_unflushed = 0;
+    }
     /* meta entries bypassed the cache: drop any cached copy */
     jp_store_map_t *mm = &s->map[JP_CF_META];
     for (size_t i = 0; i < n_meta; i++) {

@@ -88,10 +88,18 @@ int jp_store_destroy_path(const char *path, char *errstr, size_t errstr_size);
 /* Cache bounds per column family (entries, and bytes of keys + values),
  * enforced at the next commit by evicting clean entries (CLOCK order). */
 void jp_store_set_cache_limit(jp_store_t *s, size_t max_entries, size_t max_bytes);
-/* fsync the WAL at every commit (default off: a process crash loses
- * nothing, an OS crash may lose the last commits, which the changelog
- * restore replays). */
-void jp_store_set_sync(jp_store_t *s, int sync);
+/* What a committed batch survives (the column families always flush
+ * atomically, so a store reopens at one batch, never a mix):
+ * - JP_STORE_WAL (default): a process crash; an OS crash may lose the
+ *   last commits.
+ * - JP_STORE_WAL_SYNC: an OS crash too (fsync at every commit).
+ * - JP_STORE_NO_WAL: nothing; a crash reverts the store to its last
+ *   memtable flush (every column family, meta included, at the same
+ *   batch). For stores whose changelog replays the rest: each batch is
+ *   written once instead of twice. Every 16th commit flushes (meta
+ *   last), which bounds the replay; a clean close flushes. */
+typedef enum { JP_STORE_WAL, JP_STORE_WAL_SYNC, JP_STORE_NO_WAL } jp_store_durability_t;
+void jp_store_set_durability(jp_store_t *s, jp_store_durability_t d);
 /* Entries (clean, dirty, cached absences) held by the cache, all CFs. */
 size_t jp_store_cache_entries(const jp_store_t *s);
 /* Message of the last failed get/put/del/scan/expire/dirty_foreach. */
@@ -148,9 +156,9 @@ size_t jp_store_dirty_count(const jp_store_t *s);
 
 /* Writes every dirty key plus the given meta entries (column family
  * "meta"; they win over a dirty meta key of the same name) in one atomic
- * batch (WAL on), then clears the dirty set. The cache keeps the values
- * (bounded: clean entries beyond the cache limit are evicted). On failure
- * nothing is written and the dirty set is kept, so commit can be retried. */
+ * batch (durability: jp_store_set_durability), then clears the dirty set. The cache keeps the
+ * values (bounded: clean entries beyond the cache limit are evicted). On failure nothing is written
+ * and the dirty set is kept, so commit can be retried. */
 typedef struct jp_store_kv_s {
     const void *key;
     size_t klen;

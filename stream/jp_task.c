@@ -228,6 +228,10 @@ jp_task_t *jp_task_open(const jp_task_env_t *env, jp_serde_t *serde, int partiti
     char path[1024];
     snprintf(path, sizeof(path), "%s/task-%d", dir, partition);
     t->store = jp_store_open(env->store_env, path, errstr, errstr_size);
+    /* The changelog replays whatever a crash loses (jp_engine's restore,
+     * the same path as a lost state directory): no WAL. */
+    if (t->store)
+        jp_store_set_durability(t->store, JP_STORE_NO_WAL);
     /* Most reads of these miss (a new customer, a new event id): let the
      * store answer those without RocksDB. */
     if (!t->store || load_state(t) != 0 || jp_store_track_keys(t->store, JP_CF_CUSTOMERS) != 0 ||

@@ -176,16 +176,27 @@ static void val_of(char *v, size_t n, long i, int gen)
  * /proc/self/exe: under valgrind that is valgrind itself). */
 static const char *self_path;
 
-/* The crash child (run as "test_store --crash-child PATH" by the test
+/* The crash child (run as "test_store --crash-child PATH wal|nowal" by the test
  * below, a fresh process with no inherited RocksDB threads): commits, writes
  * more without committing, and SIGKILLs itself (no close, no destructors). */
-static int crash_child(const char *path)
+static int crash_child(const char *path, int no_wal)
 {
     char err[256];
     jp_store_env_t *env = jp_store_env_new(1u << 20, 4u << 20);
     jp_store_t *s = env ? jp_store_open(env, path, err, sizeof err) : NULL;
     if (!s)
         return 2;
+    if (no_wal)
+        jp_store_set_durability(s, JP_STORE_NO_WAL);
+    /* nowal16: sixteen commits first, the last of which flushes. */
+    for (int i = 1; no_wal == 2 && i <= 16; i++) {
+        char v[8];
+        snprintf(v, sizeof v, "%d", i);
+        jp_store_put(s, JP_CF_LEDGER, "n", 1, v, strlen(v));
+        jp_store_kv_t m = {"offset", 6, v, strlen(v)};
+        if (jp_store_commit(s, &m, 1, err, sizeof err) != 0)
+            return 3;
+    }
     jp_store_put(s, JP_CF_WINDOWS, "a", 1, "1", 1);
     jp_store_put(s, JP_CF_CUSTOMERS, "b", 1, "2", 1);
     jp_store_kv_t meta = {"offset", 6, "10", 2};
@@ -198,17 +209,16 @@ static int crash_child(const char *path)
     return 4;
 }
 
-/* The reopened store holds exactly the killed process's commit. */
-static void test_crash_keeps_only_committed(void **state)
+/* Runs the crash child on f's store (closed first) and reopens it. */
+static void crash_and_reopen(fx_t *f, const char *mode)
 {
-    fx_t *f = *state;
     jp_store_close(f->s);
     f->s = NULL;
     fflush(NULL);
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
-        execl(self_path, self_path, "--crash-child", f->path, (char *)NULL);
+        execl(self_path, self_path, "--crash-child", f->path, mode, (char *)NULL);
         _exit(127);
     }
     int st = 0;
@@ -216,13 +226,50 @@ static void test_crash_keeps_only_committed(void **state)
     if (!WIFSIGNALED(st))
         fail_msg("crash child exited with %d", WEXITSTATUS(st));
     assert_int_equal(WTERMSIG(st), SIGKILL);
-
     f->s = open_at(f->env, f->path);
+}
+
+/* The reopened store holds exactly the killed process's commit. */
+static void test_crash_keeps_only_committed(void **state)
+{
+    fx_t *f = *state;
+    crash_and_reopen(f, "wal");
     expect(f->s, JP_CF_WINDOWS, "a", "1");
     expect(f->s, JP_CF_CUSTOMERS, "b", "2");
     expect(f->s, JP_CF_META, "offset", "10");
     expect(f->s, JP_CF_WINDOWS, "c", NULL);
     assert_int_equal(jp_store_dirty_count(f->s), 0);
+}
+
+/* Without a WAL the killed process's commit is lost (nothing flushed
+ * it) but the store is consistent: the batch committed before it by a
+ * process that closed cleanly (a close flushes) is there whole, meta
+ * included, so a changelog restore knows where to resume. */
+static void test_crash_without_wal_reverts_to_last_flush(void **state)
+{
+    fx_t *f = *state;
+    jp_store_set_durability(f->s, JP_STORE_NO_WAL);
+    put_s(f->s, JP_CF_WINDOWS, "a", "0");
+    put_s(f->s, JP_CF_LEDGER, "l", "before");
+    jp_store_kv_t meta = {"offset", 6, "5", 1};
+    char err[256];
+    assert_int_equal(jp_store_commit(f->s, &meta, 1, err, sizeof err), 0);
+    crash_and_reopen(f, "nowal");
+    expect(f->s, JP_CF_WINDOWS, "a", "0");
+    expect(f->s, JP_CF_LEDGER, "l", "before");
+    expect(f->s, JP_CF_META, "offset", "5");
+    expect(f->s, JP_CF_CUSTOMERS, "b", NULL);
+    expect(f->s, JP_CF_WINDOWS, "c", NULL);
+}
+
+/* Every 16th commit without a WAL flushes: a crash after it keeps it. */
+static void test_crash_without_wal_keeps_flushed_commits(void **state)
+{
+    fx_t *f = *state;
+    crash_and_reopen(f, "nowal16");
+    expect(f->s, JP_CF_LEDGER, "n", "16");
+    expect(f->s, JP_CF_META, "offset", "16");
+    expect(f->s, JP_CF_WINDOWS, "c", NULL);
 }
 
 /* Closing without commit drops the cache; the previous commit (data and
@@ -796,11 +843,17 @@ static void test_errors(void **state)
 
 int main(int argc, char **argv)
 {
-    if (argc == 3 && strcmp(argv[1], "--crash-child") == 0)
-        return crash_child(argv[2]);
+    if (argc == 4 && strcmp(argv[1], "--crash-child") == 0)
+        return crash_child(argv[2], strcmp(argv[3], "nowal16") == 0 ? 2
+                                    : strcmp(argv[3], "nowal") == 0 ? 1
+                                                                    : 0);
     self_path = argv[0];
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_crash_keeps_only_committed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_crash_without_wal_reverts_to_last_flush, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_crash_without_wal_keeps_flushed_commits, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_close_without_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_put_get_del, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dirty_order, setup, teardown),
