@@ -63,7 +63,8 @@
  *                   every TASK_COMMIT_EVERY): the processing ceiling.
  *
  * Environment: JACKPOT_SRC (repository root, default "."), JP_BENCH_RUNS,
- * JP_BENCH_ENGINE_TASK_ONLY (only task_load_events_per_s, for profiling).
+ * JP_BENCH_ENGINE_ONLY=task|thru (only task_load_events_per_s, or only the
+ * throughput rows: for profiling).
  * Every wait has a timeout; any failure is reported on stderr and makes
  * the exit status non-zero (rows already measured are still printed).
  */
@@ -1106,9 +1107,10 @@ int main(void)
         die("mkdtemp", strerror(errno));
     jp_log_set_level(JP_LOG_WARN);
 
-    int task_only = getenv("JP_BENCH_ENGINE_TASK_ONLY") != NULL;
+    const char *only = getenv("JP_BENCH_ENGINE_ONLY") ? getenv("JP_BENCH_ENGINE_ONLY") : "";
+    int task_only = strcmp(only, "task") == 0, thru_only = strcmp(only, "thru") == 0;
     /* First, before any thread or large allocation of this process. */
-    if (!task_only)
+    if (!task_only && !thru_only)
         rss_row(src, tmp);
 
     jp_conf_t c;
@@ -1130,7 +1132,8 @@ int main(void)
     capture_t cap;
     generate(&w, jp_serde_registry_client(reg), &cap);
     int runs = jp_bench_runs();
-    task_load_row(src, tmp, &cap, jp_serde_registry_client(reg), runs);
+    if (!thru_only)
+        task_load_row(src, tmp, &cap, jp_serde_registry_client(reg), runs);
     if (task_only)
         return failed;
 
@@ -1160,6 +1163,8 @@ int main(void)
                  "bare librdkafka consumer counting the same records, pinned, same runs");
     jp_bench_row(BENCH, "ratio_to_ceiling", e_med / c_med, "ratio", ">= 0.5",
                  "median events/s over median ceiling");
+    if (thru_only)
+        return failed;
 
     /* Restore the last throughput run's changelogs (its group's offsets are
      * at the end of the input, so the engine only restores). */

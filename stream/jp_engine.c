@@ -541,6 +541,7 @@ jp_engine_t *jp_engine_new(const jp_config_t *cfg, jp_metrics_t *metrics,
         snprintf(errstr, errstr_size, "cannot create the RocksDB environment");
         goto fail;
     }
+    jp_store_env_expect_stores(e->env.store_env, (size_t)e->n_partitions);
 
     static const double latency_buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                              0.1,   0.25,   0.5,   1,    2.5,   5};

@@ -87,6 +87,7 @@ struct jp_store_env_s {
     rocksdb_cache_t *cache;
     rocksdb_block_based_table_options_t *bbto;
     size_t wb_budget;
+    size_t expected; /* jp_store_env_expect_stores */
     pthread_mutex_t lock;
     jp_store_t *stores; /* open stores, for rebalancing the memtable budget */
     size_t n_stores;
@@ -486,9 +487,18 @@ void jp_store_env_free(jp_store_env_t *env)
     free(env);
 }
 
+void jp_store_env_expect_stores(jp_store_env_t *env, size_t n)
+{
+    pthread_mutex_lock(&env->lock);
+    env->expected = n;
+    pthread_mutex_unlock(&env->lock);
+}
+
 /* Memtable size per CF with n stores open (see jp_store.h). */
 static size_t jp_store_env_wbs(const jp_store_env_t *env, size_t n)
 {
+    if (n < env->expected)
+        n = env->expected;
     size_t per = env->wb_budget / (n ? n : 1) / (JP_CF__COUNT * JP_STORE_N_WBUF);
     size_t p = JP_STORE_MIN_WBS;
     while (p <= per / 2)

@@ -21,7 +21,8 @@
  * block cache (index and filter blocks included) and one memtable budget,
  * so the process's RocksDB memory is bounded whatever the number of tasks.
  * RocksDB 7.8's C API has no WriteBufferManager, so the budget is enforced
- * by the env itself: with n stores open, every column family's
+ * by the env itself: with n stores open (or the expected count, if
+ * larger: jp_store_env_expect_stores), every column family's
  * write_buffer_size is set (SetOptions, rebalanced on open and close) to
  * the largest power of two <= budget / (n * 6 CFs * 2 memtables), floor
  * 256 KiB, with max_write_buffer_number = 2. Memtables therefore stay within
@@ -76,6 +77,12 @@ typedef struct jp_store_s jp_store_t;
  * Free only after every store of the env is closed. */
 jp_store_env_t *jp_store_env_new(size_t block_cache_bytes, size_t write_buffer_bytes);
 void jp_store_env_free(jp_store_env_t *env);
+/* The memtable split assumes at least n stores open (default 0: the
+ * stores actually open). Resizing memtables rewrites each store's OPTIONS
+ * file per column family, which costs more than a commit: a caller that
+ * knows how many stores it may open (the engine: one per partition) sets
+ * it once, so opening and closing stores never resizes. */
+void jp_store_env_expect_stores(jp_store_env_t *env, size_t n);
 
 /* Opens (creating if missing) the database at path. NULL with errstr. */
 jp_store_t *jp_store_open(jp_store_env_t *env, const char *path, char *errstr, size_t errstr_size);
