@@ -19,11 +19,6 @@
 
 #include <math.h>
 
-static uint64_t jp_rng_rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
-}
-
 static uint64_t jp_rng_splitmix64(uint64_t *x)
 {
     uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
@@ -43,45 +38,12 @@ void jp_rng_seed(jp_rng_t *rng, uint64_t seed)
         rng->s[0] = 1;
 }
 
-uint64_t jp_rng_next(jp_rng_t *rng)
-{
-    uint64_t *s = rng->s;
-    const uint64_t result = jp_rng_rotl(s[1] * 5, 7) * 9;
-    const uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = jp_rng_rotl(s[3], 45);
-    return result;
-}
-
-double jp_rng_uniform(jp_rng_t *rng)
-{
-    return (double)(jp_rng_next(rng) >> 11) * 0x1.0p-53;
-}
-
 double jp_rng_normal(jp_rng_t *rng)
 {
     /* 1 - U lies in (0, 1], so the log is finite. */
     double u1 = 1.0 - jp_rng_uniform(rng);
     double u2 = jp_rng_uniform(rng);
     return sqrt(-2.0 * log(u1)) * cos(6.283185307179586476925286766559 * u2);
-}
-
-uint64_t jp_rng_below(jp_rng_t *rng, uint64_t n)
-{
-    if (n == 0)
-        return 0;
-    /* 2^64 mod n, computed in 64-bit arithmetic; rejecting raw values below
-     * it leaves a range that is an exact multiple of n. */
-    uint64_t threshold = (0 - n) % n;
-    for (;;) {
-        uint64_t r = jp_rng_next(rng);
-        if (r >= threshold)
-            return r % n;
-    }
 }
 
 double jp_rng_exponential(jp_rng_t *rng, double rate)

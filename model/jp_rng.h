@@ -24,11 +24,28 @@ typedef struct {
 /* Seeds the state from one 64-bit seed through SplitMix64 (never all-zero). */
 void jp_rng_seed(jp_rng_t *rng, uint64_t seed);
 
-/* Next raw 64-bit output of xoshiro256**. */
-uint64_t jp_rng_next(jp_rng_t *rng);
+/* Next raw 64-bit output of xoshiro256**. Inline (as are uniform and
+ * below): simulator and sketch hot loops draw hundreds of millions. */
+static inline uint64_t jp_rng_next(jp_rng_t *rng)
+{
+    uint64_t *s = rng->s;
+    const uint64_t x = s[1] * 5;
+    const uint64_t result = ((x << 7) | (x >> 57)) * 9;
+    const uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = (s[3] << 45) | (s[3] >> 19);
+    return result;
+}
 
 /* Uniform on [0, 1) with 53 random bits (multiples of 2^-53). */
-double jp_rng_uniform(jp_rng_t *rng);
+static inline double jp_rng_uniform(jp_rng_t *rng)
+{
+    return (double)(jp_rng_next(rng) >> 11) * 0x1.0p-53;
+}
 
 /* Standard normal N(0, 1): Box-Muller, one output per two uniforms, no
  * cached second value (so the stream position depends only on the number of
@@ -36,8 +53,18 @@ double jp_rng_uniform(jp_rng_t *rng);
 double jp_rng_normal(jp_rng_t *rng);
 
 /* Uniform integer on [0, n), unbiased (rejection of the 2^64 mod n lowest
- * raw values). Returns 0 when n == 0. */
-uint64_t jp_rng_below(jp_rng_t *rng, uint64_t n);
+ * raw values). Returns 0 when n == 0. The threshold 2^64 mod n is < n, so
+ * it is computed (a second division) only for a raw value below n. */
+static inline uint64_t jp_rng_below(jp_rng_t *rng, uint64_t n)
+{
+    if (n == 0)
+        return 0;
+    for (;;) {
+        uint64_t r = jp_rng_next(rng);
+        if (r >= n || r >= (0 - n) % n)
+            return r % n;
+    }
+}
 
 /* Exponential with the given rate (mean 1/rate); rate > 0. */
 double jp_rng_exponential(jp_rng_t *rng, double rate);

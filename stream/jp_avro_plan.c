@@ -111,18 +111,25 @@ void jp_avro_arena_free(jp_avro_arena_t *a)
 
 /* ---- output buffer ---------------------------------------------------------- */
 
+int jp_avro_buf_reserve(jp_avro_buf_t *b, size_t n)
+{
+    if (b->cap - b->len >= n)
+        return 0;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap - b->len < n)
+        cap *= 2;
+    unsigned char *d = realloc(b->data, cap);
+    if (!d)
+        return -1;
+    b->data = d;
+    b->cap = cap;
+    return 0;
+}
+
 int jp_avro_buf_append(jp_avro_buf_t *b, const void *data, size_t n)
 {
-    if (b->cap - b->len < n) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap - b->len < n)
-            cap *= 2;
-        unsigned char *d = realloc(b->data, cap);
-        if (!d)
-            return -1;
-        b->data = d;
-        b->cap = cap;
-    }
+    if (jp_avro_buf_reserve(b, n) != 0)
+        return -1;
     if (n)
         memcpy(b->data + b->len, data, n);
     b->len += n;

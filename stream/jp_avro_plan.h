@@ -140,6 +140,8 @@ typedef struct jp_avro_buf_s {
 
 /* Appends n bytes; -1 on allocation failure. */
 int jp_avro_buf_append(jp_avro_buf_t *b, const void *data, size_t n);
+/* Makes room for n more bytes (capacity doubles); 0, or -1 if out of memory. */
+int jp_avro_buf_reserve(jp_avro_buf_t *b, size_t n);
 void jp_avro_buf_free(jp_avro_buf_t *b);
 
 /* ---- plans ----------------------------------------------------------------- */

@@ -14,6 +14,20 @@
  * interleaved: a shared partition stays in event-time order, as it would
  * with real producers, and late or out-of-order faults keep exactly their
  * intended displacement. Sequence numbers are assigned at that write.
+ *
+ * That order is a stable sort of the hour by generation time, ties in
+ * arrival order (country order, then emission order). Each country emits
+ * its hour in time order already (jp_sim_gen.h), so every country's
+ * records are encoded straight into a buffer of its own and flush_hour
+ * merges the countries' lists (ties to the lower country index) instead
+ * of sorting; a list found out of order is stable-sorted first, so the
+ * result is the sort's in every case.
+ *
+ * Encoding: the first record of each type goes through jp_serde_encode,
+ * which registers its schema (so registration order and ids are those of
+ * first use) and gives the id; the rest are written by jp_sim_encode
+ * (byte-identical, checked against jp_serde once per run), falling back to
+ * jp_serde_encode for anything it declines.
  */
 #include "jp_sim.h"
 
@@ -23,6 +37,7 @@
 #include <time.h>
 
 #include "jp_hash.h"
+#include "jp_sim_encode.h"
 #include "jp_sim_faults.h"
 #include "jp_sim_memreg.h"
 
@@ -31,10 +46,26 @@
 
 enum { T_SALES, T_CUSTOMERS, T_DRAWS };
 
+/* One buffered record of the hour; its key and value are in its country's
+ * bytes (a duplicate's two records share them). */
+typedef struct pending_s {
+    int64_t order; /* generation time */
+    uint32_t n;    /* arrival order in its country: the tie-break of the sort */
+    int topic;
+    size_t key_off, key_len, val_off, val_len;
+    int64_t ts;
+    long fault;
+} pending_t;
+
 typedef struct {
     jp_sim_gen_t *gen;
     jp_rng_t rng_faults;
     int64_t silent_until[3]; /* 0: not silent */
+    /* the hour's records, in arrival order */
+    pending_t *pend;
+    size_t n_pend, cap_pend;
+    int unordered; /* a record arrived with an earlier generation time */
+    jp_avro_buf_t bytes;
 } country_run_t;
 
 typedef struct {
@@ -48,25 +79,13 @@ typedef struct {
     country_run_t *c;
     const char *topic[3];
     uint64_t seq[3];
-    jp_avro_buf_t buf;
+    int32_t schema_id[3]; /* per topic, once its first record registered it */
+    int have_id[3];
+    int direct; /* jp_sim_encode agrees with jp_serde here */
     int64_t now;
-    int64_t gen_time; /* generation time of the event being written */
     char *errstr;
     size_t errstr_size;
-    /* the hour's records, written in generation-time order by flush_hour */
-    struct pending_s *pend;
-    size_t n_pend, cap_pend;
-    jp_avro_buf_t pend_bytes;
 } run_t;
-
-typedef struct pending_s {
-    int64_t order; /* generation time */
-    size_t n;      /* arrival order: the tie-break that keeps sorting stable */
-    int topic;
-    size_t key_off, key_len, val_off, val_len;
-    int64_t ts;
-    long fault;
-} pending_t;
 
 uint64_t jp_sim_seed(const jp_sim_world_t *w, const jp_sim_options_t *o)
 {
@@ -100,31 +119,25 @@ static int write_now(run_t *r, int t, const char *key, size_t key_len, const voi
     return 0;
 }
 
-/* Buffers one record of the current hour (see the design note above). */
-static int write_record(run_t *r, int t, const char *key, size_t key_len, const void *val,
-                        size_t len, int64_t ts, long fault)
+/* Buffers one record of the current hour (see the design note above): its
+ * value is already at val_off in the country's bytes. */
+static int add_pending(country_run_t *c, int64_t order, int t, size_t key_off, size_t key_len,
+                       size_t val_off, size_t val_len, int64_t ts, long fault)
 {
-    if (r->n_pend == r->cap_pend) {
-        size_t cap = r->cap_pend ? 2 * r->cap_pend : 4096;
-        pending_t *p = realloc(r->pend, cap * sizeof(*p));
+    if (c->n_pend == c->cap_pend) {
+        size_t cap = c->cap_pend ? 2 * c->cap_pend : 4096;
+        pending_t *p = realloc(c->pend, cap * sizeof(*p));
         if (!p)
             return -1;
-        r->pend = p;
-        r->cap_pend = cap;
+        c->pend = p;
+        c->cap_pend = cap;
     }
-    pending_t *p = &r->pend[r->n_pend];
-    p->order = r->gen_time;
-    p->n = r->n_pend++;
-    p->topic = t;
-    p->key_off = r->pend_bytes.len;
-    p->key_len = key_len;
-    p->ts = ts;
-    p->fault = fault;
-    if (jp_avro_buf_append(&r->pend_bytes, key, key_len) != 0)
-        return -1;
-    p->val_off = r->pend_bytes.len;
-    p->val_len = len;
-    return jp_avro_buf_append(&r->pend_bytes, val, len);
+    if (c->n_pend && order < c->pend[c->n_pend - 1].order)
+        c->unordered = 1;
+    pending_t *p = &c->pend[c->n_pend];
+    *p = (pending_t){order, (uint32_t)c->n_pend, t, key_off, key_len, val_off, val_len, ts, fault};
+    c->n_pend++;
+    return 0;
 }
 
 static int pending_cmp(const void *a, const void *b)
@@ -135,26 +148,81 @@ static int pending_cmp(const void *a, const void *b)
     return (x->n > y->n) - (x->n < y->n);
 }
 
+static int write_pending(run_t *r, const country_run_t *c, const pending_t *p)
+{
+    return write_now(r, p->topic, (const char *)c->bytes.data + p->key_off, p->key_len,
+                     c->bytes.data + p->val_off, p->val_len, p->ts, p->fault);
+}
+
+/* Writes the hour: the countries' lists merged by generation time, ties to
+ * the lower country index (it arrived first), then emptied. */
 static int flush_hour(run_t *r)
 {
-    qsort(r->pend, r->n_pend, sizeof(*r->pend), pending_cmp);
+    size_t n = r->w->countries.n;
     int rc = 0;
-    for (size_t i = 0; i < r->n_pend && rc == 0; i++) {
-        const pending_t *p = &r->pend[i];
-        rc = write_now(r, p->topic, (const char *)r->pend_bytes.data + p->key_off, p->key_len,
-                       r->pend_bytes.data + p->val_off, p->val_len, p->ts, p->fault);
+    for (size_t i = 0; i < n; i++)
+        if (r->c[i].unordered) {
+            qsort(r->c[i].pend, r->c[i].n_pend, sizeof(pending_t), pending_cmp);
+            r->c[i].unordered = 0;
+        }
+    size_t head[64];
+    size_t *h = n <= 64 ? head : calloc(n, sizeof(size_t));
+    if (!h)
+        return -1;
+    memset(h, 0, n * sizeof(size_t));
+    while (rc == 0) {
+        size_t best = n;
+        int64_t best_order = 0;
+        for (size_t i = 0; i < n; i++) {
+            const country_run_t *c = &r->c[i];
+            if (h[i] < c->n_pend && (best == n || c->pend[h[i]].order < best_order)) {
+                best = i;
+                best_order = c->pend[h[i]].order;
+            }
+        }
+        if (best == n)
+            break;
+        rc = write_pending(r, &r->c[best], &r->c[best].pend[h[best]++]);
     }
-    r->n_pend = 0;
-    r->pend_bytes.len = 0;
+    if (h != head)
+        free(h);
+    for (size_t i = 0; i < n; i++) {
+        r->c[i].n_pend = 0;
+        r->c[i].bytes.len = 0;
+    }
     return rc;
 }
 
-static int encode(run_t *r, int reader, const char *topic, const void *ev)
+/* Appends the framed record of ev to out: jp_sim_encode once the topic's
+ * schema id is known, else (and for anything it declines) jp_serde. */
+static int encode(run_t *r, int reader, int t, const char *topic, const void *ev,
+                  jp_avro_buf_t *out)
 {
-    r->buf.len = 0;
-    jp_serde_err_t e =
-        jp_serde_encode(r->serde, reader, topic, ev, &r->buf, r->errstr, r->errstr_size);
-    return e == JP_SERDE_OK ? 0 : -1;
+    if (reader < JP_EVENT__COUNT && r->direct && r->have_id[t]) {
+        size_t bound = jp_sim_encode_bound((jp_event_type_t)reader, ev);
+        if (jp_avro_buf_reserve(out, bound) != 0) {
+            snprintf(r->errstr, r->errstr_size, "out of memory");
+            return -1;
+        }
+        size_t n =
+            jp_sim_encode((jp_event_type_t)reader, ev, r->schema_id[t], out->data + out->len);
+        if (n) {
+            out->len += n;
+            return 0;
+        }
+    }
+    size_t mark = out->len;
+    jp_serde_err_t e = jp_serde_encode(r->serde, reader, topic, ev, out, r->errstr, r->errstr_size);
+    if (e != JP_SERDE_OK)
+        return -1;
+    if (reader < JP_EVENT__COUNT && !r->have_id[t]) {
+        const unsigned char *payload;
+        size_t plen;
+        if (jp_serde_frame_parse(out->data + mark, out->len - mark, &r->schema_id[t], &payload,
+                                 &plen) == JP_SERDE_OK)
+            r->have_id[t] = 1;
+    }
+    return 0;
 }
 
 static int on_event(void *ctx, size_t ci, jp_event_type_t type, void *ev)
@@ -168,9 +236,9 @@ static int on_event(void *ctx, size_t ci, jp_event_type_t type, void *ev)
     if (r->o->skip_encoding)
         return 0;
 
-    r->gen_time = type == JP_EVENT_SALE       ? ((jp_sale_event_t *)ev)->event_time
-                  : type == JP_EVENT_CUSTOMER ? ((jp_customer_event_t *)ev)->event_time
-                                              : ((jp_draw_result_t *)ev)->draw_time;
+    int64_t gen_time = type == JP_EVENT_SALE       ? ((jp_sale_event_t *)ev)->event_time
+                       : type == JP_EVENT_CUSTOMER ? ((jp_customer_event_t *)ev)->event_time
+                                                   : ((jp_draw_result_t *)ev)->draw_time;
     jp_sim_fault_t f = JP_SIM_FAULT__COUNT;
     if (type != JP_EVENT_DRAW)
         f = jp_sim_faults_pick(r->w->fault_rate, type, &c->rng_faults);
@@ -190,18 +258,29 @@ static int on_event(void *ctx, size_t ci, jp_event_type_t type, void *ev)
                                         ? &((jp_customer_event_t *)ev)->event_id
                                         : &((jp_draw_result_t *)ev)->draw_id;
 
+    /* key, then the framed value, into the country's bytes */
+    jp_avro_buf_t *b = &c->bytes;
+    size_t key_off = b->len;
+    if (jp_avro_buf_append(b, country->ptr, country->len) != 0) {
+        snprintf(r->errstr, r->errstr_size, "out of memory");
+        return -1;
+    }
+    size_t val_off = b->len;
     if (f == JP_SIM_FAULT_WRONG_TYPE) {
         jp_sim_rogue_sale_t rogue;
         char text[16];
         jp_sim_faults_rogue_sale(ev, &rogue, text, sizeof(text));
-        if (encode(r, r->rogue_reader, r->rogue_topic, &rogue) != 0)
+        if (encode(r, r->rogue_reader, t, r->rogue_topic, &rogue, b) != 0)
             return -1;
-    } else if (encode(r, (int)type, r->topic[t], ev) != 0) {
+    } else if (encode(r, (int)type, t, r->topic[t], ev, b) != 0) {
         return -1;
     }
-    size_t len = r->buf.len;
-    if (f != JP_SIM_FAULT__COUNT)
-        jp_sim_faults_mutate_bytes(f, r->buf.data, &len, r->stats->faults[f]);
+    size_t len = b->len - val_off;
+    unsigned char *val = b->data + val_off;
+    if (f != JP_SIM_FAULT__COUNT) {
+        jp_sim_faults_mutate_bytes(f, val, &len, r->stats->faults[f]);
+        b->len = val_off + len;
+    }
 
     long fault = -1;
     if (f != JP_SIM_FAULT__COUNT) {
@@ -212,15 +291,17 @@ static int on_event(void *ctx, size_t ci, jp_event_type_t type, void *ev)
             snprintf(id, sizeof(id), "%.*s", (int)event_id->len, event_id->ptr);
             /* set when written (flush_hour); a duplicate's fault is its second copy */
             uint64_t seq = 0;
-            fault =
-                jp_sim_truth_fault(r->truth, f, r->topic[t], key, id, seq,
-                                   jp_sim_fault_expected_error(f), jp_hash64(r->buf.data, len, 0));
+            fault = jp_sim_truth_fault(r->truth, f, r->topic[t], key, id, seq,
+                                       jp_sim_fault_expected_error(f), jp_hash64(val, len, 0));
         }
     }
-    if (f == JP_SIM_FAULT_DUPLICATE &&
-        write_record(r, t, country->ptr, country->len, r->buf.data, len, ts, -1) != 0)
+    if ((f == JP_SIM_FAULT_DUPLICATE &&
+         add_pending(c, gen_time, t, key_off, country->len, val_off, len, ts, -1) != 0) ||
+        add_pending(c, gen_time, t, key_off, country->len, val_off, len, ts, fault) != 0) {
+        snprintf(r->errstr, r->errstr_size, "out of memory");
         return -1;
-    return write_record(r, t, country->ptr, country->len, r->buf.data, len, ts, fault);
+    }
+    return 0;
 }
 
 static void apply_changes(run_t *r, unsigned char *applied, int64_t t)
@@ -306,6 +387,7 @@ int jp_sim_run(const jp_sim_world_t *w, const jp_sim_options_t *o, jp_sim_truth_
     }
 
     if (!o->skip_encoding) {
+        r.direct = jp_sim_encode_check();
         jp_serde_config_t sc;
         memset(&sc, 0, sizeof(sc));
         sc.registry = o->registry;
@@ -368,14 +450,14 @@ int jp_sim_run(const jp_sim_world_t *w, const jp_sim_options_t *o, jp_sim_truth_
 
 out:
     if (r.c)
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
             jp_sim_gen_free(r.c[i].gen);
+            free(r.c[i].pend);
+            jp_avro_buf_free(&r.c[i].bytes);
+        }
     free(r.c);
     free(applied);
     free(rogue);
-    jp_avro_buf_free(&r.buf);
-    jp_avro_buf_free(&r.pend_bytes);
-    free(r.pend);
     jp_serde_free(r.serde);
     jp_sim_memreg_free(memreg);
     return rc;

@@ -1,10 +1,11 @@
 /*
  * jp_sim: runs a world - every country's generator hour by hour, in the
  * world's country order - and turns each event into a record: scheduled
- * changes and silences applied, faults injected, encoded through jp_serde
- * (Confluent framing, schemas registered under "<topic>-value"), keyed by
- * country, and handed to an output (the Kafka producer, a test capture, or
- * nothing for generation-only runs).
+ * changes and silences applied, faults injected, encoded in the Confluent
+ * wire format (schemas registered through jp_serde under "<topic>-value";
+ * the bytes are jp_serde's, written by jp_sim_encode), keyed by country,
+ * and handed to an output (the Kafka producer, a test capture, or nothing
+ * for generation-only runs).
  *
  * Determinism: the records, their order and their content depend only on
  * the world, the seed and the weeks - never on wall time; --speed only

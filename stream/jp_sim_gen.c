@@ -25,6 +25,7 @@
 #include "jp_calendar.h"
 #include "jp_hash.h"
 #include "jp_rng.h"
+#include "jp_sim_rng.h"
 
 #define HOUR_MS 3600000LL
 #define WEEK_MS (7 * 24 * HOUR_MS)
@@ -60,6 +61,8 @@ struct jp_sim_gen_s {
     jp_calendar_t *cal;
     jp_sim_pop_t *pop;
     jp_rng_t rng_gen, rng_draw;
+    jp_sim_poisson_t p_tickets, p_extra; /* exp(-mean) caches */
+    jp_sim_below_t span;                 /* the current segment's length in ms */
     uint64_t id_base, cust_base;
     uint64_t id_counter, events;
 
@@ -84,30 +87,54 @@ struct jp_sim_gen_s {
 
     /* per-segment context for materializing */
     jp_draw_t next_headline;
+    size_t draw_id_len, currency_len, campaign_len;
     const char *campaign;
     char uuid[37], cust[24], email[96], postcode[16], sector[16];
 };
 
-static const char hexd[] = "0123456789abcdef";
+#define CUSTOMER_ID_LEN 19 /* "GB-" and 16 hex digits */
+
+/* The 8 lowercase hex digits of v, most significant first, as the bytes of
+ * a little-endian word: each nibble spread into its own byte, turned into
+ * ASCII without branches, then byte-swapped. This runs three times per
+ * event (id and customer). */
+static uint64_t hex8(uint32_t v)
+{
+    uint64_t x = v;
+    x = (x | (x << 16)) & 0x0000FFFF0000FFFFULL;
+    x = (x | (x << 8)) & 0x00FF00FF00FF00FFULL;
+    x = (x | (x << 4)) & 0x0F0F0F0F0F0F0F0FULL; /* byte k = nibble k */
+    uint64_t letter = ((x + 0x0606060606060606ULL) >> 4) & 0x0101010101010101ULL;
+    x += 0x3030303030303030ULL + letter * ('a' - '0' - 10);
+    return __builtin_bswap64(x);
+}
+
+static void hex16(uint64_t v, char *out)
+{
+    uint64_t hi = hex8((uint32_t)(v >> 32)), lo = hex8((uint32_t)v);
+    memcpy(out, &hi, 8);
+    memcpy(out + 8, &lo, 8);
+}
 
 void jp_sim_uuid(uint64_t a, uint64_t b, char out[37])
 {
     /* version 4 and variant 10 bits set, like a random UUID */
     a = (a & ~0xF000ULL) | 0x4000ULL;
     b = (b & ~(3ULL << 62)) | (2ULL << 62);
-    char *p = out;
-    for (int i = 15; i >= 0; i--) {
-        *p++ = hexd[(a >> (i * 4)) & 15];
-        if (i == 8 || i == 4)
-            *p++ = '-';
-    }
-    *p++ = '-';
-    for (int i = 15; i >= 0; i--) {
-        *p++ = hexd[(b >> (i * 4)) & 15];
-        if (i == 12)
-            *p++ = '-';
-    }
-    *p = '\0';
+    /* 8-4-4-4-12: a's digits 0-7 | 8-11 | 12-15, b's 0-3 | 4-15 */
+    char h[32];
+    hex16(a, h);
+    hex16(b, h + 16);
+    memcpy(out, h, 8);
+    out[8] = '-';
+    memcpy(out + 9, h + 8, 4);
+    out[13] = '-';
+    memcpy(out + 14, h + 12, 4);
+    out[18] = '-';
+    memcpy(out + 19, h + 16, 4);
+    out[23] = '-';
+    memcpy(out + 24, h + 20, 12);
+    out[36] = '\0';
 }
 
 void jp_sim_rng_seed(jp_rng_t *rng, uint64_t seed, const char *country, const char *stream)
@@ -135,16 +162,18 @@ static void format_customer(jp_sim_gen_t *g, uint32_t id)
     *p++ = g->k->code[0];
     *p++ = g->k->code[1];
     *p++ = '-';
-    for (int i = 15; i >= 0; i--)
-        *p++ = hexd[(h >> (i * 4)) & 15];
-    *p = '\0';
+    hex16(h, p);
+    p[16] = '\0';
 }
 
-static void format_email(jp_sim_gen_t *g, uint32_t id)
+/* Returns the length (the e-mail fits: names are short). */
+static size_t format_email(jp_sim_gen_t *g, uint32_t id)
 {
     uint64_t h = jp_hash_mix64(g->cust_base + 0x9E3779B97F4A7C15ULL * ((uint64_t)id + 1));
-    snprintf(g->email, sizeof(g->email), "%s.%s%u@example.%c%c", first_names[h % 32],
-             last_names[(h >> 8) % 32], id % 1000, g->k->code[0] | 0x20, g->k->code[1] | 0x20);
+    int n =
+        snprintf(g->email, sizeof(g->email), "%s.%s%u@example.%c%c", first_names[h % 32],
+                 last_names[(h >> 8) % 32], id % 1000, g->k->code[0] | 0x20, g->k->code[1] | 0x20);
+    return n < 0 ? 0 : (size_t)n < sizeof(g->email) ? (size_t)n : sizeof(g->email) - 1;
 }
 
 static void next_uuid(jp_sim_gen_t *g)
@@ -203,11 +232,55 @@ static const decision_t *decision_for(const jp_sim_gen_t *g, int64_t draw_time)
 
 static int initial_tickets(jp_sim_gen_t *g, jp_rng_t *rng)
 {
-    int t = 1 + (int)jp_rng_poisson(rng, g->tickets_mean - 1.0);
+    int t = 1 + (int)jp_sim_poisson(&g->p_tickets, rng, g->tickets_mean - 1.0);
     int64_t cap = g->country->ticket.max_per_player;
     if (cap > 0 && t > cap)
         t = (int)cap;
     return t > JP_SIM_MAX_TICKETS ? JP_SIM_MAX_TICKETS : t;
+}
+
+/* The initial subscribers, each drawn as jp_sim_pop_pick_postcode, then
+ * its tenure, then its tickets, from rng - the same draws in the same
+ * order as one jp_sim_pop_add per subscriber, but in batches: draw a
+ * batch, prefetch its alias entries, resolve the postcodes and prefetch
+ * their counters, then add. The population's tables are far larger than
+ * the caches, so this overlaps the misses instead of taking them one by
+ * one. */
+#define BUILD_BATCH 64
+
+static int build_population(jp_sim_gen_t *g, jp_rng_t *rng)
+{
+    jp_sim_pop_t *pop = g->pop;
+    size_t total = (size_t)g->k->population.subscribers;
+    uint64_t tenures = (uint64_t)g->k->population.max_tenure_months + 1;
+    /* room for the run's sign-ups too, so the arrays rarely move */
+    if (jp_sim_pop_reserve(pop, total + total / 8 + 1024) != 0)
+        return -1;
+    uint32_t idx[BUILD_BATCH], pc[BUILD_BATCH];
+    double u[BUILD_BATCH];
+    int tenure[BUILD_BATCH], tickets[BUILD_BATCH];
+    jp_sim_below_t by_postcode, by_tenure;
+    jp_sim_below_init(&by_postcode, pop->n_postcodes);
+    jp_sim_below_init(&by_tenure, tenures);
+    for (size_t done = 0; done < total;) {
+        size_t m = total - done < BUILD_BATCH ? total - done : BUILD_BATCH;
+        for (size_t j = 0; j < m; j++) {
+            idx[j] = (uint32_t)jp_sim_rng_below_by(rng, &by_postcode);
+            u[j] = jp_rng_uniform(rng);
+            tenure[j] = (int)jp_sim_rng_below_by(rng, &by_tenure);
+            tickets[j] = initial_tickets(g, rng);
+            __builtin_prefetch(&pop->alias[idx[j]]);
+        }
+        for (size_t j = 0; j < m; j++) {
+            pc[j] = jp_sim_pop_alias(pop, idx[j], u[j]);
+            __builtin_prefetch(&pop->count[pc[j]], 1);
+        }
+        for (size_t j = 0; j < m; j++)
+            if (jp_sim_pop_add(pop, pc[j], tickets[j], tenure[j]) < 0)
+                return -1;
+        done += m;
+    }
+    return 0;
 }
 
 jp_sim_gen_t *jp_sim_gen_new(const jp_sim_world_t *w, size_t country_index, uint64_t seed,
@@ -239,6 +312,7 @@ jp_sim_gen_t *jp_sim_gen_new(const jp_sim_world_t *w, size_t country_index, uint
     g->pf_rate = k->response.payment_failure;
     g->extra_tickets_mean = k->response.extra_tickets_mean;
     g->season = k->season;
+    g->currency_len = strlen(g->country->currency);
     g->id_base = jp_hash_str(k->code, seed ^ 0x1D5ULL);
     g->cust_base = jp_hash_str(k->code, seed ^ 0xC057ULL);
     jp_sim_rng_seed(&g->rng_gen, seed, k->code, "events");
@@ -266,14 +340,10 @@ jp_sim_gen_t *jp_sim_gen_new(const jp_sim_world_t *w, size_t country_index, uint
         jp_sim_gen_free(g);
         return NULL;
     }
-    for (int64_t i = 0; i < k->population.subscribers; i++) {
-        uint32_t pc = jp_sim_pop_pick_postcode(g->pop, &rng_pop);
-        int tenure = (int)jp_rng_below(&rng_pop, (uint64_t)k->population.max_tenure_months + 1);
-        if (jp_sim_pop_add(g->pop, pc, initial_tickets(g, &rng_pop), tenure) < 0) {
-            snprintf(errstr, errstr_size, "out of memory");
-            jp_sim_gen_free(g);
-            return NULL;
-        }
+    if (build_population(g, &rng_pop) != 0) {
+        snprintf(errstr, errstr_size, "out of memory");
+        jp_sim_gen_free(g);
+        return NULL;
     }
 
     /* The first headline draw's prize counts as decided before the run. */
@@ -419,12 +489,14 @@ static double campaign_lift(jp_sim_gen_t *g, int64_t t)
             lift *= c[i].lift;
             g->campaign = c[i].name;
         }
+    g->campaign_len = g->campaign ? strlen(g->campaign) : 0;
     return lift;
 }
 
-static int64_t uniform_time(jp_sim_gen_t *g, int64_t a, int64_t b)
+/* A time uniform in the current segment [a, b) (g->span is b - a). */
+static int64_t uniform_time(jp_sim_gen_t *g, int64_t a)
 {
-    return a + (int64_t)jp_rng_below(&g->rng_gen, (uint64_t)(b - a));
+    return a + (int64_t)jp_sim_rng_below_by(&g->rng_gen, &g->span);
 }
 
 static uint8_t signup_channel(jp_sim_gen_t *g)
@@ -437,7 +509,7 @@ static uint8_t signup_channel(jp_sim_gen_t *g)
                       : JP_SALE_CHANNEL_PARTNER;
 }
 
-static int renewals(jp_sim_gen_t *g, int64_t a, int64_t b)
+static int renewals(jp_sim_gen_t *g, int64_t a)
 {
     jp_sim_pop_t *pop = g->pop;
     size_t slot, stride;
@@ -455,23 +527,26 @@ static int renewals(jp_sim_gen_t *g, int64_t a, int64_t b)
         slot = (size_t)(24 - before);
         stride = 24;
     }
-    size_t n = pop->n_subs;
+    size_t n = pop->n_subs, ahead = 8 * stride;
     for (size_t i = slot; i < n; i += stride) {
-        if (pop->state[i] != JP_SIM_SUB_ACTIVE)
+        if (i + ahead < n) /* a large stride: help the prefetcher */
+            __builtin_prefetch(&pop->subs[i + ahead], 1);
+        if (pop->subs[i].state != JP_SIM_SUB_ACTIVE)
             continue;
-        int64_t t = uniform_time(g, a, b);
+        int64_t t = uniform_time(g, a);
         if (jp_rng_uniform(&g->rng_gen) < g->pf_rate) {
             jp_sim_pop_payment_failed(pop, (uint32_t)i);
             g->real.payment_failures++;
             g->exp.payment_failures += g->pf_rate;
-            if (push(g, t, IT_PF, (uint32_t)i, pop->tickets[i], 0))
+            if (push(g, t, IT_PF, (uint32_t)i, pop->subs[i].tickets, 0))
                 return -1;
         } else {
             jp_sim_pop_renewed(pop, (uint32_t)i);
             g->exp.payment_failures += g->pf_rate;
-            g->real.tickets += pop->tickets[i];
-            g->exp.tickets += pop->tickets[i];
-            if (push(g, t, IT_RENEW, (uint32_t)i, pop->tickets[i], JP_SALE_CHANNEL_DIRECT_DEBIT))
+            g->real.tickets += pop->subs[i].tickets;
+            g->exp.tickets += pop->subs[i].tickets;
+            if (push(g, t, IT_RENEW, (uint32_t)i, pop->subs[i].tickets,
+                     JP_SALE_CHANNEL_DIRECT_DEBIT))
                 return -1;
         }
     }
@@ -484,20 +559,21 @@ static void fill_sale(jp_sim_gen_t *g, jp_sale_event_t *s, const item_t *it)
     next_uuid(g);
     format_customer(g, it->sub);
     memset(s, 0, sizeof(*s));
+    uint32_t pc = pop->subs[it->sub].postcode;
     s->event_id = (jp_avro_str_t){g->uuid, 36};
     s->country = (jp_avro_str_t){g->k->code, 2};
     s->event_time = it->t;
-    s->customer_id = jp_avro_str(g->cust);
-    s->postcode = jp_avro_str(jp_sim_pop_postcode(pop, pop->postcode[it->sub]));
+    s->customer_id = (jp_avro_str_t){g->cust, CUSTOMER_ID_LEN};
+    s->postcode = (jp_avro_str_t){jp_sim_pop_postcode(pop, pc), jp_sim_pop_postcode_len(pop, pc)};
     s->channel = (jp_sale_channel_t)it->channel;
     s->tickets = it->tickets;
     s->amount_minor = (int64_t)it->tickets * g->country->ticket.price_minor;
-    s->currency = jp_avro_str(g->country->currency);
-    s->draw_id = jp_avro_str(g->next_headline.id);
+    s->currency = (jp_avro_str_t){g->country->currency, g->currency_len};
+    s->draw_id = (jp_avro_str_t){g->next_headline.id, g->draw_id_len};
     s->advertised_prize_minor = g->advertised;
     if (g->campaign && it->kind != IT_RENEW) {
         s->has_campaign = 1;
-        s->campaign = jp_avro_str(g->campaign);
+        s->campaign = (jp_avro_str_t){g->campaign, g->campaign_len};
     }
     s->has_purchase = 1;
     s->purchase = it->kind == IT_SIGNUP  ? JP_SALE_PURCHASE_NEW_SUBSCRIPTION
@@ -512,18 +588,18 @@ static void fill_customer(jp_sim_gen_t *g, jp_customer_event_t *c, const item_t 
     next_uuid(g);
     format_customer(g, it->sub);
     memset(c, 0, sizeof(*c));
+    uint32_t pc = pop->subs[it->sub].postcode;
     c->event_id = (jp_avro_str_t){g->uuid, 36};
     c->country = (jp_avro_str_t){g->k->code, 2};
     c->event_time = it->t;
-    c->customer_id = jp_avro_str(g->cust);
+    c->customer_id = (jp_avro_str_t){g->cust, CUSTOMER_ID_LEN};
     if (type == JP_CUSTOMER_EVENT_SIGNUP || type == JP_CUSTOMER_EVENT_REACTIVATE) {
-        format_email(g, it->sub);
         c->has_email = 1;
-        c->email = jp_avro_str(g->email);
+        c->email = (jp_avro_str_t){g->email, format_email(g, it->sub)};
     }
-    c->postcode = jp_avro_str(jp_sim_pop_postcode(pop, pop->postcode[it->sub]));
+    c->postcode = (jp_avro_str_t){jp_sim_pop_postcode(pop, pc), jp_sim_pop_postcode_len(pop, pc)};
     c->type = type;
-    c->subscription_tickets = pop->tickets[it->sub];
+    c->subscription_tickets = pop->subs[it->sub].tickets;
     if (reason) {
         c->has_reason = 1;
         c->reason = jp_avro_str(reason);
@@ -536,8 +612,18 @@ static int materialize(jp_sim_gen_t *g, int64_t a, const jp_sim_emit_t *out)
         return -1;
     jp_sale_event_t sale;
     jp_customer_event_t cust;
+    const jp_sim_pop_t *pop = g->pop;
+    /* Items name subscribers at random: fetch their entry D items ahead
+     * and their postcode's string D/2 ahead. */
+    enum { D = 16 };
+    for (size_t i = 0; i < g->n_items && i < D; i++)
+        __builtin_prefetch(&pop->subs[g->items[i].sub]);
     for (size_t i = 0; i < g->n_items; i++) {
         const item_t *it = &g->items[i];
+        if (i + D < g->n_items)
+            __builtin_prefetch(&pop->subs[it[D].sub]);
+        if (i + D / 2 < g->n_items)
+            __builtin_prefetch(pop->pc_str[pop->subs[it[D / 2].sub].postcode]);
         int rc = 0;
         switch (it->kind) {
         case IT_SIGNUP:
@@ -578,6 +664,54 @@ static int materialize(jp_sim_gen_t *g, int64_t a, const jp_sim_emit_t *out)
     return 0;
 }
 
+/* n extra purchases by uniform active subscribers (there is one at least).
+ * Per purchase the draws are: the subscriber, its tickets, the channel,
+ * the time - none depends on the population's counters and the active list
+ * does not change here, so a batch is drawn first and the subscriber's
+ * entries are prefetched before they are used (see build_population). */
+#define EXTRA_BATCH 32
+
+static int extras(jp_sim_gen_t *g, uint64_t n, int64_t a)
+{
+    jp_sim_pop_t *pop = g->pop;
+    jp_rng_t *r = &g->rng_gen;
+    int64_t cap = g->country->ticket.max_per_player;
+    uint32_t id[EXTRA_BATCH];
+    int tickets[EXTRA_BATCH];
+    uint8_t channel[EXTRA_BATCH];
+    int64_t t[EXTRA_BATCH];
+    jp_sim_below_t by_active;
+    jp_sim_below_init(&by_active, pop->n_active);
+    for (uint64_t done = 0; done < n;) {
+        size_t m = n - done < EXTRA_BATCH ? (size_t)(n - done) : EXTRA_BATCH;
+        for (size_t j = 0; j < m; j++) {
+            id[j] = (uint32_t)jp_sim_rng_below_by(r, &by_active); /* the index, for now */
+            __builtin_prefetch(&pop->active[id[j]]);
+            tickets[j] = 1 + (int)jp_sim_poisson(&g->p_extra, r, g->extra_tickets_mean - 1.0);
+            if (cap > 0 && tickets[j] > cap)
+                tickets[j] = (int)cap;
+            channel[j] = jp_rng_uniform(r) < 0.6 ? JP_SALE_CHANNEL_APP : JP_SALE_CHANNEL_WEB;
+            t[j] = uniform_time(g, a);
+        }
+        for (size_t j = 0; j < m; j++) {
+            id[j] = pop->active[id[j]];
+            __builtin_prefetch(&pop->subs[id[j]]);
+        }
+        for (size_t j = 0; j < m; j++)
+            __builtin_prefetch(&pop->count[pop->subs[id[j]].postcode], 1);
+        for (size_t j = 0; j < m; j++) {
+            jp_sim_pop_add_extra(pop, pop->subs[id[j]].postcode, tickets[j]);
+            g->real.extra_purchases++;
+            g->real.extra_tickets += tickets[j];
+            g->real.tickets += tickets[j];
+            if (push(g, t[j], IT_EXTRA, id[j], tickets[j], channel[j]))
+                return -1;
+        }
+        done += m;
+    }
+    return 0;
+}
+
 static int segment(jp_sim_gen_t *g, int64_t a, int64_t b, int with_renewals,
                    const jp_sim_emit_t *out)
 {
@@ -588,6 +722,8 @@ static int segment(jp_sim_gen_t *g, int64_t a, int64_t b, int with_renewals,
     double pj = (double)g->advertised / (double)g->k->response.prize_ref_minor;
     double f_s = pow(pj, g->e_signup), f_c = pow(pj, g->e_cancel), f_x = pow(pj, g->e_extra);
     jp_calendar_next_draw(g->cal, a, 1, &g->next_headline);
+    g->draw_id_len = strlen(g->next_headline.id);
+    jp_sim_below_init(&g->span, (uint64_t)(b - a));
     g->seq = 0;
 
     g->season_weighted += s * L;
@@ -606,7 +742,7 @@ static int segment(jp_sim_gen_t *g, int64_t a, int64_t b, int with_renewals,
             if (jp_rng_uniform(r) * pop->hazard_max < jp_sim_pop_hazard(pop, (uint32_t)id)) {
                 jp_sim_pop_cancel(pop, (uint32_t)id);
                 g->real.cancellations++;
-                if (push(g, uniform_time(g, a, b), IT_CANCEL, (uint32_t)id, 0, 0))
+                if (push(g, uniform_time(g, a), IT_CANCEL, (uint32_t)id, 0, 0))
                     return -1;
             }
         }
@@ -622,7 +758,7 @@ static int segment(jp_sim_gen_t *g, int64_t a, int64_t b, int with_renewals,
             break;
         jp_sim_pop_reactivate(pop, (uint32_t)id);
         g->real.reactivations++;
-        if (push(g, uniform_time(g, a, b), IT_REACT, (uint32_t)id, 0, 0))
+        if (push(g, uniform_time(g, a), IT_REACT, (uint32_t)id, 0, 0))
             return -1;
     }
 
@@ -639,7 +775,10 @@ static int segment(jp_sim_gen_t *g, int64_t a, int64_t b, int with_renewals,
             return -1;
         g->real.signups++;
         g->real.tickets += tickets;
-        if (push(g, uniform_time(g, a, b), IT_SIGNUP, (uint32_t)id, tickets, signup_channel(g)))
+        /* the channel is drawn before the time (the order GCC chose when
+         * both were arguments of one call; now it is the defined one) */
+        uint8_t channel = signup_channel(g);
+        if (push(g, uniform_time(g, a), IT_SIGNUP, (uint32_t)id, tickets, channel))
             return -1;
     }
 
@@ -649,24 +788,10 @@ static int segment(jp_sim_gen_t *g, int64_t a, int64_t b, int with_renewals,
     g->exp.extra_tickets += m_extra * g->extra_tickets_mean;
     g->exp.tickets += m_extra * g->extra_tickets_mean;
     n = jp_rng_poisson(r, m_extra);
-    int64_t cap = g->country->ticket.max_per_player;
-    for (uint64_t i = 0; i < n; i++) {
-        long id = jp_sim_pop_random_active(pop, r);
-        if (id < 0)
-            break;
-        int tickets = 1 + (int)jp_rng_poisson(r, g->extra_tickets_mean - 1.0);
-        if (cap > 0 && tickets > cap)
-            tickets = (int)cap;
-        jp_sim_pop_add_extra(pop, pop->postcode[id], tickets);
-        g->real.extra_purchases++;
-        g->real.extra_tickets += tickets;
-        g->real.tickets += tickets;
-        uint8_t ch = jp_rng_uniform(r) < 0.6 ? JP_SALE_CHANNEL_APP : JP_SALE_CHANNEL_WEB;
-        if (push(g, uniform_time(g, a, b), IT_EXTRA, (uint32_t)id, tickets, ch))
-            return -1;
-    }
+    if (pop->n_active && extras(g, n, a) != 0)
+        return -1;
 
-    if (with_renewals && renewals(g, a, b) != 0)
+    if (with_renewals && renewals(g, a) != 0)
         return -1;
     g->exp.revenue_minor = g->exp.tickets * price;
     g->real.revenue_minor = g->real.tickets * price;

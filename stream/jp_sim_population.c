@@ -1,6 +1,6 @@
 /*
- * jp_sim_population: subscribers as struct-of-arrays indexed by id (ids are
- * never reused, so an id also names the customer for the whole run), two
+ * jp_sim_population: subscribers as an array of entries indexed by id (ids
+ * are never reused, so an id also names the customer for the whole run), two
  * dense index lists (active, cancelled) with swap-removal for O(1) uniform
  * picks, per-postcode ticket counts with a Fenwick tree over participating
  * postcodes, and counts per hazard bucket (failed payments x tickets x
@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "jp_sim_rng.h"
 
 enum { STYLE_GB, STYLE_NL, STYLE_DE, STYLE_SE, STYLE_NO };
 
@@ -37,9 +39,10 @@ static int style_of(const char *code)
 
 static size_t bucket_of(const jp_sim_pop_t *pop, uint32_t id)
 {
-    size_t pf = pop->pf[id] > JP_SIM_MAX_PF ? JP_SIM_MAX_PF : pop->pf[id];
-    size_t t = pop->tenure[id] > JP_SIM_MAX_TENURE ? JP_SIM_MAX_TENURE : pop->tenure[id];
-    size_t k = (size_t)pop->tickets[id] - 1;
+    const jp_sim_sub_t *s = &pop->subs[id];
+    size_t pf = s->pf > JP_SIM_MAX_PF ? JP_SIM_MAX_PF : s->pf;
+    size_t t = s->tenure > JP_SIM_MAX_TENURE ? JP_SIM_MAX_TENURE : s->tenure;
+    size_t k = (size_t)s->tickets - 1;
     return (pf * JP_SIM_MAX_TICKETS + k) * (JP_SIM_MAX_TENURE + 1) + t;
 }
 
@@ -82,8 +85,8 @@ static int build_alias(jp_sim_pop_t *pop, const double *w, size_t n)
     }
     while (ns && nl) {
         uint32_t s = small[--ns], l = large[--nl];
-        pop->alias_prob[s] = scaled[s];
-        pop->alias_idx[s] = l;
+        pop->alias[s].prob = scaled[s];
+        pop->alias[s].idx = l;
         scaled[l] = scaled[l] + scaled[s] - 1.0;
         if (scaled[l] < 1.0)
             small[ns++] = l;
@@ -92,18 +95,81 @@ static int build_alias(jp_sim_pop_t *pop, const double *w, size_t n)
     }
     while (nl) {
         uint32_t l = large[--nl];
-        pop->alias_prob[l] = 1.0;
-        pop->alias_idx[l] = l;
+        pop->alias[l].prob = 1.0;
+        pop->alias[l].idx = l;
     }
     while (ns) {
         uint32_t s = small[--ns];
-        pop->alias_prob[s] = 1.0;
-        pop->alias_idx[s] = s;
+        pop->alias[s].prob = 1.0;
+        pop->alias[s].idx = s;
     }
     free(scaled);
     free(small);
     free(large);
     return 0;
+}
+
+/* Writes v in decimal, zero-padded to at least width digits (as "%0*u"). */
+static char *put_uint(char *o, unsigned v, int width)
+{
+    char tmp[12];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n < width)
+        tmp[n++] = '0';
+    while (n)
+        *o++ = tmp[--n];
+    return o;
+}
+
+static void letters(unsigned v, char *out);
+
+/* jp_sim_pop_postcode_str without snprintf, for the table built at
+ * creation (tests/unit/test_sim_model.c checks they agree); returns the
+ * length written (out holds 8 bytes, NUL included). */
+static size_t format_postcode(const jp_sim_pop_t *pop, uint32_t postcode, char *out)
+{
+    unsigned s = (unsigned)(postcode / pop->per_sector);
+    unsigned u = (unsigned)(postcode % pop->per_sector);
+    char buf[32], *o = buf;
+    switch (pop->style) {
+    case STYLE_NL:
+        o = put_uint(o, 1000 + s, 4);
+        letters(u, o);
+        o += 2;
+        break;
+    case STYLE_DE:
+        o = put_uint(o, 100 + s, 3);
+        o = put_uint(o, u, 2);
+        break;
+    case STYLE_SE:
+        o = put_uint(o, 100 + s, 3);
+        *o++ = ' ';
+        o = put_uint(o, u, 2);
+        break;
+    case STYLE_NO:
+        o = put_uint(o, 10 + s, 2);
+        o = put_uint(o, u, 2);
+        break;
+    default:
+        letters(s / 100, o);
+        o += 2;
+        o = put_uint(o, (s / 10) % 10, 1);
+        *o++ = ' ';
+        o = put_uint(o, s % 10, 1);
+        letters(u, o);
+        o += 2;
+        break;
+    }
+    size_t n = (size_t)(o - buf);
+    if (n > 7) /* as snprintf into 8 bytes: truncated */
+        n = 7;
+    memcpy(out, buf, n);
+    out[n] = '\0';
+    return n;
 }
 
 jp_sim_pop_t *jp_sim_pop_new(const jp_sim_pop_params_t *p, jp_rng_t *rng, char *errstr,
@@ -131,15 +197,12 @@ jp_sim_pop_t *jp_sim_pop_new(const jp_sim_pop_params_t *p, jp_rng_t *rng, char *
         return NULL;
     }
     size_t n = pop->n_postcodes;
-    pop->sub_tickets = calloc(n, sizeof(int32_t));
-    pop->extra = calloc(n, sizeof(int32_t));
+    pop->count = calloc(n, sizeof(*pop->count));
     pop->fenwick = calloc(n + 1, sizeof(int32_t));
     pop->extra_touched = malloc(n * sizeof(uint32_t));
-    pop->alias_prob = malloc(n * sizeof(double));
-    pop->alias_idx = malloc(n * sizeof(uint32_t));
+    pop->alias = malloc(n * sizeof(*pop->alias));
     double *w = malloc(n * sizeof(double));
-    if (!pop->sub_tickets || !pop->extra || !pop->fenwick || !pop->extra_touched ||
-        !pop->alias_prob || !pop->alias_idx || !w) {
+    if (!pop->count || !pop->fenwick || !pop->extra_touched || !pop->alias || !w) {
         free(w);
         jp_sim_pop_free(pop);
         snprintf(errstr, errstr_size, "out of memory");
@@ -160,8 +223,13 @@ jp_sim_pop_t *jp_sim_pop_new(const jp_sim_pop_params_t *p, jp_rng_t *rng, char *
         snprintf(errstr, errstr_size, "out of memory");
         return NULL;
     }
-    for (size_t i = 0; i < n; i++)
-        jp_sim_pop_postcode_str(pop, (uint32_t)i, pop->pc_str[i], sizeof(pop->pc_str[i]));
+    for (size_t i = 0; i < n; i++) {
+        size_t len = format_postcode(pop, (uint32_t)i, pop->pc_str[i]);
+        if (i == 0)
+            pop->pc_len = len;
+        else if (len != pop->pc_len)
+            pop->pc_len = 0;
+    }
     build_hazards(pop, p);
     return pop;
 }
@@ -170,19 +238,12 @@ void jp_sim_pop_free(jp_sim_pop_t *pop)
 {
     if (!pop)
         return;
-    free(pop->sub_tickets);
-    free(pop->extra);
+    free(pop->count);
     free(pop->fenwick);
     free(pop->extra_touched);
-    free(pop->alias_prob);
-    free(pop->alias_idx);
+    free(pop->alias);
     free(pop->pc_str);
-    free(pop->postcode);
-    free(pop->tickets);
-    free(pop->pf);
-    free(pop->state);
-    free(pop->tenure);
-    free(pop->pos);
+    free(pop->subs);
     free(pop->active);
     free(pop->cancelled);
     free(pop);
@@ -198,8 +259,8 @@ static void fenwick_add(jp_sim_pop_t *pop, uint32_t postcode, int delta)
 /* Adjusts a postcode's tickets and its participation. */
 static void postcode_add(jp_sim_pop_t *pop, uint32_t pc, int32_t *counter, int delta)
 {
-    int64_t before = (int64_t)pop->sub_tickets[pc] + pop->extra[pc];
-    *counter += delta; /* counter is sub_tickets[pc] or extra[pc] */
+    int64_t before = (int64_t)pop->count[pc].sub_tickets + pop->count[pc].extra;
+    *counter += delta; /* counter is count[pc].sub_tickets or .extra */
     int64_t after = before + delta;
     if (before <= 0 && after > 0)
         fenwick_add(pop, pc, 1);
@@ -216,79 +277,90 @@ static int grow(void **p, size_t elem, size_t cap)
     return 0;
 }
 
+int jp_sim_pop_reserve(jp_sim_pop_t *pop, size_t cap)
+{
+    if (cap <= pop->cap_subs)
+        return 0;
+    if (cap > UINT32_MAX)
+        return -1;
+    if (grow((void **)&pop->subs, sizeof(jp_sim_sub_t), cap) ||
+        grow((void **)&pop->active, 4, cap) || grow((void **)&pop->cancelled, 4, cap))
+        return -1;
+    pop->cap_subs = cap;
+    return 0;
+}
+
 long jp_sim_pop_add(jp_sim_pop_t *pop, uint32_t postcode, int tickets, int tenure)
 {
-    if (pop->n_subs == pop->cap_subs) {
-        size_t cap = pop->cap_subs ? pop->cap_subs * 2 : 1024;
-        if (cap > UINT32_MAX)
-            return -1;
-        if (grow((void **)&pop->postcode, 4, cap) || grow((void **)&pop->tickets, 1, cap) ||
-            grow((void **)&pop->pf, 1, cap) || grow((void **)&pop->state, 1, cap) ||
-            grow((void **)&pop->tenure, 2, cap) || grow((void **)&pop->pos, 4, cap) ||
-            grow((void **)&pop->active, 4, cap) || grow((void **)&pop->cancelled, 4, cap))
-            return -1;
-        pop->cap_subs = cap;
-    }
+    if (pop->n_subs == pop->cap_subs &&
+        jp_sim_pop_reserve(pop, pop->cap_subs ? pop->cap_subs * 2 : 1024) != 0)
+        return -1;
     if (tickets < 1)
         tickets = 1;
     if (tickets > JP_SIM_MAX_TICKETS)
         tickets = JP_SIM_MAX_TICKETS;
     uint32_t id = (uint32_t)pop->n_subs++;
-    pop->postcode[id] = postcode;
-    pop->tickets[id] = (uint8_t)tickets;
-    pop->pf[id] = 0;
-    pop->tenure[id] = (uint16_t)(tenure < 0 ? 0 : tenure > 65535 ? 65535 : tenure);
-    pop->state[id] = JP_SIM_SUB_ACTIVE;
-    pop->pos[id] = (uint32_t)pop->n_active;
+    pop->subs[id] = (jp_sim_sub_t){
+        .postcode = postcode,
+        .pos = (uint32_t)pop->n_active,
+        .tenure = (uint16_t)(tenure < 0       ? 0
+                             : tenure > 65535 ? 65535
+                                              : tenure),
+        .tickets = (uint8_t)tickets,
+        .pf = 0,
+        .state = JP_SIM_SUB_ACTIVE,
+    };
     pop->active[pop->n_active++] = id;
     pop->bucket_count[bucket_of(pop, id)]++;
-    postcode_add(pop, postcode, &pop->sub_tickets[postcode], tickets);
+    postcode_add(pop, postcode, &pop->count[postcode].sub_tickets, tickets);
     return (long)id;
 }
 
 uint32_t jp_sim_pop_pick_postcode(const jp_sim_pop_t *pop, jp_rng_t *rng)
 {
     uint32_t i = (uint32_t)jp_rng_below(rng, pop->n_postcodes);
-    return jp_rng_uniform(rng) < pop->alias_prob[i] ? i : pop->alias_idx[i];
+    return jp_sim_pop_alias(pop, i, jp_rng_uniform(rng));
 }
 
-static void list_remove(uint32_t *list, size_t *n, uint32_t *pos, uint32_t id)
+static void list_remove(uint32_t *list, size_t *n, jp_sim_sub_t *subs, uint32_t id)
 {
-    uint32_t at = pos[id];
+    uint32_t at = subs[id].pos;
     uint32_t last = list[--*n];
     list[at] = last;
-    pos[last] = at;
+    subs[last].pos = at;
 }
 
 void jp_sim_pop_cancel(jp_sim_pop_t *pop, uint32_t id)
 {
-    if (pop->state[id] != JP_SIM_SUB_ACTIVE)
+    jp_sim_sub_t *s = &pop->subs[id];
+    if (s->state != JP_SIM_SUB_ACTIVE)
         return;
     pop->bucket_count[bucket_of(pop, id)]--;
-    list_remove(pop->active, &pop->n_active, pop->pos, id);
-    pop->state[id] = JP_SIM_SUB_CANCELLED;
-    pop->pos[id] = (uint32_t)pop->n_cancelled;
+    list_remove(pop->active, &pop->n_active, pop->subs, id);
+    s->state = JP_SIM_SUB_CANCELLED;
+    s->pos = (uint32_t)pop->n_cancelled;
     pop->cancelled[pop->n_cancelled++] = id;
-    postcode_add(pop, pop->postcode[id], &pop->sub_tickets[pop->postcode[id]], -pop->tickets[id]);
+    postcode_add(pop, s->postcode, &pop->count[s->postcode].sub_tickets, -s->tickets);
 }
 
 void jp_sim_pop_reactivate(jp_sim_pop_t *pop, uint32_t id)
 {
-    if (pop->state[id] != JP_SIM_SUB_CANCELLED)
+    jp_sim_sub_t *s = &pop->subs[id];
+    if (s->state != JP_SIM_SUB_CANCELLED)
         return;
-    list_remove(pop->cancelled, &pop->n_cancelled, pop->pos, id);
-    pop->state[id] = JP_SIM_SUB_ACTIVE;
-    pop->pf[id] = 0;
-    pop->pos[id] = (uint32_t)pop->n_active;
+    list_remove(pop->cancelled, &pop->n_cancelled, pop->subs, id);
+    s->state = JP_SIM_SUB_ACTIVE;
+    s->pf = 0;
+    s->pos = (uint32_t)pop->n_active;
     pop->active[pop->n_active++] = id;
     pop->bucket_count[bucket_of(pop, id)]++;
-    postcode_add(pop, pop->postcode[id], &pop->sub_tickets[pop->postcode[id]], pop->tickets[id]);
+    postcode_add(pop, s->postcode, &pop->count[s->postcode].sub_tickets, s->tickets);
 }
 
 /* Changes a field of an active subscriber that its hazard bucket depends on. */
 #define REBUCKET(pop, id, stmt)                                                                    \
     do {                                                                                           \
-        int active_ = (pop)->state[id] == JP_SIM_SUB_ACTIVE;                                       \
+        int active_ = (pop)->subs[id].state == JP_SIM_SUB_ACTIVE;                                  \
         if (active_)                                                                               \
             (pop)->bucket_count[bucket_of(pop, id)]--;                                             \
         stmt;                                                                                      \
@@ -298,14 +370,14 @@ void jp_sim_pop_reactivate(jp_sim_pop_t *pop, uint32_t id)
 
 void jp_sim_pop_payment_failed(jp_sim_pop_t *pop, uint32_t id)
 {
-    if (pop->pf[id] < 255)
-        REBUCKET(pop, id, pop->pf[id]++);
+    if (pop->subs[id].pf < 255)
+        REBUCKET(pop, id, pop->subs[id].pf++);
 }
 
 void jp_sim_pop_renewed(jp_sim_pop_t *pop, uint32_t id)
 {
-    if (pop->tenure[id] < 65535)
-        REBUCKET(pop, id, pop->tenure[id]++);
+    if (pop->subs[id].tenure < 65535)
+        REBUCKET(pop, id, pop->subs[id].tenure++);
 }
 
 void jp_sim_pop_set_tickets(jp_sim_pop_t *pop, uint32_t id, int tickets)
@@ -314,10 +386,11 @@ void jp_sim_pop_set_tickets(jp_sim_pop_t *pop, uint32_t id, int tickets)
         tickets = 1;
     if (tickets > JP_SIM_MAX_TICKETS)
         tickets = JP_SIM_MAX_TICKETS;
-    int delta = tickets - pop->tickets[id];
-    REBUCKET(pop, id, pop->tickets[id] = (uint8_t)tickets);
-    if (pop->state[id] == JP_SIM_SUB_ACTIVE)
-        postcode_add(pop, pop->postcode[id], &pop->sub_tickets[pop->postcode[id]], delta);
+    jp_sim_sub_t *s = &pop->subs[id];
+    int delta = tickets - s->tickets;
+    REBUCKET(pop, id, s->tickets = (uint8_t)tickets);
+    if (s->state == JP_SIM_SUB_ACTIVE)
+        postcode_add(pop, s->postcode, &pop->count[s->postcode].sub_tickets, delta);
 }
 
 long jp_sim_pop_random_active(const jp_sim_pop_t *pop, jp_rng_t *rng)
@@ -346,16 +419,16 @@ double jp_sim_pop_hazard_sum(const jp_sim_pop_t *pop)
 
 void jp_sim_pop_add_extra(jp_sim_pop_t *pop, uint32_t postcode, int tickets)
 {
-    if (pop->extra[postcode] == 0)
+    if (pop->count[postcode].extra == 0)
         pop->extra_touched[pop->n_extra_touched++] = postcode;
-    postcode_add(pop, postcode, &pop->extra[postcode], tickets);
+    postcode_add(pop, postcode, &pop->count[postcode].extra, tickets);
 }
 
 void jp_sim_pop_reset_extra(jp_sim_pop_t *pop)
 {
     for (size_t i = 0; i < pop->n_extra_touched; i++) {
         uint32_t pc = pop->extra_touched[i];
-        postcode_add(pop, pc, &pop->extra[pc], -pop->extra[pc]);
+        postcode_add(pop, pc, &pop->count[pc].extra, -pop->count[pc].extra);
     }
     pop->n_extra_touched = 0;
 }
@@ -365,16 +438,21 @@ const char *jp_sim_pop_postcode(const jp_sim_pop_t *pop, uint32_t postcode)
     return pop->pc_str[postcode];
 }
 
+size_t jp_sim_pop_postcode_len(const jp_sim_pop_t *pop, uint32_t postcode)
+{
+    return pop->pc_len ? pop->pc_len : strlen(pop->pc_str[postcode]);
+}
+
 int64_t jp_sim_pop_postcode_tickets(const jp_sim_pop_t *pop, uint32_t postcode)
 {
-    return (int64_t)pop->sub_tickets[postcode] + pop->extra[postcode];
+    return (int64_t)pop->count[postcode].sub_tickets + pop->count[postcode].extra;
 }
 
 int64_t jp_sim_pop_total_tickets(const jp_sim_pop_t *pop)
 {
     int64_t s = 0;
     for (size_t i = 0; i < pop->n_postcodes; i++)
-        s += (int64_t)pop->sub_tickets[i] + pop->extra[i];
+        s += (int64_t)pop->count[i].sub_tickets + pop->count[i].extra;
     return s;
 }
 

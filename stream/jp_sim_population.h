@@ -22,8 +22,13 @@
  *   hazards) are exact and O(buckets); cancellations are drawn by thinning
  *   against the largest bucket hazard, which is exact for a Poisson
  *   process with per-subscriber rates.
- * - Per-subscriber state is a few struct-of-array bytes (about 20 bytes per
- *   subscriber), so a million subscribers take about 20 MB.
+ * - Per-subscriber state is one 16-byte entry plus its place in the active
+ *   or cancelled list (about 20 bytes per subscriber), so a million
+ *   subscribers take about 20 MB. Subscribers are visited at random (extra
+ *   purchases, cancellations) or with a large stride (renewals), so all a
+ *   visit reads is in one entry - one cache miss, not one per field; the
+ *   two counters of a postcode and the two halves of an alias entry are
+ *   paired the same way.
  * - All randomness comes from the rng the caller passes: deterministic.
  */
 #ifndef JP_SIM_POPULATION_H
@@ -41,6 +46,23 @@
 
 typedef enum { JP_SIM_SUB_ACTIVE = 1, JP_SIM_SUB_CANCELLED = 2 } jp_sim_sub_state_t;
 
+typedef struct jp_sim_sub_s {
+    uint32_t postcode;
+    uint32_t pos; /* index in the active or cancelled list */
+    uint16_t tenure;
+    uint8_t tickets, pf, state;
+} jp_sim_sub_t;
+
+typedef struct jp_sim_postcode_count_s {
+    int32_t sub_tickets; /* tickets of active subscriptions */
+    int32_t extra;       /* extra tickets for the coming headline draw */
+} jp_sim_postcode_count_t;
+
+typedef struct jp_sim_alias_s {
+    double prob;
+    uint32_t idx;
+} jp_sim_alias_t;
+
 typedef struct jp_sim_pop_params_s {
     const char *country; /* code, selects the postcode format */
     size_t postcodes;
@@ -53,22 +75,18 @@ typedef struct jp_sim_pop_s {
     char country[3];
     int style; /* postcode format */
     size_t n_postcodes, per_sector;
-    int32_t *sub_tickets; /* per postcode: tickets of active subscriptions */
-    int32_t *extra;       /* per postcode: extra tickets for the coming headline draw */
-    int32_t *fenwick;     /* 1-based, over participating (tickets + extra > 0) */
+    jp_sim_postcode_count_t *count; /* per postcode */
+    int32_t *fenwick;               /* 1-based, over participating (sub_tickets + extra > 0) */
     uint32_t *extra_touched;
     size_t n_extra_touched;
     size_t n_participating;
-    double *alias_prob;
-    uint32_t *alias_idx;
-    char (*pc_str)[8]; /* every postcode's string, formatted once */
+    jp_sim_alias_t *alias; /* per postcode */
+    char (*pc_str)[8];     /* every postcode's string, formatted once */
+    size_t pc_len;         /* their common length (fixed per format), 0 if they differ */
 
-    /* subscribers (struct of arrays) */
+    /* subscribers, by id */
     size_t n_subs, cap_subs;
-    uint32_t *postcode;
-    uint8_t *tickets, *pf, *state;
-    uint16_t *tenure;
-    uint32_t *pos; /* index in the active or cancelled list */
+    jp_sim_sub_t *subs;
     uint32_t *active, *cancelled;
     size_t n_active, n_cancelled;
 
@@ -82,10 +100,22 @@ jp_sim_pop_t *jp_sim_pop_new(const jp_sim_pop_params_t *p, jp_rng_t *rng, char *
                              size_t errstr_size);
 void jp_sim_pop_free(jp_sim_pop_t *pop);
 
+/* Makes room for n subscribers in all (no effect on the population);
+ * 0, or -1 when out of memory. */
+int jp_sim_pop_reserve(jp_sim_pop_t *pop, size_t n);
+
 /* Adds an active subscriber; returns its id, or -1 when out of memory. */
 long jp_sim_pop_add(jp_sim_pop_t *pop, uint32_t postcode, int tickets, int tenure);
-/* A postcode drawn by player density. */
+/* A postcode drawn by player density: one jp_rng_below(n_postcodes) i,
+ * then one uniform u, resolved by jp_sim_pop_alias. */
 uint32_t jp_sim_pop_pick_postcode(const jp_sim_pop_t *pop, jp_rng_t *rng);
+
+/* The postcode jp_sim_pop_pick_postcode returns for the draws (i, u), for
+ * callers that draw first and look up later (batched, with prefetching). */
+static inline uint32_t jp_sim_pop_alias(const jp_sim_pop_t *pop, uint32_t i, double u)
+{
+    return u < pop->alias[i].prob ? i : pop->alias[i].idx;
+}
 
 void jp_sim_pop_cancel(jp_sim_pop_t *pop, uint32_t id);
 void jp_sim_pop_reactivate(jp_sim_pop_t *pop, uint32_t id);
@@ -113,8 +143,10 @@ long jp_sim_pop_draw_postcode(const jp_sim_pop_t *pop, jp_rng_t *rng);
 /* Sum of tickets over all postcodes. */
 int64_t jp_sim_pop_total_tickets(const jp_sim_pop_t *pop);
 
-/* The postcode's string, formatted once at creation (NUL-terminated). */
+/* The postcode's string, formatted once at creation (NUL-terminated; the
+ * same as jp_sim_pop_postcode_str writes), and its length. */
 const char *jp_sim_pop_postcode(const jp_sim_pop_t *pop, uint32_t postcode);
+size_t jp_sim_pop_postcode_len(const jp_sim_pop_t *pop, uint32_t postcode);
 
 /* The postcode's and its sector's strings (buffers of >= 16 bytes). */
 void jp_sim_pop_postcode_str(const jp_sim_pop_t *pop, uint32_t postcode, char *out, size_t size);

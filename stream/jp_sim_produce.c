@@ -1,10 +1,18 @@
 /*
  * jp_sim_produce: one librdkafka producer for every topic (topic handles
- * cached by name), rd_kafka_producev with RD_KAFKA_MSG_F_COPY so the
- * simulator's single encode buffer is reused at once, and the event time as
- * the message timestamp (so CreateTime is simulated time, not wall time).
- * A fault record carries its truth index (+1) as the message opaque; its
- * delivery report writes partition and offset into the truth.
+ * cached by name) and the event time as the message timestamp (so
+ * CreateTime is simulated time, not wall time).
+ *
+ * Values live in the producer's slabs, not in librdkafka's messages: each
+ * record is copied once, sequentially, into the current 1 MB slab behind a
+ * small header, and produced without RD_KAFKA_MSG_F_COPY, so librdkafka
+ * allocates only its message struct and never copies the value again. The
+ * header is the message opaque: its slab (released when every record in it
+ * has had its delivery report, then reused) and the record's truth fault
+ * index, whose delivery report writes partition and offset into the truth.
+ * Delivery reports are served every POLL_EVERY records, so slabs come back
+ * in a steady cycle and few are ever allocated. A value larger than a slab
+ * is copied by librdkafka instead.
  *
  * The closed loop's consumer is separate and never joins a group: it
  * assigns every partition of the recommendations topic from the beginning
@@ -26,10 +34,41 @@ typedef struct {
     int64_t prize;
 } rec_t;
 
+/* Delivery reports are served every this many records (and while the
+ * local queue is full, and by flush), not after each one. */
+#define POLL_EVERY 1024
+#define SLAB_SIZE  (1u << 20)
+
+typedef struct {
+    unsigned char *data;
+    size_t used;
+    size_t refs; /* records in it still waiting for their delivery report */
+} slab_t;
+
+/* Precedes each value in its slab; the message opaque points at it. */
+typedef struct {
+    size_t slab; /* index + 1; 0: not in a slab (copied by librdkafka) */
+    long fault;  /* truth index, -1 if none */
+} rec_hdr_t;
+
+#define HDR_SIZE ((sizeof(rec_hdr_t) + 15) & ~(size_t)15)
+
+/* Slab space of a value of len bytes (16-byte aligned records). */
+static size_t slab_need(size_t len)
+{
+    return HDR_SIZE + ((len + 15) & ~(size_t)15);
+}
+
 struct jp_sim_producer_s {
     rd_kafka_t *rk;
     rd_kafka_topic_t **topics;
     size_t n_topics;
+    rd_kafka_topic_t *last_topic; /* the one found last: records come in runs */
+    unsigned writes;
+    slab_t *slabs;
+    size_t n_slabs, cur; /* cur: the one being filled, n_slabs if none */
+    size_t *free_slabs, n_free;
+    rec_hdr_t big; /* the opaque of values larger than a slab: no fault */
     jp_sim_truth_t *truth;
     uint64_t failures;
     char first_error[256];
@@ -64,18 +103,70 @@ static int consumer_only_prop(const char *key)
     return 0;
 }
 
+/* A record of slab i (index) has had its report. */
+static void slab_release(jp_sim_producer_t *p, size_t i)
+{
+    if (--p->slabs[i].refs == 0 && i != p->cur)
+        p->free_slabs[p->n_free++] = i;
+}
+
+/* Copies header + value into the current slab (a fresh one when it is
+ * full); NULL when out of memory or when the value exceeds a slab. */
+static rec_hdr_t *slab_put(jp_sim_producer_t *p, const void *value, size_t len, long fault)
+{
+    size_t need = slab_need(len);
+    if (need > SLAB_SIZE)
+        return NULL;
+    if (p->cur == p->n_slabs || p->slabs[p->cur].used + need > SLAB_SIZE) {
+        size_t old = p->cur;
+        if (p->n_free) {
+            p->cur = p->free_slabs[--p->n_free];
+        } else {
+            slab_t *v = realloc(p->slabs, (p->n_slabs + 1) * sizeof(*v));
+            if (!v)
+                return NULL;
+            p->slabs = v;
+            size_t *f = realloc(p->free_slabs, (p->n_slabs + 1) * sizeof(*f));
+            if (!f)
+                return NULL;
+            p->free_slabs = f;
+            v[p->n_slabs].data = malloc(SLAB_SIZE);
+            if (!v[p->n_slabs].data)
+                return NULL;
+            v[p->n_slabs].refs = 0;
+            if (old == p->n_slabs)
+                old++; /* "none" moves with the count */
+            p->cur = p->n_slabs++;
+        }
+        p->slabs[p->cur].used = 0;
+        /* the full one is free as soon as its last report is in */
+        if (old < p->n_slabs && p->slabs[old].refs == 0)
+            p->free_slabs[p->n_free++] = old;
+    }
+    slab_t *sl = &p->slabs[p->cur];
+    rec_hdr_t *h = (rec_hdr_t *)(sl->data + sl->used);
+    h->slab = p->cur + 1;
+    h->fault = fault;
+    memcpy(sl->data + sl->used + HDR_SIZE, value, len);
+    sl->used += need;
+    return h;
+}
+
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     (void)rk;
     jp_sim_producer_t *p = opaque;
+    const rec_hdr_t *h = m->_private;
+    long fault = h ? h->fault : -1;
+    if (h && h->slab)
+        slab_release(p, h->slab - 1);
     if (m->err) {
         if (p->failures++ == 0)
             snprintf(p->first_error, sizeof(p->first_error), "%s", rd_kafka_err2str(m->err));
         return;
     }
-    if (m->_private && p->truth)
-        jp_sim_truth_fault_delivered(p->truth, (long)((intptr_t)m->_private - 1), m->partition,
-                                     m->offset);
+    if (fault >= 0 && p->truth)
+        jp_sim_truth_fault_delivered(p->truth, fault, m->partition, m->offset);
 }
 
 static int conf_set(rd_kafka_conf_t *conf, const char *k, const char *v, char *errstr,
@@ -99,6 +190,7 @@ jp_sim_producer_t *jp_sim_producer_new(const char *brokers, const jp_conf_props_
         return NULL;
     }
     p->truth = truth;
+    p->big.fault = -1;
     jp_avro_arena_init(&p->arena);
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     static const char *const defaults[][2] = {
@@ -155,14 +247,21 @@ void jp_sim_producer_free(jp_sim_producer_t *p)
     }
     jp_avro_arena_free(&p->arena);
     free(p->recs);
+    /* after rd_kafka_destroy: librdkafka holds no value any more */
+    for (size_t i = 0; i < p->n_slabs; i++)
+        free(p->slabs[i].data);
+    free(p->slabs);
+    free(p->free_slabs);
     free(p);
 }
 
 static rd_kafka_topic_t *topic_for(jp_sim_producer_t *p, const char *name)
 {
+    if (p->last_topic && strcmp(rd_kafka_topic_name(p->last_topic), name) == 0)
+        return p->last_topic;
     for (size_t i = 0; i < p->n_topics; i++)
         if (strcmp(rd_kafka_topic_name(p->topics[i]), name) == 0)
-            return p->topics[i];
+            return p->last_topic = p->topics[i];
     rd_kafka_topic_t **v = realloc(p->topics, (p->n_topics + 1) * sizeof(*v));
     if (!v)
         return NULL;
@@ -170,7 +269,7 @@ static rd_kafka_topic_t *topic_for(jp_sim_producer_t *p, const char *name)
     rd_kafka_topic_t *t = rd_kafka_topic_new(p->rk, name, NULL);
     if (t)
         p->topics[p->n_topics++] = t;
-    return t;
+    return p->last_topic = t;
 }
 
 static int producer_write(void *ctx, const char *topic, const void *key, size_t key_len,
@@ -180,22 +279,35 @@ static int producer_write(void *ctx, const char *topic, const void *key, size_t 
     rd_kafka_topic_t *t = topic_for(p, topic);
     if (!t)
         return -1;
+    rec_hdr_t *h = slab_put(p, value, len, fault);
+    int flags = 0;
+    if (h) {
+        value = (const unsigned char *)h + HDR_SIZE;
+    } else if (slab_need(len) > SLAB_SIZE) {
+        /* too large for a slab: librdkafka copies it; no fault record is */
+        h = &p->big;
+        flags = RD_KAFKA_MSG_F_COPY;
+    } else {
+        return -1; /* out of memory */
+    }
     for (;;) {
-        rd_kafka_resp_err_t e =
-            rd_kafka_producev(p->rk, RD_KAFKA_V_RKT(t), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                              RD_KAFKA_V_KEY((void *)key, key_len),
-                              RD_KAFKA_V_VALUE((void *)value, len), RD_KAFKA_V_TIMESTAMP(ts),
-                              RD_KAFKA_V_OPAQUE((void *)(intptr_t)(fault + 1)), RD_KAFKA_V_END);
+        rd_kafka_resp_err_t e = rd_kafka_producev(
+            p->rk, RD_KAFKA_V_RKT(t), RD_KAFKA_V_MSGFLAGS(flags),
+            RD_KAFKA_V_KEY((void *)key, key_len), RD_KAFKA_V_VALUE((void *)value, len),
+            RD_KAFKA_V_TIMESTAMP(ts), RD_KAFKA_V_OPAQUE(h), RD_KAFKA_V_END);
         if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
             break;
         if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
             if (p->failures++ == 0)
                 snprintf(p->first_error, sizeof(p->first_error), "%s", rd_kafka_err2str(e));
-            return -1;
+            return -1; /* the slab space is simply not released: the run stops */
         }
         rd_kafka_poll(p->rk, 10);
     }
-    rd_kafka_poll(p->rk, 0);
+    if (h->slab)
+        p->slabs[h->slab - 1].refs++;
+    if (++p->writes % POLL_EVERY == 0)
+        rd_kafka_poll(p->rk, 0);
     return 0;
 }
 

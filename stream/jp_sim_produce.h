@@ -13,6 +13,9 @@
  *   every extra property (e.g. from the processor's kafka map or -X) is
  *   applied after the defaults and may override them. Consumer-only
  *   properties of the processor's map (group.id, ...) are skipped.
+ * - The value passed to write is copied before write returns (into slabs
+ *   the producer owns until the record's delivery report), so the caller
+ *   may reuse its buffer at once.
  * - A full local queue is waited out (poll), never dropped. Delivery
  *   failures are counted and reported by jp_sim_producer_flush; delivery
  *   reports of fault records fill in their partition and offset in the

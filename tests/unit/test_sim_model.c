@@ -1,7 +1,10 @@
 /*
  * The simulator's building blocks: the world file's validation, the
  * population (Fenwick draw among participating postcodes, exact hazard
- * sums, postcode formats, density sampling), ids and faults.
+ * sums, postcode formats, density sampling), ids and faults, and the fast
+ * paths that must agree exactly with what they replace (jp_sim_rng with
+ * jp_rng, jp_sim_encode with jp_serde, the postcode table with
+ * jp_sim_pop_postcode_str).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,10 +19,12 @@
 #include <math.h>
 
 #include "jp_serde.h"
+#include "jp_sim_encode.h"
 #include "jp_sim_faults.h"
 #include "jp_sim_gen.h"
 #include "jp_sim_memreg.h"
 #include "jp_sim_population.h"
+#include "jp_sim_rng.h"
 #include "jp_sim_world.h"
 #include "jp_test.h"
 
@@ -198,13 +203,14 @@ static void test_hazard_sum_is_exact(void **state)
     double want = 0;
     int64_t tickets = 0;
     for (uint32_t id = 0; id < pop->n_subs; id++) {
-        if (pop->state[id] != JP_SIM_SUB_ACTIVE)
+        const jp_sim_sub_t *s = &pop->subs[id];
+        if (s->state != JP_SIM_SUB_ACTIVE)
             continue;
-        double t = pop->tenure[id] > 24 ? 24 : pop->tenure[id];
-        double pf = pop->pf[id] > 3 ? 3 : pop->pf[id];
-        double z = -6 - 0.3 * log1p(t) + 0.9 * pf - 0.2 * (pop->tickets[id] - 1);
+        double t = s->tenure > 24 ? 24 : s->tenure;
+        double pf = s->pf > 3 ? 3 : s->pf;
+        double z = -6 - 0.3 * log1p(t) + 0.9 * pf - 0.2 * (s->tickets - 1);
         want += 1 / (1 + exp(-z));
-        tickets += pop->tickets[id];
+        tickets += s->tickets;
     }
     assert_true(fabs(jp_sim_pop_hazard_sum(pop) - want) < 1e-9 * want);
     assert_int_equal(jp_sim_pop_total_tickets(pop), tickets);
@@ -240,6 +246,208 @@ static void test_postcode_formats(void **state)
     char err[256];
     assert_null(jp_sim_pop_new(&p, &rng, err, sizeof(err)));
     assert_non_null(strstr(err, "sectors"));
+}
+
+static void test_postcode_table_matches_format(void **state)
+{
+    (void)state;
+    /* every postcode of every format, up to the most sectors it can name */
+    struct {
+        const char *code;
+        size_t postcodes, per_sector;
+    } cases[] = {{"GB", 676 * 100 * 3, 3}, {"NL", 9000 * 20, 20}, {"DE", 900 * 99, 99},
+                 {"SE", 900 * 99, 99},     {"NO", 90 * 99, 99},   {"FR", 5000, 10}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        jp_rng_t rng;
+        jp_rng_seed(&rng, 5);
+        jp_sim_pop_params_t p = {
+            cases[i].code, cases[i].postcodes, cases[i].per_sector, 1, -6, 0, 0, 0};
+        char err[256];
+        jp_sim_pop_t *pop = jp_sim_pop_new(&p, &rng, err, sizeof(err));
+        assert_non_null(pop);
+        assert_true(pop->pc_len > 0);
+        for (uint32_t pc = 0; pc < cases[i].postcodes; pc++) {
+            char want[16];
+            jp_sim_pop_postcode_str(pop, pc, want, sizeof(want));
+            if (strcmp(jp_sim_pop_postcode(pop, pc), want) != 0)
+                fail_msg("%s postcode %u: '%s', want '%s'", cases[i].code, pc,
+                         jp_sim_pop_postcode(pop, pc), want);
+            assert_int_equal(jp_sim_pop_postcode_len(pop, pc), strlen(want));
+        }
+        jp_sim_pop_free(pop);
+    }
+}
+
+static void test_sim_rng_matches_jp_rng(void **state)
+{
+    (void)state;
+    const uint64_t bounds[] = {0,
+                               1,
+                               2,
+                               3,
+                               7,
+                               1000,
+                               3600000,
+                               1000003,
+                               (1ULL << 32) - 1,
+                               (1ULL << 32) + 1,
+                               0x5555555555555555ULL,
+                               1ULL << 63,
+                               (1ULL << 63) + 1,
+                               UINT64_MAX - 1,
+                               UINT64_MAX};
+    for (size_t i = 0; i < sizeof(bounds) / sizeof(bounds[0]); i++) {
+        jp_rng_t a, b, c;
+        jp_rng_seed(&a, 100 + i);
+        b = c = a;
+        jp_sim_below_t by;
+        jp_sim_below_init(&by, bounds[i]);
+        for (int k = 0; k < 20000; k++) {
+            uint64_t x = jp_rng_below(&a, bounds[i]);
+            assert_true(jp_rng_below(&b, bounds[i]) == x);
+            assert_true(jp_sim_rng_below_by(&c, &by) == x);
+        }
+        assert_memory_equal(&a, &b, sizeof(a));
+        assert_memory_equal(&a, &c, sizeof(a));
+    }
+    /* the remainder itself, on random and extreme operands */
+    jp_rng_t r;
+    jp_rng_seed(&r, 9);
+    for (int k = 0; k < 200000; k++) {
+        uint64_t n = jp_rng_next(&r) >> (jp_rng_next(&r) % 64);
+        uint64_t x = k % 7 == 0 ? UINT64_MAX - (uint64_t)k : jp_rng_next(&r);
+        if (n == 0)
+            continue;
+        jp_sim_below_t by;
+        jp_sim_below_init(&by, n);
+        if (jp_sim_mod(&by, x) != x % n)
+            fail_msg("%llu mod %llu", (unsigned long long)x, (unsigned long long)n);
+    }
+    /* uniform and Poisson, with the mean changing under the cache */
+    const double means[] = {0.5, 0.5, 2.3, -1, 0, 9.99, 2.3, 10, 37.5, NAN, 0.5};
+    jp_rng_t a, b;
+    jp_rng_seed(&a, 77);
+    b = a;
+    jp_sim_poisson_t cache = {0};
+    for (size_t i = 0; i < sizeof(means) / sizeof(means[0]); i++)
+        for (int k = 0; k < 5000; k++) {
+            assert_true(jp_sim_poisson(&cache, &b, means[i]) == jp_rng_poisson(&a, means[i]));
+            assert_true(jp_rng_uniform(&b) == jp_rng_uniform(&a));
+        }
+    assert_memory_equal(&a, &b, sizeof(a));
+}
+
+/* A random string of up to max bytes (printable, sometimes empty). */
+static jp_avro_str_t random_str(jp_rng_t *r, char *buf, size_t max)
+{
+    size_t n = (size_t)jp_rng_below(r, max + 1);
+    for (size_t i = 0; i < n; i++)
+        buf[i] = (char)(' ' + jp_rng_below(r, 95));
+    return (jp_avro_str_t){n ? buf : NULL, n};
+}
+
+static int64_t random_long(jp_rng_t *r)
+{
+    uint64_t x = jp_rng_next(r);
+    return (int64_t)(x >> jp_rng_below(r, 64)) * (jp_rng_below(r, 2) ? 1 : -1);
+}
+
+/* Frames the record both ways and compares; the id is the one jp_serde
+ * registered (the memory registry hands out 1, 2, 3). */
+static void encode_both(jp_serde_t *s, jp_event_type_t type, const char *topic, const void *ev)
+{
+    jp_avro_buf_t want = {0};
+    char err[256];
+    assert_int_equal(jp_serde_encode(s, (int)type, topic, ev, &want, err, sizeof(err)),
+                     JP_SERDE_OK);
+    const unsigned char *payload;
+    size_t plen;
+    int32_t id;
+    assert_int_equal(jp_serde_frame_parse(want.data, want.len, &id, &payload, &plen), JP_SERDE_OK);
+    size_t bound = jp_sim_encode_bound(type, ev);
+    unsigned char *got = malloc(bound + 1);
+    assert_non_null(got);
+    size_t n = jp_sim_encode(type, ev, id, got);
+    assert_int_equal(n, want.len);
+    assert_true(n <= bound);
+    assert_memory_equal(got, want.data, n);
+    free(got);
+    jp_avro_buf_free(&want);
+}
+
+static void test_direct_encoding_matches_serde(void **state)
+{
+    (void)state;
+    assert_int_equal(jp_sim_encode_check(), 1);
+    jp_sim_memreg_t *reg = jp_sim_memreg_new();
+    jp_serde_config_t sc = {0};
+    sc.registry = jp_sim_memreg_registry(reg);
+    char err[512];
+    jp_serde_t *s = jp_serde_new(&sc, err, sizeof(err));
+    assert_non_null(s);
+    jp_rng_t r;
+    jp_rng_seed(&r, 21);
+    char b[12][200];
+    for (int k = 0; k < 3000; k++) {
+        jp_sale_event_t sa = {0};
+        sa.event_id = random_str(&r, b[0], 40);
+        sa.country = random_str(&r, b[1], 3);
+        sa.event_time = random_long(&r);
+        sa.customer_id = random_str(&r, b[2], 30);
+        sa.postcode = random_str(&r, b[3], 8);
+        sa.channel = (jp_sale_channel_t)jp_rng_below(&r, 7);
+        sa.tickets = (int32_t)random_long(&r);
+        sa.amount_minor = random_long(&r);
+        sa.currency = random_str(&r, b[4], 3);
+        sa.draw_id = random_str(&r, b[5], 190);
+        sa.advertised_prize_minor = random_long(&r);
+        sa.has_campaign = (uint8_t)jp_rng_below(&r, 2);
+        sa.campaign = random_str(&r, b[6], 20);
+        sa.has_purchase = (uint8_t)jp_rng_below(&r, 2);
+        sa.purchase = (jp_sale_purchase_t)jp_rng_below(&r, 4);
+        encode_both(s, JP_EVENT_SALE, "lottery.sales.v1", &sa);
+
+        jp_customer_event_t cu = {0};
+        cu.event_id = random_str(&r, b[0], 40);
+        cu.country = random_str(&r, b[1], 3);
+        cu.event_time = random_long(&r);
+        cu.customer_id = random_str(&r, b[2], 30);
+        cu.has_email = (uint8_t)jp_rng_below(&r, 2);
+        cu.email = random_str(&r, b[7], 90);
+        cu.postcode = random_str(&r, b[3], 8);
+        cu.type = (jp_customer_event_type_t)jp_rng_below(&r, 7);
+        cu.subscription_tickets = (int32_t)random_long(&r);
+        cu.has_reason = (uint8_t)jp_rng_below(&r, 2);
+        cu.reason = random_str(&r, b[8], 20);
+        encode_both(s, JP_EVENT_CUSTOMER, "lottery.customers.v1", &cu);
+
+        jp_prize_paid_t paid[8];
+        size_t n_paid = (size_t)jp_rng_below(&r, 9);
+        for (size_t i = 0; i < n_paid; i++)
+            paid[i] = (jp_prize_paid_t){random_str(&r, b[9 + i % 3], 20), (int32_t)random_long(&r),
+                                        random_long(&r)};
+        jp_draw_result_t dr = {0};
+        dr.country = random_str(&r, b[1], 3);
+        dr.draw_id = random_str(&r, b[5], 48);
+        dr.draw_time = random_long(&r);
+        dr.headline_prize_minor = random_long(&r);
+        dr.prize_kind = (jp_prize_kind_t)jp_rng_below(&r, 3);
+        dr.winning_sector = random_str(&r, b[4], 8);
+        dr.tickets_in_winning_postcode = (int32_t)random_long(&r);
+        dr.prizes_paid = (jp_avro_array_t){n_paid ? paid : NULL, n_paid};
+        encode_both(s, JP_EVENT_DRAW, "lottery.draws.v1", &dr);
+
+        /* what the generic encoder refuses is declined, not written */
+        unsigned char out[1024];
+        sa.channel = (jp_sale_channel_t)7;
+        assert_int_equal(jp_sim_encode(JP_EVENT_SALE, &sa, 1, out), 0);
+        cu.type = (jp_customer_event_type_t)-1;
+        assert_int_equal(jp_sim_encode(JP_EVENT_CUSTOMER, &cu, 2, out), 0);
+        dr.prizes_paid = (jp_avro_array_t){NULL, 1};
+        assert_int_equal(jp_sim_encode(JP_EVENT_DRAW, &dr, 3, out), 0);
+    }
+    jp_serde_free(s);
+    jp_sim_memreg_free(reg);
 }
 
 static void test_density_is_skewed(void **state)
@@ -386,6 +594,9 @@ int main(void)
         cmocka_unit_test(test_draw_is_uniform_among_participating),
         cmocka_unit_test(test_hazard_sum_is_exact),
         cmocka_unit_test(test_postcode_formats),
+        cmocka_unit_test(test_postcode_table_matches_format),
+        cmocka_unit_test(test_sim_rng_matches_jp_rng),
+        cmocka_unit_test(test_direct_encoding_matches_serde),
         cmocka_unit_test(test_density_is_skewed),
         cmocka_unit_test(test_uuid_and_seeds),
         cmocka_unit_test(test_faults_decode_with_expected_reason),
