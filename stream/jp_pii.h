@@ -27,7 +27,9 @@ jp_pii_t *jp_pii_new(const void *key, size_t key_len);
 void jp_pii_free(jp_pii_t *p);
 
 /* Writes the token of value (len bytes) in domain into out
- * (JP_PII_TOKEN_LEN + 1 bytes, NUL-terminated). Thread-safe. */
+ * (JP_PII_TOKEN_LEN + 1 bytes, NUL-terminated). Thread-safe. Aborts if
+ * OpenSSL cannot allocate a digest context (out of memory): state must
+ * never be keyed by a wrong token. */
 void jp_pii_token(const jp_pii_t *p, const char *domain, const char *value, size_t len,
                   char out[JP_PII_TOKEN_LEN + 1]);
 
