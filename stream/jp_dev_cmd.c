@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "jp_clock.h"
 #include "jp_commands.h"
 #include "jp_devstack.h"
 #include "jp_log.h"
@@ -69,13 +70,6 @@ typedef struct {
     int admin_port;
     double t_start;
 } devctx_t;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static void on_sim_progress(void *ctx, int64_t sim_ms, uint64_t records)
 {
@@ -134,7 +128,7 @@ static void render(devctx_t *d, int tty, double *last_line, uint64_t *last_consu
     char *status = jp_engine_status_json(d->engine);
     json_t *st = json_loads(status, 0, NULL);
     free(status);
-    double now = now_s();
+    double now = jp_clock_now_s();
     double rate =
         now > *last_t ? (double)((uint64_t)t.consumed - *last_consumed) / (now - *last_t) : 0.0;
     *last_consumed = (uint64_t)t.consumed;
@@ -195,7 +189,7 @@ static void *view_main(void *arg)
 {
     devctx_t *d = arg;
     int tty = isatty(2);
-    double last_line = now_s(), last_t = now_s();
+    double last_line = jp_clock_now_s(), last_t = jp_clock_now_s();
     uint64_t last_consumed = 0;
     while (!d->stop_view) {
         render(d, tty, &last_line, &last_consumed, &last_t);
@@ -236,7 +230,7 @@ static void on_exit_engine(void *ctx, jp_engine_t *engine)
         pthread_join(d->view_thread, NULL);
     jp_engine_totals_t t;
     jp_engine_totals(engine, &t);
-    double secs = now_s() - d->t_start;
+    double secs = jp_clock_now_s() - d->t_start;
     printf("\nsummary: %lld simulated records written, %lld consumed, %lld applied, "
            "%lld dead-lettered (%lld late), %lld duplicates, %lld windows closed, "
            "%lld commits, %.1f s\n",
@@ -336,7 +330,7 @@ int jp_cmd_dev(const jp_command_t *cmd, int argc, char **argv)
     static devctx_t d; /* large; one per process */
     memset(&d, 0, sizeof(d));
     pthread_mutex_init(&d.lock, NULL);
-    d.t_start = now_s();
+    d.t_start = jp_clock_now_s();
     jp_conf_t conf;
     jp_conf_init(&conf, "JACKPOT_");
     if (jp_sim_world_load(&conf, world_path, &d.world) != 0) {

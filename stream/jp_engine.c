@@ -10,6 +10,7 @@
  * its stale buffered records are dropped until the wanted offset arrives.
  */
 #include "jp_engine.h"
+#include "jp_clock.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -101,13 +102,6 @@ struct jp_engine_s {
     jp_engine_totals_t totals;
     int64_t windows_closed;
 };
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- metrics ---------------------------------------------------------------- */
 
@@ -653,11 +647,11 @@ static int restore_store(jp_engine_t *e, jp_task_t *t, jp_cf_t cf,
     rd_kafka_topic_partition_list_destroy(l);
     int64_t last = from - 1, applied = 0, skipped = 0;
     int rc = 0;
-    int64_t deadline = mono_ms() + 120000;
+    int64_t deadline = jp_clock_now_ms() + 120000;
     while (last < hi - 1 && rc == 0) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(e->restorer, 500);
         if (!m) {
-            if (mono_ms() > deadline) {
+            if (jp_clock_now_ms() > deadline) {
                 snprintf(errstr, errstr_size, "restore of %s [%d] stalled at %lld",
                          e->changelog[cf], p, (long long)last);
                 rc = -1;
@@ -742,10 +736,10 @@ static jp_task_t *open_task_once(jp_engine_t *e, int p, char *errstr, size_t err
  * REOPEN_DEADLINE_MS and only then gives up (the caller stops the engine). */
 static jp_task_t *open_task(jp_engine_t *e, int p, char *errstr, size_t errstr_size)
 {
-    int64_t deadline = mono_ms() + REOPEN_DEADLINE_MS;
+    int64_t deadline = jp_clock_now_ms() + REOPEN_DEADLINE_MS;
     for (;;) {
         jp_task_t *t = open_task_once(e, p, errstr, errstr_size);
-        if (t || e->stop || mono_ms() >= deadline)
+        if (t || e->stop || jp_clock_now_ms() >= deadline)
             return t;
         jp_log_warn("engine", "task %d: %s; retrying", p, errstr);
         usleep(REOPEN_BACKOFF_MS * 1000);
@@ -882,7 +876,7 @@ static void update_status(jp_engine_t *e);
 static int commit(jp_engine_t *e)
 {
     char errstr[512];
-    int64_t t0 = mono_ms();
+    int64_t t0 = jp_clock_now_ms();
     int any = 0;
     e->delivery_err = RD_KAFKA_RESP_ERR_NO_ERROR;
     /* (1) changelog records of every dirty key */
@@ -909,7 +903,7 @@ static int commit(jp_engine_t *e)
         return -1;
     }
     if (!any) {
-        e->last_commit_ms = mono_ms();
+        e->last_commit_ms = jp_clock_now_ms();
         return 0;
     }
     /* (3) the commit point */
@@ -951,7 +945,7 @@ static int commit(jp_engine_t *e)
         jp_validator_free(nv);
         jp_log_warn("engine", "too many reloads; restart to apply new country configurations");
     }
-    int64_t t1 = mono_ms();
+    int64_t t1 = jp_clock_now_ms();
     jp_histogram_observe(e->commit_latency, (double)(t1 - t0) / 1000.0);
     jp_counter_add(e->commits, 1);
     e->last_commit_ms = t1;
@@ -974,7 +968,7 @@ static void seek_back(jp_engine_t *e, int p, jp_input_t i, int64_t off)
         off = qerr || lo < 0 ? WANT_UNRESOLVED : lo;
     }
     e->rewind[p][i].want = off;
-    e->rewind[p][i].last_seek_ms = mono_ms();
+    e->rewind[p][i].last_seek_ms = jp_clock_now_ms();
     if (off == WANT_UNRESOLVED)
         return;
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
@@ -1019,7 +1013,7 @@ static void rewind_all(jp_engine_t *e, const char *why)
  * waiting for a stale record to notice it would wait forever. */
 static void reseek_pending(jp_engine_t *e)
 {
-    int64_t now = mono_ms();
+    int64_t now = jp_clock_now_ms();
     for (int p = 0; p < e->n_partitions; p++)
         for (int i = 0; e->tasks[p] && i < JP_INPUT__COUNT; i++)
             if (e->rewind[p][i].want != WANT_NONE &&
@@ -1056,7 +1050,7 @@ static void handle(jp_engine_t *e, rd_kafka_message_t *m)
              * partition was being (re)assigned may not have taken effect:
              * issue it again rather than wait for an offset that will not
              * come. */
-            if (mono_ms() - rw->last_seek_ms > RESEEK_AFTER_MS / 4)
+            if (jp_clock_now_ms() - rw->last_seek_ms > RESEEK_AFTER_MS / 4)
                 seek_back(e, p, in, rw->want);
             return;
         }
@@ -1090,7 +1084,7 @@ int jp_engine_run(jp_engine_t *e, char *errstr, size_t errstr_size)
         snprintf(errstr, errstr_size, "subscribe: %s", rd_kafka_err2str(err));
         return -1;
     }
-    e->last_commit_ms = mono_ms();
+    e->last_commit_ms = jp_clock_now_ms();
     update_status(e);
     while (!e->stop) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(e->leader, 20);
@@ -1114,7 +1108,7 @@ int jp_engine_run(jp_engine_t *e, char *errstr, size_t errstr_size)
         }
         rd_kafka_poll(e->producer, 0);
         reseek_pending(e);
-        if (mono_ms() - e->last_commit_ms >= e->cfg->processing.commit_interval_ms)
+        if (jp_clock_now_ms() - e->last_commit_ms >= e->cfg->processing.commit_interval_ms)
             commit(e);
     }
     commit(e);

@@ -15,6 +15,7 @@
  * decoded output stays deterministic.
  */
 #include "jp_serde.h"
+#include "jp_clock.h"
 
 #include "jp_err.h"
 
@@ -65,9 +66,7 @@ struct jp_serde_s {
 static int64_t default_now_ms(void *ctx)
 {
     (void)ctx;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return jp_clock_now_ms();
 }
 
 static int64_t now_ms(jp_serde_t *s)

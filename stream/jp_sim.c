@@ -30,6 +30,7 @@
  * jp_serde_encode for anything it declines.
  */
 #include "jp_sim.h"
+#include "jp_clock.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -329,19 +330,12 @@ static void apply_changes(run_t *r, unsigned char *applied, int64_t t)
     }
 }
 
-static double mono_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* Paces the run: wall time follows simulated time / speed. Wall time
  * never reaches the records. */
 static void pace(double wall0, int64_t sim_elapsed_ms, double speed)
 {
     double due = (double)sim_elapsed_ms / 1000.0 / speed;
-    double ahead = due - (mono_s() - wall0);
+    double ahead = due - (jp_clock_now_s() - wall0);
     if (ahead > 0) {
         struct timespec ts = {(time_t)ahead, (long)((ahead - (double)(time_t)ahead) * 1e9)};
         nanosleep(&ts, NULL);
@@ -425,7 +419,7 @@ int jp_sim_run(const jp_sim_world_t *w, const jp_sim_options_t *o, jp_sim_truth_
 
     jp_sim_emit_t emit = {&r, on_event};
     int64_t end = w->start_ms + weeks * WEEK_MS;
-    double wall0 = mono_s();
+    double wall0 = jp_clock_now_s();
     rc = 0;
     for (int64_t t = w->start_ms; t < end && rc == 0; t += HOUR_MS) {
         if (o->stop && *o->stop)

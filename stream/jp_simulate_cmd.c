@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "jp_clock.h"
 #include "jp_commands.h"
 #include "jp_config.h"
 #include "jp_log.h"
@@ -60,17 +61,10 @@ typedef struct {
     int64_t start_ms;
 } progress_t;
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static void on_progress(void *ctx, int64_t sim_ms, uint64_t records)
 {
     progress_t *p = ctx;
-    double t = now_s();
+    double t = jp_clock_now_s();
     if (t - p->last < 0.25)
         return;
     p->last = t;
@@ -230,7 +224,7 @@ int jp_cmd_simulate(const jp_command_t *cmd, int argc, char **argv)
         }
     }
 
-    progress_t prog = {now_s(), 0, world.start_ms};
+    progress_t prog = {jp_clock_now_s(), 0, world.start_ms};
     if (isatty(2)) {
         o.progress = on_progress;
         o.progress_ctx = &prog;
@@ -255,7 +249,7 @@ int jp_cmd_simulate(const jp_command_t *cmd, int argc, char **argv)
         rc = EX_CANTCREAT;
         goto out;
     }
-    double el = now_s() - prog.wall0;
+    double el = jp_clock_now_s() - prog.wall0;
     unsigned long long nf = 0;
     for (int i = 0; i < JP_SIM_FAULT__COUNT; i++)
         nf += stats.faults[i];

@@ -1,0 +1,21 @@
+/*
+ * jp_clock: one reading of CLOCK_MONOTONIC shared by every caller.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "jp_clock.h"
+
+#include <time.h>
+
+double jp_clock_now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+int64_t jp_clock_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
