@@ -13,16 +13,25 @@ void jp_bytes_writer_init(jp_bytes_writer_t *w)
     memset(w, 0, sizeof(*w));
 }
 
+void jp_bytes_writer_init_fixed(jp_bytes_writer_t *w, uint8_t *buf, size_t cap)
+{
+    memset(w, 0, sizeof(*w));
+    w->buf = buf;
+    w->cap = cap;
+    w->fixed = 1;
+}
+
 void jp_bytes_writer_free(jp_bytes_writer_t *w)
 {
-    free(w->buf);
+    if (!w->fixed)
+        free(w->buf);
     memset(w, 0, sizeof(*w));
 }
 
 uint8_t *jp_bytes_writer_take(jp_bytes_writer_t *w, size_t *len)
 {
-    uint8_t *b = w->oom ? NULL : w->buf;
-    if (w->oom)
+    uint8_t *b = w->oom || w->fixed ? NULL : w->buf;
+    if (w->oom && !w->fixed)
         free(w->buf);
     if (len)
         *len = b ? w->len : 0;
@@ -35,6 +44,10 @@ static uint8_t *reserve(jp_bytes_writer_t *w, size_t n)
     if (w->oom)
         return NULL;
     if (w->len + n > w->cap) {
+        if (w->fixed) {
+            w->oom = 1;
+            return NULL;
+        }
         size_t cap = w->cap ? w->cap : 64;
         while (cap < w->len + n)
             cap *= 2;
@@ -93,6 +106,19 @@ void jp_bytes_put_raw(jp_bytes_writer_t *w, const void *p, size_t n)
     uint8_t *d = reserve(w, n);
     if (d && n)
         memcpy(d, p, n);
+}
+
+void jp_bytes_put_varint(jp_bytes_writer_t *w, int64_t v)
+{
+    uint64_t z = ((uint64_t)v << 1) ^ (v < 0 ? UINT64_MAX : 0); /* zigzag, without signed shifts */
+    uint8_t tmp[10];
+    size_t n = 0;
+    while (z >= 0x80) {
+        tmp[n++] = (uint8_t)(z | 0x80);
+        z >>= 7;
+    }
+    tmp[n++] = (uint8_t)z;
+    jp_bytes_put_raw(w, tmp, n);
 }
 
 void jp_bytes_put_header(jp_bytes_writer_t *w, const char tag[4], uint16_t version)
@@ -167,6 +193,21 @@ void jp_bytes_get_raw(jp_bytes_reader_t *r, void *p, size_t n)
         memcpy(p, s, n);
     else if (n)
         memset(p, 0, n);
+}
+
+int64_t jp_bytes_get_varint(jp_bytes_reader_t *r)
+{
+    uint64_t z = 0;
+    for (unsigned shift = 0; shift < 70; shift += 7) {
+        const uint8_t *b = take(r, 1);
+        if (!b)
+            return 0;
+        z |= (uint64_t)(*b & 0x7f) << shift;
+        if (!(*b & 0x80))
+            return (int64_t)(z >> 1) ^ -(int64_t)(z & 1);
+    }
+    r->err = 1;
+    return 0;
 }
 
 uint16_t jp_bytes_get_header(jp_bytes_reader_t *r, const char tag[4], uint16_t max_version)

@@ -23,7 +23,8 @@ typedef struct jp_bytes_writer_s {
     uint8_t *buf;
     size_t len;
     size_t cap;
-    int oom; /* set when an allocation failed; further writes are ignored */
+    int oom;   /* set when an allocation failed; further writes are ignored */
+    int fixed; /* writing into the caller's buffer: never grown or freed */
 } jp_bytes_writer_t;
 
 typedef struct jp_bytes_reader_s {
@@ -34,6 +35,10 @@ typedef struct jp_bytes_reader_s {
 } jp_bytes_reader_t;
 
 void jp_bytes_writer_init(jp_bytes_writer_t *w);
+/* A writer over the caller's buffer of cap bytes (for hot paths that must
+ * not allocate): writing past cap sets oom, as a failed allocation does.
+ * The bytes are in buf, w->len of them; never take or free it. */
+void jp_bytes_writer_init_fixed(jp_bytes_writer_t *w, uint8_t *buf, size_t cap);
 /* Releases the buffer. */
 void jp_bytes_writer_free(jp_bytes_writer_t *w);
 /* Hands the buffer to the caller (free() it); NULL if an allocation failed. */
@@ -46,6 +51,9 @@ void jp_bytes_put_u64(jp_bytes_writer_t *w, uint64_t v);
 void jp_bytes_put_i64(jp_bytes_writer_t *w, int64_t v);
 void jp_bytes_put_f64(jp_bytes_writer_t *w, double v);
 void jp_bytes_put_raw(jp_bytes_writer_t *w, const void *p, size_t n);
+/* Zigzag varint (as Avro's long: 1 byte for -64..63, at most 10): for
+ * fields that are usually small or zero. */
+void jp_bytes_put_varint(jp_bytes_writer_t *w, int64_t v);
 /* tag: exactly 4 characters, e.g. "RIDG". */
 void jp_bytes_put_header(jp_bytes_writer_t *w, const char tag[4], uint16_t version);
 
@@ -58,6 +66,9 @@ int64_t jp_bytes_get_i64(jp_bytes_reader_t *r);
 double jp_bytes_get_f64(jp_bytes_reader_t *r);
 /* Copies n bytes into p (zero-fills p on error). */
 void jp_bytes_get_raw(jp_bytes_reader_t *r, void *p, size_t n);
+/* Reads what jp_bytes_put_varint wrote; a varint longer than 10 bytes is
+ * an error (sticky, as a truncation). */
+int64_t jp_bytes_get_varint(jp_bytes_reader_t *r);
 /* Checks the tag and returns the version (0 and sets err on a tag mismatch
  * or a version above max_version). */
 uint16_t jp_bytes_get_header(jp_bytes_reader_t *r, const char tag[4], uint16_t max_version);

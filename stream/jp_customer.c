@@ -12,7 +12,7 @@
 
 #define WEEK_MS      (7LL * 86400000LL)
 #define CUSTOMER_TAG "CUST"
-#define CUSTOMER_VER 1
+#define CUSTOMER_VER 2
 
 void jp_customer_init(jp_customer_t *c)
 {
@@ -133,40 +133,97 @@ void jp_customer_features(const jp_customer_t *c, int64_t now_ms, jp_customer_fe
     out->status = c->status;
 }
 
-uint8_t *jp_customer_serialize(const jp_customer_t *c, size_t *len)
+size_t jp_customer_encode(const jp_customer_t *c, uint8_t out[JP_CUSTOMER_ENCODED_MAX])
 {
     jp_bytes_writer_t b;
-    jp_bytes_writer_init(&b);
+    jp_bytes_writer_init_fixed(&b, out, JP_CUSTOMER_ENCODED_MAX);
     jp_bytes_put_header(&b, CUSTOMER_TAG, CUSTOMER_VER);
-    jp_bytes_put_i64(&b, c->signup_ms);
-    jp_bytes_put_i64(&b, c->last_activity_ms);
-    jp_bytes_put_i64(&b, c->status_ms);
-    jp_bytes_put_u32(&b, (uint32_t)c->status_rank);
+    jp_bytes_put_varint(&b, c->signup_ms);
+    jp_bytes_put_varint(&b, c->last_activity_ms);
+    jp_bytes_put_varint(&b, c->status_ms);
+    jp_bytes_put_varint(&b, c->status_rank);
     jp_bytes_put_u8(&b, c->status);
-    jp_bytes_put_u32(&b, (uint32_t)c->tickets_held);
-    jp_bytes_put_i64(&b, c->newest_week);
+    jp_bytes_put_varint(&b, c->tickets_held);
+    jp_bytes_put_varint(&b, c->newest_week);
+    uint32_t mask = 0;
+    for (int i = 0; i < JP_CUSTOMER_WEEKS; i++)
+        mask |= (uint32_t)(c->week_tickets[i] != 0) << i | (uint32_t)(c->week_failures[i] != 0)
+                                                               << (JP_CUSTOMER_WEEKS + i);
+    jp_bytes_put_u32(&b, mask);
+    for (int i = 0; i < JP_CUSTOMER_WEEKS; i++)
+        if (c->week_tickets[i])
+            jp_bytes_put_varint(&b, c->week_tickets[i]);
+    for (int i = 0; i < JP_CUSTOMER_WEEKS; i++)
+        if (c->week_failures[i])
+            jp_bytes_put_varint(&b, c->week_failures[i]);
+    return b.len;
+}
+
+uint8_t *jp_customer_serialize(const jp_customer_t *c, size_t *len)
+{
+    uint8_t tmp[JP_CUSTOMER_ENCODED_MAX];
+    size_t n = jp_customer_encode(c, tmp);
+    uint8_t *buf = malloc(n);
+    if (buf)
+        memcpy(buf, tmp, n);
+    if (len)
+        *len = buf ? n : 0;
+    return buf;
+}
+
+/* Version 1: every field fixed-width. */
+static void customer_read_v1(jp_bytes_reader_t *r, jp_customer_t *c)
+{
+    c->signup_ms = jp_bytes_get_i64(r);
+    c->last_activity_ms = jp_bytes_get_i64(r);
+    c->status_ms = jp_bytes_get_i64(r);
+    c->status_rank = (int32_t)jp_bytes_get_u32(r);
+    c->status = jp_bytes_get_u8(r);
+    c->tickets_held = (int32_t)jp_bytes_get_u32(r);
+    c->newest_week = jp_bytes_get_i64(r);
     for (int i = 0; i < JP_CUSTOMER_WEEKS; i++) {
-        jp_bytes_put_u32(&b, (uint32_t)c->week_tickets[i]);
-        jp_bytes_put_u32(&b, (uint32_t)c->week_failures[i]);
+        c->week_tickets[i] = (int32_t)jp_bytes_get_u32(r);
+        c->week_failures[i] = (int32_t)jp_bytes_get_u32(r);
     }
-    return jp_bytes_writer_take(&b, len);
+}
+
+/* A varint that must fit an int32 (else the reader fails). */
+static int32_t customer_get_i32(jp_bytes_reader_t *r)
+{
+    int64_t v = jp_bytes_get_varint(r);
+    if (v < INT32_MIN || v > INT32_MAX) {
+        r->err = 1;
+        return 0;
+    }
+    return (int32_t)v;
+}
+
+static void customer_read_v2(jp_bytes_reader_t *r, jp_customer_t *c)
+{
+    c->signup_ms = jp_bytes_get_varint(r);
+    c->last_activity_ms = jp_bytes_get_varint(r);
+    c->status_ms = jp_bytes_get_varint(r);
+    c->status_rank = customer_get_i32(r);
+    c->status = jp_bytes_get_u8(r);
+    c->tickets_held = customer_get_i32(r);
+    c->newest_week = jp_bytes_get_varint(r);
+    uint32_t mask = jp_bytes_get_u32(r);
+    if (mask >> (2 * JP_CUSTOMER_WEEKS))
+        r->err = 1;
+    for (int i = 0; i < JP_CUSTOMER_WEEKS; i++)
+        c->week_tickets[i] = mask >> i & 1 ? customer_get_i32(r) : 0;
+    for (int i = 0; i < JP_CUSTOMER_WEEKS; i++)
+        c->week_failures[i] = mask >> (JP_CUSTOMER_WEEKS + i) & 1 ? customer_get_i32(r) : 0;
 }
 
 int jp_customer_deserialize(const void *buf, size_t len, jp_customer_t *c)
 {
     jp_bytes_reader_t r;
     jp_bytes_reader_init(&r, buf, len);
-    jp_bytes_get_header(&r, CUSTOMER_TAG, CUSTOMER_VER);
-    c->signup_ms = jp_bytes_get_i64(&r);
-    c->last_activity_ms = jp_bytes_get_i64(&r);
-    c->status_ms = jp_bytes_get_i64(&r);
-    c->status_rank = (int32_t)jp_bytes_get_u32(&r);
-    c->status = jp_bytes_get_u8(&r);
-    c->tickets_held = (int32_t)jp_bytes_get_u32(&r);
-    c->newest_week = jp_bytes_get_i64(&r);
-    for (int i = 0; i < JP_CUSTOMER_WEEKS; i++) {
-        c->week_tickets[i] = (int32_t)jp_bytes_get_u32(&r);
-        c->week_failures[i] = (int32_t)jp_bytes_get_u32(&r);
-    }
+    uint16_t ver = jp_bytes_get_header(&r, CUSTOMER_TAG, CUSTOMER_VER);
+    if (ver == 1)
+        customer_read_v1(&r, c);
+    else
+        customer_read_v2(&r, c);
     return jp_bytes_reader_done(&r) ? 0 : -1;
 }

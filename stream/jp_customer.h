@@ -51,7 +51,16 @@ void jp_customer_apply_sale(jp_customer_t *c, const jp_sale_event_t *e);
 void jp_customer_apply_event(jp_customer_t *c, const jp_customer_event_t *e);
 void jp_customer_features(const jp_customer_t *c, int64_t now_ms, jp_customer_features_t *out);
 
-/* Fixed-size little-endian encoding (jp_bytes, tag "CUST"). */
+/* Encoding (jp_bytes, tag "CUST", version 2): times and counts as zigzag
+ * varints, the week rings as a bit mask of non-zero weeks plus their
+ * values - about 30 bytes for a typical subscriber instead of version 1's
+ * fixed 151 (it is written for every active customer at every commit, to
+ * RocksDB and the changelog). encode writes at most JP_CUSTOMER_ENCODED_MAX
+ * bytes into out and returns how many (no allocation, for the per-event
+ * path); serialize returns the same bytes in a malloc'd buffer.
+ * deserialize reads versions 1 and 2. */
+#define JP_CUSTOMER_ENCODED_MAX (6 + 3 * 10 + 5 + 1 + 5 + 10 + 4 + 2 * JP_CUSTOMER_WEEKS * 5)
+size_t jp_customer_encode(const jp_customer_t *c, uint8_t out[JP_CUSTOMER_ENCODED_MAX]);
 uint8_t *jp_customer_serialize(const jp_customer_t *c, size_t *len);
 int jp_customer_deserialize(const void *buf, size_t len, jp_customer_t *out);
 

@@ -74,6 +74,9 @@ struct jp_engine_s {
     const char *topics[JP_INPUT__COUNT];
     char dlq[JP_INPUT__COUNT][300];
     char changelog[JP_CF__COUNT][300];
+    /* Producer topic handles, made once: producing by name looks the topic
+     * up under a lock for every record. */
+    rd_kafka_topic_t *rkt_dlq[JP_INPUT__COUNT], *rkt_changelog[JP_CF__COUNT], *rkt_features;
     jp_registry_client_t *registry;
     jp_serde_t *serde;
     jp_pii_t *pii;
@@ -168,12 +171,13 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     }
 }
 
-static int produce(jp_engine_t *e, const char *topic, int partition, const void *key, size_t klen,
-                   const void *val, size_t vlen, rd_kafka_headers_t *hdrs, void *opaque)
+static int produce(jp_engine_t *e, rd_kafka_topic_t *rkt, int partition, const void *key,
+                   size_t klen, const void *val, size_t vlen, rd_kafka_headers_t *hdrs,
+                   void *opaque)
 {
     for (;;) {
         rd_kafka_resp_err_t err =
-            rd_kafka_producev(e->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+            rd_kafka_producev(e->producer, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(partition),
                               RD_KAFKA_V_KEY(key, klen), RD_KAFKA_V_VALUE((void *)val, vlen),
                               RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
                               RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
@@ -185,7 +189,8 @@ static int produce(jp_engine_t *e, const char *topic, int partition, const void 
         }
         if (hdrs)
             rd_kafka_headers_destroy(hdrs);
-        jp_log_error("engine", "cannot produce to %s: %s", topic, rd_kafka_err2str(err));
+        jp_log_error("engine", "cannot produce to %s: %s", rd_kafka_topic_name(rkt),
+                     rd_kafka_err2str(err));
         return -1;
     }
 }
@@ -195,8 +200,7 @@ static int io_features(void *ctx, int partition, const char *key, const void *va
     jp_engine_t *e = ctx;
     (void)partition;
     /* The default partitioner places the record by its key (the country). */
-    return produce(e, e->cfg->topics.features, RD_KAFKA_PARTITION_UA, key, 2, value, len, NULL,
-                   NULL);
+    return produce(e, e->rkt_features, RD_KAFKA_PARTITION_UA, key, 2, value, len, NULL, NULL);
 }
 
 static int io_dead_letter(void *ctx, int partition, const jp_task_record_t *rec,
@@ -219,7 +223,7 @@ static int io_dead_letter(void *ctx, int partition, const jp_task_record_t *rec,
     rd_kafka_header_add(h, "jp.source.offset", -1, num, -1);
     snprintf(num, sizeof(num), "%lld", (long long)rec->timestamp_ms);
     rd_kafka_header_add(h, "jp.source.timestamp", -1, num, -1);
-    return produce(e, e->dlq[rec->input], partition, rec->key, rec->key_len, rec->value,
+    return produce(e, e->rkt_dlq[rec->input], partition, rec->key, rec->key_len, rec->value,
                    rec->value_len, h, NULL);
 }
 
@@ -289,6 +293,10 @@ static rd_kafka_t *make_client(jp_engine_t *e, rd_kafka_type_t type, int role, c
     if (type == RD_KAFKA_PRODUCER) {
         bad |= set(conf, "enable.idempotence", "true", errstr, errstr_size);
         bad |= set(conf, "linger.ms", "5", errstr, errstr_size);
+        /* A commit queues a changelog record per dirty key of every task
+         * at once (hundreds of thousands after a busy interval): a queue
+         * that holds them avoids waiting on deliveries mid-commit. */
+        bad |= set(conf, "queue.buffering.max.messages", "1000000", errstr, errstr_size);
         rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
     } else {
         /* The follower and the restorer never join the group, but a
@@ -511,6 +519,22 @@ jp_engine_t *jp_engine_new(const jp_config_t *cfg, jp_metrics_t *metrics,
         !(e->leader = make_client(e, RD_KAFKA_CONSUMER, 0, errstr, errstr_size)) ||
         !(e->follower = make_client(e, RD_KAFKA_CONSUMER, 1, errstr, errstr_size)) ||
         !(e->restorer = make_client(e, RD_KAFKA_CONSUMER, 1, errstr, errstr_size))) {
+        *exit_code = 78;
+        goto fail;
+    }
+    e->rkt_features = rd_kafka_topic_new(e->producer, cfg->topics.features, NULL);
+    for (int i = 0; i < JP_INPUT__COUNT; i++)
+        e->rkt_dlq[i] = rd_kafka_topic_new(e->producer, e->dlq[i], NULL);
+    for (int i = 0; i < JP_CF__COUNT; i++)
+        e->rkt_changelog[i] = rd_kafka_topic_new(e->producer, e->changelog[i], NULL);
+    int rkt_ok = e->rkt_features != NULL;
+    for (int i = 0; i < JP_INPUT__COUNT; i++)
+        rkt_ok &= e->rkt_dlq[i] != NULL;
+    for (int i = 0; i < JP_CF__COUNT; i++)
+        rkt_ok &= e->rkt_changelog[i] != NULL;
+    if (!rkt_ok) {
+        snprintf(errstr, errstr_size, "cannot create producer topic handles: %s",
+                 rd_kafka_err2str(rd_kafka_last_error()));
         *exit_code = 78;
         goto fail;
     }
@@ -860,7 +884,7 @@ static int changelog_cb(void *ctx, jp_cf_t cf, const void *key, size_t klen, con
     changelog_ctx_t *c = ctx;
     rd_kafka_headers_t *h = rd_kafka_headers_new(1);
     rd_kafka_header_add(h, HDR_OFFSETS, -1, c->offsets, sizeof(c->offsets));
-    if (produce(c->e, c->e->changelog[cf], c->p, key, klen, val, val ? vlen : 0, h,
+    if (produce(c->e, c->e->rkt_changelog[cf], c->p, key, klen, val, val ? vlen : 0, h,
                 changelog_opaque(c->p, cf)) != 0) {
         c->failed = 1;
         return -1;
@@ -1278,6 +1302,14 @@ void jp_engine_free(jp_engine_t *e)
         rd_kafka_destroy(e->leader);
     if (e->producer) {
         rd_kafka_flush(e->producer, 5000);
+        if (e->rkt_features)
+            rd_kafka_topic_destroy(e->rkt_features);
+        for (int i = 0; i < JP_INPUT__COUNT; i++)
+            if (e->rkt_dlq[i])
+                rd_kafka_topic_destroy(e->rkt_dlq[i]);
+        for (int i = 0; i < JP_CF__COUNT; i++)
+            if (e->rkt_changelog[i])
+                rd_kafka_topic_destroy(e->rkt_changelog[i]);
         rd_kafka_destroy(e->producer);
     }
     jp_store_env_free(e->env.store_env);

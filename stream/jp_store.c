@@ -39,8 +39,8 @@
  */
 #include "jp_store.h"
 
-#include "jp_bloom.h"
 #include "jp_hash.h"
+#include "jp_u64set.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -93,6 +93,17 @@ struct jp_store_env_s {
     size_t n_stores;
 };
 
+/* The key filter of a tracked CF (jp_store_track_keys): the 64-bit hashes
+ * of every key RocksDB holds (or will hold at the next commit). Deletes
+ * leave their hash behind (two keys may share one, so removing it could
+ * hide the other): a stale hash only costs the read it fails to save, and
+ * the set is rebuilt from RocksDB once they reach half of it. */
+typedef struct jp_store_keys_s {
+    jp_u64set_t set;
+    int tracked;
+    size_t removed; /* deletes since the last build */
+} jp_store_keys_t;
+
 struct jp_store_s {
     jp_store_env_t *env;
     rocksdb_t *db;
@@ -110,11 +121,10 @@ struct jp_store_s {
         uint64_t gen;
         int valid;
     } sorted[JP_CF__COUNT];
-    uint64_t gen;                   /* bumped by every cache write */
-    jp_bloom_t *keys[JP_CF__COUNT]; /* jp_store_track_keys: every key RocksDB holds */
-    size_t keys_removed[JP_CF__COUNT];
+    uint64_t gen;                       /* bumped by every cache write */
+    jp_store_keys_t keys[JP_CF__COUNT]; /* jp_store_track_keys: every key RocksDB holds */
     size_t max_entries, max_bytes;
-    size_t wbs; /* write_buffer_size currently set on every CF */
+    size_t wbs[JP_CF__COUNT]; /* write_buffer_size currently set per CF */
     jp_store_t *prev, *next;
     char err[JP_STORE_ERR_SIZE];
 };
@@ -130,6 +140,17 @@ typedef struct jp_store_ref_s {
     size_t vlen;
     int64_t ts;
 } jp_store_ref_t;
+
+/* A key about to reach RocksDB. Out of memory, the CF stops being tracked
+ * (every miss reads RocksDB again): a key missing from the set would read
+ * as absent, which loses state. */
+static void jp_store_keys_note(jp_store_keys_t *k, uint64_t h)
+{
+    if (jp_u64set_add(&k->set, h) < 0) {
+        jp_u64set_free(&k->set);
+        k->tracked = 0;
+    }
+}
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -345,8 +366,8 @@ static jp_store_ent_t *jp_store_cache_set(jp_store_t *s, jp_cf_t cf, const void 
     jp_store_ent_t *e = jp_store_map_find(m, key, klen, h);
     /* A dirty value reaches RocksDB at the next commit: the filter must
      * know it from now on (a cached value is already in it). */
-    if (s->keys[cf] && kind == JP_ENT_VALUE && dirty && !(e && e->kind == JP_ENT_VALUE))
-        jp_bloom_add(s->keys[cf], h);
+    if (s->keys[cf].tracked && kind == JP_ENT_VALUE && dirty && !(e && e->kind == JP_ENT_VALUE))
+        jp_store_keys_note(&s->keys[cf], h);
     if (e) {
         m->bytes -= jp_store_ent_bytes(e);
         if (e->dirty)
@@ -494,12 +515,22 @@ void jp_store_env_expect_stores(jp_store_env_t *env, size_t n)
     pthread_mutex_unlock(&env->lock);
 }
 
-/* Memtable size per CF with n stores open (see jp_store.h). */
-static size_t jp_store_env_wbs(const jp_store_env_t *env, size_t n)
+/* Share of the memtable budget per column family, in parts of
+ * JP_STORE_WEIGHT_SUM. The customers CF takes nearly every write of a busy
+ * task (one key per active customer per commit); meta, windows, models and
+ * ledger take a few keys per commit. An equal split gave customers so
+ * small a memtable that a single commit filled it several times over, and
+ * with atomic flush every fill flushed all six CFs and stalled writes. */
+static const unsigned jp_store_cf_weight[JP_CF__COUNT] = {1, 2, 20, 4, 2, 1};
+#define JP_STORE_WEIGHT_SUM 30
+
+/* Memtable size of cf with n stores open (see jp_store.h). */
+static size_t jp_store_env_wbs(const jp_store_env_t *env, size_t n, int cf)
 {
     if (n < env->expected)
         n = env->expected;
-    size_t per = env->wb_budget / (n ? n : 1) / (JP_CF__COUNT * JP_STORE_N_WBUF);
+    size_t per = env->wb_budget / (n ? n : 1) / JP_STORE_N_WBUF / JP_STORE_WEIGHT_SUM *
+                 jp_store_cf_weight[cf];
     size_t p = JP_STORE_MIN_WBS;
     while (p <= per / 2)
         p *= 2;
@@ -507,28 +538,23 @@ static size_t jp_store_env_wbs(const jp_store_env_t *env, size_t n)
 }
 
 /* Applies the current split to every open store. Caller holds env->lock.
- * A failed SetOptions only leaves that store on its previous size. */
+ * A failed SetOptions only leaves that CF on its previous size. */
 static void jp_store_env_rebalance(jp_store_env_t *env)
 {
-    size_t wbs = jp_store_env_wbs(env, env->n_stores);
-    char val[32];
-    snprintf(val, sizeof val, "%zu", wbs);
-    const char *keys[1] = {"write_buffer_size"}, *vals[1] = {val};
-    for (jp_store_t *s = env->stores; s; s = s->next) {
-        if (s->wbs == wbs)
-            continue;
-        int ok = 1;
-        for (int c = 1; c <= JP_CF__COUNT; c++) {
-            char *err = NULL;
-            rocksdb_set_options_cf(s->db, s->cfh[c], 1, keys, vals, &err);
-            if (err) {
-                ok = 0;
+    for (jp_store_t *s = env->stores; s; s = s->next)
+        for (int c = 0; c < JP_CF__COUNT; c++) {
+            size_t wbs = jp_store_env_wbs(env, env->n_stores, c);
+            if (s->wbs[c] == wbs)
+                continue;
+            char val[32], *err = NULL;
+            snprintf(val, sizeof val, "%zu", wbs);
+            const char *keys[1] = {"write_buffer_size"}, *vals[1] = {val};
+            rocksdb_set_options_cf(s->db, s->cfh[c + 1], 1, keys, vals, &err);
+            if (err)
                 rocksdb_free(err);
-            }
+            else
+                s->wbs[c] = wbs;
         }
-        if (ok)
-            s->wbs = wbs;
-    }
 }
 
 /* ---- open / close ------------------------------------------------------- */
@@ -567,21 +593,30 @@ jp_store_t *jp_store_open(jp_store_env_t *env, const char *path, char *errstr, s
     s->max_entries = JP_STORE_CACHE_MAX_ENTRIES;
     s->max_bytes = JP_STORE_CACHE_MAX_BYTES;
 
+    /* Options per CF, memtable sizes as if this store were open already
+     * (the default CF holds nothing: the smallest size). */
+    rocksdb_options_t *cfo_own[JP_CF__COUNT + 1];
     pthread_mutex_lock(&env->lock);
-    s->wbs = jp_store_env_wbs(env, env->n_stores + 1);
+    for (int c = 0; c <= JP_CF__COUNT; c++) {
+        size_t wbs = c ? jp_store_env_wbs(env, env->n_stores + 1, c - 1) : JP_STORE_MIN_WBS;
+        if (c)
+            s->wbs[c - 1] = wbs;
+        cfo_own[c] = jp_store_options(env, wbs);
+    }
     pthread_mutex_unlock(&env->lock);
 
-    rocksdb_options_t *o = jp_store_options(env, s->wbs);
+    rocksdb_options_t *o = cfo_own[0];
     const char *names[JP_CF__COUNT + 1];
     const rocksdb_options_t *cfo[JP_CF__COUNT + 1];
     names[0] = "default";
     for (int c = 0; c < JP_CF__COUNT; c++)
         names[c + 1] = jp_cf_names[c];
     for (int c = 0; c <= JP_CF__COUNT; c++)
-        cfo[c] = o;
+        cfo[c] = cfo_own[c];
     char *err = NULL;
     s->db = rocksdb_open_column_families(o, path, JP_CF__COUNT + 1, names, cfo, s->cfh, &err);
-    rocksdb_options_destroy(o);
+    for (int c = 0; c <= JP_CF__COUNT; c++)
+        rocksdb_options_destroy(cfo_own[c]);
     if (err || !s->db) {
         jp_store_rderr(errstr, errstr_size, path, err);
         free(s);
@@ -620,7 +655,7 @@ void jp_store_close(jp_store_t *s)
     jp_store_sorted_drop(s);
     for (int c = 0; c < JP_CF__COUNT; c++) {
         jp_store_map_free(&s->map[c]);
-        jp_bloom_free(s->keys[c]);
+        jp_u64set_free(&s->keys[c].set);
     }
     for (int c = 0; c <= JP_CF__COUNT; c++)
         rocksdb_column_family_handle_destroy(s->cfh[c]);
@@ -683,8 +718,6 @@ const char *jp_store_last_error(const jp_store_t *s)
 
 /* ---- key filter --------------------------------------------------------- */
 
-#define JP_STORE_KEYS_MIN 4096
-
 /* (Re)builds cf's filter from the keys RocksDB holds, sized for twice as
  * many, so that adds and deletes between rebuilds cost O(1) amortized scans
  * per key. Called with nothing dirty in cf (open, end of a commit). On
@@ -692,30 +725,18 @@ const char *jp_store_last_error(const jp_store_t *s)
  * again, which is slower but exact. */
 static int jp_store_keys_build(jp_store_t *s, jp_cf_t cf)
 {
-    jp_bloom_free(s->keys[cf]);
-    s->keys[cf] = NULL;
-    s->keys_removed[cf] = 0;
-    size_t n = 0, cap = 1024;
-    uint64_t *hs = malloc(cap * sizeof *hs);
-    if (!hs)
-        return -1;
+    jp_store_keys_t *k = &s->keys[cf];
+    jp_u64set_free(&k->set);
+    k->tracked = 0;
+    k->removed = 0;
     rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
     rocksdb_readoptions_set_fill_cache(ro, 0);
     rocksdb_iterator_t *it = rocksdb_create_iterator_cf(s->db, ro, s->cfh[cf + 1]);
     int rc = 0;
-    for (rocksdb_iter_seek_to_first(it); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
-        if (n == cap) {
-            uint64_t *nh = realloc(hs, 2 * cap * sizeof *hs);
-            if (!nh) {
-                rc = -1;
-                break;
-            }
-            hs = nh;
-            cap *= 2;
-        }
+    for (rocksdb_iter_seek_to_first(it); rc == 0 && rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
         size_t kl = 0;
-        const char *k = rocksdb_iter_key(it, &kl);
-        hs[n++] = jp_store_hash(k, kl);
+        const char *key = rocksdb_iter_key(it, &kl);
+        rc = jp_u64set_add(&k->set, jp_store_hash(key, kl)) < 0 ? -1 : 0;
     }
     char *err = NULL;
     rocksdb_iter_get_error(it, &err);
@@ -725,13 +746,10 @@ static int jp_store_keys_build(jp_store_t *s, jp_cf_t cf)
     }
     rocksdb_iter_destroy(it);
     rocksdb_readoptions_destroy(ro);
-    if (rc == 0) {
-        s->keys[cf] = jp_bloom_new(2 * n > JP_STORE_KEYS_MIN ? 2 * n : JP_STORE_KEYS_MIN);
-        rc = s->keys[cf] ? 0 : -1;
-        for (size_t i = 0; s->keys[cf] && i < n; i++)
-            jp_bloom_add(s->keys[cf], hs[i]);
-    }
-    free(hs);
+    if (rc == 0)
+        k->tracked = 1;
+    else
+        jp_u64set_free(&k->set);
     return rc;
 }
 
@@ -757,7 +775,7 @@ int jp_store_track_keys(jp_store_t *s, jp_cf_t cf)
 static jp_store_ent_t *jp_store_load(jp_store_t *s, jp_cf_t cf, const void *key, size_t klen,
                                      uint64_t h)
 {
-    if (s->keys[cf] && !jp_bloom_maybe(s->keys[cf], h))
+    if (s->keys[cf].tracked && !jp_u64set_has(&s->keys[cf].set, h))
         return jp_store_cache_set(s, cf, key, klen, JP_ENT_ABSENT, JP_STORE_NO_TTL, NULL, 0, 0);
     char *err = NULL;
     rocksdb_pinnableslice_t *ps =
@@ -966,9 +984,9 @@ int jp_store_commit(jp_store_t *s, const jp_store_kv_t *meta, size_t n_meta, cha
         }
         jp_store_map_evict(m, s->max_entries, s->max_bytes);
         jp_store_map_shrink(m);
-        s->keys_removed[c] += removed[c];
-        if (s->keys[c] && (jp_bloom_added(s->keys[c]) > jp_bloom_capacity(s->keys[c]) ||
-                           s->keys_removed[c] > jp_bloom_capacity(s->keys[c]) / 2))
+        jp_store_keys_t *k = &s->keys[c];
+        k->removed += removed[c];
+        if (k->tracked && k->removed > jp_u64set_count(&k->set) / 2)
             jp_store_keys_build(s, (jp_cf_t)c);
     }
     return 0;

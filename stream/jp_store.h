@@ -22,9 +22,11 @@
  * so the process's RocksDB memory is bounded whatever the number of tasks.
  * RocksDB 7.8's C API has no WriteBufferManager, so the budget is enforced
  * by the env itself: with n stores open (or the expected count, if
- * larger: jp_store_env_expect_stores), every column family's
+ * larger: jp_store_env_expect_stores), each column family's
  * write_buffer_size is set (SetOptions, rebalanced on open and close) to
- * the largest power of two <= budget / (n * 6 CFs * 2 memtables), floor
+ * the largest power of two <= budget / (n * 2 memtables) * its weight
+ * (customers 20/30 of a store's share, dedupe 4/30, windows and models
+ * 2/30, meta and ledger 1/30: where a busy task's writes go), floor
  * 256 KiB, with max_write_buffer_number = 2. Memtables therefore stay within
  * the budget unless n is so large that the floor applies.
  *
@@ -113,15 +115,16 @@ size_t jp_store_cache_entries(const jp_store_t *s);
 const char *jp_store_last_error(const jp_store_t *s);
 
 /*
- * Keeps an in-memory Bloom filter (jp_bloom) of the keys cf holds in
- * RocksDB, so that reading a key the store never wrote costs no RocksDB
- * lookup - for column families where most reads miss (new customers, new
- * event ids). Built now by scanning cf (which must have nothing
- * uncommitted), kept current by every write, rebuilt at a commit once the
- * keys added since exceed its capacity or deletes exceed half of it. A
- * false positive only costs the read the filter would have saved; there
- * are no false negatives. 0, or -1 (the store then reads RocksDB for every
- * miss, as without a filter).
+ * Keeps the 64-bit hashes of the keys cf holds in RocksDB in memory
+ * (jp_u64set, 16-32 bytes per key), so that reading a key the store never
+ * wrote costs no RocksDB lookup - for column families where most reads
+ * miss (new customers). Built now by scanning cf (which must have nothing
+ * uncommitted), kept current by every write (growing by rehashing itself,
+ * never by re-reading RocksDB), rebuilt by a scan at a commit once deletes
+ * since the last build exceed half of it (a deleted key's hash stays until
+ * then: it only costs the read it fails to save). Never a false negative.
+ * 0, or -1 (the store then reads RocksDB for every miss, as without it;
+ * the same happens if memory runs out later).
  */
 int jp_store_track_keys(jp_store_t *s, jp_cf_t cf);
 

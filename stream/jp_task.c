@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "jp_customer.h"
+#include "jp_dedupe.h"
 
 #define NO_TIME INT64_MIN
 /* Restore commits to RocksDB every this many changelog records, bounding
@@ -30,6 +31,7 @@
 
 static const char *const meta_wm = "wm";
 static const char *const meta_cnt = "cnt";
+static const char *const meta_gc = "gc";
 static const char *const local_in = "local/in";
 static const char *const local_cl = "local/cl";
 
@@ -63,10 +65,27 @@ struct jp_task_s {
     jp_avro_arena_t arena;
     jp_avro_buf_t out;
     long restored_since_commit;
-    int64_t gc_cutoff[2]; /* last expiry cutoffs of customers, dedupe; NO_TIME: none yet */
+    int64_t gc_customers; /* last expiry cutoff of customers; NO_TIME: none yet */
+    /* Event ids within the horizon, per input (jp_dedupe), persisted as
+     * segments in the dedupe CF; see "Deduplication" below. */
+    jp_dedupe_t *dedupe[JP_INPUT__COUNT];
+    uint64_t dedupe_seq;                    /* next segment sequence number */
+    int64_t dedupe_sealed[JP_INPUT__COUNT]; /* buckets below this are sealed */
+    unsigned kinds; /* bit per jp_window_kind_t configured in windows.sizes */
+    /* The last draw period found per calendar: most records fall in the
+     * current one, and finding it walks the calendar in local time.
+     * Calendars outlive the task (the engine keeps replaced validators). */
+    struct {
+        const jp_calendar_t *cal;
+        int64_t start, end;
+    } draw_period[8];
+    unsigned draw_period_next;
 };
 
 /* ---- helpers ------------------------------------------------------------- */
+
+static unsigned kinds_enabled(const jp_config_t *cfg);
+static int dedupe_load(jp_task_t *t);
 
 static void put_i64s(uint8_t *buf, const int64_t *v, size_t n)
 {
@@ -202,6 +221,9 @@ static int load_state(jp_task_t *t)
         get_i64s(v, n, t->max_event, JP_INPUT__COUNT);
     if (jp_store_get(t->store, JP_CF_META, meta_cnt, strlen(meta_cnt), &v, &n) == 1)
         get_i64s(v, n, (int64_t *)t->counts, JP_INPUT__COUNT * 5);
+    t->gc_customers = NO_TIME;
+    if (jp_store_get(t->store, JP_CF_META, meta_gc, strlen(meta_gc), &v, &n) == 1)
+        get_i64s(v, n, &t->gc_customers, 1);
     if (jp_store_get(t->store, JP_CF_META, local_in, strlen(local_in), &v, &n) == 1)
         get_i64s(v, n, t->next_offset, JP_INPUT__COUNT);
     if (jp_store_get(t->store, JP_CF_META, local_cl, strlen(local_cl), &v, &n) == 1)
@@ -209,7 +231,7 @@ static int load_state(jp_task_t *t)
     if (jp_store_scan(t->store, JP_CF_WINDOWS, NULL, 0, load_window, t) < 0 ||
         jp_store_scan(t->store, JP_CF_META, "car/", 4, load_carried, t) < 0)
         return -1;
-    return 0;
+    return dedupe_load(t);
 }
 
 jp_task_t *jp_task_open(const jp_task_env_t *env, jp_serde_t *serde, int partition, const char *dir,
@@ -223,7 +245,7 @@ jp_task_t *jp_task_open(const jp_task_env_t *env, jp_serde_t *serde, int partiti
     t->env = env;
     t->serde = serde;
     t->partition = partition;
-    t->gc_cutoff[0] = t->gc_cutoff[1] = NO_TIME;
+    t->kinds = kinds_enabled(env->cfg);
     jp_avro_arena_init(&t->arena);
     char path[1024];
     snprintf(path, sizeof(path), "%s/task-%d", dir, partition);
@@ -234,8 +256,7 @@ jp_task_t *jp_task_open(const jp_task_env_t *env, jp_serde_t *serde, int partiti
         jp_store_set_durability(t->store, JP_STORE_NO_WAL);
     /* Most reads of these miss (a new customer, a new event id): let the
      * store answer those without RocksDB. */
-    if (!t->store || load_state(t) != 0 || jp_store_track_keys(t->store, JP_CF_CUSTOMERS) != 0 ||
-        jp_store_track_keys(t->store, JP_CF_DEDUPE) != 0) {
+    if (!t->store || load_state(t) != 0 || jp_store_track_keys(t->store, JP_CF_CUSTOMERS) != 0) {
         if (t->store)
             snprintf(errstr, errstr_size, "cannot load the state of task %d", partition);
         jp_task_close(t);
@@ -256,6 +277,8 @@ void jp_task_close(jp_task_t *t)
     free(t->carried);
     jp_avro_arena_free(&t->arena);
     jp_avro_buf_free(&t->out);
+    for (int i = 0; i < JP_INPUT__COUNT; i++)
+        jp_dedupe_free(t->dedupe[i]);
     jp_store_close(t->store);
     free(t);
 }
@@ -354,24 +377,40 @@ static open_window_t *window_for(jp_task_t *t, const char *country, jp_window_ki
 
 static const char *const kind_names[] = {"hour", "day", "draw"};
 
-static int kind_enabled(const jp_task_t *t, jp_window_kind_t kind)
+static unsigned kinds_enabled(const jp_config_t *cfg)
 {
-    const jp_conf_strlist_t *s = &t->env->cfg->windows.sizes;
+    unsigned m = 0;
+    const jp_conf_strlist_t *s = &cfg->windows.sizes;
     for (size_t i = 0; i < s->n; i++)
-        if (strcmp(s->v[i], kind_names[kind]) == 0)
-            return 1;
-    return 0;
+        for (unsigned k = 0; k < sizeof(kind_names) / sizeof(kind_names[0]); k++)
+            if (strcmp(s->v[i], kind_names[k]) == 0)
+                m |= 1u << k;
+    return m;
 }
 
 /* Bounds of the window of `kind` containing t_ms; -1 if there is none. */
-static int window_bounds(const jp_calendar_t *cal, jp_window_kind_t kind, int64_t t_ms,
-                         int64_t *start, int64_t *end)
+static int window_bounds(jp_task_t *t, const jp_calendar_t *cal, jp_window_kind_t kind,
+                         int64_t t_ms, int64_t *start, int64_t *end)
 {
     static const int64_t hour = 3600000, day = 86400000;
     int64_t size = kind == JP_WINDOW_HOUR ? hour : day;
     if (kind == JP_WINDOW_DRAW) {
+        const size_t n = sizeof(t->draw_period) / sizeof(t->draw_period[0]);
+        for (size_t i = 0; i < n; i++)
+            if (t->draw_period[i].cal == cal && t_ms >= t->draw_period[i].start &&
+                t_ms < t->draw_period[i].end) {
+                *start = t->draw_period[i].start;
+                *end = t->draw_period[i].end;
+                return 0;
+            }
         jp_draw_t draw;
-        return jp_calendar_draw_period(cal, t_ms, start, end, &draw);
+        if (jp_calendar_draw_period(cal, t_ms, start, end, &draw) != 0)
+            return -1;
+        size_t i = t->draw_period_next++ % n;
+        t->draw_period[i].cal = cal;
+        t->draw_period[i].start = *start;
+        t->draw_period[i].end = *end;
+        return 0;
     }
     *start = (t_ms >= 0 ? t_ms / size : (t_ms - size + 1) / size) * size;
     *end = *start + size;
@@ -405,11 +444,10 @@ static int apply_windows(jp_task_t *t, jp_input_t input, const jp_verdict_t *v, 
 {
     for (int k = JP_WINDOW_HOUR; k <= JP_WINDOW_DRAW; k++) {
         /* Draw results feed only draw windows (jp_task.h). */
-        if (!kind_enabled(t, (jp_window_kind_t)k) ||
-            (input == JP_INPUT_DRAWS && k != JP_WINDOW_DRAW))
+        if (!(t->kinds & (1u << k)) || (input == JP_INPUT_DRAWS && k != JP_WINDOW_DRAW))
             continue;
         int64_t start, end;
-        if (window_bounds(v->calendar, (jp_window_kind_t)k, t_ms, &start, &end) != 0)
+        if (window_bounds(t, v->calendar, (jp_window_kind_t)k, t_ms, &start, &end) != 0)
             continue;
         open_window_t *o = window_for(t, v->country->code, (jp_window_kind_t)k, start, end);
         if (!o)
@@ -535,32 +573,10 @@ static jp_task_result_t dead_letter(jp_task_t *t, jp_task_record_t *rec, const c
 }
 
 /* 1 if (input, id) was seen within the dedupe horizon; records it if not.
- * -1 on a store error. */
+ * -1 if out of memory. */
 static int seen_before(jp_task_t *t, jp_input_t input, const jp_avro_str_t *id, int64_t t_ms)
 {
-    uint8_t key[128];
-    size_t n = id->len < sizeof(key) - 1 ? id->len : sizeof(key) - 1;
-    key[0] = (uint8_t)input;
-    memcpy(key + 1, id->ptr, n);
-    const void *v;
-    size_t vlen;
-    int r = jp_store_get(t->store, JP_CF_DEDUPE, key, n + 1, &v, &vlen);
-    if (r < 0)
-        return -1;
-    int64_t horizon_start = t->max_event[input] == NO_TIME
-                                ? NO_TIME
-                                : t->max_event[input] - t->env->cfg->processing.dedupe_horizon_ms;
-    if (r == 1) {
-        int64_t when;
-        /* Expired entries count as absent whether or not GC removed them. */
-        if (get_i64s(v, vlen, &when, 1) == 0 && (horizon_start == NO_TIME || when >= horizon_start))
-            return 1;
-    }
-    uint8_t val[8];
-    put_i64s(val, &t_ms, 1);
-    if (jp_store_put_ts(t->store, JP_CF_DEDUPE, key, n + 1, val, sizeof(val), t_ms) != 0)
-        return -1;
-    return 0;
+    return jp_dedupe_check_add(t->dedupe[input], id->ptr, id->len, t_ms, t->max_event[input]);
 }
 
 static int update_customer(jp_task_t *t, const char *token, const event_t *ev, jp_input_t input,
@@ -580,14 +596,10 @@ static int update_customer(jp_task_t *t, const char *token, const event_t *ev, j
         jp_customer_apply_sale(&c, &ev->sale);
     else
         jp_customer_apply_event(&c, &ev->customer);
-    size_t n;
-    uint8_t *buf = jp_customer_serialize(&c, &n);
-    if (!buf)
-        return -1;
-    r = jp_store_put_ts(t->store, JP_CF_CUSTOMERS, token, JP_PII_TOKEN_LEN, buf, n,
-                        c.last_activity_ms);
-    free(buf);
-    return r;
+    uint8_t buf[JP_CUSTOMER_ENCODED_MAX];
+    size_t n = jp_customer_encode(&c, buf);
+    return jp_store_put_ts(t->store, JP_CF_CUSTOMERS, token, JP_PII_TOKEN_LEN, buf, n,
+                           c.last_activity_ms);
 }
 
 jp_task_result_t jp_task_process(jp_task_t *t, jp_task_record_t *rec)
@@ -689,6 +701,181 @@ jp_task_result_t jp_task_process(jp_task_t *t, jp_task_record_t *rec)
     return close_windows(t) == 0 ? JP_TASK_APPLIED : JP_TASK_FAILED;
 }
 
+/* ---- deduplication ---------------------------------------------------------- */
+
+/*
+ * Event ids live in memory (jp_dedupe: 128-bit fingerprints by hour of
+ * event time), not as a state key each: a key per event doubled the
+ * store's writes and changelog records. The dedupe CF holds segments:
+ *     key = input (1) | hour bucket (8, offset binary, big-endian)
+ *           | sequence (8, big-endian)
+ *     value = the bucket's fingerprints recorded since the previous
+ *           commit (jp_dedupe's segment format)
+ * one per input and bucket touched per commit. Once no record can reach a
+ * bucket any more (its end is older than the watermark minus grace: such a
+ * record is LATE before deduplication), its segments are sealed into one;
+ * a bucket past the horizon has its segments deleted. Both go through the
+ * store, so the changelog carries them and a restore rebuilds the set by
+ * loading every segment (jp_task_restore_done -> load_state).
+ */
+#define DEDUPE_BUCKET_MS 3600000LL
+#define DEDUPE_KEY_LEN   17
+
+static void dedupe_key(jp_input_t input, int64_t bucket, uint64_t seq, uint8_t key[DEDUPE_KEY_LEN])
+{
+    uint64_t b = (uint64_t)bucket ^ (1ull << 63);
+    key[0] = (uint8_t)input;
+    for (int i = 0; i < 8; i++) {
+        key[1 + i] = (uint8_t)(b >> (56 - 8 * i));
+        key[9 + i] = (uint8_t)(seq >> (56 - 8 * i));
+    }
+}
+
+static void dedupe_key_parse(const uint8_t *key, int *input, int64_t *bucket, uint64_t *seq)
+{
+    uint64_t b = 0, q = 0;
+    for (int i = 0; i < 8; i++) {
+        b = b << 8 | key[1 + i];
+        q = q << 8 | key[9 + i];
+    }
+    *input = key[0];
+    *bucket = (int64_t)(b ^ (1ull << 63));
+    *seq = q;
+}
+
+static int dedupe_load_one(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    jp_task_t *t = ctx;
+    int input;
+    int64_t bucket;
+    uint64_t seq;
+    if (klen != DEDUPE_KEY_LEN)
+        return 0; /* not a segment (an older layout): ignored */
+    dedupe_key_parse(key, &input, &bucket, &seq);
+    if (input >= JP_INPUT__COUNT)
+        return 0;
+    if (seq >= t->dedupe_seq)
+        t->dedupe_seq = seq + 1;
+    return jp_dedupe_load(t->dedupe[input], bucket, val, vlen) == 0 ? 0 : -1;
+}
+
+/* (Re)creates the in-memory sets from the dedupe CF. */
+static int dedupe_load(jp_task_t *t)
+{
+    char err[128];
+    t->dedupe_seq = 0;
+    for (int i = 0; i < JP_INPUT__COUNT; i++) {
+        jp_dedupe_free(t->dedupe[i]);
+        t->dedupe[i] = jp_dedupe_new(DEDUPE_BUCKET_MS, t->env->cfg->processing.dedupe_horizon_ms,
+                                     err, sizeof(err));
+        if (!t->dedupe[i])
+            return -1;
+        t->dedupe_sealed[i] = NO_TIME; /* unknown: buckets seen from now on are sealed */
+    }
+    return jp_store_scan(t->store, JP_CF_DEDUPE, NULL, 0, dedupe_load_one, t) < 0 ? -1 : 0;
+}
+
+typedef struct {
+    jp_task_t *t;
+    jp_input_t input;
+    int64_t bucket; /* delete_bucket: the bucket whose segments go */
+} dedupe_ctx_t;
+
+static int dedupe_put(void *ctx, int64_t bucket, const uint8_t *seg, size_t len)
+{
+    dedupe_ctx_t *c = ctx;
+    uint8_t key[DEDUPE_KEY_LEN];
+    dedupe_key(c->input, bucket, c->t->dedupe_seq++, key);
+    return jp_store_put(c->t->store, JP_CF_DEDUPE, key, sizeof(key), seg, len);
+}
+
+/* Collects the keys of one bucket's segments (scan callbacks must not
+ * modify the store, so deleting is a second pass). */
+typedef struct {
+    uint8_t (*keys)[DEDUPE_KEY_LEN];
+    size_t n, cap;
+} dedupe_keys_t;
+
+static int dedupe_collect(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    dedupe_keys_t *k = ctx;
+    (void)val;
+    (void)vlen;
+    if (klen != DEDUPE_KEY_LEN)
+        return 0;
+    if (k->n == k->cap) {
+        size_t cap = k->cap ? 2 * k->cap : 16;
+        void *nk = realloc(k->keys, cap * sizeof(*k->keys));
+        if (!nk)
+            return -1;
+        k->keys = nk;
+        k->cap = cap;
+    }
+    memcpy(k->keys[k->n++], key, DEDUPE_KEY_LEN);
+    return 0;
+}
+
+/* Deletes every segment of (input, bucket). */
+static int dedupe_delete_bucket(jp_task_t *t, jp_input_t input, int64_t bucket)
+{
+    uint8_t prefix[DEDUPE_KEY_LEN];
+    dedupe_key(input, bucket, 0, prefix);
+    dedupe_keys_t k = {0};
+    int rc = jp_store_scan(t->store, JP_CF_DEDUPE, prefix, 9, dedupe_collect, &k) == 0 ? 0 : -1;
+    for (size_t i = 0; rc == 0 && i < k.n; i++)
+        rc = jp_store_del(t->store, JP_CF_DEDUPE, k.keys[i], DEDUPE_KEY_LEN);
+    free(k.keys);
+    return rc;
+}
+
+static int dedupe_expired(void *ctx, int64_t bucket)
+{
+    dedupe_ctx_t *c = ctx;
+    return dedupe_delete_bucket(c->t, c->input, bucket);
+}
+
+/* Replaces a sealed bucket's segments by the one seal hands over. */
+static int dedupe_sealed(void *ctx, int64_t bucket, const uint8_t *seg, size_t len)
+{
+    dedupe_ctx_t *c = ctx;
+    if (dedupe_delete_bucket(c->t, c->input, bucket) != 0)
+        return -1;
+    return len ? dedupe_put(ctx, bucket, seg, len) : 0;
+}
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
+
+/* The commit's share of deduplication: expired buckets deleted, this
+ * interval's fingerprints written, buckets no record can reach sealed. */
+static int dedupe_prepare(jp_task_t *t)
+{
+    for (int i = 0; i < JP_INPUT__COUNT; i++) {
+        dedupe_ctx_t c = {t, (jp_input_t)i, 0};
+        if (jp_dedupe_expire(t->dedupe[i], t->max_event[i], dedupe_expired, &c) < 0 ||
+            jp_dedupe_take_pending(t->dedupe[i], dedupe_put, &c) != 0)
+            return -1;
+        if (t->max_event[i] == NO_TIME)
+            continue;
+        /* Buckets ending at or before the LATE boundary receive nothing more. */
+        int64_t open_from = floor_div(t->max_event[i] - lateness(t) - grace(t), DEDUPE_BUCKET_MS);
+        if (t->dedupe_sealed[i] == NO_TIME || t->dedupe_sealed[i] > open_from) {
+            t->dedupe_sealed[i] = open_from; /* first commit since loading: seal from here on */
+            continue;
+        }
+        /* Buckets past the horizon were expired above: nothing to seal. */
+        int64_t b = floor_div(t->max_event[i] - t->env->cfg->processing.dedupe_horizon_ms,
+                              DEDUPE_BUCKET_MS);
+        for (b = b > t->dedupe_sealed[i] ? b : t->dedupe_sealed[i]; b < open_from; b++)
+            if (jp_dedupe_seal(t->dedupe[i], b, dedupe_sealed, &c) != 0)
+                return -1;
+        t->dedupe_sealed[i] = open_from;
+    }
+    return 0;
+}
+
 /* ---- commit and restore -------------------------------------------------------- */
 
 /* Garbage collection reads a whole column family (jp_store_expire): run at
@@ -696,15 +883,20 @@ jp_task_result_t jp_task_process(jp_task_t *t, jp_task_record_t *rec)
  * customers. It runs only once its cutoff has moved by 1/GC_STEPS of the
  * horizon since the last run, so an entry is removed at most horizon /
  * GC_STEPS (event time) after it expired - reads ignore it meanwhile - and
- * the scans cost O(state) per 1/GC_STEPS of the horizon, not per commit. */
+ * the scans cost O(state) per 1/GC_STEPS of the horizon, not per commit.
+ * The last cutoffs live in state (meta "gc"), so restarts do not reset the
+ * count; a store that never collected starts counting at its first commit
+ * instead of scanning (everything it holds was written since). */
 #define GC_STEPS 16
 
 static void collect(jp_task_t *t, jp_cf_t cf, int64_t cutoff, int64_t horizon, int64_t *last)
 {
     if (*last != NO_TIME && cutoff - *last < horizon / GC_STEPS)
         return;
-    jp_store_expire(t->store, cf, cutoff);
+    if (*last != NO_TIME)
+        jp_store_expire(t->store, cf, cutoff);
     *last = cutoff;
+    t->meta_dirty = 1;
 }
 
 int jp_task_prepare_commit(jp_task_t *t, jp_store_dirty_cb fn, void *ctx, char *errstr,
@@ -742,14 +934,6 @@ int jp_task_prepare_commit(jp_task_t *t, jp_store_dirty_cb fn, void *ctx, char *
         free(val);
         c->dirty = 0;
     }
-    if (t->meta_dirty) {
-        uint8_t wm[8 * JP_INPUT__COUNT], cnt[8 * 5 * JP_INPUT__COUNT];
-        put_i64s(wm, t->max_event, JP_INPUT__COUNT);
-        put_i64s(cnt, (const int64_t *)t->counts, 5 * JP_INPUT__COUNT);
-        jp_store_put(t->store, JP_CF_META, meta_wm, strlen(meta_wm), wm, sizeof(wm));
-        jp_store_put(t->store, JP_CF_META, meta_cnt, strlen(meta_cnt), cnt, sizeof(cnt));
-        t->meta_dirty = 0;
-    }
     /* Garbage collection only; reads already ignore expired entries. */
     int64_t newest = NO_TIME;
     for (int i = 0; i < JP_INPUT__COUNT; i++)
@@ -757,13 +941,23 @@ int jp_task_prepare_commit(jp_task_t *t, jp_store_dirty_cb fn, void *ctx, char *
             newest = t->max_event[i];
     if (newest != NO_TIME) {
         int64_t ttl = t->env->cfg->state.customer_ttl_ms;
-        collect(t, JP_CF_CUSTOMERS, newest - ttl, ttl, &t->gc_cutoff[0]);
-        int64_t oldest = newest;
-        for (int i = 0; i < JP_INPUT__COUNT; i++)
-            if (t->max_event[i] != NO_TIME && t->max_event[i] < oldest)
-                oldest = t->max_event[i];
-        int64_t horizon = t->env->cfg->processing.dedupe_horizon_ms;
-        collect(t, JP_CF_DEDUPE, oldest - horizon, horizon, &t->gc_cutoff[1]);
+        collect(t, JP_CF_CUSTOMERS, newest - ttl, ttl, &t->gc_customers);
+    }
+    if (dedupe_prepare(t) != 0) {
+        snprintf(errstr, errstr_size, "cannot write deduplication state: %s",
+                 jp_store_last_error(t->store));
+        return -1;
+    }
+    if (t->meta_dirty) {
+        uint8_t wm[8 * JP_INPUT__COUNT], cnt[8 * 5 * JP_INPUT__COUNT];
+        put_i64s(wm, t->max_event, JP_INPUT__COUNT);
+        put_i64s(cnt, (const int64_t *)t->counts, 5 * JP_INPUT__COUNT);
+        jp_store_put(t->store, JP_CF_META, meta_wm, strlen(meta_wm), wm, sizeof(wm));
+        jp_store_put(t->store, JP_CF_META, meta_cnt, strlen(meta_cnt), cnt, sizeof(cnt));
+        uint8_t gc[8];
+        put_i64s(gc, &t->gc_customers, 1);
+        jp_store_put(t->store, JP_CF_META, meta_gc, strlen(meta_gc), gc, sizeof(gc));
+        t->meta_dirty = 0;
     }
     return jp_store_dirty_foreach(t->store, fn, ctx);
 }
@@ -793,10 +987,6 @@ int jp_task_restore_record(jp_task_t *t, jp_cf_t cf, const void *key, size_t kle
     int r;
     if (!val) {
         r = jp_store_del(t->store, cf, key, klen);
-    } else if (cf == JP_CF_DEDUPE) {
-        int64_t when = 0;
-        get_i64s(val, vlen, &when, 1);
-        r = jp_store_put_ts(t->store, cf, key, klen, val, vlen, when);
     } else if (cf == JP_CF_CUSTOMERS) {
         jp_customer_t c;
         int64_t when = jp_customer_deserialize(val, vlen, &c) == 0 ? c.last_activity_ms : 0;

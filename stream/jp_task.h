@@ -18,8 +18,9 @@
  * byte-identical across runs, restarts and rebalances.
  *
  * State (column families of jp_store.h): windows (open windows), customers
- * (per PII token, TTL'd by event time), dedupe (event ids within the
- * horizon, TTL'd), meta (watermarks, per-partition counters, carried
+ * (per PII token, TTL'd by event time), dedupe (segments of event-id
+ * fingerprints per hour of event time, held in memory by jp_dedupe and
+ * deleted once past the horizon), meta (watermarks, per-partition counters, carried
  * subscriber counts, last closed features). All of it reaches the
  * changelog, so a restore from the changelog reproduces it exactly.
  */

@@ -1,8 +1,11 @@
 /*
- * jp_window: counters, one HyperLogLog and a sorted sector table per
- * window. The sector table is a sorted array (binary search, insertion by
- * memmove): a country has at most a few thousand sectors and most windows
- * touch far fewer, and a sorted array serializes deterministically as is.
+ * jp_window: counters, one HyperLogLog and a sector table per window.
+ * The sector table is an array in order of first sale with an open-
+ * addressing index over it (every sale of a country looks its sector up in
+ * three windows, among thousands of sectors: a sorted array cost a binary
+ * search of string compares plus a memmove per new sector). Order is
+ * imposed where it matters: serialization and features walk the sectors
+ * sorted by name, so the bytes do not depend on arrival order.
  */
 #include "jp_window.h"
 
@@ -11,6 +14,7 @@
 #include <string.h>
 
 #include "jp_bytes.h"
+#include "jp_hash.h"
 #include "jp_qsketch.h"
 
 #define WINDOW_TAG     "WIND"
@@ -56,23 +60,53 @@ void jp_window_free(jp_window_t *w)
         return;
     jp_hll_free(w->players);
     free(w->sectors);
+    free(w->sector_index);
     free(w);
+}
+
+static size_t jp_window_pow2(size_t n)
+{
+    size_t p = 1;
+    while (p < n)
+        p *= 2;
+    return p;
+}
+
+static size_t sector_home(const char *sector, size_t cap)
+{
+    return (size_t)jp_hash_str(sector, WINDOW_HLL_SEED) & (cap - 1);
+}
+
+/* Rebuilds the index for cap slots. -1 if out of memory. */
+static int sector_reindex(jp_window_t *w, size_t cap)
+{
+    uint32_t *idx = calloc(cap, sizeof(*idx));
+    if (!idx)
+        return -1;
+    for (size_t i = 0; i < w->n_sectors; i++) {
+        size_t j = sector_home(w->sectors[i].sector, cap);
+        while (idx[j])
+            j = (j + 1) & (cap - 1);
+        idx[j] = (uint32_t)i + 1;
+    }
+    free(w->sector_index);
+    w->sector_index = idx;
+    w->index_cap = cap;
+    return 0;
 }
 
 static int sector_add(jp_window_t *w, const char *sector, int64_t tickets)
 {
-    size_t lo = 0, hi = w->n_sectors;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        int c = strcmp(w->sectors[mid].sector, sector);
-        if (c == 0) {
-            w->sectors[mid].tickets += tickets;
+    if (2 * (w->n_sectors + 1) > w->index_cap &&
+        sector_reindex(w, w->index_cap ? 2 * w->index_cap : 64) != 0)
+        return -1;
+    size_t mask = w->index_cap - 1, j = sector_home(sector, w->index_cap);
+    for (; w->sector_index[j]; j = (j + 1) & mask) {
+        jp_window_sector_t *s = &w->sectors[w->sector_index[j] - 1];
+        if (strcmp(s->sector, sector) == 0) {
+            s->tickets += tickets;
             return 0;
         }
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
     }
     if (w->n_sectors == w->cap_sectors) {
         size_t cap = w->cap_sectors ? w->cap_sectors * 2 : 16;
@@ -82,12 +116,36 @@ static int sector_add(jp_window_t *w, const char *sector, int64_t tickets)
         w->sectors = s;
         w->cap_sectors = cap;
     }
-    memmove(&w->sectors[lo + 1], &w->sectors[lo], (w->n_sectors - lo) * sizeof(*w->sectors));
-    memset(&w->sectors[lo], 0, sizeof(w->sectors[lo]));
-    strncpy(w->sectors[lo].sector, sector, sizeof(w->sectors[lo].sector) - 1);
-    w->sectors[lo].tickets = tickets;
-    w->n_sectors++;
+    jp_window_sector_t *s = &w->sectors[w->n_sectors];
+    memset(s, 0, sizeof(*s));
+    strncpy(s->sector, sector, sizeof(s->sector) - 1);
+    s->tickets = tickets;
+    w->sector_index[j] = (uint32_t)++w->n_sectors;
     return 0;
+}
+
+static int sector_cmp(const void *a, const void *b)
+{
+    return strcmp((*(const jp_window_sector_t *const *)a)->sector,
+                  (*(const jp_window_sector_t *const *)b)->sector);
+}
+
+/* The sectors sorted by name (malloc'd array of pointers into w; NULL if
+ * there are none or memory ran out - *ok tells which). */
+static const jp_window_sector_t **sectors_sorted(const jp_window_t *w, int *ok)
+{
+    *ok = 1;
+    if (!w->n_sectors)
+        return NULL;
+    const jp_window_sector_t **v = malloc(w->n_sectors * sizeof(*v));
+    if (!v) {
+        *ok = 0;
+        return NULL;
+    }
+    for (size_t i = 0; i < w->n_sectors; i++)
+        v[i] = &w->sectors[i];
+    qsort(v, w->n_sectors, sizeof(*v), sector_cmp);
+    return v;
 }
 
 int jp_window_is_extra(const jp_sale_event_t *e)
@@ -171,12 +229,21 @@ uint8_t *jp_window_serialize(const jp_window_t *w, size_t *len)
     for (size_t i = 0; i < JP_WINDOW_N_CHANNELS; i++)
         jp_bytes_put_i64(&b, w->channel_tickets[i]);
     jp_hll_serialize(w->players, &b);
+    int ok;
+    const jp_window_sector_t **sorted = sectors_sorted(w, &ok);
     jp_bytes_put_u32(&b, (uint32_t)w->n_sectors);
-    for (size_t i = 0; i < w->n_sectors; i++) {
-        size_t n = strlen(w->sectors[i].sector);
+    for (size_t i = 0; ok && i < w->n_sectors; i++) {
+        size_t n = strlen(sorted[i]->sector);
         jp_bytes_put_u8(&b, (uint8_t)n);
-        jp_bytes_put_raw(&b, w->sectors[i].sector, n);
-        jp_bytes_put_i64(&b, w->sectors[i].tickets);
+        jp_bytes_put_raw(&b, sorted[i]->sector, n);
+        jp_bytes_put_i64(&b, sorted[i]->tickets);
+    }
+    free(sorted);
+    if (!ok) {
+        jp_bytes_writer_free(&b);
+        if (len)
+            *len = 0;
+        return NULL;
     }
     return jp_bytes_writer_take(&b, len);
 }
@@ -221,7 +288,8 @@ jp_window_t *jp_window_deserialize(const void *buf, size_t len, char *errstr, si
         w->sectors[i].tickets = jp_bytes_get_i64(&r);
         w->n_sectors++;
     }
-    if (!w->sectors || !jp_bytes_reader_done(&r)) {
+    if (!w->sectors || !jp_bytes_reader_done(&r) ||
+        sector_reindex(w, 64 > 4 * w->n_sectors ? 64 : jp_window_pow2(4 * w->n_sectors)) != 0) {
         snprintf(errstr, errstr_size, "corrupt window state");
         jp_window_free(w);
         return NULL;
@@ -262,8 +330,15 @@ void jp_window_to_features(const jp_window_t *w, int64_t active_subscribers,
      * sketch implementation (relative accuracy 1%). */
     char err[128];
     jp_qsketch_t *q = jp_qsketch_create(0.01, 2048, err, sizeof(err));
+    int ok; /* in name order, as serialized: the sketch sees the same sequence after a restore */
+    const jp_window_sector_t **sorted = sectors_sorted(w, &ok);
+    if (!ok) {
+        jp_qsketch_free(q);
+        q = NULL;
+    }
     for (size_t i = 0; q && i < w->n_sectors; i++)
-        jp_qsketch_add(q, (double)w->sectors[i].tickets);
+        jp_qsketch_add(q, (double)sorted[i]->tickets);
+    free(sorted);
     for (size_t i = 0; i < JP_WINDOW_N_QUANTILES; i++)
         scratch->quantiles[i] =
             q && w->n_sectors ? jp_qsketch_quantile(q, jp_window_quantile_probs[i]) : 0.0;

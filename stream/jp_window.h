@@ -46,8 +46,10 @@ typedef struct jp_window_s {
     int64_t prizes_paid_minor;
     int64_t channel_tickets[JP_WINDOW_N_CHANNELS];
     jp_hll_t *players;
-    jp_window_sector_t *sectors; /* sorted by sector */
+    jp_window_sector_t *sectors; /* in order of first sale; serialized sorted */
     size_t n_sectors, cap_sectors;
+    uint32_t *sector_index; /* open addressing: 1 + position in sectors, 0 empty */
+    size_t index_cap;       /* power of two, >= 2 * n_sectors; 0 before the first */
 } jp_window_t;
 
 /* A new empty window; NULL on allocation failure. */

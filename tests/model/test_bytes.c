@@ -60,6 +60,68 @@ static void test_little_endian_layout(void **state)
     jp_bytes_writer_free(&w);
 }
 
+/* The fixed writer writes the same bytes as the growing one, never
+ * reallocates the caller's buffer, and flags (without overrunning) a write
+ * past its end. */
+static void test_fixed_writer(void **state)
+{
+    (void)state;
+    uint8_t buf[16];
+    memset(buf, 0xee, sizeof(buf));
+    jp_bytes_writer_t f, g;
+    jp_bytes_writer_init_fixed(&f, buf, 12);
+    jp_bytes_writer_init(&g);
+    jp_bytes_put_header(&f, "TEST", 2);
+    jp_bytes_put_header(&g, "TEST", 2);
+    jp_bytes_put_u32(&f, 0xa1b2c3d4u);
+    jp_bytes_put_u32(&g, 0xa1b2c3d4u);
+    assert_int_equal(f.oom, 0);
+    assert_int_equal(f.len, 10);
+    assert_ptr_equal(f.buf, buf);
+    assert_memory_equal(buf, g.buf, 10);
+    jp_bytes_put_u32(&f, 1); /* 14 > 12 */
+    assert_int_equal(f.oom, 1);
+    assert_int_equal(buf[12], 0xee);
+    assert_null(jp_bytes_writer_take(&f, NULL)); /* the caller's buffer is not handed out */
+    jp_bytes_writer_free(&g);
+}
+
+/* Varints round-trip at every boundary, have Avro's lengths, and reject
+ * truncation and overlong encodings. */
+static void test_varint(void **state)
+{
+    (void)state;
+    const int64_t v[] = {0,         -1,        1,         63,        -64,
+                         64,        -65,       8191,      -8192,     8192,
+                         INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN, 1767225600000LL};
+    const size_t len[] = {1, 1, 1, 1, 1, 2, 2, 2, 2, 3, 5, 5, 10, 10, 6};
+    jp_bytes_writer_t w;
+    jp_bytes_writer_init(&w);
+    size_t total = 0;
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        size_t before = w.len;
+        jp_bytes_put_varint(&w, v[i]);
+        assert_int_equal(w.len - before, len[i]);
+        total += len[i];
+    }
+    assert_int_equal(w.len, total);
+    jp_bytes_reader_t r;
+    jp_bytes_reader_init(&r, w.buf, w.len);
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+        assert_true(jp_bytes_get_varint(&r) == v[i]);
+    assert_true(jp_bytes_reader_done(&r));
+    jp_bytes_reader_init(&r, w.buf, w.len - 1); /* the last varint cut short */
+    for (size_t i = 0; i + 1 < sizeof(v) / sizeof(v[0]); i++)
+        jp_bytes_get_varint(&r);
+    jp_bytes_get_varint(&r);
+    assert_false(jp_bytes_reader_ok(&r));
+    jp_bytes_writer_free(&w);
+    const uint8_t overlong[11] = {0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0};
+    jp_bytes_reader_init(&r, overlong, sizeof(overlong));
+    jp_bytes_get_varint(&r);
+    assert_false(jp_bytes_reader_ok(&r));
+}
+
 static void test_truncation_and_bad_header_are_sticky(void **state)
 {
     (void)state;
@@ -84,6 +146,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip_exact),
         cmocka_unit_test(test_little_endian_layout),
+        cmocka_unit_test(test_fixed_writer),
+        cmocka_unit_test(test_varint),
         cmocka_unit_test(test_truncation_and_bad_header_are_sticky),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
