@@ -74,6 +74,7 @@ typedef struct jp_store_ent_s {
     unsigned char *buf; /* key | ts | value; NULL marks an empty slot */
     uint64_t hash;
     size_t klen, vlen;
+    size_t cap; /* bytes allocated at buf */
     uint8_t kind, dirty, ref;
 } jp_store_ent_t;
 
@@ -345,6 +346,15 @@ static void jp_store_map_evict(jp_store_map_t *m, size_t max_entries, size_t max
     }
 }
 
+/* Allocation size of an entry of n bytes: rounded up, with room for a
+ * small value, so that the usual get-miss-then-put of a new key (an ABSENT
+ * entry, then its first value) and later updates of a similar size reuse
+ * the buffer instead of a free and a malloc per event. */
+static size_t jp_store_ent_cap(size_t n)
+{
+    return n < 96 ? 96 : (n + 31) & ~(size_t)31;
+}
+
 /* Sets key's entry (inserting it if needed) to kind/ts/val. */
 static jp_store_ent_t *jp_store_cache_set(jp_store_t *s, jp_cf_t cf, const void *key, size_t klen,
                                           uint8_t kind, int64_t ts, const void *val, size_t vlen,
@@ -353,26 +363,30 @@ static jp_store_ent_t *jp_store_cache_set(jp_store_t *s, jp_cf_t cf, const void 
     jp_store_map_t *m = &s->map[cf];
     uint64_t h = jp_store_hash(key, klen);
     s->gen++;
-    unsigned char *buf = malloc(klen + JP_STORE_TS_LEN + vlen);
-    if (!buf) {
-        jp_store_fmt(s->err, sizeof s->err, "out of memory");
-        return NULL;
-    }
-    if (klen)
-        memcpy(buf, key, klen);
-    jp_store_ts_put(buf + klen, ts);
-    if (vlen)
-        memcpy(buf + klen + JP_STORE_TS_LEN, val, vlen);
+    size_t need = klen + JP_STORE_TS_LEN + vlen;
     jp_store_ent_t *e = jp_store_map_find(m, key, klen, h);
     /* A dirty value reaches RocksDB at the next commit: the filter must
      * know it from now on (a cached value is already in it). */
     if (s->keys[cf].tracked && kind == JP_ENT_VALUE && dirty && !(e && e->kind == JP_ENT_VALUE))
         jp_store_keys_note(&s->keys[cf], h);
+    const unsigned char *v = val;
+    int reuse = e && e->cap >= need && !(vlen && v >= e->buf && v < e->buf + e->cap);
+    unsigned char *buf = reuse ? e->buf : malloc(jp_store_ent_cap(need));
+    if (!buf) {
+        jp_store_fmt(s->err, sizeof s->err, "out of memory");
+        return NULL;
+    }
+    if (!reuse && klen)
+        memcpy(buf, key, klen);
+    jp_store_ts_put(buf + klen, ts);
+    if (vlen)
+        memcpy(buf + klen + JP_STORE_TS_LEN, val, vlen);
     if (e) {
         m->bytes -= jp_store_ent_bytes(e);
         if (e->dirty)
             m->ndirty--;
-        free(e->buf);
+        if (!reuse)
+            free(e->buf);
     } else {
         e = jp_store_map_slot(m, h);
         if (!e) {
@@ -382,6 +396,8 @@ static jp_store_ent_t *jp_store_cache_set(jp_store_t *s, jp_cf_t cf, const void 
         }
         m->count++;
     }
+    if (!reuse)
+        e->cap = jp_store_ent_cap(need);
     e->buf = buf;
     e->hash = h;
     e->klen = klen;
