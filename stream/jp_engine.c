@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -452,11 +453,29 @@ static int create_topics(jp_engine_t *e, char *errstr, size_t errstr_size)
     return rc;
 }
 
+/* glibc's defaults suit short programs, not a commit cycle: every commit
+ * queues tens of MB of changelog copies that are freed on delivery, and
+ * by default the heap top was trimmed back to the kernel after each
+ * commit and faulted in page by page at the next (about a tenth of a
+ * commit's time went to page faults and consolidation). Keep freed memory
+ * for reuse instead: it stays bounded by the largest commit. Process-wide,
+ * set once by the first engine. */
+static void tune_malloc(void)
+{
+    static atomic_flag done = ATOMIC_FLAG_INIT;
+    if (atomic_flag_test_and_set(&done))
+        return;
+    mallopt(M_TRIM_THRESHOLD, 512 * 1024 * 1024);
+    mallopt(M_TOP_PAD, 64 * 1024 * 1024);
+    mallopt(M_MMAP_THRESHOLD, 64 * 1024 * 1024);
+}
+
 jp_engine_t *jp_engine_new(const jp_config_t *cfg, jp_metrics_t *metrics,
                            const jp_engine_opts_t *opts, int *exit_code, char *errstr,
                            size_t errstr_size)
 {
     *exit_code = 70;
+    tune_malloc();
     jp_engine_t *e = calloc(1, sizeof(*e));
     if (!e) {
         snprintf(errstr, errstr_size, "out of memory");
@@ -640,49 +659,75 @@ static int header_offsets(const rd_kafka_message_t *m, int64_t out[JP_INPUT__COU
     return 0;
 }
 
-static int restore_store(jp_engine_t *e, jp_task_t *t, jp_cf_t cf,
-                         const int64_t committed[JP_INPUT__COUNT], char *errstr, size_t errstr_size)
+/* The store whose changelog topic is `topic`, -1 if none. */
+static int changelog_cf_of(const jp_engine_t *e, const char *topic)
+{
+    for (size_t i = 0; i < N_CHANGELOG; i++)
+        if (strcmp(topic, e->changelog[changelog_cfs[i]]) == 0)
+            return (int)changelog_cfs[i];
+    return -1;
+}
+
+/* Restores task t from every changelog it is missing records of, in one
+ * assignment of those partitions: a restore per store paid the consumer's
+ * assign-to-first-fetch latency once per store. Records of different
+ * stores interleave; each store's order is kept, which is all the restore
+ * needs (stores are independent). */
+static int restore_task(jp_engine_t *e, jp_task_t *t, const int64_t committed[JP_INPUT__COUNT],
+                        char *errstr, size_t errstr_size)
 {
     int p = jp_task_partition(t);
-    int64_t lo, hi;
-    rd_kafka_resp_err_t err =
-        rd_kafka_query_watermark_offsets(e->restorer, e->changelog[cf], p, &lo, &hi, 10000);
-    if (err) {
-        snprintf(errstr, errstr_size, "changelog %s [%d]: %s", e->changelog[cf], p,
-                 rd_kafka_err2str(err));
-        return -1;
+    int64_t from[JP_CF__COUNT], hi[JP_CF__COUNT], last[JP_CF__COUNT];
+    int64_t applied[JP_CF__COUNT] = {0}, skipped[JP_CF__COUNT] = {0}, total = 0, done = 0;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(N_CHANGELOG);
+    for (size_t i = 0; i < N_CHANGELOG; i++) {
+        jp_cf_t cf = changelog_cfs[i];
+        int64_t lo;
+        rd_kafka_resp_err_t err =
+            rd_kafka_query_watermark_offsets(e->restorer, e->changelog[cf], p, &lo, &hi[cf], 10000);
+        if (err) {
+            snprintf(errstr, errstr_size, "changelog %s [%d]: %s", e->changelog[cf], p,
+                     rd_kafka_err2str(err));
+            rd_kafka_topic_partition_list_destroy(l);
+            return -1;
+        }
+        from[cf] = jp_task_changelog_offset(t, cf) + 1;
+        if (from[cf] < lo) {
+            if (from[cf] > 0)
+                jp_log_warn("engine",
+                            "changelog %s [%d] starts at %lld, the store needs %lld: records were "
+                            "removed by retention",
+                            e->changelog[cf], p, (long long)lo, (long long)from[cf]);
+            from[cf] = lo;
+        }
+        last[cf] = from[cf] - 1;
+        if (from[cf] >= hi[cf])
+            continue;
+        jp_log_info("engine", "task %d: restoring %s from %s offsets %lld..%lld", p, jp_cf_name(cf),
+                    e->changelog[cf], (long long)from[cf], (long long)hi[cf] - 1);
+        rd_kafka_topic_partition_list_add(l, e->changelog[cf], p)->offset = from[cf];
+        total += hi[cf] - from[cf];
     }
-    int64_t from = jp_task_changelog_offset(t, cf) + 1;
-    if (from < lo) {
-        if (from > 0)
-            jp_log_warn("engine",
-                        "changelog %s [%d] starts at %lld, the store needs %lld: records were "
-                        "removed by retention",
-                        e->changelog[cf], p, (long long)lo, (long long)from);
-        from = lo;
-    }
-    if (from >= hi)
+    if (!l->cnt) {
+        rd_kafka_topic_partition_list_destroy(l);
         return 0;
-    jp_log_info("engine", "task %d: restoring %s from %s offsets %lld..%lld", p, jp_cf_name(cf),
-                e->changelog[cf], (long long)from, (long long)hi - 1);
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(l, e->changelog[cf], p)->offset = from;
+    }
     rd_kafka_assign(e->restorer, l);
     rd_kafka_topic_partition_list_destroy(l);
-    int64_t last = from - 1, applied = 0, skipped = 0;
     int rc = 0;
     int64_t deadline = jp_clock_now_ms() + 120000;
-    while (last < hi - 1 && rc == 0) {
+    while (done < total && rc == 0) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(e->restorer, 500);
         if (!m) {
             if (jp_clock_now_ms() > deadline) {
-                snprintf(errstr, errstr_size, "restore of %s [%d] stalled at %lld",
-                         e->changelog[cf], p, (long long)last);
+                snprintf(errstr, errstr_size, "restore of task %d stalled (%lld of %lld records)",
+                         p, (long long)done, (long long)total);
                 rc = -1;
             }
             continue;
         }
-        if (!m->err && m->offset > last) {
+        int cf = m->err ? -1 : changelog_cf_of(e, rd_kafka_topic_name(m->rkt));
+        if (cf >= 0 && m->partition == p && m->offset > last[cf] && m->offset < hi[cf]) {
             int64_t offs[JP_INPUT__COUNT];
             int beyond = 0;
             /* committed -1 (nothing committed for that input yet) is a
@@ -692,25 +737,32 @@ static int restore_store(jp_engine_t *e, jp_task_t *t, jp_cf_t cf,
                 for (int i = 0; i < JP_INPUT__COUNT; i++)
                     beyond |= offs[i] > (committed[i] >= 0 ? committed[i] : -1);
             if (beyond) {
-                skipped++;
-            } else if (jp_task_restore_record(t, cf, m->key, m->key_len, m->payload, m->len,
-                                              m->offset) != 0) {
+                skipped[cf]++;
+            } else if (jp_task_restore_record(t, (jp_cf_t)cf, m->key, m->key_len, m->payload,
+                                              m->len, m->offset) != 0) {
                 snprintf(errstr, errstr_size, "cannot write restored state");
                 rc = -1;
             } else {
-                applied++;
+                applied[cf]++;
             }
-            last = m->offset;
-            if ((last - from) % 1000 == 0)
-                jp_gauge_set(e->restore_progress, (double)(last - from + 1) / (double)(hi - from));
+            done += m->offset - last[cf];
+            last[cf] = m->offset;
+            if (done % 1000 == 0)
+                jp_gauge_set(e->restore_progress, (double)done / (double)total);
         }
         rd_kafka_message_destroy(m);
     }
     rd_kafka_assign(e->restorer, NULL);
-    jp_counter_add(e->restored_records, (uint64_t)applied);
     jp_gauge_set(e->restore_progress, 1);
-    jp_log_info("engine", "task %d: restored %lld %s records, skipped %lld beyond the commit point",
-                p, (long long)applied, jp_cf_name(cf), (long long)skipped);
+    for (size_t i = 0; i < N_CHANGELOG; i++) {
+        jp_cf_t cf = changelog_cfs[i];
+        if (from[cf] >= hi[cf])
+            continue;
+        jp_counter_add(e->restored_records, (uint64_t)applied[cf]);
+        jp_log_info("engine",
+                    "task %d: restored %lld %s records, skipped %lld beyond the commit point", p,
+                    (long long)applied[cf], jp_cf_name(cf), (long long)skipped[cf]);
+    }
     return rc;
 }
 
@@ -738,8 +790,7 @@ static jp_task_t *open_task_once(jp_engine_t *e, int p, char *errstr, size_t err
     for (int i = 0; i < JP_INPUT__COUNT; i++)
         jp_task_set_next_offset(t, (jp_input_t)i, committed[i]);
     int rc = 0;
-    for (size_t i = 0; i < N_CHANGELOG && rc == 0; i++)
-        rc = restore_store(e, t, changelog_cfs[i], committed, errstr, errstr_size);
+    rc = restore_task(e, t, committed, errstr, errstr_size);
     if (rc == 0)
         rc = jp_task_restore_done(t, errstr, errstr_size);
     e->restoring = 0;

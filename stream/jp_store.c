@@ -369,8 +369,12 @@ static jp_store_ent_t *jp_store_cache_set(jp_store_t *s, jp_cf_t cf, const void 
      * know it from now on (a cached value is already in it). */
     if (s->keys[cf].tracked && kind == JP_ENT_VALUE && dirty && !(e && e->kind == JP_ENT_VALUE))
         jp_store_keys_note(&s->keys[cf], h);
-    const unsigned char *v = val;
-    int reuse = e && e->cap >= need && !(vlen && v >= e->buf && v < e->buf + e->cap);
+    /* The value may come from this very entry (a get's pointer): then copy
+     * it out of a fresh buffer, not onto itself. Compared as integers:
+     * unrelated pointers must not be ordered. */
+    uintptr_t vp = (uintptr_t)val, bp = e ? (uintptr_t)e->buf : 0;
+    int overlap = e && vlen && vp >= bp && vp - bp < e->cap;
+    int reuse = e && e->cap >= need && !overlap;
     unsigned char *buf = reuse ? e->buf : malloc(jp_store_ent_cap(need));
     if (!buf) {
         jp_store_fmt(s->err, sizeof s->err, "out of memory");
@@ -428,6 +432,62 @@ static uint64_t jp_store_key_prefix(const unsigned char *key, size_t klen)
     return p;
 }
 
+/* Sorts refs by key: LSD radix sort of (8-byte prefix, position) pairs,
+ * then the rare runs of equal prefixes by full key. A commit sorts every
+ * dirty key (tens of thousands), and qsort's indirect comparisons were a
+ * tenth of a commit. -1 if out of memory (r unchanged). */
+typedef struct {
+    uint64_t pfx;
+    size_t at;
+} jp_store_pfx_t;
+
+static int jp_store_sort_refs(jp_store_ref_t *r, size_t n)
+{
+    if (n < 64) {
+        qsort(r, n, sizeof *r, jp_store_ref_cmp);
+        return 0;
+    }
+    jp_store_pfx_t *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
+    jp_store_ref_t *out = malloc(n * sizeof *out);
+    if (!a || !b || !out) {
+        free(a);
+        free(b);
+        free(out);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        a[i] = (jp_store_pfx_t){r[i].pfx, i};
+    for (unsigned shift = 0; shift < 64; shift += 8) {
+        size_t count[257] = {0};
+        for (size_t i = 0; i < n; i++)
+            count[((a[i].pfx >> shift) & 0xff) + 1]++;
+        if (count[((a[0].pfx >> shift) & 0xff) + 1] == n)
+            continue; /* every key has the same byte here */
+        for (int d = 0; d < 256; d++)
+            count[d + 1] += count[d];
+        for (size_t i = 0; i < n; i++)
+            b[count[(a[i].pfx >> shift) & 0xff]++] = a[i];
+        jp_store_pfx_t *t = a;
+        a = b;
+        b = t;
+    }
+    for (size_t i = 0; i < n; i++)
+        out[i] = r[a[i].at];
+    for (size_t i = 0; i < n;) { /* equal prefixes: by the whole key */
+        size_t j = i + 1;
+        while (j < n && out[j].pfx == out[i].pfx)
+            j++;
+        if (j - i > 1)
+            qsort(out + i, j - i, sizeof *out, jp_store_ref_cmp);
+        i = j;
+    }
+    memcpy(r, out, n * sizeof *r);
+    free(a);
+    free(b);
+    free(out);
+    return 0;
+}
+
 static int jp_store_collect_dirty(jp_store_t *s, const jp_store_map_t *m, const void *prefix,
                                   size_t plen, jp_store_ref_t **out, size_t *n)
 {
@@ -453,7 +513,11 @@ static int jp_store_collect_dirty(jp_store_t *s, const jp_store_map_t *m, const 
                                   put ? e->vlen : 0,
                                   put ? jp_store_ent_ts(e) : 0};
     }
-    qsort(r, k, sizeof *r, jp_store_ref_cmp);
+    if (jp_store_sort_refs(r, k) != 0) {
+        free(r);
+        jp_store_fmt(s->err, sizeof s->err, "out of memory");
+        return -1;
+    }
     *out = r;
     *n = k;
     return 0;

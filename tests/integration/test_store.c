@@ -437,6 +437,58 @@ static void test_dirty_order_raw(void **state)
     assert_int_equal(r.n, 0);
 }
 
+/* Thousands of dirty keys (the radix path of the sort): random binary
+ * keys of 1..20 bytes, many sharing their first 8 bytes or differing only
+ * past them, must come out of the walk in memcmp order, shorter first. */
+typedef struct {
+    unsigned char prev[32];
+    size_t prev_len;
+    size_t n;
+} walk_t;
+
+static int walk_check(void *ctx, jp_cf_t cf, const void *key, size_t klen, const void *val,
+                      size_t vlen)
+{
+    walk_t *w = ctx;
+    (void)cf;
+    (void)val;
+    (void)vlen;
+    if (w->n) {
+        size_t m = w->prev_len < klen ? w->prev_len : klen;
+        int c = memcmp(w->prev, key, m);
+        assert_true(c < 0 || (c == 0 && w->prev_len < klen));
+    }
+    memcpy(w->prev, key, klen);
+    w->prev_len = klen;
+    w->n++;
+    return 0;
+}
+
+static void test_dirty_order_many(void **state)
+{
+    fx_t *f = *state;
+    uint64_t x = 88172645463325252ULL;
+    size_t puts = 0;
+    for (int i = 0; i < 6000; i++) {
+        unsigned char k[20];
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        size_t len = 1 + (size_t)(x % 20);
+        for (size_t j = 0; j < len; j++)
+            k[j] = (unsigned char)(x >> (8 * (j % 8)));
+        if (i % 3 == 0)
+            memcpy(k, "SAMEPREF", len < 8 ? len : 8); /* ties on the 8-byte prefix */
+        if (i % 5 == 0 && len > 2)
+            k[1] = 0; /* zero bytes inside the prefix, like zero padding */
+        assert_int_equal(jp_store_put(f->s, JP_CF_CUSTOMERS, k, len, "v", 1), 0);
+        puts++;
+    }
+    walk_t w = {{0}, 0, 0};
+    assert_int_equal(jp_store_dirty_foreach(f->s, walk_check, &w), 0);
+    assert_int_equal(w.n, jp_store_dirty_count(f->s));
+    assert_true(w.n > 1000 && w.n <= puts);
+    commit(f->s);
+}
+
 static void test_reopen_restores(void **state)
 {
     fx_t *f = *state;
@@ -858,6 +910,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_put_get_del, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dirty_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dirty_order_raw, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dirty_order_many, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_restores, setup, teardown),
         cmocka_unit_test_setup_teardown(test_scan_merges_cache_and_disk, setup, teardown),
         cmocka_unit_test_setup_teardown(test_scan_prefix_ff, setup, teardown),
