@@ -6,6 +6,7 @@
 #include "jp_bench.h"
 
 #include <sched.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -43,6 +44,16 @@ void jp_bench_pin_one_core(void)
     cpu_set_t set;
     CPU_ZERO(&set);
     CPU_SET(0, &set);
+    (void)sched_setaffinity(0, sizeof(set), &set);
+}
+
+void jp_bench_unpin(void)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    for (long i = 0; i < n && i < CPU_SETSIZE; i++)
+        CPU_SET((int)i, &set);
     (void)sched_setaffinity(0, sizeof(set), &set);
 }
 

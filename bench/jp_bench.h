@@ -20,6 +20,10 @@ int jp_bench_runs(void);
 double jp_bench_median(double *v, size_t n);
 
 /* Pins the calling thread to one CPU so "one core" figures mean that. */
+/* Undoes jp_bench_pin_one_core for the calling thread (every online CPU),
+ * so that threads it creates next - an in-process broker standing in for
+ * a separate server - are not confined to the measured core. */
+void jp_bench_unpin(void);
 void jp_bench_pin_one_core(void);
 
 /* Prints one row. target and note may be NULL (printed as "-"). */

@@ -4,12 +4,14 @@
  * CreateTime is simulated time, not wall time).
  *
  * Values live in the producer's slabs, not in librdkafka's messages: each
- * record is copied once, sequentially, into the current 1 MB slab behind a
- * small header, and produced without RD_KAFKA_MSG_F_COPY, so librdkafka
- * allocates only its message struct and never copies the value again. The
- * header is the message opaque: its slab (released when every record in it
- * has had its delivery report, then reused) and the record's truth fault
- * index, whose delivery report writes partition and offset into the truth.
+ * record is copied once, sequentially, into the current 1 MB slab, and
+ * produced without RD_KAFKA_MSG_F_COPY, so librdkafka allocates only its
+ * message struct and never copies the value again. A slab is released when
+ * every record in it has had its delivery report, then reused. The message
+ * opaque is not a pointer but the record's slab and truth fault index
+ * packed into one integer (opaque_pack): a delivery report then touches no
+ * memory of ours but the slab table - a header next to the value would be
+ * a cache miss per record, since reports come long after the write.
  * Delivery reports are served every POLL_EVERY records, so slabs come back
  * in a steady cycle and few are ever allocated. A value larger than a slab
  * is copied by librdkafka instead.
@@ -45,30 +47,47 @@ typedef struct {
     size_t refs; /* records in it still waiting for their delivery report */
 } slab_t;
 
-/* Precedes each value in its slab; the message opaque points at it. */
-typedef struct {
-    size_t slab; /* index + 1; 0: not in a slab (copied by librdkafka) */
-    long fault;  /* truth index, -1 if none */
-} rec_hdr_t;
+/* The message opaque: slab index + 1 (0: the value is not in a slab) in the
+ * low OPAQUE_SLAB_BITS bits, truth fault index + 1 (0: none) above. */
+#define OPAQUE_SLAB_BITS 24 /* 16M slabs of 1 MB */
+#define OPAQUE_MAX_FAULT (((long)1 << (63 - OPAQUE_SLAB_BITS)) - 2)
+_Static_assert(sizeof(uintptr_t) >= 8, "the message opaque packs two indices into a pointer");
 
-#define HDR_SIZE ((sizeof(rec_hdr_t) + 15) & ~(size_t)15)
+static void *opaque_pack(size_t slab_plus_1, long fault)
+{
+    return (void *)(((uintptr_t)(fault + 1) << OPAQUE_SLAB_BITS) | (uintptr_t)slab_plus_1);
+}
+
+static size_t opaque_slab(const void *o)
+{
+    return (size_t)((uintptr_t)o & (((uintptr_t)1 << OPAQUE_SLAB_BITS) - 1));
+}
+
+static long opaque_fault(const void *o)
+{
+    return (long)((uintptr_t)o >> OPAQUE_SLAB_BITS) - 1;
+}
 
 /* Slab space of a value of len bytes (16-byte aligned records). */
 static size_t slab_need(size_t len)
 {
-    return HDR_SIZE + ((len + 15) & ~(size_t)15);
+    return (len + 15) & ~(size_t)15;
 }
+
+typedef struct {
+    char *name;
+    rd_kafka_topic_t *rkt;
+} topic_t;
 
 struct jp_sim_producer_s {
     rd_kafka_t *rk;
-    rd_kafka_topic_t **topics;
+    topic_t *topics;
     size_t n_topics;
-    rd_kafka_topic_t *last_topic; /* the one found last: records come in runs */
+    size_t last_topic; /* index of the one found last: records come in runs */
     unsigned writes;
     slab_t *slabs;
     size_t n_slabs, cur; /* cur: the one being filled, n_slabs if none */
     size_t *free_slabs, n_free;
-    rec_hdr_t big; /* the opaque of values larger than a slab: no fault */
     jp_sim_truth_t *truth;
     uint64_t failures;
     char first_error[256];
@@ -110,9 +129,9 @@ static void slab_release(jp_sim_producer_t *p, size_t i)
         p->free_slabs[p->n_free++] = i;
 }
 
-/* Copies header + value into the current slab (a fresh one when it is
- * full); NULL when out of memory or when the value exceeds a slab. */
-static rec_hdr_t *slab_put(jp_sim_producer_t *p, const void *value, size_t len, long fault)
+/* Copies value into the current slab (a fresh one when it is full); NULL
+ * when out of memory or when the value exceeds a slab. */
+static unsigned char *slab_put(jp_sim_producer_t *p, const void *value, size_t len)
 {
     size_t need = slab_need(len);
     if (need > SLAB_SIZE)
@@ -122,6 +141,8 @@ static rec_hdr_t *slab_put(jp_sim_producer_t *p, const void *value, size_t len, 
         if (p->n_free) {
             p->cur = p->free_slabs[--p->n_free];
         } else {
+            if (p->n_slabs + 1 >= (size_t)1 << OPAQUE_SLAB_BITS)
+                return NULL; /* its index would not fit in the opaque */
             slab_t *v = realloc(p->slabs, (p->n_slabs + 1) * sizeof(*v));
             if (!v)
                 return NULL;
@@ -144,22 +165,20 @@ static rec_hdr_t *slab_put(jp_sim_producer_t *p, const void *value, size_t len, 
             p->free_slabs[p->n_free++] = old;
     }
     slab_t *sl = &p->slabs[p->cur];
-    rec_hdr_t *h = (rec_hdr_t *)(sl->data + sl->used);
-    h->slab = p->cur + 1;
-    h->fault = fault;
-    memcpy(sl->data + sl->used + HDR_SIZE, value, len);
+    unsigned char *dst = sl->data + sl->used;
+    memcpy(dst, value, len);
     sl->used += need;
-    return h;
+    return dst;
 }
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     (void)rk;
     jp_sim_producer_t *p = opaque;
-    const rec_hdr_t *h = m->_private;
-    long fault = h ? h->fault : -1;
-    if (h && h->slab)
-        slab_release(p, h->slab - 1);
+    size_t slab = opaque_slab(m->_private);
+    long fault = opaque_fault(m->_private);
+    if (slab)
+        slab_release(p, slab - 1);
     if (m->err) {
         if (p->failures++ == 0)
             snprintf(p->first_error, sizeof(p->first_error), "%s", rd_kafka_err2str(m->err));
@@ -190,7 +209,6 @@ jp_sim_producer_t *jp_sim_producer_new(const char *brokers, const jp_conf_props_
         return NULL;
     }
     p->truth = truth;
-    p->big.fault = -1;
     jp_avro_arena_init(&p->arena);
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     static const char *const defaults[][2] = {
@@ -236,8 +254,10 @@ void jp_sim_producer_free(jp_sim_producer_t *p)
 {
     if (!p)
         return;
-    for (size_t i = 0; i < p->n_topics; i++)
-        rd_kafka_topic_destroy(p->topics[i]);
+    for (size_t i = 0; i < p->n_topics; i++) {
+        rd_kafka_topic_destroy(p->topics[i].rkt);
+        free(p->topics[i].name);
+    }
     free(p->topics);
     if (p->rk)
         rd_kafka_destroy(p->rk);
@@ -257,19 +277,26 @@ void jp_sim_producer_free(jp_sim_producer_t *p)
 
 static rd_kafka_topic_t *topic_for(jp_sim_producer_t *p, const char *name)
 {
-    if (p->last_topic && strcmp(rd_kafka_topic_name(p->last_topic), name) == 0)
-        return p->last_topic;
+    if (p->last_topic < p->n_topics && strcmp(p->topics[p->last_topic].name, name) == 0)
+        return p->topics[p->last_topic].rkt;
     for (size_t i = 0; i < p->n_topics; i++)
-        if (strcmp(rd_kafka_topic_name(p->topics[i]), name) == 0)
-            return p->last_topic = p->topics[i];
-    rd_kafka_topic_t **v = realloc(p->topics, (p->n_topics + 1) * sizeof(*v));
+        if (strcmp(p->topics[i].name, name) == 0) {
+            p->last_topic = i;
+            return p->topics[i].rkt;
+        }
+    topic_t *v = realloc(p->topics, (p->n_topics + 1) * sizeof(*v));
     if (!v)
         return NULL;
     p->topics = v;
-    rd_kafka_topic_t *t = rd_kafka_topic_new(p->rk, name, NULL);
-    if (t)
-        p->topics[p->n_topics++] = t;
-    return p->last_topic = t;
+    char *copy = strdup(name);
+    rd_kafka_topic_t *t = copy ? rd_kafka_topic_new(p->rk, name, NULL) : NULL;
+    if (!t) {
+        free(copy);
+        return NULL;
+    }
+    v[p->n_topics] = (topic_t){copy, t};
+    p->last_topic = p->n_topics++;
+    return t;
 }
 
 static int producer_write(void *ctx, const char *topic, const void *key, size_t key_len,
@@ -279,14 +306,16 @@ static int producer_write(void *ctx, const char *topic, const void *key, size_t 
     rd_kafka_topic_t *t = topic_for(p, topic);
     if (!t)
         return -1;
-    rec_hdr_t *h = slab_put(p, value, len, fault);
+    if (fault > OPAQUE_MAX_FAULT)
+        return -1; /* would not fit in the opaque (2^39 faults: never in practice) */
+    const unsigned char *copy = slab_put(p, value, len);
+    size_t slab = 0;
     int flags = 0;
-    if (h) {
-        value = (const unsigned char *)h + HDR_SIZE;
+    if (copy) {
+        value = copy;
+        slab = p->cur + 1;
     } else if (slab_need(len) > SLAB_SIZE) {
-        /* too large for a slab: librdkafka copies it; no fault record is */
-        h = &p->big;
-        flags = RD_KAFKA_MSG_F_COPY;
+        flags = RD_KAFKA_MSG_F_COPY; /* too large for a slab: librdkafka copies it */
     } else {
         return -1; /* out of memory */
     }
@@ -294,7 +323,7 @@ static int producer_write(void *ctx, const char *topic, const void *key, size_t 
         rd_kafka_resp_err_t e = rd_kafka_producev(
             p->rk, RD_KAFKA_V_RKT(t), RD_KAFKA_V_MSGFLAGS(flags),
             RD_KAFKA_V_KEY((void *)key, key_len), RD_KAFKA_V_VALUE((void *)value, len),
-            RD_KAFKA_V_TIMESTAMP(ts), RD_KAFKA_V_OPAQUE(h), RD_KAFKA_V_END);
+            RD_KAFKA_V_TIMESTAMP(ts), RD_KAFKA_V_OPAQUE(opaque_pack(slab, fault)), RD_KAFKA_V_END);
         if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
             break;
         if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
@@ -304,8 +333,8 @@ static int producer_write(void *ctx, const char *topic, const void *key, size_t 
         }
         rd_kafka_poll(p->rk, 10);
     }
-    if (h->slab)
-        p->slabs[h->slab - 1].refs++;
+    if (slab)
+        p->slabs[slab - 1].refs++;
     if (++p->writes % POLL_EVERY == 0)
         rd_kafka_poll(p->rk, 0);
     return 0;

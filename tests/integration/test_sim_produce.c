@@ -7,7 +7,14 @@
  *   - every record decodes with the engine's decoder (jp_serde_decode)
  *     except the injected decode-level faults, which fail with exactly the
  *     reason the truth file names, found at the partition and offset the
- *     truth file names; value-level faults decode.
+ *     truth file names; value-level faults decode;
+ *   - every record is in the partition the Java client's murmur2
+ *     partitioner gives its key, with its event time as CreateTime;
+ * and the producer on its own (jp_sim_producer_output): values are copied
+ * before write returns, survive the reuse of the producer's slabs across
+ * flushes, and a value larger than a slab goes through too; order per
+ * partition is write order; every fault record, large or not, has its
+ * partition and offset in the truth.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -45,6 +52,64 @@ static const char *const world_body =
 typedef struct {
     uint64_t hash, n, decoded, failed, faults_matched;
 } readback_t;
+
+/* Kafka's Utils.murmur2 (the Java client's), written out here so that the
+ * partition check does not trust librdkafka's copy. */
+static uint32_t java_murmur2(const void *key, size_t len)
+{
+    const unsigned char *d = key;
+    const uint32_t m = 0x5bd1e995;
+    uint32_t h = 0x9747b28cu ^ (uint32_t)len;
+    for (; len >= 4; d += 4, len -= 4) {
+        uint32_t k =
+            (uint32_t)d[0] | (uint32_t)d[1] << 8 | (uint32_t)d[2] << 16 | (uint32_t)d[3] << 24;
+        k *= m;
+        k ^= k >> 24;
+        k *= m;
+        h *= m;
+        h ^= k;
+    }
+    switch (len) {
+    case 3:
+        h ^= (uint32_t)d[2] << 16;
+        /* fall through */
+    case 2:
+        h ^= (uint32_t)d[1] << 8;
+        /* fall through */
+    case 1:
+        h ^= d[0];
+        h *= m;
+    }
+    h ^= h >> 13;
+    h *= m;
+    h ^= h >> 15;
+    return h;
+}
+
+/* DefaultPartitioner for a keyed record: toPositive(murmur2(key)) % n. */
+static int32_t java_partition(const void *key, size_t len, int partitions)
+{
+    return (int32_t)((java_murmur2(key, len) & 0x7fffffff) % (uint32_t)partitions);
+}
+
+static void test_java_murmur2(void **state)
+{
+    (void)state;
+    /* Kafka's own vectors (UtilsTest.testMurmur2, as librdkafka tests them) */
+    static const struct {
+        const char *key;
+        uint32_t h;
+    } v[] = {{"kafka", 0xd067cf64},
+             {"giberish123456789", 0x8f552b0c},
+             {"1234", 0x9fc97b14},
+             {"234", 0xe7c009ca},
+             {"34", 0x873930da},
+             {"4", 0x5a4b5ca1},
+             {"PreAmbleWillBeRemoved,ThePrePartThatIs", 0x78424f1c},
+             {"", 0x106e08d9}};
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+        assert_int_equal(java_murmur2(v[i].key, strlen(v[i].key)), v[i].h);
+}
 
 /* Finds the truth's fault record at (topic, partition, offset). */
 static json_t *fault_at(json_t *records, const char *topic, int32_t p, int64_t off)
@@ -94,6 +159,10 @@ static void read_topic(const char *bootstrap, const char *topic, int partitions,
         }
         assert_int_equal(m->err, 0);
         int32_t p = m->partition;
+        assert_int_equal(p, java_partition(m->key, m->key_len, partitions));
+        rd_kafka_timestamp_type_t tstype;
+        int64_t ts = rd_kafka_message_timestamp(m, &tstype);
+        assert_int_equal(tstype, RD_KAFKA_TIMESTAMP_CREATE_TIME);
         uint64_t h = jp_hash64(m->key, m->key_len, (uint64_t)m->offset);
         ph[p] = jp_hash64(m->payload, m->len, ph[p] ^ h);
         rb->n++;
@@ -122,6 +191,11 @@ static void read_topic(const char *bootstrap, const char *topic, int partitions,
                 fail_msg("%s [%d] @%lld does not decode: %s %s", topic, (int)p,
                          (long long)m->offset, jp_serde_err_name(e), err);
             rb->decoded++;
+            /* the message timestamp is the event time (after any fault
+             * moved it), not wall time */
+            assert_int_equal(ts, reader == JP_EVENT_SALE       ? out.s.event_time
+                                 : reader == JP_EVENT_CUSTOMER ? out.c.event_time
+                                                               : out.d.draw_time);
         }
         rd_kafka_message_destroy(m);
     }
@@ -188,9 +262,9 @@ static uint64_t run_once(const jp_sim_world_t *w, uint64_t seed, int check, read
     return rb->hash;
 }
 
-static void test_produce_determinism_and_decoding(void **state)
+/* Loads world_body (in a temporary directory, removed again). */
+static void load_world(jp_sim_world_t *w)
 {
-    (void)state;
     char *dir = jp_test_tmpdir("simproduce");
     char text[4096];
     snprintf(text, sizeof(text), "config: %s/configs/jackpot.yaml\nstart: 2026-03-23\n%s",
@@ -198,12 +272,21 @@ static void test_produce_determinism_and_decoding(void **state)
     char *path = jp_test_write_file(dir, "world.yaml", text);
     jp_conf_t c;
     jp_conf_init(&c, NULL);
-    jp_sim_world_t w;
-    int rc = jp_sim_world_load(&c, path, &w);
+    int rc = jp_sim_world_load(&c, path, w);
     for (size_t i = 0; i < c.n_errors; i++)
         fprintf(stderr, "%s\n", c.errors[i]);
     jp_conf_destroy(&c);
     assert_int_equal(rc, 0);
+    free(path);
+    jp_test_rmtree(dir);
+    free(dir);
+}
+
+static void test_produce_determinism_and_decoding(void **state)
+{
+    (void)state;
+    jp_sim_world_t w;
+    load_world(&w);
 
     readback_t a, b, other;
     uint64_t h1 = run_once(&w, 5, 1, &a);
@@ -215,15 +298,167 @@ static void test_produce_determinism_and_decoding(void **state)
     assert_true(h1 != h3);
 
     jp_sim_world_release(&w);
-    free(path);
-    jp_test_rmtree(dir);
-    free(dir);
+}
+
+/* The producer alone: PHASES x PER_PHASE records of varied sizes through one
+ * reused buffer, a flush between phases (every slab comes back, and the
+ * next phase reuses them), one value larger than a slab, a fault record
+ * every FAULT_EVERY. Sizes keep every partition under the dev broker's
+ * ~5 MB per partition, which would otherwise trim the oldest records. */
+#define PHASES      3
+#define PER_PHASE   12000
+#define FAULT_EVERY 997
+#define BIG_AT      (PER_PHASE + PER_PHASE / 2)
+#define BIG_LEN     ((size_t)1200 * 1024)
+#define TS0         INT64_C(1774224000000)
+
+static const char *const slab_keys[] = {"GB", "SE", "NL", "DE", "NO", "a-much-longer-key-0123"};
+#define N_KEYS (sizeof(slab_keys) / sizeof(slab_keys[0]))
+
+static size_t value_len(uint64_t i)
+{
+    return i == BIG_AT ? BIG_LEN : 16 + (size_t)(i * 37 % 200);
+}
+
+/* Record i's value: its index, then bytes that depend on index and place. */
+static void value_fill(unsigned char *v, uint64_t i)
+{
+    size_t len = value_len(i);
+    memcpy(v, &i, sizeof(i));
+    for (size_t j = sizeof(i); j < len; j++)
+        v[j] = (unsigned char)(i * 31 + j * 7);
+}
+
+static void test_producer_slabs_order_and_fault_reports(void **state)
+{
+    (void)state;
+    jp_sim_world_t w;
+    load_world(&w);
+    char err[1024];
+    jp_broker_t *b = jp_broker_start(1, 0, err, sizeof(err));
+    assert_non_null(b);
+    const char *topic = "sim.produce.slabs";
+    const int partitions = 6;
+    assert_int_equal(jp_broker_create_topic(b, topic, partitions, err, sizeof(err)), 0);
+    jp_sim_truth_t *truth = jp_sim_truth_new(&w, 1, 1);
+    assert_non_null(truth);
+    jp_conf_props_t x = {0};
+    assert_int_equal(jp_conf_props_set(&x, "message.max.bytes", "2000000"), 0);
+    jp_sim_producer_t *prod =
+        jp_sim_producer_new(jp_broker_bootstraps(b), NULL, &x, truth, err, sizeof(err));
+    assert_non_null(prod);
+    jp_conf_props_free(&x);
+    jp_sim_output_t out = jp_sim_producer_output(prod);
+
+    const uint64_t n = (uint64_t)PHASES * PER_PHASE;
+    long *fault_of = malloc(n * sizeof(long)); /* truth index per record, -1 */
+    int32_t *part_of = malloc(n * sizeof(int32_t));
+    int64_t *off_of = malloc(n * sizeof(int64_t));
+    unsigned char *buf = malloc(BIG_LEN);
+    assert_true(fault_of && part_of && off_of && buf);
+    for (uint64_t i = 0; i < n; i++) {
+        const char *key = slab_keys[i % N_KEYS];
+        fault_of[i] = -1;
+        if (i % FAULT_EVERY == 0 || i == BIG_AT) {
+            char id[32];
+            snprintf(id, sizeof(id), "r%llu", (unsigned long long)i);
+            fault_of[i] = jp_sim_truth_fault(truth, JP_SIM_FAULT_LATE, topic, key, id, i, NULL, 0);
+            assert_true(fault_of[i] >= 0);
+        }
+        value_fill(buf, i);
+        assert_int_equal(out.write(out.ctx, topic, key, strlen(key), buf, value_len(i),
+                                   TS0 + (int64_t)i, fault_of[i]),
+                         0);
+        memset(buf, 0xee, value_len(i)); /* the producer must have copied it */
+        if ((i + 1) % PER_PHASE == 0)
+            assert_int_equal(jp_sim_producer_flush(prod, 30000, err, sizeof(err)), 0);
+    }
+    jp_sim_producer_free(prod);
+
+    /* Read everything back. */
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    assert_int_equal(
+        rd_kafka_conf_set(conf, "bootstrap.servers", jp_broker_bootstraps(b), err, sizeof(err)), 0);
+    assert_int_equal(rd_kafka_conf_set(conf, "group.id", "test-sim-slabs", err, sizeof(err)), 0);
+    assert_int_equal(rd_kafka_conf_set(conf, "enable.partition.eof", "true", err, sizeof(err)), 0);
+    assert_int_equal(rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof(err)), 0);
+    assert_int_equal(
+        rd_kafka_conf_set(conf, "fetch.message.max.bytes", "4000000", err, sizeof(err)), 0);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+    assert_non_null(rk);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(partitions);
+    for (int p = 0; p < partitions; p++)
+        rd_kafka_topic_partition_list_add(l, topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    assert_int_equal(rd_kafka_assign(rk, l), 0);
+    rd_kafka_topic_partition_list_destroy(l);
+    int64_t last[6];
+    for (int p = 0; p < partitions; p++)
+        last[p] = -1;
+    uint64_t seen = 0;
+    for (int eof = 0; eof < partitions;) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 5000);
+        assert_non_null(m);
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            eof++;
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        assert_int_equal(m->err, 0);
+        uint64_t i;
+        assert_true(m->len >= sizeof(i));
+        memcpy(&i, m->payload, sizeof(i));
+        assert_true(i < n);
+        value_fill(buf, i);
+        assert_int_equal(m->len, value_len(i));
+        if (memcmp(m->payload, buf, m->len) != 0)
+            fail_msg("record %llu: value changed", (unsigned long long)i);
+        const char *key = slab_keys[i % N_KEYS];
+        assert_int_equal(m->key_len, strlen(key));
+        assert_memory_equal(m->key, key, m->key_len);
+        assert_int_equal(m->partition, java_partition(key, strlen(key), partitions));
+        assert_int_equal(rd_kafka_message_timestamp(m, NULL), TS0 + (int64_t)i);
+        /* write order within the partition, no duplicates */
+        assert_true((int64_t)i > last[m->partition]);
+        last[m->partition] = (int64_t)i;
+        part_of[i] = m->partition;
+        off_of[i] = m->offset;
+        seen++;
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    assert_int_equal(seen, n);
+
+    /* Every fault record's delivery report landed in the truth. */
+    json_t *faults =
+        json_object_get(json_object_get(jp_sim_truth_json(truth), "faults"), "records");
+    uint64_t checked = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        if (fault_of[i] < 0)
+            continue;
+        json_t *r = json_array_get(faults, (size_t)fault_of[i]);
+        assert_non_null(r);
+        assert_int_equal(json_integer_value(json_object_get(r, "partition")), part_of[i]);
+        assert_int_equal(json_integer_value(json_object_get(r, "offset")), off_of[i]);
+        checked++;
+    }
+    assert_true(checked > PHASES * PER_PHASE / FAULT_EVERY);
+
+    free(fault_of);
+    free(part_of);
+    free(off_of);
+    free(buf);
+    jp_sim_truth_free(truth);
+    jp_broker_stop(b);
+    jp_sim_world_release(&w);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_java_murmur2),
         cmocka_unit_test(test_produce_determinism_and_decoding),
+        cmocka_unit_test(test_producer_slabs_order_and_fault_reports),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
