@@ -23,6 +23,7 @@
 
 #include "jp_customer.h"
 #include "jp_dedupe.h"
+#include "jp_tz.h"
 
 #define NO_TIME INT64_MIN
 /* Restore commits to RocksDB every this many changelog records, bounding
@@ -412,7 +413,7 @@ static int window_bounds(jp_task_t *t, const jp_calendar_t *cal, jp_window_kind_
         t->draw_period[i].end = *end;
         return 0;
     }
-    *start = (t_ms >= 0 ? t_ms / size : (t_ms - size + 1) / size) * size;
+    *start = jp_tz_floor_div(t_ms, size) * size;
     *end = *start + size;
     return 0;
 }
@@ -843,11 +844,6 @@ static int dedupe_sealed(void *ctx, int64_t bucket, const uint8_t *seg, size_t l
     return len ? dedupe_put(ctx, bucket, seg, len) : 0;
 }
 
-static int64_t floor_div(int64_t a, int64_t b)
-{
-    return a >= 0 ? a / b : -((-a + b - 1) / b);
-}
-
 /* The commit's share of deduplication: expired buckets deleted, this
  * interval's fingerprints written, buckets no record can reach sealed. */
 static int dedupe_prepare(jp_task_t *t)
@@ -860,14 +856,15 @@ static int dedupe_prepare(jp_task_t *t)
         if (t->max_event[i] == NO_TIME)
             continue;
         /* Buckets ending at or before the LATE boundary receive nothing more. */
-        int64_t open_from = floor_div(t->max_event[i] - lateness(t) - grace(t), DEDUPE_BUCKET_MS);
+        int64_t open_from =
+            jp_tz_floor_div(t->max_event[i] - lateness(t) - grace(t), DEDUPE_BUCKET_MS);
         if (t->dedupe_sealed[i] == NO_TIME || t->dedupe_sealed[i] > open_from) {
             t->dedupe_sealed[i] = open_from; /* first commit since loading: seal from here on */
             continue;
         }
         /* Buckets past the horizon were expired above: nothing to seal. */
-        int64_t b = floor_div(t->max_event[i] - t->env->cfg->processing.dedupe_horizon_ms,
-                              DEDUPE_BUCKET_MS);
+        int64_t b = jp_tz_floor_div(t->max_event[i] - t->env->cfg->processing.dedupe_horizon_ms,
+                                    DEDUPE_BUCKET_MS);
         for (b = b > t->dedupe_sealed[i] ? b : t->dedupe_sealed[i]; b < open_from; b++)
             if (jp_dedupe_seal(t->dedupe[i], b, dedupe_sealed, &c) != 0)
                 return -1;
