@@ -126,15 +126,19 @@ static json_t *fault_at(json_t *records, const char *topic, int32_t p, int64_t o
     return NULL;
 }
 
-static void read_topic(const char *bootstrap, const char *topic, int partitions, jp_serde_t *serde,
-                       json_t *faults, readback_t *rb)
+/* A consumer assigned to every partition of topic from the beginning,
+ * reporting partition EOF (values up to 4 MB: the slab test's big one). */
+static rd_kafka_t *reader_new(const char *bootstrap, const char *group, const char *topic,
+                              int partitions)
 {
     char err[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     assert_int_equal(rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, err, sizeof(err)), 0);
-    assert_int_equal(rd_kafka_conf_set(conf, "group.id", "test-sim", err, sizeof(err)), 0);
+    assert_int_equal(rd_kafka_conf_set(conf, "group.id", group, err, sizeof(err)), 0);
     assert_int_equal(rd_kafka_conf_set(conf, "enable.partition.eof", "true", err, sizeof(err)), 0);
     assert_int_equal(rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof(err)), 0);
+    assert_int_equal(
+        rd_kafka_conf_set(conf, "fetch.message.max.bytes", "4000000", err, sizeof(err)), 0);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
     assert_non_null(rk);
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(partitions);
@@ -142,6 +146,31 @@ static void read_topic(const char *bootstrap, const char *topic, int partitions,
         rd_kafka_topic_partition_list_add(l, topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
     assert_int_equal(rd_kafka_assign(rk, l), 0);
     rd_kafka_topic_partition_list_destroy(l);
+    return rk;
+}
+
+/* The next record (the caller destroys it), or NULL once every partition
+ * has reported EOF; *eof counts those reports. */
+static rd_kafka_message_t *next_record(rd_kafka_t *rk, int partitions, int *eof)
+{
+    while (*eof < partitions) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 5000);
+        assert_non_null(m);
+        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            assert_int_equal(m->err, 0);
+            return m;
+        }
+        (*eof)++;
+        rd_kafka_message_destroy(m);
+    }
+    return NULL;
+}
+
+static void read_topic(const char *bootstrap, const char *topic, int partitions, jp_serde_t *serde,
+                       json_t *faults, readback_t *rb)
+{
+    char err[512];
+    rd_kafka_t *rk = reader_new(bootstrap, "test-sim", topic, partitions);
     /* Records arrive in partition order; hash per partition, then combine
      * in partition order so fetch interleaving does not matter. */
     assert_true(partitions > 0 && partitions <= 1024);
@@ -149,15 +178,7 @@ static void read_topic(const char *bootstrap, const char *topic, int partitions,
     int eof = 0;
     jp_avro_arena_t arena;
     jp_avro_arena_init(&arena);
-    while (eof < partitions) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 5000);
-        assert_non_null(m);
-        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            eof++;
-            rd_kafka_message_destroy(m);
-            continue;
-        }
-        assert_int_equal(m->err, 0);
+    for (rd_kafka_message_t *m; (m = next_record(rk, partitions, &eof));) {
         int32_t p = m->partition;
         assert_int_equal(p, java_partition(m->key, m->key_len, partitions));
         rd_kafka_timestamp_type_t tstype;
@@ -376,34 +397,13 @@ static void test_producer_slabs_order_and_fault_reports(void **state)
     jp_sim_producer_free(prod);
 
     /* Read everything back. */
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    assert_int_equal(
-        rd_kafka_conf_set(conf, "bootstrap.servers", jp_broker_bootstraps(b), err, sizeof(err)), 0);
-    assert_int_equal(rd_kafka_conf_set(conf, "group.id", "test-sim-slabs", err, sizeof(err)), 0);
-    assert_int_equal(rd_kafka_conf_set(conf, "enable.partition.eof", "true", err, sizeof(err)), 0);
-    assert_int_equal(rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof(err)), 0);
-    assert_int_equal(
-        rd_kafka_conf_set(conf, "fetch.message.max.bytes", "4000000", err, sizeof(err)), 0);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
-    assert_non_null(rk);
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(partitions);
-    for (int p = 0; p < partitions; p++)
-        rd_kafka_topic_partition_list_add(l, topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
-    assert_int_equal(rd_kafka_assign(rk, l), 0);
-    rd_kafka_topic_partition_list_destroy(l);
+    rd_kafka_t *rk = reader_new(jp_broker_bootstraps(b), "test-sim-slabs", topic, partitions);
     int64_t last[6];
     for (int p = 0; p < partitions; p++)
         last[p] = -1;
     uint64_t seen = 0;
-    for (int eof = 0; eof < partitions;) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 5000);
-        assert_non_null(m);
-        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            eof++;
-            rd_kafka_message_destroy(m);
-            continue;
-        }
-        assert_int_equal(m->err, 0);
+    int eof = 0;
+    for (rd_kafka_message_t *m; (m = next_record(rk, partitions, &eof));) {
         uint64_t i;
         assert_true(m->len >= sizeof(i));
         memcpy(&i, m->payload, sizeof(i));
