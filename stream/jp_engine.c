@@ -874,7 +874,9 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 {
     jp_engine_t *e = opaque;
     char errstr[512];
-    int coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    /* NULL while the consumer closes outside a group generation. */
+    const char *proto = rd_kafka_rebalance_protocol(rk);
+    int coop = proto && strcmp(proto, "COOPERATIVE") == 0;
     /* The tasks opened or closed here: their follower inputs follow. */
     rd_kafka_topic_partition_list_t *changed = rd_kafka_topic_partition_list_new(parts->cnt);
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
