@@ -83,6 +83,9 @@ typedef struct {
     int32_t schema_id[3]; /* per topic, once its first record registered it */
     int have_id[3];
     int direct; /* jp_sim_encode agrees with jp_serde here */
+    /* Some fault rate is non-zero. Without one the fault stream is never
+     * drawn from: it feeds nothing else, so outputs are unchanged. */
+    int any_fault;
     int64_t now;
     char *errstr;
     size_t errstr_size;
@@ -241,7 +244,7 @@ static int on_event(void *ctx, size_t ci, jp_event_type_t type, void *ev)
                        : type == JP_EVENT_CUSTOMER ? ((jp_customer_event_t *)ev)->event_time
                                                    : ((jp_draw_result_t *)ev)->draw_time;
     jp_sim_fault_t f = JP_SIM_FAULT__COUNT;
-    if (type != JP_EVENT_DRAW)
+    if (type != JP_EVENT_DRAW && r->any_fault)
         f = jp_sim_faults_pick(r->w->fault_rate, type, &c->rng_faults);
     if (f != JP_SIM_FAULT__COUNT)
         jp_sim_faults_mutate_event(f, type, ev, r->w->config.windows.allowed_lateness_ms,
@@ -367,6 +370,8 @@ int jp_sim_run(const jp_sim_world_t *w, const jp_sim_options_t *o, jp_sim_truth_
     r.topic[T_CUSTOMERS] = w->config.topics.customers.name;
     r.topic[T_DRAWS] = w->config.topics.draws.name;
     snprintf(r.rogue_topic, sizeof(r.rogue_topic), "%s-rogue", r.topic[T_SALES]);
+    for (int f = 0; f < JP_SIM_FAULT__COUNT; f++)
+        r.any_fault |= w->fault_rate[f] > 0;
     uint64_t seed = jp_sim_seed(w, o);
     int64_t weeks = jp_sim_weeks(w, o);
     size_t n = w->countries.n;
