@@ -123,6 +123,11 @@ unsigned jp_hll_precision(const jp_hll_t *h)
     return h->p;
 }
 
+uint64_t jp_hll_seed(const jp_hll_t *h)
+{
+    return h->seed;
+}
+
 const uint8_t *jp_hll_registers(const jp_hll_t *h)
 {
     return h->reg;

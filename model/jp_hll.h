@@ -43,6 +43,8 @@ double jp_hll_estimate(const jp_hll_t *h);
 int jp_hll_merge(jp_hll_t *dst, const jp_hll_t *src, char *errstr, size_t errstr_size);
 
 unsigned jp_hll_precision(const jp_hll_t *h);
+/* The seed items are hashed with (jp_hll_add_hash callers hash with it). */
+uint64_t jp_hll_seed(const jp_hll_t *h);
 /* Register array (m bytes). */
 const uint8_t *jp_hll_registers(const jp_hll_t *h);
 

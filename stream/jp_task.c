@@ -418,30 +418,28 @@ static int window_bounds(jp_task_t *t, const jp_calendar_t *cal, jp_window_kind_
     return 0;
 }
 
-typedef void (*window_apply_fn)(jp_window_t *w, const void *ev, const char *token,
-                                const char *sector);
+/* keys: a sale's token and sector, hashed once for all its windows. */
+typedef void (*window_apply_fn)(jp_window_t *w, const void *ev, const jp_window_sale_keys_t *keys);
 
-static void apply_sale(jp_window_t *w, const void *ev, const char *token, const char *sector)
+static void apply_sale(jp_window_t *w, const void *ev, const jp_window_sale_keys_t *keys)
 {
-    jp_window_add_sale(w, ev, token, sector);
+    jp_window_add_sale(w, ev, keys);
 }
 
-static void apply_customer(jp_window_t *w, const void *ev, const char *token, const char *sector)
+static void apply_customer(jp_window_t *w, const void *ev, const jp_window_sale_keys_t *keys)
 {
-    (void)token;
-    (void)sector;
+    (void)keys;
     jp_window_add_customer(w, ev);
 }
 
-static void apply_draw(jp_window_t *w, const void *ev, const char *token, const char *sector)
+static void apply_draw(jp_window_t *w, const void *ev, const jp_window_sale_keys_t *keys)
 {
-    (void)token;
-    (void)sector;
+    (void)keys;
     jp_window_add_draw(w, ev);
 }
 
 static int apply_windows(jp_task_t *t, jp_input_t input, const jp_verdict_t *v, int64_t t_ms,
-                         window_apply_fn fn, const void *ev, const char *token, const char *sector)
+                         window_apply_fn fn, const void *ev, const jp_window_sale_keys_t *keys)
 {
     for (int k = JP_WINDOW_HOUR; k <= JP_WINDOW_DRAW; k++) {
         /* Draw results feed only draw windows (jp_task.h). */
@@ -453,7 +451,7 @@ static int apply_windows(jp_task_t *t, jp_input_t input, const jp_verdict_t *v, 
         open_window_t *o = window_for(t, v->country->code, (jp_window_kind_t)k, start, end);
         if (!o)
             return -1;
-        fn(o->w, ev, token, sector);
+        fn(o->w, ev, keys);
         o->dirty = 1;
     }
     return 0;
@@ -674,14 +672,16 @@ jp_task_result_t jp_task_process(jp_task_t *t, jp_task_record_t *rec)
     case JP_INPUT_SALES:
         jp_pii_token(t->env->pii, "customer", ev.sale.customer_id.ptr, ev.sale.customer_id.len,
                      token);
-        rc = apply_windows(t, in, &v, t_ms, apply_sale, &ev.sale, token, sector);
+        jp_window_sale_keys_t keys;
+        jp_window_sale_keys(&keys, token, sector);
+        rc = apply_windows(t, in, &v, t_ms, apply_sale, &ev.sale, &keys);
         if (rc == 0)
             rc = update_customer(t, token, &ev, in, t_ms);
         break;
     case JP_INPUT_CUSTOMERS:
         jp_pii_token(t->env->pii, "customer", ev.customer.customer_id.ptr,
                      ev.customer.customer_id.len, token);
-        rc = apply_windows(t, in, &v, t_ms, apply_customer, &ev.customer, NULL, NULL);
+        rc = apply_windows(t, in, &v, t_ms, apply_customer, &ev.customer, NULL);
         if (rc == 0 && ev.customer.type == JP_CUSTOMER_EVENT_ERASE)
             /* GDPR erasure: the state goes, and the tombstone reaches the
              * changelog at the next commit. */
@@ -690,7 +690,7 @@ jp_task_result_t jp_task_process(jp_task_t *t, jp_task_record_t *rec)
             rc = update_customer(t, token, &ev, in, t_ms);
         break;
     default:
-        rc = apply_windows(t, in, &v, t_ms, apply_draw, &ev.draw, NULL, NULL);
+        rc = apply_windows(t, in, &v, t_ms, apply_draw, &ev.draw, NULL);
         break;
     }
     if (rc != 0)

@@ -72,9 +72,9 @@ static size_t jp_window_pow2(size_t n)
     return p;
 }
 
-static size_t sector_home(const char *sector, size_t cap)
+static uint64_t sector_hash(const char *sector)
 {
-    return (size_t)jp_hash_str(sector, WINDOW_HLL_SEED) & (cap - 1);
+    return jp_hash_str(sector, WINDOW_HLL_SEED);
 }
 
 /* Rebuilds the index for cap slots. -1 if out of memory. */
@@ -84,7 +84,7 @@ static int sector_reindex(jp_window_t *w, size_t cap)
     if (!idx)
         return -1;
     for (size_t i = 0; i < w->n_sectors; i++) {
-        size_t j = sector_home(w->sectors[i].sector, cap);
+        size_t j = (size_t)sector_hash(w->sectors[i].sector) & (cap - 1);
         while (idx[j])
             j = (j + 1) & (cap - 1);
         idx[j] = (uint32_t)i + 1;
@@ -95,12 +95,12 @@ static int sector_reindex(jp_window_t *w, size_t cap)
     return 0;
 }
 
-static int sector_add(jp_window_t *w, const char *sector, int64_t tickets)
+static int sector_add(jp_window_t *w, const char *sector, uint64_t hash, int64_t tickets)
 {
     if (2 * (w->n_sectors + 1) > w->index_cap &&
         sector_reindex(w, w->index_cap ? 2 * w->index_cap : 64) != 0)
         return -1;
-    size_t mask = w->index_cap - 1, j = sector_home(sector, w->index_cap);
+    size_t mask = w->index_cap - 1, j = (size_t)hash & mask;
     for (; w->sector_index[j]; j = (j + 1) & mask) {
         jp_window_sector_t *s = &w->sectors[w->sector_index[j] - 1];
         if (strcmp(s->sector, sector) == 0) {
@@ -155,8 +155,15 @@ int jp_window_is_extra(const jp_sale_event_t *e)
     return e->channel != JP_SALE_CHANNEL_DIRECT_DEBIT;
 }
 
-void jp_window_add_sale(jp_window_t *w, const jp_sale_event_t *e, const char *player_token,
-                        const char *sector)
+void jp_window_sale_keys(jp_window_sale_keys_t *k, const char *player_token, const char *sector)
+{
+    k->player_token = player_token;
+    k->player_hash = player_token ? jp_hash_str(player_token, WINDOW_HLL_SEED) : 0;
+    k->sector = sector;
+    k->sector_hash = sector ? sector_hash(sector) : 0;
+}
+
+void jp_window_add_sale(jp_window_t *w, const jp_sale_event_t *e, const jp_window_sale_keys_t *k)
 {
     w->tickets += e->tickets;
     w->revenue_minor += e->amount_minor;
@@ -164,10 +171,12 @@ void jp_window_add_sale(jp_window_t *w, const jp_sale_event_t *e, const char *pl
         w->extra_tickets += e->tickets;
     if ((unsigned)e->channel < JP_WINDOW_N_CHANNELS)
         w->channel_tickets[e->channel] += e->tickets;
-    if (player_token)
-        jp_hll_add(w->players, player_token, strlen(player_token));
-    if (sector)
-        sector_add(w, sector, e->tickets);
+    /* Every window's sketch has WINDOW_HLL_SEED (deserialization checks),
+     * so the hash made once per sale is the one jp_hll_add would make. */
+    if (k->player_token)
+        jp_hll_add_hash(w->players, k->player_hash);
+    if (k->sector)
+        sector_add(w, k->sector, k->sector_hash, e->tickets);
 }
 
 void jp_window_add_customer(jp_window_t *w, const jp_customer_event_t *e)
@@ -271,7 +280,9 @@ jp_window_t *jp_window_deserialize(const void *buf, size_t len, char *errstr, si
     if (jp_bytes_reader_ok(&r))
         w->players = jp_hll_deserialize(&r, errstr, errstr_size);
     uint32_t n = jp_bytes_get_u32(&r);
-    if (!w->players || !jp_bytes_reader_ok(&r) || n > len) {
+    /* Another seed would make jp_window_add_sale's shared hash wrong. */
+    if (!w->players || jp_hll_seed(w->players) != WINDOW_HLL_SEED || !jp_bytes_reader_ok(&r) ||
+        n > len) {
         snprintf(errstr, errstr_size, "corrupt window state");
         jp_window_free(w);
         return NULL;

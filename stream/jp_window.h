@@ -57,9 +57,20 @@ jp_window_t *jp_window_new(const char *country, jp_window_kind_t kind, int64_t s
                            int64_t end_ms);
 void jp_window_free(jp_window_t *w);
 
-/* Applies one record's contribution. token/sector may be NULL. */
-void jp_window_add_sale(jp_window_t *w, const jp_sale_event_t *e, const char *player_token,
-                        const char *sector);
+/* A sale's player token and postcode sector with their hashes, computed
+ * once per sale for all the windows it feeds (hour, day, draw period). */
+typedef struct jp_window_sale_keys_s {
+    const char *player_token; /* NULL: none */
+    uint64_t player_hash;
+    const char *sector; /* NULL: none */
+    uint64_t sector_hash;
+} jp_window_sale_keys_t;
+
+/* Fills k; player_token and sector may be NULL and must outlive k. */
+void jp_window_sale_keys(jp_window_sale_keys_t *k, const char *player_token, const char *sector);
+
+/* Applies one record's contribution. */
+void jp_window_add_sale(jp_window_t *w, const jp_sale_event_t *e, const jp_window_sale_keys_t *k);
 void jp_window_add_customer(jp_window_t *w, const jp_customer_event_t *e);
 void jp_window_add_draw(jp_window_t *w, const jp_draw_result_t *e);
 
