@@ -89,6 +89,13 @@ void jp_pii_token(const jp_pii_t *p, const char *domain, const char *value, size
     out[JP_PII_TOKEN_LEN] = '\0';
 }
 
+void jp_pii_token_many(const jp_pii_t *p, const char *domain, const jp_pii_value_t *values,
+                       size_t n, char (*out)[JP_PII_TOKEN_LEN + 1])
+{
+    for (size_t i = 0; i < n; i++)
+        jp_pii_token(p, domain, values[i].ptr, values[i].len, out[i]);
+}
+
 /* Upper-cases and removes spaces: "sw1a 1aa" -> "SW1A1AA". */
 static size_t compact(const char *in, size_t len, char *out, size_t out_size)
 {
