@@ -84,6 +84,9 @@ struct jp_engine_s {
     jp_validator_t *validator;
     jp_task_env_t env;
     jp_task_t *tasks[MAX_TASKS];
+    /* Messages polled and not yet handed to their tasks (see drain). */
+    rd_kafka_message_t *polled[JP_TASK_BATCH_MAX];
+    size_t n_polled;
     rewind_t rewind[MAX_TASKS][JP_INPUT__COUNT];
     int64_t cl_reached[MAX_TASKS][JP_CF__COUNT];
     rd_kafka_resp_err_t delivery_err;
@@ -869,11 +872,14 @@ static void count_tasks(jp_engine_t *e)
     jp_gauge_set(e->assigned_tasks, n);
 }
 
+static void hand_over_polled(jp_engine_t *e);
+
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
     jp_engine_t *e = opaque;
     char errstr[512];
+    hand_over_polled(e);
     /* NULL while the consumer closes outside a group generation. */
     const char *proto = rd_kafka_rebalance_protocol(rk);
     int coop = proto && strcmp(proto, "COOPERATIVE") == 0;
@@ -1108,18 +1114,19 @@ static jp_input_t input_of(const jp_engine_t *e, const char *topic)
     return JP_INPUT__COUNT;
 }
 
-/* Hands one message to its task. */
-static void handle(jp_engine_t *e, rd_kafka_message_t *m)
+/* Whether a message goes to a task; on success its input and partition.
+ * Drops errors, unknown topics or partitions, and messages fetched before
+ * a pending seek took effect. */
+static int admit(jp_engine_t *e, const rd_kafka_message_t *m, jp_input_t in)
 {
     if (m->err) {
         if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
             jp_log_warn("engine", "consumer: %s", rd_kafka_message_errstr(m));
-        return;
+        return 0;
     }
-    jp_input_t in = input_of(e, rd_kafka_topic_name(m->rkt));
     int p = m->partition;
     if (in == JP_INPUT__COUNT || p < 0 || p >= e->n_partitions || !e->tasks[p])
-        return;
+        return 0;
     rewind_t *rw = &e->rewind[p][in];
     if (rw->want != WANT_NONE) {
         if (m->offset != rw->want) {
@@ -1129,26 +1136,86 @@ static void handle(jp_engine_t *e, rd_kafka_message_t *m)
              * come. */
             if (jp_clock_now_ms() - rw->last_seek_ms > RESEEK_AFTER_MS / 4)
                 seek_back(e, p, in, rw->want);
-            return;
+            return 0;
         }
         rw->want = WANT_NONE;
     }
-    rd_kafka_timestamp_type_t tst;
-    int64_t ts = rd_kafka_message_timestamp(m, &tst);
-    jp_task_record_t rec = {in,     m->offset,  tst == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? -1 : ts,
-                            m->key, m->key_len, m->payload,
-                            m->len, m};
-    jp_task_result_t r = jp_task_process(e->tasks[p], &rec);
-    if (r == JP_TASK_RETRY) {
-        jp_log_warn("engine", "%s [%d] offset %lld: schema registry unavailable, retrying",
-                    e->topics[in], p, (long long)m->offset);
-        seek_back(e, p, in, m->offset);
-        usleep(500000);
-    } else if (r == JP_TASK_FAILED) {
-        rewind_all(e, "a record's outputs could not be queued");
-    } else if (r != JP_TASK_SKIPPED) {
-        jp_counter_add(counter_for(e, in, "consumed", "ALL"), 1);
+    return 1;
+}
+
+/* Hands recs[0..n) - consecutive records of one partition and input - to
+ * their task in one call. A record that must be retried or that failed
+ * ends the run: the records after it are fetched again after the seek
+ * (the same input, so the seek covers them). */
+static void hand_over(jp_engine_t *e, jp_task_record_t *recs, size_t n)
+{
+    if (n == 0)
+        return;
+    const rd_kafka_message_t *first = recs[0].origin;
+    int p = first->partition;
+    jp_input_t in = recs[0].input;
+    jp_task_result_t res[JP_TASK_BATCH_MAX];
+    size_t done = jp_task_process_batch(e->tasks[p], recs, n, res);
+    for (size_t i = 0; i < done; i++) {
+        if (res[i] == JP_TASK_RETRY) {
+            jp_log_warn("engine", "%s [%d] offset %lld: schema registry unavailable, retrying",
+                        e->topics[in], p, (long long)recs[i].offset);
+            seek_back(e, p, in, recs[i].offset);
+            usleep(500000);
+        } else if (res[i] == JP_TASK_FAILED) {
+            rewind_all(e, "a record's outputs could not be queued");
+        } else if (res[i] != JP_TASK_SKIPPED) {
+            jp_counter_add(counter_for(e, in, "consumed", "ALL"), 1);
+        }
     }
+}
+
+/* Hands the polled messages to their tasks in runs, in the order polled,
+ * and frees them. */
+static void hand_over_polled(jp_engine_t *e)
+{
+    jp_task_record_t recs[JP_TASK_BATCH_MAX];
+    size_t run = 0;
+    for (size_t i = 0; i < e->n_polled; i++) {
+        rd_kafka_message_t *m = e->polled[i];
+        jp_input_t in = m->err ? JP_INPUT__COUNT : input_of(e, rd_kafka_topic_name(m->rkt));
+        if (run > 0 && (in != recs[0].input ||
+                        m->partition != ((const rd_kafka_message_t *)recs[0].origin)->partition)) {
+            hand_over(e, recs, run);
+            run = 0;
+        }
+        if (!admit(e, m, in))
+            continue;
+        rd_kafka_timestamp_type_t tst;
+        int64_t ts = rd_kafka_message_timestamp(m, &tst);
+        recs[run++] = (jp_task_record_t){
+            in,     m->offset,  tst == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? -1 : ts,
+            m->key, m->key_len, m->payload,
+            m->len, m};
+    }
+    hand_over(e, recs, run);
+    for (size_t i = 0; i < e->n_polled; i++)
+        rd_kafka_message_destroy(e->polled[i]);
+    e->n_polled = 0;
+}
+
+/* Polls up to max messages from rk (waiting up to timeout_ms for the
+ * first) and hands them to their tasks JP_TASK_BATCH_MAX at a time. A
+ * rebalance callback run by a poll hands over what was polled before it
+ * first, so every message still meets the assignment it was fetched
+ * under, as if it had been handled at once. */
+static void drain(jp_engine_t *e, rd_kafka_t *rk, int timeout_ms, int max)
+{
+    for (int total = 0; total < max && !e->stop;) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, total == 0 ? timeout_ms : 0);
+        if (!m)
+            break;
+        e->polled[e->n_polled++] = m;
+        total++;
+        if (e->n_polled == JP_TASK_BATCH_MAX)
+            hand_over_polled(e);
+    }
+    hand_over_polled(e);
 }
 
 int jp_engine_run(jp_engine_t *e, char *errstr, size_t errstr_size)
@@ -1164,25 +1231,9 @@ int jp_engine_run(jp_engine_t *e, char *errstr, size_t errstr_size)
     e->last_commit_ms = jp_clock_now_ms();
     update_status(e);
     while (!e->stop) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(e->leader, 20);
-        if (m) {
-            handle(e, m);
-            rd_kafka_message_destroy(m);
-        }
-        for (int n = 0; n < 1000 && !e->stop; n++) {
-            m = rd_kafka_consumer_poll(e->follower, 0);
-            if (!m)
-                break;
-            handle(e, m);
-            rd_kafka_message_destroy(m);
-        }
-        for (int n = 0; n < 1000 && !e->stop; n++) {
-            m = rd_kafka_consumer_poll(e->leader, 0);
-            if (!m)
-                break;
-            handle(e, m);
-            rd_kafka_message_destroy(m);
-        }
+        drain(e, e->leader, 20, 1);
+        drain(e, e->follower, 0, 1000);
+        drain(e, e->leader, 0, 1000);
         rd_kafka_poll(e->producer, 0);
         reseek_pending(e);
         if (jp_clock_now_ms() - e->last_commit_ms >= e->cfg->processing.commit_interval_ms)

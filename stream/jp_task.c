@@ -49,6 +49,20 @@ typedef struct {
     int dirty;
 } open_window_t;
 
+typedef union {
+    jp_sale_event_t sale;
+    jp_customer_event_t customer;
+    jp_draw_result_t draw;
+} event_t;
+
+/* One record of a batch between decoding and applying. */
+typedef struct batch_slot_s {
+    event_t ev;
+    jp_serde_err_t err;
+    char msg[256]; /* the decoding error, if any */
+    char token[JP_PII_TOKEN_LEN + 1];
+} batch_slot_t;
+
 struct jp_task_s {
     const jp_task_env_t *env;
     jp_serde_t *serde;
@@ -63,7 +77,9 @@ struct jp_task_s {
     size_t n_open, cap_open;
     carried_t *carried;
     size_t n_carried;
-    jp_avro_arena_t arena;
+    jp_avro_arena_t arena; /* the events of the batch being processed */
+    batch_slot_t *batch;   /* JP_TASK_BATCH_MAX records */
+    char (*batch_tokens)[JP_PII_TOKEN_LEN + 1];
     jp_avro_buf_t out;
     long restored_since_commit;
     int64_t gc_customers; /* last expiry cutoff of customers; NO_TIME: none yet */
@@ -248,6 +264,13 @@ jp_task_t *jp_task_open(const jp_task_env_t *env, jp_serde_t *serde, int partiti
     t->partition = partition;
     t->kinds = kinds_enabled(env->cfg);
     jp_avro_arena_init(&t->arena);
+    t->batch = malloc(JP_TASK_BATCH_MAX * sizeof(*t->batch));
+    t->batch_tokens = malloc(JP_TASK_BATCH_MAX * sizeof(*t->batch_tokens));
+    if (!t->batch || !t->batch_tokens) {
+        snprintf(errstr, errstr_size, "out of memory");
+        jp_task_close(t);
+        return NULL;
+    }
     char path[1024];
     snprintf(path, sizeof(path), "%s/task-%d", dir, partition);
     t->store = jp_store_open(env->store_env, path, errstr, errstr_size);
@@ -277,6 +300,8 @@ void jp_task_close(jp_task_t *t)
         free(t->carried[i].last_json);
     free(t->carried);
     jp_avro_arena_free(&t->arena);
+    free(t->batch);
+    free(t->batch_tokens);
     jp_avro_buf_free(&t->out);
     for (int i = 0; i < JP_INPUT__COUNT; i++)
         jp_dedupe_free(t->dedupe[i]);
@@ -552,12 +577,6 @@ static int close_windows(jp_task_t *t)
 
 /* ---- processing -------------------------------------------------------------- */
 
-typedef union {
-    jp_sale_event_t sale;
-    jp_customer_event_t customer;
-    jp_draw_result_t draw;
-} event_t;
-
 static jp_task_result_t dead_letter(jp_task_t *t, jp_task_record_t *rec, const char *cls,
                                     const char *msg)
 {
@@ -601,51 +620,67 @@ static int update_customer(jp_task_t *t, const char *token, const event_t *ev, j
                            c.last_activity_ms);
 }
 
-jp_task_result_t jp_task_process(jp_task_t *t, jp_task_record_t *rec)
+/* Step 1 for one record: the decoded event (in the batch's arena), or the
+ * decoding error with its message. */
+static void decode(jp_task_t *t, const jp_task_record_t *rec, batch_slot_t *b)
+{
+    b->err = jp_serde_decode(t->serde, JP_EVENT_SALE + (int)rec->input, rec->value, rec->value_len,
+                             &b->ev, &t->arena, b->msg, sizeof(b->msg));
+}
+
+/* The customer id a decoded record is keyed by, or NULL (draws). */
+static const jp_avro_str_t *customer_id(const jp_task_record_t *rec, const batch_slot_t *b)
+{
+    if (b->err != JP_SERDE_OK)
+        return NULL;
+    if (rec->input == JP_INPUT_SALES)
+        return &b->ev.sale.customer_id;
+    if (rec->input == JP_INPUT_CUSTOMERS)
+        return &b->ev.customer.customer_id;
+    return NULL;
+}
+
+/* Steps 2-4 for one record whose event (and token) step 1 produced. */
+static jp_task_result_t apply(jp_task_t *t, jp_task_record_t *rec, batch_slot_t *b)
 {
     jp_input_t in = rec->input;
     if (t->next_offset[in] >= 0 && rec->offset < t->next_offset[in])
         return JP_TASK_SKIPPED;
-
-    char err[256];
-    event_t ev;
-    jp_avro_arena_reset(&t->arena);
-    jp_serde_err_t e = jp_serde_decode(t->serde, JP_EVENT_SALE + (int)in, rec->value,
-                                       rec->value_len, &ev, &t->arena, err, sizeof(err));
-    if (e == JP_SERDE_REGISTRY_UNAVAILABLE)
+    if (b->err == JP_SERDE_REGISTRY_UNAVAILABLE)
         return JP_TASK_RETRY;
     t->next_offset[in] = rec->offset + 1;
     t->counts[in].consumed++;
     t->meta_dirty = 1;
-    if (e != JP_SERDE_OK)
-        return dead_letter(t, rec, jp_serde_err_name(e), err);
+    if (b->err != JP_SERDE_OK)
+        return dead_letter(t, rec, jp_serde_err_name(b->err), b->msg);
 
+    event_t *ev = &b->ev;
+    const char *token = b->token;
     jp_verdict_t v;
     int64_t t_ms;
     const jp_avro_str_t *id;
     char sector[16] = "";
-    char token[JP_PII_TOKEN_LEN + 1] = "";
     switch (in) {
     case JP_INPUT_SALES:
-        jp_validate_sale(t->env->validator, &ev.sale, rec->timestamp_ms, &v);
+        jp_validate_sale(t->env->validator, &ev->sale, rec->timestamp_ms, &v);
         if (!v.reason &&
-            jp_pii_postcode_sector(v.country->code, ev.sale.postcode.ptr, ev.sale.postcode.len,
+            jp_pii_postcode_sector(v.country->code, ev->sale.postcode.ptr, ev->sale.postcode.len,
                                    sector, sizeof(sector)) != 0) {
             v.reason = "BAD_POSTCODE";
             snprintf(v.message, sizeof(v.message), "postcode is not valid for the country");
         }
-        t_ms = ev.sale.event_time;
-        id = &ev.sale.event_id;
+        t_ms = ev->sale.event_time;
+        id = &ev->sale.event_id;
         break;
     case JP_INPUT_CUSTOMERS:
-        jp_validate_customer(t->env->validator, &ev.customer, rec->timestamp_ms, &v);
-        t_ms = ev.customer.event_time;
-        id = &ev.customer.event_id;
+        jp_validate_customer(t->env->validator, &ev->customer, rec->timestamp_ms, &v);
+        t_ms = ev->customer.event_time;
+        id = &ev->customer.event_id;
         break;
     default:
-        jp_validate_draw(t->env->validator, &ev.draw, rec->timestamp_ms, &v);
-        t_ms = ev.draw.draw_time;
-        id = &ev.draw.draw_id;
+        jp_validate_draw(t->env->validator, &ev->draw, rec->timestamp_ms, &v);
+        t_ms = ev->draw.draw_time;
+        id = &ev->draw.draw_id;
         break;
     }
     if (v.reason)
@@ -669,28 +704,24 @@ jp_task_result_t jp_task_process(jp_task_t *t, jp_task_record_t *rec)
 
     int rc = 0;
     switch (in) {
-    case JP_INPUT_SALES:
-        jp_pii_token(t->env->pii, "customer", ev.sale.customer_id.ptr, ev.sale.customer_id.len,
-                     token);
+    case JP_INPUT_SALES:;
         jp_window_sale_keys_t keys;
         jp_window_sale_keys(&keys, token, sector);
-        rc = apply_windows(t, in, &v, t_ms, apply_sale, &ev.sale, &keys);
+        rc = apply_windows(t, in, &v, t_ms, apply_sale, &ev->sale, &keys);
         if (rc == 0)
-            rc = update_customer(t, token, &ev, in, t_ms);
+            rc = update_customer(t, token, ev, in, t_ms);
         break;
     case JP_INPUT_CUSTOMERS:
-        jp_pii_token(t->env->pii, "customer", ev.customer.customer_id.ptr,
-                     ev.customer.customer_id.len, token);
-        rc = apply_windows(t, in, &v, t_ms, apply_customer, &ev.customer, NULL);
-        if (rc == 0 && ev.customer.type == JP_CUSTOMER_EVENT_ERASE)
+        rc = apply_windows(t, in, &v, t_ms, apply_customer, &ev->customer, NULL);
+        if (rc == 0 && ev->customer.type == JP_CUSTOMER_EVENT_ERASE)
             /* GDPR erasure: the state goes, and the tombstone reaches the
              * changelog at the next commit. */
             rc = jp_store_del(t->store, JP_CF_CUSTOMERS, token, JP_PII_TOKEN_LEN);
         else if (rc == 0)
-            rc = update_customer(t, token, &ev, in, t_ms);
+            rc = update_customer(t, token, ev, in, t_ms);
         break;
     default:
-        rc = apply_windows(t, in, &v, t_ms, apply_draw, &ev.draw, NULL);
+        rc = apply_windows(t, in, &v, t_ms, apply_draw, &ev->draw, NULL);
         break;
     }
     if (rc != 0)
@@ -700,6 +731,46 @@ jp_task_result_t jp_task_process(jp_task_t *t, jp_task_record_t *rec)
     t->counts[in].applied++;
     count(t, in, "applied", "OK");
     return close_windows(t) == 0 ? JP_TASK_APPLIED : JP_TASK_FAILED;
+}
+
+size_t jp_task_process_batch(jp_task_t *t, jp_task_record_t *recs, size_t n,
+                             jp_task_result_t *results)
+{
+    if (n > JP_TASK_BATCH_MAX)
+        n = JP_TASK_BATCH_MAX;
+    batch_slot_t *b = t->batch;
+    jp_pii_value_t ids[JP_TASK_BATCH_MAX];
+    size_t owner[JP_TASK_BATCH_MAX], n_ids = 0;
+    jp_avro_arena_reset(&t->arena);
+    for (size_t i = 0; i < n; i++) {
+        decode(t, &recs[i], &b[i]);
+        const jp_avro_str_t *cid = customer_id(&recs[i], &b[i]);
+        b[i].token[0] = '\0';
+        if (cid) {
+            ids[n_ids] = (jp_pii_value_t){cid->ptr, cid->len};
+            owner[n_ids++] = i;
+        }
+    }
+    /* Tokens for the whole batch at once (SIMD lanes side by side); those of
+     * records that turn out invalid or duplicate are computed for nothing,
+     * which is cheaper than a call per record. */
+    char(*tokens)[JP_PII_TOKEN_LEN + 1] = t->batch_tokens;
+    jp_pii_token_many(t->env->pii, "customer", ids, n_ids, tokens);
+    for (size_t k = 0; k < n_ids; k++)
+        memcpy(b[owner[k]].token, tokens[k], sizeof(tokens[k]));
+    for (size_t i = 0; i < n; i++) {
+        results[i] = apply(t, &recs[i], &b[i]);
+        if (results[i] == JP_TASK_RETRY || results[i] == JP_TASK_FAILED)
+            return i + 1;
+    }
+    return n;
+}
+
+jp_task_result_t jp_task_process(jp_task_t *t, jp_task_record_t *rec)
+{
+    jp_task_result_t r;
+    jp_task_process_batch(t, rec, 1, &r);
+    return r;
 }
 
 /* ---- deduplication ---------------------------------------------------------- */

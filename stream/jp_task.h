@@ -115,6 +115,21 @@ int64_t jp_task_next_offset(const jp_task_t *t, jp_input_t input);
 /* Sets the position (e.g. the group's committed offset at assignment). */
 void jp_task_set_next_offset(jp_task_t *t, jp_input_t input, int64_t offset);
 
+/* The most records jp_task_process_batch takes per call. */
+#define JP_TASK_BATCH_MAX 256
+
+/*
+ * Processes recs[0..n) in order, exactly as n calls of jp_task_process
+ * would, and stores each record's result. Returns how many records were
+ * handled: fewer than n when one's result is JP_TASK_RETRY or
+ * JP_TASK_FAILED (it is the last one handled; the records after it were not
+ * looked at and must be offered again), or when n > JP_TASK_BATCH_MAX (the
+ * first JP_TASK_BATCH_MAX are handled). Batching only saves time: the
+ * records are decoded first and their customer ids tokenized together.
+ */
+size_t jp_task_process_batch(jp_task_t *t, jp_task_record_t *recs, size_t n,
+                             jp_task_result_t *results);
+/* One record: jp_task_process_batch with n = 1. */
 jp_task_result_t jp_task_process(jp_task_t *t, jp_task_record_t *rec);
 
 /* Commit, steps 1 and 4 of DESIGN.md's protocol. prepare writes the
