@@ -54,6 +54,7 @@
 #include "jp_hash.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,6 +87,11 @@ typedef struct jp_ftrl_slot_s {
     double z;
     double s;
 } jp_ftrl_slot_t;
+
+/* The AVX2 score reads a feature's value as the odd quadword of its
+ * 16 bytes. */
+_Static_assert(sizeof(jp_ftrl_feature_t) == 16 && offsetof(jp_ftrl_feature_t, value) == 8,
+               "jp_ftrl_feature_t is (u32 index, pad, f64 value)");
 
 /* One example's working set. slot, w and x have room for n rounded up to
  * whole blocks; the lanes past n point at pad (zeros when the score reads
@@ -309,7 +315,25 @@ __attribute__((target("avx2"))) static double jp_ftrl_score_avx2(const jp_ftrl_t
     const __m256d l1cmp = _mm256_set1_pd(m->l1), l2 = _mm256_set1_pd(m->l2);
     const __m256d beta = _mm256_set1_pd(m->beta), ia = _mm256_set1_pd(m->inv_alpha);
     __m128d acc = _mm_set_sd(wx);
-    for (size_t j = 0; j < n; j += 4) {
+    size_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+        __m256d w = jp_ftrl_w4(&slot[j], l1, l1cmp, l2, beta, ia);
+        _mm256_storeu_pd(&wout[j], w);
+        /* A whole block: the values are the odd quadwords of f[j..j+3],
+         * two 32-byte loads and a shuffle away, and all four products are
+         * added without a test. */
+        __m256d a = _mm256_loadu_pd((const double *)(const void *)&f[j]);
+        __m256d b = _mm256_loadu_pd((const double *)(const void *)&f[j + 2]);
+        __m256d xv = _mm256_permute4x64_pd(_mm256_unpackhi_pd(a, b), 0xd8);
+        _mm256_storeu_pd(&xout[j], xv);
+        __m256d prod = _mm256_mul_pd(w, xv);
+        __m128d lo = _mm256_castpd256_pd128(prod), hi = _mm256_extractf128_pd(prod, 1);
+        acc = _mm_add_sd(acc, lo);
+        acc = _mm_add_sd(acc, _mm_unpackhi_pd(lo, lo));
+        acc = _mm_add_sd(acc, hi);
+        acc = _mm_add_sd(acc, _mm_unpackhi_pd(hi, hi));
+    }
+    if (j < n) { /* the last, partial block: lanes past n read zeros */
         __m256d w = jp_ftrl_w4(&slot[j], l1, l1cmp, l2, beta, ia);
         _mm256_storeu_pd(&wout[j], w);
         __m256d xv = jp_ftrl_load_x4(f, j, n);
@@ -321,8 +345,6 @@ __attribute__((target("avx2"))) static double jp_ftrl_score_avx2(const jp_ftrl_t
             acc = _mm_add_sd(acc, _mm_unpackhi_pd(lo, lo));
         if (j + 2 < n)
             acc = _mm_add_sd(acc, hi);
-        if (j + 3 < n)
-            acc = _mm_add_sd(acc, _mm_unpackhi_pd(hi, hi));
     }
     return _mm_cvtsd_f64(acc);
 }
