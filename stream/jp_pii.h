@@ -27,9 +27,9 @@ jp_pii_t *jp_pii_new(const void *key, size_t key_len);
 void jp_pii_free(jp_pii_t *p);
 
 /* Writes the token of value (len bytes) in domain into out
- * (JP_PII_TOKEN_LEN + 1 bytes, NUL-terminated). Thread-safe. Aborts if
- * OpenSSL cannot allocate a digest context (out of memory): state must
- * never be keyed by a wrong token. */
+ * (JP_PII_TOKEN_LEN + 1 bytes, NUL-terminated). Thread-safe; cannot fail
+ * (no allocation). A batch of one: where several values are at hand,
+ * jp_pii_token_many is several times cheaper per token. */
 void jp_pii_token(const jp_pii_t *p, const char *domain, const char *value, size_t len,
                   char out[JP_PII_TOKEN_LEN + 1]);
 
@@ -41,8 +41,9 @@ typedef struct jp_pii_value_s {
 
 /* The tokens of n values in one domain: out[i] is exactly what
  * jp_pii_token(p, domain, values[i].ptr, values[i].len, out[i]) writes.
- * Thread-safe. Batches exist for speed: several messages are hashed side by
- * side in SIMD lanes where the CPU allows it. */
+ * Thread-safe; cannot fail. Batches exist for speed: up to 16 values are
+ * hashed side by side in SIMD lanes where the CPU allows it (model/
+ * jp_sha256.h), so batches of 16 or more get the full benefit. */
 void jp_pii_token_many(const jp_pii_t *p, const char *domain, const jp_pii_value_t *values,
                        size_t n, char (*out)[JP_PII_TOKEN_LEN + 1]);
 
