@@ -125,6 +125,24 @@ static int all_digits(const char *s, size_t n)
     return 1;
 }
 
+/* out = the first n bytes of c, then (if tail) a space and tail, cut to
+ * out_size - 1 bytes as snprintf would; sectors are made per sale, and
+ * snprintf's format parsing cost more than the rest of the work. */
+static void put_sector(char *out, size_t out_size, const char *c, size_t n, char tail)
+{
+    char buf[20];
+    size_t k = n < sizeof(buf) - 2 ? n : sizeof(buf) - 2;
+    memcpy(buf, c, k);
+    if (tail) {
+        buf[k++] = ' ';
+        buf[k++] = tail;
+    }
+    if (k > out_size - 1)
+        k = out_size - 1;
+    memcpy(out, buf, k);
+    out[k] = '\0';
+}
+
 int jp_pii_postcode_sector(const char *country, const char *postcode, size_t len, char *out,
                            size_t out_size)
 {
@@ -138,28 +156,28 @@ int jp_pii_postcode_sector(const char *country, const char *postcode, size_t len
             !isalpha((unsigned char)c[n - 2]) || !isalpha((unsigned char)c[n - 1]) ||
             !isalpha((unsigned char)c[0]))
             return -1;
-        snprintf(out, out_size, "%.*s %c", (int)(n - 3), c, c[n - 3]);
+        put_sector(out, out_size, c, n - 3, c[n - 3]);
     } else if (strcmp(country, "NL") == 0) {
         if (n != 6 || !all_digits(c, 4) || !isalpha((unsigned char)c[4]) ||
             !isalpha((unsigned char)c[5]) || c[0] == '0')
             return -1;
-        snprintf(out, out_size, "%.4s", c);
+        put_sector(out, out_size, c, 4, 0);
     } else if (strcmp(country, "SE") == 0) {
         if (n != 5 || !all_digits(c, 5))
             return -1;
-        snprintf(out, out_size, "%.3s", c);
+        put_sector(out, out_size, c, 3, 0);
     } else if (strcmp(country, "DE") == 0) {
         if (n != 5 || !all_digits(c, 5))
             return -1;
-        snprintf(out, out_size, "%.3s", c);
+        put_sector(out, out_size, c, 3, 0);
     } else if (strcmp(country, "NO") == 0) {
         if (n != 4 || !all_digits(c, 4))
             return -1;
-        snprintf(out, out_size, "%.2s", c);
+        put_sector(out, out_size, c, 2, 0);
     } else {
         if (n < 3)
             return -1;
-        snprintf(out, out_size, "%.*s", (int)(n - 2), c);
+        put_sector(out, out_size, c, n - 2, 0);
     }
     return 0;
 }

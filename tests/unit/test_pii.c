@@ -166,6 +166,14 @@ static void test_postcode_sectors(void **state)
             jp_pii_postcode_sector(ok[i].cc, ok[i].postcode, strlen(ok[i].postcode), out, 16), 0);
         assert_string_equal(out, ok[i].sector);
     }
+    /* Other countries drop the last two characters; the output is cut to
+     * the buffer as snprintf cuts it. */
+    assert_int_equal(jp_pii_postcode_sector("FR", "75 008", 6, out, 16), 0);
+    assert_string_equal(out, "750");
+    assert_int_equal(jp_pii_postcode_sector("XX", "ABCDEFGHIJKL", 12, out, 8), 0);
+    assert_string_equal(out, "ABCDEFG");
+    assert_int_equal(jp_pii_postcode_sector("GB", "EH12 9QX", 8, out, 8), 0);
+    assert_string_equal(out, "EH12 9");
     static const struct {
         const char *cc, *postcode;
     } bad[] = {{"GB", "12345"}, {"GB", "SW1A"}, {"NL", "0123 AB"}, {"NL", "1234 5B"},
