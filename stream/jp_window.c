@@ -95,7 +95,9 @@ static int sector_reindex(jp_window_t *w, size_t cap)
     return 0;
 }
 
-static int sector_add(jp_window_t *w, const char *sector, uint64_t hash, int64_t tickets)
+/* key: a sector name zero-padded to the size of the table's names (as
+ * names are stored), so equality and order are plain fixed-size memcmp. */
+static int sector_add(jp_window_t *w, const char *key, uint64_t hash, int64_t tickets)
 {
     if (2 * (w->n_sectors + 1) > w->index_cap &&
         sector_reindex(w, w->index_cap ? 2 * w->index_cap : 64) != 0)
@@ -103,7 +105,7 @@ static int sector_add(jp_window_t *w, const char *sector, uint64_t hash, int64_t
     size_t mask = w->index_cap - 1, j = (size_t)hash & mask;
     for (; w->sector_index[j]; j = (j + 1) & mask) {
         jp_window_sector_t *s = &w->sectors[w->sector_index[j] - 1];
-        if (strcmp(s->sector, sector) == 0) {
+        if (memcmp(s->sector, key, JP_WINDOW_SECTOR_LEN) == 0) {
             s->tickets += tickets;
             return 0;
         }
@@ -117,17 +119,18 @@ static int sector_add(jp_window_t *w, const char *sector, uint64_t hash, int64_t
         w->cap_sectors = cap;
     }
     jp_window_sector_t *s = &w->sectors[w->n_sectors];
-    memset(s, 0, sizeof(*s));
-    strncpy(s->sector, sector, sizeof(s->sector) - 1);
+    memcpy(s->sector, key, JP_WINDOW_SECTOR_LEN);
     s->tickets = tickets;
     w->sector_index[j] = (uint32_t)++w->n_sectors;
     return 0;
 }
 
+/* Names are zero-padded (sector_add, calloc on load): memcmp orders them
+ * as strcmp does, without stopping at every byte to look for the end. */
 static int sector_cmp(const void *a, const void *b)
 {
-    return strcmp((*(const jp_window_sector_t *const *)a)->sector,
-                  (*(const jp_window_sector_t *const *)b)->sector);
+    return memcmp((*(const jp_window_sector_t *const *)a)->sector,
+                  (*(const jp_window_sector_t *const *)b)->sector, JP_WINDOW_SECTOR_LEN);
 }
 
 /* The sectors sorted by name (malloc'd array of pointers into w; NULL if
@@ -160,7 +163,10 @@ void jp_window_sale_keys(jp_window_sale_keys_t *k, const char *player_token, con
     k->player_token = player_token;
     k->player_hash = player_token ? jp_hash_str(player_token, WINDOW_HLL_SEED) : 0;
     k->sector = sector;
-    k->sector_hash = sector ? sector_hash(sector) : 0;
+    /* As strncpy stores names: at most size - 1 bytes, the rest zeros. */
+    strncpy(k->sector_key, sector ? sector : "", JP_WINDOW_SECTOR_LEN - 1);
+    k->sector_key[JP_WINDOW_SECTOR_LEN - 1] = '\0';
+    k->sector_hash = sector ? sector_hash(k->sector_key) : 0;
 }
 
 void jp_window_add_sale(jp_window_t *w, const jp_sale_event_t *e, const jp_window_sale_keys_t *k)
@@ -176,7 +182,7 @@ void jp_window_add_sale(jp_window_t *w, const jp_sale_event_t *e, const jp_windo
     if (k->player_token)
         jp_hll_add_hash(w->players, k->player_hash);
     if (k->sector)
-        sector_add(w, k->sector, k->sector_hash, e->tickets);
+        sector_add(w, k->sector_key, k->sector_hash, e->tickets);
 }
 
 void jp_window_add_customer(jp_window_t *w, const jp_customer_event_t *e)

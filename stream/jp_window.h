@@ -32,8 +32,11 @@
 
 extern const double jp_window_quantile_probs[JP_WINDOW_N_QUANTILES];
 
+/* A sector name with its terminating NUL, zero-padded. */
+#define JP_WINDOW_SECTOR_LEN 12
+
 typedef struct jp_window_sector_s {
-    char sector[12];
+    char sector[JP_WINDOW_SECTOR_LEN];
     int64_t tickets;
 } jp_window_sector_t;
 
@@ -58,12 +61,15 @@ jp_window_t *jp_window_new(const char *country, jp_window_kind_t kind, int64_t s
 void jp_window_free(jp_window_t *w);
 
 /* A sale's player token and postcode sector with their hashes, computed
- * once per sale for all the windows it feeds (hour, day, draw period). */
+ * once per sale for all the windows it feeds (hour, day, draw period).
+ * The sector is also kept as a table key: zero-padded to the size of
+ * jp_window_sector_t's name, so lookups compare fixed-size keys. */
 typedef struct jp_window_sale_keys_s {
     const char *player_token; /* NULL: none */
     uint64_t player_hash;
     const char *sector; /* NULL: none */
     uint64_t sector_hash;
+    char sector_key[JP_WINDOW_SECTOR_LEN];
 } jp_window_sale_keys_t;
 
 /* Fills k; player_token and sector may be NULL and must outlive k. */
