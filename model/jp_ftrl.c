@@ -302,6 +302,18 @@ __attribute__((target("avx2"))) static inline __m256i jp_ftrl_dup4(jp_ftrl_slot_
     return _mm256_or_si256(_mm256_cmpeq_epi64(v, r1), _mm256_cmpeq_epi64(v, r2));
 }
 
+/* One block of the score: the weights of the slots at p, which are kept
+ * with the values xv for the learning step; returns the products. */
+__attribute__((target("avx2"))) static inline __m256d
+jp_ftrl_block4(jp_ftrl_slot_t *const *p, __m256d xv, double *wout, double *xout, __m256d l1,
+               __m256d l1cmp, __m256d l2, __m256d beta, __m256d ia)
+{
+    __m256d w = jp_ftrl_w4(p, l1, l1cmp, l2, beta, ia);
+    _mm256_storeu_pd(wout, w);
+    _mm256_storeu_pd(xout, xv);
+    return _mm256_mul_pd(w, xv);
+}
+
 __attribute__((target("avx2"))) static double jp_ftrl_score_avx2(const jp_ftrl_t *m,
                                                                  const jp_ftrl_feature_t *f,
                                                                  size_t n, jp_ftrl_ex_t *e,
@@ -317,16 +329,13 @@ __attribute__((target("avx2"))) static double jp_ftrl_score_avx2(const jp_ftrl_t
     __m128d acc = _mm_set_sd(wx);
     size_t j = 0;
     for (; j + 4 <= n; j += 4) {
-        __m256d w = jp_ftrl_w4(&slot[j], l1, l1cmp, l2, beta, ia);
-        _mm256_storeu_pd(&wout[j], w);
         /* A whole block: the values are the odd quadwords of f[j..j+3],
          * two 32-byte loads and a shuffle away, and all four products are
          * added without a test. */
         __m256d a = _mm256_loadu_pd((const double *)(const void *)&f[j]);
         __m256d b = _mm256_loadu_pd((const double *)(const void *)&f[j + 2]);
         __m256d xv = _mm256_permute4x64_pd(_mm256_unpackhi_pd(a, b), 0xd8);
-        _mm256_storeu_pd(&xout[j], xv);
-        __m256d prod = _mm256_mul_pd(w, xv);
+        __m256d prod = jp_ftrl_block4(&slot[j], xv, &wout[j], &xout[j], l1, l1cmp, l2, beta, ia);
         __m128d lo = _mm256_castpd256_pd128(prod), hi = _mm256_extractf128_pd(prod, 1);
         acc = _mm_add_sd(acc, lo);
         acc = _mm_add_sd(acc, _mm_unpackhi_pd(lo, lo));
@@ -334,11 +343,8 @@ __attribute__((target("avx2"))) static double jp_ftrl_score_avx2(const jp_ftrl_t
         acc = _mm_add_sd(acc, _mm_unpackhi_pd(hi, hi));
     }
     if (j < n) { /* the last, partial block: lanes past n read zeros */
-        __m256d w = jp_ftrl_w4(&slot[j], l1, l1cmp, l2, beta, ia);
-        _mm256_storeu_pd(&wout[j], w);
-        __m256d xv = jp_ftrl_load_x4(f, j, n);
-        _mm256_storeu_pd(&xout[j], xv);
-        __m256d prod = _mm256_mul_pd(w, xv);
+        __m256d prod = jp_ftrl_block4(&slot[j], jp_ftrl_load_x4(f, j, n), &wout[j], &xout[j], l1,
+                                      l1cmp, l2, beta, ia);
         __m128d lo = _mm256_castpd256_pd128(prod), hi = _mm256_extractf128_pd(prod, 1);
         acc = _mm_add_sd(acc, lo);
         if (j + 1 < n)
