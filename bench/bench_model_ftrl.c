@@ -7,6 +7,13 @@
  * uniformly random buckets (every access a cache miss) as the worst case. Target: >= 5 M updates/s;
  * River's LogisticRegression reports about 3e4 samples/s, printed as a ratio. Medians of
  * jp_bench_runs() runs.
+ *
+ * slot_touch_floor_per_s is the memory floor of any FTRL on the realistic
+ * examples: per example, the dot product of the 30 slots' first word (in
+ * feature order, as the score) and a read-modify-write of all 30 slots -
+ * 16-byte slots in a 2^20 table on huge pages like the model's, with no
+ * square root, division or exp. An update cannot be faster than the
+ * memory traffic it needs, so update_per_s stays below this row.
  */
 #include "jp_bench.h"
 #include "jp_ftrl.h"
@@ -15,8 +22,46 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 
 enum { NF = 30, POOL = 8192, BITS = 20, OPS = 2000000 };
+
+#define HUGE_PAGE ((size_t)2 << 20)
+
+/* The floor's table: as the model's slots, aligned to and advised for huge
+ * pages, zeroed. */
+static double *floor_table(size_t slots)
+{
+    size_t bytes = (slots * 2 * sizeof(double) + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+    double *t = aligned_alloc(HUGE_PAGE, bytes);
+    if (t) {
+#ifdef MADV_HUGEPAGE
+        (void)madvise(t, bytes, MADV_HUGEPAGE); /* advice only */
+#endif
+        for (size_t i = 0; i < bytes / sizeof(double); i++)
+            t[i] = 0;
+    }
+    return t;
+}
+
+/* One pass of the floor over the pool: returns updates per second. */
+static double floor_pass(double *t, const jp_ftrl_feature_t *pool, const int *labels, double *acc)
+{
+    double t0 = jp_bench_now();
+    for (int i = 0; i < OPS; i++) {
+        const jp_ftrl_feature_t *f = &pool[(size_t)(i & (POOL - 1)) * NF];
+        double dot = 0;
+        for (int j = 0; j < NF; j++)
+            dot += t[2 * (size_t)f[j].index] * f[j].value;
+        double g = (dot > 0) - labels[i & (POOL - 1)];
+        for (int j = 0; j < NF; j++) {
+            t[2 * (size_t)f[j].index] += g * f[j].value;
+            t[2 * (size_t)f[j].index + 1] += f[j].value;
+        }
+        *acc += g;
+    }
+    return OPS / (jp_bench_now() - t0);
+}
 
 int main(void)
 {
@@ -58,7 +103,9 @@ int main(void)
     double *upd = malloc((size_t)runs * sizeof *upd), *pred = malloc((size_t)runs * sizeof *pred);
     double *hsh = malloc((size_t)runs * sizeof *hsh);
     double *cupd = malloc((size_t)runs * sizeof *cupd);
-    if (!upd || !pred || !hsh || !cupd)
+    double *flr = malloc((size_t)runs * sizeof *flr);
+    double *ft = floor_table((size_t)jp_ftrl_dim(m) + 1);
+    if (!upd || !pred || !hsh || !cupd || !flr || !ft)
         return 1;
     double acc = 0;
     for (int k = 0; k < runs; k++) {
@@ -68,6 +115,7 @@ int main(void)
             acc += jp_ftrl_update(m, &pool[(size_t)e * NF], NF, labels[e]);
         }
         upd[k] = OPS / (jp_bench_now() - t0);
+        flr[k] = floor_pass(ft, pool, labels, &acc);
 
         t0 = jp_bench_now();
         for (int i = 0; i < OPS; i++) {
@@ -107,6 +155,9 @@ int main(void)
              ups / 3e4, BITS);
     jp_bench_row("model_ftrl", "update_per_s", ups, "updates/s", ">= 5e6", note);
     jp_bench_row("model_ftrl", "update_vs_river", ups / 3e4, "x", ">= 1", "River ~3e4/s");
+    jp_bench_row("model_ftrl", "slot_touch_floor_per_s", jp_bench_median(flr, (size_t)runs),
+                 "updates/s", NULL,
+                 "memory floor: dot + read-modify-write of the same 30 slots, no FTRL math");
     jp_bench_row("model_ftrl", "update_per_s_cache_cold", jp_bench_median(cupd, (size_t)runs),
                  "updates/s", ">= 5e6", "worst case: 30 random buckets of 16 MiB per example");
     jp_bench_row("model_ftrl", "predict_ns", jp_bench_median(pred, (size_t)runs), "ns/op", "<= 200",
@@ -117,6 +168,8 @@ int main(void)
     free(pred);
     free(hsh);
     free(cupd);
+    free(flr);
+    free(ft);
     free(cold);
     free(pool);
     free(labels);
