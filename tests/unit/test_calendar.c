@@ -340,6 +340,56 @@ static void test_parse_draw_id(void **state)
     unload(&l);
 }
 
+/* The per-thread memo of parsed ids answers exactly as a parse: the same id
+ * again, after a rejected id, on another calendar, and on a calendar
+ * rebuilt with another draw time (possibly at the freed one's address). */
+static void test_parse_draw_id_memo(void **state)
+{
+    (void)state;
+    loaded_t l;
+    load("gb", &l);
+    jp_draw_t d, first;
+    char err[256];
+    const char *id = "GB-20261128-saturday";
+    assert_int_equal(jp_calendar_parse_draw_id(l.cal, id, &first, err, sizeof(err)), 0);
+    for (int i = 0; i < 3; i++) {
+        memset(&d, 0xa5, sizeof(d));
+        assert_int_equal(jp_calendar_parse_draw_id(l.cal, id, &d, err, sizeof(err)), 0);
+        assert_memory_equal(&d, &first, sizeof(d));
+    }
+    expect_bad_id(l.cal, "GB-20261128-sunday", "unknown draw name 'sunday'");
+    expect_bad_id(l.cal, "GB-20261128-saturdayx", "unknown draw name 'saturdayx'");
+    expect_bad_id(l.cal, "GB-20261128-saturda", "unknown draw name 'saturda'");
+    assert_int_equal(jp_calendar_parse_draw_id(l.cal, id, &d, err, sizeof(err)), 0);
+    assert_memory_equal(&d, &first, sizeof(d));
+
+    loaded_t nl;
+    load("nl", &nl);
+    expect_bad_id(nl.cal, id, "is not for country NL");
+    assert_int_equal(jp_calendar_parse_draw_id(l.cal, id, &d, err, sizeof(err)), 0);
+    expect_bad_id(nl.cal, id, "is not for country NL");
+    unload(&nl);
+
+    /* Saturday's draw moved from 18:00 to 20:00: a new calendar. */
+    jp_draw_conf_t *conf = l.country.calendar.draws.items;
+    char *saved_time = conf[d.series].time;
+    conf[d.series].time = (char *)"20:00";
+    for (int i = 0; i < 4; i++) {
+        jp_calendar_t *cal = jp_calendar_new(&l.country, err, sizeof(err));
+        assert_non_null(cal);
+        assert_int_equal(jp_calendar_parse_draw_id(cal, id, &d, err, sizeof(err)), 0);
+        assert_int_equal(d.time_ms, utc_ms(2026, 11, 28, 20, 0));
+        jp_calendar_free(cal);
+    }
+    conf[d.series].time = saved_time;
+    jp_calendar_t *cal = jp_calendar_new(&l.country, err, sizeof(err));
+    assert_non_null(cal);
+    assert_int_equal(jp_calendar_parse_draw_id(cal, id, &d, err, sizeof(err)), 0);
+    assert_int_equal(d.time_ms, utc_ms(2026, 11, 28, 18, 0));
+    jp_calendar_free(cal);
+    unload(&l);
+}
+
 static void test_local_time(void **state)
 {
     (void)state;
@@ -437,6 +487,7 @@ int main(void)
         cmocka_unit_test(test_walk_all_countries),
         cmocka_unit_test(test_period_and_decision),
         cmocka_unit_test(test_parse_draw_id),
+        cmocka_unit_test(test_parse_draw_id_memo),
         cmocka_unit_test(test_local_time),
         cmocka_unit_test(test_gap_draw_and_errors),
     };
