@@ -28,10 +28,10 @@
  * A draw whose local time falls in a DST gap happens at the moved-forward
  * instant but keeps its local date in the id.
  *
- * Parsed draw ids are remembered, one per calendar and thread: every sale of a week
- * names that week's draw, and a parse (a civil-date round trip, the series
- * lookup and a local -> UTC conversion) was ~4% of the engine's time per
- * sale. The memo is keyed by the calendar's serial number, unique within the
+ * Parsed draw ids are remembered, one per calendar and thread: every sale
+ * of a week names that week's draw, and a parse (a civil-date round trip,
+ * the series lookup and a local -> UTC conversion) was 2-4% of the engine
+ * thread's time. The memo is keyed by the calendar's serial number, unique within the
  * process, not its address (a freed calendar's address may come back for a
  * new one after a reload), and by the id's bytes. Only successful parses are
  * remembered, so a rejected id is always parsed afresh and its message is
