@@ -43,6 +43,13 @@
  *                   commit protocol needs when each event dirties a key of its
  *                   own, with no decoding, state or RocksDB; its ratio to the
  *                   ceiling bounds what ratio_to_ceiling can reach.
+ *   state_floor_events_per_s  the protocol floor plus the state the
+ *                   protocol keeps: one jp_store per partition (no WAL, as
+ *                   the engine's tasks), a put per record under a key of its
+ *                   own (32 hex characters, 40 bytes of value), and every
+ *                   commit interval the dirty keys' changelog records, the
+ *                   flush and the RocksDB batch - steps (1), (2) and (4) of
+ *                   the protocol. Still no decoding, validation or features.
  *   commit_latency_p50_ms / _p99_ms  record-to-commit at half the measured
  *                   events/s: a paced producer replays the records onto
  *                   fresh topics noting each record's send time; delivery
@@ -98,6 +105,7 @@
 #include "jp_bench.h"
 #include "jp_devstack.h"
 #include "jp_engine.h"
+#include "jp_hash.h"
 #include "jp_log.h"
 #include "jp_registry_client.h"
 #include "jp_sim.h"
@@ -875,10 +883,12 @@ static double engine_throughput(ctx_t *x, size_t n)
     return (double)n / el;
 }
 
+enum { CEILING, FLOOR_PROTOCOL, FLOOR_STATE };
+
 typedef struct {
     ctx_t *x;
     size_t n;
-    int forward; /* 1: also produce every record to FLOOR_TOPIC (the protocol floor) */
+    int mode; /* CEILING, FLOOR_PROTOCOL or FLOOR_STATE */
     double rate;
 } ceiling_t;
 
@@ -901,21 +911,17 @@ static rd_kafka_t *floor_producer(ctx_t *x)
     return rk;
 }
 
-/* What any design that follows DESIGN.md's commit protocol must do per
- * record when each record dirties a key of its own (load.yaml: see
- * changelog_records_per_event): produce a changelog record with the input
- * offsets in a header, copied, to the record's partition. */
-static void floor_forward(rd_kafka_t *pk, ctx_t *x, const rd_kafka_message_t *m)
+/* A changelog record as the engine produces one: copied, with the 24-byte
+ * input-offsets header, to partition p (of the floor topic). */
+static void floor_produce(rd_kafka_t *pk, ctx_t *x, int32_t p, const void *key, size_t klen,
+                          const void *val, size_t vlen, const uint8_t offsets[8 * JP_INPUT__COUNT])
 {
-    uint8_t offsets[8 * JP_INPUT__COUNT] = {0};
-    for (int b = 0; b < 8; b++)
-        offsets[b] = (uint8_t)((uint64_t)m->offset >> (56 - 8 * b));
     for (;;) {
         rd_kafka_headers_t *h = rd_kafka_headers_new(1);
-        rd_kafka_header_add(h, "jp.offsets", -1, offsets, sizeof(offsets));
+        rd_kafka_header_add(h, "jp.offsets", -1, offsets, 8 * JP_INPUT__COUNT);
         rd_kafka_resp_err_t e = rd_kafka_producev(
-            pk, RD_KAFKA_V_TOPIC(x->floor_topic), RD_KAFKA_V_PARTITION(m->partition),
-            RD_KAFKA_V_KEY(m->key, m->key_len), RD_KAFKA_V_VALUE(m->payload, m->len),
+            pk, RD_KAFKA_V_TOPIC(x->floor_topic), RD_KAFKA_V_PARTITION(p),
+            RD_KAFKA_V_KEY(key, klen), RD_KAFKA_V_VALUE((void *)val, vlen),
             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
         if (!e)
             return;
@@ -924,6 +930,109 @@ static void floor_forward(rd_kafka_t *pk, ctx_t *x, const rd_kafka_message_t *m)
             die("floor produce", rd_kafka_err2str(e));
         rd_kafka_poll(pk, 10);
     }
+}
+
+/* The protocol floor's step per record: what any design that follows
+ * DESIGN.md's commit protocol must produce when each record dirties a key
+ * of its own (load.yaml: see changelog_records_per_event). */
+static void floor_forward(rd_kafka_t *pk, ctx_t *x, const rd_kafka_message_t *m)
+{
+    uint8_t offsets[8 * JP_INPUT__COUNT] = {0};
+    for (int b = 0; b < 8; b++)
+        offsets[b] = (uint8_t)((uint64_t)m->offset >> (56 - 8 * b));
+    floor_produce(pk, x, m->partition, m->key, m->key_len, m->payload, m->len, offsets);
+}
+
+/* The state floor: the protocol floor plus the state DESIGN.md's protocol
+ * keeps - one jp_store per partition (as the engine's tasks, without a
+ * WAL), a put per record under a key of its own, and at every commit
+ * interval steps (1), (2) and (4): the dirty keys' changelog records, the
+ * flush, the RocksDB batch. No decoding, validation or features, and no
+ * consumer-offset commit (one request per interval). */
+#define FLOOR_MAX_PARTS 64
+#define FLOOR_VALUE_LEN 40 /* about an encoded customer's size */
+
+typedef struct {
+    rd_kafka_t *pk;
+    ctx_t *x;
+    jp_store_env_t *env;
+    jp_store_t *s[FLOOR_MAX_PARTS];
+    int np;
+    int32_t p; /* the partition whose dirty keys are being produced */
+    uint8_t offsets[8 * JP_INPUT__COUNT];
+} state_floor_t;
+
+static void state_floor_open(state_floor_t *f, ctx_t *x, rd_kafka_t *pk)
+{
+    char path[1200], err[512];
+    memset(f, 0, sizeof(*f));
+    f->pk = pk;
+    f->x = x;
+    f->np = n_parts(x->cfg);
+    if (f->np > FLOOR_MAX_PARTS)
+        die("state floor", "more than 64 partitions");
+    f->env = jp_store_env_new((size_t)x->cfg->state.block_cache_mb << 20,
+                              (size_t)x->cfg->state.write_buffer_mb << 20);
+    if (!f->env)
+        die("state floor", "cannot create the store environment");
+    jp_store_env_expect_stores(f->env, (size_t)f->np);
+    snprintf(path, sizeof(path), "%s/%s", x->tmp, x->floor_topic);
+    if (mkdir(path, 0700) != 0)
+        die("state floor", strerror(errno));
+    for (int p = 0; p < f->np; p++) {
+        snprintf(path, sizeof(path), "%s/%s/p%d", x->tmp, x->floor_topic, p);
+        f->s[p] = jp_store_open(f->env, path, err, sizeof(err));
+        if (!f->s[p])
+            die("state floor", err);
+        jp_store_set_durability(f->s[p], JP_STORE_NO_WAL);
+    }
+}
+
+/* A key that looks like a customer token (32 hex characters, from the
+ * record's topic, partition and offset) and the first bytes of the value. */
+static void state_floor_put(state_floor_t *f, const rd_kafka_message_t *m)
+{
+    static const char hex[] = "0123456789abcdef";
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    uint64_t coord[2] = {(uint64_t)m->partition, (uint64_t)m->offset};
+    uint64_t seed = jp_hash64(topic, strlen(topic), 1);
+    uint64_t h[2] = {jp_hash64(coord, sizeof(coord), seed), jp_hash64(coord, sizeof(coord), ~seed)};
+    char key[32];
+    for (int i = 0; i < 32; i++)
+        key[i] = hex[(h[i / 16] >> (60 - 4 * (i % 16))) & 15];
+    size_t len = m->len < FLOOR_VALUE_LEN ? m->len : FLOOR_VALUE_LEN;
+    if (jp_store_put_ts(f->s[m->partition], JP_CF_CUSTOMERS, key, sizeof(key), m->payload, len,
+                        rd_kafka_message_timestamp(m, NULL)) != 0)
+        die("state floor put", jp_store_last_error(f->s[m->partition]));
+}
+
+static int state_floor_changelog(void *ctx, jp_cf_t cf, const void *key, size_t klen,
+                                 const void *val, size_t vlen)
+{
+    state_floor_t *f = ctx;
+    (void)cf;
+    floor_produce(f->pk, f->x, f->p, key, klen, val, vlen, f->offsets);
+    return 0;
+}
+
+static void state_floor_commit(state_floor_t *f)
+{
+    char err[512];
+    for (f->p = 0; f->p < f->np; f->p++)
+        if (jp_store_dirty_foreach(f->s[f->p], state_floor_changelog, f) != 0)
+            die("state floor changelog", jp_store_last_error(f->s[f->p]));
+    if (rd_kafka_flush(f->pk, 60000) != 0 || rd_kafka_outq_len(f->pk) != 0)
+        die("state floor", "not every changelog record was delivered within 60 s");
+    for (int p = 0; p < f->np; p++)
+        if (jp_store_commit(f->s[p], NULL, 0, err, sizeof(err)) != 0)
+            die("state floor commit", err);
+}
+
+static void state_floor_close(state_floor_t *f)
+{
+    for (int p = 0; p < f->np; p++)
+        jp_store_close(f->s[p]);
+    jp_store_env_free(f->env);
 }
 
 static void *ceiling_main(void *arg)
@@ -941,26 +1050,41 @@ static void *ceiling_main(void *arg)
                 RD_KAFKA_OFFSET_BEGINNING;
     rd_kafka_assign(rk, l);
     rd_kafka_topic_partition_list_destroy(l);
-    rd_kafka_t *pk = c->forward ? floor_producer(c->x) : NULL; /* created pinned, as rk */
+    /* created pinned, as rk */
+    rd_kafka_t *pk = c->mode != CEILING ? floor_producer(c->x) : NULL;
+    state_floor_t sf;
+    if (c->mode == FLOOR_STATE)
+        state_floor_open(&sf, c->x, pk);
     size_t got = 0;
-    double t_first = 0, deadline = jp_bench_now() + WAIT_S;
+    double t_first = 0, t_commit = 0, deadline = jp_bench_now() + WAIT_S;
+    double interval = (double)c->x->commit_interval_ms / 1000.0;
     while (got < c->n) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
         if (m) {
             if (!m->err && got++ == 0)
-                t_first = jp_bench_now();
-            if (!m->err && pk) {
+                t_first = t_commit = jp_bench_now();
+            if (!m->err && c->mode == FLOOR_PROTOCOL) {
                 floor_forward(pk, c->x, m);
                 if (got % 1024 == 0)
                     rd_kafka_poll(pk, 0); /* delivery reports, as the engine serves them */
+            } else if (!m->err && c->mode == FLOOR_STATE) {
+                state_floor_put(&sf, m);
             }
             rd_kafka_message_destroy(m);
         }
+        if (c->mode == FLOOR_STATE && t_first > 0 && jp_bench_now() - t_commit >= interval) {
+            state_floor_commit(&sf);
+            t_commit = jp_bench_now();
+        }
         wait_for(pk ? "the floor consumer" : "the ceiling consumer", deadline);
     }
-    if (pk && (rd_kafka_flush(pk, 60000) != 0 || rd_kafka_outq_len(pk) != 0))
+    if (c->mode == FLOOR_STATE)
+        state_floor_commit(&sf);
+    else if (pk && (rd_kafka_flush(pk, 60000) != 0 || rd_kafka_outq_len(pk) != 0))
         die("floor", "not every record was delivered within 60 s");
     c->rate = (double)c->n / (jp_bench_now() - t_first);
+    if (c->mode == FLOOR_STATE)
+        state_floor_close(&sf);
     if (pk)
         rd_kafka_destroy(pk);
     rd_kafka_consumer_close(rk);
@@ -968,9 +1092,23 @@ static void *ceiling_main(void *arg)
     return NULL;
 }
 
-static double ceiling_throughput(ctx_t *x, size_t n, int forward)
+/* A floor's rows: <name>_floor_events_per_s (median of eps) and its ratio
+ * to the median ceiling, which bounds what ratio_to_ceiling can reach. */
+static void floor_rows(const char *name, double *eps, int runs, double c_med, const char *what)
 {
-    ceiling_t c = {x, n, forward, 0};
+    char row[64], note[160];
+    double med = jp_bench_median(eps, (size_t)runs);
+    snprintf(row, sizeof(row), "%s_floor_events_per_s", name);
+    jp_bench_row(BENCH, row, med, "events/s", NULL, what);
+    snprintf(row, sizeof(row), "%s_floor_ratio_to_ceiling", name);
+    snprintf(note, sizeof(note),
+             "median %s floor over median ceiling: the most ratio_to_ceiling can reach", name);
+    jp_bench_row(BENCH, row, med / c_med, "ratio", NULL, note);
+}
+
+static double ceiling_throughput(ctx_t *x, size_t n, int mode)
+{
+    ceiling_t c = {x, n, mode, 0};
     pthread_t th;
     if (pthread_create(&th, NULL, ceiling_main, &c) != 0)
         die("ceiling", "cannot start the thread");
@@ -1271,6 +1409,7 @@ int main(void)
     double *eps = xcalloc((size_t)runs, sizeof(double));
     double *ceil = xcalloc((size_t)runs, sizeof(double));
     double *floor_eps = xcalloc((size_t)runs, sizeof(double));
+    double *state_eps = xcalloc((size_t)runs, sizeof(double));
     double *cl_per_event = xcalloc((size_t)runs, sizeof(double));
     char tag[64];
     for (int r = 0; r < runs; r++) {
@@ -1282,8 +1421,9 @@ int main(void)
         produce(&p, &x, THRU_RECORDS, 0);
         check_input(&x, p.rk, THRU_RECORDS);
         producer_free(&p);
-        ceil[r] = ceiling_throughput(&x, THRU_RECORDS, 0);
-        floor_eps[r] = ceiling_throughput(&x, THRU_RECORDS, 1);
+        ceil[r] = ceiling_throughput(&x, THRU_RECORDS, CEILING);
+        floor_eps[r] = ceiling_throughput(&x, THRU_RECORDS, FLOOR_PROTOCOL);
+        state_eps[r] = ceiling_throughput(&x, THRU_RECORDS, FLOOR_STATE);
         eps[r] = engine_throughput(&x, THRU_RECORDS);
         cl_per_event[r] = (double)changelog_records(&x) / THRU_RECORDS;
     }
@@ -1301,14 +1441,14 @@ int main(void)
                  "records", NULL,
                  "changelog records the engine produced per input record (state keys dirtied "
                  "per commit)");
-    double f_med = jp_bench_median(floor_eps, (size_t)runs);
-    jp_bench_row(BENCH, "protocol_floor_events_per_s", f_med, "events/s", NULL,
-                 "the ceiling's consumer also producing each record once with a 24-byte offsets "
-                 "header (producer as the engine's), pinned, to the last delivery: the Kafka "
-                 "I/O of one changelog record per event, no processing, no RocksDB");
-    jp_bench_row(BENCH, "protocol_floor_ratio_to_ceiling", f_med / c_med, "ratio", NULL,
-                 "median floor over median ceiling: the most ratio_to_ceiling can reach at "
-                 "changelog_records_per_event ~1");
+    floor_rows("protocol", floor_eps, runs, c_med,
+               "the ceiling's consumer also producing each record once with a 24-byte offsets "
+               "header (producer as the engine's), pinned, to the last delivery: the Kafka I/O "
+               "of one changelog record per event, no processing, no RocksDB");
+    floor_rows("state", state_eps, runs, c_med,
+               "the protocol floor plus its state: a jp_store put per record (own key) and, "
+               "every commit interval, the dirty keys' changelog, flush and RocksDB batch; no "
+               "decoding or features");
     if (thru_only)
         return failed;
 
@@ -1354,6 +1494,7 @@ int main(void)
     free(eps);
     free(ceil);
     free(floor_eps);
+    free(state_eps);
     free(cl_per_event);
     free(cap.recs);
     free(cap.data);
