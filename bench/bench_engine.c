@@ -565,8 +565,6 @@ static int n_parts(const jp_config_t *cfg)
     return (int)cfg->topics.sales.partitions;
 }
 
-/* Inputs, dead-letter and changelog topics of the scenario (the mock
- * cluster has no CreateTopics; the outputs exist from the stack's start). */
 /* A client of the stack: bootstrap.servers and the NULL-terminated
  * key/value pairs of kv, with dr (NULL: none) as its delivery-report
  * callback and opaque. Any error ends the bench, naming what. */
@@ -591,6 +589,9 @@ static rd_kafka_t *new_client(ctx_t *x, rd_kafka_type_t type, const char *const 
     return rk;
 }
 
+/* Inputs, dead-letter, changelog and floor topics of the scenario (the
+ * mock cluster has no CreateTopics; the outputs exist from the stack's
+ * start). */
 static void create_topics(ctx_t *x)
 {
     char err[512], t[600];
