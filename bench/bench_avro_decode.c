@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "jp_bench.h"
-#include "jp_serde.h"
+#include "serde/jp_serde.h"
 
 #define N_RECORDS 10000
 #define PASSES    20

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 
 #include "jp_bench.h"
-#include "jp_calendar.h"
+#include "config/jp_calendar.h"
 
 #define N_OPS 200000
 

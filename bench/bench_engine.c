@@ -39,7 +39,7 @@
  *                   copy, to the same partition of a scratch topic, with a
  *                   24-byte offsets header, by a producer configured as the
  *                   engine's and made ready before the clock starts): first
- *                   record to last delivery. It is the Kafka I/O DESIGN.md's
+ *                   record to last delivery. It is the Kafka I/O that the
  *                   commit protocol needs when each event dirties a key of its
  *                   own, with no decoding, state or RocksDB; its ratio to the
  *                   ceiling bounds what ratio_to_ceiling can reach.
@@ -103,16 +103,18 @@
 #include <unistd.h>
 
 #include "jp_bench.h"
-#include "jp_devstack.h"
-#include "jp_engine.h"
-#include "jp_hash.h"
-#include "jp_log.h"
-#include "jp_registry_client.h"
-#include "jp_sim.h"
-#include "jp_sim_memreg.h"
-#include "jp_sim_world.h"
-#include "jp_store.h"
-#include "jp_task.h"
+#include "dev/jp_devstack.h"
+#include "engine/jp_engine.h"
+#include "model/base/jp_hash.h"
+#include "base/jp_log.h"
+#include "config/jp_topics.h"
+#include "registry/jp_registry_client.h"
+#include "registry/jp_registry_serde.h"
+#include "sim/jp_sim.h"
+#include "sim/jp_sim_memreg.h"
+#include "sim/jp_sim_world.h"
+#include "engine/jp_store.h"
+#include "engine/jp_task.h"
 
 #define BENCH            "engine"
 #define GEN_RECORDS      400000 /* captured from the simulator */
@@ -598,13 +600,13 @@ static void create_topics(ctx_t *x)
     jp_broker_t *b = jp_devstack_broker(x->stack);
     for (int i = 0; i < JP_INPUT__COUNT; i++) {
         const char *name = input_topic(x->cfg, (jp_input_t)i);
-        snprintf(t, sizeof(t), "%s%s", name, x->cfg->topics.dlq_suffix);
+        jp_topics_dlq(x->cfg, name, t, sizeof(t));
         if (jp_broker_create_topic(b, name, n_parts(x->cfg), err, sizeof(err)) != 0 ||
             jp_broker_create_topic(b, t, n_parts(x->cfg), err, sizeof(err)) != 0)
             die("topics", err);
     }
-    for (size_t i = 0; i < jp_engine_n_changelog_stores; i++) {
-        jp_engine_changelog_topic(x->cfg, jp_engine_changelog_stores[i], t, sizeof(t));
+    for (size_t i = 0; i < jp_topics_n_changelog_stores; i++) {
+        jp_topics_changelog(x->cfg, jp_topics_changelog_stores[i], t, sizeof(t));
         if (jp_broker_create_topic(b, t, n_parts(x->cfg), err, sizeof(err)) != 0)
             die("topics", err);
     }
@@ -619,8 +621,8 @@ static int64_t changelog_records(ctx_t *x)
     char t[600];
     rd_kafka_t *rk = new_client(x, RD_KAFKA_PRODUCER, NULL, NULL, NULL, "watermarks");
     int64_t total = 0;
-    for (size_t i = 0; i < jp_engine_n_changelog_stores; i++) {
-        jp_engine_changelog_topic(x->cfg, jp_engine_changelog_stores[i], t, sizeof(t));
+    for (size_t i = 0; i < jp_topics_n_changelog_stores; i++) {
+        jp_topics_changelog(x->cfg, jp_topics_changelog_stores[i], t, sizeof(t));
         for (int p = 0; p < n_parts(x->cfg); p++) {
             int64_t lo = -1, hi = -1;
             rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(rk, t, p, &lo, &hi, 10000);
@@ -934,7 +936,7 @@ static void floor_produce(rd_kafka_t *pk, ctx_t *x, int32_t p, const void *key, 
 }
 
 /* The protocol floor's step per record: what any design that follows
- * DESIGN.md's commit protocol must produce when each record dirties a key
+ * the commit protocol (docs/processor.md) must produce when each record dirties a key
  * of its own (load.yaml: see changelog_records_per_event). */
 static void floor_forward(rd_kafka_t *pk, ctx_t *x, const rd_kafka_message_t *m)
 {
@@ -944,7 +946,7 @@ static void floor_forward(rd_kafka_t *pk, ctx_t *x, const rd_kafka_message_t *m)
     floor_produce(pk, x, m->partition, m->key, m->key_len, m->payload, m->len, offsets);
 }
 
-/* The state floor: the protocol floor plus the state DESIGN.md's protocol
+/* The state floor: the protocol floor plus the state the commit protocol
  * keeps - one jp_store per partition (as the engine's tasks, without a
  * WAL), a put per record under a key of its own, and at every commit
  * interval steps (1), (2) and (4): the dirty keys' changelog records, the

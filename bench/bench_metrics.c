@@ -10,7 +10,7 @@
  * observe <= 30 ns, render of 500 series <= 1 ms.
  */
 #include "jp_bench.h"
-#include "jp_metrics.h"
+#include "base/jp_metrics.h"
 
 #include <stdint.h>
 #include <stdio.h>

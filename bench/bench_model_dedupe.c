@@ -12,9 +12,9 @@
  * get + put it replaces).
  */
 #include "jp_bench.h"
-#include "jp_dedupe.h"
-#include "jp_hash.h"
-#include "jp_rng.h"
+#include "model/sketch/jp_dedupe.h"
+#include "model/base/jp_hash.h"
+#include "model/base/jp_rng.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -16,8 +16,8 @@
  * memory traffic it needs, so update_per_s stays below this row.
  */
 #include "jp_bench.h"
-#include "jp_ftrl.h"
-#include "jp_rng.h"
+#include "model/learn/jp_ftrl.h"
+#include "model/base/jp_rng.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -8,7 +8,7 @@
  * runs, each the mean of a batch of solves, pinned to one core.
  */
 #include "jp_bench.h"
-#include "jp_optimizer.h"
+#include "model/decide/jp_optimizer.h"
 
 #include <math.h>
 #include <stdio.h>

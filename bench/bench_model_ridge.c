@@ -7,8 +7,8 @@
  * of jp_bench_runs() runs, pinned to one core.
  */
 #include "jp_bench.h"
-#include "jp_ridge.h"
-#include "jp_rng.h"
+#include "model/learn/jp_ridge.h"
+#include "model/base/jp_rng.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -7,10 +7,10 @@
  * Avro decoding, drift statistics well under a window period.
  */
 #include "jp_bench.h"
-#include "jp_drift.h"
-#include "jp_hll.h"
-#include "jp_qsketch.h"
-#include "jp_rng.h"
+#include "model/learn/jp_drift.h"
+#include "model/sketch/jp_hll.h"
+#include "model/sketch/jp_qsketch.h"
+#include "model/base/jp_rng.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "jp_bench.h"
-#include "jp_pii.h"
+#include "engine/jp_pii.h"
 
 #define N_OPS 200000
 

@@ -25,10 +25,10 @@
 #include <string.h>
 
 #include "jp_bench.h"
-#include "jp_broker.h"
-#include "jp_sim.h"
-#include "jp_sim_memreg.h"
-#include "jp_sim_produce.h"
+#include "dev/jp_broker.h"
+#include "sim/jp_sim.h"
+#include "sim/jp_sim_memreg.h"
+#include "sim/jp_sim_produce.h"
 
 #define TARGET 500000.0
 

@@ -15,8 +15,8 @@
  * the event that triggers it.
  */
 #include "jp_bench.h"
-#include "jp_rng.h"
-#include "jp_store.h"
+#include "model/base/jp_rng.h"
+#include "engine/jp_store.h"
 
 #include <stdint.h>
 #include <stdio.h>

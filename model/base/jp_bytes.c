@@ -3,7 +3,7 @@
  * Bytes are assembled with shifts, never memcpy of host integers, so the
  * format is the same on every host.
  */
-#include "jp_bytes.h"
+#include "model/base/jp_bytes.h"
 
 #include <stdlib.h>
 #include <string.h>

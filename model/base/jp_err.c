@@ -2,7 +2,7 @@
  * jp_err: formatting into the caller's buffer. Kept in model/ (no I/O) so
  * that both model/ and stream/ use the same helper.
  */
-#include "jp_err.h"
+#include "model/base/jp_err.h"
 
 #include <stdarg.h>
 #include <stdio.h>

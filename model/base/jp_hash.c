@@ -14,7 +14,7 @@
  * David Stafford's "Better Bit Mixing", variant 13), used where the key is
  * already an integer.
  */
-#include "jp_hash.h"
+#include "model/base/jp_hash.h"
 
 #include <string.h>
 

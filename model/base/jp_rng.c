@@ -15,7 +15,7 @@
  * choice (multiplication below 10, PTRS above), both exact samplers; gamma
  * is Marsaglia-Tsang, the standard exact rejection method.
  */
-#include "jp_rng.h"
+#include "model/base/jp_rng.h"
 
 #include <math.h>
 

@@ -46,10 +46,10 @@
  *   hides AVX-512 from CPUID, so under it AUTO is AVX2.
  *
  * All kernels execute the same 32-bit integer operations in every lane,
- * so their results are identical; tests/model/test_sha256.c checks each
+ * so their results are identical; tests/model/base/test_sha256.c checks each
  * against OpenSSL.
  */
-#include "jp_sha256.h"
+#include "model/base/jp_sha256.h"
 
 #include <string.h>
 

@@ -4,11 +4,11 @@
  * are mixed (SplitMix64 finalizer) before masking, so callers may pass
  * values whose low bits are not uniform.
  */
-#include "jp_u64set.h"
+#include "model/base/jp_u64set.h"
 
 #include <stdlib.h>
 
-#include "jp_hash.h"
+#include "model/base/jp_hash.h"
 
 #define JP_U64SET_MIN_CAP 64
 

@@ -39,9 +39,9 @@
  * failing two other rules skip the loss rule altogether: no answer of the
  * scan depends on it there (see OPT_LOSS_UNKNOWN).
  */
-#include "jp_optimizer.h"
+#include "model/decide/jp_optimizer.h"
 
-#include "jp_err.h"
+#include "model/base/jp_err.h"
 
 #include <math.h>
 #include <stdarg.h>

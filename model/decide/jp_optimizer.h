@@ -1,6 +1,6 @@
 /*
  * jp_optimizer: the constrained headline-prize optimizer for one country and
- * one decision (DESIGN.md "Optimizer", docs/optimizer.md).
+ * one decision (docs/optimizer.md).
  *
  * Contract
  * - Pure and stateless: jp_opt_solve reads a jp_opt_problem_t, writes a

@@ -24,9 +24,9 @@
  * bound). ADWIN preallocates 64 rows (a window of up to 2^64 items), so
  * updates never allocate and cannot fail.
  */
-#include "jp_drift.h"
+#include "model/learn/jp_drift.h"
 
-#include "jp_err.h"
+#include "model/base/jp_err.h"
 
 #include <math.h>
 #include <stdarg.h>

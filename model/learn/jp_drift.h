@@ -44,7 +44,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "jp_bytes.h"
+#include "model/base/jp_bytes.h"
 
 #define JP_DRIFT_PSI_EPS  1e-4
 #define JP_DRIFT_PSI_BINS 10

@@ -22,11 +22,11 @@
  * sequence number; eviction of the oldest and expiry scan the table, which
  * is O(capacity) but only happens on overflow or on an explicit expire.
  */
-#include "jp_eval.h"
+#include "model/learn/jp_eval.h"
 
-#include "jp_err.h"
+#include "model/base/jp_err.h"
 
-#include "jp_hash.h"
+#include "model/base/jp_hash.h"
 
 #include <math.h>
 #include <stdarg.h>

@@ -17,11 +17,11 @@
  *   (XXH64, stable across platforms). The table is rebuilt on load, so the
  *   serialized form is only the ordered list of categories.
  */
-#include "jp_features.h"
+#include "model/learn/jp_features.h"
 
-#include "jp_err.h"
+#include "model/base/jp_err.h"
 
-#include "jp_hash.h"
+#include "model/base/jp_hash.h"
 
 #include <math.h>
 #include <stdarg.h>

@@ -34,7 +34,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "jp_bytes.h"
+#include "model/base/jp_bytes.h"
 
 /* ---- online mean / variance ---- */
 

@@ -39,7 +39,7 @@
  * in the same order per lane, with no fused multiply-add (the file is built
  * with -ffp-contract=off and the AVX2 kernels do not enable FMA), so results
  * are bit-identical whichever kernel the CPU gets;
- * tests/model/test_ftrl_kernels.c checks every kernel against the plain
+ * tests/model/learn/test_ftrl_kernels.c checks every kernel against the plain
  * sequential algorithm. SSE2 is part of x86-64, so only AVX2 is chosen at
  * run time.
  *
@@ -47,11 +47,11 @@
  * rare positive class could be pinned to p = 0.5 - the class weights are
  * meant to move the threshold, not the regularizer.
  */
-#include "jp_ftrl.h"
+#include "model/learn/jp_ftrl.h"
 
-#include "jp_err.h"
+#include "model/base/jp_err.h"
 
-#include "jp_hash.h"
+#include "model/base/jp_hash.h"
 
 #include <math.h>
 #include <stddef.h>

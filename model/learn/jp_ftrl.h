@@ -37,7 +37,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "jp_bytes.h"
+#include "model/base/jp_bytes.h"
 
 #define JP_FTRL_MAX_BITS 28
 

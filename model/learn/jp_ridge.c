@@ -23,9 +23,9 @@
  * Predictions are evaluated as ybar + sum b_j (x_j - mean_j) / s_j rather
  * than intercept + beta.x, which keeps the large offsets from cancelling.
  */
-#include "jp_ridge.h"
+#include "model/learn/jp_ridge.h"
 
-#include "jp_err.h"
+#include "model/base/jp_err.h"
 
 #include <math.h>
 #include <stdarg.h>

@@ -45,7 +45,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "jp_bytes.h"
+#include "model/base/jp_bytes.h"
 
 typedef struct jp_ridge_s jp_ridge_t;
 

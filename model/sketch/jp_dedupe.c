@@ -29,13 +29,13 @@
  * whatever the ids, unlike a comparison sort or an MSD split that crafted
  * ids could unbalance.
  */
-#include "jp_dedupe.h"
+#include "model/sketch/jp_dedupe.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
-#include "jp_err.h"
+#include "model/base/jp_err.h"
 
 #define JP_DEDUPE_TAG_MASK  0xffffULL
 #define JP_DEDUPE_USED_BIT  0x10000ULL    /* set in every occupied slot's b */

@@ -9,11 +9,11 @@
  * compare. The 64-bit hash removes the need for the large-range correction
  * of the 32-bit original.
  */
-#include "jp_hll.h"
+#include "model/sketch/jp_hll.h"
 
-#include "jp_err.h"
+#include "model/base/jp_err.h"
 
-#include "jp_hash.h"
+#include "model/base/jp_hash.h"
 
 #include <math.h>
 #include <stdarg.h>

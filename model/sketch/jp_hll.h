@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "jp_bytes.h"
+#include "model/base/jp_bytes.h"
 
 #define JP_HLL_DEFAULT_P 14
 #define JP_HLL_MIN_P     4

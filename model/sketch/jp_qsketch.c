@@ -17,9 +17,9 @@
  * negative store (descending key), zero bucket, positive store, following
  * DataDog's sketches-py key_at_rank, then clamp to the exact [min, max].
  */
-#include "jp_qsketch.h"
+#include "model/sketch/jp_qsketch.h"
 
-#include "jp_err.h"
+#include "model/base/jp_err.h"
 
 #include <math.h>
 #include <stdarg.h>

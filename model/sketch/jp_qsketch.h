@@ -36,7 +36,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "jp_bytes.h"
+#include "model/base/jp_bytes.h"
 
 #define JP_QSKETCH_DEFAULT_ALPHA       0.01
 #define JP_QSKETCH_DEFAULT_MAX_BUCKETS 2048

@@ -28,9 +28,9 @@
  * socket mid-response makes the write fail with EPIPE instead of raising
  * SIGPIPE.
  */
-#include "jp_admin.h"
+#include "app/jp_admin.h"
 
-#include "jp_registry_server.h" /* jp_registry_listen_parse */
+#include "base/jp_listen.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -408,7 +408,7 @@ int jp_admin_start(jp_admin_t *a, const char *listen, char *errstr, size_t errst
         snprintf(errstr, errstr_size, "no listen address");
         return -1;
     }
-    if (jp_registry_listen_parse(listen, host, sizeof(host), &port, errstr, errstr_size))
+    if (jp_listen_parse(listen, host, sizeof(host), &port, errstr, errstr_size))
         return -1;
     if (pipe(a->stop_fds) != 0) {
         snprintf(errstr, errstr_size, "pipe: %s", strerror(errno));

@@ -39,7 +39,7 @@
 #ifndef JP_ADMIN_H
 #define JP_ADMIN_H
 
-#include "jp_metrics.h"
+#include "base/jp_metrics.h"
 
 #include <stddef.h>
 

@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jp_broker.h"
-#include "jp_commands.h"
-#include "jp_config.h"
+#include "dev/jp_broker.h"
+#include "app/jp_commands.h"
+#include "config/jp_config.h"
 
 const char jp_cmd_broker_usage[] =
     "usage: jackpot broker [--brokers N] [--port P] [--config FILE]\n"

@@ -3,7 +3,7 @@
  * messages are silenced (opterr = 0) so that every usage error has the same
  * shape: one line naming the command and the offending option, then usage.
  */
-#include "jp_cli.h"
+#include "app/jp_cli.h"
 
 #include <errno.h>
 #include <stdarg.h>

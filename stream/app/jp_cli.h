@@ -2,7 +2,7 @@
  * jp_cli: the git-style command table and the option-parsing conventions
  * every command follows.
  *
- * Each command is one entry of jp_commands[] (stream/jp_main.c): a name, a
+ * Each command is one entry of jp_commands[] (stream/app/jp_main.c): a name, a
  * one-line summary for `jackpot help`, its full usage text for
  * `jackpot <command> --help`, and its entry point. Commands parse options
  * with jp_cli_getopt, which gives every command the same behaviour:

@@ -3,12 +3,12 @@
  * commands that are about the binary itself (help, version) live here too.
  * Adding a command means adding its module and one row.
  */
-#include "jp_commands.h"
+#include "app/jp_commands.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#include "jp_version.h"
+#include "base/jp_version.h"
 
 static int cmd_help(const jp_command_t *cmd, int argc, char **argv);
 static int cmd_version(const jp_command_t *cmd, int argc, char **argv);

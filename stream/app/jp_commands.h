@@ -5,7 +5,7 @@
 #ifndef JP_COMMANDS_H
 #define JP_COMMANDS_H
 
-#include "jp_cli.h"
+#include "app/jp_cli.h"
 
 int jp_cmd_config(const jp_command_t *cmd, int argc, char **argv);
 extern const char jp_cmd_config_usage[];

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jp_commands.h"
-#include "jp_config.h"
+#include "app/jp_commands.h"
+#include "config/jp_config.h"
 
 const char jp_cmd_config_usage[] =
     "usage: jackpot config check [--config FILE] [-X key=value]...\n"

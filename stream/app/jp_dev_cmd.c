@@ -20,14 +20,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "jp_clock.h"
-#include "jp_commands.h"
-#include "jp_devstack.h"
-#include "jp_log.h"
-#include "jp_registry_client.h"
-#include "jp_run.h"
-#include "jp_sim.h"
-#include "jp_sim_produce.h"
+#include "base/jp_clock.h"
+#include "app/jp_commands.h"
+#include "dev/jp_devstack.h"
+#include "base/jp_log.h"
+#include "registry/jp_registry_client.h"
+#include "registry/jp_registry_serde.h"
+#include "app/jp_run.h"
+#include "sim/jp_sim.h"
+#include "sim/jp_sim_produce.h"
 
 const char jp_cmd_dev_usage[] =
     "usage: jackpot dev [--world FILE] [--weeks N] [--speed X | --max] [--seed S]\n"

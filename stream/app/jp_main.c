@@ -2,7 +2,7 @@
  * jackpot: the one binary. Git-style dispatch over the command table in
  * jp_commands.c; every command owns its options (see jp_cli.h).
  */
-#include "jp_cli.h"
+#include "app/jp_cli.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -10,10 +10,11 @@
  * between requests: the loop exits, the server and the store are closed
  * (every acknowledged write was already fsync'd) and the exit code is 0.
  */
-#include "jp_commands.h"
-#include "jp_log.h"
-#include "jp_registry_server.h"
-#include "jp_registry_store.h"
+#include "app/jp_commands.h"
+#include "base/jp_listen.h"
+#include "base/jp_log.h"
+#include "registry/jp_registry_server.h"
+#include "registry/jp_registry_store.h"
 
 #include <event2/event.h>
 #include <signal.h>
@@ -76,7 +77,7 @@ int jp_cmd_registry(const jp_command_t *cmd, int argc, char **argv)
         return jp_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
     char err[1024], host[256];
     int port;
-    if (jp_registry_listen_parse(listen, host, sizeof(host), &port, err, sizeof(err)))
+    if (jp_listen_parse(listen, host, sizeof(host), &port, err, sizeof(err)))
         return jp_cli_usage_error(cmd, "%s", err);
 
     /* A client vanishing mid-reply must not kill the registry. */

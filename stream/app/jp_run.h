@@ -5,8 +5,8 @@
 #ifndef JP_RUN_H
 #define JP_RUN_H
 
-#include "jp_config.h"
-#include "jp_engine.h"
+#include "config/jp_config.h"
+#include "engine/jp_engine.h"
 
 typedef struct jp_run_opts_s {
     int dev_mode;            /* allow running without a PII key file */

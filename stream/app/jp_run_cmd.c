@@ -11,12 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jp_admin.h"
-#include "jp_commands.h"
-#include "jp_config.h"
-#include "jp_engine.h"
-#include "jp_log.h"
-#include "jp_run.h"
+#include "app/jp_admin.h"
+#include "app/jp_commands.h"
+#include "config/jp_config.h"
+#include "engine/jp_engine.h"
+#include "base/jp_log.h"
+#include "app/jp_run.h"
 
 #include <jansson.h>
 

@@ -15,15 +15,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "jp_clock.h"
-#include "jp_commands.h"
-#include "jp_config.h"
-#include "jp_log.h"
-#include "jp_registry_client.h"
-#include "jp_serde.h"
-#include "jp_sim.h"
-#include "jp_sim_produce.h"
-#include "jp_sim_world.h"
+#include "base/jp_clock.h"
+#include "app/jp_commands.h"
+#include "config/jp_config.h"
+#include "base/jp_log.h"
+#include "registry/jp_registry_client.h"
+#include "registry/jp_registry_serde.h"
+#include "serde/jp_serde.h"
+#include "sim/jp_sim.h"
+#include "sim/jp_sim_produce.h"
+#include "sim/jp_sim_world.h"
 
 const char jp_cmd_simulate_usage[] =
     "usage: jackpot simulate --world FILE [--brokers B] [--registry URL] [--weeks N]\n"

@@ -18,10 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jp_commands.h"
-#include "jp_config.h"
-#include "jp_registry_client.h"
-#include "jp_serde.h"
+#include "app/jp_commands.h"
+#include "config/jp_config.h"
+#include "registry/jp_registry_client.h"
+#include "serde/jp_serde.h"
 
 const char jp_cmd_tail_usage[] =
     "usage: jackpot tail TOPIC [--brokers B] [--registry URL] [--from-beginning]\n"

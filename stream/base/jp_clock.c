@@ -2,7 +2,7 @@
  * jp_clock: one reading of CLOCK_MONOTONIC shared by every caller.
  */
 #define _POSIX_C_SOURCE 200809L
-#include "jp_clock.h"
+#include "base/jp_clock.h"
 
 #include <time.h>
 

@@ -6,7 +6,7 @@
  * plain substring replace per secret, cheap next to the write itself.
  * Timestamps are wall-clock: logs are for people, and never feed outputs.
  */
-#include "jp_log.h"
+#include "base/jp_log.h"
 
 #include <pthread.h>
 #include <stdarg.h>

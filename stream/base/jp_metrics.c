@@ -23,7 +23,7 @@
  * label name and re-joined, so two spellings of one label set cannot become
  * two series with the same identity in the exposition.
  */
-#include "jp_metrics.h"
+#include "base/jp_metrics.h"
 
 #include <assert.h>
 #include <math.h>

@@ -4,9 +4,9 @@
  * not the ones the build saw.
  */
 #define _GNU_SOURCE
-#include "jp_version.h"
+#include "base/jp_version.h"
 
-#include "jp_build_info.h"
+#include "base/jp_build_info.h"
 
 #include <event2/event.h>
 #include <librdkafka/rdkafka.h>

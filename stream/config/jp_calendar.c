@@ -38,14 +38,14 @@
  * exact. A hit returns what the parse returned, so results do not depend on
  * the memo.
  */
-#include "jp_calendar.h"
+#include "config/jp_calendar.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "jp_tz.h"
+#include "config/jp_tz.h"
 
 #define JP_CAL_DAY         86400
 #define JP_CAL_SEARCH_DAYS 3655 /* "none within ten years", plus leap days and slack */

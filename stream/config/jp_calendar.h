@@ -23,7 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "jp_country.h"
+#include "config/jp_country.h"
 
 typedef struct jp_calendar_s jp_calendar_t;
 

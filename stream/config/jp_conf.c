@@ -6,9 +6,9 @@
  * Errors are scrubbed through jp_log_scrub as they are recorded, so a
  * secret can never reach an error message even if a value is echoed.
  */
-#include "jp_conf.h"
+#include "config/jp_conf.h"
 
-#include "jp_log.h"
+#include "base/jp_log.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -27,7 +27,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "jp_yaml.h"
+#include "config/jp_yaml.h"
 
 typedef enum {
     JP_CONF_STR,      /* char * */

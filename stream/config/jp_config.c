@@ -4,7 +4,7 @@
  * properties (rd_kafka_conf_set on a scratch configuration), so a typo in
  * the kafka map is caught with its file:line:column before anything runs.
  */
-#include "jp_config.h"
+#include "config/jp_config.h"
 
 #include <dirent.h>
 #include <libgen.h>
@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jp_log.h"
-#include "jp_yaml.h"
+#include "base/jp_log.h"
+#include "config/jp_yaml.h"
 
 static const char *const guarantees[] = {"at_least_once", "exactly_once", NULL};
 static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};

@@ -13,8 +13,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "jp_conf.h"
-#include "jp_country.h"
+#include "config/jp_conf.h"
+#include "config/jp_country.h"
 
 typedef struct jp_topic_conf_s {
     char *name;

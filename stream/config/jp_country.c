@@ -4,7 +4,7 @@
  * headline draw, a time zone the system knows). Field-level checks come
  * from jp_conf; everything here reports through the same error list.
  */
-#include "jp_country.h"
+#include "config/jp_country.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -15,7 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "jp_yaml.h"
+#include "config/jp_yaml.h"
 
 static const char *const prize_kinds[] = {"per_ticket", "shared", NULL};
 static const char *const billings[] = {"monthly", "per_draw", NULL};

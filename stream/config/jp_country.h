@@ -11,7 +11,7 @@
 
 #include <stdint.h>
 
-#include "jp_conf.h"
+#include "config/jp_conf.h"
 
 typedef enum { JP_COUNTRY_PRIZE_PER_TICKET, JP_COUNTRY_PRIZE_SHARED } jp_country_prize_kind_t;
 typedef enum { JP_BILLING_MONTHLY, JP_BILLING_PER_DRAW } jp_billing_t;

@@ -23,9 +23,9 @@
  *
  * Leap-second ("right/") zones are refused: event time is POSIX time.
  */
-#include "jp_tz.h"
+#include "config/jp_tz.h"
 
-#include "jp_err.h"
+#include "model/base/jp_err.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -4,7 +4,7 @@
  * stack; depth is capped instead). The root owns a copy of the file name
  * that every node points at.
  */
-#include "jp_yaml.h"
+#include "config/jp_yaml.h"
 
 #include <stdio.h>
 #include <stdlib.h>

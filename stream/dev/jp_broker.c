@@ -13,9 +13,9 @@
  * again re-bind their stored address, which already carries the port.
  */
 #define _GNU_SOURCE
-#include "jp_broker.h"
+#include "dev/jp_broker.h"
 
-#include "jp_engine.h"
+#include "config/jp_topics.h"
 
 #include <dlfcn.h>
 #include <netinet/in.h>
@@ -158,15 +158,15 @@ int jp_broker_create_config_topics(jp_broker_t *b, const jp_config_t *cfg, char 
                                        &cfg->topics.draws};
     for (size_t i = 0; i < 3; i++) {
         char dlq[512];
-        snprintf(dlq, sizeof(dlq), "%s%s", inputs[i]->name, cfg->topics.dlq_suffix);
+        jp_topics_dlq(cfg, inputs[i]->name, dlq, sizeof(dlq));
         if (jp_broker_create_topic(b, inputs[i]->name, (int)inputs[i]->partitions, errstr,
                                    errstr_size) ||
             jp_broker_create_topic(b, dlq, (int)inputs[i]->partitions, errstr, errstr_size))
             return -1;
     }
-    for (size_t i = 0; i < jp_engine_n_changelog_stores; i++) {
+    for (size_t i = 0; i < jp_topics_n_changelog_stores; i++) {
         char topic[512];
-        jp_engine_changelog_topic(cfg, jp_engine_changelog_stores[i], topic, sizeof(topic));
+        jp_topics_changelog(cfg, jp_topics_changelog_stores[i], topic, sizeof(topic));
         if (jp_broker_create_topic(b, topic, (int)cfg->topics.sales.partitions, errstr,
                                    errstr_size))
             return -1;

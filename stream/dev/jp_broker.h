@@ -14,7 +14,7 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
-#include "jp_config.h"
+#include "config/jp_config.h"
 
 typedef struct jp_broker_s jp_broker_t;
 

@@ -4,7 +4,7 @@
  * the loop from the caller's thread, which libevent allows once
  * evthread_use_pthreads has been called.
  */
-#include "jp_devstack.h"
+#include "dev/jp_devstack.h"
 
 #include <event2/event.h>
 #include <event2/thread.h>
@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jp_registry_server.h"
-#include "jp_registry_store.h"
+#include "registry/jp_registry_server.h"
+#include "registry/jp_registry_store.h"
 
 struct jp_devstack_s {
     jp_broker_t *broker;

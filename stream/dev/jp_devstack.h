@@ -6,8 +6,8 @@
 #ifndef JP_DEVSTACK_H
 #define JP_DEVSTACK_H
 
-#include "jp_broker.h"
-#include "jp_config.h"
+#include "dev/jp_broker.h"
+#include "config/jp_config.h"
 
 typedef struct jp_devstack_s jp_devstack_t;
 

@@ -3,12 +3,12 @@
  * ring keeps 13 weeks (91 days), which serves both the 13-week purchase
  * count and the 90-day payment-failure count.
  */
-#include "jp_customer.h"
+#include "engine/jp_customer.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "jp_bytes.h"
+#include "model/base/jp_bytes.h"
 
 #define WEEK_MS      (7LL * 86400000LL)
 #define CUSTOMER_TAG "CUST"

@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "jp_events.h"
+#include "serde/jp_events.h"
 
 #define JP_CUSTOMER_WEEKS 13
 

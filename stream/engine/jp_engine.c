@@ -9,8 +9,8 @@
  * to be re-read (transient registry outage, a rewind) is sought back and
  * its stale buffered records are dropped until the wanted offset arrives.
  */
-#include "jp_engine.h"
-#include "jp_clock.h"
+#include "engine/jp_engine.h"
+#include "base/jp_clock.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -26,22 +26,17 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "jp_build_info.h"
-#include "jp_log.h"
-#include "jp_registry_client.h"
+#include "base/jp_build_info.h"
+#include "base/jp_log.h"
+#include "config/jp_topics.h"
+#include "registry/jp_registry_client.h"
+#include "registry/jp_registry_serde.h"
 
 #define MAX_TASKS 1024
-/* Changelog stores in use (models and ledger come with later features). */
-const jp_cf_t jp_engine_changelog_stores[] = {JP_CF_META, JP_CF_WINDOWS, JP_CF_CUSTOMERS,
-                                              JP_CF_DEDUPE};
-#define N_CHANGELOG (sizeof(jp_engine_changelog_stores) / sizeof(jp_engine_changelog_stores[0]))
-const size_t jp_engine_n_changelog_stores = N_CHANGELOG;
-#define changelog_cfs jp_engine_changelog_stores
-
-void jp_engine_changelog_topic(const jp_config_t *cfg, jp_cf_t cf, char *buf, size_t size)
-{
-    snprintf(buf, size, "%s%s-changelog", cfg->topics.changelog_prefix, jp_cf_name(cf));
-}
+/* Changelog stores in use, in jp_topics_changelog_stores' order (the names
+ * are the column families'; jp_engine_new checks they agree). */
+static const jp_cf_t changelog_cfs[] = {JP_CF_META, JP_CF_WINDOWS, JP_CF_CUSTOMERS, JP_CF_DEDUPE};
+#define N_CHANGELOG (sizeof(changelog_cfs) / sizeof(changelog_cfs[0]))
 #define HDR_OFFSETS "jp.input.offsets"
 /* Used only by `jackpot dev` when no key file is configured. */
 static const char dev_pii_key[] = "jackpot-dev-mode-pii-key-not-secret";
@@ -493,9 +488,13 @@ jp_engine_t *jp_engine_new(const jp_config_t *cfg, jp_metrics_t *metrics,
     e->topics[JP_INPUT_CUSTOMERS] = cfg->topics.customers.name;
     e->topics[JP_INPUT_DRAWS] = cfg->topics.draws.name;
     for (int i = 0; i < JP_INPUT__COUNT; i++)
-        snprintf(e->dlq[i], sizeof(e->dlq[i]), "%s%s", e->topics[i], cfg->topics.dlq_suffix);
+        jp_topics_dlq(cfg, e->topics[i], e->dlq[i], sizeof(e->dlq[i]));
     for (int i = 0; i < JP_CF__COUNT; i++)
-        jp_engine_changelog_topic(cfg, (jp_cf_t)i, e->changelog[i], sizeof(e->changelog[i]));
+        jp_topics_changelog(cfg, jp_cf_name((jp_cf_t)i), e->changelog[i], sizeof(e->changelog[i]));
+    for (size_t i = 0; i < N_CHANGELOG; i++)
+        if (N_CHANGELOG != jp_topics_n_changelog_stores ||
+            strcmp(jp_cf_name(changelog_cfs[i]), jp_topics_changelog_stores[i]) != 0)
+            abort(); /* the two lists are edited together */
     for (int p = 0; p < MAX_TASKS; p++)
         for (int i = 0; i < JP_INPUT__COUNT; i++)
             e->rewind[p][i].want = WANT_NONE;

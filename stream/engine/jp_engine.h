@@ -14,7 +14,7 @@
  * task's other partitions with it. Offsets of all three are committed by
  * the group member. Co-partitioning is checked at start-up.
  *
- * Commit protocol (DESIGN.md), every processing.commit_interval and on
+ * Commit protocol (docs/processor.md), every processing.commit_interval and on
  * revocation or shutdown: (1) each task writes its dirty state keys to its
  * changelogs (jackpot.<store>-changelog, partition p), each record carrying
  * the task's input offsets in the header jp.input.offsets; (2) the producer
@@ -41,17 +41,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "jp_config.h"
-#include "jp_metrics.h"
-#include "jp_task.h"
+#include "config/jp_config.h"
+#include "base/jp_metrics.h"
+#include "engine/jp_task.h"
 
 typedef struct jp_engine_s jp_engine_t;
-
-/* The state stores that have changelog topics, and their topic names
- * (<changelog_prefix><store>-changelog, one partition per task). */
-extern const jp_cf_t jp_engine_changelog_stores[];
-extern const size_t jp_engine_n_changelog_stores;
-void jp_engine_changelog_topic(const jp_config_t *cfg, jp_cf_t cf, char *buf, size_t size);
 
 typedef struct jp_engine_opts_s {
     /* Allow running without pii.token_key (a fixed dev key is used);

@@ -1,5 +1,5 @@
 /*
- * jp_pii: tokens are HMAC-SHA256 from model/jp_sha256, whose key holds the
+ * jp_pii: tokens are HMAC-SHA256 from model/base/jp_sha256, whose key holds the
  * SHA-256 states after K ^ ipad and K ^ opad (RFC 2104), computed once at
  * jp_pii_new: a token of a short value costs two block compressions.
  * Batches go further: jp_sha256 hashes up to 16 values side by side in
@@ -11,9 +11,9 @@
  * Postcode parsing is per-country and strict, so a malformed postcode is a
  * validation error rather than a silently odd sector.
  */
-#include "jp_pii.h"
+#include "engine/jp_pii.h"
 
-#include "jp_sha256.h"
+#include "model/base/jp_sha256.h"
 
 #include <ctype.h>
 #include <stdint.h>

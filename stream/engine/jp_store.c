@@ -37,10 +37,10 @@
  * next to the window sizes the engine expires, and it keeps expiry on the
  * dirty path (a compaction filter would delete without a changelog record).
  */
-#include "jp_store.h"
+#include "engine/jp_store.h"
 
-#include "jp_hash.h"
-#include "jp_u64set.h"
+#include "model/base/jp_hash.h"
+#include "model/base/jp_u64set.h"
 
 #include <errno.h>
 #include <pthread.h>

@@ -1,7 +1,7 @@
 /*
  * jp_store: one RocksDB database per task (input partition), with a column
  * family per state store, a write-back cache in front of it, and the
- * commit step of DESIGN.md's protocol.
+ * commit step of the commit protocol (docs/processor.md).
  *
  * Column families: "meta" (input offsets, changelog offsets, watermark),
  * "windows", "customers", "dedupe", "models", "ledger". Keys and values are

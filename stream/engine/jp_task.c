@@ -14,16 +14,16 @@
  * collection (jp_store_expire at commit, whose timing depends on the commit
  * interval) has removed it yet. So commit timing never changes a result.
  */
-#include "jp_task.h"
+#include "engine/jp_task.h"
 
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "jp_customer.h"
-#include "jp_dedupe.h"
-#include "jp_tz.h"
+#include "engine/jp_customer.h"
+#include "model/sketch/jp_dedupe.h"
+#include "config/jp_tz.h"
 
 #define NO_TIME INT64_MIN
 /* Restore commits to RocksDB every this many changelog records, bounding

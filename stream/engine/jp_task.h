@@ -30,13 +30,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "jp_config.h"
-#include "jp_events.h"
-#include "jp_pii.h"
-#include "jp_serde.h"
-#include "jp_store.h"
-#include "jp_validate.h"
-#include "jp_window.h"
+#include "config/jp_config.h"
+#include "serde/jp_events.h"
+#include "engine/jp_pii.h"
+#include "serde/jp_serde.h"
+#include "engine/jp_store.h"
+#include "engine/jp_validate.h"
+#include "engine/jp_window.h"
 
 typedef enum { JP_INPUT_SALES, JP_INPUT_CUSTOMERS, JP_INPUT_DRAWS, JP_INPUT__COUNT } jp_input_t;
 
@@ -132,7 +132,7 @@ size_t jp_task_process_batch(jp_task_t *t, jp_task_record_t *recs, size_t n,
 /* One record: jp_task_process_batch with n = 1. */
 jp_task_result_t jp_task_process(jp_task_t *t, jp_task_record_t *rec);
 
-/* Commit, steps 1 and 4 of DESIGN.md's protocol. prepare writes the
+/* Commit, steps 1 and 4 of the commit protocol (docs/processor.md). prepare writes the
  * in-memory windows and metadata into the store's dirty set and hands each
  * dirty key to fn (the engine produces it to the changelog, with the
  * task's input offsets from jp_task_next_offset in a header). finish writes

@@ -4,7 +4,7 @@
  * through a small table built from the configuration at start-up (five
  * countries: a linear scan beats hashing).
  */
-#include "jp_validate.h"
+#include "engine/jp_validate.h"
 
 #include <ctype.h>
 #include <stdarg.h>

@@ -22,9 +22,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "jp_calendar.h"
-#include "jp_config.h"
-#include "jp_events.h"
+#include "config/jp_calendar.h"
+#include "config/jp_config.h"
+#include "serde/jp_events.h"
 
 typedef enum {
     JP_FIX_COUNTRY_CASE,

@@ -7,15 +7,15 @@
  * imposed where it matters: serialization and features walk the sectors
  * sorted by name, so the bytes do not depend on arrival order.
  */
-#include "jp_window.h"
+#include "engine/jp_window.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "jp_bytes.h"
-#include "jp_hash.h"
-#include "jp_qsketch.h"
+#include "model/base/jp_bytes.h"
+#include "model/base/jp_hash.h"
+#include "model/sketch/jp_qsketch.h"
 
 #define WINDOW_TAG     "WIND"
 #define WINDOW_VERSION 1
@@ -26,7 +26,7 @@ const double jp_window_quantile_probs[JP_WINDOW_N_QUANTILES] = {0.1, 0.25, 0.5, 
                                                                 0.9, 0.99, 1.0};
 
 /* Mirrors the symbols of SaleEvent.channel (schemas/SaleEvent.avsc);
- * tests/unit/test_window.c checks the two agree. */
+ * tests/stream/engine/test_window.c checks the two agree. */
 static const char *const channel_names[JP_WINDOW_N_CHANNELS] = {
     "WEB", "APP", "PHONE", "DIRECT_DEBIT", "RETAIL", "PARTNER", "UNKNOWN"};
 

@@ -8,7 +8,7 @@
  * records it received, never on their order: with per-partition
  * watermarks (jp_task.h) that makes closed windows deterministic.
  *
- * Definitions (docs/features.md): tickets and revenue sum every applied
+ * Definitions (docs/processor.md, "Event time and windows"): tickets and revenue sum every applied
  * sale; extra tickets are those of sales whose purchase kind is EXTRA (when
  * the producer does not say, those not paid by DIRECT_DEBIT); unique players is a HyperLogLog (p =
  * 12, standard error 1.6%) of customer tokens; channel mix counts tickets per channel; sector
@@ -23,8 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "jp_events.h"
-#include "jp_hll.h"
+#include "serde/jp_events.h"
+#include "model/sketch/jp_hll.h"
 
 #define JP_WINDOW_HLL_P       12
 #define JP_WINDOW_N_CHANNELS  (JP_SALE_CHANNEL_UNKNOWN + 1)

@@ -17,7 +17,7 @@
  * else is final. Mapping the final status to a jp_registry_result_t is one
  * helper, so every call classifies NOT_FOUND / UNAVAILABLE the same way.
  */
-#include "jp_registry_client.h"
+#include "registry/jp_registry_client.h"
 
 #include <errno.h>
 #include <event2/buffer.h>

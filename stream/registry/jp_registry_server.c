@@ -18,9 +18,10 @@
  * writes. Body size is bounded by evhttp (413 before the handler runs) and
  * idle connections time out, so a slow or hostile client cannot pin memory.
  */
-#include "jp_registry_server.h"
+#include "registry/jp_registry_server.h"
 
-#include "jp_log.h"
+#include "base/jp_listen.h"
+#include "base/jp_log.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -592,37 +593,12 @@ static void on_request(struct evhttp_request *req, void *arg)
 
 /* ---- lifecycle ----------------------------------------------------------- */
 
-int jp_registry_listen_parse(const char *listen, char *host, size_t host_size, int *port,
-                             char *errstr, size_t errstr_size)
-{
-    const char *colon = strrchr(listen, ':');
-    char *end;
-    long p = colon ? strtol(colon + 1, &end, 10) : -1;
-    size_t hlen = colon ? (size_t)(colon - listen) : 0;
-    if (!colon || !colon[1] || *end || p < 0 || p > 65535 || hlen == 0) {
-        snprintf(errstr, errstr_size, "invalid listen address '%s' (expected host:port)", listen);
-        return -1;
-    }
-    if (listen[0] == '[' && hlen >= 2 && listen[hlen - 1] == ']') {
-        listen++; /* [v6]: bind without the brackets */
-        hlen -= 2;
-    }
-    if (hlen >= host_size) {
-        snprintf(errstr, errstr_size, "listen host too long");
-        return -1;
-    }
-    memcpy(host, listen, hlen);
-    host[hlen] = '\0';
-    *port = (int)p;
-    return 0;
-}
-
 jp_registry_server_t *jp_registry_server_new(struct event_base *base, jp_registry_store_t *store,
                                              const char *listen, char *errstr, size_t errstr_size)
 {
     char host[256];
     int port;
-    if (jp_registry_listen_parse(listen, host, sizeof(host), &port, errstr, errstr_size))
+    if (jp_listen_parse(listen, host, sizeof(host), &port, errstr, errstr_size))
         return NULL;
     jp_registry_server_t *srv = calloc(1, sizeof(*srv));
     if (!srv || !(srv->http = evhttp_new(base))) {

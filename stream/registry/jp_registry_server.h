@@ -20,7 +20,7 @@
 #ifndef JP_REGISTRY_SERVER_H
 #define JP_REGISTRY_SERVER_H
 
-#include "jp_registry_store.h"
+#include "registry/jp_registry_store.h"
 
 #include <stddef.h>
 
@@ -37,11 +37,6 @@ typedef struct jp_registry_server_s jp_registry_server_t;
 jp_registry_server_t *jp_registry_server_new(struct event_base *base, jp_registry_store_t *store,
                                              const char *listen, char *errstr, size_t errstr_size);
 void jp_registry_server_free(jp_registry_server_t *srv);
-
-/* Splits "host:port" / "[v6]:port" into host (brackets removed) and port
- * (0..65535); 0, or -1 with errstr. */
-int jp_registry_listen_parse(const char *listen, char *host, size_t host_size, int *port,
-                             char *errstr, size_t errstr_size);
 
 /* The port actually bound. */
 int jp_registry_server_port(const jp_registry_server_t *srv);

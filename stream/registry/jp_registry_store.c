@@ -29,9 +29,9 @@
  * until close (a permanently deleted subject keeps an empty entry), so the
  * maps never need deletion.
  */
-#include "jp_registry_store.h"
+#include "registry/jp_registry_store.h"
 
-#include "jp_err.h"
+#include "model/base/jp_err.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -30,7 +30,7 @@
 #ifndef JP_REGISTRY_STORE_H
 #define JP_REGISTRY_STORE_H
 
-#include "jp_avro_schema.h"
+#include "serde/jp_avro_schema.h"
 
 #include <stdbool.h>
 #include <stddef.h>

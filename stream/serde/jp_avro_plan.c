@@ -26,9 +26,9 @@
  * place. Floats are assembled byte by byte (Avro is little-endian); gcc
  * turns that into a single load on x86.
  */
-#include "jp_avro_plan.h"
+#include "serde/jp_avro_plan.h"
 
-#include "jp_err.h"
+#include "model/base/jp_err.h"
 
 #include <stdarg.h>
 #include <stdio.h>

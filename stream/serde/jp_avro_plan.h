@@ -37,7 +37,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "jp_avro_schema.h"
+#include "serde/jp_avro_schema.h"
 
 /* Reasons a record cannot be decoded or encoded; shared with jp_serde (which
  * adds the framing and registry reasons). JP_SERDE_OK is 0. */

@@ -25,9 +25,9 @@
  * Recursive types are handled coinductively: a (reader, writer) pair met
  * again while it is being checked is assumed compatible.
  */
-#include "jp_avro_schema.h"
+#include "serde/jp_avro_schema.h"
 
-#include "jp_err.h"
+#include "model/base/jp_err.h"
 
 #include <jansson.h>
 #include <stdarg.h>

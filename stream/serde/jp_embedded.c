@@ -2,7 +2,7 @@
  * Lookup over the generated table of embedded files. Linear: the table holds
  * a handful of schemas and is searched once per schema at start-up.
  */
-#include "jp_embedded.h"
+#include "serde/jp_embedded.h"
 
 #include <string.h>
 

@@ -9,11 +9,11 @@
  * tests build one for every event, so a drift fails the test suite rather
  * than corrupting memory.
  */
-#include "jp_events.h"
+#include "serde/jp_events.h"
 
 #include <string.h>
 
-#include "jp_embedded.h"
+#include "serde/jp_embedded.h"
 
 _Static_assert(sizeof(jp_sale_channel_t) == 4, "Avro enums are bound as 4-byte C enums");
 

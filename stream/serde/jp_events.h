@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "jp_avro_plan.h"
+#include "serde/jp_avro_plan.h"
 
 /* ---- inputs (namespace lottery.events.v1) --------------------------------- */
 

@@ -14,18 +14,16 @@
  * monotonic clock and is used only for these windows, never for data, so
  * decoded output stays deterministic.
  */
-#include "jp_serde.h"
-#include "jp_clock.h"
+#include "serde/jp_serde.h"
+#include "base/jp_clock.h"
 
-#include "jp_err.h"
+#include "model/base/jp_err.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#include "jp_registry_client.h"
 
 enum { ENTRY_OK, ENTRY_UNKNOWN };
 
@@ -535,31 +533,4 @@ jp_serde_err_t jp_serde_add_schema(jp_serde_t *s, int32_t id, const char *schema
 void jp_serde_stats(const jp_serde_t *s, jp_serde_stats_t *out)
 {
     *out = s->stats;
-}
-
-/* ---- adapter for jp_registry_client ---------------------------------------- */
-
-static jp_serde_err_t client_lookup(void *ctx, int32_t id, char **json_out, char *errstr,
-                                    size_t errstr_size)
-{
-    int rc = jp_registry_client_get_schema(ctx, id, json_out, errstr, errstr_size);
-    return rc == JP_REGISTRY_OK          ? JP_SERDE_OK
-           : rc == JP_REGISTRY_NOT_FOUND ? JP_SERDE_UNKNOWN_SCHEMA_ID
-           : rc == JP_REGISTRY_ERROR     ? JP_SERDE_UNKNOWN_SCHEMA_ID
-                                         : JP_SERDE_REGISTRY_UNAVAILABLE;
-}
-
-static jp_serde_err_t client_register(void *ctx, const char *subject, const char *json,
-                                      int32_t *id_out, char *errstr, size_t errstr_size)
-{
-    int rc = jp_registry_client_register(ctx, subject, json, id_out, errstr, errstr_size);
-    return rc == JP_REGISTRY_OK             ? JP_SERDE_OK
-           : rc == JP_REGISTRY_INCOMPATIBLE ? JP_SERDE_INCOMPATIBLE
-           : rc == JP_REGISTRY_UNAVAILABLE  ? JP_SERDE_REGISTRY_UNAVAILABLE
-                                            : JP_SERDE_INVALID;
-}
-
-jp_serde_registry_t jp_serde_registry_client(jp_registry_client_t *client)
-{
-    return (jp_serde_registry_t){client, client_lookup, client_register};
 }

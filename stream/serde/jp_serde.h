@@ -37,8 +37,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "jp_avro_plan.h"
-#include "jp_events.h"
+#include "serde/jp_avro_plan.h"
+#include "serde/jp_events.h"
 
 /* The registry as the serde sees it; the HTTP client plugs in through
  * jp_serde_registry_client(), tests through their own functions. */
@@ -108,10 +108,5 @@ jp_serde_err_t jp_serde_frame_parse(const void *buf, size_t len, int32_t *id,
 int jp_serde_frame_write(jp_avro_buf_t *out, int32_t id);
 
 void jp_serde_stats(const jp_serde_t *s, jp_serde_stats_t *out);
-
-/* Adapter for stream/jp_registry_client (ctx is a jp_registry_client_t *,
- * owned by the caller). */
-typedef struct jp_registry_client_s jp_registry_client_t;
-jp_serde_registry_t jp_serde_registry_client(jp_registry_client_t *client);
 
 #endif

@@ -29,18 +29,18 @@
  * (byte-identical, checked against jp_serde once per run), falling back to
  * jp_serde_encode for anything it declines.
  */
-#include "jp_sim.h"
-#include "jp_clock.h"
+#include "sim/jp_sim.h"
+#include "base/jp_clock.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "jp_hash.h"
-#include "jp_sim_encode.h"
-#include "jp_sim_faults.h"
-#include "jp_sim_memreg.h"
+#include "model/base/jp_hash.h"
+#include "sim/jp_sim_encode.h"
+#include "sim/jp_sim_faults.h"
+#include "sim/jp_sim_memreg.h"
 
 #define HOUR_MS 3600000LL
 #define WEEK_MS (7 * 24 * HOUR_MS)

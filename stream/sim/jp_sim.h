@@ -18,10 +18,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "jp_serde.h"
-#include "jp_sim_gen.h"
-#include "jp_sim_truth.h"
-#include "jp_sim_world.h"
+#include "serde/jp_serde.h"
+#include "sim/jp_sim_gen.h"
+#include "sim/jp_sim_truth.h"
+#include "sim/jp_sim_world.h"
 
 /* Where records go. fault is the truth index of the injected fault the
  * record carries, -1 if none (for delivery reports). 0, or -1 to stop. */

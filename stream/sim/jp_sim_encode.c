@@ -8,12 +8,12 @@
  * jp_sim_encode_check guards against the schemas moving on without this
  * file.
  */
-#include "jp_sim_encode.h"
+#include "sim/jp_sim_encode.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "jp_serde.h"
+#include "serde/jp_serde.h"
 
 /* The symbol counts of the schemas' enums (the generic encoder refuses
  * values outside them). */

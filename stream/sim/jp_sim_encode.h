@@ -6,7 +6,7 @@
  * Contract:
  * - For every struct jp_serde_encode accepts, the bytes are exactly the
  *   ones it writes with the same schema id (magic 0, big-endian id, the
- *   Avro binary datum of the engine's schema, schemas/NAME.avsc): field
+ *   Avro binary datum of the engine's schema, schemas/<Name>.avsc): field
  *   order, zig-zag varints, union branch 0 = null. The schema id comes from
  *   the caller (jp_serde registers the schema on its first record).
  * - A struct the generic encoder would refuse (enum value out of range, a
@@ -26,7 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "jp_events.h"
+#include "serde/jp_events.h"
 
 /* Upper bound of the framed size of ev (a jp_sale_event_t,
  * jp_customer_event_t or jp_draw_result_t for JP_EVENT_SALE, _CUSTOMER,

@@ -6,14 +6,14 @@
  * SaleEvent schema with jansson, so it follows the real schema as that
  * evolves and differs in exactly one field.
  */
-#include "jp_sim_faults.h"
+#include "sim/jp_sim_faults.h"
 
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "jp_sim_rng.h"
+#include "sim/jp_sim_rng.h"
 
 jp_sim_fault_t jp_sim_faults_pick(const double rates[JP_SIM_FAULT__COUNT], jp_event_type_t type,
                                   jp_rng_t *rng)

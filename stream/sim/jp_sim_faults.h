@@ -24,9 +24,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "jp_events.h"
-#include "jp_rng.h"
-#include "jp_sim_world.h"
+#include "serde/jp_events.h"
+#include "model/base/jp_rng.h"
+#include "sim/jp_sim_world.h"
 
 /* Ids from here on are never handed out by a registry in practice. */
 #define JP_SIM_UNKNOWN_SCHEMA_ID_BASE 1000000000

@@ -15,17 +15,17 @@
  * draw period next to the realized counts; renewals are deterministic given
  * the population, so they count the same in both.
  */
-#include "jp_sim_gen.h"
+#include "sim/jp_sim_gen.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "jp_calendar.h"
-#include "jp_hash.h"
-#include "jp_rng.h"
-#include "jp_sim_rng.h"
+#include "config/jp_calendar.h"
+#include "model/base/jp_hash.h"
+#include "model/base/jp_rng.h"
+#include "sim/jp_sim_rng.h"
 
 #define HOUR_MS 3600000LL
 #define WEEK_MS (7 * 24 * HOUR_MS)

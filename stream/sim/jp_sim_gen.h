@@ -38,10 +38,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "jp_events.h"
-#include "jp_sim_population.h"
-#include "jp_sim_truth.h"
-#include "jp_sim_world.h"
+#include "serde/jp_events.h"
+#include "sim/jp_sim_population.h"
+#include "sim/jp_sim_truth.h"
+#include "sim/jp_sim_world.h"
 
 /* Receives each event: a jp_sale_event_t, jp_customer_event_t or
  * jp_draw_result_t, valid during the call only. Returns 0, or -1 to stop

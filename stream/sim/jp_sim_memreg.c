@@ -2,7 +2,7 @@
  * jp_sim_memreg: a linear list of (subject, schema) pairs; the simulator
  * registers a handful of schemas, so a list is the simplest right thing.
  */
-#include "jp_sim_memreg.h"
+#include "sim/jp_sim_memreg.h"
 
 #include <stdio.h>
 #include <stdlib.h>

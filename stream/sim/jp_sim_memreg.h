@@ -11,7 +11,7 @@
 #ifndef JP_SIM_MEMREG_H
 #define JP_SIM_MEMREG_H
 
-#include "jp_serde.h"
+#include "serde/jp_serde.h"
 
 typedef struct jp_sim_memreg_s jp_sim_memreg_t;
 

@@ -10,14 +10,14 @@
  * s = index / per_sector, unit u = index % per_sector, formatted per
  * country; nothing is stored per postcode but counts.
  */
-#include "jp_sim_population.h"
+#include "sim/jp_sim_population.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "jp_sim_rng.h"
+#include "sim/jp_sim_rng.h"
 
 enum { STYLE_GB, STYLE_NL, STYLE_DE, STYLE_SE, STYLE_NO };
 
@@ -128,7 +128,7 @@ static char *put_uint(char *o, unsigned v, int width)
 static void letters(unsigned v, char *out);
 
 /* jp_sim_pop_postcode_str without snprintf, for the table built at
- * creation (tests/unit/test_sim_model.c checks they agree); returns the
+ * creation (tests/stream/sim/test_sim_model.c checks they agree); returns the
  * length written (out holds 8 bytes, NUL included). */
 static size_t format_postcode(const jp_sim_pop_t *pop, uint32_t postcode, char *out)
 {

@@ -37,7 +37,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "jp_rng.h"
+#include "model/base/jp_rng.h"
 
 #define JP_SIM_MAX_TICKETS    20 /* tickets per subscription, cap */
 #define JP_SIM_MAX_TENURE     24 /* renewals; the hazard is flat beyond */

@@ -20,7 +20,7 @@
  * assigns every partition of the recommendations topic from the beginning
  * and is drained without blocking whenever the generator asks for a prize.
  */
-#include "jp_sim_produce.h"
+#include "sim/jp_sim_produce.h"
 
 #include <librdkafka/rdkafka.h>
 #include <stdint.h>
@@ -28,7 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jp_events.h"
+#include "serde/jp_events.h"
 
 typedef struct {
     char country[8];

@@ -30,10 +30,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "jp_conf.h"
-#include "jp_serde.h"
-#include "jp_sim.h"
-#include "jp_sim_truth.h"
+#include "config/jp_conf.h"
+#include "serde/jp_serde.h"
+#include "sim/jp_sim.h"
+#include "sim/jp_sim_truth.h"
 
 typedef struct jp_sim_producer_s jp_sim_producer_t;
 

@@ -1,11 +1,11 @@
 /*
- * jp_sim_rng: inline fast paths of jp_rng (model/jp_rng.h) for the
+ * jp_sim_rng: inline fast paths of jp_rng (model/base/jp_rng.h) for the
  * simulator's hot loops.
  *
  * Contract: every function returns exactly what its jp_rng counterpart
  * returns and advances the state exactly as it does, so a stream may mix
  * both freely and the simulator's output does not depend on which one ran
- * (tests/unit/test_sim_model.c checks each against jp_rng). They differ only
+ * (tests/stream/sim/test_sim_model.c checks each against jp_rng). They differ only
  * in cost:
  * - jp_sim_below_t precomputes, for a bound n used many times, the
  *   rejection threshold and a reciprocal, so jp_sim_rng_below_by draws
@@ -23,7 +23,7 @@
 #include <math.h>
 #include <stdint.h>
 
-#include "jp_rng.h"
+#include "model/base/jp_rng.h"
 
 #if defined(__SIZEOF_INT128__)
 #define JP_SIM_FASTMOD 1

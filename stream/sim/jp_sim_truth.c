@@ -4,7 +4,7 @@
  * from jp_sim_truth_fault, so the producer's delivery reports (which come
  * later, from librdkafka's poll) can fill in partition and offset.
  */
-#include "jp_sim_truth.h"
+#include "sim/jp_sim_truth.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "jp_sim_world.h"
+#include "sim/jp_sim_world.h"
 
 typedef struct jp_sim_truth_s jp_sim_truth_t;
 

@@ -7,7 +7,7 @@
  * configuration the world names (which is loaded here, so the simulator
  * and the processor always agree on topics, lateness and country rules).
  */
-#include "jp_sim_world.h"
+#include "sim/jp_sim_world.h"
 
 #include <libgen.h>
 #include <math.h>
@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jp_yaml.h"
+#include "config/jp_yaml.h"
 
 #define NR JP_CONF_NO_RANGE
 #define END                                                                                        \

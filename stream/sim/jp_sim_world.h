@@ -20,9 +20,9 @@
 
 #include <stdint.h>
 
-#include "jp_conf.h"
-#include "jp_config.h"
-#include "jp_country.h"
+#include "config/jp_conf.h"
+#include "config/jp_config.h"
+#include "config/jp_country.h"
 
 typedef enum {
     JP_SIM_POLICY_FIXED,

@@ -22,13 +22,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "jp_conf.h"
-#include "jp_log.h"
-#include "jp_registry_client.h"
-#include "jp_serde.h"
-#include "jp_sim.h"
-#include "jp_sim_produce.h"
-#include "jp_sim_world.h"
+#include "config/jp_conf.h"
+#include "base/jp_log.h"
+#include "config/jp_topics.h"
+#include "registry/jp_registry_client.h"
+#include "registry/jp_registry_serde.h"
+#include "serde/jp_serde.h"
+#include "sim/jp_sim.h"
+#include "sim/jp_sim_produce.h"
+#include "sim/jp_sim_world.h"
 #include "jp_test.h"
 
 static void load_config(jp_config_t *out)
@@ -125,8 +127,8 @@ void jp_test_engine_config(jp_test_stack_t *s, const char *tag, jp_config_t *out
     create_topic(s, buf, out->topics.output_partitions);
     snprintf(buf, sizeof(buf), "jackpot.%s.", tag);
     set_string(&out->topics.changelog_prefix, buf);
-    for (size_t i = 0; i < jp_engine_n_changelog_stores; i++) {
-        jp_engine_changelog_topic(out, jp_engine_changelog_stores[i], buf, sizeof(buf));
+    for (size_t i = 0; i < jp_topics_n_changelog_stores; i++) {
+        jp_topics_changelog(out, jp_topics_changelog_stores[i], buf, sizeof(buf));
         create_topic(s, buf, out->topics.sales.partitions);
     }
     out->processing.commit_interval_ms = 200;

@@ -15,8 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "jp_devstack.h"
-#include "jp_engine.h"
+#include "dev/jp_devstack.h"
+#include "engine/jp_engine.h"
 
 typedef struct jp_test_stack_s {
     char *dir; /* temporary, removed by jp_test_stack_stop */

@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "jp_bytes.h"
+#include "model/base/jp_bytes.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "jp_hash.h"
+#include "model/base/jp_hash.h"
 
 #include <math.h>
 #include <string.h>

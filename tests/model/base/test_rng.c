@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "jp_rng.h"
+#include "model/base/jp_rng.h"
 
 #include <math.h>
 

@@ -19,8 +19,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "jp_rng.h"
-#include "jp_sha256.h"
+#include "model/base/jp_rng.h"
+#include "model/base/jp_sha256.h"
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>

@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jp_rng.h"
-#include "jp_u64set.h"
+#include "model/base/jp_rng.h"
+#include "model/base/jp_u64set.h"
 
 #define UNIVERSE 20000
 

@@ -16,8 +16,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "jp_optimizer.h"
-#include "jp_rng.h"
+#include "model/decide/jp_optimizer.h"
+#include "model/base/jp_rng.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -13,15 +13,15 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "jp_eval.h"
-#include "jp_rng.h"
+#include "model/learn/jp_eval.h"
+#include "model/base/jp_rng.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../fixtures/model/eval_fixtures.h"
+#include "../../fixtures/model/eval_fixtures.h"
 
 static void assert_rel(double got, double want, double tol, const char *what)
 {

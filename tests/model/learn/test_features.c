@@ -9,8 +9,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "jp_bytes.h"
-#include "jp_features.h"
+#include "model/base/jp_bytes.h"
+#include "model/learn/jp_features.h"
 
 #include <math.h>
 #include <stdio.h>

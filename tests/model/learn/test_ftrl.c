@@ -20,8 +20,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "jp_ftrl.h"
-#include "jp_rng.h"
+#include "model/learn/jp_ftrl.h"
+#include "model/base/jp_rng.h"
 
 #include <math.h>
 #include <stdio.h>

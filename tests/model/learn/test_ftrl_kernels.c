@@ -1,7 +1,7 @@
 /*
  * jp_ftrl kernels: every arithmetic kernel gives bit-identical results.
  *
- * - Reference: the plain sequential FTRL-Proximal step of model/jp_ftrl.h
+ * - Reference: the plain sequential FTRL-Proximal step of model/learn/jp_ftrl.h
  *   (score bias first then features in order, learn bias then features in
  *   order, each repeat of an index seeing the previous update), written out
  *   here with the same operations; it is what jp_ftrl computed before it had
@@ -22,8 +22,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "jp_ftrl.h"
-#include "jp_rng.h"
+#include "model/learn/jp_ftrl.h"
+#include "model/base/jp_rng.h"
 
 #include <math.h>
 #include <stdio.h>

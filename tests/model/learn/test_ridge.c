@@ -14,16 +14,16 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "jp_bytes.h"
-#include "jp_ridge.h"
-#include "jp_rng.h"
+#include "model/base/jp_bytes.h"
+#include "model/learn/jp_ridge.h"
+#include "model/base/jp_rng.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../fixtures/model/ridge_fixtures.h"
+#include "../../fixtures/model/ridge_fixtures.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define JP_UNDER_ASAN 1

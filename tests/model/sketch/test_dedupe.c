@@ -13,9 +13,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "jp_dedupe.h"
-#include "jp_hash.h"
-#include "jp_rng.h"
+#include "model/sketch/jp_dedupe.h"
+#include "model/base/jp_hash.h"
+#include "model/base/jp_rng.h"
 
 #include <stdio.h>
 #include <stdlib.h>

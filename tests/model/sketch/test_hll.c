@@ -8,8 +8,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "jp_hash.h"
-#include "jp_hll.h"
+#include "model/base/jp_hash.h"
+#include "model/sketch/jp_hll.h"
 
 #include <math.h>
 #include <string.h>

@@ -11,8 +11,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "jp_qsketch.h"
-#include "jp_rng.h"
+#include "model/sketch/jp_qsketch.h"
+#include "model/base/jp_rng.h"
 
 #include <math.h>
 #include <stdio.h>

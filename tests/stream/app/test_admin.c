@@ -7,6 +7,8 @@
  * query strings and bodies, 404, handler status checks, bearer auth
  * (401/200, fail-closed without a token), oversized and malformed requests,
  * and jp_admin_query_param.
+ *
+ * Label: integration
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,8 +16,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "jp_admin.h"
-#include "jp_metrics.h"
+#include "app/jp_admin.h"
+#include "base/jp_metrics.h"
 #include "jp_test.h"
 
 #include <arpa/inet.h>

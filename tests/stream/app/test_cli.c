@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "jp_cli.h"
+#include "app/jp_cli.h"
 #include "jp_test.h"
 
 #include <stdio.h>

@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "jp_log.h"
+#include "base/jp_log.h"
 #include "jp_test.h"
 
 #include <jansson.h>

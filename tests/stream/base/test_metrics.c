@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "jp_metrics.h"
+#include "base/jp_metrics.h"
 #include "jp_test.h"
 
 #include <inttypes.h>

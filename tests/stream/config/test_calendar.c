@@ -17,8 +17,8 @@
 #include <cmocka.h>
 
 #include "jp_test.h"
-#include "jp_calendar.h"
-#include "jp_tz.h"
+#include "config/jp_calendar.h"
+#include "config/jp_tz.h"
 
 #include <stdio.h>
 #include <stdlib.h>

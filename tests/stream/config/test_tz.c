@@ -20,7 +20,7 @@
 #include <cmocka.h>
 
 #include "jp_test.h"
-#include "jp_tz.h"
+#include "config/jp_tz.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -3,6 +3,8 @@
  * and consumer round-trip records through it; fixed ports are honoured;
  * configured topics exist with their partition counts; a broker taken
  * down and up keeps its port.
+ *
+ * Label: integration
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,7 +12,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "jp_broker.h"
+#include "dev/jp_broker.h"
 #include "jp_test.h"
 
 #include <arpa/inet.h>

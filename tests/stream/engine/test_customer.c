@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jp_bytes.h"
-#include "jp_customer.h"
-#include "jp_rng.h"
+#include "model/base/jp_bytes.h"
+#include "engine/jp_customer.h"
+#include "model/base/jp_rng.h"
 
 static int64_t any_i64(jp_rng_t *rng)
 {

@@ -6,6 +6,8 @@
  * original bytes, conservation per partition, and that a restart from a
  * deleted state directory (a full changelog restore) continues to the same
  * result as an uninterrupted run.
+ *
+ * Label: integration
  */
 #define _GNU_SOURCE
 #include <setjmp.h>
@@ -14,11 +16,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "jp_devstack.h"
-#include "jp_engine.h"
-#include "jp_log.h"
-#include "jp_registry_client.h"
-#include "jp_serde.h"
+#include "dev/jp_devstack.h"
+#include "engine/jp_engine.h"
+#include "base/jp_log.h"
+#include "registry/jp_registry_client.h"
+#include "registry/jp_registry_serde.h"
+#include "serde/jp_serde.h"
 #include "jp_test.h"
 
 #include <pthread.h>

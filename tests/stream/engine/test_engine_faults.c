@@ -7,6 +7,8 @@
  * with exactly the totals (consumed, applied, dead-lettered, duplicates) of a fault-free reference
  * run over the same input, conservation holding, and the same set of distinct FeatureVector
  * records.
+ *
+ * Label: integration
  */
 #define _GNU_SOURCE
 #include <setjmp.h>

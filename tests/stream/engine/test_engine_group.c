@@ -8,6 +8,8 @@
  * same input, conservation must hold, and the distinct FeatureVector
  * records both runs produced must be the same set: windows are
  * byte-identical whatever the ownership history.
+ *
+ * Label: integration
  */
 #define _GNU_SOURCE
 #include <setjmp.h>

@@ -4,6 +4,8 @@
  * equal the aggregates of the simulator's truth file exactly (tickets,
  * revenue, extra tickets, sign-ups, cancellations, reactivations, payment
  * failures), conservation holds, and nothing is dead-lettered.
+ *
+ * Label: integration
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,13 +13,14 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "jp_devstack.h"
-#include "jp_engine.h"
-#include "jp_log.h"
-#include "jp_registry_client.h"
-#include "jp_serde.h"
-#include "jp_sim.h"
-#include "jp_sim_produce.h"
+#include "dev/jp_devstack.h"
+#include "engine/jp_engine.h"
+#include "base/jp_log.h"
+#include "registry/jp_registry_client.h"
+#include "registry/jp_registry_serde.h"
+#include "serde/jp_serde.h"
+#include "sim/jp_sim.h"
+#include "sim/jp_sim_produce.h"
 #include "jp_test.h"
 
 #include <jansson.h>

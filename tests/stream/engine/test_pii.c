@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "jp_pii.h"
+#include "engine/jp_pii.h"
 #include "jp_test.h"
 
 #include <stdio.h>

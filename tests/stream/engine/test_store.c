@@ -6,6 +6,8 @@
  * path, many keys under a bounded cache, destroy, a shared env, errors.
  * Expected values come from the test's own model of the data (a plain
  * array of what was written), never from the store's output.
+ *
+ * Label: integration
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,7 +23,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "jp_store.h"
+#include "engine/jp_store.h"
 #include "jp_test.h"
 
 /* ---- helpers ------------------------------------------------------------- */

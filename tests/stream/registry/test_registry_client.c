@@ -4,6 +4,8 @@
  * purpose (5xx, silence, counting attempts, checking headers), so the
  * client's result codes, retry policy, timeouts, Basic auth and URL prefix
  * are observed from the server side rather than assumed.
+ *
+ * Label: integration
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,9 +13,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "jp_registry_client.h"
-#include "jp_registry_server.h"
-#include "jp_registry_store.h"
+#include "registry/jp_registry_client.h"
+#include "registry/jp_registry_server.h"
+#include "registry/jp_registry_store.h"
 #include "jp_test.h"
 
 #include <arpa/inet.h>

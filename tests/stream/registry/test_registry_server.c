@@ -9,6 +9,8 @@
  * Set JP_TEST_WRAPPER (e.g. "valgrind --leak-check=full --error-exitcode=1")
  * to run the server under a wrapper; the server's exit status is asserted,
  * so wrapper-reported errors fail the test.
+ *
+ * Label: integration
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,7 +18,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "jp_registry_client.h"
+#include "registry/jp_registry_client.h"
 #include "jp_test.h"
 
 #include <arpa/inet.h>

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jp_avro_plan.h"
+#include "serde/jp_avro_plan.h"
 
 /* ---- helpers ------------------------------------------------------------- */
 

@@ -16,9 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jp_avro_plan.h"
-#include "jp_embedded.h"
-#include "jp_events.h"
+#include "serde/jp_avro_plan.h"
+#include "serde/jp_embedded.h"
+#include "serde/jp_events.h"
 
 static jp_avro_schema_t *event_schema(jp_event_type_t t)
 {

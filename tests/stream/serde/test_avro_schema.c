@@ -15,9 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jp_avro_plan.h"
-#include "jp_avro_schema.h"
-#include "jp_embedded.h"
+#include "serde/jp_avro_plan.h"
+#include "serde/jp_avro_schema.h"
+#include "serde/jp_embedded.h"
 #include "jp_test.h"
 
 static json_t *load_fixture(const char *name)

@@ -15,8 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jp_registry_client.h"
-#include "jp_serde.h"
+#include "registry/jp_registry_client.h"
+#include "registry/jp_registry_serde.h"
+#include "serde/jp_serde.h"
 
 typedef struct {
     int lookups, registers;

@@ -18,14 +18,14 @@
 
 #include <math.h>
 
-#include "jp_serde.h"
-#include "jp_sim_encode.h"
-#include "jp_sim_faults.h"
-#include "jp_sim_gen.h"
-#include "jp_sim_memreg.h"
-#include "jp_sim_population.h"
-#include "jp_sim_rng.h"
-#include "jp_sim_world.h"
+#include "serde/jp_serde.h"
+#include "sim/jp_sim_encode.h"
+#include "sim/jp_sim_faults.h"
+#include "sim/jp_sim_gen.h"
+#include "sim/jp_sim_memreg.h"
+#include "sim/jp_sim_population.h"
+#include "sim/jp_sim_rng.h"
+#include "sim/jp_sim_world.h"
 #include "jp_test.h"
 
 static void test_shipped_worlds_load(void **state)

@@ -15,6 +15,8 @@
  * flushes, and a value larger than a slab goes through too; order per
  * partition is write order; every fault record, large or not, has its
  * partition and offset in the truth.
+ *
+ * Label: integration
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -28,12 +30,12 @@
 
 #include <librdkafka/rdkafka.h>
 
-#include "jp_broker.h"
-#include "jp_hash.h"
-#include "jp_serde.h"
-#include "jp_sim.h"
-#include "jp_sim_memreg.h"
-#include "jp_sim_produce.h"
+#include "dev/jp_broker.h"
+#include "model/base/jp_hash.h"
+#include "serde/jp_serde.h"
+#include "sim/jp_sim.h"
+#include "sim/jp_sim_memreg.h"
+#include "sim/jp_sim_produce.h"
 #include "jp_test.h"
 
 static const char *const world_body =

@@ -31,10 +31,10 @@
 
 #include <math.h>
 
-#include "jp_hash.h"
-#include "jp_serde.h"
-#include "jp_sim.h"
-#include "jp_sim_memreg.h"
+#include "model/base/jp_hash.h"
+#include "serde/jp_serde.h"
+#include "sim/jp_sim.h"
+#include "sim/jp_sim_memreg.h"
 #include "jp_test.h"
 
 typedef struct {

@@ -1,0 +1,22 @@
+/*
+ * jp_topics: derived topic names. The changelog store list is the contract
+ * between the engine (which writes and restores them) and whoever creates
+ * topics ahead of it (the dev broker, a deployment's topic init job).
+ */
+#include "config/jp_topics.h"
+
+#include <stdio.h>
+
+const char *const jp_topics_changelog_stores[] = {"meta", "windows", "customers", "dedupe"};
+const size_t jp_topics_n_changelog_stores =
+    sizeof(jp_topics_changelog_stores) / sizeof(jp_topics_changelog_stores[0]);
+
+void jp_topics_changelog(const jp_config_t *cfg, const char *store, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s%s-changelog", cfg->topics.changelog_prefix, store);
+}
+
+void jp_topics_dlq(const jp_config_t *cfg, const char *input, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s%s", input, cfg->topics.dlq_suffix);
+}

@@ -1,0 +1,24 @@
+/*
+ * jp_topics: the names of the topics a deployment uses that are derived
+ * rather than configured one by one - dead-letter and changelog topics -
+ * so that the engine, the dev broker (which creates them) and operators'
+ * tooling agree on them from the configuration alone.
+ */
+#ifndef JP_TOPICS_H
+#define JP_TOPICS_H
+
+#include <stddef.h>
+
+#include "config/jp_config.h"
+
+/* The state stores that have a compacted changelog topic, one partition per
+ * task. The engine's column families of the same names are the stores. */
+extern const char *const jp_topics_changelog_stores[];
+extern const size_t jp_topics_n_changelog_stores;
+
+/* "<topics.changelog_prefix><store>-changelog". */
+void jp_topics_changelog(const jp_config_t *cfg, const char *store, char *buf, size_t size);
+/* "<input topic><topics.dlq_suffix>". */
+void jp_topics_dlq(const jp_config_t *cfg, const char *input, char *buf, size_t size);
+
+#endif
