@@ -1,0 +1,155 @@
+/*
+ * jp_engine-internal: the engine's shared state and the functions its
+ * files call across each other (engine room only; jp_engine.h is the
+ * public contract).
+ *
+ * One thread owns three librdkafka handles - the group member (`leader`,
+ * subscribed to the sales topic), the follower consumer (the task's other
+ * input partitions) and the producer (outputs, dead letters, changelogs) -
+ * plus a fourth, group-less consumer used only while restoring. Every
+ * field below belongs to that thread except `stop` (any thread, signal
+ * handlers) and what status_lock guards (the admin thread).
+ *
+ * The files, one job each:
+ *   jp_engine.c          set-up (clients, topics, metrics), reload, free
+ *   jp_engine_io.c       producing: task outputs, dead letters, delivery reports
+ *   jp_engine_group.c    rebalance, task open (with restore) and close
+ *   jp_engine_restore.c  a task's store rebuilt from its changelogs
+ *   jp_engine_commit.c   the commit protocol and the rewind to the last commit
+ *   jp_engine_loop.c     jp_engine_run: polling, handing records over, seeks
+ *   jp_engine_status.c   record counters, lag, the status JSON and totals
+ */
+#ifndef JP_ENGINE_INTERNAL_H
+#define JP_ENGINE_INTERNAL_H
+
+#include <librdkafka/rdkafka.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/jp_engine.h"
+#include "registry/jp_registry_client.h"
+
+#define MAX_TASKS 1024
+/* Changelog stores in use, in jp_topics_changelog_stores' order (the names
+ * are the column families'; jp_engine_new checks they agree). */
+#define N_CHANGELOG 4
+extern const jp_cf_t jp_engine_changelog_cfs[N_CHANGELOG];
+#define HDR_OFFSETS "jp.input.offsets"
+
+#define REOPEN_DEADLINE_MS 120000
+#define REOPEN_BACKOFF_MS  500
+#define RESEEK_AFTER_MS    2000 /* a rewind's first record not seen by then: seek again */
+
+#define WANT_NONE       (-1)
+#define WANT_UNRESOLVED (-2) /* rewound to the beginning, low watermark not yet known */
+
+typedef struct {
+    int64_t want;         /* WANT_NONE, WANT_UNRESOLVED, or drop records until this offset */
+    int64_t last_seek_ms; /* when the seek to want was last issued */
+} rewind_t;
+
+typedef struct {
+    jp_input_t input;
+    const char *what;
+    const char *reason;
+    jp_counter_t *c;
+} counter_slot_t;
+
+struct jp_engine_s {
+    const jp_config_t *cfg;
+    jp_metrics_t *metrics;
+    char state_dir[1024];
+    rd_kafka_t *leader, *follower, *producer, *restorer;
+    int cooperative;
+    int n_partitions;
+    const char *topics[JP_INPUT__COUNT];
+    char dlq[JP_INPUT__COUNT][300];
+    char changelog[JP_CF__COUNT][300];
+    /* Producer topic handles, made once: producing by name looks the topic
+     * up under a lock for every record. */
+    rd_kafka_topic_t *rkt_dlq[JP_INPUT__COUNT], *rkt_changelog[JP_CF__COUNT], *rkt_features;
+    jp_registry_client_t *registry;
+    jp_serde_t *serde;
+    jp_pii_t *pii;
+    jp_validator_t *validator;
+    jp_task_env_t env;
+    jp_task_t *tasks[MAX_TASKS];
+    /* Messages polled and not yet handed to their tasks (see drain). */
+    rd_kafka_message_t *polled[JP_TASK_BATCH_MAX];
+    size_t n_polled;
+    rewind_t rewind[MAX_TASKS][JP_INPUT__COUNT];
+    int64_t cl_reached[MAX_TASKS][JP_CF__COUNT];
+    rd_kafka_resp_err_t delivery_err;
+    volatile sig_atomic_t stop;
+    int64_t last_commit_ms;
+    int restoring;
+    jp_validator_t *pending_validator; /* set by a reload, swapped in at a commit */
+    jp_validator_t *retired[16];       /* previous validators, freed with the engine */
+    size_t n_retired;
+    /* metrics */
+    counter_slot_t slots[256];
+    size_t n_slots;
+    jp_histogram_t *commit_latency;
+    jp_counter_t *commits, *rewinds, *restored_records;
+    jp_gauge_t *restore_progress, *assigned_tasks;
+    /* status for the admin thread */
+    pthread_mutex_t status_lock;
+    char *status_json;
+    int ready;
+    jp_engine_totals_t totals;
+    int64_t windows_closed;
+};
+
+/* ---- jp_engine_io.c ---- */
+/* Changelog records carry (task, store) in their opaque. */
+void *jp_engine_changelog_opaque(int p, jp_cf_t cf);
+/* The producer's delivery report (opaque: the engine). */
+void jp_engine_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque);
+/* Queues one record, waiting while the queue is full; takes hdrs. 0 or -1. */
+int jp_engine_produce(jp_engine_t *e, rd_kafka_topic_t *rkt, int partition, const void *key,
+                      size_t klen, const void *val, size_t vlen, rd_kafka_headers_t *hdrs,
+                      void *opaque);
+/* jp_task_io_t hooks (ctx: the engine). */
+int jp_engine_io_features(void *ctx, int partition, const char *key, const void *value, size_t len);
+int jp_engine_io_dead_letter(void *ctx, int partition, const jp_task_record_t *rec,
+                             const char *error_class, const char *message);
+
+/* ---- jp_engine_group.c ---- */
+/* The group member's rebalance callback (opaque: the engine). */
+void jp_engine_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                            rd_kafka_topic_partition_list_t *parts, void *opaque);
+/* Opens task p (store, restore, positions), retrying while Kafka is
+ * unreachable, up to REOPEN_DEADLINE_MS. NULL with errstr. */
+jp_task_t *jp_engine_open_task(jp_engine_t *e, int p, char *errstr, size_t errstr_size);
+void jp_engine_close_task(jp_engine_t *e, int p);
+
+/* ---- jp_engine_restore.c ---- */
+/* Restores task t from its changelogs, skipping records beyond committed. */
+int jp_engine_restore_task(jp_engine_t *e, jp_task_t *t, const int64_t committed[JP_INPUT__COUNT],
+                           char *errstr, size_t errstr_size);
+
+/* ---- jp_engine_commit.c ---- */
+/* The protocol of jp_engine.h; 0, or -1 after rewinding every task. */
+int jp_engine_commit(jp_engine_t *e);
+/* Every task back to the last commit point. */
+void jp_engine_rewind_all(jp_engine_t *e, const char *why);
+
+/* ---- jp_engine_loop.c ---- */
+/* Seeks input i of task p back to off (< 0: the beginning). */
+void jp_engine_seek_back(jp_engine_t *e, int p, jp_input_t i, int64_t off);
+/* Hands the messages polled so far to their tasks. */
+void jp_engine_hand_over_polled(jp_engine_t *e);
+
+/* ---- jp_engine_status.c ---- */
+/* The records counter of (input, what, reason); what and reason are
+ * string constants (compared by address). NULL if metrics failed. */
+jp_counter_t *jp_engine_counter(jp_engine_t *e, jp_input_t input, const char *what,
+                                const char *reason);
+/* jp_task_io_t's count hook (ctx: the engine). */
+void jp_engine_io_count(void *ctx, jp_input_t input, const char *what, const char *reason);
+/* Rebuilds the status snapshot (engine thread). */
+void jp_engine_update_status(jp_engine_t *e);
+
+#endif

@@ -1,0 +1,145 @@
+/*
+ * jp_engine_commit: the commit protocol of jp_engine.h (changelog, flush,
+ * offsets, state) and the rewind to the last commit point that every
+ * failed step falls back to. A country reload is swapped in here, between
+ * two commits, never within a batch.
+ */
+#include "jp_engine-internal.h"
+
+#include <string.h>
+#include <unistd.h>
+
+#include "base/jp_clock.h"
+#include "base/jp_log.h"
+
+/* ---- commit ------------------------------------------------------------------------------ */
+
+typedef struct {
+    jp_engine_t *e;
+    int p;
+    uint8_t offsets[8 * JP_INPUT__COUNT];
+    int failed;
+} changelog_ctx_t;
+
+static int changelog_cb(void *ctx, jp_cf_t cf, const void *key, size_t klen, const void *val,
+                        size_t vlen)
+{
+    changelog_ctx_t *c = ctx;
+    rd_kafka_headers_t *h = rd_kafka_headers_new(1);
+    rd_kafka_header_add(h, HDR_OFFSETS, -1, c->offsets, sizeof(c->offsets));
+    if (jp_engine_produce(c->e, c->e->rkt_changelog[cf], c->p, key, klen, val, val ? vlen : 0, h,
+                          jp_engine_changelog_opaque(c->p, cf)) != 0) {
+        c->failed = 1;
+        return -1;
+    }
+    return 0;
+}
+
+/* The protocol of jp_engine.h; 0, or -1 after rewinding every task. */
+int jp_engine_commit(jp_engine_t *e)
+{
+    char errstr[512];
+    int64_t t0 = jp_clock_now_ms();
+    int any = 0;
+    e->delivery_err = RD_KAFKA_RESP_ERR_NO_ERROR;
+    /* (1) changelog records of every dirty key */
+    for (int p = 0; p < e->n_partitions; p++) {
+        jp_task_t *t = e->tasks[p];
+        if (!t)
+            continue;
+        any = 1;
+        changelog_ctx_t c = {e, p, {0}, 0};
+        for (int i = 0; i < JP_INPUT__COUNT; i++) {
+            uint64_t u = (uint64_t)jp_task_next_offset(t, (jp_input_t)i);
+            for (int b = 0; b < 8; b++)
+                c.offsets[8 * i + b] = (uint8_t)(u >> (56 - 8 * b));
+        }
+        if (jp_task_prepare_commit(t, changelog_cb, &c, errstr, sizeof(errstr)) != 0 || c.failed) {
+            jp_engine_rewind_all(e, "changelog could not be produced");
+            return -1;
+        }
+    }
+    /* (2) everything queued so far is delivered, or nothing is committed */
+    rd_kafka_resp_err_t ferr = rd_kafka_flush(e->producer, 60000);
+    if (ferr || e->delivery_err) {
+        jp_engine_rewind_all(e, rd_kafka_err2str(ferr ? ferr : e->delivery_err));
+        return -1;
+    }
+    if (!any) {
+        e->last_commit_ms = jp_clock_now_ms();
+        return 0;
+    }
+    /* (3) the commit point */
+    rd_kafka_topic_partition_list_t *l =
+        rd_kafka_topic_partition_list_new(JP_INPUT__COUNT * e->n_partitions);
+    for (int p = 0; p < e->n_partitions; p++)
+        for (int i = 0; e->tasks[p] && i < JP_INPUT__COUNT; i++) {
+            int64_t off = jp_task_next_offset(e->tasks[p], (jp_input_t)i);
+            if (off >= 0)
+                rd_kafka_topic_partition_list_add(l, e->topics[i], p)->offset = off;
+        }
+    rd_kafka_resp_err_t cerr =
+        l->cnt ? rd_kafka_commit(e->leader, l, 0) : RD_KAFKA_RESP_ERR_NO_ERROR;
+    rd_kafka_topic_partition_list_destroy(l);
+    if (cerr && cerr != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+        jp_engine_rewind_all(e, rd_kafka_err2str(cerr));
+        return -1;
+    }
+    /* (4) state + offsets, atomically per task */
+    for (int p = 0; p < e->n_partitions; p++)
+        if (e->tasks[p] &&
+            jp_task_finish_commit(e->tasks[p], e->cl_reached[p], errstr, sizeof(errstr)) != 0) {
+            /* The commit point is passed: the next assignment restores the
+             * missing batch from the changelog. Rewinding does exactly that. */
+            jp_engine_rewind_all(e, errstr);
+            return -1;
+        }
+    /* A reload takes effect between commits, never within a batch. */
+    pthread_mutex_lock(&e->status_lock);
+    jp_validator_t *nv = e->pending_validator;
+    e->pending_validator = NULL;
+    pthread_mutex_unlock(&e->status_lock);
+    if (nv && e->n_retired < sizeof(e->retired) / sizeof(e->retired[0])) {
+        e->retired[e->n_retired++] = e->validator;
+        e->validator = nv;
+        e->env.validator = nv;
+        jp_log_info("engine", "country configurations reloaded");
+    } else if (nv) {
+        jp_validator_free(nv);
+        jp_log_warn("engine", "too many reloads; restart to apply new country configurations");
+    }
+    int64_t t1 = jp_clock_now_ms();
+    jp_histogram_observe(e->commit_latency, (double)(t1 - t0) / 1000.0);
+    jp_counter_add(e->commits, 1);
+    e->last_commit_ms = t1;
+    jp_engine_update_status(e);
+    return 0;
+}
+
+/* Every task back to the last commit point: stores reopened (dropping what
+ * was not committed), restored from the changelog where the local batch is
+ * missing, and every input partition sought back. */
+void jp_engine_rewind_all(jp_engine_t *e, const char *why)
+{
+    char errstr[512];
+    jp_log_warn("engine", "rewinding every task to the last commit: %s", why);
+    jp_counter_add(e->rewinds, 1);
+    rd_kafka_purge(e->producer, RD_KAFKA_PURGE_F_QUEUE);
+    rd_kafka_flush(e->producer, 10000);
+    for (int p = 0; p < e->n_partitions; p++) {
+        if (!e->tasks[p])
+            continue;
+        jp_engine_close_task(e, p);
+        e->tasks[p] = jp_engine_open_task(e, p, errstr, sizeof(errstr));
+        if (!e->tasks[p]) {
+            jp_log_error("engine", "task %d: %s", p, errstr);
+            e->stop = 1;
+            continue;
+        }
+        for (int i = 0; i < JP_INPUT__COUNT; i++)
+            jp_engine_seek_back(e, p, (jp_input_t)i,
+                                jp_task_next_offset(e->tasks[p], (jp_input_t)i));
+    }
+    e->delivery_err = RD_KAFKA_RESP_ERR_NO_ERROR;
+    usleep(200000); /* let a transient broker fault pass before trying again */
+}

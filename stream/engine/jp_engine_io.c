@@ -1,0 +1,99 @@
+/*
+ * jp_engine_io: producing - the task's output hooks (features, dead
+ * letters) and the delivery report that tracks, per task and store, the
+ * highest changelog offset reached (written to the store at step 4 of the
+ * commit). Records carry their (task, store) in the producer opaque so
+ * the delivery report needs no lookup.
+ */
+#include "jp_engine-internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/jp_log.h"
+
+/* ---- producing ----------------------------------------------------------------- */
+
+/* Changelog records carry (task, store) in their opaque: 1 + p * N + cf. */
+void *jp_engine_changelog_opaque(int p, jp_cf_t cf)
+{
+    return (void *)(intptr_t)(1 + (intptr_t)p * JP_CF__COUNT + cf);
+}
+
+void jp_engine_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    jp_engine_t *e = opaque;
+    if (m->err) {
+        if (!e->delivery_err)
+            e->delivery_err = m->err;
+        jp_log_error("engine", "delivery to %s [%d] failed: %s", rd_kafka_topic_name(m->rkt),
+                     m->partition, rd_kafka_err2str(m->err));
+        return;
+    }
+    intptr_t o = (intptr_t)m->_private;
+    if (o > 0) {
+        int p = (int)((o - 1) / JP_CF__COUNT);
+        int cf = (int)((o - 1) % JP_CF__COUNT);
+        if (p < MAX_TASKS && m->offset > e->cl_reached[p][cf])
+            e->cl_reached[p][cf] = m->offset;
+    }
+}
+
+int jp_engine_produce(jp_engine_t *e, rd_kafka_topic_t *rkt, int partition, const void *key,
+                      size_t klen, const void *val, size_t vlen, rd_kafka_headers_t *hdrs,
+                      void *opaque)
+{
+    for (;;) {
+        rd_kafka_resp_err_t err =
+            rd_kafka_producev(e->producer, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(partition),
+                              RD_KAFKA_V_KEY(key, klen), RD_KAFKA_V_VALUE((void *)val, vlen),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
+                              RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+        if (!err)
+            return 0;
+        if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            rd_kafka_poll(e->producer, 100); /* wait for deliveries, then retry */
+            continue;
+        }
+        if (hdrs)
+            rd_kafka_headers_destroy(hdrs);
+        jp_log_error("engine", "cannot produce to %s: %s", rd_kafka_topic_name(rkt),
+                     rd_kafka_err2str(err));
+        return -1;
+    }
+}
+
+int jp_engine_io_features(void *ctx, int partition, const char *key, const void *value, size_t len)
+{
+    jp_engine_t *e = ctx;
+    (void)partition;
+    /* The default partitioner places the record by its key (the country). */
+    return jp_engine_produce(e, e->rkt_features, RD_KAFKA_PARTITION_UA, key, 2, value, len, NULL,
+                             NULL);
+}
+
+int jp_engine_io_dead_letter(void *ctx, int partition, const jp_task_record_t *rec,
+                             const char *error_class, const char *message)
+{
+    jp_engine_t *e = ctx;
+    const rd_kafka_message_t *m = rec->origin;
+    rd_kafka_headers_t *orig = NULL, *h;
+    if (m && rd_kafka_message_headers(m, &orig) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        h = rd_kafka_headers_copy(orig);
+    else
+        h = rd_kafka_headers_new(6);
+    char num[32];
+    rd_kafka_header_add(h, "jp.error.class", -1, error_class, -1);
+    rd_kafka_header_add(h, "jp.error.message", -1, message, -1);
+    rd_kafka_header_add(h, "jp.source.topic", -1, e->topics[rec->input], -1);
+    snprintf(num, sizeof(num), "%d", partition);
+    rd_kafka_header_add(h, "jp.source.partition", -1, num, -1);
+    snprintf(num, sizeof(num), "%lld", (long long)rec->offset);
+    rd_kafka_header_add(h, "jp.source.offset", -1, num, -1);
+    snprintf(num, sizeof(num), "%lld", (long long)rec->timestamp_ms);
+    rd_kafka_header_add(h, "jp.source.timestamp", -1, num, -1);
+    return jp_engine_produce(e, e->rkt_dlq[rec->input], partition, rec->key, rec->key_len,
+                             rec->value, rec->value_len, h, NULL);
+}

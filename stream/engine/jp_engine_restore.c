@@ -1,0 +1,141 @@
+/*
+ * jp_engine_restore: rebuilding a task's store from its changelogs up to
+ * the group's commit point (see "On assignment" in jp_engine.h). Runs on
+ * the engine thread with the restorer, a group-less consumer assigned to
+ * the task's changelog partitions only while it restores.
+ */
+#include "jp_engine-internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "base/jp_clock.h"
+#include "base/jp_log.h"
+
+/* ---- restore ------------------------------------------------------------------------- */
+
+/* Input offsets from a changelog record's header; -1 if absent. */
+static int header_offsets(const rd_kafka_message_t *m, int64_t out[JP_INPUT__COUNT])
+{
+    rd_kafka_headers_t *h;
+    const void *v;
+    size_t n;
+    if (rd_kafka_message_headers(m, &h) || rd_kafka_header_get_last(h, HDR_OFFSETS, &v, &n) ||
+        n != 8 * JP_INPUT__COUNT)
+        return -1;
+    const uint8_t *p = v;
+    for (int i = 0; i < JP_INPUT__COUNT; i++) {
+        uint64_t u = 0;
+        for (int b = 0; b < 8; b++)
+            u = (u << 8) | p[8 * i + b];
+        out[i] = (int64_t)u;
+    }
+    return 0;
+}
+
+/* The store whose changelog topic is `topic`, -1 if none. */
+static int changelog_cf_of(const jp_engine_t *e, const char *topic)
+{
+    for (size_t i = 0; i < N_CHANGELOG; i++)
+        if (strcmp(topic, e->changelog[jp_engine_changelog_cfs[i]]) == 0)
+            return (int)jp_engine_changelog_cfs[i];
+    return -1;
+}
+
+/* Restores task t from every changelog it is missing records of, in one
+ * assignment of those partitions: a restore per store paid the consumer's
+ * assign-to-first-fetch latency once per store. Records of different
+ * stores interleave; each store's order is kept, which is all the restore
+ * needs (stores are independent). */
+int jp_engine_restore_task(jp_engine_t *e, jp_task_t *t, const int64_t committed[JP_INPUT__COUNT],
+                           char *errstr, size_t errstr_size)
+{
+    int p = jp_task_partition(t);
+    int64_t from[JP_CF__COUNT], hi[JP_CF__COUNT], last[JP_CF__COUNT];
+    int64_t applied[JP_CF__COUNT] = {0}, skipped[JP_CF__COUNT] = {0}, total = 0, done = 0;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(N_CHANGELOG);
+    for (size_t i = 0; i < N_CHANGELOG; i++) {
+        jp_cf_t cf = jp_engine_changelog_cfs[i];
+        int64_t lo;
+        rd_kafka_resp_err_t err =
+            rd_kafka_query_watermark_offsets(e->restorer, e->changelog[cf], p, &lo, &hi[cf], 10000);
+        if (err) {
+            snprintf(errstr, errstr_size, "changelog %s [%d]: %s", e->changelog[cf], p,
+                     rd_kafka_err2str(err));
+            rd_kafka_topic_partition_list_destroy(l);
+            return -1;
+        }
+        from[cf] = jp_task_changelog_offset(t, cf) + 1;
+        if (from[cf] < lo) {
+            if (from[cf] > 0)
+                jp_log_warn("engine",
+                            "changelog %s [%d] starts at %lld, the store needs %lld: records were "
+                            "removed by retention",
+                            e->changelog[cf], p, (long long)lo, (long long)from[cf]);
+            from[cf] = lo;
+        }
+        last[cf] = from[cf] - 1;
+        if (from[cf] >= hi[cf])
+            continue;
+        jp_log_info("engine", "task %d: restoring %s from %s offsets %lld..%lld", p, jp_cf_name(cf),
+                    e->changelog[cf], (long long)from[cf], (long long)hi[cf] - 1);
+        rd_kafka_topic_partition_list_add(l, e->changelog[cf], p)->offset = from[cf];
+        total += hi[cf] - from[cf];
+    }
+    if (!l->cnt) {
+        rd_kafka_topic_partition_list_destroy(l);
+        return 0;
+    }
+    rd_kafka_assign(e->restorer, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    int rc = 0;
+    int64_t deadline = jp_clock_now_ms() + 120000;
+    while (done < total && rc == 0) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(e->restorer, 500);
+        if (!m) {
+            if (jp_clock_now_ms() > deadline) {
+                snprintf(errstr, errstr_size, "restore of task %d stalled (%lld of %lld records)",
+                         p, (long long)done, (long long)total);
+                rc = -1;
+            }
+            continue;
+        }
+        int cf = m->err ? -1 : changelog_cf_of(e, rd_kafka_topic_name(m->rkt));
+        if (cf >= 0 && m->partition == p && m->offset > last[cf] && m->offset < hi[cf]) {
+            int64_t offs[JP_INPUT__COUNT];
+            int beyond = 0;
+            /* committed -1 (nothing committed for that input yet) is a
+             * limit too: a record that saw any of that input belongs to
+             * a batch whose commit failed. */
+            if (header_offsets(m, offs) == 0)
+                for (int i = 0; i < JP_INPUT__COUNT; i++)
+                    beyond |= offs[i] > (committed[i] >= 0 ? committed[i] : -1);
+            if (beyond) {
+                skipped[cf]++;
+            } else if (jp_task_restore_record(t, (jp_cf_t)cf, m->key, m->key_len, m->payload,
+                                              m->len, m->offset) != 0) {
+                snprintf(errstr, errstr_size, "cannot write restored state");
+                rc = -1;
+            } else {
+                applied[cf]++;
+            }
+            done += m->offset - last[cf];
+            last[cf] = m->offset;
+            if (done % 1000 == 0)
+                jp_gauge_set(e->restore_progress, (double)done / (double)total);
+        }
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_assign(e->restorer, NULL);
+    jp_gauge_set(e->restore_progress, 1);
+    for (size_t i = 0; i < N_CHANGELOG; i++) {
+        jp_cf_t cf = jp_engine_changelog_cfs[i];
+        if (from[cf] >= hi[cf])
+            continue;
+        jp_counter_add(e->restored_records, (uint64_t)applied[cf]);
+        jp_log_info("engine",
+                    "task %d: restored %lld %s records, skipped %lld beyond the commit point", p,
+                    (long long)applied[cf], jp_cf_name(cf), (long long)skipped[cf]);
+    }
+    return rc;
+}

@@ -1,0 +1,188 @@
+/*
+ * jp_engine_status: what the engine shows of itself - the per-reason record
+ * counters (the tasks' count hook), the consumer-lag gauges, and the
+ * status snapshot behind /v1/tasks, readiness and the totals. The snapshot
+ * is rebuilt on the engine thread at each commit and swapped in under
+ * status_lock, so the admin thread reads a finished document and never
+ * touches a task.
+ */
+#include "jp_engine-internal.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- metrics ---------------------------------------------------------------- */
+
+jp_counter_t *jp_engine_counter(jp_engine_t *e, jp_input_t input, const char *what,
+                                const char *reason)
+{
+    for (size_t i = 0; i < e->n_slots; i++)
+        if (e->slots[i].input == input && e->slots[i].what == what && e->slots[i].reason == reason)
+            return e->slots[i].c;
+    char name[96], labels[512], topic[300], why[96];
+    snprintf(name, sizeof(name), "jackpot_records_%s_total", what);
+    jp_metrics_label_escape(topic, sizeof(topic), e->topics[input]);
+    jp_metrics_label_escape(why, sizeof(why), reason);
+    snprintf(labels, sizeof(labels), "topic=\"%s\",reason=\"%s\"", topic, why);
+    jp_counter_t *c =
+        jp_metrics_counter(e->metrics, name, "Input records by outcome and reason", labels);
+    if (c && e->n_slots < sizeof(e->slots) / sizeof(e->slots[0]))
+        e->slots[e->n_slots++] = (counter_slot_t){input, what, reason, c};
+    return c;
+}
+
+void jp_engine_io_count(void *ctx, jp_input_t input, const char *what, const char *reason)
+{
+    jp_engine_t *e = ctx;
+    if (strcmp(what, "window_closed") == 0) {
+        e->windows_closed++;
+        char labels[64];
+        snprintf(labels, sizeof(labels), "window=\"%s\"", reason);
+        jp_counter_add(jp_metrics_counter(e->metrics, "jackpot_windows_closed_total",
+                                          "Event-time windows closed", labels),
+                       1);
+        return;
+    }
+    jp_counter_t *c = jp_engine_counter(e, input, what, reason);
+    if (c)
+        jp_counter_add(c, 1);
+}
+
+/* ---- status -------------------------------------------------------------------------------- */
+
+static const char *const kind_names[] = {"hour", "day", "draw"};
+
+typedef struct {
+    json_t *countries;
+} open_ctx_t;
+
+static void add_open_window(void *ctx, const jp_window_t *w)
+{
+    open_ctx_t *o = ctx;
+    char cc[3] = {w->country[0], w->country[1], 0};
+    json_t *c = json_object_get(o->countries, cc);
+    if (!c) {
+        c = json_object();
+        json_object_set_new(c, "open", json_array());
+        json_object_set_new(c, "last_closed", json_object());
+        json_object_set_new(o->countries, cc, c);
+    }
+    json_t *win = json_object();
+    json_object_set_new(win, "window", json_string(kind_names[w->kind]));
+    json_object_set_new(win, "window_start", json_integer(w->start_ms));
+    json_object_set_new(win, "window_end", json_integer(w->end_ms));
+    json_object_set_new(win, "tickets", json_integer(w->tickets));
+    json_object_set_new(win, "revenue_minor", json_integer(w->revenue_minor));
+    json_object_set_new(win, "signups", json_integer(w->signups));
+    json_object_set_new(win, "cancellations", json_integer(w->cancellations));
+    json_array_append_new(json_object_get(c, "open"), win);
+}
+
+void jp_engine_update_status(jp_engine_t *e)
+{
+    json_t *root = json_object(), *tasks = json_array();
+    open_ctx_t oc = {json_object()};
+    jp_engine_totals_t tot = {0};
+    int64_t lag = 0;
+    for (int p = 0; p < e->n_partitions; p++) {
+        jp_task_t *t = e->tasks[p];
+        if (!t)
+            continue;
+        tot.tasks++;
+        json_t *tj = json_object(), *inputs = json_array();
+        json_object_set_new(tj, "partition", json_integer(p));
+        for (int i = 0; i < JP_INPUT__COUNT; i++) {
+            jp_task_counts_t c;
+            jp_task_counts(t, (jp_input_t)i, &c);
+            tot.consumed += c.consumed;
+            tot.applied += c.applied;
+            tot.dead_lettered += c.dead_lettered;
+            tot.duplicates += c.duplicates;
+            tot.late += c.late;
+            int64_t lo = 0, hi = 0, next = jp_task_next_offset(t, (jp_input_t)i);
+            rd_kafka_get_watermark_offsets(i == 0 ? e->leader : e->follower, e->topics[i], p, &lo,
+                                           &hi);
+            int64_t l = hi - (next >= 0 ? next : lo);
+            if (l > 0)
+                lag += l;
+            char labels[400], topic[300];
+            jp_metrics_label_escape(topic, sizeof(topic), e->topics[i]);
+            snprintf(labels, sizeof(labels), "topic=\"%s\",partition=\"%d\"", topic, p);
+            jp_gauge_set(jp_metrics_gauge(e->metrics, "jackpot_consumer_lag_records",
+                                          "Records behind the end of the input partition", labels),
+                         l > 0 ? (double)l : 0.0);
+            json_t *ij = json_object();
+            json_object_set_new(ij, "topic", json_string(e->topics[i]));
+            json_object_set_new(ij, "next_offset", json_integer(next));
+            json_object_set_new(ij, "watermark", json_integer(jp_task_watermark(t, (jp_input_t)i)));
+            json_object_set_new(ij, "consumed", json_integer(c.consumed));
+            json_object_set_new(ij, "applied", json_integer(c.applied));
+            json_object_set_new(ij, "dead_lettered", json_integer(c.dead_lettered));
+            json_object_set_new(ij, "duplicates", json_integer(c.duplicates));
+            json_object_set_new(ij, "late", json_integer(c.late));
+            json_object_set_new(ij, "lag", json_integer(l > 0 ? l : 0));
+            json_array_append_new(inputs, ij);
+        }
+        json_object_set_new(tj, "inputs", inputs);
+        json_array_append_new(tasks, tj);
+        jp_task_foreach_open_window(t, add_open_window, &oc);
+        for (size_t k = 0; k < e->cfg->n_countries; k++) {
+            const char *cc = e->cfg->country[k].code;
+            for (int kind = 0; kind < 3; kind++) {
+                const char *last = jp_task_last_features(t, cc, (jp_window_kind_t)kind);
+                if (!last)
+                    continue;
+                json_t *c = json_object_get(oc.countries, cc);
+                if (!c) {
+                    c = json_object();
+                    json_object_set_new(c, "open", json_array());
+                    json_object_set_new(c, "last_closed", json_object());
+                    json_object_set_new(oc.countries, cc, c);
+                }
+                json_object_set_new(json_object_get(c, "last_closed"), kind_names[kind],
+                                    json_loads(last, 0, NULL));
+            }
+        }
+    }
+    tot.windows_closed = e->windows_closed;
+    tot.lag = lag;
+    tot.commits = (int64_t)jp_counter_get(e->commits);
+    int ready = tot.tasks > 0 && !e->restoring && lag <= e->cfg->http.ready_max_lag;
+    json_object_set_new(root, "ready", json_boolean(ready));
+    json_object_set_new(root, "lag", json_integer(lag));
+    json_object_set_new(root, "tasks", tasks);
+    json_object_set_new(root, "countries", oc.countries);
+    char *s = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(root);
+    pthread_mutex_lock(&e->status_lock);
+    free(e->status_json);
+    e->status_json = s;
+    e->ready = ready;
+    e->totals = tot;
+    pthread_mutex_unlock(&e->status_lock);
+}
+
+char *jp_engine_status_json(jp_engine_t *e)
+{
+    pthread_mutex_lock(&e->status_lock);
+    char *s = e->status_json ? strdup(e->status_json) : strdup("{}");
+    pthread_mutex_unlock(&e->status_lock);
+    return s;
+}
+
+int jp_engine_ready(jp_engine_t *e)
+{
+    pthread_mutex_lock(&e->status_lock);
+    int r = e->ready;
+    pthread_mutex_unlock(&e->status_lock);
+    return r;
+}
+
+void jp_engine_totals(jp_engine_t *e, jp_engine_totals_t *out)
+{
+    pthread_mutex_lock(&e->status_lock);
+    *out = e->totals;
+    pthread_mutex_unlock(&e->status_lock);
+}
