@@ -194,7 +194,7 @@ static int rss_dead_letter(void *ctx, int partition, const jp_task_record_t *rec
     return 0;
 }
 
-static int discard_changelog(void *ctx, jp_cf_t cf, const void *key, size_t klen, const void *val,
+static int discard_changelog(void *ctx, int cf, const void *key, size_t klen, const void *val,
                              size_t vlen)
 {
     (void)ctx, (void)cf, (void)key, (void)klen, (void)val, (void)vlen;
@@ -264,8 +264,9 @@ static void task_rig_open(task_rig_t *g, const char *src, const char *dir,
     }
     sc.flags = JP_AVRO_PLAN_COPY_STRINGS;
     g->serde = jp_serde_new(&sc, err, sizeof(err));
-    g->senv = jp_store_env_new((size_t)g->cfg.state.block_cache_mb << 20,
-                               (size_t)g->cfg.state.write_buffer_mb << 20);
+    g->senv =
+        jp_store_env_new(jp_task_store_cfs, JP_CF__COUNT, (size_t)g->cfg.state.block_cache_mb << 20,
+                         (size_t)g->cfg.state.write_buffer_mb << 20);
     if (!g->pii || !g->serde || !g->senv)
         die("setup", g->pii ? err : "PII key");
     g->env.cfg = &g->cfg;
@@ -974,7 +975,8 @@ static void state_floor_open(state_floor_t *f, ctx_t *x, rd_kafka_t *pk)
     f->np = n_parts(x->cfg);
     if (f->np > FLOOR_MAX_PARTS)
         die("state floor", "more than 64 partitions");
-    f->env = jp_store_env_new((size_t)x->cfg->state.block_cache_mb << 20,
+    f->env = jp_store_env_new(jp_task_store_cfs, JP_CF__COUNT,
+                              (size_t)x->cfg->state.block_cache_mb << 20,
                               (size_t)x->cfg->state.write_buffer_mb << 20);
     if (!f->env)
         die("state floor", "cannot create the store environment");
@@ -1009,8 +1011,8 @@ static void state_floor_put(state_floor_t *f, const rd_kafka_message_t *m)
         die("state floor put", jp_store_last_error(f->s[m->partition]));
 }
 
-static int state_floor_changelog(void *ctx, jp_cf_t cf, const void *key, size_t klen,
-                                 const void *val, size_t vlen)
+static int state_floor_changelog(void *ctx, int cf, const void *key, size_t klen, const void *val,
+                                 size_t vlen)
 {
     state_floor_t *f = ctx;
     (void)cf;

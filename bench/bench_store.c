@@ -17,6 +17,7 @@
 #include "jp_bench.h"
 #include "model/base/jp_rng.h"
 #include "engine/jp_store.h"
+#include "engine/jp_task.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -106,7 +107,8 @@ int main(void)
     jp_rng_seed(&rng, 7);
 
     for (int r = 0; r < runs; r++) {
-        jp_store_env_t *env = jp_store_env_new(64u << 20, 64u << 20);
+        jp_store_env_t *env =
+            jp_store_env_new(jp_task_store_cfs, JP_CF__COUNT, 64u << 20, 64u << 20);
         if (!env)
             die("env", "out of memory");
 
@@ -137,7 +139,7 @@ int main(void)
         jp_store_close(s);
         jp_store_env_free(env);
 
-        env = jp_store_env_new(64u << 20, 64u << 20);
+        env = jp_store_env_new(jp_task_store_cfs, JP_CF__COUNT, 64u << 20, 64u << 20);
         s = env ? jp_store_open(env, bulk_path, err, sizeof err) : NULL;
         if (!s)
             die("reopen", err);

@@ -21,7 +21,7 @@ typedef struct {
     int failed;
 } changelog_ctx_t;
 
-static int changelog_cb(void *ctx, jp_cf_t cf, const void *key, size_t klen, const void *val,
+static int changelog_cb(void *ctx, int cf, const void *key, size_t klen, const void *val,
                         size_t vlen)
 {
     changelog_ctx_t *c = ctx;

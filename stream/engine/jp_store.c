@@ -60,14 +60,6 @@
 #define JP_STORE_ERR_SIZE    256
 #define JP_STORE_FLUSH_EVERY 16 /* commits between flush requests without a WAL */
 
-static const char *const jp_cf_names[JP_CF__COUNT] = {"meta",   "windows", "customers",
-                                                      "dedupe", "models",  "ledger"};
-
-const char *jp_cf_name(jp_cf_t cf)
-{
-    return (unsigned)cf < JP_CF__COUNT ? jp_cf_names[cf] : NULL;
-}
-
 enum { JP_ENT_VALUE = 1, JP_ENT_ABSENT = 2 };
 
 typedef struct jp_store_ent_s {
@@ -84,6 +76,9 @@ typedef struct jp_store_map_s {
 } jp_store_map_t;
 
 struct jp_store_env_s {
+    jp_store_cf_def_t cfs[JP_STORE_MAX_CFS]; /* the caller's table (names not copied) */
+    int n_cfs;
+    unsigned weight_sum;
     rocksdb_env_t *env;
     rocksdb_cache_t *cache;
     rocksdb_block_based_table_options_t *bbto;
@@ -107,13 +102,14 @@ typedef struct jp_store_keys_s {
 
 struct jp_store_s {
     jp_store_env_t *env;
+    int n_cfs; /* env->n_cfs */
     rocksdb_t *db;
-    rocksdb_column_family_handle_t *cfh[JP_CF__COUNT + 1]; /* [0] is "default" */
+    rocksdb_column_family_handle_t *cfh[JP_STORE_MAX_CFS + 1]; /* [0] is "default" */
     rocksdb_readoptions_t *ropts;
     rocksdb_writeoptions_t *wopts;
     int no_wal;
     unsigned commits_unflushed; /* NO_WAL: commits since the last flush request */
-    jp_store_map_t map[JP_CF__COUNT];
+    jp_store_map_t map[JP_STORE_MAX_CFS];
     /* The sorted dirty set of each CF, kept from the changelog walk
      * (dirty_foreach) for the commit that follows, while gen is unchanged. */
     struct {
@@ -121,11 +117,11 @@ struct jp_store_s {
         size_t n;
         uint64_t gen;
         int valid;
-    } sorted[JP_CF__COUNT];
-    uint64_t gen;                       /* bumped by every cache write */
-    jp_store_keys_t keys[JP_CF__COUNT]; /* jp_store_track_keys: every key RocksDB holds */
+    } sorted[JP_STORE_MAX_CFS];
+    uint64_t gen;                           /* bumped by every cache write */
+    jp_store_keys_t keys[JP_STORE_MAX_CFS]; /* jp_store_track_keys: every key RocksDB holds */
     size_t max_entries, max_bytes;
-    size_t wbs[JP_CF__COUNT]; /* write_buffer_size currently set per CF */
+    size_t wbs[JP_STORE_MAX_CFS]; /* write_buffer_size currently set per CF */
     jp_store_t *prev, *next;
     char err[JP_STORE_ERR_SIZE];
 };
@@ -208,9 +204,9 @@ static uint64_t jp_store_hash(const void *key, size_t klen)
     return jp_hash64(key, klen, JP_STORE_SEED);
 }
 
-static int jp_store_cf_ok(const jp_store_t *s, jp_cf_t cf)
+static int jp_store_cf_ok(const jp_store_t *s, int cf)
 {
-    return s && (unsigned)cf < JP_CF__COUNT;
+    return s && cf >= 0 && cf < s->n_cfs;
 }
 
 /* ---- hash table --------------------------------------------------------- */
@@ -356,7 +352,7 @@ static size_t jp_store_ent_cap(size_t n)
 }
 
 /* Sets key's entry (inserting it if needed) to kind/ts/val. */
-static jp_store_ent_t *jp_store_cache_set(jp_store_t *s, jp_cf_t cf, const void *key, size_t klen,
+static jp_store_ent_t *jp_store_cache_set(jp_store_t *s, int cf, const void *key, size_t klen,
                                           uint8_t kind, int64_t ts, const void *val, size_t vlen,
                                           int dirty)
 {
@@ -546,7 +542,7 @@ static int jp_store_sorted_dirty(jp_store_t *s, int cf, const jp_store_ref_t **r
 
 static void jp_store_sorted_drop(jp_store_t *s)
 {
-    for (int c = 0; c < JP_CF__COUNT; c++) {
+    for (int c = 0; c < s->n_cfs; c++) {
         free(s->sorted[c].r);
         s->sorted[c].r = NULL;
         s->sorted[c].valid = 0;
@@ -555,11 +551,24 @@ static void jp_store_sorted_drop(jp_store_t *s)
 
 /* ---- env ---------------------------------------------------------------- */
 
-jp_store_env_t *jp_store_env_new(size_t block_cache_bytes, size_t write_buffer_bytes)
+jp_store_env_t *jp_store_env_new(const jp_store_cf_def_t *cfs, size_t n_cfs,
+                                 size_t block_cache_bytes, size_t write_buffer_bytes)
 {
+    if (!cfs || n_cfs == 0 || n_cfs > JP_STORE_MAX_CFS)
+        return NULL;
     jp_store_env_t *env = calloc(1, sizeof *env);
     if (!env)
         return NULL;
+    for (size_t c = 0; c < n_cfs; c++) {
+        if (!cfs[c].name || !*cfs[c].name || strcmp(cfs[c].name, "default") == 0 ||
+            cfs[c].weight == 0) {
+            free(env);
+            return NULL;
+        }
+        env->cfs[c] = cfs[c];
+        env->weight_sum += cfs[c].weight;
+    }
+    env->n_cfs = (int)n_cfs;
     if (pthread_mutex_init(&env->lock, NULL) != 0) {
         free(env);
         return NULL;
@@ -595,22 +604,13 @@ void jp_store_env_expect_stores(jp_store_env_t *env, size_t n)
     pthread_mutex_unlock(&env->lock);
 }
 
-/* Share of the memtable budget per column family, in parts of
- * JP_STORE_WEIGHT_SUM. The customers CF takes nearly every write of a busy
- * task (one key per active customer per commit); meta, windows, models and
- * ledger take a few keys per commit. An equal split gave customers so
- * small a memtable that a single commit filled it several times over, and
- * with atomic flush every fill flushed all six CFs and stalled writes. */
-static const unsigned jp_store_cf_weight[JP_CF__COUNT] = {1, 2, 20, 4, 2, 1};
-#define JP_STORE_WEIGHT_SUM 30
-
 /* Memtable size of cf with n stores open (see jp_store.h). */
 static size_t jp_store_env_wbs(const jp_store_env_t *env, size_t n, int cf)
 {
     if (n < env->expected)
         n = env->expected;
-    size_t per = env->wb_budget / (n ? n : 1) / JP_STORE_N_WBUF / JP_STORE_WEIGHT_SUM *
-                 jp_store_cf_weight[cf];
+    size_t per =
+        env->wb_budget / (n ? n : 1) / JP_STORE_N_WBUF / env->weight_sum * env->cfs[cf].weight;
     size_t p = JP_STORE_MIN_WBS;
     while (p <= per / 2)
         p *= 2;
@@ -622,7 +622,7 @@ static size_t jp_store_env_wbs(const jp_store_env_t *env, size_t n, int cf)
 static void jp_store_env_rebalance(jp_store_env_t *env)
 {
     for (jp_store_t *s = env->stores; s; s = s->next)
-        for (int c = 0; c < JP_CF__COUNT; c++) {
+        for (int c = 0; c < env->n_cfs; c++) {
             size_t wbs = jp_store_env_wbs(env, env->n_stores, c);
             if (s->wbs[c] == wbs)
                 continue;
@@ -675,14 +675,16 @@ jp_store_t *jp_store_open(jp_store_env_t *env, const char *path, char *errstr, s
         return NULL;
     }
     s->env = env;
+    s->n_cfs = env->n_cfs;
     s->max_entries = JP_STORE_CACHE_MAX_ENTRIES;
     s->max_bytes = JP_STORE_CACHE_MAX_BYTES;
 
     /* Options per CF, memtable sizes as if this store were open already
      * (the default CF holds nothing: the smallest size). */
-    rocksdb_options_t *cfo_own[JP_CF__COUNT + 1];
+    const int n = env->n_cfs;
+    rocksdb_options_t *cfo_own[JP_STORE_MAX_CFS + 1] = {0};
     pthread_mutex_lock(&env->lock);
-    for (int c = 0; c <= JP_CF__COUNT; c++) {
+    for (int c = 0; c <= n; c++) {
         size_t wbs = c ? jp_store_env_wbs(env, env->n_stores + 1, c - 1) : JP_STORE_MIN_WBS;
         if (c)
             s->wbs[c - 1] = wbs;
@@ -690,17 +692,16 @@ jp_store_t *jp_store_open(jp_store_env_t *env, const char *path, char *errstr, s
     }
     pthread_mutex_unlock(&env->lock);
 
-    rocksdb_options_t *o = cfo_own[0];
-    const char *names[JP_CF__COUNT + 1];
-    const rocksdb_options_t *cfo[JP_CF__COUNT + 1];
+    const char *names[JP_STORE_MAX_CFS + 1];
+    const rocksdb_options_t *cfo[JP_STORE_MAX_CFS + 1];
     names[0] = "default";
-    for (int c = 0; c < JP_CF__COUNT; c++)
-        names[c + 1] = jp_cf_names[c];
-    for (int c = 0; c <= JP_CF__COUNT; c++)
+    for (int c = 0; c < n; c++)
+        names[c + 1] = env->cfs[c].name;
+    for (int c = 0; c <= n; c++)
         cfo[c] = cfo_own[c];
     char *err = NULL;
-    s->db = rocksdb_open_column_families(o, path, JP_CF__COUNT + 1, names, cfo, s->cfh, &err);
-    for (int c = 0; c <= JP_CF__COUNT; c++)
+    s->db = rocksdb_open_column_families(cfo_own[0], path, n + 1, names, cfo, s->cfh, &err);
+    for (int c = 0; c <= n; c++)
         rocksdb_options_destroy(cfo_own[c]);
     if (err || !s->db) {
         jp_store_rderr(errstr, errstr_size, path, err);
@@ -738,11 +739,11 @@ void jp_store_close(jp_store_t *s)
     pthread_mutex_unlock(&env->lock);
 
     jp_store_sorted_drop(s);
-    for (int c = 0; c < JP_CF__COUNT; c++) {
+    for (int c = 0; c < s->n_cfs; c++) {
         jp_store_map_free(&s->map[c]);
         jp_u64set_free(&s->keys[c].set);
     }
-    for (int c = 0; c <= JP_CF__COUNT; c++)
+    for (int c = 0; c <= s->n_cfs; c++)
         rocksdb_column_family_handle_destroy(s->cfh[c]);
     rocksdb_close(s->db);
     rocksdb_readoptions_destroy(s->ropts);
@@ -791,7 +792,7 @@ void jp_store_set_durability(jp_store_t *s, jp_store_durability_t d)
 size_t jp_store_cache_entries(const jp_store_t *s)
 {
     size_t n = 0;
-    for (int c = 0; c < JP_CF__COUNT; c++)
+    for (int c = 0; c < s->n_cfs; c++)
         n += s->map[c].count;
     return n;
 }
@@ -808,7 +809,7 @@ const char *jp_store_last_error(const jp_store_t *s)
  * per key. Called with nothing dirty in cf (open, end of a commit). On
  * failure the filter is dropped: the store reads RocksDB for every miss
  * again, which is slower but exact. */
-static int jp_store_keys_build(jp_store_t *s, jp_cf_t cf)
+static int jp_store_keys_build(jp_store_t *s, int cf)
 {
     jp_store_keys_t *k = &s->keys[cf];
     jp_u64set_free(&k->set);
@@ -838,7 +839,7 @@ static int jp_store_keys_build(jp_store_t *s, jp_cf_t cf)
     return rc;
 }
 
-int jp_store_track_keys(jp_store_t *s, jp_cf_t cf)
+int jp_store_track_keys(jp_store_t *s, int cf)
 {
     if (!jp_store_cf_ok(s, cf)) {
         if (s)
@@ -847,7 +848,7 @@ int jp_store_track_keys(jp_store_t *s, jp_cf_t cf)
     }
     if (s->map[cf].ndirty) {
         jp_store_fmt(s->err, sizeof s->err, "track_keys: %s has uncommitted writes",
-                     jp_cf_names[cf]);
+                     s->env->cfs[cf].name);
         return -1;
     }
     return jp_store_keys_build(s, cf);
@@ -857,7 +858,7 @@ int jp_store_track_keys(jp_store_t *s, jp_cf_t cf)
 
 /* Reads key from RocksDB into the cache (as a clean VALUE or ABSENT);
  * h is its hash. A key the filter has never seen is absent without a read. */
-static jp_store_ent_t *jp_store_load(jp_store_t *s, jp_cf_t cf, const void *key, size_t klen,
+static jp_store_ent_t *jp_store_load(jp_store_t *s, int cf, const void *key, size_t klen,
                                      uint64_t h)
 {
     if (s->keys[cf].tracked && !jp_u64set_has(&s->keys[cf].set, h))
@@ -875,7 +876,8 @@ static jp_store_ent_t *jp_store_load(jp_store_t *s, jp_cf_t cf, const void *key,
     const unsigned char *v = (const unsigned char *)rocksdb_pinnableslice_value(ps, &len);
     jp_store_ent_t *e = NULL;
     if (len < JP_STORE_TS_LEN)
-        jp_store_fmt(s->err, sizeof s->err, "%s: corrupt value (%zu bytes)", jp_cf_names[cf], len);
+        jp_store_fmt(s->err, sizeof s->err, "%s: corrupt value (%zu bytes)", s->env->cfs[cf].name,
+                     len);
     else
         e = jp_store_cache_set(s, cf, key, klen, JP_ENT_VALUE, jp_store_ts_get(v),
                                v + JP_STORE_TS_LEN, len - JP_STORE_TS_LEN, 0);
@@ -883,7 +885,7 @@ static jp_store_ent_t *jp_store_load(jp_store_t *s, jp_cf_t cf, const void *key,
     return e;
 }
 
-int jp_store_get_ts(jp_store_t *s, jp_cf_t cf, const void *key, size_t klen, const void **val,
+int jp_store_get_ts(jp_store_t *s, int cf, const void *key, size_t klen, const void **val,
                     size_t *vlen, int64_t *event_time_ms)
 {
     if (!jp_store_cf_ok(s, cf)) {
@@ -907,13 +909,13 @@ int jp_store_get_ts(jp_store_t *s, jp_cf_t cf, const void *key, size_t klen, con
     return 1;
 }
 
-int jp_store_get(jp_store_t *s, jp_cf_t cf, const void *key, size_t klen, const void **val,
+int jp_store_get(jp_store_t *s, int cf, const void *key, size_t klen, const void **val,
                  size_t *vlen)
 {
     return jp_store_get_ts(s, cf, key, klen, val, vlen, NULL);
 }
 
-int jp_store_put_ts(jp_store_t *s, jp_cf_t cf, const void *key, size_t klen, const void *val,
+int jp_store_put_ts(jp_store_t *s, int cf, const void *key, size_t klen, const void *val,
                     size_t vlen, int64_t event_time_ms)
 {
     if (!jp_store_cf_ok(s, cf)) {
@@ -924,13 +926,12 @@ int jp_store_put_ts(jp_store_t *s, jp_cf_t cf, const void *key, size_t klen, con
     return jp_store_cache_set(s, cf, key, klen, JP_ENT_VALUE, event_time_ms, val, vlen, 1) ? 0 : -1;
 }
 
-int jp_store_put(jp_store_t *s, jp_cf_t cf, const void *key, size_t klen, const void *val,
-                 size_t vlen)
+int jp_store_put(jp_store_t *s, int cf, const void *key, size_t klen, const void *val, size_t vlen)
 {
     return jp_store_put_ts(s, cf, key, klen, val, vlen, JP_STORE_NO_TTL);
 }
 
-int jp_store_del(jp_store_t *s, jp_cf_t cf, const void *key, size_t klen)
+int jp_store_del(jp_store_t *s, int cf, const void *key, size_t klen)
 {
     if (!jp_store_cf_ok(s, cf)) {
         if (s)
@@ -948,14 +949,14 @@ int jp_store_del(jp_store_t *s, jp_cf_t cf, const void *key, size_t klen)
 
 int jp_store_dirty_foreach_ts(jp_store_t *s, jp_store_dirty_ts_cb fn, void *ctx)
 {
-    for (int c = 0; c < JP_CF__COUNT; c++) {
+    for (int c = 0; c < s->n_cfs; c++) {
         const jp_store_ref_t *r;
         size_t n;
         if (jp_store_sorted_dirty(s, c, &r, &n) != 0)
             return -1;
         int rc = 0;
         for (size_t i = 0; i < n && !rc; i++)
-            rc = fn(ctx, (jp_cf_t)c, r[i].key, r[i].klen, r[i].val, r[i].vlen, r[i].ts);
+            rc = fn(ctx, c, r[i].key, r[i].klen, r[i].val, r[i].vlen, r[i].ts);
         if (rc)
             return rc;
     }
@@ -967,8 +968,8 @@ typedef struct {
     void *ctx;
 } jp_store_dirty_adapter_t;
 
-static int jp_store_dirty_adapt(void *ctx, jp_cf_t cf, const void *key, size_t klen,
-                                const void *val, size_t vlen, int64_t ts)
+static int jp_store_dirty_adapt(void *ctx, int cf, const void *key, size_t klen, const void *val,
+                                size_t vlen, int64_t ts)
 {
     (void)ts;
     jp_store_dirty_adapter_t *a = ctx;
@@ -984,7 +985,7 @@ int jp_store_dirty_foreach(jp_store_t *s, jp_store_dirty_cb fn, void *ctx)
 size_t jp_store_dirty_count(const jp_store_t *s)
 {
     size_t n = 0;
-    for (int c = 0; c < JP_CF__COUNT; c++)
+    for (int c = 0; c < s->n_cfs; c++)
         n += s->map[c].ndirty;
     return n;
 }
@@ -999,8 +1000,8 @@ int jp_store_commit(jp_store_t *s, const jp_store_kv_t *meta, size_t n_meta, cha
     /* Key order: the memtable's skiplist inserts a sorted batch several
      * times faster than one in hash order, and the batch is deterministic. */
     rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
-    size_t removed[JP_CF__COUNT] = {0};
-    for (int c = 0; c < JP_CF__COUNT; c++) {
+    size_t removed[JP_STORE_MAX_CFS] = {0};
+    for (int c = 0; c < s->n_cfs; c++) {
         const jp_store_ref_t *r;
         size_t n;
         if (jp_store_sorted_dirty(s, c, &r, &n) != 0) {
@@ -1024,7 +1025,7 @@ int jp_store_commit(jp_store_t *s, const jp_store_kv_t *meta, size_t n_meta, cha
         const char *kp[1] = {meta[i].klen ? meta[i].key : ""};
         const char *vp[2] = {(const char *)ts, meta[i].vlen ? meta[i].val : ""};
         size_t ks[1] = {meta[i].klen}, vs[2] = {JP_STORE_TS_LEN, meta[i].vlen};
-        rocksdb_writebatch_putv_cf(wb, s->cfh[JP_CF_META + 1], 1, kp, ks, 2, vp, vs);
+        rocksdb_writebatch_putv_cf(wb, s->cfh[JP_STORE_META_CF + 1], 1, kp, ks, 2, vp, vs);
     }
     char *err = NULL;
     rocksdb_write(s->db, s->wopts, wb, &err);
@@ -1043,7 +1044,7 @@ int jp_store_commit(jp_store_t *s, const jp_store_kv_t *meta, size_t n_meta, cha
     if (s->no_wal && ++s->commits_unflushed >= JP_STORE_FLUSH_EVERY) {
         rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
         rocksdb_flushoptions_set_wait(fo, 1);
-        for (int c = JP_CF__COUNT - 1; c >= 0; c--) { /* JP_CF_META is 0: last */
+        for (int c = s->n_cfs - 1; c >= 0; c--) { /* JP_STORE_META_CF is 0: last */
             char *ferr = NULL;
             rocksdb_flush_cf(s->db, fo, s->cfh[c + 1], &ferr);
             rocksdb_free(ferr); /* a failed flush only lengthens a restore */
@@ -1052,14 +1053,14 @@ int jp_store_commit(jp_store_t *s, const jp_store_kv_t *meta, size_t n_meta, cha
         s->commits_unflushed = 0;
     }
     /* meta entries bypassed the cache: drop any cached copy */
-    jp_store_map_t *mm = &s->map[JP_CF_META];
+    jp_store_map_t *mm = &s->map[JP_STORE_META_CF];
     for (size_t i = 0; i < n_meta; i++) {
         jp_store_ent_t *e = jp_store_map_find(mm, meta[i].key, meta[i].klen,
                                               jp_store_hash(meta[i].key, meta[i].klen));
         if (e)
             jp_store_map_remove_at(mm, (size_t)(e - mm->slot));
     }
-    for (int c = 0; c < JP_CF__COUNT; c++) {
+    for (int c = 0; c < s->n_cfs; c++) {
         jp_store_map_t *m = &s->map[c];
         for (size_t i = 0; m->ndirty && i < m->cap; i++) {
             if (m->slot[i].buf && m->slot[i].dirty) {
@@ -1072,14 +1073,14 @@ int jp_store_commit(jp_store_t *s, const jp_store_kv_t *meta, size_t n_meta, cha
         jp_store_keys_t *k = &s->keys[c];
         k->removed += removed[c];
         if (k->tracked && k->removed > jp_u64set_count(&k->set) / 2)
-            jp_store_keys_build(s, (jp_cf_t)c);
+            jp_store_keys_build(s, c);
     }
     return 0;
 }
 
 /* ---- scan and expiry ---------------------------------------------------- */
 
-int jp_store_scan(jp_store_t *s, jp_cf_t cf, const void *prefix, size_t plen, jp_store_iter_cb fn,
+int jp_store_scan(jp_store_t *s, int cf, const void *prefix, size_t plen, jp_store_iter_cb fn,
                   void *ctx)
 {
     if (!jp_store_cf_ok(s, cf)) {
@@ -1138,7 +1139,7 @@ int jp_store_scan(jp_store_t *s, jp_cf_t cf, const void *prefix, size_t plen, jp
             const char *v = rocksdb_iter_value(it, &vl);
             if (vl < JP_STORE_TS_LEN) {
                 jp_store_fmt(s->err, sizeof s->err, "%s: corrupt value (%zu bytes)",
-                             jp_cf_names[cf], vl);
+                             s->env->cfs[cf].name, vl);
                 rc = -1;
                 break;
             }
@@ -1167,7 +1168,7 @@ int jp_store_scan(jp_store_t *s, jp_cf_t cf, const void *prefix, size_t plen, jp
     return rc;
 }
 
-long jp_store_expire(jp_store_t *s, jp_cf_t cf, int64_t cutoff_ms)
+long jp_store_expire(jp_store_t *s, int cf, int64_t cutoff_ms)
 {
     if (!jp_store_cf_ok(s, cf)) {
         if (s)
@@ -1184,8 +1185,8 @@ long jp_store_expire(jp_store_t *s, jp_cf_t cf, int64_t cutoff_ms)
         const char *k = rocksdb_iter_key(it, &kl);
         const unsigned char *v = (const unsigned char *)rocksdb_iter_value(it, &vl);
         if (vl < JP_STORE_TS_LEN) {
-            jp_store_fmt(s->err, sizeof s->err, "%s: corrupt value (%zu bytes)", jp_cf_names[cf],
-                         vl);
+            jp_store_fmt(s->err, sizeof s->err, "%s: corrupt value (%zu bytes)",
+                         s->env->cfs[cf].name, vl);
             n = -1;
             break;
         }
@@ -1227,7 +1228,7 @@ long jp_store_expire(jp_store_t *s, jp_cf_t cf, int64_t cutoff_ms)
 void jp_store_size(jp_store_t *s, uint64_t *bytes, uint64_t *keys)
 {
     uint64_t b = 0, k = 0;
-    for (int c = 1; c <= JP_CF__COUNT; c++) {
+    for (int c = 1; c <= s->n_cfs; c++) {
         uint64_t v = 0;
         if (rocksdb_property_int_cf(s->db, s->cfh[c], "rocksdb.estimate-live-data-size", &v) == 0)
             b += v;

@@ -3,9 +3,13 @@
  * family per state store, a write-back cache in front of it, and the
  * commit step of the commit protocol (docs/processor.md).
  *
- * Column families: "meta" (input offsets, changelog offsets, watermark),
- * "windows", "customers", "dedupe", "models", "ledger". Keys and values are
- * opaque bytes chosen by the engine.
+ * Column families: the caller's table (jp_store_cf_def_t), given once to
+ * the env: a name per column family (the RocksDB column family: a store
+ * reopens only under the same names) and its memtable weight. Column
+ * family 0 is the caller's metadata by contract: jp_store_commit writes
+ * its meta entries there, and a store without a WAL flushes it last. Keys
+ * and values are opaque bytes chosen by the caller. A column family is
+ * named by its index in the table (the caller's enum).
  *
  * Write-back cache: jp_store_get/put/del work on an in-memory map per
  * column family; only jp_store_commit writes to RocksDB, in one atomic
@@ -24,11 +28,10 @@
  * by the env itself: with n stores open (or the expected count, if
  * larger: jp_store_env_expect_stores), each column family's
  * write_buffer_size is set (SetOptions, rebalanced on open and close) to
- * the largest power of two <= budget / (n * 2 memtables) * its weight
- * (customers 20/30 of a store's share, dedupe 4/30, windows and models
- * 2/30, meta and ledger 1/30: where a busy task's writes go), floor
- * 256 KiB, with max_write_buffer_number = 2. Memtables therefore stay within
- * the budget unless n is so large that the floor applies.
+ * the largest power of two <= budget / (n * 2 memtables) * its weight /
+ * the sum of the table's weights (the caller weighs where its writes go),
+ * floor 256 KiB, with max_write_buffer_number = 2. Memtables therefore
+ * stay within the budget unless n is so large that the floor applies.
  *
  * On-disk format (every column family): key = the engine's key bytes;
  * value = 8-byte little-endian two's-complement event time (ms) followed by
@@ -50,15 +53,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum {
-    JP_CF_META,
-    JP_CF_WINDOWS,
-    JP_CF_CUSTOMERS,
-    JP_CF_DEDUPE,
-    JP_CF_MODELS,
-    JP_CF_LEDGER,
-    JP_CF__COUNT
-} jp_cf_t;
+/* One column family of the caller's table. */
+typedef struct jp_store_cf_def_s {
+    const char *name; /* RocksDB column family; not "default" */
+    unsigned weight;  /* share of the memtable budget, > 0 */
+} jp_store_cf_def_t;
+
+/* Most column families a table may have. */
+#define JP_STORE_MAX_CFS 15
+/* The column family of jp_store_commit's meta entries. */
+#define JP_STORE_META_CF 0
 
 /* Event time of entries that never expire (put, meta). */
 #define JP_STORE_NO_TTL INT64_MAX
@@ -67,17 +71,17 @@ typedef enum {
 #define JP_STORE_CACHE_MAX_ENTRIES 100000
 #define JP_STORE_CACHE_MAX_BYTES   (64u * 1024 * 1024)
 
-/* "meta", "windows", ...: the column family and changelog store name
- * (NULL for a value outside the enum). */
-const char *jp_cf_name(jp_cf_t cf);
-
 typedef struct jp_store_env_s jp_store_env_t;
 typedef struct jp_store_s jp_store_t;
 
-/* Shared block cache and memtable budget (write_buffer_bytes is the total
- * for every store of the env, see Memory above). NULL if out of memory.
- * Free only after every store of the env is closed. */
-jp_store_env_t *jp_store_env_new(size_t block_cache_bytes, size_t write_buffer_bytes);
+/* Shared column family table, block cache and memtable budget
+ * (write_buffer_bytes is the total for every store of the env, see Memory
+ * above). cfs[0..n_cfs) is copied; its names must outlive the env. NULL if
+ * out of memory or the table is invalid (empty, more than
+ * JP_STORE_MAX_CFS, a name missing or "default", a weight of 0). Free only
+ * after every store of the env is closed. */
+jp_store_env_t *jp_store_env_new(const jp_store_cf_def_t *cfs, size_t n_cfs,
+                                 size_t block_cache_bytes, size_t write_buffer_bytes);
 void jp_store_env_free(jp_store_env_t *env);
 /* The memtable split assumes at least n stores open (default 0: the
  * stores actually open). Resizing memtables rewrites each store's OPTIONS
@@ -126,46 +130,45 @@ const char *jp_store_last_error(const jp_store_t *s);
  * 0, or -1 (the store then reads RocksDB for every miss, as without it;
  * the same happens if memory runs out later).
  */
-int jp_store_track_keys(jp_store_t *s, jp_cf_t cf);
+int jp_store_track_keys(jp_store_t *s, int cf);
 
 /* Read through the cache. Returns 1 and a pointer valid until the next
  * call that modifies this key or commits, 0 if absent (or deleted), -1 on
  * a RocksDB error (jp_store_last_error). val and vlen may be NULL. A miss
  * is cached, absence included. */
-int jp_store_get(jp_store_t *s, jp_cf_t cf, const void *key, size_t klen, const void **val,
+int jp_store_get(jp_store_t *s, int cf, const void *key, size_t klen, const void **val,
                  size_t *vlen);
 /* As get, also returning the recorded event time (JP_STORE_NO_TTL if
  * none); ts may be NULL. */
-int jp_store_get_ts(jp_store_t *s, jp_cf_t cf, const void *key, size_t klen, const void **val,
+int jp_store_get_ts(jp_store_t *s, int cf, const void *key, size_t klen, const void **val,
                     size_t *vlen, int64_t *event_time_ms);
 /* Writes into the cache (copies key and value); marks the key dirty.
  * 0, or -1 if out of memory or cf is invalid. */
-int jp_store_put(jp_store_t *s, jp_cf_t cf, const void *key, size_t klen, const void *val,
-                 size_t vlen);
+int jp_store_put(jp_store_t *s, int cf, const void *key, size_t klen, const void *val, size_t vlen);
 /* As put, recording the event time for TTL expiry. */
-int jp_store_put_ts(jp_store_t *s, jp_cf_t cf, const void *key, size_t klen, const void *val,
+int jp_store_put_ts(jp_store_t *s, int cf, const void *key, size_t klen, const void *val,
                     size_t vlen, int64_t event_time_ms);
 /* Deletes through the cache (a dirty tombstone; a no-op for a key the
  * cache knows to be absent from RocksDB with nothing pending). */
-int jp_store_del(jp_store_t *s, jp_cf_t cf, const void *key, size_t klen);
+int jp_store_del(jp_store_t *s, int cf, const void *key, size_t klen);
 
 /* Calls fn for every dirty key (val NULL for a tombstone), in key order
  * (memcmp, shorter first on a tie) per column family, column families in
- * enum order: deterministic. fn must not modify the store. Returns 0, the
+ * table order: deterministic. fn must not modify the store. Returns 0, the
  * first non-zero value fn returned (which stops the walk), or -1 if out of
  * memory. */
-typedef int (*jp_store_dirty_cb)(void *ctx, jp_cf_t cf, const void *key, size_t klen,
-                                 const void *val, size_t vlen);
+typedef int (*jp_store_dirty_cb)(void *ctx, int cf, const void *key, size_t klen, const void *val,
+                                 size_t vlen);
 int jp_store_dirty_foreach(jp_store_t *s, jp_store_dirty_cb fn, void *ctx);
 /* As dirty_foreach, with the event time of puts (JP_STORE_NO_TTL if none,
  * 0 for tombstones), so changelog records can carry it for restores. */
-typedef int (*jp_store_dirty_ts_cb)(void *ctx, jp_cf_t cf, const void *key, size_t klen,
+typedef int (*jp_store_dirty_ts_cb)(void *ctx, int cf, const void *key, size_t klen,
                                     const void *val, size_t vlen, int64_t event_time_ms);
 int jp_store_dirty_foreach_ts(jp_store_t *s, jp_store_dirty_ts_cb fn, void *ctx);
 size_t jp_store_dirty_count(const jp_store_t *s);
 
 /* Writes every dirty key plus the given meta entries (column family
- * "meta"; they win over a dirty meta key of the same name) in one atomic
+ * JP_STORE_META_CF; they win over a dirty meta key of the same name) in one atomic
  * batch (durability: jp_store_set_durability), then clears the dirty set. The cache keeps the
  * values (bounded: clean entries beyond the cache limit are evicted). On failure nothing is written
  * and the dirty set is kept, so commit can be retried. */
@@ -187,13 +190,13 @@ int jp_store_commit(jp_store_t *s, const jp_store_kv_t *meta, size_t n_meta, cha
  * the sort of the matching dirty keys. */
 typedef int (*jp_store_iter_cb)(void *ctx, const void *key, size_t klen, const void *val,
                                 size_t vlen);
-int jp_store_scan(jp_store_t *s, jp_cf_t cf, const void *prefix, size_t plen, jp_store_iter_cb fn,
+int jp_store_scan(jp_store_t *s, int cf, const void *prefix, size_t plen, jp_store_iter_cb fn,
                   void *ctx);
 
 /* Deletes (as dirty tombstones) entries of cf whose recorded event time is
  * older than cutoff_ms (strictly). Returns how many, -1 on an error. Reads
  * the whole column family (committed + cached). */
-long jp_store_expire(jp_store_t *s, jp_cf_t cf, int64_t cutoff_ms);
+long jp_store_expire(jp_store_t *s, int cf, int64_t cutoff_ms);
 
 /* Approximate live bytes (SST estimate + memtables) and keys (RocksDB
  * properties, summed over the column families), for metrics. */

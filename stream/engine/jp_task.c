@@ -30,6 +30,26 @@
  * the cache while a large store is rebuilt. */
 #define RESTORE_BATCH 10000
 
+/* Memtable weights: the customers CF takes nearly every write of a busy
+ * task (one key per active customer per commit); meta, windows, models and
+ * ledger take a few keys per commit. An equal split gave customers so
+ * small a memtable that a single commit filled it several times over, and
+ * with atomic flush every fill flushed all six CFs and stalled writes. */
+const jp_store_cf_def_t jp_task_store_cfs[JP_CF__COUNT] = {
+    [JP_CF_META] = {"meta", 1},
+    [JP_CF_WINDOWS] = {"windows", 2},
+    [JP_CF_CUSTOMERS] = {"customers", 20},
+    [JP_CF_DEDUPE] = {"dedupe", 4},
+    [JP_CF_MODELS] = {"models", 2},
+    [JP_CF_LEDGER] = {"ledger", 1},
+};
+_Static_assert(JP_CF_META == JP_STORE_META_CF, "jp_store commits meta entries to CF 0");
+
+const char *jp_cf_name(jp_cf_t cf)
+{
+    return (unsigned)cf < JP_CF__COUNT ? jp_task_store_cfs[cf].name : NULL;
+}
+
 static const char *const meta_wm = "wm";
 static const char *const meta_cnt = "cnt";
 static const char *const meta_gc = "gc";

@@ -17,7 +17,7 @@
  * it does not depend on how the partitions interleave, so features are
  * byte-identical across runs, restarts and rebalances.
  *
- * State (column families of jp_store.h): windows (open windows), customers
+ * State (the column families jp_cf_t, in a jp_store): windows (open windows), customers
  * (per PII token, TTL'd by event time), dedupe (segments of event-id
  * fingerprints per hour of event time, held in memory by jp_dedupe and
  * deleted once past the horizon), meta (watermarks, per-partition counters, carried
@@ -39,6 +39,27 @@
 #include "engine/jp_window.h"
 
 typedef enum { JP_INPUT_SALES, JP_INPUT_CUSTOMERS, JP_INPUT_DRAWS, JP_INPUT__COUNT } jp_input_t;
+
+/* The task's state stores, one column family each, in the order of the
+ * table handed to jp_store_env_new (meta first: JP_STORE_META_CF). A name
+ * is also the changelog's store name (jackpot.<name>-changelog) and the
+ * RocksDB column family of existing state directories: never rename one. */
+typedef enum {
+    JP_CF_META,
+    JP_CF_WINDOWS,
+    JP_CF_CUSTOMERS,
+    JP_CF_DEDUPE,
+    JP_CF_MODELS,
+    JP_CF_LEDGER,
+    JP_CF__COUNT
+} jp_cf_t;
+
+/* The column family table of every task store, for jp_store_env_new. */
+extern const jp_store_cf_def_t jp_task_store_cfs[JP_CF__COUNT];
+
+/* "meta", "windows", ...: the column family and changelog store name
+ * (NULL for a value outside the enum). */
+const char *jp_cf_name(jp_cf_t cf);
 
 /* One input record as the task sees it (the engine's copy of a Kafka
  * message; the value buffer must be writable and outlive the call). */

@@ -446,7 +446,7 @@ static void test_pii_never_leaves_the_input(void **state)
     char err[512], path[700];
     run_engine_until(fx.produced);
     /* state: every store, every column family */
-    jp_store_env_t *env = jp_store_env_new(8 << 20, 8 << 20);
+    jp_store_env_t *env = jp_store_env_new(jp_task_store_cfs, JP_CF__COUNT, 8 << 20, 8 << 20);
     int stores = 0;
     for (int p = 0; p < 6; p++) {
         snprintf(path, sizeof(path), "%s/task-%d", fx.cfg.state.dir, p);

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "engine/jp_store.h"
+#include "engine/jp_task.h"
 #include "jp_test.h"
 
 /* ---- helpers ------------------------------------------------------------- */
@@ -57,7 +58,7 @@ static int setup(void **state)
 {
     fx_t *f = calloc(1, sizeof *f);
     assert_non_null(f);
-    f->env = jp_store_env_new(8u << 20, 16u << 20);
+    f->env = jp_store_env_new(jp_task_store_cfs, JP_CF__COUNT, 8u << 20, 16u << 20);
     assert_non_null(f->env);
     f->dir = jp_test_tmpdir("store");
     f->path = join(f->dir, "db");
@@ -132,7 +133,7 @@ static void col_add(col_t *c, const char *cf, const void *k, size_t kl, const vo
     c->rows++;
 }
 
-static int dirty_cb(void *ctx, jp_cf_t cf, const void *k, size_t kl, const void *v, size_t vl)
+static int dirty_cb(void *ctx, int cf, const void *k, size_t kl, const void *v, size_t vl)
 {
     col_add(ctx, jp_cf_name(cf), k, kl, v, vl);
     return 0;
@@ -184,7 +185,7 @@ static const char *self_path;
 static int crash_child(const char *path, int no_wal)
 {
     char err[256];
-    jp_store_env_t *env = jp_store_env_new(1u << 20, 4u << 20);
+    jp_store_env_t *env = jp_store_env_new(jp_task_store_cfs, JP_CF__COUNT, 1u << 20, 4u << 20);
     jp_store_t *s = env ? jp_store_open(env, path, err, sizeof err) : NULL;
     if (!s)
         return 2;
@@ -385,7 +386,7 @@ typedef struct {
     int tomb[32];
 } raw_t;
 
-static int raw_cb(void *ctx, jp_cf_t cf, const void *k, size_t kl, const void *v, size_t vl)
+static int raw_cb(void *ctx, int cf, const void *k, size_t kl, const void *v, size_t vl)
 {
     (void)vl;
     raw_t *r = ctx;
@@ -448,8 +449,7 @@ typedef struct {
     size_t n;
 } walk_t;
 
-static int walk_check(void *ctx, jp_cf_t cf, const void *key, size_t klen, const void *val,
-                      size_t vlen)
+static int walk_check(void *ctx, int cf, const void *key, size_t klen, const void *val, size_t vlen)
 {
     walk_t *w = ctx;
     (void)cf;
@@ -895,6 +895,67 @@ static void test_errors(void **state)
     assert_null(jp_store_open(NULL, f->path, err, sizeof err));
 }
 
+/* The store knows no column family of its own: any table works, column
+ * family 0 takes the commit's meta entries, and a bad table is refused. */
+static void test_caller_table(void **state)
+{
+    fx_t *f = *state;
+    char err[256] = "";
+    const jp_store_cf_def_t two[] = {{"head", 1}, {"items", 3}};
+    jp_store_env_t *env = jp_store_env_new(two, 2, 1u << 20, 4u << 20);
+    assert_non_null(env);
+    char *path = join(f->dir, "two");
+    jp_store_t *s = open_at(env, path);
+    put_s(s, 1, "apple", "red");
+    jp_store_kv_t meta = {"pos", 3, "7", 1};
+    assert_int_equal(jp_store_commit(s, &meta, 1, err, sizeof err), 0);
+    assert_int_equal(jp_store_put(s, 2, "k", 1, "v", 1), -1); /* beyond the table */
+    jp_store_close(s);
+    s = open_at(env, path);
+    expect(s, 1, "apple", "red");
+    expect(s, 0, "pos", "7");
+    expect(s, 0, "apple", NULL);
+    jp_store_close(s);
+    jp_store_env_free(env);
+    free(path);
+
+    const jp_store_cf_def_t no_weight[] = {{"meta", 1}, {"x", 0}};
+    const jp_store_cf_def_t reserved[] = {{"default", 1}};
+    const jp_store_cf_def_t unnamed[] = {{NULL, 1}};
+    jp_store_cf_def_t many[JP_STORE_MAX_CFS + 1];
+    for (size_t i = 0; i < JP_STORE_MAX_CFS + 1; i++)
+        many[i] = (jp_store_cf_def_t){"cf", 1};
+    assert_null(jp_store_env_new(no_weight, 2, 1u << 20, 1u << 20));
+    assert_null(jp_store_env_new(reserved, 1, 1u << 20, 1u << 20));
+    assert_null(jp_store_env_new(unnamed, 1, 1u << 20, 1u << 20));
+    assert_null(jp_store_env_new(two, 0, 1u << 20, 1u << 20));
+    assert_null(jp_store_env_new(many, JP_STORE_MAX_CFS + 1, 1u << 20, 1u << 20));
+}
+
+/* State directories written before the engine passed its table (the
+ * column families spelled out here) open under the task's table. */
+static void test_task_table_opens_existing_stores(void **state)
+{
+    fx_t *f = *state;
+    char err[256] = "";
+    const jp_store_cf_def_t before[] = {{"meta", 1},   {"windows", 2}, {"customers", 20},
+                                        {"dedupe", 4}, {"models", 2},  {"ledger", 1}};
+    jp_store_env_t *env = jp_store_env_new(before, 6, 1u << 20, 4u << 20);
+    assert_non_null(env);
+    char *path = join(f->dir, "before");
+    jp_store_t *s = open_at(env, path);
+    for (int c = 0; c < 6; c++)
+        put_s(s, c, "key", before[c].name);
+    assert_int_equal(jp_store_commit(s, NULL, 0, err, sizeof err), 0);
+    jp_store_close(s);
+    jp_store_env_free(env);
+    s = open_at(f->env, path);
+    for (int c = 0; c < JP_CF__COUNT; c++)
+        expect(s, c, "key", jp_cf_name((jp_cf_t)c));
+    jp_store_close(s);
+    free(path);
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 4 && strcmp(argv[1], "--crash-child") == 0)
@@ -924,6 +985,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_meta_overrides_cache, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tracked_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_caller_table, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_task_table_opens_existing_stores, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
