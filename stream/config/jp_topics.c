@@ -7,7 +7,8 @@
 
 #include <stdio.h>
 
-const char *const jp_topics_changelog_stores[] = {"meta", "windows", "customers", "dedupe"};
+const char *const jp_topics_changelog_stores[] = {"meta",   "windows", "customers", "dedupe",
+                                                  "models", "ledger",  "alerts"};
 const size_t jp_topics_n_changelog_stores =
     sizeof(jp_topics_changelog_stores) / sizeof(jp_topics_changelog_stores[0]);
 

@@ -34,7 +34,7 @@
 #define MAX_TASKS 1024
 /* Changelog stores in use, in jp_topics_changelog_stores' order (the names
  * are the column families'; jp_engine_new checks they agree). */
-#define N_CHANGELOG 4
+#define N_CHANGELOG 7
 extern const jp_cf_t jp_engine_changelog_cfs[N_CHANGELOG];
 #define HDR_OFFSETS "jp.input.offsets"
 
@@ -70,6 +70,7 @@ struct jp_engine_s {
     /* Producer topic handles, made once: producing by name looks the topic
      * up under a lock for every record. */
     rd_kafka_topic_t *rkt_dlq[JP_INPUT__COUNT], *rkt_changelog[JP_CF__COUNT], *rkt_features;
+    rd_kafka_topic_t *rkt_out[JP_OUTPUT__COUNT];
     jp_registry_client_t *registry;
     jp_serde_t *serde;
     jp_pii_t *pii;
@@ -115,6 +116,8 @@ int jp_engine_produce(jp_engine_t *e, rd_kafka_topic_t *rkt, int partition, cons
 int jp_engine_io_features(void *ctx, int partition, const char *key, const void *value, size_t len);
 int jp_engine_io_dead_letter(void *ctx, int partition, const jp_task_record_t *rec,
                              const char *error_class, const char *message);
+int jp_engine_io_emit(void *ctx, int partition, jp_output_t topic, const char *key, size_t key_len,
+                      const void *value, size_t len);
 
 /* ---- jp_engine_group.c ---- */
 /* The group member's rebalance callback (opaque: the engine). */

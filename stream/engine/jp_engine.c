@@ -23,8 +23,9 @@
 #include "config/jp_topics.h"
 #include "registry/jp_registry_serde.h"
 
-const jp_cf_t jp_engine_changelog_cfs[N_CHANGELOG] = {JP_CF_META, JP_CF_WINDOWS, JP_CF_CUSTOMERS,
-                                                      JP_CF_DEDUPE};
+const jp_cf_t jp_engine_changelog_cfs[N_CHANGELOG] = {JP_CF_META,   JP_CF_WINDOWS, JP_CF_CUSTOMERS,
+                                                      JP_CF_DEDUPE, JP_CF_MODELS,  JP_CF_LEDGER,
+                                                      JP_CF_ALERTS};
 /* Used only by `jackpot dev` when no key file is configured. */
 static const char dev_pii_key[] = "jackpot-dev-mode-pii-key-not-secret";
 
@@ -343,11 +344,19 @@ jp_engine_t *jp_engine_new(const jp_config_t *cfg, jp_metrics_t *metrics,
         goto fail;
     }
     e->rkt_features = rd_kafka_topic_new(e->producer, cfg->topics.features, NULL);
+    const char *outputs[JP_OUTPUT__COUNT] = {[JP_OUTPUT_RECOMMENDATIONS] =
+                                                 cfg->topics.recommendations,
+                                             [JP_OUTPUT_ALERTS] = cfg->topics.alerts,
+                                             [JP_OUTPUT_MODELS] = cfg->topics.models};
+    for (int i = 0; i < JP_OUTPUT__COUNT; i++)
+        e->rkt_out[i] = rd_kafka_topic_new(e->producer, outputs[i], NULL);
     for (int i = 0; i < JP_INPUT__COUNT; i++)
         e->rkt_dlq[i] = rd_kafka_topic_new(e->producer, e->dlq[i], NULL);
     for (int i = 0; i < JP_CF__COUNT; i++)
         e->rkt_changelog[i] = rd_kafka_topic_new(e->producer, e->changelog[i], NULL);
     int rkt_ok = e->rkt_features != NULL;
+    for (int i = 0; i < JP_OUTPUT__COUNT; i++)
+        rkt_ok &= e->rkt_out[i] != NULL;
     for (int i = 0; i < JP_INPUT__COUNT; i++)
         rkt_ok &= e->rkt_dlq[i] != NULL;
     for (int i = 0; i < JP_CF__COUNT; i++)
@@ -375,8 +384,8 @@ jp_engine_t *jp_engine_new(const jp_config_t *cfg, jp_metrics_t *metrics,
         jp_store_env_new(jp_task_store_cfs, JP_CF__COUNT, (size_t)cfg->state.block_cache_mb << 20,
                          (size_t)cfg->state.write_buffer_mb << 20);
     e->env.features_topic = cfg->topics.features;
-    e->env.io =
-        (jp_task_io_t){e, jp_engine_io_features, jp_engine_io_dead_letter, jp_engine_io_count};
+    e->env.io = (jp_task_io_t){e, jp_engine_io_features, jp_engine_io_dead_letter,
+                               jp_engine_io_count, jp_engine_io_emit};
     if (!e->env.store_env) {
         snprintf(errstr, errstr_size, "cannot create the RocksDB environment");
         goto fail;
@@ -409,6 +418,14 @@ jp_engine_t *jp_engine_new(const jp_config_t *cfg, jp_metrics_t *metrics,
 fail:
     jp_engine_free(e);
     return NULL;
+}
+
+int jp_engine_add_proc(jp_engine_t *e, const jp_proc_t *proc)
+{
+    if (e->env.n_procs == JP_TASK_MAX_PROCS || !proc || !proc->open)
+        return -1;
+    e->env.procs[e->env.n_procs++] = proc;
+    return 0;
 }
 
 int jp_engine_on_window_close(jp_engine_t *e, jp_task_window_cb fn, void *ctx)
@@ -462,6 +479,9 @@ void jp_engine_free(jp_engine_t *e)
         rd_kafka_flush(e->producer, 5000);
         if (e->rkt_features)
             rd_kafka_topic_destroy(e->rkt_features);
+        for (int i = 0; i < JP_OUTPUT__COUNT; i++)
+            if (e->rkt_out[i])
+                rd_kafka_topic_destroy(e->rkt_out[i]);
         for (int i = 0; i < JP_INPUT__COUNT; i++)
             if (e->rkt_dlq[i])
                 rd_kafka_topic_destroy(e->rkt_dlq[i]);

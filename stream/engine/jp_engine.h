@@ -80,6 +80,10 @@ void jp_engine_free(jp_engine_t *e);
 int jp_engine_reload_countries(jp_engine_t *e, const jp_config_t *countries, char *errstr,
                                size_t errstr_size);
 
+/* Adds a processor (jp_proc.h) to every task (before jp_engine_run; at
+ * most JP_TASK_MAX_PROCS; proc must outlive the engine). 0 or -1. */
+int jp_engine_add_proc(jp_engine_t *e, const jp_proc_t *proc);
+
 /* Registers a window-close handler (before jp_engine_run). */
 int jp_engine_on_window_close(jp_engine_t *e, jp_task_window_cb fn, void *ctx);
 

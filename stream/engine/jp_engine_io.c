@@ -74,6 +74,18 @@ int jp_engine_io_features(void *ctx, int partition, const char *key, const void 
                              NULL);
 }
 
+int jp_engine_io_emit(void *ctx, int partition, jp_output_t topic, const char *key, size_t key_len,
+                      const void *value, size_t len)
+{
+    jp_engine_t *e = ctx;
+    (void)partition;
+    if ((unsigned)topic >= JP_OUTPUT__COUNT)
+        return -1;
+    /* Keyed: the default partitioner keeps one key's records in order. */
+    return jp_engine_produce(e, e->rkt_out[topic], RD_KAFKA_PARTITION_UA, key, key_len, value, len,
+                             NULL, NULL);
+}
+
 int jp_engine_io_dead_letter(void *ctx, int partition, const jp_task_record_t *rec,
                              const char *error_class, const char *message)
 {

@@ -168,6 +168,16 @@ static void drain(jp_engine_t *e, rd_kafka_t *rk, int timeout_ms, int max)
     jp_engine_hand_over_polled(e);
 }
 
+/* Processors' commands and the facts their clock has passed. */
+static void poll_tasks(jp_engine_t *e)
+{
+    for (int p = 0; p < e->n_partitions; p++)
+        if (e->tasks[p] && jp_task_poll(e->tasks[p]) != 0) {
+            jp_engine_rewind_all(e, "a processor's outputs could not be queued");
+            return;
+        }
+}
+
 int jp_engine_run(jp_engine_t *e, char *errstr, size_t errstr_size)
 {
     rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
@@ -185,6 +195,7 @@ int jp_engine_run(jp_engine_t *e, char *errstr, size_t errstr_size)
         drain(e, e->follower, 0, 1000);
         drain(e, e->leader, 0, 1000);
         rd_kafka_poll(e->producer, 0);
+        poll_tasks(e);
         reseek_pending(e);
         if (jp_clock_now_ms() - e->last_commit_ms >= e->cfg->processing.commit_interval_ms)
             jp_engine_commit(e);

@@ -21,7 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/jp_log.h"
 #include "engine/jp_customer.h"
+#include "model/base/jp_err.h"
 #include "model/sketch/jp_dedupe.h"
 #include "config/jp_tz.h"
 
@@ -42,6 +44,7 @@ const jp_store_cf_def_t jp_task_store_cfs[JP_CF__COUNT] = {
     [JP_CF_DEDUPE] = {"dedupe", 4},
     [JP_CF_MODELS] = {"models", 2},
     [JP_CF_LEDGER] = {"ledger", 1},
+    [JP_CF_ALERTS] = {"alerts", 1},
 };
 _Static_assert(JP_CF_META == JP_STORE_META_CF, "jp_store commits meta entries to CF 0");
 
@@ -55,6 +58,24 @@ static const char *const meta_cnt = "cnt";
 static const char *const meta_gc = "gc";
 static const char *const local_in = "local/in";
 static const char *const local_cl = "local/cl";
+static const char *const meta_first = "first";
+static const char *const meta_clock = "clk";
+
+/* A fact waiting for the clock (jp_proc.h): a closed window's
+ * FeatureVector, kept in meta under its delivery key
+ *     "fact" | time (8) | kind (1) | country (2) | window kind (1) | start (8)
+ * (times big-endian offset binary, so keys sort in delivery order). */
+#define FACT_KEY_LEN 24
+enum { FACT_WINDOW = 0 };
+typedef struct {
+    uint8_t key[FACT_KEY_LEN];
+    uint8_t *val; /* the framed FeatureVector */
+    size_t len;
+} fact_t;
+
+struct jp_proc_ctx_s {
+    jp_task_t *t;
+};
 
 typedef struct {
     char country[3];
@@ -117,6 +138,16 @@ struct jp_task_s {
         int64_t start, end;
     } draw_period[8];
     unsigned draw_period_next;
+    /* Processors (jp_proc.h): one instance each, the facts waiting for the
+     * clock (sorted by key), and what the data snapshot and timers need. */
+    struct jp_proc_ctx_s pctx;
+    void *proc[JP_TASK_MAX_PROCS];
+    fact_t *facts;
+    size_t n_facts, cap_facts;
+    int64_t first_event[JP_INPUT__COUNT], first_offset[JP_INPUT__COUNT];
+    int64_t timer_cursor; /* timers have run up to here; NO_TIME: not started */
+    int64_t last_clock;
+    jp_avro_arena_t fact_arena;
 };
 
 /* ---- helpers ------------------------------------------------------------- */
@@ -236,6 +267,277 @@ static int load_carried(void *ctx, const void *key, size_t klen, const void *val
     return 0;
 }
 
+/* ---- processors (jp_proc.h) --------------------------------------------------------- */
+
+static void facts_clear(jp_task_t *t)
+{
+    for (size_t i = 0; i < t->n_facts; i++)
+        free(t->facts[i].val);
+    t->n_facts = 0;
+}
+
+/* Adds a fact in key order (keys are unique: a window closes once). */
+static int fact_insert(jp_task_t *t, const uint8_t key[FACT_KEY_LEN], const void *val, size_t len)
+{
+    if (t->n_facts == t->cap_facts) {
+        size_t cap = t->cap_facts ? 2 * t->cap_facts : 16;
+        fact_t *f = realloc(t->facts, cap * sizeof(*f));
+        if (!f)
+            return -1;
+        t->facts = f;
+        t->cap_facts = cap;
+    }
+    uint8_t *copy = malloc(len ? len : 1);
+    if (!copy)
+        return -1;
+    memcpy(copy, val, len);
+    size_t at = t->n_facts;
+    while (at > 0 && memcmp(t->facts[at - 1].key, key, FACT_KEY_LEN) > 0)
+        at--;
+    memmove(&t->facts[at + 1], &t->facts[at], (t->n_facts - at) * sizeof(*t->facts));
+    memcpy(t->facts[at].key, key, FACT_KEY_LEN);
+    t->facts[at].val = copy;
+    t->facts[at].len = len;
+    t->n_facts++;
+    return 0;
+}
+
+static int load_fact(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    if (klen != FACT_KEY_LEN)
+        return 0;
+    return fact_insert(ctx, key, val, vlen) == 0 ? 0 : 1;
+}
+
+/* Offset binary: signed times sort as unsigned big-endian bytes. */
+static void put_time_key(uint8_t *out, int64_t v)
+{
+    int64_t u = (int64_t)((uint64_t)v ^ (1ull << 63));
+    put_i64s(out, &u, 1);
+}
+
+static int64_t get_time_key(const uint8_t *in)
+{
+    int64_t u = 0;
+    get_i64s(in, 8, &u, 1);
+    return (int64_t)((uint64_t)u ^ (1ull << 63));
+}
+
+/* Queues a closed window's FeatureVector until the clock reaches its end
+ * + grace, in the store (so a crash or rebalance keeps it). */
+static int fact_add_window(jp_task_t *t, const jp_window_t *w, const void *fv, size_t len)
+{
+    uint8_t key[FACT_KEY_LEN];
+    memcpy(key, "fact", 4);
+    put_time_key(key + 4, w->end_ms + grace(t));
+    key[12] = FACT_WINDOW;
+    memcpy(key + 13, w->country, 2);
+    key[15] = (uint8_t)w->kind;
+    put_time_key(key + 16, w->start_ms);
+    if (jp_store_put(t->store, JP_CF_META, key, sizeof(key), fv, len) != 0)
+        return -1;
+    return fact_insert(t, key, fv, len);
+}
+
+static void procs_close(jp_task_t *t)
+{
+    for (size_t i = 0; i < t->env->n_procs; i++) {
+        if (t->proc[i] && t->env->procs[i]->close)
+            t->env->procs[i]->close(t->proc[i]);
+        t->proc[i] = NULL;
+    }
+}
+
+/* One instance per processor, from the state just loaded. */
+static int procs_open(jp_task_t *t)
+{
+    procs_close(t);
+    t->pctx.t = t;
+    for (size_t i = 0; i < t->env->n_procs; i++) {
+        char err[256] = "";
+        const jp_proc_t *p = t->env->procs[i];
+        t->proc[i] = p->open(p->global, &t->pctx, err, sizeof(err));
+        if (!t->proc[i]) {
+            jp_log_error("task", "task %d: processor %s: %s", t->partition, p->name, err);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int64_t jp_task_clock(const jp_task_t *t)
+{
+    int64_t clock = INT64_MAX;
+    for (int i = 0; i < JP_INPUT__COUNT; i++) {
+        int64_t wm = watermark(t, (jp_input_t)i);
+        if (wm == NO_TIME)
+            return NO_TIME;
+        if (wm < clock)
+            clock = wm;
+    }
+    return clock;
+}
+
+void *jp_task_proc_instance(const jp_task_t *t, size_t i)
+{
+    return i < t->env->n_procs ? t->proc[i] : NULL;
+}
+
+static int deliver_window(jp_task_t *t, const fact_t *f)
+{
+    jp_feature_vector_t fv;
+    char err[256];
+    jp_avro_arena_reset(&t->fact_arena);
+    if (jp_serde_decode(t->serde, JP_EVENT_FEATURES, f->val, f->len, &fv, &t->fact_arena, err,
+                        sizeof(err)) != JP_SERDE_OK) {
+        /* Our own record, encoded by this process or a restored one. */
+        jp_log_error("task", "task %d: a queued window does not decode: %s", t->partition, err);
+        return 0;
+    }
+    for (size_t i = 0; i < t->env->n_procs; i++)
+        if (t->env->procs[i]->on_window && t->env->procs[i]->on_window(t->proc[i], &fv) != 0)
+            return -1;
+    return 0;
+}
+
+/* The earliest timer any processor wants after the cursor. */
+static int64_t next_timer(jp_task_t *t)
+{
+    int64_t next = INT64_MAX;
+    for (size_t i = 0; i < t->env->n_procs; i++)
+        if (t->env->procs[i]->next_timer) {
+            int64_t n = t->env->procs[i]->next_timer(t->proc[i], t->timer_cursor);
+            if (n > t->timer_cursor && n < next)
+                next = n;
+        }
+    return next;
+}
+
+/* Delivers every fact and timer the clock has passed, in time order
+ * (windows before timers of the same time). */
+static int run_facts(jp_task_t *t)
+{
+    int64_t clock = jp_task_clock(t);
+    if (clock == NO_TIME || clock == t->last_clock || t->env->n_procs == 0)
+        return 0;
+    t->last_clock = clock;
+    if (t->timer_cursor == NO_TIME) {
+        /* Timers start at the earliest event of the stream: the first
+         * applied record of each input partition is the same in every run. */
+        int64_t first = INT64_MAX;
+        for (int i = 0; i < JP_INPUT__COUNT; i++)
+            if (t->first_event[i] != NO_TIME && t->first_event[i] < first)
+                first = t->first_event[i];
+        t->timer_cursor = first - 1;
+        t->meta_dirty = 1;
+    }
+    for (;;) {
+        int64_t tf = t->n_facts ? get_time_key(t->facts[0].key + 4) : INT64_MAX;
+        int64_t tt = next_timer(t);
+        int64_t now = tf <= tt ? tf : tt;
+        if (now > clock)
+            return 0;
+        if (tf <= tt) {
+            fact_t f = t->facts[0];
+            memmove(&t->facts[0], &t->facts[1], (t->n_facts - 1) * sizeof(*t->facts));
+            t->n_facts--;
+            int rc = deliver_window(t, &f);
+            jp_store_del(t->store, JP_CF_META, f.key, FACT_KEY_LEN);
+            free(f.val);
+            if (rc != 0)
+                return -1;
+            continue;
+        }
+        for (size_t i = 0; i < t->env->n_procs; i++) {
+            const jp_proc_t *p = t->env->procs[i];
+            if (p->next_timer && p->on_timer && p->next_timer(t->proc[i], t->timer_cursor) == tt &&
+                p->on_timer(t->proc[i], tt) != 0)
+                return -1;
+        }
+        t->timer_cursor = tt;
+        t->meta_dirty = 1;
+    }
+}
+
+static int procs_record(jp_task_t *t, const jp_task_record_t *rec, const event_t *ev,
+                        const char *country, const char *token, int64_t t_ms)
+{
+    if (t->first_event[rec->input] == NO_TIME) {
+        t->first_event[rec->input] = t_ms;
+        t->first_offset[rec->input] = rec->offset;
+        t->meta_dirty = 1;
+    }
+    jp_proc_record_t r = {rec->input, rec->offset, t_ms, country, token ? token : "", {NULL}};
+    if (rec->input == JP_INPUT_SALES)
+        r.ev.sale = &ev->sale;
+    else if (rec->input == JP_INPUT_CUSTOMERS)
+        r.ev.customer = &ev->customer;
+    else
+        r.ev.draw = &ev->draw;
+    for (size_t i = 0; i < t->env->n_procs; i++)
+        if (t->env->procs[i]->on_record && t->env->procs[i]->on_record(t->proc[i], &r) != 0)
+            return -1;
+    return 0;
+}
+
+int jp_task_poll(jp_task_t *t)
+{
+    for (size_t i = 0; i < t->env->n_procs; i++)
+        if (t->env->procs[i]->poll && t->env->procs[i]->poll(t->proc[i]) != 0)
+            return -1;
+    return run_facts(t);
+}
+
+/* ---- jp_proc_ctx_t --------------------------------------------------------------------- */
+
+int jp_proc_partition(const jp_proc_ctx_t *c)
+{
+    return c->t->partition;
+}
+
+const jp_config_t *jp_proc_config(const jp_proc_ctx_t *c)
+{
+    return c->t->env->cfg;
+}
+
+jp_store_t *jp_proc_store(jp_proc_ctx_t *c)
+{
+    return c->t->store;
+}
+
+jp_serde_t *jp_proc_serde(jp_proc_ctx_t *c)
+{
+    return c->t->serde;
+}
+
+int64_t jp_proc_clock(const jp_proc_ctx_t *c)
+{
+    return jp_task_clock(c->t);
+}
+
+void jp_proc_offsets(const jp_proc_ctx_t *c, jp_input_t input, int64_t *first, int64_t *next)
+{
+    *first = c->t->first_offset[input] == NO_TIME ? -1 : c->t->first_offset[input];
+    *next = c->t->next_offset[input];
+}
+
+const char *jp_proc_input_topic(const jp_proc_ctx_t *c, jp_input_t input)
+{
+    const jp_config_t *cfg = c->t->env->cfg;
+    return input == JP_INPUT_SALES       ? cfg->topics.sales.name
+           : input == JP_INPUT_CUSTOMERS ? cfg->topics.customers.name
+                                         : cfg->topics.draws.name;
+}
+
+int jp_proc_emit(jp_proc_ctx_t *c, jp_output_t topic, const char *key, size_t key_len,
+                 const void *value, size_t len)
+{
+    const jp_task_io_t *io = &c->t->env->io;
+    if (!io->emit)
+        return -1;
+    return io->emit(io->ctx, c->t->partition, topic, key, key_len, value, len);
+}
+
 /* (Re)loads the in-memory part of the state from the store. */
 static int load_state(jp_task_t *t)
 {
@@ -265,10 +567,27 @@ static int load_state(jp_task_t *t)
         get_i64s(v, n, t->next_offset, JP_INPUT__COUNT);
     if (jp_store_get(t->store, JP_CF_META, local_cl, strlen(local_cl), &v, &n) == 1)
         get_i64s(v, n, t->cl_offset, JP_CF__COUNT);
+    for (int i = 0; i < JP_INPUT__COUNT; i++)
+        t->first_event[i] = t->first_offset[i] = NO_TIME;
+    if (jp_store_get(t->store, JP_CF_META, meta_first, strlen(meta_first), &v, &n) == 1) {
+        int64_t f[2 * JP_INPUT__COUNT];
+        if (get_i64s(v, n, f, 2 * JP_INPUT__COUNT) == 0) {
+            memcpy(t->first_event, f, sizeof(t->first_event));
+            memcpy(t->first_offset, f + JP_INPUT__COUNT, sizeof(t->first_offset));
+        }
+    }
+    t->timer_cursor = NO_TIME;
+    if (jp_store_get(t->store, JP_CF_META, meta_clock, strlen(meta_clock), &v, &n) == 1)
+        get_i64s(v, n, &t->timer_cursor, 1);
+    facts_clear(t);
     if (jp_store_scan(t->store, JP_CF_WINDOWS, NULL, 0, load_window, t) < 0 ||
-        jp_store_scan(t->store, JP_CF_META, "car/", 4, load_carried, t) < 0)
+        jp_store_scan(t->store, JP_CF_META, "car/", 4, load_carried, t) < 0 ||
+        jp_store_scan(t->store, JP_CF_META, "fact", 4, load_fact, t) < 0)
         return -1;
-    return dedupe_load(t);
+    if (dedupe_load(t) != 0)
+        return -1;
+    t->last_clock = jp_task_clock(t);
+    return procs_open(t);
 }
 
 jp_task_t *jp_task_open(const jp_task_env_t *env, jp_serde_t *serde, int partition, const char *dir,
@@ -284,6 +603,7 @@ jp_task_t *jp_task_open(const jp_task_env_t *env, jp_serde_t *serde, int partiti
     t->partition = partition;
     t->kinds = kinds_enabled(env->cfg);
     jp_avro_arena_init(&t->arena);
+    jp_avro_arena_init(&t->fact_arena);
     t->batch = malloc(JP_TASK_BATCH_MAX * sizeof(*t->batch));
     t->batch_tokens = malloc(JP_TASK_BATCH_MAX * sizeof(*t->batch_tokens));
     if (!t->batch || !t->batch_tokens) {
@@ -325,6 +645,10 @@ void jp_task_close(jp_task_t *t)
     jp_avro_buf_free(&t->out);
     for (int i = 0; i < JP_INPUT__COUNT; i++)
         jp_dedupe_free(t->dedupe[i]);
+    procs_close(t);
+    facts_clear(t);
+    free(t->facts);
+    jp_avro_arena_free(&t->fact_arena);
     jp_store_close(t->store);
     free(t);
 }
@@ -579,6 +903,11 @@ static int close_windows(jp_task_t *t)
             rc = -1;
             continue;
         }
+        if (t->env->n_procs && fact_add_window(t, w, t->out.data, t->out.len) != 0) {
+            t->open[kept++] = t->open[i];
+            rc = -1;
+            continue;
+        }
         car->active = active;
         free(car->last_json);
         car->last_json = features_json(&fv);
@@ -746,11 +1075,13 @@ static jp_task_result_t apply(jp_task_t *t, jp_task_record_t *rec, batch_slot_t 
     }
     if (rc != 0)
         return JP_TASK_FAILED;
+    if (t->env->n_procs && procs_record(t, rec, ev, v.country->code, token, t_ms) != 0)
+        return JP_TASK_FAILED;
     if (t_ms > t->max_event[in] || t->max_event[in] == NO_TIME)
         t->max_event[in] = t_ms;
     t->counts[in].applied++;
     count(t, in, "applied", "OK");
-    return close_windows(t) == 0 ? JP_TASK_APPLIED : JP_TASK_FAILED;
+    return close_windows(t) == 0 && run_facts(t) == 0 ? JP_TASK_APPLIED : JP_TASK_FAILED;
 }
 
 size_t jp_task_process_batch(jp_task_t *t, jp_task_record_t *recs, size_t n,
@@ -990,6 +1321,12 @@ static void collect(jp_task_t *t, jp_cf_t cf, int64_t cutoff, int64_t horizon, i
 int jp_task_prepare_commit(jp_task_t *t, jp_store_dirty_cb fn, void *ctx, char *errstr,
                            size_t errstr_size)
 {
+    for (size_t i = 0; i < t->env->n_procs; i++)
+        if (t->env->procs[i]->prepare_commit && t->env->procs[i]->prepare_commit(t->proc[i]) != 0) {
+            jp_err_set(errstr, errstr_size, "processor %s cannot write its state",
+                       t->env->procs[i]->name);
+            return -1;
+        }
     for (size_t i = 0; i < t->n_open; i++) {
         if (!t->open[i].dirty)
             continue;
@@ -1045,6 +1382,14 @@ int jp_task_prepare_commit(jp_task_t *t, jp_store_dirty_cb fn, void *ctx, char *
         uint8_t gc[8];
         put_i64s(gc, &t->gc_customers, 1);
         jp_store_put(t->store, JP_CF_META, meta_gc, strlen(meta_gc), gc, sizeof(gc));
+        int64_t first[2 * JP_INPUT__COUNT];
+        memcpy(first, t->first_event, sizeof(t->first_event));
+        memcpy(first + JP_INPUT__COUNT, t->first_offset, sizeof(t->first_offset));
+        uint8_t fb[sizeof(first)], clk[8];
+        put_i64s(fb, first, 2 * JP_INPUT__COUNT);
+        jp_store_put(t->store, JP_CF_META, meta_first, strlen(meta_first), fb, sizeof(fb));
+        put_i64s(clk, &t->timer_cursor, 1);
+        jp_store_put(t->store, JP_CF_META, meta_clock, strlen(meta_clock), clk, sizeof(clk));
         t->meta_dirty = 0;
     }
     return jp_store_dirty_foreach(t->store, fn, ctx);

@@ -33,33 +33,12 @@
 #include "config/jp_config.h"
 #include "serde/jp_events.h"
 #include "engine/jp_pii.h"
+#include "engine/jp_proc.h"
+#include "engine/jp_state.h"
 #include "serde/jp_serde.h"
 #include "engine/jp_store.h"
 #include "engine/jp_validate.h"
 #include "engine/jp_window.h"
-
-typedef enum { JP_INPUT_SALES, JP_INPUT_CUSTOMERS, JP_INPUT_DRAWS, JP_INPUT__COUNT } jp_input_t;
-
-/* The task's state stores, one column family each, in the order of the
- * table handed to jp_store_env_new (meta first: JP_STORE_META_CF). A name
- * is also the changelog's store name (jackpot.<name>-changelog) and the
- * RocksDB column family of existing state directories: never rename one. */
-typedef enum {
-    JP_CF_META,
-    JP_CF_WINDOWS,
-    JP_CF_CUSTOMERS,
-    JP_CF_DEDUPE,
-    JP_CF_MODELS,
-    JP_CF_LEDGER,
-    JP_CF__COUNT
-} jp_cf_t;
-
-/* The column family table of every task store, for jp_store_env_new. */
-extern const jp_store_cf_def_t jp_task_store_cfs[JP_CF__COUNT];
-
-/* "meta", "windows", ...: the column family and changelog store name
- * (NULL for a value outside the enum). */
-const char *jp_cf_name(jp_cf_t cf);
 
 /* One input record as the task sees it (the engine's copy of a Kafka
  * message; the value buffer must be writable and outlive the call). */
@@ -100,7 +79,13 @@ typedef struct jp_task_io_s {
                        const char *error_class, const char *message);
     /* Counts by reason for metrics (may be NULL). */
     void (*count)(void *ctx, jp_input_t input, const char *what, const char *reason);
+    /* A processor's output record (jp_proc_emit); may be NULL if no
+     * processor is registered. */
+    int (*emit)(void *ctx, int partition, jp_output_t topic, const char *key, size_t key_len,
+                const void *value, size_t len);
 } jp_task_io_t;
+
+#define JP_TASK_MAX_PROCS 8
 
 /* Called for every closed window, after its features were emitted. */
 typedef void (*jp_task_window_cb)(void *ctx, const jp_window_t *w, const jp_feature_vector_t *fv);
@@ -116,6 +101,9 @@ typedef struct jp_task_env_s {
     jp_task_window_cb on_close[8];
     void *on_close_ctx[8];
     size_t n_on_close;
+    /* Processors (jp_proc.h), run in this order for facts of equal time. */
+    const jp_proc_t *procs[JP_TASK_MAX_PROCS];
+    size_t n_procs;
 } jp_task_env_t;
 
 typedef struct jp_task_s jp_task_t;
@@ -150,6 +138,10 @@ void jp_task_set_next_offset(jp_task_t *t, jp_input_t input, int64_t offset);
  */
 size_t jp_task_process_batch(jp_task_t *t, jp_task_record_t *recs, size_t n,
                              jp_task_result_t *results);
+/* Once per batch of the engine: processors apply their queued commands,
+ * then facts the clock has passed are delivered. 0, or -1 (rewind). */
+int jp_task_poll(jp_task_t *t);
+
 /* One record: jp_task_process_batch with n = 1. */
 jp_task_result_t jp_task_process(jp_task_t *t, jp_task_record_t *rec);
 
@@ -173,6 +165,12 @@ int jp_task_restore_done(jp_task_t *t, char *errstr, size_t errstr_size);
 
 void jp_task_counts(const jp_task_t *t, jp_input_t input, jp_task_counts_t *out);
 int64_t jp_task_watermark(const jp_task_t *t, jp_input_t input);
+/* The task's clock: the lowest input watermark (jp_proc.h); INT64_MIN
+ * until every input has one. */
+int64_t jp_task_clock(const jp_task_t *t);
+/* The instance of processor i of the env on this task (NULL if it has none
+ * or it failed to open). */
+void *jp_task_proc_instance(const jp_task_t *t, size_t i);
 
 /* The last closed window of a country and kind as a JSON object
  * (NUL-terminated, owned by the task), or NULL. */

@@ -122,9 +122,13 @@ void jp_test_engine_config(jp_test_stack_t *s, const char *tag, jp_config_t *out
     assert_int_equal(jp_devstack_configure(s->stack, out), 0);
     snprintf(buf, sizeof(buf), "%s/state-%s", s->dir, tag);
     set_string(&out->state.dir, buf);
-    snprintf(buf, sizeof(buf), "jackpot.features.%s", tag);
-    set_string(&out->topics.features, buf);
-    create_topic(s, buf, out->topics.output_partitions);
+    char **outputs[] = {&out->topics.features, &out->topics.recommendations, &out->topics.alerts,
+                        &out->topics.models};
+    for (size_t i = 0; i < sizeof(outputs) / sizeof(outputs[0]); i++) {
+        snprintf(buf, sizeof(buf), "%s.%s", *outputs[i], tag);
+        set_string(outputs[i], buf);
+        create_topic(s, buf, out->topics.output_partitions);
+    }
     snprintf(buf, sizeof(buf), "jackpot.%s.", tag);
     set_string(&out->topics.changelog_prefix, buf);
     for (size_t i = 0; i < jp_topics_n_changelog_stores; i++) {
@@ -154,7 +158,8 @@ static void *engine_thread(void *arg)
     return NULL;
 }
 
-jp_test_engine_t *jp_test_engine_start(const jp_config_t *cfg, const char *state_dir)
+jp_test_engine_t *jp_test_engine_start_with(const jp_config_t *cfg, const char *state_dir,
+                                            const jp_proc_t *const *procs, size_t n_procs)
 {
     jp_test_engine_t *t = calloc(1, sizeof(*t));
     assert_non_null(t);
@@ -164,8 +169,15 @@ jp_test_engine_t *jp_test_engine_start(const jp_config_t *cfg, const char *state
     t->e = jp_engine_new(cfg, t->m, &o, &code, t->err, sizeof(t->err));
     if (!t->e)
         fail_msg("engine: %s (exit %d)", t->err, code);
+    for (size_t i = 0; i < n_procs; i++)
+        assert_int_equal(jp_engine_add_proc(t->e, procs[i]), 0);
     assert_int_equal(pthread_create(&t->th, NULL, engine_thread, t), 0);
     return t;
+}
+
+jp_test_engine_t *jp_test_engine_start(const jp_config_t *cfg, const char *state_dir)
+{
+    return jp_test_engine_start_with(cfg, state_dir, NULL, 0);
 }
 
 void jp_test_engine_totals(jp_test_engine_t *t, jp_engine_totals_t *out)

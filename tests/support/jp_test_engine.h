@@ -34,8 +34,9 @@ void jp_test_stack_stop(jp_test_stack_t *s);
 void jp_test_stack_simulate(jp_test_stack_t *s, const char *world, int weeks);
 
 /* Loads configs/jackpot.yaml for a run tagged tag: pointed at the stack,
- * group id and state directory <dir>/state-<tag>[-<instance>], features
- * topic jackpot.features.<tag>, changelogs jackpot.<tag>.<store>-changelog
+ * group id and state directory <dir>/state-<tag>[-<instance>], output
+ * topics <configured name>.<tag> (features, recommendations, alerts,
+ * models; created), changelogs jackpot.<tag>.<store>-changelog
  * (created), commit interval 200 ms, short session timeout.
  * Release with jp_config_release. */
 void jp_test_engine_config(jp_test_stack_t *s, const char *tag, jp_config_t *out);
@@ -44,6 +45,9 @@ typedef struct jp_test_engine_s jp_test_engine_t;
 
 /* Starts an engine on its own thread with its own state directory. */
 jp_test_engine_t *jp_test_engine_start(const jp_config_t *cfg, const char *state_dir);
+/* The same, with processors added to every task. */
+jp_test_engine_t *jp_test_engine_start_with(const jp_config_t *cfg, const char *state_dir,
+                                            const jp_proc_t *const *procs, size_t n_procs);
 void jp_test_engine_totals(jp_test_engine_t *t, jp_engine_totals_t *out);
 /* Waits (up to timeout_ms) until the engine's committed totals satisfy:
  * tasks == want_tasks (-1: any) and consumed == want_consumed (-1: any)

@@ -949,9 +949,11 @@ static void test_task_table_opens_existing_stores(void **state)
     assert_int_equal(jp_store_commit(s, NULL, 0, err, sizeof err), 0);
     jp_store_close(s);
     jp_store_env_free(env);
+    /* The column families of the old table keep their data; newer ones
+     * (alerts) are created empty. */
     s = open_at(f->env, path);
     for (int c = 0; c < JP_CF__COUNT; c++)
-        expect(s, c, "key", jp_cf_name((jp_cf_t)c));
+        expect(s, c, "key", c < 6 ? jp_cf_name((jp_cf_t)c) : NULL);
     jp_store_close(s);
     free(path);
 }
