@@ -3,10 +3,11 @@
  * files call across each other (engine room only; jp_engine.h is the
  * public contract).
  *
- * One thread owns three librdkafka handles - the group member (`leader`,
- * subscribed to the sales topic), the follower consumer (the task's other
- * input partitions) and the producer (outputs, dead letters, changelogs) -
- * plus a fourth, group-less consumer used only while restoring. Every
+ * One thread owns two librdkafka handles - the consumer (the group
+ * member: subscribed to the sales topic, and assigned by the engine the
+ * customers and draws partitions of every task it owns, so one fetcher
+ * reads every input) and the producer (outputs, dead letters, changelogs) -
+ * plus a third, group-less consumer used only while restoring. Every
  * field below belongs to that thread except `stop` (any thread, signal
  * handlers) and what status_lock guards (the admin thread).
  *
@@ -41,6 +42,7 @@ extern const jp_cf_t jp_engine_changelog_cfs[N_CHANGELOG];
 #define REOPEN_DEADLINE_MS 120000
 #define REOPEN_BACKOFF_MS  500
 #define RESEEK_AFTER_MS    2000 /* a rewind's first record not seen by then: seek again */
+#define IDLE_WAIT_MS       100  /* the loop's longest sleep when no input arrives */
 
 #define WANT_NONE       (-1)
 #define WANT_UNRESOLVED (-2) /* rewound to the beginning, low watermark not yet known */
@@ -61,7 +63,19 @@ struct jp_engine_s {
     const jp_config_t *cfg;
     jp_metrics_t *metrics;
     char state_dir[1024];
-    rd_kafka_t *leader, *follower, *producer, *restorer;
+    rd_kafka_t *consumer, *producer, *restorer;
+    /* Each input partition of an owned task has its own queue, taken off
+     * the consumer queue, so the loop serves the inputs in turn (see
+     * jp_engine_loop.c); every queue, the consumer queue included, wakes
+     * the loop through the pipe wake[]. extras[p]: customers-p and
+     * draws-p are in the consumer's assignment. */
+    rd_kafka_queue_t *cq, *inq[MAX_TASKS][JP_INPUT__COUNT];
+    /* The consumer's handles on the input topics: their metadata stays
+     * known, so an input partition is fetched as soon as it is assigned
+     * (the group subscription alone would know only sales). */
+    rd_kafka_topic_t *rkt_in[JP_INPUT__COUNT];
+    unsigned char extras[MAX_TASKS];
+    int wake[2];
     int cooperative;
     int n_partitions;
     const char *topics[JP_INPUT__COUNT];
@@ -77,9 +91,6 @@ struct jp_engine_s {
     jp_validator_t *validator;
     jp_task_env_t env;
     jp_task_t *tasks[MAX_TASKS];
-    /* Messages polled and not yet handed to their tasks (see drain). */
-    rd_kafka_message_t *polled[JP_TASK_BATCH_MAX];
-    size_t n_polled;
     rewind_t rewind[MAX_TASKS][JP_INPUT__COUNT];
     int64_t cl_reached[MAX_TASKS][JP_CF__COUNT];
     rd_kafka_resp_err_t delivery_err;
@@ -142,8 +153,10 @@ void jp_engine_rewind_all(jp_engine_t *e, const char *why);
 /* ---- jp_engine_loop.c ---- */
 /* Seeks input i of task p back to off (< 0: the beginning). */
 void jp_engine_seek_back(jp_engine_t *e, int p, jp_input_t i, int64_t off);
-/* Hands the messages polled so far to their tasks. */
-void jp_engine_hand_over_polled(jp_engine_t *e);
+/* Takes the queues of task p's input partitions off the consumer queue
+ * (before they are assigned), or gives them back. */
+void jp_engine_queues_open(jp_engine_t *e, int p);
+void jp_engine_queues_close(jp_engine_t *e, int p);
 
 /* ---- jp_engine_status.c ---- */
 /* The records counter of (input, what, reason); what and reason are

@@ -9,6 +9,7 @@
 #include "jp_engine-internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -98,11 +99,10 @@ static rd_kafka_t *make_client(jp_engine_t *e, rd_kafka_type_t type, int role, c
         bad |= set(conf, "queue.buffering.max.messages", "1000000", errstr, errstr_size);
         rd_kafka_conf_set_dr_msg_cb(conf, jp_engine_dr_cb);
     } else {
-        /* The follower and the restorer never join the group, but a
-         * consumer without any group.id reports "Unknown group" errors. */
+        /* The restorer never joins the group, but a consumer without any
+         * group.id reports "Unknown group" errors. */
         char gid[300];
-        snprintf(gid, sizeof(gid), "%s.%s", jp_config_kafka_get(e->cfg, "group.id"),
-                 role == 1 ? "assigned" : "group");
+        snprintf(gid, sizeof(gid), "%s.restore", jp_config_kafka_get(e->cfg, "group.id"));
         if (role)
             bad |= set(conf, "group.id", gid, errstr, errstr_size);
         bad |= set(conf, "enable.auto.commit", "false", errstr, errstr_size);
@@ -251,6 +251,21 @@ static int create_topics(jp_engine_t *e, char *errstr, size_t errstr_size)
     return rc;
 }
 
+/* A pipe with both ends non-blocking and close-on-exec: librdkafka's
+ * threads write to it and must never block on a full pipe. */
+static int wake_pipe(int fds[2])
+{
+    if (pipe(fds) != 0) {
+        fds[0] = fds[1] = -1;
+        return -1;
+    }
+    for (int i = 0; i < 2; i++)
+        if (fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK) != 0 ||
+            fcntl(fds[i], F_SETFD, FD_CLOEXEC) != 0)
+            return -1; /* closed by jp_engine_free */
+    return 0;
+}
+
 /* glibc's defaults suit short programs, not a commit cycle: every commit
  * queues tens of MB of changelog copies that are freed on delivery, and
  * by default the heap top was trimmed back to the kernel after each
@@ -281,6 +296,7 @@ jp_engine_t *jp_engine_new(const jp_config_t *cfg, jp_metrics_t *metrics,
     }
     e->cfg = cfg;
     e->metrics = metrics;
+    e->wake[0] = e->wake[1] = -1;
     pthread_mutex_init(&e->status_lock, NULL);
     snprintf(e->state_dir, sizeof(e->state_dir), "%s",
              opts && opts->state_dir ? opts->state_dir : cfg->state.dir);
@@ -337,8 +353,7 @@ jp_engine_t *jp_engine_new(const jp_config_t *cfg, jp_metrics_t *metrics,
         goto fail;
 
     if (!(e->producer = make_client(e, RD_KAFKA_PRODUCER, 0, errstr, errstr_size)) ||
-        !(e->leader = make_client(e, RD_KAFKA_CONSUMER, 0, errstr, errstr_size)) ||
-        !(e->follower = make_client(e, RD_KAFKA_CONSUMER, 1, errstr, errstr_size)) ||
+        !(e->consumer = make_client(e, RD_KAFKA_CONSUMER, 0, errstr, errstr_size)) ||
         !(e->restorer = make_client(e, RD_KAFKA_CONSUMER, 1, errstr, errstr_size))) {
         *exit_code = 78;
         goto fail;
@@ -367,9 +382,18 @@ jp_engine_t *jp_engine_new(const jp_config_t *cfg, jp_metrics_t *metrics,
         *exit_code = 78;
         goto fail;
     }
-    rd_kafka_poll_set_consumer(e->leader);
-    rd_kafka_poll_set_consumer(e->follower);
+    rd_kafka_poll_set_consumer(e->consumer);
     rd_kafka_poll_set_consumer(e->restorer);
+    /* The loop sleeps in poll(2) on this pipe; librdkafka writes a byte to
+     * it when a queue the loop serves gets something (never blocking). */
+    if (wake_pipe(e->wake) != 0) {
+        snprintf(errstr, errstr_size, "cannot create the wake-up pipe: %s", strerror(errno));
+        goto fail;
+    }
+    for (int i = 0; i < JP_INPUT__COUNT; i++)
+        e->rkt_in[i] = rd_kafka_topic_new(e->consumer, e->topics[i], NULL);
+    e->cq = rd_kafka_queue_get_consumer(e->consumer);
+    rd_kafka_queue_io_event_enable(e->cq, e->wake[1], "w", 1);
     if (check_topics(e, exit_code, errstr, errstr_size) != 0)
         goto fail;
     if (create_topics(e, errstr, errstr_size) != 0) {
@@ -465,16 +489,21 @@ void jp_engine_free(jp_engine_t *e)
     for (int p = 0; p < MAX_TASKS; p++)
         if (e->tasks[p])
             jp_engine_close_task(e, p);
-    if (e->follower) {
-        rd_kafka_consumer_close(e->follower);
-        rd_kafka_destroy(e->follower);
+    for (int p = 0; p < MAX_TASKS; p++)
+        jp_engine_queues_close(e, p);
+    if (e->cq) {
+        rd_kafka_queue_io_event_enable(e->cq, -1, NULL, 0);
+        rd_kafka_queue_destroy(e->cq);
     }
     if (e->restorer) {
         rd_kafka_consumer_close(e->restorer);
         rd_kafka_destroy(e->restorer);
     }
-    if (e->leader)
-        rd_kafka_destroy(e->leader);
+    for (int i = 0; i < JP_INPUT__COUNT; i++)
+        if (e->rkt_in[i])
+            rd_kafka_topic_destroy(e->rkt_in[i]);
+    if (e->consumer)
+        rd_kafka_destroy(e->consumer);
     if (e->producer) {
         rd_kafka_flush(e->producer, 5000);
         if (e->rkt_features)
@@ -498,6 +527,9 @@ void jp_engine_free(jp_engine_t *e)
     for (size_t i = 0; i < e->n_retired; i++)
         jp_validator_free(e->retired[i]);
     jp_pii_free(e->pii);
+    for (int i = 0; i < 2; i++)
+        if (e->wake[i] >= 0)
+            close(e->wake[i]);
     free(e->status_json);
     pthread_mutex_destroy(&e->status_lock);
     free(e);

@@ -7,12 +7,13 @@
  * consumer group assigns partitions of the first input (sales) with the
  * configured assignor (cooperative-sticky by default; static membership
  * with group.instance.id when configured); for each assigned sales-p the
- * engine assigns customers-p and draws-p to a second, group-less consumer
- * of its own. librdkafka's built-in assignors balance topic-partitions
- * independently and cannot keep co-partitioned inputs together, so the
- * group decides task ownership through one topic and the engine keeps the
- * task's other partitions with it. Offsets of all three are committed by
- * the group member. Co-partitioning is checked at start-up.
+ * engine adds customers-p and draws-p to the same consumer's assignment.
+ * librdkafka's built-in assignors balance topic-partitions independently
+ * and cannot keep co-partitioned inputs together, so the group decides
+ * task ownership through one topic and the engine keeps the task's other
+ * partitions with it. One consumer fetches and commits all three; each
+ * input partition is served in turn, so no input waits behind another's
+ * backlog. Co-partitioning is checked at start-up.
  *
  * Commit protocol (docs/processor.md), every processing.commit_interval and on
  * revocation or shutdown: (1) each task writes its dirty state keys to its

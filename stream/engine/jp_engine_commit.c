@@ -79,7 +79,7 @@ int jp_engine_commit(jp_engine_t *e)
                 rd_kafka_topic_partition_list_add(l, e->topics[i], p)->offset = off;
         }
     rd_kafka_resp_err_t cerr =
-        l->cnt ? rd_kafka_commit(e->leader, l, 0) : RD_KAFKA_RESP_ERR_NO_ERROR;
+        l->cnt ? rd_kafka_commit(e->consumer, l, 0) : RD_KAFKA_RESP_ERR_NO_ERROR;
     rd_kafka_topic_partition_list_destroy(l);
     if (cerr && cerr != RD_KAFKA_RESP_ERR__NO_OFFSET) {
         jp_engine_rewind_all(e, rd_kafka_err2str(cerr));

@@ -1,9 +1,13 @@
 /*
- * jp_engine_group: task ownership. The group member's rebalance callback
- * opens the tasks of assigned sales partitions (store, restore, positions)
- * and closes revoked or lost ones, committing first when the revocation
- * is orderly; the follower consumer's assignment of the tasks' customers
- * and draws partitions follows incrementally.
+ * jp_engine_group: task ownership. The group decides which sales
+ * partitions the consumer owns; its rebalance callback opens the tasks of
+ * assigned ones (store, restore, positions) and adds their customers and
+ * draws partitions to the same consumer's assignment, and closes revoked or
+ * lost tasks (committing first when the revocation is orderly), removing
+ * their three partitions. librdkafka's assignors balance topic-partitions
+ * independently and cannot keep co-partitioned inputs together; assigning
+ * the other inputs in the callback keeps one fetcher for all of a task's
+ * inputs (the group's bookkeeping only ever sees sales).
  */
 #include "jp_engine-internal.h"
 
@@ -23,7 +27,7 @@ static jp_task_t *open_task_once(jp_engine_t *e, int p, char *errstr, size_t err
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(JP_INPUT__COUNT);
     for (int i = 0; i < JP_INPUT__COUNT; i++)
         rd_kafka_topic_partition_list_add(l, e->topics[i], p);
-    rd_kafka_resp_err_t err = rd_kafka_committed(e->leader, l, 10000);
+    rd_kafka_resp_err_t err = rd_kafka_committed(e->consumer, l, 10000);
     int64_t committed[JP_INPUT__COUNT];
     for (int i = 0; i < JP_INPUT__COUNT; i++)
         committed[i] = err ? -1 : l->elems[i].offset < 0 ? -1 : l->elems[i].offset;
@@ -70,34 +74,15 @@ jp_task_t *jp_engine_open_task(jp_engine_t *e, int p, char *errstr, size_t errst
 
 /* ---- assignment ------------------------------------------------------------------------- */
 
-/* The follower's customers-p / draws-p for the task partitions in parts,
- * added (at the tasks' positions) or removed incrementally: replacing the
- * whole assignment would stop and restart every partition's fetcher at
- * each rebalance, and back-to-back stops trip a race in librdkafka's
- * assignment teardown (confluentinc/librdkafka#5573, fixed upstream in
- * 2026; Debian 12 ships 2.0.2). */
-static void follower_update(jp_engine_t *e, const rd_kafka_topic_partition_list_t *parts, int add)
+/* Adds customers-p and draws-p of task p to l, at the task's positions
+ * (add) or to be removed. */
+static void add_extras(jp_engine_t *e, rd_kafka_topic_partition_list_t *l, int p, int add)
 {
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(2 * parts->cnt);
-    for (int k = 0; k < parts->cnt; k++) {
-        int p = parts->elems[k].partition;
-        if (p < 0 || p >= e->n_partitions || (add && !e->tasks[p]))
-            continue;
-        for (int i = JP_INPUT_CUSTOMERS; i <= JP_INPUT_DRAWS; i++) {
-            int64_t off = add ? jp_task_next_offset(e->tasks[p], (jp_input_t)i) : -1;
-            rd_kafka_topic_partition_list_add(l, e->topics[i], p)->offset =
-                off >= 0 ? off : RD_KAFKA_OFFSET_BEGINNING;
-        }
+    for (int i = JP_INPUT_CUSTOMERS; i <= JP_INPUT_DRAWS; i++) {
+        int64_t off = add ? jp_task_next_offset(e->tasks[p], (jp_input_t)i) : -1;
+        rd_kafka_topic_partition_list_add(l, e->topics[i], p)->offset =
+            off >= 0 ? off : RD_KAFKA_OFFSET_BEGINNING;
     }
-    rd_kafka_error_t *err = !l->cnt ? NULL
-                            : add   ? rd_kafka_incremental_assign(e->follower, l)
-                                    : rd_kafka_incremental_unassign(e->follower, l);
-    if (err) {
-        jp_log_warn("engine", "follower %s: %s", add ? "assign" : "unassign",
-                    rd_kafka_error_string(err));
-        rd_kafka_error_destroy(err);
-    }
-    rd_kafka_topic_partition_list_destroy(l);
 }
 
 void jp_engine_close_task(jp_engine_t *e, int p)
@@ -119,51 +104,76 @@ void jp_engine_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 {
     jp_engine_t *e = opaque;
     char errstr[512];
-    jp_engine_hand_over_polled(e);
     /* NULL while the consumer closes outside a group generation. */
     const char *proto = rd_kafka_rebalance_protocol(rk);
     int coop = proto && strcmp(proto, "COOPERATIVE") == 0;
-    /* The tasks opened or closed here: their follower inputs follow. */
-    rd_kafka_topic_partition_list_t *changed = rd_kafka_topic_partition_list_new(parts->cnt);
+    /* The group's partitions plus the other inputs of the tasks opened or
+     * closed here: assigned or removed together, incrementally. Replacing
+     * the whole assignment of the cooperative protocol would stop and
+     * restart every partition's fetcher at each rebalance, and back-to-back
+     * stops trip a race in librdkafka's assignment teardown
+     * (confluentinc/librdkafka#5573, fixed upstream in 2026; Debian 12
+     * ships 2.0.2). */
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_copy(parts);
+    rd_kafka_error_t *aerr = NULL;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        for (int i = 0; i < parts->cnt; i++) {
-            int p = parts->elems[i].partition;
-            if (p >= e->n_partitions || e->tasks[p])
+        for (int i = 0; i < l->cnt; i++) {
+            int p = l->elems[i].partition;
+            if (p >= e->n_partitions)
                 continue;
-            rd_kafka_topic_partition_list_add(changed, e->topics[JP_INPUT_SALES], p);
-            e->tasks[p] = jp_engine_open_task(e, p, errstr, sizeof(errstr));
             if (!e->tasks[p]) {
-                jp_log_error("engine", "task %d: %s", p, errstr);
-                e->stop = 1;
-                continue;
+                e->tasks[p] = jp_engine_open_task(e, p, errstr, sizeof(errstr));
+                if (!e->tasks[p]) {
+                    jp_log_error("engine", "task %d: %s", p, errstr);
+                    e->stop = 1;
+                    continue;
+                }
+                int64_t off = jp_task_next_offset(e->tasks[p], JP_INPUT_SALES);
+                l->elems[i].offset = off >= 0 ? off : RD_KAFKA_OFFSET_BEGINNING;
+                jp_engine_queues_open(e, p);
+                jp_log_info("engine", "task %d assigned", p);
             }
-            int64_t off = jp_task_next_offset(e->tasks[p], JP_INPUT_SALES);
-            parts->elems[i].offset = off >= 0 ? off : RD_KAFKA_OFFSET_BEGINNING;
-            jp_log_info("engine", "task %d assigned", p);
+            /* An eager assignment replaces the whole one: every task's
+             * inputs again; a cooperative one adds what is new. */
+            if (!coop || !e->extras[p]) {
+                add_extras(e, l, p, 1);
+                e->extras[p] = 1;
+            }
         }
         if (coop)
-            rd_kafka_error_destroy(rd_kafka_incremental_assign(rk, parts));
+            aerr = rd_kafka_incremental_assign(rk, l);
         else
-            rd_kafka_assign(rk, parts);
-        follower_update(e, changed, 1);
+            rd_kafka_assign(rk, l);
     } else {
         int lost = rd_kafka_assignment_lost(rk);
         if (!lost)
             jp_engine_commit(e);
-        for (int i = 0; i < parts->cnt; i++) {
-            int p = parts->elems[i].partition;
-            if (p < e->n_partitions && e->tasks[p]) {
-                rd_kafka_topic_partition_list_add(changed, e->topics[JP_INPUT_SALES], p);
+        int n = l->cnt;
+        for (int i = 0; i < n; i++) {
+            int p = l->elems[i].partition;
+            if (p >= e->n_partitions)
+                continue;
+            if (e->tasks[p]) {
                 jp_engine_close_task(e, p);
                 jp_log_info("engine", "task %d %s", p, lost ? "lost" : "revoked");
             }
+            jp_engine_queues_close(e, p);
+            if (e->extras[p]) {
+                add_extras(e, l, p, 0);
+                e->extras[p] = 0;
+            }
         }
         if (coop)
-            rd_kafka_error_destroy(rd_kafka_incremental_unassign(rk, parts));
+            aerr = rd_kafka_incremental_unassign(rk, l);
         else
             rd_kafka_assign(rk, NULL);
-        follower_update(e, changed, 0);
     }
-    rd_kafka_topic_partition_list_destroy(changed);
+    if (aerr) {
+        jp_log_warn("engine", "%s: %s",
+                    err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS ? "assign" : "unassign",
+                    rd_kafka_error_string(aerr));
+        rd_kafka_error_destroy(aerr);
+    }
+    rd_kafka_topic_partition_list_destroy(l);
     count_tasks(e);
 }

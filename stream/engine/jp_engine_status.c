@@ -102,8 +102,7 @@ void jp_engine_update_status(jp_engine_t *e)
             tot.duplicates += c.duplicates;
             tot.late += c.late;
             int64_t lo = 0, hi = 0, next = jp_task_next_offset(t, (jp_input_t)i);
-            rd_kafka_get_watermark_offsets(i == 0 ? e->leader : e->follower, e->topics[i], p, &lo,
-                                           &hi);
+            rd_kafka_get_watermark_offsets(e->consumer, e->topics[i], p, &lo, &hi);
             int64_t l = hi - (next >= 0 ? next : lo);
             if (l > 0)
                 lag += l;
