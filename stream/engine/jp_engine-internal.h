@@ -37,6 +37,8 @@
  * are the column families'; jp_engine_new checks they agree). */
 #define N_CHANGELOG 7
 extern const jp_cf_t jp_engine_changelog_cfs[N_CHANGELOG];
+/* The input-offsets header of changelog records written before the
+ * changelog ends travelled with the commit point (read by restores). */
 #define HDR_OFFSETS "jp.input.offsets"
 
 #define REOPEN_DEADLINE_MS 120000
@@ -134,19 +136,35 @@ int jp_engine_io_emit(void *ctx, int partition, jp_output_t topic, const char *k
 /* The group member's rebalance callback (opaque: the engine). */
 void jp_engine_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                             rd_kafka_topic_partition_list_t *parts, void *opaque);
-/* Opens task p (store, restore, positions), retrying while Kafka is
- * unreachable, up to REOPEN_DEADLINE_MS. NULL with errstr. */
-jp_task_t *jp_engine_open_task(jp_engine_t *e, int p, char *errstr, size_t errstr_size);
+/* Opens the tasks of partitions ps[0..n) together (stores, one restore,
+ * positions) into e->tasks, retrying while Kafka is unreachable, up to
+ * REOPEN_DEADLINE_MS. 0, or -1 with errstr (none of them open). */
+int jp_engine_open_tasks(jp_engine_t *e, const int *ps, int n, char *errstr, size_t errstr_size);
 void jp_engine_close_task(jp_engine_t *e, int p);
 
 /* ---- jp_engine_restore.c ---- */
-/* Restores task t from its changelogs, skipping records beyond committed. */
-int jp_engine_restore_task(jp_engine_t *e, jp_task_t *t, const int64_t committed[JP_INPUT__COUNT],
-                           char *errstr, size_t errstr_size);
+/* A task about to be restored, and the group's commit point for it. */
+typedef struct {
+    jp_task_t *t;
+    int64_t committed[JP_INPUT__COUNT]; /* next offset per input, -1: none committed */
+    int64_t ends[JP_CF__COUNT];         /* changelog ends the commit point covers */
+    int have_ends; /* 0: no commit point records them (none yet, or an older engine's) */
+} jp_engine_restore_t;
+/* Restores the tasks of r[0..n) from their changelogs, in one assignment of
+ * every changelog partition they miss records of: the records up to each
+ * store's committed end are applied, those beyond are skipped (and their
+ * keys written again by the next commit). 0, or -1 with errstr. */
+int jp_engine_restore_tasks(jp_engine_t *e, jp_engine_restore_t *r, int n, char *errstr,
+                            size_t errstr_size);
 
 /* ---- jp_engine_commit.c ---- */
 /* The protocol of jp_engine.h; 0, or -1 after rewinding every task. */
 int jp_engine_commit(jp_engine_t *e);
+/* The changelog ends of task p (the highest offset reached per store) as
+ * the metadata of its committed offsets; the length written. */
+size_t jp_engine_changelog_ends_format(const jp_engine_t *e, int p, char *buf, size_t size);
+/* Reads them back; -1 if md is not such metadata (then ends is unset). */
+int jp_engine_changelog_ends_parse(const void *md, size_t len, int64_t ends[JP_CF__COUNT]);
 /* Every task back to the last commit point. */
 void jp_engine_rewind_all(jp_engine_t *e, const char *why);
 

@@ -3,9 +3,19 @@
  * offsets, state) and the rewind to the last commit point that every
  * failed step falls back to. A country reload is swapped in here, between
  * two commits, never within a batch.
+ *
+ * Changelog records are the state keys alone (no header). What a restore
+ * needs to tell committed records from the rest travels with the commit
+ * point itself: the offsets committed at step 3 carry, as their metadata,
+ * the changelog offset each of the task's stores had reached at step 2
+ * (jp_engine_changelog_ends). See docs/processor.md for why that is enough,
+ * compaction included.
  */
 #include "jp_engine-internal.h"
 
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -14,10 +24,50 @@
 
 /* ---- commit ------------------------------------------------------------------------------ */
 
+#define ENDS_TAG "jp.changelog"
+
+size_t jp_engine_changelog_ends_format(const jp_engine_t *e, int p, char *buf, size_t size)
+{
+    size_t n = (size_t)snprintf(buf, size, "%s", ENDS_TAG);
+    for (size_t i = 0; i < N_CHANGELOG && n < size; i++) {
+        jp_cf_t cf = jp_engine_changelog_cfs[i];
+        n += (size_t)snprintf(buf + n, size - n, " %s=%" PRId64, jp_cf_name(cf),
+                              e->cl_reached[p][cf]);
+    }
+    return n < size ? n : size - 1;
+}
+
+int jp_engine_changelog_ends_parse(const void *md, size_t len, int64_t ends[JP_CF__COUNT])
+{
+    char buf[512];
+    if (!md || len < sizeof(ENDS_TAG) - 1 || len >= sizeof(buf) ||
+        memcmp(md, ENDS_TAG, sizeof(ENDS_TAG) - 1) != 0)
+        return -1;
+    memcpy(buf, md, len);
+    buf[len] = '\0';
+    for (int cf = 0; cf < JP_CF__COUNT; cf++)
+        ends[cf] = -1; /* a store the commit did not name has nothing committed */
+    char *save = NULL;
+    for (char *tok = strtok_r(buf + sizeof(ENDS_TAG) - 1, " ", &save); tok;
+         tok = strtok_r(NULL, " ", &save)) {
+        char *eq = strchr(tok, '=');
+        if (!eq)
+            return -1;
+        *eq = '\0';
+        char *end;
+        long long v = strtoll(eq + 1, &end, 10);
+        if (*end)
+            return -1;
+        for (int cf = 0; cf < JP_CF__COUNT; cf++)
+            if (strcmp(tok, jp_cf_name((jp_cf_t)cf)) == 0)
+                ends[cf] = v;
+    }
+    return 0;
+}
+
 typedef struct {
     jp_engine_t *e;
     int p;
-    uint8_t offsets[8 * JP_INPUT__COUNT];
     int failed;
 } changelog_ctx_t;
 
@@ -25,9 +75,7 @@ static int changelog_cb(void *ctx, int cf, const void *key, size_t klen, const v
                         size_t vlen)
 {
     changelog_ctx_t *c = ctx;
-    rd_kafka_headers_t *h = rd_kafka_headers_new(1);
-    rd_kafka_header_add(h, HDR_OFFSETS, -1, c->offsets, sizeof(c->offsets));
-    if (jp_engine_produce(c->e, c->e->rkt_changelog[cf], c->p, key, klen, val, val ? vlen : 0, h,
+    if (jp_engine_produce(c->e, c->e->rkt_changelog[cf], c->p, key, klen, val, val ? vlen : 0, NULL,
                           jp_engine_changelog_opaque(c->p, cf)) != 0) {
         c->failed = 1;
         return -1;
@@ -48,12 +96,7 @@ int jp_engine_commit(jp_engine_t *e)
         if (!t)
             continue;
         any = 1;
-        changelog_ctx_t c = {e, p, {0}, 0};
-        for (int i = 0; i < JP_INPUT__COUNT; i++) {
-            uint64_t u = (uint64_t)jp_task_next_offset(t, (jp_input_t)i);
-            for (int b = 0; b < 8; b++)
-                c.offsets[8 * i + b] = (uint8_t)(u >> (56 - 8 * b));
-        }
+        changelog_ctx_t c = {e, p, 0};
         if (jp_task_prepare_commit(t, changelog_cb, &c, errstr, sizeof(errstr)) != 0 || c.failed) {
             jp_engine_rewind_all(e, "changelog could not be produced");
             return -1;
@@ -69,15 +112,26 @@ int jp_engine_commit(jp_engine_t *e)
         e->last_commit_ms = jp_clock_now_ms();
         return 0;
     }
-    /* (3) the commit point */
+    /* (3) the commit point: input offsets, and the changelog ends they
+     * cover as metadata (on each input, so any committed one tells) */
     rd_kafka_topic_partition_list_t *l =
         rd_kafka_topic_partition_list_new(JP_INPUT__COUNT * e->n_partitions);
-    for (int p = 0; p < e->n_partitions; p++)
+    for (int p = 0; p < e->n_partitions; p++) {
+        char ends[512];
+        size_t n = e->tasks[p] ? jp_engine_changelog_ends_format(e, p, ends, sizeof(ends)) : 0;
         for (int i = 0; e->tasks[p] && i < JP_INPUT__COUNT; i++) {
             int64_t off = jp_task_next_offset(e->tasks[p], (jp_input_t)i);
-            if (off >= 0)
-                rd_kafka_topic_partition_list_add(l, e->topics[i], p)->offset = off;
+            if (off < 0)
+                continue;
+            rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_add(l, e->topics[i], p);
+            tp->offset = off;
+            tp->metadata = malloc(n);
+            if (tp->metadata) {
+                memcpy(tp->metadata, ends, n);
+                tp->metadata_size = n;
+            }
         }
+    }
     rd_kafka_resp_err_t cerr =
         l->cnt ? rd_kafka_commit(e->consumer, l, 0) : RD_KAFKA_RESP_ERR_NO_ERROR;
     rd_kafka_topic_partition_list_destroy(l);
@@ -118,7 +172,7 @@ int jp_engine_commit(jp_engine_t *e)
 
 /* Every task back to the last commit point: stores reopened (dropping what
  * was not committed), restored from the changelog where the local batch is
- * missing, and every input partition sought back. */
+ * missing (all in one restore), and every input partition sought back. */
 void jp_engine_rewind_all(jp_engine_t *e, const char *why)
 {
     char errstr[512];
@@ -126,20 +180,20 @@ void jp_engine_rewind_all(jp_engine_t *e, const char *why)
     jp_counter_add(e->rewinds, 1);
     rd_kafka_purge(e->producer, RD_KAFKA_PURGE_F_QUEUE);
     rd_kafka_flush(e->producer, 10000);
-    for (int p = 0; p < e->n_partitions; p++) {
-        if (!e->tasks[p])
-            continue;
-        jp_engine_close_task(e, p);
-        e->tasks[p] = jp_engine_open_task(e, p, errstr, sizeof(errstr));
-        if (!e->tasks[p]) {
-            jp_log_error("engine", "task %d: %s", p, errstr);
-            e->stop = 1;
-            continue;
+    int ps[MAX_TASKS], n = 0;
+    for (int p = 0; p < e->n_partitions; p++)
+        if (e->tasks[p]) {
+            jp_engine_close_task(e, p);
+            ps[n++] = p;
         }
-        for (int i = 0; i < JP_INPUT__COUNT; i++)
-            jp_engine_seek_back(e, p, (jp_input_t)i,
-                                jp_task_next_offset(e->tasks[p], (jp_input_t)i));
+    if (jp_engine_open_tasks(e, ps, n, errstr, sizeof(errstr)) != 0) {
+        jp_log_error("engine", "tasks: %s", errstr);
+        e->stop = 1;
     }
+    for (int k = 0; k < n; k++)
+        for (int i = 0; e->tasks[ps[k]] && i < JP_INPUT__COUNT; i++)
+            jp_engine_seek_back(e, ps[k], (jp_input_t)i,
+                                jp_task_next_offset(e->tasks[ps[k]], (jp_input_t)i));
     e->delivery_err = RD_KAFKA_RESP_ERR_NO_ERROR;
     usleep(200000); /* let a transient broker fault pass before trying again */
 }

@@ -11,63 +11,109 @@
  */
 #include "jp_engine-internal.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "base/jp_clock.h"
 #include "base/jp_log.h"
 
-/* Opens task p: its store, a restore up to the group's committed offsets,
- * and its positions. */
-static jp_task_t *open_task_once(jp_engine_t *e, int p, char *errstr, size_t errstr_size)
+/* The group's commit point for the tasks of r[0..n): the committed offset
+ * of every input, and the changelog ends that commit point covers (from
+ * the offsets' metadata; where inputs disagree, after a commit that
+ * reached only some of them, the lowest end per store). One request for
+ * every task. */
+static int read_commit_points(jp_engine_t *e, jp_engine_restore_t *r, int n, char *errstr,
+                              size_t errstr_size)
 {
-    jp_task_t *t = jp_task_open(&e->env, e->serde, p, e->state_dir, errstr, errstr_size);
-    if (!t)
-        return NULL;
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(JP_INPUT__COUNT);
-    for (int i = 0; i < JP_INPUT__COUNT; i++)
-        rd_kafka_topic_partition_list_add(l, e->topics[i], p);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(JP_INPUT__COUNT * n);
+    for (int k = 0; k < n; k++)
+        for (int i = 0; i < JP_INPUT__COUNT; i++)
+            rd_kafka_topic_partition_list_add(l, e->topics[i], jp_task_partition(r[k].t));
     rd_kafka_resp_err_t err = rd_kafka_committed(e->consumer, l, 10000);
-    int64_t committed[JP_INPUT__COUNT];
-    for (int i = 0; i < JP_INPUT__COUNT; i++)
-        committed[i] = err ? -1 : l->elems[i].offset < 0 ? -1 : l->elems[i].offset;
+    for (int k = 0; !err && k < n; k++) {
+        r[k].have_ends = 0;
+        for (int i = 0; i < JP_INPUT__COUNT; i++) {
+            const rd_kafka_topic_partition_t *tp =
+                rd_kafka_topic_partition_list_find(l, e->topics[i], jp_task_partition(r[k].t));
+            int64_t ends[JP_CF__COUNT];
+            r[k].committed[i] = tp && tp->offset >= 0 ? tp->offset : -1;
+            if (!tp || tp->offset < 0 ||
+                jp_engine_changelog_ends_parse(tp->metadata, tp->metadata_size, ends) != 0)
+                continue;
+            for (int cf = 0; cf < JP_CF__COUNT; cf++)
+                if (!r[k].have_ends || ends[cf] < r[k].ends[cf])
+                    r[k].ends[cf] = ends[cf];
+            r[k].have_ends = 1;
+        }
+    }
     rd_kafka_topic_partition_list_destroy(l);
-    if (err) {
+    if (err)
         snprintf(errstr, errstr_size, "cannot read committed offsets: %s", rd_kafka_err2str(err));
-        jp_task_close(t);
-        return NULL;
-    }
-    e->restoring = 1;
-    for (int i = 0; i < JP_INPUT__COUNT; i++)
-        jp_task_set_next_offset(t, (jp_input_t)i, committed[i]);
-    int rc = 0;
-    rc = jp_engine_restore_task(e, t, committed, errstr, errstr_size);
-    if (rc == 0)
-        rc = jp_task_restore_done(t, errstr, errstr_size);
-    e->restoring = 0;
-    if (rc != 0) {
-        jp_task_close(t);
-        return NULL;
-    }
-    for (int i = 0; i < JP_CF__COUNT; i++)
-        e->cl_reached[p][i] = jp_task_changelog_offset(t, (jp_cf_t)i);
-    for (int i = 0; i < JP_INPUT__COUNT; i++)
-        e->rewind[p][i].want = WANT_NONE;
-    return t;
+    return err ? -1 : 0;
 }
 
-/* Opening a task reads the committed offsets and the changelogs, so it
+/* Opens the tasks of partitions ps[0..n): their stores, one restore of all
+ * of them up to the group's commit point, their positions. On failure none
+ * is left open. */
+static int open_tasks_once(jp_engine_t *e, const int *ps, int n, char *errstr, size_t errstr_size)
+{
+    jp_engine_restore_t *r = calloc((size_t)n, sizeof(*r));
+    if (!r) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return -1;
+    }
+    int rc = 0, opened = 0;
+    for (; rc == 0 && opened < n; opened++)
+        if (!(r[opened].t =
+                  jp_task_open(&e->env, e->serde, ps[opened], e->state_dir, errstr, errstr_size)))
+            rc = -1;
+    if (rc == 0)
+        rc = read_commit_points(e, r, n, errstr, errstr_size);
+    if (rc == 0) {
+        e->restoring = 1;
+        for (int k = 0; k < n; k++)
+            for (int i = 0; i < JP_INPUT__COUNT; i++)
+                jp_task_set_next_offset(r[k].t, (jp_input_t)i, r[k].committed[i]);
+        rc = jp_engine_restore_tasks(e, r, n, errstr, errstr_size);
+        for (int k = 0; rc == 0 && k < n; k++)
+            rc = jp_task_restore_done(r[k].t, errstr, errstr_size);
+        e->restoring = 0;
+    }
+    for (int k = 0; k < opened; k++) {
+        if (rc != 0) {
+            jp_task_close(r[k].t);
+            continue;
+        }
+        int p = ps[k];
+        e->tasks[p] = r[k].t;
+        for (int i = 0; i < JP_CF__COUNT; i++)
+            e->cl_reached[p][i] = jp_task_changelog_offset(r[k].t, (jp_cf_t)i);
+        for (int i = 0; i < JP_INPUT__COUNT; i++)
+            e->rewind[p][i].want = WANT_NONE;
+    }
+    free(r);
+    return rc;
+}
+
+/* Opening tasks reads the committed offsets and the changelogs, so it
  * fails while the coordinator or a partition leader is unreachable: a
  * broker restart must not stop the engine, so it retries until
  * REOPEN_DEADLINE_MS and only then gives up (the caller stops the engine). */
-jp_task_t *jp_engine_open_task(jp_engine_t *e, int p, char *errstr, size_t errstr_size)
+int jp_engine_open_tasks(jp_engine_t *e, const int *ps, int n, char *errstr, size_t errstr_size)
 {
-    int64_t deadline = jp_clock_now_ms() + REOPEN_DEADLINE_MS;
+    if (n == 0)
+        return 0;
+    int64_t t0 = jp_clock_now_ms(), deadline = t0 + REOPEN_DEADLINE_MS;
     for (;;) {
-        jp_task_t *t = open_task_once(e, p, errstr, errstr_size);
-        if (t || e->stop || jp_clock_now_ms() >= deadline)
-            return t;
-        jp_log_warn("engine", "task %d: %s; retrying", p, errstr);
+        if (open_tasks_once(e, ps, n, errstr, errstr_size) == 0) {
+            jp_log_info("engine", "%d task(s) opened in %.3f s", n,
+                        (double)(jp_clock_now_ms() - t0) / 1000.0);
+            return 0;
+        }
+        if (e->stop || jp_clock_now_ms() >= deadline)
+            return -1;
+        jp_log_warn("engine", "opening %d task(s): %s; retrying", n, errstr);
         usleep(REOPEN_BACKOFF_MS * 1000);
     }
 }
@@ -117,17 +163,27 @@ void jp_engine_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_copy(parts);
     rd_kafka_error_t *aerr = NULL;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        /* The new tasks open together: one request for their commit
+         * points, one for their changelogs' watermarks, one restore. */
+        int ps[MAX_TASKS], n = 0;
+        unsigned char fresh[MAX_TASKS] = {0};
         for (int i = 0; i < l->cnt; i++) {
             int p = l->elems[i].partition;
-            if (p >= e->n_partitions)
+            if (p >= 0 && p < e->n_partitions && !e->tasks[p] && !fresh[p]) {
+                fresh[p] = 1;
+                ps[n++] = p;
+            }
+        }
+        jp_log_info("engine", "assigned %d new task(s)", n);
+        if (jp_engine_open_tasks(e, ps, n, errstr, sizeof(errstr)) != 0) {
+            jp_log_error("engine", "tasks: %s", errstr);
+            e->stop = 1;
+        }
+        for (int i = 0, n0 = l->cnt; i < n0; i++) { /* the group's; extras are appended */
+            int p = l->elems[i].partition;
+            if (p < 0 || p >= e->n_partitions || !e->tasks[p])
                 continue;
-            if (!e->tasks[p]) {
-                e->tasks[p] = jp_engine_open_task(e, p, errstr, sizeof(errstr));
-                if (!e->tasks[p]) {
-                    jp_log_error("engine", "task %d: %s", p, errstr);
-                    e->stop = 1;
-                    continue;
-                }
+            if (fresh[p]) {
                 int64_t off = jp_task_next_offset(e->tasks[p], JP_INPUT_SALES);
                 l->elems[i].offset = off >= 0 ? off : RD_KAFKA_OFFSET_BEGINNING;
                 jp_engine_queues_open(e, p);

@@ -945,6 +945,26 @@ int jp_store_del(jp_store_t *s, int cf, const void *key, size_t klen)
                                                                                             : -1;
 }
 
+int jp_store_touch(jp_store_t *s, int cf, const void *key, size_t klen)
+{
+    if (!jp_store_cf_ok(s, cf)) {
+        if (s)
+            jp_store_fmt(s->err, sizeof s->err, "invalid column family %d", (int)cf);
+        return -1;
+    }
+    jp_store_map_t *m = &s->map[cf];
+    uint64_t h = jp_store_hash(key, klen);
+    jp_store_ent_t *e = jp_store_map_find(m, key, klen, h);
+    if (!e && !(e = jp_store_load(s, cf, key, klen, h)))
+        return -1;
+    if (!e->dirty) {
+        e->dirty = 1;
+        m->ndirty++;
+        s->gen++;
+    }
+    return 0;
+}
+
 /* ---- dirty set and commit ----------------------------------------------- */
 
 int jp_store_dirty_foreach_ts(jp_store_t *s, jp_store_dirty_ts_cb fn, void *ctx)

@@ -123,6 +123,10 @@ struct jp_task_s {
     char (*batch_tokens)[JP_PII_TOKEN_LEN + 1];
     jp_avro_buf_t out;
     long restored_since_commit;
+    /* Keys of changelog records a restore skipped (jp_task_restore_skip):
+     * (cf, length, bytes) packed, touched once the restore is done. */
+    unsigned char *skipped;
+    size_t skipped_len, skipped_cap;
     int64_t gc_customers; /* last expiry cutoff of customers; NO_TIME: none yet */
     /* Event ids within the horizon, per input (jp_dedupe), persisted as
      * segments in the dedupe CF; see "Deduplication" below. */
@@ -649,6 +653,7 @@ void jp_task_close(jp_task_t *t)
     facts_clear(t);
     free(t->facts);
     jp_avro_arena_free(&t->fact_arena);
+    free(t->skipped);
     jp_store_close(t->store);
     free(t);
 }
@@ -1439,6 +1444,47 @@ int jp_task_restore_record(jp_task_t *t, jp_cf_t cf, const void *key, size_t kle
     return 0;
 }
 
+int jp_task_restore_skip(jp_task_t *t, jp_cf_t cf, const void *key, size_t klen)
+{
+    size_t need = t->skipped_len + 1 + sizeof(uint32_t) + klen;
+    if ((unsigned)cf >= JP_CF__COUNT || klen > UINT32_MAX)
+        return -1;
+    if (need > t->skipped_cap) {
+        size_t cap = t->skipped_cap ? 2 * t->skipped_cap : 4096;
+        while (cap < need)
+            cap *= 2;
+        unsigned char *b = realloc(t->skipped, cap);
+        if (!b)
+            return -1;
+        t->skipped = b;
+        t->skipped_cap = cap;
+    }
+    unsigned char *at = t->skipped + t->skipped_len;
+    uint32_t n = (uint32_t)klen;
+    at[0] = (unsigned char)cf;
+    memcpy(at + 1, &n, sizeof(n));
+    memcpy(at + 1 + sizeof(n), key, klen);
+    t->skipped_len = need;
+    return 0;
+}
+
+/* The keys the restore skipped, dirty again (after the state is loaded:
+ * a restore's intermediate commits would clean them). */
+static int touch_skipped(jp_task_t *t)
+{
+    int rc = 0;
+    for (size_t at = 0; rc == 0 && at < t->skipped_len;) {
+        uint32_t n;
+        memcpy(&n, t->skipped + at + 1, sizeof(n));
+        rc = jp_store_touch(t->store, t->skipped[at], t->skipped + at + 1 + sizeof(n), n);
+        at += 1 + sizeof(n) + n;
+    }
+    free(t->skipped);
+    t->skipped = NULL;
+    t->skipped_len = t->skipped_cap = 0;
+    return rc;
+}
+
 int jp_task_restore_done(jp_task_t *t, char *errstr, size_t errstr_size)
 {
     int64_t next[JP_INPUT__COUNT];
@@ -1446,6 +1492,11 @@ int jp_task_restore_done(jp_task_t *t, char *errstr, size_t errstr_size)
     t->restored_since_commit = 0;
     if (write_local(t, errstr, errstr_size) != 0 || load_state(t) != 0)
         return -1;
+    if (touch_skipped(t) != 0) {
+        jp_err_set(errstr, errstr_size, "cannot mark skipped changelog keys: %s",
+                   jp_store_last_error(t->store));
+        return -1;
+    }
     /* The engine set the positions from the group before restoring. */
     memcpy(t->next_offset, next, sizeof(next));
     return 0;

@@ -145,11 +145,11 @@ int jp_task_poll(jp_task_t *t);
 /* One record: jp_task_process_batch with n = 1. */
 jp_task_result_t jp_task_process(jp_task_t *t, jp_task_record_t *rec);
 
-/* Commit, steps 1 and 4 of the commit protocol (docs/processor.md). prepare writes the
- * in-memory windows and metadata into the store's dirty set and hands each
- * dirty key to fn (the engine produces it to the changelog, with the
- * task's input offsets from jp_task_next_offset in a header). finish writes
- * the batch with the changelog offsets now reached (-1: unchanged). */
+/* Commit, steps 1 and 4 of the commit protocol (docs/processor.md). prepare
+ * writes the in-memory windows and metadata into the store's dirty set and
+ * hands each dirty key to fn (the engine produces it to the changelog).
+ * finish writes the batch with the changelog offsets now reached (-1:
+ * unchanged). */
 int jp_task_prepare_commit(jp_task_t *t, jp_store_dirty_cb fn, void *ctx, char *errstr,
                            size_t errstr_size);
 int jp_task_finish_commit(jp_task_t *t, const int64_t changelog_offsets[JP_CF__COUNT], char *errstr,
@@ -161,6 +161,11 @@ int64_t jp_task_changelog_offset(const jp_task_t *t, jp_cf_t cf);
  * producing it again; call jp_task_restore_done at the end. */
 int jp_task_restore_record(jp_task_t *t, jp_cf_t cf, const void *key, size_t klen, const void *val,
                            size_t vlen, int64_t changelog_offset);
+/* Restore: a changelog record beyond the commit point, not applied. Its
+ * key is written again by the next commit (as the store holds it at the
+ * commit point, or a tombstone), so that the changelog's latest record of
+ * the key is a committed one again. */
+int jp_task_restore_skip(jp_task_t *t, jp_cf_t cf, const void *key, size_t klen);
 int jp_task_restore_done(jp_task_t *t, char *errstr, size_t errstr_size);
 
 void jp_task_counts(const jp_task_t *t, jp_input_t input, jp_task_counts_t *out);
