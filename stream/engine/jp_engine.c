@@ -90,6 +90,7 @@ static rd_kafka_t *make_client(jp_engine_t *e, rd_kafka_type_t type, int role, c
         return NULL;
     int bad = 0;
     rd_kafka_conf_set_opaque(conf, e);
+
     if (type == RD_KAFKA_PRODUCER) {
         bad |= set(conf, "enable.idempotence", "true", errstr, errstr_size);
         bad |= set(conf, "linger.ms", "5", errstr, errstr_size);
@@ -480,6 +481,11 @@ int jp_engine_reload_countries(jp_engine_t *e, const jp_config_t *countries, cha
 void jp_engine_stop(jp_engine_t *e)
 {
     e->stop = 1;
+    /* Wake the loop if it sleeps: write(2) is async-signal-safe, and a
+     * full pipe means it is awake already. */
+    if (e->wake[1] >= 0 && write(e->wake[1], "s", 1) < 0) {
+        /* nothing to do */
+    }
 }
 
 void jp_engine_free(jp_engine_t *e)
