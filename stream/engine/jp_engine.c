@@ -90,7 +90,6 @@ static rd_kafka_t *make_client(jp_engine_t *e, rd_kafka_type_t type, int role, c
         return NULL;
     int bad = 0;
     rd_kafka_conf_set_opaque(conf, e);
-
     if (type == RD_KAFKA_PRODUCER) {
         bad |= set(conf, "enable.idempotence", "true", errstr, errstr_size);
         bad |= set(conf, "linger.ms", "5", errstr, errstr_size);

@@ -63,11 +63,16 @@ static int open_tasks_once(jp_engine_t *e, const int *ps, int n, char *errstr, s
         snprintf(errstr, errstr_size, "out of memory");
         return -1;
     }
-    int rc = 0, opened = 0;
-    for (; rc == 0 && opened < n; opened++)
-        if (!(r[opened].t =
-                  jp_task_open(&e->env, e->serde, ps[opened], e->state_dir, errstr, errstr_size)))
-            rc = -1;
+    jp_task_t **ts = calloc((size_t)n, sizeof(*ts));
+    int rc = ts ? jp_task_open_many(&e->env, e->serde, ps, (size_t)n, e->state_dir, ts, errstr,
+                                    errstr_size)
+                : -1;
+    if (!ts)
+        snprintf(errstr, errstr_size, "out of memory");
+    int opened = rc == 0 ? n : 0;
+    for (int k = 0; k < opened; k++)
+        r[k].t = ts[k];
+    free(ts);
     if (rc == 0)
         rc = read_commit_points(e, r, n, errstr, errstr_size);
     if (rc == 0) {

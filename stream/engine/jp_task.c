@@ -17,6 +17,7 @@
 #include "engine/jp_task.h"
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,8 @@
 /* Restore commits to RocksDB every this many changelog records, bounding
  * the cache while a large store is rebuilt. */
 #define RESTORE_BATCH 10000
+/* Stores opened side by side by jp_task_open_many. */
+#define JP_TASK_OPEN_THREADS 4
 
 /* Memtable weights: the customers CF takes nearly every write of a busy
  * task (one key per active customer per commit); meta, windows, models and
@@ -594,14 +597,12 @@ static int load_state(jp_task_t *t)
     return procs_open(t);
 }
 
-jp_task_t *jp_task_open(const jp_task_env_t *env, jp_serde_t *serde, int partition, const char *dir,
-                        char *errstr, size_t errstr_size)
+/* A task without its store. */
+static jp_task_t *task_new(const jp_task_env_t *env, jp_serde_t *serde, int partition)
 {
     jp_task_t *t = calloc(1, sizeof(*t));
-    if (!t) {
-        snprintf(errstr, errstr_size, "out of memory");
+    if (!t)
         return NULL;
-    }
     t->env = env;
     t->serde = serde;
     t->partition = partition;
@@ -611,26 +612,100 @@ jp_task_t *jp_task_open(const jp_task_env_t *env, jp_serde_t *serde, int partiti
     t->batch = malloc(JP_TASK_BATCH_MAX * sizeof(*t->batch));
     t->batch_tokens = malloc(JP_TASK_BATCH_MAX * sizeof(*t->batch_tokens));
     if (!t->batch || !t->batch_tokens) {
-        snprintf(errstr, errstr_size, "out of memory");
-        jp_task_close(t);
-        return NULL;
-    }
-    char path[1024];
-    snprintf(path, sizeof(path), "%s/task-%d", dir, partition);
-    t->store = jp_store_open(env->store_env, path, errstr, errstr_size);
-    /* The changelog replays whatever a crash loses (jp_engine's restore,
-     * the same path as a lost state directory): no WAL. */
-    if (t->store)
-        jp_store_set_durability(t->store, JP_STORE_NO_WAL);
-    /* Most reads of these miss (a new customer, a new event id): let the
-     * store answer those without RocksDB. */
-    if (!t->store || load_state(t) != 0 || jp_store_track_keys(t->store, JP_CF_CUSTOMERS) != 0) {
-        if (t->store)
-            snprintf(errstr, errstr_size, "cannot load the state of task %d", partition);
         jp_task_close(t);
         return NULL;
     }
     return t;
+}
+
+/* Opening stores side by side: tasks t[i] for i = first, first + step, ... */
+typedef struct {
+    jp_task_t **t;
+    size_t n, first, step;
+    const char *dir;
+    char err[256];
+    int rc;
+} store_opener_t;
+
+/* Opens the store of each of its tasks and builds its key filter (a scan
+ * of the customers it holds): all store work, none of the task's own. */
+static void *open_stores(void *arg)
+{
+    store_opener_t *o = arg;
+    for (size_t i = o->first; o->rc == 0 && i < o->n; i += o->step) {
+        jp_task_t *t = o->t[i];
+        char path[1024];
+        snprintf(path, sizeof(path), "%s/task-%d", o->dir, t->partition);
+        t->store = jp_store_open(t->env->store_env, path, o->err, sizeof(o->err));
+        if (!t->store) {
+            o->rc = -1;
+            break;
+        }
+        /* The changelog replays whatever a crash loses (jp_engine's restore,
+         * the same path as a lost state directory): no WAL. */
+        jp_store_set_durability(t->store, JP_STORE_NO_WAL);
+        /* Most reads of these miss (a new customer): let the store answer
+         * those without RocksDB. */
+        if (jp_store_track_keys(t->store, JP_CF_CUSTOMERS) != 0) {
+            jp_err_set(o->err, sizeof(o->err), "task %d: key filter: %s", t->partition,
+                       jp_store_last_error(t->store));
+            o->rc = -1;
+        }
+    }
+    return NULL;
+}
+
+int jp_task_open_many(const jp_task_env_t *env, jp_serde_t *serde, const int *partitions, size_t n,
+                      const char *dir, jp_task_t **out, char *errstr, size_t errstr_size)
+{
+    size_t made = 0;
+    int rc = 0;
+    for (; made < n; made++)
+        if (!(out[made] = task_new(env, serde, partitions[made]))) {
+            jp_err_set(errstr, errstr_size, "out of memory");
+            rc = -1;
+            break;
+        }
+    size_t n_th = n < JP_TASK_OPEN_THREADS ? n : JP_TASK_OPEN_THREADS;
+    store_opener_t op[JP_TASK_OPEN_THREADS];
+    pthread_t th[JP_TASK_OPEN_THREADS];
+    int started[JP_TASK_OPEN_THREADS] = {0};
+    for (size_t k = 0; rc == 0 && k < n_th; k++) {
+        op[k] = (store_opener_t){out, n, k, n_th, dir, "", 0};
+        /* One opener runs on this thread; a thread that cannot start leaves
+         * its share to it. */
+        started[k] = k > 0 && pthread_create(&th[k], NULL, open_stores, &op[k]) == 0;
+    }
+    for (size_t k = 0; rc == 0 && k < n_th; k++) {
+        if (started[k])
+            pthread_join(th[k], NULL);
+        else
+            open_stores(&op[k]);
+    }
+    for (size_t k = 0; rc == 0 && k < n_th; k++)
+        if (op[k].rc != 0) {
+            jp_err_set(errstr, errstr_size, "%s", op[k].err);
+            rc = -1;
+        }
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        if (load_state(out[i]) != 0) {
+            jp_err_set(errstr, errstr_size, "cannot load the state of task %d", out[i]->partition);
+            rc = -1;
+        }
+    if (rc != 0)
+        for (size_t i = 0; i < made; i++) {
+            jp_task_close(out[i]);
+            out[i] = NULL;
+        }
+    return rc;
+}
+
+jp_task_t *jp_task_open(const jp_task_env_t *env, jp_serde_t *serde, int partition, const char *dir,
+                        char *errstr, size_t errstr_size)
+{
+    jp_task_t *t;
+    return jp_task_open_many(env, serde, &partition, 1, dir, &t, errstr, errstr_size) == 0 ? t
+                                                                                           : NULL;
 }
 
 void jp_task_close(jp_task_t *t)

@@ -114,6 +114,15 @@ typedef struct jp_task_s jp_task_t;
  */
 jp_task_t *jp_task_open(const jp_task_env_t *env, jp_serde_t *serde, int partition, const char *dir,
                         char *errstr, size_t errstr_size);
+/* Opens the tasks of partitions[0..n) as jp_task_open would, their stores
+ * side by side on a few threads: opening a RocksDB mostly waits on the disk
+ * (a new one syncs its manifest and options files for every column
+ * family), and those waits overlap. Only store work runs on those threads
+ * (opening, the customers key filter); the tasks' state and processors are
+ * loaded on the calling thread. 0 with out[0..n) set, or -1 with errstr
+ * and none of them open. */
+int jp_task_open_many(const jp_task_env_t *env, jp_serde_t *serde, const int *partitions, size_t n,
+                      const char *dir, jp_task_t **out, char *errstr, size_t errstr_size);
 /* Closes the store; uncommitted state is dropped. */
 void jp_task_close(jp_task_t *t);
 
