@@ -165,7 +165,10 @@ int jp_engine_commit(jp_engine_t *e)
     int64_t t1 = jp_clock_now_ms();
     jp_histogram_observe(e->commit_latency, (double)(t1 - t0) / 1000.0);
     jp_counter_add(e->commits, 1);
-    e->last_commit_ms = t1;
+    /* The interval runs from commit start to commit start: a record waits
+     * at most one interval plus one commit for its commit point, however
+     * long commits take (from their ends, it waited two commits). */
+    e->last_commit_ms = t0;
     jp_engine_update_status(e);
     return 0;
 }
