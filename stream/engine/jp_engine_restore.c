@@ -16,6 +16,9 @@
 #include "base/jp_clock.h"
 #include "base/jp_log.h"
 
+/* Changelog records taken from the restorer per call. */
+#define RESTORE_POLL_BATCH 1024
+
 /* ---- restore ------------------------------------------------------------------------- */
 
 /* Input offsets from a changelog record's header; -1 if absent. */
@@ -136,6 +139,53 @@ static int plan(jp_engine_t *e, jp_engine_restore_t *r, int n, slot_t *slots, in
     return rc;
 }
 
+/* The read of a restore: where each message goes, and how far it got. */
+typedef struct {
+    jp_engine_t *e;
+    jp_engine_restore_t *r;
+    slot_t *slots;
+    const int *by, *at; /* see jp_engine_restore_tasks */
+    const rd_kafka_topic_t *last_rkt;
+    int last_cf;  /* the store of last_rkt's records */
+    int64_t done; /* offsets read past, over every slot */
+} reader_t;
+
+/* Applies or skips one changelog record. 0, or -1 with errstr. */
+static int restore_one(reader_t *rd, const rd_kafka_message_t *m, char *errstr, size_t errstr_size)
+{
+    if (m->err)
+        return 0;
+    if (m->rkt != rd->last_rkt) {
+        rd->last_rkt = m->rkt;
+        rd->last_cf = changelog_cf_of(rd->e, rd_kafka_topic_name(m->rkt));
+    }
+    int k = rd->last_cf < 0 || m->partition < 0 || m->partition >= rd->e->n_partitions
+                ? -1
+                : rd->at[m->partition];
+    int at = k < 0 ? -1 : rd->by[k * JP_CF__COUNT + rd->last_cf];
+    slot_t *s = at < 0 ? NULL : &rd->slots[at];
+    if (!s || m->offset <= s->last || m->offset >= s->hi)
+        return 0;
+    jp_task_t *t = rd->r[k].t;
+    int rc = 0;
+    if (beyond_commit(&rd->r[k], s->cf, m)) {
+        if (jp_task_restore_skip(t, s->cf, m->key, m->key_len) != 0) {
+            snprintf(errstr, errstr_size, "out of memory");
+            rc = -1;
+        }
+        s->skipped++;
+    } else if (jp_task_restore_record(t, s->cf, m->key, m->key_len, m->payload, m->len,
+                                      m->offset) != 0) {
+        snprintf(errstr, errstr_size, "cannot write restored state");
+        rc = -1;
+    } else {
+        s->applied++;
+    }
+    rd->done += m->offset - s->last;
+    s->last = m->offset;
+    return rc;
+}
+
 /* Restores every task of r from every changelog partition it is missing
  * records of, in one assignment of those partitions: a restore per task,
  * or per store, paid the consumer's assign-to-first-fetch latency each
@@ -172,7 +222,7 @@ int jp_engine_restore_tasks(jp_engine_t *e, jp_engine_restore_t *r, int n, char 
         at[p] = -1;
     for (int k = 0; k < n; k++)
         at[jp_task_partition(r[k].t)] = k;
-    int64_t total = 0, done = 0;
+    int64_t total = 0;
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(n_slots);
     for (int i = 0; i < n_slots; i++) {
         by[slots[i].k * JP_CF__COUNT + slots[i].cf] = i;
@@ -184,52 +234,32 @@ int jp_engine_restore_tasks(jp_engine_t *e, jp_engine_restore_t *r, int n, char 
     rd_kafka_assign(e->restorer, l);
     rd_kafka_topic_partition_list_destroy(l);
     int64_t t_loop = jp_clock_now_ms(), deadline = t_loop + 120000;
-    const rd_kafka_topic_t *last_rkt = NULL;
-    int last_cf = -1;
-    while (done < total && rc == 0) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(e->restorer, 500);
-        if (!m) {
+    reader_t rd = {e, r, slots, by, at, NULL, -1, 0};
+    /* Messages in batches from the restorer's queue: a poll per message
+     * cost more than applying most of them. */
+    rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(e->restorer);
+    rd_kafka_message_t *msgs[RESTORE_POLL_BATCH];
+    while (rd.done < total && rc == 0) {
+        ssize_t got = q ? rd_kafka_consume_batch_queue(q, 500, msgs, RESTORE_POLL_BATCH) : -1;
+        if (got <= 0) {
             if (jp_clock_now_ms() > deadline) {
                 snprintf(errstr, errstr_size,
-                         "restore stalled (%lld of %lld records, none for 120 s)", (long long)done,
-                         (long long)total);
+                         "restore stalled (%lld of %lld records, none for 120 s)",
+                         (long long)rd.done, (long long)total);
                 rc = -1;
             }
             continue;
         }
-        if (!m->err && m->rkt != last_rkt) {
-            last_rkt = m->rkt;
-            last_cf = changelog_cf_of(e, rd_kafka_topic_name(m->rkt));
+        for (ssize_t j = 0; j < got; j++) {
+            if (rc == 0)
+                rc = restore_one(&rd, msgs[j], errstr, errstr_size);
+            rd_kafka_message_destroy(msgs[j]);
         }
-        int k = m->err || last_cf < 0 || m->partition < 0 || m->partition >= e->n_partitions
-                    ? -1
-                    : at[m->partition];
-        slot_t *s = k < 0 || by[k * JP_CF__COUNT + last_cf] < 0
-                        ? NULL
-                        : &slots[by[k * JP_CF__COUNT + last_cf]];
-        if (s && m->offset > s->last && m->offset < s->hi) {
-            jp_task_t *t = r[k].t;
-            if (beyond_commit(&r[k], s->cf, m)) {
-                if (jp_task_restore_skip(t, s->cf, m->key, m->key_len) != 0) {
-                    snprintf(errstr, errstr_size, "out of memory");
-                    rc = -1;
-                }
-                s->skipped++;
-            } else if (jp_task_restore_record(t, s->cf, m->key, m->key_len, m->payload, m->len,
-                                              m->offset) != 0) {
-                snprintf(errstr, errstr_size, "cannot write restored state");
-                rc = -1;
-            } else {
-                s->applied++;
-            }
-            done += m->offset - s->last;
-            s->last = m->offset;
-            deadline = jp_clock_now_ms() + 120000;
-            if (done % 1000 == 0)
-                jp_gauge_set(e->restore_progress, (double)done / (double)total);
-        }
-        rd_kafka_message_destroy(m);
+        deadline = jp_clock_now_ms() + 120000;
+        jp_gauge_set(e->restore_progress, (double)rd.done / (double)total);
     }
+    if (q)
+        rd_kafka_queue_destroy(q);
     rd_kafka_assign(e->restorer, NULL);
     jp_gauge_set(e->restore_progress, 1);
     int64_t applied = 0, skipped = 0, t1 = jp_clock_now_ms();
