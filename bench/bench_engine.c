@@ -79,9 +79,12 @@
  *                   Includes the producer's linger (1 ms), the broker, the
  *                   engine's commit interval and up to POLL_MS of polling.
  *   restore_loop_s_per_million_keys / restore_assignment_s_per_million_keys
- *                   a fresh engine with an empty state directory restores
- *                   the last throughput run's changelogs (the group's
- *                   offsets are at the end, so nothing else runs). The loop
+ *                   an engine processes RESTORE_RECORDS records, produced
+ *                   as it consumes them (more than the mock cluster keeps
+ *                   of an input at once); then a fresh engine with an empty
+ *                   state directory in its group restores its changelogs
+ *                   (the group's offsets are at the end, so nothing else
+ *                   runs). The loop
  *                   row is the engine's own restore loop (first record asked
  *                   for to the last applied, from its log); the assignment
  *                   row runs from the engine logging the assignment to it
@@ -106,8 +109,10 @@
  *                   every TASK_COMMIT_EVERY): the processing ceiling.
  *
  * Environment: JACKPOT_SRC (repository root, default "."), JP_BENCH_RUNS,
- * JP_BENCH_ENGINE_ONLY=task|thru (only task_load_events_per_s, or only the
- * throughput rows: for profiling).
+ * JP_BENCH_ENGINE_ONLY=task|thru|restore (only task_load_events_per_s, only
+ * the throughput rows, or only the restore rows: for profiling),
+ * JP_BENCH_DEBUG (the engine's log while it restores, the steady runs'
+ * split between consuming and the final commit, on stderr).
  * Every wait has a timeout; any failure is reported on stderr and makes
  * the exit status non-zero (rows already measured are still printed).
  */
@@ -145,6 +150,8 @@
 #define GEN_RECORDS      400000 /* captured from the simulator */
 #define THRU_RECORDS     90000  /* per throughput run: fits the mock's ~5 MB/partition */
 #define PROBE_RECORDS    256    /* the fixed-cost probe's run */
+#define RESTORE_RECORDS  250000 /* through the engine whose changelogs are restored */
+#define RESTORE_BACKLOG  40000  /* records produced ahead of the engine's consumption */
 #define LAT_SECONDS      4.0    /* paced traffic per latency run */
 #define LAT_MIN          20000
 #define POLL_MS          20
@@ -679,6 +686,12 @@ static int64_t changelog_records(ctx_t *x)
     return total;
 }
 
+static void wait_for(const char *what, double deadline)
+{
+    if (jp_bench_now() > deadline)
+        die("timeout", what);
+}
+
 /* ---- producing ---------------------------------------------------------------------------- */
 
 typedef struct {
@@ -729,12 +742,26 @@ static void producer_free(producer_t *p)
     free(p->sent);
 }
 
-/* Produces records [0, n) in order; rate records/s (0: as fast as possible). */
-static void produce(producer_t *p, ctx_t *x, size_t n, double rate)
+/* Produces records [0, n) in order; rate records/s (0: as fast as
+ * possible). With consumed set, never more than backlog records ahead of
+ * what those counters say was consumed (for inputs larger than the mock
+ * cluster keeps: it trims a partition beyond ~5 MB). */
+static void produce_paced(producer_t *p, ctx_t *x, size_t n, double rate,
+                          jp_counter_t *const *consumed, size_t backlog)
 {
     const capture_t *c = x->cap;
-    double t0 = jp_bench_now();
+    double t0 = jp_bench_now(), deadline = t0 + WAIT_S;
     for (size_t i = 0; i < n; i++) {
+        while (consumed && i % 1024 == 0) {
+            uint64_t got = 0;
+            for (int k = 0; k < JP_INPUT__COUNT; k++)
+                got += jp_counter_get(consumed[k]);
+            if (i < got + backlog)
+                break;
+            rd_kafka_poll(p->rk, 0);
+            wait_for("the engine consuming the paced input", deadline);
+            usleep(1000);
+        }
         if (rate > 0) {
             double due = t0 + (double)i / rate;
             double now = jp_bench_now();
@@ -764,6 +791,11 @@ static void produce(producer_t *p, ctx_t *x, size_t n, double rate)
     if (rd_kafka_flush(p->rk, 60000) != 0 || atomic_load(&p->errors) ||
         atomic_load(&p->delivered) != (long)n)
         die("produce", "not every record was delivered within 60 s");
+}
+
+static void produce(producer_t *p, ctx_t *x, size_t n, double rate)
+{
+    produce_paced(p, x, n, rate, NULL, 0);
 }
 
 /* Every input partition starts at 0 and the ends add up to n: the whole
@@ -823,12 +855,6 @@ static void *engine_main(void *arg)
     atomic_store(&g->state, 1);
     g->rc = jp_engine_run(g->e, g->err, sizeof(g->err));
     return NULL;
-}
-
-static void wait_for(const char *what, double deadline)
-{
-    if (jp_bench_now() > deadline)
-        die("timeout", what);
 }
 
 static void engine_start(engine_t *g, ctx_t *x)
@@ -904,7 +930,9 @@ static void pin_off_measured_core(void)
 typedef struct {
     ctx_t *x;
     size_t n;
-    double rate; /* records/s it produced at */
+    jp_counter_t *const *consumed; /* backlog > 0: the engine's counters */
+    size_t backlog;                /* 0: everything at once (and checked) */
+    double rate;                   /* records/s it produced at */
     pthread_t th;
 } feeder_t;
 
@@ -915,9 +943,10 @@ static void *feeder_main(void *arg)
     producer_t p;
     producer_init(&p, f->x, f->n, "5");
     double t0 = jp_bench_now();
-    produce(&p, f->x, f->n, 0);
+    produce_paced(&p, f->x, f->n, 0, f->backlog ? f->consumed : NULL, f->backlog);
     f->rate = (double)f->n / (jp_bench_now() - t0);
-    check_input(f->x, p.rk, f->n);
+    if (!f->backlog) /* a paced input outgrows what the mock keeps */
+        check_input(f->x, p.rk, f->n);
     producer_free(&p);
     return NULL;
 }
@@ -943,7 +972,7 @@ static void wait_idle(engine_t *g)
  * runs from the first record consumed to the final commit (the engine is
  * stopped once it has consumed all, which commits at once). Returns
  * events/s; *feed (may be NULL) gets the producer's rate. */
-static double engine_steady(ctx_t *x, size_t n, double *feed)
+static double engine_steady(ctx_t *x, size_t n, size_t backlog, double *feed)
 {
     engine_t g;
     jp_counter_t *consumed[JP_INPUT__COUNT];
@@ -951,7 +980,7 @@ static double engine_steady(ctx_t *x, size_t n, double *feed)
     consumed_counters(&g, consumed);
     jp_counter_t *commits = counter(g.m, "jackpot_commits_total", "Completed commits");
     wait_idle(&g);
-    feeder_t f = {x, n, 0, 0};
+    feeder_t f = {x, n, consumed, backlog, 0, 0};
     if (pthread_create(&f.th, NULL, feeder_main, &f) != 0)
         die("feeder", "cannot start the thread");
     double t_first = 0, deadline = jp_bench_now() + WAIT_S;
@@ -1300,6 +1329,8 @@ static void *logwatch_main(void *arg)
         if (r <= 0)
             return NULL;
         double now = jp_bench_now();
+        if (getenv("JP_BENCH_DEBUG"))
+            fwrite(buf + have, 1, (size_t)r, stderr);
         have += (size_t)r;
         buf[have] = '\0';
         if (!atomic_load(&w->started) && strstr(buf, ": assigned ")) {
@@ -1363,6 +1394,50 @@ static double restore_time(ctx_t *x, const char *state_dir, uint64_t *records, d
         die("restore", "the engine restored nothing (no \"assigned\" log line)");
     *loop_s_per_m = atomic_load(&w.loop_s) / (double)*records * 1e6;
     return (t_end - atomic_load(&w.t_start)) / (double)*records * 1e6;
+}
+
+/* The restore rows: RESTORE_RECORDS records through an engine, fed as it
+ * consumes them (more than the mock keeps of an input); its group's offsets
+ * are then at the end of the input, so an engine on the same scenario only
+ * restores, into a new state directory each time. */
+static void restore_rows(ctx_t *x, int runs)
+{
+    char path[1200], note[512];
+    scenario(x, "restore");
+    create_topics(x);
+    /* Engines of this group follow each other: the mock keeps a member
+     * that left until its session times out, which the next one's join
+     * waits for (45 s by default). */
+    if (jp_conf_props_set(&x->cfg->kafka, "session.timeout.ms", "6000") != 0 ||
+        jp_conf_props_set(&x->cfg->kafka, "heartbeat.interval.ms", "1000") != 0)
+        die("config", "cannot set the session timeout");
+    engine_steady(x, RESTORE_RECORDS, RESTORE_BACKLOG, NULL);
+    int rruns = runs < 3 ? runs : 3;
+    double *rs = xcalloc((size_t)rruns, sizeof(double));
+    double *rl = xcalloc((size_t)rruns, sizeof(double));
+    uint64_t restored = 0;
+    for (int r = 0; r < rruns; r++) {
+        snprintf(path, sizeof(path), "%s/restore%d", x->tmp, r);
+        rs[r] = restore_time(x, path, &restored, &rl[r]);
+    }
+    snprintf(note, sizeof(note),
+             "%llu changelog records (of a %d-record run) restored into empty stores: the "
+             "engine's restore loop "
+             "(first changelog record asked for to the last applied), extrapolated linearly to "
+             "1M; median of %d",
+             (unsigned long long)restored, RESTORE_RECORDS, rruns);
+    jp_bench_row(BENCH, "restore_loop_s_per_million_keys", jp_bench_median(rl, (size_t)rruns),
+                 "s/1M keys", NULL, note);
+    snprintf(note, sizeof(note),
+             "the same restores, whole assignment: assignment received to ready (stores "
+             "opened, commit points and watermarks read, restored, state loaded), "
+             "extrapolated linearly to 1M; median of %d",
+             rruns);
+    jp_bench_row(BENCH, "restore_assignment_s_per_million_keys", jp_bench_median(rs, (size_t)rruns),
+                 "s/1M keys", "<= 3 s", note);
+
+    free(rs);
+    free(rl);
 }
 
 /* ---- record-to-commit latency
@@ -1546,8 +1621,9 @@ int main(void)
 
     const char *only = getenv("JP_BENCH_ENGINE_ONLY") ? getenv("JP_BENCH_ENGINE_ONLY") : "";
     int task_only = strcmp(only, "task") == 0, thru_only = strcmp(only, "thru") == 0;
+    int restore_only = strcmp(only, "restore") == 0;
     /* First, before any thread or large allocation of this process. */
-    if (!task_only && !thru_only)
+    if (!*only)
         rss_row(src, tmp);
 
     jp_conf_t c;
@@ -1569,7 +1645,7 @@ int main(void)
     capture_t cap;
     generate(&w, jp_serde_registry_client(reg), &cap);
     int runs = jp_bench_runs();
-    if (!thru_only)
+    if (!*only || task_only)
         task_load_row(src, tmp, &cap, jp_serde_registry_client(reg), runs);
     if (task_only)
         return failed;
@@ -1580,6 +1656,10 @@ int main(void)
                .tmp = tmp,
                .cap = &cap,
                .commit_interval_ms = w.config.processing.commit_interval_ms};
+    if (restore_only) {
+        restore_rows(&x, runs);
+        return failed;
+    }
     /* Per run, interleaved on one input: the engine (steady state), the
      * ceiling, the two floors, the Python peer; then a cold engine on the
      * same input and the fixed-cost probe. */
@@ -1595,7 +1675,7 @@ int main(void)
         snprintf(tag, sizeof(tag), "thru%d", r);
         scenario(&x, tag);
         create_topics(&x);
-        v[ENGINE][r] = engine_steady(&x, THRU_RECORDS, &v[FEED][r]);
+        v[ENGINE][r] = engine_steady(&x, THRU_RECORDS, 0, &v[FEED][r]);
         v[CL][r] = (double)changelog_records(&x) / THRU_RECORDS;
         v[CEIL][r] = ceiling_throughput(&x, THRU_RECORDS, CEILING);
         v[PROTO][r] = ceiling_throughput(&x, THRU_RECORDS, FLOOR_PROTOCOL);
@@ -1612,7 +1692,7 @@ int main(void)
         create_topics(&x);
         /* the same measurement on PROBE_RECORDS: what does not grow with
          * the input, as a share of the run above */
-        v[FIXED][r] = (PROBE_RECORDS / engine_steady(&x, PROBE_RECORDS, NULL)) /
+        v[FIXED][r] = (PROBE_RECORDS / engine_steady(&x, PROBE_RECORDS, 0, NULL)) /
                       (THRU_RECORDS / v[ENGINE][r]);
     }
     double med[N_SERIES], rmed[PEER + 1];
@@ -1664,32 +1744,9 @@ int main(void)
     if (thru_only)
         return failed;
 
-    /* Restore the last throughput run's changelogs (its group's offsets are
-     * at the end of the input, so the engine only restores). */
-    scenario(&x, tag);
-    int rruns = runs < 3 ? runs : 3;
-    double *rs = xcalloc((size_t)rruns, sizeof(double));
-    double *rl = xcalloc((size_t)rruns, sizeof(double));
-    uint64_t restored = 0;
-    for (int r = 0; r < rruns; r++) {
-        snprintf(path, sizeof(path), "%s/restore%d", tmp, r);
-        rs[r] = restore_time(&x, path, &restored, &rl[r]);
-    }
-    snprintf(note, sizeof(note),
-             "%llu changelog records restored into empty stores: the engine's restore loop "
-             "(first changelog record asked for to the last applied), extrapolated linearly to "
-             "1M; median of %d",
-             (unsigned long long)restored, rruns);
-    jp_bench_row(BENCH, "restore_loop_s_per_million_keys", jp_bench_median(rl, (size_t)rruns),
-                 "s/1M keys", NULL, note);
-    snprintf(note, sizeof(note),
-             "the same restores, whole assignment: assignment received to ready (stores "
-             "opened, commit points and watermarks read, restored, state loaded), "
-             "extrapolated linearly to 1M; median of %d",
-             rruns);
-    jp_bench_row(BENCH, "restore_assignment_s_per_million_keys", jp_bench_median(rs, (size_t)rruns),
-                 "s/1M keys", "<= 3 s", note);
+    restore_rows(&x, runs);
 
+    int rruns = runs < 2 ? runs : 2; /* each needs a group join */
     double e_med = med[ENGINE];
     double rate = e_med / 2;
     size_t n = (size_t)(rate * LAT_SECONDS);
@@ -1715,8 +1772,6 @@ int main(void)
 
     free(p50);
     free(p99);
-    free(rs);
-    free(rl);
     for (int i = 0; i < N_SERIES; i++)
         free(v[i]);
     for (int i = CEIL; i <= PEER; i++)
