@@ -78,6 +78,9 @@
  *                   at the first poll whose committed offset is past it.
  *                   Includes the producer's linger (1 ms), the broker, the
  *                   engine's commit interval and up to POLL_MS of polling.
+ *                   The mock cluster keeps ~5 MB per partition: if the
+ *                   engine falls that far behind the pace, unread input is
+ *                   trimmed and the note says the rows were not measured.
  *   restore_loop_s_per_million_keys / restore_assignment_s_per_million_keys
  *                   an engine processes RESTORE_RECORDS records, produced
  *                   as it consumes them (more than the mock cluster keeps
@@ -1465,7 +1468,11 @@ static void *pacer_main(void *arg)
 }
 
 /* p50 and p99 record-to-commit latency (ms) at rate records/s. */
-static void commit_latency(ctx_t *x, size_t n, double rate, double *p50, double *p99)
+/* Returns how many of the n records the engine consumed: fewer when it
+ * fell so far behind the pace that the mock cluster trimmed input it had
+ * not read (its committed offsets then skip them, and the figures are not
+ * record-to-commit latencies). */
+static int64_t commit_latency(ctx_t *x, size_t n, double rate, double *p50, double *p99)
 {
     int np = n_parts(x->cfg);
     if (np > 64)
@@ -1528,7 +1535,7 @@ static void commit_latency(ctx_t *x, size_t n, double rate, double *p50, double 
     }
     pthread_join(th, NULL);
     rd_kafka_destroy(rk);
-    engine_finish(&g);
+    int64_t consumed = engine_finish(&g).consumed;
 
     /* Offsets are dense from 0 on fresh topics: index records by them. */
     size_t *start = xcalloc((size_t)JP_INPUT__COUNT * np + 1, sizeof(size_t));
@@ -1567,6 +1574,7 @@ static void commit_latency(ctx_t *x, size_t n, double rate, double *p50, double 
     free(start);
     free(snaps);
     producer_free(&p);
+    return consumed;
 }
 
 /* ---- main
@@ -1746,7 +1754,7 @@ int main(void)
 
     restore_rows(&x, runs);
 
-    int rruns = runs < 2 ? runs : 2; /* each needs a group join */
+    int rruns = runs < 2 ? runs : 2, behind = 0; /* each needs a group join */
     double e_med = med[ENGINE];
     double rate = e_med / 2;
     size_t n = (size_t)(rate * LAT_SECONDS);
@@ -1757,12 +1765,16 @@ int main(void)
         snprintf(tag, sizeof(tag), "lat%d", r);
         scenario(&x, tag);
         create_topics(&x);
-        commit_latency(&x, n, rate, &p50[r], &p99[r]);
+        if (commit_latency(&x, n, rate, &p50[r], &p99[r]) != (int64_t)n)
+            behind++;
     }
     snprintf(note, sizeof(note),
              "%zu records paced at %.0f/s (half of events_per_s), commit interval %lld ms, "
-             "committed offsets polled every %d ms; median of %d",
-             n, rate, (long long)x.commit_interval_ms, POLL_MS, rruns);
+             "committed offsets polled every %d ms; median of %d%s",
+             n, rate, (long long)x.commit_interval_ms, POLL_MS, rruns,
+             behind ? "; NOT MEASURED: the engine fell behind the pace until the mock cluster "
+                      "trimmed unread input"
+                    : "");
     jp_bench_row(BENCH, "commit_latency_p50_ms", jp_bench_median(p50, (size_t)rruns), "ms", NULL,
                  note);
     char target[64];
