@@ -24,6 +24,7 @@
 
 #include "base/jp_log.h"
 #include "engine/jp_customer.h"
+#include "model/base/jp_bytes.h"
 #include "model/base/jp_err.h"
 #include "model/sketch/jp_dedupe.h"
 #include "config/jp_tz.h"
@@ -127,9 +128,8 @@ struct jp_task_s {
     jp_avro_buf_t out;
     long restored_since_commit;
     /* Keys of changelog records a restore skipped (jp_task_restore_skip):
-     * (cf, length, bytes) packed, touched once the restore is done. */
-    unsigned char *skipped;
-    size_t skipped_len, skipped_cap;
+     * (cf u8, length u32, bytes) packed, touched once the restore is done. */
+    jp_bytes_writer_t skipped;
     int64_t gc_customers; /* last expiry cutoff of customers; NO_TIME: none yet */
     /* Event ids within the horizon, per input (jp_dedupe), persisted as
      * segments in the dedupe CF; see "Deduplication" below. */
@@ -609,6 +609,7 @@ static jp_task_t *task_new(const jp_task_env_t *env, jp_serde_t *serde, int part
     t->kinds = kinds_enabled(env->cfg);
     jp_avro_arena_init(&t->arena);
     jp_avro_arena_init(&t->fact_arena);
+    jp_bytes_writer_init(&t->skipped);
     t->batch = malloc(JP_TASK_BATCH_MAX * sizeof(*t->batch));
     t->batch_tokens = malloc(JP_TASK_BATCH_MAX * sizeof(*t->batch_tokens));
     if (!t->batch || !t->batch_tokens) {
@@ -728,7 +729,7 @@ void jp_task_close(jp_task_t *t)
     facts_clear(t);
     free(t->facts);
     jp_avro_arena_free(&t->fact_arena);
-    free(t->skipped);
+    jp_bytes_writer_free(&t->skipped);
     jp_store_close(t->store);
     free(t);
 }
@@ -1521,42 +1522,31 @@ int jp_task_restore_record(jp_task_t *t, jp_cf_t cf, const void *key, size_t kle
 
 int jp_task_restore_skip(jp_task_t *t, jp_cf_t cf, const void *key, size_t klen)
 {
-    size_t need = t->skipped_len + 1 + sizeof(uint32_t) + klen;
     if ((unsigned)cf >= JP_CF__COUNT || klen > UINT32_MAX)
         return -1;
-    if (need > t->skipped_cap) {
-        size_t cap = t->skipped_cap ? 2 * t->skipped_cap : 4096;
-        while (cap < need)
-            cap *= 2;
-        unsigned char *b = realloc(t->skipped, cap);
-        if (!b)
-            return -1;
-        t->skipped = b;
-        t->skipped_cap = cap;
-    }
-    unsigned char *at = t->skipped + t->skipped_len;
-    uint32_t n = (uint32_t)klen;
-    at[0] = (unsigned char)cf;
-    memcpy(at + 1, &n, sizeof(n));
-    memcpy(at + 1 + sizeof(n), key, klen);
-    t->skipped_len = need;
-    return 0;
+    jp_bytes_put_u8(&t->skipped, (uint8_t)cf);
+    jp_bytes_put_u32(&t->skipped, (uint32_t)klen);
+    jp_bytes_put_raw(&t->skipped, key, klen);
+    return t->skipped.oom ? -1 : 0;
 }
 
 /* The keys the restore skipped, dirty again (after the state is loaded:
  * a restore's intermediate commits would clean them). */
 static int touch_skipped(jp_task_t *t)
 {
+    jp_bytes_reader_t r;
+    jp_bytes_reader_init(&r, t->skipped.buf, t->skipped.len);
     int rc = 0;
-    for (size_t at = 0; rc == 0 && at < t->skipped_len;) {
-        uint32_t n;
-        memcpy(&n, t->skipped + at + 1, sizeof(n));
-        rc = jp_store_touch(t->store, t->skipped[at], t->skipped + at + 1 + sizeof(n), n);
-        at += 1 + sizeof(n) + n;
+    while (rc == 0 && r.pos < r.len) {
+        int cf = jp_bytes_get_u8(&r);
+        uint32_t n = jp_bytes_get_u32(&r);
+        if (!jp_bytes_reader_ok(&r) || r.len - r.pos < n)
+            break; /* cannot happen: the buffer is ours */
+        rc = jp_store_touch(t->store, cf, r.buf + r.pos, n);
+        r.pos += n;
     }
-    free(t->skipped);
-    t->skipped = NULL;
-    t->skipped_len = t->skipped_cap = 0;
+    jp_bytes_writer_free(&t->skipped);
+    jp_bytes_writer_init(&t->skipped);
     return rc;
 }
 
