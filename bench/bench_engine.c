@@ -7,24 +7,30 @@
  * GEN_RECORDS records (sales, customer events and draws in simulation
  * order) and captured in memory, encoded against the stack's registry. The
  * mock cluster keeps only ~5 MB per partition and trims older records, so
- * a throughput run replays the first THRU_RECORDS of them onto fresh input
- * topics and checks that every partition still starts at offset 0 and that
- * the high watermarks add up to the records produced before the clock
- * starts. Every run gets its own input, dead-letter and changelog topics
+ * the engine's steady-state run is fed STEADY_RECORDS of them as it
+ * consumes them (never more than STEADY_BACKLOG ahead), and the rows that
+ * read their input whole (ceiling, floors, Python peer, cold start) replay
+ * the first THRU_RECORDS onto fresh input topics, checking that every
+ * partition still starts at offset 0 and that the high watermarks add up
+ * to the records produced. Every run gets its own input, dead-letter and
+ * changelog topics
  * (changelog_prefix), consumer group and state directory, so no run sees
  * another's offsets or changelog.
  *
  * Rows (medians of jp_bench_runs() runs unless said otherwise; each run
- * measures the engine, the ceiling, both floors and the Python peer on the
- * same input, in that order, and ratios are medians of the runs' paired
- * ratios, steadier on a machine whose speed swings 2x):
+ * measures the engine, the ceiling, both floors and the Python peer, in
+ * that order, and ratios are medians of the runs' paired ratios, steadier
+ * on a machine whose speed swings 2x):
  *   events_per_s    the engine's steady state (consume, decode, validate,
  *                   state, changelog, commit). The engine thread - and with
  *                   it every librdkafka thread the engine creates - is
  *                   pinned to one core. The engine starts on empty input
  *                   topics and is assigned and idle (it has committed once)
  *                   before a producer on the other core writes the
- *                   THRU_RECORDS records as fast as it can. The clock starts
+ *                   STEADY_RECORDS records, as fast as it can but at most
+ *                   STEADY_BACKLOG ahead of what the engine has consumed
+ *                   (the producer is faster: the engine is never idle, and
+ *                   the note gives the producer's rate). The clock starts
  *                   at the first consumed record (the engine's per-record
  *                   consumed counters, polled); when every record has been
  *                   consumed the engine is stopped, which commits at once,
@@ -82,10 +88,9 @@
  *                   engine falls that far behind the pace, unread input is
  *                   trimmed and the note says the rows were not measured.
  *   restore_loop_s_per_million_keys / restore_assignment_s_per_million_keys
- *                   an engine processes RESTORE_RECORDS records, produced
- *                   as it consumes them (more than the mock cluster keeps
- *                   of an input at once); then a fresh engine with an empty
- *                   state directory in its group restores its changelogs
+ *                   after the last steady-state run, a fresh engine with
+ *                   an empty state directory in its group restores its
+ *                   changelogs
  *                   (the group's offsets are at the end, so nothing else
  *                   runs). The loop
  *                   row is the engine's own restore loop (first record asked
@@ -153,8 +158,8 @@
 #define GEN_RECORDS      400000 /* captured from the simulator */
 #define THRU_RECORDS     90000  /* per throughput run: fits the mock's ~5 MB/partition */
 #define PROBE_RECORDS    256    /* the fixed-cost probe's run */
-#define RESTORE_RECORDS  250000 /* through the engine whose changelogs are restored */
-#define RESTORE_BACKLOG  40000  /* records produced ahead of the engine's consumption */
+#define STEADY_RECORDS   250000 /* per steady-state run, fed as the engine consumes */
+#define STEADY_BACKLOG   40000  /* records produced ahead of the engine's consumption */
 #define LAT_SECONDS      4.0    /* paced traffic per latency run */
 #define LAT_MIN          20000
 #define POLL_MS          20
@@ -669,7 +674,8 @@ static void create_topics(ctx_t *x)
 }
 
 /* Records in the changelog topics of the current scenario (the sum of
- * their partitions' high watermarks: every topic starts empty). */
+ * their partitions' high watermarks: every topic starts empty, and a high
+ * watermark counts what the mock has trimmed since). */
 static int64_t changelog_records(ctx_t *x)
 {
     char t[600];
@@ -680,8 +686,8 @@ static int64_t changelog_records(ctx_t *x)
         for (int p = 0; p < n_parts(x->cfg); p++) {
             int64_t lo = -1, hi = -1;
             rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(rk, t, p, &lo, &hi, 10000);
-            if (e || lo != 0)
-                die("changelog watermarks", e ? rd_kafka_err2str(e) : "a changelog was trimmed");
+            if (e)
+                die("changelog watermarks", rd_kafka_err2str(e));
             total += hi;
         }
     }
@@ -1008,10 +1014,10 @@ static double engine_steady(ctx_t *x, size_t n, size_t backlog, double *feed)
         usleep(100);
     }
     double el = jp_bench_now() - t_first;
-    if (getenv("JP_BENCH_DEBUG"))
-        fprintf(stderr, "steady %zu: consume %.1f ms, final commit %.1f ms\n", n,
-                (t_last - t_first) * 1e3, (jp_bench_now() - t_last) * 1e3);
     pthread_join(f.th, NULL);
+    if (getenv("JP_BENCH_DEBUG"))
+        fprintf(stderr, "steady %zu: consume %.1f ms, final commit %.1f ms, fed at %.0f/s\n", n,
+                (t_last - t_first) * 1e3, (jp_bench_now() - t_last) * 1e3, f.rate);
     jp_engine_totals_t t = engine_finish(&g);
     if (t.consumed != (int64_t)n || t.consumed != t.applied + t.dead_lettered + t.duplicates) {
         char err[256];
@@ -1399,22 +1405,15 @@ static double restore_time(ctx_t *x, const char *state_dir, uint64_t *records, d
     return (t_end - atomic_load(&w.t_start)) / (double)*records * 1e6;
 }
 
-/* The restore rows: RESTORE_RECORDS records through an engine, fed as it
- * consumes them (more than the mock keeps of an input); its group's offsets
- * are then at the end of the input, so an engine on the same scenario only
- * restores, into a new state directory each time. */
-static void restore_rows(ctx_t *x, int runs)
+/* The restore rows: an engine on scenario tag processed STEADY_RECORDS
+ * records (more than the mock keeps of an input at once, fed as it
+ * consumed them); its group's offsets are at the end of the input, so an
+ * engine on the same scenario only restores, into a new state directory
+ * each time. */
+static void restore_rows(ctx_t *x, int runs, const char *tag)
 {
     char path[1200], note[512];
-    scenario(x, "restore");
-    create_topics(x);
-    /* Engines of this group follow each other: the mock keeps a member
-     * that left until its session times out, which the next one's join
-     * waits for (45 s by default). */
-    if (jp_conf_props_set(&x->cfg->kafka, "session.timeout.ms", "6000") != 0 ||
-        jp_conf_props_set(&x->cfg->kafka, "heartbeat.interval.ms", "1000") != 0)
-        die("config", "cannot set the session timeout");
-    engine_steady(x, RESTORE_RECORDS, RESTORE_BACKLOG, NULL);
+    scenario(x, tag);
     int rruns = runs < 3 ? runs : 3;
     double *rs = xcalloc((size_t)rruns, sizeof(double));
     double *rl = xcalloc((size_t)rruns, sizeof(double));
@@ -1428,7 +1427,7 @@ static void restore_rows(ctx_t *x, int runs)
              "engine's restore loop "
              "(first changelog record asked for to the last applied), extrapolated linearly to "
              "1M; median of %d",
-             (unsigned long long)restored, RESTORE_RECORDS, rruns);
+             (unsigned long long)restored, STEADY_RECORDS, rruns);
     jp_bench_row(BENCH, "restore_loop_s_per_million_keys", jp_bench_median(rl, (size_t)rruns),
                  "s/1M keys", NULL, note);
     snprintf(note, sizeof(note),
@@ -1664,8 +1663,22 @@ int main(void)
                .tmp = tmp,
                .cap = &cap,
                .commit_interval_ms = w.config.processing.commit_interval_ms};
+    /* Two settings for the mock cluster. It keeps a member that left a
+     * group until its session times out, which the next member's join (the
+     * restore rows' engines, in the group of a steady run) waits for: 45 s
+     * by default. And it holds a fetch that found no data for the whole
+     * fetch.wait.max.ms (500 ms by default), even when records arrive
+     * meanwhile - a broker answers as soon as they do - so an engine that
+     * has caught up with a live feed would sit idle for it. */
+    if (jp_conf_props_set(&x.cfg->kafka, "session.timeout.ms", "6000") != 0 ||
+        jp_conf_props_set(&x.cfg->kafka, "heartbeat.interval.ms", "1000") != 0 ||
+        jp_conf_props_set(&x.cfg->kafka, "fetch.wait.max.ms", "5") != 0)
+        die("config", "cannot set the consumer's timeouts");
     if (restore_only) {
-        restore_rows(&x, runs);
+        scenario(&x, "restore-source");
+        create_topics(&x);
+        engine_steady(&x, STEADY_RECORDS, STEADY_BACKLOG, NULL);
+        restore_rows(&x, runs, "restore-source");
         return failed;
     }
     /* Per run, interleaved on one input: the engine (steady state), the
@@ -1678,13 +1691,24 @@ int main(void)
     double *ratio[PEER + 1]; /* engine over each, per run (paired on a machine that swings) */
     for (int i = CEIL; i <= PEER; i++)
         ratio[i] = xcalloc((size_t)runs, sizeof(double));
-    char tag[64], tag2[64];
+    char tag[64], tag2[64], tag_steady[64] = "";
     for (int r = 0; r < runs; r++) {
+        snprintf(tag, sizeof(tag), "steady%d", r);
+        snprintf(tag_steady, sizeof(tag_steady), "%s", tag);
+        scenario(&x, tag);
+        create_topics(&x);
+        v[ENGINE][r] = engine_steady(&x, STEADY_RECORDS, STEADY_BACKLOG, &v[FEED][r]);
+        v[CL][r] = (double)changelog_records(&x) / STEADY_RECORDS;
+        /* The others read THRU_RECORDS records that are all there before
+         * they start (no more than the mock keeps at once). */
         snprintf(tag, sizeof(tag), "thru%d", r);
         scenario(&x, tag);
         create_topics(&x);
-        v[ENGINE][r] = engine_steady(&x, THRU_RECORDS, 0, &v[FEED][r]);
-        v[CL][r] = (double)changelog_records(&x) / THRU_RECORDS;
+        producer_t p;
+        producer_init(&p, &x, THRU_RECORDS, "5");
+        produce(&p, &x, THRU_RECORDS, 0);
+        check_input(&x, p.rk, THRU_RECORDS);
+        producer_free(&p);
         v[CEIL][r] = ceiling_throughput(&x, THRU_RECORDS, CEILING);
         v[PROTO][r] = ceiling_throughput(&x, THRU_RECORDS, FLOOR_PROTOCOL);
         v[STATE][r] = ceiling_throughput(&x, THRU_RECORDS, FLOOR_STATE);
@@ -1701,7 +1725,13 @@ int main(void)
         /* the same measurement on PROBE_RECORDS: what does not grow with
          * the input, as a share of the run above */
         v[FIXED][r] = (PROBE_RECORDS / engine_steady(&x, PROBE_RECORDS, 0, NULL)) /
-                      (THRU_RECORDS / v[ENGINE][r]);
+                      (STEADY_RECORDS / v[ENGINE][r]);
+        if (getenv("JP_BENCH_DEBUG"))
+            fprintf(stderr,
+                    "run %d: engine %.0f ceiling %.0f protocol %.0f state %.0f peer %.0f cold "
+                    "%.2f s fixed %.3f\n",
+                    r, v[ENGINE][r], v[CEIL][r], v[PROTO][r], v[STATE][r], v[PEER][r], v[COLD][r],
+                    v[FIXED][r]);
     }
     double med[N_SERIES], rmed[PEER + 1];
     for (int i = 0; i < N_SERIES; i++)
@@ -1710,10 +1740,10 @@ int main(void)
         rmed[i] = jp_bench_median(ratio[i], (size_t)runs);
     snprintf(note, sizeof(note),
              "load.yaml, first %d records on 6 partitions x 3 inputs, produced (at a median "
-             "%.0f/s, other core) once the engine is assigned and idle; engine + its librdkafka "
-             "threads pinned to one core; first consumed record to final commit done; median "
-             "of %d",
-             THRU_RECORDS, med[FEED], runs);
+             "%.0f/s, other core, at most %d ahead of the engine) once it is assigned and idle; "
+             "engine + its librdkafka threads pinned to one core; first consumed record to final "
+             "commit done; median of %d",
+             STEADY_RECORDS, med[FEED], STEADY_BACKLOG, runs);
     jp_bench_row(BENCH, "events_per_s", med[ENGINE], "events/s", ">= 300k/s", note);
     snprintf(note, sizeof(note),
              "time of a %d-record run measured the same way, over the run's time (what does "
@@ -1752,7 +1782,7 @@ int main(void)
     if (thru_only)
         return failed;
 
-    restore_rows(&x, runs);
+    restore_rows(&x, runs, tag_steady);
 
     int rruns = runs < 2 ? runs : 2, behind = 0; /* each needs a group join */
     double e_med = med[ENGINE];
