@@ -98,10 +98,10 @@ typedef struct jp_store_ent_s {
 typedef struct jp_store_map_s {
     jp_store_ent_t *slot;
     size_t cap, count, ndirty, bytes, hand;
-    /* The entry last looked up or set: the update that follows a get of the
+    /* The entry last read or set: the update that follows a get of the
      * same key (a customer read, then written) finds it with one memcmp,
-     * without hashing the key or probing again. Cleared whenever entries
-     * move (resize, removal). */
+     * without hashing the key or probing again (writes check it, reads do
+     * not). Cleared whenever entries move (resize, removal). */
     jp_store_ent_t *hint;
 } jp_store_map_t;
 
@@ -966,8 +966,10 @@ int jp_store_get_ts(jp_store_t *s, int cf, const void *key, size_t klen, const v
             jp_store_fmt(s->err, sizeof s->err, "invalid column family %d", (int)cf);
         return -1;
     }
-    uint64_t h;
-    jp_store_ent_t *e = jp_store_lookup(&s->map[cf], key, klen, &h);
+    /* Not through the hint: a read rarely repeats the key before it (and
+     * checking made random reads slower); the update after it does. */
+    uint64_t h = jp_store_hash(key, klen);
+    jp_store_ent_t *e = jp_store_map_find(&s->map[cf], key, klen, h);
     if (!e && !(e = jp_store_load(s, cf, key, klen, h)))
         return -1;
     s->map[cf].hint = e;
