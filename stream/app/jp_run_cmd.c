@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "app/jp_admin.h"
+#include "app/jp_auth.h"
 #include "app/jp_commands.h"
 #include "config/jp_config.h"
 #include "engine/jp_engine.h"
@@ -117,7 +118,7 @@ static int route_countries(void *ctx, const char *method, const char *path, cons
 
 static int admin_routes(jp_admin_t *admin, run_ctx_t *r)
 {
-    if (jp_admin_route(admin, "/readyz", route_readyz, r->engine) != 0 ||
+    if (jp_admin_route_access(admin, "/readyz", JP_ADMIN_PUBLIC, route_readyz, r->engine) != 0 ||
         jp_admin_route(admin, "/v1/tasks", route_tasks, r->engine) != 0 ||
         jp_admin_route(admin, "/v1/countries/", route_countries, r) != 0)
         return -1;
@@ -284,10 +285,11 @@ int jp_run_engine(const jp_config_t *cfg, const jp_run_opts_t *opts)
         rc = exit_code ? exit_code : EX_SOFTWARE;
         goto done;
     }
-    jp_admin_t *admin = jp_admin_new(metrics);
+    jp_auth_t *auth = jp_auth_from_config(cfg, err, sizeof(err));
+    jp_admin_t *admin = auth ? jp_admin_new(metrics) : NULL;
+    if (admin)
+        jp_admin_set_auth(admin, auth);
     if (!admin || admin_routes(admin, &r) != 0 ||
-        (cfg->http.operator_token.value &&
-         jp_admin_set_operator_token(admin, cfg->http.operator_token.value) != 0) ||
         jp_admin_start(admin, opts->http_listen ? opts->http_listen : cfg->http.listen, err,
                        sizeof(err)) != 0) {
         jp_log_error("run", "admin HTTP on %s: %s", cfg->http.listen, err);
@@ -305,6 +307,7 @@ int jp_run_engine(const jp_config_t *cfg, const jp_run_opts_t *opts)
             opts->on_exit(opts->ctx, r.engine);
     }
     jp_admin_free(admin);
+    jp_auth_free(auth);
 done:
     stop_signals(&r);
     jp_engine_free(r.engine);

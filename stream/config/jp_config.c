@@ -163,8 +163,17 @@ static const jp_conf_field_t http_fields[] = {
      "admin HTTP address"},
     {"ready_max_lag", JP_CONF_INT, OFF(http, ready_max_lag), 0, "100000", 0, 1e12, NULL, NULL, 0,
      NULL, "/readyz fails above this consumer lag (records)"},
+    {"jwt_key", JP_CONF_SECRET, OFF(http, jwt_key), 0, NULL, NR, NULL, NULL, 0, NULL,
+     "HS256 key (at least 32 bytes) of the admin API's JWTs, from jwt_key_file; without it, "
+     "requests that change anything are refused (docs/security.md)"},
+    {"auth_reads", JP_CONF_BOOL, OFF(http, auth_reads), 0, "false", NR, NULL, NULL, 0, NULL,
+     "reads need a JWT too (role viewer or operator); /healthz, /readyz, /metrics stay open"},
+    {"rate_limit", JP_CONF_NUM, OFF(http, rate_limit), 0, "10", 0, 100000, NULL, NULL, 0, NULL,
+     "admin requests per second per client address (0: unlimited); above it 429 + Retry-After"},
+    {"rate_burst", JP_CONF_INT, OFF(http, rate_burst), 0, "20", 1, 100000, NULL, NULL, 0, NULL,
+     "requests a client may send at once before rate_limit applies"},
     {"operator_token", JP_CONF_SECRET, OFF(http, operator_token), 0, NULL, NR, NULL, NULL, 0, NULL,
-     "bearer token of the operator role, from operator_token_file"},
+     "removed: rejected; the admin API takes JWTs signed with jwt_key_file"},
     END,
 };
 
@@ -346,6 +355,19 @@ static void check_consistency(jp_conf_t *c, const jp_yaml_node_t *root, jp_confi
                 jp_conf_error_at_key(c, jp_yaml_get(topics, names[i]), sec, "name",
                                      "topic '%s' is also the %s topic", in[i]->name, names[j]);
             }
+
+    const jp_yaml_node_t *http = jp_yaml_get(root, "http");
+    if (cfg->http.operator_token.path)
+        jp_conf_error_at_key(c, http, "http", "operator_token_file",
+                             "removed: the admin API takes JWTs (HS256, claim role: operator or "
+                             "viewer) signed with the key of http.jwt_key_file; see "
+                             "docs/security.md");
+    if (cfg->http.auth_reads && !cfg->http.jwt_key.path)
+        jp_conf_error_at_key(c, http, "http", "auth_reads", "needs http.jwt_key_file");
+    if (cfg->http.jwt_key.value && strlen(cfg->http.jwt_key.value) < JP_CONFIG_JWT_MIN_KEY)
+        jp_conf_error_at_key(c, http, "http", "jwt_key_file",
+                             "the key has %zu bytes; HS256 needs at least %d",
+                             strlen(cfg->http.jwt_key.value), JP_CONFIG_JWT_MIN_KEY);
 
     if (cfg->windows.grace_ms > 0 && cfg->windows.allowed_lateness_ms > 0 &&
         cfg->windows.grace_ms + cfg->windows.allowed_lateness_ms >=

@@ -21,6 +21,10 @@ typedef struct jp_topic_conf_s {
     int64_t partitions;
 } jp_topic_conf_t;
 
+/* Shortest accepted http.jwt_key: RFC 7518 3.2, a key at least as long as
+ * the HS256 hash. */
+#define JP_CONFIG_JWT_MIN_KEY 32
+
 typedef enum { JP_GUARANTEE_AT_LEAST_ONCE, JP_GUARANTEE_EXACTLY_ONCE } jp_guarantee_t;
 
 typedef struct jp_config_s {
@@ -57,7 +61,11 @@ typedef struct jp_config_s {
     struct {
         char *listen; /* host:port */
         int64_t ready_max_lag;
-        jp_conf_secret_t operator_token;
+        jp_conf_secret_t jwt_key;        /* HS256 key of the admin API's JWTs */
+        int auth_reads;                  /* reads need a token too */
+        double rate_limit;               /* requests/s per client, 0: none */
+        int64_t rate_burst;              /* token bucket size */
+        jp_conf_secret_t operator_token; /* removed: rejected when set */
     } http;
     struct {
         int level;  /* jp_log_level_t */
