@@ -257,20 +257,22 @@ static char **copy_names(const char *const *names, size_t p, char *errstr, size_
             return NULL;
         }
     }
-    char **out = calloc(p, sizeof(char *));
-    for (size_t i = 0; out && i < p; i++) {
+    char **out = calloc(p ? p : 1, sizeof(char *)); /* p >= 1 */
+    if (!out)
+        goto oom;
+    for (size_t i = 0; i < p; i++) {
         size_t len = strlen(names[i]) + 1;
         out[i] = malloc(len);
         if (!out[i]) {
             free_names(out, p);
-            out = NULL;
-            break;
+            goto oom;
         }
         memcpy(out[i], names[i], len);
     }
-    if (!out)
-        jp_err_set(errstr, errstr_size, "ridge: out of memory");
     return out;
+oom:
+    jp_err_set(errstr, errstr_size, "ridge: out of memory");
+    return NULL;
 }
 
 int jp_ridge_set_names(jp_ridge_t *r, const char *const *names, char *errstr, size_t errstr_size)
@@ -899,7 +901,7 @@ static int get_trailer(jp_ridge_t *r, jp_bytes_reader_t *rd)
         return -1;
     r->evidence = ev;
     if (named) {
-        r->names = calloc(r->p, sizeof(char *));
+        r->names = calloc(r->p ? r->p : 1, sizeof(char *)); /* p >= 1 */
         if (!r->names)
             return -1;
         for (size_t j = 0; j < r->p; j++) {
