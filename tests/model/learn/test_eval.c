@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "model/learn/jp_eval.h"
+#include "model/learn/jp_ridge.h"
 #include "model/base/jp_rng.h"
 
 #include <math.h>
@@ -342,6 +343,116 @@ static void test_prequential_classification_and_table(void **state)
     jp_preq_free(pq);
 }
 
+/* Interval coverage and width (cumulative and rolling, samples without an
+ * interval not counted) and the expected calibration error, on values
+ * worked by hand. */
+static void test_intervals_and_ece(void **state)
+{
+    (void)state;
+    char err[128];
+    jp_eval_reg_t *e = jp_eval_reg_create(2, err, sizeof(err));
+    assert_non_null(e);
+    assert_int_equal(jp_eval_reg_add_interval(e, 1, 1, 0, 2), 0);  /* covered, width 2 */
+    assert_int_equal(jp_eval_reg_add_interval(e, 5, 3, 2, 4), 0);  /* missed, width 2 */
+    assert_int_equal(jp_eval_reg_add_interval(e, 3, 3, 3, 3), 0);  /* on the bound: covered */
+    assert_int_equal(jp_eval_reg_add(e, 2, 2), 0);                 /* no interval */
+    assert_int_equal(jp_eval_reg_add_interval(e, 1, 1, 2, 0), -1); /* lo > hi */
+    assert_int_equal(jp_eval_reg_add_interval(e, 1, 1, NAN, 0), -1);
+    jp_eval_reg_result_t r;
+    jp_eval_reg_cumulative(e, &r);
+    assert_int_equal(r.n, 4);
+    assert_int_equal(r.interval_n, 3);
+    assert_rel(r.coverage, 2.0 / 3.0, 1e-15, "coverage");
+    assert_rel(r.mean_width, 4.0 / 3.0, 1e-15, "mean width");
+    assert_rel(r.mae, 0.5, 1e-15, "mae with intervals");
+    jp_eval_reg_rolling(e, &r); /* the last two: (3, [3, 3]) and (2, none) */
+    assert_int_equal(r.interval_n, 1);
+    assert_true(r.coverage == 1.0 && r.mean_width == 0.0);
+    jp_eval_reg_free(e);
+    e = jp_eval_reg_create(0, err, sizeof(err));
+    jp_eval_reg_add(e, 1, 1);
+    jp_eval_reg_cumulative(e, &r);
+    assert_true(r.interval_n == 0 && isnan(r.coverage) && isnan(r.mean_width));
+    jp_eval_reg_free(e);
+
+    jp_eval_cls_config_t cfg = {0, 0.5, 10, 1024};
+    jp_eval_cls_t *c = jp_eval_cls_create(&cfg, err, sizeof(err));
+    assert_non_null(c);
+    jp_eval_cls_add(c, 0, 0.05);
+    jp_eval_cls_add(c, 1, 0.05); /* bin 0: mean p 0.05, rate 0.5 */
+    jp_eval_cls_add(c, 1, 0.95); /* bin 9: mean p 0.95, rate 1 */
+    jp_eval_cls_result_t cr;
+    jp_eval_cls_cumulative(c, &cr);
+    assert_rel(cr.ece, (2 * 0.45 + 0.05) / 3, 1e-12, "ece");
+    jp_eval_cls_free(c);
+}
+
+/* The learning loop end to end: a prequential regression evaluator over
+ * jp_ridge (evidence prior, a ring of 52 one-week blocks, refitted after
+ * every label) on a seeded weekly series; the parked 95% intervals cover
+ * 95% +- 3 of the 500 scored weeks, and MAPE is reported. */
+typedef struct {
+    jp_ridge_t *r;
+} weekly_model_t;
+
+static double ridge_mean(void *m, const double *x)
+{
+    double mean = NAN;
+    jp_ridge_predict(((weekly_model_t *)m)->r, x, &mean, NULL);
+    return mean;
+}
+
+static int ridge_interval(void *m, const double *x, double *lo, double *hi)
+{
+    return jp_ridge_predict_interval(((weekly_model_t *)m)->r, x, 0.95, NULL, lo, hi);
+}
+
+static void ridge_learn(void *m, const double *x, double y)
+{
+    jp_ridge_t *r = ((weekly_model_t *)m)->r;
+    jp_ridge_update(r, x, y, 1.0);
+    jp_ridge_fit(r, NULL, 0);
+    jp_ridge_advance(r);
+}
+
+static void test_prequential_ridge_coverage(void **state)
+{
+    (void)state;
+    char err[128];
+    weekly_model_t wm = {jp_ridge_create(3, 52, 1.0, err, sizeof(err))};
+    assert_non_null(wm.r);
+    jp_ridge_set_evidence(wm.r, 1);
+    jp_preq_model_t model = {ridge_mean, ridge_learn, &wm};
+    jp_preq_config_t cfg = {JP_PREQ_REGRESSION, 3, 4, 0, {52, 0.5, 10, 1024}};
+    jp_preq_t *pq = jp_preq_create(&cfg, &model, err, sizeof(err));
+    assert_non_null(pq);
+    jp_preq_set_interval(pq, ridge_interval);
+    jp_rng_t g;
+    jp_rng_seed(&g, 9090);
+    int scored = 0;
+    for (int t = 0; t < 552; t++) {
+        double w = 6.283185307179586 * t / 52.0;
+        double x[3] = {log(1e6) + (double)jp_rng_below(&g, 5) * 0.4, sin(w), cos(w)};
+        double y = 100.0 + 8.0 * x[0] + 3.0 * x[1] - 2.0 * x[2] + jp_rng_normal(&g);
+        if (jp_ridge_is_fitted(wm.r) && t >= 52) {
+            assert_int_equal(jp_preq_predict(pq, (uint64_t)t, t, x, NULL), 0);
+            assert_int_equal(jp_preq_label(pq, (uint64_t)t, y), 0);
+            scored++;
+        } else {
+            ridge_learn(&wm, x, y);
+        }
+    }
+    jp_eval_reg_result_t r;
+    jp_eval_reg_cumulative(jp_preq_reg(pq), &r);
+    print_message("prequential ridge: %d weeks, coverage %.1f%%, MAPE %.3f%%, mean width %.2f\n",
+                  scored, 100 * r.coverage, 100 * r.mape, r.mean_width);
+    assert_int_equal(r.interval_n, 500);
+    assert_true(r.coverage >= 0.92 && r.coverage <= 0.98);
+    assert_true(r.mape > 0.0 && r.mape < 0.02);
+    jp_preq_free(pq);
+    jp_ridge_free(wm.r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -349,6 +460,8 @@ int main(void)
         cmocka_unit_test(test_classification_fixture),
         cmocka_unit_test(test_classification_edges),
         cmocka_unit_test(test_prequential_delayed),
+        cmocka_unit_test(test_intervals_and_ece),
+        cmocka_unit_test(test_prequential_ridge_coverage),
         cmocka_unit_test(test_prequential_classification_and_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
