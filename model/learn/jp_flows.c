@@ -54,6 +54,9 @@
 #define FLOWS_VERSION 1
 #define YEAR_MS       31556952000LL /* 365.2425 days */
 #define WEEK_MS       (7 * FLOWS_DAY_MS)
+/* Windows whose ln prize varied more than this (a change of about 1%
+ * for a part of the window) are not learned from. */
+#define MAX_PRIZE_VAR 1e-4
 /* The billing profile follows the stock: who is billed on a day of the
  * month changes as subscribers come and go, so last month counts most. */
 #define BILLING_HALF_LIFE_DAYS 30.436875
@@ -261,6 +264,8 @@ static int check_window(const jp_flows_t *m, const jp_flows_window_t *w, char *e
         bad = "tz_offset_min out of range";
     else if (!isfinite(w->log_prize))
         bad = "log_prize is not finite";
+    else if (!finite_nonneg(w->log_prize_var))
+        bad = "log_prize_var is negative or not finite";
     else if (!finite_nonneg(w->signups) || !finite_nonneg(w->reactivations) ||
              !finite_nonneg(w->cancellations) || !finite_nonneg(w->payment_failures) ||
              !finite_nonneg(w->extra_purchases) || !finite_nonneg(w->extra_tickets) ||
@@ -401,8 +406,13 @@ int jp_flows_observe(jp_flows_t *m, const jp_flows_window_t *w, char *errstr, si
                                           w->cancellations};
     const double exposure[JP_FLOW__COUNT] = {days, mean_lapsed * days, mean_active * days,
                                              mean_active * days};
+    /* A window whose prize changed has a regressor that mixes two prizes
+     * by time while the flows weigh them by their hourly intensity: it is
+     * not learned from (the errors-in-variables would bias the elasticity
+     * toward zero). The schedule decides, not the counts: no selection. */
+    int one_prize = w->log_prize_var <= MAX_PRIZE_VAR;
     for (int f = 0; f < JP_FLOW__COUNT; f++)
-        if (exposure[f] > 0.0)
+        if (exposure[f] > 0.0 && one_prize)
             pool_add(m, &m->flow[f], count[f], exposure[f], days, x);
 
     m->signups += w->signups;
@@ -561,25 +571,42 @@ void jp_flows_tw_init(jp_flows_tw_t *a, int64_t start_ms, double value)
 {
     a->start_ms = a->last_ms = start_ms;
     a->value = value;
-    a->sum = 0.0;
+    a->sum = a->sum2 = 0.0;
 }
 
 void jp_flows_tw_set(jp_flows_tw_t *a, int64_t t_ms, double value)
 {
     if (t_ms < a->last_ms)
         return;
-    a->sum += a->value * (double)(t_ms - a->last_ms);
+    double dt = (double)(t_ms - a->last_ms);
+    a->sum += a->value * dt;
+    a->sum2 += a->value * a->value * dt;
     a->last_ms = t_ms;
     a->value = value;
 }
 
+/* Sums of value and value^2 up to end_ms, and the length covered. */
+static double tw_sums(const jp_flows_tw_t *a, int64_t end_ms, double *sum, double *sum2)
+{
+    double dt = end_ms > a->last_ms ? (double)(end_ms - a->last_ms) : 0.0;
+    *sum = a->sum + a->value * dt;
+    *sum2 = a->sum2 + a->value * a->value * dt;
+    return (double)((end_ms > a->last_ms ? end_ms : a->last_ms) - a->start_ms);
+}
+
 double jp_flows_tw_mean(const jp_flows_tw_t *a, int64_t end_ms)
 {
-    if (end_ms <= a->start_ms)
-        return a->value;
-    double sum = a->sum + (end_ms > a->last_ms ? a->value * (double)(end_ms - a->last_ms) : 0.0);
-    double len = (double)((end_ms > a->last_ms ? end_ms : a->last_ms) - a->start_ms);
-    return sum / len;
+    double s, s2, len = tw_sums(a, end_ms, &s, &s2);
+    return len > 0.0 ? s / len : a->value;
+}
+
+double jp_flows_tw_var(const jp_flows_tw_t *a, int64_t end_ms)
+{
+    double s, s2, len = tw_sums(a, end_ms, &s, &s2);
+    if (!(len > 0.0))
+        return 0.0;
+    double m = s / len, v = s2 / len - m * m;
+    return v > 0.0 ? v : 0.0;
 }
 
 /* ---- serialization -------------------------------------------------------- */

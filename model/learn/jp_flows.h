@@ -115,6 +115,7 @@ typedef struct jp_flows_window_s {
     int64_t start_ms, end_ms;
     int32_t tz_offset_min; /* local = UTC + offset (the country's, mid-window) */
     double log_prize;      /* time-weighted mean of ln(advertised prize, minor units) */
+    double log_prize_var;  /* its time-weighted variance over the window (0: one prize) */
     double campaign[JP_FLOWS_MAX_CAMPAIGNS]; /* share of the window each slot was active */
     double signups, reactivations, cancellations, payment_failures;
     /* Sales by purchase kind: how many, their tickets, and the sum of the
@@ -239,13 +240,15 @@ int jp_flows_forecast_one(const jp_flows_t *m, const jp_flows_period_t *period,
  * ignored (out-of-order events do not rewrite the past). */
 typedef struct jp_flows_tw_s {
     int64_t start_ms, last_ms;
-    double value, sum; /* sum of value x ms since start_ms up to last_ms */
+    double value, sum, sum2; /* sums of value and value^2 x ms from start_ms to last_ms */
 } jp_flows_tw_t;
 
 void jp_flows_tw_init(jp_flows_tw_t *a, int64_t start_ms, double value);
 void jp_flows_tw_set(jp_flows_tw_t *a, int64_t t_ms, double value);
 /* The mean over [start_ms, end_ms) (the current value when empty). */
 double jp_flows_tw_mean(const jp_flows_tw_t *a, int64_t end_ms);
+/* The time-weighted variance over [start_ms, end_ms) (0 when empty). */
+double jp_flows_tw_var(const jp_flows_tw_t *a, int64_t end_ms);
 
 /* ---- serialization ---- */
 

@@ -11,6 +11,7 @@
  *     within 1% of the outcome on average;
  *   - the stock path adds up, the prize moves flows in the direction of
  *     their elasticities, an elasticity override and the prize switch act;
+ *   - a window whose prize changed is not learned from by the flows;
  *   - pooling of small flows, a constant prize (not identifiable), bad
  *     configurations, windows and periods, the step-signal helper, and
  *     serialization (same bytes again, same forecasts, truncation caught).
@@ -500,6 +501,35 @@ static void test_time_weighted(void **state)
     assert_true(fabs(jp_flows_tw_mean(&a, 2000) - (2.0 * 250 + 4.0 * 750) / 1000.0) < 1e-12);
     jp_flows_tw_set(&a, 1500, 0.0);
     assert_true(fabs(jp_flows_tw_mean(&a, 2000) - (2.0 * 250 + 4.0 * 250) / 1000.0) < 1e-12);
+    /* values 2, 4, 0 for 1/4, 1/4, 1/2: mean 1.5, E[v^2] = 5 */
+    assert_true(fabs(jp_flows_tw_var(&a, 2000) - (5.0 - 1.5 * 1.5)) < 1e-12);
+    jp_flows_tw_init(&a, 0, log(1e8));
+    jp_flows_tw_set(&a, 500, log(1e8));
+    assert_true(jp_flows_tw_var(&a, 1000) < 1e-12);
+}
+
+static void test_prize_change_not_learned(void **state)
+{
+    (void)state;
+    world_t w;
+    world_init(&w, 47);
+    jp_flows_t *m = learn_year(&w, 60);
+    jp_flows_info_t before, after;
+    jp_flows_info(m, JP_FLOW_SIGNUPS, &before);
+    jp_flows_ratios_t r0, r1;
+    jp_flows_ratios(m, &r0);
+    jp_flows_window_t win;
+    next_window(&w, &TRUTH, &win);
+    win.log_prize_var = 0.1; /* the prize changed during the day */
+    observe(m, &win);
+    assert_int_equal(jp_flows_fit(m, NULL, 0), 0);
+    jp_flows_info(m, JP_FLOW_SIGNUPS, &after);
+    assert_int_equal(after.samples, before.samples);
+    jp_flows_ratios(m, &r1); /* ticket ratios still learn from it */
+    assert_true(r1.tickets_per_renewal != r0.tickets_per_renewal);
+    win.log_prize_var = -1;
+    assert_int_equal(jp_flows_observe(m, &win, NULL, 0), -1);
+    jp_flows_free(m);
 }
 
 static void test_serialize_roundtrip(void **state)
@@ -574,6 +604,7 @@ int main(void)
         cmocka_unit_test(test_churn_input),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_time_weighted),
+        cmocka_unit_test(test_prize_change_not_learned),
         cmocka_unit_test(test_serialize_roundtrip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

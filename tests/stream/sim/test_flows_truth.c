@@ -12,9 +12,9 @@
  * those aggregates. The truth parameters are read for the comparison only.
  *
  * Asserted after the simulated year:
- *   - sign-up, extra-purchase and cancellation elasticities within +-10%
- *     of the truth for GB, NL and SE (cancellations have the smallest
- *     margin: docs/model-sales.md has the errors over other seeds);
+ *   - sign-up and extra-purchase elasticities within +-10% of the truth
+ *     for GB, NL and SE, cancellations within +-15% (this seed is within
+ *     +-7%; over eleven seeds one SE year reached -10.7%: docs/model-sales.md);
  *   - every elasticity's error within 4 posterior standard deviations for
  *     every country with a moving prize (the reported stderr is honest);
  *   - prequential forecasts of each draw period's tickets from the second
@@ -99,6 +99,7 @@ static void close_day(country_t *c)
     jp_flows_window_t *w = &c->w;
     w->tz_offset_min = tz_min(c, w->start_ms + DAY_MS / 2);
     w->log_prize = jp_flows_tw_mean(&c->prize, w->end_ms);
+    w->log_prize_var = jp_flows_tw_var(&c->prize, w->end_ms);
     for (unsigned s = 0; s < c->n_camp; s++)
         w->campaign[s] = jp_flows_tw_mean(&c->camp[s], w->end_ms);
     w->active_end = c->active;
@@ -372,7 +373,7 @@ static void test_elasticities_recovered(void **state)
         const double truth[JP_FLOW__COUNT] = {
             k->response.signup_elasticity, k->response.signup_elasticity,
             k->response.extra_elasticity, k->response.cancel_elasticity};
-        const double tol[JP_FLOW__COUNT] = {0.10, -1, 0.10, 0.10};
+        const double tol[JP_FLOW__COUNT] = {0.10, -1, 0.10, 0.15};
         for (int f = 0; f < JP_FLOW__COUNT; f++) {
             double est, sd;
             if (jp_flows_elasticity(c.model, (jp_flow_t)f, &est, &sd) != 0) {
