@@ -47,6 +47,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "model/base/jp_err.h"
 
@@ -226,17 +227,15 @@ void jp_flows_features(const jp_flows_t *m, int64_t start_ms, int64_t end_ms, in
         x[i++] = campaign ? campaign[c] : 0.0;
 }
 
-/* Day of month (1..31) of the UTC day containing t (Hinnant's civil_from_days). */
+/* Day of month (1..31) of the UTC day containing t (gmtime_r: UTC only,
+ * no time zone state). */
 static int utc_day_of_month(int64_t t_ms)
 {
-    int64_t days = t_ms >= 0 ? t_ms / FLOWS_DAY_MS : (t_ms - FLOWS_DAY_MS + 1) / FLOWS_DAY_MS;
-    int64_t z = days + 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    return (int)(doy - (153 * mp + 2) / 5 + 1);
+    time_t secs = (time_t)(t_ms >= 0 ? t_ms / 1000 : (t_ms - 999) / 1000);
+    struct tm tm;
+    if (!gmtime_r(&secs, &tm))
+        return 1;
+    return tm.tm_mday;
 }
 
 double jp_flows_billed_share(const jp_flows_t *m, int64_t t_ms)
@@ -388,7 +387,7 @@ int jp_flows_observe(jp_flows_t *m, const jp_flows_window_t *w, char *errstr, si
     advance_to(m, w->start_ms);
     m->windows++;
     double days = (double)(w->end_ms - w->start_ms) / (double)FLOWS_DAY_MS;
-    double x[JP_FLOWS_MAX_FEATURES];
+    double x[JP_FLOWS_MAX_FEATURES] = {0};
     jp_flows_features(m, w->start_ms, w->end_ms, w->tz_offset_min,
                       w->log_prize - log((double)m->cfg.prize_ref_minor), w->campaign, x);
     /* Inputs that are time-weighted means of a constant differ from it by

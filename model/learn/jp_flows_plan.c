@@ -134,7 +134,7 @@ static double plan_part(const jp_flows_t *m, const jp_flows_plan_t *pl, const jp
                         int64_t a, int64_t end, plan_part_t *out)
 {
     size_t p = m->p;
-    double x[JP_FLOWS_MAX_FEATURES], xbar[JP_FLOWS_MAX_FEATURES] = {0};
+    double x[JP_FLOWS_MAX_FEATURES] = {0}, xbar[JP_FLOWS_MAX_FEATURES] = {0};
     double share = 0.0, days = 0.0, mu, v;
     int coarse[JP_FLOW__COUNT] = {0};
     while (a < end) {

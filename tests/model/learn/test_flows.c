@@ -116,6 +116,35 @@ static void next_window(world_t *w, const truth_t *t, jp_flows_window_t *out)
     out->lapsed_end = w->lapsed;
 }
 
+/* A window [start_ms, start_ms + len_ms) at one prize and a constant stock,
+ * with Poisson sign-ups, extras and cancellations of the given means. */
+static jp_flows_window_t plain_window(jp_rng_t *r, int64_t start_ms, int64_t len_ms, int64_t prize,
+                                      double active, double lapsed, const double mean[3])
+{
+    jp_flows_window_t w;
+    memset(&w, 0, sizeof(w));
+    w.start_ms = start_ms;
+    w.end_ms = start_ms + len_ms;
+    w.log_prize = log((double)prize);
+    w.signups = (double)jp_rng_poisson(r, mean[0]);
+    w.extra_purchases = (double)jp_rng_poisson(r, mean[1]);
+    w.cancellations = (double)jp_rng_poisson(r, mean[2]);
+    w.active_start = w.active_end = active;
+    w.lapsed_start = w.lapsed_end = lapsed;
+    return w;
+}
+
+/* A period of `days` days from start_ms, its prize throughout. */
+static jp_flows_period_t period_at(int64_t start_ms, int64_t days, double billing_share)
+{
+    jp_flows_period_t per;
+    memset(&per, 0, sizeof(per));
+    per.start_ms = start_ms;
+    per.end_ms = start_ms + days * DAY_MS;
+    per.billing_share = billing_share;
+    return per;
+}
+
 static jp_flows_t *new_model(void)
 {
     jp_flows_config_t c;
@@ -209,11 +238,7 @@ static void test_forecast_band(void **state)
         world_t w;
         world_init(&w, 5000 + (uint64_t)rep);
         jp_flows_t *m = learn_year(&w, 338); /* then a week of one prize */
-        jp_flows_period_t per;
-        memset(&per, 0, sizeof(per));
-        per.start_ms = START_MS + w.day * DAY_MS;
-        per.end_ms = per.start_ms + 7 * DAY_MS;
-        per.billing_share = -1.0;
+        jp_flows_period_t per = period_at(START_MS + w.day * DAY_MS, 7, -1.0);
         jp_flows_stock_t st = {w.active, w.lapsed, 0, NAN, 0};
         /* the week ahead: its prize is constant (checked) */
         int64_t prize = prize_of_day(w.day);
@@ -297,11 +322,7 @@ static void test_prize_switch(void **state)
     world_t w;
     world_init(&w, 43);
     jp_flows_t *m = learn_year(&w, 364);
-    jp_flows_period_t per;
-    memset(&per, 0, sizeof(per));
-    per.start_ms = START_MS + w.day * DAY_MS;
-    per.end_ms = per.start_ms + 7 * DAY_MS;
-    per.billing_share = 0.25;
+    jp_flows_period_t per = period_at(START_MS + w.day * DAY_MS, 7, 0.25);
     jp_flows_stock_t st = {w.active, w.lapsed, REF / 2, NAN, 0};
     jp_flows_forecast_t whole, half, none;
     char err[256];
@@ -328,16 +349,12 @@ static void test_pooling_small_flow(void **state)
     jp_rng_t r;
     jp_rng_seed(&r, 7);
     for (int h = 0; h < 24 * 200; h++) {
-        jp_flows_window_t w;
-        memset(&w, 0, sizeof(w));
-        w.start_ms = START_MS + (int64_t)h * 3600000LL;
-        w.end_ms = w.start_ms + 3600000LL;
-        w.log_prize = log((double)prize_of_day(h / 24));
-        w.signups = (double)jp_rng_poisson(&r, 2.0 / 24.0 * exp(0.5 * (w.log_prize - log(REF))));
-        w.active_start = w.active_end = 1000;
-        w.extra_purchases = (double)jp_rng_poisson(&r, 1000 * 0.01 / 24.0);
-        w.cancellations = (double)jp_rng_poisson(&r, 1000 * 0.01 / 24.0);
-        w.lapsed_start = w.lapsed_end = -1; /* unknown: no reactivation samples */
+        int64_t prize = prize_of_day(h / 24);
+        const double mean[3] = {2.0 / 24.0 * pow((double)prize / (double)REF, 0.5), 10.0 / 24.0,
+                                10.0 / 24.0};
+        /* lapsed unknown: no reactivation samples */
+        jp_flows_window_t w =
+            plain_window(&r, START_MS + (int64_t)h * 3600000LL, 3600000LL, prize, 1000, -1, mean);
         observe(m, &w);
     }
     char err[256];
@@ -362,28 +379,16 @@ static void test_constant_prize_not_identified(void **state)
     jp_flows_t *m = new_model();
     jp_rng_t r;
     jp_rng_seed(&r, 9);
+    const double mean[3] = {100, 200, 50};
     for (int d = 0; d < 60; d++) {
-        jp_flows_window_t w;
-        memset(&w, 0, sizeof(w));
-        w.start_ms = START_MS + d * DAY_MS;
-        w.end_ms = w.start_ms + DAY_MS;
-        w.log_prize = log((double)REF);
-        w.signups = (double)jp_rng_poisson(&r, 100);
-        w.extra_purchases = (double)jp_rng_poisson(&r, 200);
-        w.cancellations = (double)jp_rng_poisson(&r, 50);
-        w.active_start = w.active_end = 100000;
-        w.lapsed_start = w.lapsed_end = 0;
+        jp_flows_window_t w = plain_window(&r, START_MS + d * DAY_MS, DAY_MS, REF, 100000, 0, mean);
         observe(m, &w);
     }
     assert_int_equal(jp_flows_fit(m, NULL, 0), 0);
     assert_true(jp_flows_ready(m));
     assert_int_equal(jp_flows_elasticity(m, JP_FLOW_SIGNUPS, NULL, NULL), -1);
     /* ... but it still forecasts */
-    jp_flows_period_t per;
-    memset(&per, 0, sizeof(per));
-    per.start_ms = START_MS + 60 * DAY_MS;
-    per.end_ms = per.start_ms + DAY_MS;
-    per.billing_share = -1;
+    jp_flows_period_t per = period_at(START_MS + 60 * DAY_MS, 1, -1.0);
     jp_flows_stock_t st = {100000, 0, 0, NAN, 0};
     jp_flows_forecast_t f;
     assert_int_equal(jp_flows_forecast_one(m, &per, &st, REF, &f, NULL, 0), 0);
@@ -397,11 +402,7 @@ static void test_churn_input(void **state)
     world_t w;
     world_init(&w, 44);
     jp_flows_t *m = learn_year(&w, 364);
-    jp_flows_period_t per;
-    memset(&per, 0, sizeof(per));
-    per.start_ms = START_MS + w.day * DAY_MS;
-    per.end_ms = per.start_ms + 7 * DAY_MS;
-    per.billing_share = -1;
+    jp_flows_period_t per = period_at(START_MS + w.day * DAY_MS, 7, -1.0);
     jp_flows_stock_t st = {w.active, w.lapsed, 0, 0.001, REF};
     jp_flows_forecast_t f;
     assert_int_equal(jp_flows_forecast_one(m, &per, &st, REF, &f, NULL, 0), 0);
@@ -433,10 +434,7 @@ static void test_bad_input(void **state)
     assert_int_equal(jp_flows_ready(m), 0);
     assert_int_equal(jp_flows_fit(m, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "signups, extras, cancellations"));
-    jp_flows_period_t per;
-    memset(&per, 0, sizeof(per));
-    per.start_ms = START_MS;
-    per.end_ms = START_MS + DAY_MS;
+    jp_flows_period_t per = period_at(START_MS, 1, 0.0);
     jp_flows_stock_t st = {1000, 0, 0, NAN, 0};
     assert_null(jp_flows_plan_new(m, &per, 1, &st, err, sizeof(err)));
     assert_non_null(strstr(err, "not fitted"));
@@ -565,11 +563,7 @@ static void test_serialize_roundtrip(void **state)
     observe(copy, &win);
     assert_int_equal(jp_flows_fit(m, NULL, 0), 0);
     assert_int_equal(jp_flows_fit(copy, NULL, 0), 0);
-    jp_flows_period_t per;
-    memset(&per, 0, sizeof(per));
-    per.start_ms = win.end_ms;
-    per.end_ms = per.start_ms + 7 * DAY_MS;
-    per.billing_share = -1;
+    jp_flows_period_t per = period_at(win.end_ms, 7, -1.0);
     jp_flows_stock_t st = {w.active, w.lapsed, 0, NAN, 0};
     jp_flows_forecast_t f1, f2;
     assert_int_equal(jp_flows_forecast_one(m, &per, &st, REF, &f1, NULL, 0), 0);

@@ -42,6 +42,7 @@
 #include "sim/jp_sim_gen.h"
 #include "sim/jp_sim_world.h"
 #include "jp_test.h"
+#include "jp_test_engine.h"
 
 #define HOUR_MS 3600000LL
 #define DAY_MS  (24 * HOUR_MS)
@@ -351,14 +352,8 @@ static void test_elasticities_recovered(void **state)
     (void)state;
     char path[1024];
     snprintf(path, sizeof(path), "%s/configs/sim/explore.yaml", jp_test_src());
-    jp_conf_t conf;
-    jp_conf_init(&conf, NULL);
     jp_sim_world_t w;
-    int rc = jp_sim_world_load(&conf, path, &w);
-    for (size_t i = 0; i < conf.n_errors; i++)
-        fprintf(stderr, "%s\n", conf.errors[i]);
-    jp_conf_destroy(&conf);
-    assert_int_equal(rc, 0);
+    jp_test_world_load(path, &w);
 
     /* s2/poisson: the residual variance over its Poisson part (1 = the
      * model explains everything but counting noise) */
