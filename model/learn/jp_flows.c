@@ -12,10 +12,15 @@
  * Why ln((count + 1/2) / exposure): for N ~ Poisson(mu),
  * E[ln(N + 1/2)] = ln(mu) + O(mu^-2) (the 1/(2 mu) bias of ln N cancels
  * against the +1/2; Anscombe 1948), and it is defined at N = 0. Its
- * variance is ~1/mu, so a sample of D days of a flow of r per day has
- * variance 1/(r D): weighting samples by their days is the inverse-variance
- * weight when the rate is stable, and it keeps the Poisson part of the
- * residual variance per day of weight, 1/r, comparable across samples.
+ * variance is ~1/mu, so a sample is weighted by its expected count mu,
+ * taken from the last fit (data before the sample, so the weight does not
+ * follow the sample's own noise). Unit weights were not enough: a flow
+ * with a positive elasticity is less noisy at high prizes, and the
+ * classical standard error of its elasticity was 5-10% too small. The
+ * weights are in units of the first sample's expected count, so their sum
+ * stays near the number of samples and the ridge's prior keeps its
+ * meaning; jp_flows_sigma_scale turns the ridge's frequency-weight
+ * variance into the variance per unit of precision weight.
  * The transform is only good when mu is not tiny, hence the pools: a flow
  * with a small rate (reactivations early on, a small country, hour
  * windows) waits until its expected count reaches min_count. The gate uses

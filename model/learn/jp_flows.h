@@ -14,19 +14,22 @@
  *
  * Contract:
  * - Learning. jp_flows_observe takes one closed window's aggregates
- *   (jp_flows_window_t; windows of a day are the intended input). Per flow
+ *   (jp_flows_window_t; windows of a day are the intended input). The ring
+ *   of every flow's jp_ridge has n_blocks blocks of block_ms; a window
+ *   belongs to block floor(start_ms / block_ms) and moving to a later block
+ *   advances the rings (a late window joins the current block). Per flow
  *   the window joins a pending pool; the pool becomes one sample when it
- *   spans at least min_pool_days and its expected count (the flow's past
- *   rate times the pool's exposure) reaches min_count, or when it spans
- *   max_pool_days. The sample is
- *       y = ln((count + 1/2) / exposure),  w = days,
+ *   spans at least min_pool_days and its expected count reaches min_count,
+ *   or when it spans max_pool_days. The sample is
+ *       y = ln((count + 1/2) / exposure),  w = expected count,
  *       x = (ln(J / J_ref), yearly and weekly Fourier terms, campaign shares)
- *   with every regressor averaged over the pool's time, and enters a
- *   jp_ridge ring of n_blocks blocks of block_ms each (block index =
- *   floor(end_ms / block_ms) of the window that completes the sample; when
- *   it moves on, the ring advances). Windows without exposure (no stock
- *   known) are skipped for that flow. Nothing is learned for a flow from a
- *   window whose inputs are not finite or negative: -1 with errstr, the
+ *   with every regressor averaged over the pool's time. The expected count
+ *   is the last fit's prediction (bounded to 0.1-10 times the flow's past
+ *   rate x exposure), else that past rate's, else the pool's own count;
+ *   so call jp_flows_fit after every window. Windows without exposure (no
+ *   stock known) are skipped for that flow; windows whose ln prize varied
+ *   (log_prize_var > 1e-4) are skipped by every flow. A window whose
+ *   inputs are not finite or negative is refused: -1 with errstr, the
  *   model unchanged.
  * - Regressors. ln(J / J_ref) is the window's time-weighted mean of
  *   ln(advertised prize) minus ln(prize_ref_minor). Fourier terms use local
@@ -39,10 +42,12 @@
  *   optional), else -1 naming the missing ones.
  * - Elasticity of a flow: the coefficient of ln(J / J_ref), i.e.
  *   d ln(rate) / d ln(J), with its posterior standard deviation
- *   sqrt(sigma2 (A^-1)_jj) / s_j in original units.
+ *   sqrt(sigma2 (A^-1)_jj) / s_j in original units (sigma2 the residual
+ *   variance per unit of weight, RSS / (n - p - 1)).
  * - Forecast. jp_flows_plan_new fixes a horizon of periods (start, end,
- *   local offset, campaign shares, billing share) and the stock at its
- *   start, and precomputes everything that does not depend on the prize;
+ *   prize switch time, local offset, campaign shares, billing share) and
+ *   the stock at its start, and precomputes everything that does not
+ *   depend on the prize;
  *   jp_flows_plan_eval then takes one prize per period and returns, per
  *   period, the expected flows, renewals, tickets and revenue with a 5-95%
  *   band, and the stock path, in O(periods) with no allocation. Stocks move
@@ -157,9 +162,9 @@ int jp_flows_coef(const jp_flows_t *m, jp_flow_t f, double *beta, double *interc
 typedef struct jp_flows_info_s {
     int fitted;
     uint64_t samples;   /* pooled samples in the ring */
-    double weight;      /* their days */
-    double sigma2;      /* residual variance of ln(rate) per day of weight */
-    double poisson_var; /* its Poisson part (mean of days / (count + 1/2)) */
+    double weight;      /* their weights' sum (units of the first sample's expected count) */
+    double sigma2;      /* residual variance of ln(rate) per unit of weight (rescaled) */
+    double poisson_var; /* its Poisson part: sum of w^2 / (count + 1/2) over sum of w */
     double cond_est;    /* jp_ridge's condition estimate */
     double rate;        /* count / exposure over the recent past (the ratio statistics) */
 } jp_flows_info_t;

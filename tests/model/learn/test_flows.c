@@ -551,6 +551,7 @@ static void test_serialize_roundtrip(void **state)
     jp_flows_t *copy = jp_flows_deserialize(&br, err, sizeof(err));
     assert_non_null(copy);
     assert_true(jp_bytes_reader_done(&br));
+    print_message("serialized model: %zu bytes\n", bw.len);
     jp_bytes_writer_t again;
     jp_bytes_writer_init(&again);
     jp_flows_serialize(copy, &again);
