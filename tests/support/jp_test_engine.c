@@ -67,17 +67,22 @@ void jp_test_stack_stop(jp_test_stack_t *s)
     memset(s, 0, sizeof(*s));
 }
 
-void jp_test_stack_simulate(jp_test_stack_t *s, const char *world, int weeks)
+void jp_test_world_load(const char *path, jp_sim_world_t *w)
 {
-    char err[1024];
     jp_conf_t c;
     jp_conf_init(&c, NULL);
-    jp_sim_world_t w;
-    int rc = jp_sim_world_load(&c, world, &w);
+    int rc = jp_sim_world_load(&c, path, w);
     for (size_t i = 0; i < c.n_errors; i++)
         fprintf(stderr, "%s\n", c.errors[i]);
     jp_conf_destroy(&c);
     assert_int_equal(rc, 0);
+}
+
+void jp_test_stack_simulate(jp_test_stack_t *s, const char *world, int weeks)
+{
+    char err[1024];
+    jp_sim_world_t w;
+    jp_test_world_load(world, &w);
     jp_registry_client_t *reg =
         jp_registry_client_new(jp_devstack_registry_url(s->stack), err, sizeof(err));
     assert_non_null(reg);

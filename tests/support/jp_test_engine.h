@@ -17,6 +17,7 @@
 
 #include "dev/jp_devstack.h"
 #include "engine/jp_engine.h"
+#include "sim/jp_sim_world.h"
 
 typedef struct jp_test_stack_s {
     char *dir; /* temporary, removed by jp_test_stack_stop */
@@ -27,6 +28,10 @@ typedef struct jp_test_stack_s {
 /* Starts the stack (n_brokers mock brokers, the configured topics). */
 void jp_test_stack_start(jp_test_stack_t *s, const char *tag, int n_brokers);
 void jp_test_stack_stop(jp_test_stack_t *s);
+
+/* Loads a world file (path as given) into *w, printing every problem and
+ * failing the test on any. Release with jp_sim_world_release. */
+void jp_test_world_load(const char *path, jp_sim_world_t *w);
 
 /* Produces `weeks` of a world file (relative to the repository root) into
  * the stack's input topics through jp_sim_producer, schemas registered in

@@ -31,8 +31,8 @@
 static void test_shipped_worlds_load(void **state)
 {
     (void)state;
-    const char *names[] = {"default", "drift", "load"};
-    for (size_t i = 0; i < 3; i++) {
+    const char *names[] = {"default", "drift", "load", "explore"};
+    for (size_t i = 0; i < 4; i++) {
         char path[512];
         snprintf(path, sizeof(path), "%s/configs/sim/%s.yaml", jp_test_src(), names[i]);
         jp_conf_t c;
@@ -51,6 +51,27 @@ static void test_shipped_worlds_load(void **state)
                 s += k[j].season.weekly[d];
             assert_true(fabs(s - 7.0) < 1e-9); /* normalized */
             assert_true(k[j].response.prize_ref_minor > 0);
+            /* scheduled prizes stay within the country's bounds */
+            const jp_sim_schedule_entry_t *e = k[j].prize.schedule.items;
+            for (size_t n = 0; n < k[j].prize.schedule.n; n++) {
+                assert_true(e[n].prize_minor >= k[j].country->prizes.headline.min_minor);
+                assert_true(e[n].prize_minor <= k[j].country->prizes.headline.max_minor);
+            }
+        }
+        if (i == 3) {
+            /* explore: every country's prize moves over 0.5x-2x of J_ref */
+            assert_int_equal(w.countries.n, 5);
+            for (size_t j = 0; j < w.countries.n; j++) {
+                const jp_sim_schedule_entry_t *e = k[j].prize.schedule.items;
+                double lo = INFINITY, hi = 0, ref = (double)k[j].response.prize_ref_minor;
+                assert_int_equal(k[j].prize.policy, JP_SIM_POLICY_SCHEDULE);
+                assert_true(k[j].prize.schedule.n >= 12);
+                for (size_t n = 0; n < k[j].prize.schedule.n; n++) {
+                    lo = fmin(lo, (double)e[n].prize_minor / ref);
+                    hi = fmax(hi, (double)e[n].prize_minor / ref);
+                }
+                assert_true(lo <= 0.55 && hi >= 1.95);
+            }
         }
         if (i == 0) {
             assert_int_equal(w.countries.n, 5);
