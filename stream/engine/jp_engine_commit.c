@@ -11,6 +11,7 @@
 
 #include "base/jp_clock.h"
 #include "base/jp_log.h"
+#include "model/base/jp_endian.h"
 
 /* ---- commit ------------------------------------------------------------------------------ */
 
@@ -49,11 +50,8 @@ int jp_engine_commit(jp_engine_t *e)
             continue;
         any = 1;
         changelog_ctx_t c = {e, p, {0}, 0};
-        for (int i = 0; i < JP_INPUT__COUNT; i++) {
-            uint64_t u = (uint64_t)jp_task_next_offset(t, (jp_input_t)i);
-            for (int b = 0; b < 8; b++)
-                c.offsets[8 * i + b] = (uint8_t)(u >> (56 - 8 * b));
-        }
+        for (int i = 0; i < JP_INPUT__COUNT; i++)
+            jp_be64_put(c.offsets + 8 * i, (uint64_t)jp_task_next_offset(t, (jp_input_t)i));
         if (jp_task_prepare_commit(t, changelog_cb, &c, errstr, sizeof(errstr)) != 0 || c.failed) {
             jp_engine_rewind_all(e, "changelog could not be produced");
             return -1;

@@ -11,6 +11,7 @@
 
 #include "base/jp_clock.h"
 #include "base/jp_log.h"
+#include "model/base/jp_endian.h"
 
 /* ---- restore ------------------------------------------------------------------------- */
 
@@ -23,13 +24,8 @@ static int header_offsets(const rd_kafka_message_t *m, int64_t out[JP_INPUT__COU
     if (rd_kafka_message_headers(m, &h) || rd_kafka_header_get_last(h, HDR_OFFSETS, &v, &n) ||
         n != 8 * JP_INPUT__COUNT)
         return -1;
-    const uint8_t *p = v;
-    for (int i = 0; i < JP_INPUT__COUNT; i++) {
-        uint64_t u = 0;
-        for (int b = 0; b < 8; b++)
-            u = (u << 8) | p[8 * i + b];
-        out[i] = (int64_t)u;
-    }
+    for (int i = 0; i < JP_INPUT__COUNT; i++)
+        out[i] = (int64_t)jp_be64_get((const uint8_t *)v + 8 * i);
     return 0;
 }
 

@@ -40,6 +40,7 @@
 #include "engine/jp_store.h"
 
 #include "model/base/jp_hash.h"
+#include "model/base/jp_endian.h"
 #include "model/base/jp_u64set.h"
 
 #include <errno.h>
@@ -172,17 +173,12 @@ static void jp_store_rderr(char *dst, size_t size, const char *what, char *rerr)
 
 static void jp_store_ts_put(unsigned char *p, int64_t ts)
 {
-    uint64_t u = (uint64_t)ts;
-    for (int i = 0; i < JP_STORE_TS_LEN; i++)
-        p[i] = (unsigned char)(u >> (8 * i));
+    jp_le64_put(p, (uint64_t)ts);
 }
 
 static int64_t jp_store_ts_get(const unsigned char *p)
 {
-    uint64_t u = 0;
-    for (int i = 0; i < JP_STORE_TS_LEN; i++)
-        u |= (uint64_t)p[i] << (8 * i);
-    return (int64_t)u;
+    return (int64_t)jp_le64_get(p);
 }
 
 static int jp_store_key_cmp(const void *a, size_t la, const void *b, size_t lb)
@@ -422,10 +418,9 @@ static int jp_store_ref_cmp(const void *a, const void *b)
 
 static uint64_t jp_store_key_prefix(const unsigned char *key, size_t klen)
 {
-    uint64_t p = 0;
-    for (size_t i = 0; i < 8; i++)
-        p = (p << 8) | (i < klen ? key[i] : 0);
-    return p;
+    unsigned char pad[8] = {0};
+    memcpy(pad, key, klen < 8 ? klen : 8);
+    return jp_be64_get(pad);
 }
 
 /* Sorts refs by key: LSD radix sort of (8-byte prefix, position) pairs,

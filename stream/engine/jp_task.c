@@ -23,6 +23,7 @@
 
 #include "engine/jp_customer.h"
 #include "model/sketch/jp_dedupe.h"
+#include "model/base/jp_endian.h"
 #include "config/jp_tz.h"
 
 #define NO_TIME INT64_MIN
@@ -127,8 +128,7 @@ static int dedupe_load(jp_task_t *t);
 static void put_i64s(uint8_t *buf, const int64_t *v, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        for (int b = 0; b < 8; b++)
-            buf[8 * i + (size_t)b] = (uint8_t)((uint64_t)v[i] >> (56 - 8 * b));
+        jp_be64_put(buf + 8 * i, (uint64_t)v[i]);
 }
 
 static int get_i64s(const void *val, size_t len, int64_t *v, size_t n)
@@ -136,12 +136,8 @@ static int get_i64s(const void *val, size_t len, int64_t *v, size_t n)
     const uint8_t *p = val;
     if (len != 8 * n)
         return -1;
-    for (size_t i = 0; i < n; i++) {
-        uint64_t u = 0;
-        for (int b = 0; b < 8; b++)
-            u = (u << 8) | p[8 * i + (size_t)b];
-        v[i] = (int64_t)u;
-    }
+    for (size_t i = 0; i < n; i++)
+        v[i] = (int64_t)jp_be64_get(p + 8 * i);
     return 0;
 }
 
@@ -815,24 +811,16 @@ jp_task_result_t jp_task_process(jp_task_t *t, jp_task_record_t *rec)
 
 static void dedupe_key(jp_input_t input, int64_t bucket, uint64_t seq, uint8_t key[DEDUPE_KEY_LEN])
 {
-    uint64_t b = (uint64_t)bucket ^ (1ull << 63);
     key[0] = (uint8_t)input;
-    for (int i = 0; i < 8; i++) {
-        key[1 + i] = (uint8_t)(b >> (56 - 8 * i));
-        key[9 + i] = (uint8_t)(seq >> (56 - 8 * i));
-    }
+    jp_be64_put_sortable(key + 1, bucket);
+    jp_be64_put(key + 9, seq);
 }
 
 static void dedupe_key_parse(const uint8_t *key, int *input, int64_t *bucket, uint64_t *seq)
 {
-    uint64_t b = 0, q = 0;
-    for (int i = 0; i < 8; i++) {
-        b = b << 8 | key[1 + i];
-        q = q << 8 | key[9 + i];
-    }
     *input = key[0];
-    *bucket = (int64_t)(b ^ (1ull << 63));
-    *seq = q;
+    *bucket = jp_be64_get_sortable(key + 1);
+    *seq = jp_be64_get(key + 9);
 }
 
 static int dedupe_load_one(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "model/base/jp_bytes.h"
+#include "model/base/jp_endian.h"
 #include "model/base/jp_hash.h"
 #include "model/sketch/jp_qsketch.h"
 
@@ -223,10 +224,7 @@ void jp_window_key(const char *country, jp_window_kind_t kind, int64_t start_ms,
     key[0] = (uint8_t)country[0];
     key[1] = (uint8_t)country[1];
     key[2] = (uint8_t)kind;
-    /* Offset binary so negative times also sort correctly. */
-    uint64_t u = (uint64_t)start_ms ^ (1ull << 63);
-    for (int i = 0; i < 8; i++)
-        key[3 + i] = (uint8_t)(u >> (56 - 8 * i));
+    jp_be64_put_sortable(key + 3, start_ms); /* negative times sort too */
 }
 
 uint8_t *jp_window_serialize(const jp_window_t *w, size_t *len)

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "sim/jp_sim_rng.h"
+#include "model/base/jp_endian.h"
 
 jp_sim_fault_t jp_sim_faults_pick(const double rates[JP_SIM_FAULT__COUNT], jp_event_type_t type,
                                   jp_rng_t *rng)
@@ -89,10 +90,7 @@ void jp_sim_faults_mutate_bytes(jp_sim_fault_t f, unsigned char *buf, size_t *le
         break;
     case JP_SIM_FAULT_UNKNOWN_SCHEMA_ID: {
         uint32_t id = (uint32_t)JP_SIM_UNKNOWN_SCHEMA_ID_BASE + (uint32_t)(k % 100000000);
-        buf[1] = (unsigned char)(id >> 24);
-        buf[2] = (unsigned char)(id >> 16);
-        buf[3] = (unsigned char)(id >> 8);
-        buf[4] = (unsigned char)id;
+        jp_be32_put(buf + 1, id);
         break;
     }
     case JP_SIM_FAULT_TRUNCATED:

@@ -25,6 +25,7 @@
 #include "config/jp_conf.h"
 #include "base/jp_log.h"
 #include "config/jp_topics.h"
+#include "model/base/jp_endian.h"
 #include "registry/jp_registry_client.h"
 #include "registry/jp_registry_serde.h"
 #include "serde/jp_serde.h"
@@ -219,8 +220,7 @@ static void recset_add(jp_test_recset_t *r, const void *key, size_t klen, const 
     size_t len = 4 + klen + vlen;
     char *item = malloc(len);
     assert_non_null(item);
-    item[0] = (char)(klen >> 24), item[1] = (char)(klen >> 16), item[2] = (char)(klen >> 8);
-    item[3] = (char)klen;
+    jp_be32_put(item, (uint32_t)klen);
     if (klen)
         memcpy(item + 4, key, klen);
     if (vlen)

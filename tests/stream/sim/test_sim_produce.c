@@ -31,6 +31,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "dev/jp_broker.h"
+#include "model/base/jp_endian.h"
 #include "model/base/jp_hash.h"
 #include "serde/jp_serde.h"
 #include "sim/jp_sim.h"
@@ -63,8 +64,7 @@ static uint32_t java_murmur2(const void *key, size_t len)
     const uint32_t m = 0x5bd1e995;
     uint32_t h = 0x9747b28cu ^ (uint32_t)len;
     for (; len >= 4; d += 4, len -= 4) {
-        uint32_t k =
-            (uint32_t)d[0] | (uint32_t)d[1] << 8 | (uint32_t)d[2] << 16 | (uint32_t)d[3] << 24;
+        uint32_t k = jp_le32_get(d);
         k *= m;
         k ^= k >> 24;
         k *= m;
