@@ -14,6 +14,7 @@
  */
 #define _GNU_SOURCE
 #include "dev/jp_broker.h"
+#include "model/base/jp_err.h"
 
 #include "config/jp_topics.h"
 
@@ -82,31 +83,32 @@ jp_broker_t *jp_broker_start(int n_brokers, int first_port, char *errstr, size_t
 {
     char err[512];
     if (n_brokers < 1 || n_brokers > 16 || first_port < 0 || first_port + n_brokers > 65536) {
-        snprintf(errstr, errstr_size, "invalid broker count %d or port %d", n_brokers, first_port);
+        jp_err_set(errstr, errstr_size, "invalid broker count %d or port %d", n_brokers,
+                   first_port);
         return NULL;
     }
     for (int i = 0; first_port && i < n_brokers; i++)
         if (probe_port(first_port + i) != 0) {
-            snprintf(errstr, errstr_size, "127.0.0.1:%d is in use", first_port + i);
+            jp_err_set(errstr, errstr_size, "127.0.0.1:%d is in use", first_port + i);
             return NULL;
         }
     jp_broker_t *b = calloc(1, sizeof(*b));
     if (!b) {
-        snprintf(errstr, errstr_size, "out of memory");
+        jp_err_set(errstr, errstr_size, "out of memory");
         return NULL;
     }
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     rd_kafka_conf_set_log_cb(conf, log_cb);
     /* The owning handle never talks to a broker; keep it quiet. */
     if (rd_kafka_conf_set(conf, "client.id", "jackpot-broker", err, sizeof(err)) != 0) {
-        snprintf(errstr, errstr_size, "%s", err);
+        jp_err_set(errstr, errstr_size, "%s", err);
         rd_kafka_conf_destroy(conf);
         free(b);
         return NULL;
     }
     b->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
     if (!b->rk) {
-        snprintf(errstr, errstr_size, "cannot create the mock cluster's handle: %s", err);
+        jp_err_set(errstr, errstr_size, "cannot create the mock cluster's handle: %s", err);
         rd_kafka_conf_destroy(conf);
         free(b);
         return NULL;
@@ -116,11 +118,11 @@ jp_broker_t *jp_broker_start(int n_brokers, int first_port, char *errstr, size_t
     bind_next_port = 0;
     if (!b->mcluster) {
         if (first_port)
-            snprintf(errstr, errstr_size,
-                     "cannot start %d broker(s) on 127.0.0.1 ports %d..%d (in use?)", n_brokers,
-                     first_port, first_port + n_brokers - 1);
+            jp_err_set(errstr, errstr_size,
+                       "cannot start %d broker(s) on 127.0.0.1 ports %d..%d (in use?)", n_brokers,
+                       first_port, first_port + n_brokers - 1);
         else
-            snprintf(errstr, errstr_size, "cannot start the mock cluster");
+            jp_err_set(errstr, errstr_size, "cannot start the mock cluster");
         rd_kafka_destroy(b->rk);
         free(b);
         return NULL;
@@ -145,7 +147,7 @@ int jp_broker_create_topic(jp_broker_t *b, const char *topic, int partitions, ch
     int replication = 1;
     rd_kafka_resp_err_t e = rd_kafka_mock_topic_create(b->mcluster, topic, partitions, replication);
     if (e) {
-        snprintf(errstr, errstr_size, "cannot create topic %s: %s", topic, rd_kafka_err2str(e));
+        jp_err_set(errstr, errstr_size, "cannot create topic %s: %s", topic, rd_kafka_err2str(e));
         return -1;
     }
     return 0;

@@ -58,7 +58,7 @@ int jp_engine_commit(jp_engine_t *e)
         }
     }
     /* (2) everything queued so far is delivered, or nothing is committed */
-    rd_kafka_resp_err_t ferr = rd_kafka_flush(e->producer, 60000);
+    rd_kafka_resp_err_t ferr = rd_kafka_flush(e->producer, COMMIT_FLUSH_MS);
     if (ferr || e->delivery_err) {
         jp_engine_rewind_all(e, rd_kafka_err2str(ferr ? ferr : e->delivery_err));
         return -1;
@@ -123,7 +123,7 @@ void jp_engine_rewind_all(jp_engine_t *e, const char *why)
     jp_log_warn("engine", "rewinding every task to the last commit: %s", why);
     jp_counter_add(e->rewinds, 1);
     rd_kafka_purge(e->producer, RD_KAFKA_PURGE_F_QUEUE);
-    rd_kafka_flush(e->producer, 10000);
+    rd_kafka_flush(e->producer, FLUSH_TIMEOUT_MS);
     for (int p = 0; p < e->n_partitions; p++) {
         if (!e->tasks[p])
             continue;
@@ -139,5 +139,5 @@ void jp_engine_rewind_all(jp_engine_t *e, const char *why)
                                 jp_task_next_offset(e->tasks[p], (jp_input_t)i));
     }
     e->delivery_err = RD_KAFKA_RESP_ERR_NO_ERROR;
-    usleep(200000); /* let a transient broker fault pass before trying again */
+    usleep(REWIND_PAUSE_MS * 1000);
 }

@@ -38,6 +38,7 @@
  * dirty path (a compaction filter would delete without a changelog record).
  */
 #include "engine/jp_store.h"
+#include "model/base/jp_err.h"
 
 #include "model/base/jp_hash.h"
 #include "model/base/jp_endian.h"
@@ -152,22 +153,10 @@ static void jp_store_keys_note(jp_store_keys_t *k, uint64_t h)
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static void jp_store_fmt(char *dst, size_t size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void jp_store_fmt(char *dst, size_t size, const char *fmt, ...)
-{
-    if (!dst || !size)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(dst, size, fmt, ap);
-    va_end(ap);
-}
-
 /* Takes ownership of a RocksDB error string. */
 static void jp_store_rderr(char *dst, size_t size, const char *what, char *rerr)
 {
-    jp_store_fmt(dst, size, "%s: %s", what, rerr ? rerr : "unknown error");
+    jp_err_set(dst, size, "%s: %s", what, rerr ? rerr : "unknown error");
     rocksdb_free(rerr);
 }
 
@@ -369,7 +358,7 @@ static jp_store_ent_t *jp_store_cache_set(jp_store_t *s, int cf, const void *key
     int reuse = e && e->cap >= need && !overlap;
     unsigned char *buf = reuse ? e->buf : malloc(jp_store_ent_cap(need));
     if (!buf) {
-        jp_store_fmt(s->err, sizeof s->err, "out of memory");
+        jp_err_set(s->err, sizeof s->err, "out of memory");
         return NULL;
     }
     if (!reuse && klen)
@@ -387,7 +376,7 @@ static jp_store_ent_t *jp_store_cache_set(jp_store_t *s, int cf, const void *key
         e = jp_store_map_slot(m, h);
         if (!e) {
             free(buf);
-            jp_store_fmt(s->err, sizeof s->err, "out of memory");
+            jp_err_set(s->err, sizeof s->err, "out of memory");
             return NULL;
         }
         m->count++;
@@ -488,7 +477,7 @@ static int jp_store_collect_dirty(jp_store_t *s, const jp_store_map_t *m, const 
         return 0;
     jp_store_ref_t *r = malloc(m->ndirty * sizeof *r);
     if (!r) {
-        jp_store_fmt(s->err, sizeof s->err, "out of memory");
+        jp_err_set(s->err, sizeof s->err, "out of memory");
         return -1;
     }
     size_t k = 0;
@@ -506,7 +495,7 @@ static int jp_store_collect_dirty(jp_store_t *s, const jp_store_map_t *m, const 
     }
     if (jp_store_sort_refs(r, k) != 0) {
         free(r);
-        jp_store_fmt(s->err, sizeof s->err, "out of memory");
+        jp_err_set(s->err, sizeof s->err, "out of memory");
         return -1;
     }
     *out = r;
@@ -661,12 +650,12 @@ static rocksdb_options_t *jp_store_options(jp_store_env_t *env, size_t wbs)
 jp_store_t *jp_store_open(jp_store_env_t *env, const char *path, char *errstr, size_t errstr_size)
 {
     if (!env || !path || !*path) {
-        jp_store_fmt(errstr, errstr_size, "jp_store_open: env and path are required");
+        jp_err_set(errstr, errstr_size, "jp_store_open: env and path are required");
         return NULL;
     }
     jp_store_t *s = calloc(1, sizeof *s);
     if (!s) {
-        jp_store_fmt(errstr, errstr_size, "out of memory");
+        jp_err_set(errstr, errstr_size, "out of memory");
         return NULL;
     }
     s->env = env;
@@ -750,7 +739,7 @@ int jp_store_destroy_path(const char *path, char *errstr, size_t errstr_size)
 {
     struct stat st;
     if (!path || !*path) {
-        jp_store_fmt(errstr, errstr_size, "jp_store_destroy_path: path is required");
+        jp_err_set(errstr, errstr_size, "jp_store_destroy_path: path is required");
         return -1;
     }
     if (stat(path, &st) != 0 && errno == ENOENT)
@@ -765,7 +754,7 @@ int jp_store_destroy_path(const char *path, char *errstr, size_t errstr_size)
     }
     /* DestroyDB leaves the directory if anything else lives in it */
     if (rmdir(path) != 0 && errno != ENOENT) {
-        jp_store_fmt(errstr, errstr_size, "%s: %s", path, strerror(errno));
+        jp_err_set(errstr, errstr_size, "%s: %s", path, strerror(errno));
         return -1;
     }
     return 0;
@@ -838,12 +827,12 @@ int jp_store_track_keys(jp_store_t *s, int cf)
 {
     if (!jp_store_cf_ok(s, cf)) {
         if (s)
-            jp_store_fmt(s->err, sizeof s->err, "invalid column family %d", (int)cf);
+            jp_err_set(s->err, sizeof s->err, "invalid column family %d", (int)cf);
         return -1;
     }
     if (s->map[cf].ndirty) {
-        jp_store_fmt(s->err, sizeof s->err, "track_keys: %s has uncommitted writes",
-                     s->env->cfs[cf].name);
+        jp_err_set(s->err, sizeof s->err, "track_keys: %s has uncommitted writes",
+                   s->env->cfs[cf].name);
         return -1;
     }
     return jp_store_keys_build(s, cf);
@@ -871,8 +860,8 @@ static jp_store_ent_t *jp_store_load(jp_store_t *s, int cf, const void *key, siz
     const unsigned char *v = (const unsigned char *)rocksdb_pinnableslice_value(ps, &len);
     jp_store_ent_t *e = NULL;
     if (len < JP_STORE_TS_LEN)
-        jp_store_fmt(s->err, sizeof s->err, "%s: corrupt value (%zu bytes)", s->env->cfs[cf].name,
-                     len);
+        jp_err_set(s->err, sizeof s->err, "%s: corrupt value (%zu bytes)", s->env->cfs[cf].name,
+                   len);
     else
         e = jp_store_cache_set(s, cf, key, klen, JP_ENT_VALUE, jp_store_ts_get(v),
                                v + JP_STORE_TS_LEN, len - JP_STORE_TS_LEN, 0);
@@ -885,7 +874,7 @@ int jp_store_get_ts(jp_store_t *s, int cf, const void *key, size_t klen, const v
 {
     if (!jp_store_cf_ok(s, cf)) {
         if (s)
-            jp_store_fmt(s->err, sizeof s->err, "invalid column family %d", (int)cf);
+            jp_err_set(s->err, sizeof s->err, "invalid column family %d", (int)cf);
         return -1;
     }
     uint64_t h = jp_store_hash(key, klen);
@@ -915,7 +904,7 @@ int jp_store_put_ts(jp_store_t *s, int cf, const void *key, size_t klen, const v
 {
     if (!jp_store_cf_ok(s, cf)) {
         if (s)
-            jp_store_fmt(s->err, sizeof s->err, "invalid column family %d", (int)cf);
+            jp_err_set(s->err, sizeof s->err, "invalid column family %d", (int)cf);
         return -1;
     }
     return jp_store_cache_set(s, cf, key, klen, JP_ENT_VALUE, event_time_ms, val, vlen, 1) ? 0 : -1;
@@ -930,7 +919,7 @@ int jp_store_del(jp_store_t *s, int cf, const void *key, size_t klen)
 {
     if (!jp_store_cf_ok(s, cf)) {
         if (s)
-            jp_store_fmt(s->err, sizeof s->err, "invalid column family %d", (int)cf);
+            jp_err_set(s->err, sizeof s->err, "invalid column family %d", (int)cf);
         return -1;
     }
     const jp_store_ent_t *e = jp_store_map_find(&s->map[cf], key, klen, jp_store_hash(key, klen));
@@ -989,7 +978,7 @@ int jp_store_commit(jp_store_t *s, const jp_store_kv_t *meta, size_t n_meta, cha
                     size_t errstr_size)
 {
     if (n_meta > (size_t)INT32_MAX || (n_meta && !meta)) {
-        jp_store_fmt(errstr, errstr_size, "commit: invalid meta entries");
+        jp_err_set(errstr, errstr_size, "commit: invalid meta entries");
         return -1;
     }
     /* Key order: the memtable's skiplist inserts a sorted batch several
@@ -1001,7 +990,7 @@ int jp_store_commit(jp_store_t *s, const jp_store_kv_t *meta, size_t n_meta, cha
         size_t n;
         if (jp_store_sorted_dirty(s, c, &r, &n) != 0) {
             rocksdb_writebatch_destroy(wb);
-            jp_store_fmt(errstr, errstr_size, "commit: out of memory");
+            jp_err_set(errstr, errstr_size, "commit: out of memory");
             return -1;
         }
         for (size_t i = 0; i < n; i++) {
@@ -1080,7 +1069,7 @@ int jp_store_scan(jp_store_t *s, int cf, const void *prefix, size_t plen, jp_sto
 {
     if (!jp_store_cf_ok(s, cf)) {
         if (s)
-            jp_store_fmt(s->err, sizeof s->err, "invalid column family %d", (int)cf);
+            jp_err_set(s->err, sizeof s->err, "invalid column family %d", (int)cf);
         return -1;
     }
     if (!prefix)
@@ -1098,7 +1087,7 @@ int jp_store_scan(jp_store_t *s, int cf, const void *prefix, size_t plen, jp_sto
         ub = malloc(plen);
         if (!ub) {
             free(d);
-            jp_store_fmt(s->err, sizeof s->err, "out of memory");
+            jp_err_set(s->err, sizeof s->err, "out of memory");
             return -1;
         }
         memcpy(ub, prefix, plen);
@@ -1133,8 +1122,8 @@ int jp_store_scan(jp_store_t *s, int cf, const void *prefix, size_t plen, jp_sto
             size_t vl = 0;
             const char *v = rocksdb_iter_value(it, &vl);
             if (vl < JP_STORE_TS_LEN) {
-                jp_store_fmt(s->err, sizeof s->err, "%s: corrupt value (%zu bytes)",
-                             s->env->cfs[cf].name, vl);
+                jp_err_set(s->err, sizeof s->err, "%s: corrupt value (%zu bytes)",
+                           s->env->cfs[cf].name, vl);
                 rc = -1;
                 break;
             }
@@ -1167,7 +1156,7 @@ long jp_store_expire(jp_store_t *s, int cf, int64_t cutoff_ms)
 {
     if (!jp_store_cf_ok(s, cf)) {
         if (s)
-            jp_store_fmt(s->err, sizeof s->err, "invalid column family %d", (int)cf);
+            jp_err_set(s->err, sizeof s->err, "invalid column family %d", (int)cf);
         return -1;
     }
     jp_store_map_t *m = &s->map[cf];
@@ -1180,8 +1169,8 @@ long jp_store_expire(jp_store_t *s, int cf, int64_t cutoff_ms)
         const char *k = rocksdb_iter_key(it, &kl);
         const unsigned char *v = (const unsigned char *)rocksdb_iter_value(it, &vl);
         if (vl < JP_STORE_TS_LEN) {
-            jp_store_fmt(s->err, sizeof s->err, "%s: corrupt value (%zu bytes)",
-                         s->env->cfs[cf].name, vl);
+            jp_err_set(s->err, sizeof s->err, "%s: corrupt value (%zu bytes)", s->env->cfs[cf].name,
+                       vl);
             n = -1;
             break;
         }

@@ -15,6 +15,7 @@
  * interval) has removed it yet. So commit timing never changes a result.
  */
 #include "engine/jp_task.h"
+#include "model/base/jp_err.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -272,7 +273,7 @@ jp_task_t *jp_task_open(const jp_task_env_t *env, jp_serde_t *serde, int partiti
 {
     jp_task_t *t = calloc(1, sizeof(*t));
     if (!t) {
-        snprintf(errstr, errstr_size, "out of memory");
+        jp_err_set(errstr, errstr_size, "out of memory");
         return NULL;
     }
     t->env = env;
@@ -283,7 +284,7 @@ jp_task_t *jp_task_open(const jp_task_env_t *env, jp_serde_t *serde, int partiti
     t->batch = malloc(JP_TASK_BATCH_MAX * sizeof(*t->batch));
     t->batch_tokens = malloc(JP_TASK_BATCH_MAX * sizeof(*t->batch_tokens));
     if (!t->batch || !t->batch_tokens) {
-        snprintf(errstr, errstr_size, "out of memory");
+        jp_err_set(errstr, errstr_size, "out of memory");
         jp_task_close(t);
         return NULL;
     }
@@ -298,7 +299,7 @@ jp_task_t *jp_task_open(const jp_task_env_t *env, jp_serde_t *serde, int partiti
      * store answer those without RocksDB. */
     if (!t->store || load_state(t) != 0 || jp_store_track_keys(t->store, JP_CF_CUSTOMERS) != 0) {
         if (t->store)
-            snprintf(errstr, errstr_size, "cannot load the state of task %d", partition);
+            jp_err_set(errstr, errstr_size, "cannot load the state of task %d", partition);
         jp_task_close(t);
         return NULL;
     }
@@ -417,15 +418,13 @@ static open_window_t *window_for(jp_task_t *t, const char *country, jp_window_ki
     return &t->open[lo];
 }
 
-static const char *const kind_names[] = {"hour", "day", "draw"};
-
 static unsigned kinds_enabled(const jp_config_t *cfg)
 {
     unsigned m = 0;
     const jp_conf_strlist_t *s = &cfg->windows.sizes;
     for (size_t i = 0; i < s->n; i++)
-        for (unsigned k = 0; k < sizeof(kind_names) / sizeof(kind_names[0]); k++)
-            if (strcmp(s->v[i], kind_names[k]) == 0)
+        for (unsigned k = JP_WINDOW_HOUR; k < JP_WINDOW_UNKNOWN; k++)
+            if (strcmp(s->v[i], jp_window_kind_name((jp_window_kind_t)k)) == 0)
                 m |= 1u << k;
     return m;
 }
@@ -503,7 +502,7 @@ static char *features_json(const jp_feature_vector_t *fv)
 {
     json_t *o = json_object();
     json_object_set_new(o, "country", json_stringn(fv->country.ptr, fv->country.len));
-    json_object_set_new(o, "window", json_string(kind_names[fv->window_kind]));
+    json_object_set_new(o, "window", json_string(jp_window_kind_name(fv->window_kind)));
     json_object_set_new(o, "window_start", json_integer(fv->window_start));
     json_object_set_new(o, "window_end", json_integer(fv->window_end));
     json_object_set_new(o, "tickets", json_integer(fv->tickets));
@@ -584,7 +583,7 @@ static int close_windows(jp_task_t *t)
         uint8_t key[JP_WINDOW_KEY_LEN];
         jp_window_key(w->country, w->kind, w->start_ms, key);
         jp_store_del(t->store, JP_CF_WINDOWS, key, sizeof(key));
-        count(t, JP_INPUT_SALES, "window_closed", kind_names[w->kind]);
+        count(t, JP_INPUT_SALES, "window_closed", jp_window_kind_name(w->kind));
         jp_window_free(w);
     }
     t->n_open = kept;
@@ -987,7 +986,7 @@ int jp_task_prepare_commit(jp_task_t *t, jp_store_dirty_cb fn, void *ctx, char *
         jp_window_key(t->open[i].w->country, t->open[i].w->kind, t->open[i].w->start_ms, key);
         if (!buf || jp_store_put(t->store, JP_CF_WINDOWS, key, sizeof(key), buf, n) != 0) {
             free(buf);
-            snprintf(errstr, errstr_size, "cannot write window state");
+            jp_err_set(errstr, errstr_size, "cannot write window state");
             return -1;
         }
         free(buf);
@@ -1020,8 +1019,8 @@ int jp_task_prepare_commit(jp_task_t *t, jp_store_dirty_cb fn, void *ctx, char *
         collect(t, JP_CF_CUSTOMERS, newest - ttl, ttl, &t->gc_customers);
     }
     if (dedupe_prepare(t) != 0) {
-        snprintf(errstr, errstr_size, "cannot write deduplication state: %s",
-                 jp_store_last_error(t->store));
+        jp_err_set(errstr, errstr_size, "cannot write deduplication state: %s",
+                   jp_store_last_error(t->store));
         return -1;
     }
     if (t->meta_dirty) {

@@ -8,6 +8,7 @@
  * sorted by name, so the bytes do not depend on arrival order.
  */
 #include "engine/jp_window.h"
+#include "model/base/jp_err.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -267,7 +268,7 @@ jp_window_t *jp_window_deserialize(const void *buf, size_t len, char *errstr, si
     jp_bytes_reader_init(&r, buf, len);
     jp_window_t *w = calloc(1, sizeof(*w));
     if (!w) {
-        snprintf(errstr, errstr_size, "out of memory");
+        jp_err_set(errstr, errstr_size, "out of memory");
         return NULL;
     }
     jp_bytes_get_header(&r, WINDOW_TAG, WINDOW_VERSION);
@@ -287,7 +288,7 @@ jp_window_t *jp_window_deserialize(const void *buf, size_t len, char *errstr, si
     /* Another seed would make jp_window_add_sale's shared hash wrong. */
     if (!w->players || jp_hll_seed(w->players) != WINDOW_HLL_SEED || !jp_bytes_reader_ok(&r) ||
         n > len) {
-        snprintf(errstr, errstr_size, "corrupt window state");
+        jp_err_set(errstr, errstr_size, "corrupt window state");
         jp_window_free(w);
         return NULL;
     }
@@ -305,7 +306,7 @@ jp_window_t *jp_window_deserialize(const void *buf, size_t len, char *errstr, si
     }
     if (!w->sectors || !jp_bytes_reader_done(&r) ||
         sector_reindex(w, 64 > 4 * w->n_sectors ? 64 : jp_window_pow2(4 * w->n_sectors)) != 0) {
-        snprintf(errstr, errstr_size, "corrupt window state");
+        jp_err_set(errstr, errstr_size, "corrupt window state");
         jp_window_free(w);
         return NULL;
     }

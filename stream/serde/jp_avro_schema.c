@@ -230,10 +230,10 @@ static jp_avro_node_t *parse_fail(jp_parse_t *ps, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static jp_avro_node_t *parse_fail(jp_parse_t *ps, const char *fmt, ...)
 {
-    if (!ps->failed && ps->errstr && ps->errstr_size) {
+    if (!ps->failed) {
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(ps->errstr, ps->errstr_size, fmt, ap);
+        jp_err_vset(ps->errstr, ps->errstr_size, fmt, ap);
         va_end(ap);
     }
     ps->failed = 1;

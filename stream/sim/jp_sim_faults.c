@@ -7,6 +7,7 @@
  * evolves and differs in exactly one field.
  */
 #include "sim/jp_sim_faults.h"
+#include "model/base/jp_err.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -106,7 +107,7 @@ char *jp_sim_faults_rogue_schema(char *errstr, size_t errstr_size)
     size_t len;
     const char *json = jp_event_schema_json(JP_EVENT_SALE, &len);
     if (!json) {
-        snprintf(errstr, errstr_size, "the SaleEvent schema is not compiled in");
+        jp_err_set(errstr, errstr_size, "the SaleEvent schema is not compiled in");
         return NULL;
     }
     json_error_t jerr;
@@ -123,7 +124,7 @@ char *jp_sim_faults_rogue_schema(char *errstr, size_t errstr_size)
         }
     }
     if (!found) {
-        snprintf(errstr, errstr_size, "the SaleEvent schema has no 'tickets' field");
+        jp_err_set(errstr, errstr_size, "the SaleEvent schema has no 'tickets' field");
         json_decref(root);
         return NULL;
     }
@@ -131,7 +132,7 @@ char *jp_sim_faults_rogue_schema(char *errstr, size_t errstr_size)
     char *out = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(root);
     if (!out)
-        snprintf(errstr, errstr_size, "out of memory");
+        jp_err_set(errstr, errstr_size, "out of memory");
     return out;
 }
 

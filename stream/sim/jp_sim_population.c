@@ -11,6 +11,7 @@
  * country; nothing is stored per postcode but counts.
  */
 #include "sim/jp_sim_population.h"
+#include "model/base/jp_err.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -177,7 +178,7 @@ jp_sim_pop_t *jp_sim_pop_new(const jp_sim_pop_params_t *p, jp_rng_t *rng, char *
 {
     jp_sim_pop_t *pop = calloc(1, sizeof(*pop));
     if (!pop) {
-        snprintf(errstr, errstr_size, "out of memory");
+        jp_err_set(errstr, errstr_size, "out of memory");
         return NULL;
     }
     snprintf(pop->country, sizeof(pop->country), "%s", p->country);
@@ -188,11 +189,11 @@ jp_sim_pop_t *jp_sim_pop_new(const jp_sim_pop_params_t *p, jp_rng_t *rng, char *
         pop->per_sector = 99;
     size_t sectors = (pop->n_postcodes + pop->per_sector - 1) / pop->per_sector;
     if (sectors > style_max_sectors[pop->style]) {
-        snprintf(errstr, errstr_size,
-                 "%s: %zu postcodes in sectors of %zu need %zu sectors; its postcode format names "
-                 "at most %zu",
-                 p->country, pop->n_postcodes, pop->per_sector, sectors,
-                 style_max_sectors[pop->style]);
+        jp_err_set(
+            errstr, errstr_size,
+            "%s: %zu postcodes in sectors of %zu need %zu sectors; its postcode format names "
+            "at most %zu",
+            p->country, pop->n_postcodes, pop->per_sector, sectors, style_max_sectors[pop->style]);
         free(pop);
         return NULL;
     }
@@ -205,7 +206,7 @@ jp_sim_pop_t *jp_sim_pop_new(const jp_sim_pop_params_t *p, jp_rng_t *rng, char *
     if (!pop->count || !pop->fenwick || !pop->extra_touched || !pop->alias || !w) {
         free(w);
         jp_sim_pop_free(pop);
-        snprintf(errstr, errstr_size, "out of memory");
+        jp_err_set(errstr, errstr_size, "out of memory");
         return NULL;
     }
     for (size_t i = 0; i < n; i++)
@@ -214,13 +215,13 @@ jp_sim_pop_t *jp_sim_pop_new(const jp_sim_pop_params_t *p, jp_rng_t *rng, char *
     free(w);
     if (rc != 0) {
         jp_sim_pop_free(pop);
-        snprintf(errstr, errstr_size, "out of memory");
+        jp_err_set(errstr, errstr_size, "out of memory");
         return NULL;
     }
     pop->pc_str = malloc(n * sizeof(*pop->pc_str));
     if (!pop->pc_str) {
         jp_sim_pop_free(pop);
-        snprintf(errstr, errstr_size, "out of memory");
+        jp_err_set(errstr, errstr_size, "out of memory");
         return NULL;
     }
     for (size_t i = 0; i < n; i++) {

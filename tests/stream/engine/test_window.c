@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/jp_config.h"
 #include "engine/jp_window.h"
 #include "jp_test.h"
 #include "model/base/jp_rng.h"
@@ -43,6 +44,17 @@ static void test_channel_names_match_schema(void **state)
         assert_string_equal(jp_window_channel_name((jp_sale_channel_t)i),
                             json_string_value(json_array_get(symbols, i)));
     json_decref(schema);
+}
+
+/* One list of window kind names: serde's (features, metrics, status) and
+ * the one windows.sizes accepts (config may not include serde). */
+static void test_window_kind_names_agree(void **state)
+{
+    (void)state;
+    for (int k = JP_WINDOW_HOUR; k < JP_WINDOW_UNKNOWN; k++)
+        assert_string_equal(jp_window_kind_name((jp_window_kind_t)k), jp_config_window_kinds[k]);
+    assert_null(jp_config_window_kinds[JP_WINDOW_UNKNOWN]);
+    assert_null(jp_window_kind_name(JP_WINDOW_UNKNOWN));
 }
 
 typedef struct {
@@ -125,6 +137,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_channel_names_match_schema),
+        cmocka_unit_test(test_window_kind_names_agree),
         cmocka_unit_test(test_order_does_not_matter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
