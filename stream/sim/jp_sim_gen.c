@@ -28,6 +28,8 @@
 #include "model/base/jp_rng.h"
 #include "sim/jp_sim_rng.h"
 
+#include "jp_sim_population-internal.h"
+
 #define HOUR_MS 3600000LL
 #define WEEK_MS (7 * 24 * HOUR_MS)
 

@@ -11,6 +11,7 @@
  * country; nothing is stored per postcode but counts.
  */
 #include "sim/jp_sim_population.h"
+#include "jp_sim_population-internal.h"
 #include "model/base/jp_err.h"
 
 #include <math.h>
@@ -447,6 +448,21 @@ size_t jp_sim_pop_postcode_len(const jp_sim_pop_t *pop, uint32_t postcode)
 int64_t jp_sim_pop_postcode_tickets(const jp_sim_pop_t *pop, uint32_t postcode)
 {
     return (int64_t)pop->count[postcode].sub_tickets + pop->count[postcode].extra;
+}
+
+size_t jp_sim_pop_n_participating(const jp_sim_pop_t *pop)
+{
+    return pop->n_participating;
+}
+
+size_t jp_sim_pop_n_subs(const jp_sim_pop_t *pop)
+{
+    return pop->n_subs;
+}
+
+const jp_sim_sub_t *jp_sim_pop_sub(const jp_sim_pop_t *pop, uint32_t id)
+{
+    return id < pop->n_subs ? &pop->subs[id] : NULL;
 }
 
 int64_t jp_sim_pop_total_tickets(const jp_sim_pop_t *pop)
