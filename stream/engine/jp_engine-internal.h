@@ -103,8 +103,6 @@ struct jp_engine_s {
     int64_t last_commit_ms;
     int restoring;
     jp_validator_t *pending_validator; /* set by a reload, swapped in at a commit */
-    jp_validator_t *retired[16];       /* previous validators, freed with the engine */
-    size_t n_retired;
     /* metrics */
     counter_slot_t slots[256];
     size_t n_slots;

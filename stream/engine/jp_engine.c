@@ -479,8 +479,6 @@ void jp_engine_free(jp_engine_t *e)
     jp_registry_client_free(e->registry);
     jp_validator_free(e->validator);
     jp_validator_free(e->pending_validator);
-    for (size_t i = 0; i < e->n_retired; i++)
-        jp_validator_free(e->retired[i]);
     jp_pii_free(e->pii);
     free(e->status_json);
     pthread_mutex_destroy(&e->status_lock);

@@ -36,6 +36,27 @@ static int changelog_cb(void *ctx, int cf, const void *key, size_t klen, const v
     return 0;
 }
 
+/* Swaps in the validator of the last reload, if any. It happens between
+ * commits, never within a batch; every task drops the calendar pointers it
+ * cached from the old validator first, so the old one can go at once,
+ * however many reloads there are. */
+static void apply_reload(jp_engine_t *e)
+{
+    pthread_mutex_lock(&e->status_lock);
+    jp_validator_t *nv = e->pending_validator;
+    e->pending_validator = NULL;
+    pthread_mutex_unlock(&e->status_lock);
+    if (!nv)
+        return;
+    for (int p = 0; p < e->n_partitions; p++)
+        if (e->tasks[p])
+            jp_task_forget_calendars(e->tasks[p]);
+    jp_validator_free(e->validator);
+    e->validator = nv;
+    e->env.validator = nv;
+    jp_log_info("engine", "country configurations reloaded");
+}
+
 /* The protocol of jp_engine.h; 0, or -1 after rewinding every task. */
 int jp_engine_commit(jp_engine_t *e)
 {
@@ -64,6 +85,7 @@ int jp_engine_commit(jp_engine_t *e)
         return -1;
     }
     if (!any) {
+        apply_reload(e);
         e->last_commit_ms = jp_clock_now_ms();
         return 0;
     }
@@ -92,20 +114,7 @@ int jp_engine_commit(jp_engine_t *e)
             jp_engine_rewind_all(e, errstr);
             return -1;
         }
-    /* A reload takes effect between commits, never within a batch. */
-    pthread_mutex_lock(&e->status_lock);
-    jp_validator_t *nv = e->pending_validator;
-    e->pending_validator = NULL;
-    pthread_mutex_unlock(&e->status_lock);
-    if (nv && e->n_retired < sizeof(e->retired) / sizeof(e->retired[0])) {
-        e->retired[e->n_retired++] = e->validator;
-        e->validator = nv;
-        e->env.validator = nv;
-        jp_log_info("engine", "country configurations reloaded");
-    } else if (nv) {
-        jp_validator_free(nv);
-        jp_log_warn("engine", "too many reloads; restart to apply new country configurations");
-    }
+    apply_reload(e);
     int64_t t1 = jp_clock_now_ms();
     jp_histogram_observe(e->commit_latency, (double)(t1 - t0) / 1000.0);
     jp_counter_add(e->commits, 1);

@@ -113,7 +113,7 @@ struct jp_task_s {
     unsigned kinds; /* bit per jp_window_kind_t configured in windows.sizes */
     /* The last draw period found per calendar: most records fall in the
      * current one, and finding it walks the calendar in local time.
-     * Calendars outlive the task (the engine keeps replaced validators). */
+     * The engine swaps validators only after jp_task_forget_calendars. */
     struct {
         const jp_calendar_t *cal;
         int64_t start, end;
@@ -324,6 +324,12 @@ void jp_task_close(jp_task_t *t)
         jp_dedupe_free(t->dedupe[i]);
     jp_store_close(t->store);
     free(t);
+}
+
+void jp_task_forget_calendars(jp_task_t *t)
+{
+    memset(t->draw_period, 0, sizeof(t->draw_period));
+    t->draw_period_next = 0;
 }
 
 int jp_task_partition(const jp_task_t *t)

@@ -174,6 +174,11 @@ void jp_test_engine_totals(jp_test_engine_t *t, jp_engine_totals_t *out)
     jp_engine_totals(t->e, out);
 }
 
+jp_engine_t *jp_test_engine_handle(jp_test_engine_t *t)
+{
+    return t->e;
+}
+
 int jp_test_engine_wait(jp_test_engine_t *t, int want_tasks, int64_t want_consumed, int timeout_ms)
 {
     for (int waited = 0; waited <= timeout_ms; waited += 50) {

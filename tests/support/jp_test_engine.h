@@ -45,6 +45,8 @@ typedef struct jp_test_engine_s jp_test_engine_t;
 /* Starts an engine on its own thread with its own state directory. */
 jp_test_engine_t *jp_test_engine_start(const jp_config_t *cfg, const char *state_dir);
 void jp_test_engine_totals(jp_test_engine_t *t, jp_engine_totals_t *out);
+/* The engine itself, e.g. to reload its countries while it runs. */
+jp_engine_t *jp_test_engine_handle(jp_test_engine_t *t);
 /* Waits (up to timeout_ms) until the engine's committed totals satisfy:
  * tasks == want_tasks (-1: any) and consumed == want_consumed (-1: any)
  * and lag == 0 when want_consumed >= 0. 0, or -1 on timeout. */
