@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "jp_test_num.h"
+
 #include "model/base/jp_bytes.h"
 #include "model/learn/jp_ridge.h"
 #include "model/base/jp_rng.h"
@@ -46,21 +48,11 @@ static long long_n(void)
 #endif
 }
 
-static void assert_rel(double got, double want, double tol, const char *what)
-{
-    double den = fabs(want) > 1e-300 ? fabs(want) : 1.0;
-    double rel = fabs(got - want) / den;
-    if (!(rel <= tol)) {
-        print_error("%s: got %.17g want %.17g (rel %.3g > %.3g)\n", what, got, want, rel, tol);
-        fail();
-    }
-}
-
 static void assert_rel_vec(const double *got, const double *want, size_t n, double tol,
                            const char *what)
 {
     for (size_t i = 0; i < n; i++)
-        assert_rel(got[i], want[i], tol, what);
+        jp_assert_near(got[i], want[i], tol, 0, what);
 }
 
 /* Checks a fitted model against one numpy checkpoint. */
@@ -72,15 +64,15 @@ static void check_fit(jp_ridge_t *r, const double *coef, double icpt, double sig
     assert_true(p <= 8);
     assert_int_equal(jp_ridge_coef(r, beta, &b0), 0);
     assert_rel_vec(beta, coef, p, tol, "coef");
-    assert_rel(b0, icpt, tol, "intercept");
+    jp_assert_near(b0, icpt, tol, 0, "intercept");
     jp_ridge_info_t info;
     assert_int_equal(jp_ridge_info(r, &info), 0);
-    assert_rel(info.sigma2, sigma2, tol, "sigma2");
+    jp_assert_near(info.sigma2, sigma2, tol, 0, "sigma2");
     for (size_t k = 0; k < nq; k++) {
         double m, v;
         assert_int_equal(jp_ridge_predict(r, q + k * p, &m, &v), 0);
-        assert_rel(m, mean[k], tol, "pred mean");
-        assert_rel(v, var[k], tol, "pred var");
+        jp_assert_near(m, mean[k], tol, 0, "pred mean");
+        jp_assert_near(v, var[k], tol, 0, "pred var");
     }
 }
 
@@ -186,8 +178,9 @@ static void test_long_stream_accuracy(void **state)
             assert_true(fabs(m - truth) < 1e-3);
             jp_ridge_info_t info;
             assert_int_equal(jp_ridge_info(r, &info), 0);
-            assert_rel(info.sigma2, 1e-4, 0.02, "noise variance");
-            assert_rel(info.weight, (double)(per_block * (long)nblocks), 1e-12, "window weight");
+            jp_assert_near(info.sigma2, 1e-4, 0.02, 0, "noise variance");
+            jp_assert_near(info.weight, (double)(per_block * (long)nblocks), 1e-12, 0,
+                           "window weight");
             fits++;
         }
         jp_ridge_advance(r);
@@ -466,7 +459,7 @@ static void test_permutation_invariance(void **state)
             for (int j = 0; j < RW_P; j++)
                 scale += fabs(ref_beta[j] * RW_Q[j]);
             assert_true(fabs(b0 - ref_b0) <= 1e-12 * scale);
-            assert_rel(m, ref_m, 1e-12, "permuted prediction");
+            jp_assert_near(m, ref_m, 1e-12, 0, "permuted prediction");
         }
         jp_ridge_free(r);
     }
@@ -493,15 +486,15 @@ static void test_feature_scaling(void **state)
     jp_ridge_coef(a, ba, &ia);
     jp_ridge_coef(b, bb, &ib);
     for (int j = 0; j < RW_P; j++)
-        assert_rel(bb[j], j == 1 ? ba[j] / c : ba[j], 1e-12, "scaled coef");
-    assert_rel(ib, ia, 1e-12, "scaled intercept");
+        jp_assert_near(bb[j], j == 1 ? ba[j] / c : ba[j], 1e-12, 0, "scaled coef");
+    jp_assert_near(ib, ia, 1e-12, 0, "scaled intercept");
     double q[RW_P], ma, mb, va, vb;
     memcpy(q, RW_Q, sizeof(q));
     jp_ridge_predict(a, q, &ma, &va);
     q[1] *= c;
     jp_ridge_predict(b, q, &mb, &vb);
-    assert_rel(mb, ma, 1e-12, "scaled prediction");
-    assert_rel(vb, va, 1e-12, "scaled variance");
+    jp_assert_near(mb, ma, 1e-12, 0, "scaled prediction");
+    jp_assert_near(vb, va, 1e-12, 0, "scaled variance");
     jp_ridge_free(a);
     jp_ridge_free(b);
 }
@@ -531,12 +524,12 @@ static void test_jitter_constant_and_condition(void **state)
     assert_true(info.jitter > 0.0 && info.jitter_steps >= 1);
     double beta[3], b0;
     jp_ridge_coef(r, beta, &b0);
-    assert_rel(beta[0] + beta[1], 3.0, 1e-2, "collinear sum");
-    assert_rel(beta[0], beta[1], 1e-3, "collinear split evenly");
+    jp_assert_near(beta[0] + beta[1], 3.0, 1e-2, 0, "collinear sum");
+    jp_assert_near(beta[0], beta[1], 1e-3, 0, "collinear split evenly");
     assert_true(beta[2] == 0.0);
     double q[3] = {0.5, 0.5, 42.0}, m;
     jp_ridge_predict(r, q, &m, NULL);
-    assert_rel(m, 2.5, 1e-2, "collinear prediction");
+    jp_assert_near(m, 2.5, 1e-2, 0, "collinear prediction");
 
     jp_ridge_info_t ii, ic;
     assert_int_equal(jp_ridge_fit(ind, err, sizeof(err)), 0);
@@ -598,15 +591,15 @@ static void test_wide_model(void **state)
     assert_int_equal(jp_ridge_fit(r, err, sizeof(err)), 0);
     double beta[P], m, v;
     jp_ridge_coef(r, beta, NULL);
-    assert_rel(beta[0], 2.0, 1e-3, "wide beta0");
-    assert_rel(beta[P - 1], -1.0, 1e-3, "wide beta69");
+    jp_assert_near(beta[0], 2.0, 1e-3, 0, "wide beta0");
+    jp_assert_near(beta[P - 1], -1.0, 1e-3, 0, "wide beta69");
     assert_true(fabs(beta[5]) < 1e-3);
     memset(x, 0, sizeof(x));
     x[0] = 1.0;
     assert_int_equal(jp_ridge_predict(r, x, &m, &v), 0);
     jp_ridge_info_t info;
     jp_ridge_info(r, &info);
-    assert_rel(m, 2.0, 1e-3, "wide prediction");
+    jp_assert_near(m, 2.0, 1e-3, 0, "wide prediction");
     assert_true(v > info.sigma2 * (1.0 + 1.0 / info.weight));
     jp_ridge_free(r);
 }

@@ -22,6 +22,7 @@
 #include "sim/jp_sim.h"
 #include "sim/jp_sim_produce.h"
 #include "jp_test.h"
+#include "jp_test_topic.h"
 
 #include <jansson.h>
 #include <pthread.h>
@@ -39,6 +40,7 @@ typedef struct {
     window_t w[512];
     int n;
     jp_serde_t *serde;
+    jp_avro_arena_t arena;
 } windows_t;
 
 static void *engine_main(void *arg)
@@ -48,51 +50,33 @@ static void *engine_main(void *arg)
     return NULL;
 }
 
+static void on_feature(void *ctx, const rd_kafka_message_t *m)
+{
+    windows_t *ws = ctx;
+    char err[256];
+    jp_feature_vector_t fv;
+    jp_avro_arena_reset(&ws->arena);
+    if (jp_serde_decode(ws->serde, JP_EVENT_FEATURES, m->payload, m->len, &fv, &ws->arena, err,
+                        sizeof(err)) == JP_SERDE_OK &&
+        fv.window_kind == JP_WINDOW_DRAW && ws->n < 512) {
+        window_t *w = &ws->w[ws->n++];
+        memcpy(w->country, fv.country.ptr, 2);
+        w->end = fv.window_end;
+        w->tickets = fv.tickets;
+        w->revenue = fv.revenue_minor;
+        w->extra = fv.extra_tickets;
+        w->signups = fv.signups;
+        w->cancels = fv.cancellations;
+        w->reacts = fv.reactivations;
+        w->failures = fv.payment_failures;
+    }
+}
+
 static void collect(windows_t *ws, const char *bootstraps)
 {
-    char err[256];
-    rd_kafka_conf_t *c = rd_kafka_conf_new();
-    rd_kafka_conf_set(c, "bootstrap.servers", bootstraps, err, sizeof(err));
-    rd_kafka_conf_set(c, "group.id", "truth-reader", err, sizeof(err)); /* never joins */
-    rd_kafka_conf_set(c, "enable.partition.eof", "true", err, sizeof(err));
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof(err));
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(l, "jackpot.features.v1", 0)->offset =
-        RD_KAFKA_OFFSET_BEGINNING;
-    rd_kafka_assign(rk, l);
-    rd_kafka_topic_partition_list_destroy(l);
-    jp_avro_arena_t arena;
-    jp_avro_arena_init(&arena);
-    for (;;) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 2000);
-        if (!m)
-            continue;
-        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            rd_kafka_message_destroy(m);
-            break;
-        }
-        jp_feature_vector_t fv;
-        jp_avro_arena_reset(&arena);
-        if (!m->err &&
-            jp_serde_decode(ws->serde, JP_EVENT_FEATURES, m->payload, m->len, &fv, &arena, err,
-                            sizeof(err)) == JP_SERDE_OK &&
-            fv.window_kind == JP_WINDOW_DRAW && ws->n < 512) {
-            window_t *w = &ws->w[ws->n++];
-            memcpy(w->country, fv.country.ptr, 2);
-            w->end = fv.window_end;
-            w->tickets = fv.tickets;
-            w->revenue = fv.revenue_minor;
-            w->extra = fv.extra_tickets;
-            w->signups = fv.signups;
-            w->cancels = fv.cancellations;
-            w->reacts = fv.reactivations;
-            w->failures = fv.payment_failures;
-        }
-        rd_kafka_message_destroy(m);
-    }
-    jp_avro_arena_free(&arena);
-    rd_kafka_consumer_close(rk);
-    rd_kafka_destroy(rk);
+    jp_avro_arena_init(&ws->arena);
+    jp_test_read_topic(bootstraps, "jackpot.features.v1", on_feature, ws);
+    jp_avro_arena_free(&ws->arena);
 }
 
 static int64_t realized(json_t *draw, const char *k)
