@@ -22,6 +22,7 @@
 #include "sim/jp_sim.h"
 #include "sim/jp_sim_produce.h"
 #include "jp_test.h"
+#include "jp_test_features.h"
 #include "jp_test_topic.h"
 
 #include <jansson.h>
@@ -32,15 +33,9 @@
 #include <unistd.h>
 
 typedef struct {
-    char country[3];
-    int64_t end, tickets, revenue, extra, signups, cancels, reacts, failures;
-} window_t;
-
-typedef struct {
-    window_t w[512];
+    jp_test_features_t w[512]; /* closed draw windows */
     int n;
     jp_serde_t *serde;
-    jp_avro_arena_t arena;
 } windows_t;
 
 static void *engine_main(void *arg)
@@ -53,30 +48,15 @@ static void *engine_main(void *arg)
 static void on_feature(void *ctx, const rd_kafka_message_t *m)
 {
     windows_t *ws = ctx;
-    char err[256];
-    jp_feature_vector_t fv;
-    jp_avro_arena_reset(&ws->arena);
-    if (jp_serde_decode(ws->serde, JP_EVENT_FEATURES, m->payload, m->len, &fv, &ws->arena, err,
-                        sizeof(err)) == JP_SERDE_OK &&
-        fv.window_kind == JP_WINDOW_DRAW && ws->n < 512) {
-        window_t *w = &ws->w[ws->n++];
-        memcpy(w->country, fv.country.ptr, 2);
-        w->end = fv.window_end;
-        w->tickets = fv.tickets;
-        w->revenue = fv.revenue_minor;
-        w->extra = fv.extra_tickets;
-        w->signups = fv.signups;
-        w->cancels = fv.cancellations;
-        w->reacts = fv.reactivations;
-        w->failures = fv.payment_failures;
-    }
+    jp_test_features_t fv;
+    jp_test_features_decode(ws->serde, m->payload, m->len, &fv);
+    if (fv.kind == JP_WINDOW_DRAW && ws->n < 512)
+        ws->w[ws->n++] = fv;
 }
 
 static void collect(windows_t *ws, const char *bootstraps)
 {
-    jp_avro_arena_init(&ws->arena);
     jp_test_read_topic(bootstraps, "jackpot.features.v1", on_feature, ws);
-    jp_avro_arena_free(&ws->arena);
 }
 
 static int64_t realized(json_t *draw, const char *k)
@@ -154,7 +134,7 @@ static void test_quarter_matches_truth(void **state)
     json_t *tj = jp_sim_truth_json(truth);
     int compared = 0;
     for (int i = 0; i < ws->n; i++) {
-        const window_t *w = &ws->w[i];
+        const jp_test_features_t *w = &ws->w[i];
         json_t *draws = json_object_get(json_object_get(json_object_get(tj, "countries"),
                                                         (char[3]){w->country[0], w->country[1], 0}),
                                         "draws");
@@ -177,18 +157,18 @@ static void test_quarter_matches_truth(void **state)
                     "reacts %lld/%lld failures %lld/%lld extra %lld/%lld\n",
                     w->country, (long long)w->end, (long long)w->tickets,
                     (long long)realized(d, "tickets"), (long long)w->signups,
-                    (long long)realized(d, "signups"), (long long)w->cancels,
-                    (long long)realized(d, "cancellations"), (long long)w->reacts,
-                    (long long)realized(d, "reactivations"), (long long)w->failures,
+                    (long long)realized(d, "signups"), (long long)w->cancellations,
+                    (long long)realized(d, "cancellations"), (long long)w->reactivations,
+                    (long long)realized(d, "reactivations"), (long long)w->payment_failures,
                     (long long)realized(d, "payment_failures"), (long long)w->extra,
                     (long long)realized(d, "extra_tickets"));
         assert_int_equal(w->tickets, realized(d, "tickets"));
         assert_int_equal(w->revenue, realized(d, "revenue_minor"));
         assert_int_equal(w->extra, realized(d, "extra_tickets"));
         assert_int_equal(w->signups, realized(d, "signups"));
-        assert_int_equal(w->cancels, realized(d, "cancellations"));
-        assert_int_equal(w->reacts, realized(d, "reactivations"));
-        assert_int_equal(w->failures, realized(d, "payment_failures"));
+        assert_int_equal(w->cancellations, realized(d, "cancellations"));
+        assert_int_equal(w->reactivations, realized(d, "reactivations"));
+        assert_int_equal(w->payment_failures, realized(d, "payment_failures"));
         compared++;
     }
     /* About 12 weekly periods for GB, DE, SE, NO and two monthly for NL. */
