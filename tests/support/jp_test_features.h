@@ -1,5 +1,5 @@
 /*
- * jp_test_features: a FeatureVector record as the tests check it - the
+ * jp_test_features: a FeatureVector record as the tests check it - its
  * figures, without the Avro arena behind a decoded jp_feature_vector_t.
  * Include after <stdarg.h>, <stddef.h>, <setjmp.h>, <cmocka.h>.
  */
@@ -12,12 +12,11 @@
 #include "serde/jp_serde.h"
 
 typedef struct jp_test_features_s {
-    char country[3];
-    jp_window_kind_t kind;
-    int64_t start, end;
-    int64_t tickets, revenue, extra, prizes;
-    int64_t signups, cancellations, reactivations, payment_failures;
-    int64_t active, players;
+    char country[3]; /* NUL-terminated */
+    /* Every number of the record; its strings and arrays (country,
+     * channel_mix, sector_ticket_quantiles) are emptied: they pointed into
+     * the decoder's arena. */
+    jp_feature_vector_t fv;
 } jp_test_features_t;
 
 /* Decodes a framed FeatureVector record with serde (its schema in serde's

@@ -261,13 +261,13 @@ static void on_features(void *ctx, const rd_kafka_message_t *m)
     seen_t *s = ctx;
     jp_test_features_t fv;
     jp_test_features_decode(fx.serde, m->payload, m->len, &fv);
-    if (fv.kind == JP_WINDOW_HOUR && s->n_features < 8) {
+    if (fv.fv.window_kind == JP_WINDOW_HOUR && s->n_features < 8) {
         int64_t *f = s->features[s->n_features++];
-        f[0] = fv.start;
-        f[1] = fv.tickets;
-        f[2] = fv.revenue;
-        f[3] = fv.signups;
-        f[4] = fv.cancellations;
+        f[0] = fv.fv.window_start;
+        f[1] = fv.fv.tickets;
+        f[2] = fv.fv.revenue_minor;
+        f[3] = fv.fv.signups;
+        f[4] = fv.fv.cancellations;
     }
 }
 

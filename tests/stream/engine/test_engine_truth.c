@@ -50,7 +50,7 @@ static void on_feature(void *ctx, const rd_kafka_message_t *m)
     windows_t *ws = ctx;
     jp_test_features_t fv;
     jp_test_features_decode(ws->serde, m->payload, m->len, &fv);
-    if (fv.kind == JP_WINDOW_DRAW && ws->n < 512)
+    if (fv.fv.window_kind == JP_WINDOW_DRAW && ws->n < 512)
         ws->w[ws->n++] = fv;
 }
 
@@ -143,7 +143,7 @@ static void test_quarter_matches_truth(void **state)
         json_array_foreach(draws, k, x)
         {
             if (json_is_true(json_object_get(x, "headline")) &&
-                json_integer_value(json_object_get(x, "time_ms")) == w->end)
+                json_integer_value(json_object_get(x, "time_ms")) == w->fv.window_end)
                 d = x;
         }
         assert_non_null(d);
@@ -155,20 +155,20 @@ static void test_quarter_matches_truth(void **state)
             fprintf(stderr,
                     "%s %lld: tickets %lld/%lld signups %lld/%lld cancels %lld/%lld "
                     "reacts %lld/%lld failures %lld/%lld extra %lld/%lld\n",
-                    w->country, (long long)w->end, (long long)w->tickets,
-                    (long long)realized(d, "tickets"), (long long)w->signups,
-                    (long long)realized(d, "signups"), (long long)w->cancellations,
-                    (long long)realized(d, "cancellations"), (long long)w->reactivations,
-                    (long long)realized(d, "reactivations"), (long long)w->payment_failures,
-                    (long long)realized(d, "payment_failures"), (long long)w->extra,
+                    w->country, (long long)w->fv.window_end, (long long)w->fv.tickets,
+                    (long long)realized(d, "tickets"), (long long)w->fv.signups,
+                    (long long)realized(d, "signups"), (long long)w->fv.cancellations,
+                    (long long)realized(d, "cancellations"), (long long)w->fv.reactivations,
+                    (long long)realized(d, "reactivations"), (long long)w->fv.payment_failures,
+                    (long long)realized(d, "payment_failures"), (long long)w->fv.extra_tickets,
                     (long long)realized(d, "extra_tickets"));
-        assert_int_equal(w->tickets, realized(d, "tickets"));
-        assert_int_equal(w->revenue, realized(d, "revenue_minor"));
-        assert_int_equal(w->extra, realized(d, "extra_tickets"));
-        assert_int_equal(w->signups, realized(d, "signups"));
-        assert_int_equal(w->cancellations, realized(d, "cancellations"));
-        assert_int_equal(w->reactivations, realized(d, "reactivations"));
-        assert_int_equal(w->payment_failures, realized(d, "payment_failures"));
+        assert_int_equal(w->fv.tickets, realized(d, "tickets"));
+        assert_int_equal(w->fv.revenue_minor, realized(d, "revenue_minor"));
+        assert_int_equal(w->fv.extra_tickets, realized(d, "extra_tickets"));
+        assert_int_equal(w->fv.signups, realized(d, "signups"));
+        assert_int_equal(w->fv.cancellations, realized(d, "cancellations"));
+        assert_int_equal(w->fv.reactivations, realized(d, "reactivations"));
+        assert_int_equal(w->fv.payment_failures, realized(d, "payment_failures"));
         compared++;
     }
     /* About 12 weekly periods for GB, DE, SE, NO and two monthly for NL. */

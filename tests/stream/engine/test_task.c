@@ -46,8 +46,8 @@
 /* A closed window's FeatureVector, as the features hook received it. */
 typedef struct {
     char key[3];
-    jp_test_features_t fv;
-    uint8_t *bytes; /* the framed record */
+    jp_feature_vector_t fv; /* its numbers (jp_test_features_t) */
+    uint8_t *bytes;         /* the framed record */
     size_t len;
 } feature_t;
 
@@ -99,8 +99,10 @@ static int io_features(void *ctx, int partition, const char *key, const void *va
     assert_non_null(x->bytes);
     memcpy(x->bytes, value, len);
     x->len = len;
-    jp_test_features_decode(f->writer, value, len, &x->fv);
-    assert_string_equal(x->fv.country, x->key);
+    jp_test_features_t d;
+    jp_test_features_decode(f->writer, value, len, &d);
+    assert_string_equal(d.country, x->key);
+    x->fv = d.fv;
     return 0;
 }
 
@@ -135,7 +137,7 @@ static void on_close(void *ctx, const jp_window_t *w, const jp_feature_vector_t 
     fx_t *f = ctx;
     /* after the features were emitted, with the same content */
     const feature_t *x = &f->features[f->n_features - 1];
-    assert_int_equal(w->start_ms, x->fv.start);
+    assert_int_equal(w->start_ms, x->fv.window_start);
     assert_int_equal(w->tickets, x->fv.tickets);
     assert_int_equal(fv->tickets, x->fv.tickets);
     f->closed_by_callback++;
@@ -323,7 +325,7 @@ static const feature_t *only_feature(const fx_t *f, jp_window_kind_t kind)
 {
     const feature_t *x = NULL;
     for (size_t i = 0; i < f->n_features; i++)
-        if (f->features[i].fv.kind == kind) {
+        if (f->features[i].fv.window_kind == kind) {
             assert_null(x); /* exactly once */
             x = &f->features[i];
         }
@@ -357,15 +359,15 @@ static void test_windows_assign_close_and_emit(void **state)
     const feature_t *h = only_feature(f, JP_WINDOW_HOUR);
     assert_non_null(h);
     assert_string_equal(h->key, "GB");
-    assert_int_equal(h->fv.start, T0);
-    assert_int_equal(h->fv.end, T0 + HOUR_MS);
+    assert_int_equal(h->fv.window_start, T0);
+    assert_int_equal(h->fv.window_end, T0 + HOUR_MS);
     assert_int_equal(h->fv.tickets, 3);
-    assert_int_equal(h->fv.revenue, 3 * 1225);
-    assert_int_equal(h->fv.extra, 0); /* direct debit: subscriptions */
+    assert_int_equal(h->fv.revenue_minor, 3 * 1225);
+    assert_int_equal(h->fv.extra_tickets, 0); /* direct debit: subscriptions */
     assert_int_equal(h->fv.signups, 1);
     assert_int_equal(h->fv.cancellations, 1);
-    assert_int_equal(h->fv.active, 0);  /* + 1 - 1, from 0 */
-    assert_int_equal(h->fv.players, 1); /* one customer token */
+    assert_int_equal(h->fv.active_subscribers, 0); /* + 1 - 1, from 0 */
+    assert_int_equal(h->fv.unique_players, 1);     /* one customer token */
     assert_int_equal(f->closed_by_callback, 1);
     /* The last closed window, as the admin endpoint shows it. */
     const char *last = jp_task_last_features(f->t, "GB", JP_WINDOW_HOUR);
@@ -379,9 +381,10 @@ static void test_windows_assign_close_and_emit(void **state)
     assert_int_equal(customer(f, "c4", T0 + 135 * MIN_MS, JP_CUSTOMER_EVENT_SIGNUP),
                      JP_TASK_APPLIED);
     assert_int_equal(f->n_features, 2);
-    assert_int_equal(f->features[1].fv.start, T0 + HOUR_MS);
+    assert_int_equal(f->features[1].fv.window_start, T0 + HOUR_MS);
     assert_int_equal(f->features[1].fv.tickets, 3 + 1 + 1 + 4);
-    assert_int_equal(f->features[1].fv.active, 1); /* carried from hour 0, + 1 sign-up */
+    assert_int_equal(f->features[1].fv.active_subscribers,
+                     1); /* carried from hour 0, + 1 sign-up */
 }
 
 /* LATE is judged against the partition's own watermark minus grace:
@@ -598,15 +601,15 @@ static void test_batch_equals_one_by_one(void **state)
     jp_avro_buf_free(&cbuf);
 }
 
+/* Every test runs on a fresh task in a fresh directory. */
+#define TASK_TEST(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_windows_assign_close_and_emit, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_late_versus_grace, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_dedupe_within_horizon, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_dead_letter_reasons, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_processed_offsets_are_skipped, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_batch_equals_one_by_one, setup, teardown),
+        TASK_TEST(test_windows_assign_close_and_emit), TASK_TEST(test_late_versus_grace),
+        TASK_TEST(test_dedupe_within_horizon),         TASK_TEST(test_dead_letter_reasons),
+        TASK_TEST(test_processed_offsets_are_skipped), TASK_TEST(test_batch_equals_one_by_one),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
