@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "jp_test_engine.h"
+#include "jp_test_topic.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@
 #include "config/jp_conf.h"
 #include "base/jp_log.h"
 #include "config/jp_topics.h"
+#include "model/base/jp_endian.h"
 #include "registry/jp_registry_client.h"
 #include "registry/jp_registry_serde.h"
 #include "serde/jp_serde.h"
@@ -190,6 +192,11 @@ void jp_test_engine_totals(jp_test_engine_t *t, jp_engine_totals_t *out)
     jp_engine_totals(t->e, out);
 }
 
+jp_engine_t *jp_test_engine_handle(jp_test_engine_t *t)
+{
+    return t->e;
+}
+
 int jp_test_engine_wait(jp_test_engine_t *t, int want_tasks, int64_t want_consumed, int timeout_ms)
 {
     for (int waited = 0; waited <= timeout_ms; waited += 50) {
@@ -236,8 +243,7 @@ static void recset_add(jp_test_recset_t *r, const void *key, size_t klen, const 
     size_t len = 4 + klen + vlen;
     char *item = malloc(len);
     assert_non_null(item);
-    item[0] = (char)(klen >> 24), item[1] = (char)(klen >> 16), item[2] = (char)(klen >> 8);
-    item[3] = (char)klen;
+    jp_be32_put(item, (uint32_t)klen);
     if (klen)
         memcpy(item + 4, key, klen);
     if (vlen)
@@ -271,54 +277,15 @@ static void recset_add(jp_test_recset_t *r, const void *key, size_t klen, const 
     r->n++;
 }
 
+static void recset_record(void *ctx, const rd_kafka_message_t *m)
+{
+    recset_add(ctx, m->key, m->key_len, m->payload, m->len);
+}
+
 void jp_test_read_distinct(jp_test_stack_t *s, const char *topic, jp_test_recset_t *out)
 {
-    char err[256];
     memset(out, 0, sizeof(*out));
-    rd_kafka_conf_t *c = rd_kafka_conf_new();
-    rd_kafka_conf_set(c, "bootstrap.servers", jp_devstack_bootstraps(s->stack), err, sizeof(err));
-    rd_kafka_conf_set(c, "group.id", "jp-test-reader", err, sizeof(err)); /* never joins */
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof(err));
-    assert_non_null(rk);
-    const struct rd_kafka_metadata *md;
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-    assert_int_equal(rd_kafka_metadata(rk, 0, rkt, &md, 10000), 0);
-    int parts = md->topics[0].partition_cnt;
-    rd_kafka_metadata_destroy(md);
-    rd_kafka_topic_destroy(rkt);
-    assert_true(parts > 0);
-    int64_t *end = calloc((size_t)parts, sizeof(*end)), *next = calloc((size_t)parts, sizeof(*end));
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(parts);
-    int open = 0;
-    for (int p = 0; p < parts; p++) {
-        int64_t lo;
-        assert_int_equal(rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &end[p], 10000), 0);
-        next[p] = lo;
-        if (lo < end[p]) {
-            rd_kafka_topic_partition_list_add(l, topic, p)->offset = lo;
-            open++;
-        }
-    }
-    rd_kafka_assign(rk, l);
-    rd_kafka_topic_partition_list_destroy(l);
-    for (int idle = 0; open > 0;) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 1000);
-        if (!m) {
-            assert_true(++idle < 60);
-            continue;
-        }
-        if (!m->err && m->offset >= next[m->partition]) {
-            recset_add(out, m->key, m->key_len, m->payload, m->len);
-            next[m->partition] = m->offset + 1;
-            if (next[m->partition] == end[m->partition])
-                open--;
-        }
-        rd_kafka_message_destroy(m);
-    }
-    free(end);
-    free(next);
-    rd_kafka_consumer_close(rk);
-    rd_kafka_destroy(rk);
+    jp_test_read_topic(jp_devstack_bootstraps(s->stack), topic, recset_record, out);
 }
 
 int jp_test_recset_equal(const jp_test_recset_t *a, const jp_test_recset_t *b)

@@ -54,6 +54,8 @@ jp_test_engine_t *jp_test_engine_start(const jp_config_t *cfg, const char *state
 jp_test_engine_t *jp_test_engine_start_with(const jp_config_t *cfg, const char *state_dir,
                                             const jp_proc_t *const *procs, size_t n_procs);
 void jp_test_engine_totals(jp_test_engine_t *t, jp_engine_totals_t *out);
+/* The engine itself, e.g. to reload its countries while it runs. */
+jp_engine_t *jp_test_engine_handle(jp_test_engine_t *t);
 /* Waits (up to timeout_ms) until the engine's committed totals satisfy:
  * tasks == want_tasks (-1: any) and consumed == want_consumed (-1: any)
  * and lag == 0 when want_consumed >= 0. 0, or -1 on timeout. */
