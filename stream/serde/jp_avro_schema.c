@@ -29,7 +29,9 @@
 
 #include "model/base/jp_err.h"
 
+#include <float.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -153,11 +155,22 @@ static int valid_full_name(const char *s)
 
 /* ---- parsing ------------------------------------------------------------ */
 
+/* A field default waiting to be encoded: defaults are encoded once the
+ * whole schema is parsed, so a default that instantiates a record still
+ * being defined (a recursive type) sees all of its fields. */
+typedef struct {
+    jp_avro_field_t *field;
+    json_t *value; /* borrowed from the document, alive until parse returns */
+    enum { DEFAULT_PENDING, DEFAULT_ENCODING, DEFAULT_DONE } state;
+} jp_pending_default_t;
+
 typedef struct {
     jp_avro_schema_t *s;
     char *errstr;
     size_t errstr_size;
     int failed;
+    jp_pending_default_t *defaults;
+    size_t n_defaults, cap_defaults;
 } jp_parse_t;
 
 static jp_avro_node_t *node_new(jp_parse_t *ps, jp_avro_type_t t)
@@ -291,9 +304,12 @@ static long utf8_next(const char **p, const char *end)
     return c;
 }
 
+static int field_default(jp_parse_t *ps, const jp_avro_field_t *f, jp_sbuf_t *b);
+
 /* Encodes a JSON default as Avro binary of node n (the spec's default value
- * encoding: bytes and fixed as strings of code points 0-255). */
-static int encode_default(const jp_avro_node_t *n, json_t *v, jp_sbuf_t *b)
+ * encoding: bytes and fixed as strings of code points 0-255). A record
+ * value may omit fields that have defaults of their own. */
+static int encode_default(jp_parse_t *ps, const jp_avro_node_t *n, json_t *v, jp_sbuf_t *b)
 {
     switch (n->type) {
     case JP_AVRO_NULL:
@@ -316,7 +332,9 @@ static int encode_default(const jp_avro_node_t *n, json_t *v, jp_sbuf_t *b)
     case JP_AVRO_FLOAT: {
         if (!json_is_number(v))
             return -1;
-        float f = (float)json_number_value(v);
+        double d = json_number_value(v);
+        /* Out of float range is infinity (a C cast would be undefined). */
+        float f = d > FLT_MAX ? INFINITY : d < -FLT_MAX ? -INFINITY : (float)d;
         uint32_t u;
         memcpy(&u, &f, 4);
         for (int i = 0; i < 4; i++)
@@ -385,7 +403,7 @@ static int encode_default(const jp_avro_node_t *n, json_t *v, jp_sbuf_t *b)
         if (cnt) {
             sbuf_varlong(b, (int64_t)cnt);
             for (size_t i = 0; i < cnt; i++)
-                if (encode_default(n->items, json_array_get(v, i), b) < 0)
+                if (encode_default(ps, n->items, json_array_get(v, i), b) < 0)
                     return -1;
         }
         sbuf_byte(b, 0);
@@ -403,7 +421,7 @@ static int encode_default(const jp_avro_node_t *n, json_t *v, jp_sbuf_t *b)
             {
                 sbuf_varlong(b, (int64_t)strlen(k));
                 sbuf_str(b, k);
-                if (encode_default(n->items, e, b) < 0)
+                if (encode_default(ps, n->items, e, b) < 0)
                     return -1;
             }
         }
@@ -411,8 +429,10 @@ static int encode_default(const jp_avro_node_t *n, json_t *v, jp_sbuf_t *b)
         return 0;
     }
     case JP_AVRO_UNION:
+        if (n->n_branches == 0)
+            return -1;
         sbuf_byte(b, 0); /* branch 0 */
-        return encode_default(n->branches[0], v, b);
+        return encode_default(ps, n->branches[0], v, b);
     case JP_AVRO_RECORD: {
         if (!json_is_object(v))
             return -1;
@@ -420,11 +440,9 @@ static int encode_default(const jp_avro_node_t *n, json_t *v, jp_sbuf_t *b)
             const jp_avro_field_t *f = &n->fields[i];
             json_t *fv = json_object_get(v, f->name);
             if (fv) {
-                if (encode_default(f->type, fv, b) < 0)
+                if (encode_default(ps, f->type, fv, b) < 0)
                     return -1;
-            } else if (f->has_default) {
-                sbuf_put(b, f->default_bin, f->default_len);
-            } else {
+            } else if (!f->has_default || field_default(ps, f, b) < 0) {
                 return -1;
             }
         }
@@ -432,6 +450,71 @@ static int encode_default(const jp_avro_node_t *n, json_t *v, jp_sbuf_t *b)
     }
     }
     return -1;
+}
+
+/* Queues field f's default for encoding after the parse. */
+static int defer_default(jp_parse_t *ps, jp_avro_field_t *f, json_t *value)
+{
+    if (ps->n_defaults == ps->cap_defaults) {
+        size_t cap = ps->cap_defaults ? ps->cap_defaults * 2 : 16;
+        jp_pending_default_t *v = realloc(ps->defaults, cap * sizeof *v);
+        if (!v)
+            return -1;
+        ps->defaults = v;
+        ps->cap_defaults = cap;
+    }
+    ps->defaults[ps->n_defaults++] = (jp_pending_default_t){f, value, DEFAULT_PENDING};
+    f->has_default = 1;
+    return 0;
+}
+
+/* Encodes the default of f (once; a default that needs itself, e.g. a
+ * record default relying on the default being computed, fails). */
+static int encode_field_default(jp_parse_t *ps, jp_pending_default_t *d)
+{
+    if (d->state == DEFAULT_DONE)
+        return 0;
+    if (d->state == DEFAULT_ENCODING)
+        return -1;
+    d->state = DEFAULT_ENCODING;
+    jp_sbuf_t b = {0};
+    if (encode_default(ps, d->field->type, d->value, &b) < 0 || b.oom ||
+        (!b.p && !(b.p = calloc(1, 1)))) {
+        free(b.p);
+        return -1;
+    }
+    d->field->default_bin = (unsigned char *)b.p;
+    d->field->default_len = b.len;
+    d->state = DEFAULT_DONE;
+    return 0;
+}
+
+static int field_default(jp_parse_t *ps, const jp_avro_field_t *f, jp_sbuf_t *b)
+{
+    for (size_t i = 0; i < ps->n_defaults; i++)
+        if (ps->defaults[i].field == f) {
+            if (encode_field_default(ps, &ps->defaults[i]) < 0)
+                return -1;
+            sbuf_put(b, f->default_bin, f->default_len);
+            return 0;
+        }
+    return -1;
+}
+
+/* Encodes every queued default; the first that does not match its type
+ * fails the parse, naming the field. */
+static int encode_defaults(jp_parse_t *ps)
+{
+    for (size_t i = 0; i < ps->n_defaults; i++)
+        if (encode_field_default(ps, &ps->defaults[i]) < 0) {
+            const jp_avro_field_t *f = ps->defaults[i].field;
+            parse_fail(ps,
+                       "field %s: default does not match its type (for a union: its first "
+                       "branch)",
+                       f->name);
+            return -1;
+        }
+    return 0;
 }
 
 static jp_avro_node_t *parse_record(jp_parse_t *ps, json_t *j, jp_avro_node_t *n, const char *ns)
@@ -464,22 +547,8 @@ static jp_avro_node_t *parse_record(jp_parse_t *ps, json_t *j, jp_avro_node_t *n
         if (!(f->type = parse_node(ps, tj, ns)))
             return NULL;
         json_t *dj = json_object_get(fj, "default");
-        if (dj) {
-            jp_sbuf_t b = {0};
-            int rc = encode_default(f->type, dj, &b);
-            if (rc < 0 || b.oom) {
-                free(b.p);
-                return parse_fail(ps,
-                                  "field %s: default does not match its type (for a union: "
-                                  "its first branch)",
-                                  fname);
-            }
-            f->has_default = 1;
-            f->default_bin = (unsigned char *)b.p;
-            f->default_len = b.len;
-            if (!b.p && !(f->default_bin = calloc(1, 1)))
-                return parse_fail(ps, "out of memory");
-        }
+        if (dj && defer_default(ps, f, dj) < 0)
+            return parse_fail(ps, "out of memory");
         const char *order = json_string_value(json_object_get(fj, "order"));
         if (json_object_get(fj, "order") &&
             (!order || (strcmp(order, "ascending") && strcmp(order, "descending") &&
@@ -579,6 +648,8 @@ static jp_avro_node_t *parse_named(jp_parse_t *ps, json_t *j, jp_avro_type_t t, 
 static jp_avro_node_t *parse_union(jp_parse_t *ps, json_t *j, const char *ns)
 {
     size_t nb = json_array_size(j);
+    if (nb == 0) /* no value could be written or read, and no default fits */
+        return parse_fail(ps, "a union must have at least one branch");
     jp_avro_node_t *n = node_new(ps, JP_AVRO_UNION);
     const jp_avro_node_t **bv = n ? calloc(nb ? nb : 1, sizeof *bv) : NULL;
     if (!bv)
@@ -680,8 +751,11 @@ jp_avro_schema_t *jp_avro_schema_parse(const char *json, size_t len, char *errst
         jp_err_set(errstr, errstr_size, "out of memory");
         return NULL;
     }
-    jp_parse_t ps = {s, errstr, errstr_size, 0};
+    jp_parse_t ps = {.s = s, .errstr = errstr, .errstr_size = errstr_size};
     s->root = parse_node(&ps, root, NULL);
+    if (s->root && encode_defaults(&ps) < 0)
+        s->root = NULL;
+    free(ps.defaults);
     json_decref(root);
     if (!s->root) {
         if (!ps.failed)

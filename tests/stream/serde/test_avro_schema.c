@@ -154,6 +154,73 @@ static void test_parse_errors(void **state)
                    "twice");
 }
 
+/* The poison schema of issue 15: an empty union with a default made the
+ * default encoder dereference a branch that does not exist. Empty unions
+ * are rejected wherever they appear, with or without a default. */
+static void test_parse_union_rules(void **state)
+{
+    (void)state;
+    expect_invalid("{\"type\":\"record\",\"name\":\"R\",\"fields\":[{\"name\":\"c\","
+                   "\"type\":[],\"default\":null}]}",
+                   "at least one branch");
+    expect_invalid("{\"type\":\"record\",\"name\":\"R\",\"fields\":[{\"name\":\"c\","
+                   "\"type\":[]}]}",
+                   "at least one branch");
+    expect_invalid("[]", "at least one branch");
+    expect_invalid("{\"type\":\"array\",\"items\":[]}", "at least one branch");
+    expect_invalid("[\"null\",{\"type\":\"map\",\"values\":[]}]", "at least one branch");
+    /* A default that matches a later branch but not the first. */
+    expect_invalid("{\"type\":\"record\",\"name\":\"R\",\"fields\":[{\"name\":\"c\","
+                   "\"type\":[\"null\",\"int\"],\"default\":1}]}",
+                   "default");
+    /* Nested: a record default whose union member has no matching value. */
+    expect_invalid("{\"type\":\"record\",\"name\":\"R\",\"fields\":[{\"name\":\"c\",\"type\":"
+                   "{\"type\":\"record\",\"name\":\"S\",\"fields\":[{\"name\":\"u\",\"type\":"
+                   "[\"int\",\"null\"]}]},\"default\":{\"u\":null}}]}",
+                   "default");
+    /* A single-branch union with a matching default is fine. */
+    jp_avro_schema_t *s = parse_str("{\"type\":\"record\",\"name\":\"R\",\"fields\":[{\"name\":"
+                                    "\"c\",\"type\":[\"int\"],\"default\":7}]}");
+    assert_int_equal(jp_avro_schema_root(s)->fields[0].default_len, 2); /* branch 0, 7 */
+    jp_avro_schema_free(s);
+}
+
+/* Defaults are encoded after the whole schema is parsed: a recursive
+ * record's default sees every field of the record, including the ones after
+ * the field being defaulted, and a default that needs itself is refused. */
+static void test_parse_recursive_defaults(void **state)
+{
+    (void)state;
+    /* kids' default [{}] instantiates Node, whose later field x has a default. */
+    jp_avro_schema_t *s =
+        parse_str("{\"type\":\"record\",\"name\":\"Node\",\"fields\":["
+                  "{\"name\":\"kids\",\"type\":{\"type\":\"array\",\"items\":\"Node\"},"
+                  "\"default\":[{\"kids\":[]}]},"
+                  "{\"name\":\"x\",\"type\":\"int\",\"default\":5}]}");
+    const jp_avro_field_t *kids = &jp_avro_schema_root(s)->fields[0];
+    /* count 1, Node{kids: [] (0), x: 5 (10)}, end of blocks 0 */
+    static const unsigned char want[] = {2, 0, 10, 0};
+    assert_int_equal(kids->default_len, sizeof want);
+    assert_memory_equal(kids->default_bin, want, sizeof want);
+    jp_avro_schema_free(s);
+    /* Node's later field y has no default: [{}] and [{"kids":[]}] miss it. */
+    expect_invalid("{\"type\":\"record\",\"name\":\"Node\",\"fields\":["
+                   "{\"name\":\"kids\",\"type\":{\"type\":\"array\",\"items\":\"Node\"},"
+                   "\"default\":[{\"kids\":[]}]},{\"name\":\"y\",\"type\":\"int\"}]}",
+                   "default");
+    /* A default that is only defined through itself. */
+    expect_invalid("{\"type\":\"record\",\"name\":\"N\",\"fields\":[{\"name\":\"next\",\"type\":"
+                   "[\"N\",\"null\"],\"default\":{}}]}",
+                   "default");
+    /* A float default beyond float range reads as infinity, not UB. */
+    s = parse_str("{\"type\":\"record\",\"name\":\"R\",\"fields\":[{\"name\":\"f\",\"type\":"
+                  "\"float\",\"default\":1e300}]}");
+    float f;
+    memcpy(&f, jp_avro_schema_root(s)->fields[0].default_bin, 4);
+    assert_true(f > 3.4e38f);
+    jp_avro_schema_free(s);
+}
+
 static void test_parse_introspection(void **state)
 {
     (void)state;
@@ -360,6 +427,8 @@ int main(void)
         cmocka_unit_test(test_canonical_known_answers),
         cmocka_unit_test(test_fingerprint_avro_test_data),
         cmocka_unit_test(test_parse_errors),
+        cmocka_unit_test(test_parse_union_rules),
+        cmocka_unit_test(test_parse_recursive_defaults),
         cmocka_unit_test(test_parse_introspection),
         cmocka_unit_test(test_compat_table),
         cmocka_unit_test(test_checker_agrees_with_plan_compiler),
