@@ -781,6 +781,193 @@ const jp_avro_node_t *jp_avro_schema_root(const jp_avro_schema_t *s)
     return s->root;
 }
 
+/* ---- normalized JSON ----------------------------------------------------- */
+
+/* Named types defined so far while normalizing, in document order (the
+ * order the parser defines them, so references resolve the same way). */
+typedef struct {
+    char **names;
+    size_t n, cap;
+    int failed;
+} jp_norm_t;
+
+static int norm_define(jp_norm_t *nm, const char *full)
+{
+    if (nm->n == nm->cap) {
+        size_t cap = nm->cap ? nm->cap * 2 : 16;
+        char **v = realloc(nm->names, cap * sizeof *v);
+        if (!v)
+            return -1;
+        nm->names = v;
+        nm->cap = cap;
+    }
+    if (!(nm->names[nm->n] = strdup(full)))
+        return -1;
+    nm->n++;
+    return 0;
+}
+
+static int norm_known(const jp_norm_t *nm, const char *full)
+{
+    for (size_t i = 0; i < nm->n; i++)
+        if (strcmp(nm->names[i], full) == 0)
+            return 1;
+    return 0;
+}
+
+/* A reference to a named type, as the full name it resolves to. */
+static json_t *norm_reference(jp_norm_t *nm, const char *name, const char *ns)
+{
+    jp_avro_type_t t;
+    if (primitive_type(name, &t) == 0)
+        return json_string(name);
+    char *full = qualify(name, ns);
+    json_t *out = NULL;
+    if (full)
+        out = json_string(norm_known(nm, full) || strchr(name, '.') ? full : name);
+    free(full);
+    return out;
+}
+
+/* Qualified and sorted copies of an "aliases" array. */
+static json_t *norm_aliases(json_t *a, const char *ns)
+{
+    size_t n = json_array_size(a);
+    char **v = calloc(n ? n : 1, sizeof *v);
+    json_t *out = v ? json_array() : NULL;
+    for (size_t i = 0; out && i < n; i++)
+        if (!(v[i] = ns ? qualify(json_string_value(json_array_get(a, i)), ns)
+                        : strdup(json_string_value(json_array_get(a, i))))) {
+            json_decref(out);
+            out = NULL;
+        }
+    for (size_t i = 1; out && i < n; i++) /* insertion sort: alias lists are short */
+        for (size_t k = i; k > 0 && strcmp(v[k - 1], v[k]) > 0; k--) {
+            char *tmp = v[k];
+            v[k] = v[k - 1];
+            v[k - 1] = tmp;
+        }
+    for (size_t i = 0; out && i < n; i++)
+        json_array_append_new(out, json_string(v[i]));
+    for (size_t i = 0; v && i < n; i++)
+        free(v[i]);
+    free(v);
+    return out;
+}
+
+static json_t *norm_node(jp_norm_t *nm, json_t *j, const char *ns);
+
+static json_t *norm_named(jp_norm_t *nm, json_t *j, const char *ts, const char *ns)
+{
+    const char *name = json_string_value(json_object_get(j, "name"));
+    json_t *nsj = json_object_get(j, "namespace");
+    const char *own_ns = strchr(name, '.') ? NULL : nsj ? json_string_value(nsj) : ns;
+    char *full = qualify(name, own_ns);
+    size_t nslen = full ? (size_t)(short_name(full) - full) : 0;
+    char *inner = full ? strndup(full, nslen ? nslen - 1 : 0) : NULL;
+    json_t *out = inner ? json_deep_copy(j) : NULL;
+    if (!out || norm_define(nm, full) < 0) {
+        json_decref(out);
+        out = NULL;
+        goto done;
+    }
+    json_object_del(out, "namespace");
+    json_object_set_new(out, "name", json_string(full));
+    if (json_object_get(j, "aliases"))
+        json_object_set_new(out, "aliases", norm_aliases(json_object_get(j, "aliases"), inner));
+    if (strcmp(ts, "record") == 0 || strcmp(ts, "error") == 0) {
+        json_t *fields = json_array();
+        json_t *f;
+        size_t i;
+        json_array_foreach(json_object_get(j, "fields"), i, f)
+        {
+            json_t *nf = json_deep_copy(f);
+            json_t *type = norm_node(nm, json_object_get(f, "type"), inner);
+            if (!nf || !type) {
+                json_decref(nf);
+                json_decref(type);
+                nm->failed = 1;
+                break;
+            }
+            json_object_set_new(nf, "type", type);
+            if (json_object_get(f, "aliases"))
+                json_object_set_new(nf, "aliases",
+                                    norm_aliases(json_object_get(f, "aliases"), NULL));
+            json_array_append_new(fields, nf);
+        }
+        json_object_set_new(out, "fields", fields);
+    }
+done:
+    free(full);
+    free(inner);
+    return out;
+}
+
+static json_t *norm_node(jp_norm_t *nm, json_t *j, const char *ns)
+{
+    if (json_is_string(j))
+        return norm_reference(nm, json_string_value(j), ns);
+    if (json_is_array(j)) {
+        json_t *out = json_array();
+        json_t *b;
+        size_t i;
+        json_array_foreach(j, i, b)
+        {
+            json_t *nb = norm_node(nm, b, ns);
+            if (!nb) {
+                nm->failed = 1;
+                break;
+            }
+            json_array_append_new(out, nb);
+        }
+        return out;
+    }
+    json_t *tj = json_object_get(j, "type");
+    if (!json_is_string(tj))
+        return norm_node(nm, tj, ns); /* {"type": {...}} wraps a schema */
+    const char *ts = json_string_value(tj);
+    jp_avro_type_t prim;
+    if (primitive_type(ts, &prim) == 0)
+        return json_object_size(j) == 1 ? json_string(ts) : json_deep_copy(j);
+    if (!strcmp(ts, "record") || !strcmp(ts, "error") || !strcmp(ts, "enum") ||
+        !strcmp(ts, "fixed"))
+        return norm_named(nm, j, ts, ns);
+    if (!strcmp(ts, "array") || !strcmp(ts, "map")) {
+        const char *key = ts[0] == 'a' ? "items" : "values";
+        json_t *out = json_deep_copy(j);
+        json_t *sub = norm_node(nm, json_object_get(j, key), ns);
+        if (!out || !sub) {
+            json_decref(out);
+            json_decref(sub);
+            return NULL;
+        }
+        json_object_set_new(out, key, sub);
+        return out;
+    }
+    return norm_reference(nm, ts, ns); /* {"type": "Name"} */
+}
+
+char *jp_avro_schema_normalize(const char *json, size_t len, char *errstr, size_t errstr_size)
+{
+    jp_avro_schema_t *s = jp_avro_schema_parse(json, len, errstr, errstr_size);
+    if (!s)
+        return NULL;
+    jp_avro_schema_free(s);
+    json_t *root = json_loadb(json, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    jp_norm_t nm = {0};
+    json_t *out = root ? norm_node(&nm, root, NULL) : NULL;
+    char *text =
+        out && !nm.failed ? json_dumps(out, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) : NULL;
+    json_decref(out);
+    json_decref(root);
+    for (size_t i = 0; i < nm.n; i++)
+        free(nm.names[i]);
+    free(nm.names);
+    if (!text)
+        jp_err_set(errstr, errstr_size, "out of memory normalizing the schema");
+    return text;
+}
+
 /* ---- Parsing Canonical Form --------------------------------------------- */
 
 typedef struct {

@@ -25,6 +25,17 @@ void jp_avro_schema_free(jp_avro_schema_t *s);
  * Two schemas are the same schema iff their canonical forms are equal. */
 char *jp_avro_schema_canonical(const jp_avro_schema_t *s);
 
+/* The schema text normalized the way Confluent Schema Registry's
+ * `normalize=true` does for Avro (malloc'd JSON; NULL with errstr if the text
+ * is not a valid schema): type names fully qualified and "namespace"
+ * dropped, references to named types by full name, {"type": "int"} written
+ * "int", aliases qualified and sorted, object keys sorted, no whitespace.
+ * Unlike the Parsing Canonical Form it keeps everything readers use:
+ * defaults, aliases, docs, order, logical types and other attributes. Two
+ * texts of the same schema that differ only in how names are written
+ * normalize to the same string. */
+char *jp_avro_schema_normalize(const char *json, size_t len, char *errstr, size_t errstr_size);
+
 /* CRC-64-AVRO (Rabin) fingerprint of the canonical form. */
 uint64_t jp_avro_schema_fingerprint(const jp_avro_schema_t *s);
 

@@ -221,6 +221,66 @@ static void test_parse_recursive_defaults(void **state)
     jp_avro_schema_free(s);
 }
 
+static char *normalized(const char *txt)
+{
+    char err[256];
+    char *n = jp_avro_schema_normalize(txt, strlen(txt), err, sizeof err);
+    if (!n)
+        fail_msg("normalize %s: %s", txt, err);
+    return n;
+}
+
+/* normalize=true: spellings of one schema normalize to one text; what a
+ * reader uses (defaults, logical types, docs) is kept and tells them apart. */
+static void test_normalize(void **state)
+{
+    (void)state;
+    const char *a = "{\"type\":\"record\",\"name\":\"R\",\"namespace\":\"n.s\",\"aliases\":"
+                    "[\"Z\",\"A\"],\"fields\":[{\"name\":\"e\",\"type\":{\"type\":\"enum\","
+                    "\"name\":\"E\",\"symbols\":[\"X\"]}},{\"name\":\"e2\",\"type\":\"E\"},"
+                    "{\"name\":\"i\",\"type\":{\"type\":\"int\"},\"default\":1},"
+                    "{\"name\":\"t\",\"type\":{\"type\":\"long\",\"logicalType\":"
+                    "\"timestamp-millis\"}}]}";
+    const char *b = "{ \"fields\": [ {\"type\": {\"symbols\": [\"X\"], \"type\": \"enum\", "
+                    "\"name\": \"n.s.E\"}, \"name\": \"e\"}, {\"name\": \"e2\", \"type\": "
+                    "\"n.s.E\"}, {\"default\": 1, \"name\": \"i\", \"type\": \"int\"}, "
+                    "{\"name\":\"t\",\"type\":{\"logicalType\":\"timestamp-millis\",\"type\":"
+                    "\"long\"}}], \"aliases\": [\"n.s.A\", \"n.s.Z\"], \"type\": \"record\", "
+                    "\"name\": \"n.s.R\"}";
+    char *na = normalized(a), *nb = normalized(b);
+    assert_string_equal(na, nb);
+    assert_non_null(strstr(na, "\"name\":\"n.s.R\""));
+    assert_null(strstr(na, "namespace"));
+    assert_non_null(strstr(na, "\"type\":\"n.s.E\""));
+    assert_non_null(strstr(na, "\"aliases\":[\"n.s.A\",\"n.s.Z\"]"));
+    assert_non_null(strstr(na, "timestamp-millis"));
+    /* the normalized text is itself a valid schema, and a fixed point */
+    char *again = normalized(na);
+    assert_string_equal(again, na);
+    free(again);
+    /* another default is another schema */
+    const char *c = "{\"type\":\"record\",\"name\":\"n.s.R\",\"aliases\":[\"A\",\"Z\"],"
+                    "\"fields\":[{\"name\":\"e\",\"type\":{\"type\":\"enum\",\"name\":\"E\","
+                    "\"symbols\":[\"X\"]}},{\"name\":\"e2\",\"type\":\"E\"},{\"name\":\"i\","
+                    "\"type\":\"int\",\"default\":2},{\"name\":\"t\",\"type\":{\"type\":"
+                    "\"long\",\"logicalType\":\"timestamp-millis\"}}]}";
+    char *nc = normalized(c);
+    assert_string_not_equal(na, nc);
+    free(na);
+    free(nb);
+    free(nc);
+    /* a name in the null namespace referenced from inside a namespace */
+    char *nd = normalized("{\"type\":\"record\",\"name\":\"Top\",\"fields\":[{\"name\":\"x\","
+                          "\"type\":{\"type\":\"fixed\",\"name\":\"F\",\"size\":1}},{\"name\":"
+                          "\"y\",\"type\":{\"type\":\"record\",\"name\":\"In\",\"namespace\":"
+                          "\"q\",\"fields\":[{\"name\":\"f\",\"type\":\"F\"}]}}]}");
+    assert_non_null(strstr(nd, "\"name\":\"q.In\""));
+    assert_non_null(strstr(nd, "{\"name\":\"f\",\"type\":\"F\"}"));
+    free(nd);
+    char err[128];
+    assert_null(jp_avro_schema_normalize("[]", 2, err, sizeof err));
+}
+
 static void test_parse_introspection(void **state)
 {
     (void)state;
@@ -429,6 +489,7 @@ int main(void)
         cmocka_unit_test(test_parse_errors),
         cmocka_unit_test(test_parse_union_rules),
         cmocka_unit_test(test_parse_recursive_defaults),
+        cmocka_unit_test(test_normalize),
         cmocka_unit_test(test_parse_introspection),
         cmocka_unit_test(test_compat_table),
         cmocka_unit_test(test_checker_agrees_with_plan_compiler),
