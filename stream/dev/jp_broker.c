@@ -15,6 +15,7 @@
 #define _GNU_SOURCE
 #include "dev/jp_broker.h"
 
+#include "base/jp_log.h"
 #include "config/jp_topics.h"
 
 #include <dlfcn.h>
@@ -53,12 +54,13 @@ int bind(int fd, const struct sockaddr *addr, socklen_t len)
     return real_bind(fd, addr, len);
 }
 
-/* Mock-cluster log lines go to our stderr only at warning level and up. */
+/* Mock-cluster log lines go to the log only at warning level and up, in
+ * the process's log format. */
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
     (void)rk;
     if (level <= 4)
-        fprintf(stderr, "broker: %s: %s\n", fac, buf);
+        jp_log(level <= 3 ? JP_LOG_ERROR : JP_LOG_WARN, "broker", "%s: %s", fac, buf);
 }
 
 /* librdkafka 2.0.2 aborts (an assertion in rd_kafka_mock_cluster_destroy)
