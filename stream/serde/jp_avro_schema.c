@@ -736,6 +736,45 @@ static jp_avro_node_t *parse_node(jp_parse_t *ps, json_t *j, const char *ns)
     return n;
 }
 
+/* Expanded size and zero width of n and everything below it, once per
+ * node: named types are shared nodes, so this is linear in the schema text
+ * however often a type is used. A node met again while its own size is
+ * being computed is a recursive reference and counts as one (expanded ==
+ * SIZE_MAX marks "in progress"). Sums saturate above the limit. */
+static size_t measure(jp_avro_node_t *n)
+{
+    if (n->expanded == SIZE_MAX)
+        return 1;
+    if (n->expanded)
+        return n->expanded;
+    n->expanded = SIZE_MAX;
+    size_t total = 1;
+    int zero = n->type == JP_AVRO_NULL || (n->type == JP_AVRO_FIXED && n->size == 0);
+    const jp_avro_node_t *kid;
+    size_t n_kids = n->type == JP_AVRO_RECORD  ? n->n_fields
+                    : n->type == JP_AVRO_UNION ? n->n_branches
+                    : n->items                 ? 1
+                                               : 0;
+    if (n->type == JP_AVRO_RECORD)
+        zero = 1;
+    for (size_t i = 0; i < n_kids; i++) {
+        kid = n->type == JP_AVRO_RECORD  ? n->fields[i].type
+              : n->type == JP_AVRO_UNION ? n->branches[i]
+                                         : n->items;
+        int in_progress = kid->expanded == SIZE_MAX;
+        total += measure((jp_avro_node_t *)kid);
+        if (total > JP_AVRO_MAX_EXPANDED)
+            total = JP_AVRO_MAX_EXPANDED + 1;
+        /* A record is zero-width when all its fields are; one that
+         * contains itself without a union or array has no finite value. */
+        if (n->type == JP_AVRO_RECORD && (in_progress || !kid->zero_width))
+            zero = 0;
+    }
+    n->zero_width = zero;
+    n->expanded = total;
+    return total;
+}
+
 jp_avro_schema_t *jp_avro_schema_parse(const char *json, size_t len, char *errstr,
                                        size_t errstr_size)
 {
@@ -755,6 +794,13 @@ jp_avro_schema_t *jp_avro_schema_parse(const char *json, size_t len, char *errst
     s->root = parse_node(&ps, root, NULL);
     if (s->root && encode_defaults(&ps) < 0)
         s->root = NULL;
+    if (s->root && measure(s->root) > JP_AVRO_MAX_EXPANDED) {
+        parse_fail(&ps,
+                   "schema too complex: more than %d types when its named types are "
+                   "written out where they are used",
+                   JP_AVRO_MAX_EXPANDED);
+        s->root = NULL;
+    }
     free(ps.defaults);
     json_decref(root);
     if (!s->root) {
@@ -1189,11 +1235,66 @@ typedef struct jp_pair_s {
     const struct jp_pair_s *up;
 } jp_pair_t;
 
+/* Record pairs already proven readable. Sound to reuse even when proven
+ * under the coinductive assumption for an enclosing pair: the first failure
+ * anywhere fails the whole check, so a success that is reused is part of a
+ * check that succeeds. Without it, a record used in many places is
+ * re-checked at each, exponentially in the nesting depth. */
+typedef struct {
+    const jp_avro_node_t **r, **w;
+    size_t n, cap; /* open addressing, cap a power of two */
+} jp_pairset_t;
+
 typedef struct {
     char path[512];
     char *errstr;
     size_t errstr_size;
+    jp_pairset_t proven;
 } jp_resolve_t;
+
+static size_t pair_slot(const jp_pairset_t *p, const jp_avro_node_t *r, const jp_avro_node_t *w)
+{
+    uint64_t h = ((uint64_t)(uintptr_t)r * 0x9e3779b97f4a7c15ULL) ^ (uint64_t)(uintptr_t)w;
+    h ^= h >> 29;
+    for (size_t i = (size_t)(h * 0xbf58476d1ce4e5b9ULL) & (p->cap - 1);; i = (i + 1) & (p->cap - 1))
+        if (!p->r[i] || (p->r[i] == r && p->w[i] == w))
+            return i;
+}
+
+static int pair_proven(const jp_pairset_t *p, const jp_avro_node_t *r, const jp_avro_node_t *w)
+{
+    return p->cap && p->r[pair_slot(p, r, w)] != NULL;
+}
+
+/* Remembers a proven pair; forgetting one (out of memory) only costs time. */
+static void pair_add(jp_pairset_t *p, const jp_avro_node_t *r, const jp_avro_node_t *w)
+{
+    if ((p->n + 1) * 2 > p->cap) {
+        jp_pairset_t bigger = {calloc(p->cap ? p->cap * 2 : 64, sizeof(*p->r)),
+                               calloc(p->cap ? p->cap * 2 : 64, sizeof(*p->w)), 0,
+                               p->cap ? p->cap * 2 : 64};
+        if (!bigger.r || !bigger.w) {
+            free(bigger.r);
+            free(bigger.w);
+            return;
+        }
+        for (size_t i = 0; i < p->cap; i++)
+            if (p->r[i]) {
+                size_t k = pair_slot(&bigger, p->r[i], p->w[i]);
+                bigger.r[k] = p->r[i];
+                bigger.w[k] = p->w[i];
+                bigger.n++;
+            }
+        free(p->r);
+        free(p->w);
+        *p = bigger;
+    }
+    size_t k = pair_slot(p, r, w);
+    if (!p->r[k])
+        p->n++;
+    p->r[k] = r;
+    p->w[k] = w;
+}
 
 static int resolve_fail(jp_resolve_t *rs, const char *why)
 {
@@ -1247,12 +1348,19 @@ static int resolve(jp_resolve_t *rs, const jp_avro_node_t *r, const jp_avro_node
         return rc < 0 ? resolve_fail(rs, why) : 0;
     }
     case JP_AVRO_RECORD: {
+        if (pair_proven(&rs->proven, r, w))
+            return 0;
         for (const jp_pair_t *p = stack; p; p = p->up)
             if (p->r == r && p->w == w)
                 return 0; /* recursive type: already being checked */
         jp_pair_t me = {r, w, stack};
         size_t len = strlen(rs->path);
-        for (size_t i = 0; i < r->n_fields; i++) {
+        /* Which writer fields are taken: a writer field read twice is an error. */
+        unsigned char *taken = calloc(w->n_fields ? w->n_fields : 1, 1);
+        if (!taken)
+            return resolve_fail(rs, "out of memory");
+        int rc = 0;
+        for (size_t i = 0; i < r->n_fields && rc == 0; i++) {
             const jp_avro_field_t *rf = &r->fields[i];
             snprintf(rs->path + len, sizeof rs->path - len, "%s%s", len ? "." : "",
                      len ? rf->name : short_name(r->name));
@@ -1260,22 +1368,22 @@ static int resolve(jp_resolve_t *rs, const jp_avro_node_t *r, const jp_avro_node
                 size_t l2 = strlen(rs->path);
                 snprintf(rs->path + l2, sizeof rs->path - l2, ".%s", rf->name);
             }
-            int wi = jp_avro_field_find(w, rf), shared = 0, rc = 0;
-            for (size_t k = 0; k < i && wi >= 0; k++)
-                shared |= jp_avro_field_find(w, &r->fields[k]) == wi;
-            if (shared) {
+            int wi = jp_avro_field_find(w, rf);
+            if (wi >= 0 && taken[wi]) {
                 rc = resolve_fail(rs, "two reader fields read the same writer field");
             } else if (wi < 0) {
                 if (!rf->has_default)
                     rc = resolve_fail(rs, "reader field missing from the writer has no default");
             } else {
+                taken[wi] = 1;
                 rc = resolve(rs, rf->type, w->fields[wi].type, &me);
             }
             rs->path[len] = '\0';
-            if (rc < 0)
-                return -1;
         }
-        return 0;
+        free(taken);
+        if (rc == 0)
+            pair_add(&rs->proven, r, w);
+        return rc;
     }
     default:
         return 0;
@@ -1286,7 +1394,10 @@ int jp_avro_schema_can_read(const jp_avro_schema_t *reader, const jp_avro_schema
                             char *errstr, size_t errstr_size)
 {
     jp_resolve_t rs = {.errstr = errstr, .errstr_size = errstr_size};
-    return resolve(&rs, reader->root, writer->root, NULL);
+    int rc = resolve(&rs, reader->root, writer->root, NULL);
+    free(rs.proven.r);
+    free(rs.proven.w);
+    return rc;
 }
 
 /* ---- compatibility levels ----------------------------------------------- */

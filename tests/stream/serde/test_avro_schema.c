@@ -281,6 +281,70 @@ static void test_normalize(void **state)
     assert_null(jp_avro_schema_normalize("[]", 2, err, sizeof err));
 }
 
+/* A record of `fan` fields of the next record, `depth` levels deep, the
+ * last of null fields: a text of a few KB for fan^depth nodes. */
+static char *fan_schema(int depth, int fan)
+{
+    size_t cap = 1 << 16, n = 0;
+    char *s = malloc(cap);
+    for (int d = 0; d <= depth; d++) {
+        n += (size_t)snprintf(s + n, cap - n, "{\"type\":\"record\",\"name\":\"R%d\",\"fields\":[",
+                              d);
+        for (int k = 0; k < fan; k++) {
+            n += (size_t)snprintf(s + n, cap - n, "%s{\"name\":\"f%d\",\"type\":", k ? "," : "", k);
+            if (d == depth)
+                n += (size_t)snprintf(s + n, cap - n, "\"null\"}");
+            else if (k > 0)
+                n += (size_t)snprintf(s + n, cap - n, "\"R%d\"}", d + 1);
+            else
+                break; /* the next level's definition follows as the type of f0 */
+        }
+    }
+    for (int d = depth; d >= 0; d--) {
+        n += (size_t)snprintf(s + n, cap - n, "]}");
+        if (d > 0) {
+            n += (size_t)snprintf(s + n, cap - n, "}"); /* closes field f0 */
+            for (int k = 1; k < fan; k++)
+                n += (size_t)snprintf(s + n, cap - n, ",{\"name\":\"f%d\",\"type\":\"R%d\"}", k, d);
+        }
+    }
+    return s;
+}
+
+/* Small texts for huge trees: the expanded size is measured at parse time
+ * and bounded, and the checker proves each record pair once, so neither the
+ * registry nor the engine can be stalled by one schema. */
+static void test_expanded_size_bound(void **state)
+{
+    (void)state;
+    char *ok = fan_schema(3, 10); /* 1 + 10 + 100 + 1000 records, 10000 nulls */
+    jp_avro_schema_t *s = parse_str(ok);
+    const jp_avro_node_t *root = jp_avro_schema_root(s);
+    assert_int_equal(root->expanded, 1 + 10 * (1 + 10 * (1 + 10 * (1 + 10))));
+    assert_true(root->zero_width);
+    char err[512];
+    assert_int_equal(jp_avro_schema_can_read(s, s, err, sizeof err), 0);
+    const jp_avro_schema_t *hist[] = {s, s, s};
+    assert_int_equal(
+        jp_avro_compat_check(JP_AVRO_COMPAT_FULL_TRANSITIVE, s, hist, 3, err, sizeof err), 0);
+    jp_avro_schema_free(s);
+    free(ok);
+    char *big = fan_schema(5, 10); /* about 2 KB of text for a million nodes */
+    assert_true(strlen(big) < 4096);
+    expect_invalid(big, "too complex");
+    free(big);
+    /* Widths: a record is zero-width only if all its fields are. */
+    s = parse_str("{\"type\":\"record\",\"name\":\"R\",\"fields\":[{\"name\":\"a\",\"type\":"
+                  "\"null\"},{\"name\":\"b\",\"type\":{\"type\":\"fixed\",\"name\":\"F\","
+                  "\"size\":0}},{\"name\":\"c\",\"type\":[\"null\",\"R\"]}]}");
+    root = jp_avro_schema_root(s);
+    assert_false(root->zero_width); /* c is a union: one byte at least */
+    assert_true(root->fields[0].type->zero_width);
+    assert_true(root->fields[1].type->zero_width);
+    assert_int_equal(root->expanded, 6); /* R, null, F, union, null, R again */
+    jp_avro_schema_free(s);
+}
+
 static void test_parse_introspection(void **state)
 {
     (void)state;
@@ -490,6 +554,7 @@ int main(void)
         cmocka_unit_test(test_parse_union_rules),
         cmocka_unit_test(test_parse_recursive_defaults),
         cmocka_unit_test(test_normalize),
+        cmocka_unit_test(test_expanded_size_bound),
         cmocka_unit_test(test_parse_introspection),
         cmocka_unit_test(test_compat_table),
         cmocka_unit_test(test_checker_agrees_with_plan_compiler),
