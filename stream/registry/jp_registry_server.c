@@ -851,7 +851,8 @@ int jp_registry_server_handle(jp_registry_server_t *srv, const char *method, con
     for (size_t i = 0; i < r.nseg; i++)
         free(r.seg[i]);
     evhttp_clear_headers(&r.query);
-    evhttp_uri_free(parsed);
+    if (parsed) /* evhttp_uri_free(NULL) crashes */
+        evhttp_uri_free(parsed);
     json_decref(r.body);
     return out->body ? 0 : -1;
 }
