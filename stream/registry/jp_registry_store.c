@@ -682,10 +682,11 @@ static int skip_register(jp_registry_store_t *st, const json_t *rec, size_t line
     if (!sub ||
         grow((void **)&st->skipped, &st->cap_skipped, st->n_skipped + 1, sizeof(reg_skipped_t)))
         return -1;
-    char *name = strdup(subject);
-    if (!name)
+    reg_skipped_t *k = &st->skipped[st->n_skipped];
+    if (!(k->subject = strdup(subject)))
         return -1;
-    st->skipped[st->n_skipped++] = (reg_skipped_t){name, (int32_t)version};
+    k->version = (int32_t)version;
+    st->n_skipped++;
     if (version > sub->floor)
         sub->floor = (int32_t)version;
     if (id > st->max_id)

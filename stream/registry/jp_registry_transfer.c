@@ -160,33 +160,38 @@ static int export_subject(jp_registry_client_t *c, const char *subject, json_t *
     return rc;
 }
 
-/* Distinct ids among the exported versions. */
+static int cmp_id(const void *a, const void *b)
+{
+    json_int_t x = *(const json_int_t *)a, y = *(const json_int_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Distinct ids among the versions of a document's subjects (0 when out of
+ * memory: the count is for the summary line only). */
 static size_t count_ids(json_t *subjects)
 {
-    size_t n = 0, cap = 0, i, k;
-    json_int_t *seen = NULL;
+    size_t total = 0, i, k, n = 0;
     json_t *s, *v;
+    json_array_foreach(subjects, i, s)
+    {
+        total += json_array_size(json_object_get(s, "versions"));
+    }
+    json_int_t *ids = malloc((total ? total : 1) * sizeof(*ids));
+    if (!ids)
+        return 0;
     json_array_foreach(subjects, i, s)
     {
         json_array_foreach(json_object_get(s, "versions"), k, v)
         {
-            json_int_t id = json_integer_value(json_object_get(v, "id"));
-            size_t j = 0;
-            while (j < n && seen[j] != id)
-                j++;
-            if (j < n)
-                continue;
-            if (n == cap) {
-                json_int_t *grown = realloc(seen, (cap = cap ? cap * 2 : 64) * sizeof(*seen));
-                if (!grown)
-                    break;
-                seen = grown;
-            }
-            seen[n++] = id;
+            ids[n++] = json_integer_value(json_object_get(v, "id"));
         }
     }
-    free(seen);
-    return n;
+    qsort(ids, n, sizeof(*ids), cmp_id);
+    size_t distinct = 0;
+    for (i = 0; i < n; i++)
+        distinct += i == 0 || ids[i] != ids[i - 1];
+    free(ids);
+    return distinct;
 }
 
 int jp_registry_export(jp_registry_client_t *c, char **json_out, jp_transfer_stats_t *stats,
