@@ -592,28 +592,59 @@ static int apply_delete_version(jp_registry_store_t *st, const json_t *rec, char
     return 0;
 }
 
-static int apply_config(jp_registry_store_t *st, const json_t *rec, char *errstr,
-                        size_t errstr_size)
+static int parse_level(const char *name, int *out)
+{
+    jp_avro_compat_t level = JP_AVRO_COMPAT_BACKWARD;
+    int rc = jp_avro_compat_parse(name, &level);
+    *out = (int)level;
+    return rc;
+}
+
+static int parse_mode(const char *name, int *out)
+{
+    jp_registry_mode_t mode = JP_REGISTRY_MODE_READWRITE;
+    int rc = jp_registry_mode_parse(name, &mode);
+    *out = (int)mode;
+    return rc;
+}
+
+/* The parts of a config or mode record: its value under key (null: unset,
+ * *value = def), and the subject it is for (*sub NULL: global). */
+static int read_setting(jp_registry_store_t *st, const json_t *rec, const char *key,
+                        int (*parse)(const char *, int *), int def, int *value, bool *set,
+                        reg_subject_t **sub, char *errstr, size_t errstr_size)
 {
     const char *subject = rec_str(rec, "subject");
-    json_t *jlevel = json_object_get(rec, "level");
-    jp_avro_compat_t level = JP_AVRO_COMPAT_BACKWARD;
-    if (!json_is_null(jlevel) &&
-        (!json_is_string(jlevel) || jp_avro_compat_parse(json_string_value(jlevel), &level))) {
-        jp_err_set(errstr, errstr_size, "malformed config record");
+    json_t *jv = json_object_get(rec, key);
+    *value = def;
+    *set = !json_is_null(jv);
+    if (*set && (!json_is_string(jv) || parse(json_string_value(jv), value))) {
+        jp_err_set(errstr, errstr_size, "malformed %s record", rec_str(rec, "op"));
         return -1;
     }
-    if (!subject) {
-        st->global_level = level; /* null: back to the default */
-        return 0;
-    }
-    reg_subject_t *sub = get_or_add_subject(st, subject);
-    if (!sub) {
+    *sub = subject ? get_or_add_subject(st, subject) : NULL;
+    if (subject && !*sub) {
         jp_err_set(errstr, errstr_size, "out of memory");
         return -1;
     }
-    sub->has_level = !json_is_null(jlevel);
-    sub->level = level;
+    return 0;
+}
+
+static int apply_config(jp_registry_store_t *st, const json_t *rec, char *errstr,
+                        size_t errstr_size)
+{
+    int level;
+    bool set;
+    reg_subject_t *sub;
+    if (read_setting(st, rec, "level", parse_level, JP_AVRO_COMPAT_BACKWARD, &level, &set, &sub,
+                     errstr, errstr_size))
+        return -1;
+    if (!sub) {
+        st->global_level = (jp_avro_compat_t)level; /* null: back to the default */
+    } else {
+        sub->has_level = set;
+        sub->level = (jp_avro_compat_t)level;
+    }
     return 0;
 }
 
@@ -621,19 +652,12 @@ static int apply_config(jp_registry_store_t *st, const json_t *rec, char *errstr
  * the soft-deleted versions in scope (entering IMPORT on an empty scope). */
 static int apply_mode(jp_registry_store_t *st, const json_t *rec, char *errstr, size_t errstr_size)
 {
-    const char *subject = rec_str(rec, "subject");
-    json_t *jmode = json_object_get(rec, "mode");
-    jp_registry_mode_t mode = JP_REGISTRY_MODE_READWRITE;
-    if (!json_is_null(jmode) &&
-        (!json_is_string(jmode) || jp_registry_mode_parse(json_string_value(jmode), &mode))) {
-        jp_err_set(errstr, errstr_size, "malformed mode record");
+    int mode;
+    bool set;
+    reg_subject_t *sub;
+    if (read_setting(st, rec, "mode", parse_mode, JP_REGISTRY_MODE_READWRITE, &mode, &set, &sub,
+                     errstr, errstr_size))
         return -1;
-    }
-    reg_subject_t *sub = subject ? get_or_add_subject(st, subject) : NULL;
-    if (subject && !sub) {
-        jp_err_set(errstr, errstr_size, "out of memory");
-        return -1;
-    }
     if (json_is_true(json_object_get(rec, "clear")))
         for (size_t i = 0; i < st->n_subjects; i++) {
             reg_subject_t *s = &st->subjects[i];
@@ -642,11 +666,11 @@ static int apply_mode(jp_registry_store_t *st, const json_t *rec, char *errstr, 
             s->n = 0;
             s->floor = 0;
         }
-    if (!sub)
-        st->global_mode = mode;
-    else {
-        sub->has_mode = !json_is_null(jmode);
-        sub->mode = mode;
+    if (!sub) {
+        st->global_mode = (jp_registry_mode_t)mode;
+    } else {
+        sub->has_mode = set;
+        sub->mode = (jp_registry_mode_t)mode;
     }
     return 0;
 }

@@ -4,16 +4,7 @@
 # the configuration's log.format) makes every stderr line a JSON object with
 # ts, level, component and msg - including the per-request lines of
 # --verbose and librdkafka's own messages - and a bad value exits 78.
-set -u
-JACKPOT=${JACKPOT_BIN:-build/release/jackpot}
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+. "$(dirname "$0")/registry_lib.sh"
 
 # every_line_json FILE WANT...: each line of FILE is a JSON log object and
 # some line's msg contains each WANT.
@@ -33,23 +24,7 @@ for want in sys.argv[2:]:
 PY
 }
 
-# start_registry DIR [ENV...]: sets PID and URL.
-start_registry() {
-    local dir=$1
-    shift
-    env "$@" "$JACKPOT" registry --listen 127.0.0.1:0 --data "$dir" --verbose \
-        >"$dir.out" 2>"$dir.err" &
-    PID=$!
-    pids+=("$PID")
-    for _ in $(seq 100); do
-        grep -q '^listening on ' "$dir.out" 2>/dev/null && break
-        sleep 0.05
-    done
-    URL=$(sed -n 's/^listening on //p' "$dir.out")
-    [ -n "$URL" ] || fail "registry did not start: $(cat "$dir.err")"
-}
-
-start_registry "$tmp/r1" JACKPOT_LOG__FORMAT=json
+JACKPOT_LOG__FORMAT=json start_registry "$tmp/r1" "$tmp/r1.out" --verbose
 ct='Content-Type: application/vnd.schemaregistry.v1+json'
 curl -sS -H "$ct" -X POST "$URL/subjects/s-value/versions" -d '{"schema":"\"int\""}' >/dev/null
 curl -sS "$URL/nowhere" >/dev/null
@@ -57,12 +32,12 @@ JACKPOT_LOG__FORMAT=json "$JACKPOT" registry export --url "$URL" >"$tmp/export.j
     fail "export: $(cat "$tmp/export.err")"
 every_line_json "$tmp/export.err" "exported: 1 versions of 1 subjects"
 kill -TERM "$PID"; wait "$PID" || fail "registry exit $?"
-every_line_json "$tmp/r1.err" "serving http://" "POST /subjects/s-value/versions -> 200" \
+every_line_json "$tmp/r1.out.err" "serving http://" "POST /subjects/s-value/versions -> 200" \
     "GET /nowhere -> 404" "received signal 15"
 
 # The default stays text; the import side logs JSON too.
-start_registry "$tmp/r2"
-grep -q ' info  registry: serving http://' "$tmp/r2.err" || fail "text format: $(cat "$tmp/r2.err")"
+start_registry "$tmp/r2" "$tmp/r2.out"
+grep -q ' info  registry: serving http://' "$tmp/r2.out.err" || fail "text format: $(cat "$tmp/r2.out.err")"
 JACKPOT_LOG__FORMAT=json JACKPOT_LOG__LEVEL=debug "$JACKPOT" registry import --url "$URL" \
     "$tmp/export.json" 2>"$tmp/import.err" || fail "import: $(cat "$tmp/import.err")"
 every_line_json "$tmp/import.err" "imported: 1 versions of 1 subjects"

@@ -3,31 +3,7 @@
 # line with an ephemeral port, curl against it, clean exit on SIGINT and
 # SIGTERM, and the exit codes for an address in use and an unusable data
 # directory.
-set -u
-JACKPOT=${JACKPOT_BIN:-build/release/jackpot}
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-
-# start_registry DIR OUTFILE [ARGS...]: sets PID and URL.
-start_registry() {
-    local dir=$1 out=$2
-    shift 2
-    "$JACKPOT" registry --listen 127.0.0.1:0 --data "$dir" "$@" >"$out" 2>"$out.err" &
-    PID=$!
-    pids+=("$PID")
-    for _ in $(seq 100); do
-        grep -q '^listening on ' "$out" && break
-        sleep 0.05
-    done
-    URL=$(sed -n 's/^listening on //p' "$out")
-    [ -n "$URL" ] || fail "no URL printed: $(cat "$out.err")"
-}
+. "$(dirname "$0")/registry_lib.sh"
 
 "$JACKPOT" registry --help | grep -q '^usage: jackpot registry' || fail "--help"
 "$JACKPOT" registry --bogus >/dev/null 2>&1; [ $? -eq 64 ] || fail "unknown option must exit 64"

@@ -18,23 +18,16 @@
 #include "config/jp_config.h"
 #include "config/jp_country.h"
 
-#include <stdio.h>
-#include <sys/stat.h>
-
 static char processor_path[512], country_path[512];
 
 static void init(void)
 {
     if (processor_path[0])
         return;
-    jp_fuzz_link("countries", "configs/countries");
-    jp_fuzz_link("dev-secrets", "configs/dev-secrets");
-    jp_fuzz_link("sim", "configs/sim");
-    char dir[512];
-    if (mkdir(jp_fuzz_path("fuzzed-countries", dir, sizeof(dir)), 0755) != 0)
-        jp_fuzz_fail("cannot create %s", dir);
+    static const char *const links[] = {"sim", "configs/sim", NULL};
+    jp_fuzz_configs_layout(links, "fuzzed-countries", "gb.yaml", country_path,
+                           sizeof(country_path));
     jp_fuzz_path("jackpot.yaml", processor_path, sizeof(processor_path));
-    jp_fuzz_path("fuzzed-countries/gb.yaml", country_path, sizeof(country_path));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -13,22 +13,14 @@
 #include "config/jp_conf.h"
 #include "sim/jp_sim_world.h"
 
-#include <stdio.h>
-#include <sys/stat.h>
-
 static char world_path[512];
 
 static void init(void)
 {
     if (world_path[0])
         return;
-    jp_fuzz_link("jackpot.yaml", "configs/jackpot.yaml");
-    jp_fuzz_link("countries", "configs/countries");
-    jp_fuzz_link("dev-secrets", "configs/dev-secrets");
-    char dir[512];
-    if (mkdir(jp_fuzz_path("sim", dir, sizeof(dir)), 0755) != 0)
-        jp_fuzz_fail("cannot create %s", dir);
-    jp_fuzz_path("sim/world.yaml", world_path, sizeof(world_path));
+    static const char *const links[] = {"jackpot.yaml", "configs/jackpot.yaml", NULL};
+    jp_fuzz_configs_layout(links, "sim", "world.yaml", world_path, sizeof(world_path));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -78,6 +78,20 @@ void jp_fuzz_link(const char *name, const char *target)
         jp_fuzz_fail("cannot link %s to %s", link, dest);
 }
 
+const char *jp_fuzz_configs_layout(const char *const *extra, const char *subdir, const char *file,
+                                   char *buf, size_t size)
+{
+    jp_fuzz_link("countries", "configs/countries");
+    jp_fuzz_link("dev-secrets", "configs/dev-secrets");
+    for (size_t i = 0; extra && extra[i]; i += 2)
+        jp_fuzz_link(extra[i], extra[i + 1]);
+    char dir[512];
+    if (mkdir(jp_fuzz_path(subdir, dir, sizeof(dir)), 0755) != 0)
+        jp_fuzz_fail("cannot create %s", dir);
+    snprintf(buf, size, "%s/%s", dir, file);
+    return buf;
+}
+
 void jp_fuzz_fail(const char *fmt, ...)
 {
     va_list ap;

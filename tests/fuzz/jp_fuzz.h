@@ -31,6 +31,12 @@ void jp_fuzz_write(const char *path, const uint8_t *data, size_t size);
 /* A symlink scratch/name -> source/target (for files inputs refer to). */
 void jp_fuzz_link(const char *name, const char *target);
 
+/* Lays the scratch directory out like configs/ - countries/, dev-secrets/,
+ * plus each extra (name, target) pair of links (NULL-terminated) - and creates the directory subdir
+ * for the input; returns the input's path scratch/subdir/file in buf. */
+const char *jp_fuzz_configs_layout(const char *const *extra, const char *subdir, const char *file,
+                                   char *buf, size_t size);
+
 struct jp_conf_s;
 /* Every error a configuration loader collected has a message. */
 void jp_fuzz_check_conf_errors(const struct jp_conf_s *c);
