@@ -21,6 +21,7 @@
 #include "registry/jp_registry_store.h"
 #include "registry/jp_registry_transfer.h"
 
+#include <errno.h>
 #include <event2/event.h>
 #include <signal.h>
 #include <stdio.h>
@@ -61,7 +62,8 @@ const char jp_cmd_registry_usage[] =
     "Exit codes: 0 after a signal or a finished transfer, 64 usage (also a\n"
     "malformed HOST:PORT), 65 the file is not an export or the target refused\n"
     "it, 66 the file cannot be read, 69 cannot listen or reach the registry,\n"
-    "73 cannot open or recover the data directory, 78 bad JACKPOT_LOG__*.\n";
+    "73 cannot open or recover the data directory, 74 cannot write the export,\n"
+    "78 bad JACKPOT_LOG__*.\n";
 
 static void on_signal(evutil_socket_t sig, short events, void *arg)
 {
@@ -130,9 +132,10 @@ static int transfer(const jp_command_t *cmd, int argc, char **argv)
     int rc = import ? jp_registry_import(client, argv[optind], &st, err, sizeof(err))
                     : jp_registry_export(client, &doc, &st, err, sizeof(err));
     jp_registry_client_free(client);
-    if (rc == JP_TRANSFER_OK && !import && fputs(doc, stdout) == EOF) {
-        jp_log_error("registry", "export: cannot write to stdout");
-        rc = JP_TRANSFER_REFUSED;
+    if (rc == JP_TRANSFER_OK && !import && (fputs(doc, stdout) == EOF || fflush(stdout))) {
+        jp_log_error("registry", "export: cannot write to stdout: %s", strerror(errno));
+        free(doc);
+        return EX_IOERR;
     }
     free(doc);
     if (rc != JP_TRANSFER_OK) {
