@@ -151,10 +151,11 @@ static const jp_conf_field_t processing_fields[] = {
     {"max_clock_skew", JP_CONF_DURATION, OFF(processing, max_clock_skew_ms), 0, "5m", 0, 86400000.0,
      NULL, NULL, 0, NULL,
      "events further ahead of their record's Kafka timestamp than this are FUTURE_EVENT_TIME"},
-    {"max_event_time_jump", JP_CONF_DURATION, OFF(processing, max_event_time_jump_ms), 0, "1d",
+    {"max_event_time_jump", JP_CONF_DURATION, OFF(processing, max_event_time_jump_ms), 0, "30d",
      60000, 365.0 * 86400000.0, NULL, NULL, 0, NULL,
-     "sales and customer events further ahead of the median event time of their partition's "
-     "last 31 records are FUTURE_EVENT_TIME"},
+     "sales and customer events further ahead than this of their partition's recent event times "
+     "(median + 2 x (median - lower quartile) of the last 31) are FUTURE_EVENT_TIME; covers the "
+     "longest genuine outage of a producer"},
     {"max_draw_periods_ahead", JP_CONF_INT, OFF(processing, max_draw_periods_ahead), 0, "12", 1,
      1000, NULL, NULL, 0, NULL,
      "draw results more headline-draw periods ahead of the median draw time of their partition's "
