@@ -1,0 +1,117 @@
+/*
+ * jp_event_time: see jp_event_time.h. The window is at most 31 values, so
+ * the median is found by sorting a copy (insertion sort): cheaper than
+ * any clever structure at this size, and allocation-free.
+ */
+#include "engine/jp_event_time.h"
+
+#include <string.h>
+
+void jp_recent_init(jp_recent_t *r, uint32_t cap)
+{
+    memset(r, 0, sizeof(*r));
+    r->cap = cap > JP_RECENT_MAX ? JP_RECENT_MAX : cap ? cap : 1;
+}
+
+void jp_recent_add(jp_recent_t *r, int64_t t_ms)
+{
+    r->t[r->next] = t_ms;
+    r->next = (r->next + 1) % r->cap;
+    if (r->n < r->cap)
+        r->n++;
+}
+
+/* The window sorted into v; its size. */
+static uint32_t sorted(const jp_recent_t *r, int64_t v[JP_RECENT_MAX])
+{
+    for (uint32_t i = 0; i < r->n; i++) {
+        int64_t x = r->t[i];
+        uint32_t k = i;
+        for (; k > 0 && v[k - 1] > x; k--)
+            v[k] = v[k - 1];
+        v[k] = x;
+    }
+    return r->n;
+}
+
+int jp_recent_median(const jp_recent_t *r, int64_t *out)
+{
+    int64_t v[JP_RECENT_MAX];
+    uint32_t n = sorted(r, v);
+    if (n == 0)
+        return -1;
+    *out = v[(n - 1) / 2];
+    return 0;
+}
+
+static void put64(uint8_t *p, uint64_t u)
+{
+    for (int b = 0; b < 8; b++)
+        p[b] = (uint8_t)(u >> (56 - 8 * b));
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+    uint64_t u = 0;
+    for (int b = 0; b < 8; b++)
+        u = (u << 8) | p[b];
+    return u;
+}
+
+void jp_recent_encode(const jp_recent_t *r, uint8_t out[JP_RECENT_WIRE_LEN])
+{
+    memset(out, 0, JP_RECENT_WIRE_LEN);
+    put64(out, ((uint64_t)r->cap << 32) | r->n);
+    put64(out + 8, r->next);
+    for (uint32_t i = 0; i < r->n; i++)
+        put64(out + 16 + 8 * i, (uint64_t)r->t[i]);
+}
+
+int jp_recent_decode(jp_recent_t *r, const void *buf, size_t len)
+{
+    const uint8_t *p = buf;
+    uint32_t cap = r->cap;
+    jp_recent_init(r, cap);
+    if (len != JP_RECENT_WIRE_LEN)
+        return -1;
+    uint64_t head = get64(p), next = get64(p + 8);
+    uint32_t n = (uint32_t)head, wcap = (uint32_t)(head >> 32);
+    if (wcap != cap || n > cap || next >= cap)
+        return -1;
+    r->n = n;
+    r->next = (uint32_t)next;
+    for (uint32_t i = 0; i < n; i++)
+        r->t[i] = (int64_t)get64(p + 16 + 8 * i);
+    return 0;
+}
+
+int jp_event_time_too_far(const jp_recent_t *r, int64_t t_ms, int64_t max_jump_ms)
+{
+    int64_t v[JP_RECENT_MAX];
+    uint32_t n = sorted(r, v);
+    if (n == 0)
+        return 0;
+    /* The median trails the partition's present by half the window; twice
+     * the distance from the lower quartile to the median makes up for it,
+     * at any rate of records. Times are validated to [1970, 3000) before
+     * they get here: no overflow. */
+    int64_t median = v[(n - 1) / 2], q1 = v[(n - 1) / 4];
+    return t_ms > median + 2 * (median - q1) + max_jump_ms;
+}
+
+int jp_event_time_too_many_draws(const jp_recent_t *r, const jp_calendar_t *cal, int64_t t_ms,
+                                 int64_t max_periods)
+{
+    int64_t from;
+    if (jp_recent_median(r, &from) != 0 || t_ms <= from)
+        return 0;
+    jp_draw_t d;
+    for (int64_t seen = 0; seen <= max_periods; seen++) {
+        if (jp_calendar_next_draw(cal, from, 1, &d) != 0)
+            return 1; /* no headline draw within ten years of the median */
+        if (d.time_ms >= t_ms)
+            return 0;
+        from = d.time_ms;
+    }
+    return 1;
+}
