@@ -114,7 +114,7 @@ static void hand_over(jp_engine_t *e, jp_task_record_t *recs, size_t n)
             usleep(500000);
         } else if (res[i] == JP_TASK_FAILED) {
             jp_engine_rewind_all(e, "a record's outputs could not be queued");
-        } else if (res[i] != JP_TASK_SKIPPED) {
+        } else if (res[i] != JP_TASK_SKIPPED && res[i] != JP_TASK_STOPPED) {
             jp_counter_add(jp_engine_counter(e, in, "consumed", "ALL"), 1);
         }
     }
@@ -200,13 +200,11 @@ int jp_engine_run(jp_engine_t *e, char *errstr, size_t errstr_size)
         if (jp_clock_now_ms() - e->last_commit_ms >= e->cfg->processing.commit_interval_ms)
             jp_engine_commit(e);
     }
-    jp_engine_commit(e);
-    /* Leaving the group revokes (and commits) the tasks. */
-    rd_kafka_consumer_close(e->leader);
-    for (int p = 0; p < e->n_partitions; p++)
-        if (e->tasks[p])
-            jp_engine_close_task(e, p);
-    rd_kafka_flush(e->producer, 10000);
+    jp_engine_shutdown(e);
     /* The status keeps the figures of the last commit: tasks are closed now. */
+    if (e->exit_code) {
+        snprintf(errstr, errstr_size, "%s", e->fatal_err);
+        return -1;
+    }
     return 0;
 }

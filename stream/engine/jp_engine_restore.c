@@ -93,7 +93,10 @@ int jp_engine_restore_task(jp_engine_t *e, jp_task_t *t, const int64_t committed
     while (done < total && rc == 0) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(e->restorer, 500);
         if (!m) {
-            if (jp_clock_now_ms() > deadline) {
+            if (e->stop) {
+                snprintf(errstr, errstr_size, "restore of task %d interrupted by a stop", p);
+                rc = -1;
+            } else if (jp_clock_now_ms() > deadline) {
                 snprintf(errstr, errstr_size, "restore of task %d stalled (%lld of %lld records)",
                          p, (long long)done, (long long)total);
                 rc = -1;

@@ -165,7 +165,7 @@ jp_test_engine_t *jp_test_engine_start_with(const jp_config_t *cfg, const char *
     assert_non_null(t);
     int code;
     t->m = jp_metrics_new();
-    jp_engine_opts_t o = {1, state_dir};
+    jp_engine_opts_t o = {1, state_dir, 0};
     t->e = jp_engine_new(cfg, t->m, &o, &code, t->err, sizeof(t->err));
     if (!t->e)
         fail_msg("engine: %s (exit %d)", t->err, code);
