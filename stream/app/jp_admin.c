@@ -149,6 +149,11 @@ int jp_admin_route(jp_admin_t *a, const char *path, jp_admin_handler handler, vo
     return route_add(a, path, false, NULL, handler, ctx);
 }
 
+int jp_admin_route_get(jp_admin_t *a, const char *path, jp_admin_handler handler, void *ctx)
+{
+    return route_add(a, path, false, "GET, HEAD", handler, ctx);
+}
+
 int jp_admin_route_auth(jp_admin_t *a, const char *path, jp_admin_handler handler, void *ctx)
 {
     return route_add(a, path, true, NULL, handler, ctx);
