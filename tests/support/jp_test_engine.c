@@ -148,6 +148,7 @@ struct jp_test_engine_s {
     jp_metrics_t *m;
     pthread_t th;
     int rc;
+    volatile int done;
     char err[512];
 };
 
@@ -155,6 +156,7 @@ static void *engine_thread(void *arg)
 {
     jp_test_engine_t *t = arg;
     t->rc = jp_engine_run(t->e, t->err, sizeof(t->err));
+    t->done = 1;
     return NULL;
 }
 
@@ -217,6 +219,35 @@ void jp_test_engine_stop(jp_test_engine_t *t, jp_engine_totals_t *out)
     jp_engine_free(t->e);
     jp_metrics_free(t->m);
     free(t);
+}
+
+int jp_test_engine_finish(jp_test_engine_t *t, int timeout_ms, jp_engine_totals_t *out,
+                          char *errstr, size_t errstr_size)
+{
+    for (int waited = 0; !t->done && waited < timeout_ms; waited += 50)
+        usleep(50000);
+    if (!t->done)
+        return -1;
+    pthread_join(t->th, NULL);
+    int code = jp_engine_exit_code(t->e);
+    if (out)
+        jp_engine_totals(t->e, out);
+    if (errstr)
+        snprintf(errstr, errstr_size, "%s", t->err);
+    jp_engine_free(t->e);
+    jp_metrics_free(t->m);
+    free(t);
+    return code;
+}
+
+jp_engine_t *jp_test_engine_engine(jp_test_engine_t *t)
+{
+    return t->e;
+}
+
+jp_metrics_t *jp_test_engine_metrics(jp_test_engine_t *t)
+{
+    return t->m;
 }
 
 static int cmp_item(const void *a, const void *b, size_t la, size_t lb)

@@ -56,6 +56,14 @@ int jp_test_engine_wait(jp_test_engine_t *t, int want_tasks, int64_t want_consum
 /* Stops the engine (it commits and leaves the group), checks it returned
  * 0, frees it; out (may be NULL) gets its final totals. */
 void jp_test_engine_stop(jp_test_engine_t *t, jp_engine_totals_t *out);
+/* Waits (up to timeout_ms) for an engine that stops by itself (an error),
+ * frees it; returns jp_engine_exit_code, or -1 if it did not stop. out and
+ * errstr (may be NULL) get its totals and error. */
+int jp_test_engine_finish(jp_test_engine_t *t, int timeout_ms, jp_engine_totals_t *out,
+                          char *errstr, size_t errstr_size);
+/* The running engine and its metrics. */
+jp_engine_t *jp_test_engine_engine(jp_test_engine_t *t);
+jp_metrics_t *jp_test_engine_metrics(jp_test_engine_t *t);
 
 /* A set of distinct (key, value bytes) records. */
 typedef struct jp_test_recset_s {
