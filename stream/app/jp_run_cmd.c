@@ -4,12 +4,22 @@
  * SIGINT/SIGTERM ask the engine to stop (it finishes the batch, commits,
  * closes the stores and leaves the group), SIGHUP reloads the country
  * configurations. No work happens in a signal handler.
+ *
+ * The engine keeps processing.shutdown_grace on every Kafka call of its
+ * shutdown path; a call already blocked in librdkafka when the signal came
+ * can still overrun it, so the signal thread keeps a watchdog: if the
+ * process has not finished within the grace it exits at once (EX_SOFTWARE).
+ * That loses nothing committed - the state is crash-consistent and the
+ * records since the last commit are read again at the next start.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "app/jp_admin.h"
 #include "app/jp_commands.h"
@@ -161,10 +171,30 @@ static void reload(run_ctx_t *r)
 static void *signal_thread(void *arg)
 {
     run_ctx_t *r = arg;
+    struct timespec deadline = {0, 0}; /* set by the first stop signal */
     for (;;) {
         int sig;
-        if (sigwait(&r->signals, &sig) != 0)
+        if (deadline.tv_sec) {
+            struct timespec now, left;
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            int64_t ms = (deadline.tv_sec - now.tv_sec) * 1000 +
+                         (deadline.tv_nsec - now.tv_nsec) / 1000000;
+            left.tv_sec = ms > 0 ? ms / 1000 : 0;
+            left.tv_nsec = ms > 0 ? (ms % 1000) * 1000000 : 0;
+            sig = sigtimedwait(&r->signals, NULL, &left);
+            if (sig < 0 && errno == EAGAIN) {
+                jp_log_error("run",
+                             "not stopped within processing.shutdown_grace (%lld ms): exiting "
+                             "now; records since the last commit are read again at the next "
+                             "start",
+                             (long long)r->cfg->processing.shutdown_grace_ms);
+                _exit(EX_SOFTWARE);
+            }
+            if (sig < 0)
+                continue;
+        } else if (sigwait(&r->signals, &sig) != 0) {
             continue;
+        }
         if (sig == SIGHUP) {
             jp_log_info("run", "SIGHUP: reloading country configurations from %s", r->cfg->path);
             reload(r);
@@ -173,6 +203,15 @@ static void *signal_thread(void *arg)
         if (sig == SIGUSR1) /* internal: the engine finished */
             break;
         jp_log_info("run", "%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+        if (!deadline.tv_sec) {
+            clock_gettime(CLOCK_MONOTONIC, &deadline);
+            deadline.tv_sec += r->cfg->processing.shutdown_grace_ms / 1000;
+            deadline.tv_nsec += (r->cfg->processing.shutdown_grace_ms % 1000) * 1000000;
+            if (deadline.tv_nsec >= 1000000000) {
+                deadline.tv_sec++;
+                deadline.tv_nsec -= 1000000000;
+            }
+        }
         if (r->engine)
             jp_engine_stop(r->engine);
         if (r->opts->on_signal)

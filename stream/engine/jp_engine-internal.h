@@ -199,6 +199,9 @@ rd_kafka_resp_err_t jp_engine_commit_offsets(jp_engine_t *e,
  * closing the tasks), the producer's last deliveries - all within the
  * shutdown grace. */
 void jp_engine_shutdown(jp_engine_t *e);
+/* rd_kafka_destroy_flags, given up on (the handle left to a thread of its
+ * own) past nine tenths of the grace once stopping. */
+void jp_engine_destroy_handle(jp_engine_t *e, rd_kafka_t *rk, int flags);
 /* Closes and destroys a consumer within the grace. */
 void jp_engine_close_consumer(jp_engine_t *e, rd_kafka_t *rk);
 /* Records a fatal condition: the engine stops and exits with code. */

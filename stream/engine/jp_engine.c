@@ -493,12 +493,13 @@ void jp_engine_free(jp_engine_t *e)
     /* Every wait below keeps the shutdown grace (jp_engine_deadline.c). */
     if (!atomic_load(&e->stop_at_ms))
         jp_engine_stop(e);
+    jp_log_debug("engine", "closing the follower, restorer and producer");
     if (e->follower)
         jp_engine_close_consumer(e, e->follower);
     if (e->restorer)
         jp_engine_close_consumer(e, e->restorer);
     if (e->leader)
-        rd_kafka_destroy_flags(e->leader, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+        jp_engine_destroy_handle(e, e->leader, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
     if (e->producer) {
         if (jp_engine_flush(e, 5000) != RD_KAFKA_RESP_ERR_NO_ERROR)
             rd_kafka_purge(e->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT |
@@ -514,7 +515,8 @@ void jp_engine_free(jp_engine_t *e)
         for (int i = 0; i < JP_CF__COUNT; i++)
             if (e->rkt_changelog[i])
                 rd_kafka_topic_destroy(e->rkt_changelog[i]);
-        rd_kafka_destroy(e->producer);
+        jp_engine_destroy_handle(e, e->producer, 0);
+        jp_log_debug("engine", "producer destroyed");
     }
     jp_store_env_free(e->env.store_env);
     jp_serde_free(e->serde);

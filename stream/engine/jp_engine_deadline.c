@@ -13,12 +13,18 @@
  * the committed offsets and state where they were, and the next start
  * reads the records since then again (at least once); nothing committed is
  * lost. The Kafka share of the grace leaves a fifth of it for closing the
- * stores and the admin server.
+ * stores and the admin server. Destroying a librdkafka handle can itself
+ * wait on broker threads; once the grace is short it runs on a thread of
+ * its own that the engine stops waiting for at nine tenths of the grace
+ * (the process is ending: the handle's memory is all it leaves behind).
  */
 #include "jp_engine-internal.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
 
 #include "base/jp_clock.h"
 #include "base/jp_log.h"
@@ -110,6 +116,80 @@ rd_kafka_resp_err_t jp_engine_commit_offsets(jp_engine_t *e,
     return err;
 }
 
+typedef struct {
+    rd_kafka_t *rk;
+    int flags;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int done, abandoned;
+} destroy_job_t;
+
+static void destroy_job_free(destroy_job_t *j)
+{
+    pthread_mutex_destroy(&j->lock);
+    pthread_cond_destroy(&j->cond);
+    free(j);
+}
+
+static void *destroy_main(void *arg)
+{
+    destroy_job_t *j = arg;
+    rd_kafka_destroy_flags(j->rk, j->flags);
+    pthread_mutex_lock(&j->lock);
+    j->done = 1;
+    int abandoned = j->abandoned;
+    pthread_cond_signal(&j->cond);
+    pthread_mutex_unlock(&j->lock);
+    if (abandoned)
+        destroy_job_free(j);
+    return NULL;
+}
+
+void jp_engine_destroy_handle(jp_engine_t *e, rd_kafka_t *rk, int flags)
+{
+    int64_t at = atomic_load(&e->stop_at_ms);
+    destroy_job_t *j = at ? calloc(1, sizeof(*j)) : NULL;
+    pthread_t th;
+    if (j) {
+        j->rk = rk;
+        j->flags = flags;
+        pthread_mutex_init(&j->lock, NULL);
+        pthread_cond_init(&j->cond, NULL);
+    }
+    if (!j || pthread_create(&th, NULL, destroy_main, j) != 0) {
+        if (j)
+            destroy_job_free(j);
+        rd_kafka_destroy_flags(rk, flags);
+        return;
+    }
+    int64_t until = at + e->cfg->processing.shutdown_grace_ms * 9 / 10;
+    pthread_mutex_lock(&j->lock);
+    while (!j->done) {
+        int64_t left = until - jp_clock_now_ms();
+        if (left <= 0)
+            break;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += left / 1000;
+        ts.tv_nsec += (left % 1000) * 1000000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&j->cond, &j->lock, &ts);
+    }
+    int done = j->done;
+    j->abandoned = !done;
+    pthread_mutex_unlock(&j->lock);
+    if (done) {
+        pthread_join(th, NULL);
+        destroy_job_free(j);
+    } else {
+        jp_log_warn("engine", "a Kafka client did not shut down within the grace; left behind");
+        pthread_detach(th);
+    }
+}
+
 void jp_engine_close_consumer(jp_engine_t *e, rd_kafka_t *rk)
 {
     rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
@@ -119,20 +199,27 @@ void jp_engine_close_consumer(jp_engine_t *e, rd_kafka_t *rk)
         jp_log_warn("engine", "consumer close: %s", rd_kafka_error_string(err));
         rd_kafka_error_destroy(err);
     } else {
-        /* Rebalance events (the revocation) arrive here and are served by
-         * the rebalance callback, as a plain close would. */
+        /* The revocation arrives here as an event; the rebalance callback
+         * handles it as a plain close would have. Fetched messages and
+         * errors still queued are dropped. */
         int64_t until = jp_clock_now_ms() + 30000;
         while (!(closed = rd_kafka_consumer_closed(rk))) {
             int64_t now = jp_clock_now_ms();
             if (now >= until || left_ms(e) == 0)
                 break;
-            rd_kafka_queue_poll_callback(q, jp_engine_timeout(e, SLICE_MS));
+            rd_kafka_event_t *ev = rd_kafka_queue_poll(q, jp_engine_timeout(e, SLICE_MS));
+            if (ev && rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE)
+                jp_engine_rebalance_cb(rk, rd_kafka_event_error(ev),
+                                       rd_kafka_event_topic_partition_list(ev), e);
+            if (ev)
+                rd_kafka_event_destroy(ev);
         }
     }
     rd_kafka_queue_destroy(q);
     if (!closed)
         jp_log_warn("engine", "the consumer did not close within the shutdown grace");
-    rd_kafka_destroy_flags(rk, closed ? 0 : RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+    jp_engine_destroy_handle(e, rk, closed ? 0 : RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+    jp_log_debug("engine", "consumer destroyed");
 }
 
 void jp_engine_shutdown(jp_engine_t *e)
@@ -140,12 +227,14 @@ void jp_engine_shutdown(jp_engine_t *e)
     if (!atomic_load(&e->stop_at_ms))
         jp_engine_stop(e); /* an unrecoverable error: the same grace */
     jp_engine_commit(e);
+    jp_log_debug("engine", "shutdown: last commit done; leaving the group");
     /* Leaving the group revokes (and commits) the tasks. */
     jp_engine_close_consumer(e, e->leader);
     e->leader = NULL;
     for (int p = 0; p < e->n_partitions; p++)
         if (e->tasks[p])
             jp_engine_close_task(e, p);
+    jp_log_debug("engine", "shutdown: tasks closed; flushing");
     if (jp_engine_flush(e, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR)
         rd_kafka_purge(e->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT |
                                         RD_KAFKA_PURGE_F_NON_BLOCKING);
