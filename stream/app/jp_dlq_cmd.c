@@ -118,11 +118,7 @@ static void show(const rd_kafka_message_t *m, const jp_dlq_opened_t *o)
         }
         json_object_set_new(line, "headers", h);
     }
-    char *s = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    if (s)
-        puts(s);
-    free(s);
-    json_decref(line);
+    jp_topic_reader_print(line);
 }
 
 static int replay_one(dlq_ctx_t *c, const jp_dlq_opened_t *o, char *errstr, size_t errstr_size)

@@ -177,8 +177,8 @@ static void *signal_thread(void *arg)
         if (deadline.tv_sec) {
             struct timespec now, left;
             clock_gettime(CLOCK_MONOTONIC, &now);
-            int64_t ms = (deadline.tv_sec - now.tv_sec) * 1000 +
-                         (deadline.tv_nsec - now.tv_nsec) / 1000000;
+            int64_t ms =
+                (deadline.tv_sec - now.tv_sec) * 1000 + (deadline.tv_nsec - now.tv_nsec) / 1000000;
             left.tv_sec = ms > 0 ? ms / 1000 : 0;
             left.tv_nsec = ms > 0 ? (ms % 1000) * 1000000 : 0;
             sig = sigtimedwait(&r->signals, NULL, &left);

@@ -204,11 +204,7 @@ static void print_record(tail_t *t, const rd_kafka_message_t *m, int with_header
         json_object_set_new(enc, "key_id", bytes_json(kid, kid_len));
         json_object_set_new(enc, "bytes", json_integer((json_int_t)m->len));
         json_object_set_new(line, "encrypted_value", enc);
-        char *s = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        if (s)
-            puts(s);
-        free(s);
-        json_decref(line);
+        jp_topic_reader_print(line);
         return;
     }
     json_t *value =
@@ -221,11 +217,7 @@ static void print_record(tail_t *t, const rd_kafka_message_t *m, int with_header
     } else {
         json_object_set_new(line, "value", value);
     }
-    char *s = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    if (s)
-        puts(s);
-    free(s);
-    json_decref(line);
+    jp_topic_reader_print(line);
 }
 
 int jp_cmd_tail(const jp_command_t *cmd, int argc, char **argv)

@@ -117,6 +117,15 @@ int jp_topic_reader_assign(rd_kafka_t *rk, const char *brokers, const char *topi
     return 0;
 }
 
+void jp_topic_reader_print(json_t *line)
+{
+    char *s = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (s)
+        puts(s);
+    free(s);
+    json_decref(line);
+}
+
 void jp_topic_reader_free(rd_kafka_t *rk)
 {
     if (rk)

@@ -9,6 +9,7 @@
 #ifndef JP_TOPIC_READER_H
 #define JP_TOPIC_READER_H
 
+#include <jansson.h>
 #include <librdkafka/rdkafka.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -37,6 +38,10 @@ int jp_topic_reader_assign(rd_kafka_t *rk, const char *brokers, const char *topi
                            int from_beginning, int timeout_ms, jp_topic_ends_t *ends, char *errstr,
                            size_t errstr_size);
 void jp_topic_ends_free(jp_topic_ends_t *ends);
+
+/* Prints one record's JSON object as a line on stdout (compact, keys in
+ * insertion order) and releases it. */
+void jp_topic_reader_print(json_t *line);
 
 /* Destroys the reader without waiting on unreachable brokers. */
 void jp_topic_reader_free(rd_kafka_t *rk);

@@ -628,14 +628,10 @@ static void test_query_param(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_start_stop_restart),
-        cmocka_unit_test(test_start_errors),
-        cmocka_unit_test(test_metrics_endpoint),
-        cmocka_unit_test(test_routes),
-        cmocka_unit_test(test_read_only_routes),
-        cmocka_unit_test(test_auth),
-        cmocka_unit_test(test_hostile_requests),
-        cmocka_unit_test(test_scrape_while_updating),
+        cmocka_unit_test(test_start_stop_restart), cmocka_unit_test(test_start_errors),
+        cmocka_unit_test(test_metrics_endpoint),   cmocka_unit_test(test_routes),
+        cmocka_unit_test(test_read_only_routes),   cmocka_unit_test(test_auth),
+        cmocka_unit_test(test_hostile_requests),   cmocka_unit_test(test_scrape_while_updating),
         cmocka_unit_test(test_query_param),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -28,8 +28,9 @@ static const char value[] = "customer C-0001 lives at SW1A 1AA, mail someone@exa
 
 static jp_dlq_source_t source(int64_t offset)
 {
-    return (jp_dlq_source_t){"BAD_POSTCODE", "postcode is not valid for the country",
-                             "lottery.sales.v1", 3, offset, 1772409600000LL};
+    return (jp_dlq_source_t){
+        "BAD_POSTCODE", "postcode is not valid for the country", "lottery.sales.v1", 3, offset,
+        1772409600000LL};
 }
 
 static rd_kafka_headers_t *orig_headers(void)
@@ -164,8 +165,8 @@ static void test_wrong_key_altered_or_moved_do_not_open(void **state)
     jp_dlq_key_free(k);
     jp_dlq_key_free(other);
     assert_null(jp_dlq_key_new("00", err, sizeof(err)));
-    assert_null(jp_dlq_key_new(
-        "zz0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f", err, sizeof(err)));
+    assert_null(jp_dlq_key_new("zz0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
+                               err, sizeof(err)));
 }
 
 static size_t headers_bytes(rd_kafka_headers_t *h)

@@ -377,13 +377,14 @@ static void check_dead_letter(dlq_check_t *c, rd_kafka_message_t *m)
     jp_dlq_opened_free(&o);
 }
 
-static void read_dlq(const char *topic, dlq_check_t *c)
+/* Calls fn for every record of partition 0 of topic, in offset order. */
+static void read_partition(const char *topic, void (*fn)(void *, rd_kafka_message_t *), void *ctx)
 {
     char err[256];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     rd_kafka_conf_set(conf, "bootstrap.servers", jp_devstack_bootstraps(fx.st.stack), err,
                       sizeof(err));
-    rd_kafka_conf_set(conf, "group.id", "poison-dlq-reader", err, sizeof(err)); /* never joins */
+    rd_kafka_conf_set(conf, "group.id", "poison-reader", err, sizeof(err)); /* never joins */
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
     int64_t lo, hi;
     assert_int_equal(rd_kafka_query_watermark_offsets(rk, topic, 0, &lo, &hi, 10000), 0);
@@ -398,13 +399,18 @@ static void read_dlq(const char *topic, dlq_check_t *c)
             continue;
         }
         if (!m->err && m->offset >= next) {
-            check_dead_letter(c, m);
+            fn(ctx, m);
             next = m->offset + 1;
         }
         rd_kafka_message_destroy(m);
     }
     rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);
+}
+
+static void on_dead_letter(void *ctx, rd_kafka_message_t *m)
+{
+    check_dead_letter(ctx, m);
 }
 
 static void check_dlq(void)
@@ -417,7 +423,7 @@ static void check_dlq(void)
     for (int i = 0; i < 3; i++) {
         char dlq[300];
         snprintf(dlq, sizeof(dlq), "%s%s", fx.topics[i], fx.cfg.topics.dlq_suffix);
-        read_dlq(dlq, &c);
+        read_partition(dlq, on_dead_letter, &c);
     }
     /* every bad record is there (at least once: a rewind may write it again) */
     for (size_t i = 0; i < fx.n_sent; i++) {
@@ -432,38 +438,26 @@ static void check_dlq(void)
 
 /* ---- ERASE -------------------------------------------------------------------------- */
 
+typedef struct {
+    const char *key;
+    char *out;
+    size_t n, size;
+} history_t;
+
+static void on_changelog(void *ctx, rd_kafka_message_t *m)
+{
+    history_t *h = ctx;
+    if (m->key_len == strlen(h->key) && memcmp(m->key, h->key, m->key_len) == 0 &&
+        h->n + 1 < h->size)
+        h->out[h->n++] = m->payload ? 'v' : 't';
+}
+
 /* Changelog records of one key in order: 'v' for a value, 't' for a tombstone. */
 static void changelog_history(const char *topic, const char *key, char *out, size_t size)
 {
-    char err[256];
-    size_t n = 0;
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "bootstrap.servers", jp_devstack_bootstraps(fx.st.stack), err,
-                      sizeof(err));
-    rd_kafka_conf_set(conf, "group.id", "poison-changelog-reader", err, sizeof(err));
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
-    int64_t lo, hi;
-    assert_int_equal(rd_kafka_query_watermark_offsets(rk, topic, 0, &lo, &hi, 10000), 0);
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(l, topic, 0)->offset = lo;
-    rd_kafka_assign(rk, l);
-    rd_kafka_topic_partition_list_destroy(l);
-    for (int64_t next = lo, idle = 0; next < hi;) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 1000);
-        if (!m) {
-            assert_true(++idle < 60);
-            continue;
-        }
-        if (!m->err && m->offset >= next) {
-            if (m->key_len == strlen(key) && memcmp(m->key, key, m->key_len) == 0 && n + 1 < size)
-                out[n++] = m->payload ? 'v' : 't';
-            next = m->offset + 1;
-        }
-        rd_kafka_message_destroy(m);
-    }
-    out[n] = '\0';
-    rd_kafka_consumer_close(rk);
-    rd_kafka_destroy(rk);
+    history_t h = {key, out, 0, size};
+    read_partition(topic, on_changelog, &h);
+    out[h.n] = '\0';
 }
 
 static int store_has(const char *state_dir, const char *token)
