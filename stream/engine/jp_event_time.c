@@ -1,7 +1,7 @@
 /*
- * jp_event_time: see jp_event_time.h. The window is at most 31 values, so
- * the median is found by sorting a copy (insertion sort): cheaper than
- * any clever structure at this size, and allocation-free.
+ * jp_event_time: see jp_event_time.h. The window is at most 31 values: a
+ * new value replaces the oldest in the ring, and in the sorted copy the
+ * old one is taken out and the new one put in with one memmove each.
  */
 #include "engine/jp_event_time.h"
 
@@ -13,34 +13,49 @@ void jp_recent_init(jp_recent_t *r, uint32_t cap)
     r->cap = cap > JP_RECENT_MAX ? JP_RECENT_MAX : cap ? cap : 1;
 }
 
-void jp_recent_add(jp_recent_t *r, int64_t t_ms)
+/* Index of the first sorted value >= x. */
+static uint32_t lower_bound(const jp_recent_t *r, int64_t x)
 {
-    r->t[r->next] = t_ms;
-    r->next = (r->next + 1) % r->cap;
-    if (r->n < r->cap)
-        r->n++;
+    uint32_t lo = 0, hi = r->n;
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) / 2;
+        if (r->sorted[mid] < x)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
 }
 
-/* The window sorted into v; its size. */
-static uint32_t sorted(const jp_recent_t *r, int64_t v[JP_RECENT_MAX])
+static void sorted_insert(jp_recent_t *r, int64_t x)
 {
-    for (uint32_t i = 0; i < r->n; i++) {
-        int64_t x = r->t[i];
-        uint32_t k = i;
-        for (; k > 0 && v[k - 1] > x; k--)
-            v[k] = v[k - 1];
-        v[k] = x;
-    }
-    return r->n;
+    uint32_t at = lower_bound(r, x);
+    memmove(&r->sorted[at + 1], &r->sorted[at], (r->n - at) * sizeof(r->sorted[0]));
+    r->sorted[at] = x;
+    r->n++;
+}
+
+static void sorted_remove(jp_recent_t *r, int64_t x)
+{
+    uint32_t at = lower_bound(r, x); /* present: it is in the ring */
+    memmove(&r->sorted[at], &r->sorted[at + 1], (r->n - at - 1) * sizeof(r->sorted[0]));
+    r->n--;
+}
+
+void jp_recent_add(jp_recent_t *r, int64_t t_ms)
+{
+    if (r->n == r->cap)
+        sorted_remove(r, r->t[r->next]);
+    r->t[r->next] = t_ms;
+    r->next = (r->next + 1) % r->cap;
+    sorted_insert(r, t_ms);
 }
 
 int jp_recent_median(const jp_recent_t *r, int64_t *out)
 {
-    int64_t v[JP_RECENT_MAX];
-    uint32_t n = sorted(r, v);
-    if (n == 0)
+    if (r->n == 0)
         return -1;
-    *out = v[(n - 1) / 2];
+    *out = r->sorted[(r->n - 1) / 2];
     return 0;
 }
 
@@ -78,17 +93,18 @@ int jp_recent_decode(jp_recent_t *r, const void *buf, size_t len)
     uint32_t n = (uint32_t)head, wcap = (uint32_t)(head >> 32);
     if (wcap != cap || n > cap || next >= cap)
         return -1;
-    r->n = n;
-    r->next = (uint32_t)next;
-    for (uint32_t i = 0; i < n; i++)
+    for (uint32_t i = 0; i < n; i++) {
         r->t[i] = (int64_t)get64(p + 16 + 8 * i);
+        sorted_insert(r, r->t[i]);
+    }
+    r->next = (uint32_t)next;
     return 0;
 }
 
 int jp_event_time_too_far(const jp_recent_t *r, int64_t t_ms, int64_t max_jump_ms)
 {
-    int64_t v[JP_RECENT_MAX];
-    uint32_t n = sorted(r, v);
+    const int64_t *v = r->sorted;
+    uint32_t n = r->n;
     if (n == 0)
         return 0;
     /* The median trails the partition's present by half the window; twice

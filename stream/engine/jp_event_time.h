@@ -38,9 +38,12 @@
 #define JP_RECENT_DRAWS    9  /* window of draw partitions */
 #define JP_RECENT_WIRE_LEN (8 * (2 + JP_RECENT_MAX))
 
-/* The last `cap` event times of a partition (a ring). */
+/* The last `cap` event times of a partition: a ring, and the same values
+ * kept sorted (every record of the partition reads the median and the
+ * quartile, so they cost an index, not a sort). */
 typedef struct jp_recent_s {
-    int64_t t[JP_RECENT_MAX];
+    int64_t t[JP_RECENT_MAX];      /* in arrival order (ring) */
+    int64_t sorted[JP_RECENT_MAX]; /* the n values, ascending */
     uint32_t cap, n, next;
 } jp_recent_t;
 

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "config/jp_config.h"
@@ -104,6 +105,39 @@ static void test_wire_form_round_trips(void **state)
     assert_int_equal(back.n, 0);
 }
 
+static int cmp64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The sorted copy is always the ring's values sorted, through wrap-around,
+ * repeated values and a round trip through the wire form. */
+static void test_sorted_copy_follows_the_ring(void **state)
+{
+    (void)state;
+    jp_recent_t r;
+    jp_recent_init(&r, JP_RECENT_MAX);
+    uint64_t x = 88172645463325252ull;
+    for (int i = 0; i < 500; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17; /* xorshift64 */
+        jp_recent_add(&r, T0 + (int64_t)(x % 50) * MIN_MS);
+        int64_t want[JP_RECENT_MAX];
+        memcpy(want, r.t, r.n * sizeof(want[0]));
+        qsort(want, r.n, sizeof(want[0]), cmp64);
+        assert_memory_equal(r.sorted, want, r.n * sizeof(want[0]));
+        int64_t m;
+        assert_int_equal(jp_recent_median(&r, &m), 0);
+        assert_int_equal(m, want[(r.n - 1) / 2]);
+    }
+    uint8_t wire[JP_RECENT_WIRE_LEN];
+    jp_recent_encode(&r, wire);
+    jp_recent_t back;
+    jp_recent_init(&back, JP_RECENT_MAX);
+    assert_int_equal(jp_recent_decode(&back, wire, sizeof(wire)), 0);
+    assert_memory_equal(back.sorted, r.sorted, r.n * sizeof(r.sorted[0]));
+}
+
 static void test_draws_bounded_in_headline_draws(void **state)
 {
     (void)state;
@@ -141,6 +175,7 @@ int main(void)
         cmocka_unit_test(test_empty_window_accepts),
         cmocka_unit_test(test_genuine_jump_becomes_normal),
         cmocka_unit_test(test_wire_form_round_trips),
+        cmocka_unit_test(test_sorted_copy_follows_the_ring),
         cmocka_unit_test(test_draws_bounded_in_headline_draws),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
