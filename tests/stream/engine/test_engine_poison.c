@@ -74,13 +74,19 @@ static struct {
     int32_t rogue_id, recursive_id;
 } fx;
 
+/* key: a string, or "\0"-framed bytes when key_len is given (> 0). */
+static size_t key_len;
+
 static void produce(int input, const char *key, const void *val, size_t len, int64_t ts,
                     const char *expect)
 {
-    rd_kafka_resp_err_t err = rd_kafka_producev(
-        fx.producer, RD_KAFKA_V_TOPIC(fx.topics[input]), RD_KAFKA_V_PARTITION(0),
-        RD_KAFKA_V_KEY(key, key ? strlen(key) : 0), RD_KAFKA_V_VALUE((void *)val, len),
-        RD_KAFKA_V_TIMESTAMP(ts), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+    rd_kafka_resp_err_t err =
+        rd_kafka_producev(fx.producer, RD_KAFKA_V_TOPIC(fx.topics[input]), RD_KAFKA_V_PARTITION(0),
+                          RD_KAFKA_V_KEY(key, key_len ? key_len
+                                              : key   ? strlen(key)
+                                                      : 0),
+                          RD_KAFKA_V_VALUE((void *)val, len), RD_KAFKA_V_TIMESTAMP(ts),
+                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
     assert_int_equal(err, 0);
     sent_t *s = &fx.sent[fx.n_sent++];
     *s = (sent_t){input, fx.next[input]++, expect, NULL, len};
@@ -222,6 +228,16 @@ static void produce_bad_input(void)
     produce_event(IN_SALES, "GB", &e, t, "FIELD_TOO_LONG");
     e = sale_at(502, t, id, cust);
     produce_event(IN_SALES, "NL", &e, t, "KEY_MISMATCH");
+    /* Keys as Confluent's Avro serializers write them (a "string" key
+     * schema, framed): the country is read from them too. */
+    static const char avro_gb[] = {0, 0, 0, 0, 7, 4, 'G', 'B'},
+                      avro_nl[] = {0, 0, 0, 0, 7, 4, 'N', 'L'};
+    key_len = sizeof(avro_gb);
+    e = sale_at(506, t, id, cust);
+    produce_event(IN_SALES, avro_gb, &e, t, NULL);
+    e = sale_at(507, t, id, cust);
+    produce_event(IN_SALES, avro_nl, &e, t, "KEY_MISMATCH");
+    key_len = 0;
     e = sale_at(503, INT64_MIN, id, cust);
     produce_event(IN_SALES, "GB", &e, t, "BAD_EVENT_TIME");
     e = sale_at(504, t, id, cust);
