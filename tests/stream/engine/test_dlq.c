@@ -20,6 +20,8 @@
 #include <string.h>
 
 #include "engine/jp_dlq.h"
+#include "engine/jp_engine.h"
+#include "jp_test.h"
 
 static const char key_hex[] = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 static const char other_hex[] = "ff0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
@@ -223,6 +225,40 @@ static void test_truncated_fits_and_says_so(void **state)
     jp_dlq_key_free(k);
 }
 
+/* `jackpot run` refuses to start without a usable dead-letter key (only
+ * `jackpot dev` has a fixed development key). */
+static void test_engine_needs_a_key(void **state)
+{
+    (void)state;
+    jp_conf_t conf;
+    jp_config_t cfg;
+    jp_conf_init(&conf, NULL);
+    assert_int_equal(jp_config_load(&conf, "configs/jackpot.yaml", NULL, &cfg), 0);
+    jp_conf_destroy(&conf);
+    char *dir = jp_test_tmpdir("dlq-engine");
+    free(cfg.state.dir);
+    cfg.state.dir = strdup(dir);
+    char *saved = cfg.dead_letters.key.value;
+    jp_metrics_t *m = jp_metrics_new();
+    jp_engine_opts_t run = {0, NULL, 0};
+    char err[512];
+    int code = 0;
+    cfg.dead_letters.key.value = NULL;
+    assert_null(jp_engine_new(&cfg, m, &run, &code, err, sizeof(err)));
+    assert_int_equal(code, 78);
+    assert_non_null(strstr(err, "dead_letters.key_file"));
+    cfg.dead_letters.key.value = "not hex at all";
+    assert_null(jp_engine_new(&cfg, m, &run, &code, err, sizeof(err)));
+    assert_int_equal(code, 78);
+    assert_non_null(strstr(err, "64 hex digits"));
+    assert_null(strstr(err, "not hex at all")); /* a secret is never quoted */
+    cfg.dead_letters.key.value = saved;
+    jp_metrics_free(m);
+    jp_config_release(&cfg);
+    jp_test_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -230,6 +266,7 @@ int main(void)
         cmocka_unit_test(test_deterministic_and_distinct),
         cmocka_unit_test(test_wrong_key_altered_or_moved_do_not_open),
         cmocka_unit_test(test_truncated_fits_and_says_so),
+        cmocka_unit_test(test_engine_needs_a_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
