@@ -192,6 +192,10 @@ int jp_engine_timeout(jp_engine_t *e, int normal_ms);
 /* rd_kafka_flush within jp_engine_timeout(timeout_ms), giving up as soon
  * as a stop's grace runs out. */
 rd_kafka_resp_err_t jp_engine_flush(jp_engine_t *e, int timeout_ms);
+/* rd_kafka_query_watermark_offsets in short slices within timeout_ms,
+ * giving up as soon as a stop's grace runs out. */
+rd_kafka_resp_err_t jp_engine_watermarks(jp_engine_t *e, rd_kafka_t *rk, const char *topic,
+                                         int partition, int64_t *lo, int64_t *hi, int timeout_ms);
 /* The synchronous offset commit, within the same deadline. */
 rd_kafka_resp_err_t jp_engine_commit_offsets(jp_engine_t *e,
                                              const rd_kafka_topic_partition_list_t *offsets);

@@ -190,6 +190,20 @@ void jp_engine_destroy_handle(jp_engine_t *e, rd_kafka_t *rk, int flags)
     }
 }
 
+rd_kafka_resp_err_t jp_engine_watermarks(jp_engine_t *e, rd_kafka_t *rk, const char *topic,
+                                         int partition, int64_t *lo, int64_t *hi, int timeout_ms)
+{
+    int64_t until = jp_clock_now_ms() + timeout_ms;
+    for (;;) {
+        int64_t now = jp_clock_now_ms();
+        int slice = jp_engine_timeout(e, (int)(until - now < 500 ? until - now : 500));
+        rd_kafka_resp_err_t err =
+            rd_kafka_query_watermark_offsets(rk, topic, partition, lo, hi, slice > 0 ? slice : 0);
+        if (err != RD_KAFKA_RESP_ERR__TIMED_OUT || jp_clock_now_ms() >= until || left_ms(e) == 0)
+            return err;
+    }
+}
+
 void jp_engine_close_consumer(jp_engine_t *e, rd_kafka_t *rk)
 {
     rd_kafka_queue_t *q = rd_kafka_queue_new(rk);

@@ -48,8 +48,8 @@ int64_t jp_engine_io_gap(void *ctx, int partition, jp_input_t input, int64_t exp
     if (rd_kafka_get_watermark_offsets(rk, topic, partition, &lo, &hi) == 0 && lo >= 0 &&
         lo <= expected)
         return 0;
-    rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
-        rk, topic, partition, &lo, &hi, jp_engine_timeout(e, WATERMARK_TIMEOUT_MS));
+    rd_kafka_resp_err_t err =
+        jp_engine_watermarks(e, rk, topic, partition, &lo, &hi, WATERMARK_TIMEOUT_MS);
     if (err) {
         jp_log_warn("engine",
                     "%s [%d]: offsets %lld..%lld were skipped and the low watermark cannot be "

@@ -23,8 +23,7 @@ void jp_engine_seek_back(jp_engine_t *e, int p, jp_input_t i, int64_t off)
     rd_kafka_t *rk = i == JP_INPUT_SALES ? e->leader : e->follower;
     if (off < 0) {
         int64_t lo = -1, hi = -1;
-        rd_kafka_resp_err_t qerr = rd_kafka_query_watermark_offsets(rk, e->topics[i], p, &lo, &hi,
-                                                                    jp_engine_timeout(e, 5000));
+        rd_kafka_resp_err_t qerr = jp_engine_watermarks(e, rk, e->topics[i], p, &lo, &hi, 5000);
         off = qerr || lo < 0 ? WANT_UNRESOLVED : lo;
     }
     e->rewind[p][i].want = off;
@@ -33,7 +32,7 @@ void jp_engine_seek_back(jp_engine_t *e, int p, jp_input_t i, int64_t off)
         return;
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(l, e->topics[i], p)->offset = off;
-    rd_kafka_error_t *err = rd_kafka_seek_partitions(rk, l, jp_engine_timeout(e, 10000));
+    rd_kafka_error_t *err = rd_kafka_seek_partitions(rk, l, jp_engine_timeout(e, 2000));
     if (err) {
         jp_log_warn("engine", "seek %s [%d]: %s", e->topics[i], p, rd_kafka_error_string(err));
         rd_kafka_error_destroy(err);

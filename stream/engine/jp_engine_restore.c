@@ -57,8 +57,8 @@ int jp_engine_restore_task(jp_engine_t *e, jp_task_t *t, const int64_t committed
     for (size_t i = 0; i < N_CHANGELOG; i++) {
         jp_cf_t cf = jp_engine_changelog_cfs[i];
         int64_t lo;
-        rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
-            e->restorer, e->changelog[cf], p, &lo, &hi[cf], jp_engine_timeout(e, 10000));
+        rd_kafka_resp_err_t err =
+            jp_engine_watermarks(e, e->restorer, e->changelog[cf], p, &lo, &hi[cf], 10000);
         if (err) {
             snprintf(errstr, errstr_size, "changelog %s [%d]: %s", e->changelog[cf], p,
                      rd_kafka_err2str(err));

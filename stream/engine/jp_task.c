@@ -1060,8 +1060,8 @@ static const char *key_country(const void *key, size_t len)
     if (key && len == 2)
         return key;
     /* Avro string of length 2: zigzag varint 4, then the bytes */
-    if (key && jp_serde_frame_parse(key, len, &id, &payload, &plen) == JP_SERDE_OK &&
-        plen == 3 && payload[0] == 4)
+    if (key && jp_serde_frame_parse(key, len, &id, &payload, &plen) == JP_SERDE_OK && plen == 3 &&
+        payload[0] == 4)
         return (const char *)payload + 1;
     return NULL;
 }
