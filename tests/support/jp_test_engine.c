@@ -33,7 +33,7 @@
 #include "sim/jp_sim_world.h"
 #include "jp_test.h"
 
-static void load_config(jp_config_t *out)
+void jp_test_config_load(jp_config_t *out)
 {
     jp_conf_t conf;
     jp_conf_init(&conf, NULL);
@@ -51,7 +51,7 @@ void jp_test_stack_start(jp_test_stack_t *s, const char *tag, int n_brokers)
     jp_log_set_level(getenv("JP_TEST_VERBOSE") ? JP_LOG_DEBUG : JP_LOG_ERROR);
     s->dir = jp_test_tmpdir(tag);
     jp_config_t cfg;
-    load_config(&cfg);
+    jp_test_config_load(&cfg);
     snprintf(path, sizeof(path), "%s/registry", s->dir);
     s->stack = jp_devstack_start(&cfg, n_brokers, 0, "127.0.0.1:0", path, err, sizeof(err));
     jp_config_release(&cfg);
@@ -118,7 +118,7 @@ static void set_string(char **field, const char *value)
 void jp_test_engine_config(jp_test_stack_t *s, const char *tag, jp_config_t *out)
 {
     char buf[600];
-    load_config(out);
+    jp_test_config_load(out);
     assert_int_equal(jp_devstack_configure(s->stack, out), 0);
     snprintf(buf, sizeof(buf), "%s/state-%s", s->dir, tag);
     set_string(&out->state.dir, buf);

@@ -33,6 +33,9 @@ void jp_test_stack_stop(jp_test_stack_t *s);
  * the stack's registry. Adds the records written to s->records. */
 void jp_test_stack_simulate(jp_test_stack_t *s, const char *world, int weeks);
 
+/* Loads configs/jackpot.yaml as it is (errors fail the test). */
+void jp_test_config_load(jp_config_t *out);
+
 /* Loads configs/jackpot.yaml for a run tagged tag: pointed at the stack,
  * group id and state directory <dir>/state-<tag>[-<instance>], output
  * topics <configured name>.<tag> (features, recommendations, alerts,

@@ -22,6 +22,7 @@
 #include "engine/jp_dlq.h"
 #include "engine/jp_engine.h"
 #include "jp_test.h"
+#include "jp_test_engine.h"
 
 static const char key_hex[] = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 static const char other_hex[] = "ff0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
@@ -230,11 +231,8 @@ static void test_truncated_fits_and_says_so(void **state)
 static void test_engine_needs_a_key(void **state)
 {
     (void)state;
-    jp_conf_t conf;
     jp_config_t cfg;
-    jp_conf_init(&conf, NULL);
-    assert_int_equal(jp_config_load(&conf, "configs/jackpot.yaml", NULL, &cfg), 0);
-    jp_conf_destroy(&conf);
+    jp_test_config_load(&cfg);
     char *dir = jp_test_tmpdir("dlq-engine");
     free(cfg.state.dir);
     cfg.state.dir = strdup(dir);

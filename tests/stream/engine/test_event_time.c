@@ -18,6 +18,7 @@
 
 #include "config/jp_config.h"
 #include "engine/jp_event_time.h"
+#include "jp_test_engine.h"
 
 #define MIN_MS  60000LL
 #define HOUR_MS 3600000LL
@@ -141,11 +142,8 @@ static void test_sorted_copy_follows_the_ring(void **state)
 static void test_draws_bounded_in_headline_draws(void **state)
 {
     (void)state;
-    jp_conf_t conf;
     jp_config_t cfg;
-    jp_conf_init(&conf, NULL);
-    assert_int_equal(jp_config_load(&conf, "configs/jackpot.yaml", NULL, &cfg), 0);
-    jp_conf_destroy(&conf);
+    jp_test_config_load(&cfg);
     char err[256];
     jp_calendar_t *cal = jp_calendar_new(jp_config_country(&cfg, "NL"), err, sizeof(err));
     assert_non_null(cal);
