@@ -158,6 +158,11 @@ int jp_admin_route(jp_admin_t *a, const char *path, jp_admin_handler handler, vo
     return route_add(a, path, JP_ADMIN_BY_METHOD, NULL, handler, ctx);
 }
 
+int jp_admin_route_get(jp_admin_t *a, const char *path, jp_admin_handler handler, void *ctx)
+{
+    return route_add(a, path, JP_ADMIN_BY_METHOD, "GET, HEAD", handler, ctx);
+}
+
 int jp_admin_route_auth(jp_admin_t *a, const char *path, jp_admin_handler handler, void *ctx)
 {
     return route_add(a, path, JP_ADMIN_MUTATES, NULL, handler, ctx);

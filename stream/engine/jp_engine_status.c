@@ -99,6 +99,8 @@ void jp_engine_update_status(jp_engine_t *e)
             tot.dead_lettered += c.dead_lettered;
             tot.duplicates += c.duplicates;
             tot.late += c.late;
+            int64_t lost = jp_task_lost(t, (jp_input_t)i);
+            tot.lost += lost;
             int64_t lo = 0, hi = 0, next = jp_task_next_offset(t, (jp_input_t)i);
             rd_kafka_get_watermark_offsets(i == 0 ? e->leader : e->follower, e->topics[i], p, &lo,
                                            &hi);
@@ -120,6 +122,7 @@ void jp_engine_update_status(jp_engine_t *e)
             json_object_set_new(ij, "dead_lettered", json_integer(c.dead_lettered));
             json_object_set_new(ij, "duplicates", json_integer(c.duplicates));
             json_object_set_new(ij, "late", json_integer(c.late));
+            json_object_set_new(ij, "lost", json_integer(lost));
             json_object_set_new(ij, "lag", json_integer(l > 0 ? l : 0));
             json_array_append_new(inputs, ij);
         }
@@ -159,6 +162,7 @@ void jp_engine_update_status(jp_engine_t *e)
     free(e->status_json);
     e->status_json = s;
     e->ready = ready;
+    e->rewinds_at_commit = jp_counter_get(e->rewinds);
     e->totals = tot;
     pthread_mutex_unlock(&e->status_lock);
 }
@@ -173,8 +177,11 @@ char *jp_engine_status_json(jp_engine_t *e)
 
 int jp_engine_ready(jp_engine_t *e)
 {
+    /* Rewinds happen between commits, when the snapshot is not rebuilt:
+     * a task that cannot make progress (every commit failing, each
+     * failure rewinding every task) shows here first. */
     pthread_mutex_lock(&e->status_lock);
-    int r = e->ready;
+    int r = e->ready && jp_counter_get(e->rewinds) - e->rewinds_at_commit < STALL_REWINDS;
     pthread_mutex_unlock(&e->status_lock);
     return r;
 }
