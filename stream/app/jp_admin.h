@@ -60,7 +60,7 @@ typedef enum {
     JP_ADMIN_BY_METHOD = 0, /* GET/HEAD read, every other method mutates */
     JP_ADMIN_READS,         /* every method only reads (e.g. a POSTed what-if) */
     JP_ADMIN_MUTATES,       /* every method changes state (promote, rollback, reload) */
-    JP_ADMIN_PUBLIC,        /* probes and scrapes: no token, no rate limit */
+    JP_ADMIN_PUBLIC,        /* probes and scrapes: no token, no rate limit, GET/HEAD only */
 } jp_admin_access_t;
 
 typedef int (*jp_admin_handler)(void *ctx, const char *method, const char *path, const char *query,

@@ -25,7 +25,8 @@ static jp_task_t *open_task_once(jp_engine_t *e, int p, char *errstr, size_t err
     for (int i = 0; i < JP_INPUT__COUNT; i++)
         rd_kafka_topic_partition_list_add(l, e->topics[i], p);
     /* Short: a stop must not wait behind it (jp_engine_open_task retries). */
-    rd_kafka_resp_err_t err = rd_kafka_committed(e->leader, l, jp_engine_timeout(e, OPEN_COMMITTED_MS));
+    rd_kafka_resp_err_t err =
+        rd_kafka_committed(e->leader, l, jp_engine_timeout(e, OPEN_COMMITTED_MS));
     int64_t committed[JP_INPUT__COUNT];
     for (int i = 0; i < JP_INPUT__COUNT; i++)
         committed[i] = err ? -1 : l->elems[i].offset < 0 ? -1 : l->elems[i].offset;
