@@ -127,11 +127,14 @@ static int replay_one(dlq_ctx_t *c, const jp_dlq_opened_t *o, char *errstr, size
     for (size_t i = 0; i < o->n_headers; i++)
         rd_kafka_header_add(h, o->header_names[i], -1, o->header_values[i],
                             o->header_values[i] ? (ssize_t)o->header_lens[i] : 0);
+    /* librdkafka's RD_KAFKA_V_KEY/VALUE cast their argument without parentheses, so a
+     * conditional expression must be evaluated first. */
+    const void *key = o->key_null ? NULL : o->key;
+    const void *value = o->value_null ? NULL : o->value;
     for (;;) {
         rd_kafka_resp_err_t err = rd_kafka_producev(
             c->producer, RD_KAFKA_V_TOPIC(o->topic), RD_KAFKA_V_PARTITION(o->partition),
-            RD_KAFKA_V_KEY(o->key_null ? NULL : o->key, o->key_len),
-            RD_KAFKA_V_VALUE(o->value_null ? NULL : o->value, o->value_len),
+            RD_KAFKA_V_KEY(key, o->key_len), RD_KAFKA_V_VALUE((void *)value, o->value_len),
             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
         if (!err)
             return 0;
