@@ -18,10 +18,12 @@
  * delays route registration. Built-ins carry their allowed methods and get
  * 405 + Allow from the dispatcher; engine routes decide methods themselves.
  *
- * The operator token is kept only as its SHA-256 digest and a presented
- * token is hashed the same way and compared with CRYPTO_memcmp: equal-length
- * inputs to a constant-time compare, so timing reveals neither content nor
- * length of the secret.
+ * Access is declared by the route, decided by jp_auth: each route says
+ * whether it is public (probes, scrapes), read-only, mutating, or - the
+ * default - mutating for every method but GET and HEAD, so a route that
+ * forgets to declare itself fails closed. The dispatcher only asks jp_auth
+ * (rate limit first, so guessing tokens is rate limited too, then the
+ * token) and turns the answer into 429/401/403.
  *
  * The server thread starts with every signal blocked: process signals
  * (SIGTERM, SIGINT) go to the engine's threads, and a peer closing its
@@ -29,7 +31,10 @@
  * SIGPIPE.
  */
 #include "app/jp_admin.h"
+#include "model/base/jp_err.h"
 
+#include "app/jp_auth.h"
+#include "base/jp_clock.h"
 #include "base/jp_listen.h"
 
 #include <arpa/inet.h>
@@ -39,8 +44,6 @@
 #include <event2/http.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <openssl/crypto.h>
-#include <openssl/sha.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -50,13 +53,14 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 typedef struct {
     char *path;
     size_t len;
     bool prefix; /* path ends in '/' */
-    bool auth;
+    jp_admin_access_t access;
     const char *allow; /* built-ins: the only methods accepted, "GET, HEAD" */
     jp_admin_handler handler;
     void *ctx;
@@ -64,11 +68,10 @@ typedef struct {
 
 struct jp_admin_s {
     jp_metrics_t *metrics;
-    pthread_mutex_t lock; /* routes and token */
+    pthread_mutex_t lock; /* routes and auth */
     jp_admin_route_t *routes;
     size_t nroutes, cap;
-    unsigned char token_digest[SHA256_DIGEST_LENGTH];
-    bool has_token;
+    jp_auth_t *auth; /* borrowed; NULL: reads open, mutations refused */
     /* running state, owned by the controlling thread */
     bool running;
     struct event_base *base;
@@ -110,7 +113,7 @@ static int on_healthz(void *ctx, const char *method, const char *path, const cha
 
 /* ---- routes -------------------------------------------------------------- */
 
-static int route_add(jp_admin_t *a, const char *path, bool auth, const char *allow,
+static int route_add(jp_admin_t *a, const char *path, jp_admin_access_t access, const char *allow,
                      jp_admin_handler handler, void *ctx)
 {
     if (!path || path[0] != '/' || !handler)
@@ -133,7 +136,7 @@ static int route_add(jp_admin_t *a, const char *path, bool auth, const char *all
         goto out;
     r->len = strlen(path);
     r->prefix = path[r->len - 1] == '/';
-    r->auth = auth;
+    r->access = access;
     r->allow = allow;
     r->handler = handler;
     r->ctx = ctx;
@@ -144,14 +147,33 @@ out:
     return rc;
 }
 
+int jp_admin_route_access(jp_admin_t *a, const char *path, jp_admin_access_t access,
+                          jp_admin_handler handler, void *ctx)
+{
+    /* Public routes are probes and scrapes: they only read. */
+    return route_add(a, path, access, access == JP_ADMIN_PUBLIC ? "GET, HEAD" : NULL, handler, ctx);
+}
+
 int jp_admin_route(jp_admin_t *a, const char *path, jp_admin_handler handler, void *ctx)
 {
-    return route_add(a, path, false, NULL, handler, ctx);
+    return route_add(a, path, JP_ADMIN_BY_METHOD, NULL, handler, ctx);
+}
+
+int jp_admin_route_get(jp_admin_t *a, const char *path, jp_admin_handler handler, void *ctx)
+{
+    return route_add(a, path, JP_ADMIN_BY_METHOD, "GET, HEAD", handler, ctx);
 }
 
 int jp_admin_route_auth(jp_admin_t *a, const char *path, jp_admin_handler handler, void *ctx)
 {
-    return route_add(a, path, true, NULL, handler, ctx);
+    return route_add(a, path, JP_ADMIN_MUTATES, NULL, handler, ctx);
+}
+
+void jp_admin_set_auth(jp_admin_t *a, jp_auth_t *auth)
+{
+    pthread_mutex_lock(&a->lock);
+    a->auth = auth;
+    pthread_mutex_unlock(&a->lock);
 }
 
 /* The route for path (exact first, then the longest prefix); caller holds
@@ -169,43 +191,6 @@ static const jp_admin_route_t *route_match(const jp_admin_t *a, const char *path
             best = r;
     }
     return best;
-}
-
-static void token_digest(const char *token, size_t len, unsigned char out[SHA256_DIGEST_LENGTH])
-{
-    SHA256((const unsigned char *)token, len, out);
-}
-
-int jp_admin_set_operator_token(jp_admin_t *a, const char *token)
-{
-    unsigned char d[SHA256_DIGEST_LENGTH];
-    bool set = token && *token;
-    if (set)
-        token_digest(token, strlen(token), d);
-    pthread_mutex_lock(&a->lock);
-    a->has_token = set;
-    memcpy(a->token_digest, set ? d : (unsigned char[SHA256_DIGEST_LENGTH]){0}, sizeof(d));
-    pthread_mutex_unlock(&a->lock);
-    OPENSSL_cleanse(d, sizeof(d));
-    return 0;
-}
-
-/* Digest of the bearer token in an Authorization header; false if the
- * header is missing or not "Bearer <token>" (scheme case-insensitive). */
-static bool bearer_digest(const char *hdr, unsigned char out[SHA256_DIGEST_LENGTH])
-{
-    if (!hdr || strncasecmp(hdr, "Bearer ", 7) != 0)
-        return false;
-    const char *t = hdr + 7;
-    while (*t == ' ' || *t == '\t')
-        t++;
-    size_t len = strlen(t);
-    while (len > 0 && (t[len - 1] == ' ' || t[len - 1] == '\t'))
-        len--;
-    if (len == 0)
-        return false;
-    token_digest(t, len, out);
-    return true;
 }
 
 /* ---- request dispatch ---------------------------------------------------- */
@@ -235,7 +220,7 @@ static const char *method_name(enum evhttp_cmd_type m)
 /* Sends status with body (may be NULL); HEAD gets the headers only, with
  * the Content-Length a GET would have had. */
 static void reply(struct evhttp_request *req, int status, const char *content_type,
-                  const char *body, const char *allow, bool auth_challenge)
+                  const char *body, const char *allow, const char *retry_after)
 {
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
     struct evbuffer *out = evbuffer_new();
@@ -244,8 +229,10 @@ static void reply(struct evhttp_request *req, int status, const char *content_ty
     evhttp_add_header(h, "Cache-Control", "no-store");
     if (allow)
         evhttp_add_header(h, "Allow", allow);
-    if (auth_challenge)
+    if (status == 401)
         evhttp_add_header(h, "WWW-Authenticate", "Bearer realm=\"jackpot\"");
+    if (retry_after)
+        evhttp_add_header(h, "Retry-After", retry_after);
     if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
         char cl[32];
         snprintf(cl, sizeof(cl), "%zu", len);
@@ -272,6 +259,37 @@ static char *request_body(struct evhttp_request *req, size_t *len)
     return body;
 }
 
+/* Rate limit, then token: 0 when the request may reach its handler, else
+ * the status, with a JSON error in *body_out (malloc'd) and Retry-After. */
+static int admit(jp_admin_t *a, struct evhttp_request *req, const jp_admin_route_t *r,
+                 const char *method, char **body_out, char retry_after[24])
+{
+    if (r->access == JP_ADMIN_PUBLIC)
+        return 0;
+    bool mutating = r->access == JP_ADMIN_MUTATES ||
+                    (r->access == JP_ADMIN_BY_METHOD && strcmp(method, "GET") != 0 &&
+                     strcmp(method, "HEAD") != 0);
+    char *peer = NULL, why[256] = "too many requests";
+    ev_uint16_t peer_port = 0;
+    evhttp_connection_get_peer(evhttp_request_get_connection(req), &peer, &peer_port);
+    int64_t retry = 0;
+    pthread_mutex_lock(&a->lock);
+    int status = jp_auth_rate_take(a->auth, peer, jp_clock_now_ms(), &retry) != 0 ? 429 : 0;
+    if (!status)
+        status = jp_auth_check(
+            a->auth, evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization"),
+            mutating, (int64_t)time(NULL), why, sizeof(why));
+    pthread_mutex_unlock(&a->lock);
+    if (status == 429)
+        snprintf(retry_after, 24, "%lld", (long long)retry);
+    if (status) { /* jp_auth's messages are plain text without quotes or backslashes */
+        size_t n = strlen(why) + 16;
+        if ((*body_out = malloc(n)))
+            snprintf(*body_out, n, "{\"error\":\"%s\"}", why);
+    }
+    return status;
+}
+
 static void on_request(struct evhttp_request *req, void *arg)
 {
     jp_admin_t *a = arg;
@@ -281,28 +299,26 @@ static void on_request(struct evhttp_request *req, void *arg)
     const char *method = method_name(evhttp_request_get_command(req));
     if (!path || !*path)
         path = "/";
-    unsigned char presented[SHA256_DIGEST_LENGTH];
-    bool has_bearer = bearer_digest(
-        evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization"), presented);
 
     pthread_mutex_lock(&a->lock);
     const jp_admin_route_t *found = route_match(a, path);
     jp_admin_route_t r = found ? *found : (jp_admin_route_t){0}; /* r.path: do not use */
-    bool authorized =
-        !r.auth || (a->has_token && has_bearer &&
-                    CRYPTO_memcmp(presented, a->token_digest, sizeof(presented)) == 0);
     pthread_mutex_unlock(&a->lock);
 
     if (!found) {
-        reply(req, 404, NULL, "{\"error\":\"not found\"}", NULL, false);
+        reply(req, 404, NULL, "{\"error\":\"not found\"}", NULL, NULL);
         return;
     }
     if (r.allow && strcmp(method, "GET") && strcmp(method, "HEAD")) {
-        reply(req, 405, NULL, "{\"error\":\"method not allowed\"}", r.allow, false);
+        reply(req, 405, NULL, "{\"error\":\"method not allowed\"}", r.allow, NULL);
         return;
     }
-    if (!authorized) {
-        reply(req, 401, NULL, "{\"error\":\"unauthorized\"}", NULL, true);
+    char *refusal = NULL, retry_after[24];
+    int refused = admit(a, req, &r, method, &refusal, retry_after);
+    if (refused) {
+        reply(req, refused, NULL, refusal ? refusal : "{\"error\":\"refused\"}", NULL,
+              refused == 429 ? retry_after : NULL);
+        free(refusal);
         return;
     }
     size_t body_len;
@@ -317,7 +333,7 @@ static void on_request(struct evhttp_request *req, void *arg)
         ctype = NULL;
         status = 500;
     }
-    reply(req, status, ctype, out, NULL, false);
+    reply(req, status, ctype, out, NULL, NULL);
     free(out);
     free(body);
 }
@@ -333,8 +349,8 @@ jp_admin_t *jp_admin_new(jp_metrics_t *metrics)
     a->stop_fds[0] = a->stop_fds[1] = -1;
     pthread_mutex_init(&a->lock, NULL);
     atomic_init(&a->port, 0);
-    if (route_add(a, "/metrics", false, "GET, HEAD", on_metrics, metrics) ||
-        route_add(a, "/healthz", false, "GET, HEAD", on_healthz, NULL)) {
+    if (route_add(a, "/metrics", JP_ADMIN_PUBLIC, "GET, HEAD", on_metrics, metrics) ||
+        route_add(a, "/healthz", JP_ADMIN_PUBLIC, "GET, HEAD", on_healthz, NULL)) {
         jp_admin_free(a);
         return NULL;
     }
@@ -350,7 +366,6 @@ void jp_admin_free(jp_admin_t *a)
         free(a->routes[i].path);
     free(a->routes);
     pthread_mutex_destroy(&a->lock);
-    OPENSSL_cleanse(a->token_digest, sizeof(a->token_digest));
     free(a);
 }
 
@@ -401,17 +416,17 @@ int jp_admin_start(jp_admin_t *a, const char *listen, char *errstr, size_t errst
     char host[256];
     int port;
     if (a->running) {
-        snprintf(errstr, errstr_size, "admin server already running");
+        jp_err_set(errstr, errstr_size, "admin server already running");
         return -1;
     }
     if (!listen) {
-        snprintf(errstr, errstr_size, "no listen address");
+        jp_err_set(errstr, errstr_size, "no listen address");
         return -1;
     }
     if (jp_listen_parse(listen, host, sizeof(host), &port, errstr, errstr_size))
         return -1;
     if (pipe(a->stop_fds) != 0) {
-        snprintf(errstr, errstr_size, "pipe: %s", strerror(errno));
+        jp_err_set(errstr, errstr_size, "pipe: %s", strerror(errno));
         a->stop_fds[0] = a->stop_fds[1] = -1;
         return -1;
     }
@@ -420,7 +435,7 @@ int jp_admin_start(jp_admin_t *a, const char *listen, char *errstr, size_t errst
     if (!(a->base = event_base_new()) || !(a->http = evhttp_new(a->base)) ||
         !(a->stop_ev = event_new(a->base, a->stop_fds[0], EV_READ, on_stop, a->base)) ||
         event_add(a->stop_ev, NULL) != 0) {
-        snprintf(errstr, errstr_size, "cannot create the admin HTTP server");
+        jp_err_set(errstr, errstr_size, "cannot create the admin HTTP server");
         teardown(a);
         return -1;
     }
@@ -434,7 +449,7 @@ int jp_admin_start(jp_admin_t *a, const char *listen, char *errstr, size_t errst
     struct evhttp_bound_socket *bound = evhttp_bind_socket_with_handle(a->http, host, port);
     int bp = bound ? bound_port(bound) : -1;
     if (bp < 0) {
-        snprintf(errstr, errstr_size, "cannot listen on %s: %s", listen, strerror(errno));
+        jp_err_set(errstr, errstr_size, "cannot listen on %s: %s", listen, strerror(errno));
         teardown(a);
         return -1;
     }
@@ -446,7 +461,7 @@ int jp_admin_start(jp_admin_t *a, const char *listen, char *errstr, size_t errst
     int rc = pthread_create(&a->thread, NULL, server_main, a);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc != 0) {
-        snprintf(errstr, errstr_size, "cannot start the admin thread: %s", strerror(rc));
+        jp_err_set(errstr, errstr_size, "cannot start the admin thread: %s", strerror(rc));
         teardown(a);
         return -1;
     }

@@ -3,9 +3,9 @@
  * libevent's evhttp, in its own thread with its own event_base.
  *
  * Contract:
- * - Lifecycle: jp_admin_new -> jp_admin_route* / jp_admin_set_operator_token
+ * - Lifecycle: jp_admin_new -> jp_admin_route* / jp_admin_set_auth
  *   -> jp_admin_start -> ... -> jp_admin_stop -> jp_admin_free. Routes and the
- *   token may also be changed while the server runs (they are read under a
+ *   auth may also be changed while the server runs (they are read under a
  *   mutex per request); start/stop/free belong to one controlling thread.
  *   jp_admin_stop returns once the server thread has been joined and every
  *   socket closed; it may be followed by another jp_admin_start.
@@ -27,11 +27,16 @@
  *   turned into 500) and may set *body_out to a malloc'd NUL-terminated body
  *   (freed by the server) and *content_type_out to a static string (default
  *   "application/json"). The handler decides on 405 for its own methods.
- * - Auth: routes added with jp_admin_route_auth require
- *   "Authorization: Bearer <token>" equal to the operator token (compared in
- *   constant time); otherwise 401 {"error":"unauthorized"} with a
- *   WWW-Authenticate: Bearer header. Without an operator token every such
- *   request is refused (fail closed).
+ * - Access: every route declares one jp_admin_access_t. PUBLIC routes
+ *   (/metrics, /healthz, probes) are never rate limited nor authenticated.
+ *   For the others the jp_auth_t given to jp_admin_set_auth decides (see
+ *   jp_auth.h): first the client's rate limit (429 with Retry-After), then
+ *   the token (401 with WWW-Authenticate: Bearer, or 403), each with a body
+ *   {"error": "..."}; the handler runs only when both pass. A request is
+ *   mutating when its route is MUTATES, or BY_METHOD (the default of
+ *   jp_admin_route) and the method is not GET or HEAD. Without a jp_auth_t
+ *   reads are open, nothing is rate limited and mutating requests get 401
+ *   (fail closed).
  * - Malformed requests get evhttp's 400; headers above JP_ADMIN_MAX_HEADERS
  *   bytes are refused; idle connections time out after JP_ADMIN_TIMEOUT_S.
  * - Never prints; errors come back in errstr.
@@ -48,6 +53,15 @@
 #define JP_ADMIN_TIMEOUT_S   30
 
 typedef struct jp_admin_s jp_admin_t;
+typedef struct jp_auth_s jp_auth_t;
+
+/* What a route does, for authorization. */
+typedef enum {
+    JP_ADMIN_BY_METHOD = 0, /* GET/HEAD read, every other method mutates */
+    JP_ADMIN_READS,         /* every method only reads (e.g. a POSTed what-if) */
+    JP_ADMIN_MUTATES,       /* every method changes state (promote, rollback, reload) */
+    JP_ADMIN_PUBLIC,        /* probes and scrapes: no token, no rate limit, GET/HEAD only */
+} jp_admin_access_t;
 
 typedef int (*jp_admin_handler)(void *ctx, const char *method, const char *path, const char *query,
                                 const char *body, size_t body_len, char **body_out,
@@ -62,10 +76,18 @@ void jp_admin_free(jp_admin_t *a);
  * ends in '/'). path must start with '/'; registering a path twice (or a
  * built-in) fails. 0 or -1. */
 int jp_admin_route(jp_admin_t *a, const char *path, jp_admin_handler handler, void *ctx);
-/* Same, behind the operator bearer token. */
+/* Same, for a read-only route: GET and HEAD reach the handler, any other
+ * method is answered 405 with "Allow: GET, HEAD" by the server. */
+int jp_admin_route_get(jp_admin_t *a, const char *path, jp_admin_handler handler, void *ctx);
+/* The same with the route's access declared (jp_admin_route is
+ * JP_ADMIN_BY_METHOD). */
+int jp_admin_route_access(jp_admin_t *a, const char *path, jp_admin_access_t access,
+                          jp_admin_handler handler, void *ctx);
+/* Shorthand for JP_ADMIN_MUTATES: every method needs an operator token. */
 int jp_admin_route_auth(jp_admin_t *a, const char *path, jp_admin_handler handler, void *ctx);
-/* Sets (copies) the operator token; NULL or "" removes it. 0 or -1. */
-int jp_admin_set_operator_token(jp_admin_t *a, const char *token);
+/* Sets the authorizer (borrowed: it must outlive the server; NULL removes
+ * it). */
+void jp_admin_set_auth(jp_admin_t *a, jp_auth_t *auth);
 
 /* Binds listen ("host:port", "[v6]:port"; port 0 picks a free port) and
  * starts the server thread. 0, or -1 with the reason in errstr (bad

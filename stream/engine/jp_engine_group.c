@@ -10,6 +10,7 @@
  * inputs (the group's bookkeeping only ever sees sales).
  */
 #include "jp_engine-internal.h"
+#include "model/base/jp_err.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +31,9 @@ static int read_commit_points(jp_engine_t *e, jp_engine_restore_t *r, int n, cha
     for (int k = 0; k < n; k++)
         for (int i = 0; i < JP_INPUT__COUNT; i++)
             rd_kafka_topic_partition_list_add(l, e->topics[i], jp_task_partition(r[k].t));
-    rd_kafka_resp_err_t err = rd_kafka_committed(e->consumer, l, 10000);
+    /* Short: a stop must not wait behind it (jp_engine_open_tasks retries). */
+    rd_kafka_resp_err_t err =
+        rd_kafka_committed(e->consumer, l, jp_engine_timeout(e, OPEN_COMMITTED_MS));
     for (int k = 0; !err && k < n; k++) {
         r[k].have_ends = 0;
         for (int i = 0; i < JP_INPUT__COUNT; i++) {
@@ -49,7 +52,7 @@ static int read_commit_points(jp_engine_t *e, jp_engine_restore_t *r, int n, cha
     }
     rd_kafka_topic_partition_list_destroy(l);
     if (err)
-        snprintf(errstr, errstr_size, "cannot read committed offsets: %s", rd_kafka_err2str(err));
+        jp_err_set(errstr, errstr_size, "cannot read committed offsets: %s", rd_kafka_err2str(err));
     return err ? -1 : 0;
 }
 
@@ -60,7 +63,7 @@ static int open_tasks_once(jp_engine_t *e, const int *ps, int n, char *errstr, s
 {
     jp_engine_restore_t *r = calloc((size_t)n, sizeof(*r));
     if (!r) {
-        snprintf(errstr, errstr_size, "out of memory");
+        jp_err_set(errstr, errstr_size, "out of memory");
         return -1;
     }
     jp_task_t **ts = calloc((size_t)n, sizeof(*ts));
@@ -68,7 +71,7 @@ static int open_tasks_once(jp_engine_t *e, const int *ps, int n, char *errstr, s
                                     errstr_size)
                 : -1;
     if (!ts)
-        snprintf(errstr, errstr_size, "out of memory");
+        jp_err_set(errstr, errstr_size, "out of memory");
     int opened = rc == 0 ? n : 0;
     for (int k = 0; k < opened; k++)
         r[k].t = ts[k];
@@ -174,7 +177,8 @@ void jp_engine_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         unsigned char fresh[MAX_TASKS] = {0};
         for (int i = 0; i < l->cnt; i++) {
             int p = l->elems[i].partition;
-            if (p >= 0 && p < e->n_partitions && !e->tasks[p] && !fresh[p]) {
+            /* Stopping: no task is opened any more. */
+            if (p >= 0 && p < e->n_partitions && !e->tasks[p] && !fresh[p] && !e->stop) {
                 fresh[p] = 1;
                 ps[n++] = p;
             }

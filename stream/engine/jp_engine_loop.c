@@ -13,6 +13,7 @@
  * dropped until the wanted offset arrives.
  */
 #include "jp_engine-internal.h"
+#include "model/base/jp_err.h"
 
 #include <poll.h>
 #include <string.h>
@@ -32,7 +33,7 @@ void jp_engine_seek_back(jp_engine_t *e, int p, jp_input_t i, int64_t off)
     if (off < 0) {
         int64_t lo = -1, hi = -1;
         rd_kafka_resp_err_t qerr =
-            rd_kafka_query_watermark_offsets(rk, e->topics[i], p, &lo, &hi, 5000);
+            jp_engine_watermarks(e, rk, e->topics[i], p, &lo, &hi, WATERMARK_TIMEOUT_MS);
         off = qerr || lo < 0 ? WANT_UNRESOLVED : lo;
     }
     e->rewind[p][i].want = off;
@@ -41,7 +42,7 @@ void jp_engine_seek_back(jp_engine_t *e, int p, jp_input_t i, int64_t off)
         return;
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(l, e->topics[i], p)->offset = off;
-    rd_kafka_error_t *err = rd_kafka_seek_partitions(rk, l, 10000);
+    rd_kafka_error_t *err = rd_kafka_seek_partitions(rk, l, jp_engine_timeout(e, SEEK_TIMEOUT_MS));
     if (err) {
         jp_log_warn("engine", "seek %s [%d]: %s", e->topics[i], p, rd_kafka_error_string(err));
         rd_kafka_error_destroy(err);
@@ -119,10 +120,10 @@ static void hand_over(jp_engine_t *e, jp_task_record_t *recs, size_t n)
             jp_log_warn("engine", "%s [%d] offset %lld: schema registry unavailable, retrying",
                         e->topics[in], p, (long long)recs[i].offset);
             jp_engine_seek_back(e, p, in, recs[i].offset);
-            usleep(500000);
+            usleep(REGISTRY_RETRY_PAUSE_MS * 1000);
         } else if (res[i] == JP_TASK_FAILED) {
             jp_engine_rewind_all(e, "a record's outputs could not be queued");
-        } else if (res[i] != JP_TASK_SKIPPED) {
+        } else if (res[i] != JP_TASK_SKIPPED && res[i] != JP_TASK_STOPPED) {
             jp_counter_add(jp_engine_counter(e, in, "consumed", "ALL"), 1);
         }
     }
@@ -185,6 +186,22 @@ void jp_engine_queues_close(jp_engine_t *e, int p)
         }
 }
 
+void jp_engine_inputs_release(jp_engine_t *e)
+{
+    for (int p = 0; p < MAX_TASKS; p++)
+        jp_engine_queues_close(e, p);
+    if (e->cq) {
+        rd_kafka_queue_io_event_enable(e->cq, -1, NULL, 0);
+        rd_kafka_queue_destroy(e->cq);
+        e->cq = NULL;
+    }
+    for (int i = 0; i < JP_INPUT__COUNT; i++)
+        if (e->rkt_in[i]) {
+            rd_kafka_topic_destroy(e->rkt_in[i]);
+            e->rkt_in[i] = NULL;
+        }
+}
+
 /* One round: the consumer queue (rebalances, errors, and records of any
  * partition without a queue of its own), then up to JP_TASK_BATCH_MAX
  * records of every input of every task. Returns the messages handled. */
@@ -241,7 +258,7 @@ int jp_engine_run(jp_engine_t *e, char *errstr, size_t errstr_size)
     rd_kafka_resp_err_t err = rd_kafka_subscribe(e->consumer, sub);
     rd_kafka_topic_partition_list_destroy(sub);
     if (err) {
-        snprintf(errstr, errstr_size, "subscribe: %s", rd_kafka_err2str(err));
+        jp_err_set(errstr, errstr_size, "subscribe: %s", rd_kafka_err2str(err));
         return -1;
     }
     e->last_commit_ms = jp_clock_now_ms();
@@ -257,19 +274,11 @@ int jp_engine_run(jp_engine_t *e, char *errstr, size_t errstr_size)
         else if (got == 0 && !e->stop)
             wait_for_input(e, (int)(due < IDLE_WAIT_MS ? due : IDLE_WAIT_MS));
     }
-    jp_engine_commit(e);
-    /* librdkafka wants the queue handles gone before the consumer closes;
-     * leaving the group then revokes (and commits) the tasks. */
-    for (int p = 0; p < e->n_partitions; p++)
-        jp_engine_queues_close(e, p);
-    rd_kafka_queue_io_event_enable(e->cq, -1, NULL, 0);
-    rd_kafka_queue_destroy(e->cq);
-    e->cq = NULL;
-    rd_kafka_consumer_close(e->consumer);
-    for (int p = 0; p < e->n_partitions; p++)
-        if (e->tasks[p])
-            jp_engine_close_task(e, p);
-    rd_kafka_flush(e->producer, 10000);
+    jp_engine_shutdown(e);
     /* The status keeps the figures of the last commit: tasks are closed now. */
+    if (e->exit_code) {
+        snprintf(errstr, errstr_size, "%s", e->fatal_err);
+        return -1;
+    }
     return 0;
 }

@@ -8,6 +8,7 @@
  * partitions, one assignment of the restorer, one read.
  */
 #include "jp_engine-internal.h"
+#include "model/base/jp_err.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 
 #include "base/jp_clock.h"
 #include "base/jp_log.h"
+#include "model/base/jp_endian.h"
 
 /* Changelog records taken from the restorer per call. */
 #define RESTORE_POLL_BATCH 1024
@@ -30,13 +32,8 @@ static int header_offsets(const rd_kafka_message_t *m, int64_t out[JP_INPUT__COU
     if (rd_kafka_message_headers(m, &h) || rd_kafka_header_get_last(h, HDR_OFFSETS, &v, &n) ||
         n != 8 * JP_INPUT__COUNT)
         return -1;
-    const uint8_t *p = v;
-    for (int i = 0; i < JP_INPUT__COUNT; i++) {
-        uint64_t u = 0;
-        for (int b = 0; b < 8; b++)
-            u = (u << 8) | p[8 * i + b];
-        out[i] = (int64_t)u;
-    }
+    for (int i = 0; i < JP_INPUT__COUNT; i++)
+        out[i] = (int64_t)jp_be64_get((const uint8_t *)v + 8 * i);
     return 0;
 }
 
@@ -65,12 +62,12 @@ static int watermarks(jp_engine_t *e, rd_kafka_topic_partition_list_t *l, int64_
 {
     for (int i = 0; i < l->cnt; i++)
         l->elems[i].offset = which;
-    rd_kafka_resp_err_t err = rd_kafka_offsets_for_times(e->restorer, l, 10000);
+    rd_kafka_resp_err_t err = jp_engine_offsets_for_times(e, e->restorer, l, REQUEST_TIMEOUT_MS);
     for (int i = 0; !err && i < l->cnt; i++)
         if (l->elems[i].err)
             err = l->elems[i].err;
     if (err)
-        snprintf(errstr, errstr_size, "changelog watermarks: %s", rd_kafka_err2str(err));
+        jp_err_set(errstr, errstr_size, "changelog watermarks: %s", rd_kafka_err2str(err));
     return err ? -1 : 0;
 }
 
@@ -170,13 +167,13 @@ static int restore_one(reader_t *rd, const rd_kafka_message_t *m, char *errstr, 
     int rc = 0;
     if (beyond_commit(&rd->r[k], s->cf, m)) {
         if (jp_task_restore_skip(t, s->cf, m->key, m->key_len) != 0) {
-            snprintf(errstr, errstr_size, "out of memory");
+            jp_err_set(errstr, errstr_size, "out of memory");
             rc = -1;
         }
         s->skipped++;
     } else if (jp_task_restore_record(t, s->cf, m->key, m->key_len, m->payload, m->len,
                                       m->offset) != 0) {
-        snprintf(errstr, errstr_size, "cannot write restored state");
+        jp_err_set(errstr, errstr_size, "cannot write restored state");
         rc = -1;
     } else {
         s->applied++;
@@ -206,7 +203,7 @@ int jp_engine_restore_tasks(jp_engine_t *e, jp_engine_restore_t *r, int n, char 
     int n_slots = 0, rc = 0;
     int64_t t0 = jp_clock_now_ms();
     if (!slots || !by) {
-        snprintf(errstr, errstr_size, "out of memory");
+        jp_err_set(errstr, errstr_size, "out of memory");
         rc = -1;
     } else if (plan(e, r, n, slots, &n_slots, errstr, errstr_size) != 0) {
         rc = -1;
@@ -233,19 +230,25 @@ int jp_engine_restore_tasks(jp_engine_t *e, jp_engine_restore_t *r, int n, char 
     }
     rd_kafka_assign(e->restorer, l);
     rd_kafka_topic_partition_list_destroy(l);
-    int64_t t_loop = jp_clock_now_ms(), deadline = t_loop + 120000;
+    int64_t t_loop = jp_clock_now_ms(), deadline = t_loop + RESTORE_DEADLINE_MS;
     reader_t rd = {e, r, slots, by, at, NULL, -1, 0};
     /* Messages in batches from the restorer's queue: a poll per message
      * cost more than applying most of them. */
     rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(e->restorer);
     rd_kafka_message_t *msgs[RESTORE_POLL_BATCH];
     while (rd.done < total && rc == 0) {
-        ssize_t got = q ? rd_kafka_consume_batch_queue(q, 500, msgs, RESTORE_POLL_BATCH) : -1;
+        ssize_t got =
+            q ? rd_kafka_consume_batch_queue(q, RESTORE_POLL_MS, msgs, RESTORE_POLL_BATCH) : -1;
         if (got <= 0) {
-            if (jp_clock_now_ms() > deadline) {
-                snprintf(errstr, errstr_size,
-                         "restore stalled (%lld of %lld records, none for 120 s)",
-                         (long long)rd.done, (long long)total);
+            if (e->stop) {
+                jp_err_set(errstr, errstr_size,
+                           "restore interrupted by a stop (%lld of %lld records)",
+                           (long long)rd.done, (long long)total);
+                rc = -1;
+            } else if (jp_clock_now_ms() > deadline) {
+                jp_err_set(errstr, errstr_size,
+                           "restore stalled (%lld of %lld records, none for %d s)",
+                           (long long)rd.done, (long long)total, RESTORE_DEADLINE_MS / 1000);
                 rc = -1;
             }
             continue;
@@ -255,7 +258,7 @@ int jp_engine_restore_tasks(jp_engine_t *e, jp_engine_restore_t *r, int n, char 
                 rc = restore_one(&rd, msgs[j], errstr, errstr_size);
             rd_kafka_message_destroy(msgs[j]);
         }
-        deadline = jp_clock_now_ms() + 120000;
+        deadline = jp_clock_now_ms() + RESTORE_DEADLINE_MS;
         jp_gauge_set(e->restore_progress, (double)rd.done / (double)total);
     }
     if (q)

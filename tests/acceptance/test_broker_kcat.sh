@@ -10,7 +10,8 @@ trap 'kill "$pid" 2>/dev/null || true; rm -rf "$tmp"' EXIT
 port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 "$bin" broker --brokers 2 --port "$port" >"$tmp/out" 2>"$tmp/err" &
 pid=$!
-for _ in $(seq 100); do [ -s "$tmp/out" ] && break; sleep 0.1; done
+# generous: a loaded CI machine starts the broker slowly
+for _ in $(seq 600); do [ -s "$tmp/out" ] && break; sleep 0.1; done
 boot=$(head -1 "$tmp/out")
 [ "$boot" = "127.0.0.1:$port,127.0.0.1:$((port + 1))" ] || { echo "bootstraps: '$boot'"; cat "$tmp/err"; exit 1; }
 

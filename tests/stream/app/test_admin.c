@@ -4,8 +4,10 @@
  * headers and HEAD can be sent). Covers start/stop/restart, start errors,
  * /healthz, /metrics (content type, body equal to a render, HEAD, 405,
  * scrapes while another thread updates), exact and prefix routes with
- * query strings and bodies, 404, handler status checks, bearer auth
- * (401/200, fail-closed without a token), oversized and malformed requests,
+ * query strings and bodies, 404, handler status checks, JWT auth through
+ * jp_auth (401/403/200 per route access and role, fail-closed without a
+ * key, protected reads) and its rate limit (429 + Retry-After), oversized
+ * and malformed requests,
  * and jp_admin_query_param.
  *
  * Label: integration
@@ -17,6 +19,7 @@
 #include <cmocka.h>
 
 #include "app/jp_admin.h"
+#include "app/jp_auth.h"
 #include "base/jp_metrics.h"
 #include "jp_test.h"
 
@@ -31,7 +34,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <jwt.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---- raw HTTP client ----------------------------------------------------- */
@@ -306,9 +311,10 @@ static void test_routes(void **state)
                odd = {.tag = "odd", .status = 999}, csv = {.tag = "csv", .ctype = "text/csv"},
                late = {.tag = "late", .status = 201};
     jp_admin_t *a = jp_admin_new(NULL);
-    assert_int_equal(jp_admin_route(a, "/models", echo, &exact), 0);
-    assert_int_equal(jp_admin_route(a, "/models/", echo, &pre), 0);
-    assert_int_equal(jp_admin_route(a, "/models/v/", echo, &deep), 0);
+    /* routing only: declared read-only so that every method reaches them */
+    assert_int_equal(jp_admin_route_access(a, "/models", JP_ADMIN_READS, echo, &exact), 0);
+    assert_int_equal(jp_admin_route_access(a, "/models/", JP_ADMIN_READS, echo, &pre), 0);
+    assert_int_equal(jp_admin_route_access(a, "/models/v/", JP_ADMIN_READS, echo, &deep), 0);
     assert_int_equal(jp_admin_route(a, "/odd", echo, &odd), 0);
     assert_int_equal(jp_admin_route(a, "/csv", echo, &csv), 0);
     assert_int_equal(jp_admin_route(a, "/models", echo, &exact), -1);
@@ -369,69 +375,225 @@ static void test_routes(void **state)
     jp_admin_free(a);
 }
 
-static void test_auth(void **state)
+/* ---- JWTs ------------------------------------------------------------------ */
+
+static const char test_key[] = "0123456789abcdef0123456789abcdef";
+
+/* A JWT signed with key by alg (JWT_ALG_NONE: unsigned) carrying role (NULL:
+ * none) and exp = now + exp_in (exp_in == 0: no exp); extra: more claims
+ * as JSON. Static buffer. */
+static const char *mint(jwt_alg_t alg, const char *key, const char *role, long exp_in,
+                        const char *extra)
+{
+    static char tok[1024];
+    jwt_t *j = NULL;
+    assert_int_equal(jwt_new(&j), 0);
+    if (role)
+        assert_int_equal(jwt_add_grant(j, "role", role), 0);
+    if (exp_in)
+        assert_int_equal(jwt_add_grant_int(j, "exp", (long)time(NULL) + exp_in), 0);
+    if (extra)
+        assert_int_equal(jwt_add_grants_json(j, extra), 0);
+    size_t klen = key ? strlen(key) : 0;
+    assert_int_equal(jwt_set_alg(j, alg, (const unsigned char *)key, (int)klen), 0);
+    char *t = jwt_encode_str(j);
+    assert_non_null(t);
+    snprintf(tok, sizeof(tok), "%s", t);
+    free(t);
+    jwt_free(j);
+    return tok;
+}
+
+static const char *bearer(const char *token)
+{
+    static char h[1200];
+    snprintf(h, sizeof(h), "Authorization: Bearer %s\r\n", token);
+    return h;
+}
+
+static jp_auth_t *auth_new(int protect_reads, double rate, int64_t burst)
+{
+    char err[128] = "";
+    jp_auth_opts_t o = {test_key, protect_reads, rate, burst};
+    jp_auth_t *au = jp_auth_new(&o, err, sizeof(err));
+    if (!au)
+        print_message("jp_auth_new: %s\n", err);
+    assert_non_null(au);
+    return au;
+}
+
+/* One request; asserts the status and, for refusals, the JSON error shape
+ * and the challenge on 401. */
+static void expect_status(int port, const char *method, const char *target, const char *hdr,
+                          int status)
+{
+    http_resp_t r;
+    http_req(port, method, target, hdr, NULL, &r);
+    if (r.status != status)
+        print_message("%s %s: %d %s\n", method, target, r.status, r.body ? r.body : "");
+    assert_int_equal(r.status, status);
+    if (status == 401 || status == 403 || status == 429)
+        assert_int_equal(strncmp(r.body, "{\"error\":\"", 10), 0);
+    if (status == 401)
+        assert_int_equal(strncmp(header(&r, "WWW-Authenticate"), "Bearer", 6), 0);
+    resp_free(&r);
+}
+
+/* A read-only route: GET and HEAD reach the handler, anything else is 405
+ * with the Allow header, and the handler never sees it. */
+static void test_read_only_routes(void **state)
 {
     (void)state;
-    echo_ctx_t op = {.tag = "op"}, open = {.tag = "open"};
+    echo_ctx_t ro = {.tag = "ro"};
     jp_admin_t *a = jp_admin_new(NULL);
-    assert_int_equal(jp_admin_route_auth(a, "/admin/", echo, &op), 0);
-    assert_int_equal(jp_admin_route(a, "/open", echo, &open), 0);
+    assert_int_equal(jp_admin_route_get(a, "/v1/tasks", echo, &ro), 0);
+    assert_int_equal(jp_admin_route_get(a, "/v1/tasks", echo, &ro), -1);
     char err[128];
     assert_int_equal(jp_admin_start(a, "127.0.0.1:0", err, sizeof(err)), 0);
     int port = jp_admin_port(a);
     http_resp_t r;
-
-    /* no token configured: fail closed, even for a well-formed header */
-    http_req(port, "POST", "/admin/promote", "Authorization: Bearer anything\r\n", NULL, &r);
-    assert_int_equal(r.status, 401);
+    http_req(port, "GET", "/v1/tasks", "", NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "ro GET /v1/tasks ? b=NULL []");
     resp_free(&r);
+    http_req(port, "HEAD", "/v1/tasks", "", NULL, &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    const char *methods[] = {"POST", "PUT", "DELETE", "PATCH", "OPTIONS"};
+    for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+        http_req(port, methods[i], "/v1/tasks", "", "x", &r);
+        assert_int_equal(r.status, 405);
+        assert_string_equal(header(&r, "Allow"), "GET, HEAD");
+        resp_free(&r);
+    }
+    assert_int_equal(atomic_load(&ro.calls), 2);
+    jp_admin_free(a);
+}
 
-    assert_int_equal(jp_admin_set_operator_token(a, "s3cret-T0ken"), 0);
+static void test_auth(void **state)
+{
+    (void)state;
+    echo_ctx_t op = {.tag = "op"}, open = {.tag = "open"}, what = {.tag = "whatif"};
+    jp_admin_t *a = jp_admin_new(NULL);
+    assert_int_equal(jp_admin_route_auth(a, "/admin/", echo, &op), 0);
+    assert_int_equal(jp_admin_route(a, "/open", echo, &open), 0);
+    assert_int_equal(jp_admin_route_access(a, "/whatif", JP_ADMIN_READS, echo, &what), 0);
+    char err[128];
+    assert_int_equal(jp_admin_start(a, "127.0.0.1:0", err, sizeof(err)), 0);
+    int port = jp_admin_port(a);
+    char operator_tok[1024], op_hdr[1200];
+    snprintf(operator_tok, sizeof(operator_tok), "%s",
+             mint(JWT_ALG_HS256, test_key, "operator", 300, NULL));
+    snprintf(op_hdr, sizeof(op_hdr), "%s", bearer(operator_tok));
+
+    /* no authorizer: reads open, anything mutating refused (fail closed) */
+    expect_status(port, "POST", "/admin/promote", op_hdr, 401);
+    expect_status(port, "GET", "/admin/x", op_hdr, 401);
+    expect_status(port, "POST", "/open", op_hdr, 401);
+    expect_status(port, "GET", "/open", "", 200);
+    expect_status(port, "POST", "/whatif", "", 200);
+
+    jp_auth_t *au = auth_new(0, 0, 0);
+    jp_admin_set_auth(a, au);
     const char *refused[] = {
         "",
         "Authorization: Bearer wrong\r\n",
-        "Authorization: Bearer s3cret-T0ke\r\n",
-        "Authorization: Bearer s3cret-T0kenX\r\n",
-        "Authorization: Bearer S3CRET-T0KEN\r\n",
+        "Authorization: Bearer a.b.c\r\n",
         "Authorization: Basic czNjcmV0LVQwa2Vu\r\n",
-        "Authorization: s3cret-T0ken\r\n",
         "Authorization: Bearer\r\n",
         "Authorization: Bearer \r\n",
-        "X-Authorization: Bearer s3cret-T0ken\r\n",
     };
-    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
-        http_req(port, "POST", "/admin/promote", refused[i], NULL, &r);
-        assert_int_equal(r.status, 401);
-        assert_string_equal(r.body, "{\"error\":\"unauthorized\"}");
-        assert_non_null(header(&r, "WWW-Authenticate"));
-        assert_int_equal(strncmp(header(&r, "WWW-Authenticate"), "Bearer", 6), 0);
-        resp_free(&r);
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+        expect_status(port, "POST", "/admin/promote", refused[i], 401);
+    const char *bad_tokens[] = {
+        mint(JWT_ALG_HS256, "another key, also 32 bytes long!", "operator", 300, NULL),
+        mint(JWT_ALG_NONE, NULL, "operator", 300, NULL),
+        mint(JWT_ALG_HS512, test_key, "operator", 300, NULL),
+        mint(JWT_ALG_HS256, test_key, "operator", -3600, NULL),                 /* expired */
+        mint(JWT_ALG_HS256, test_key, "operator", 0, NULL),                     /* no exp */
+        mint(JWT_ALG_HS256, test_key, "operator", 0, "{\"exp\":\"later\"}"),    /* exp text */
+        mint(JWT_ALG_HS256, test_key, "operator", 300, "{\"nbf\":4102444800}"), /* 2100 */
+    };
+    for (size_t i = 0; i < sizeof(bad_tokens) / sizeof(bad_tokens[0]); i++) {
+        char tok[1024];
+        snprintf(tok, sizeof(tok), "%s", bad_tokens[i]);
+        expect_status(port, "POST", "/admin/promote", bearer(tok), 401);
     }
+    /* a valid token with its signature's last character changed */
+    char tampered[1024];
+    snprintf(tampered, sizeof(tampered), "%s", operator_tok);
+    tampered[strlen(tampered) - 1] ^= 1;
+    expect_status(port, "POST", "/admin/promote", bearer(tampered), 401);
     assert_int_equal(atomic_load(&op.calls), 0);
 
-    const char *accepted[] = {
-        "Authorization: Bearer s3cret-T0ken\r\n",
-        "Authorization: bearer s3cret-T0ken\r\n",
-        "Authorization: Bearer   s3cret-T0ken  \r\n",
-    };
-    for (size_t i = 0; i < sizeof(accepted) / sizeof(accepted[0]); i++) {
+    /* authenticated, but not allowed */
+    expect_status(port, "POST", "/admin/promote",
+                  bearer(mint(JWT_ALG_HS256, test_key, "viewer", 300, NULL)), 403);
+    expect_status(port, "GET", "/admin/x",
+                  bearer(mint(JWT_ALG_HS256, test_key, "viewer", 300, NULL)), 403);
+    expect_status(port, "POST", "/open", bearer(mint(JWT_ALG_HS256, test_key, "viewer", 300, NULL)),
+                  403);
+    expect_status(port, "POST", "/admin/promote",
+                  bearer(mint(JWT_ALG_HS256, test_key, "root", 300, NULL)), 403);
+    expect_status(port, "POST", "/admin/promote",
+                  bearer(mint(JWT_ALG_HS256, test_key, NULL, 300, NULL)), 403);
+    assert_int_equal(atomic_load(&op.calls), 0);
+
+    /* the operator may; scheme case and blanks do not matter */
+    char lower[1200];
+    snprintf(lower, sizeof(lower), "Authorization: bearer   %s  \r\n", operator_tok);
+    const char *accepted[] = {op_hdr, lower};
+    for (size_t i = 0; i < 2; i++) {
+        http_resp_t r;
         http_req(port, "POST", "/admin/promote?b=v2", accepted[i], "go", &r);
         assert_int_equal(r.status, 200);
         assert_string_equal(r.body, "op POST /admin/promote ?b=v2 b=v2 [go]");
         resp_free(&r);
     }
-    assert_int_equal(atomic_load(&op.calls), 3);
+    assert_int_equal(atomic_load(&op.calls), 2);
+    expect_status(port, "POST", "/open", op_hdr, 200);
+    /* reads stay open, probes and scrapes too */
+    expect_status(port, "GET", "/open", "", 200);
+    expect_status(port, "POST", "/whatif", "", 200);
+    expect_status(port, "GET", "/healthz", "", 200);
+    expect_status(port, "GET", "/metrics", "", 503); /* no registry given: reached the handler */
 
-    /* open routes ignore the header; removing the token closes the route */
-    http_req(port, "GET", "/open", "Authorization: Bearer wrong\r\n", NULL, &r);
-    assert_int_equal(r.status, 200);
+    /* protected reads: a viewer (or operator) token is needed, probes stay open */
+    jp_auth_t *ro = auth_new(1, 0, 0);
+    jp_admin_set_auth(a, ro);
+    expect_status(port, "GET", "/open", "", 401);
+    expect_status(port, "POST", "/whatif", "", 401);
+    expect_status(port, "GET", "/open", bearer(mint(JWT_ALG_HS256, test_key, "viewer", 300, NULL)),
+                  200);
+    expect_status(port, "GET", "/open", op_hdr, 200);
+    expect_status(port, "GET", "/open", bearer(mint(JWT_ALG_HS256, test_key, "guest", 300, NULL)),
+                  403);
+    expect_status(port, "GET", "/healthz", "", 200);
+
+    /* rate limit: a bucket of 3 refilled once in 1000 s; 429 with Retry-After,
+     * for reads and refused requests alike; public routes are not limited */
+    jp_auth_t *rl = auth_new(0, 0.001, 3);
+    jp_admin_set_auth(a, rl);
+    for (int i = 0; i < 2; i++)
+        expect_status(port, "GET", "/open", "", 200);
+    expect_status(port, "POST", "/admin/promote", "", 401);
+    http_resp_t r;
+    http_req(port, "GET", "/open", "", NULL, &r);
+    assert_int_equal(r.status, 429);
+    assert_string_equal(r.body, "{\"error\":\"too many requests\"}");
+    const char *ra = header(&r, "Retry-After");
+    assert_non_null(ra);
+    long retry = strtol(ra, NULL, 10);
+    assert_true(retry >= 1 && retry <= 1000);
     resp_free(&r);
-    assert_int_equal(jp_admin_set_operator_token(a, NULL), 0);
-    http_req(port, "POST", "/admin/promote", "Authorization: Bearer s3cret-T0ken\r\n", NULL, &r);
-    assert_int_equal(r.status, 401);
-    resp_free(&r);
-    assert_int_equal(atomic_load(&op.calls), 3);
+    expect_status(port, "POST", "/admin/promote", op_hdr, 429);
+    expect_status(port, "GET", "/healthz", "", 200);
+    assert_int_equal(atomic_load(&op.calls), 2);
+
     jp_admin_free(a);
+    jp_auth_free(au);
+    jp_auth_free(ro);
+    jp_auth_free(rl);
 }
 
 static void test_hostile_requests(void **state)
@@ -439,7 +601,7 @@ static void test_hostile_requests(void **state)
     (void)state;
     echo_ctx_t e = {.tag = "e"};
     jp_admin_t *a = jp_admin_new(NULL);
-    assert_int_equal(jp_admin_route(a, "/in", echo, &e), 0);
+    assert_int_equal(jp_admin_route_access(a, "/in", JP_ADMIN_READS, echo, &e), 0);
     char err[128];
     assert_int_equal(jp_admin_start(a, "127.0.0.1:0", err, sizeof(err)), 0);
     int port = jp_admin_port(a);
@@ -597,13 +759,10 @@ static void test_query_param(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_start_stop_restart),
-        cmocka_unit_test(test_start_errors),
-        cmocka_unit_test(test_metrics_endpoint),
-        cmocka_unit_test(test_routes),
-        cmocka_unit_test(test_auth),
-        cmocka_unit_test(test_hostile_requests),
-        cmocka_unit_test(test_scrape_while_updating),
+        cmocka_unit_test(test_start_stop_restart), cmocka_unit_test(test_start_errors),
+        cmocka_unit_test(test_metrics_endpoint),   cmocka_unit_test(test_routes),
+        cmocka_unit_test(test_read_only_routes),   cmocka_unit_test(test_auth),
+        cmocka_unit_test(test_hostile_requests),   cmocka_unit_test(test_scrape_while_updating),
         cmocka_unit_test(test_query_param),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,9 @@
+environment              = "production"
+msk_broker_instance_type = "kafka.m7g.xlarge"
+msk_broker_count         = 3
+msk_volume_gb            = 1000
+node_instance_types      = ["m7i.xlarge", "m6i.xlarge"]
+node_min                 = 3
+node_max                 = 6
+log_retention_days       = 400
+backup_retention_days    = 35
