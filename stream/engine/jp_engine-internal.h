@@ -248,10 +248,12 @@ rd_kafka_resp_err_t jp_engine_flush(jp_engine_t *e, int timeout_ms);
  * giving up as soon as a stop's grace runs out. */
 rd_kafka_resp_err_t jp_engine_watermarks(jp_engine_t *e, rd_kafka_t *rk, const char *topic,
                                          int partition, int64_t *lo, int64_t *hi, int timeout_ms);
-/* rd_kafka_offsets_for_times (every partition of l, one request per
- * broker) in the same slices. */
+/* The offset `which` (RD_KAFKA_OFFSET_BEGINNING or _END: a watermark) of
+ * every partition of l, into its offset, by rd_kafka_offsets_for_times (one
+ * request per broker) in the same slices. */
 rd_kafka_resp_err_t jp_engine_offsets_for_times(jp_engine_t *e, rd_kafka_t *rk,
-                                                rd_kafka_topic_partition_list_t *l, int timeout_ms);
+                                                rd_kafka_topic_partition_list_t *l, int64_t which,
+                                                int timeout_ms);
 /* The synchronous offset commit, within the same deadline. */
 rd_kafka_resp_err_t jp_engine_commit_offsets(jp_engine_t *e,
                                              const rd_kafka_topic_partition_list_t *offsets);

@@ -219,26 +219,20 @@ rd_kafka_resp_err_t jp_engine_watermarks(jp_engine_t *e, rd_kafka_t *rk, const c
 }
 
 rd_kafka_resp_err_t jp_engine_offsets_for_times(jp_engine_t *e, rd_kafka_t *rk,
-                                                rd_kafka_topic_partition_list_t *l, int timeout_ms)
+                                                rd_kafka_topic_partition_list_t *l, int64_t which,
+                                                int timeout_ms)
 {
-    /* Each attempt starts from the offsets asked for: a timed-out one may
-     * have answered some partitions already. */
-    int64_t *asked = malloc((size_t)(l->cnt > 0 ? l->cnt : 1) * sizeof(*asked));
-    if (!asked)
-        return RD_KAFKA_RESP_ERR__FAIL;
-    for (int i = 0; i < l->cnt; i++)
-        asked[i] = l->elems[i].offset;
     int64_t until = jp_clock_now_ms() + timeout_ms;
-    rd_kafka_resp_err_t err;
     for (;;) {
+        /* Each attempt asks afresh: a timed-out one may have answered some
+         * partitions already. */
         for (int i = 0; i < l->cnt; i++)
-            l->elems[i].offset = asked[i];
-        err = rd_kafka_offsets_for_times(rk, l, slice_of(e, until, QUERY_SLICE_MS));
+            l->elems[i].offset = which;
+        rd_kafka_resp_err_t err =
+            rd_kafka_offsets_for_times(rk, l, slice_of(e, until, QUERY_SLICE_MS));
         if (err != RD_KAFKA_RESP_ERR__TIMED_OUT || gave_up(e, until))
-            break;
+            return err;
     }
-    free(asked);
-    return err;
 }
 
 void jp_engine_close_consumer(jp_engine_t *e, rd_kafka_t *rk)

@@ -60,9 +60,8 @@ typedef struct {
 static int watermarks(jp_engine_t *e, rd_kafka_topic_partition_list_t *l, int64_t which,
                       char *errstr, size_t errstr_size)
 {
-    for (int i = 0; i < l->cnt; i++)
-        l->elems[i].offset = which;
-    rd_kafka_resp_err_t err = jp_engine_offsets_for_times(e, e->restorer, l, REQUEST_TIMEOUT_MS);
+    rd_kafka_resp_err_t err =
+        jp_engine_offsets_for_times(e, e->restorer, l, which, REQUEST_TIMEOUT_MS);
     for (int i = 0; !err && i < l->cnt; i++)
         if (l->elems[i].err)
             err = l->elems[i].err;
