@@ -3,7 +3,12 @@
  * five countries, no faults): every closed draw-period window's features
  * equal the aggregates of the simulator's truth file exactly (tickets,
  * revenue, extra tickets, sign-ups, cancellations, reactivations, payment
- * failures), conservation holds, and nothing is dead-lettered.
+ * failures), conservation holds, and nothing is dead-lettered. From the
+ * sixth week on (every initial subscriber has been billed once, so the
+ * engine knows what each holds) the holdings at each headline draw equal
+ * the simulator's exactly: active subscribers, participating postcodes and
+ * tickets held (subscriptions plus extra tickets for that draw), and the
+ * held-ticket histogram adds up to them.
  *
  * Label: integration
  */
@@ -33,6 +38,7 @@
 typedef struct {
     char country[3];
     int64_t end, tickets, revenue, extra, signups, cancels, reacts, failures;
+    int64_t held, participating, held_tickets, hist_postcodes, hist_tickets;
 } window_t;
 
 typedef struct {
@@ -87,6 +93,14 @@ static void collect(windows_t *ws, const char *bootstraps)
             w->cancels = fv.cancellations;
             w->reacts = fv.reactivations;
             w->failures = fv.payment_failures;
+            w->held = fv.subscribers_held;
+            w->participating = fv.participating_postcodes;
+            w->held_tickets = fv.held_tickets;
+            const jp_held_tickets_t *h = fv.held_ticket_histogram.items;
+            for (size_t i = 0; i < fv.held_ticket_histogram.n; i++) {
+                w->hist_postcodes += h[i].postcodes;
+                w->hist_tickets += h[i].tickets * h[i].postcodes;
+            }
         }
         rd_kafka_message_destroy(m);
     }
@@ -168,7 +182,7 @@ static void test_quarter_matches_truth(void **state)
 
     /* Every closed draw window against its headline draw in the truth. */
     json_t *tj = jp_sim_truth_json(truth);
-    int compared = 0;
+    int compared = 0, held_compared = 0;
     for (int i = 0; i < ws->n; i++) {
         const window_t *w = &ws->w[i];
         json_t *draws = json_object_get(json_object_get(json_object_get(tj, "countries"),
@@ -206,9 +220,27 @@ static void test_quarter_matches_truth(void **state)
         assert_int_equal(w->reacts, realized(d, "reactivations"));
         assert_int_equal(w->failures, realized(d, "payment_failures"));
         compared++;
+        assert_int_equal(w->hist_postcodes, w->participating);
+        assert_int_equal(w->hist_tickets, w->held_tickets);
+        if (w->end < world.start_ms + 35 * 86400000LL)
+            continue;
+        if (getenv("JP_TEST_VERBOSE"))
+            fprintf(stderr, "%s %lld: held %lld/%lld postcodes %lld/%lld tickets %lld/%lld\n",
+                    w->country, (long long)w->end, (long long)w->held,
+                    (long long)json_integer_value(json_object_get(d, "active_subscribers")),
+                    (long long)w->participating,
+                    (long long)json_integer_value(json_object_get(d, "participating_postcodes")),
+                    (long long)w->held_tickets,
+                    (long long)json_integer_value(json_object_get(d, "tickets_held")));
+        assert_int_equal(w->held, json_integer_value(json_object_get(d, "active_subscribers")));
+        assert_int_equal(w->participating,
+                         json_integer_value(json_object_get(d, "participating_postcodes")));
+        assert_int_equal(w->held_tickets, json_integer_value(json_object_get(d, "tickets_held")));
+        held_compared++;
     }
     /* About 12 weekly periods for GB, DE, SE, NO and two monthly for NL. */
     assert_true(compared >= 40);
+    assert_true(held_compared >= 25);
 
     /* tj is borrowed from the truth */
     jp_serde_free(ws->serde);
