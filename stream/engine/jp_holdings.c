@@ -15,7 +15,9 @@
 #include <string.h>
 
 #define HOLD_TAG     "HOLD"
-#define HOLD_VERSION 1
+#define HOLD_VERSION 2
+#define HOUR_TAG     "HHOU"
+#define HOUR_MS      3600000LL
 
 typedef struct {
     int64_t t;
@@ -40,7 +42,10 @@ struct jp_holdings_s {
     size_t n_pend, cap_pend;
     uint64_t *dirty;
     size_t n_dirty, cap_dirty;
-    int blob_dirty;
+    int64_t *dirty_hours; /* hours whose pending deltas changed */
+    size_t n_dirty_hours, cap_dirty_hours;
+    int summary_dirty;
+    int oom; /* a dirty hour could not be noted: the task must rewind */
     jp_held_tickets_t *out;
     size_t cap_out;
 };
@@ -61,6 +66,7 @@ void jp_holdings_free(jp_holdings_t *h)
     free(h->hist);
     free(h->pend);
     free(h->dirty);
+    free(h->dirty_hours);
     free(h->out);
     free(h);
 }
@@ -81,13 +87,34 @@ static int grow(void **p, size_t *cap, size_t need, size_t size)
     return 0;
 }
 
+static int64_t hour_of(int64_t t)
+{
+    return t >= 0 ? t / HOUR_MS : -((-t + HOUR_MS - 1) / HOUR_MS);
+}
+
+/* Notes that an hour's pending deltas changed (a short list: the hours
+ * touched since the last commit). */
+static void hour_dirty(jp_holdings_t *h, int64_t t)
+{
+    int64_t hour = hour_of(t);
+    for (size_t i = h->n_dirty_hours; i-- > 0;)
+        if (h->dirty_hours[i] == hour)
+            return;
+    if (grow((void **)&h->dirty_hours, &h->cap_dirty_hours, h->n_dirty_hours + 1,
+             sizeof(*h->dirty_hours)) != 0) {
+        h->oom = 1;
+        return;
+    }
+    h->dirty_hours[h->n_dirty_hours++] = hour;
+}
+
 static int queue(jp_holdings_t *h, const delta_t *d)
 {
     if (grow((void **)&h->pend, &h->cap_pend, h->n_pend + 1, sizeof(*h->pend)) != 0)
         return -1;
     h->pend[h->n_pend++] = *d;
-    h->blob_dirty = 1;
-    return 0;
+    hour_dirty(h, d->t);
+    return h->oom ? -1 : 0;
 }
 
 int jp_holdings_delta(jp_holdings_t *h, int64_t t, uint64_t postcode, int64_t tickets)
@@ -199,6 +226,7 @@ int jp_holdings_fold(jp_holdings_t *h, int64_t to)
             h->pend[kept++] = *d;
             continue;
         }
+        hour_dirty(h, d->t);
         h->held += d->d_held;
         h->lapsed += d->d_lapsed;
         if (d->postcode) {
@@ -209,8 +237,8 @@ int jp_holdings_fold(jp_holdings_t *h, int64_t to)
     }
     h->n_pend = kept;
     h->folded = to;
-    h->blob_dirty = 1;
-    return 0;
+    h->summary_dirty = 1;
+    return h->oom ? -1 : 0;
 }
 
 void jp_holdings_subscribers(const jp_holdings_t *h, int64_t *held, int64_t *lapsed)
@@ -246,9 +274,9 @@ int jp_holdings_take_dirty(jp_holdings_t *h, jp_holdings_put_fn put, void *ctx)
     return 0;
 }
 
-int jp_holdings_blob_dirty(const jp_holdings_t *h)
+int jp_holdings_summary_dirty(const jp_holdings_t *h)
 {
-    return h->blob_dirty;
+    return h->summary_dirty;
 }
 
 void jp_holdings_serialize(jp_holdings_t *h, jp_bytes_writer_t *w)
@@ -257,19 +285,10 @@ void jp_holdings_serialize(jp_holdings_t *h, jp_bytes_writer_t *w)
     jp_bytes_put_i64(w, h->folded);
     jp_bytes_put_i64(w, h->held);
     jp_bytes_put_i64(w, h->lapsed);
-    jp_bytes_put_u32(w, (uint32_t)h->n_pend);
-    for (size_t i = 0; i < h->n_pend; i++) {
-        const delta_t *d = &h->pend[i];
-        jp_bytes_put_varint(w, d->t);
-        jp_bytes_put_u64(w, d->postcode);
-        jp_bytes_put_varint(w, d->tickets);
-        jp_bytes_put_u8(w, (uint8_t)d->d_held);
-        jp_bytes_put_u8(w, (uint8_t)d->d_lapsed);
-    }
-    h->blob_dirty = 0;
+    h->summary_dirty = 0;
 }
 
-int jp_holdings_load_blob(jp_holdings_t *h, const void *buf, size_t len)
+int jp_holdings_load_summary(jp_holdings_t *h, const void *buf, size_t len)
 {
     jp_bytes_reader_t r;
     jp_bytes_reader_init(&r, buf, len);
@@ -277,10 +296,50 @@ int jp_holdings_load_blob(jp_holdings_t *h, const void *buf, size_t len)
     h->folded = jp_bytes_get_i64(&r);
     h->held = jp_bytes_get_i64(&r);
     h->lapsed = jp_bytes_get_i64(&r);
+    h->summary_dirty = 0;
+    return jp_bytes_reader_done(&r) ? 0 : -1;
+}
+
+int jp_holdings_take_pending(jp_holdings_t *h, jp_holdings_hour_fn put, void *ctx)
+{
+    for (size_t k = 0; k < h->n_dirty_hours; k++) {
+        int64_t hour = h->dirty_hours[k];
+        jp_bytes_writer_t w;
+        jp_bytes_writer_init(&w);
+        size_t n = 0;
+        for (size_t i = 0; i < h->n_pend; i++)
+            n += hour_of(h->pend[i].t) == hour;
+        if (n) {
+            jp_bytes_put_header(&w, HOUR_TAG, 1);
+            jp_bytes_put_u32(&w, (uint32_t)n);
+            for (size_t i = 0; i < h->n_pend; i++) {
+                const delta_t *d = &h->pend[i];
+                if (hour_of(d->t) != hour)
+                    continue;
+                jp_bytes_put_varint(&w, d->t);
+                jp_bytes_put_u64(&w, d->postcode);
+                jp_bytes_put_varint(&w, d->tickets);
+                jp_bytes_put_u8(&w, (uint8_t)d->d_held);
+                jp_bytes_put_u8(&w, (uint8_t)d->d_lapsed);
+            }
+        }
+        int rc = w.oom ? -1 : put(ctx, hour, w.buf, w.len);
+        jp_bytes_writer_free(&w);
+        if (rc != 0)
+            return rc;
+    }
+    h->n_dirty_hours = 0;
+    return 0;
+}
+
+int jp_holdings_load_hour(jp_holdings_t *h, const void *buf, size_t len)
+{
+    jp_bytes_reader_t r;
+    jp_bytes_reader_init(&r, buf, len);
+    jp_bytes_get_header(&r, HOUR_TAG, 1);
     uint32_t n = jp_bytes_get_u32(&r);
     if (!jp_bytes_reader_ok(&r) || n > len)
         return -1;
-    h->n_pend = 0;
     for (uint32_t i = 0; i < n && jp_bytes_reader_ok(&r); i++) {
         delta_t d;
         d.t = jp_bytes_get_varint(&r);
@@ -288,10 +347,10 @@ int jp_holdings_load_blob(jp_holdings_t *h, const void *buf, size_t len)
         d.tickets = jp_bytes_get_varint(&r);
         d.d_held = (int8_t)jp_bytes_get_u8(&r);
         d.d_lapsed = (int8_t)jp_bytes_get_u8(&r);
-        if (queue(h, &d) != 0)
+        if (grow((void **)&h->pend, &h->cap_pend, h->n_pend + 1, sizeof(*h->pend)) != 0)
             return -1;
+        h->pend[h->n_pend++] = d;
     }
-    h->blob_dirty = 0;
     return jp_bytes_reader_done(&r) ? 0 : -1;
 }
 

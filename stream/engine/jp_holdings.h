@@ -25,10 +25,13 @@
  *   those with t < to, in (t, postcode) order, and sets folded = to.
  * - The histogram counts postcodes holding k >= 1 tickets; a postcode whose
  *   sum is <= 0 does not participate.
- * - Persistence: the table goes out postcode by postcode (take_dirty hands
- *   each postcode changed since the last call), the rest (fold time, counts,
- *   pending deltas) as one blob (jp_bytes "HOLD" v1); loading the postcodes
- *   and the blob rebuilds the same state, histogram included.
+ * - Persistence, incremental: the table postcode by postcode (take_dirty
+ *   hands each postcode changed since the last call), the pending deltas by
+ *   hour of event time (take_pending hands each hour whose deltas changed,
+ *   empty once folded; an hour holds what a day's extra tickets of one
+ *   draw can add, far below a record's size limit), and a small summary
+ *   (fold time, subscriber counts; jp_bytes "HOLD" v2). Loading all three
+ *   rebuilds the same state, histogram included.
  * - Not thread-safe; one per country per task.
  */
 #ifndef JP_HOLDINGS_H
@@ -69,12 +72,18 @@ const jp_held_tickets_t *jp_holdings_histogram(jp_holdings_t *h, size_t *n);
  * left the table. 0, or the first non-zero put result. */
 typedef int (*jp_holdings_put_fn)(void *ctx, uint64_t postcode, int64_t tickets);
 int jp_holdings_take_dirty(jp_holdings_t *h, jp_holdings_put_fn put, void *ctx);
-/* 1 when the blob changed since the last serialize. */
-int jp_holdings_blob_dirty(const jp_holdings_t *h);
+/* Each hour (hour = floor(event time / 1 h)) whose pending deltas changed:
+ * their encoding, or len 0 when none are left. 0, or -1 on no memory or
+ * the first non-zero put result. */
+typedef int (*jp_holdings_hour_fn)(void *ctx, int64_t hour, const void *buf, size_t len);
+int jp_holdings_take_pending(jp_holdings_t *h, jp_holdings_hour_fn put, void *ctx);
+/* 1 when the summary changed since the last serialize. */
+int jp_holdings_summary_dirty(const jp_holdings_t *h);
 void jp_holdings_serialize(jp_holdings_t *h, jp_bytes_writer_t *w);
-/* Loading: the blob and each stored postcode, in any order. -1 on corrupt
- * input or no memory. */
-int jp_holdings_load_blob(jp_holdings_t *h, const void *buf, size_t len);
+/* Loading: the summary, each stored hour of pending deltas and each stored
+ * postcode, in any order. -1 on corrupt input or no memory. */
+int jp_holdings_load_summary(jp_holdings_t *h, const void *buf, size_t len);
+int jp_holdings_load_hour(jp_holdings_t *h, const void *buf, size_t len);
 int jp_holdings_load_postcode(jp_holdings_t *h, uint64_t postcode, int64_t tickets);
 
 #endif

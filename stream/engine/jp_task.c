@@ -61,11 +61,13 @@ static const char *const local_in = "local/in";
 static const char *const local_cl = "local/cl";
 static const char *const meta_first = "first";
 static const char *const meta_clock = "clk";
-/* Per country (jp_task.h, "Holdings"): the step signals "sig/CC", the
- * holdings' blob "hold/CC" and each postcode "hpc/CC" + token (8 bytes). */
+/* Per country (see "holdings" below): the step signals "sig/CC", the
+ * holdings' summary "hold/CC", each postcode "hpc/CC" + token and each
+ * hour of pending deltas "hph/CC" + hour (8 bytes, big-endian). */
 static const char *const meta_signals = "sig/";
 static const char *const meta_holdings = "hold/";
 static const char *const meta_postcode = "hpc/";
+static const char *const meta_pending = "hph/";
 
 /* A fact waiting for the clock (jp_proc.h): a closed window's
  * FeatureVector, kept in meta under its delivery key
@@ -303,8 +305,19 @@ static int load_holdings(void *ctx, const void *key, size_t klen, const void *va
     country_state_t *c = cstate_of_key(ctx, meta_holdings, key, klen);
     if (!c)
         return 1;
-    if (jp_holdings_load_blob(c->holdings, val, vlen) != 0)
+    if (jp_holdings_load_summary(c->holdings, val, vlen) != 0)
         jp_log_error("task", "task %d: corrupt holdings of %s dropped",
+                     ((jp_task_t *)ctx)->partition, c->code);
+    return 0;
+}
+
+static int load_pending(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    country_state_t *c = cstate_of_key(ctx, meta_pending, key, klen);
+    if (!c)
+        return 1;
+    if (jp_holdings_load_hour(c->holdings, val, vlen) != 0)
+        jp_log_error("task", "task %d: corrupt pending holdings of %s dropped",
                      ((jp_task_t *)ctx)->partition, c->code);
     return 0;
 }
@@ -337,20 +350,38 @@ typedef struct {
     const country_state_t *c;
 } postcode_put_t;
 
+/* prefix + country + 8 bytes of u, big-endian (u ^ flip: offset binary
+ * for signed values, so keys sort in order). */
+static size_t country_key(uint8_t key[16], const char *prefix, const char *code, uint64_t u)
+{
+    size_t pl = strlen(prefix);
+    memcpy(key, prefix, pl);
+    memcpy(key + pl, code, 2);
+    for (int i = 0; i < 8; i++)
+        key[pl + 2 + (size_t)i] = (uint8_t)(u >> (56 - 8 * i));
+    return pl + 10;
+}
+
 static int put_postcode(void *ctx, uint64_t postcode, int64_t tickets)
 {
     postcode_put_t *p = ctx;
     uint8_t key[16];
-    size_t pl = strlen(meta_postcode);
-    memcpy(key, meta_postcode, pl);
-    memcpy(key + pl, p->c->code, 2);
-    for (int i = 0; i < 8; i++)
-        key[pl + 2 + (size_t)i] = (uint8_t)(postcode >> (56 - 8 * i));
+    size_t kl = country_key(key, meta_postcode, p->c->code, postcode);
     if (!tickets)
-        return jp_store_del(p->t->store, JP_CF_META, key, pl + 10);
+        return jp_store_del(p->t->store, JP_CF_META, key, kl);
     uint8_t v[8];
     put_i64s(v, &tickets, 1);
-    return jp_store_put(p->t->store, JP_CF_META, key, pl + 10, v, sizeof(v));
+    return jp_store_put(p->t->store, JP_CF_META, key, kl, v, sizeof(v));
+}
+
+static int put_pending(void *ctx, int64_t hour, const void *buf, size_t len)
+{
+    postcode_put_t *p = ctx;
+    uint8_t key[16];
+    size_t kl = country_key(key, meta_pending, p->c->code, (uint64_t)hour ^ (1ull << 63));
+    if (!len)
+        return jp_store_del(p->t->store, JP_CF_META, key, kl);
+    return jp_store_put(p->t->store, JP_CF_META, key, kl, buf, len);
 }
 
 /* The commit's share of the per-country state: what changed since the last. */
@@ -369,7 +400,7 @@ static int cstate_prepare(jp_task_t *t)
             jp_bytes_writer_free(&w);
             c->signals_dirty = 0;
         }
-        if (rc == 0 && jp_holdings_blob_dirty(c->holdings)) {
+        if (rc == 0 && jp_holdings_summary_dirty(c->holdings)) {
             int kl = snprintf(key, sizeof(key), "%s%.2s", meta_holdings, c->code);
             jp_bytes_writer_init(&w);
             jp_holdings_serialize(c->holdings, &w);
@@ -377,7 +408,8 @@ static int cstate_prepare(jp_task_t *t)
             jp_bytes_writer_free(&w);
         }
         postcode_put_t pp = {t, c};
-        if (rc != 0 || jp_holdings_take_dirty(c->holdings, put_postcode, &pp) != 0)
+        if (rc != 0 || jp_holdings_take_dirty(c->holdings, put_postcode, &pp) != 0 ||
+            jp_holdings_take_pending(c->holdings, put_pending, &pp) != 0)
             return -1;
     }
     return 0;
@@ -756,7 +788,9 @@ static int load_state(jp_task_t *t)
         jp_store_scan(t->store, JP_CF_META, meta_holdings, strlen(meta_holdings), load_holdings,
                       t) != 0 ||
         jp_store_scan(t->store, JP_CF_META, meta_postcode, strlen(meta_postcode), load_postcode,
-                      t) != 0)
+                      t) != 0 ||
+        jp_store_scan(t->store, JP_CF_META, meta_pending, strlen(meta_pending), load_pending, t) !=
+            0)
         return -1;
     fold_next_update(t);
     if (dedupe_load(t) != 0)

@@ -4,8 +4,8 @@
  * give, after every fold, exactly the per-postcode sums of the deltas
  * older than the fold time - the histogram, the participating postcodes
  * and the subscriber counts all agree with a direct computation - and a
- * copy rebuilt from what persistence writes (the dirty postcodes and the
- * blob) continues identically.
+ * copy rebuilt from what persistence writes (the dirty postcodes, the
+ * dirty hours of pending deltas, the summary) agrees too.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -27,11 +27,27 @@ typedef struct {
     jp_customer_change_t ch;
 } item_t;
 
-/* What persistence wrote: tickets per postcode (0: deleted). */
+/* What persistence wrote: tickets per postcode (0: deleted), pending
+ * deltas per hour. */
+#define HOURS 64
 typedef struct {
     int64_t tickets[POSTCODES + 1];
     int present[POSTCODES + 1];
+    void *hour[HOURS];
+    size_t hour_len[HOURS];
 } store_t;
+
+static int put_hour(void *ctx, int64_t hour, const void *buf, size_t len)
+{
+    store_t *s = ctx;
+    assert_true(hour >= 0 && hour < HOURS);
+    free(s->hour[hour]);
+    s->hour[hour] = len ? malloc(len) : NULL;
+    if (len)
+        memcpy(s->hour[hour], buf, len);
+    s->hour_len[hour] = len;
+    return 0;
+}
 
 static int put(void *ctx, uint64_t postcode, int64_t tickets)
 {
@@ -131,7 +147,7 @@ static void test_fold_matches_direct_sums(void **state)
     memset(&st, 0, sizeof(st));
     assert_non_null(h);
     size_t queued = 0;
-    for (int64_t to = 100; to <= 2500; to += 100) {
+    for (int64_t to = 100;; to += 100) {
         /* every item older than the fold to come and a random share of the
          * later ones, in the shuffled order */
         for (size_t i = 0; i < n; i++) {
@@ -151,27 +167,68 @@ static void test_fold_matches_direct_sums(void **state)
         assert_int_equal(jp_holdings_fold(h, to), 0);
         check(h, items, n, to);
         assert_int_equal(jp_holdings_take_dirty(h, put, &st), 0);
-        /* a copy rebuilt from what persistence wrote agrees */
+        assert_int_equal(jp_holdings_take_pending(h, put_hour, &st), 0);
+        /* a copy rebuilt from what persistence wrote agrees, now and after
+         * both fold the rest */
         jp_bytes_writer_t w;
         jp_bytes_writer_init(&w);
         jp_holdings_serialize(h, &w);
-        assert_false(jp_holdings_blob_dirty(h));
+        assert_false(jp_holdings_summary_dirty(h));
         jp_holdings_t *copy = jp_holdings_new();
-        assert_int_equal(jp_holdings_load_blob(copy, w.buf, w.len), 0);
+        assert_int_equal(jp_holdings_load_summary(copy, w.buf, w.len), 0);
         for (uint64_t p = 1; p <= POSTCODES; p++)
             if (st.present[p])
                 assert_int_equal(jp_holdings_load_postcode(copy, p, st.tickets[p]), 0);
+        for (int hr = 0; hr < HOURS; hr++)
+            if (st.hour_len[hr])
+                assert_int_equal(jp_holdings_load_hour(copy, st.hour[hr], st.hour_len[hr]), 0);
         jp_bytes_writer_free(&w);
         check(copy, items, n, to);
+        if (to == 1200) {
+            for (size_t i = 0; i < n; i++) /* the rest queued in h, folded by both */
+                if (items[order[i]].t != INT64_MIN) {
+                    item_t *it = &items[order[i]];
+                    if (it->ch.from_postcode || it->ch.from_cls || it->ch.to_cls)
+                        assert_int_equal(jp_holdings_change(h, &it->ch), 0);
+                    else
+                        assert_int_equal(jp_holdings_delta(h, it->t, it->ch.to_postcode,
+                                                           it->ch.to_tickets),
+                                         0);
+                    it->t = INT64_MIN;
+                    queued++;
+                }
+            assert_int_equal(jp_holdings_take_pending(h, put_hour, &st), 0);
+            jp_holdings_t *again = jp_holdings_new();
+            for (uint64_t p = 1; p <= POSTCODES; p++)
+                if (st.present[p])
+                    assert_int_equal(jp_holdings_load_postcode(again, p, st.tickets[p]), 0);
+            for (int hr = 0; hr < HOURS; hr++)
+                if (st.hour_len[hr])
+                    assert_int_equal(jp_holdings_load_hour(again, st.hour[hr], st.hour_len[hr]),
+                                     0);
+            jp_bytes_writer_init(&w);
+            jp_holdings_serialize(h, &w);
+            assert_int_equal(jp_holdings_load_summary(again, w.buf, w.len), 0);
+            jp_bytes_writer_free(&w);
+            assert_int_equal(jp_holdings_fold(h, 2600), 0);
+            assert_int_equal(jp_holdings_fold(again, 2600), 0);
+            check(h, items, n, 2600);
+            check(again, items, n, 2600);
+            jp_holdings_free(again);
+            jp_holdings_free(copy);
+            break;
+        }
         jp_holdings_free(copy);
     }
     assert_int_equal(queued, n);
     jp_holdings_free(h);
+    for (int hr = 0; hr < HOURS; hr++)
+        free(st.hour[hr]);
     free(order);
     free(items);
 }
 
-static void test_corrupt_blob_is_refused(void **state)
+static void test_corrupt_input_is_refused(void **state)
 {
     (void)state;
     jp_holdings_t *h = jp_holdings_new();
@@ -180,7 +237,13 @@ static void test_corrupt_blob_is_refused(void **state)
     jp_bytes_writer_init(&w);
     jp_holdings_serialize(h, &w);
     jp_holdings_t *c = jp_holdings_new();
-    assert_int_not_equal(jp_holdings_load_blob(c, w.buf, w.len - 1), 0);
+    assert_int_not_equal(jp_holdings_load_summary(c, w.buf, w.len - 1), 0);
+    store_t st;
+    memset(&st, 0, sizeof(st));
+    assert_int_equal(jp_holdings_take_pending(h, put_hour, &st), 0);
+    assert_true(st.hour_len[0] > 0);
+    assert_int_not_equal(jp_holdings_load_hour(c, st.hour[0], st.hour_len[0] - 1), 0);
+    free(st.hour[0]);
     assert_int_not_equal(jp_holdings_load_postcode(c, 0, 1), 0); /* token 0 is "none" */
     jp_bytes_writer_free(&w);
     jp_holdings_free(c);
@@ -191,7 +254,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fold_matches_direct_sums),
-        cmocka_unit_test(test_corrupt_blob_is_refused),
+        cmocka_unit_test(test_corrupt_input_is_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
