@@ -45,7 +45,8 @@ const char jp_cmd_dev_usage[] =
     "  -n, --weeks N      simulated weeks, then stop (default: the world's)\n"
     "  -s, --speed X      simulated seconds per wall second (default 10080: a\n"
     "                     week a minute)\n"
-    "      --max          simulate as fast as possible\n"
+    "      --max          simulate as fast as the processor keeps up (the\n"
+    "                     simulator never runs more than 20,000 records ahead)\n"
     "      --seed S       simulator seed (default: the world's)\n"
     "  -p, --port P       first dev broker port (default 9092; 0: ephemeral)\n"
     "      --http ADDR    admin HTTP address (default: the config's http.listen)\n"
@@ -72,6 +73,12 @@ typedef struct {
     double t_start;
 } devctx_t;
 
+/* The simulator runs at most this many records ahead of the processor:
+ * the dev broker keeps about 5 MB per partition (some 30,000 records of the
+ * busiest country), so a simulator that ran further ahead would see its
+ * records trimmed before they were read. */
+#define DEV_MAX_AHEAD 20000
+
 static void on_sim_progress(void *ctx, int64_t sim_ms, uint64_t records)
 {
     devctx_t *d = ctx;
@@ -79,6 +86,15 @@ static void on_sim_progress(void *ctx, int64_t sim_ms, uint64_t records)
     d->sim_ms = sim_ms;
     d->sim_records = records;
     pthread_mutex_unlock(&d->lock);
+    /* Backpressure (simulated hour by hour): what the simulator writes
+     * does not depend on how fast it goes. */
+    for (;;) {
+        jp_engine_totals_t t;
+        jp_engine_totals(d->engine, &t);
+        if (d->stop_sim || (int64_t)records - t.consumed <= DEV_MAX_AHEAD)
+            break;
+        usleep(2000);
+    }
 }
 
 static void *sim_main(void *arg)
@@ -102,11 +118,16 @@ static void *sim_main(void *arg)
         return NULL;
     }
     /* Stop the engine once it has consumed everything the simulator wrote
-     * (a run stopped by Ctrl-C has stopped the engine already). */
+     * (a run stopped by Ctrl-C has stopped the engine already), or found
+     * nothing left to read at two commits after the last record was
+     * written (records trimmed by the dev broker are never read). */
+    jp_engine_totals_t t0;
+    jp_engine_totals(d->engine, &t0);
     while (!d->stop_sim) {
         jp_engine_totals_t t;
         jp_engine_totals(d->engine, &t);
-        if (t.consumed >= (int64_t)stats.records || (t.tasks > 0 && t.lag == 0 && t.commits > 0)) {
+        if (t.consumed >= (int64_t)stats.records ||
+            (t.tasks > 0 && t.lag == 0 && t.commits >= t0.commits + 2)) {
             if (t.consumed < (int64_t)stats.records)
                 jp_log_warn("dev",
                             "%lld records were trimmed by the dev broker before the processor "

@@ -200,7 +200,7 @@ const jp_avro_layout_t jp_named_coefficient_layout =
     JP_AVRO_LAYOUT("jackpot.v1.NamedCoefficient", jp_named_coefficient_t, named_coefficient_fields);
 
 static const jp_avro_bind_t feature_schema_fields[] = {
-    JP_AVRO_BIND(jp_feature_schema_t, subject),
+    JP_AVRO_BIND(jp_feature_schema_t, record),
     JP_AVRO_BIND(jp_feature_schema_t, fingerprint),
     JP_AVRO_BIND(jp_feature_schema_t, features),
 };
@@ -222,6 +222,7 @@ static const jp_avro_bind_t model_version_fields[] = {
     JP_AVRO_BIND(jp_model_version_t, kind),
     JP_AVRO_BIND(jp_model_version_t, event),
     JP_AVRO_BIND(jp_model_version_t, reason),
+    JP_AVRO_BIND(jp_model_version_t, event_at),
     JP_AVRO_BIND_SUB(jp_model_version_t, coefficients, jp_named_coefficient_layout),
     JP_AVRO_BIND_SUB(jp_model_version_t, feature_schema, jp_feature_schema_layout),
 };

@@ -240,7 +240,7 @@ typedef struct jp_named_coefficient_s {
 } jp_named_coefficient_t;
 
 typedef struct jp_feature_schema_s {
-    jp_avro_str_t subject;
+    jp_avro_str_t record;
     jp_avro_str_t fingerprint;
     jp_avro_array_t features; /* jp_avro_str_t */
 } jp_feature_schema_t;
@@ -269,6 +269,7 @@ typedef struct jp_model_version_s {
     jp_avro_str_t kind;
     jp_avro_str_t event;
     jp_avro_str_t reason;
+    int64_t event_at;
     jp_avro_array_t coefficients; /* jp_named_coefficient_t */
     jp_feature_schema_t feature_schema;
 } jp_model_version_t;
