@@ -136,20 +136,28 @@ static int version_of(const json_t *alias)
     return json_is_object(alias) ? (int)json_integer_value(json_object_get(alias, "version")) : 0;
 }
 
+/* GETs path: with --json prints it (*out NULL), else hands it over for a
+ * table. Returns the exit code. */
+static int get_table(cli_t *c, const char *path, json_t **out)
+{
+    int rc = call(c, "GET", path, NULL, out);
+    if (rc == 0 && c->json) {
+        print_json(*out);
+        json_decref(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
 static int cmd_list(cli_t *c, const char *country)
 {
     char path[64];
     snprintf(path, sizeof(path), "/v1/models%s%s", country ? "?country=" : "",
              country ? country : "");
     json_t *j;
-    int rc = call(c, "GET", path, NULL, &j);
-    if (rc)
+    int rc = get_table(c, path, &j);
+    if (rc || !j)
         return rc;
-    if (c->json) {
-        print_json(j);
-        json_decref(j);
-        return 0;
-    }
     printf("%-10s %9s %11s %9s  %-26s %s\n", "MODEL", "CHAMPION", "CHALLENGER", "VERSIONS",
            "CHAMPION ERROR", "ELASTICITIES");
     size_t i;
@@ -207,14 +215,9 @@ static int cmd_show(cli_t *c, const char *country)
     char path[64];
     snprintf(path, sizeof(path), "/v1/models?country=%s", country);
     json_t *j;
-    int rc = call(c, "GET", path, NULL, &j);
-    if (rc)
+    int rc = get_table(c, path, &j);
+    if (rc || !j)
         return rc;
-    if (c->json) {
-        print_json(j);
-        json_decref(j);
-        return 0;
-    }
     size_t i;
     json_t *m;
     json_array_foreach(json_object_get(j, "models"), i, m)

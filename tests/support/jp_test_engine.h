@@ -47,7 +47,7 @@ typedef struct jp_test_engine_s jp_test_engine_t;
  * simulated hours) whenever it is more than max_ahead records ahead of what
  * e has consumed, since the dev broker keeps only about 5 MB per partition
  * and a long run cannot sit in it. What is written does not depend on the
- * pacing. Adds the records written to s->records. */
+ * pacing. e NULL: no pacing. Adds the records written to s->records. */
 void jp_test_stack_stream(jp_test_stack_t *s, const jp_sim_world_t *w, int weeks,
                           jp_test_engine_t *e, int64_t max_ahead);
 
@@ -58,6 +58,10 @@ void jp_test_stack_stream(jp_test_stack_t *s, const jp_sim_world_t *w, int weeks
  * (created), commit interval 200 ms, short session timeout.
  * Release with jp_config_release. */
 void jp_test_engine_config(jp_test_stack_t *s, const char *tag, jp_config_t *out);
+
+/* Waits until e has consumed at least `records` (or timeout_ms passed):
+ * for runs stopped part way. */
+void jp_test_engine_wait_consumed(jp_test_engine_t *e, int64_t records, int timeout_ms);
 
 /* Starts an engine on its own thread with its own state directory. */
 jp_test_engine_t *jp_test_engine_start(const jp_config_t *cfg, const char *state_dir);
