@@ -127,6 +127,8 @@ static int offsets_prune(inst_t *in, int64_t now)
                 return -1;
             n++;
         }
+        if (!n)
+            continue;
         memmove(in->offsets[i], in->offsets[i] + n,
                 (in->n_offsets[i] - n) * sizeof(*in->offsets[i]));
         in->n_offsets[i] -= n;
