@@ -382,10 +382,9 @@ static int cmd_change(cli_t *c, const char *op, const char *model, long version)
  * address. malloc'd; NULL after printing why. */
 static char *admin_url(const char *url, const char *config)
 {
-    if (url)
-        return strdup(url);
-    if (getenv("JACKPOT_ADMIN_URL"))
-        return strdup(getenv("JACKPOT_ADMIN_URL"));
+    const char *env = getenv("JACKPOT_ADMIN_URL");
+    if (url || env)
+        return strdup(url ? url : env);
     jp_conf_t conf;
     jp_config_t cfg;
     jp_conf_init(&conf, "JACKPOT_");
@@ -412,8 +411,9 @@ static char *admin_url(const char *url, const char *config)
  * $JACKPOT_TOKEN. NULL when there is none. */
 static char *operator_token(const char *file)
 {
+    const char *env = getenv("JACKPOT_TOKEN");
     if (!file)
-        return getenv("JACKPOT_TOKEN") ? strdup(getenv("JACKPOT_TOKEN")) : NULL;
+        return env ? strdup(env) : NULL;
     char err[256];
     char *t = jp_conf_read_secret(file, err, sizeof(err));
     if (!t)

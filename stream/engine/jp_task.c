@@ -354,9 +354,11 @@ typedef struct {
  * for signed values, so keys sort in order). */
 static size_t country_key(uint8_t key[16], const char *prefix, const char *code, uint64_t u)
 {
-    size_t pl = strlen(prefix);
-    memcpy(key, prefix, pl);
-    memcpy(key + pl, code, 2);
+    size_t pl = 0;
+    for (; prefix[pl]; pl++) /* not a string any more: no terminator */
+        key[pl] = (uint8_t)prefix[pl];
+    key[pl] = (uint8_t)code[0];
+    key[pl + 1] = (uint8_t)code[1];
     for (int i = 0; i < 8; i++)
         key[pl + 2 + (size_t)i] = (uint8_t)(u >> (56 - 8 * i));
     return pl + 10;

@@ -609,10 +609,11 @@ static void signals_to_features(const jp_window_t *w, jp_window_fv_scratch_t *sc
         fv->log_prize_mean = jp_flows_tw_mean(&w->prize, w->end_ms);
         fv->log_prize_var = jp_flows_tw_var(&w->prize, w->end_ms);
     }
-    const jp_window_campaign_t *sorted[JP_WINDOW_MAX_CAMPAIGNS];
+    const jp_window_campaign_t *sorted[JP_WINDOW_MAX_CAMPAIGNS] = {NULL};
     for (size_t i = 0; i < w->n_campaigns; i++)
         sorted[i] = &w->campaigns[i];
-    qsort(sorted, w->n_campaigns, sizeof(sorted[0]), campaign_cmp);
+    if (w->n_campaigns > 1)
+        qsort(sorted, w->n_campaigns, sizeof(sorted[0]), campaign_cmp);
     size_t n = 0;
     for (size_t i = 0; i < w->n_campaigns; i++) {
         double share = jp_flows_tw_mean(&sorted[i]->share, w->end_ms);

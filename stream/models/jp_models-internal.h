@@ -24,7 +24,7 @@
 
 #include "config/jp_calendar.h"
 #include "engine/jp_proc.h"
-#include "jp_models.h"
+#include "models/jp_models.h"
 #include "model/learn/jp_eval.h"
 #include "model/learn/jp_flows.h"
 #include "model/learn/jp_ftrl.h"

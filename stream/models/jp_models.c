@@ -9,7 +9,7 @@
  * the instance from there and carries on with the same facts, in the same
  * order, to the same records.
  */
-#include "jp_models.h"
+#include "models/jp_models.h"
 
 #include <errno.h>
 #include <math.h>

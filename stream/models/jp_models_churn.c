@@ -98,8 +98,10 @@ double jp_models_churn_predict(const jp_ftrl_t *m, const double *x)
 
 static void example_key(char *key, const char *code, int64_t t, const char *token)
 {
-    memcpy(key, "x/", 2);
-    memcpy(key + 2, code, 2);
+    key[0] = 'x';
+    key[1] = '/';
+    key[2] = code[0];
+    key[3] = code[1];
     key[4] = '/';
     uint64_t u = (uint64_t)t ^ (1ull << 63);
     for (int i = 0; i < 8; i++)
@@ -294,6 +296,7 @@ int jp_models_churn_label(inst_t *in, country_t *c, int64_t end)
             m->duel_n[1] += duel_n;
         }
         m->challenger->windows++;
+        m->dirty_registry = 1; /* the duel lives in the registry's state */
         jp_models_mark_version(m, m->challenger->number);
     }
     if (m->champion) {

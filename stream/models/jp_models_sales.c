@@ -176,8 +176,10 @@ static double score(const jp_flows_t *m, jp_eval_reg_t *e, const jp_flows_window
 
 static void window_key(char key[16], const char *code, int64_t start)
 {
-    memcpy(key, "w/", 2);
-    memcpy(key + 2, code, 2);
+    key[0] = 'w';
+    key[1] = '/';
+    key[2] = code[0];
+    key[3] = code[1];
     key[4] = '/';
     uint64_t u = (uint64_t)start ^ (1ull << 63);
     for (int i = 0; i < 8; i++)
@@ -215,7 +217,7 @@ int jp_models_sales_window(inst_t *in, country_t *c, const jp_feature_vector_t *
         m->challenger ? score(m->challenger->flows, m->challenger->reg, &w, bill, y, &z_ch) : NAN;
     double e_champ =
         m->champion ? score(m->champion->flows, m->champion->reg, &w, bill, y, &z_champ) : NAN;
-    if (!isnan(e_ch)) {
+    if (m->challenger && !isnan(e_ch)) {
         m->challenger->windows++;
         if (!m->champion || !isnan(e_champ)) {
             m->duel_windows++;
@@ -225,10 +227,11 @@ int jp_models_sales_window(inst_t *in, country_t *c, const jp_feature_vector_t *
                 m->duel_err[1] += e_champ;
                 m->duel_n[1]++;
             }
+            m->dirty_registry = 1; /* the duel lives in the registry's state */
         }
         jp_models_mark_version(m, m->challenger->number);
     }
-    if (!isnan(e_champ)) {
+    if (m->champion && !isnan(e_champ)) {
         m->champion->windows++;
         jp_models_mark_version(m, m->champion->number);
     }
