@@ -290,7 +290,8 @@ static double run_once(jp_sim_world_t *w, const char *dir, int learning)
     f.env.pii = f.pii;
     f.env.store_env = f.senv;
     f.env.features_topic = cfg->topics.features;
-    f.env.io = (jp_task_io_t){&f, io_features, io_dead_letter, NULL, io_emit};
+    f.env.io = (jp_task_io_t){
+        .ctx = &f, .features = io_features, .dead_letter = io_dead_letter, .emit = io_emit};
     jp_models_t *models = NULL;
     if (learning) {
         models = jp_models_new(cfg, NULL, err, sizeof(err));
