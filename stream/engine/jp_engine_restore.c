@@ -116,11 +116,12 @@ static int plan(jp_engine_t *e, jp_engine_restore_t *r, int n, slot_t *slots, in
             int64_t high = rd_kafka_topic_partition_list_find(hi, topic, p)->offset;
             int64_t from = jp_task_changelog_offset(r[k].t, cf) + 1;
             if (from < low) {
-                if (from > 0)
-                    jp_log_warn("engine",
-                                "changelog %s [%d] starts at %lld, the store needs %lld: records "
-                                "were removed by retention",
-                                topic, p, (long long)low, (long long)from);
+                /* An empty store too: a changelog's log start moves only
+                 * by retention (compaction keeps it), so its state is lost. */
+                jp_log_warn("engine",
+                            "changelog %s [%d] starts at %lld, the store needs %lld: records "
+                            "were removed by retention",
+                            topic, p, (long long)low, (long long)from);
                 from = low;
             }
             if (from >= high)
