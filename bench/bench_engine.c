@@ -120,7 +120,8 @@
  * JP_BENCH_ENGINE_ONLY=task|thru|restore (only task_load_events_per_s, only
  * the throughput rows, or only the restore rows: for profiling),
  * JP_BENCH_DEBUG (the engine's log while it restores, the steady runs'
- * split between consuming and the final commit, on stderr).
+ * split between consuming and the final commit, each changelog's record
+ * count, on stderr).
  * Every wait has a timeout; any failure is reported on stderr and makes
  * the exit status non-zero (rows already measured are still printed).
  */
@@ -674,13 +675,17 @@ static int64_t changelog_records(ctx_t *x)
     int64_t total = 0;
     for (size_t i = 0; i < jp_topics_n_changelog_stores; i++) {
         jp_topics_changelog(x->cfg, jp_topics_changelog_stores[i], t, sizeof(t));
+        int64_t store = 0;
         for (int p = 0; p < n_parts(x->cfg); p++) {
             int64_t lo = -1, hi = -1;
             rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(rk, t, p, &lo, &hi, 10000);
             if (e)
                 die("changelog watermarks", rd_kafka_err2str(e));
-            total += hi;
+            store += hi;
         }
+        if (getenv("JP_BENCH_DEBUG"))
+            fprintf(stderr, "changelog %s: %lld records\n", t, (long long)store);
+        total += store;
     }
     rd_kafka_destroy(rk);
     return total;
