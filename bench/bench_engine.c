@@ -274,7 +274,7 @@ static void task_rig_open(task_rig_t *g, const char *src, const char *dir,
     g->env.pii = g->pii;
     g->env.store_env = g->senv;
     g->env.features_topic = g->cfg.topics.features;
-    g->env.io = (jp_task_io_t){&g->io, rss_features, rss_dead_letter, NULL, NULL};
+    g->env.io = (jp_task_io_t){&g->io, rss_features, rss_dead_letter, NULL, NULL, NULL};
     if (mkdir(dir, 0700) != 0)
         die("mkdir", strerror(errno));
     g->t = jp_task_open(&g->env, g->serde, 0, dir, err, sizeof(err));

@@ -384,8 +384,12 @@ jp_engine_t *jp_engine_new(const jp_config_t *cfg, jp_metrics_t *metrics,
         jp_store_env_new(jp_task_store_cfs, JP_CF__COUNT, (size_t)cfg->state.block_cache_mb << 20,
                          (size_t)cfg->state.write_buffer_mb << 20);
     e->env.features_topic = cfg->topics.features;
-    e->env.io = (jp_task_io_t){e, jp_engine_io_features, jp_engine_io_dead_letter,
-                               jp_engine_io_count, jp_engine_io_emit};
+    e->env.io = (jp_task_io_t){e,
+                               jp_engine_io_features,
+                               jp_engine_io_dead_letter,
+                               jp_engine_io_count,
+                               jp_engine_io_emit,
+                               jp_engine_io_end_offset};
     if (!e->env.store_env) {
         snprintf(errstr, errstr_size, "cannot create the RocksDB environment");
         goto fail;
