@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alerts/jp_alerts.h"
 #include "app/jp_admin.h"
 #include "app/jp_auth.h"
 #include "app/jp_commands.h"
@@ -27,9 +28,10 @@ const char jp_cmd_run_usage[] =
     "Runs the stream processor: joins the consumer group on the input topics,\n"
     "validates, deduplicates and applies records to RocksDB state, closes\n"
     "event-time windows into jackpot.features.v1, dead-letters what it rejects,\n"
-    "and serves the admin HTTP endpoints (/healthz, /readyz, /metrics, /v1/tasks,\n"
-    "/v1/countries/<CC>/features). SIGTERM or SIGINT stops it cleanly; SIGHUP\n"
-    "reloads the country configurations.\n"
+    "raises drift and data-quality alerts on jackpot.alerts.v1, and serves the\n"
+    "admin HTTP endpoints (/healthz, /readyz, /metrics, /v1/tasks,\n"
+    "/v1/countries/<CC>/features, /v1/alerts). SIGTERM or SIGINT stops it\n"
+    "cleanly; SIGHUP reloads the country configurations.\n"
     "\n"
     "Options:\n"
     "  -c, --config FILE   processor configuration (default configs/jackpot.yaml)\n"
@@ -42,6 +44,7 @@ const char jp_cmd_run_usage[] =
 typedef struct run_ctx_s {
     const jp_config_t *cfg;
     jp_engine_t *engine;
+    jp_alerts_t *alerts; /* NULL when alerts.enabled is false */
     sigset_t signals;
     pthread_t sig_thread;
     const jp_run_opts_t *opts;
@@ -116,12 +119,62 @@ static int route_countries(void *ctx, const char *method, const char *path, cons
     return reply_json(s, body_out, ct);
 }
 
+static int reply_error(int status, const char *message, char **body_out, const char **ct)
+{
+    json_t *j = json_pack("{s:s}", "error", message);
+    *body_out = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    *ct = "application/json";
+    json_decref(j);
+    return status;
+}
+
+/* /v1/alerts[?country=CC][&status=FIRING|RESOLVED] */
+static int route_alerts(void *ctx, const char *method, const char *path, const char *query,
+                        const char *body, size_t body_len, char **body_out, const char **ct)
+{
+    (void)path, (void)body, (void)body_len;
+    run_ctx_t *r = ctx;
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+        return reply_error(405, "only GET", body_out, ct);
+    char *country = jp_admin_query_param(query, "country");
+    char *status = jp_admin_query_param(query, "status");
+    int rc;
+    if (country && !jp_config_country(r->cfg, country))
+        rc = reply_error(400, "country: not a configured country code", body_out, ct);
+    else if (status && strcmp(status, "FIRING") != 0 && strcmp(status, "RESOLVED") != 0)
+        rc = reply_error(400, "status: FIRING or RESOLVED", body_out, ct);
+    else if (!r->alerts)
+        rc = reply_json(strdup("{\"alerts\": []}"), body_out, ct);
+    else
+        rc = reply_json(jp_alerts_json(r->alerts, country, status), body_out, ct);
+    free(country);
+    free(status);
+    return rc;
+}
+
 static int admin_routes(jp_admin_t *admin, run_ctx_t *r)
 {
     if (jp_admin_route_access(admin, "/readyz", JP_ADMIN_PUBLIC, route_readyz, r->engine) != 0 ||
         jp_admin_route(admin, "/v1/tasks", route_tasks, r->engine) != 0 ||
-        jp_admin_route(admin, "/v1/countries/", route_countries, r) != 0)
+        jp_admin_route(admin, "/v1/countries/", route_countries, r) != 0 ||
+        jp_admin_route_access(admin, "/v1/alerts", JP_ADMIN_READS, route_alerts, r) != 0)
         return -1;
+    return 0;
+}
+
+/* ---- processors ------------------------------------------------------------- */
+
+/* Creates the capability rooms' global objects and adds their processors
+ * to the engine, in the order models, decisions, alerts. */
+static int add_processors(run_ctx_t *r, jp_metrics_t *metrics, char *err, size_t err_size)
+{
+    if (r->cfg->alerts.enabled) {
+        r->alerts = jp_alerts_new(r->cfg, metrics, err, err_size);
+        if (!r->alerts || jp_engine_add_proc(r->engine, jp_alerts_proc(r->alerts)) != 0)
+            return -1;
+    }
+    if (r->opts->on_processors)
+        r->opts->on_processors(r->opts->ctx, r->alerts);
     return 0;
 }
 
@@ -285,6 +338,11 @@ int jp_run_engine(const jp_config_t *cfg, const jp_run_opts_t *opts)
         rc = exit_code ? exit_code : EX_SOFTWARE;
         goto done;
     }
+    if (add_processors(&r, metrics, err, sizeof(err)) != 0) {
+        jp_log_error("run", "processors: %s", err);
+        rc = EX_SOFTWARE;
+        goto done;
+    }
     jp_auth_t *auth = jp_auth_from_config(cfg, err, sizeof(err));
     jp_admin_t *admin = auth ? jp_admin_new(metrics) : NULL;
     if (admin)
@@ -311,6 +369,7 @@ int jp_run_engine(const jp_config_t *cfg, const jp_run_opts_t *opts)
 done:
     stop_signals(&r);
     jp_engine_free(r.engine);
+    jp_alerts_free(r.alerts);
     jp_metrics_free(metrics);
     release_reloaded(&r);
     return rc;
