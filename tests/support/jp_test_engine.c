@@ -78,7 +78,47 @@ void jp_test_world_load(const char *path, jp_sim_world_t *w)
     assert_int_equal(rc, 0);
 }
 
+typedef struct live_s {
+    jp_test_stack_t *s;
+    jp_test_engine_t *e;
+    int64_t slack;
+} live_t;
+
+static void simulate(jp_test_stack_t *s, const char *world, int weeks, live_t *live);
+
 void jp_test_stack_simulate(jp_test_stack_t *s, const char *world, int weeks)
+{
+    simulate(s, world, weeks, NULL);
+}
+
+/* Once per simulated hour: hold the producer while the engine is more
+ * than the slack behind, until it is within half of it. */
+static void wait_for_engine(void *ctx, int64_t sim_ms, uint64_t records)
+{
+    (void)sim_ms;
+    live_t *l = ctx;
+    int64_t written = l->s->records + (int64_t)records;
+    jp_engine_totals_t t;
+    jp_test_engine_totals(l->e, &t);
+    if (written - t.consumed <= l->slack)
+        return;
+    for (int waited = 0; written - t.consumed > l->slack / 2; waited += 20) {
+        if (waited > 300000)
+            fail_msg("the engine stayed %lld records behind the simulator for 5 minutes",
+                     (long long)(written - t.consumed));
+        usleep(20000);
+        jp_test_engine_totals(l->e, &t);
+    }
+}
+
+void jp_test_stack_simulate_live(jp_test_stack_t *s, const char *world, int weeks,
+                                 jp_test_engine_t *e, int64_t slack)
+{
+    live_t l = {s, e, slack};
+    simulate(s, world, weeks, &l);
+}
+
+static void simulate(jp_test_stack_t *s, const char *world, int weeks, live_t *live)
 {
     char err[1024];
     jp_sim_world_t w;
@@ -94,6 +134,10 @@ void jp_test_stack_simulate(jp_test_stack_t *s, const char *world, int weeks)
     o.weeks = weeks;
     o.registry = jp_serde_registry_client(reg);
     o.output = jp_sim_producer_output(prod);
+    if (live) {
+        o.progress = wait_for_engine;
+        o.progress_ctx = live;
+    }
     jp_sim_stats_t stats;
     if (jp_sim_run(&w, &o, NULL, &stats, err, sizeof(err)) != 0)
         fail_msg("simulate: %s", err);

@@ -38,6 +38,15 @@ void jp_test_world_load(const char *path, jp_sim_world_t *w);
  * the stack's registry. Adds the records written to s->records. */
 void jp_test_stack_simulate(jp_test_stack_t *s, const char *world, int weeks);
 
+typedef struct jp_test_engine_s jp_test_engine_t;
+
+/* The same while engine e consumes the records: after each simulated hour
+ * the producer waits, whenever the engine is more than `slack` records
+ * behind, until it is within half of that (the dev broker keeps about
+ * 5 MB per partition, so a long world must be read while it is written). */
+void jp_test_stack_simulate_live(jp_test_stack_t *s, const char *world, int weeks,
+                                 jp_test_engine_t *e, int64_t slack);
+
 /* Loads configs/jackpot.yaml for a run tagged tag: pointed at the stack,
  * group id and state directory <dir>/state-<tag>[-<instance>], output
  * topics <configured name>.<tag> (features, recommendations, alerts,
@@ -45,8 +54,6 @@ void jp_test_stack_simulate(jp_test_stack_t *s, const char *world, int weeks);
  * (created), commit interval 200 ms, short session timeout.
  * Release with jp_config_release. */
 void jp_test_engine_config(jp_test_stack_t *s, const char *tag, jp_config_t *out);
-
-typedef struct jp_test_engine_s jp_test_engine_t;
 
 /* Starts an engine on its own thread with its own state directory. */
 jp_test_engine_t *jp_test_engine_start(const jp_config_t *cfg, const char *state_dir);
