@@ -358,6 +358,12 @@ static size_t pooled(jp_feat_t f, const jp_feat_day_t *const *days, size_t n, do
     return k;
 }
 
+/* Evaluations a categorical threshold is rescaled for before it is
+ * computed afresh from the reference (half a year of daily evaluations:
+ * the reference's shares move slowly, and the statistic coming near the
+ * threshold or a category appearing or vanishing forces it anyway). */
+#define CAT_MAX_AGE 182
+
 static const char *const category_what[JP_FEAT__COUNT] = {
     "", "tickets per new subscription", "tickets per extra purchase", "renewal outcomes",
     "new-subscription channels"};
@@ -395,7 +401,7 @@ static int evaluate_categorical(jp_feat_t f, const jp_feat_day_t *const *ref, si
     double psi = jp_drift_psi_categorical(rk, ck, k, unseen, eps);
     double thr = 0;
     int exact = 0;
-    if (st->cat_threshold > 0 && st->cat_support == support && st->cat_age < 28) {
+    if (st->cat_threshold > 0 && st->cat_support == support && st->cat_age < CAT_MAX_AGE) {
         thr = st->cat_threshold * (1.0 / nref + 1.0 / ncur) /
               (1.0 / st->cat_nref + 1.0 / st->cat_ncur);
         st->cat_age++;

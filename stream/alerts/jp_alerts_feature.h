@@ -38,8 +38,8 @@
  *   depends on the reference: the last one computed is kept in the
  *   feature's state (jp_feat_state_t, stored with it) and rescaled by
  *   (1/nref + 1/ncur); it is recomputed exactly whenever the statistic
- *   exceeds half the rescaled value or the reference's categories changed,
- *   so a decision never rests on the approximation.
+ *   exceeds half the rescaled value, the reference's categories changed or
+ *   half a year passed, so a decision never rests on the approximation.
  * - Windows too small to judge (fewer than 2 current days, fewer than 7
  *   reference days, categorical counts under min_count) give judged = 0.
  * - Deterministic: seeds come from the caller (country, feature, day).
@@ -101,7 +101,7 @@ typedef struct jp_feat_state_s {
     double cat_threshold;      /* last exact categorical threshold, 0: none */
     double cat_nref, cat_ncur; /* the sizes it was computed for */
     uint64_t cat_support;      /* bit per category present in that reference */
-    uint32_t cat_age;          /* evaluations since (recomputed after 28) */
+    uint32_t cat_age;          /* evaluations since (recomputed after 182) */
 } jp_feat_state_t;
 /* "FSTA" v1. */
 void jp_feat_state_serialize(const jp_feat_state_t *s, jp_bytes_writer_t *w);

@@ -22,7 +22,7 @@ static int64_t floor_div(int64_t a, int64_t b)
     return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
 }
 
-int jp_quality_record(jp_quality_t *q, int64_t bucket_ms, int64_t event_time,
+int jp_quality_record(jp_quality_t *q, int64_t bucket_ms, int64_t min_records, int64_t event_time,
                       const jp_proc_counts_t *counts, jp_quality_bucket_t *closed)
 {
     if (q->stream_time == NO_TIME || event_time > q->stream_time)
@@ -33,19 +33,23 @@ int jp_quality_record(jp_quality_t *q, int64_t bucket_ms, int64_t event_time,
     int64_t b = floor_div(q->stream_time, bucket_ms);
     if (q->bucket == NO_TIME) {
         q->bucket = b;
+        q->start_ms = b * bucket_ms;
         q->at_start = before;
         return 0;
     }
     if (b <= q->bucket)
         return 0;
-    closed->start_ms = q->bucket * bucket_ms;
-    closed->end_ms = closed->start_ms + bucket_ms;
+    q->bucket = b;
+    if (before.consumed - q->at_start.consumed < min_records)
+        return 0; /* too few to judge: the bucket goes on */
+    closed->start_ms = q->start_ms;
+    closed->end_ms = b * bucket_ms;
     closed->consumed = before.consumed - q->at_start.consumed;
     closed->dead_lettered = before.dead_lettered - q->at_start.dead_lettered;
     closed->late = before.late - q->at_start.late;
     closed->lost = before.lost - q->at_start.lost;
     closed->mispartitioned = before.mispartitioned - q->at_start.mispartitioned;
-    q->bucket = b;
+    q->start_ms = closed->end_ms;
     q->at_start = before;
     return 1;
 }
@@ -119,6 +123,7 @@ void jp_quality_serialize(const jp_quality_t *q, jp_bytes_writer_t *w)
 {
     jp_bytes_put_header(w, "QUAL", 1);
     jp_bytes_put_i64(w, q->stream_time);
+    jp_bytes_put_i64(w, q->start_ms);
     jp_bytes_put_i64(w, q->bucket);
     put_counts(w, &q->at_start);
 }
@@ -130,6 +135,7 @@ int jp_quality_deserialize(jp_quality_t *q, const void *buf, size_t len)
     jp_quality_init(q);
     jp_bytes_get_header(&r, "QUAL", 1);
     q->stream_time = jp_bytes_get_i64(&r);
+    q->start_ms = jp_bytes_get_i64(&r);
     q->bucket = jp_bytes_get_i64(&r);
     get_counts(&r, &q->at_start);
     return jp_bytes_reader_done(&r) ? 0 : -1;

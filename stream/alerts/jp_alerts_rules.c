@@ -109,8 +109,8 @@ static int judge_rate(alerts_inst_t *in, jp_input_t i, jp_alert_rule_t rule, int
     char from[32];
     fmt_time(from, sizeof(from), b->start_ms);
     jp_alert_note(&e, "description",
-                  "%lld of %lld records of %s partition %d were %s in the %lld-minute bucket from "
-                  "%s: %.2f%%, above the band of %.2f%% (binomial p = %.2g < %.2g)",
+                  "%lld of %lld records of %s partition %d were %s in the %lld minutes of event "
+                  "time from %s: %.2f%%, above the band of %.2f%% (binomial p = %.2g < %.2g)",
                   (long long)k, (long long)b->consumed, jp_proc_input_topic(in->ctx, i),
                   in->partition, what, (long long)((b->end_ms - b->start_ms) / 60000), from,
                   100.0 * r.rate, 100.0 * band, r.p_value, in->g->quality_alpha);
@@ -150,7 +150,8 @@ static int quality_record(alerts_inst_t *in, const jp_proc_record_t *rec)
     jp_quality_bucket_t b;
     jp_proc_counts(in->ctx, i, &counts);
     in->q_dirty[i] = 1;
-    if (!jp_quality_record(&in->q[i], cfg->alerts.quality.bucket_ms, rec->event_time, &counts, &b))
+    if (!jp_quality_record(&in->q[i], cfg->alerts.quality.bucket_ms,
+                           cfg->alerts.quality.min_records, rec->event_time, &counts, &b))
         return 0;
     int64_t now = in->q[i].stream_time;
     if (judge_rate(in, i, JP_ALERT_DEAD_LETTER_RATE, b.dead_lettered - b.late, &b,

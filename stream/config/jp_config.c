@@ -212,7 +212,7 @@ static const jp_conf_field_t feature_drift_fields[] = {
      NULL,
      "trailing reference (the N days before the current window) when the learning loop "
      "gives none"},
-    {"false_alarms_per_year", JP_CONF_NUM, OFF2(feature, false_alarms_per_year), 0, "0.2", 0.001,
+    {"false_alarms_per_year", JP_CONF_NUM, OFF2(feature, false_alarms_per_year), 0, "0.1", 0.001,
      10, NULL, NULL, 0, NULL,
      "false FeatureDrift alerts allowed per country and year, shared by every daily test "
      "(Bonferroni)"},
@@ -228,7 +228,7 @@ static const jp_conf_field_t feature_drift_fields[] = {
 static const jp_conf_field_t concept_drift_fields[] = {
     {"enabled", JP_CONF_BOOL, OFF2(concept, enabled), 0, "true", NR, NULL, NULL, 0, NULL,
      "Page-Hinkley and ADWIN on the models' evaluations (ConceptDrift)"},
-    {"false_alarms_per_year", JP_CONF_NUM, OFF2(concept, false_alarms_per_year), 0, "0.2", 0.001,
+    {"false_alarms_per_year", JP_CONF_NUM, OFF2(concept, false_alarms_per_year), 0, "0.1", 0.001,
      10, NULL, NULL, 0, NULL, "false ConceptDrift alerts allowed per country, model and year"},
     {"evaluations_per_year", JP_CONF_INT, OFF2(concept, evaluations_per_year), 0, "52", 1, 1e6,
      NULL, NULL, 0, NULL, "how many evaluations a model gets per year (52: one per weekly draw)"},
@@ -248,7 +248,8 @@ static const jp_conf_field_t concept_drift_fields[] = {
 
 static const jp_conf_field_t quality_fields[] = {
     {"bucket", JP_CONF_DURATION, OFF2(quality, bucket_ms), 0, "1h", 60000, 7.0 * 86400000.0, NULL,
-     NULL, 0, NULL, "dead-letter and late rates are judged per bucket of each input partition"},
+     NULL, 0, NULL,
+     "dead-letter and late rates are judged per bucket of each input partition's event time"},
     {"dead_letter_rate", JP_CONF_NUM, OFF2(quality, dead_letter_rate), 0, "0.01", 0, 1, NULL, NULL,
      0, NULL, "band: the highest normal share of dead-lettered records"},
     {"late_rate", JP_CONF_NUM, OFF2(quality, late_rate), 0, "0.005", 0, 1, NULL, NULL, 0, NULL,
@@ -256,8 +257,8 @@ static const jp_conf_field_t quality_fields[] = {
     {"false_alarms_per_year", JP_CONF_NUM, OFF2(quality, false_alarms_per_year), 0, "0.2", 0.001,
      100, NULL, NULL, 0, NULL,
      "false rate alerts allowed per input partition and year (binomial test per bucket)"},
-    {"min_records", JP_CONF_INT, OFF2(quality, min_records), 0, "50", 1, 1e12, NULL, NULL, 0, NULL,
-     "fewest consumed records for a bucket to be judged"},
+    {"min_records", JP_CONF_INT, OFF2(quality, min_records), 0, "1000", 1, 1e12, NULL, NULL, 0,
+     NULL, "fewest consumed records of a bucket: a quieter one spans several"},
     {"silence_sales", JP_CONF_DURATION, OFF2(quality, silence_sales_ms), 0, "1d", 60000,
      3650.0 * 86400000.0, NULL, NULL, 0, NULL,
      "event time without a sale of a country before SilentSource fires"},

@@ -12,7 +12,8 @@
  *   with the runbook under the configured base; every rule's runbook exists
  *   in docs/runbooks;
  * - the binomial tail matches SciPy (binom.sf, SciPy 1.10) and buckets of an
- *   input partition's counters close with exact differences.
+ *   input partition's counters close with exact differences, spanning more
+ *   than one period while too few records arrived.
  */
 #define _GNU_SOURCE
 #include <setjmp.h>
@@ -233,14 +234,14 @@ static void test_buckets(void **state)
     for (int i = 0; i < 10; i++) {
         c.consumed++;
         c.applied += i > 0;
-        assert_int_equal(jp_quality_record(&q, hour, 1000 * i, &c, &b), 0);
+        assert_int_equal(jp_quality_record(&q, hour, 5, 1000 * i, &c, &b), 0);
         if (i == 4)
             c.consumed += 2, c.dead_lettered += 2, c.late += 1;
     }
     c.lost += 5; /* records lost before the next one */
     c.consumed++;
     /* The first record of the next hour closes bucket 0 ... */
-    assert_int_equal(jp_quality_record(&q, hour, hour + 5, &c, &b), 1);
+    assert_int_equal(jp_quality_record(&q, hour, 5, hour + 5, &c, &b), 1);
     assert_int_equal(b.start_ms, 0);
     assert_int_equal(b.end_ms, hour);
     assert_int_equal(b.consumed, 12);
@@ -249,8 +250,22 @@ static void test_buckets(void **state)
     assert_int_equal(b.lost, 5);
     /* ... and an out-of-order record does not move the stream time back. */
     c.consumed++;
-    assert_int_equal(jp_quality_record(&q, hour, hour - 10, &c, &b), 0);
+    assert_int_equal(jp_quality_record(&q, hour, 5, hour - 10, &c, &b), 0);
     assert_int_equal(q.stream_time, hour + 5);
+    /* Hour 1 holds 2 records: too few (5) to judge, so its bucket goes on
+     * through hour 2 and closes in hour 3 with 6. */
+    c.consumed++;
+    assert_int_equal(jp_quality_record(&q, hour, 5, 2 * hour + 1, &c, &b), 0);
+    for (int i = 0; i < 3; i++) {
+        c.consumed++;
+        assert_int_equal(jp_quality_record(&q, hour, 5, 2 * hour + 2 + i, &c, &b), 0);
+    }
+    c.consumed++;
+    assert_int_equal(jp_quality_record(&q, hour, 5, 3 * hour, &c, &b), 1);
+    assert_int_equal(b.start_ms, hour);
+    assert_int_equal(b.end_ms, 3 * hour);
+    assert_int_equal(b.consumed, 6);
+    assert_int_equal(b.lost, 0);
     jp_bytes_writer_t w;
     jp_bytes_writer_init(&w);
     jp_quality_serialize(&q, &w);
