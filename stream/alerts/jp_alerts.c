@@ -125,6 +125,34 @@ static void country_free(country_t *c)
 
 /* ---- snapshot and metrics (the admin thread reads them) ---- */
 
+/* The gauge of (country, name, severity), created at its first use. */
+static jp_gauge_t *gauge_for(jp_alerts_t *g, const char *country, const char *name,
+                             const char *severity)
+{
+    char labels[160], cc[8], nm[64], sev[16];
+    jp_metrics_label_escape(cc, sizeof(cc), country);
+    jp_metrics_label_escape(nm, sizeof(nm), name);
+    jp_metrics_label_escape(sev, sizeof(sev), severity);
+    for (char *p = sev; *p; p++)
+        *p = (char)(*p | 0x20); /* severity labels are lower case, as in rules.yml */
+    snprintf(labels, sizeof(labels), "country=\"%s\",name=\"%s\",severity=\"%s\"", cc, nm, sev);
+    for (size_t k = 0; k < g->n_gauges; k++)
+        if (strcmp(g->gauges[k].labels, labels) == 0)
+            return g->gauges[k].g;
+    gauge_slot_t *v = realloc(g->gauges, (g->n_gauges + 1) * sizeof(*v));
+    if (!v)
+        return NULL;
+    g->gauges = v;
+    jp_gauge_t *gg = jp_metrics_gauge(
+        g->metrics, "jackpot_alerts_firing",
+        "Alerts firing, by country, alert name and severity (ALERTS-style)", labels);
+    if (!gg)
+        return NULL;
+    snprintf(v[g->n_gauges].labels, sizeof(v[g->n_gauges].labels), "%s", labels);
+    v[g->n_gauges++].g = gg;
+    return gg;
+}
+
 static void update_gauges_locked(jp_alerts_t *g)
 {
     if (!g->metrics)
@@ -138,37 +166,40 @@ static void update_gauges_locked(jp_alerts_t *g)
         {
             if (strcmp(json_string_value(json_object_get(a, "status")), "FIRING") != 0)
                 continue;
-            char labels[160], name[64], country[8], sev[16];
             const char *cc = json_string_value(json_object_get(a, "country"));
-            jp_metrics_label_escape(name, sizeof(name),
-                                    json_string_value(json_object_get(a, "name")));
-            jp_metrics_label_escape(country, sizeof(country), cc ? cc : "");
-            jp_metrics_label_escape(sev, sizeof(sev),
-                                    json_string_value(json_object_get(a, "severity")));
-            for (char *s = sev; *s; s++)
-                *s = (char)(*s | 0x20); /* severity labels are lower case, as in rules.yml */
-            snprintf(labels, sizeof(labels), "country=\"%s\",name=\"%s\",severity=\"%s\"", country,
-                     name, sev);
-            size_t k = 0;
-            while (k < g->n_gauges && strcmp(g->gauges[k].labels, labels) != 0)
-                k++;
-            if (k == g->n_gauges) {
-                gauge_slot_t *v = realloc(g->gauges, (k + 1) * sizeof(*v));
-                jp_gauge_t *gg = jp_metrics_gauge(
-                    g->metrics, "jackpot_alerts_firing",
-                    "Alerts firing, by country, alert name and severity (ALERTS-style)", labels);
-                if (!v)
-                    continue;
-                g->gauges = v;
-                if (!gg)
-                    continue;
-                snprintf(v[k].labels, sizeof(v[k].labels), "%s", labels);
-                v[k].g = gg;
-                g->n_gauges++;
-            }
-            jp_gauge_add(g->gauges[k].g, 1);
+            jp_gauge_t *gg =
+                gauge_for(g, cc ? cc : "", json_string_value(json_object_get(a, "name")),
+                          json_string_value(json_object_get(a, "severity")));
+            if (gg)
+                jp_gauge_add(gg, 1);
         }
     }
+}
+
+/* Every series the rules can raise exists from the start, at 0, so that
+ * dashboards and Prometheus rules see the family before anything fires. */
+static void declare_gauges(jp_alerts_t *g)
+{
+    static const struct {
+        jp_alert_rule_t rule;
+        int per_country;
+        jp_alert_severity_t severity;
+    } series[] = {
+        {JP_ALERT_FEATURE_DRIFT, 1, JP_ALERT_SEVERITY_WARNING},
+        {JP_ALERT_CONCEPT_DRIFT, 1, JP_ALERT_SEVERITY_WARNING},
+        {JP_ALERT_CONCEPT_DRIFT, 1, JP_ALERT_SEVERITY_CRITICAL},
+        {JP_ALERT_SILENT_SOURCE, 1, JP_ALERT_SEVERITY_CRITICAL},
+        {JP_ALERT_DEAD_LETTER_RATE, 0, JP_ALERT_SEVERITY_WARNING},
+        {JP_ALERT_LATE_RATE, 0, JP_ALERT_SEVERITY_WARNING},
+        {JP_ALERT_RECORDS_LOST, 0, JP_ALERT_SEVERITY_CRITICAL},
+        {JP_ALERT_MISPARTITIONED, 0, JP_ALERT_SEVERITY_WARNING},
+        {JP_ALERT_CONSUMER_LAG, 0, JP_ALERT_SEVERITY_WARNING},
+    };
+    for (size_t i = 0; g->metrics && i < sizeof(series) / sizeof(series[0]); i++)
+        for (size_t k = 0; k < (series[i].per_country ? g->cfg->n_countries : 1); k++)
+            gauge_for(g, series[i].per_country ? g->cfg->country[k].code : "",
+                      jp_alert_rule_info(series[i].rule)->name,
+                      jp_alert_severity_name(series[i].severity));
 }
 
 /* Publishes the instance's alerts (NULL: the task is gone from here). */
@@ -699,6 +730,7 @@ jp_alerts_t *jp_alerts_new(const jp_config_t *cfg, jp_metrics_t *metrics, char *
         jp_alerts_free(g);
         return NULL;
     }
+    declare_gauges(g);
     g->proc = (jp_proc_t){
         .name = "alerts",
         .global = g,
