@@ -247,11 +247,12 @@ char *jp_alerts_json(jp_alerts_t *a, const char *country, const char *status)
                 (status && strcmp(st, status) != 0))
                 continue;
             if (n == cap) {
-                cap = cap ? 2 * cap : 16;
-                json_t **v = realloc(all, cap * sizeof(*v));
+                size_t grown = cap ? 2 * cap : 16;
+                json_t **v = realloc(all, grown * sizeof(*v));
                 if (!v)
                     break;
                 all = v;
+                cap = grown;
             }
             all[n++] = json_deep_copy(e);
         }
@@ -274,7 +275,7 @@ char *jp_alerts_json(jp_alerts_t *a, const char *country, const char *status)
 static int send_entry(alerts_inst_t *in, const jp_alert_entry_t *e)
 {
     jp_alerts_t *g = in->g;
-    jp_alert_avro_scratch_t scratch;
+    jp_alert_avro_scratch_t scratch = {0};
     jp_alert_t a;
     char err[256];
     jp_alert_entry_to_avro(e, g->cfg->alerts.runbook_base_url, &scratch, &a);
@@ -333,8 +334,11 @@ static size_t key_of(char *buf, size_t size, const char *cc, const char *what, c
 
 static size_t day_key(uint8_t *buf, const char *cc, int64_t day)
 {
-    memcpy(buf, cc, 2);
-    memcpy(buf + 2, "/d/", 3);
+    buf[0] = (uint8_t)cc[0];
+    buf[1] = (uint8_t)cc[1];
+    buf[2] = '/';
+    buf[3] = 'd';
+    buf[4] = '/';
     uint64_t u = (uint64_t)day ^ (1ull << 63);
     for (int b = 0; b < 8; b++)
         buf[5 + b] = (uint8_t)(u >> (56 - 8 * b));

@@ -19,7 +19,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -30,30 +29,11 @@ from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.avro import CachedSchemaRegistryClient
 from confluent_kafka.avro.serializer.message_serializer import MessageSerializer
 
+from acceptance_lib import free_port, start_broker_registry, stop_all
+
 BIN = os.environ["JACKPOT_BIN"]
 SRC = os.environ.get("JACKPOT_SRC", ".")
 WORLD = os.path.join(SRC, "tests", "configs", "sim", "alerts.yaml")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def wait_line(proc, pattern, timeout=20):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            time.sleep(0.05)
-            continue
-        m = re.search(pattern, line)
-        if m:
-            return m
-    raise AssertionError("no line matching %r" % pattern)
 
 
 def get(port, path):
@@ -85,15 +65,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="jp-alerts-")
     procs = []
     try:
-        broker = subprocess.Popen([BIN, "broker", "--brokers", "1", "--port", str(free_port())],
-                                  stdout=subprocess.PIPE, text=True)
-        procs.append(broker)
-        bootstrap = wait_line(broker, r"^(127\.0\.0\.1:\d+)").group(1)
-        registry = subprocess.Popen([BIN, "registry", "--listen", "127.0.0.1:0", "--data",
-                                     os.path.join(tmp, "registry")],
-                                    stdout=subprocess.PIPE, text=True)
-        procs.append(registry)
-        url = wait_line(registry, r"(http://127\.0\.0\.1:\d+)").group(1)
+        bootstrap, url = start_broker_registry(BIN, tmp, procs)
 
         sim = subprocess.run([BIN, "simulate", "--world", WORLD, "--brokers", bootstrap,
                               "--registry", url], capture_output=True, text=True, timeout=300)
@@ -174,12 +146,7 @@ def main():
         print("python3-confluent-kafka decoded %d alert records; /v1/alerts and /metrics agree"
               % len(decoded))
     finally:
-        for p in procs:
-            p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_all(procs)
         subprocess.run(["rm", "-rf", tmp])
 
 

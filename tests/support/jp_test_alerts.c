@@ -330,3 +330,30 @@ jp_test_alert_t *jp_test_alerts_read(jp_test_stack_t *s, const char *topic, size
     jp_test_recset_free(&rs);
     return out;
 }
+
+void jp_test_alerts_run_live(jp_test_stack_t *s, const char *tag, const char *world, int weeks,
+                             jp_test_alerts_run_t *out)
+{
+    jp_config_t cfg;
+    jp_test_engine_config(s, tag, &cfg);
+    char err[512];
+    jp_alerts_t *alerts = jp_alerts_new(&cfg, NULL, err, sizeof(err));
+    if (!alerts)
+        fail_msg("alerts: %s", err);
+    out->ev = jp_test_evaluator_new(alerts);
+    const jp_proc_t *procs[] = {jp_test_evaluator_proc(out->ev), jp_alerts_proc(alerts)};
+    jp_test_engine_t *e = jp_test_engine_start_with(&cfg, NULL, procs, 2);
+    jp_test_stack_simulate_live(s, world, weeks, e, 20000);
+    assert_int_equal(jp_test_engine_wait(e, -1, s->records, 300000), 0);
+    jp_test_engine_stop(e, NULL);
+    out->alerts = jp_test_alerts_read(s, cfg.topics.alerts, &out->n, NULL);
+    jp_alerts_free(alerts);
+    jp_config_release(&cfg);
+}
+
+void jp_test_alerts_run_free(jp_test_alerts_run_t *r)
+{
+    free(r->alerts);
+    jp_test_evaluator_free(r->ev);
+    memset(r, 0, sizeof(*r));
+}

@@ -48,4 +48,17 @@ typedef struct jp_test_alert_s {
 jp_test_alert_t *jp_test_alerts_read(jp_test_stack_t *s, const char *topic, size_t *n,
                                      size_t *duplicates);
 
+/* A run over `weeks` of a world (relative to the repository root),
+ * streamed into an engine configured for tag (jp_test_engine_config) while
+ * it reads (jp_test_stack_simulate_live), with the stand-in evaluator and
+ * the alerts processor; what the alerts processor wrote. */
+typedef struct jp_test_alerts_run_s {
+    jp_test_alert_t *alerts;
+    size_t n;
+    jp_test_evaluator_t *ev; /* its retrains and change points */
+} jp_test_alerts_run_t;
+void jp_test_alerts_run_live(jp_test_stack_t *s, const char *tag, const char *world, int weeks,
+                             jp_test_alerts_run_t *out);
+void jp_test_alerts_run_free(jp_test_alerts_run_t *r);
+
 #endif

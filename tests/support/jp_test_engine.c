@@ -15,6 +15,7 @@
 
 #include "jp_test_engine.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +66,21 @@ void jp_test_stack_stop(jp_test_stack_t *s)
     jp_test_rmtree(s->dir);
     free(s->dir);
     memset(s, 0, sizeof(*s));
+}
+
+static jp_test_stack_t group_stack;
+
+int jp_test_stack_setup(void **state)
+{
+    jp_test_stack_start(&group_stack, program_invocation_short_name, 1);
+    *state = &group_stack;
+    return 0;
+}
+
+int jp_test_stack_teardown(void **state)
+{
+    jp_test_stack_stop(*state);
+    return 0;
 }
 
 void jp_test_world_load(const char *path, jp_sim_world_t *w)
@@ -252,6 +268,18 @@ int jp_test_engine_wait(jp_test_engine_t *t, int want_tasks, int64_t want_consum
             timeout_ms, want_tasks, (long long)want_consumed, tot.tasks, (long long)tot.consumed,
             (long long)tot.applied, (long long)tot.dead_lettered, (long long)tot.duplicates,
             (long long)tot.lag, (long long)tot.commits);
+    return -1;
+}
+
+int jp_test_engine_wait_consumed(jp_test_engine_t *t, int64_t at_least, int timeout_ms)
+{
+    for (int waited = 0; waited <= timeout_ms; waited += 20) {
+        jp_engine_totals_t tot;
+        jp_engine_totals(t->e, &tot);
+        if (tot.consumed >= at_least)
+            return 0;
+        usleep(20000);
+    }
     return -1;
 }
 

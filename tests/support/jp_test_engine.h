@@ -29,6 +29,12 @@ typedef struct jp_test_stack_s {
 void jp_test_stack_start(jp_test_stack_t *s, const char *tag, int n_brokers);
 void jp_test_stack_stop(jp_test_stack_t *s);
 
+/* cmocka group setup and teardown for a program whose tests share one
+ * stack (one broker), tagged with the program's name: *state is the
+ * jp_test_stack_t. */
+int jp_test_stack_setup(void **state);
+int jp_test_stack_teardown(void **state);
+
 /* Loads a world file (path as given) into *w, printing every problem and
  * failing the test on any. Release with jp_sim_world_release. */
 void jp_test_world_load(const char *path, jp_sim_world_t *w);
@@ -65,6 +71,9 @@ void jp_test_engine_totals(jp_test_engine_t *t, jp_engine_totals_t *out);
  * tasks == want_tasks (-1: any) and consumed == want_consumed (-1: any)
  * and lag == 0 when want_consumed >= 0. 0, or -1 on timeout. */
 int jp_test_engine_wait(jp_test_engine_t *t, int want_tasks, int64_t want_consumed, int timeout_ms);
+/* Waits (up to timeout_ms) until the committed totals show at least
+ * at_least records consumed (a run stopped part way). 0, or -1 on timeout. */
+int jp_test_engine_wait_consumed(jp_test_engine_t *t, int64_t at_least, int timeout_ms);
 /* Stops the engine (it commits and leaves the group), checks it returned
  * 0, frees it; out (may be NULL) gets its final totals. */
 void jp_test_engine_stop(jp_test_engine_t *t, jp_engine_totals_t *out);

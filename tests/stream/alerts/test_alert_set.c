@@ -155,7 +155,7 @@ static void test_encodings(void **state)
     assert_int_equal(jp_alert_entry_deserialize(&back, w.buf, w.len - 1, err, sizeof(err)), -1);
     jp_bytes_writer_free(&w);
 
-    jp_alert_avro_scratch_t sc;
+    jp_alert_avro_scratch_t sc = {0};
     jp_alert_t a;
     jp_alert_entry_to_avro(&e, "https://example.org/jackpot/", &sc, &a);
     assert_false(a.has_country);

@@ -39,11 +39,11 @@
 #define WAIT_MS 240000
 #define DAY_MS  86400000LL
 
-static jp_test_stack_t st;
+static jp_test_stack_t *st; /* the group's (jp_test_stack_setup) */
 
 static void config(const char *tag, jp_config_t *cfg)
 {
-    jp_test_engine_config(&st, tag, cfg);
+    jp_test_engine_config(st, tag, cfg);
     cfg->alerts.feature.reference_days = 21;
 }
 
@@ -54,13 +54,7 @@ static void run_part(const jp_config_t *cfg, double share, int wipe)
     assert_non_null(a);
     const jp_proc_t *procs[] = {jp_alerts_proc(a)};
     jp_test_engine_t *e = jp_test_engine_start_with(cfg, NULL, procs, 1);
-    for (int waited = 0; waited < WAIT_MS; waited += 20) {
-        jp_engine_totals_t t;
-        jp_test_engine_totals(e, &t);
-        if (t.consumed >= (int64_t)(share * (double)st.records))
-            break;
-        usleep(20000);
-    }
+    jp_test_engine_wait_consumed(e, (int64_t)(share * (double)st->records), WAIT_MS);
     jp_test_engine_stop(e, NULL);
     jp_alerts_free(a);
     if (wipe)
@@ -78,7 +72,7 @@ static void run_to_end(const jp_config_t *cfg, json_t **firing, char **metrics)
     assert_non_null(a);
     const jp_proc_t *procs[] = {jp_alerts_proc(a)};
     jp_test_engine_t *e = jp_test_engine_start_with(cfg, NULL, procs, 1);
-    assert_int_equal(jp_test_engine_wait(e, -1, st.records, WAIT_MS), 0);
+    assert_int_equal(jp_test_engine_wait(e, -1, st->records, WAIT_MS), 0);
     if (firing) {
         char *s = jp_alerts_json(a, NULL, "FIRING");
         *firing = json_loads(s, 0, NULL);
@@ -110,7 +104,8 @@ static const jp_test_alert_t *find(const jp_test_alert_t *a, size_t n, const cha
 
 static void test_deterministic_and_restartable(void **state)
 {
-    (void)state;
+    st = *state;
+    jp_test_stack_simulate(st, WORLD, 0);
     jp_config_t ref_cfg, cfg;
     config("alerts-ref", &ref_cfg);
     json_t *firing = NULL;
@@ -118,11 +113,11 @@ static void test_deterministic_and_restartable(void **state)
     run_to_end(&ref_cfg, &firing, &metrics);
 
     jp_test_recset_t ref, got;
-    jp_test_read_distinct(&st, ref_cfg.topics.alerts, &ref);
+    jp_test_read_distinct(st, ref_cfg.topics.alerts, &ref);
     assert_true(ref.n > 0);
     assert_int_equal(ref.read, ref.n); /* each record once */
     size_t n_ref, dup;
-    jp_test_alert_t *a = jp_test_alerts_read(&st, ref_cfg.topics.alerts, &n_ref, &dup);
+    jp_test_alert_t *a = jp_test_alerts_read(st, ref_cfg.topics.alerts, &n_ref, &dup);
     assert_int_equal(n_ref, ref.n);
     assert_int_equal(dup, 0);
     for (size_t i = 0; i < ref.n; i++)
@@ -175,7 +170,7 @@ static void test_deterministic_and_restartable(void **state)
     run_part(&cfg, 0.4, 0);
     run_part(&cfg, 0.7, 1);
     run_to_end(&cfg, NULL, NULL);
-    jp_test_read_distinct(&st, cfg.topics.alerts, &got);
+    jp_test_read_distinct(st, cfg.topics.alerts, &got);
     assert_int_equal(got.read, got.n);
     assert_true(jp_test_recset_equal(&ref, &got));
 
@@ -189,25 +184,10 @@ static void test_deterministic_and_restartable(void **state)
     jp_config_release(&cfg);
 }
 
-static int setup(void **state)
-{
-    (void)state;
-    jp_test_stack_start(&st, "alerts-restart", 1);
-    jp_test_stack_simulate(&st, WORLD, 0);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    jp_test_stack_stop(&st);
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_deterministic_and_restartable),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, jp_test_stack_setup, jp_test_stack_teardown);
 }

@@ -42,26 +42,15 @@
 #endif
 #define WORLD "tests/configs/sim/stationary.yaml"
 
-static jp_test_stack_t st;
+static jp_test_stack_t *st; /* the group's (jp_test_stack_setup) */
 
 static void test_stationary_world(void **state)
 {
-    (void)state;
-    jp_config_t cfg;
-    jp_test_engine_config(&st, "alerts-stationary", &cfg);
-    char err[512];
-    jp_alerts_t *alerts = jp_alerts_new(&cfg, NULL, err, sizeof(err));
-    if (!alerts)
-        fail_msg("alerts: %s", err);
-    jp_test_evaluator_t *ev = jp_test_evaluator_new(alerts);
-    const jp_proc_t *procs[] = {jp_test_evaluator_proc(ev), jp_alerts_proc(alerts)};
-    jp_test_engine_t *e = jp_test_engine_start_with(&cfg, NULL, procs, 2);
-    jp_test_stack_simulate_live(&st, WORLD, WEEKS, e, 20000);
-    assert_int_equal(jp_test_engine_wait(e, -1, st.records, 300000), 0);
-    jp_test_engine_stop(e, NULL);
-
-    size_t n;
-    jp_test_alert_t *al = jp_test_alerts_read(&st, cfg.topics.alerts, &n, NULL);
+    st = *state;
+    jp_test_alerts_run_t run;
+    jp_test_alerts_run_live(st, "alerts-stationary", WORLD, WEEKS, &run);
+    const jp_test_alert_t *al = run.alerts;
+    size_t n = run.n;
     static const char *const countries[] = {"DE", "GB", "NL", "NO", "SE"};
     const size_t n_countries = sizeof(countries) / sizeof(countries[0]);
     double years = WEEKS / 52.0;
@@ -88,24 +77,7 @@ static void test_stationary_world(void **state)
     printf("%d false drift alerts: %.2f per country-year (%zu records of alerts)\n", total,
            total / (years * (double)n_countries), n);
     assert_true(total <= years * (double)n_countries);
-    free(al);
-    jp_test_evaluator_free(ev);
-    jp_alerts_free(alerts);
-    jp_config_release(&cfg);
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    jp_test_stack_start(&st, "alerts-stationary", 1);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    jp_test_stack_stop(&st);
-    return 0;
+    jp_test_alerts_run_free(&run);
 }
 
 int main(void)
@@ -113,5 +85,5 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stationary_world),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, jp_test_stack_setup, jp_test_stack_teardown);
 }
