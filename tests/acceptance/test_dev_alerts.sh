@@ -3,7 +3,8 @@
 # shift at week 5, NO's sales silent for a week, faults everywhere) prints
 # each alert as it is raised - FIRING and RESOLVED lines with severity,
 # name, country, labels and event time - and ends with the detection delays
-# against the world's documented changes.
+# against the world's documented changes. With alerts.enabled false there
+# is no alerts processor and no alert line.
 set -euo pipefail
 bin=${JACKPOT_BIN:?}
 src=${JACKPOT_SRC:-.}
@@ -31,4 +32,10 @@ grep -Eq 'week 5 GB feature_shift tickets_mean +FeatureDrift feature=tickets_per
   "$tmp/out" || fail "no delay for GB's change"
 grep -Eq 'week 5 NO silence sales +SilentSource input=sales after 1\.0 days' "$tmp/out" \
   || fail "no delay for NO's silence"
+
+JACKPOT_ALERTS__ENABLED=false "$bin" dev --world "$src/tests/configs/sim/alerts.yaml" --weeks 6 \
+  --speed 300000 --port 0 --http 127.0.0.1:0 >"$tmp/out" 2>"$tmp/err" || fail "jackpot dev exited $?"
+grep -q '^summary:' "$tmp/out" || fail "no summary without alerts"
+! grep -Eq '^(FIRING|RESOLVED) ' "$tmp/out" || fail "alert lines with alerts.enabled false"
+grep -Eq 'week 5 NO silence sales +not detected' "$tmp/out" || fail "the delays do not say 'not detected'"
 echo "jackpot dev: alert lines and detection delays ok"

@@ -276,8 +276,8 @@ int64_t jp_test_evaluator_first_change(const jp_test_evaluator_t *g, const char 
 
 /* ---- the alerts as they were written ------------------------------------------------ */
 
-jp_test_alert_t *jp_test_alerts_read(jp_test_stack_t *s, const char *topic, size_t *n,
-                                     size_t *duplicates)
+static jp_test_alert_t *read_alerts(jp_test_stack_t *s, const char *topic, const char *base,
+                                    size_t *n, size_t *duplicates)
 {
     jp_test_recset_t rs;
     jp_test_read_distinct(s, topic, &rs);
@@ -312,8 +312,8 @@ jp_test_alert_t *jp_test_alerts_read(jp_test_stack_t *s, const char *topic, size
         for (size_t j = 0; j < a.labels.n && len < sizeof(o->labels); j++)
             len += (size_t)snprintf(o->labels + len, sizeof(o->labels) - len, "%.*s=%.*s ",
                                     (int)k[j].len, k[j].ptr, (int)v[j].len, v[j].ptr);
-        char runbook[96];
-        snprintf(runbook, sizeof(runbook), "docs/runbooks/%s.md", o->name);
+        char runbook[192];
+        snprintf(runbook, sizeof(runbook), "%sdocs/runbooks/%s.md", base, o->name);
         assert_true(jp_avro_str_eq(a.runbook_url, runbook));
         o->firing = a.status == JP_ALERT_STATUS_FIRING;
         o->critical = a.severity == JP_ALERT_SEVERITY_CRITICAL;
@@ -329,6 +329,18 @@ jp_test_alert_t *jp_test_alerts_read(jp_test_stack_t *s, const char *topic, size
     jp_registry_client_free(reg);
     jp_test_recset_free(&rs);
     return out;
+}
+
+jp_test_alert_t *jp_test_alerts_read(jp_test_stack_t *s, const char *topic, size_t *n,
+                                     size_t *duplicates)
+{
+    return read_alerts(s, topic, "", n, duplicates);
+}
+
+jp_test_alert_t *jp_test_alerts_read_base(jp_test_stack_t *s, const char *topic, const char *base,
+                                          size_t *n)
+{
+    return read_alerts(s, topic, base, n, NULL);
 }
 
 void jp_test_alerts_run_live(jp_test_stack_t *s, const char *tag, const char *world, int weeks,

@@ -47,6 +47,9 @@ typedef struct jp_test_alert_s {
  * NULL). Free with free(). */
 jp_test_alert_t *jp_test_alerts_read(jp_test_stack_t *s, const char *topic, size_t *n,
                                      size_t *duplicates);
+/* The same with alerts.runbook_base_url set to base. */
+jp_test_alert_t *jp_test_alerts_read_base(jp_test_stack_t *s, const char *topic, const char *base,
+                                          size_t *n);
 
 /* A run over `weeks` of a world (relative to the repository root),
  * streamed into an engine configured for tag (jp_test_engine_config) while
