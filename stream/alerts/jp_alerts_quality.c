@@ -35,6 +35,10 @@ int jp_quality_record(jp_quality_t *q, int64_t bucket_ms, int64_t min_records, i
         q->bucket = b;
         q->start_ms = b * bucket_ms;
         q->at_start = before;
+        /* Records lost before the partition's first record (a consumer
+         * that started after retention trimmed the partition) belong to
+         * the first bucket: nothing earlier judged them. */
+        q->at_start.lost = 0;
         return 0;
     }
     if (b <= q->bucket)

@@ -14,7 +14,8 @@
  *   at least min_records consumed records (a quiet partition's bucket
  *   spans several multiples instead of being too small to judge). So every
  *   record belongs to exactly one bucket and a bucket's counts are final
- *   when it closes.
+ *   when it closes. Records lost before the partition's first record
+ *   belong to the first bucket.
  * - Rates: dead-lettered records that are not LATE, and LATE records, over
  *   the consumed records of the bucket. A rate is high when it is above
  *   its band and the binomial test says so: P(X >= k | n, band) < alpha,

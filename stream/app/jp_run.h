@@ -13,6 +13,7 @@ typedef struct jp_run_opts_s {
     int dev_mode;            /* allow running without a PII key file */
     const char *state_dir;   /* NULL: cfg->state.dir */
     const char *http_listen; /* NULL: cfg->http.listen */
+    int reset_state;         /* discard a state directory of another cluster */
     void *ctx;
     /* Called once the processors exist, before the engine runs (alerts is
      * NULL when alerts.enabled is false): `jackpot dev` listens to them. */

@@ -89,9 +89,10 @@ const char *jp_proc_input_topic(const jp_proc_ctx_t *c, jp_input_t input);
  * (consumed = applied + dead_lettered + duplicates). Read in on_record of
  * that same input they are deterministic: they count the partition's
  * records up to the one being applied (it is counted as consumed, not yet
- * as applied), whatever the interleaving across inputs. mispartitioned
- * (records of another task's country) and lost (records retention removed
- * before they were read) stay 0 until the engine counts them. */
+ * as applied), whatever the interleaving across inputs. lost counts the
+ * records retention removed before they were read (added when the record
+ * after the gap arrives, before it is applied); mispartitioned (records of
+ * another task's country) stays 0 until the engine counts it. */
 typedef struct jp_proc_counts_s {
     int64_t consumed, applied, dead_lettered, duplicates, late;
     int64_t mispartitioned, lost;

@@ -12,7 +12,8 @@ with alerts.feature_drift.reference_days 21 (an environment override). Then:
   their labels, annotations, runbook and event times, the silence FIRING and
   RESOLVED under one fingerprint;
 - GET /v1/alerts lists the same alerts as JSON, filters by country and
-  status, and refuses an unknown country or status with 400;
+  status, refuses an unknown country or status with 400 and a method other
+  than GET or HEAD with 405;
 - /metrics has jackpot_alerts_firing{country,name,severity} for what fires.
 """
 import json
@@ -36,9 +37,10 @@ SRC = os.environ.get("JACKPOT_SRC", ".")
 WORLD = os.path.join(SRC, "tests", "configs", "sim", "alerts.yaml")
 
 
-def get(port, path):
+def get(port, path, method="GET"):
+    req = urllib.request.Request("http://127.0.0.1:%d%s" % (port, path), method=method)
     try:
-        with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=5) as r:
+        with urllib.request.urlopen(req, timeout=5) as r:
             return r.status, r.read().decode()
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode()
@@ -112,6 +114,7 @@ def main():
         assert {a["status"] for a in json.loads(body)["alerts"]} == {"RESOLVED"}, body
         assert get(hport, "/v1/alerts?country=XX")[0] == 400
         assert get(hport, "/v1/alerts?status=MAYBE")[0] == 400
+        assert get(hport, "/v1/alerts", method="DELETE")[0] == 405
 
         status, metrics = get(hport, "/metrics")
         assert status == 200
