@@ -25,10 +25,13 @@
 #include "app/jp_admin.h"
 #include "app/jp_auth.h"
 #include "app/jp_commands.h"
+#include "app/jp_compose_alerts.h"
 #include "config/jp_config.h"
 #include "engine/jp_engine.h"
 #include "base/jp_log.h"
 #include "app/jp_run.h"
+#include "models/jp_models.h"
+#include "model/base/jp_err.h"
 
 #include <jansson.h>
 
@@ -38,10 +41,12 @@ const char jp_cmd_run_usage[] =
     "Runs the stream processor: joins the consumer group on the input topics,\n"
     "validates, deduplicates and applies records to RocksDB state, closes\n"
     "event-time windows into jackpot.features.v1, dead-letters what it rejects,\n"
-    "raises drift and data-quality alerts on jackpot.alerts.v1, and serves the\n"
-    "admin HTTP endpoints (/healthz, /readyz, /metrics, /v1/tasks,\n"
-    "/v1/countries/<CC>/features, /v1/alerts). SIGTERM or SIGINT stops it\n"
-    "cleanly; SIGHUP reloads the country configurations.\n"
+    "trains and registers the models (jackpot.models.v1), raises drift and\n"
+    "data-quality alerts on jackpot.alerts.v1 (retraining a model on critical\n"
+    "concept drift), and serves the admin HTTP endpoints (/healthz, /readyz,\n"
+    "/metrics, /v1/tasks, /v1/countries/<CC>/features, /v1/models, /v1/alerts).\n"
+    "SIGTERM or SIGINT stops it cleanly; SIGHUP reloads the country\n"
+    "configurations.\n"
     "\n"
     "Options:\n"
     "  -c, --config FILE   processor configuration (default configs/jackpot.yaml)\n"
@@ -67,6 +72,7 @@ typedef struct run_ctx_s {
      * them, so they live until the engine is freed (a few KB each). */
     jp_config_t **reloaded;
     size_t n_reloaded;
+    jp_models_t *models; /* the learning loop (NULL: models.enabled is false) */
 } run_ctx_t;
 
 /* ---- admin routes --------------------------------------------------------- */
@@ -167,12 +173,29 @@ static int route_alerts(void *ctx, const char *method, const char *path, const c
     return rc;
 }
 
+/* /v1/models...: the model registry (promote and rollback are POSTs, so
+ * the route's access makes them need an operator token). */
+static int route_models(void *ctx, const char *method, const char *path, const char *query,
+                        const char *body, size_t body_len, char **body_out, const char **ct)
+{
+    (void)body_len;
+    run_ctx_t *r = ctx;
+    *ct = "application/json";
+    if (!r->models) {
+        *body_out = strdup("{\"error\":\"the learning loop is off (models.enabled: false)\"}");
+        return 404;
+    }
+    return jp_models_http(r->models, method, path, query, body, body_out);
+}
+
 static int admin_routes(jp_admin_t *admin, run_ctx_t *r)
 {
     if (jp_admin_route_access(admin, "/readyz", JP_ADMIN_PUBLIC, route_readyz, r->engine) != 0 ||
         jp_admin_route_get(admin, "/v1/tasks", route_tasks, r->engine) != 0 ||
         jp_admin_route_get(admin, "/v1/countries/", route_countries, r) != 0 ||
-        jp_admin_route_get(admin, "/v1/alerts", route_alerts, r) != 0)
+        jp_admin_route_get(admin, "/v1/alerts", route_alerts, r) != 0 ||
+        jp_admin_route_get(admin, "/v1/models", route_models, r) != 0 ||
+        jp_admin_route_access(admin, "/v1/models/", JP_ADMIN_BY_METHOD, route_models, r) != 0)
         return -1;
     return 0;
 }
@@ -180,13 +203,28 @@ static int admin_routes(jp_admin_t *admin, run_ctx_t *r)
 /* ---- processors ------------------------------------------------------------- */
 
 /* Creates the capability rooms' global objects and adds their processors
- * to the engine, in the order models, decisions, alerts. */
+ * to every task in the order they must see each fact: the learning loop
+ * first (the others read its evaluations and champions), then alerts,
+ * wired to it by jp_compose_alerts. `jackpot run` and `jackpot dev` both
+ * come through here. */
 static int add_processors(run_ctx_t *r, jp_metrics_t *metrics, char *err, size_t err_size)
 {
-    if (r->cfg->alerts.enabled) {
-        r->alerts = jp_alerts_new(r->cfg, metrics, err, err_size);
-        if (!r->alerts || jp_engine_add_proc(r->engine, jp_alerts_proc(r->alerts)) != 0)
+    if (r->cfg->models.enabled) {
+        r->models = jp_models_new(r->cfg, metrics, err, err_size);
+        if (!r->models)
             return -1;
+        if (jp_engine_add_proc(r->engine, jp_models_proc(r->models)) != 0) {
+            jp_err_set(err, err_size, "cannot add the learning loop to the engine");
+            return -1;
+        }
+    }
+    if (r->opts->models_out)
+        *r->opts->models_out = r->models;
+    if (jp_compose_alerts(r->cfg, metrics, r->models, &r->alerts, err, err_size) != 0)
+        return -1;
+    if (r->alerts && jp_engine_add_proc(r->engine, jp_alerts_proc(r->alerts)) != 0) {
+        jp_err_set(err, err_size, "cannot add the alerts to the engine");
+        return -1;
     }
     if (r->opts->on_processors)
         r->opts->on_processors(r->opts->ctx, r->alerts);
@@ -420,6 +458,7 @@ done:
     stop_signals(&r);
     jp_engine_free(r.engine);
     jp_alerts_free(r.alerts);
+    jp_models_free(r.models);
     jp_metrics_free(metrics);
     release_reloaded(&r);
     return rc;

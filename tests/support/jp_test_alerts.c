@@ -348,6 +348,7 @@ void jp_test_alerts_run_live(jp_test_stack_t *s, const char *tag, const char *wo
 {
     jp_config_t cfg;
     jp_test_engine_config(s, tag, &cfg);
+    cfg.alerts.concept.evaluations_per_year = 52; /* the stand-in scores weekly draw periods */
     char err[512];
     jp_alerts_t *alerts = jp_alerts_new(&cfg, NULL, err, sizeof(err));
     if (!alerts)
@@ -355,7 +356,10 @@ void jp_test_alerts_run_live(jp_test_stack_t *s, const char *tag, const char *wo
     out->ev = jp_test_evaluator_new(alerts);
     const jp_proc_t *procs[] = {jp_test_evaluator_proc(out->ev), jp_alerts_proc(alerts)};
     jp_test_engine_t *e = jp_test_engine_start_with(&cfg, NULL, procs, 2);
-    jp_test_stack_simulate_live(s, world, weeks, e, 20000);
+    jp_sim_world_t w;
+    jp_test_world_load(world, &w);
+    jp_test_stack_stream(s, &w, weeks, e, 20000);
+    jp_sim_world_release(&w);
     assert_int_equal(jp_test_engine_wait(e, -1, s->records, 300000), 0);
     jp_test_engine_stop(e, NULL);
     out->alerts = jp_test_alerts_read(s, cfg.topics.alerts, &out->n, NULL);
@@ -368,4 +372,29 @@ void jp_test_alerts_run_free(jp_test_alerts_run_t *r)
     free(r->alerts);
     jp_test_evaluator_free(r->ev);
     memset(r, 0, sizeof(*r));
+}
+
+int jp_test_alerts_documents(const jp_sim_change_t *c, const jp_test_alert_t *a)
+{
+    if (c->kind == JP_SIM_CHANGE_SILENCE)
+        return strcmp(a->name, "SilentSource") == 0 && strstr(a->labels, "input=sales");
+    if (c->kind == JP_SIM_CHANGE_ELASTICITY)
+        return strcmp(a->name, "ConceptDrift") == 0;
+    if (strcmp(c->target, "signups_per_day") == 0)
+        return strcmp(a->name, "ConceptDrift") == 0 || strstr(a->labels, "feature=signups ");
+    if (strcmp(c->target, "tickets_mean") == 0)
+        return strstr(a->labels, "feature=tickets_per_signup") != NULL;
+    return strstr(a->labels, "feature=payment_failures") != NULL;
+}
+
+int64_t jp_test_draw_period_ms(const jp_sim_world_t *w, const char *cc, int64_t at)
+{
+    char err[256];
+    jp_calendar_t *cal = jp_calendar_new(jp_config_country(&w->config, cc), err, sizeof(err));
+    assert_non_null(cal);
+    int64_t start, end;
+    jp_draw_t d;
+    assert_int_equal(jp_calendar_draw_period(cal, at, &start, &end, &d), 0);
+    jp_calendar_free(cal);
+    return end - start;
 }

@@ -22,6 +22,7 @@
 
 #include "alerts/jp_alerts.h"
 #include "jp_test_engine.h"
+#include "sim/jp_sim_world.h"
 
 typedef struct jp_test_evaluator_s jp_test_evaluator_t;
 
@@ -53,7 +54,7 @@ jp_test_alert_t *jp_test_alerts_read_base(jp_test_stack_t *s, const char *topic,
 
 /* A run over `weeks` of a world (relative to the repository root),
  * streamed into an engine configured for tag (jp_test_engine_config) while
- * it reads (jp_test_stack_simulate_live), with the stand-in evaluator and
+ * it reads (jp_test_stack_stream), with the stand-in evaluator and
  * the alerts processor; what the alerts processor wrote. */
 typedef struct jp_test_alerts_run_s {
     jp_test_alert_t *alerts;
@@ -63,5 +64,13 @@ typedef struct jp_test_alerts_run_s {
 void jp_test_alerts_run_live(jp_test_stack_t *s, const char *tag, const char *world, int weeks,
                              jp_test_alerts_run_t *out);
 void jp_test_alerts_run_free(jp_test_alerts_run_t *r);
+
+/* Whether alert a documents change c of a world's truth: ConceptDrift for
+ * an elasticity change, FeatureDrift on the shifted feature (or
+ * ConceptDrift for a level shift of sign-ups), SilentSource on the sales
+ * for a silence. The country is the caller's to compare. */
+int jp_test_alerts_documents(const jp_sim_change_t *c, const jp_test_alert_t *a);
+/* The length of country cc's draw period that holds event time at. */
+int64_t jp_test_draw_period_ms(const jp_sim_world_t *w, const char *cc, int64_t at);
 
 #endif

@@ -96,51 +96,42 @@ void jp_test_world_load(const char *path, jp_sim_world_t *w)
     assert_int_equal(rc, 0);
 }
 
-typedef struct live_s {
-    jp_test_stack_t *s;
-    jp_test_engine_t *e;
-    int64_t slack;
-} live_t;
-
-static void simulate(jp_test_stack_t *s, const char *world, int weeks, live_t *live);
-
 void jp_test_stack_simulate(jp_test_stack_t *s, const char *world, int weeks)
 {
-    simulate(s, world, weeks, NULL);
+    jp_sim_world_t w;
+    jp_test_world_load(world, &w);
+    jp_test_stack_simulate_world(s, &w, weeks);
+    jp_sim_world_release(&w);
 }
 
-/* Once per simulated hour: hold the producer while the engine is more
- * than the slack behind, until it is within half of it. */
-static void wait_for_engine(void *ctx, int64_t sim_ms, uint64_t records)
+typedef struct {
+    jp_test_engine_t *e;
+    int64_t already; /* records in the topics before this run */
+    int64_t max_ahead;
+} pacing_t;
+
+/* Once per simulated hour: holds the producer while it is more than
+ * max_ahead records ahead of the engine (up to 5 minutes). */
+static void pace(void *ctx, int64_t sim_ms, uint64_t records)
 {
+    pacing_t *p = ctx;
     (void)sim_ms;
-    live_t *l = ctx;
-    int64_t written = l->s->records + (int64_t)records;
+    int64_t written = p->already + (int64_t)records;
     jp_engine_totals_t t;
-    jp_test_engine_totals(l->e, &t);
-    if (written - t.consumed <= l->slack)
-        return;
-    for (int waited = 0; written - t.consumed > l->slack / 2; waited += 20) {
+    jp_test_engine_totals(p->e, &t);
+    for (int waited = 0; written - t.consumed > p->max_ahead; waited += 20) {
         if (waited > 300000)
             fail_msg("the engine stayed %lld records behind the simulator for 5 minutes",
                      (long long)(written - t.consumed));
         usleep(20000);
-        jp_test_engine_totals(l->e, &t);
+        jp_test_engine_totals(p->e, &t);
     }
 }
 
-void jp_test_stack_simulate_live(jp_test_stack_t *s, const char *world, int weeks,
-                                 jp_test_engine_t *e, int64_t slack)
-{
-    live_t l = {s, e, slack};
-    simulate(s, world, weeks, &l);
-}
-
-static void simulate(jp_test_stack_t *s, const char *world, int weeks, live_t *live)
+void jp_test_stack_stream(jp_test_stack_t *s, const jp_sim_world_t *w, int weeks,
+                          jp_test_engine_t *e, int64_t max_ahead)
 {
     char err[1024];
-    jp_sim_world_t w;
-    jp_test_world_load(world, &w);
     jp_registry_client_t *reg =
         jp_registry_client_new(jp_devstack_registry_url(s->stack), err, sizeof(err));
     assert_non_null(reg);
@@ -148,23 +139,26 @@ static void simulate(jp_test_stack_t *s, const char *world, int weeks, live_t *l
         jp_sim_producer_new(jp_devstack_bootstraps(s->stack), NULL, NULL, NULL, err, sizeof(err));
     if (!prod)
         fail_msg("producer: %s", err);
+    pacing_t p = {e, s->records, max_ahead};
     jp_sim_options_t o = {0};
     o.weeks = weeks;
     o.registry = jp_serde_registry_client(reg);
     o.output = jp_sim_producer_output(prod);
-    if (live) {
-        o.progress = wait_for_engine;
-        o.progress_ctx = live;
-    }
+    o.progress = e ? pace : NULL;
+    o.progress_ctx = &p;
     jp_sim_stats_t stats;
-    if (jp_sim_run(&w, &o, NULL, &stats, err, sizeof(err)) != 0)
+    if (jp_sim_run(w, &o, NULL, &stats, err, sizeof(err)) != 0)
         fail_msg("simulate: %s", err);
     if (jp_sim_producer_flush(prod, 60000, err, sizeof(err)) != 0)
         fail_msg("simulate: %s", err);
     jp_sim_producer_free(prod);
     jp_registry_client_free(reg);
-    jp_sim_world_release(&w);
     s->records += (int64_t)stats.records;
+}
+
+void jp_test_stack_simulate_world(jp_test_stack_t *s, const jp_sim_world_t *w, int weeks)
+{
+    jp_test_stack_stream(s, w, weeks, NULL, 0);
 }
 
 static void create_topic(jp_test_stack_t *s, const char *topic, int64_t partitions)
@@ -254,6 +248,17 @@ void jp_test_engine_totals(jp_test_engine_t *t, jp_engine_totals_t *out)
     jp_engine_totals(t->e, out);
 }
 
+void jp_test_engine_wait_consumed(jp_test_engine_t *e, int64_t records, int timeout_ms)
+{
+    for (int waited = 0; waited < timeout_ms; waited += 20) {
+        jp_engine_totals_t t;
+        jp_engine_totals(e->e, &t);
+        if (t.consumed >= records)
+            return;
+        usleep(20000);
+    }
+}
+
 jp_engine_t *jp_test_engine_handle(jp_test_engine_t *t)
 {
     return t->e;
@@ -277,18 +282,6 @@ int jp_test_engine_wait(jp_test_engine_t *t, int want_tasks, int64_t want_consum
             timeout_ms, want_tasks, (long long)want_consumed, tot.tasks, (long long)tot.consumed,
             (long long)tot.applied, (long long)tot.dead_lettered, (long long)tot.duplicates,
             (long long)tot.lag, (long long)tot.commits);
-    return -1;
-}
-
-int jp_test_engine_wait_consumed(jp_test_engine_t *t, int64_t at_least, int timeout_ms)
-{
-    for (int waited = 0; waited <= timeout_ms; waited += 20) {
-        jp_engine_totals_t tot;
-        jp_engine_totals(t->e, &tot);
-        if (tot.consumed >= at_least)
-            return 0;
-        usleep(20000);
-    }
     return -1;
 }
 

@@ -43,15 +43,19 @@ void jp_test_world_load(const char *path, jp_sim_world_t *w);
  * the stack's input topics through jp_sim_producer, schemas registered in
  * the stack's registry. Adds the records written to s->records. */
 void jp_test_stack_simulate(jp_test_stack_t *s, const char *world, int weeks);
+/* The same for a loaded (possibly modified) world; weeks 0: the world's. */
+void jp_test_stack_simulate_world(jp_test_stack_t *s, const jp_sim_world_t *w, int weeks);
 
 typedef struct jp_test_engine_s jp_test_engine_t;
 
-/* The same while engine e consumes the records: after each simulated hour
- * the producer waits, whenever the engine is more than `slack` records
- * behind, until it is within half of that (the dev broker keeps about
- * 5 MB per partition, so a long world must be read while it is written). */
-void jp_test_stack_simulate_live(jp_test_stack_t *s, const char *world, int weeks,
-                                 jp_test_engine_t *e, int64_t slack);
+/* Produces `weeks` of a loaded world (0: the world's) into the stack's
+ * input topics while engine e consumes them: the simulator waits (between
+ * simulated hours) whenever it is more than max_ahead records ahead of what
+ * e has consumed, since the dev broker keeps only about 5 MB per partition
+ * and a long run cannot sit in it. What is written does not depend on the
+ * pacing. e NULL: no pacing. Adds the records written to s->records. */
+void jp_test_stack_stream(jp_test_stack_t *s, const jp_sim_world_t *w, int weeks,
+                          jp_test_engine_t *e, int64_t max_ahead);
 
 /* Loads configs/jackpot.yaml as it is (errors fail the test). */
 void jp_test_config_load(jp_config_t *out);
@@ -63,6 +67,10 @@ void jp_test_config_load(jp_config_t *out);
  * (created), commit interval 200 ms, short session timeout.
  * Release with jp_config_release. */
 void jp_test_engine_config(jp_test_stack_t *s, const char *tag, jp_config_t *out);
+
+/* Waits until e has consumed at least `records` (or timeout_ms passed):
+ * for runs stopped part way. */
+void jp_test_engine_wait_consumed(jp_test_engine_t *e, int64_t records, int timeout_ms);
 
 /* Starts an engine on its own thread with its own state directory. */
 jp_test_engine_t *jp_test_engine_start(const jp_config_t *cfg, const char *state_dir);
@@ -76,9 +84,6 @@ jp_engine_t *jp_test_engine_handle(jp_test_engine_t *t);
  * tasks == want_tasks (-1: any) and consumed == want_consumed (-1: any)
  * and lag == 0 when want_consumed >= 0. 0, or -1 on timeout. */
 int jp_test_engine_wait(jp_test_engine_t *t, int want_tasks, int64_t want_consumed, int timeout_ms);
-/* Waits (up to timeout_ms) until the committed totals show at least
- * at_least records consumed (a run stopped part way). 0, or -1 on timeout. */
-int jp_test_engine_wait_consumed(jp_test_engine_t *t, int64_t at_least, int timeout_ms);
 /* Stops the engine (it commits and leaves the group), checks it returned
  * 0, frees it; out (may be NULL) gets its final totals. */
 void jp_test_engine_stop(jp_test_engine_t *t, jp_engine_totals_t *out);

@@ -28,7 +28,7 @@
  * The delays are printed.
  *
  * The 40 weeks (about 650k records) are read while they are written
- * (jp_test_stack_simulate_live): the dev broker keeps about 5 MB per
+ * (jp_test_stack_stream): the dev broker keeps about 5 MB per
  * partition. Under ASan the world is cut after week 24 and only the first
  * three changes are checked (the same code, half the records).
  *
@@ -48,7 +48,6 @@
 #include <string.h>
 
 #include "alerts/jp_alerts.h"
-#include "config/jp_calendar.h"
 #include "jp_test.h"
 #include "jp_test_alerts.h"
 #include "jp_test_engine.h"
@@ -64,32 +63,6 @@
 #define WEEK_MS (7 * DAY_MS)
 
 static jp_test_stack_t *st; /* the group's (jp_test_stack_setup) */
-
-/* The alerts that document a change. */
-static int documents(const jp_sim_change_t *c, const jp_test_alert_t *a)
-{
-    if (c->kind == JP_SIM_CHANGE_SILENCE)
-        return strcmp(a->name, "SilentSource") == 0 && strstr(a->labels, "input=sales");
-    if (c->kind == JP_SIM_CHANGE_ELASTICITY)
-        return strcmp(a->name, "ConceptDrift") == 0;
-    if (strcmp(c->target, "signups_per_day") == 0)
-        return strcmp(a->name, "ConceptDrift") == 0 || strstr(a->labels, "feature=signups ");
-    if (strcmp(c->target, "tickets_mean") == 0)
-        return strstr(a->labels, "feature=tickets_per_signup") != NULL;
-    return strstr(a->labels, "feature=payment_failures") != NULL;
-}
-
-static int64_t draw_period_ms(const jp_sim_world_t *w, const char *cc, int64_t at)
-{
-    char err[256];
-    jp_calendar_t *cal = jp_calendar_new(jp_config_country(&w->config, cc), err, sizeof(err));
-    assert_non_null(cal);
-    int64_t start, end;
-    jp_draw_t d;
-    assert_int_equal(jp_calendar_draw_period(cal, at, &start, &end, &d), 0);
-    jp_calendar_free(cal);
-    return end - start;
-}
 
 static void test_drift_world(void **state)
 {
@@ -107,8 +80,9 @@ static void test_drift_world(void **state)
         int ok = !al[i].firing;
         for (size_t c = 0; c < w.changes.n && !ok; c++) {
             int64_t at = w.start_ms + ch[c].week * WEEK_MS;
-            ok = strcmp(ch[c].country, al[i].country) == 0 && documents(&ch[c], &al[i]) &&
-                 al[i].starts_at >= at && al[i].starts_at <= at + 20 * WEEK_MS;
+            ok = strcmp(ch[c].country, al[i].country) == 0 &&
+                 jp_test_alerts_documents(&ch[c], &al[i]) && al[i].starts_at >= at &&
+                 al[i].starts_at <= at + 20 * WEEK_MS;
         }
         if (!ok)
             fail_msg("an alert no change documents: %s %s %s from %" PRId64, al[i].name,
@@ -118,13 +92,13 @@ static void test_drift_world(void **state)
     int checked = 0;
     for (size_t c = 0; c < w.changes.n; c++) {
         int64_t at = w.start_ms + ch[c].week * WEEK_MS;
-        int64_t bound = 2 * draw_period_ms(&w, ch[c].country, at);
+        int64_t bound = 2 * jp_test_draw_period_ms(&w, ch[c].country, at);
         if (at >= end_ms)
             continue; /* under ASan the world is cut short */
         const jp_test_alert_t *first = NULL;
         for (size_t i = 0; i < n; i++)
             if (al[i].firing && strcmp(al[i].country, ch[c].country) == 0 &&
-                documents(&ch[c], &al[i]) && al[i].starts_at >= at &&
+                jp_test_alerts_documents(&ch[c], &al[i]) && al[i].starts_at >= at &&
                 (!first || al[i].starts_at < first->starts_at))
                 first = &al[i];
         if (!first && at + bound + WEEK_MS > end_ms)
