@@ -403,6 +403,36 @@ void jp_test_recset_free(jp_test_recset_t *r)
     memset(r, 0, sizeof(*r));
 }
 
+void jp_test_decode_topic(jp_test_stack_t *s, const char *topic, int reader, void *out,
+                          void (*fn)(void *ctx, const void *out), void *ctx)
+{
+    char err[512];
+    jp_test_recset_t recs;
+    jp_test_read_distinct(s, topic, &recs);
+    jp_registry_client_t *reg =
+        jp_registry_client_new(jp_devstack_registry_url(s->stack), err, sizeof(err));
+    assert_non_null(reg);
+    jp_serde_config_t sc = {0};
+    sc.registry = jp_serde_registry_client(reg);
+    jp_serde_t *serde = jp_serde_new(&sc, err, sizeof(err));
+    assert_non_null(serde);
+    jp_avro_arena_t arena;
+    jp_avro_arena_init(&arena);
+    for (size_t i = 0; i < recs.n; i++) {
+        const unsigned char *b = (const unsigned char *)recs.items[i];
+        size_t klen = (size_t)b[0] << 24 | (size_t)b[1] << 16 | (size_t)b[2] << 8 | b[3];
+        jp_avro_arena_reset(&arena);
+        if (jp_serde_decode(serde, reader, recs.items[i] + 4 + klen, recs.lens[i] - 4 - klen, out,
+                            &arena, err, sizeof(err)) != JP_SERDE_OK)
+            fail_msg("%s: record %zu: %s", topic, i, err);
+        fn(ctx, out);
+    }
+    jp_avro_arena_free(&arena);
+    jp_serde_free(serde);
+    jp_registry_client_free(reg);
+    jp_test_recset_free(&recs);
+}
+
 void jp_test_assert_totals_equal(const jp_engine_totals_t *got, const jp_engine_totals_t *ref)
 {
     assert_int_equal(got->consumed, got->applied + got->dead_lettered + got->duplicates);

@@ -109,6 +109,13 @@ void jp_test_read_distinct(jp_test_stack_t *s, const char *topic, jp_test_recset
 int jp_test_recset_equal(const jp_test_recset_t *a, const jp_test_recset_t *b);
 void jp_test_recset_free(jp_test_recset_t *r);
 
+/* Decodes every distinct record of a topic as event `reader` (JP_EVENT_*,
+ * schemas from the stack's registry) into *out and calls fn for it (out
+ * is valid during the call). A record that does not decode fails the
+ * test. */
+void jp_test_decode_topic(jp_test_stack_t *s, const char *topic, int reader, void *out,
+                          void (*fn)(void *ctx, const void *out), void *ctx);
+
 /* Asserts the run's totals against a reference run's, and conservation. */
 void jp_test_assert_totals_equal(const jp_engine_totals_t *got, const jp_engine_totals_t *ref);
 
