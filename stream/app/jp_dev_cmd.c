@@ -47,7 +47,10 @@ const char jp_cmd_dev_usage[] =
     "the simulator and the stream processor, with the admin HTTP server up (its\n"
     "URL is printed) and a live view per country. Ctrl-C stops everything\n"
     "cleanly. With --weeks N it simulates N weeks, waits for the processor to\n"
-    "catch up, prints a summary and exits 0.\n"
+    "catch up, prints a summary and exits 0. Alerts are printed as they are\n"
+    "raised (FIRING, RESOLVED); the summary lists, for each change the world\n"
+    "documents, the first alert that names its country and how long after\n"
+    "the change (in event time) it fired.\n"
     "\n"
     "Options:\n"
     "  -w, --world FILE   simulator world (default configs/sim/default.yaml)\n"
@@ -63,6 +66,12 @@ const char jp_cmd_dev_usage[] =
     "                     directory of an earlier run (another dev cluster) is refused\n"
     "      --reset        discard the --state directory's contents first\n"
     "  -h, --help         show this help\n";
+
+/* The first FIRING of each fingerprint, for the summary. */
+typedef struct {
+    char fingerprint[17], name[32], country[3], detail[96];
+    int64_t starts_at;
+} fired_t;
 
 typedef struct {
     jp_sim_world_t world;
@@ -83,6 +92,8 @@ typedef struct {
     char errstr[512];
     int admin_port;
     double t_start;
+    fired_t *fired; /* engine thread until the engine stopped */
+    size_t n_fired;
     jp_models_t *models; /* the learning loop (NULL: off) */
     char *final_models;  /* the model lines when the engine was stopped */
 } devctx_t;
@@ -377,6 +388,111 @@ static void on_ready(void *ctx, jp_engine_t *engine, int admin_port)
         d->view_started = 1;
 }
 
+static void fmt_utc(char *buf, size_t size, int64_t ms)
+{
+    time_t secs = (time_t)(ms / 1000);
+    struct tm tm;
+    strftime(buf, size, "%Y-%m-%d %H:%M", gmtime_r(&secs, &tm));
+}
+
+/* "feature=signups model=sales": the labels but the country. */
+static void alert_labels(const jp_alert_t *a, char *buf, size_t size)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    const jp_avro_str_t *k = a->labels.keys, *v = a->labels.values;
+    for (size_t i = 0; i < a->labels.n && n < size; i++)
+        if (!jp_avro_str_eq(k[i], "country"))
+            n += (size_t)snprintf(buf + n, size - n, "%s%.*s=%.*s", n ? " " : "", (int)k[i].len,
+                                  k[i].ptr, (int)v[i].len, v[i].ptr);
+}
+
+/* Every alert as it is raised: one line on stdout. */
+static void on_alert(void *ctx, int partition, const jp_alert_t *a)
+{
+    (void)partition;
+    devctx_t *d = ctx;
+    char when[32], labels[96];
+    int firing = a->status == JP_ALERT_STATUS_FIRING;
+    fmt_utc(when, sizeof(when), firing ? a->starts_at : a->ends_at);
+    alert_labels(a, labels, sizeof(labels));
+    static const char *const sev[] = {"info", "warning", "critical", "unknown"};
+    printf("%-8s %-8s %-21.*s %-2.*s %s %s UTC: %.*s\n", firing ? "FIRING" : "RESOLVED",
+           sev[a->severity <= JP_ALERT_SEVERITY_UNKNOWN ? a->severity : 3], (int)a->name.len,
+           a->name.ptr, (int)(a->has_country ? a->country.len : 1),
+           a->has_country ? a->country.ptr : "-", labels, when, (int)a->summary.len,
+           a->summary.ptr);
+    fflush(stdout);
+    if (!firing)
+        return;
+    for (size_t i = 0; i < d->n_fired; i++)
+        if (jp_avro_str_eq(a->fingerprint, d->fired[i].fingerprint))
+            return;
+    fired_t *f = realloc(d->fired, (d->n_fired + 1) * sizeof(*f));
+    if (!f)
+        return;
+    d->fired = f;
+    f = &f[d->n_fired++];
+    memset(f, 0, sizeof(*f));
+    snprintf(f->fingerprint, sizeof(f->fingerprint), "%.*s", (int)a->fingerprint.len,
+             a->fingerprint.ptr);
+    snprintf(f->name, sizeof(f->name), "%.*s", (int)a->name.len, a->name.ptr);
+    if (a->has_country)
+        snprintf(f->country, sizeof(f->country), "%.*s", (int)a->country.len, a->country.ptr);
+    snprintf(f->detail, sizeof(f->detail), "%s", labels);
+    f->starts_at = a->starts_at;
+}
+
+static void on_processors(void *ctx, jp_alerts_t *alerts)
+{
+    if (alerts)
+        jp_alerts_set_listener(alerts, on_alert, ctx);
+}
+
+/* The alerts that document a change of the world's ground truth. */
+static int documents(const jp_sim_change_t *c, const char *name)
+{
+    switch (c->kind) {
+    case JP_SIM_CHANGE_SILENCE:
+        return strcmp(name, "SilentSource") == 0;
+    case JP_SIM_CHANGE_ELASTICITY:
+        return strcmp(name, "ConceptDrift") == 0;
+    default: /* feature shifts and seasonality: either kind of drift */
+        return strcmp(name, "FeatureDrift") == 0 || strcmp(name, "ConceptDrift") == 0;
+    }
+}
+
+/* Detection delays against the world's documented changes. */
+static void print_delays(const devctx_t *d)
+{
+    const jp_sim_change_t *ch = d->world.changes.items;
+    const jp_sim_country_t *k = d->world.countries.items;
+    static const char *const kinds[] = {"elasticity", "seasonality", "feature_shift", "silence"};
+    if (d->world.changes.n)
+        printf("detection delays against the world's changes (event time):\n");
+    for (size_t i = 0; i < d->world.changes.n; i++) {
+        int64_t at = d->world.start_ms + ch[i].week * 7 * 86400000LL;
+        for (size_t j = 0; j < d->world.countries.n; j++) {
+            if (ch[i].country && strcmp(ch[i].country, k[j].code) != 0)
+                continue;
+            const fired_t *best = NULL;
+            for (size_t f = 0; f < d->n_fired; f++)
+                if (strcmp(d->fired[f].country, k[j].code) == 0 && d->fired[f].starts_at >= at &&
+                    documents(&ch[i], d->fired[f].name) &&
+                    (!best || d->fired[f].starts_at < best->starts_at))
+                    best = &d->fired[f];
+            char what[96];
+            snprintf(what, sizeof(what), "week %lld %s %s%s%s", (long long)ch[i].week, k[j].code,
+                     kinds[ch[i].kind], ch[i].target ? " " : "", ch[i].target ? ch[i].target : "");
+            if (best)
+                printf("  %-40s %s %s after %.1f days\n", what, best->name, best->detail,
+                       (double)(best->starts_at - at) / 86400000.0);
+            else
+                printf("  %-40s not detected\n", what);
+        }
+    }
+}
+
 static void on_signal(void *ctx)
 {
     devctx_t *d = ctx;
@@ -414,6 +530,7 @@ static void on_exit_engine(void *ctx, jp_engine_t *engine)
            (long long)t.consumed, (long long)t.applied, (long long)t.dead_lettered,
            (long long)t.duplicates,
            t.consumed == t.applied + t.dead_lettered + t.duplicates ? "holds" : "BROKEN");
+    print_delays(d);
     char *status = jp_engine_status_json(engine);
     json_t *st = json_loads(status, 0, NULL);
     free(status);
@@ -563,6 +680,7 @@ int jp_cmd_dev(const jp_command_t *cmd, int argc, char **argv)
     ro.on_ready = on_ready;
     ro.on_signal = on_signal;
     ro.on_exit = on_exit_engine;
+    ro.on_processors = on_processors;
     ro.models_out = &d.models;
     rc = jp_run_engine(cfg, &ro);
     if (rc == 0 && d.sim_failed)
@@ -575,6 +693,7 @@ out:
     free(d.final_models);
     if (!state && nftw(tmp, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
         fprintf(stderr, "jackpot dev: could not remove %s\n", tmp);
+    free(d.fired);
     pthread_mutex_destroy(&d.lock);
     return rc;
 }

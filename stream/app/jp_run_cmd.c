@@ -21,14 +21,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "alerts/jp_alerts.h"
 #include "app/jp_admin.h"
 #include "app/jp_auth.h"
 #include "app/jp_commands.h"
+#include "app/jp_compose_alerts.h"
 #include "config/jp_config.h"
 #include "engine/jp_engine.h"
 #include "base/jp_log.h"
 #include "app/jp_run.h"
 #include "models/jp_models.h"
+#include "model/base/jp_err.h"
 
 #include <jansson.h>
 
@@ -38,10 +41,12 @@ const char jp_cmd_run_usage[] =
     "Runs the stream processor: joins the consumer group on the input topics,\n"
     "validates, deduplicates and applies records to RocksDB state, closes\n"
     "event-time windows into jackpot.features.v1, dead-letters what it rejects,\n"
-    "trains and registers the models (jackpot.models.v1), and serves the admin\n"
-    "HTTP endpoints (/healthz, /readyz, /metrics, /v1/tasks,\n"
-    "/v1/countries/<CC>/features, /v1/models). SIGTERM or SIGINT stops it\n"
-    "cleanly; SIGHUP reloads the country configurations.\n"
+    "trains and registers the models (jackpot.models.v1), raises drift and\n"
+    "data-quality alerts on jackpot.alerts.v1 (retraining a model on critical\n"
+    "concept drift), and serves the admin HTTP endpoints (/healthz, /readyz,\n"
+    "/metrics, /v1/tasks, /v1/countries/<CC>/features, /v1/models, /v1/alerts).\n"
+    "SIGTERM or SIGINT stops it cleanly; SIGHUP reloads the country\n"
+    "configurations.\n"
     "\n"
     "Options:\n"
     "  -c, --config FILE   processor configuration (default configs/jackpot.yaml)\n"
@@ -59,6 +64,7 @@ const char jp_cmd_run_usage[] =
 typedef struct run_ctx_s {
     const jp_config_t *cfg;
     jp_engine_t *engine;
+    jp_alerts_t *alerts; /* NULL when alerts.enabled is false */
     sigset_t signals;
     pthread_t sig_thread;
     const jp_run_opts_t *opts;
@@ -136,6 +142,37 @@ static int route_countries(void *ctx, const char *method, const char *path, cons
     return reply_json(s, body_out, ct);
 }
 
+static int reply_error(int status, const char *message, char **body_out, const char **ct)
+{
+    json_t *j = json_pack("{s:s}", "error", message);
+    *body_out = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    *ct = "application/json";
+    json_decref(j);
+    return status;
+}
+
+/* /v1/alerts[?country=CC][&status=FIRING|RESOLVED] */
+static int route_alerts(void *ctx, const char *method, const char *path, const char *query,
+                        const char *body, size_t body_len, char **body_out, const char **ct)
+{
+    (void)method, (void)path, (void)body, (void)body_len;
+    run_ctx_t *r = ctx;
+    char *country = jp_admin_query_param(query, "country");
+    char *status = jp_admin_query_param(query, "status");
+    int rc;
+    if (country && !jp_config_country(r->cfg, country))
+        rc = reply_error(400, "country: not a configured country code", body_out, ct);
+    else if (status && strcmp(status, "FIRING") != 0 && strcmp(status, "RESOLVED") != 0)
+        rc = reply_error(400, "status: FIRING or RESOLVED", body_out, ct);
+    else if (!r->alerts)
+        rc = reply_json(strdup("{\"alerts\": []}"), body_out, ct);
+    else
+        rc = reply_json(jp_alerts_json(r->alerts, country, status), body_out, ct);
+    free(country);
+    free(status);
+    return rc;
+}
+
 /* /v1/models...: the model registry (promote and rollback are POSTs, so
  * the route's access makes them need an operator token). */
 static int route_models(void *ctx, const char *method, const char *path, const char *query,
@@ -156,9 +193,41 @@ static int admin_routes(jp_admin_t *admin, run_ctx_t *r)
     if (jp_admin_route_access(admin, "/readyz", JP_ADMIN_PUBLIC, route_readyz, r->engine) != 0 ||
         jp_admin_route_get(admin, "/v1/tasks", route_tasks, r->engine) != 0 ||
         jp_admin_route_get(admin, "/v1/countries/", route_countries, r) != 0 ||
+        jp_admin_route_get(admin, "/v1/alerts", route_alerts, r) != 0 ||
         jp_admin_route_get(admin, "/v1/models", route_models, r) != 0 ||
         jp_admin_route_access(admin, "/v1/models/", JP_ADMIN_BY_METHOD, route_models, r) != 0)
         return -1;
+    return 0;
+}
+
+/* ---- processors ------------------------------------------------------------- */
+
+/* Creates the capability rooms' global objects and adds their processors
+ * to every task in the order they must see each fact: the learning loop
+ * first (the others read its evaluations and champions), then alerts,
+ * wired to it by jp_compose_alerts. `jackpot run` and `jackpot dev` both
+ * come through here. */
+static int add_processors(run_ctx_t *r, jp_metrics_t *metrics, char *err, size_t err_size)
+{
+    if (r->cfg->models.enabled) {
+        r->models = jp_models_new(r->cfg, metrics, err, err_size);
+        if (!r->models)
+            return -1;
+        if (jp_engine_add_proc(r->engine, jp_models_proc(r->models)) != 0) {
+            jp_err_set(err, err_size, "cannot add the learning loop to the engine");
+            return -1;
+        }
+    }
+    if (r->opts->models_out)
+        *r->opts->models_out = r->models;
+    if (jp_compose_alerts(r->cfg, metrics, r->models, &r->alerts, err, err_size) != 0)
+        return -1;
+    if (r->alerts && jp_engine_add_proc(r->engine, jp_alerts_proc(r->alerts)) != 0) {
+        jp_err_set(err, err_size, "cannot add the alerts to the engine");
+        return -1;
+    }
+    if (r->opts->on_processors)
+        r->opts->on_processors(r->opts->ctx, r->alerts);
     return 0;
 }
 
@@ -357,18 +426,11 @@ int jp_run_engine(const jp_config_t *cfg, const jp_run_opts_t *opts)
         rc = exit_code ? exit_code : EX_SOFTWARE;
         goto done;
     }
-    /* The capability rooms, as processors of every task: the learning loop
-     * first (decisions and alerts read its champion and evaluations). */
-    if (cfg->models.enabled) {
-        r.models = jp_models_new(cfg, metrics, err, sizeof(err));
-        if (!r.models || jp_engine_add_proc(r.engine, jp_models_proc(r.models)) != 0) {
-            jp_log_error("run", "the learning loop: %s", r.models ? "cannot add it" : err);
-            rc = EX_SOFTWARE;
-            goto done;
-        }
+    if (add_processors(&r, metrics, err, sizeof(err)) != 0) {
+        jp_log_error("run", "processors: %s", err);
+        rc = EX_SOFTWARE;
+        goto done;
     }
-    if (opts->models_out)
-        *opts->models_out = r.models;
     jp_auth_t *auth = jp_auth_from_config(cfg, err, sizeof(err));
     jp_admin_t *admin = auth ? jp_admin_new(metrics) : NULL;
     if (admin)
@@ -395,6 +457,7 @@ int jp_run_engine(const jp_config_t *cfg, const jp_run_opts_t *opts)
 done:
     stop_signals(&r);
     jp_engine_free(r.engine);
+    jp_alerts_free(r.alerts);
     jp_models_free(r.models);
     jp_metrics_free(metrics);
     release_reloaded(&r);

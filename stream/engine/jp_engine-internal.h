@@ -277,6 +277,10 @@ jp_counter_t *jp_engine_counter(jp_engine_t *e, jp_input_t input, const char *wh
                                 const char *reason);
 /* jp_task_io_t's count hook (ctx: the engine). */
 void jp_engine_io_count(void *ctx, jp_input_t input, const char *what, const char *reason);
+/* jp_task_io_t's end_offset hook (ctx: the engine): the high watermark
+ * librdkafka last saw for input partition p, or the broker's when
+ * ask_broker (one second at most); -1 if none. */
+int64_t jp_engine_io_end_offset(void *ctx, int partition, jp_input_t input, int ask_broker);
 /* Rebuilds the status snapshot (engine thread). */
 void jp_engine_update_status(jp_engine_t *e);
 

@@ -441,6 +441,7 @@ jp_engine_t *jp_engine_new(const jp_config_t *cfg, jp_metrics_t *metrics,
                                .dead_letter = jp_engine_io_dead_letter,
                                .count = jp_engine_io_count,
                                .emit = jp_engine_io_emit,
+                               .end_offset = jp_engine_io_end_offset,
                                .gap = jp_engine_io_gap};
     if (!e->env.store_env) {
         jp_err_set(errstr, errstr_size, "cannot create the RocksDB environment");

@@ -50,6 +50,29 @@ void jp_engine_io_count(void *ctx, jp_input_t input, const char *what, const cha
         jp_counter_add(c, 1);
 }
 
+/* The offsets of input partition p from the last fetch response librdkafka
+ * cached (no broker round trip); 0, or -1 if it has none. */
+static int input_watermarks(jp_engine_t *e, int p, jp_input_t i, int64_t *lo, int64_t *hi)
+{
+    *lo = *hi = 0;
+    return rd_kafka_get_watermark_offsets(e->consumer, e->topics[i], p, lo, hi) ==
+                   RD_KAFKA_RESP_ERR_NO_ERROR
+               ? 0
+               : -1;
+}
+
+int64_t jp_engine_io_end_offset(void *ctx, int partition, jp_input_t input, int ask_broker)
+{
+    jp_engine_t *e = ctx;
+    int64_t lo = -1, hi = -1;
+    if (!ask_broker)
+        return input_watermarks(e, partition, input, &lo, &hi) == 0 ? hi : -1;
+    return jp_engine_watermarks(e, e->consumer, e->topics[input], partition, &lo, &hi, 1000) ==
+                   RD_KAFKA_RESP_ERR_NO_ERROR
+               ? hi
+               : -1;
+}
+
 /* ---- status -------------------------------------------------------------------------------- */
 
 typedef struct {
@@ -101,8 +124,8 @@ void jp_engine_update_status(jp_engine_t *e)
             tot.late += c.late;
             int64_t lost = jp_task_lost(t, (jp_input_t)i);
             tot.lost += lost;
-            int64_t lo = 0, hi = 0, next = jp_task_next_offset(t, (jp_input_t)i);
-            rd_kafka_get_watermark_offsets(e->consumer, e->topics[i], p, &lo, &hi);
+            int64_t lo, hi, next = jp_task_next_offset(t, (jp_input_t)i);
+            input_watermarks(e, p, (jp_input_t)i, &lo, &hi);
             int64_t l = hi - (next >= 0 ? next : lo);
             if (l > 0)
                 lag += l;

@@ -740,6 +740,27 @@ const char *jp_proc_input_topic(const jp_proc_ctx_t *c, jp_input_t input)
                                          : cfg->topics.draws.name;
 }
 
+void jp_proc_counts(const jp_proc_ctx_t *c, jp_input_t input, jp_proc_counts_t *out)
+{
+    const jp_task_counts_t *k = &c->t->counts[input];
+    *out = (jp_proc_counts_t){.consumed = k->consumed,
+                              .applied = k->applied,
+                              .dead_lettered = k->dead_lettered,
+                              .duplicates = k->duplicates,
+                              .late = k->late,
+                              .lost = c->t->lost[input]};
+}
+
+int64_t jp_proc_lag(const jp_proc_ctx_t *c, jp_input_t input, int ask_broker)
+{
+    const jp_task_io_t *io = &c->t->env->io;
+    int64_t end = io->end_offset ? io->end_offset(io->ctx, c->t->partition, input, ask_broker) : -1;
+    int64_t next = c->t->next_offset[input];
+    if (end < 0 || (next < 0 && end > 0))
+        return -1;
+    return next < 0 || end <= next ? 0 : end - next;
+}
+
 int jp_proc_emit(jp_proc_ctx_t *c, jp_output_t topic, const char *key, size_t key_len,
                  const void *value, size_t len)
 {

@@ -84,6 +84,9 @@ typedef struct jp_task_io_s {
      * processor is registered. */
     int (*emit)(void *ctx, int partition, jp_output_t topic, const char *key, size_t key_len,
                 const void *value, size_t len);
+    /* The end offset of an input partition, as last fetched or (ask_broker)
+     * from the broker (jp_proc_lag; may be NULL): -1 when unknown. */
+    int64_t (*end_offset)(void *ctx, int partition, jp_input_t input, int ask_broker);
     /* Offsets [expected, got) of an input partition were skipped (may be
      * NULL): the number of records retention removed before they were
      * read (0 for transaction markers or compaction), or -1 to stop

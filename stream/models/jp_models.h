@@ -64,7 +64,9 @@ typedef struct jp_models_evaluation_s {
     double value;       /* residual (sales) or log-loss (churn) */
     int64_t event_time; /* the window's end */
 } jp_models_evaluation_t;
-typedef void (*jp_models_listener_fn)(void *ctx, const jp_models_evaluation_t *ev);
+/* partition: the task's. Returns 0, or -1 on a failure that must rewind
+ * the task (the processor's callback then returns -1, jp_proc.h). */
+typedef int (*jp_models_listener_fn)(void *ctx, int partition, const jp_models_evaluation_t *ev);
 /* Set before the engine runs; called on the engine thread. */
 void jp_models_set_listener(jp_models_t *g, jp_models_listener_fn fn, void *ctx);
 

@@ -138,6 +138,7 @@ static const jp_avro_bind_t alert_fields[] = {
     JP_AVRO_BIND(jp_alert_t, labels),
     JP_AVRO_BIND(jp_alert_t, starts_at),
     JP_AVRO_BIND_OPT(jp_alert_t, ends_at, has_ends_at),
+    JP_AVRO_BIND(jp_alert_t, annotations),
 };
 const jp_avro_layout_t jp_alert_layout =
     JP_AVRO_LAYOUT("jackpot.v1.Alert", jp_alert_t, alert_fields);

@@ -186,6 +186,7 @@ typedef struct jp_alert_s {
     int64_t starts_at;
     uint8_t has_ends_at;
     int64_t ends_at;
+    jp_avro_map_t annotations; /* values: jp_avro_str_t */
 } jp_alert_t;
 
 typedef enum {

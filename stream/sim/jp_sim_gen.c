@@ -71,6 +71,7 @@ struct jp_sim_gen_s {
 
     /* ground truth in force (changes modify these) */
     double e_signup, e_cancel, e_extra, tickets_mean, pf_rate, extra_tickets_mean;
+    double signups_per_day;
     jp_sim_season_t season;
 
     int64_t advertised;
@@ -314,6 +315,7 @@ jp_sim_gen_t *jp_sim_gen_new(const jp_sim_world_t *w, size_t country_index, uint
     g->tickets_mean = k->population.tickets_mean;
     g->pf_rate = k->response.payment_failure;
     g->extra_tickets_mean = k->response.extra_tickets_mean;
+    g->signups_per_day = k->response.signups_per_day;
     g->season = k->season;
     g->currency_len = strlen(g->country->currency);
     g->id_base = jp_hash_str(k->code, seed ^ 0x1D5ULL);
@@ -415,6 +417,8 @@ void jp_sim_gen_apply_change(jp_sim_gen_t *g, const jp_sim_change_t *c)
             g->pf_rate = c->value;
         else if (strcmp(t, "extra_tickets_mean") == 0 && c->value >= 1)
             g->extra_tickets_mean = c->value;
+        else if (strcmp(t, "signups_per_day") == 0 && c->value >= 0)
+            g->signups_per_day = c->value;
         break;
     default: /* silence is the runner's business */
         break;
@@ -765,7 +769,7 @@ static int segment(jp_sim_gen_t *g, int64_t a, int64_t b, int with_renewals,
             return -1;
     }
 
-    double m_signup = g->k->response.signups_per_day / 24.0 * L * s * f_s;
+    double m_signup = g->signups_per_day / 24.0 * L * s * f_s;
     double price = (double)g->country->ticket.price_minor;
     g->exp.signups += m_signup;
     g->exp.tickets += m_signup * g->tickets_mean;

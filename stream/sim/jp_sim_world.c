@@ -293,7 +293,7 @@ static const jp_conf_field_t change_fields[] = {
      "elasticity, seasonality, feature_shift or silence"},
     {"target", JP_CONF_STR, F(jp_sim_change_t, target), 0, NULL, NR, NULL, NULL, 0, NULL,
      "elasticity: signup|cancel|extra; feature_shift: tickets_mean|payment_failure|"
-     "extra_tickets_mean; silence: sales|customers|draws"},
+     "extra_tickets_mean|signups_per_day (a level shift); silence: sales|customers|draws"},
     {"value", JP_CONF_NUM, F(jp_sim_change_t, value), 0, "0", -1e15, 1e15, NULL, NULL, 0, NULL,
      "the new value"},
     {"weekly", JP_CONF_SECTION, F(jp_sim_change_t, weekly), 0, NULL, NR, NULL, change_weekly_fields,
@@ -450,10 +450,10 @@ int jp_sim_world_load(jp_conf_t *c, const char *path, jp_sim_world_t *out)
         if (!found)
             jp_conf_error_at_key(c, node, p, "country", "'%s' is not a simulated country",
                                  ch[i].country);
-        static const char *const targets[][4] = {
+        static const char *const targets[][5] = {
             {"signup", "cancel", "extra", NULL},
             {NULL},
-            {"tickets_mean", "payment_failure", "extra_tickets_mean", NULL},
+            {"tickets_mean", "payment_failure", "extra_tickets_mean", "signups_per_day", NULL},
             {"sales", "customers", "draws", NULL},
         };
         const char *const *t = targets[ch[i].kind];

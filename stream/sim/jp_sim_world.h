@@ -33,7 +33,8 @@ typedef enum {
 typedef enum {
     JP_SIM_CHANGE_ELASTICITY,    /* target: signup | cancel | extra; value */
     JP_SIM_CHANGE_SEASONALITY,   /* weekly (7 values) and/or yearly_amplitude */
-    JP_SIM_CHANGE_FEATURE_SHIFT, /* target: tickets_mean | payment_failure | extra_tickets_mean */
+    JP_SIM_CHANGE_FEATURE_SHIFT, /* target: tickets_mean | payment_failure | extra_tickets_mean |
+                                    signups_per_day */
     JP_SIM_CHANGE_SILENCE,       /* target: sales | customers | draws; weeks (0: forever) */
 } jp_sim_change_kind_t;
 

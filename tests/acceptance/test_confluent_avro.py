@@ -12,9 +12,7 @@ kcat and `jackpot tail` must read the topic.
 import datetime
 import json
 import os
-import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,30 +25,11 @@ from confluent_kafka import avro
 from confluent_kafka.avro import AvroProducer, CachedSchemaRegistryClient
 from confluent_kafka.avro.error import ClientError
 
+from acceptance_lib import free_port, start_broker_registry, stop_all
+
 BIN = os.environ["JACKPOT_BIN"]
 SRC = os.environ.get("JACKPOT_SRC", ".")
 N_V1, N_V2 = 20, 20
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def wait_line(proc, pattern, timeout=20):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            time.sleep(0.05)
-            continue
-        m = re.search(pattern, line)
-        if m:
-            return m
-    raise AssertionError("no line matching %r" % pattern)
 
 
 def next_saturday_draw(now):
@@ -104,16 +83,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="jp-confluent-")
     procs = []
     try:
-        bport = free_port()
-        broker = subprocess.Popen([BIN, "broker", "--brokers", "1", "--port", str(bport)],
-                                  stdout=subprocess.PIPE, text=True)
-        procs.append(broker)
-        bootstrap = wait_line(broker, r"^(127\.0\.0\.1:\d+)").group(1)
-        registry = subprocess.Popen([BIN, "registry", "--listen", "127.0.0.1:0", "--data",
-                                     os.path.join(tmp, "registry")],
-                                    stdout=subprocess.PIPE, text=True)
-        procs.append(registry)
-        url = wait_line(registry, r"(http://127\.0\.0\.1:\d+)").group(1)
+        bootstrap, url = start_broker_registry(BIN, tmp, procs)
 
         schema_v1 = json.load(open(os.path.join(SRC, "schemas", "SaleEvent.avsc")))
         evolved = json.loads(json.dumps(schema_v1))
@@ -199,12 +169,7 @@ def main():
         procs.remove(run)
         print("confluent_kafka AvroProducer -> jackpot broker/registry -> engine: ok")
     finally:
-        for p in procs:
-            p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_all(procs)
         subprocess.call(["rm", "-rf", tmp])
 
 
