@@ -188,6 +188,8 @@ static int dec_validate(const jp_decide_problem_t *p, char *errstr, size_t size)
                         "param_mean and param_sd must be finite, sd >= 0");
         DEC_REQUIRE(isfinite(p->explore_max_cost) && p->explore_max_cost >= 0.0,
                     "explore_max_cost must be finite and >= 0");
+        DEC_REQUIRE(isfinite(p->explore_max_share) && p->explore_max_share >= 0.0,
+                    "explore_max_share must be finite and >= 0");
     }
 #undef DEC_REQUIRE
     return 0;
@@ -255,7 +257,7 @@ static int dec_walk(dec_ctx_t *best, const jp_decide_result_t *r, int64_t *chose
         if (dec_opt(best, 1, (double)j, 0, at, errstr, size) != 0)
             return -1;
         if (at->status == JP_OPT_OPTIMAL &&
-            r->greedy_objective - at->objective <= p->explore_max_cost) {
+            r->greedy_objective - at->objective <= r->exploration_budget) {
             *chosen = j;
             return 0;
         }
@@ -263,9 +265,21 @@ static int dec_walk(dec_ctx_t *best, const jp_decide_result_t *r, int64_t *chose
     return 0;
 }
 
+/* The smaller of the limits set; 0 when none is. */
+static double dec_budget(const jp_decide_problem_t *p, double greedy)
+{
+    double b = INFINITY;
+    if (p->explore_max_share > 0.0)
+        b = p->explore_max_share * fabs(greedy);
+    if (p->explore_max_cost > 0.0 && p->explore_max_cost < b)
+        b = p->explore_max_cost;
+    return isfinite(b) ? b : 0.0;
+}
+
 static int dec_explore(dec_ctx_t *best, jp_decide_result_t *r, char *errstr, size_t size)
 {
     const jp_decide_problem_t *p = best->p;
+    r->exploration_budget = dec_budget(p, r->greedy_objective);
     jp_rng_t rng;
     jp_rng_seed(&rng, p->seed);
     for (size_t k = 0; k < p->n_params; k++)

@@ -34,8 +34,9 @@
  *   with them (Thompson sampling). If that prize differs from the best
  *   estimate's optimum (the greedy prize), the recommendation moves from
  *   the greedy prize towards it as far as a grid point both satisfies
- *   every rule under the best estimate and gives up at most
- *   explore_max_cost of V under the best estimate. The result says whether
+ *   every rule under the best estimate and gives up at most the budget
+ *   (explore_max_share of |V(greedy)|, at most explore_max_cost) of V
+ *   under the best estimate. The result says whether
  *   it explored, the sampled prize and the expected value given up.
  * - Returns 0 (result->status OPTIMAL or INFEASIBLE), or -1 for invalid
  *   input, a failing callback or no memory, with errstr.
@@ -90,7 +91,11 @@ typedef struct jp_decide_problem_s {
     size_t n_params; /* <= JP_DECIDE_MAX_PARAMS */
     const double *param_mean, *param_sd;
     uint64_t seed;
-    double explore_max_cost; /* V given up at most (minor units, >= 0) */
+    /* The budget: V given up at most, the smaller of the limits set -
+     * explore_max_share x |V(greedy)| and explore_max_cost (minor units);
+     * 0 (or both unset) explores nothing. */
+    double explore_max_share;
+    double explore_max_cost;
 } jp_decide_problem_t;
 
 typedef struct jp_decide_result_s {
@@ -105,6 +110,7 @@ typedef struct jp_decide_result_s {
     int64_t thompson_prize; /* the sampled model's optimum (0: none sampled) */
     double sampled[JP_DECIDE_MAX_PARAMS];
     double exploration_cost;     /* V(greedy) - V(prize) under the best estimate, >= 0 */
+    double exploration_budget;   /* the most it could give up */
     double horizon_net;          /* the H draws' expected net revenue at prize */
     double stock_value;          /* (S_H(prize) - S_H(J0)) m L */
     double subscriber_value;     /* m L */

@@ -787,11 +787,23 @@ static size_t opt_compromise(const jp_opt_problem_t *p, const opt_ctx_t *c, cons
     return best;
 }
 
-/* A minimal set of rules no grid point satisfies together (deletion
- * filter: a rule leaves the set when the others still have no common
- * point; what remains needs every member). */
+/* The rules that cannot all hold: every rule no grid point satisfies on its
+ * own, or else a minimal set that no grid point satisfies together
+ * (deletion filter: a rule leaves the set when the others still have no
+ * common point; what remains needs every member). */
 static uint32_t opt_conflict(const uint32_t *mask, size_t n, uint32_t enabled)
 {
+    uint32_t alone = 0;
+    for (unsigned k = 0; k < JP_OPT_C_COUNT; k++) {
+        uint32_t bit = 1u << k;
+        int satisfiable = !(enabled & bit);
+        for (size_t i = 0; i < n && !satisfiable; i++)
+            satisfiable = !(mask[i] & bit);
+        if (!satisfiable)
+            alone |= bit;
+    }
+    if (alone)
+        return alone;
     uint32_t set = enabled;
     for (unsigned k = 0; k < JP_OPT_C_COUNT; k++) {
         uint32_t rest = set & ~(1u << k);

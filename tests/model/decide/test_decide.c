@@ -249,6 +249,7 @@ static void test_exploration_bounded(void **state)
     p.param_sd = &sd;
     /* no budget: never explores, though the sample often disagrees */
     p.explore_max_cost = 0;
+    p.explore_max_share = 0;
     int disagreed = 0;
     for (uint64_t seed = 1; seed <= 40; seed++) {
         p.seed = seed;
@@ -259,13 +260,16 @@ static void test_exploration_bounded(void **state)
     }
     assert_true(disagreed > 20);
 
-    /* a budget of 2% of |V| around the optimum */
-    double budget = 0.02 * (4 * 5000 * log(5.0) * 1000.0);
+    /* a budget of 2% of |V| at the optimum, the share capping it */
+    double v_star = 4 * (1e6 - 5e6) + 4 * 5000 * log(5.0) * 1000.0;
+    double budget = 0.02 * fabs(v_star);
     int explored = 0;
     for (uint64_t seed = 1; seed <= 200; seed++) {
         p.seed = seed;
-        p.explore_max_cost = budget;
+        p.explore_max_share = 0.02;
+        p.explore_max_cost = 10 * budget;
         solve_ok(&p, &r);
+        assert_rel(r.exploration_budget, budget, 1e-9);
         assert_int_equal(r.greedy_prize, 5000000);
         assert_int_equal(r.opt.status, JP_OPT_OPTIMAL);
         if (!r.explored) {
@@ -279,13 +283,20 @@ static void test_exploration_bounded(void **state)
         double cost = stock_v(5e6) - stock_v((double)r.prize);
         assert_rel(r.exploration_cost, cost, 1e-6);
         assert_true(r.exploration_cost <= budget);
+        /* the absolute cap binds when it is the smaller limit */
+        jp_decide_result_t capped;
+        p.explore_max_cost = 0.5 * budget;
+        solve_ok(&p, &capped);
+        assert_rel(capped.exploration_budget, 0.5 * budget, 1e-12);
+        assert_true(capped.exploration_cost <= 0.5 * budget);
         /* the greedy prize is offered as the first alternative */
         assert_true(r.opt.n_alternatives >= 1);
         assert_int_equal(r.opt.alternatives[0].prize, r.greedy_prize);
         /* more budget never explores less far */
         int64_t dist = llabs(r.prize - r.greedy_prize);
         jp_decide_result_t more;
-        p.explore_max_cost = 4 * budget;
+        p.explore_max_cost = 0;
+        p.explore_max_share = 0.08;
         solve_ok(&p, &more);
         assert_int_equal(more.thompson_prize, r.thompson_prize);
         assert_true(llabs(more.prize - more.greedy_prize) >= dist);
