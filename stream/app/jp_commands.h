@@ -27,5 +27,7 @@ extern const char jp_cmd_run_usage[];
 
 int jp_cmd_dev(const jp_command_t *cmd, int argc, char **argv);
 extern const char jp_cmd_dev_usage[];
+int jp_cmd_evaluate(const jp_command_t *cmd, int argc, char **argv);
+extern const char jp_cmd_evaluate_usage[];
 
 #endif

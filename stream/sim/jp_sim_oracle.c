@@ -251,12 +251,14 @@ int jp_sim_oracle_eval(jp_sim_oracle_t *o, const char *country, const char *draw
     size_t j = 0;
     while (j < k->n_h && strcmp(k->h[j].id, draw_id) != 0)
         j++;
-    size_t H = (size_t)k->c->decision.horizon_draws;
-    if (j == 0 || j + H > k->n_h)
-        return 1; /* no period before it, or its horizon runs past the truth */
     jp_draw_t draw;
     if (jp_calendar_parse_draw_id(k->cal, draw_id, &draw, errstr, errstr_size) != 0)
         return -1;
+    out->decision_time_ms = jp_calendar_decision_time(k->cal, &draw);
+    out->draw_time_ms = draw.time_ms;
+    size_t H = (size_t)k->c->decision.horizon_draws;
+    if (j == 0 || j + H > k->n_h)
+        return 1; /* no period before it, or its horizon runs past the truth */
     const ora_draw_t *prev = &k->h[j - 1];
     jp_oracle_period_t q[JP_DECIDE_MAX_HORIZON];
     for (size_t h = 0; h < H; h++)
@@ -287,8 +289,6 @@ int jp_sim_oracle_eval(jp_sim_oracle_t *o, const char *country, const char *draw
     jp_decide_result_t r;
     if (jp_decide_solve(&d.p, &r, errstr, errstr_size) != 0)
         return -1;
-    out->decision_time_ms = t;
-    out->draw_time_ms = draw.time_ms;
     out->oracle_status = r.opt.status;
     out->conflict_mask = r.opt.conflict_mask;
     out->oracle_prize = r.prize;

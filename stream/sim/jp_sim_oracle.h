@@ -51,7 +51,8 @@ typedef struct jp_sim_oracle_eval_s {
     jp_opt_result_t oracle; /* the oracle's solve: figures and rules at its prize */
 } jp_sim_oracle_eval_t;
 
-/* Evaluates the decision of draw_id in country, recommended `prize` (<= 0:
+/* Evaluates the decision of draw_id in country (decision_time_ms and
+ * draw_time_ms are set even when it is skipped), recommended `prize` (<= 0:
  * the prize advertised before it) and the best estimate's `greedy` prize
  * (0 if unknown). 0; 1 when the truth
  * does not hold the decision's horizon (skipped); -1 with errstr. */

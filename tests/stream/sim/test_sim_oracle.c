@@ -36,24 +36,13 @@
 #include "jp_test.h"
 #include "jp_test_engine.h"
 
-static json_t *g_truth;
 static jp_sim_truth_t *g_run;
 static jp_sim_world_t g_world;
 
 static int setup(void **state)
 {
     (void)state;
-    char path[1024], err[512];
-    snprintf(path, sizeof(path), "%s/configs/sim/default.yaml", jp_test_src());
-    jp_test_world_load(path, &g_world);
-    jp_sim_options_t o = {0};
-    o.skip_encoding = 1;
-    g_run = jp_sim_truth_new(&g_world, (uint64_t)g_world.seed, g_world.weeks);
-    if (jp_sim_run(&g_world, &o, g_run, NULL, err, sizeof(err)) != 0) {
-        fprintf(stderr, "%s\n", err);
-        return -1;
-    }
-    g_truth = jp_sim_truth_json(g_run);
+    g_run = jp_test_world_truth("default", 0, &g_world);
     return 0;
 }
 
@@ -113,7 +102,8 @@ static void test_shipped_configs_fit_the_world(void **state)
 {
     (void)state;
     char err[512];
-    jp_sim_oracle_t *o = jp_sim_oracle_new(g_truth, &g_world.config, err, sizeof(err));
+    jp_sim_oracle_t *o =
+        jp_sim_oracle_new(jp_sim_truth_json(g_run), &g_world.config, err, sizeof(err));
     assert_non_null(o);
     printf("country decisions optimal  oracle prizes (grid)                      binding / "
            "conflicting rules\n");
