@@ -14,6 +14,7 @@
 #include "app/jp_admin.h"
 #include "app/jp_auth.h"
 #include "app/jp_commands.h"
+#include "app/jp_compose.h"
 #include "config/jp_config.h"
 #include "engine/jp_engine.h"
 #include "base/jp_log.h"
@@ -47,6 +48,7 @@ typedef struct run_ctx_s {
     const jp_run_opts_t *opts;
     jp_config_t *reloaded[16]; /* configurations loaded by SIGHUP, kept alive */
     size_t n_reloaded;
+    jp_compose_t compose; /* the capability rooms */
 } run_ctx_t;
 
 /* ---- admin routes --------------------------------------------------------- */
@@ -81,22 +83,29 @@ static int route_tasks(void *ctx, const char *method, const char *path, const ch
     return reply_json(s, body_out, ct);
 }
 
-/* /v1/countries/<CC>/features */
+/* /v1/countries/<CC>/features, and the rooms' country routes
+ * (/recommendation, /whatif: app/jp_compose.h) */
 static int route_countries(void *ctx, const char *method, const char *path, const char *query,
                            const char *body, size_t body_len, char **body_out, const char **ct)
 {
-    (void)method, (void)query, (void)body, (void)body_len;
+    (void)body, (void)body_len;
     run_ctx_t *r = ctx;
     char cc[3] = {0};
     const char *rest = path + strlen("/v1/countries/");
-    if (strlen(rest) != strlen("GB/features") || strcmp(rest + 2, "/features") != 0) {
-        *body_out = strdup("{\"error\":\"not found\"}");
+    if (strlen(rest) > 2)
+        memcpy(cc, rest, 2);
+    if (strlen(rest) > 3 && rest[2] == '/' && !jp_config_country(r->cfg, cc)) {
+        *body_out = strdup("{\"error\":\"unknown country\"}");
         *ct = "application/json";
         return 404;
     }
-    memcpy(cc, rest, 2);
-    if (!jp_config_country(r->cfg, cc)) {
-        *body_out = strdup("{\"error\":\"unknown country\"}");
+    int handled = strlen(rest) > 3
+                      ? jp_compose_country_route(&r->compose, method, rest, query, body_out, ct)
+                      : 0;
+    if (handled)
+        return handled;
+    if (strlen(rest) != strlen("GB/features") || strcmp(rest + 2, "/features") != 0) {
+        *body_out = strdup("{\"error\":\"not found\"}");
         *ct = "application/json";
         return 404;
     }
@@ -285,6 +294,17 @@ int jp_run_engine(const jp_config_t *cfg, const jp_run_opts_t *opts)
         rc = exit_code ? exit_code : EX_SOFTWARE;
         goto done;
     }
+    if (jp_compose_init(&r.compose, cfg, metrics, NULL, NULL, NULL, err, sizeof(err)) != 0) {
+        jp_log_error("run", "%s", err);
+        rc = EX_SOFTWARE;
+        goto done;
+    }
+    for (size_t i = 0; i < r.compose.n_procs; i++)
+        if (jp_engine_add_proc(r.engine, r.compose.procs[i]) != 0) {
+            jp_log_error("run", "cannot add processor %s", r.compose.procs[i]->name);
+            rc = EX_SOFTWARE;
+            goto done;
+        }
     jp_auth_t *auth = jp_auth_from_config(cfg, err, sizeof(err));
     jp_admin_t *admin = auth ? jp_admin_new(metrics) : NULL;
     if (admin)
@@ -311,6 +331,7 @@ int jp_run_engine(const jp_config_t *cfg, const jp_run_opts_t *opts)
 done:
     stop_signals(&r);
     jp_engine_free(r.engine);
+    jp_compose_release(&r.compose);
     jp_metrics_free(metrics);
     release_reloaded(&r);
     return rc;

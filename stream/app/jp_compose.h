@@ -1,0 +1,47 @@
+/*
+ * jp_compose: the capability rooms the app runs inside the engine - their
+ * shared objects, their processors in the order they must run on each fact
+ * (models, decisions, alerts), the callbacks that wire them together, and
+ * their admin routes.
+ *
+ * Today: the decisions (stream/decisions). The learning loop is not part of
+ * this build, so the decisions have no model source of the app's own: a
+ * caller may supply one (a processor that runs before the decisions and
+ * its accessor) - tests train a stand-in that way. Without one every
+ * decision falls back to the country's rule, with the reason in the record.
+ */
+#ifndef JP_COMPOSE_H
+#define JP_COMPOSE_H
+
+#include <stddef.h>
+
+#include "app/jp_admin.h"
+#include "base/jp_metrics.h"
+#include "config/jp_config.h"
+#include "decisions/jp_decisions.h"
+#include "engine/jp_proc.h"
+
+#define JP_COMPOSE_MAX_PROCS 4
+
+typedef struct jp_compose_s {
+    jp_decisions_t *decisions;
+    const jp_proc_t *procs[JP_COMPOSE_MAX_PROCS]; /* in the order they run */
+    size_t n_procs;
+    int app_model_source; /* the app wired a model source of its own */
+} jp_compose_t;
+
+/* Builds the rooms for cfg (metrics may be NULL). models/source/ctx: a
+ * model processor and source to use when the app has none (all may be
+ * NULL). 0, or -1 with errstr. */
+int jp_compose_init(jp_compose_t *c, const jp_config_t *cfg, jp_metrics_t *metrics,
+                    const jp_proc_t *models, jp_decisions_model_fn source, void *ctx, char *errstr,
+                    size_t errstr_size);
+void jp_compose_release(jp_compose_t *c);
+
+/* Answers /v1/countries/<CC>/recommendation and /v1/countries/<CC>/whatif
+ * (rest is the path after "/v1/countries/"); returns the HTTP status, or 0
+ * when the path is not one of them. */
+int jp_compose_country_route(jp_compose_t *c, const char *method, const char *rest,
+                             const char *query, char **body_out, const char **content_type_out);
+
+#endif
