@@ -38,6 +38,11 @@ typedef struct dec_ctx_s {
     double mean_t;        /* E[T] at active_ref; 1 for a shared prize */
     double sq_active;     /* S_H(J0) */
     double subscriber_value;
+    /* the last answer of the horizon callback (the figures of a prize are
+     * asked for again after the optimizer has evaluated it) */
+    int have_last;
+    double last_prize;
+    jp_decide_outcome_t last;
     char err[256]; /* the first bad answer of the horizon callback */
 } dec_ctx_t;
 
@@ -51,6 +56,10 @@ static int dec_period_ok(const jp_decide_period_t *f)
 static int dec_horizon(dec_ctx_t *c, double prize, jp_decide_outcome_t *out)
 {
     const jp_decide_problem_t *p = c->p;
+    if (c->have_last && c->last_prize == prize) {
+        memcpy(out->period, c->last.period, p->horizon_draws * sizeof(*out->period));
+        return 0;
+    }
     memset(out, 0, sizeof(*out));
     if (p->horizon(p->horizon_ctx, prize, c->params, out) != 0) {
         if (!c->err[0])
@@ -68,6 +77,9 @@ static int dec_horizon(dec_ctx_t *c, double prize, jp_decide_outcome_t *out)
                            out->period[h].active, out->period[h].days);
             return -1;
         }
+    memcpy(c->last.period, out->period, p->horizon_draws * sizeof(*out->period));
+    c->last_prize = prize;
+    c->have_last = 1;
     return 0;
 }
 

@@ -270,6 +270,11 @@ static int opt_in_window(const jp_opt_problem_t *p, int64_t t)
     return t > now - OPT_MS_52_WEEKS;
 }
 
+int jp_opt_ledger_counts(const jp_opt_problem_t *p, int64_t t_ms)
+{
+    return opt_in_window(p, t_ms);
+}
+
 static int opt_prepare(opt_ctx_t *c, const jp_opt_problem_t *p, char *errstr, size_t size)
 {
     memset(c, 0, sizeof(*c));

@@ -279,6 +279,12 @@ const char *jp_opt_constraint_name(jp_opt_constraint_id_t id);
  * (always NUL-terminated when size > 0). Returns the length it needed. */
 size_t jp_opt_format_mask(uint32_t mask, char *buf, size_t size);
 
+/* 1 when a ledger entry at t_ms counts in the payout-ratio rule's window
+ * of p (its decision time and window). A caller that evaluates one problem
+ * many times may merge the entries that count into one and drop the rest:
+ * the rule only sums them. */
+int jp_opt_ledger_counts(const jp_opt_problem_t *p, int64_t t_ms);
+
 /* The UTC calendar year of a Unix-ms time (exposed for the ledger tests). */
 int jp_opt_utc_year(int64_t time_ms);
 

@@ -55,6 +55,20 @@ static int64_t parse_prize(const char *s)
     return errno || *end || v <= 0 ? -1 : (int64_t)v;
 }
 
+int jp_compose_admin_handler(void *ctx, const char *method, const char *path, const char *query,
+                             const char *body, size_t body_len, char **body_out, const char **ct)
+{
+    (void)body, (void)body_len;
+    const char *prefix = "/v1/countries/";
+    if (strncmp(path, prefix, strlen(prefix)) == 0) {
+        int status =
+            jp_compose_country_route(ctx, method, path + strlen(prefix), query, body_out, ct);
+        if (status)
+            return status;
+    }
+    return reply_error(body_out, ct, 404, "not found");
+}
+
 int jp_compose_country_route(jp_compose_t *c, const char *method, const char *rest,
                              const char *query, char **body_out, const char **ct)
 {

@@ -44,4 +44,11 @@ void jp_compose_release(jp_compose_t *c);
 int jp_compose_country_route(jp_compose_t *c, const char *method, const char *rest,
                              const char *query, char **body_out, const char **content_type_out);
 
+/* A jp_admin_handler (ctx = the jp_compose_t) for the prefix
+ * "/v1/countries/" that answers only the rooms' routes (404 otherwise);
+ * `jackpot run` has its own dispatcher that adds /features. */
+int jp_compose_admin_handler(void *ctx, const char *method, const char *path, const char *query,
+                             const char *body, size_t body_len, char **body_out,
+                             const char **content_type_out);
+
 #endif

@@ -28,9 +28,10 @@ const char jp_cmd_run_usage[] =
     "Runs the stream processor: joins the consumer group on the input topics,\n"
     "validates, deduplicates and applies records to RocksDB state, closes\n"
     "event-time windows into jackpot.features.v1, dead-letters what it rejects,\n"
-    "and serves the admin HTTP endpoints (/healthz, /readyz, /metrics, /v1/tasks,\n"
-    "/v1/countries/<CC>/features). SIGTERM or SIGINT stops it cleanly; SIGHUP\n"
-    "reloads the country configurations.\n"
+    "recommends each country's headline prize at its decision times, and serves\n"
+    "the admin HTTP endpoints (/healthz, /readyz, /metrics, /v1/tasks,\n"
+    "/v1/countries/<CC>/features, /recommendation, /whatif?prize=X). SIGTERM or\n"
+    "SIGINT stops it cleanly; SIGHUP reloads the country configurations.\n"
     "\n"
     "Options:\n"
     "  -c, --config FILE   processor configuration (default configs/jackpot.yaml)\n"
@@ -109,6 +110,11 @@ static int route_countries(void *ctx, const char *method, const char *path, cons
         *ct = "application/json";
         return 404;
     }
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+        *body_out = strdup("{\"error\":\"use GET\"}");
+        *ct = "application/json";
+        return 405;
+    }
     char *status = jp_engine_status_json(r->engine);
     json_t *j = json_loads(status, 0, NULL);
     free(status);
@@ -129,7 +135,7 @@ static int admin_routes(jp_admin_t *admin, run_ctx_t *r)
 {
     if (jp_admin_route_access(admin, "/readyz", JP_ADMIN_PUBLIC, route_readyz, r->engine) != 0 ||
         jp_admin_route(admin, "/v1/tasks", route_tasks, r->engine) != 0 ||
-        jp_admin_route(admin, "/v1/countries/", route_countries, r) != 0)
+        jp_admin_route_access(admin, "/v1/countries/", JP_ADMIN_READS, route_countries, r) != 0)
         return -1;
     return 0;
 }

@@ -476,6 +476,12 @@ static void ask_model(inst_t *x, const country_t *k, int64_t t, model_t *mm)
     }
 }
 
+static int atom_cmp(const void *x, const void *y)
+{
+    double a = ((const jp_opt_mass_t *)x)->tickets, b = ((const jp_opt_mass_t *)y)->tickets;
+    return (a > b) - (a < b);
+}
+
 /* Payout atoms: the source's, else the tickets in the winning postcodes of
  * the country's latest draws (every series: each draws a postcode
  * uniformly among the participating ones). */
@@ -493,7 +499,17 @@ static size_t payout_atoms(const country_t *k, const model_t *mm, int64_t cut, j
     size_t start = end > MAX_SAMPLES ? end - MAX_SAMPLES : 0, n = end - start;
     for (size_t i = 0; i < n; i++)
         a[i] = (jp_opt_mass_t){(double)k->draws[start + i].tickets, 1.0 / (double)n};
-    return n;
+    /* one atom per distinct count (counts repeat; every solve and what-if
+     * sorts and scans the atoms) */
+    qsort(a, n, sizeof(*a), atom_cmp);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (m > 0 && a[m - 1].tickets == a[i].tickets)
+            a[m - 1].prob += a[i].prob;
+        else
+            a[m++] = a[i];
+    }
+    return m;
 }
 
 /* The data snapshot when the source gives none: the decision's event-time
@@ -587,6 +603,16 @@ static int build_problem(inst_t *x, country_t *k, const jp_draw_t *d, int64_t t,
                               .lifetime_days = lifetime(mm)};
     if (jp_country_decision_init(&s->cd, k->c, k->cal, d, &st, err, errsize) != 0)
         return -1;
+    /* the payout-ratio rule only sums the entries in its window: one entry
+     * (the proceeds year to date were taken from the full ledger above) */
+    jp_opt_ledger_entry_t sum = {t - 1, 0, 0};
+    for (size_t i = 0; i < n_ledger; i++)
+        if (jp_opt_ledger_counts(&s->cd.p.opt, s->ledger[i].draw_time_ms)) {
+            sum.proceeds += s->ledger[i].proceeds;
+            sum.prizes_paid += s->ledger[i].prizes_paid;
+        }
+    s->ledger[0] = sum;
+    s->cd.p.opt.n_ledger = 1;
     s->meta.lifetime_days = s->cd.p.lifetime_days;
     /* the plan: from the stock's time to the draw, then whole draw periods */
     size_t n = s->cd.p.horizon_draws;

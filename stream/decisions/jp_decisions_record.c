@@ -4,12 +4,11 @@
  *
  * One path for all three: the Avro struct is filled from the decision's
  * result, and the JSON is written from the Avro struct - so the admin API
- * says exactly what the topic carries. A what-if builds the same struct
- * from jp_decide_evaluate on the published snapshot.
+ * says exactly what the topic carries (amounts rounded to minor units). A what-if builds the same
+ * struct from jp_decide_evaluate on the published snapshot.
  */
 #include "decisions/jp_decisions-internal.h"
 
-#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -156,145 +155,350 @@ const jp_recommendation_t *dec_record_avro(const dec_record_t *r)
 
 /* ---- JSON ------------------------------------------------------------------------ */
 
-static json_t *jstr(jp_avro_str_t s)
+/* The JSON is written straight into a buffer: a what-if is answered for
+ * every request, and building a jansson tree of ~100 nodes (one allocation
+ * each) and formatting its reals with printf cost several times the
+ * evaluation itself. Numbers: amounts in minor units are rounded to whole
+ * ones; other reals have nine significant digits; NaN and infinities (JSON
+ * has none) are null. */
+typedef struct {
+    char *p;
+    size_t len, cap;
+    int fail;
+    int first; /* no member or element yet in the current object or array */
+} jb_t;
+
+/* Room for n more bytes and the terminator; 0, or -1 (b->fail). */
+static int jb_grow(jb_t *b, size_t n)
 {
-    return json_stringn(s.ptr ? s.ptr : "", s.len);
+    if (b->fail)
+        return -1;
+    size_t cap = b->cap ? b->cap : 8192;
+    while (b->len + n + 1 > cap)
+        cap *= 2;
+    char *np = realloc(b->p, cap);
+    if (!np) {
+        b->fail = 1;
+        return -1;
+    }
+    b->p = np;
+    b->cap = cap;
+    return 0;
 }
 
-/* JSON has no NaN or infinity: null instead. */
-static json_t *jnum(double v)
+static inline void jb_raw(jb_t *b, const char *s, size_t n)
 {
-    return isfinite(v) ? json_real(v) : json_null();
+    if (b->len + n + 1 > b->cap && jb_grow(b, n) != 0)
+        return;
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
 }
 
-static json_t *jstrs(const jp_avro_array_t *a)
+static void jb_sep(jb_t *b)
 {
-    json_t *o = json_array();
+    if (!b->first)
+        jb_raw(b, ",", 1);
+    b->first = 0;
+}
+
+static void jb_string(jb_t *b, const char *s, size_t n)
+{
+    jb_raw(b, "\"", 1);
+    size_t run = 0; /* characters that need no escape, appended together */
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c != '"' && c != '\\' && c >= 0x20)
+            continue;
+        jb_raw(b, s + run, i - run);
+        run = i + 1;
+        if (c < 0x20) {
+            char e[8];
+            snprintf(e, sizeof(e), "\\u%04x", c);
+            jb_raw(b, e, 6);
+        } else {
+            char e[2] = {'\\', (char)c};
+            jb_raw(b, e, 2);
+        }
+    }
+    jb_raw(b, s + run, n - run);
+    jb_raw(b, "\"", 1);
+}
+
+/* Decimal digits of v into the end of buf[24]; returns where they start. */
+static char *jb_digits(unsigned long long v, char *end)
+{
+    do {
+        *--end = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return end;
+}
+
+/* Keys are this file's literals: nothing to escape. */
+static void jb_key(jb_t *b, const char *k)
+{
+    size_t n = strlen(k);
+    if (b->len + n + 5 > b->cap && jb_grow(b, n + 4) != 0)
+        return;
+    char *p = b->p + b->len;
+    if (!b->first)
+        *p++ = ',';
+    b->first = 0;
+    *p++ = '"';
+    memcpy(p, k, n);
+    p += n;
+    *p++ = '"';
+    *p++ = ':';
+    *p = '\0';
+    b->len = (size_t)(p - b->p);
+}
+
+static void jb_open(jb_t *b, const char *k, char c)
+{
+    if (k)
+        jb_key(b, k);
+    else
+        jb_sep(b);
+    jb_raw(b, &c, 1);
+    b->first = 1;
+}
+
+static void jb_close(jb_t *b, char c)
+{
+    jb_raw(b, &c, 1);
+    b->first = 0;
+}
+
+static void jb_int(jb_t *b, const char *k, long long v)
+{
+    char s[24], *end = s + sizeof(s);
+    unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+    char *p = jb_digits(u, end);
+    if (v < 0)
+        *--p = '-';
+    if (k)
+        jb_key(b, k);
+    else
+        jb_sep(b);
+    jb_raw(b, p, (size_t)(end - p));
+}
+
+static void jb_str(jb_t *b, const char *k, jp_avro_str_t s)
+{
+    if (k)
+        jb_key(b, k);
+    else
+        jb_sep(b);
+    jb_string(b, s.ptr ? s.ptr : "", s.ptr ? s.len : 0);
+}
+
+static void jb_lit(jb_t *b, const char *k, const char *lit)
+{
+    jb_key(b, k);
+    jb_raw(b, lit, strlen(lit));
+}
+
+static void jb_bool(jb_t *b, const char *k, int v)
+{
+    jb_lit(b, k, v ? "true" : "false");
+}
+
+/* Nine significant digits without printf where the value allows it. */
+static void jb_num(jb_t *b, const char *k, double v)
+{
+    if (!isfinite(v)) {
+        jb_lit(b, k, "null");
+        return;
+    }
+    char s[48];
+    int n;
+    double a = fabs(v);
+    if (a == 0.0) {
+        n = snprintf(s, sizeof(s), "0");
+    } else if (a >= 1e-4 && a < 1e15) {
+        /* q = |v| x 10^d holds the nine significant digits; split it into
+         * the integer part and the fraction's d digits */
+        int e = (int)floor(log10(a)), d = e >= 8 ? 0 : 8 - e;
+        static const unsigned long long pow10[] = {
+            1ull,           10ull,           100ull,           1000ull,          10000ull,
+            100000ull,      1000000ull,      10000000ull,      100000000ull,     1000000000ull,
+            10000000000ull, 100000000000ull, 1000000000000ull, 10000000000000ull};
+        unsigned long long q = (unsigned long long)llround(a * (double)pow10[d]);
+        unsigned long long ip = q / pow10[d], fp = q % pow10[d];
+        char *end = s + 24, *p = jb_digits(ip, end);
+        if (v < 0)
+            *--p = '-';
+        n = (int)(end - p);
+        memmove(s, p, (size_t)n);
+        if (fp) {
+            s[n++] = '.';
+            for (int i = d - 1; i >= 0; i--) /* d digits, leading zeros kept */
+                s[n + i] = (char)('0' + fp % 10), fp /= 10;
+            n += d;
+            while (s[n - 1] == '0')
+                n--;
+        }
+    } else {
+        n = snprintf(s, sizeof(s), "%.9g", v);
+    }
+    jb_key(b, k);
+    jb_raw(b, s, (size_t)n);
+}
+
+static void jb_money(jb_t *b, const char *k, double v)
+{
+    if (isfinite(v) && fabs(v) < 9e18)
+        jb_int(b, k, llround(v));
+    else
+        jb_lit(b, k, "null");
+}
+
+static void jb_strs(jb_t *b, const char *k, const jp_avro_array_t *a)
+{
     const jp_avro_str_t *s = a->items;
+    jb_open(b, k, '[');
     for (size_t i = 0; i < a->n; i++)
-        json_array_append_new(o, jstr(s[i]));
-    return o;
+        jb_str(b, NULL, s[i]);
+    jb_close(b, ']');
 }
 
-static void set(json_t *o, const char *k, json_t *v)
+static void provenance_json(jb_t *b, const jp_provenance_t *p)
 {
-    json_object_set_new(o, k, v);
-}
-
-static json_t *provenance_json(const jp_provenance_t *p)
-{
-    json_t *o = json_object(), *snap = json_object(), *offs = json_array();
+    jb_open(b, "provenance", '{');
+    jb_str(b, "model_version", p->model_version);
+    jb_open(b, "data_snapshot", '{');
+    jb_open(b, "offsets", '[');
     const jp_offset_range_t *r = p->data_snapshot.offsets.items;
     for (size_t i = 0; i < p->data_snapshot.offsets.n; i++) {
-        json_t *e = json_object();
-        set(e, "topic", jstr(r[i].topic));
-        set(e, "partition", json_integer(r[i].partition));
-        set(e, "start_offset", json_integer(r[i].start_offset));
-        set(e, "end_offset", json_integer(r[i].end_offset));
-        json_array_append_new(offs, e);
+        jb_open(b, NULL, '{');
+        jb_str(b, "topic", r[i].topic);
+        jb_int(b, "partition", r[i].partition);
+        jb_int(b, "start_offset", r[i].start_offset);
+        jb_int(b, "end_offset", r[i].end_offset);
+        jb_close(b, '}');
     }
-    set(snap, "offsets", offs);
-    set(snap, "event_time_start", json_integer(p->data_snapshot.event_time_start));
-    set(snap, "event_time_end", json_integer(p->data_snapshot.event_time_end));
-    set(o, "model_version", jstr(p->model_version));
-    set(o, "data_snapshot", snap);
-    set(o, "config_hash", jstr(p->config_hash));
-    set(o, "code_version", jstr(p->code_version));
-    return o;
+    jb_close(b, ']');
+    jb_int(b, "event_time_start", p->data_snapshot.event_time_start);
+    jb_int(b, "event_time_end", p->data_snapshot.event_time_end);
+    jb_close(b, '}');
+    jb_str(b, "config_hash", p->config_hash);
+    jb_str(b, "code_version", p->code_version);
+    jb_close(b, '}');
 }
 
-static json_t *model_json(const jp_model_info_t *m)
+static void model_json(jb_t *b, const jp_model_info_t *m)
 {
-    json_t *o = json_object(), *v = json_object(), *el = json_array();
+    jb_open(b, "model", '{');
+    jb_open(b, "versions", '{');
     const jp_avro_str_t *vals = m->versions.values;
     for (size_t i = 0; i < m->versions.n; i++) {
-        char key[64];
-        snprintf(key, sizeof(key), "%.*s", (int)m->versions.keys[i].len, m->versions.keys[i].ptr);
-        set(v, key, jstr(vals[i]));
+        jb_sep(b);
+        jb_string(b, m->versions.keys[i].ptr, m->versions.keys[i].len);
+        jb_raw(b, ":", 1);
+        jb_string(b, vals[i].ptr, vals[i].len);
     }
+    jb_close(b, '}');
+    jb_open(b, "elasticities", '[');
     const jp_elasticity_t *e = m->elasticities.items;
     for (size_t i = 0; i < m->elasticities.n; i++) {
-        json_t *x = json_object();
-        set(x, "flow", jstr(e[i].flow));
-        set(x, "estimate", jnum(e[i].estimate));
-        set(x, "sd", jnum(e[i].sd));
-        json_array_append_new(el, x);
+        jb_open(b, NULL, '{');
+        jb_str(b, "flow", e[i].flow);
+        jb_num(b, "estimate", e[i].estimate);
+        jb_num(b, "sd", e[i].sd);
+        jb_close(b, '}');
     }
-    set(o, "versions", v);
-    set(o, "elasticities", el);
-    set(o, "error", m->has_error ? jnum(m->error) : json_null());
-    set(o, "lifetime_days", m->has_lifetime_days ? jnum(m->lifetime_days) : json_null());
-    return o;
+    jb_close(b, ']');
+    jb_num(b, "error", m->has_error ? m->error : NAN);
+    jb_num(b, "lifetime_days", m->has_lifetime_days ? m->lifetime_days : NAN);
+    jb_close(b, '}');
+}
+
+static void constraints_json(jb_t *b, const jp_avro_array_t *a)
+{
+    const jp_constraint_slack_t *c = a->items;
+    jb_open(b, "constraints", '[');
+    for (size_t i = 0; i < a->n; i++) {
+        jb_open(b, NULL, '{');
+        jb_str(b, "name", c[i].name);
+        jb_num(b, "value", c[i].value);
+        jb_num(b, "limit", c[i].limit);
+        jb_num(b, "slack", c[i].slack);
+        jb_bool(b, "binding", c[i].binding);
+        jb_bool(b, "violated", c[i].violated);
+        jb_close(b, '}');
+    }
+    jb_close(b, ']');
+}
+
+static void alternatives_json(jb_t *b, const jp_avro_array_t *arr)
+{
+    const jp_alternative_t *a = arr->items;
+    jb_open(b, "alternatives", '[');
+    for (size_t i = 0; i < arr->n; i++) {
+        jb_open(b, NULL, '{');
+        jb_int(b, "prize_minor", a[i].prize_minor);
+        jb_money(b, "expected_sales_minor", a[i].expected_sales_minor);
+        jb_money(b, "expected_net_revenue_minor", a[i].expected_net_revenue_minor);
+        jb_bool(b, "feasible", a[i].feasible);
+        jb_strs(b, "violated_constraints", &a[i].violated_constraints);
+        jb_close(b, '}');
+    }
+    jb_close(b, ']');
 }
 
 char *dec_record_json(const jp_recommendation_t *r, int whatif)
 {
-    json_t *o = json_object();
-    set(o, "country", jstr(r->country));
-    set(o, "decision_id", jstr(r->decision_id));
-    set(o, "draw_id", jstr(r->draw_id));
-    set(o, "decision_time", json_integer(r->decision_time));
-    set(o, "currency", jstr(r->currency));
-    set(o, "status", json_string(r->status == JP_RECOMMENDATION_INFEASIBLE ? "INFEASIBLE" : "OK"));
+    jb_t b = {NULL, 0, 0, 0, 1};
+    jb_raw(&b, "{", 1);
+    jb_str(&b, "country", r->country);
+    jb_str(&b, "decision_id", r->decision_id);
+    jb_str(&b, "draw_id", r->draw_id);
+    jb_int(&b, "decision_time", r->decision_time);
+    jb_str(&b, "currency", r->currency);
+    jb_str(&b, "status",
+           jp_avro_str(r->status == JP_RECOMMENDATION_INFEASIBLE ? "INFEASIBLE" : "OK"));
     if (whatif)
-        set(o, "whatif", json_true());
-    set(o, "prize_minor", json_integer(r->prize_minor));
-    set(o, "expected_tickets", jnum(r->expected_tickets));
-    set(o, "expected_tickets_p5", jnum(r->expected_tickets_p5));
-    set(o, "expected_tickets_p95", jnum(r->expected_tickets_p95));
-    set(o, "expected_sales_minor", jnum(r->expected_sales_minor));
-    set(o, "expected_sales_p5_minor", jnum(r->expected_sales_p5_minor));
-    set(o, "expected_sales_p95_minor", jnum(r->expected_sales_p95_minor));
-    set(o, "expected_payout_minor", jnum(r->expected_payout_minor));
-    set(o, "expected_net_revenue_minor", jnum(r->expected_net_revenue_minor));
-    set(o, "payout_ratio", jnum(r->payout_ratio));
-    set(o, "payout_ratio_after",
-        r->has_payout_ratio_after ? jnum(r->payout_ratio_after) : json_null());
-    set(o, "loss_probability", jnum(r->loss_probability));
-    set(o, "horizon_draws", json_integer(r->horizon_draws));
-    set(o, "horizon_value_minor", jnum(r->horizon_value_minor));
-    set(o, "stock_value_minor", jnum(r->stock_value_minor));
-    set(o, "binding_constraints", jstrs(&r->binding_constraints));
-    set(o, "infeasible_rules", jstrs(&r->infeasible_rules));
-    json_t *cons = json_array();
-    const jp_constraint_slack_t *c = r->constraints.items;
-    for (size_t i = 0; i < r->constraints.n; i++) {
-        json_t *x = json_object();
-        set(x, "name", jstr(c[i].name));
-        set(x, "value", jnum(c[i].value));
-        set(x, "limit", jnum(c[i].limit));
-        set(x, "slack", jnum(c[i].slack));
-        set(x, "binding", json_boolean(c[i].binding));
-        set(x, "violated", json_boolean(c[i].violated));
-        json_array_append_new(cons, x);
+        jb_bool(&b, "whatif", 1);
+    jb_int(&b, "prize_minor", r->prize_minor);
+    jb_num(&b, "expected_tickets", r->expected_tickets);
+    jb_num(&b, "expected_tickets_p5", r->expected_tickets_p5);
+    jb_num(&b, "expected_tickets_p95", r->expected_tickets_p95);
+    jb_money(&b, "expected_sales_minor", r->expected_sales_minor);
+    jb_money(&b, "expected_sales_p5_minor", r->expected_sales_p5_minor);
+    jb_money(&b, "expected_sales_p95_minor", r->expected_sales_p95_minor);
+    jb_money(&b, "expected_payout_minor", r->expected_payout_minor);
+    jb_money(&b, "expected_net_revenue_minor", r->expected_net_revenue_minor);
+    jb_num(&b, "payout_ratio", r->payout_ratio);
+    jb_num(&b, "payout_ratio_after", r->has_payout_ratio_after ? r->payout_ratio_after : NAN);
+    jb_num(&b, "loss_probability", r->loss_probability);
+    jb_int(&b, "horizon_draws", r->horizon_draws);
+    jb_money(&b, "horizon_value_minor", r->horizon_value_minor);
+    jb_money(&b, "stock_value_minor", r->stock_value_minor);
+    jb_strs(&b, "binding_constraints", &r->binding_constraints);
+    jb_strs(&b, "infeasible_rules", &r->infeasible_rules);
+    constraints_json(&b, &r->constraints);
+    alternatives_json(&b, &r->alternatives);
+    jb_open(&b, "exploration", '{');
+    jb_bool(&b, "explored", r->exploration.explored);
+    jb_int(&b, "greedy_prize_minor", r->exploration.greedy_prize_minor);
+    jb_int(&b, "sampled_prize_minor", r->exploration.sampled_prize_minor);
+    jb_money(&b, "cost_minor", r->exploration.cost_minor);
+    jb_money(&b, "budget_minor", r->exploration.budget_minor);
+    jb_num(&b, "share", r->exploration.share);
+    jb_close(&b, '}');
+    if (r->has_fallback_reason)
+        jb_str(&b, "fallback_reason", r->fallback_reason);
+    else
+        jb_lit(&b, "fallback_reason", "null");
+    model_json(&b, &r->model);
+    provenance_json(&b, &r->provenance);
+    jb_close(&b, '}');
+    if (b.fail) {
+        free(b.p);
+        return NULL;
     }
-    set(o, "constraints", cons);
-    json_t *alts = json_array();
-    const jp_alternative_t *a = r->alternatives.items;
-    for (size_t i = 0; i < r->alternatives.n; i++) {
-        json_t *x = json_object();
-        set(x, "prize_minor", json_integer(a[i].prize_minor));
-        set(x, "expected_sales_minor", jnum(a[i].expected_sales_minor));
-        set(x, "expected_net_revenue_minor", jnum(a[i].expected_net_revenue_minor));
-        set(x, "feasible", json_boolean(a[i].feasible));
-        set(x, "violated_constraints", jstrs(&a[i].violated_constraints));
-        json_array_append_new(alts, x);
-    }
-    set(o, "alternatives", alts);
-    json_t *ex = json_object();
-    set(ex, "explored", json_boolean(r->exploration.explored));
-    set(ex, "greedy_prize_minor", json_integer(r->exploration.greedy_prize_minor));
-    set(ex, "sampled_prize_minor", json_integer(r->exploration.sampled_prize_minor));
-    set(ex, "cost_minor", jnum(r->exploration.cost_minor));
-    set(ex, "budget_minor", jnum(r->exploration.budget_minor));
-    set(ex, "share", jnum(r->exploration.share));
-    set(o, "exploration", ex);
-    set(o, "fallback_reason", r->has_fallback_reason ? jstr(r->fallback_reason) : json_null());
-    set(o, "model", model_json(&r->model));
-    set(o, "provenance", provenance_json(&r->provenance));
-    char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(o);
-    return s;
+    return b.p;
 }
 
 /* ---- serving ------------------------------------------------------------------- */
@@ -359,10 +563,13 @@ char *jp_decisions_latest_json(jp_decisions_t *d, const char *country)
 
 static int error_body(char **body, int status, const char *msg)
 {
-    json_t *o = json_object();
-    set(o, "error", json_string(msg));
-    *body = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
+    jb_t b = {NULL, 0, 0, 0, 1};
+    jb_raw(&b, "{", 1);
+    jb_str(&b, "error", jp_avro_str(msg));
+    jb_close(&b, '}');
+    *body = b.fail ? NULL : b.p;
+    if (b.fail)
+        free(b.p);
     return status;
 }
 
