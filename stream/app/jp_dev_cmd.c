@@ -22,6 +22,7 @@
 
 #include "base/jp_clock.h"
 #include "app/jp_commands.h"
+#include "app/jp_evaluate.h"
 #include "dev/jp_devstack.h"
 #include "base/jp_log.h"
 #include "registry/jp_registry_client.h"
@@ -58,6 +59,8 @@ typedef struct {
     jp_devstack_t *stack;
     jp_registry_client_t *sim_registry;
     jp_sim_producer_t *producer;
+    jp_sim_truth_t *truth;
+    int closed_loop;     /* some country follows the recommendations */
     jp_engine_t *engine; /* set while the engine runs */
     pthread_mutex_t lock;
     pthread_t sim_thread, view_thread;
@@ -86,7 +89,7 @@ static void *sim_main(void *arg)
     devctx_t *d = arg;
     jp_sim_stats_t stats;
     char err[512];
-    int rc = jp_sim_run(&d->world, &d->sim, NULL, &stats, err, sizeof(err));
+    int rc = jp_sim_run(&d->world, &d->sim, d->truth, &stats, err, sizeof(err));
     if (rc == 0)
         rc = jp_sim_producer_flush(d->producer, 60000, err, sizeof(err));
     pthread_mutex_lock(&d->lock);
@@ -220,6 +223,37 @@ static void on_signal(void *ctx)
     d->stop_sim = 1;
 }
 
+/* Decision quality of the closed loop: the lines of `jackpot evaluate`. */
+static void print_quality(devctx_t *d)
+{
+    const jp_config_t *cfg = &d->world.config;
+    char err[512], *report = NULL;
+    size_t len = 0;
+    jp_evaluation_t *ev = jp_evaluation_new();
+    FILE *out = open_memstream(&report, &len);
+    if (!ev || !out ||
+        jp_evaluation_read(ev, jp_devstack_bootstraps(d->stack), NULL, cfg->topics.recommendations,
+                           jp_devstack_registry_url(d->stack), err, sizeof(err)) < 0 ||
+        jp_evaluation_report(ev, jp_sim_truth_json(d->truth), cfg, out, NULL, err, sizeof(err)) !=
+            0) {
+        jp_log_warn("dev", "decision quality: %s", err);
+    }
+    if (out)
+        fclose(out);
+    printf("decision quality against the simulator's truth (jackpot evaluate):\n");
+    for (char *line = report, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        if (strncmp(line, "regret ", 7) == 0 || strstr(line, " decisions, "))
+            printf("  %s\n", line);
+        if (!next)
+            break;
+    }
+    free(report);
+    jp_evaluation_free(ev);
+}
+
 static void on_exit_engine(void *ctx, jp_engine_t *engine)
 {
     devctx_t *d = ctx;
@@ -263,6 +297,8 @@ static void on_exit_engine(void *ctx, jp_engine_t *engine)
                    (long long)json_integer_value(json_object_get(day, "unique_players")));
     }
     json_decref(st);
+    if (d->closed_loop && d->truth)
+        print_quality(d);
     fflush(stdout);
 }
 
@@ -373,6 +409,15 @@ int jp_cmd_dev(const jp_command_t *cmd, int argc, char **argv)
     d.sim.speed = speed;
     d.sim.registry = jp_serde_registry_client(d.sim_registry);
     d.sim.output = jp_sim_producer_output(d.producer);
+    const jp_sim_country_t *wk = d.world.countries.items;
+    for (size_t i = 0; i < d.world.countries.n; i++)
+        d.closed_loop |= wk[i].prize.policy == JP_SIM_POLICY_RECOMMENDATIONS;
+    if (d.closed_loop &&
+        jp_sim_producer_close_loop(d.producer, &d.world, jp_devstack_registry_url(d.stack), 60000,
+                                   &d.sim, err, sizeof(err)) != 0)
+        jp_log_warn("dev", "closed loop unavailable (%s): prizes follow the schedule", err);
+    d.truth =
+        jp_sim_truth_new(&d.world, jp_sim_seed(&d.world, &d.sim), jp_sim_weeks(&d.world, &d.sim));
     d.sim.progress = on_sim_progress;
     d.sim.progress_ctx = &d;
     d.sim.stop = (volatile int *)&d.stop_sim;
@@ -390,6 +435,7 @@ int jp_cmd_dev(const jp_command_t *cmd, int argc, char **argv)
         rc = EX_SOFTWARE;
 out:
     jp_sim_producer_free(d.producer);
+    jp_sim_truth_free(d.truth);
     jp_registry_client_free(d.sim_registry);
     jp_devstack_stop(d.stack);
     jp_sim_world_release(&d.world);

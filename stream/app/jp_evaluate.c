@@ -19,7 +19,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <librdkafka/rdkafka.h>
+
+#include "base/jp_clock.h"
+#include "base/jp_log.h"
 #include "model/base/jp_err.h"
+#include "registry/jp_registry_client.h"
+#include "registry/jp_registry_serde.h"
+#include "serde/jp_serde.h"
 #include "sim/jp_sim_oracle.h"
 
 extern char **environ;
@@ -320,6 +327,152 @@ int jp_evaluation_report(jp_evaluation_t *ev, const json_t *truth, const jp_conf
     if (rc == 0 && plot_path)
         rc = plot(ev->recs, ev->n, n_countries, plot_path, errstr, errstr_size);
     jp_sim_oracle_free(o);
+    return rc;
+}
+
+typedef struct {
+    jp_serde_t *serde;
+    jp_avro_arena_t arena;
+    jp_evaluation_t *ev;
+    long undecodable;
+} reader_t;
+
+static int conf(rd_kafka_conf_t *c, const char *k, const char *v, char *err, size_t n)
+{
+    char e[256];
+    if (rd_kafka_conf_set(c, k, v, e, sizeof(e)) != RD_KAFKA_CONF_OK) {
+        jp_err_set(err, n, "kafka property %s: %s", k, e);
+        return -1;
+    }
+    return 0;
+}
+
+static void take(reader_t *r, const rd_kafka_message_t *m)
+{
+    jp_recommendation_t rec;
+    char err[256];
+    jp_avro_arena_reset(&r->arena);
+    if (jp_serde_decode(r->serde, JP_EVENT_RECOMMENDATION, m->payload, m->len, &rec, &r->arena, err,
+                        sizeof(err)) != JP_SERDE_OK) {
+        if (r->undecodable++ == 0)
+            jp_log_warn("evaluate", "partition %d offset %lld does not decode: %s",
+                        (int)m->partition, (long long)m->offset, err);
+        return;
+    }
+    jp_evaluation_add(r->ev, &rec);
+}
+
+/* Reads topic from the beginning up to the ends it has now. */
+static int read_topic(const char *brokers, const jp_conf_props_t *xprops, const char *topic,
+                      reader_t *r, char *err, size_t n)
+{
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    if (conf(c, "bootstrap.servers", brokers, err, n) ||
+        conf(c, "group.id", "jackpot-evaluate", err, n) ||
+        conf(c, "enable.auto.commit", "false", err, n) ||
+        conf(c, "enable.partition.eof", "false", err, n)) {
+        rd_kafka_conf_destroy(c);
+        return -1;
+    }
+    for (size_t i = 0; xprops && i < xprops->n; i++)
+        if (conf(c, xprops->keys[i], xprops->values[i], err, n)) {
+            rd_kafka_conf_destroy(c);
+            return -1;
+        }
+    char e[512];
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, e, sizeof(e));
+    if (!rk) {
+        rd_kafka_conf_destroy(c);
+        jp_err_set(err, n, "cannot create the consumer: %s", e);
+        return -1;
+    }
+    int rc = -1;
+    const rd_kafka_metadata_t *md = NULL;
+    rd_kafka_topic_t *t = rd_kafka_topic_new(rk, topic, NULL);
+    rd_kafka_resp_err_t ke = rd_kafka_metadata(rk, 0, t, &md, 10000);
+    rd_kafka_topic_destroy(t);
+    rd_kafka_topic_partition_list_t *l = NULL;
+    int64_t *end = NULL, *at = NULL;
+    if (ke || md->topic_cnt != 1 || md->topics[0].err) {
+        jp_err_set(err, n, "topic %s: %s", topic,
+                   ke ? rd_kafka_err2str(ke)
+                      : rd_kafka_err2str(md->topic_cnt ? md->topics[0].err
+                                                       : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC));
+        goto out;
+    }
+    int np = md->topics[0].partition_cnt;
+    l = rd_kafka_topic_partition_list_new(np);
+    end = calloc((size_t)np + 1, sizeof(*end));
+    at = calloc((size_t)np + 1, sizeof(*at));
+    if (!end || !at)
+        goto out;
+    int64_t left = 0;
+    for (int p = 0; p < np; p++) {
+        int64_t lo, hi;
+        ke = rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, 10000);
+        if (ke) {
+            jp_err_set(err, n, "topic %s partition %d: %s", topic, p, rd_kafka_err2str(ke));
+            goto out;
+        }
+        end[p] = hi;
+        at[p] = lo;
+        left += hi - lo;
+        rd_kafka_topic_partition_list_add(l, topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    }
+    if ((ke = rd_kafka_assign(rk, l)) != 0) {
+        jp_err_set(err, n, "assign %s: %s", topic, rd_kafka_err2str(ke));
+        goto out;
+    }
+    double deadline = jp_clock_now_s() + 60.0;
+    while (left > 0 && jp_clock_now_s() < deadline) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
+        if (!m)
+            continue;
+        if (!m->err && m->partition >= 0 && m->partition < np && m->offset < end[m->partition]) {
+            left -= m->offset + 1 - at[m->partition];
+            at[m->partition] = m->offset + 1;
+            take(r, m);
+            deadline = jp_clock_now_s() + 60.0;
+        }
+        rd_kafka_message_destroy(m);
+    }
+    if (left > 0) {
+        jp_err_set(err, n, "topic %s: %lld records could not be read within a minute", topic,
+                   (long long)left);
+        goto out;
+    }
+    rc = 0;
+out:
+    free(end);
+    free(at);
+    if (l)
+        rd_kafka_topic_partition_list_destroy(l);
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return rc;
+}
+
+long jp_evaluation_read(jp_evaluation_t *ev, const char *brokers, const jp_conf_props_t *props,
+                        const char *topic, const char *registry_url, char *errstr,
+                        size_t errstr_size)
+{
+    reader_t r = {0};
+    r.ev = ev;
+    jp_avro_arena_init(&r.arena);
+    jp_registry_client_t *reg = jp_registry_client_new(registry_url, errstr, errstr_size);
+    jp_serde_config_t sc;
+    memset(&sc, 0, sizeof(sc));
+    if (reg)
+        sc.registry = jp_serde_registry_client(reg);
+    r.serde = reg ? jp_serde_new(&sc, errstr, errstr_size) : NULL;
+    long rc = -1;
+    if (r.serde && read_topic(brokers, props, topic, &r, errstr, errstr_size) == 0)
+        rc = r.undecodable;
+    jp_serde_free(r.serde);
+    jp_avro_arena_free(&r.arena);
+    jp_registry_client_free(reg);
     return rc;
 }
 

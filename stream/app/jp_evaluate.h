@@ -32,6 +32,14 @@ void jp_evaluation_free(jp_evaluation_t *ev);
 int jp_evaluation_add(jp_evaluation_t *ev, const jp_recommendation_t *r);
 size_t jp_evaluation_count(const jp_evaluation_t *ev);
 
+/* Reads every record of topic (all partitions, from the beginning to the
+ * ends they have now; no consumer group) into ev, decoded with the schemas
+ * of the registry at registry_url. Returns how many records did not decode
+ * (skipped, the first one logged), or -1 with errstr. */
+long jp_evaluation_read(jp_evaluation_t *ev, const char *brokers, const jp_conf_props_t *props,
+                        const char *topic, const char *registry_url, char *errstr,
+                        size_t errstr_size);
+
 /* One country's summary after jp_evaluation_report. */
 typedef struct jp_evaluation_summary_s {
     char country[3];

@@ -207,23 +207,32 @@ static int loop_draw(const jp_sim_gen_t *g, const jp_draw_t *d)
                g->k->prize.warmup_weeks * WEEK_MS;
 }
 
-/* When draw d's prize is decided: its decision time, later in the closed
- * loop by the loop delay. */
+/* When draw d's prize is decided: its decision time, in the closed loop
+ * (warm-up included) later by the loop delay. */
 static int64_t decide_at(const jp_sim_gen_t *g, const jp_draw_t *d)
 {
     int64_t t = jp_calendar_decision_time(g->cal, d);
-    return loop_draw(g, d) ? t + g->k->prize.loop_delay_ms : t;
+    return g->k->prize.policy == JP_SIM_POLICY_RECOMMENDATIONS ? t + g->k->prize.loop_delay_ms : t;
 }
 
-static void decide(jp_sim_gen_t *g, const jp_draw_t *d, int64_t now)
+/* ask: the draw is decided in the run (the first draw's prize counts as
+ * decided before it). */
+static void decide(jp_sim_gen_t *g, const jp_draw_t *d, int64_t now, int ask)
 {
-    int64_t prize = 0;
+    int64_t prize = 0, recommended = 0;
     const char *policy = "schedule";
+    /* The closed loop asks for every draw's recommendation, the warm-up's
+     * too: the lookup waits for the engine, so the simulator never runs
+     * ahead of it by more than a draw period (the dev broker keeps only a
+     * few MB a partition). During the warm-up the schedule still decides. */
+    int answered = ask && g->k->prize.policy == JP_SIM_POLICY_RECOMMENDATIONS && g->lookup &&
+                   g->lookup(g->lookup_ctx, g->k->code, d->id, &recommended) == 0 &&
+                   recommended > 0;
     if (g->k->prize.policy == JP_SIM_POLICY_FIXED) {
         prize = g->k->prize.fixed_minor;
         policy = "fixed";
-    } else if (loop_draw(g, d) && g->lookup &&
-               g->lookup(g->lookup_ctx, g->k->code, d->id, &prize) == 0 && prize > 0) {
+    } else if (answered && loop_draw(g, d)) {
+        prize = recommended;
         policy = "recommendation";
     } else {
         /* the schedule; also the closed loop's fallback before any recommendation */
@@ -371,7 +380,7 @@ jp_sim_gen_t *jp_sim_gen_new(const jp_sim_world_t *w, size_t country_index, uint
         jp_sim_gen_free(g);
         return NULL;
     }
-    decide(g, &first, w->start_ms);
+    decide(g, &first, w->start_ms, 0);
     jp_calendar_next_draw(g->cal, first.time_ms, 1, &g->pending);
     g->period_start = w->start_ms;
     if (truth)
@@ -984,7 +993,7 @@ int jp_sim_gen_hour(jp_sim_gen_t *g, int64_t t, const jp_sim_emit_t *out)
 {
     int64_t end = t + HOUR_MS;
     while (decide_at(g, &g->pending) <= t) {
-        decide(g, &g->pending, t);
+        decide(g, &g->pending, t, 1);
         jp_draw_t next;
         if (jp_calendar_next_draw(g->cal, g->pending.time_ms, 1, &next) != 0)
             break;

@@ -100,6 +100,7 @@ struct jp_sim_producer_s {
     jp_registry_client_t *loop_registry;
     jp_serde_t *serde; /* the loop's, owned */
     int wait_ms;
+    uint64_t misses;
     jp_avro_arena_t arena;
     rec_t *recs;
     size_t n_recs;
@@ -475,9 +476,11 @@ static void drain(jp_sim_producer_t *p, int timeout_ms)
             jp_recommendation_t r;
             char err[256];
             jp_avro_arena_reset(&p->arena);
+            /* INFEASIBLE too: its prize is the compromise that breaks the
+             * fewest rules, the engine's answer for the draw */
             if (jp_serde_decode(p->serde, JP_EVENT_RECOMMENDATION, m->payload, m->len, &r,
                                 &p->arena, err, sizeof(err)) == JP_SERDE_OK &&
-                r.status == JP_RECOMMENDATION_OK)
+                r.prize_minor > 0)
                 remember(p, &r);
         }
         rd_kafka_message_destroy(m);
@@ -506,6 +509,11 @@ static int find(const jp_sim_producer_t *p, const char *country, const char *dra
     return 0;
 }
 
+uint64_t jp_sim_producer_loop_misses(const jp_sim_producer_t *p)
+{
+    return p->misses;
+}
+
 int jp_sim_producer_lookup(void *ctx, const char *country, const char *draw_id,
                            int64_t *prize_minor)
 {
@@ -522,10 +530,12 @@ int jp_sim_producer_lookup(void *ctx, const char *country, const char *draw_id,
         drain(p, 100);
         found = find(p, country, draw_id, prize_minor);
     }
-    if (found != 1)
+    if (found != 1) {
+        p->misses++;
         jp_log_warn("simulate",
                     "no recommendation for %s within %d ms: %s (the run is not reproducible)",
                     draw_id, p->wait_ms,
                     found == 0 ? "the country's latest stands" : "the schedule stands");
+    }
     return found >= 0 ? 0 : -1;
 }

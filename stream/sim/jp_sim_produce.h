@@ -67,6 +67,9 @@ int jp_sim_producer_follow(jp_sim_producer_t *p, const char *topic, const char *
 int jp_sim_producer_close_loop(jp_sim_producer_t *p, const jp_sim_world_t *w,
                                const char *registry_url, int wait_ms, jp_sim_options_t *o,
                                char *errstr, size_t errstr_size);
+/* Lookups that did not get their draw's recommendation within the wait. */
+uint64_t jp_sim_producer_loop_misses(const jp_sim_producer_t *p);
+
 /* A jp_sim_prize_lookup_t (ctx = the producer). */
 int jp_sim_producer_lookup(void *ctx, const char *country, const char *draw_id,
                            int64_t *prize_minor);
