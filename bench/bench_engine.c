@@ -106,6 +106,7 @@
 #include "dev/jp_devstack.h"
 #include "engine/jp_engine.h"
 #include "model/base/jp_hash.h"
+#include "model/base/jp_endian.h"
 #include "base/jp_log.h"
 #include "config/jp_topics.h"
 #include "registry/jp_registry_client.h"
@@ -274,7 +275,8 @@ static void task_rig_open(task_rig_t *g, const char *src, const char *dir,
     g->env.pii = g->pii;
     g->env.store_env = g->senv;
     g->env.features_topic = g->cfg.topics.features;
-    g->env.io = (jp_task_io_t){&g->io, rss_features, rss_dead_letter, NULL, NULL};
+    g->env.io =
+        (jp_task_io_t){.ctx = &g->io, .features = rss_features, .dead_letter = rss_dead_letter};
     if (mkdir(dir, 0700) != 0)
         die("mkdir", strerror(errno));
     g->t = jp_task_open(&g->env, g->serde, 0, dir, err, sizeof(err));
@@ -771,7 +773,7 @@ static void *engine_main(void *arg)
     engine_t *g = arg;
     int code;
     jp_bench_pin_one_core(); /* before jp_engine_new: librdkafka's threads inherit it */
-    jp_engine_opts_t o = {1, NULL};
+    jp_engine_opts_t o = {1, NULL, 0};
     g->e = jp_engine_new(g->x->cfg, g->m, &o, &code, g->err, sizeof(g->err));
     if (!g->e) {
         atomic_store(&g->state, -1);
@@ -942,8 +944,7 @@ static void floor_produce(rd_kafka_t *pk, ctx_t *x, int32_t p, const void *key, 
 static void floor_forward(rd_kafka_t *pk, ctx_t *x, const rd_kafka_message_t *m)
 {
     uint8_t offsets[8 * JP_INPUT__COUNT] = {0};
-    for (int b = 0; b < 8; b++)
-        offsets[b] = (uint8_t)((uint64_t)m->offset >> (56 - 8 * b));
+    jp_be64_put(offsets, (uint64_t)m->offset);
     floor_produce(pk, x, m->partition, m->key, m->key_len, m->payload, m->len, offsets);
 }
 

@@ -156,7 +156,7 @@ int main(void)
                         models, err, sizeof(err)) != 0)
         die("compose", err);
     snprintf(path, sizeof(path), "%s/state", tmp);
-    jp_engine_opts_t eo = {1, path};
+    jp_engine_opts_t eo = {.dev_mode = 1, .state_dir = path};
     int code;
     jp_engine_t *e = jp_engine_new(cfg, metrics, &eo, &code, err, sizeof(err));
     if (!e)
@@ -172,8 +172,8 @@ int main(void)
     jp_bench_pin_one_core();
     jp_admin_t *admin = jp_admin_new(metrics);
     if (!admin ||
-        jp_admin_route_access(admin, "/v1/countries/", JP_ADMIN_READS, jp_compose_admin_handler,
-                              &app) != 0 ||
+        jp_admin_route_methods(admin, "/v1/countries/", JP_ADMIN_READS, "GET, HEAD",
+                               jp_compose_admin_handler, &app) != 0 ||
         jp_admin_start(admin, "127.0.0.1:0", err, sizeof(err)) != 0)
         die("admin", err);
     jp_bench_unpin();

@@ -15,8 +15,9 @@
  * Routes live in one table (built-ins included, so a handler can never
  * shadow /metrics or /healthz) read under a mutex: each request copies its
  * route out and runs the handler without the lock, so a slow handler never
- * delays route registration. Built-ins carry their allowed methods and get
- * 405 + Allow from the dispatcher; engine routes decide methods themselves.
+ * delays route registration. Routes that list their methods (built-ins,
+ * read-only routes) get 405 + Allow from the dispatcher; the others decide
+ * methods themselves.
  *
  * Access is declared by the route, decided by jp_auth: each route says
  * whether it is public (probes, scrapes), read-only, mutating, or - the
@@ -31,6 +32,7 @@
  * SIGPIPE.
  */
 #include "app/jp_admin.h"
+#include "model/base/jp_err.h"
 
 #include "app/jp_auth.h"
 #include "base/jp_clock.h"
@@ -60,7 +62,7 @@ typedef struct {
     size_t len;
     bool prefix; /* path ends in '/' */
     jp_admin_access_t access;
-    const char *allow; /* built-ins: the only methods accepted, "GET, HEAD" */
+    const char *allow; /* the only methods accepted ("GET, HEAD"), NULL: any */
     jp_admin_handler handler;
     void *ctx;
 } jp_admin_route_t;
@@ -149,12 +151,24 @@ out:
 int jp_admin_route_access(jp_admin_t *a, const char *path, jp_admin_access_t access,
                           jp_admin_handler handler, void *ctx)
 {
-    return route_add(a, path, access, NULL, handler, ctx);
+    /* Public routes are probes and scrapes: they only read. */
+    return route_add(a, path, access, access == JP_ADMIN_PUBLIC ? "GET, HEAD" : NULL, handler, ctx);
 }
 
 int jp_admin_route(jp_admin_t *a, const char *path, jp_admin_handler handler, void *ctx)
 {
     return route_add(a, path, JP_ADMIN_BY_METHOD, NULL, handler, ctx);
+}
+
+int jp_admin_route_get(jp_admin_t *a, const char *path, jp_admin_handler handler, void *ctx)
+{
+    return route_add(a, path, JP_ADMIN_BY_METHOD, "GET, HEAD", handler, ctx);
+}
+
+int jp_admin_route_methods(jp_admin_t *a, const char *path, jp_admin_access_t access,
+                           const char *allow, jp_admin_handler handler, void *ctx)
+{
+    return allow ? route_add(a, path, access, allow, handler, ctx) : -1;
 }
 
 int jp_admin_route_auth(jp_admin_t *a, const char *path, jp_admin_handler handler, void *ctx)
@@ -283,6 +297,20 @@ static int admit(jp_admin_t *a, struct evhttp_request *req, const jp_admin_route
     return status;
 }
 
+/* method is one of allow's comma-separated names. */
+static int method_allowed(const char *allow, const char *method)
+{
+    size_t n = strlen(method);
+    for (const char *p = allow; *p;) {
+        p += strspn(p, ", ");
+        size_t len = strcspn(p, ", ");
+        if (len == n && strncmp(p, method, n) == 0)
+            return 1;
+        p += len;
+    }
+    return 0;
+}
+
 static void on_request(struct evhttp_request *req, void *arg)
 {
     jp_admin_t *a = arg;
@@ -302,7 +330,7 @@ static void on_request(struct evhttp_request *req, void *arg)
         reply(req, 404, NULL, "{\"error\":\"not found\"}", NULL, NULL);
         return;
     }
-    if (r.allow && strcmp(method, "GET") && strcmp(method, "HEAD")) {
+    if (r.allow && !method_allowed(r.allow, method)) {
         reply(req, 405, NULL, "{\"error\":\"method not allowed\"}", r.allow, NULL);
         return;
     }
@@ -409,17 +437,17 @@ int jp_admin_start(jp_admin_t *a, const char *listen, char *errstr, size_t errst
     char host[256];
     int port;
     if (a->running) {
-        snprintf(errstr, errstr_size, "admin server already running");
+        jp_err_set(errstr, errstr_size, "admin server already running");
         return -1;
     }
     if (!listen) {
-        snprintf(errstr, errstr_size, "no listen address");
+        jp_err_set(errstr, errstr_size, "no listen address");
         return -1;
     }
     if (jp_listen_parse(listen, host, sizeof(host), &port, errstr, errstr_size))
         return -1;
     if (pipe(a->stop_fds) != 0) {
-        snprintf(errstr, errstr_size, "pipe: %s", strerror(errno));
+        jp_err_set(errstr, errstr_size, "pipe: %s", strerror(errno));
         a->stop_fds[0] = a->stop_fds[1] = -1;
         return -1;
     }
@@ -428,7 +456,7 @@ int jp_admin_start(jp_admin_t *a, const char *listen, char *errstr, size_t errst
     if (!(a->base = event_base_new()) || !(a->http = evhttp_new(a->base)) ||
         !(a->stop_ev = event_new(a->base, a->stop_fds[0], EV_READ, on_stop, a->base)) ||
         event_add(a->stop_ev, NULL) != 0) {
-        snprintf(errstr, errstr_size, "cannot create the admin HTTP server");
+        jp_err_set(errstr, errstr_size, "cannot create the admin HTTP server");
         teardown(a);
         return -1;
     }
@@ -442,7 +470,7 @@ int jp_admin_start(jp_admin_t *a, const char *listen, char *errstr, size_t errst
     struct evhttp_bound_socket *bound = evhttp_bind_socket_with_handle(a->http, host, port);
     int bp = bound ? bound_port(bound) : -1;
     if (bp < 0) {
-        snprintf(errstr, errstr_size, "cannot listen on %s: %s", listen, strerror(errno));
+        jp_err_set(errstr, errstr_size, "cannot listen on %s: %s", listen, strerror(errno));
         teardown(a);
         return -1;
     }
@@ -454,7 +482,7 @@ int jp_admin_start(jp_admin_t *a, const char *listen, char *errstr, size_t errst
     int rc = pthread_create(&a->thread, NULL, server_main, a);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc != 0) {
-        snprintf(errstr, errstr_size, "cannot start the admin thread: %s", strerror(rc));
+        jp_err_set(errstr, errstr_size, "cannot start the admin thread: %s", strerror(rc));
         teardown(a);
         return -1;
     }

@@ -22,6 +22,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "base/jp_clock.h"
+#include "app/jp_topic_reader.h"
 #include "base/jp_log.h"
 #include "model/base/jp_err.h"
 #include "registry/jp_registry_client.h"
@@ -337,16 +338,6 @@ typedef struct {
     long undecodable;
 } reader_t;
 
-static int conf(rd_kafka_conf_t *c, const char *k, const char *v, char *err, size_t n)
-{
-    char e[256];
-    if (rd_kafka_conf_set(c, k, v, e, sizeof(e)) != RD_KAFKA_CONF_OK) {
-        jp_err_set(err, n, "kafka property %s: %s", k, e);
-        return -1;
-    }
-    return 0;
-}
-
 static void take(reader_t *r, const rd_kafka_message_t *m)
 {
     jp_recommendation_t rec;
@@ -362,96 +353,49 @@ static void take(reader_t *r, const rd_kafka_message_t *m)
     jp_evaluation_add(r->ev, &rec);
 }
 
-/* Reads topic from the beginning up to the ends it has now. */
+/* Reads topic from the beginning up to the ends it has now (a group-less
+ * reader, app/jp_topic_reader.h). */
 static int read_topic(const char *brokers, const jp_conf_props_t *xprops, const char *topic,
                       reader_t *r, char *err, size_t n)
 {
-    rd_kafka_conf_t *c = rd_kafka_conf_new();
-    if (conf(c, "bootstrap.servers", brokers, err, n) ||
-        conf(c, "group.id", "jackpot-evaluate", err, n) ||
-        conf(c, "enable.auto.commit", "false", err, n) ||
-        conf(c, "enable.partition.eof", "false", err, n)) {
-        rd_kafka_conf_destroy(c);
+    rd_kafka_t *rk = jp_topic_reader_new("jackpot-evaluate", brokers, NULL, xprops, err, n);
+    jp_topic_ends_t ends = {0};
+    if (!rk || jp_topic_reader_assign(rk, brokers, topic, 1, 10000, &ends, err, n) != 0) {
+        jp_topic_reader_free(rk);
         return -1;
     }
-    for (size_t i = 0; xprops && i < xprops->n; i++)
-        if (conf(c, xprops->keys[i], xprops->values[i], err, n)) {
-            rd_kafka_conf_destroy(c);
+    int64_t left = 0;
+    for (int i = 0; i < ends.n; i++) {
+        if (ends.hi[i] < 0) {
+            jp_err_set(err, n, "topic %s partition %d: its offsets are unknown", topic,
+                       (int)ends.partition[i]);
+            jp_topic_ends_free(&ends);
+            jp_topic_reader_free(rk);
             return -1;
         }
-    char e[512];
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, e, sizeof(e));
-    if (!rk) {
-        rd_kafka_conf_destroy(c);
-        jp_err_set(err, n, "cannot create the consumer: %s", e);
-        return -1;
-    }
-    int rc = -1;
-    const rd_kafka_metadata_t *md = NULL;
-    rd_kafka_topic_t *t = rd_kafka_topic_new(rk, topic, NULL);
-    rd_kafka_resp_err_t ke = rd_kafka_metadata(rk, 0, t, &md, 10000);
-    rd_kafka_topic_destroy(t);
-    rd_kafka_topic_partition_list_t *l = NULL;
-    int64_t *end = NULL, *at = NULL;
-    if (ke || md->topic_cnt != 1 || md->topics[0].err) {
-        jp_err_set(err, n, "topic %s: %s", topic,
-                   ke ? rd_kafka_err2str(ke)
-                      : rd_kafka_err2str(md->topic_cnt ? md->topics[0].err
-                                                       : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC));
-        goto out;
-    }
-    int np = md->topics[0].partition_cnt;
-    l = rd_kafka_topic_partition_list_new(np);
-    end = calloc((size_t)np + 1, sizeof(*end));
-    at = calloc((size_t)np + 1, sizeof(*at));
-    if (!end || !at)
-        goto out;
-    int64_t left = 0;
-    for (int p = 0; p < np; p++) {
-        int64_t lo, hi;
-        ke = rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, 10000);
-        if (ke) {
-            jp_err_set(err, n, "topic %s partition %d: %s", topic, p, rd_kafka_err2str(ke));
-            goto out;
-        }
-        end[p] = hi;
-        at[p] = lo;
-        left += hi - lo;
-        rd_kafka_topic_partition_list_add(l, topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
-    }
-    if ((ke = rd_kafka_assign(rk, l)) != 0) {
-        jp_err_set(err, n, "assign %s: %s", topic, rd_kafka_err2str(ke));
-        goto out;
+        left += ends.hi[i] - ends.lo[i];
     }
     double deadline = jp_clock_now_s() + 60.0;
     while (left > 0 && jp_clock_now_s() < deadline) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
         if (!m)
             continue;
-        if (!m->err && m->partition >= 0 && m->partition < np && m->offset < end[m->partition]) {
-            left -= m->offset + 1 - at[m->partition];
-            at[m->partition] = m->offset + 1;
-            take(r, m);
-            deadline = jp_clock_now_s() + 60.0;
-        }
+        for (int i = 0; !m->err && i < ends.n; i++)
+            if (ends.partition[i] == m->partition && m->offset < ends.hi[i] &&
+                m->offset >= ends.lo[i]) {
+                left -= m->offset + 1 - ends.lo[i];
+                ends.lo[i] = m->offset + 1;
+                take(r, m);
+                deadline = jp_clock_now_s() + 60.0;
+            }
         rd_kafka_message_destroy(m);
     }
-    if (left > 0) {
+    if (left > 0)
         jp_err_set(err, n, "topic %s: %lld records could not be read within a minute", topic,
                    (long long)left);
-        goto out;
-    }
-    rc = 0;
-out:
-    free(end);
-    free(at);
-    if (l)
-        rd_kafka_topic_partition_list_destroy(l);
-    if (md)
-        rd_kafka_metadata_destroy(md);
-    rd_kafka_consumer_close(rk);
-    rd_kafka_destroy(rk);
-    return rc;
+    jp_topic_ends_free(&ends);
+    jp_topic_reader_free(rk);
+    return left > 0 ? -1 : 0;
 }
 
 long jp_evaluation_read(jp_evaluation_t *ev, const char *brokers, const jp_conf_props_t *props,

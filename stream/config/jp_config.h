@@ -27,6 +27,17 @@ typedef struct jp_topic_conf_s {
 
 typedef enum { JP_GUARANTEE_AT_LEAST_ONCE, JP_GUARANTEE_EXACTLY_ONCE } jp_guarantee_t;
 
+/* What the engine does when records were removed by retention before it
+ * read them (processing.on_input_loss). */
+typedef enum { JP_INPUT_LOSS_STOP, JP_INPUT_LOSS_CONTINUE } jp_input_loss_t;
+
+/* Upper bounds of the input schemas' variable-length fields (limits.*),
+ * in bytes (strings) or items (arrays). */
+typedef struct jp_field_limits_s {
+    int64_t event_id, customer_id, email, postcode, draw_id, campaign, reason, winning_sector,
+        prize_kind, prizes_paid;
+} jp_field_limits_t;
+
 typedef struct jp_config_s {
     char *path;            /* the processor file */
     jp_conf_props_t kafka; /* librdkafka properties, passed through */
@@ -45,16 +56,26 @@ typedef struct jp_config_s {
     struct {
         char *dir;
         int64_t block_cache_mb, write_buffer_mb;
-        int64_t customer_ttl_ms, window_retention_ms;
+        int64_t customer_ttl_ms;
+        int64_t window_retention_ms; /* rejected when set: not supported yet */
     } state;
     struct {
         int64_t commit_interval_ms;
         int guarantee; /* jp_guarantee_t */
         int64_t dedupe_horizon_ms;
         int64_t max_clock_skew_ms;
+        int64_t max_event_time_jump_ms; /* sales, customers: ahead of the partition's median */
+        int64_t max_draw_periods_ahead; /* draws: headline periods ahead of the median */
+        int future_wall_clock;          /* also bound event time by the wall clock */
+        int on_input_loss;              /* jp_input_loss_t */
+        int64_t shutdown_grace_ms;      /* SIGTERM to exit, whatever Kafka does */
     } processing;
+    jp_field_limits_t limits;
     struct {
-        jp_conf_strlist_t sizes; /* hour, day, draw */
+        jp_conf_secret_t key; /* AES-256 key, 64 hex digits */
+    } dead_letters;
+    struct {
+        jp_conf_strlist_t sizes; /* of jp_config_window_kinds */
         int64_t allowed_lateness_ms;
         int64_t grace_ms;
     } windows;
@@ -108,5 +129,10 @@ void jp_config_print_reference(FILE *out);
 
 /* Parses one "-X key=value" argument into props; -1 if it has no '='. */
 int jp_config_add_xprop(jp_conf_props_t *props, const char *arg);
+
+/* The window kinds windows.sizes accepts, NULL-terminated, in the order of
+ * serde's jp_window_kind_t (whose jp_window_kind_name gives the same
+ * names; tests/stream/engine/test_window.c checks they agree). */
+extern const char *const jp_config_window_kinds[];
 
 #endif

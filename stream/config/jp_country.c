@@ -5,6 +5,7 @@
  * from jp_conf; everything here reports through the same error list.
  */
 #include "config/jp_country.h"
+#include "model/base/jp_err.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -33,7 +34,7 @@ static int check_upper2(const char *key, const char *v, char *err, size_t n)
 {
     (void)key;
     if (strlen(v) != 2 || !isupper((unsigned char)v[0]) || !isupper((unsigned char)v[1])) {
-        snprintf(err, n, "'%s' is not an ISO 3166-1 alpha-2 code (two upper-case letters)", v);
+        jp_err_set(err, n, "'%s' is not an ISO 3166-1 alpha-2 code (two upper-case letters)", v);
         return -1;
     }
     return 0;
@@ -45,7 +46,7 @@ static int check_currency(const char *key, const char *v, char *err, size_t n)
     for (int i = 0; currencies[i]; i++)
         if (strcmp(currencies[i], v) == 0)
             return 0;
-    snprintf(err, n, "'%s' is not a known ISO 4217 currency code", v);
+    jp_err_set(err, n, "'%s' is not a known ISO 4217 currency code", v);
     return -1;
 }
 
@@ -57,12 +58,12 @@ static int check_time_zone(const char *key, const char *v, char *err, size_t n)
     /* Names are looked up in the system's tz database, as localtime does;
      * ".." is refused so a name cannot point outside it. */
     if (!*v || v[0] == '/' || strstr(v, "..")) {
-        snprintf(err, n, "'%s' is not an IANA time zone name", v);
+        jp_err_set(err, n, "'%s' is not an IANA time zone name", v);
         return -1;
     }
     snprintf(path, sizeof(path), "/usr/share/zoneinfo/%s", v);
     if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
-        snprintf(err, n, "unknown time zone '%s' (not in /usr/share/zoneinfo)", v);
+        jp_err_set(err, n, "unknown time zone '%s' (not in /usr/share/zoneinfo)", v);
         return -1;
     }
     return 0;
@@ -75,7 +76,7 @@ static int check_hhmm(const char *key, const char *v, char *err, size_t n)
     char extra;
     if (strlen(v) != 5 || sscanf(v, "%2d:%2d%c", &h, &m, &extra) != 2 || h < 0 || h > 23 || m < 0 ||
         m > 59) {
-        snprintf(err, n, "'%s' is not a time of day HH:MM", v);
+        jp_err_set(err, n, "'%s' is not a time of day HH:MM", v);
         return -1;
     }
     return 0;
@@ -239,13 +240,11 @@ static const jp_conf_field_t risk_fields[] = {
     {NULL, 0, 0, 0, NULL, NR, NULL, NULL, 0, NULL, NULL},
 };
 
-#define D_OFF(member) (offsetof(jp_country_t, member) - offsetof(jp_country_t, decision))
-#define DC_OFF(member)                                                                             \
-    (offsetof(jp_country_t, member) - offsetof(jp_country_t, decision.costs))
+#define D_OFF(member)  (offsetof(jp_country_t, member) - offsetof(jp_country_t, decision))
+#define DC_OFF(member) (offsetof(jp_country_t, member) - offsetof(jp_country_t, decision.costs))
 #define DE_OFF(member)                                                                             \
     (offsetof(jp_country_t, member) - offsetof(jp_country_t, decision.exploration))
-#define DF_OFF(member)                                                                             \
-    (offsetof(jp_country_t, member) - offsetof(jp_country_t, decision.fallback))
+#define DF_OFF(member) (offsetof(jp_country_t, member) - offsetof(jp_country_t, decision.fallback))
 static const jp_conf_field_t costs_fields[] = {
     {"fixed_per_draw_minor", JP_CONF_INT, DC_OFF(decision.costs.fixed_per_draw_minor), 0, "0", 0,
      1e15, NULL, NULL, 0, NULL, "costs of running one draw"},
@@ -266,8 +265,8 @@ static const jp_conf_field_t exploration_fields[] = {
 static const jp_conf_field_t fallback_fields[] = {
     {"rule", JP_CONF_ENUM, DF_OFF(decision.fallback.rule), 0, "keep", NR, fallbacks, NULL, 0, NULL,
      "without a usable model: keep the advertised prize, or go back to the initial one"},
-    {"max_error", JP_CONF_NUM, DF_OFF(decision.fallback.max_error), 0, "0.05", 0, 10, NULL, NULL,
-     0, NULL, "the model's recent relative forecast error above which it is not used"},
+    {"max_error", JP_CONF_NUM, DF_OFF(decision.fallback.max_error), 0, "0.05", 0, 10, NULL, NULL, 0,
+     NULL, "the model's recent relative forecast error above which it is not used"},
     {NULL, 0, 0, 0, NULL, NR, NULL, NULL, 0, NULL, NULL},
 };
 static const jp_conf_field_t decision_fields[] = {

@@ -21,7 +21,7 @@
  * the object's lock; the admin thread evaluates what-ifs on a referenced
  * snapshot without ever touching the task's state.
  */
-#include "decisions/jp_decisions-internal.h"
+#include "jp_decisions-internal.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -874,14 +874,21 @@ static void close_inst(void *inst)
  * settings: what a decision depends on besides its inputs. */
 static void config_hash(const jp_config_t *cfg, const jp_country_t *c, char out[65])
 {
-    FILE *f = c->file ? fopen(c->file, "rb") : NULL;
+    char extra[96];
+    int n = snprintf(extra, sizeof(extra), "\n%lld %lld %lld", (long long)c->cash.available_minor,
+                     (long long)cfg->windows.allowed_lateness_ms, (long long)cfg->windows.grace_ms);
+    /* the file, then extra (just the extra when the file cannot be read) */
     size_t cap = 4096, len = 0;
     char *buf = malloc(cap);
-    while (f && buf) {
-        if (len + 1024 > cap) {
+    FILE *f = buf && c->file ? fopen(c->file, "rb") : NULL;
+    while (f) {
+        if (len + 1024 + sizeof(extra) > cap) {
             char *nb = realloc(buf, cap *= 2);
-            if (!nb)
+            if (!nb) {
+                free(buf);
+                buf = NULL;
                 break;
+            }
             buf = nb;
         }
         size_t r = fread(buf + len, 1, 1024, f);
@@ -891,15 +898,10 @@ static void config_hash(const jp_config_t *cfg, const jp_country_t *c, char out[
     }
     if (f)
         fclose(f);
-    char extra[96];
-    int n = snprintf(extra, sizeof(extra), "\n%lld %lld %lld", (long long)c->cash.available_minor,
-                     (long long)cfg->windows.allowed_lateness_ms, (long long)cfg->windows.grace_ms);
     uint8_t h[JP_SHA256_LEN];
-    char *all = buf ? realloc(buf, len + (size_t)n + 1) : NULL;
-    if (all) {
-        memcpy(all + len, extra, (size_t)n);
-        jp_sha256(all, len + (size_t)n, h);
-        buf = all;
+    if (buf) {
+        memcpy(buf + len, extra, (size_t)n);
+        jp_sha256(buf, len + (size_t)n, h);
     } else {
         jp_sha256(extra, (size_t)n, h);
     }

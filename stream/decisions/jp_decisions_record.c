@@ -7,7 +7,7 @@
  * says exactly what the topic carries (amounts rounded to minor units). A what-if builds the same
  * struct from jp_decide_evaluate on the published snapshot.
  */
-#include "decisions/jp_decisions-internal.h"
+#include "jp_decisions-internal.h"
 
 #include <math.h>
 #include <stdio.h>

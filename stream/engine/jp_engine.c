@@ -7,6 +7,7 @@
  * commit (jp_engine_commit.c).
  */
 #include "jp_engine-internal.h"
+#include "model/base/jp_err.h"
 
 #include <errno.h>
 #include <malloc.h>
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,6 +30,8 @@ const jp_cf_t jp_engine_changelog_cfs[N_CHANGELOG] = {JP_CF_META,   JP_CF_WINDOW
                                                       JP_CF_ALERTS};
 /* Used only by `jackpot dev` when no key file is configured. */
 static const char dev_pii_key[] = "jackpot-dev-mode-pii-key-not-secret";
+static const char dev_dlq_key[] =
+    "6a61636b706f742d6465762d6d6f64652d646c712d6b65792d6e6f742d736563";
 
 /* ---- setup ----------------------------------------------------------------------- */
 
@@ -125,11 +129,11 @@ static rd_kafka_t *make_client(jp_engine_t *e, rd_kafka_type_t type, int role, c
 static int check_topics(jp_engine_t *e, int *exit_code, char *errstr, size_t errstr_size)
 {
     const struct rd_kafka_metadata *md;
-    rd_kafka_resp_err_t err = rd_kafka_metadata(e->producer, 1, NULL, &md, 15000);
+    rd_kafka_resp_err_t err = rd_kafka_metadata(e->producer, 1, NULL, &md, METADATA_TIMEOUT_MS);
     if (err) {
-        snprintf(errstr, errstr_size, "cannot read cluster metadata from %s: %s",
-                 jp_config_kafka_get(e->cfg, "bootstrap.servers"), rd_kafka_err2str(err));
-        *exit_code = 69;
+        jp_err_set(errstr, errstr_size, "cannot read cluster metadata from %s: %s",
+                   jp_config_kafka_get(e->cfg, "bootstrap.servers"), rd_kafka_err2str(err));
+        *exit_code = EX_UNAVAILABLE;
         return -1;
     }
     int counts[JP_INPUT__COUNT] = {0};
@@ -140,21 +144,22 @@ static int check_topics(jp_engine_t *e, int *exit_code, char *errstr, size_t err
     rd_kafka_metadata_destroy(md);
     for (int i = 0; i < JP_INPUT__COUNT; i++)
         if (!counts[i]) {
-            snprintf(errstr, errstr_size, "input topic %s does not exist", e->topics[i]);
-            *exit_code = 69;
+            jp_err_set(errstr, errstr_size, "input topic %s does not exist", e->topics[i]);
+            *exit_code = EX_UNAVAILABLE;
             return -1;
         }
     if (counts[1] != counts[0] || counts[2] != counts[0]) {
-        snprintf(errstr, errstr_size,
-                 "input topics are not co-partitioned: %s has %d partitions, %s has %d, %s has %d",
-                 e->topics[0], counts[0], e->topics[1], counts[1], e->topics[2], counts[2]);
-        *exit_code = 78;
+        jp_err_set(
+            errstr, errstr_size,
+            "input topics are not co-partitioned: %s has %d partitions, %s has %d, %s has %d",
+            e->topics[0], counts[0], e->topics[1], counts[1], e->topics[2], counts[2]);
+        *exit_code = EX_CONFIG;
         return -1;
     }
     if (counts[0] > MAX_TASKS) {
-        snprintf(errstr, errstr_size, "%d partitions exceed the supported %d", counts[0],
-                 MAX_TASKS);
-        *exit_code = 78;
+        jp_err_set(errstr, errstr_size, "%d partitions exceed the supported %d", counts[0],
+                   MAX_TASKS);
+        *exit_code = EX_CONFIG;
         return -1;
     }
     e->n_partitions = counts[0];
@@ -171,7 +176,7 @@ static int make_dirs(const char *path, char *errstr, size_t errstr_size)
             char c = *p;
             *p = '\0';
             if (mkdir(buf, 0750) != 0 && errno != EEXIST) {
-                snprintf(errstr, errstr_size, "cannot create %s: %s", buf, strerror(errno));
+                jp_err_set(errstr, errstr_size, "cannot create %s: %s", buf, strerror(errno));
                 return -1;
             }
             if (!c)
@@ -195,9 +200,9 @@ static int topic_exists(const struct rd_kafka_metadata *md, const char *topic)
 static int create_topics(jp_engine_t *e, char *errstr, size_t errstr_size)
 {
     const struct rd_kafka_metadata *md;
-    rd_kafka_resp_err_t merr = rd_kafka_metadata(e->producer, 1, NULL, &md, 15000);
+    rd_kafka_resp_err_t merr = rd_kafka_metadata(e->producer, 1, NULL, &md, METADATA_TIMEOUT_MS);
     if (merr) {
-        snprintf(errstr, errstr_size, "metadata: %s", rd_kafka_err2str(merr));
+        jp_err_set(errstr, errstr_size, "metadata: %s", rd_kafka_err2str(merr));
         return -1;
     }
     rd_kafka_NewTopic_t *nt[JP_INPUT__COUNT + N_CHANGELOG];
@@ -224,13 +229,13 @@ static int create_topics(jp_engine_t *e, char *errstr, size_t errstr_size)
     jp_log_info("engine", "creating topics %s", missing);
     rd_kafka_queue_t *q = rd_kafka_queue_new(e->producer);
     rd_kafka_CreateTopics(e->producer, nt, n, NULL, q);
-    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 10000);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, CREATE_TOPICS_WAIT_MS);
     int rc = 0;
     if (!ev) {
-        snprintf(errstr, errstr_size,
-                 "cannot create topics %s (no answer to CreateTopics): create them with %d "
-                 "partitions",
-                 missing, e->n_partitions);
+        jp_err_set(errstr, errstr_size,
+                   "cannot create topics %s (no answer to CreateTopics): create them with %d "
+                   "partitions",
+                   missing, e->n_partitions);
         rc = -1;
     } else {
         size_t cnt;
@@ -239,8 +244,8 @@ static int create_topics(jp_engine_t *e, char *errstr, size_t errstr_size)
         for (size_t i = 0; i < cnt; i++) {
             rd_kafka_resp_err_t te = rd_kafka_topic_result_error(res[i]);
             if (te && te != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
-                snprintf(errstr, errstr_size, "cannot create topic %s: %s",
-                         rd_kafka_topic_result_name(res[i]), rd_kafka_err2str(te));
+                jp_err_set(errstr, errstr_size, "cannot create topic %s: %s",
+                           rd_kafka_topic_result_name(res[i]), rd_kafka_err2str(te));
                 rc = -1;
             }
         }
@@ -272,11 +277,11 @@ jp_engine_t *jp_engine_new(const jp_config_t *cfg, jp_metrics_t *metrics,
                            const jp_engine_opts_t *opts, int *exit_code, char *errstr,
                            size_t errstr_size)
 {
-    *exit_code = 70;
+    *exit_code = EX_SOFTWARE;
     tune_malloc();
     jp_engine_t *e = calloc(1, sizeof(*e));
     if (!e) {
-        snprintf(errstr, errstr_size, "out of memory");
+        jp_err_set(errstr, errstr_size, "out of memory");
         return NULL;
     }
     e->cfg = cfg;
@@ -300,32 +305,49 @@ jp_engine_t *jp_engine_new(const jp_config_t *cfg, jp_metrics_t *metrics,
             e->rewind[p][i].want = WANT_NONE;
 
     if (make_dirs(e->state_dir, errstr, errstr_size) != 0) {
-        *exit_code = 73;
+        *exit_code = EX_CANTCREAT;
         goto fail;
     }
     const char *key = cfg->pii.token_key.value;
     if (!key && !(opts && opts->dev_mode)) {
-        snprintf(errstr, errstr_size,
-                 "no PII token key: set pii.token_key_file (only `jackpot dev` runs without one)");
-        *exit_code = 78;
+        jp_err_set(
+            errstr, errstr_size,
+            "no PII token key: set pii.token_key_file (only `jackpot dev` runs without one)");
+        *exit_code = EX_CONFIG;
         goto fail;
     }
     if (!key)
         key = dev_pii_key;
     e->pii = jp_pii_new(key, strlen(key));
     if (!e->pii) {
-        snprintf(errstr, errstr_size, "the PII token key must be at least 16 bytes");
+        jp_err_set(errstr, errstr_size, "the PII token key must be at least 16 bytes");
+        *exit_code = EX_CONFIG;
+        goto fail;
+    }
+    const char *dlq_key = cfg->dead_letters.key.value;
+    if (!dlq_key && !(opts && opts->dev_mode)) {
+        snprintf(errstr, errstr_size,
+                 "no dead-letter key: set dead_letters.key_file (64 hex digits; only `jackpot "
+                 "dev` runs without one)");
+        *exit_code = 78;
+        goto fail;
+    }
+    char why[256];
+    e->dlq_key = jp_dlq_key_new(dlq_key ? dlq_key : dev_dlq_key, why, sizeof(why));
+    if (!e->dlq_key) {
+        snprintf(errstr, errstr_size, "dead_letters.key_file %s: %s",
+                 cfg->dead_letters.key.path ? cfg->dead_letters.key.path : "", why);
         *exit_code = 78;
         goto fail;
     }
     e->validator = jp_validator_new(cfg, errstr, errstr_size);
     if (!e->validator) {
-        *exit_code = 78;
+        *exit_code = EX_CONFIG;
         goto fail;
     }
     e->registry = jp_registry_client_new(cfg->schema_registry.url, errstr, errstr_size);
     if (!e->registry) {
-        *exit_code = 78;
+        *exit_code = EX_CONFIG;
         goto fail;
     }
     jp_registry_client_set_timeout(e->registry, (int)cfg->schema_registry.timeout_ms);
@@ -340,7 +362,7 @@ jp_engine_t *jp_engine_new(const jp_config_t *cfg, jp_metrics_t *metrics,
         !(e->leader = make_client(e, RD_KAFKA_CONSUMER, 0, errstr, errstr_size)) ||
         !(e->follower = make_client(e, RD_KAFKA_CONSUMER, 1, errstr, errstr_size)) ||
         !(e->restorer = make_client(e, RD_KAFKA_CONSUMER, 1, errstr, errstr_size))) {
-        *exit_code = 78;
+        *exit_code = EX_CONFIG;
         goto fail;
     }
     e->rkt_features = rd_kafka_topic_new(e->producer, cfg->topics.features, NULL);
@@ -362,18 +384,24 @@ jp_engine_t *jp_engine_new(const jp_config_t *cfg, jp_metrics_t *metrics,
     for (int i = 0; i < JP_CF__COUNT; i++)
         rkt_ok &= e->rkt_changelog[i] != NULL;
     if (!rkt_ok) {
-        snprintf(errstr, errstr_size, "cannot create producer topic handles: %s",
-                 rd_kafka_err2str(rd_kafka_last_error()));
-        *exit_code = 78;
+        jp_err_set(errstr, errstr_size, "cannot create producer topic handles: %s",
+                   rd_kafka_err2str(rd_kafka_last_error()));
+        *exit_code = EX_CONFIG;
         goto fail;
     }
+    char mmb[32];
+    size_t mmb_len = sizeof(mmb);
+    e->dlq_max_bytes = rd_kafka_conf_get(rd_kafka_conf(e->producer), "message.max.bytes", mmb,
+                                         &mmb_len) == RD_KAFKA_CONF_OK
+                           ? (size_t)strtoull(mmb, NULL, 10)
+                           : 1000000;
     rd_kafka_poll_set_consumer(e->leader);
     rd_kafka_poll_set_consumer(e->follower);
     rd_kafka_poll_set_consumer(e->restorer);
     if (check_topics(e, exit_code, errstr, errstr_size) != 0)
         goto fail;
     if (create_topics(e, errstr, errstr_size) != 0) {
-        *exit_code = 69;
+        *exit_code = EX_UNAVAILABLE;
         goto fail;
     }
 
@@ -384,13 +412,19 @@ jp_engine_t *jp_engine_new(const jp_config_t *cfg, jp_metrics_t *metrics,
         jp_store_env_new(jp_task_store_cfs, JP_CF__COUNT, (size_t)cfg->state.block_cache_mb << 20,
                          (size_t)cfg->state.write_buffer_mb << 20);
     e->env.features_topic = cfg->topics.features;
-    e->env.io = (jp_task_io_t){e, jp_engine_io_features, jp_engine_io_dead_letter,
-                               jp_engine_io_count, jp_engine_io_emit};
+    e->env.io = (jp_task_io_t){.ctx = e,
+                               .features = jp_engine_io_features,
+                               .dead_letter = jp_engine_io_dead_letter,
+                               .count = jp_engine_io_count,
+                               .emit = jp_engine_io_emit,
+                               .gap = jp_engine_io_gap};
     if (!e->env.store_env) {
-        snprintf(errstr, errstr_size, "cannot create the RocksDB environment");
+        jp_err_set(errstr, errstr_size, "cannot create the RocksDB environment");
         goto fail;
     }
     jp_store_env_expect_stores(e->env.store_env, (size_t)e->n_partitions);
+    if (jp_engine_check_identity(e, opts && opts->reset_state, exit_code, errstr, errstr_size) != 0)
+        goto fail;
 
     static const double latency_buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                              0.1,   0.25,   0.5,   1,    2.5,   5};
@@ -453,11 +487,6 @@ int jp_engine_reload_countries(jp_engine_t *e, const jp_config_t *countries, cha
     return 0;
 }
 
-void jp_engine_stop(jp_engine_t *e)
-{
-    e->stop = 1;
-}
-
 void jp_engine_free(jp_engine_t *e)
 {
     if (!e)
@@ -465,18 +494,20 @@ void jp_engine_free(jp_engine_t *e)
     for (int p = 0; p < MAX_TASKS; p++)
         if (e->tasks[p])
             jp_engine_close_task(e, p);
-    if (e->follower) {
-        rd_kafka_consumer_close(e->follower);
-        rd_kafka_destroy(e->follower);
-    }
-    if (e->restorer) {
-        rd_kafka_consumer_close(e->restorer);
-        rd_kafka_destroy(e->restorer);
-    }
+    /* Every wait below keeps the shutdown grace (jp_engine_deadline.c). */
+    if (!atomic_load(&e->stop_at_ms))
+        jp_engine_stop(e);
+    jp_log_debug("engine", "closing the follower, restorer and producer");
+    if (e->follower)
+        jp_engine_close_consumer(e, e->follower);
+    if (e->restorer)
+        jp_engine_close_consumer(e, e->restorer);
     if (e->leader)
-        rd_kafka_destroy(e->leader);
+        jp_engine_destroy_handle(e, e->leader, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
     if (e->producer) {
-        rd_kafka_flush(e->producer, 5000);
+        if (jp_engine_flush(e, FREE_FLUSH_MS) != RD_KAFKA_RESP_ERR_NO_ERROR)
+            rd_kafka_purge(e->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT |
+                                            RD_KAFKA_PURGE_F_NON_BLOCKING);
         if (e->rkt_features)
             rd_kafka_topic_destroy(e->rkt_features);
         for (int i = 0; i < JP_OUTPUT__COUNT; i++)
@@ -488,16 +519,16 @@ void jp_engine_free(jp_engine_t *e)
         for (int i = 0; i < JP_CF__COUNT; i++)
             if (e->rkt_changelog[i])
                 rd_kafka_topic_destroy(e->rkt_changelog[i]);
-        rd_kafka_destroy(e->producer);
+        jp_engine_destroy_handle(e, e->producer, 0);
+        jp_log_debug("engine", "producer destroyed");
     }
     jp_store_env_free(e->env.store_env);
     jp_serde_free(e->serde);
     jp_registry_client_free(e->registry);
     jp_validator_free(e->validator);
     jp_validator_free(e->pending_validator);
-    for (size_t i = 0; i < e->n_retired; i++)
-        jp_validator_free(e->retired[i]);
     jp_pii_free(e->pii);
+    jp_dlq_key_free(e->dlq_key);
     free(e->status_json);
     pthread_mutex_destroy(&e->status_lock);
     free(e);

@@ -6,6 +6,7 @@
  * and draws partitions follows incrementally.
  */
 #include "jp_engine-internal.h"
+#include "model/base/jp_err.h"
 
 #include <string.h>
 #include <unistd.h>
@@ -23,13 +24,15 @@ static jp_task_t *open_task_once(jp_engine_t *e, int p, char *errstr, size_t err
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(JP_INPUT__COUNT);
     for (int i = 0; i < JP_INPUT__COUNT; i++)
         rd_kafka_topic_partition_list_add(l, e->topics[i], p);
-    rd_kafka_resp_err_t err = rd_kafka_committed(e->leader, l, 10000);
+    /* Short: a stop must not wait behind it (jp_engine_open_task retries). */
+    rd_kafka_resp_err_t err =
+        rd_kafka_committed(e->leader, l, jp_engine_timeout(e, OPEN_COMMITTED_MS));
     int64_t committed[JP_INPUT__COUNT];
     for (int i = 0; i < JP_INPUT__COUNT; i++)
         committed[i] = err ? -1 : l->elems[i].offset < 0 ? -1 : l->elems[i].offset;
     rd_kafka_topic_partition_list_destroy(l);
     if (err) {
-        snprintf(errstr, errstr_size, "cannot read committed offsets: %s", rd_kafka_err2str(err));
+        jp_err_set(errstr, errstr_size, "cannot read committed offsets: %s", rd_kafka_err2str(err));
         jp_task_close(t);
         return NULL;
     }
@@ -128,8 +131,8 @@ void jp_engine_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         for (int i = 0; i < parts->cnt; i++) {
             int p = parts->elems[i].partition;
-            if (p >= e->n_partitions || e->tasks[p])
-                continue;
+            if (p >= e->n_partitions || e->tasks[p] || e->stop)
+                continue; /* stopping: no task is opened any more */
             rd_kafka_topic_partition_list_add(changed, e->topics[JP_INPUT_SALES], p);
             e->tasks[p] = jp_engine_open_task(e, p, errstr, sizeof(errstr));
             if (!e->tasks[p]) {

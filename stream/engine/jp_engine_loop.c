@@ -6,6 +6,7 @@
  * buffered records are dropped until the wanted offset arrives.
  */
 #include "jp_engine-internal.h"
+#include "model/base/jp_err.h"
 
 #include <string.h>
 #include <unistd.h>
@@ -24,7 +25,7 @@ void jp_engine_seek_back(jp_engine_t *e, int p, jp_input_t i, int64_t off)
     if (off < 0) {
         int64_t lo = -1, hi = -1;
         rd_kafka_resp_err_t qerr =
-            rd_kafka_query_watermark_offsets(rk, e->topics[i], p, &lo, &hi, 5000);
+            jp_engine_watermarks(e, rk, e->topics[i], p, &lo, &hi, WATERMARK_TIMEOUT_MS);
         off = qerr || lo < 0 ? WANT_UNRESOLVED : lo;
     }
     e->rewind[p][i].want = off;
@@ -33,7 +34,7 @@ void jp_engine_seek_back(jp_engine_t *e, int p, jp_input_t i, int64_t off)
         return;
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(l, e->topics[i], p)->offset = off;
-    rd_kafka_error_t *err = rd_kafka_seek_partitions(rk, l, 10000);
+    rd_kafka_error_t *err = rd_kafka_seek_partitions(rk, l, jp_engine_timeout(e, SEEK_TIMEOUT_MS));
     if (err) {
         jp_log_warn("engine", "seek %s [%d]: %s", e->topics[i], p, rd_kafka_error_string(err));
         rd_kafka_error_destroy(err);
@@ -111,10 +112,10 @@ static void hand_over(jp_engine_t *e, jp_task_record_t *recs, size_t n)
             jp_log_warn("engine", "%s [%d] offset %lld: schema registry unavailable, retrying",
                         e->topics[in], p, (long long)recs[i].offset);
             jp_engine_seek_back(e, p, in, recs[i].offset);
-            usleep(500000);
+            usleep(REGISTRY_RETRY_PAUSE_MS * 1000);
         } else if (res[i] == JP_TASK_FAILED) {
             jp_engine_rewind_all(e, "a record's outputs could not be queued");
-        } else if (res[i] != JP_TASK_SKIPPED) {
+        } else if (res[i] != JP_TASK_SKIPPED && res[i] != JP_TASK_STOPPED) {
             jp_counter_add(jp_engine_counter(e, in, "consumed", "ALL"), 1);
         }
     }
@@ -185,28 +186,26 @@ int jp_engine_run(jp_engine_t *e, char *errstr, size_t errstr_size)
     rd_kafka_resp_err_t err = rd_kafka_subscribe(e->leader, sub);
     rd_kafka_topic_partition_list_destroy(sub);
     if (err) {
-        snprintf(errstr, errstr_size, "subscribe: %s", rd_kafka_err2str(err));
+        jp_err_set(errstr, errstr_size, "subscribe: %s", rd_kafka_err2str(err));
         return -1;
     }
     e->last_commit_ms = jp_clock_now_ms();
     jp_engine_update_status(e);
     while (!e->stop) {
-        drain(e, e->leader, 20, 1);
-        drain(e, e->follower, 0, 1000);
-        drain(e, e->leader, 0, 1000);
+        drain(e, e->leader, POLL_WAIT_MS, 1);
+        drain(e, e->follower, 0, POLL_ROUND_MAX);
+        drain(e, e->leader, 0, POLL_ROUND_MAX);
         rd_kafka_poll(e->producer, 0);
         poll_tasks(e);
         reseek_pending(e);
         if (jp_clock_now_ms() - e->last_commit_ms >= e->cfg->processing.commit_interval_ms)
             jp_engine_commit(e);
     }
-    jp_engine_commit(e);
-    /* Leaving the group revokes (and commits) the tasks. */
-    rd_kafka_consumer_close(e->leader);
-    for (int p = 0; p < e->n_partitions; p++)
-        if (e->tasks[p])
-            jp_engine_close_task(e, p);
-    rd_kafka_flush(e->producer, 10000);
+    jp_engine_shutdown(e);
     /* The status keeps the figures of the last commit: tasks are closed now. */
+    if (e->exit_code) {
+        snprintf(errstr, errstr_size, "%s", e->fatal_err);
+        return -1;
+    }
     return 0;
 }

@@ -52,8 +52,6 @@ void jp_engine_io_count(void *ctx, jp_input_t input, const char *what, const cha
 
 /* ---- status -------------------------------------------------------------------------------- */
 
-static const char *const kind_names[] = {"hour", "day", "draw"};
-
 typedef struct {
     json_t *countries;
 } open_ctx_t;
@@ -70,7 +68,7 @@ static void add_open_window(void *ctx, const jp_window_t *w)
         json_object_set_new(o->countries, cc, c);
     }
     json_t *win = json_object();
-    json_object_set_new(win, "window", json_string(kind_names[w->kind]));
+    json_object_set_new(win, "window", json_string(jp_window_kind_name(w->kind)));
     json_object_set_new(win, "window_start", json_integer(w->start_ms));
     json_object_set_new(win, "window_end", json_integer(w->end_ms));
     json_object_set_new(win, "tickets", json_integer(w->tickets));
@@ -101,6 +99,8 @@ void jp_engine_update_status(jp_engine_t *e)
             tot.dead_lettered += c.dead_lettered;
             tot.duplicates += c.duplicates;
             tot.late += c.late;
+            int64_t lost = jp_task_lost(t, (jp_input_t)i);
+            tot.lost += lost;
             int64_t lo = 0, hi = 0, next = jp_task_next_offset(t, (jp_input_t)i);
             rd_kafka_get_watermark_offsets(i == 0 ? e->leader : e->follower, e->topics[i], p, &lo,
                                            &hi);
@@ -122,6 +122,7 @@ void jp_engine_update_status(jp_engine_t *e)
             json_object_set_new(ij, "dead_lettered", json_integer(c.dead_lettered));
             json_object_set_new(ij, "duplicates", json_integer(c.duplicates));
             json_object_set_new(ij, "late", json_integer(c.late));
+            json_object_set_new(ij, "lost", json_integer(lost));
             json_object_set_new(ij, "lag", json_integer(l > 0 ? l : 0));
             json_array_append_new(inputs, ij);
         }
@@ -130,7 +131,7 @@ void jp_engine_update_status(jp_engine_t *e)
         jp_task_foreach_open_window(t, add_open_window, &oc);
         for (size_t k = 0; k < e->cfg->n_countries; k++) {
             const char *cc = e->cfg->country[k].code;
-            for (int kind = 0; kind < 3; kind++) {
+            for (int kind = JP_WINDOW_HOUR; kind < JP_WINDOW_UNKNOWN; kind++) {
                 const char *last = jp_task_last_features(t, cc, (jp_window_kind_t)kind);
                 if (!last)
                     continue;
@@ -141,7 +142,8 @@ void jp_engine_update_status(jp_engine_t *e)
                     json_object_set_new(c, "last_closed", json_object());
                     json_object_set_new(oc.countries, cc, c);
                 }
-                json_object_set_new(json_object_get(c, "last_closed"), kind_names[kind],
+                json_object_set_new(json_object_get(c, "last_closed"),
+                                    jp_window_kind_name((jp_window_kind_t)kind),
                                     json_loads(last, 0, NULL));
             }
         }
@@ -160,6 +162,7 @@ void jp_engine_update_status(jp_engine_t *e)
     free(e->status_json);
     e->status_json = s;
     e->ready = ready;
+    e->rewinds_at_commit = jp_counter_get(e->rewinds);
     e->totals = tot;
     pthread_mutex_unlock(&e->status_lock);
 }
@@ -174,8 +177,11 @@ char *jp_engine_status_json(jp_engine_t *e)
 
 int jp_engine_ready(jp_engine_t *e)
 {
+    /* Rewinds happen between commits, when the snapshot is not rebuilt:
+     * a task that cannot make progress (every commit failing, each
+     * failure rewinding every task) shows here first. */
     pthread_mutex_lock(&e->status_lock);
-    int r = e->ready;
+    int r = e->ready && jp_counter_get(e->rewinds) - e->rewinds_at_commit < STALL_REWINDS;
     pthread_mutex_unlock(&e->status_lock);
     return r;
 }

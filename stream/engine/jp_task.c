@@ -15,16 +15,20 @@
  * interval) has removed it yet. So commit timing never changes a result.
  */
 #include "engine/jp_task.h"
+#include "model/base/jp_err.h"
 
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/jp_log.h"
 #include "engine/jp_customer.h"
+#include "engine/jp_event_time.h"
 #include "model/base/jp_err.h"
 #include "model/sketch/jp_dedupe.h"
+#include "model/base/jp_endian.h"
 #include "config/jp_tz.h"
 
 #define NO_TIME INT64_MIN
@@ -61,6 +65,8 @@ static const char *const local_cl = "local/cl";
 static const char *const meta_first = "first";
 static const char *const meta_clock = "clk";
 static const char *const meta_draw_next = "dnext";
+static const char *const meta_recent = "recent";
+static const char *const meta_lost = "lost";
 
 /* A fact waiting for the clock (jp_proc.h): a closed window's
  * FeatureVector, kept in meta under its delivery key
@@ -113,6 +119,8 @@ struct jp_task_s {
     int64_t next_offset[JP_INPUT__COUNT];
     int64_t max_event[JP_INPUT__COUNT]; /* highest applied event time, NO_TIME if none */
     jp_task_counts_t counts[JP_INPUT__COUNT];
+    jp_recent_t recent[JP_INPUT__COUNT]; /* recent event times (jp_event_time.h) */
+    int64_t lost[JP_INPUT__COUNT];       /* records removed by retention before read */
     int64_t cl_offset[JP_CF__COUNT];
     int meta_dirty;
     open_window_t *open;
@@ -133,7 +141,7 @@ struct jp_task_s {
     unsigned kinds; /* bit per jp_window_kind_t configured in windows.sizes */
     /* The last draw period found per calendar: most records fall in the
      * current one, and finding it walks the calendar in local time.
-     * Calendars outlive the task (the engine keeps replaced validators). */
+     * The engine swaps validators only after jp_task_forget_calendars. */
     struct {
         const jp_calendar_t *cal;
         int64_t start, end;
@@ -166,8 +174,7 @@ static int dedupe_load(jp_task_t *t);
 static void put_i64s(uint8_t *buf, const int64_t *v, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        for (int b = 0; b < 8; b++)
-            buf[8 * i + (size_t)b] = (uint8_t)((uint64_t)v[i] >> (56 - 8 * b));
+        jp_be64_put(buf + 8 * i, (uint64_t)v[i]);
 }
 
 static int get_i64s(const void *val, size_t len, int64_t *v, size_t n)
@@ -175,12 +182,8 @@ static int get_i64s(const void *val, size_t len, int64_t *v, size_t n)
     const uint8_t *p = val;
     if (len != 8 * n)
         return -1;
-    for (size_t i = 0; i < n; i++) {
-        uint64_t u = 0;
-        for (int b = 0; b < 8; b++)
-            u = (u << 8) | p[8 * i + (size_t)b];
-        v[i] = (int64_t)u;
-    }
+    for (size_t i = 0; i < n; i++)
+        v[i] = (int64_t)jp_be64_get(p + 8 * i);
     return 0;
 }
 
@@ -598,7 +601,9 @@ static int load_state(jp_task_t *t)
     for (int i = 0; i < JP_INPUT__COUNT; i++) {
         t->max_event[i] = NO_TIME;
         t->next_offset[i] = -1;
+        t->lost[i] = 0;
         memset(&t->counts[i], 0, sizeof(t->counts[i]));
+        jp_recent_init(&t->recent[i], i == JP_INPUT_DRAWS ? JP_RECENT_DRAWS : JP_RECENT_MAX);
     }
     for (int i = 0; i < JP_CF__COUNT; i++)
         t->cl_offset[i] = -1;
@@ -609,6 +614,13 @@ static int load_state(jp_task_t *t)
     t->gc_customers = NO_TIME;
     if (jp_store_get(t->store, JP_CF_META, meta_gc, strlen(meta_gc), &v, &n) == 1)
         get_i64s(v, n, &t->gc_customers, 1);
+    if (jp_store_get(t->store, JP_CF_META, meta_lost, strlen(meta_lost), &v, &n) == 1)
+        get_i64s(v, n, t->lost, JP_INPUT__COUNT);
+    if (jp_store_get(t->store, JP_CF_META, meta_recent, strlen(meta_recent), &v, &n) == 1 &&
+        n == JP_INPUT__COUNT * JP_RECENT_WIRE_LEN)
+        for (int i = 0; i < JP_INPUT__COUNT; i++)
+            jp_recent_decode(&t->recent[i], (const uint8_t *)v + i * JP_RECENT_WIRE_LEN,
+                             JP_RECENT_WIRE_LEN);
     if (jp_store_get(t->store, JP_CF_META, local_in, strlen(local_in), &v, &n) == 1)
         get_i64s(v, n, t->next_offset, JP_INPUT__COUNT);
     if (jp_store_get(t->store, JP_CF_META, local_cl, strlen(local_cl), &v, &n) == 1)
@@ -650,7 +662,7 @@ jp_task_t *jp_task_open(const jp_task_env_t *env, jp_serde_t *serde, int partiti
 {
     jp_task_t *t = calloc(1, sizeof(*t));
     if (!t) {
-        snprintf(errstr, errstr_size, "out of memory");
+        jp_err_set(errstr, errstr_size, "out of memory");
         return NULL;
     }
     t->env = env;
@@ -662,7 +674,7 @@ jp_task_t *jp_task_open(const jp_task_env_t *env, jp_serde_t *serde, int partiti
     t->batch = malloc(JP_TASK_BATCH_MAX * sizeof(*t->batch));
     t->batch_tokens = malloc(JP_TASK_BATCH_MAX * sizeof(*t->batch_tokens));
     if (!t->batch || !t->batch_tokens) {
-        snprintf(errstr, errstr_size, "out of memory");
+        jp_err_set(errstr, errstr_size, "out of memory");
         jp_task_close(t);
         return NULL;
     }
@@ -677,11 +689,34 @@ jp_task_t *jp_task_open(const jp_task_env_t *env, jp_serde_t *serde, int partiti
      * store answer those without RocksDB. */
     if (!t->store || load_state(t) != 0 || jp_store_track_keys(t->store, JP_CF_CUSTOMERS) != 0) {
         if (t->store)
-            snprintf(errstr, errstr_size, "cannot load the state of task %d", partition);
+            jp_err_set(errstr, errstr_size, "cannot load the state of task %d", partition);
         jp_task_close(t);
         return NULL;
     }
     return t;
+}
+
+int jp_task_peek_offsets(const jp_task_env_t *env, const char *dir, int partition,
+                         int64_t next[JP_INPUT__COUNT], int64_t changelog[JP_CF__COUNT],
+                         char *errstr, size_t errstr_size)
+{
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/task-%d", dir, partition);
+    jp_store_t *st = jp_store_open(env->store_env, path, errstr, errstr_size);
+    if (!st)
+        return -1;
+    const void *v;
+    size_t n;
+    for (int i = 0; i < JP_INPUT__COUNT; i++)
+        next[i] = -1;
+    for (int i = 0; i < JP_CF__COUNT; i++)
+        changelog[i] = -1;
+    if (jp_store_get(st, JP_CF_META, local_in, strlen(local_in), &v, &n) == 1)
+        get_i64s(v, n, next, JP_INPUT__COUNT);
+    if (jp_store_get(st, JP_CF_META, local_cl, strlen(local_cl), &v, &n) == 1)
+        get_i64s(v, n, changelog, JP_CF__COUNT);
+    jp_store_close(st);
+    return 0;
 }
 
 void jp_task_close(jp_task_t *t)
@@ -708,6 +743,12 @@ void jp_task_close(jp_task_t *t)
     free(t);
 }
 
+void jp_task_forget_calendars(jp_task_t *t)
+{
+    memset(t->draw_period, 0, sizeof(t->draw_period));
+    t->draw_period_next = 0;
+}
+
 int jp_task_partition(const jp_task_t *t)
 {
     return t->partition;
@@ -731,6 +772,11 @@ void jp_task_counts(const jp_task_t *t, jp_input_t input, jp_task_counts_t *out)
 int64_t jp_task_watermark(const jp_task_t *t, jp_input_t input)
 {
     return watermark(t, input);
+}
+
+int64_t jp_task_lost(const jp_task_t *t, jp_input_t input)
+{
+    return t->lost[input];
 }
 
 int64_t jp_task_changelog_offset(const jp_task_t *t, jp_cf_t cf)
@@ -800,15 +846,13 @@ static open_window_t *window_for(jp_task_t *t, const char *country, jp_window_ki
     return &t->open[lo];
 }
 
-static const char *const kind_names[] = {"hour", "day", "draw"};
-
 static unsigned kinds_enabled(const jp_config_t *cfg)
 {
     unsigned m = 0;
     const jp_conf_strlist_t *s = &cfg->windows.sizes;
     for (size_t i = 0; i < s->n; i++)
-        for (unsigned k = 0; k < sizeof(kind_names) / sizeof(kind_names[0]); k++)
-            if (strcmp(s->v[i], kind_names[k]) == 0)
+        for (unsigned k = JP_WINDOW_HOUR; k < JP_WINDOW_UNKNOWN; k++)
+            if (strcmp(s->v[i], jp_window_kind_name((jp_window_kind_t)k)) == 0)
                 m |= 1u << k;
     return m;
 }
@@ -886,7 +930,7 @@ static char *features_json(const jp_feature_vector_t *fv)
 {
     json_t *o = json_object();
     json_object_set_new(o, "country", json_stringn(fv->country.ptr, fv->country.len));
-    json_object_set_new(o, "window", json_string(kind_names[fv->window_kind]));
+    json_object_set_new(o, "window", json_string(jp_window_kind_name(fv->window_kind)));
     json_object_set_new(o, "window_start", json_integer(fv->window_start));
     json_object_set_new(o, "window_end", json_integer(fv->window_end));
     json_object_set_new(o, "tickets", json_integer(fv->tickets));
@@ -972,7 +1016,7 @@ static int close_windows(jp_task_t *t)
         uint8_t key[JP_WINDOW_KEY_LEN];
         jp_window_key(w->country, w->kind, w->start_ms, key);
         jp_store_del(t->store, JP_CF_WINDOWS, key, sizeof(key));
-        count(t, JP_INPUT_SALES, "window_closed", kind_names[w->kind]);
+        count(t, JP_INPUT_SALES, "window_closed", jp_window_kind_name(w->kind));
         jp_window_free(w);
     }
     t->n_open = kept;
@@ -1044,6 +1088,89 @@ static const jp_avro_str_t *customer_id(const jp_task_record_t *rec, const batch
     return NULL;
 }
 
+/* Offsets missing before this record (retention removed them before they
+ * were read, or transaction markers): the engine tells which and decides.
+ * 0 to go on, -1 to stop before the record. */
+static int check_gap(jp_task_t *t, const jp_task_record_t *rec)
+{
+    /* A partition nothing was read from starts at offset 0. */
+    int64_t expect = t->next_offset[rec->input] >= 0 ? t->next_offset[rec->input] : 0;
+    if (rec->offset <= expect || !t->env->io.gap)
+        return 0;
+    int64_t lost = t->env->io.gap(t->env->io.ctx, t->partition, rec->input, expect, rec->offset);
+    if (lost < 0)
+        return -1;
+    t->lost[rec->input] += lost;
+    t->meta_dirty = 1;
+    return 0;
+}
+
+/* The two bytes of a country code in a record key: the key itself, or an
+ * Avro string in the Confluent wire format (producers with a "string" key
+ * schema, as Confluent's Avro serializers write keys). NULL otherwise. */
+static const char *key_country(const void *key, size_t len)
+{
+    int32_t id;
+    const unsigned char *payload;
+    size_t plen;
+    if (key && len == 2)
+        return key;
+    /* Avro string of length 2: zigzag varint 4, then the bytes */
+    if (key && jp_serde_frame_parse(key, len, &id, &payload, &plen) == JP_SERDE_OK && plen == 3 &&
+        payload[0] == 4)
+        return (const char *)payload + 1;
+    return NULL;
+}
+
+/* KEY_MISMATCH unless the record key is the value's country code: the
+ * key decides the partition, and a country split across partitions would
+ * be split across tasks (two tasks closing the same window). */
+static void check_key(const jp_task_record_t *rec, jp_verdict_t *v)
+{
+    const char *cc = key_country(rec->key, rec->key_len);
+    if (cc && memcmp(cc, v->country->code, 2) == 0)
+        return;
+    v->reason = "KEY_MISMATCH";
+    snprintf(v->message, sizeof(v->message), "the record key is not the value's %s (%s)", "country",
+             "upper-case ISO code");
+}
+
+/* Wall-clock milliseconds, for processing.future_wall_clock only. */
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* FUTURE_EVENT_TIME against references the producer cannot set alone (see
+ * jp_event_time.h). */
+static void check_future(jp_task_t *t, jp_input_t in, int64_t t_ms, jp_verdict_t *v)
+{
+    const jp_config_t *cfg = t->env->cfg;
+    jp_recent_t *r = &t->recent[in];
+    if (cfg->processing.future_wall_clock && t_ms > wall_ms() + cfg->processing.max_clock_skew_ms) {
+        v->reason = "FUTURE_EVENT_TIME";
+        snprintf(v->message, sizeof(v->message),
+                 "event time is further ahead of the wall clock than %s",
+                 "processing.max_clock_skew");
+    } else if (in != JP_INPUT_DRAWS &&
+               jp_event_time_too_far(r, t_ms, cfg->processing.max_event_time_jump_ms)) {
+        v->reason = "FUTURE_EVENT_TIME";
+        snprintf(v->message, sizeof(v->message),
+                 "event time is further ahead of the partition's recent median than %s",
+                 "processing.max_event_time_jump");
+    } else if (in == JP_INPUT_DRAWS &&
+               jp_event_time_too_many_draws(r, v->calendar, t_ms,
+                                            cfg->processing.max_draw_periods_ahead)) {
+        v->reason = "FUTURE_EVENT_TIME";
+        snprintf(v->message, sizeof(v->message),
+                 "draw time is more headline draws ahead of the partition's recent median than "
+                 "%s",
+                 "processing.max_draw_periods_ahead");
+    }
+}
+
 /* Steps 2-4 for one record whose event (and token) step 1 produced. */
 static jp_task_result_t apply(jp_task_t *t, jp_task_record_t *rec, batch_slot_t *b)
 {
@@ -1052,6 +1179,8 @@ static jp_task_result_t apply(jp_task_t *t, jp_task_record_t *rec, batch_slot_t 
         return JP_TASK_SKIPPED;
     if (b->err == JP_SERDE_REGISTRY_UNAVAILABLE)
         return JP_TASK_RETRY;
+    if (check_gap(t, rec) != 0)
+        return JP_TASK_STOPPED;
     t->next_offset[in] = rec->offset + 1;
     t->counts[in].consumed++;
     t->meta_dirty = 1;
@@ -1087,6 +1216,15 @@ static jp_task_result_t apply(jp_task_t *t, jp_task_record_t *rec, batch_slot_t 
         id = &ev->draw.draw_id;
         break;
     }
+    if (!v.reason)
+        check_key(rec, &v);
+    if (!v.reason)
+        check_future(t, in, t_ms, &v);
+    /* Every record that is not LATE joins the window, FUTURE ones too:
+     * a genuine jump becomes the new normal. */
+    int future = v.reason && strcmp(v.reason, "FUTURE_EVENT_TIME") == 0;
+    if (future)
+        jp_recent_add(&t->recent[in], t_ms);
     if (v.reason)
         return dead_letter(t, rec, v.reason, v.message);
     for (int f = 0; f < JP_FIX__COUNT; f++)
@@ -1097,6 +1235,7 @@ static jp_task_result_t apply(jp_task_t *t, jp_task_record_t *rec, batch_slot_t 
     if (wm != NO_TIME && t_ms < wm - grace(t))
         return dead_letter(t, rec, "LATE",
                            "event time is older than the partition's watermark minus grace");
+    jp_recent_add(&t->recent[in], t_ms);
 
     int dup = seen_before(t, in, id, t_ms);
     if (dup < 0)
@@ -1169,7 +1308,8 @@ size_t jp_task_process_batch(jp_task_t *t, jp_task_record_t *recs, size_t n,
         memcpy(b[owner[k]].token, tokens[k], sizeof(tokens[k]));
     for (size_t i = 0; i < n; i++) {
         results[i] = apply(t, &recs[i], &b[i]);
-        if (results[i] == JP_TASK_RETRY || results[i] == JP_TASK_FAILED)
+        if (results[i] == JP_TASK_RETRY || results[i] == JP_TASK_FAILED ||
+            results[i] == JP_TASK_STOPPED)
             return i + 1;
     }
     return n;
@@ -1204,24 +1344,16 @@ jp_task_result_t jp_task_process(jp_task_t *t, jp_task_record_t *rec)
 
 static void dedupe_key(jp_input_t input, int64_t bucket, uint64_t seq, uint8_t key[DEDUPE_KEY_LEN])
 {
-    uint64_t b = (uint64_t)bucket ^ (1ull << 63);
     key[0] = (uint8_t)input;
-    for (int i = 0; i < 8; i++) {
-        key[1 + i] = (uint8_t)(b >> (56 - 8 * i));
-        key[9 + i] = (uint8_t)(seq >> (56 - 8 * i));
-    }
+    jp_be64_put_sortable(key + 1, bucket);
+    jp_be64_put(key + 9, seq);
 }
 
 static void dedupe_key_parse(const uint8_t *key, int *input, int64_t *bucket, uint64_t *seq)
 {
-    uint64_t b = 0, q = 0;
-    for (int i = 0; i < 8; i++) {
-        b = b << 8 | key[1 + i];
-        q = q << 8 | key[9 + i];
-    }
     *input = key[0];
-    *bucket = (int64_t)(b ^ (1ull << 63));
-    *seq = q;
+    *bucket = jp_be64_get_sortable(key + 1);
+    *seq = jp_be64_get(key + 9);
 }
 
 static int dedupe_load_one(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
@@ -1394,7 +1526,7 @@ int jp_task_prepare_commit(jp_task_t *t, jp_store_dirty_cb fn, void *ctx, char *
         jp_window_key(t->open[i].w->country, t->open[i].w->kind, t->open[i].w->start_ms, key);
         if (!buf || jp_store_put(t->store, JP_CF_WINDOWS, key, sizeof(key), buf, n) != 0) {
             free(buf);
-            snprintf(errstr, errstr_size, "cannot write window state");
+            jp_err_set(errstr, errstr_size, "cannot write window state");
             return -1;
         }
         free(buf);
@@ -1427,8 +1559,8 @@ int jp_task_prepare_commit(jp_task_t *t, jp_store_dirty_cb fn, void *ctx, char *
         collect(t, JP_CF_CUSTOMERS, newest - ttl, ttl, &t->gc_customers);
     }
     if (dedupe_prepare(t) != 0) {
-        snprintf(errstr, errstr_size, "cannot write deduplication state: %s",
-                 jp_store_last_error(t->store));
+        jp_err_set(errstr, errstr_size, "cannot write deduplication state: %s",
+                   jp_store_last_error(t->store));
         return -1;
     }
     if (t->meta_dirty) {
@@ -1456,6 +1588,13 @@ int jp_task_prepare_commit(jp_task_t *t, jp_store_dirty_cb fn, void *ctx, char *
         if (t->n_draw_next)
             jp_store_put(t->store, JP_CF_META, meta_draw_next, strlen(meta_draw_next), dn,
                          12 * t->n_draw_next);
+        uint8_t lost[8 * JP_INPUT__COUNT], recent[JP_INPUT__COUNT * JP_RECENT_WIRE_LEN];
+        put_i64s(lost, t->lost, JP_INPUT__COUNT);
+        jp_store_put(t->store, JP_CF_META, meta_lost, strlen(meta_lost), lost, sizeof(lost));
+        for (int i = 0; i < JP_INPUT__COUNT; i++)
+            jp_recent_encode(&t->recent[i], recent + i * JP_RECENT_WIRE_LEN);
+        jp_store_put(t->store, JP_CF_META, meta_recent, strlen(meta_recent), recent,
+                     sizeof(recent));
         t->meta_dirty = 0;
     }
     return jp_store_dirty_foreach(t->store, fn, ctx);

@@ -257,8 +257,9 @@ int jp_sim_oracle_eval(jp_sim_oracle_t *o, const char *country, const char *draw
     out->decision_time_ms = jp_calendar_decision_time(k->cal, &draw);
     out->draw_time_ms = draw.time_ms;
     size_t H = (size_t)k->c->decision.horizon_draws;
-    if (j == 0 || j + H > k->n_h)
-        return 1; /* no period before it, or its horizon runs past the truth */
+    if (j == 0 || H == 0 || j + H > k->n_h)
+        return 1; /* no period before it, or its horizon runs past the truth
+                     (the configuration has horizon_draws >= 1) */
     const ora_draw_t *prev = &k->h[j - 1];
     jp_oracle_period_t q[JP_DECIDE_MAX_HORIZON];
     for (size_t h = 0; h < H; h++)

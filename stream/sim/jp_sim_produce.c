@@ -21,6 +21,7 @@
  * and is drained without blocking whenever the generator asks for a prize.
  */
 #include "sim/jp_sim_produce.h"
+#include "model/base/jp_err.h"
 
 #include <librdkafka/rdkafka.h>
 #include <stdint.h>
@@ -81,6 +82,8 @@ static size_t slab_need(size_t len)
 typedef struct {
     char *name;
     rd_kafka_topic_t *rkt;
+    int64_t *delivered; /* per partition, grown on demand */
+    int n_partitions;
 } topic_t;
 
 struct jp_sim_producer_s {
@@ -193,6 +196,22 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     }
     if (fault >= 0 && p->truth)
         jp_sim_truth_fault_delivered(p->truth, fault, m->partition, m->offset);
+    for (size_t i = 0; i < p->n_topics; i++) {
+        topic_t *t = &p->topics[i];
+        if (t->rkt != m->rkt || m->partition < 0)
+            continue;
+        if (m->partition >= t->n_partitions) {
+            int64_t *d = realloc(t->delivered, ((size_t)m->partition + 1) * sizeof(*d));
+            if (!d)
+                return;
+            memset(d + t->n_partitions, 0,
+                   (size_t)(m->partition + 1 - t->n_partitions) * sizeof(*d));
+            t->delivered = d;
+            t->n_partitions = m->partition + 1;
+        }
+        t->delivered[m->partition]++;
+        return;
+    }
 }
 
 static int conf_set(rd_kafka_conf_t *conf, const char *k, const char *v, char *errstr,
@@ -200,7 +219,7 @@ static int conf_set(rd_kafka_conf_t *conf, const char *k, const char *v, char *e
 {
     char err[256];
     if (rd_kafka_conf_set(conf, k, v, err, sizeof(err)) != RD_KAFKA_CONF_OK) {
-        snprintf(errstr, errstr_size, "kafka property %s: %s", k, err);
+        jp_err_set(errstr, errstr_size, "kafka property %s: %s", k, err);
         return -1;
     }
     return 0;
@@ -212,7 +231,7 @@ jp_sim_producer_t *jp_sim_producer_new(const char *brokers, const jp_conf_props_
 {
     jp_sim_producer_t *p = calloc(1, sizeof(*p));
     if (!p) {
-        snprintf(errstr, errstr_size, "out of memory");
+        jp_err_set(errstr, errstr_size, "out of memory");
         return NULL;
     }
     p->truth = truth;
@@ -249,7 +268,7 @@ jp_sim_producer_t *jp_sim_producer_new(const char *brokers, const jp_conf_props_
     char err[512];
     p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
     if (!p->rk) {
-        snprintf(errstr, errstr_size, "cannot create the producer: %s", err);
+        jp_err_set(errstr, errstr_size, "cannot create the producer: %s", err);
         rd_kafka_conf_destroy(conf);
         free(p);
         return NULL;
@@ -264,6 +283,7 @@ void jp_sim_producer_free(jp_sim_producer_t *p)
     for (size_t i = 0; i < p->n_topics; i++) {
         rd_kafka_topic_destroy(p->topics[i].rkt);
         free(p->topics[i].name);
+        free(p->topics[i].delivered);
     }
     free(p->topics);
     if (p->rk)
@@ -303,7 +323,7 @@ static rd_kafka_topic_t *topic_for(jp_sim_producer_t *p, const char *name)
         free(copy);
         return NULL;
     }
-    v[p->n_topics] = (topic_t){copy, t};
+    v[p->n_topics] = (topic_t){copy, t, NULL, 0};
     p->last_topic = p->n_topics++;
     return t;
 }
@@ -358,13 +378,13 @@ int jp_sim_producer_flush(jp_sim_producer_t *p, int timeout_ms, char *errstr, si
 {
     rd_kafka_resp_err_t e = rd_kafka_flush(p->rk, timeout_ms);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        snprintf(errstr, errstr_size, "flush: %s (%d records undelivered)", rd_kafka_err2str(e),
-                 rd_kafka_outq_len(p->rk));
+        jp_err_set(errstr, errstr_size, "flush: %s (%d records undelivered)", rd_kafka_err2str(e),
+                   rd_kafka_outq_len(p->rk));
         return -1;
     }
     if (p->failures) {
-        snprintf(errstr, errstr_size, "%llu records failed; first: %s",
-                 (unsigned long long)p->failures, p->first_error);
+        jp_err_set(errstr, errstr_size, "%llu records failed; first: %s",
+                   (unsigned long long)p->failures, p->first_error);
         return -1;
     }
     return 0;
@@ -400,7 +420,7 @@ int jp_sim_producer_follow(jp_sim_producer_t *p, const char *topic, const char *
     p->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
     if (!p->consumer) {
         rd_kafka_conf_destroy(conf);
-        snprintf(errstr, errstr_size, "cannot create the consumer: %s", err);
+        jp_err_set(errstr, errstr_size, "cannot create the consumer: %s", err);
         return -1;
     }
     const rd_kafka_metadata_t *md = NULL;
@@ -408,12 +428,12 @@ int jp_sim_producer_follow(jp_sim_producer_t *p, const char *topic, const char *
     rd_kafka_resp_err_t e = rd_kafka_metadata(p->consumer, 0, t, &md, 5000);
     rd_kafka_topic_destroy(t);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        snprintf(errstr, errstr_size, "topic %s: %s", topic, rd_kafka_err2str(e));
+        jp_err_set(errstr, errstr_size, "topic %s: %s", topic, rd_kafka_err2str(e));
         return -1;
     }
     if (md->topic_cnt != 1 || md->topics[0].err) {
-        snprintf(errstr, errstr_size, "topic %s: %s", topic,
-                 md->topic_cnt == 1 ? rd_kafka_err2str(md->topics[0].err) : "not found");
+        jp_err_set(errstr, errstr_size, "topic %s: %s", topic,
+                   md->topic_cnt == 1 ? rd_kafka_err2str(md->topics[0].err) : "not found");
         rd_kafka_metadata_destroy(md);
         return -1;
     }
@@ -425,7 +445,7 @@ int jp_sim_producer_follow(jp_sim_producer_t *p, const char *topic, const char *
     e = rd_kafka_assign(p->consumer, l);
     rd_kafka_topic_partition_list_destroy(l);
     if (e) {
-        snprintf(errstr, errstr_size, "assign %s: %s", topic, rd_kafka_err2str(e));
+        jp_err_set(errstr, errstr_size, "assign %s: %s", topic, rd_kafka_err2str(e));
         return -1;
     }
     return 0;
@@ -538,4 +558,14 @@ int jp_sim_producer_lookup(void *ctx, const char *country, const char *draw_id,
                     found == 0 ? "the country's latest stands" : "the schedule stands");
     }
     return found >= 0 ? 0 : -1;
+}
+
+int64_t jp_sim_producer_delivered(const jp_sim_producer_t *p, const char *topic, int partition)
+{
+    for (size_t i = 0; i < p->n_topics; i++)
+        if (strcmp(p->topics[i].name, topic) == 0)
+            return partition >= 0 && partition < p->topics[i].n_partitions
+                       ? p->topics[i].delivered[partition]
+                       : 0;
+    return 0;
 }

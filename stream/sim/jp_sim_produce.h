@@ -55,6 +55,10 @@ jp_sim_output_t jp_sim_producer_output(jp_sim_producer_t *p);
  * number of failures / the first error in errstr. */
 int jp_sim_producer_flush(jp_sim_producer_t *p, int timeout_ms, char *errstr, size_t errstr_size);
 
+/* Records of topic delivered to partition so far (delivery reports are
+ * served by the thread that writes and flushes). */
+int64_t jp_sim_producer_delivered(const jp_sim_producer_t *p, const char *topic, int partition);
+
 /* Starts reading recommendations from topic, decoded with the schemas of
  * the registry at registry_url; a lookup waits up to wait_ms for a draw's
  * recommendation. 0 or -1 with errstr. */

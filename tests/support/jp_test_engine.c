@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "jp_test_engine.h"
+#include "jp_test_topic.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@
 #include "config/jp_conf.h"
 #include "base/jp_log.h"
 #include "config/jp_topics.h"
+#include "model/base/jp_endian.h"
 #include "registry/jp_registry_client.h"
 #include "registry/jp_registry_serde.h"
 #include "serde/jp_serde.h"
@@ -33,7 +35,7 @@
 #include "sim/jp_sim_world.h"
 #include "jp_test.h"
 
-static void load_config(jp_config_t *out)
+void jp_test_config_load(jp_config_t *out)
 {
     jp_conf_t conf;
     jp_conf_init(&conf, NULL);
@@ -51,7 +53,7 @@ void jp_test_stack_start(jp_test_stack_t *s, const char *tag, int n_brokers)
     jp_log_set_level(getenv("JP_TEST_VERBOSE") ? JP_LOG_DEBUG : JP_LOG_ERROR);
     s->dir = jp_test_tmpdir(tag);
     jp_config_t cfg;
-    load_config(&cfg);
+    jp_test_config_load(&cfg);
     snprintf(path, sizeof(path), "%s/registry", s->dir);
     s->stack = jp_devstack_start(&cfg, n_brokers, 0, "127.0.0.1:0", path, err, sizeof(err));
     jp_config_release(&cfg);
@@ -138,7 +140,7 @@ static void set_string(char **field, const char *value)
 void jp_test_engine_config(jp_test_stack_t *s, const char *tag, jp_config_t *out)
 {
     char buf[600];
-    load_config(out);
+    jp_test_config_load(out);
     assert_int_equal(jp_devstack_configure(s->stack, out), 0);
     snprintf(buf, sizeof(buf), "%s/state-%s", s->dir, tag);
     set_string(&out->state.dir, buf);
@@ -168,6 +170,7 @@ struct jp_test_engine_s {
     jp_metrics_t *m;
     pthread_t th;
     int rc;
+    volatile int done;
     char err[512];
 };
 
@@ -175,6 +178,7 @@ static void *engine_thread(void *arg)
 {
     jp_test_engine_t *t = arg;
     t->rc = jp_engine_run(t->e, t->err, sizeof(t->err));
+    t->done = 1;
     return NULL;
 }
 
@@ -185,7 +189,7 @@ jp_test_engine_t *jp_test_engine_start_with(const jp_config_t *cfg, const char *
     assert_non_null(t);
     int code;
     t->m = jp_metrics_new();
-    jp_engine_opts_t o = {1, state_dir};
+    jp_engine_opts_t o = {1, state_dir, 0};
     t->e = jp_engine_new(cfg, t->m, &o, &code, t->err, sizeof(t->err));
     if (!t->e)
         fail_msg("engine: %s (exit %d)", t->err, code);
@@ -203,6 +207,11 @@ jp_test_engine_t *jp_test_engine_start(const jp_config_t *cfg, const char *state
 void jp_test_engine_totals(jp_test_engine_t *t, jp_engine_totals_t *out)
 {
     jp_engine_totals(t->e, out);
+}
+
+jp_engine_t *jp_test_engine_handle(jp_test_engine_t *t)
+{
+    return t->e;
 }
 
 int jp_test_engine_wait(jp_test_engine_t *t, int want_tasks, int64_t want_consumed, int timeout_ms)
@@ -239,6 +248,35 @@ void jp_test_engine_stop(jp_test_engine_t *t, jp_engine_totals_t *out)
     free(t);
 }
 
+int jp_test_engine_finish(jp_test_engine_t *t, int timeout_ms, jp_engine_totals_t *out,
+                          char *errstr, size_t errstr_size)
+{
+    for (int waited = 0; !t->done && waited < timeout_ms; waited += 50)
+        usleep(50000);
+    if (!t->done)
+        return -1;
+    pthread_join(t->th, NULL);
+    int code = jp_engine_exit_code(t->e);
+    if (out)
+        jp_engine_totals(t->e, out);
+    if (errstr)
+        snprintf(errstr, errstr_size, "%s", t->err);
+    jp_engine_free(t->e);
+    jp_metrics_free(t->m);
+    free(t);
+    return code;
+}
+
+jp_engine_t *jp_test_engine_engine(jp_test_engine_t *t)
+{
+    return t->e;
+}
+
+jp_metrics_t *jp_test_engine_metrics(jp_test_engine_t *t)
+{
+    return t->m;
+}
+
 static int cmp_item(const void *a, const void *b, size_t la, size_t lb)
 {
     int c = memcmp(a, b, la < lb ? la : lb);
@@ -251,8 +289,7 @@ static void recset_add(jp_test_recset_t *r, const void *key, size_t klen, const 
     size_t len = 4 + klen + vlen;
     char *item = malloc(len);
     assert_non_null(item);
-    item[0] = (char)(klen >> 24), item[1] = (char)(klen >> 16), item[2] = (char)(klen >> 8);
-    item[3] = (char)klen;
+    jp_be32_put(item, (uint32_t)klen);
     if (klen)
         memcpy(item + 4, key, klen);
     if (vlen)
@@ -286,54 +323,15 @@ static void recset_add(jp_test_recset_t *r, const void *key, size_t klen, const 
     r->n++;
 }
 
+static void recset_record(void *ctx, const rd_kafka_message_t *m)
+{
+    recset_add(ctx, m->key, m->key_len, m->payload, m->len);
+}
+
 void jp_test_read_distinct(jp_test_stack_t *s, const char *topic, jp_test_recset_t *out)
 {
-    char err[256];
     memset(out, 0, sizeof(*out));
-    rd_kafka_conf_t *c = rd_kafka_conf_new();
-    rd_kafka_conf_set(c, "bootstrap.servers", jp_devstack_bootstraps(s->stack), err, sizeof(err));
-    rd_kafka_conf_set(c, "group.id", "jp-test-reader", err, sizeof(err)); /* never joins */
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof(err));
-    assert_non_null(rk);
-    const struct rd_kafka_metadata *md;
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-    assert_int_equal(rd_kafka_metadata(rk, 0, rkt, &md, 10000), 0);
-    int parts = md->topics[0].partition_cnt;
-    rd_kafka_metadata_destroy(md);
-    rd_kafka_topic_destroy(rkt);
-    assert_true(parts > 0);
-    int64_t *end = calloc((size_t)parts, sizeof(*end)), *next = calloc((size_t)parts, sizeof(*end));
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(parts);
-    int open = 0;
-    for (int p = 0; p < parts; p++) {
-        int64_t lo;
-        assert_int_equal(rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &end[p], 10000), 0);
-        next[p] = lo;
-        if (lo < end[p]) {
-            rd_kafka_topic_partition_list_add(l, topic, p)->offset = lo;
-            open++;
-        }
-    }
-    rd_kafka_assign(rk, l);
-    rd_kafka_topic_partition_list_destroy(l);
-    for (int idle = 0; open > 0;) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 1000);
-        if (!m) {
-            assert_true(++idle < 60);
-            continue;
-        }
-        if (!m->err && m->offset >= next[m->partition]) {
-            recset_add(out, m->key, m->key_len, m->payload, m->len);
-            next[m->partition] = m->offset + 1;
-            if (next[m->partition] == end[m->partition])
-                open--;
-        }
-        rd_kafka_message_destroy(m);
-    }
-    free(end);
-    free(next);
-    rd_kafka_consumer_close(rk);
-    rd_kafka_destroy(rk);
+    jp_test_read_topic(jp_devstack_bootstraps(s->stack), topic, recset_record, out);
 }
 
 int jp_test_recset_equal(const jp_test_recset_t *a, const jp_test_recset_t *b)

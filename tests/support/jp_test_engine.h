@@ -44,6 +44,9 @@ jp_sim_truth_t *jp_test_world_truth(const char *name, int64_t weeks, jp_sim_worl
  * the stack's registry. Adds the records written to s->records. */
 void jp_test_stack_simulate(jp_test_stack_t *s, const char *world, int weeks);
 
+/* Loads configs/jackpot.yaml as it is (errors fail the test). */
+void jp_test_config_load(jp_config_t *out);
+
 /* Loads configs/jackpot.yaml for a run tagged tag: pointed at the stack,
  * group id and state directory <dir>/state-<tag>[-<instance>], output
  * topics <configured name>.<tag> (features, recommendations, alerts,
@@ -60,6 +63,8 @@ jp_test_engine_t *jp_test_engine_start(const jp_config_t *cfg, const char *state
 jp_test_engine_t *jp_test_engine_start_with(const jp_config_t *cfg, const char *state_dir,
                                             const jp_proc_t *const *procs, size_t n_procs);
 void jp_test_engine_totals(jp_test_engine_t *t, jp_engine_totals_t *out);
+/* The engine itself, e.g. to reload its countries while it runs. */
+jp_engine_t *jp_test_engine_handle(jp_test_engine_t *t);
 /* Waits (up to timeout_ms) until the engine's committed totals satisfy:
  * tasks == want_tasks (-1: any) and consumed == want_consumed (-1: any)
  * and lag == 0 when want_consumed >= 0. 0, or -1 on timeout. */
@@ -67,6 +72,14 @@ int jp_test_engine_wait(jp_test_engine_t *t, int want_tasks, int64_t want_consum
 /* Stops the engine (it commits and leaves the group), checks it returned
  * 0, frees it; out (may be NULL) gets its final totals. */
 void jp_test_engine_stop(jp_test_engine_t *t, jp_engine_totals_t *out);
+/* Waits (up to timeout_ms) for an engine that stops by itself (an error),
+ * frees it; returns jp_engine_exit_code, or -1 if it did not stop. out and
+ * errstr (may be NULL) get its totals and error. */
+int jp_test_engine_finish(jp_test_engine_t *t, int timeout_ms, jp_engine_totals_t *out,
+                          char *errstr, size_t errstr_size);
+/* The running engine and its metrics. */
+jp_engine_t *jp_test_engine_engine(jp_test_engine_t *t);
+jp_metrics_t *jp_test_engine_metrics(jp_test_engine_t *t);
 
 /* A set of distinct (key, value bytes) records. */
 typedef struct jp_test_recset_s {

@@ -20,6 +20,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "jp_test_num.h"
+
 #include "model/learn/jp_drift.h"
 #include "model/base/jp_rng.h"
 
@@ -75,14 +77,6 @@ static double *fixture_values(fixture_t *fx, size_t n)
     return v;
 }
 
-#define assert_rel_ok(got, want) assert_true(fabs((got) - (want)) <= 1e-12 * fabs(want))
-
-static void assert_close(double got, double want, double tol, const char *what)
-{
-    if (!(fabs(got - want) <= tol))
-        fail_msg("%s: got %.17g want %.17g (tol %g)", what, got, want, tol);
-}
-
 /* ---- known answers ----------------------------------------------------- */
 
 static void test_fixture_known_answers(void **state)
@@ -104,8 +98,8 @@ static void test_fixture_known_answers(void **state)
             double *x = fixture_values(&fx, nx), *y = fixture_values(&fx, ny);
             double d, p;
             assert_int_equal(jp_drift_ks_2samp(x, nx, y, ny, &d, &p, err, sizeof err), 0);
-            assert_close(d, st, 1e-12, "ks statistic");
-            assert_close(p, pv, 1e-6, "ks p-value");
+            jp_assert_near(d, st, 0, 1e-12, "ks statistic");
+            jp_assert_near(p, pv, 0, 1e-6, "ks p-value");
             free(x);
             free(y);
             nks++;
@@ -115,7 +109,7 @@ static void test_fixture_known_answers(void **state)
             assert_int_equal(sscanf(l, "KSTWO %llu %lf %lf", &n, &d, &sf), 3);
             char what[64];
             snprintf(what, sizeof what, "kstwo.sf(%g, %llu)", d, n);
-            assert_close(jp_drift_kolmogorov_sf(n, d), sf, 1e-6, what);
+            jp_assert_near(jp_drift_kolmogorov_sf(n, d), sf, 0, 1e-6, what);
             nkstwo++;
         } else if (strcmp(kind, "SMIRNOV") == 0) {
             unsigned long long n;
@@ -123,7 +117,7 @@ static void test_fixture_known_answers(void **state)
             assert_int_equal(sscanf(l, "SMIRNOV %llu %lf %lf", &n, &d, &sf), 3);
             char what[64];
             snprintf(what, sizeof what, "smirnov(%llu, %g)", n, d);
-            assert_close(jp_drift_smirnov_sf(n, d), sf, 1e-9, what);
+            jp_assert_near(jp_drift_smirnov_sf(n, d), sf, 0, 1e-9, what);
             nsmir++;
         } else if (strcmp(kind, "PSI") == 0) {
             size_t nb, nr, nc;
@@ -132,7 +126,7 @@ static void test_fixture_known_answers(void **state)
             double *r = fixture_values(&fx, nr), *c = fixture_values(&fx, nc);
             double got;
             assert_int_equal(jp_drift_psi(r, nr, c, nc, nb, eps, &got, err, sizeof err), 0);
-            assert_close(got, want, 1e-9, "psi");
+            jp_assert_near(got, want, 0, 1e-9, "psi");
             free(r);
             free(c);
             npsi++;
@@ -141,7 +135,8 @@ static void test_fixture_known_answers(void **state)
             double eps, unseen, want;
             assert_int_equal(sscanf(l, "PSICAT %zu %lf %lf %lf", &k, &eps, &unseen, &want), 4);
             double *r = fixture_values(&fx, k), *c = fixture_values(&fx, k);
-            assert_close(jp_drift_psi_categorical(r, c, k, unseen, eps), want, 1e-12, "psicat");
+            jp_assert_near(jp_drift_psi_categorical(r, c, k, unseen, eps), want, 0, 1e-12,
+                           "psicat");
             free(r);
             free(c);
             ncat++;
@@ -150,7 +145,7 @@ static void test_fixture_known_answers(void **state)
             double want;
             assert_int_equal(sscanf(l, "JS %zu %lf", &k, &want), 2);
             double *p = fixture_values(&fx, k), *q = fixture_values(&fx, k);
-            assert_close(jp_drift_js_distance(p, q, k), want, 1e-12, "js");
+            jp_assert_near(jp_drift_js_distance(p, q, k), want, 0, 1e-12, "js");
             free(p);
             free(q);
             njs++;
@@ -193,7 +188,7 @@ static void test_psi_properties(void **state)
             cur[i] = mu + jp_rng_normal(&r);
         assert_int_equal(
             jp_drift_psi(ref, N, cur, N, (size_t)nb, JP_DRIFT_PSI_EPS, &psi, err, sizeof err), 0);
-        assert_close(psi, want, 0.01 + 0.05 * want, "psi vs population value");
+        jp_assert_near(psi, want, 0, 0.01 + 0.05 * want, "psi vs population value");
         seen++;
     }
     fixture_close(&fx);
@@ -309,8 +304,8 @@ static void test_adwin_detects_and_shrinks(void **state)
         jp_adwin_update(a, 0.2 + 0.1 * jp_rng_normal(&r));
     assert_int_equal(jp_adwin_detections(a), 0);
     assert_true(jp_adwin_width(a) == 5000);
-    assert_close(jp_adwin_mean(a), 0.2, 0.01, "adwin mean before");
-    assert_close(jp_adwin_variance(a), 0.01, 0.001, "adwin variance before");
+    jp_assert_near(jp_adwin_mean(a), 0.2, 0, 0.01, "adwin mean before");
+    jp_assert_near(jp_adwin_variance(a), 0.01, 0, 0.001, "adwin variance before");
 
     int delay = -1;
     for (int i = 0; i < 2000; i++) {
@@ -322,7 +317,7 @@ static void test_adwin_detects_and_shrinks(void **state)
     assert_true(delay > 0 && delay <= 96);
     /* The old regime was cut away: the window holds (about) only new data. */
     assert_true(jp_adwin_width(a) <= 2000 + 64);
-    assert_close(jp_adwin_mean(a), 0.5, 0.02, "adwin mean after");
+    jp_assert_near(jp_adwin_mean(a), 0.5, 0, 0.02, "adwin mean after");
     jp_adwin_free(a);
 }
 
@@ -625,7 +620,8 @@ static void test_calibrated_detectors(void **state)
     (void)state;
     char err[128];
     jp_drift_target_t t = {0.01, 52, 1.0, 1.0};
-    assert_rel_ok(jp_drift_rate_from_arl0(jp_drift_arl0_from_rate(0.01, 52), 52), 0.01);
+    jp_assert_near(jp_drift_rate_from_arl0(jp_drift_arl0_from_rate(0.01, 52), 52), 0.01, 1e-12, 0,
+                   "rate round trip");
     jp_ph_params_t pp;
     double arl1;
     assert_int_equal(jp_ph_calibrate(&t, 0.0, &pp, &arl1, err, sizeof err), 0);

@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "jp_test_num.h"
+
 #include "model/base/jp_bytes.h"
 #include "model/learn/jp_ridge.h"
 #include "model/base/jp_rng.h"
@@ -46,21 +48,11 @@ static long long_n(void)
 #endif
 }
 
-static void assert_rel(double got, double want, double tol, const char *what)
-{
-    double den = fabs(want) > 1e-300 ? fabs(want) : 1.0;
-    double rel = fabs(got - want) / den;
-    if (!(rel <= tol)) {
-        print_error("%s: got %.17g want %.17g (rel %.3g > %.3g)\n", what, got, want, rel, tol);
-        fail();
-    }
-}
-
 static void assert_rel_vec(const double *got, const double *want, size_t n, double tol,
                            const char *what)
 {
     for (size_t i = 0; i < n; i++)
-        assert_rel(got[i], want[i], tol, what);
+        jp_assert_near(got[i], want[i], tol, 0, what);
 }
 
 /* Checks a fitted model against one numpy checkpoint. */
@@ -72,15 +64,15 @@ static void check_fit(jp_ridge_t *r, const double *coef, double icpt, double sig
     assert_true(p <= 8);
     assert_int_equal(jp_ridge_coef(r, beta, &b0), 0);
     assert_rel_vec(beta, coef, p, tol, "coef");
-    assert_rel(b0, icpt, tol, "intercept");
+    jp_assert_near(b0, icpt, tol, 0, "intercept");
     jp_ridge_info_t info;
     assert_int_equal(jp_ridge_info(r, &info), 0);
-    assert_rel(info.sigma2, sigma2, tol, "sigma2");
+    jp_assert_near(info.sigma2, sigma2, tol, 0, "sigma2");
     for (size_t k = 0; k < nq; k++) {
         double m, v;
         assert_int_equal(jp_ridge_predict(r, q + k * p, &m, &v), 0);
-        assert_rel(m, mean[k], tol, "pred mean");
-        assert_rel(v, var[k], tol, "pred var");
+        jp_assert_near(m, mean[k], tol, 0, "pred mean");
+        jp_assert_near(v, var[k], tol, 0, "pred var");
     }
 }
 
@@ -186,8 +178,9 @@ static void test_long_stream_accuracy(void **state)
             assert_true(fabs(m - truth) < 1e-3);
             jp_ridge_info_t info;
             assert_int_equal(jp_ridge_info(r, &info), 0);
-            assert_rel(info.sigma2, 1e-4, 0.02, "noise variance");
-            assert_rel(info.weight, (double)(per_block * (long)nblocks), 1e-12, "window weight");
+            jp_assert_near(info.sigma2, 1e-4, 0.02, 0, "noise variance");
+            jp_assert_near(info.weight, (double)(per_block * (long)nblocks), 1e-12, 0,
+                           "window weight");
             fits++;
         }
         jp_ridge_advance(r);
@@ -567,7 +560,7 @@ static void test_permutation_invariance(void **state)
             for (int j = 0; j < RW_P; j++)
                 scale += fabs(ref_beta[j] * RW_Q[j]);
             assert_true(fabs(b0 - ref_b0) <= 1e-12 * scale);
-            assert_rel(m, ref_m, 1e-12, "permuted prediction");
+            jp_assert_near(m, ref_m, 1e-12, 0, "permuted prediction");
         }
         jp_ridge_free(r);
     }
@@ -594,15 +587,15 @@ static void test_feature_scaling(void **state)
     jp_ridge_coef(a, ba, &ia);
     jp_ridge_coef(b, bb, &ib);
     for (int j = 0; j < RW_P; j++)
-        assert_rel(bb[j], j == 1 ? ba[j] / c : ba[j], 1e-12, "scaled coef");
-    assert_rel(ib, ia, 1e-12, "scaled intercept");
+        jp_assert_near(bb[j], j == 1 ? ba[j] / c : ba[j], 1e-12, 0, "scaled coef");
+    jp_assert_near(ib, ia, 1e-12, 0, "scaled intercept");
     double q[RW_P], ma, mb, va, vb;
     memcpy(q, RW_Q, sizeof(q));
     jp_ridge_predict(a, q, &ma, &va);
     q[1] *= c;
     jp_ridge_predict(b, q, &mb, &vb);
-    assert_rel(mb, ma, 1e-12, "scaled prediction");
-    assert_rel(vb, va, 1e-12, "scaled variance");
+    jp_assert_near(mb, ma, 1e-12, 0, "scaled prediction");
+    jp_assert_near(vb, va, 1e-12, 0, "scaled variance");
     jp_ridge_free(a);
     jp_ridge_free(b);
 }
@@ -632,12 +625,12 @@ static void test_jitter_constant_and_condition(void **state)
     assert_true(info.jitter > 0.0 && info.jitter_steps >= 1);
     double beta[3], b0;
     jp_ridge_coef(r, beta, &b0);
-    assert_rel(beta[0] + beta[1], 3.0, 1e-2, "collinear sum");
-    assert_rel(beta[0], beta[1], 1e-3, "collinear split evenly");
+    jp_assert_near(beta[0] + beta[1], 3.0, 1e-2, 0, "collinear sum");
+    jp_assert_near(beta[0], beta[1], 1e-3, 0, "collinear split evenly");
     assert_true(beta[2] == 0.0);
     double q[3] = {0.5, 0.5, 42.0}, m;
     jp_ridge_predict(r, q, &m, NULL);
-    assert_rel(m, 2.5, 1e-2, "collinear prediction");
+    jp_assert_near(m, 2.5, 1e-2, 0, "collinear prediction");
 
     jp_ridge_info_t ii, ic;
     assert_int_equal(jp_ridge_fit(ind, err, sizeof(err)), 0);
@@ -708,15 +701,15 @@ static void test_wide_model(void **state)
     assert_int_equal(jp_ridge_fit(r, err, sizeof(err)), 0);
     double beta[P], se[P], m, v;
     jp_ridge_coef(r, beta, NULL);
-    assert_rel(beta[0], 2.0, 1e-3, "wide beta0");
-    assert_rel(beta[P - 1], -1.0, 1e-3, "wide beta69");
+    jp_assert_near(beta[0], 2.0, 1e-3, 0, "wide beta0");
+    jp_assert_near(beta[P - 1], -1.0, 1e-3, 0, "wide beta69");
     assert_true(fabs(beta[5]) < 1e-3);
     memset(x, 0, sizeof(x));
     x[0] = 1.0;
     assert_int_equal(jp_ridge_predict(r, x, &m, &v), 0);
     jp_ridge_info_t info;
     jp_ridge_info(r, &info);
-    assert_rel(m, 2.0, 1e-3, "wide prediction");
+    jp_assert_near(m, 2.0, 1e-3, 0, "wide prediction");
 
     double mean[P];
     for (int j = 0; j < P; j++)
@@ -724,13 +717,14 @@ static void test_wide_model(void **state)
     double s0 = sqrt(sum0sq / N - mean[0] * mean[0]);
     double v_mean, v_step;
     assert_int_equal(jp_ridge_predict(r, mean, NULL, &v_mean), 0);
-    assert_rel(v_mean, info.sigma2 * (1.0 + 1.0 / info.weight), 1e-9, "variance at the mean");
+    jp_assert_near(v_mean, info.sigma2 * (1.0 + 1.0 / info.weight), 1e-9, 0,
+                   "variance at the mean");
     mean[0] += s0;
     assert_int_equal(jp_ridge_predict(r, mean, NULL, &v_step), 0);
     double lev = (v_step - v_mean) / info.sigma2;
-    assert_rel(lev, 1.0 / (N - P - 2), 0.03, "leverage one sd along x0");
+    jp_assert_near(lev, 1.0 / (N - P - 2), 0.03, 0, "leverage one sd along x0");
     assert_int_equal(jp_ridge_coef_se(r, se, NULL), 0);
-    assert_rel(se[0] * se[0] * s0 * s0, v_step - v_mean, 1e-6, "se(beta0) vs leverage");
+    jp_assert_near(se[0] * se[0] * s0 * s0, v_step - v_mean, 1e-6, 0, "se(beta0) vs leverage");
     jp_ridge_free(r);
 }
 
@@ -749,17 +743,19 @@ static void test_t_quantile(void **state)
         {0.975, 1e6, 1.9599663568141066},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        assert_rel(jp_ridge_t_quantile(cases[i][0], cases[i][1]), cases[i][2], 1e-8, "t ppf");
+        jp_assert_near(jp_ridge_t_quantile(cases[i][0], cases[i][1]), cases[i][2], 1e-8, 0,
+                       "t ppf");
     /* Closed forms: dof 1 is Cauchy, tan(pi (p - 1/2)); dof 2 is
      * (2p - 1) / sqrt(2 p (1 - p)); the dof-3 CDF is
      * 1/2 + (u / (1 + u^2) + atan(u)) / pi with u = t / sqrt(3). */
     const double pi = 3.14159265358979323846;
     for (double prob = 0.01; prob < 1.0; prob += 0.07) {
         double u = jp_ridge_t_quantile(prob, 3.0) / sqrt(3.0);
-        assert_rel(0.5 + (u / (1 + u * u) + atan(u)) / pi, prob, 1e-13, "t cdf dof 3");
-        assert_rel(jp_ridge_t_quantile(prob, 1.0), tan(pi * (prob - 0.5)), 1e-12, "t ppf dof 1");
-        assert_rel(jp_ridge_t_quantile(prob, 2.0), (2 * prob - 1) / sqrt(2 * prob * (1 - prob)),
-                   1e-12, "t ppf dof 2");
+        jp_assert_near(0.5 + (u / (1 + u * u) + atan(u)) / pi, prob, 1e-13, 0, "t cdf dof 3");
+        jp_assert_near(jp_ridge_t_quantile(prob, 1.0), tan(pi * (prob - 0.5)), 1e-12, 0,
+                       "t ppf dof 1");
+        jp_assert_near(jp_ridge_t_quantile(prob, 2.0), (2 * prob - 1) / sqrt(2 * prob * (1 - prob)),
+                       1e-12, 0, "t ppf dof 2");
     }
     assert_true(jp_ridge_t_quantile(0.5, 3.0) == 0.0);
     assert_true(isnan(jp_ridge_t_quantile(1.0, 3.0)) && isnan(jp_ridge_t_quantile(0.5, 0.0)));
@@ -911,9 +907,9 @@ static void test_evidence_maximum(void **state)
         double want = exp(bll - bla);
         print_message("case %d: lambda %.6g (grid %.6g), gamma %.3f, %u iterations\n", c,
                       info.lambda, want, info.gamma, info.evidence_iter);
-        assert_rel(info.lambda, want, 0.01, "evidence lambda vs grid maximum");
+        jp_assert_near(info.lambda, want, 0.01, 0, "evidence lambda vs grid maximum");
         assert_true(info.evidence_iter > 1 && info.evidence_iter < 1000);
-        assert_rel(info.dof, EV_N - 1 - info.gamma, 1e-12, "evidence dof");
+        jp_assert_near(info.dof, EV_N - 1 - info.gamma, 1e-12, 0, "evidence dof");
         jp_ridge_free(r);
     }
 }

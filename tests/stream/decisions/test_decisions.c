@@ -157,8 +157,8 @@ static void run(run_t *r, const char *tag, int http)
     assert_ptr_equal(r->app.procs[0], jp_test_models_proc(r->models));
     if (http) {
         r->admin = jp_admin_new(r->metrics);
-        assert_int_equal(jp_admin_route_access(r->admin, "/v1/countries/", JP_ADMIN_READS,
-                                               jp_compose_admin_handler, &r->app),
+        assert_int_equal(jp_admin_route_methods(r->admin, "/v1/countries/", JP_ADMIN_READS,
+                                                "GET, HEAD", jp_compose_admin_handler, &r->app),
                          0);
         assert_int_equal(jp_admin_start(r->admin, "127.0.0.1:0", err, sizeof(err)), 0);
         snprintf(r->url, sizeof(r->url), "http://127.0.0.1:%d/v1/countries/",

@@ -166,7 +166,7 @@ static void test_draw_is_uniform_among_participating(void **state)
     jp_sim_pop_add(pop, 50, 5, 0);
     jp_sim_pop_add(pop, 99, 2, 0);
     jp_sim_pop_add_extra(pop, 7, 2);
-    assert_int_equal(pop->n_participating, 4);
+    assert_int_equal(jp_sim_pop_n_participating(pop), 4);
     long counts[100] = {0};
     for (int i = 0; i < 40000; i++) {
         long pc = jp_sim_pop_draw_postcode(pop, &rng);
@@ -185,10 +185,10 @@ static void test_draw_is_uniform_among_participating(void **state)
     assert_int_equal(jp_sim_pop_postcode_tickets(pop, 7), 2);
     jp_sim_pop_cancel(pop, (uint32_t)a);
     jp_sim_pop_reset_extra(pop);
-    assert_int_equal(pop->n_participating, 2);
+    assert_int_equal(jp_sim_pop_n_participating(pop), 2);
     assert_int_equal(jp_sim_pop_total_tickets(pop), 7);
     jp_sim_pop_reactivate(pop, (uint32_t)a);
-    assert_int_equal(pop->n_participating, 3);
+    assert_int_equal(jp_sim_pop_n_participating(pop), 3);
     jp_sim_pop_free(pop);
 }
 
@@ -223,8 +223,8 @@ static void test_hazard_sum_is_exact(void **state)
     /* brute force from the documented formula */
     double want = 0;
     int64_t tickets = 0;
-    for (uint32_t id = 0; id < pop->n_subs; id++) {
-        const jp_sim_sub_t *s = &pop->subs[id];
+    for (uint32_t id = 0; id < jp_sim_pop_n_subs(pop); id++) {
+        const jp_sim_sub_t *s = jp_sim_pop_sub(pop, id);
         if (s->state != JP_SIM_SUB_ACTIVE)
             continue;
         double t = s->tenure > 24 ? 24 : s->tenure;
@@ -286,7 +286,6 @@ static void test_postcode_table_matches_format(void **state)
         char err[256];
         jp_sim_pop_t *pop = jp_sim_pop_new(&p, &rng, err, sizeof(err));
         assert_non_null(pop);
-        assert_true(pop->pc_len > 0);
         for (uint32_t pc = 0; pc < cases[i].postcodes; pc++) {
             char want[16];
             jp_sim_pop_postcode_str(pop, pc, want, sizeof(want));
@@ -294,6 +293,8 @@ static void test_postcode_table_matches_format(void **state)
                 fail_msg("%s postcode %u: '%s', want '%s'", cases[i].code, pc,
                          jp_sim_pop_postcode(pop, pc), want);
             assert_int_equal(jp_sim_pop_postcode_len(pop, pc), strlen(want));
+            /* one length per format */
+            assert_int_equal(jp_sim_pop_postcode_len(pop, pc), jp_sim_pop_postcode_len(pop, 0));
         }
         jp_sim_pop_free(pop);
     }
