@@ -1,14 +1,16 @@
 /*
  * jp_compose: the capability rooms the app runs inside the engine - their
  * shared objects, their processors in the order they must run on each fact
- * (models, decisions, alerts), the callbacks that wire them together, and
- * their admin routes.
+ * (models, decisions, then any others), the callbacks that wire them
+ * together, and their admin routes. `jackpot run` and `jackpot dev` (and
+ * the tests and benchmarks that run the app's rooms) build them here.
  *
- * Today: the decisions (stream/decisions). The learning loop is not part of
- * this build, so the decisions have no model source of the app's own: a
- * caller may supply one (a processor that runs before the decisions and
- * its accessor) - tests train a stand-in that way. Without one every
- * decision falls back to the country's rule, with the reason in the record.
+ * The decisions read the learning loop's champions (stream/models) through
+ * a model source this module provides over jp_models_champion. A caller
+ * may supply a model processor and source of its own instead (tests train
+ * a stand-in that way); then the learning loop is not built. With neither
+ * (models.enabled: false and no stand-in) every decision falls back to the
+ * country's rule, with the reason in the record.
  */
 #ifndef JP_COMPOSE_H
 #define JP_COMPOSE_H
@@ -20,19 +22,26 @@
 #include "config/jp_config.h"
 #include "decisions/jp_decisions.h"
 #include "engine/jp_proc.h"
+#include "models/jp_models.h"
 
 #define JP_COMPOSE_MAX_PROCS 4
 
 typedef struct jp_compose_s {
+    const jp_config_t *cfg;
+    jp_models_t *models; /* the learning loop (NULL: off, or a stand-in) */
     jp_decisions_t *decisions;
     const jp_proc_t *procs[JP_COMPOSE_MAX_PROCS]; /* in the order they run */
     size_t n_procs;
-    int app_model_source; /* the app wired a model source of its own */
+    /* scratch of the model source over the learning loop (engine thread) */
+    char flows_version[64], churn_version[64];
+    jp_offset_range_t offsets[JP_INPUT__COUNT];
+    jp_data_snapshot_t snapshot;
 } jp_compose_t;
 
-/* Builds the rooms for cfg (metrics may be NULL). models/source/ctx: a
- * model processor and source to use when the app has none (all may be
- * NULL). 0, or -1 with errstr. */
+/* Builds the rooms for cfg (metrics may be NULL; cfg must outlive c).
+ * models/source/ctx: a stand-in model processor and source to use instead
+ * of the learning loop (NULL, NULL, NULL: the learning loop when
+ * models.enabled). 0, or -1 with errstr. */
 int jp_compose_init(jp_compose_t *c, const jp_config_t *cfg, jp_metrics_t *metrics,
                     const jp_proc_t *models, jp_decisions_model_fn source, void *ctx, char *errstr,
                     size_t errstr_size);

@@ -29,6 +29,7 @@
 #include "engine/jp_engine.h"
 #include "base/jp_log.h"
 #include "app/jp_run.h"
+#include "models/jp_models.h"
 
 #include <jansson.h>
 
@@ -38,10 +39,11 @@ const char jp_cmd_run_usage[] =
     "Runs the stream processor: joins the consumer group on the input topics,\n"
     "validates, deduplicates and applies records to RocksDB state, closes\n"
     "event-time windows into jackpot.features.v1, dead-letters what it rejects,\n"
-    "recommends each country's headline prize at its decision times, and serves\n"
-    "the admin HTTP endpoints (/healthz, /readyz, /metrics, /v1/tasks,\n"
-    "/v1/countries/<CC>/features, /recommendation, /whatif?prize=X). SIGTERM or\n"
-    "SIGINT stops it cleanly; SIGHUP reloads the country configurations.\n"
+    "recommends each country's headline prize at its decision times, trains\n"
+    "and registers the models (jackpot.models.v1), and serves the admin HTTP\n"
+    "endpoints (/healthz, /readyz, /metrics, /v1/tasks, /v1/countries/<CC>/features,\n"
+    "/recommendation, /whatif?prize=X, /v1/models). SIGTERM or SIGINT stops it\n"
+    "cleanly; SIGHUP reloads the country configurations.\n"
     "\n"
     "Options:\n"
     "  -c, --config FILE   processor configuration (default configs/jackpot.yaml)\n"
@@ -66,7 +68,7 @@ typedef struct run_ctx_s {
      * them, so they live until the engine is freed (a few KB each). */
     jp_config_t **reloaded;
     size_t n_reloaded;
-    jp_compose_t compose; /* the capability rooms */
+    jp_compose_t compose; /* the capability rooms: models, decisions */
 } run_ctx_t;
 
 /* ---- admin routes --------------------------------------------------------- */
@@ -144,13 +146,30 @@ static int route_countries(void *ctx, const char *method, const char *path, cons
     return reply_json(s, body_out, ct);
 }
 
+/* /v1/models...: the model registry (promote and rollback are POSTs, so
+ * the route's access makes them need an operator token). */
+static int route_models(void *ctx, const char *method, const char *path, const char *query,
+                        const char *body, size_t body_len, char **body_out, const char **ct)
+{
+    (void)body_len;
+    run_ctx_t *r = ctx;
+    *ct = "application/json";
+    if (!r->compose.models) {
+        *body_out = strdup("{\"error\":\"the learning loop is off (models.enabled: false)\"}");
+        return 404;
+    }
+    return jp_models_http(r->compose.models, method, path, query, body, body_out);
+}
+
 static int admin_routes(jp_admin_t *admin, run_ctx_t *r)
 {
     if (jp_admin_route_access(admin, "/readyz", JP_ADMIN_PUBLIC, route_readyz, r->engine) != 0 ||
         jp_admin_route_get(admin, "/v1/tasks", route_tasks, r->engine) != 0 ||
         /* a what-if changes nothing: the country routes are reads */
         jp_admin_route_methods(admin, "/v1/countries/", JP_ADMIN_READS, "GET, HEAD",
-                               route_countries, r) != 0)
+                               route_countries, r) != 0 ||
+        jp_admin_route_get(admin, "/v1/models", route_models, r) != 0 ||
+        jp_admin_route_access(admin, "/v1/models/", JP_ADMIN_BY_METHOD, route_models, r) != 0)
         return -1;
     return 0;
 }
@@ -350,6 +369,8 @@ int jp_run_engine(const jp_config_t *cfg, const jp_run_opts_t *opts)
         rc = exit_code ? exit_code : EX_SOFTWARE;
         goto done;
     }
+    /* The capability rooms, as processors of every task, in their order:
+     * the learning loop first (the decisions read its champion). */
     if (jp_compose_init(&r.compose, cfg, metrics, NULL, NULL, NULL, err, sizeof(err)) != 0) {
         jp_log_error("run", "%s", err);
         rc = EX_SOFTWARE;
@@ -361,6 +382,8 @@ int jp_run_engine(const jp_config_t *cfg, const jp_run_opts_t *opts)
             rc = EX_SOFTWARE;
             goto done;
         }
+    if (opts->compose_out)
+        *opts->compose_out = &r.compose;
     jp_auth_t *auth = jp_auth_from_config(cfg, err, sizeof(err));
     jp_admin_t *admin = auth ? jp_admin_new(metrics) : NULL;
     if (admin)

@@ -106,6 +106,11 @@ typedef struct jp_country_s {
             double max_error; /* model error above this: the fallback */
         } fallback;
     } decision;
+    struct {
+        double promote_margin;             /* the challenger's error <= champion's x (1 - margin) */
+        int64_t promote_min_windows;       /* windows evaluated before the gate decides */
+        double coverage_min, coverage_max; /* the sales challenger's 5-95% band coverage */
+    } models;
 } jp_country_t;
 
 /* The validation table (exposed for documentation and tests). */

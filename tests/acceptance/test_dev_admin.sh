@@ -46,7 +46,8 @@ PY
 [ "$(get /v1/countries/XX/features)" = 404 ] || fail "unknown country is not 404"
 [ "$(get /v1/nothing)" = 404 ] || fail "unknown path is not 404"
 
-# The latest recommendation: this build wires no model source, so the
+# The latest recommendation: the learning loop registers no model before
+# models.min_training (28 days) of data, so in these three weeks the
 # country's fallback rule decides and says why; what-ifs need a model.
 for _ in $(seq 300); do [ "$(get /v1/countries/SE/recommendation)" = 200 ] && break; sleep 0.1; done
 /usr/bin/python3 - "$tmp/body" <<'PY' || fail "/v1/countries/SE/recommendation"
@@ -92,6 +93,10 @@ grep -q 'country configurations reloaded' "$tmp/err" || fail "SIGHUP did not rel
 wait "$pid" || fail "jackpot dev exited $?"
 pid=
 grep -q 'conservation: .*: holds' "$tmp/out" || fail "no summary with conservation"
+# per country: the champion, the latest recommendation and why
+grep -q '^  SE   champion: ' "$tmp/out" || fail "no champion line for SE in the summary"
+grep -q '^       recommendation for SE-.*; why: fallback rule (no_model: ' "$tmp/out" ||
+  fail "no recommendation line for SE with its reason in the summary"
 
 # SIGTERM: a clean stop within 10 s.
 "$bin" dev --port 0 --http "127.0.0.1:$hp" --speed 40000 >"$tmp/out" 2>"$tmp/err" &

@@ -97,9 +97,34 @@ jp_sim_truth_t *jp_test_world_truth(const char *name, int64_t weeks, jp_sim_worl
 
 void jp_test_stack_simulate(jp_test_stack_t *s, const char *world, int weeks)
 {
-    char err[1024];
     jp_sim_world_t w;
     jp_test_world_load(world, &w);
+    jp_test_stack_simulate_world(s, &w, weeks);
+    jp_sim_world_release(&w);
+}
+
+typedef struct {
+    jp_test_engine_t *e;
+    int64_t max_ahead;
+} pacing_t;
+
+static void pace(void *ctx, int64_t sim_ms, uint64_t records)
+{
+    pacing_t *p = ctx;
+    (void)sim_ms;
+    for (;;) {
+        jp_engine_totals_t t;
+        jp_test_engine_totals(p->e, &t);
+        if ((int64_t)records - t.consumed <= p->max_ahead)
+            return;
+        usleep(2000);
+    }
+}
+
+void jp_test_stack_stream(jp_test_stack_t *s, const jp_sim_world_t *w, int weeks,
+                          jp_test_engine_t *e, int64_t max_ahead)
+{
+    char err[1024];
     jp_registry_client_t *reg =
         jp_registry_client_new(jp_devstack_registry_url(s->stack), err, sizeof(err));
     assert_non_null(reg);
@@ -107,19 +132,26 @@ void jp_test_stack_simulate(jp_test_stack_t *s, const char *world, int weeks)
         jp_sim_producer_new(jp_devstack_bootstraps(s->stack), NULL, NULL, NULL, err, sizeof(err));
     if (!prod)
         fail_msg("producer: %s", err);
+    pacing_t p = {e, max_ahead};
     jp_sim_options_t o = {0};
     o.weeks = weeks;
     o.registry = jp_serde_registry_client(reg);
     o.output = jp_sim_producer_output(prod);
+    o.progress = e ? pace : NULL;
+    o.progress_ctx = &p;
     jp_sim_stats_t stats;
-    if (jp_sim_run(&w, &o, NULL, &stats, err, sizeof(err)) != 0)
+    if (jp_sim_run(w, &o, NULL, &stats, err, sizeof(err)) != 0)
         fail_msg("simulate: %s", err);
     if (jp_sim_producer_flush(prod, 60000, err, sizeof(err)) != 0)
         fail_msg("simulate: %s", err);
     jp_sim_producer_free(prod);
     jp_registry_client_free(reg);
-    jp_sim_world_release(&w);
     s->records += (int64_t)stats.records;
+}
+
+void jp_test_stack_simulate_world(jp_test_stack_t *s, const jp_sim_world_t *w, int weeks)
+{
+    jp_test_stack_stream(s, w, weeks, NULL, 0);
 }
 
 static void create_topic(jp_test_stack_t *s, const char *topic, int64_t partitions)
@@ -207,6 +239,17 @@ jp_test_engine_t *jp_test_engine_start(const jp_config_t *cfg, const char *state
 void jp_test_engine_totals(jp_test_engine_t *t, jp_engine_totals_t *out)
 {
     jp_engine_totals(t->e, out);
+}
+
+void jp_test_engine_wait_consumed(jp_test_engine_t *e, int64_t records, int timeout_ms)
+{
+    for (int waited = 0; waited < timeout_ms; waited += 20) {
+        jp_engine_totals_t t;
+        jp_engine_totals(e->e, &t);
+        if (t.consumed >= records)
+            return;
+        usleep(20000);
+    }
 }
 
 jp_engine_t *jp_test_engine_handle(jp_test_engine_t *t)

@@ -43,6 +43,19 @@ jp_sim_truth_t *jp_test_world_truth(const char *name, int64_t weeks, jp_sim_worl
  * the stack's input topics through jp_sim_producer, schemas registered in
  * the stack's registry. Adds the records written to s->records. */
 void jp_test_stack_simulate(jp_test_stack_t *s, const char *world, int weeks);
+/* The same for a loaded (possibly modified) world; weeks 0: the world's. */
+void jp_test_stack_simulate_world(jp_test_stack_t *s, const jp_sim_world_t *w, int weeks);
+
+typedef struct jp_test_engine_s jp_test_engine_t;
+
+/* Produces `weeks` of a loaded world (0: the world's) into the stack's
+ * input topics while engine e consumes them: the simulator waits (between
+ * simulated hours) whenever it is more than max_ahead records ahead of what
+ * e has consumed, since the dev broker keeps only about 5 MB per partition
+ * and a long run cannot sit in it. What is written does not depend on the
+ * pacing. e NULL: no pacing. Adds the records written to s->records. */
+void jp_test_stack_stream(jp_test_stack_t *s, const jp_sim_world_t *w, int weeks,
+                          jp_test_engine_t *e, int64_t max_ahead);
 
 /* Loads configs/jackpot.yaml as it is (errors fail the test). */
 void jp_test_config_load(jp_config_t *out);
@@ -55,7 +68,9 @@ void jp_test_config_load(jp_config_t *out);
  * Release with jp_config_release. */
 void jp_test_engine_config(jp_test_stack_t *s, const char *tag, jp_config_t *out);
 
-typedef struct jp_test_engine_s jp_test_engine_t;
+/* Waits until e has consumed at least `records` (or timeout_ms passed):
+ * for runs stopped part way. */
+void jp_test_engine_wait_consumed(jp_test_engine_t *e, int64_t records, int timeout_ms);
 
 /* Starts an engine on its own thread with its own state directory. */
 jp_test_engine_t *jp_test_engine_start(const jp_config_t *cfg, const char *state_dir);
