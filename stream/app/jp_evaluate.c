@@ -285,7 +285,8 @@ int jp_evaluation_report(jp_evaluation_t *ev, const json_t *truth, const jp_conf
     jp_sim_oracle_t *o = jp_sim_oracle_new(truth, cfg, errstr, errstr_size);
     if (!o)
         return -1;
-    qsort(ev->recs, ev->n, sizeof(*ev->recs), rec_cmp);
+    if (ev->n > 1) /* recs is NULL before the first record (UBSan: qsort(NULL, 0)) */
+        qsort(ev->recs, ev->n, sizeof(*ev->recs), rec_cmp);
     ev->n_sum = 0;
     fprintf(out,
             "cc  draw                     decided          prize       oracle   regret  status     "
