@@ -29,12 +29,13 @@
 
 #include "base/jp_clock.h"
 #include "app/jp_commands.h"
+#include "app/jp_compose.h"
+#include "app/jp_evaluate.h"
 #include "dev/jp_devstack.h"
 #include "base/jp_log.h"
 #include "registry/jp_registry_client.h"
 #include "registry/jp_registry_serde.h"
 #include "app/jp_run.h"
-#include "models/jp_models.h"
 #include "sim/jp_sim.h"
 #include "sim/jp_sim_produce.h"
 #include "model/base/jp_err.h"
@@ -79,6 +80,8 @@ typedef struct {
     jp_devstack_t *stack;
     jp_registry_client_t *sim_registry;
     jp_sim_producer_t *producer;
+    jp_sim_truth_t *truth;
+    int closed_loop;     /* some country follows the recommendations */
     jp_engine_t *engine; /* set while the engine runs */
     pthread_mutex_t lock;
     pthread_t sim_thread, view_thread;
@@ -94,7 +97,7 @@ typedef struct {
     double t_start;
     fired_t *fired; /* engine thread until the engine stopped */
     size_t n_fired;
-    jp_models_t *models; /* the learning loop (NULL: off) */
+    jp_compose_t *rooms; /* the learning loop (rooms->models NULL: off) and the decisions */
     char *final_models;  /* the model lines when the engine was stopped */
 } devctx_t;
 
@@ -103,7 +106,7 @@ typedef struct {
  * malloc'd, NULL when there is nothing yet. */
 static char *model_lines(devctx_t *d, int indent)
 {
-    if (!d->models)
+    if (!d->rooms || !d->rooms->models)
         return NULL;
     const jp_config_t *cfg = &d->world.config;
     size_t cap = 4096, n = 0;
@@ -112,7 +115,7 @@ static char *model_lines(devctx_t *d, int indent)
         return NULL;
     out[0] = '\0';
     for (size_t i = 0; i < cfg->n_countries; i++) {
-        char *snap = jp_models_snapshot(d->models, cfg->country[i].code);
+        char *snap = jp_models_snapshot(d->rooms->models, cfg->country[i].code);
         json_t *j = snap ? json_loads(snap, 0, NULL) : NULL;
         free(snap);
         if (!j)
@@ -248,7 +251,7 @@ static void *sim_main(void *arg)
     devctx_t *d = arg;
     jp_sim_stats_t stats;
     char err[512];
-    int rc = jp_sim_run(&d->world, &d->sim, NULL, &stats, err, sizeof(err));
+    int rc = jp_sim_run(&d->world, &d->sim, d->truth, &stats, err, sizeof(err));
     if (rc == 0)
         rc = jp_sim_producer_flush(d->producer, 60000, err, sizeof(err));
     pthread_mutex_lock(&d->lock);
@@ -499,6 +502,112 @@ static void on_signal(void *ctx)
     d->stop_sim = 1;
 }
 
+/* Decision quality of the closed loop: the lines of `jackpot evaluate`. */
+static void print_quality(devctx_t *d)
+{
+    const jp_config_t *cfg = &d->world.config;
+    char err[512], *report = NULL;
+    size_t len = 0;
+    jp_evaluation_t *ev = jp_evaluation_new();
+    FILE *out = open_memstream(&report, &len);
+    if (!ev || !out ||
+        jp_evaluation_read(ev, jp_devstack_bootstraps(d->stack), NULL, cfg->topics.recommendations,
+                           jp_devstack_registry_url(d->stack), err, sizeof(err)) < 0 ||
+        jp_evaluation_report(ev, jp_sim_truth_json(d->truth), cfg, out, NULL, err, sizeof(err)) !=
+            0) {
+        jp_log_warn("dev", "decision quality: %s", err);
+    }
+    if (out)
+        fclose(out);
+    printf("decision quality against the simulator's truth (jackpot evaluate):\n");
+    for (char *line = report, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        if (strncmp(line, "regret ", 7) == 0 || strstr(line, " decisions, "))
+            printf("  %s\n", line);
+        if (!next)
+            break;
+    }
+    free(report);
+    jp_evaluation_free(ev);
+}
+
+/* The line of `lines` (model_lines, any indent) for country cc, after its
+ * code and without its newline; NULL when there is none. */
+static const char *country_line(const char *lines, const char *cc, int *len)
+{
+    for (const char *l = lines; l && *l;) {
+        const char *nl = strchr(l, '\n');
+        int n = nl ? (int)(nl - l) : (int)strlen(l);
+        int sp = (int)strspn(l, " ");
+        if (n >= sp + 4 && strncmp(l + sp, cc, 2) == 0 && l[sp + 2] == ' ') {
+            *len = n - sp - 4; /* after the code's column */
+            return l + sp + 4;
+        }
+        l = nl ? nl + 1 : NULL;
+    }
+    return NULL;
+}
+
+/* Per country: the champions at the end, the latest recommendation and
+ * why (the fallback's reason; else the rules that bind or cannot all hold,
+ * and the exploration). */
+static void print_countries(devctx_t *d)
+{
+    const jp_config_t *cfg = &d->world.config;
+    printf("champions at the end (version, prequential error since its cut, elasticities "
+           "d ln rate / d ln prize with their standard errors), and each country's latest "
+           "recommendation and why:\n");
+    for (size_t i = 0; i < cfg->n_countries; i++) {
+        const char *cc = cfg->country[i].code;
+        int len = 0;
+        const char *champ = country_line(d->final_models, cc, &len);
+        if (champ)
+            printf("  %-4s champion:%.*s\n", cc, len, champ);
+        else
+            printf("  %-4s champion: none%s\n", cc,
+                   d->rooms && d->rooms->models ? " yet" : " (models.enabled: false)");
+        char *rec = d->rooms ? jp_decisions_latest_json(d->rooms->decisions, cc) : NULL;
+        json_t *j = rec ? json_loads(rec, 0, NULL) : NULL;
+        free(rec);
+        if (!j) {
+            printf("       recommendation: none yet\n");
+            continue;
+        }
+        const char *status = json_string_value(json_object_get(j, "status"));
+        const json_t *fb = json_object_get(j, "fallback_reason");
+        const json_t *ex = json_object_get(j, "exploration");
+        printf("       recommendation for %s: %lld %s minor units, %s; why: ",
+               json_string_value(json_object_get(j, "draw_id")),
+               (long long)json_integer_value(json_object_get(j, "prize_minor")),
+               json_string_value(json_object_get(j, "currency")), status ? status : "?");
+        if (json_is_string(fb)) {
+            printf("fallback rule (%s)\n", json_string_value(fb));
+            json_decref(j);
+            continue;
+        }
+        int infeasible = status && strcmp(status, "INFEASIBLE") == 0;
+        const json_t *rules =
+            json_object_get(j, infeasible ? "infeasible_rules" : "binding_constraints");
+        printf("%s over %lld draws", infeasible ? "no prize meets all rules" : "the model's best",
+               (long long)json_integer_value(json_object_get(j, "horizon_draws")));
+        size_t k;
+        json_t *r;
+        const char *lead = infeasible ? "; cannot all hold: " : "; binding: ";
+        json_array_foreach(rules, k, r)
+        {
+            printf("%s%s", k ? ", " : lead, json_string_value(r));
+        }
+        if (json_is_true(json_object_get(ex, "explored")))
+            printf("; explored (greedy %lld, %.2f%% of the expected value given up)",
+                   (long long)json_integer_value(json_object_get(ex, "greedy_prize_minor")),
+                   100.0 * json_number_value(json_object_get(ex, "share")));
+        printf("\n");
+        json_decref(j);
+    }
+}
+
 static void on_exit_engine(void *ctx, jp_engine_t *engine)
 {
     devctx_t *d = ctx;
@@ -551,10 +660,9 @@ static void on_exit_engine(void *ctx, jp_engine_t *engine)
                    (long long)json_integer_value(json_object_get(day, "unique_players")));
     }
     json_decref(st);
-    if (d->final_models)
-        printf("champions at the end (version, prequential error since its cut, elasticities "
-               "d ln rate / d ln prize with their standard errors):\n%s",
-               d->final_models);
+    if (d->closed_loop && d->truth)
+        print_quality(d);
+    print_countries(d);
     fflush(stdout);
 }
 
@@ -667,6 +775,15 @@ int jp_cmd_dev(const jp_command_t *cmd, int argc, char **argv)
     d.sim.speed = speed;
     d.sim.registry = jp_serde_registry_client(d.sim_registry);
     d.sim.output = jp_sim_producer_output(d.producer);
+    const jp_sim_country_t *wk = d.world.countries.items;
+    for (size_t i = 0; i < d.world.countries.n; i++)
+        d.closed_loop |= wk[i].prize.policy == JP_SIM_POLICY_RECOMMENDATIONS;
+    if (d.closed_loop &&
+        jp_sim_producer_close_loop(d.producer, &d.world, jp_devstack_registry_url(d.stack), 60000,
+                                   &d.sim, err, sizeof(err)) != 0)
+        jp_log_warn("dev", "closed loop unavailable (%s): prizes follow the schedule", err);
+    d.truth =
+        jp_sim_truth_new(&d.world, jp_sim_seed(&d.world, &d.sim), jp_sim_weeks(&d.world, &d.sim));
     d.sim.progress = on_sim_progress;
     d.sim.progress_ctx = &d;
     d.sim.stop = (volatile int *)&d.stop_sim;
@@ -681,12 +798,13 @@ int jp_cmd_dev(const jp_command_t *cmd, int argc, char **argv)
     ro.on_signal = on_signal;
     ro.on_exit = on_exit_engine;
     ro.on_processors = on_processors;
-    ro.models_out = &d.models;
+    ro.compose_out = &d.rooms;
     rc = jp_run_engine(cfg, &ro);
     if (rc == 0 && d.sim_failed)
         rc = EX_SOFTWARE;
 out:
     jp_sim_producer_free(d.producer);
+    jp_sim_truth_free(d.truth);
     jp_registry_client_free(d.sim_registry);
     jp_devstack_stop(d.stack);
     jp_sim_world_release(&d.world);

@@ -25,9 +25,10 @@ typedef struct jp_run_opts_s {
     void (*on_signal)(void *ctx);
     /* Called after the engine stopped, before it is freed. */
     void (*on_exit)(void *ctx, jp_engine_t *engine);
-    /* Receives the learning loop (NULL when models.enabled is false) before
-     * on_ready; valid until jp_run_engine returns. */
-    struct jp_models_s **models_out;
+    /* Receives the capability rooms (app/jp_compose.h: the learning loop,
+     * NULL when models.enabled is false, and the decisions) before
+     * on_ready; valid until jp_run_engine returns (after on_exit). */
+    struct jp_compose_s **compose_out;
 } jp_run_opts_t;
 
 /* Blocks the signals jp_run_engine handles (INT, TERM, HUP, USR1) in the

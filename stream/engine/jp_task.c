@@ -69,6 +69,7 @@ static const char *const local_in = "local/in";
 static const char *const local_cl = "local/cl";
 static const char *const meta_first = "first";
 static const char *const meta_clock = "clk";
+static const char *const meta_draw_next = "dnext";
 static const char *const meta_recent = "recent";
 static const char *const meta_lost = "lost";
 /* Per country (see "holdings" below): the step signals "sig/CC", the
@@ -180,6 +181,13 @@ struct jp_task_s {
     int64_t first_event[JP_INPUT__COUNT], first_offset[JP_INPUT__COUNT];
     int64_t timer_cursor; /* timers have run up to here; NO_TIME: not started */
     int64_t last_clock;
+    /* Draws are scheduled: per country seen on the draws input, its next
+     * scheduled draw after the last one applied (see watermark()). */
+    struct {
+        char country[4];
+        int64_t next_ms;
+    } draw_next[JP_TASK_MAX_DRAW_COUNTRIES];
+    size_t n_draw_next;
     jp_avro_arena_t fact_arena;
     /* Per country signals and holdings, and the earliest end of an open
      * window still waiting for its holdings snapshot (INT64_MAX: none). */
@@ -223,9 +231,47 @@ static int64_t grace(const jp_task_t *t)
     return t->env->cfg->windows.grace_ms;
 }
 
+/* wm[i] = (highest event time seen in i) - allowed lateness. Draws follow
+ * the countries' calendars, so a draws partition has seen every draw before
+ * the next scheduled one of each country it carries: it counts as if it had
+ * seen a record just before the earliest of those (a sparse draw calendar -
+ * a monthly draw alone on its partition - would otherwise hold the task's
+ * clock, and every fact and decision, until the next draw). */
 static int64_t watermark(const jp_task_t *t, jp_input_t i)
 {
-    return t->max_event[i] == NO_TIME ? NO_TIME : t->max_event[i] - lateness(t);
+    if (t->max_event[i] == NO_TIME)
+        return NO_TIME;
+    int64_t seen = t->max_event[i];
+    if (i == JP_INPUT_DRAWS && t->n_draw_next) {
+        int64_t next = INT64_MAX;
+        for (size_t k = 0; k < t->n_draw_next; k++)
+            if (t->draw_next[k].next_ms < next)
+                next = t->draw_next[k].next_ms;
+        if (next != INT64_MAX && next - 1 > seen)
+            seen = next - 1;
+    }
+    return seen - lateness(t);
+}
+
+/* A draw of country at t_ms was applied: its next scheduled draw. */
+static void draw_applied(jp_task_t *t, const char *country, const jp_calendar_t *cal, int64_t t_ms)
+{
+    jp_draw_t next;
+    if (!cal || jp_calendar_next_draw(cal, t_ms, 0, &next) != 0)
+        return;
+    size_t k = 0;
+    while (k < t->n_draw_next && strcmp(t->draw_next[k].country, country) != 0)
+        k++;
+    if (k == t->n_draw_next) {
+        if (k == JP_TASK_MAX_DRAW_COUNTRIES || strlen(country) >= sizeof(t->draw_next[k].country))
+            return; /* more countries than tracked: the raw watermark only */
+        strcpy(t->draw_next[k].country, country);
+        t->draw_next[k].next_ms = next.time_ms;
+        t->n_draw_next++;
+    } else if (next.time_ms > t->draw_next[k].next_ms) {
+        t->draw_next[k].next_ms = next.time_ms;
+    }
+    t->meta_dirty = 1;
 }
 
 static void count(const jp_task_t *t, jp_input_t input, const char *what, const char *reason)
@@ -820,6 +866,15 @@ static int load_state(jp_task_t *t)
     t->timer_cursor = NO_TIME;
     if (jp_store_get(t->store, JP_CF_META, meta_clock, strlen(meta_clock), &v, &n) == 1)
         get_i64s(v, n, &t->timer_cursor, 1);
+    t->n_draw_next = 0;
+    if (jp_store_get(t->store, JP_CF_META, meta_draw_next, strlen(meta_draw_next), &v, &n) == 1)
+        for (const uint8_t *p = v; n >= 12 && t->n_draw_next < JP_TASK_MAX_DRAW_COUNTRIES;
+             p += 12, n -= 12) {
+            memcpy(t->draw_next[t->n_draw_next].country, p, 4);
+            t->draw_next[t->n_draw_next].country[3] = '\0';
+            get_i64s(p + 4, 8, &t->draw_next[t->n_draw_next].next_ms, 1);
+            t->n_draw_next++;
+        }
     facts_clear(t);
     cstate_clear(t);
     if (jp_store_scan(t->store, JP_CF_WINDOWS, NULL, 0, load_window, t) < 0 ||
@@ -1647,7 +1702,8 @@ static jp_task_result_t apply(jp_task_t *t, jp_task_record_t *rec, batch_slot_t 
         if (v.fixes & (1u << f))
             count(t, in, "corrected", jp_fix_name((jp_fix_t)f));
 
-    if (t->max_event[in] != NO_TIME && t_ms < t->max_event[in] - lateness(t) - grace(t))
+    int64_t wm = watermark(t, in);
+    if (wm != NO_TIME && t_ms < wm - grace(t))
         return dead_letter(t, rec, "LATE",
                            "event time is older than the partition's watermark minus grace");
     jp_recent_add(&t->recent[in], t_ms);
@@ -1697,6 +1753,8 @@ static jp_task_result_t apply(jp_task_t *t, jp_task_record_t *rec, batch_slot_t 
         return JP_TASK_FAILED;
     if (t_ms > t->max_event[in] || t->max_event[in] == NO_TIME)
         t->max_event[in] = t_ms;
+    if (in == JP_INPUT_DRAWS)
+        draw_applied(t, v.country->code, v.calendar, t_ms);
     t->counts[in].applied++;
     count(t, in, "applied", "OK");
     return close_windows(t) == 0 && run_facts(t) == 0 ? JP_TASK_APPLIED : JP_TASK_FAILED;
@@ -2045,6 +2103,14 @@ int jp_task_prepare_commit(jp_task_t *t, jp_store_dirty_cb fn, void *ctx, char *
         jp_store_put(t->store, JP_CF_META, meta_first, strlen(meta_first), fb, sizeof(fb));
         put_i64s(clk, &t->timer_cursor, 1);
         jp_store_put(t->store, JP_CF_META, meta_clock, strlen(meta_clock), clk, sizeof(clk));
+        uint8_t dn[12 * JP_TASK_MAX_DRAW_COUNTRIES];
+        for (size_t k = 0; k < t->n_draw_next; k++) {
+            memcpy(dn + 12 * k, t->draw_next[k].country, 4);
+            put_i64s(dn + 12 * k + 4, &t->draw_next[k].next_ms, 1);
+        }
+        if (t->n_draw_next)
+            jp_store_put(t->store, JP_CF_META, meta_draw_next, strlen(meta_draw_next), dn,
+                         12 * t->n_draw_next);
         uint8_t lost[8 * JP_INPUT__COUNT], recent[JP_INPUT__COUNT * JP_RECENT_WIRE_LEN];
         put_i64s(lost, t->lost, JP_INPUT__COUNT);
         jp_store_put(t->store, JP_CF_META, meta_lost, strlen(meta_lost), lost, sizeof(lost));

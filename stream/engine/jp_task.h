@@ -7,7 +7,11 @@
  *
  * Event time, per input partition. Each input partition i of the task has
  * its own watermark wm[i] = (highest event time seen in i) - allowed
- * lateness. A record is LATE when its event time is earlier than
+ * lateness; draws follow their countries' calendars, so the draws
+ * partition counts as seen up to just before the next scheduled draw of
+ * every country it has carried a draw of (a monthly draw alone on its
+ * partition does not hold the clock for a month). A record is LATE when its
+ * event time is earlier than
  * wm[i] - grace, judged before the record raises wm[i]; it goes to the
  * dead-letter topic. A window closes when every input partition that feeds
  * it has a watermark at or past window end + grace: hour and day windows
@@ -95,6 +99,8 @@ typedef struct jp_task_io_s {
 } jp_task_io_t;
 
 #define JP_TASK_MAX_PROCS 8
+/* Countries per task whose draw calendar advances the draws watermark. */
+#define JP_TASK_MAX_DRAW_COUNTRIES 16
 
 /* Called for every closed window, after its features were emitted. */
 typedef void (*jp_task_window_cb)(void *ctx, const jp_window_t *w, const jp_feature_vector_t *fv);

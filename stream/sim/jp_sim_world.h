@@ -108,6 +108,12 @@ typedef struct jp_sim_country_s {
         int policy; /* jp_sim_policy_t */
         int64_t fixed_minor;
         jp_conf_list_t schedule; /* jp_sim_schedule_entry_t, sorted by week */
+        /* recommendations: the schedule before this simulated week; then each
+         * draw's prize is the recommendation for it, taken loop_delay after
+         * its decision time (the engine decides once its clock passes the
+         * decision time, which needs records beyond it) */
+        int64_t warmup_weeks;
+        int64_t loop_delay_ms;
     } prize;
 
     /* Derived at load time. */

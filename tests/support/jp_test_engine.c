@@ -96,6 +96,21 @@ void jp_test_world_load(const char *path, jp_sim_world_t *w)
     assert_int_equal(rc, 0);
 }
 
+jp_sim_truth_t *jp_test_world_truth(const char *name, int64_t weeks, jp_sim_world_t *w)
+{
+    char path[1024], err[512];
+    snprintf(path, sizeof(path), "%s/configs/sim/%s.yaml", jp_test_src(), name);
+    jp_test_world_load(path, w);
+    jp_sim_options_t o = {0};
+    o.skip_encoding = 1;
+    o.weeks = weeks;
+    jp_sim_truth_t *truth = jp_sim_truth_new(w, (uint64_t)w->seed, jp_sim_weeks(w, &o));
+    assert_non_null(truth);
+    if (jp_sim_run(w, &o, truth, NULL, err, sizeof(err)) != 0)
+        fail_msg("simulate %s: %s", name, err);
+    return truth;
+}
+
 void jp_test_stack_simulate(jp_test_stack_t *s, const char *world, int weeks)
 {
     jp_sim_world_t w;

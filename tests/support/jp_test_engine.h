@@ -17,6 +17,7 @@
 
 #include "dev/jp_devstack.h"
 #include "engine/jp_engine.h"
+#include "sim/jp_sim_truth.h"
 #include "sim/jp_sim_world.h"
 
 typedef struct jp_test_stack_s {
@@ -38,6 +39,11 @@ int jp_test_stack_teardown(void **state);
 /* Loads a world file (path as given) into *w, printing every problem and
  * failing the test on any. Release with jp_sim_world_release. */
 void jp_test_world_load(const char *path, jp_sim_world_t *w);
+
+/* Loads the shipped world configs/sim/<name>.yaml into *w and runs
+ * `weeks` of it (0: the world's) in process - generated, nothing encoded -
+ * keeping the truth (jp_sim_truth_free). Fails the test on any error. */
+jp_sim_truth_t *jp_test_world_truth(const char *name, int64_t weeks, jp_sim_world_t *w);
 
 /* Produces `weeks` of a world file (relative to the repository root) into
  * the stack's input topics through jp_sim_producer, schemas registered in
