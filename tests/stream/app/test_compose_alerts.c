@@ -12,8 +12,8 @@
  *
  * The first 22 weeks (about 360k records), enough for GB's change, its
  * detection and the retrain after it (the restarted trainer needs
- * models.min_training, 28 days, after its change point): about 2 minutes
- * in the release build, 3 under ASan, on a busy two-core machine.
+ * models.min_training, 28 days, after its change point): 2-3 minutes in
+ * the release build, 4 under ASan, on a busy two-core machine.
  * Asserted:
  *   - false alarms (FIRING alerts that no change of their country
  *     documents): none before the first documented change (week 12), at
