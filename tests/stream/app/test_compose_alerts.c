@@ -22,7 +22,7 @@
  *     22 weeks of three countries). Measured: none. (Before the sales
  *     model's band carried the days of the month it had not seen, the
  *     29th read as a -17 sd miss and SE, which has no concept change,
- *     fired ConceptDrift on 2026-03-30 and after);
+ *     fired ConceptDrift 4 times in these weeks, once before week 12);
  *   - GB's elasticity change is detected by a ConceptDrift on GB's sales
  *     model, within two GB draw periods of the first prize move at or
  *     after the change (week 16, 2x -> 0.5x). At a steady prize a change
