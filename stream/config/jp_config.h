@@ -27,6 +27,13 @@ typedef struct jp_topic_conf_s {
 
 typedef enum { JP_GUARANTEE_AT_LEAST_ONCE, JP_GUARANTEE_EXACTLY_ONCE } jp_guarantee_t;
 
+/* What the engine does with an input record on a partition its country
+ * does not map to (topics.mispartitioned, docs/processor.md). */
+typedef enum { JP_MISPARTITIONED_REPARTITION, JP_MISPARTITIONED_DEAD_LETTER } jp_mispartitioned_t;
+
+/* How the engine writes its output keys (topics.output_key_format). */
+typedef enum { JP_KEY_FORMAT_STRING, JP_KEY_FORMAT_AVRO } jp_key_format_t;
+
 typedef struct jp_config_s {
     char *path;            /* the processor file */
     jp_conf_props_t kafka; /* librdkafka properties, passed through */
@@ -36,6 +43,9 @@ typedef struct jp_config_s {
         int64_t output_partitions;
         char *dlq_suffix;       /* <input>.dlq */
         char *changelog_prefix; /* jackpot.<store>-changelog */
+        int input_partitioner;  /* jp_partitioner_t the producers of the inputs use */
+        int mispartitioned;     /* jp_mispartitioned_t */
+        int output_key_format;  /* jp_key_format_t */
     } topics;
     struct {
         char *url;
