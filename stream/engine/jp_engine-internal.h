@@ -18,6 +18,14 @@
  *   jp_engine_commit.c   the commit protocol and the rewind to the last commit
  *   jp_engine_loop.c     jp_engine_run: polling, handing records over, seeks
  *   jp_engine_status.c   record counters, lag, the status JSON and totals
+ *   jp_engine_repartition.c  the repartition topic: copies out, the stream in
+ *   jp_engine_metrics.c  operators' metrics: producer, rebalances, RocksDB,
+ *                        event-time lag, end-to-end latency, readiness
+ *
+ * Streams. A task reads its three input partitions and, when mispartitioned
+ * records are repartitioned, its partition of the repartition topic: stream
+ * JP_STREAM_REPARTITION, after the inputs. Positions, rewinds, commits and
+ * restores treat the four alike (jp_engine_stream_*).
  */
 #ifndef JP_ENGINE_INTERNAL_H
 #define JP_ENGINE_INTERNAL_H
@@ -41,6 +49,10 @@ extern const jp_cf_t jp_engine_changelog_cfs[N_CHANGELOG];
 #define REOPEN_DEADLINE_MS 120000
 #define REOPEN_BACKOFF_MS  500
 #define RESEEK_AFTER_MS    2000 /* a rewind's first record not seen by then: seek again */
+
+/* The task's streams: the inputs, then the repartition topic's partition. */
+#define JP_STREAM_REPARTITION JP_INPUT__COUNT
+#define N_STREAMS             (JP_INPUT__COUNT + 1)
 
 #define WANT_NONE       (-1)
 #define WANT_UNRESOLVED (-2) /* rewound to the beginning, low watermark not yet known */
@@ -80,7 +92,7 @@ struct jp_engine_s {
     /* Messages polled and not yet handed to their tasks (see drain). */
     rd_kafka_message_t *polled[JP_TASK_BATCH_MAX];
     size_t n_polled;
-    rewind_t rewind[MAX_TASKS][JP_INPUT__COUNT];
+    rewind_t rewind[MAX_TASKS][N_STREAMS];
     int64_t cl_reached[MAX_TASKS][JP_CF__COUNT];
     rd_kafka_resp_err_t delivery_err;
     volatile sig_atomic_t stop;
@@ -101,6 +113,12 @@ struct jp_engine_s {
     int ready;
     jp_engine_totals_t totals;
     int64_t windows_closed;
+    /* the repartition topic (jp_engine_repartition.c); "" when off */
+    char repartition[300];
+    rd_kafka_topic_t *rkt_repartition;
+    jp_counter_t *repartition_invalid;
+    /* operators' metrics (jp_engine_metrics.c) */
+    struct jp_engine_metrics_s *om;
 };
 
 /* ---- jp_engine_io.c ---- */
@@ -112,6 +130,10 @@ void jp_engine_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque);
 int jp_engine_produce(jp_engine_t *e, rd_kafka_topic_t *rkt, int partition, const void *key,
                       size_t klen, const void *val, size_t vlen, rd_kafka_headers_t *hdrs,
                       void *opaque);
+/* The same with the record's timestamp (0: now). */
+int jp_engine_produce_at(jp_engine_t *e, rd_kafka_topic_t *rkt, int partition, const void *key,
+                         size_t klen, const void *val, size_t vlen, rd_kafka_headers_t *hdrs,
+                         void *opaque, int64_t timestamp_ms);
 /* jp_task_io_t hooks (ctx: the engine). */
 int jp_engine_io_features(void *ctx, int partition, const char *key, const void *value, size_t len);
 int jp_engine_io_dead_letter(void *ctx, int partition, const jp_task_record_t *rec,
@@ -129,8 +151,9 @@ jp_task_t *jp_engine_open_task(jp_engine_t *e, int p, char *errstr, size_t errst
 void jp_engine_close_task(jp_engine_t *e, int p);
 
 /* ---- jp_engine_restore.c ---- */
-/* Restores task t from its changelogs, skipping records beyond committed. */
-int jp_engine_restore_task(jp_engine_t *e, jp_task_t *t, const int64_t committed[JP_INPUT__COUNT],
+/* Restores task t from its changelogs, skipping records beyond committed
+ * (one offset per stream). */
+int jp_engine_restore_task(jp_engine_t *e, jp_task_t *t, const int64_t committed[N_STREAMS],
                            char *errstr, size_t errstr_size);
 
 /* ---- jp_engine_commit.c ---- */
@@ -140,10 +163,47 @@ int jp_engine_commit(jp_engine_t *e);
 void jp_engine_rewind_all(jp_engine_t *e, const char *why);
 
 /* ---- jp_engine_loop.c ---- */
-/* Seeks input i of task p back to off (< 0: the beginning). */
-void jp_engine_seek_back(jp_engine_t *e, int p, jp_input_t i, int64_t off);
+/* Seeks stream i of task p back to off (< 0: the beginning). */
+void jp_engine_seek_back(jp_engine_t *e, int p, int i, int64_t off);
 /* Hands the messages polled so far to their tasks. */
 void jp_engine_hand_over_polled(jp_engine_t *e);
+
+/* ---- jp_engine_repartition.c ---- */
+/* Names the repartition topic (e->repartition, "" when off). */
+void jp_engine_repartition_init(jp_engine_t *e);
+/* How many streams a task reads: the inputs, plus the repartition topic's
+ * partition when it is on. */
+int jp_engine_n_streams(const jp_engine_t *e);
+/* The topic of stream s. */
+const char *jp_engine_stream_topic(const jp_engine_t *e, int s);
+/* The stream of a topic, or N_STREAMS if it is none of the task's. */
+int jp_engine_stream_of(const jp_engine_t *e, const char *topic);
+/* Next offset of stream s of task t (-1: none), and setting it. */
+int64_t jp_engine_stream_offset(const jp_task_t *t, int s);
+void jp_engine_set_stream_offset(jp_task_t *t, int s, int64_t off);
+/* The task's view of message m of stream s; 0, or -1 for a copy without a
+ * readable source header (counted, logged; it is skipped). */
+int jp_engine_stream_record(jp_engine_t *e, const rd_kafka_message_t *m, int s,
+                            jp_task_record_t *out);
+/* jp_task_io_t's repartition hook (ctx: the engine). */
+int jp_engine_io_repartition(void *ctx, int partition, int home, const jp_task_record_t *rec);
+
+/* ---- jp_engine_metrics.c ---- */
+/* Creates every family (zero) at start; 0 or -1. */
+int jp_engine_metrics_init(jp_engine_t *e);
+void jp_engine_metrics_free(jp_engine_t *e);
+/* Per commit (engine thread): RocksDB, event-time lag, readiness, and the
+ * end-to-end latency of the records the commit covered. */
+void jp_engine_metrics_commit(jp_engine_t *e, int64_t commit_ms, int ready);
+/* Every record handed to a task (for the end-to-end latency). */
+void jp_engine_metrics_record(jp_engine_t *e, int64_t timestamp_ms);
+/* Records handed over since the last commit are not committed (rewind). */
+void jp_engine_metrics_rewound(jp_engine_t *e);
+/* A rebalance callback took duration_ms. */
+void jp_engine_metrics_rebalance(jp_engine_t *e, const char *event, int64_t duration_ms);
+/* A delivery failed; the loop's sample of the producer queue. */
+void jp_engine_metrics_delivery_error(jp_engine_t *e);
+void jp_engine_metrics_poll(jp_engine_t *e);
 
 /* ---- jp_engine_status.c ---- */
 /* The records counter of (input, what, reason); what and reason are

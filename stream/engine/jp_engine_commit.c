@@ -17,7 +17,8 @@
 typedef struct {
     jp_engine_t *e;
     int p;
-    uint8_t offsets[8 * JP_INPUT__COUNT];
+    uint8_t offsets[8 * N_STREAMS]; /* the inputs', then the repartition stream's */
+    size_t offsets_len;
     int failed;
 } changelog_ctx_t;
 
@@ -26,7 +27,7 @@ static int changelog_cb(void *ctx, int cf, const void *key, size_t klen, const v
 {
     changelog_ctx_t *c = ctx;
     rd_kafka_headers_t *h = rd_kafka_headers_new(1);
-    rd_kafka_header_add(h, HDR_OFFSETS, -1, c->offsets, sizeof(c->offsets));
+    rd_kafka_header_add(h, HDR_OFFSETS, -1, c->offsets, (ssize_t)c->offsets_len);
     if (jp_engine_produce(c->e, c->e->rkt_changelog[cf], c->p, key, klen, val, val ? vlen : 0, h,
                           jp_engine_changelog_opaque(c->p, cf)) != 0) {
         c->failed = 1;
@@ -48,9 +49,9 @@ int jp_engine_commit(jp_engine_t *e)
         if (!t)
             continue;
         any = 1;
-        changelog_ctx_t c = {e, p, {0}, 0};
-        for (int i = 0; i < JP_INPUT__COUNT; i++) {
-            uint64_t u = (uint64_t)jp_task_next_offset(t, (jp_input_t)i);
+        changelog_ctx_t c = {e, p, {0}, 8 * (size_t)jp_engine_n_streams(e), 0};
+        for (int i = 0; i < jp_engine_n_streams(e); i++) {
+            uint64_t u = (uint64_t)jp_engine_stream_offset(t, i);
             for (int b = 0; b < 8; b++)
                 c.offsets[8 * i + b] = (uint8_t)(u >> (56 - 8 * b));
         }
@@ -71,12 +72,13 @@ int jp_engine_commit(jp_engine_t *e)
     }
     /* (3) the commit point */
     rd_kafka_topic_partition_list_t *l =
-        rd_kafka_topic_partition_list_new(JP_INPUT__COUNT * e->n_partitions);
+        rd_kafka_topic_partition_list_new(N_STREAMS * e->n_partitions);
     for (int p = 0; p < e->n_partitions; p++)
-        for (int i = 0; e->tasks[p] && i < JP_INPUT__COUNT; i++) {
-            int64_t off = jp_task_next_offset(e->tasks[p], (jp_input_t)i);
+        for (int i = 0; e->tasks[p] && i < jp_engine_n_streams(e); i++) {
+            int64_t off = jp_engine_stream_offset(e->tasks[p], i);
             if (off >= 0)
-                rd_kafka_topic_partition_list_add(l, e->topics[i], p)->offset = off;
+                rd_kafka_topic_partition_list_add(l, jp_engine_stream_topic(e, i), p)->offset =
+                    off;
         }
     rd_kafka_resp_err_t cerr =
         l->cnt ? rd_kafka_commit(e->leader, l, 0) : RD_KAFKA_RESP_ERR_NO_ERROR;
@@ -113,6 +115,7 @@ int jp_engine_commit(jp_engine_t *e)
     jp_counter_add(e->commits, 1);
     e->last_commit_ms = t1;
     jp_engine_update_status(e);
+    jp_engine_metrics_commit(e, t1, jp_engine_ready(e));
     return 0;
 }
 
@@ -124,6 +127,7 @@ void jp_engine_rewind_all(jp_engine_t *e, const char *why)
     char errstr[512];
     jp_log_warn("engine", "rewinding every task to the last commit: %s", why);
     jp_counter_add(e->rewinds, 1);
+    jp_engine_metrics_rewound(e);
     rd_kafka_purge(e->producer, RD_KAFKA_PURGE_F_QUEUE);
     rd_kafka_flush(e->producer, 10000);
     for (int p = 0; p < e->n_partitions; p++) {
@@ -136,9 +140,8 @@ void jp_engine_rewind_all(jp_engine_t *e, const char *why)
             e->stop = 1;
             continue;
         }
-        for (int i = 0; i < JP_INPUT__COUNT; i++)
-            jp_engine_seek_back(e, p, (jp_input_t)i,
-                                jp_task_next_offset(e->tasks[p], (jp_input_t)i));
+        for (int i = 0; i < jp_engine_n_streams(e); i++)
+            jp_engine_seek_back(e, p, i, jp_engine_stream_offset(e->tasks[p], i));
     }
     e->delivery_err = RD_KAFKA_RESP_ERR_NO_ERROR;
     usleep(200000); /* let a transient broker fault pass before trying again */

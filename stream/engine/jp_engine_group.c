@@ -3,7 +3,7 @@
  * opens the tasks of assigned sales partitions (store, restore, positions)
  * and closes revoked or lost ones, committing first when the revocation
  * is orderly; the follower consumer's assignment of the tasks' customers
- * and draws partitions follows incrementally.
+ * and draws partitions (and repartition partition) follows incrementally.
  */
 #include "jp_engine-internal.h"
 
@@ -20,12 +20,13 @@ static jp_task_t *open_task_once(jp_engine_t *e, int p, char *errstr, size_t err
     jp_task_t *t = jp_task_open(&e->env, e->serde, p, e->state_dir, errstr, errstr_size);
     if (!t)
         return NULL;
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(JP_INPUT__COUNT);
-    for (int i = 0; i < JP_INPUT__COUNT; i++)
-        rd_kafka_topic_partition_list_add(l, e->topics[i], p);
+    int ns = jp_engine_n_streams(e);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(ns);
+    for (int i = 0; i < ns; i++)
+        rd_kafka_topic_partition_list_add(l, jp_engine_stream_topic(e, i), p);
     rd_kafka_resp_err_t err = rd_kafka_committed(e->leader, l, 10000);
-    int64_t committed[JP_INPUT__COUNT];
-    for (int i = 0; i < JP_INPUT__COUNT; i++)
+    int64_t committed[N_STREAMS] = {-1, -1, -1, -1};
+    for (int i = 0; i < ns; i++)
         committed[i] = err ? -1 : l->elems[i].offset < 0 ? -1 : l->elems[i].offset;
     rd_kafka_topic_partition_list_destroy(l);
     if (err) {
@@ -34,8 +35,8 @@ static jp_task_t *open_task_once(jp_engine_t *e, int p, char *errstr, size_t err
         return NULL;
     }
     e->restoring = 1;
-    for (int i = 0; i < JP_INPUT__COUNT; i++)
-        jp_task_set_next_offset(t, (jp_input_t)i, committed[i]);
+    for (int i = 0; i < ns; i++)
+        jp_engine_set_stream_offset(t, i, committed[i]);
     int rc = 0;
     rc = jp_engine_restore_task(e, t, committed, errstr, errstr_size);
     if (rc == 0)
@@ -47,7 +48,7 @@ static jp_task_t *open_task_once(jp_engine_t *e, int p, char *errstr, size_t err
     }
     for (int i = 0; i < JP_CF__COUNT; i++)
         e->cl_reached[p][i] = jp_task_changelog_offset(t, (jp_cf_t)i);
-    for (int i = 0; i < JP_INPUT__COUNT; i++)
+    for (int i = 0; i < N_STREAMS; i++)
         e->rewind[p][i].want = WANT_NONE;
     return t;
 }
@@ -70,7 +71,8 @@ jp_task_t *jp_engine_open_task(jp_engine_t *e, int p, char *errstr, size_t errst
 
 /* ---- assignment ------------------------------------------------------------------------- */
 
-/* The follower's customers-p / draws-p for the task partitions in parts,
+/* The follower's customers-p / draws-p (and repartition-p) for the task
+ * partitions in parts,
  * added (at the tasks' positions) or removed incrementally: replacing the
  * whole assignment would stop and restart every partition's fetcher at
  * each rebalance, and back-to-back stops trip a race in librdkafka's
@@ -78,14 +80,14 @@ jp_task_t *jp_engine_open_task(jp_engine_t *e, int p, char *errstr, size_t errst
  * 2026; Debian 12 ships 2.0.2). */
 static void follower_update(jp_engine_t *e, const rd_kafka_topic_partition_list_t *parts, int add)
 {
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(2 * parts->cnt);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(3 * parts->cnt);
     for (int k = 0; k < parts->cnt; k++) {
         int p = parts->elems[k].partition;
         if (p < 0 || p >= e->n_partitions || (add && !e->tasks[p]))
             continue;
-        for (int i = JP_INPUT_CUSTOMERS; i <= JP_INPUT_DRAWS; i++) {
-            int64_t off = add ? jp_task_next_offset(e->tasks[p], (jp_input_t)i) : -1;
-            rd_kafka_topic_partition_list_add(l, e->topics[i], p)->offset =
+        for (int i = JP_INPUT_CUSTOMERS; i < jp_engine_n_streams(e); i++) {
+            int64_t off = add ? jp_engine_stream_offset(e->tasks[p], i) : -1;
+            rd_kafka_topic_partition_list_add(l, jp_engine_stream_topic(e, i), p)->offset =
                 off >= 0 ? off : RD_KAFKA_OFFSET_BEGINNING;
         }
     }
@@ -119,6 +121,10 @@ void jp_engine_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 {
     jp_engine_t *e = opaque;
     char errstr[512];
+    int64_t t0 = jp_clock_now_ms();
+    const char *event = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS ? "assign"
+                        : rd_kafka_assignment_lost(rk)               ? "lost"
+                                                                     : "revoke";
     jp_engine_hand_over_polled(e);
     /* NULL while the consumer closes outside a group generation. */
     const char *proto = rd_kafka_rebalance_protocol(rk);
@@ -166,4 +172,5 @@ void jp_engine_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     }
     rd_kafka_topic_partition_list_destroy(changed);
     count_tasks(e);
+    jp_engine_metrics_rebalance(e, event, jp_clock_now_ms() - t0);
 }

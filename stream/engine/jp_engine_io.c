@@ -28,6 +28,7 @@ void jp_engine_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     if (m->err) {
         if (!e->delivery_err)
             e->delivery_err = m->err;
+        jp_engine_metrics_delivery_error(e);
         jp_log_error("engine", "delivery to %s [%d] failed: %s", rd_kafka_topic_name(m->rkt),
                      m->partition, rd_kafka_err2str(m->err));
         return;
@@ -45,12 +46,19 @@ int jp_engine_produce(jp_engine_t *e, rd_kafka_topic_t *rkt, int partition, cons
                       size_t klen, const void *val, size_t vlen, rd_kafka_headers_t *hdrs,
                       void *opaque)
 {
+    return jp_engine_produce_at(e, rkt, partition, key, klen, val, vlen, hdrs, opaque, 0);
+}
+
+int jp_engine_produce_at(jp_engine_t *e, rd_kafka_topic_t *rkt, int partition, const void *key,
+                         size_t klen, const void *val, size_t vlen, rd_kafka_headers_t *hdrs,
+                         void *opaque, int64_t timestamp_ms)
+{
     for (;;) {
-        rd_kafka_resp_err_t err =
-            rd_kafka_producev(e->producer, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(partition),
-                              RD_KAFKA_V_KEY(key, klen), RD_KAFKA_V_VALUE((void *)val, vlen),
-                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
-                              RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+        rd_kafka_resp_err_t err = rd_kafka_producev(
+            e->producer, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(partition),
+            RD_KAFKA_V_KEY(key, klen), RD_KAFKA_V_VALUE((void *)val, vlen),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
+            RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_TIMESTAMP(timestamp_ms), RD_KAFKA_V_END);
         if (!err)
             return 0;
         if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
@@ -100,9 +108,11 @@ int jp_engine_io_dead_letter(void *ctx, int partition, const jp_task_record_t *r
     rd_kafka_header_add(h, "jp.error.class", -1, error_class, -1);
     rd_kafka_header_add(h, "jp.error.message", -1, message, -1);
     rd_kafka_header_add(h, "jp.source.topic", -1, e->topics[rec->input], -1);
-    snprintf(num, sizeof(num), "%d", partition);
+    /* A copy names where it was first read (its source header too). */
+    snprintf(num, sizeof(num), "%d", rec->via_repartition ? rec->src_partition : partition);
     rd_kafka_header_add(h, "jp.source.partition", -1, num, -1);
-    snprintf(num, sizeof(num), "%lld", (long long)rec->offset);
+    snprintf(num, sizeof(num), "%lld",
+             (long long)(rec->via_repartition ? rec->src_offset : rec->offset));
     rd_kafka_header_add(h, "jp.source.offset", -1, num, -1);
     snprintf(num, sizeof(num), "%lld", (long long)rec->timestamp_ms);
     rd_kafka_header_add(h, "jp.source.timestamp", -1, num, -1);

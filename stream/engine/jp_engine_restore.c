@@ -14,17 +14,20 @@
 
 /* ---- restore ------------------------------------------------------------------------- */
 
-/* Input offsets from a changelog record's header; -1 if absent. */
-static int header_offsets(const rd_kafka_message_t *m, int64_t out[JP_INPUT__COUNT])
+/* Stream offsets from a changelog record's header; -1 if absent. A header
+ * of the inputs only (written without a repartition stream) leaves the
+ * repartition stream's at -1. */
+static int header_offsets(const rd_kafka_message_t *m, int64_t out[N_STREAMS])
 {
     rd_kafka_headers_t *h;
     const void *v;
     size_t n;
     if (rd_kafka_message_headers(m, &h) || rd_kafka_header_get_last(h, HDR_OFFSETS, &v, &n) ||
-        n != 8 * JP_INPUT__COUNT)
+        (n != 8 * JP_INPUT__COUNT && n != 8 * N_STREAMS))
         return -1;
     const uint8_t *p = v;
-    for (int i = 0; i < JP_INPUT__COUNT; i++) {
+    out[JP_STREAM_REPARTITION] = -1;
+    for (size_t i = 0; i < n / 8; i++) {
         uint64_t u = 0;
         for (int b = 0; b < 8; b++)
             u = (u << 8) | p[8 * i + b];
@@ -47,7 +50,7 @@ static int changelog_cf_of(const jp_engine_t *e, const char *topic)
  * assign-to-first-fetch latency once per store. Records of different
  * stores interleave; each store's order is kept, which is all the restore
  * needs (stores are independent). */
-int jp_engine_restore_task(jp_engine_t *e, jp_task_t *t, const int64_t committed[JP_INPUT__COUNT],
+int jp_engine_restore_task(jp_engine_t *e, jp_task_t *t, const int64_t committed[N_STREAMS],
                            char *errstr, size_t errstr_size)
 {
     int p = jp_task_partition(t);
@@ -102,13 +105,13 @@ int jp_engine_restore_task(jp_engine_t *e, jp_task_t *t, const int64_t committed
         }
         int cf = m->err ? -1 : changelog_cf_of(e, rd_kafka_topic_name(m->rkt));
         if (cf >= 0 && m->partition == p && m->offset > last[cf] && m->offset < hi[cf]) {
-            int64_t offs[JP_INPUT__COUNT];
+            int64_t offs[N_STREAMS];
             int beyond = 0;
             /* committed -1 (nothing committed for that input yet) is a
              * limit too: a record that saw any of that input belongs to
              * a batch whose commit failed. */
             if (header_offsets(m, offs) == 0)
-                for (int i = 0; i < JP_INPUT__COUNT; i++)
+                for (int i = 0; i < jp_engine_n_streams(e); i++)
                     beyond |= offs[i] > (committed[i] >= 0 ? committed[i] : -1);
             if (beyond) {
                 skipped[cf]++;

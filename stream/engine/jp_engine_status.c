@@ -80,6 +80,28 @@ static void add_open_window(void *ctx, const jp_window_t *w)
     json_array_append_new(json_object_get(c, "open"), win);
 }
 
+/* Records behind the end of stream i of partition p, from the consumer's
+ * cached watermarks; its gauge is set (0 for a task this instance does
+ * not own, so a revoked task's lag does not stay behind). */
+static int64_t stream_lag(jp_engine_t *e, int p, int i)
+{
+    int64_t l = 0;
+    if (e->tasks[p]) {
+        int64_t lo = 0, hi = 0, next = jp_engine_stream_offset(e->tasks[p], i);
+        rd_kafka_get_watermark_offsets(i == 0 ? e->leader : e->follower,
+                                       jp_engine_stream_topic(e, i), p, &lo, &hi);
+        l = hi - (next >= 0 ? next : lo);
+        l = l > 0 ? l : 0;
+    }
+    char labels[400], topic[300];
+    jp_metrics_label_escape(topic, sizeof(topic), jp_engine_stream_topic(e, i));
+    snprintf(labels, sizeof(labels), "topic=\"%s\",partition=\"%d\"", topic, p);
+    jp_gauge_set(jp_metrics_gauge(e->metrics, "jackpot_consumer_lag_records",
+                                  "Records behind the end of the input partition", labels),
+                 (double)l);
+    return l;
+}
+
 void jp_engine_update_status(jp_engine_t *e)
 {
     json_t *root = json_object(), *tasks = json_array();
@@ -88,31 +110,29 @@ void jp_engine_update_status(jp_engine_t *e)
     int64_t lag = 0;
     for (int p = 0; p < e->n_partitions; p++) {
         jp_task_t *t = e->tasks[p];
-        if (!t)
+        if (!t) {
+            for (int i = 0; i < jp_engine_n_streams(e); i++)
+                stream_lag(e, p, i);
             continue;
+        }
         tot.tasks++;
         json_t *tj = json_object(), *inputs = json_array();
         json_object_set_new(tj, "partition", json_integer(p));
         for (int i = 0; i < JP_INPUT__COUNT; i++) {
             jp_task_counts_t c;
+            jp_task_repartition_counts_t rc;
             jp_task_counts(t, (jp_input_t)i, &c);
+            jp_task_repartition_counts(t, (jp_input_t)i, &rc);
             tot.consumed += c.consumed;
             tot.applied += c.applied;
             tot.dead_lettered += c.dead_lettered;
             tot.duplicates += c.duplicates;
             tot.late += c.late;
-            int64_t lo = 0, hi = 0, next = jp_task_next_offset(t, (jp_input_t)i);
-            rd_kafka_get_watermark_offsets(i == 0 ? e->leader : e->follower, e->topics[i], p, &lo,
-                                           &hi);
-            int64_t l = hi - (next >= 0 ? next : lo);
-            if (l > 0)
-                lag += l;
-            char labels[400], topic[300];
-            jp_metrics_label_escape(topic, sizeof(topic), e->topics[i]);
-            snprintf(labels, sizeof(labels), "topic=\"%s\",partition=\"%d\"", topic, p);
-            jp_gauge_set(jp_metrics_gauge(e->metrics, "jackpot_consumer_lag_records",
-                                          "Records behind the end of the input partition", labels),
-                         l > 0 ? (double)l : 0.0);
+            tot.repartitioned += rc.repartitioned;
+            tot.received += rc.received;
+            int64_t next = jp_task_next_offset(t, (jp_input_t)i);
+            int64_t l = stream_lag(e, p, i);
+            lag += l;
             json_t *ij = json_object();
             json_object_set_new(ij, "topic", json_string(e->topics[i]));
             json_object_set_new(ij, "next_offset", json_integer(next));
@@ -122,10 +142,22 @@ void jp_engine_update_status(jp_engine_t *e)
             json_object_set_new(ij, "dead_lettered", json_integer(c.dead_lettered));
             json_object_set_new(ij, "duplicates", json_integer(c.duplicates));
             json_object_set_new(ij, "late", json_integer(c.late));
-            json_object_set_new(ij, "lag", json_integer(l > 0 ? l : 0));
+            json_object_set_new(ij, "repartitioned", json_integer(rc.repartitioned));
+            json_object_set_new(ij, "received", json_integer(rc.received));
+            json_object_set_new(ij, "replays", json_integer(rc.replays));
+            json_object_set_new(ij, "lag", json_integer(l));
             json_array_append_new(inputs, ij);
         }
         json_object_set_new(tj, "inputs", inputs);
+        if (jp_engine_n_streams(e) > JP_STREAM_REPARTITION) {
+            int64_t l = stream_lag(e, p, JP_STREAM_REPARTITION);
+            lag += l;
+            json_t *rj = json_object();
+            json_object_set_new(rj, "topic", json_string(e->repartition));
+            json_object_set_new(rj, "next_offset", json_integer(jp_task_repartition_offset(t)));
+            json_object_set_new(rj, "lag", json_integer(l));
+            json_object_set_new(tj, "repartition", rj);
+        }
         json_array_append_new(tasks, tj);
         jp_task_foreach_open_window(t, add_open_window, &oc);
         for (size_t k = 0; k < e->cfg->n_countries; k++) {

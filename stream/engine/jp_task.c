@@ -60,6 +60,7 @@ static const char *const local_in = "local/in";
 static const char *const local_cl = "local/cl";
 static const char *const meta_first = "first";
 static const char *const meta_clock = "clk";
+static const char *const meta_repartition = "rp";
 
 /* A fact waiting for the clock (jp_proc.h): a closed window's
  * FeatureVector, kept in meta under its delivery key
@@ -148,6 +149,7 @@ struct jp_task_s {
     int64_t timer_cursor; /* timers have run up to here; NO_TIME: not started */
     int64_t last_clock;
     jp_avro_arena_t fact_arena;
+    jp_partition_state_t rp; /* the repartition stream (jp_partition.h) */
 };
 
 /* ---- helpers ------------------------------------------------------------- */
@@ -464,7 +466,9 @@ static int procs_record(jp_task_t *t, const jp_task_record_t *rec, const event_t
 {
     if (t->first_event[rec->input] == NO_TIME) {
         t->first_event[rec->input] = t_ms;
-        t->first_offset[rec->input] = rec->offset;
+        /* A copy's offset is not one of the input partition's. */
+        if (!rec->via_repartition)
+            t->first_offset[rec->input] = rec->offset;
         t->meta_dirty = 1;
     }
     jp_proc_record_t r = {rec->input, rec->offset, t_ms, country, token ? token : "", {NULL}};
@@ -579,6 +583,15 @@ static int load_state(jp_task_t *t)
     t->timer_cursor = NO_TIME;
     if (jp_store_get(t->store, JP_CF_META, meta_clock, strlen(meta_clock), &v, &n) == 1)
         get_i64s(v, n, &t->timer_cursor, 1);
+    int64_t rp_next = t->rp.next_offset; /* a position, not state: the engine's */
+    jp_partition_state_reset(&t->rp);
+    t->rp.next_offset = rp_next;
+    if (jp_store_get(t->store, JP_CF_META, meta_repartition, strlen(meta_repartition), &v, &n) ==
+            1 &&
+        jp_partition_state_decode(&t->rp, v, n) != 0)
+        jp_log_error("task", "task %d: the repartition state does not decode: replays of "
+                             "copies may be applied again",
+                     t->partition);
     facts_clear(t);
     if (jp_store_scan(t->store, JP_CF_WINDOWS, NULL, 0, load_window, t) < 0 ||
         jp_store_scan(t->store, JP_CF_META, "car/", 4, load_carried, t) < 0 ||
@@ -606,7 +619,8 @@ jp_task_t *jp_task_open(const jp_task_env_t *env, jp_serde_t *serde, int partiti
     jp_avro_arena_init(&t->fact_arena);
     t->batch = malloc(JP_TASK_BATCH_MAX * sizeof(*t->batch));
     t->batch_tokens = malloc(JP_TASK_BATCH_MAX * sizeof(*t->batch_tokens));
-    if (!t->batch || !t->batch_tokens) {
+    if (!t->batch || !t->batch_tokens ||
+        jp_partition_state_init(&t->rp, env->partition.n_partitions) != 0) {
         snprintf(errstr, errstr_size, "out of memory");
         jp_task_close(t);
         return NULL;
@@ -649,6 +663,7 @@ void jp_task_close(jp_task_t *t)
     facts_clear(t);
     free(t->facts);
     jp_avro_arena_free(&t->fact_arena);
+    jp_partition_state_free(&t->rp);
     jp_store_close(t->store);
     free(t);
 }
@@ -671,6 +686,24 @@ void jp_task_set_next_offset(jp_task_t *t, jp_input_t input, int64_t offset)
 void jp_task_counts(const jp_task_t *t, jp_input_t input, jp_task_counts_t *out)
 {
     *out = t->counts[input];
+}
+
+void jp_task_repartition_counts(const jp_task_t *t, jp_input_t input,
+                                jp_task_repartition_counts_t *out)
+{
+    out->repartitioned = t->rp.repartitioned[input];
+    out->received = t->rp.received[input];
+    out->replays = t->rp.replays[input];
+}
+
+int64_t jp_task_repartition_offset(const jp_task_t *t)
+{
+    return t->rp.next_offset;
+}
+
+void jp_task_set_repartition_offset(jp_task_t *t, int64_t offset)
+{
+    t->rp.next_offset = offset;
 }
 
 int64_t jp_task_watermark(const jp_task_t *t, jp_input_t input)
@@ -939,6 +972,49 @@ static jp_task_result_t dead_letter(jp_task_t *t, jp_task_record_t *rec, const c
     return JP_TASK_DEAD_LETTERED;
 }
 
+/* ---- partitioning (jp_partition.h) ---------------------------------------- */
+
+/* A copy from the repartition topic: JP_TASK_APPLIED when it is to be
+ * processed like a record of its input, or what to answer instead. */
+static jp_task_result_t admit_copy(jp_task_t *t, const jp_task_record_t *rec,
+                                   const batch_slot_t *b)
+{
+    if (t->rp.next_offset >= 0 && rec->offset < t->rp.next_offset)
+        return JP_TASK_SKIPPED;
+    if (b->err == JP_SERDE_REGISTRY_UNAVAILABLE)
+        return JP_TASK_RETRY;
+    t->rp.next_offset = rec->offset + 1;
+    if (jp_partition_state_admit(&t->rp, rec->input, rec->src_partition, rec->src_offset)) {
+        count(t, rec->input, "repartition_replays", "MISPARTITIONED");
+        return JP_TASK_SKIPPED;
+    }
+    count(t, rec->input, "repartition_received", "MISPARTITIONED");
+    return JP_TASK_APPLIED;
+}
+
+/* A valid record of another task's country: to its home through the
+ * repartition topic, or dead-lettered. A copy that is no home's either
+ * (the partition count changed under it) is dead-lettered, never sent
+ * round again. */
+static jp_task_result_t away(jp_task_t *t, jp_task_record_t *rec, int home)
+{
+    if (rec->via_repartition || t->env->partition.dead_letter || !t->env->io.repartition) {
+        char msg[160];
+        snprintf(msg, sizeof(msg),
+                 "partition %d, but the %s partitioner maps the country to partition %d of %d",
+                 rec->via_repartition ? rec->src_partition : t->partition,
+                 jp_partitioner_name(t->env->partition.partitioner), home,
+                 t->env->partition.n_partitions);
+        return dead_letter(t, rec, "MISPARTITIONED", msg);
+    }
+    t->rp.repartitioned[rec->input]++;
+    t->rp.dirty = 1;
+    count(t, rec->input, "repartitioned", "MISPARTITIONED");
+    if (t->env->io.repartition(t->env->io.ctx, t->partition, home, rec) != 0)
+        return JP_TASK_FAILED;
+    return JP_TASK_REPARTITIONED;
+}
+
 /* 1 if (input, id) was seen within the dedupe horizon; records it if not.
  * -1 if out of memory. */
 static int seen_before(jp_task_t *t, jp_input_t input, const jp_avro_str_t *id, int64_t t_ms)
@@ -993,12 +1069,18 @@ static const jp_avro_str_t *customer_id(const jp_task_record_t *rec, const batch
 static jp_task_result_t apply(jp_task_t *t, jp_task_record_t *rec, batch_slot_t *b)
 {
     jp_input_t in = rec->input;
-    if (t->next_offset[in] >= 0 && rec->offset < t->next_offset[in])
-        return JP_TASK_SKIPPED;
-    if (b->err == JP_SERDE_REGISTRY_UNAVAILABLE)
-        return JP_TASK_RETRY;
-    t->next_offset[in] = rec->offset + 1;
-    t->counts[in].consumed++;
+    if (rec->via_repartition) {
+        jp_task_result_t r = admit_copy(t, rec, b);
+        if (r != JP_TASK_APPLIED)
+            return r;
+    } else {
+        if (t->next_offset[in] >= 0 && rec->offset < t->next_offset[in])
+            return JP_TASK_SKIPPED;
+        if (b->err == JP_SERDE_REGISTRY_UNAVAILABLE)
+            return JP_TASK_RETRY;
+        t->next_offset[in] = rec->offset + 1;
+        t->counts[in].consumed++;
+    }
     t->meta_dirty = 1;
     if (b->err != JP_SERDE_OK)
         return dead_letter(t, rec, jp_serde_err_name(b->err), b->msg);
@@ -1034,6 +1116,9 @@ static jp_task_result_t apply(jp_task_t *t, jp_task_record_t *rec, batch_slot_t 
     }
     if (v.reason)
         return dead_letter(t, rec, v.reason, v.message);
+    int home = jp_partition_home(&t->env->partition, v.country->code);
+    if (home >= 0 && home != t->partition)
+        return away(t, rec, home);
     for (int f = 0; f < JP_FIX__COUNT; f++)
         if (v.fixes & (1u << f))
             count(t, in, "corrected", jp_fix_name((jp_fix_t)f));
@@ -1391,6 +1476,18 @@ int jp_task_prepare_commit(jp_task_t *t, jp_store_dirty_cb fn, void *ctx, char *
         put_i64s(clk, &t->timer_cursor, 1);
         jp_store_put(t->store, JP_CF_META, meta_clock, strlen(meta_clock), clk, sizeof(clk));
         t->meta_dirty = 0;
+    }
+    if (t->rp.dirty) {
+        size_t n;
+        uint8_t *rp = jp_partition_state_encode(&t->rp, &n);
+        if (!rp || jp_store_put(t->store, JP_CF_META, meta_repartition, strlen(meta_repartition),
+                                rp, n) != 0) {
+            free(rp);
+            jp_err_set(errstr, errstr_size, "cannot write the repartition state");
+            return -1;
+        }
+        free(rp);
+        t->rp.dirty = 0;
     }
     return jp_store_dirty_foreach(t->store, fn, ctx);
 }

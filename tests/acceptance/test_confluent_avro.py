@@ -105,8 +105,12 @@ def main():
     procs = []
     try:
         bport = free_port()
+        group = "acceptance-%d" % os.getpid()
+        # The broker creates the engine's topics for the engine's group
+        # (its repartition topic is named after it).
         broker = subprocess.Popen([BIN, "broker", "--brokers", "1", "--port", str(bport)],
-                                  stdout=subprocess.PIPE, text=True)
+                                  stdout=subprocess.PIPE, text=True,
+                                  env=dict(os.environ, JACKPOT_KAFKA__GROUP_ID=group))
         procs.append(broker)
         bootstrap = wait_line(broker, r"^(127\.0\.0\.1:\d+)").group(1)
         registry = subprocess.Popen([BIN, "registry", "--listen", "127.0.0.1:0", "--data",
@@ -173,7 +177,7 @@ def main():
         hport = free_port()
         env = dict(os.environ,
                    JACKPOT_KAFKA__BOOTSTRAP_SERVERS=bootstrap,
-                   JACKPOT_KAFKA__GROUP_ID="acceptance-%d" % os.getpid(),
+                   JACKPOT_KAFKA__GROUP_ID=group,
                    JACKPOT_SCHEMA_REGISTRY__URL=url,
                    JACKPOT_STATE__DIR=os.path.join(tmp, "state"),
                    JACKPOT_HTTP__LISTEN="127.0.0.1:%d" % hport,

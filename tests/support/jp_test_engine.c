@@ -141,6 +141,9 @@ void jp_test_engine_config(jp_test_stack_t *s, const char *tag, jp_config_t *out
     assert_int_equal(jp_conf_props_set(&out->kafka, "group.id", tag), 0);
     assert_int_equal(jp_conf_props_set(&out->kafka, "session.timeout.ms", "6000"), 0);
     assert_int_equal(jp_conf_props_set(&out->kafka, "heartbeat.interval.ms", "500"), 0);
+    /* Named after the group: created once it is set. */
+    if (jp_topics_repartition(out, buf, sizeof(buf)))
+        create_topic(s, buf, out->topics.sales.partitions);
 }
 
 struct jp_test_engine_s {

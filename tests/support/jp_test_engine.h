@@ -37,7 +37,8 @@ void jp_test_stack_simulate(jp_test_stack_t *s, const char *world, int weeks);
  * group id and state directory <dir>/state-<tag>[-<instance>], output
  * topics <configured name>.<tag> (features, recommendations, alerts,
  * models; created), changelogs jackpot.<tag>.<store>-changelog
- * (created), commit interval 200 ms, short session timeout.
+ * (created), repartition topic jackpot.<tag>.<tag>-repartition (created),
+ * commit interval 200 ms, short session timeout.
  * Release with jp_config_release. */
 void jp_test_engine_config(jp_test_stack_t *s, const char *tag, jp_config_t *out);
 

@@ -1,0 +1,170 @@
+/*
+ * jp_partition: the home check and the repartition bookkeeping of a task
+ * (see jp_partition.h for the contract and docs/processor.md for why it
+ * gives exactly-once application).
+ *
+ * Design. The home is computed from the country in the record's value,
+ * not from its key: the windows group by that country, so the country is
+ * what must meet in one task, and a record whose key is absent, Avro-framed
+ * or not its country still has one home. A producer that keys by the
+ * country as a plain string with the configured partitioner puts every
+ * record at home; anything else costs a hop through the repartition topic
+ * (or a dead letter), never a wrong window.
+ *
+ * The replay table is dense (inputs x source partitions): a few KB for the
+ * partition counts Kafka deployments use, encoded whole (with jp_bytes) into
+ * one meta value when it changed since the last commit.
+ */
+#include "engine/jp_partition.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/base/jp_bytes.h"
+
+int jp_partition_home(const jp_partition_check_t *c, const char *country)
+{
+    if (!c || c->n_partitions <= 0 || !country)
+        return -1;
+    return jp_partitioner_partition(c->partitioner, country, strlen(country), c->n_partitions);
+}
+
+int jp_partition_state_init(jp_partition_state_t *s, int n_partitions)
+{
+    memset(s, 0, sizeof(*s));
+    s->n_partitions = n_partitions > 0 ? n_partitions : 0;
+    if (s->n_partitions) {
+        s->high = malloc((size_t)JP_INPUT__COUNT * (size_t)s->n_partitions * sizeof(*s->high));
+        if (!s->high)
+            return -1;
+    }
+    jp_partition_state_reset(s);
+    return 0;
+}
+
+void jp_partition_state_reset(jp_partition_state_t *s)
+{
+    s->next_offset = -1;
+    for (size_t i = 0; i < (size_t)JP_INPUT__COUNT * (size_t)s->n_partitions; i++)
+        s->high[i] = -1;
+    memset(s->repartitioned, 0, sizeof(s->repartitioned));
+    memset(s->received, 0, sizeof(s->received));
+    memset(s->replays, 0, sizeof(s->replays));
+    s->dirty = 0;
+}
+
+void jp_partition_state_free(jp_partition_state_t *s)
+{
+    free(s->high);
+    s->high = NULL;
+    s->n_partitions = 0;
+}
+
+int jp_partition_state_admit(jp_partition_state_t *s, jp_input_t input, int source,
+                             int64_t source_offset)
+{
+    s->dirty = 1;
+    if ((unsigned)input >= JP_INPUT__COUNT)
+        return 1;
+    if (source < 0 || source >= s->n_partitions) {
+        /* A source beyond the inputs' partition count cannot be tracked:
+         * processed (the home check dead-letters it if it is no home's). */
+        s->received[input]++;
+        return 0;
+    }
+    int64_t *h = &s->high[(size_t)input * (size_t)s->n_partitions + (size_t)source];
+    if (source_offset <= *h) {
+        s->replays[input]++;
+        return 1;
+    }
+    *h = source_offset;
+    s->received[input]++;
+    return 0;
+}
+
+#define STATE_TAG     "RPST"
+#define STATE_VERSION 1
+
+uint8_t *jp_partition_state_encode(const jp_partition_state_t *s, size_t *len)
+{
+    jp_bytes_writer_t w;
+    jp_bytes_writer_init(&w);
+    jp_bytes_put_header(&w, STATE_TAG, STATE_VERSION);
+    jp_bytes_put_u32(&w, (uint32_t)s->n_partitions);
+    for (int i = 0; i < JP_INPUT__COUNT; i++) {
+        jp_bytes_put_i64(&w, s->repartitioned[i]);
+        jp_bytes_put_i64(&w, s->received[i]);
+        jp_bytes_put_i64(&w, s->replays[i]);
+    }
+    for (size_t i = 0; i < (size_t)JP_INPUT__COUNT * (size_t)s->n_partitions; i++)
+        jp_bytes_put_varint(&w, s->high[i]);
+    return jp_bytes_writer_take(&w, len);
+}
+
+int jp_partition_state_decode(jp_partition_state_t *s, const void *val, size_t len)
+{
+    int64_t next = s->next_offset;
+    jp_partition_state_reset(s);
+    s->next_offset = next;
+    jp_bytes_reader_t r;
+    jp_bytes_reader_init(&r, val, len);
+    jp_bytes_get_header(&r, STATE_TAG, STATE_VERSION);
+    uint32_t n = jp_bytes_get_u32(&r);
+    if (n > (uint32_t)len) /* every entry takes a byte at least: a corrupt count */
+        n = 0, r.err = 1;
+    for (int i = 0; i < JP_INPUT__COUNT; i++) {
+        s->repartitioned[i] = jp_bytes_get_i64(&r);
+        s->received[i] = jp_bytes_get_i64(&r);
+        s->replays[i] = jp_bytes_get_i64(&r);
+    }
+    for (int i = 0; i < JP_INPUT__COUNT && jp_bytes_reader_ok(&r); i++)
+        for (uint32_t p = 0; p < n; p++) {
+            int64_t h = jp_bytes_get_varint(&r);
+            if (p < (uint32_t)s->n_partitions)
+                s->high[(size_t)i * (size_t)s->n_partitions + (size_t)p] = h;
+        }
+    if (!jp_bytes_reader_done(&r)) {
+        jp_partition_state_reset(s);
+        s->next_offset = next;
+        return -1;
+    }
+    return 0;
+}
+
+/* Parses a non-negative decimal of at most 19 digits at [p, end); the end
+ * of the number in *next. -1 if there is none or it overflows. */
+static int parse_dec(const char *p, const char *end, int64_t *out, const char **next)
+{
+    int64_t v = 0;
+    const char *q = p;
+    for (; q < end && *q >= '0' && *q <= '9'; q++) {
+        if (q - p >= 18)
+            return -1;
+        v = v * 10 + (*q - '0');
+    }
+    if (q == p)
+        return -1;
+    *out = v;
+    *next = q;
+    return 0;
+}
+
+int jp_partition_parse_source(const void *val, size_t len, const char **topic, size_t *topic_len,
+                              int32_t *partition, int64_t *offset)
+{
+    const char *s = val, *end = s + len;
+    /* Topic names have no '/': the last two fields are the numbers. */
+    const char *slash = memchr(s, '/', len);
+    if (!slash || slash == s)
+        return -1;
+    int64_t p, o;
+    const char *q;
+    if (parse_dec(slash + 1, end, &p, &q) != 0 || q >= end || *q != '/' || p > INT32_MAX ||
+        parse_dec(q + 1, end, &o, &q) != 0 || q != end)
+        return -1;
+    *topic = s;
+    *topic_len = (size_t)(slash - s);
+    *partition = (int32_t)p;
+    *offset = o;
+    return 0;
+}
