@@ -28,10 +28,11 @@ const char jp_cmd_tail_usage[] =
     "                    [--count N] [-X key=value]...\n"
     "\n"
     "Consumes TOPIC and prints each record as one JSON line: topic, partition,\n"
-    "offset, key, schema id and the value decoded with its writer schema. A record\n"
-    "that cannot be decoded prints \"error\" (NOT_FRAMED, UNKNOWN_SCHEMA_ID,\n"
-    "REGISTRY_UNAVAILABLE, MALFORMED) and \"reason\" instead. No consumer group is\n"
-    "joined and nothing is committed. Exits 0 after N records or on Ctrl-C.\n"
+    "offset, key (a plain or an Avro-framed string key as its text), schema id and\n"
+    "the value decoded with its writer schema. A record that cannot be decoded\n"
+    "prints \"error\" (NOT_FRAMED, UNKNOWN_SCHEMA_ID, REGISTRY_UNAVAILABLE,\n"
+    "MALFORMED) and \"reason\" instead. No consumer group is joined and nothing is\n"
+    "committed. Exits 0 after N records or on Ctrl-C.\n"
     "\n"
     "Options:\n"
     "  -b, --brokers B        bootstrap servers (default 127.0.0.1:9092)\n"
@@ -134,7 +135,11 @@ static json_t *key_json(const rd_kafka_message_t *m)
 {
     if (!m->key)
         return json_null();
-    json_t *k = json_stringn(m->key, m->key_len);
+    /* A plain string key, or an Avro string in the Confluent frame. */
+    const void *key;
+    size_t len;
+    jp_serde_key_string(m->key, m->key_len, &key, &len);
+    json_t *k = json_stringn(key, len);
     if (k)
         return k;
     /* Not UTF-8: hex, so the line stays valid JSON. */

@@ -83,6 +83,7 @@ struct jp_engine_s {
      * up under a lock for every record. */
     rd_kafka_topic_t *rkt_dlq[JP_INPUT__COUNT], *rkt_changelog[JP_CF__COUNT], *rkt_features;
     rd_kafka_topic_t *rkt_out[JP_OUTPUT__COUNT];
+    jp_avro_buf_t key_buf; /* an output key in the Avro format */
     jp_registry_client_t *registry;
     jp_serde_t *serde;
     jp_pii_t *pii;
@@ -134,6 +135,11 @@ int jp_engine_produce(jp_engine_t *e, rd_kafka_topic_t *rkt, int partition, cons
 int jp_engine_produce_at(jp_engine_t *e, rd_kafka_topic_t *rkt, int partition, const void *key,
                          size_t klen, const void *val, size_t vlen, rd_kafka_headers_t *hdrs,
                          void *opaque, int64_t timestamp_ms);
+/* The key an output record of rkt carries (topics.output_key_format): key
+ * itself, or framed Avro in the engine's buffer (valid until the next
+ * call). 0, or -1 if the key schema cannot be registered. */
+int jp_engine_output_key(jp_engine_t *e, rd_kafka_topic_t *rkt, const void *key, size_t len,
+                         const void **out, size_t *out_len);
 /* jp_task_io_t hooks (ctx: the engine). */
 int jp_engine_io_features(void *ctx, int partition, const char *key, const void *value, size_t len);
 int jp_engine_io_dead_letter(void *ctx, int partition, const jp_task_record_t *rec,

@@ -414,6 +414,21 @@ jp_engine_t *jp_engine_new(const jp_config_t *cfg, jp_metrics_t *metrics,
     }
     if (check_repartition_topic(e, exit_code, errstr, errstr_size) != 0)
         goto fail;
+    /* Avro keys: their schema registered now, so that an unreachable
+     * registry stops the start, not the first window. */
+    rd_kafka_topic_t *keyed[JP_OUTPUT__COUNT + 1] = {e->rkt_features};
+    memcpy(keyed + 1, e->rkt_out, sizeof(e->rkt_out));
+    for (int i = 0; i <= JP_OUTPUT__COUNT; i++) {
+        const void *k;
+        size_t kl;
+        if (jp_engine_output_key(e, keyed[i], "", 0, &k, &kl) != 0) {
+            jp_err_set(errstr, errstr_size,
+                       "cannot register the key schema of %s in the schema registry %s",
+                       rd_kafka_topic_name(keyed[i]), cfg->schema_registry.url);
+            *exit_code = 69;
+            goto fail;
+        }
+    }
 
     e->env.cfg = cfg;
     e->env.validator = e->validator;
@@ -543,6 +558,7 @@ void jp_engine_free(jp_engine_t *e)
         rd_kafka_destroy(e->producer);
     }
     jp_engine_metrics_free(e);
+    jp_avro_buf_free(&e->key_buf);
     jp_store_env_free(e->env.store_env);
     jp_serde_free(e->serde);
     jp_registry_client_free(e->registry);

@@ -102,6 +102,7 @@ typedef struct jp_engine_totals_s {
      * repartitioned, and received = repartitioned once nothing is in
      * flight (lag 0) */
     int64_t repartitioned, received;
+    int64_t replays; /* copies seen again after a rewind or rebalance, skipped */
     int64_t windows_closed;
     int64_t commits;
     int64_t lag; /* records behind the ends of the input (and repartition) partitions */

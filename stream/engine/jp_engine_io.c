@@ -1,6 +1,7 @@
 /*
  * jp_engine_io: producing - the task's output hooks (features, dead
- * letters) and the delivery report that tracks, per task and store, the
+ * letters; output keys as plain strings or Confluent-framed Avro strings,
+ * topics.output_key_format) and the delivery report that tracks, per task and store, the
  * highest changelog offset reached (written to the store at step 4 of the
  * commit). Records carry their (task, store) in the producer opaque so
  * the delivery report needs no lookup.
@@ -73,13 +74,42 @@ int jp_engine_produce_at(jp_engine_t *e, rd_kafka_topic_t *rkt, int partition, c
     }
 }
 
+int jp_engine_output_key(jp_engine_t *e, rd_kafka_topic_t *rkt, const void *key, size_t len,
+                         const void **out, size_t *out_len)
+{
+    *out = key;
+    *out_len = len;
+    if (e->cfg->topics.output_key_format != JP_KEY_FORMAT_AVRO)
+        return 0;
+    char err[256];
+    e->key_buf.len = 0;
+    if (jp_serde_encode_key(e->serde, rd_kafka_topic_name(rkt), key, len, &e->key_buf, err,
+                            sizeof(err)) != JP_SERDE_OK) {
+        jp_log_error("engine", "key of %s: %s", rd_kafka_topic_name(rkt), err);
+        return -1;
+    }
+    *out = e->key_buf.data;
+    *out_len = e->key_buf.len;
+    return 0;
+}
+
+/* A keyed output record: the default partitioner keeps one key's records
+ * in order. */
+static int produce_keyed(jp_engine_t *e, rd_kafka_topic_t *rkt, const void *key, size_t klen,
+                         const void *value, size_t len)
+{
+    const void *k;
+    size_t kl;
+    if (jp_engine_output_key(e, rkt, key, klen, &k, &kl) != 0)
+        return -1;
+    return jp_engine_produce(e, rkt, RD_KAFKA_PARTITION_UA, k, kl, value, len, NULL, NULL);
+}
+
 int jp_engine_io_features(void *ctx, int partition, const char *key, const void *value, size_t len)
 {
     jp_engine_t *e = ctx;
     (void)partition;
-    /* The default partitioner places the record by its key (the country). */
-    return jp_engine_produce(e, e->rkt_features, RD_KAFKA_PARTITION_UA, key, 2, value, len, NULL,
-                             NULL);
+    return produce_keyed(e, e->rkt_features, key, 2, value, len); /* key: the country */
 }
 
 int jp_engine_io_emit(void *ctx, int partition, jp_output_t topic, const char *key, size_t key_len,
@@ -89,9 +119,7 @@ int jp_engine_io_emit(void *ctx, int partition, jp_output_t topic, const char *k
     (void)partition;
     if ((unsigned)topic >= JP_OUTPUT__COUNT)
         return -1;
-    /* Keyed: the default partitioner keeps one key's records in order. */
-    return jp_engine_produce(e, e->rkt_out[topic], RD_KAFKA_PARTITION_UA, key, key_len, value, len,
-                             NULL, NULL);
+    return produce_keyed(e, e->rkt_out[topic], key, key_len, value, len);
 }
 
 int jp_engine_io_dead_letter(void *ctx, int partition, const jp_task_record_t *rec,

@@ -130,6 +130,7 @@ void jp_engine_update_status(jp_engine_t *e)
             tot.late += c.late;
             tot.repartitioned += rc.repartitioned;
             tot.received += rc.received;
+            tot.replays += rc.replays;
             int64_t next = jp_task_next_offset(t, (jp_input_t)i);
             int64_t l = stream_lag(e, p, i);
             lag += l;

@@ -32,6 +32,10 @@ void jp_test_stack_stop(jp_test_stack_t *s);
  * the stack's input topics through jp_sim_producer, schemas registered in
  * the stack's registry. Adds the records written to s->records. */
 void jp_test_stack_simulate(jp_test_stack_t *s, const char *world, int weeks);
+/* The same through a producer with these properties on top of the
+ * simulator's (e.g. partitioner=fnv1a_random); NULL: none. */
+void jp_test_stack_simulate_with(jp_test_stack_t *s, const char *world, int weeks,
+                                 const jp_conf_props_t *producer_props);
 
 /* Loads configs/jackpot.yaml for a run tagged tag: pointed at the stack,
  * group id and state directory <dir>/state-<tag>[-<instance>], output
@@ -52,7 +56,8 @@ jp_test_engine_t *jp_test_engine_start_with(const jp_config_t *cfg, const char *
 void jp_test_engine_totals(jp_test_engine_t *t, jp_engine_totals_t *out);
 /* Waits (up to timeout_ms) until the engine's committed totals satisfy:
  * tasks == want_tasks (-1: any) and consumed == want_consumed (-1: any)
- * and lag == 0 when want_consumed >= 0. 0, or -1 on timeout. */
+ * and lag == 0 and received == repartitioned when want_consumed >= 0. 0,
+ * or -1 on timeout. */
 int jp_test_engine_wait(jp_test_engine_t *t, int want_tasks, int64_t want_consumed, int timeout_ms);
 /* Stops the engine (it commits and leaves the group), checks it returned
  * 0, frees it; out (may be NULL) gets its final totals. */
@@ -71,7 +76,8 @@ void jp_test_read_distinct(jp_test_stack_t *s, const char *topic, jp_test_recset
 int jp_test_recset_equal(const jp_test_recset_t *a, const jp_test_recset_t *b);
 void jp_test_recset_free(jp_test_recset_t *r);
 
-/* Asserts the run's totals against a reference run's, and conservation. */
+/* Asserts the run's totals against a reference run's, and conservation
+ * (with the repartition topic's copies: every one sent was received). */
 void jp_test_assert_totals_equal(const jp_engine_totals_t *got, const jp_engine_totals_t *ref);
 
 #endif

@@ -3,7 +3,7 @@
  * as librdkafka's tests use them), FNV-1a and CRC-32 against their
  * published check values, and the partitions of the keys issue 19 reported
  * (GB on 6 partitions: 3 with murmur2, 1 with librdkafka's default, 4 with
- * Sarama's). tests/stream/engine/test_partition_clients.c checks every
+ * Sarama's). tests/stream/engine/test_engine_repartition.c checks every
  * partitioner against what librdkafka itself chooses.
  */
 #include <setjmp.h>
