@@ -81,8 +81,9 @@ struct jp_proc_ctx_s {
 typedef struct {
     char country[3];
     jp_window_kind_t kind;
-    int64_t active;  /* subscribers at the last close */
-    char *last_json; /* features of the last closed window */
+    int64_t active;     /* subscribers at the last close */
+    char *last_json;    /* features of the last closed window */
+    int64_t last_start; /* its start (from last_json), NO_TIME if none */
     int dirty;
 } carried_t;
 
@@ -193,17 +194,47 @@ static int64_t watermark(const jp_task_t *t, jp_input_t i)
     return t->max_event[i] == NO_TIME ? NO_TIME : t->max_event[i] - lateness(t);
 }
 
+/* The newest event time of input i over the task's input partition and
+ * its streams of copies (jp_partition.h): the lowest of them (floor: what
+ * the clock and the dedupe horizon may assume) or the highest. With no
+ * copies, the input partition's. */
+static int64_t input_newest(const jp_task_t *t, jp_input_t i, int floor)
+{
+    if (!t->rp.n_countries)
+        return t->max_event[i];
+    return floor ? jp_partition_input_floor(&t->rp, i, t->max_event[i])
+                 : jp_partition_input_ceiling(&t->rp, i, t->max_event[i]);
+}
+
+/* The watermark of input i for the windows of country cc: the input
+ * partition's, or for a country that came as copies the lowest of the
+ * streams that carried it. */
+static int64_t feed_watermark(const jp_task_t *t, jp_input_t i, const char *cc)
+{
+    int64_t n = t->rp.n_countries ? jp_partition_feed_newest(&t->rp, i, cc, t->max_event[i])
+                                  : t->max_event[i];
+    return n == NO_TIME ? NO_TIME : n - lateness(t);
+}
+
 static void count(const jp_task_t *t, jp_input_t input, const char *what, const char *reason)
 {
     if (t->env->io.count)
         t->env->io.count(t->env->io.ctx, input, what, reason);
 }
 
-static carried_t *carried_for(jp_task_t *t, const char *country, jp_window_kind_t kind)
+static carried_t *carried_find(const jp_task_t *t, const char *country, jp_window_kind_t kind)
 {
     for (size_t i = 0; i < t->n_carried; i++)
         if (t->carried[i].kind == kind && memcmp(t->carried[i].country, country, 2) == 0)
             return &t->carried[i];
+    return NULL;
+}
+
+static carried_t *carried_for(jp_task_t *t, const char *country, jp_window_kind_t kind)
+{
+    carried_t *found = carried_find(t, country, kind);
+    if (found)
+        return found;
     carried_t *c = realloc(t->carried, (t->n_carried + 1) * sizeof(*c));
     if (!c)
         return NULL;
@@ -212,6 +243,7 @@ static carried_t *carried_for(jp_task_t *t, const char *country, jp_window_kind_
     memset(c, 0, sizeof(*c));
     memcpy(c->country, country, 2);
     c->kind = kind;
+    c->last_start = NO_TIME;
     return c;
 }
 
@@ -266,6 +298,10 @@ static int load_carried(void *ctx, const void *key, size_t klen, const void *val
     get_i64s(p, 8, &c->active, 1);
     free(c->last_json);
     c->last_json = vlen > 8 ? strndup((const char *)p + 8, vlen - 8) : NULL;
+    json_t *j = c->last_json ? json_loads(c->last_json, 0, NULL) : NULL;
+    json_t *start = json_object_get(j, "window_start");
+    c->last_start = json_is_integer(start) ? json_integer_value(start) : NO_TIME;
+    json_decref(j);
     return 0;
 }
 
@@ -371,11 +407,11 @@ int64_t jp_task_clock(const jp_task_t *t)
 {
     int64_t clock = INT64_MAX;
     for (int i = 0; i < JP_INPUT__COUNT; i++) {
-        int64_t wm = watermark(t, (jp_input_t)i);
-        if (wm == NO_TIME)
+        int64_t n = input_newest(t, (jp_input_t)i, 1);
+        if (n == NO_TIME)
             return NO_TIME;
-        if (wm < clock)
-            clock = wm;
+        if (n - lateness(t) < clock)
+            clock = n - lateness(t);
     }
     return clock;
 }
@@ -708,7 +744,8 @@ void jp_task_set_repartition_offset(jp_task_t *t, int64_t offset)
 
 int64_t jp_task_watermark(const jp_task_t *t, jp_input_t input)
 {
-    return watermark(t, input);
+    int64_t n = input_newest(t, input, 1);
+    return n == NO_TIME ? NO_TIME : n - lateness(t);
 }
 
 int64_t jp_task_changelog_offset(const jp_task_t *t, jp_cf_t cf)
@@ -718,10 +755,8 @@ int64_t jp_task_changelog_offset(const jp_task_t *t, jp_cf_t cf)
 
 const char *jp_task_last_features(const jp_task_t *t, const char *country, jp_window_kind_t kind)
 {
-    for (size_t i = 0; i < t->n_carried; i++)
-        if (t->carried[i].kind == kind && memcmp(t->carried[i].country, country, 2) == 0)
-            return t->carried[i].last_json;
-    return NULL;
+    const carried_t *c = carried_find(t, country, kind);
+    return c ? c->last_json : NULL;
 }
 
 void jp_task_foreach_open_window(const jp_task_t *t, void (*fn)(void *, const jp_window_t *),
@@ -859,6 +894,23 @@ static int apply_windows(jp_task_t *t, jp_input_t input, const jp_verdict_t *v, 
     return 0;
 }
 
+/* 1 if a record of input at t_ms falls in a window of its country that
+ * is closed already (windows of a country and kind close in time order). */
+static int window_closed(jp_task_t *t, jp_input_t input, const jp_verdict_t *v, int64_t t_ms)
+{
+    for (int k = JP_WINDOW_HOUR; k <= JP_WINDOW_DRAW; k++) {
+        if (!(t->kinds & (1u << k)) || (input == JP_INPUT_DRAWS && k != JP_WINDOW_DRAW))
+            continue;
+        int64_t start, end;
+        const carried_t *car = carried_find(t, v->country->code, (jp_window_kind_t)k);
+        if (car && car->last_start != NO_TIME &&
+            window_bounds(t, v->calendar, (jp_window_kind_t)k, t_ms, &start, &end) == 0 &&
+            start <= car->last_start)
+            return 1;
+    }
+    return 0;
+}
+
 /* JSON of a closed window's features: keys sorted, so it is deterministic. */
 static char *features_json(const jp_feature_vector_t *fv)
 {
@@ -896,21 +948,33 @@ static char *features_json(const jp_feature_vector_t *fv)
     return s;
 }
 
+/* The watermarks that close the windows of country cc (NULL: of the input
+ * partitions): sales and customers (hour and day windows), and all three
+ * (draw windows); NO_TIME while one is missing. */
+static void feed_watermarks(const jp_task_t *t, const char *cc, int64_t *wm_sc, int64_t *wm_all)
+{
+    int64_t s = cc ? feed_watermark(t, JP_INPUT_SALES, cc) : watermark(t, JP_INPUT_SALES);
+    int64_t c = cc ? feed_watermark(t, JP_INPUT_CUSTOMERS, cc) : watermark(t, JP_INPUT_CUSTOMERS);
+    int64_t d = cc ? feed_watermark(t, JP_INPUT_DRAWS, cc) : watermark(t, JP_INPUT_DRAWS);
+    *wm_sc = *wm_all = NO_TIME;
+    if (s != NO_TIME && c != NO_TIME)
+        *wm_sc = s < c ? s : c;
+    if (*wm_sc != NO_TIME && d != NO_TIME)
+        *wm_all = *wm_sc < d ? *wm_sc : d;
+}
+
 /* Closes, in key order, every open window whose feeding partitions all
  * have watermarks at or past its end + grace. */
 static int close_windows(jp_task_t *t)
 {
     int64_t wm_sc = NO_TIME, wm_all = NO_TIME;
-    int64_t s = watermark(t, JP_INPUT_SALES), c = watermark(t, JP_INPUT_CUSTOMERS),
-            d = watermark(t, JP_INPUT_DRAWS);
-    if (s != NO_TIME && c != NO_TIME)
-        wm_sc = s < c ? s : c;
-    if (wm_sc != NO_TIME && d != NO_TIME)
-        wm_all = wm_sc < d ? wm_sc : d;
+    feed_watermarks(t, NULL, &wm_sc, &wm_all);
     size_t kept = 0;
     int rc = 0;
     for (size_t i = 0; i < t->n_open; i++) {
         jp_window_t *w = t->open[i].w;
+        if (t->rp.n_countries) /* a copied country closes on its own streams */
+            feed_watermarks(t, w->country, &wm_sc, &wm_all);
         int64_t wm = w->kind == JP_WINDOW_DRAW ? wm_all : wm_sc;
         if (rc != 0 || wm == NO_TIME || w->end_ms + grace(t) > wm) {
             t->open[kept++] = t->open[i];
@@ -942,6 +1006,7 @@ static int close_windows(jp_task_t *t)
             continue;
         }
         car->active = active;
+        car->last_start = w->start_ms;
         free(car->last_json);
         car->last_json = features_json(&fv);
         car->dirty = 1;
@@ -1019,7 +1084,8 @@ static jp_task_result_t away(jp_task_t *t, jp_task_record_t *rec, int home)
  * -1 if out of memory. */
 static int seen_before(jp_task_t *t, jp_input_t input, const jp_avro_str_t *id, int64_t t_ms)
 {
-    return jp_dedupe_check_add(t->dedupe[input], id->ptr, id->len, t_ms, t->max_event[input]);
+    return jp_dedupe_check_add(t->dedupe[input], id->ptr, id->len, t_ms,
+                               input_newest(t, input, 1));
 }
 
 static int update_customer(jp_task_t *t, const char *token, const event_t *ev, jp_input_t input,
@@ -1123,9 +1189,17 @@ static jp_task_result_t apply(jp_task_t *t, jp_task_record_t *rec, batch_slot_t 
         if (v.fixes & (1u << f))
             count(t, in, "corrected", jp_fix_name((jp_fix_t)f));
 
-    if (t->max_event[in] != NO_TIME && t_ms < t->max_event[in] - lateness(t) - grace(t))
+    /* A copy is late against its stream (jp_partition.h), a record of a
+     * copied country also when its window was closed on other streams. */
+    int64_t newest = rec->via_repartition
+                         ? jp_partition_stream_newest(&t->rp, in, rec->src_partition)
+                         : t->max_event[in];
+    if (newest != NO_TIME && t_ms < newest - lateness(t) - grace(t))
         return dead_letter(t, rec, "LATE",
                            "event time is older than the partition's watermark minus grace");
+    if ((rec->via_repartition || jp_partition_country_copied(&t->rp, v.country->code)) &&
+        window_closed(t, in, &v, t_ms))
+        return dead_letter(t, rec, "LATE", "its window is closed");
 
     int dup = seen_before(t, in, id, t_ms);
     if (dup < 0)
@@ -1162,8 +1236,13 @@ static jp_task_result_t apply(jp_task_t *t, jp_task_record_t *rec, batch_slot_t 
         return JP_TASK_FAILED;
     if (t->env->n_procs && procs_record(t, rec, ev, v.country->code, token, t_ms) != 0)
         return JP_TASK_FAILED;
-    if (t_ms > t->max_event[in] || t->max_event[in] == NO_TIME)
+    if (rec->via_repartition) {
+        if (jp_partition_state_applied(&t->rp, in, rec->src_partition, v.country->code, t_ms) !=
+            0)
+            return JP_TASK_FAILED;
+    } else if (t_ms > t->max_event[in] || t->max_event[in] == NO_TIME) {
         t->max_event[in] = t_ms;
+    }
     t->counts[in].applied++;
     count(t, in, "applied", "OK");
     return close_windows(t) == 0 && run_facts(t) == 0 ? JP_TASK_APPLIED : JP_TASK_FAILED;
@@ -1357,20 +1436,22 @@ static int dedupe_prepare(jp_task_t *t)
 {
     for (int i = 0; i < JP_INPUT__COUNT; i++) {
         dedupe_ctx_t c = {t, (jp_input_t)i, 0};
-        if (jp_dedupe_expire(t->dedupe[i], t->max_event[i], dedupe_expired, &c) < 0 ||
+        /* the lowest of the input's streams: the others may still reach
+         * what it can */
+        int64_t newest = input_newest(t, (jp_input_t)i, 1);
+        if (jp_dedupe_expire(t->dedupe[i], newest, dedupe_expired, &c) < 0 ||
             jp_dedupe_take_pending(t->dedupe[i], dedupe_put, &c) != 0)
             return -1;
-        if (t->max_event[i] == NO_TIME)
+        if (newest == NO_TIME)
             continue;
         /* Buckets ending at or before the LATE boundary receive nothing more. */
-        int64_t open_from =
-            jp_tz_floor_div(t->max_event[i] - lateness(t) - grace(t), DEDUPE_BUCKET_MS);
+        int64_t open_from = jp_tz_floor_div(newest - lateness(t) - grace(t), DEDUPE_BUCKET_MS);
         if (t->dedupe_sealed[i] == NO_TIME || t->dedupe_sealed[i] > open_from) {
             t->dedupe_sealed[i] = open_from; /* first commit since loading: seal from here on */
             continue;
         }
         /* Buckets past the horizon were expired above: nothing to seal. */
-        int64_t b = jp_tz_floor_div(t->max_event[i] - t->env->cfg->processing.dedupe_horizon_ms,
+        int64_t b = jp_tz_floor_div(newest - t->env->cfg->processing.dedupe_horizon_ms,
                                     DEDUPE_BUCKET_MS);
         for (b = b > t->dedupe_sealed[i] ? b : t->dedupe_sealed[i]; b < open_from; b++)
             if (jp_dedupe_seal(t->dedupe[i], b, dedupe_sealed, &c) != 0)
@@ -1447,8 +1528,8 @@ int jp_task_prepare_commit(jp_task_t *t, jp_store_dirty_cb fn, void *ctx, char *
     /* Garbage collection only; reads already ignore expired entries. */
     int64_t newest = NO_TIME;
     for (int i = 0; i < JP_INPUT__COUNT; i++)
-        if (t->max_event[i] > newest)
-            newest = t->max_event[i];
+        if (input_newest(t, (jp_input_t)i, 0) > newest)
+            newest = input_newest(t, (jp_input_t)i, 0);
     if (newest != NO_TIME) {
         int64_t ttl = t->env->cfg->state.customer_ttl_ms;
         collect(t, JP_CF_CUSTOMERS, newest - ttl, ttl, &t->gc_customers);

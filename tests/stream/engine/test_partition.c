@@ -2,8 +2,10 @@
  * jp_partition alone: a record's home per partitioner (the country as a
  * string key), the replay rule of the repartition stream (per input and
  * source partition, a copy at or below the highest source offset applied
- * is a replay), the state's round trip through its meta value (including a
- * changed partition count and a corrupt value), and the source header.
+ * is a replay), the streams of copies (their event time, the streams that
+ * carried each country, and what closes its windows), the state's round
+ * trip through its meta value (a changed partition count and a corrupt
+ * value reset it), and the source header.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -86,18 +88,66 @@ static void test_state_round_trip(void **state)
     assert_int_equal(jp_partition_state_admit(&b, JP_INPUT_SALES, 5, 1234567890123LL), 1);
     assert_int_equal(jp_partition_state_admit(&b, JP_INPUT_CUSTOMERS, 1, 7), 1);
     assert_int_equal(jp_partition_state_admit(&b, JP_INPUT_CUSTOMERS, 1, 8), 0);
-    /* fewer partitions now: the sources that still exist keep their mark */
-    assert_int_equal(jp_partition_state_decode(&c, v, n), 0);
-    assert_int_equal(jp_partition_state_admit(&c, JP_INPUT_CUSTOMERS, 1, 7), 1);
-    /* a corrupt value resets the state and says so */
-    v[n - 1] ^= 0xff;
-    assert_int_equal(jp_partition_state_decode(&c, v, n - 3), -1);
+    /* another partition count: every mark would name another partition */
+    assert_int_equal(jp_partition_state_decode(&c, v, n), -1);
     assert_int_equal(c.received[JP_INPUT_CUSTOMERS], 0);
+    assert_int_equal(jp_partition_state_admit(&c, JP_INPUT_CUSTOMERS, 1, 7), 0);
+    /* a corrupt value resets the state and says so */
+    assert_int_equal(jp_partition_state_decode(&b, v, n - 3), -1);
+    assert_int_equal(b.received[JP_INPUT_CUSTOMERS], 0);
     assert_int_equal(jp_partition_state_decode(&c, "RPST", 4), -1);
     free(v);
     jp_partition_state_free(&a);
     jp_partition_state_free(&b);
     jp_partition_state_free(&c);
+}
+
+/* Event time of the copies: a stream per (input, source); a copied
+ * country's feed is the lowest of its own streams of that input, any other
+ * country's the input partition's; floor and ceiling span every stream. */
+static void test_streams(void **state)
+{
+    (void)state;
+    const int64_t none = INT64_MIN;
+    jp_partition_state_t s, back;
+    assert_int_equal(jp_partition_state_init(&s, 70), 0); /* two bitmap words */
+    assert_int_equal(jp_partition_state_init(&back, 70), 0);
+    assert_false(jp_partition_country_copied(&s, "DE"));
+    assert_true(jp_partition_feed_newest(&s, JP_INPUT_SALES, "DE", 500) == 500);
+    assert_int_equal(jp_partition_state_applied(&s, JP_INPUT_SALES, 2, "DE", 1000), 0);
+    assert_int_equal(jp_partition_state_applied(&s, JP_INPUT_SALES, 2, "DE", 900), 0);
+    assert_int_equal(jp_partition_state_applied(&s, JP_INPUT_SALES, 66, "NO", 3000), 0);
+    assert_int_equal(jp_partition_state_applied(&s, JP_INPUT_SALES, 66, "DE", 700), 0);
+    assert_true(jp_partition_stream_newest(&s, JP_INPUT_SALES, 2) == 1000);
+    assert_true(jp_partition_stream_newest(&s, JP_INPUT_SALES, 66) == 3000);
+    assert_true(jp_partition_stream_newest(&s, JP_INPUT_SALES, 3) == none);
+    assert_true(jp_partition_country_copied(&s, "DE"));
+    assert_false(jp_partition_country_copied(&s, "GB"));
+    /* DE came from 2 and 66: the lower; NO from 66 only; GB: the partition */
+    assert_true(jp_partition_feed_newest(&s, JP_INPUT_SALES, "DE", 5000) == 1000);
+    assert_true(jp_partition_feed_newest(&s, JP_INPUT_SALES, "NO", 5000) == 3000);
+    assert_true(jp_partition_feed_newest(&s, JP_INPUT_SALES, "GB", 5000) == 5000);
+    /* no customers copy of DE yet: its windows wait */
+    assert_true(jp_partition_feed_newest(&s, JP_INPUT_CUSTOMERS, "DE", 5000) == none);
+    assert_true(jp_partition_input_floor(&s, JP_INPUT_SALES, 5000) == 1000);
+    assert_true(jp_partition_input_floor(&s, JP_INPUT_SALES, none) == 1000);
+    assert_true(jp_partition_input_ceiling(&s, JP_INPUT_SALES, 5000) == 5000);
+    assert_true(jp_partition_input_ceiling(&s, JP_INPUT_SALES, none) == 3000);
+    assert_true(jp_partition_input_floor(&s, JP_INPUT_DRAWS, none) == none);
+    /* all of it survives the meta value */
+    size_t n;
+    uint8_t *v = jp_partition_state_encode(&s, &n);
+    assert_non_null(v);
+    assert_int_equal(jp_partition_state_decode(&back, v, n), 0);
+    free(v);
+    assert_true(jp_partition_feed_newest(&back, JP_INPUT_SALES, "DE", 5000) == 1000);
+    assert_true(jp_partition_feed_newest(&back, JP_INPUT_SALES, "NO", 5000) == 3000);
+    assert_true(jp_partition_stream_newest(&back, JP_INPUT_SALES, 66) == 3000);
+    assert_true(jp_partition_country_copied(&back, "NO"));
+    jp_partition_state_reset(&back);
+    assert_false(jp_partition_country_copied(&back, "NO"));
+    jp_partition_state_free(&s);
+    jp_partition_state_free(&back);
 }
 
 static void test_source_header(void **state)
@@ -126,6 +176,7 @@ int main(void)
         cmocka_unit_test(test_home),
         cmocka_unit_test(test_replays),
         cmocka_unit_test(test_state_round_trip),
+        cmocka_unit_test(test_streams),
         cmocka_unit_test(test_source_header),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
