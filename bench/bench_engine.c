@@ -826,9 +826,9 @@ static void consumed_counters(engine_t *g, jp_counter_t *c[JP_INPUT__COUNT])
     for (int i = 0; i < JP_INPUT__COUNT; i++) {
         char topic[400], labels[512];
         jp_metrics_label_escape(topic, sizeof(topic), input_topic(g->x->cfg, (jp_input_t)i));
-        snprintf(labels, sizeof(labels), "topic=\"%s\",reason=\"ALL\"", topic);
+        snprintf(labels, sizeof(labels), "topic=\"%s\"", topic);
         c[i] = jp_metrics_counter(g->m, "jackpot_records_consumed_total",
-                                  "Input records by outcome and reason", labels);
+                                  "Input records read from their topic", labels);
         if (!c[i])
             die("metrics", jp_metrics_error(g->m));
     }

@@ -15,19 +15,45 @@
 
 /* ---- metrics ---------------------------------------------------------------- */
 
+/* The record families: their help, and whether they have a reason label
+ * (the others would carry one that never changes). */
+static const struct {
+    const char *what, *help;
+    int by_reason;
+} record_families[] = {
+    {"consumed", "Input records read from their topic", 0},
+    {"applied", "Input records applied to state and windows", 0},
+    {"dead_lettered", "Input records dead-lettered, by reason", 1},
+    {"duplicate", "Input records dropped as duplicates (event id seen within the horizon)", 0},
+    {"corrected", "Input records auto-corrected, by correction", 1},
+    {"repartitioned", "Input records sent to their country's task through the repartition topic",
+     0},
+    {"repartition_received", "Copies taken in from the repartition topic (replays excluded)", 0},
+    {"repartition_replays", "Copies seen again after a rewind or rebalance, skipped", 0},
+};
+
 jp_counter_t *jp_engine_counter(jp_engine_t *e, jp_input_t input, const char *what,
                                 const char *reason)
 {
     for (size_t i = 0; i < e->n_slots; i++)
         if (e->slots[i].input == input && e->slots[i].what == what && e->slots[i].reason == reason)
             return e->slots[i].c;
+    const char *help = "Input records";
+    int by_reason = 1;
+    for (size_t i = 0; i < sizeof(record_families) / sizeof(record_families[0]); i++)
+        if (strcmp(what, record_families[i].what) == 0) {
+            help = record_families[i].help;
+            by_reason = record_families[i].by_reason;
+        }
     char name[96], labels[512], topic[300], why[96];
     snprintf(name, sizeof(name), "jackpot_records_%s_total", what);
     jp_metrics_label_escape(topic, sizeof(topic), e->topics[input]);
     jp_metrics_label_escape(why, sizeof(why), reason);
-    snprintf(labels, sizeof(labels), "topic=\"%s\",reason=\"%s\"", topic, why);
-    jp_counter_t *c =
-        jp_metrics_counter(e->metrics, name, "Input records by outcome and reason", labels);
+    if (by_reason)
+        snprintf(labels, sizeof(labels), "topic=\"%s\",reason=\"%s\"", topic, why);
+    else
+        snprintf(labels, sizeof(labels), "topic=\"%s\"", topic);
+    jp_counter_t *c = jp_metrics_counter(e->metrics, name, help, labels);
     if (c && e->n_slots < sizeof(e->slots) / sizeof(e->slots[0]))
         e->slots[e->n_slots++] = (counter_slot_t){input, what, reason, c};
     return c;
