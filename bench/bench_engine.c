@@ -328,8 +328,8 @@ static int rss_child(const char *src, const char *dir)
         if (jp_serde_encode(serde, JP_EVENT_SALE, cfg->topics.sales.name, &e, &buf, err,
                             sizeof(err)) != JP_SERDE_OK)
             die("encode", err);
-        jp_task_record_t rec = {JP_INPUT_SALES, i, e.event_time, "GB", 2, buf.data, buf.len, NULL,
-                                0, 0, 0};
+        jp_task_record_t rec = {
+            JP_INPUT_SALES, i, e.event_time, "GB", 2, buf.data, buf.len, NULL, 0, 0, 0};
         double t0 = jp_bench_now();
         jp_task_result_t r = jp_task_process(t, &rec);
         if (r != JP_TASK_APPLIED && r != JP_TASK_DEAD_LETTERED && r != JP_TASK_DUPLICATE)
@@ -479,8 +479,9 @@ static void task_load_row(const char *src, const char *tmp, const capture_t *cap
             run[n_run++] = (jp_task_record_t){c->input,   next[c->input]++,
                                               c->ts,      (const char *)cap->data + c->key_off,
                                               c->key_len, cap->data + c->val_off,
-                                              c->val_len, NULL,       0,
-                                              0,          0};
+                                              c->val_len, NULL,
+                                              0,          0,
+                                              0};
             int commit_now = (i + 1) % TASK_COMMIT_EVERY == 0;
             if (i + 1 < cap->n && !commit_now && n_run < JP_TASK_BATCH_MAX &&
                 cap->recs[i + 1].input == c->input)

@@ -528,15 +528,27 @@ jp_counter_t *jp_metrics_counter_float(jp_metrics_t *m, const char *name, const 
     return get_or_create(m, name, help, labels, JP_METRIC_COUNTER_FLOAT, NULL, 0);
 }
 
+/* The double a gauge or a float counter holds. */
+static void value_store(struct jp_metric_child_s *c, double v)
+{
+    atomic_store_explicit(&c->value, dbits(v), memory_order_relaxed);
+}
+
+static double value_load(const struct jp_metric_child_s *c)
+{
+    return bitsd(
+        atomic_load_explicit(&((struct jp_metric_child_s *)c)->value, memory_order_relaxed));
+}
+
 void jp_counter_float_set(jp_counter_t *c, double total)
 {
     assert(c->kind == JP_METRIC_COUNTER_FLOAT);
-    atomic_store_explicit(&c->value, dbits(total), memory_order_relaxed);
+    value_store(c, total);
 }
 
 double jp_counter_float_get(const jp_counter_t *c)
 {
-    return bitsd(atomic_load_explicit(&((jp_counter_t *)c)->value, memory_order_relaxed));
+    return value_load(c);
 }
 
 int jp_metrics_add_collector(jp_metrics_t *m, void (*fn)(void *ctx), void *ctx,
@@ -570,7 +582,7 @@ jp_gauge_t *jp_metrics_gauge(jp_metrics_t *m, const char *name, const char *help
 void jp_gauge_set(jp_gauge_t *g, double v)
 {
     assert(g->kind == JP_METRIC_GAUGE);
-    atomic_store_explicit(&g->value, dbits(v), memory_order_relaxed);
+    value_store(g, v);
 }
 
 void jp_gauge_add(jp_gauge_t *g, double delta)
@@ -581,7 +593,7 @@ void jp_gauge_add(jp_gauge_t *g, double delta)
 
 double jp_gauge_get(const jp_gauge_t *g)
 {
-    return bitsd(atomic_load_explicit(&((jp_gauge_t *)g)->value, memory_order_relaxed));
+    return value_load(g);
 }
 
 jp_histogram_t *jp_metrics_histogram(jp_metrics_t *m, const char *name, const char *help,

@@ -99,11 +99,11 @@ int jp_process_metrics_init(jp_metrics_t *m)
                                       "Total user and system CPU time spent in seconds.", NULL);
     s->rss = jp_metrics_gauge(m, "process_resident_memory_bytes", "Resident memory size in bytes.",
                               NULL);
-    s->vsize = jp_metrics_gauge(m, "process_virtual_memory_bytes", "Virtual memory size in bytes.",
-                                NULL);
+    s->vsize =
+        jp_metrics_gauge(m, "process_virtual_memory_bytes", "Virtual memory size in bytes.", NULL);
     s->fds = jp_metrics_gauge(m, "process_open_fds", "Number of open file descriptors.", NULL);
-    s->max_fds = jp_metrics_gauge(m, "process_max_fds",
-                                  "Maximum number of open file descriptors.", NULL);
+    s->max_fds =
+        jp_metrics_gauge(m, "process_max_fds", "Maximum number of open file descriptors.", NULL);
     s->start = jp_metrics_gauge(m, "process_start_time_seconds",
                                 "Start time of the process since unix epoch in seconds.", NULL);
     if (!s->cpu || !s->rss || !s->vsize || !s->fds || !s->max_fds || !s->start) {

@@ -140,6 +140,9 @@ int jp_engine_produce_at(jp_engine_t *e, rd_kafka_topic_t *rkt, int partition, c
  * call). 0, or -1 if the key schema cannot be registered. */
 int jp_engine_output_key(jp_engine_t *e, rd_kafka_topic_t *rkt, const void *key, size_t len,
                          const void **out, size_t *out_len);
+/* A copy of the headers of rec's message (room for `extra` more when it
+ * has none), for a record produced on its behalf; the caller adds to it. */
+rd_kafka_headers_t *jp_engine_record_headers(const jp_task_record_t *rec, size_t extra);
 /* jp_task_io_t hooks (ctx: the engine). */
 int jp_engine_io_features(void *ctx, int partition, const char *key, const void *value, size_t len);
 int jp_engine_io_dead_letter(void *ctx, int partition, const jp_task_record_t *rec,
@@ -216,6 +219,9 @@ void jp_engine_metrics_poll(jp_engine_t *e);
  * string constants (compared by address). NULL if metrics failed. */
 jp_counter_t *jp_engine_counter(jp_engine_t *e, jp_input_t input, const char *what,
                                 const char *reason);
+/* The consumer-lag gauge of stream s of partition p (NULL if metrics
+ * failed). */
+jp_gauge_t *jp_engine_lag_gauge(jp_engine_t *e, int p, int s);
 /* jp_task_io_t's count hook (ctx: the engine). */
 void jp_engine_io_count(void *ctx, jp_input_t input, const char *what, const char *reason);
 /* Rebuilds the status snapshot (engine thread). */

@@ -164,8 +164,7 @@ static int check_topics(jp_engine_t *e, int *exit_code, char *errstr, size_t err
 
 /* The repartition topic, once it exists, must be partitioned like the
  * inputs: a copy goes to its home's partition number. */
-static int check_repartition_topic(jp_engine_t *e, int *exit_code, char *errstr,
-                                   size_t errstr_size)
+static int check_repartition_topic(jp_engine_t *e, int *exit_code, char *errstr, size_t errstr_size)
 {
     if (!e->repartition[0])
         return 0;
@@ -443,10 +442,9 @@ jp_engine_t *jp_engine_new(const jp_config_t *cfg, jp_metrics_t *metrics,
                                jp_engine_io_count,
                                jp_engine_io_emit,
                                e->repartition[0] ? jp_engine_io_repartition : NULL};
-    e->env.partition = (jp_partition_check_t){(jp_partitioner_t)cfg->topics.input_partitioner,
-                                              cfg->topics.mispartitioned ==
-                                                  JP_MISPARTITIONED_DEAD_LETTER,
-                                              e->n_partitions};
+    e->env.partition = (jp_partition_check_t){
+        (jp_partitioner_t)cfg->topics.input_partitioner,
+        cfg->topics.mispartitioned == JP_MISPARTITIONED_DEAD_LETTER, e->n_partitions};
     if (!e->env.store_env) {
         snprintf(errstr, errstr_size, "cannot create the RocksDB environment");
         goto fail;

@@ -77,8 +77,7 @@ int jp_engine_commit(jp_engine_t *e)
         for (int i = 0; e->tasks[p] && i < jp_engine_n_streams(e); i++) {
             int64_t off = jp_engine_stream_offset(e->tasks[p], i);
             if (off >= 0)
-                rd_kafka_topic_partition_list_add(l, jp_engine_stream_topic(e, i), p)->offset =
-                    off;
+                rd_kafka_topic_partition_list_add(l, jp_engine_stream_topic(e, i), p)->offset = off;
         }
     rd_kafka_resp_err_t cerr =
         l->cnt ? rd_kafka_commit(e->leader, l, 0) : RD_KAFKA_RESP_ERR_NO_ERROR;

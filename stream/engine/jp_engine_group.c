@@ -123,8 +123,8 @@ void jp_engine_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     char errstr[512];
     int64_t t0 = jp_clock_now_ms();
     const char *event = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS ? "assign"
-                        : rd_kafka_assignment_lost(rk)               ? "lost"
-                                                                     : "revoke";
+                        : rd_kafka_assignment_lost(rk)              ? "lost"
+                                                                    : "revoke";
     jp_engine_hand_over_polled(e);
     /* NULL while the consumer closes outside a group generation. */
     const char *proto = rd_kafka_rebalance_protocol(rk);

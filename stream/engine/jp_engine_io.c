@@ -122,16 +122,20 @@ int jp_engine_io_emit(void *ctx, int partition, jp_output_t topic, const char *k
     return produce_keyed(e, e->rkt_out[topic], key, key_len, value, len);
 }
 
+rd_kafka_headers_t *jp_engine_record_headers(const jp_task_record_t *rec, size_t extra)
+{
+    const rd_kafka_message_t *m = rec->origin;
+    rd_kafka_headers_t *orig = NULL;
+    if (m && rd_kafka_message_headers(m, &orig) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        return rd_kafka_headers_copy(orig);
+    return rd_kafka_headers_new(extra);
+}
+
 int jp_engine_io_dead_letter(void *ctx, int partition, const jp_task_record_t *rec,
                              const char *error_class, const char *message)
 {
     jp_engine_t *e = ctx;
-    const rd_kafka_message_t *m = rec->origin;
-    rd_kafka_headers_t *orig = NULL, *h;
-    if (m && rd_kafka_message_headers(m, &orig) == RD_KAFKA_RESP_ERR_NO_ERROR)
-        h = rd_kafka_headers_copy(orig);
-    else
-        h = rd_kafka_headers_new(6);
+    rd_kafka_headers_t *h = jp_engine_record_headers(rec, 6);
     char num[32];
     rd_kafka_header_add(h, "jp.error.class", -1, error_class, -1);
     rd_kafka_header_add(h, "jp.error.message", -1, message, -1);

@@ -96,17 +96,34 @@ int jp_engine_metrics_init(jp_engine_t *e)
         return -1;
     e->om = om;
     om->stride = 1;
-    om->ready = jp_metrics_gauge(m, "jackpot_ready",
-                                 "1 when /readyz answers ready (tasks assigned, restored, lag "
-                                 "under http.ready_max_lag), else 0",
-                                 NULL);
+    const struct {
+        jp_gauge_t **g;
+        const char *name, *help;
+    } gauges[] = {
+        {&om->ready, "jackpot_ready",
+         "1 when /readyz answers ready (tasks assigned, restored, lag under "
+         "http.ready_max_lag), else 0"},
+        {&om->queue, "jackpot_producer_queue_messages",
+         "Records queued in the producer, not yet delivered"},
+        {&om->rebalance_seconds, "jackpot_rebalance_last_duration_seconds",
+         "Duration of the last rebalance callback (opening tasks includes their restore)"},
+        {&om->sst, "jackpot_rocksdb_sst_bytes", "Size of the live SST files of the task stores"},
+        {&om->memtable, "jackpot_rocksdb_memtable_bytes", "Memtable bytes of the task stores"},
+        {&om->pending_compaction, "jackpot_rocksdb_pending_compaction_bytes",
+         "Bytes RocksDB estimates compaction has to rewrite"},
+        {&om->cache_bytes, "jackpot_rocksdb_block_cache_bytes", "Usage of the shared block cache"},
+        {&om->cache_hit_ratio, "jackpot_rocksdb_block_cache_hit_ratio",
+         "Blocks the engine's reads found in the block cache, of all blocks they read, since "
+         "start"},
+    };
+    int ok = 1;
+    for (size_t i = 0; i < sizeof(gauges) / sizeof(gauges[0]); i++)
+        ok &= (*gauges[i].g = jp_metrics_gauge(m, gauges[i].name, gauges[i].help, NULL)) != NULL;
     om->delivery_errors =
         jp_metrics_counter(m, "jackpot_producer_delivery_errors_total",
                            "Records the producer could not deliver (each rewinds to the last "
                            "commit)",
                            NULL);
-    om->queue = jp_metrics_gauge(m, "jackpot_producer_queue_messages",
-                                 "Records queued in the producer, not yet delivered", NULL);
     for (int i = 0; i < 3; i++) {
         char labels[32];
         snprintf(labels, sizeof(labels), "event=\"%s\"", rebalance_events[i]);
@@ -114,25 +131,6 @@ int jp_engine_metrics_init(jp_engine_t *e)
             m, "jackpot_rebalances_total",
             "Consumer group rebalance callbacks: partitions assigned, revoked or lost", labels);
     }
-    om->rebalance_seconds =
-        jp_metrics_gauge(m, "jackpot_rebalance_last_duration_seconds",
-                         "Duration of the last rebalance callback (opening tasks includes their "
-                         "restore)",
-                         NULL);
-    om->sst = jp_metrics_gauge(m, "jackpot_rocksdb_sst_bytes",
-                               "Size of the live SST files of the task stores", NULL);
-    om->memtable = jp_metrics_gauge(m, "jackpot_rocksdb_memtable_bytes",
-                                    "Memtable bytes of the task stores", NULL);
-    om->pending_compaction =
-        jp_metrics_gauge(m, "jackpot_rocksdb_pending_compaction_bytes",
-                         "Bytes RocksDB estimates compaction has to rewrite", NULL);
-    om->cache_bytes = jp_metrics_gauge(m, "jackpot_rocksdb_block_cache_bytes",
-                                       "Usage of the shared block cache", NULL);
-    om->cache_hit_ratio =
-        jp_metrics_gauge(m, "jackpot_rocksdb_block_cache_hit_ratio",
-                         "Blocks the engine's reads found in the block cache, of all blocks they "
-                         "read, since start",
-                         NULL);
     om->latency = jp_metrics_histogram(
         m, "jackpot_end_to_end_latency_seconds",
         "From a record's Kafka timestamp to the commit that covers its processing", NULL,
@@ -142,9 +140,7 @@ int jp_engine_metrics_init(jp_engine_t *e)
     e->repartition_invalid = jp_metrics_counter(
         m, "jackpot_repartition_invalid_total",
         "Records of the repartition topic without a readable source header (skipped)", NULL);
-    int ok = om->ready && om->delivery_errors && om->queue && om->rebalance_seconds && om->sst &&
-             om->memtable && om->pending_compaction && om->cache_bytes && om->cache_hit_ratio &&
-             om->latency && om->event_lag && om->ts && e->repartition_invalid;
+    ok &= om->delivery_errors && om->latency && om->event_lag && om->ts && e->repartition_invalid;
     for (int i = 0; i < 3; i++)
         ok &= om->rebalances[i] != NULL;
     for (int p = 0; ok && p < e->n_partitions; p++) {
@@ -157,13 +153,8 @@ int jp_engine_metrics_init(jp_engine_t *e)
                              labels);
         ok &= om->event_lag[p] != NULL;
         /* every input partition's lag series from the start */
-        for (int i = 0; i < jp_engine_n_streams(e); i++) {
-            char l2[400], topic[300];
-            jp_metrics_label_escape(topic, sizeof(topic), jp_engine_stream_topic(e, i));
-            snprintf(l2, sizeof(l2), "topic=\"%s\",partition=\"%d\"", topic, p);
-            ok &= jp_metrics_gauge(m, "jackpot_consumer_lag_records",
-                                   "Records behind the end of the input partition", l2) != NULL;
-        }
+        for (int i = 0; i < jp_engine_n_streams(e); i++)
+            ok &= jp_engine_lag_gauge(e, p, i) != NULL;
     }
     if (!ok)
         return -1;
@@ -252,7 +243,6 @@ void jp_engine_metrics_commit(jp_engine_t *e, int64_t commit_ms, int ready)
     jp_gauge_set(om->cache_bytes, (double)st.block_cache_bytes);
     uint64_t hits, reads;
     jp_store_read_counts(&hits, &reads);
-    jp_gauge_set(om->cache_hit_ratio,
-                 hits + reads ? (double)hits / (double)(hits + reads) : 0.0);
+    jp_gauge_set(om->cache_hit_ratio, hits + reads ? (double)hits / (double)(hits + reads) : 0.0);
     jp_engine_metrics_poll(e);
 }

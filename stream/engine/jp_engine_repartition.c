@@ -98,8 +98,8 @@ int jp_engine_stream_record(jp_engine_t *e, const rd_kafka_message_t *m, int s,
     if (in == N_STREAMS) {
         /* Not a copy this engine wrote (or of inputs it no longer has):
          * nothing to apply it as. */
-        jp_log_error("engine", "%s [%d] offset %lld: no readable %s header; skipped", e->repartition,
-                     m->partition, (long long)m->offset, JP_PARTITION_HDR_SOURCE);
+        jp_log_error("engine", "%s [%d] offset %lld: no readable %s header; skipped",
+                     e->repartition, m->partition, (long long)m->offset, JP_PARTITION_HDR_SOURCE);
         jp_counter_add(e->repartition_invalid, 1);
         return -1;
     }
@@ -113,17 +113,13 @@ int jp_engine_stream_record(jp_engine_t *e, const rd_kafka_message_t *m, int s,
 int jp_engine_io_repartition(void *ctx, int partition, int home, const jp_task_record_t *rec)
 {
     jp_engine_t *e = ctx;
-    const rd_kafka_message_t *m = rec->origin;
-    rd_kafka_headers_t *orig = NULL, *h;
-    if (m && rd_kafka_message_headers(m, &orig) == RD_KAFKA_RESP_ERR_NO_ERROR)
-        h = rd_kafka_headers_copy(orig);
-    else
-        h = rd_kafka_headers_new(1);
+    rd_kafka_headers_t *h = jp_engine_record_headers(rec, 1);
     char src[400];
     int n = snprintf(src, sizeof(src), "%s/%d/%lld", e->topics[rec->input], partition,
                      (long long)rec->offset);
     rd_kafka_header_add(h, JP_PARTITION_HDR_SOURCE, -1, src, n);
     /* The original timestamp: the home validates event time against it. */
     return jp_engine_produce_at(e, e->rkt_repartition, home, rec->key, rec->key_len, rec->value,
-                                rec->value_len, h, NULL, rec->timestamp_ms > 0 ? rec->timestamp_ms : 0);
+                                rec->value_len, h, NULL,
+                                rec->timestamp_ms > 0 ? rec->timestamp_ms : 0);
 }

@@ -106,6 +106,15 @@ static void add_open_window(void *ctx, const jp_window_t *w)
     json_array_append_new(json_object_get(c, "open"), win);
 }
 
+jp_gauge_t *jp_engine_lag_gauge(jp_engine_t *e, int p, int s)
+{
+    char labels[400], topic[300];
+    jp_metrics_label_escape(topic, sizeof(topic), jp_engine_stream_topic(e, s));
+    snprintf(labels, sizeof(labels), "topic=\"%s\",partition=\"%d\"", topic, p);
+    return jp_metrics_gauge(e->metrics, "jackpot_consumer_lag_records",
+                            "Records behind the end of the input partition", labels);
+}
+
 /* Records behind the end of stream i of partition p, from the consumer's
  * cached watermarks; its gauge is set (0 for a task this instance does
  * not own, so a revoked task's lag does not stay behind). */
@@ -119,12 +128,9 @@ static int64_t stream_lag(jp_engine_t *e, int p, int i)
         l = hi - (next >= 0 ? next : lo);
         l = l > 0 ? l : 0;
     }
-    char labels[400], topic[300];
-    jp_metrics_label_escape(topic, sizeof(topic), jp_engine_stream_topic(e, i));
-    snprintf(labels, sizeof(labels), "topic=\"%s\",partition=\"%d\"", topic, p);
-    jp_gauge_set(jp_metrics_gauge(e->metrics, "jackpot_consumer_lag_records",
-                                  "Records behind the end of the input partition", labels),
-                 (double)l);
+    jp_gauge_t *g = jp_engine_lag_gauge(e, p, i);
+    if (g)
+        jp_gauge_set(g, (double)l);
     return l;
 }
 

@@ -123,7 +123,8 @@ static jp_partition_country_t *country_add(jp_partition_state_t *s, const char *
     if (c)
         return c;
     uint64_t *src = calloc((size_t)JP_INPUT__COUNT * words(s) + 1, sizeof(*src));
-    jp_partition_country_t *v = src ? realloc(s->countries, (s->n_countries + 1) * sizeof(*v)) : NULL;
+    jp_partition_country_t *v =
+        src ? realloc(s->countries, (s->n_countries + 1) * sizeof(*v)) : NULL;
     if (!v) {
         free(src);
         return NULL;
@@ -181,8 +182,7 @@ int64_t jp_partition_feed_newest(const jp_partition_state_t *s, jp_input_t input
 }
 
 /* The lowest (low != 0) or highest newest time over the input's streams. */
-static int64_t input_bound(const jp_partition_state_t *s, jp_input_t input, int64_t direct,
-                           int low)
+static int64_t input_bound(const jp_partition_state_t *s, jp_input_t input, int64_t direct, int low)
 {
     int64_t b = direct;
     for (int p = 0; p < s->n_partitions; p++) {

@@ -625,8 +625,9 @@ static int load_state(jp_task_t *t)
     if (jp_store_get(t->store, JP_CF_META, meta_repartition, strlen(meta_repartition), &v, &n) ==
             1 &&
         jp_partition_state_decode(&t->rp, v, n) != 0)
-        jp_log_error("task", "task %d: the repartition state does not decode: replays of "
-                             "copies may be applied again",
+        jp_log_error("task",
+                     "task %d: the repartition state does not decode: replays of "
+                     "copies may be applied again",
                      t->partition);
     facts_clear(t);
     if (jp_store_scan(t->store, JP_CF_WINDOWS, NULL, 0, load_window, t) < 0 ||
@@ -1041,8 +1042,7 @@ static jp_task_result_t dead_letter(jp_task_t *t, jp_task_record_t *rec, const c
 
 /* A copy from the repartition topic: JP_TASK_APPLIED when it is to be
  * processed like a record of its input, or what to answer instead. */
-static jp_task_result_t admit_copy(jp_task_t *t, const jp_task_record_t *rec,
-                                   const batch_slot_t *b)
+static jp_task_result_t admit_copy(jp_task_t *t, const jp_task_record_t *rec, const batch_slot_t *b)
 {
     if (t->rp.next_offset >= 0 && rec->offset < t->rp.next_offset)
         return JP_TASK_SKIPPED;
@@ -1084,8 +1084,7 @@ static jp_task_result_t away(jp_task_t *t, jp_task_record_t *rec, int home)
  * -1 if out of memory. */
 static int seen_before(jp_task_t *t, jp_input_t input, const jp_avro_str_t *id, int64_t t_ms)
 {
-    return jp_dedupe_check_add(t->dedupe[input], id->ptr, id->len, t_ms,
-                               input_newest(t, input, 1));
+    return jp_dedupe_check_add(t->dedupe[input], id->ptr, id->len, t_ms, input_newest(t, input, 1));
 }
 
 static int update_customer(jp_task_t *t, const char *token, const event_t *ev, jp_input_t input,
@@ -1237,8 +1236,7 @@ static jp_task_result_t apply(jp_task_t *t, jp_task_record_t *rec, batch_slot_t 
     if (t->env->n_procs && procs_record(t, rec, ev, v.country->code, token, t_ms) != 0)
         return JP_TASK_FAILED;
     if (rec->via_repartition) {
-        if (jp_partition_state_applied(&t->rp, in, rec->src_partition, v.country->code, t_ms) !=
-            0)
+        if (jp_partition_state_applied(&t->rp, in, rec->src_partition, v.country->code, t_ms) != 0)
             return JP_TASK_FAILED;
     } else if (t_ms > t->max_event[in] || t->max_event[in] == NO_TIME) {
         t->max_event[in] = t_ms;
@@ -1451,8 +1449,8 @@ static int dedupe_prepare(jp_task_t *t)
             continue;
         }
         /* Buckets past the horizon were expired above: nothing to seal. */
-        int64_t b = jp_tz_floor_div(newest - t->env->cfg->processing.dedupe_horizon_ms,
-                                    DEDUPE_BUCKET_MS);
+        int64_t b =
+            jp_tz_floor_div(newest - t->env->cfg->processing.dedupe_horizon_ms, DEDUPE_BUCKET_MS);
         for (b = b > t->dedupe_sealed[i] ? b : t->dedupe_sealed[i]; b < open_from; b++)
             if (jp_dedupe_seal(t->dedupe[i], b, dedupe_sealed, &c) != 0)
                 return -1;

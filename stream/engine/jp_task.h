@@ -63,9 +63,9 @@ typedef enum {
     JP_TASK_APPLIED,
     JP_TASK_DEAD_LETTERED,
     JP_TASK_DUPLICATE,
-    JP_TASK_RETRY,   /* transient (registry unavailable): offer the record again later */
-    JP_TASK_SKIPPED, /* offset already processed */
-    JP_TASK_FAILED,  /* an output could not be queued: the engine must rewind */
+    JP_TASK_RETRY,         /* transient (registry unavailable): offer the record again later */
+    JP_TASK_SKIPPED,       /* offset already processed */
+    JP_TASK_FAILED,        /* an output could not be queued: the engine must rewind */
     JP_TASK_REPARTITIONED, /* another task's country: handed to io.repartition */
 } jp_task_result_t;
 

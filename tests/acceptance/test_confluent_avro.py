@@ -14,7 +14,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,17 +26,11 @@ from confluent_kafka import avro
 from confluent_kafka.avro import AvroProducer, CachedSchemaRegistryClient
 from confluent_kafka.avro.error import ClientError
 
+from jp_accept import free_port, metric_sum
+
 BIN = os.environ["JACKPOT_BIN"]
 SRC = os.environ.get("JACKPOT_SRC", ".")
 N_V1, N_V2 = 20, 20
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def wait_line(proc, pattern, timeout=20):
@@ -89,15 +82,6 @@ def metrics(port):
     with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5) as r:
         return r.read().decode()
 
-
-def metric_sum(text, name, **labels):
-    total = 0
-    for line in text.splitlines():
-        if not line.startswith(name + "{"):
-            continue
-        if all('%s="%s"' % kv in line for kv in labels.items()):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
 
 
 def main():

@@ -87,9 +87,8 @@ void jp_test_stack_simulate_with(jp_test_stack_t *s, const char *world, int week
     jp_registry_client_t *reg =
         jp_registry_client_new(jp_devstack_registry_url(s->stack), err, sizeof(err));
     assert_non_null(reg);
-    jp_sim_producer_t *prod =
-        jp_sim_producer_new(jp_devstack_bootstraps(s->stack), NULL, producer_props, NULL, err,
-                            sizeof(err));
+    jp_sim_producer_t *prod = jp_sim_producer_new(jp_devstack_bootstraps(s->stack), NULL,
+                                                  producer_props, NULL, err, sizeof(err));
     if (!prod)
         fail_msg("producer: %s", err);
     jp_sim_options_t o = {0};
@@ -203,8 +202,8 @@ int jp_test_engine_wait(jp_test_engine_t *t, int want_tasks, int64_t want_consum
         /* Every copy sent through the repartition topic taken in, too: its
          * lag, from the consumer's cached watermarks, may lag the copies. */
         if ((want_tasks < 0 || tot.tasks == want_tasks) &&
-            (want_consumed < 0 || (tot.consumed == want_consumed && tot.lag == 0 &&
-                                   tot.received == tot.repartitioned)))
+            (want_consumed < 0 ||
+             (tot.consumed == want_consumed && tot.lag == 0 && tot.received == tot.repartitioned)))
             return 0;
         usleep(50000);
     }
@@ -219,6 +218,18 @@ int jp_test_engine_wait(jp_test_engine_t *t, int want_tasks, int64_t want_consum
             (long long)tot.repartitioned, (long long)tot.received, (long long)tot.lag,
             (long long)tot.commits);
     return -1;
+}
+
+void jp_test_engine_wait_consumed(jp_test_engine_t *t, int64_t n, int timeout_ms)
+{
+    for (int waited = 0; waited < timeout_ms; waited += 20) {
+        jp_engine_totals_t tot;
+        jp_engine_totals(t->e, &tot);
+        if (tot.consumed >= n)
+            return;
+        usleep(20000);
+    }
+    fail_msg("no progress to %lld records in %d ms", (long long)n, timeout_ms);
 }
 
 void jp_test_engine_stop(jp_test_engine_t *t, jp_engine_totals_t *out)
@@ -279,6 +290,48 @@ static void recset_add(jp_test_recset_t *r, const void *key, size_t klen, const 
     r->items[lo] = item;
     r->lens[lo] = len;
     r->n++;
+}
+
+void jp_test_read_topics(const char *bootstraps, const char *const *topics, size_t n,
+                         void (*fn)(void *ctx, const rd_kafka_message_t *m), void *ctx)
+{
+    char err[256];
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    rd_kafka_conf_set(c, "bootstrap.servers", bootstraps, err, sizeof(err));
+    rd_kafka_conf_set(c, "group.id", "jp-test-reader", err, sizeof(err)); /* never joins */
+    rd_kafka_conf_set(c, "enable.partition.eof", "true", err, sizeof(err));
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof(err));
+    assert_non_null(rk);
+    for (size_t t = 0; t < n; t++) {
+        const struct rd_kafka_metadata *md;
+        rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topics[t], NULL);
+        assert_int_equal(rd_kafka_metadata(rk, 0, rkt, &md, 10000), 0);
+        int parts = md->topics[0].partition_cnt;
+        rd_kafka_metadata_destroy(md);
+        rd_kafka_topic_destroy(rkt);
+        for (int p = 0; p < parts; p++) {
+            rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+            rd_kafka_topic_partition_list_add(l, topics[t], p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+            rd_kafka_assign(rk, l);
+            rd_kafka_topic_partition_list_destroy(l);
+            for (int idle = 0;;) {
+                rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 1000);
+                if (!m) {
+                    assert_true(++idle < 60);
+                    continue;
+                }
+                int eof = m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF;
+                if (!m->err)
+                    fn(ctx, m);
+                rd_kafka_message_destroy(m);
+                if (eof)
+                    break;
+            }
+        }
+    }
+    rd_kafka_assign(rk, NULL);
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
 }
 
 void jp_test_read_distinct(jp_test_stack_t *s, const char *topic, jp_test_recset_t *out)

@@ -59,6 +59,9 @@ void jp_test_engine_totals(jp_test_engine_t *t, jp_engine_totals_t *out);
  * and lag == 0 and received == repartitioned when want_consumed >= 0. 0,
  * or -1 on timeout. */
 int jp_test_engine_wait(jp_test_engine_t *t, int want_tasks, int64_t want_consumed, int timeout_ms);
+/* Waits (up to timeout_ms) until the engine's committed totals count at
+ * least n consumed records; fails the test otherwise. */
+void jp_test_engine_wait_consumed(jp_test_engine_t *t, int64_t n, int timeout_ms);
 /* Stops the engine (it commits and leaves the group), checks it returned
  * 0, frees it; out (may be NULL) gets its final totals. */
 void jp_test_engine_stop(jp_test_engine_t *t, jp_engine_totals_t *out);
@@ -70,6 +73,11 @@ typedef struct jp_test_recset_s {
     size_t n, cap;
     size_t read; /* records read, duplicates included */
 } jp_test_recset_t;
+
+/* Calls fn for every record of the topics (every partition from the
+ * beginning to its end), one topic partition after another. */
+void jp_test_read_topics(const char *bootstraps, const char *const *topics, size_t n,
+                         void (*fn)(void *ctx, const rd_kafka_message_t *m), void *ctx);
 
 /* Reads a whole topic (every partition, to its end) into a set. */
 void jp_test_read_distinct(jp_test_stack_t *s, const char *topic, jp_test_recset_t *out);

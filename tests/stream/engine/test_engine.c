@@ -23,6 +23,7 @@
 #include "registry/jp_registry_serde.h"
 #include "serde/jp_serde.h"
 #include "jp_test.h"
+#include "jp_test_engine.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -262,42 +263,14 @@ typedef struct {
 } seen_t;
 
 /* Reads a whole topic from the beginning. */
-static void read_topic(const char *topic, void (*fn)(rd_kafka_message_t *, seen_t *), seen_t *s)
+static void read_topic(const char *topic, void (*fn)(void *, const rd_kafka_message_t *), seen_t *s)
 {
-    char err[256];
-    rd_kafka_conf_t *c = rd_kafka_conf_new();
-    rd_kafka_conf_set(c, "bootstrap.servers", jp_devstack_bootstraps(fx.stack), err, sizeof(err));
-    rd_kafka_conf_set(c, "enable.partition.eof", "true", err, sizeof(err));
-    rd_kafka_conf_set(c, "group.id", "test-reader", err, sizeof(err)); /* never joins */
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof(err));
-    const struct rd_kafka_metadata *md;
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-    assert_int_equal(rd_kafka_metadata(rk, 0, rkt, &md, 5000), 0);
-    int parts = md->topics[0].partition_cnt;
-    rd_kafka_metadata_destroy(md);
-    rd_kafka_topic_destroy(rkt);
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(parts);
-    for (int p = 0; p < parts; p++)
-        rd_kafka_topic_partition_list_add(l, topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
-    rd_kafka_assign(rk, l);
-    rd_kafka_topic_partition_list_destroy(l);
-    int eofs = 0;
-    while (eofs < parts) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 1000);
-        if (!m)
-            continue;
-        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
-            eofs++;
-        else if (!m->err)
-            fn(m, s);
-        rd_kafka_message_destroy(m);
-    }
-    rd_kafka_consumer_close(rk);
-    rd_kafka_destroy(rk);
+    jp_test_read_topics(jp_devstack_bootstraps(fx.stack), &topic, 1, fn, s);
 }
 
-static void on_dlq(rd_kafka_message_t *m, seen_t *s)
+static void on_dlq(void *ctx, const rd_kafka_message_t *m)
 {
+    seen_t *s = ctx;
     rd_kafka_headers_t *h;
     const void *v;
     size_t n;
@@ -314,8 +287,9 @@ static void on_dlq(rd_kafka_message_t *m, seen_t *s)
     s->n++;
 }
 
-static void on_features(rd_kafka_message_t *m, seen_t *s)
+static void on_features(void *ctx, const rd_kafka_message_t *m)
 {
+    seen_t *s = ctx;
     char err[256];
     jp_avro_arena_t arena;
     jp_avro_arena_init(&arena);
@@ -405,9 +379,9 @@ static int scan_cb(void *ctx, const void *key, size_t klen, const void *val, siz
     return 0;
 }
 
-static void no_pii_in_record(rd_kafka_message_t *m, seen_t *s)
+static void no_pii_in_record(void *ctx, const rd_kafka_message_t *m)
 {
-    (void)s;
+    (void)ctx;
     assert_no_pii(m->key, m->key_len, rd_kafka_topic_name(m->rkt));
     assert_no_pii(m->payload, m->len, rd_kafka_topic_name(m->rkt));
     rd_kafka_headers_t *h;
@@ -421,9 +395,9 @@ static void no_pii_in_record(rd_kafka_message_t *m, seen_t *s)
     }
 }
 
-static void no_pii_in_dlq_headers(rd_kafka_message_t *m, seen_t *s)
+static void no_pii_in_dlq_headers(void *ctx, const rd_kafka_message_t *m)
 {
-    (void)s;
+    (void)ctx;
     rd_kafka_headers_t *h;
     const char *name;
     const void *v;
@@ -433,8 +407,9 @@ static void no_pii_in_dlq_headers(rd_kafka_message_t *m, seen_t *s)
         assert_no_pii(v, n, "dead-letter headers");
 }
 
-static void count_raw_pii(rd_kafka_message_t *m, seen_t *s)
+static void count_raw_pii(void *ctx, const rd_kafka_message_t *m)
 {
+    seen_t *s = ctx;
     if (memmem(m->payload, m->len, "C-000", 5) && memmem(m->payload, m->len, "SW1A 1AA", 8))
         s->n++;
     else if (memmem(m->payload, m->len, "C-000", 5) && memmem(m->payload, m->len, "EH12 9QX", 8))

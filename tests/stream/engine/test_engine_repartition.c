@@ -89,9 +89,9 @@ static void test_librdkafka_partitioners_agree(void **state)
         assert_int_equal(jp_broker_create_topic(b, topic, parts, err, sizeof(err)), 0);
         delivered_t d = {{0}, 0};
         rd_kafka_conf_t *conf = rd_kafka_conf_new();
-        assert_int_equal(rd_kafka_conf_set(conf, "bootstrap.servers", jp_broker_bootstraps(b), err,
-                                           sizeof(err)),
-                         RD_KAFKA_CONF_OK);
+        assert_int_equal(
+            rd_kafka_conf_set(conf, "bootstrap.servers", jp_broker_bootstraps(b), err, sizeof(err)),
+            RD_KAFKA_CONF_OK);
         assert_int_equal(
             rd_kafka_conf_set(conf, "partitioner", cases[c].librdkafka, err, sizeof(err)),
             RD_KAFKA_CONF_OK);
@@ -103,11 +103,10 @@ static void test_librdkafka_partitioners_agree(void **state)
         for (int i = 0; i < n; i++) {
             char key[64];
             size_t len = test_key(i, key, sizeof(key));
-            assert_int_equal(rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic),
-                                               RD_KAFKA_V_KEY(key, len), RD_KAFKA_V_VALUE("v", 1),
-                                               RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                               RD_KAFKA_V_OPAQUE((void *)(intptr_t)i),
-                                               RD_KAFKA_V_END),
+            assert_int_equal(rd_kafka_producev(
+                                 rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, len),
+                                 RD_KAFKA_V_VALUE("v", 1), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                 RD_KAFKA_V_OPAQUE((void *)(intptr_t)i), RD_KAFKA_V_END),
                              0);
         }
         assert_int_equal(rd_kafka_flush(rk, 30000), 0);
@@ -136,46 +135,29 @@ typedef struct {
 
 static run_t ref, crc, fnv;
 
+typedef struct {
+    int parts;
+    int64_t seen, wrong;
+} wrong_ctx_t;
+
+static void count_wrong_one(void *ctx, const rd_kafka_message_t *m)
+{
+    wrong_ctx_t *w = ctx;
+    w->seen++;
+    w->wrong += m->partition !=
+                jp_partitioner_partition(JP_PARTITIONER_MURMUR2, m->key, m->key_len, w->parts);
+}
+
 /* Counts the input records whose partition is not the murmur2 home of
  * their key (the country). */
 static int64_t count_wrong(jp_test_stack_t *st, const jp_config_t *cfg)
 {
     const char *topics[] = {cfg->topics.sales.name, cfg->topics.customers.name,
                             cfg->topics.draws.name};
-    char err[256];
-    int64_t wrong = 0, seen = 0;
-    rd_kafka_conf_t *c = rd_kafka_conf_new();
-    rd_kafka_conf_set(c, "bootstrap.servers", jp_devstack_bootstraps(st->stack), err, sizeof(err));
-    rd_kafka_conf_set(c, "group.id", "jp-test-wrong", err, sizeof(err)); /* never joins */
-    rd_kafka_conf_set(c, "enable.partition.eof", "true", err, sizeof(err));
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof(err));
-    assert_non_null(rk);
-    int parts = (int)cfg->topics.sales.partitions;
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(3 * parts);
-    for (int t = 0; t < 3; t++)
-        for (int p = 0; p < parts; p++)
-            rd_kafka_topic_partition_list_add(l, topics[t], p)->offset = RD_KAFKA_OFFSET_BEGINNING;
-    rd_kafka_assign(rk, l);
-    rd_kafka_topic_partition_list_destroy(l);
-    for (int eofs = 0, idle = 0; eofs < 3 * parts;) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 1000);
-        if (!m) {
-            assert_true(++idle < 60);
-            continue;
-        }
-        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            eofs++;
-        } else if (!m->err) {
-            seen++;
-            wrong += m->partition !=
-                     jp_partitioner_partition(JP_PARTITIONER_MURMUR2, m->key, m->key_len, parts);
-        }
-        rd_kafka_message_destroy(m);
-    }
-    rd_kafka_consumer_close(rk);
-    rd_kafka_destroy(rk);
-    assert_int_equal(seen, st->records);
-    return wrong;
+    wrong_ctx_t w = {(int)cfg->topics.sales.partitions, 0, 0};
+    jp_test_read_topics(jp_devstack_bootstraps(st->stack), topics, 3, count_wrong_one, &w);
+    assert_int_equal(w.seen, st->records);
+    return w.wrong;
 }
 
 static void push_errors(jp_test_stack_t *st, int16_t api, rd_kafka_resp_err_t err, int n)
@@ -183,19 +165,6 @@ static void push_errors(jp_test_stack_t *st, int16_t api, rd_kafka_resp_err_t er
     rd_kafka_mock_cluster_t *mc = jp_broker_mock(jp_devstack_broker(st->stack));
     for (int i = 0; i < n; i++)
         rd_kafka_mock_push_request_errors(mc, api, 1, err);
-}
-
-/* Waits until the engine's last commit covers at least n records. */
-static void wait_consumed(jp_test_engine_t *e, int64_t n)
-{
-    for (int waited = 0; waited < WAIT_MS; waited += 20) {
-        jp_engine_totals_t t;
-        jp_test_engine_totals(e, &t);
-        if (t.consumed >= n)
-            return;
-        usleep(20000);
-    }
-    fail_msg("no progress to %lld records", (long long)n);
 }
 
 /* Simulates the world through librdkafka's `partitioner` and runs the
@@ -220,7 +189,7 @@ static void run_one(run_t *r, const char *partitioner, int troubled)
     jp_test_engine_t *e = jp_test_engine_start(&cfg, NULL);
     if (troubled) {
         /* Half-way, the instance goes; the next starts with no state. */
-        wait_consumed(e, r->st.records / 2);
+        jp_test_engine_wait_consumed(e, r->st.records / 2, WAIT_MS);
         jp_test_engine_stop(e, NULL);
         snprintf(state, sizeof(state), "%s-restored", cfg.state.dir);
         e = jp_test_engine_start(&cfg, state);
@@ -301,56 +270,46 @@ static void test_fnv1a(void **state)
     assert_like_reference(&fnv);
 }
 
+typedef struct {
+    const char *cls;
+    int parts;
+    int64_t n;
+} dlq_ctx_t;
+
+/* A dead letter of the class counted: the original record, framed Avro
+ * keyed by its country, read from a partition that is not its country's. */
+static void count_dead_letter(void *ctx, const rd_kafka_message_t *m)
+{
+    dlq_ctx_t *d = ctx;
+    rd_kafka_headers_t *h;
+    const void *v;
+    size_t len;
+    if (rd_kafka_message_headers(m, &h) != 0 ||
+        rd_kafka_header_get_last(h, "jp.error.class", &v, &len) != 0 || len != strlen(d->cls) ||
+        memcmp(v, d->cls, len) != 0)
+        return;
+    d->n++;
+    assert_true(m->len > 5 && ((const unsigned char *)m->payload)[0] == 0);
+    assert_int_equal(rd_kafka_header_get_last(h, "jp.source.partition", &v, &len), 0);
+    int read_from = atoi(strndupa(v, len));
+    assert_int_not_equal(
+        read_from, jp_partitioner_partition(JP_PARTITIONER_MURMUR2, m->key, m->key_len, d->parts));
+}
+
 /* The DLQ records of one class on the stack's input topics. */
 static int64_t count_dead_letters(jp_test_stack_t *st, const jp_config_t *cfg, const char *cls)
 {
+    char dlq[3][300];
     const char *inputs[] = {cfg->topics.sales.name, cfg->topics.customers.name,
                             cfg->topics.draws.name};
-    char err[256];
-    int64_t n = 0;
-    int parts = (int)cfg->topics.sales.partitions;
-    rd_kafka_conf_t *c = rd_kafka_conf_new();
-    rd_kafka_conf_set(c, "bootstrap.servers", jp_devstack_bootstraps(st->stack), err, sizeof(err));
-    rd_kafka_conf_set(c, "group.id", "jp-test-dlq", err, sizeof(err)); /* never joins */
-    rd_kafka_conf_set(c, "enable.partition.eof", "true", err, sizeof(err));
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof(err));
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(3 * parts);
-    char dlq[3][300];
+    const char *topics[3];
     for (int t = 0; t < 3; t++) {
         snprintf(dlq[t], sizeof(dlq[t]), "%s%s", inputs[t], cfg->topics.dlq_suffix);
-        for (int p = 0; p < parts; p++)
-            rd_kafka_topic_partition_list_add(l, dlq[t], p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+        topics[t] = dlq[t];
     }
-    rd_kafka_assign(rk, l);
-    rd_kafka_topic_partition_list_destroy(l);
-    for (int eofs = 0, idle = 0; eofs < 3 * parts;) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 1000);
-        if (!m) {
-            assert_true(++idle < 60);
-            continue;
-        }
-        rd_kafka_headers_t *h;
-        const void *v;
-        size_t len;
-        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            eofs++;
-        } else if (!m->err && rd_kafka_message_headers(m, &h) == 0 &&
-                   rd_kafka_header_get_last(h, "jp.error.class", &v, &len) == 0 &&
-                   len == strlen(cls) && memcmp(v, cls, len) == 0) {
-            n++;
-            /* the original record: framed Avro, keyed by its country, read
-             * from a partition that is not its country's */
-            assert_true(m->len > 5 && ((const unsigned char *)m->payload)[0] == 0);
-            assert_int_equal(rd_kafka_header_get_last(h, "jp.source.partition", &v, &len), 0);
-            int read_from = atoi(strndupa(v, len));
-            assert_int_not_equal(read_from, jp_partitioner_partition(JP_PARTITIONER_MURMUR2,
-                                                                     m->key, m->key_len, parts));
-        }
-        rd_kafka_message_destroy(m);
-    }
-    rd_kafka_consumer_close(rk);
-    rd_kafka_destroy(rk);
-    return n;
+    dlq_ctx_t d = {cls, (int)cfg->topics.sales.partitions, 0};
+    jp_test_read_topics(jp_devstack_bootstraps(st->stack), topics, 3, count_dead_letter, &d);
+    return d.n;
 }
 
 static void test_dead_letter_mode(void **state)

@@ -163,8 +163,17 @@ static void test_source_header(void **state)
     assert_memory_equal(topic, "lottery.sales.v1", tl);
     assert_int_equal(p, 3);
     assert_int_equal(o, 123456);
-    static const char *const bad[] = {"", "t", "t/", "t/1", "t/1/", "/1/2", "t/x/2", "t/1/2x",
-                                      "t/1/-2", "t/99999999999/1", "t/1/99999999999999999999"};
+    static const char *const bad[] = {"",
+                                      "t",
+                                      "t/",
+                                      "t/1",
+                                      "t/1/",
+                                      "/1/2",
+                                      "t/x/2",
+                                      "t/1/2x",
+                                      "t/1/-2",
+                                      "t/99999999999/1",
+                                      "t/1/99999999999999999999"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         assert_int_equal(jp_partition_parse_source(bad[i], strlen(bad[i]), &topic, &tl, &p, &o),
                          -1);
