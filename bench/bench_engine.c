@@ -106,6 +106,7 @@
 #include "dev/jp_devstack.h"
 #include "engine/jp_engine.h"
 #include "model/base/jp_hash.h"
+#include "model/base/jp_endian.h"
 #include "base/jp_log.h"
 #include "config/jp_topics.h"
 #include "registry/jp_registry_client.h"
@@ -945,8 +946,7 @@ static void floor_produce(rd_kafka_t *pk, ctx_t *x, int32_t p, const void *key, 
 static void floor_forward(rd_kafka_t *pk, ctx_t *x, const rd_kafka_message_t *m)
 {
     uint8_t offsets[8 * JP_INPUT__COUNT] = {0};
-    for (int b = 0; b < 8; b++)
-        offsets[b] = (uint8_t)((uint64_t)m->offset >> (56 - 8 * b));
+    jp_be64_put(offsets, (uint64_t)m->offset);
     floor_produce(pk, x, m->partition, m->key, m->key_len, m->payload, m->len, offsets);
 }
 

@@ -1,7 +1,8 @@
 /*
  * bench_model_ridge: jp_ridge per-sample update, per-sample predict (mean
  * only, and mean + variance) and the solve (merge of the ring + Cholesky +
- * noise estimate), for 8 and 16 features in window mode with 8 blocks, and
+ * noise estimate, with a fixed prior and with the evidence prior), for 8 and
+ * 16 features in window mode with 8 blocks, and
  * the update in forgetting mode (which also scales the co-moments). Inputs
  * are generated beforehand (jp_rng) so the timings contain no RNG. Medians
  * of jp_bench_runs() runs, pinned to one core.
@@ -113,6 +114,15 @@ static void bench_p(size_t p)
     t = median_of_runs(r, p, OP_SOLVE);
     snprintf(note, sizeof(note), "merge 8 blocks + Cholesky + sigma2, %d solves/run", SOLVES);
     jp_bench_row(name, "solve_us", t * 1e6, "us", NULL, note);
+    jp_ridge_set_evidence(r, 1);
+    t = median_of_runs(r, p, OP_SOLVE);
+    jp_ridge_info_t info;
+    jp_ridge_info(r, &info);
+    snprintf(note, sizeof(note), "evidence prior: + Jacobi eigen + %u fixed-point iterations",
+             info.evidence_iter);
+    jp_bench_row(name, "solve_evidence_us", t * 1e6, "us", NULL, note);
+    jp_ridge_set_evidence(r, 0);
+    jp_ridge_fit(r, NULL, 0);
 
     t = median_of_runs(r, p, OP_PREDICT_MEAN);
     jp_bench_row(name, "predict_mean_ns_per_sample", t * 1e9, "ns", NULL, NULL);

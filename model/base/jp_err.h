@@ -7,9 +7,13 @@
 #ifndef JP_ERR_H
 #define JP_ERR_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 void jp_err_set(char *errstr, size_t errstr_size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The same with a va_list, for helpers that take their own format. */
+void jp_err_vset(char *errstr, size_t errstr_size, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 
 #endif

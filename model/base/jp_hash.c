@@ -16,6 +16,8 @@
  */
 #include "model/base/jp_hash.h"
 
+#include "model/base/jp_endian.h"
+
 #include <string.h>
 
 #define JP_XXH_P1 0x9E3779B185EBCA87ull
@@ -27,18 +29,6 @@
 static uint64_t jp_hash_rotl(uint64_t x, int r)
 {
     return (x << r) | (x >> (64 - r));
-}
-
-static uint64_t jp_hash_read64(const uint8_t *p)
-{
-    return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24 |
-           (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 | (uint64_t)p[6] << 48 |
-           (uint64_t)p[7] << 56;
-}
-
-static uint32_t jp_hash_read32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
 static uint64_t jp_hash_round(uint64_t acc, uint64_t lane)
@@ -67,10 +57,10 @@ uint64_t jp_hash64(const void *data, size_t n, uint64_t seed)
         uint64_t v4 = seed - JP_XXH_P1;
         const uint8_t *limit = end - 32;
         do {
-            v1 = jp_hash_round(v1, jp_hash_read64(p));
-            v2 = jp_hash_round(v2, jp_hash_read64(p + 8));
-            v3 = jp_hash_round(v3, jp_hash_read64(p + 16));
-            v4 = jp_hash_round(v4, jp_hash_read64(p + 24));
+            v1 = jp_hash_round(v1, jp_le64_get(p));
+            v2 = jp_hash_round(v2, jp_le64_get(p + 8));
+            v3 = jp_hash_round(v3, jp_le64_get(p + 16));
+            v4 = jp_hash_round(v4, jp_le64_get(p + 24));
             p += 32;
         } while (p <= limit);
         h = jp_hash_rotl(v1, 1) + jp_hash_rotl(v2, 7) + jp_hash_rotl(v3, 12) + jp_hash_rotl(v4, 18);
@@ -84,12 +74,12 @@ uint64_t jp_hash64(const void *data, size_t n, uint64_t seed)
     h += (uint64_t)n;
 
     while (end - p >= 8) {
-        h ^= jp_hash_round(0, jp_hash_read64(p));
+        h ^= jp_hash_round(0, jp_le64_get(p));
         h = jp_hash_rotl(h, 27) * JP_XXH_P1 + JP_XXH_P4;
         p += 8;
     }
     if (end - p >= 4) {
-        h ^= (uint64_t)jp_hash_read32(p) * JP_XXH_P1;
+        h ^= (uint64_t)jp_le32_get(p) * JP_XXH_P1;
         h = jp_hash_rotl(h, 23) * JP_XXH_P2 + JP_XXH_P3;
         p += 4;
     }

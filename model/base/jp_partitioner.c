@@ -9,12 +9,14 @@
  * reduced with toPositive (x & 0x7fffffff), not Math.abs. FNV-1a is reduced
  * as Sarama does: the hash as a signed int32, its remainder (truncated
  * toward zero, as in Go and C) negated when negative. CRC-32 is zlib's;
- * librdkafka reduces it as an unsigned value. Bytes are read one at a time,
- * so results do not depend on the host's byte order or alignment.
+ * librdkafka reduces it as an unsigned value. murmur2 reads its words
+ * little-endian (jp_endian.h), so results do not depend on the host.
  */
 #include "model/base/jp_partitioner.h"
 
 #include <zlib.h>
+
+#include "model/base/jp_endian.h"
 
 uint32_t jp_partitioner_murmur2(const void *key, size_t len)
 {
@@ -22,8 +24,7 @@ uint32_t jp_partitioner_murmur2(const void *key, size_t len)
     const uint32_t m = 0x5bd1e995;
     uint32_t h = 0x9747b28cu ^ (uint32_t)len;
     for (; len >= 4; d += 4, len -= 4) {
-        uint32_t k =
-            (uint32_t)d[0] | (uint32_t)d[1] << 8 | (uint32_t)d[2] << 16 | (uint32_t)d[3] << 24;
+        uint32_t k = jp_le32_get(d);
         k *= m;
         k ^= k >> 24;
         k *= m;

@@ -51,6 +51,8 @@
  */
 #include "model/base/jp_sha256.h"
 
+#include "model/base/jp_endian.h"
+
 #include <string.h>
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -147,19 +149,6 @@ static inline uint32_t jp_sha256_ror(uint32_t x, int n)
     return (x >> n) | (x << (32 - n));
 }
 
-static inline uint32_t jp_sha256_be32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static inline void jp_sha256_put_be32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
 /*
  * Kernels. compress runs one block per lane, blk[i] being lane i's: from
  * init in every lane when given (a group's first block; every lane is then
@@ -203,7 +192,7 @@ static void jp_sha256_block(uint32_t s[8], const uint8_t *p)
 {
     uint32_t w[16];
     for (int i = 0; i < 16; i++)
-        w[i] = jp_sha256_be32(p + 4 * i);
+        w[i] = jp_be32_get(p + 4 * i);
     jp_sha256_words(s, w);
 }
 
@@ -592,8 +581,8 @@ static const uint8_t *jp_sha256_src_block(const jp_sha256_src_t *s, size_t b, ui
     if (n < JP_SHA256_BLOCK && off + n == total)
         buf[n] = 0x80;
     if (b + 1 == s->nblocks) {
-        jp_sha256_put_be32(buf + JP_SHA256_BLOCK - 8, (uint32_t)(s->bits >> 32));
-        jp_sha256_put_be32(buf + JP_SHA256_BLOCK - 4, (uint32_t)s->bits);
+        jp_be32_put(buf + JP_SHA256_BLOCK - 8, (uint32_t)(s->bits >> 32));
+        jp_be32_put(buf + JP_SHA256_BLOCK - 4, (uint32_t)s->bits);
     }
     return buf;
 }
@@ -608,7 +597,7 @@ void jp_sha256(const void *data, size_t len, uint8_t out[JP_SHA256_LEN])
     for (size_t b = 0; b < s.nblocks; b++)
         jp_sha256_block(h, jp_sha256_src_block(&s, b, buf));
     for (int j = 0; j < 8; j++)
-        jp_sha256_put_be32(out + 4 * j, h[j]);
+        jp_be32_put(out + 4 * j, h[j]);
     explicit_bzero(buf, sizeof(buf)); /* the tail of data: a key, in HMAC key setup */
 }
 
@@ -625,11 +614,11 @@ void jp_hmac_sha256_key_init(jp_hmac_sha256_key_t *k, const void *key, size_t ke
     /* The pads go straight into the schedule's words: the only copies of
      * the key here are kb and w, both wiped. */
     for (int i = 0; i < 16; i++)
-        w[i] = jp_sha256_be32(kb + 4 * i) ^ 0x36363636u;
+        w[i] = jp_be32_get(kb + 4 * i) ^ 0x36363636u;
     memcpy(k->inner, jp_sha256_iv, sizeof(k->inner));
     jp_sha256_words(k->inner, w);
     for (int i = 0; i < 16; i++)
-        w[i] = jp_sha256_be32(kb + 4 * i) ^ 0x5c5c5c5cu;
+        w[i] = jp_be32_get(kb + 4 * i) ^ 0x5c5c5c5cu;
     memcpy(k->outer, jp_sha256_iv, sizeof(k->outer));
     jp_sha256_words(k->outer, w);
     explicit_bzero(kb, sizeof(kb));
@@ -698,7 +687,7 @@ void jp_hmac_sha256_many(const jp_hmac_sha256_key_t *k, const jp_hmac_sha256_msg
         ops.outer(st, k->outer);
         for (size_t i = 0; i < cnt; i++)
             for (int j = 0; j < 8; j++)
-                jp_sha256_put_be32(out[base + i] + 4 * j, st[j][i]);
+                jp_be32_put(out[base + i] + 4 * j, st[j][i]);
     }
     /* The buffers held message bytes; the state rows end as MACs. */
     explicit_bzero(buf, used * sizeof(buf[0]));

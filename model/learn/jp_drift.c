@@ -23,10 +23,24 @@
  * most max_buckets buckets of size 2^i, the clocked cut check, and the cut
  * bound). ADWIN preallocates 64 rows (a window of up to 2^64 items), so
  * updates never allocate and cannot fail.
+ *
+ * Thresholds. Fixed cut-offs (PSI 0.25) ignore sample size: the null PSI
+ * of 10 bins on 52 weekly points has mean ~(1/52 + 1/52) * 9 = 0.35 and a
+ * heavy tail from empty bins (a 1e-4-smoothed empty bin alone adds ~0.7).
+ * The exact null is cheap to simulate because both PSI on reference-
+ * quantile bins and KS are rank statistics: uniform samples of the same
+ * sizes give their distribution for every continuous feature. The change
+ * detectors are calibrated the other way round, from a target: Page-
+ * Hinkley with alpha = 1 is a two-sided CUSUM, for which Siegmund's
+ * approximation gives the threshold in closed form; ADWIN's union of
+ * Bernstein bounds has no usable closed form (its nominal delta is far
+ * from its real false-alarm rate), so its delta is the quantile of the
+ * per-stream critical delta, computed by running the detector itself.
  */
 #include "model/learn/jp_drift.h"
 
 #include "model/base/jp_err.h"
+#include "model/base/jp_rng.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -173,6 +187,142 @@ double jp_drift_psi_categorical(const double *ref_counts, const double *cur_coun
         psi += (r - c) * log(r / c);
     }
     return psi;
+}
+
+/* ---- thresholds ------------------------------------------------------- */
+
+void jp_drift_psi_small_sample(size_t ncur, size_t *nbins, double *eps)
+{
+    size_t k = ncur / 10;
+    *nbins = k < 3 ? 3 : k > JP_DRIFT_PSI_BINS ? JP_DRIFT_PSI_BINS : k;
+    *eps = 0.5 / (double)(ncur ? ncur : 1);
+}
+
+/* The (1 - alpha) quantile of v[0..n) (sorted here): at most alpha n of
+ * the values exceed it. */
+static double jp_drift_upper_quantile(double *v, size_t n, double alpha)
+{
+    qsort(v, n, sizeof *v, jp_drift_cmp_double);
+    double k = ceil((1.0 - alpha) * (double)n);
+    size_t i = k < 1.0 ? 0 : (size_t)k - 1;
+    return v[i < n ? i : n - 1];
+}
+
+static int jp_drift_check_alpha(double alpha, uint32_t reps, char *errstr, size_t errstr_size)
+{
+    if (!(alpha > 0.0 && alpha < 1.0) || (double)reps * alpha < 10.0) {
+        jp_err_set(errstr, errstr_size,
+                   "drift threshold: need 0 < alpha < 1 and reps >= 10 / alpha (got %g, %u)", alpha,
+                   reps);
+        return -1;
+    }
+    return 0;
+}
+
+int jp_drift_null_threshold(jp_drift_stat_t stat, size_t nref, size_t ncur, size_t nbins,
+                            double eps, double alpha, uint32_t reps, uint64_t seed,
+                            double *threshold, char *errstr, size_t errstr_size)
+{
+    if (jp_drift_check_alpha(alpha, reps, errstr, errstr_size) != 0)
+        return -1;
+    if (nref == 0 || ncur == 0 || (stat == JP_DRIFT_STAT_PSI && nbins < 2) ||
+        (stat != JP_DRIFT_STAT_PSI && stat != JP_DRIFT_STAT_KS)) {
+        jp_err_set(errstr, errstr_size,
+                   "drift threshold: need non-empty samples, a known statistic and >= 2 bins");
+        return -1;
+    }
+    double *ref = malloc(nref * sizeof *ref), *cur = malloc(ncur * sizeof *cur);
+    double *sims = malloc((size_t)reps * sizeof *sims);
+    int rc = ref && cur && sims ? 0 : -1;
+    if (rc != 0)
+        jp_err_set(errstr, errstr_size, "out of memory");
+    jp_rng_t g;
+    jp_rng_seed(&g, seed);
+    for (uint32_t r = 0; rc == 0 && r < reps; r++) {
+        for (size_t i = 0; i < nref; i++)
+            ref[i] = jp_rng_uniform(&g);
+        for (size_t i = 0; i < ncur; i++)
+            cur[i] = jp_rng_uniform(&g);
+        rc = stat == JP_DRIFT_STAT_PSI
+                 ? jp_drift_psi(ref, nref, cur, ncur, nbins, eps, &sims[r], errstr, errstr_size)
+                 : jp_drift_ks_2samp(ref, nref, cur, ncur, &sims[r], NULL, errstr, errstr_size);
+    }
+    if (rc == 0)
+        *threshold = jp_drift_upper_quantile(sims, reps, alpha);
+    free(ref);
+    free(cur);
+    free(sims);
+    return rc;
+}
+
+int jp_drift_psi_categorical_threshold(const double *ref_counts, size_t k, double ncur, double eps,
+                                       double alpha, uint32_t reps, uint64_t seed,
+                                       double *threshold, char *errstr, size_t errstr_size)
+{
+    if (jp_drift_check_alpha(alpha, reps, errstr, errstr_size) != 0)
+        return -1;
+    double nref = 0.0;
+    for (size_t i = 0; i < k; i++)
+        nref += ref_counts[i] > 0.0 ? ref_counts[i] : 0.0;
+    if (k == 0 || !(nref > 0.0) || !(ncur >= 1.0) || !isfinite(nref + ncur)) {
+        jp_err_set(errstr, errstr_size,
+                   "categorical PSI threshold: need reference counts and ncur >= 1");
+        return -1;
+    }
+    double *rc = malloc(2 * k * sizeof *rc), *sims = malloc((size_t)reps * sizeof *sims);
+    if (!rc || !sims) {
+        free(rc);
+        free(sims);
+        jp_err_set(errstr, errstr_size, "out of memory");
+        return -1;
+    }
+    double *cc = rc + k;
+    jp_rng_t g;
+    jp_rng_seed(&g, seed);
+    for (uint32_t r = 0; r < reps; r++) {
+        double psi = NAN;
+        /* Redraw the (rare) draws with an empty sample. */
+        for (int attempt = 0; attempt < 1000 && isnan(psi); attempt++) {
+            double unseen = 0.0;
+            for (size_t i = 0; i < k; i++) {
+                double share = ref_counts[i] > 0.0 ? ref_counts[i] / nref : 0.0;
+                rc[i] = (double)jp_rng_poisson(&g, nref * share);
+                cc[i] = (double)jp_rng_poisson(&g, ncur * share);
+                if (rc[i] == 0.0) {
+                    unseen += cc[i];
+                    cc[i] = 0.0;
+                }
+            }
+            psi = jp_drift_psi_categorical(rc, cc, k, unseen, eps);
+        }
+        sims[r] = isnan(psi) ? 0.0 : psi;
+    }
+    *threshold = jp_drift_upper_quantile(sims, reps, alpha);
+    free(rc);
+    free(sims);
+    return 0;
+}
+
+double jp_drift_arl0_from_rate(double rate, uint64_t n)
+{
+    return (double)n / -log1p(-rate);
+}
+
+double jp_drift_rate_from_arl0(double arl0, uint64_t n)
+{
+    return -expm1(-(double)n / arl0);
+}
+
+static int jp_drift_check_target(const jp_drift_target_t *t, char *errstr, size_t errstr_size)
+{
+    if (!(t->false_alarm_rate > 0.0 && t->false_alarm_rate < 1.0) || t->n_points == 0 ||
+        !(t->shift_sd > 0.0) || !(t->noise_sd > 0.0) || !isfinite(t->shift_sd + t->noise_sd)) {
+        jp_err_set(errstr, errstr_size,
+                   "drift target: need 0 < false_alarm_rate < 1, n_points >= 1, shift_sd > 0 "
+                   "and noise_sd > 0");
+        return -1;
+    }
+    return 0;
 }
 
 /* ---- Jensen-Shannon --------------------------------------------------- */
@@ -654,6 +804,8 @@ void jp_ph_params_default(jp_ph_params_t *p)
     p->threshold = 50.0;
     p->alpha = 1 - 0.0001;
     p->mode = JP_PH_BOTH;
+    p->known_mean = 0;
+    p->mean0 = 0.0;
 }
 
 void jp_ph_reset(jp_ph_t *ph)
@@ -682,7 +834,7 @@ int jp_ph_update(jp_ph_t *ph, double x)
         jp_ph_reset(ph);
     ph->n++;
     ph->mean += (x - ph->mean) / (double)ph->n;
-    double dev = x - ph->mean;
+    double dev = x - (ph->p.known_mean ? ph->p.mean0 : ph->mean);
     ph->sum_increase = ph->p.alpha * ph->sum_increase + dev - ph->p.delta;
     ph->sum_decrease = ph->p.alpha * ph->sum_decrease + dev + ph->p.delta;
     if (ph->sum_increase < ph->min_increase)
@@ -701,9 +853,48 @@ int jp_ph_update(jp_ph_t *ph, double x)
     return ph->detected;
 }
 
+/* Siegmund's approximation of a one-sided CUSUM's ARL for increments of
+ * drift mu (in noise sds) and threshold b = h + 1.166. */
+static double jp_drift_siegmund_arl(double mu, double b)
+{
+    if (fabs(mu) < 1e-12)
+        return b * b;
+    return (exp(-2.0 * mu * b) + 2.0 * mu * b - 1.0) / (2.0 * mu * mu);
+}
+
+int jp_ph_calibrate(const jp_drift_target_t *target, double mean0, jp_ph_params_t *out,
+                    double *arl1, char *errstr, size_t errstr_size)
+{
+    if (jp_drift_check_target(target, errstr, errstr_size) != 0)
+        return -1;
+    double k = target->shift_sd / 2.0;
+    double want = 2.0 * jp_drift_arl0_from_rate(target->false_alarm_rate, target->n_points);
+    double lo = 0.0, hi = 1.0;
+    while (jp_drift_siegmund_arl(-k, hi + 1.166) < want && hi < 1e6)
+        hi *= 2.0;
+    for (int i = 0; i < 200 && hi - lo > 1e-12 * hi; i++) {
+        double mid = 0.5 * (lo + hi);
+        if (jp_drift_siegmund_arl(-k, mid + 1.166) < want)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    jp_ph_params_default(out);
+    out->min_instances = 1;
+    out->known_mean = 1;
+    out->mean0 = mean0;
+    out->delta = k * target->noise_sd;
+    out->threshold = hi * target->noise_sd;
+    out->alpha = 1.0;
+    out->mode = JP_PH_BOTH;
+    if (arl1)
+        *arl1 = jp_drift_siegmund_arl(target->shift_sd - k, hi + 1.166);
+    return 0;
+}
+
 void jp_ph_serialize(const jp_ph_t *ph, jp_bytes_writer_t *w)
 {
-    jp_bytes_put_header(w, "PHNK", 1);
+    jp_bytes_put_header(w, "PHNK", 2);
     jp_bytes_put_u64(w, ph->p.min_instances);
     jp_bytes_put_f64(w, ph->p.delta);
     jp_bytes_put_f64(w, ph->p.threshold);
@@ -716,12 +907,14 @@ void jp_ph_serialize(const jp_ph_t *ph, jp_bytes_writer_t *w)
     jp_bytes_put_f64(w, ph->min_increase);
     jp_bytes_put_f64(w, ph->max_decrease);
     jp_bytes_put_u8(w, (uint8_t)ph->detected);
+    jp_bytes_put_u8(w, (uint8_t)ph->p.known_mean); /* v2 */
+    jp_bytes_put_f64(w, ph->p.mean0);
 }
 
 int jp_ph_deserialize(jp_ph_t *ph, jp_bytes_reader_t *r, char *errstr, size_t errstr_size)
 {
     jp_ph_t t;
-    jp_bytes_get_header(r, "PHNK", 1);
+    uint16_t version = jp_bytes_get_header(r, "PHNK", 2);
     t.p.min_instances = jp_bytes_get_u64(r);
     t.p.delta = jp_bytes_get_f64(r);
     t.p.threshold = jp_bytes_get_f64(r);
@@ -734,7 +927,10 @@ int jp_ph_deserialize(jp_ph_t *ph, jp_bytes_reader_t *r, char *errstr, size_t er
     t.min_increase = jp_bytes_get_f64(r);
     t.max_decrease = jp_bytes_get_f64(r);
     t.detected = jp_bytes_get_u8(r);
-    if (!jp_bytes_reader_ok(r) || t.p.mode > JP_PH_DOWN || t.detected > JP_DRIFT_DOWN) {
+    t.p.known_mean = version >= 2 ? jp_bytes_get_u8(r) : 0;
+    t.p.mean0 = version >= 2 ? jp_bytes_get_f64(r) : 0.0;
+    if (!jp_bytes_reader_ok(r) || t.p.mode > JP_PH_DOWN || t.detected > JP_DRIFT_DOWN ||
+        t.p.known_mean > 1) {
         jp_err_set(errstr, errstr_size, "corrupt or truncated Page-Hinkley state");
         return -1;
     }
@@ -761,7 +957,8 @@ struct jp_adwin_s {
     double width;
     uint64_t tick;
     uint64_t detections;
-    uint32_t nrows; /* rows in use */
+    int pending_reset; /* the last update detected: the next one starts afresh */
+    uint32_t nrows;    /* rows in use */
     jp_adwin_row_t rows[JP_ADWIN_ROWS];
     double *storage;
 };
@@ -879,8 +1076,69 @@ static int jp_adwin_cut(const jp_adwin_t *a, double n0, double n1, double u0, do
     return diff > eps;
 }
 
-int jp_adwin_update(jp_adwin_t *a, double x)
+/* The smallest delta for which jp_adwin_cut would cut at this split:
+ * eps(d') = B s + A s^2 with s = sqrt(d'), A = 2m/3, B = sqrt(2 m v) is
+ * increasing, so the cut happens iff s < s* where eps(s*) = diff, i.e. iff
+ * delta > 2 ln(W) exp(-s*^2). */
+static double jp_adwin_crit_delta(const jp_adwin_t *a, double n0, double n1, double u0, double u1)
 {
+    double diff = fabs(u0 / n0 - u1 / n1);
+    double v = a->variance / a->width;
+    double mlen = (double)a->p.min_window_length;
+    double m = 1.0 / (n0 - mlen + 1) + 1.0 / (n1 - mlen + 1);
+    double am = 2.0 / 3.0 * m, b = sqrt(2 * m * v);
+    double s = 2.0 * diff / (b + sqrt(b * b + 4.0 * am * diff)); /* stable root */
+    return 2 * log(a->width) * exp(-s * s);
+}
+
+/* Walks the splits of the window oldest to newest (highest row first,
+ * oldest bucket first). Without crit: 1 at the first split whose cut test
+ * passes. With crit: never cuts, lowers *crit to the smallest delta that
+ * would have cut anywhere, returns 0. */
+static int jp_adwin_scan(const jp_adwin_t *a, double *crit)
+{
+    double n0 = 0, n1 = a->width, u0 = 0, u1 = a->total;
+    for (int i = (int)a->nrows - 1; i >= 0; i--) {
+        const jp_adwin_row_t *row = &a->rows[i];
+        double sz = ldexp(1.0, i);
+        for (uint32_t k = 0; k < row->count; k++) {
+            n0 += sz;
+            n1 -= sz;
+            u0 += row->total[k];
+            u1 -= row->total[k];
+            if (i == 0 && k == row->count - 1)
+                break; /* W1 would be empty */
+            if (n1 < a->p.min_window_length || n0 < a->p.min_window_length)
+                continue;
+            if (crit) {
+                double c = jp_adwin_crit_delta(a, n0, n1, u0, u1);
+                *crit = c < *crit ? c : *crit;
+            } else if (jp_adwin_cut(a, n0, n1, u0, u1)) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* An empty window (parameters and the detection count stay). */
+static void jp_adwin_clear(jp_adwin_t *a)
+{
+    a->total = 0;
+    a->variance = 0;
+    a->width = 0;
+    a->tick = 0;
+    a->pending_reset = 0;
+    for (uint32_t i = 0; i < a->nrows; i++)
+        a->rows[i].count = 0;
+    a->nrows = 1;
+}
+
+/* Adds x to the window and advances the clock; 1 when a check is due. */
+static int jp_adwin_insert(jp_adwin_t *a, double x)
+{
+    if (a->pending_reset)
+        jp_adwin_clear(a);
     a->width += 1;
     jp_adwin_row_push(&a->rows[0], x, 0.0);
     if (a->width > 1) {
@@ -889,40 +1147,152 @@ int jp_adwin_update(jp_adwin_t *a, double x)
     }
     a->total += x;
     jp_adwin_compress(a);
-
-    int change = 0;
     a->tick++;
-    if (a->tick % a->p.clock != 0 || a->width <= a->p.grace_period)
+    return a->tick % a->p.clock == 0 && a->width > a->p.grace_period;
+}
+
+int jp_adwin_update(jp_adwin_t *a, double x)
+{
+    if (!jp_adwin_insert(a, x))
         return 0;
-    int reduce = 1;
-    while (reduce) {
-        reduce = 0;
-        double n0 = 0, n1 = a->width, u0 = 0, u1 = a->total;
-        /* Oldest to newest: highest row first, oldest bucket first. */
-        for (int i = (int)a->nrows - 1; i >= 0 && !reduce; i--) {
-            jp_adwin_row_t *row = &a->rows[i];
-            double sz = ldexp(1.0, i);
-            for (uint32_t k = 0; k < row->count; k++) {
-                n0 += sz;
-                n1 -= sz;
-                u0 += row->total[k];
-                u1 -= row->total[k];
-                if (i == 0 && k == row->count - 1)
-                    break; /* W1 would be empty */
-                if (n1 >= a->p.min_window_length && n0 >= a->p.min_window_length &&
-                    jp_adwin_cut(a, n0, n1, u0, u1)) {
-                    reduce = 1;
-                    change = 1;
-                    if (a->width > 0)
-                        jp_adwin_delete_oldest(a);
-                    break;
-                }
+    int change = 0;
+    while (jp_adwin_scan(a, NULL)) {
+        change = 1;
+        if (a->width > 0)
+            jp_adwin_delete_oldest(a);
+    }
+    if (change) {
+        a->detections++;
+        a->pending_reset = 1;
+    }
+    return change;
+}
+
+/* Mean number of values until the detector with params fires after the
+ * mean moves by shift at value n (false alarms before that reset it). */
+static double jp_adwin_mean_delay(jp_adwin_t *a, jp_rng_t *g, const jp_drift_target_t *t,
+                                  uint32_t streams)
+{
+    const uint64_t cap = 100 * t->n_points + 10000;
+    double sum = 0.0;
+    for (uint32_t r = 0; r < streams; r++) {
+        jp_adwin_clear(a);
+        for (uint64_t i = 0; i < t->n_points; i++)
+            jp_adwin_update(a, t->noise_sd * jp_rng_normal(g));
+        uint64_t d = 1;
+        while (d < cap && !jp_adwin_update(a, t->noise_sd * (t->shift_sd + jp_rng_normal(g))))
+            d++;
+        sum += (double)d;
+    }
+    return sum / streams;
+}
+
+/* The record lows of one stream's critical delta: the stream alarms at
+ * time t[i] for any delta above v[i] (and not earlier). */
+typedef struct {
+    uint64_t *t;
+    double *v;
+    size_t n, cap;
+} jp_adwin_lows_t;
+
+static int jp_adwin_lows_push(jp_adwin_lows_t *l, uint64_t t, double v)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 1024;
+        uint64_t *nt = realloc(l->t, cap * sizeof *nt);
+        if (nt)
+            l->t = nt;
+        double *nv = nt ? realloc(l->v, cap * sizeof *nv) : NULL;
+        if (!nv)
+            return -1;
+        l->v = nv;
+        l->cap = cap;
+    }
+    l->t[l->n] = t;
+    l->v[l->n++] = v;
+    return 0;
+}
+
+/* Alarms per value at delta: streams whose low drops below delta alarm at
+ * that time, the others are censored at the horizon (exposure estimate of
+ * a constant hazard). first[s] indexes stream s's lows, first[reps] = n. */
+static double jp_adwin_hazard(const jp_adwin_lows_t *l, const size_t *first, uint32_t reps,
+                              uint64_t horizon, double delta)
+{
+    double alarms = 0.0, exposure = 0.0;
+    for (uint32_t s = 0; s < reps; s++) {
+        uint64_t t = horizon;
+        for (size_t i = first[s]; i < first[s + 1]; i++) {
+            if (l->v[i] < delta) {
+                t = l->t[i];
+                alarms += 1.0;
+                break;
+            }
+        }
+        exposure += (double)t;
+    }
+    return alarms / exposure;
+}
+
+int jp_adwin_calibrate(const jp_drift_target_t *target, uint32_t reps, uint64_t seed,
+                       jp_adwin_params_t *out, double *mean_delay, char *errstr, size_t errstr_size)
+{
+    if (jp_drift_check_target(target, errstr, errstr_size) != 0 ||
+        jp_drift_check_alpha(target->false_alarm_rate, reps, errstr, errstr_size) != 0)
+        return -1;
+    double arl0 = jp_drift_arl0_from_rate(target->false_alarm_rate, target->n_points);
+    double cap = 20.0 * (double)target->n_points;
+    uint64_t horizon = (uint64_t)ceil(arl0 < cap ? arl0 : cap);
+    horizon = horizon > target->n_points ? horizon : target->n_points;
+    jp_adwin_params_t p;
+    jp_adwin_params_default(&p);
+    p.clock = 1;
+    jp_adwin_t *a = jp_adwin_create(&p, errstr, errstr_size);
+    size_t *first = malloc(((size_t)reps + 1) * sizeof *first);
+    jp_adwin_lows_t lows = {NULL, NULL, 0, 0};
+    int rc = a && first ? 0 : -1;
+    jp_rng_t g;
+    jp_rng_seed(&g, seed);
+    for (uint32_t r = 0; rc == 0 && r < reps; r++) {
+        jp_adwin_clear(a);
+        first[r] = lows.n;
+        double low = INFINITY;
+        for (uint64_t i = 1; rc == 0 && i <= horizon; i++) {
+            double c = low;
+            if (jp_adwin_insert(a, target->noise_sd * jp_rng_normal(&g)))
+                jp_adwin_scan(a, &c);
+            if (c < low) {
+                low = c;
+                rc = jp_adwin_lows_push(&lows, i, c);
             }
         }
     }
-    if (change)
-        a->detections++;
-    return change;
+    if (rc == 0) {
+        first[reps] = lows.n;
+        /* The hazard grows with delta: bisect log(delta) for the target's
+         * 1 / ARL0. */
+        double want = 1.0 / arl0, lo = log(1e-300), hi = log(0.999);
+        for (int i = 0; i < 200; i++) {
+            double mid = 0.5 * (lo + hi);
+            if (jp_adwin_hazard(&lows, first, reps, horizon, exp(mid)) > want)
+                hi = mid;
+            else
+                lo = mid;
+        }
+        p.delta = exp(lo);
+        *out = p;
+        if (mean_delay) {
+            a->p = p;
+            *mean_delay = jp_adwin_mean_delay(a, &g, target, reps < 500 ? reps : 500);
+        }
+    } else {
+        jp_err_set(errstr, errstr_size, "out of memory");
+    }
+    free(lows.t);
+    free(lows.v);
+    free(first);
+    jp_adwin_free(a);
+    return rc;
 }
 
 double jp_adwin_width(const jp_adwin_t *a)
@@ -947,7 +1317,7 @@ uint64_t jp_adwin_detections(const jp_adwin_t *a)
 
 void jp_adwin_serialize(const jp_adwin_t *a, jp_bytes_writer_t *w)
 {
-    jp_bytes_put_header(w, "ADWN", 1);
+    jp_bytes_put_header(w, "ADWN", 2);
     jp_bytes_put_f64(w, a->p.delta);
     jp_bytes_put_u32(w, a->p.clock);
     jp_bytes_put_u32(w, a->p.max_buckets);
@@ -966,12 +1336,13 @@ void jp_adwin_serialize(const jp_adwin_t *a, jp_bytes_writer_t *w)
             jp_bytes_put_f64(w, a->rows[i].var[k]);
         }
     }
+    jp_bytes_put_u8(w, (uint8_t)a->pending_reset); /* v2 */
 }
 
 jp_adwin_t *jp_adwin_deserialize(jp_bytes_reader_t *r, char *errstr, size_t errstr_size)
 {
     jp_adwin_params_t p;
-    jp_bytes_get_header(r, "ADWN", 1);
+    uint16_t version = jp_bytes_get_header(r, "ADWN", 2);
     p.delta = jp_bytes_get_f64(r);
     p.clock = jp_bytes_get_u32(r);
     p.max_buckets = jp_bytes_get_u32(r);
@@ -1003,7 +1374,9 @@ jp_adwin_t *jp_adwin_deserialize(jp_bytes_reader_t *r, char *errstr, size_t errs
             a->rows[i].var[k] = jp_bytes_get_f64(r);
         }
     }
-    if (bad || !jp_bytes_reader_ok(r)) {
+    uint8_t pending = version >= 2 ? jp_bytes_get_u8(r) : 0;
+    a->pending_reset = pending;
+    if (bad || pending > 1 || !jp_bytes_reader_ok(r)) {
         jp_adwin_free(a);
         jp_err_set(errstr, errstr_size, "corrupt or truncated ADWIN state");
         return NULL;

@@ -45,10 +45,18 @@ typedef struct {
     uint64_t n, mape_n, mape_skipped;
     double sum_abs, sum_sq, mape_sum, smape_sum;
     double ymean, ym2; /* Welford over y for SST */
+    uint64_t int_n, int_covered;
+    double int_width;
 } reg_acc_t;
 
-static void reg_acc_add(reg_acc_t *a, double y, double f)
+/* lo and hi are NaN for a sample without an interval. */
+static void reg_acc_add(reg_acc_t *a, double y, double f, double lo, double hi)
 {
+    if (!isnan(lo)) {
+        a->int_n++;
+        a->int_covered += (uint64_t)(lo <= y && y <= hi);
+        a->int_width += hi - lo;
+    }
     double e = fabs(y - f);
     a->n++;
     a->sum_abs += e;
@@ -78,51 +86,52 @@ static void reg_acc_finish(const reg_acc_t *a, jp_eval_reg_result_t *o)
     o->mape = a->mape_n ? a->mape_sum / (double)a->mape_n : NAN;
     o->smape = a->n ? a->smape_sum / n : NAN;
     o->r2 = a->n && a->ym2 > 0.0 ? 1.0 - a->sum_sq / a->ym2 : NAN;
+    o->interval_n = a->int_n;
+    o->coverage = a->int_n ? (double)a->int_covered / (double)a->int_n : NAN;
+    o->mean_width = a->int_n ? a->int_width / (double)a->int_n : NAN;
 }
 
-/* A ring of the last `cap` sample pairs (a, b). */
+/* A ring of the last `cap` samples of `width` doubles each. */
 typedef struct {
-    double *a, *b;
-    size_t cap, len, head; /* head: next write position */
+    double *v;
+    size_t cap, width, len, head; /* head: next write position */
 } ring_t;
 
-static int ring_init(ring_t *r, size_t cap)
+static int ring_init(ring_t *r, size_t cap, size_t width)
 {
     memset(r, 0, sizeof(*r));
     r->cap = cap;
+    r->width = width;
     if (cap == 0)
         return 0;
-    r->a = malloc(cap * sizeof(double));
-    r->b = malloc(cap * sizeof(double));
-    return r->a && r->b ? 0 : -1;
+    r->v = malloc(cap * width * sizeof(double));
+    return r->v ? 0 : -1;
 }
 
 static void ring_free(ring_t *r)
 {
-    free(r->a);
-    free(r->b);
+    free(r->v);
 }
 
-static void ring_push(ring_t *r, double a, double b)
+static void ring_push(ring_t *r, const double *sample)
 {
     if (r->cap == 0)
         return;
-    r->a[r->head] = a;
-    r->b[r->head] = b;
+    memcpy(r->v + r->head * r->width, sample, r->width * sizeof(double));
     r->head = (r->head + 1) % r->cap;
     if (r->len < r->cap)
         r->len++;
 }
 
-/* k-th oldest entry, k < len. */
-static size_t ring_at(const ring_t *r, size_t k)
+/* The k-th oldest sample, k < len. */
+static const double *ring_at(const ring_t *r, size_t k)
 {
-    return (r->head + r->cap - r->len + k) % r->cap;
+    return r->v + ((r->head + r->cap - r->len + k) % r->cap) * r->width;
 }
 
 struct jp_eval_reg_s {
     reg_acc_t all;
-    ring_t ring; /* a = y, b = f */
+    ring_t ring; /* y, f, lo, hi */
 };
 
 jp_eval_reg_t *jp_eval_reg_create(size_t window, char *errstr, size_t errstr_size)
@@ -132,7 +141,7 @@ jp_eval_reg_t *jp_eval_reg_create(size_t window, char *errstr, size_t errstr_siz
         return NULL;
     }
     jp_eval_reg_t *e = calloc(1, sizeof(*e));
-    if (!e || ring_init(&e->ring, window) != 0) {
+    if (!e || ring_init(&e->ring, window, 4) != 0) {
         jp_eval_reg_free(e);
         jp_err_set(errstr, errstr_size, "eval: out of memory");
         return NULL;
@@ -148,12 +157,26 @@ void jp_eval_reg_free(jp_eval_reg_t *e)
     free(e);
 }
 
+static void reg_add(jp_eval_reg_t *e, double y, double f, double lo, double hi)
+{
+    double sample[4] = {y, f, lo, hi};
+    reg_acc_add(&e->all, y, f, lo, hi);
+    ring_push(&e->ring, sample);
+}
+
 int jp_eval_reg_add(jp_eval_reg_t *e, double y, double f)
 {
     if (!isfinite(y) || !isfinite(f))
         return -1;
-    reg_acc_add(&e->all, y, f);
-    ring_push(&e->ring, y, f);
+    reg_add(e, y, f, NAN, NAN);
+    return 0;
+}
+
+int jp_eval_reg_add_interval(jp_eval_reg_t *e, double y, double f, double lo, double hi)
+{
+    if (!isfinite(y) || !isfinite(f) || !isfinite(lo) || !isfinite(hi) || lo > hi)
+        return -1;
+    reg_add(e, y, f, lo, hi);
     return 0;
 }
 
@@ -167,8 +190,8 @@ void jp_eval_reg_rolling(const jp_eval_reg_t *e, jp_eval_reg_result_t *out)
     reg_acc_t a;
     memset(&a, 0, sizeof(a));
     for (size_t k = 0; k < e->ring.len; k++) {
-        size_t i = ring_at(&e->ring, k);
-        reg_acc_add(&a, e->ring.a[i], e->ring.b[i]);
+        const double *v = ring_at(&e->ring, k);
+        reg_acc_add(&a, v[0], v[1], v[2], v[3]);
     }
     reg_acc_finish(&a, out);
 }
@@ -247,6 +270,11 @@ static void cls_acc_finish(const cls_acc_t *a, double auc, jp_eval_cls_result_t 
     o->auc = auc;
     o->log_loss = a->n ? a->ll_sum / (double)a->n : NAN;
     o->brier = a->n ? a->brier_sum / (double)a->n : NAN;
+    double ece = 0.0;
+    for (size_t b = 0; b < a->nb; b++)
+        if (a->bc[b])
+            ece += fabs(a->bp[b] - a->by[b]) / (double)a->n; /* n_b/n |mean p - rate| */
+    o->ece = a->n ? ece : NAN;
 }
 
 static void cls_acc_calibration(const cls_acc_t *a, uint64_t *count, double *mean_pred,
@@ -285,7 +313,7 @@ struct jp_eval_cls_s {
     jp_eval_cls_config_t cfg;
     cls_acc_t all;
     uint64_t *hist_pos, *hist_neg; /* auc_bins each */
-    ring_t ring;                   /* a = p, b = y */
+    ring_t ring;                   /* p, y */
 };
 
 jp_eval_cls_t *jp_eval_cls_create(const jp_eval_cls_config_t *cfg, char *errstr, size_t errstr_size)
@@ -305,7 +333,7 @@ jp_eval_cls_t *jp_eval_cls_create(const jp_eval_cls_config_t *cfg, char *errstr,
     e->cfg = *cfg;
     e->hist_pos = calloc(cfg->auc_bins, sizeof(uint64_t));
     e->hist_neg = calloc(cfg->auc_bins, sizeof(uint64_t));
-    if (cls_acc_init(&e->all, cfg->n_calib_bins) != 0 || ring_init(&e->ring, cfg->window) != 0 ||
+    if (cls_acc_init(&e->all, cfg->n_calib_bins) != 0 || ring_init(&e->ring, cfg->window, 2) != 0 ||
         !e->hist_pos || !e->hist_neg) {
         jp_eval_cls_free(e);
         goto oom;
@@ -334,7 +362,8 @@ int jp_eval_cls_add(jp_eval_cls_t *e, int y, double p)
     cls_acc_add(&e->all, y, p, e->cfg.threshold);
     size_t b = score_bin(p, e->cfg.auc_bins);
     (y ? e->hist_pos : e->hist_neg)[b]++;
-    ring_push(&e->ring, p, (double)y);
+    double sample[2] = {p, (double)y};
+    ring_push(&e->ring, sample);
     return 0;
 }
 
@@ -369,11 +398,11 @@ static int cls_replay_window(const jp_eval_cls_t *e, cls_acc_t *acc, double *auc
     if (auc && n && !s)
         return -1;
     for (size_t k = 0; k < n; k++) {
-        size_t i = ring_at(&e->ring, k);
-        int y = e->ring.b[i] != 0.0;
-        cls_acc_add(acc, y, e->ring.a[i], e->cfg.threshold);
+        const double *v = ring_at(&e->ring, k);
+        int y = v[1] != 0.0;
+        cls_acc_add(acc, y, v[0], e->cfg.threshold);
         if (s)
-            s[k] = (scored_t){e->ring.a[i], y};
+            s[k] = (scored_t){v[0], y};
     }
     if (auc) {
         auc_acc_t a = {0, 0, 0, 0};
@@ -426,13 +455,14 @@ int jp_eval_cls_calibration(const jp_eval_cls_t *e, int rolling, size_t n_bins, 
 typedef struct {
     uint64_t id, seq;
     int64_t t;
-    double pred;
+    double pred, lo, hi; /* lo, hi NaN without an interval */
     int used;
 } pending_t;
 
 struct jp_preq_s {
     jp_preq_config_t cfg;
     jp_preq_model_t model;
+    jp_preq_interval_fn interval;
     jp_eval_reg_t *reg;
     jp_eval_cls_t *cls;
     pending_t *slots;
@@ -490,6 +520,11 @@ jp_preq_t *jp_preq_create(const jp_preq_config_t *cfg, const jp_preq_model_t *mo
         return NULL;
     }
     return pq;
+}
+
+void jp_preq_set_interval(jp_preq_t *pq, jp_preq_interval_fn fn)
+{
+    pq->interval = fn;
 }
 
 static size_t home_slot(const jp_preq_t *pq, uint64_t id)
@@ -552,11 +587,13 @@ int jp_preq_predict(jp_preq_t *pq, uint64_t id, int64_t t, const double *x, doub
         remove_slot(pq, oldest);
         pq->st.evicted++;
     }
-    double f = pq->model.predict(pq->model.model, x);
+    double f = pq->model.predict(pq->model.model, x), lo = NAN, hi = NAN;
+    if (pq->reg && pq->interval && pq->interval(pq->model.model, x, &lo, &hi) != 0)
+        lo = hi = NAN;
     size_t i = home_slot(pq, id);
     while (pq->slots[i].used)
         i = (i + 1) & pq->mask;
-    pq->slots[i] = (pending_t){id, pq->next_seq++, t, f, 1};
+    pq->slots[i] = (pending_t){id, pq->next_seq++, t, f, lo, hi, 1};
     if (pq->cfg.n_features)
         memcpy(pq->xs + i * pq->cfg.n_features, x, pq->cfg.n_features * sizeof(double));
     pq->count++;
@@ -573,9 +610,11 @@ int jp_preq_label(jp_preq_t *pq, uint64_t id, double y)
         pq->st.unmatched++;
         return -1;
     }
-    double f = pq->slots[i].pred;
-    int rc = pq->reg ? jp_eval_reg_add(pq->reg, y, f)
-                     : (y == 0.0 || y == 1.0 ? jp_eval_cls_add(pq->cls, (int)y, f) : -1);
+    const pending_t *pd = &pq->slots[i];
+    double f = pd->pred;
+    int rc = !pq->reg        ? (y == 0.0 || y == 1.0 ? jp_eval_cls_add(pq->cls, (int)y, f) : -1)
+             : isnan(pd->lo) ? jp_eval_reg_add(pq->reg, y, f)
+                             : jp_eval_reg_add_interval(pq->reg, y, f, pd->lo, pd->hi);
     if (rc != 0)
         return -1; /* invalid label: the prediction stays pending */
     const double *x = pq->cfg.n_features ? pq->xs + i * pq->cfg.n_features : NULL;

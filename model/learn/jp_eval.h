@@ -8,15 +8,18 @@
  *   fraction, over y != 0 only; zero targets are skipped and counted),
  *   sMAPE (mean of 2 |y - f| / (|y| + |f|), a term is 0 when y = f = 0;
  *   range [0, 2]), R2 = 1 - SSE / SST (NaN when SST = 0 or no samples).
+ *   Forecast intervals (jp_eval_reg_add_interval): coverage = fraction of
+ *   samples with lo <= y <= hi, and the mean width hi - lo, over the
+ *   samples that came with an interval (NaN when none did).
  * - Classification (jp_eval_cls_t), y in {0, 1}, p = P(y = 1) in [0, 1]:
  *   label 1 when p >= threshold; accuracy, precision, recall, F1 (each 0
  *   when its denominator is 0); log-loss with p clipped to
  *   [1e-15, 1 - 1e-15] (JP_EVAL_LOGLOSS_EPS); Brier score; calibration in
  *   n_calib_bins equal-width bins on [0, 1] (bin = min(floor(p n), n - 1))
  *   with count, mean predicted p and observed positive rate per bin (0 for
- *   empty bins). ROC AUC (Mann-Whitney, ties count 1/2; NaN unless both
- *   classes are present):
- *     rolling window: EXACT, by sorting the window's scores;
+ *   empty bins), and the expected calibration error over those bins,
+ *   ECE = sum_b (n_b / n) |mean p_b - observed rate_b|. ROC AUC (Mann-Whitney, ties count 1/2; NaN
+ * unless both classes are present): rolling window: EXACT, by sorting the window's scores;
  *     cumulative:     a histogram of auc_bins equal-width score bins per
  *                     class (scores in one bin count as tied), so the error
  *                     is at most half the fraction of positive/negative
@@ -31,6 +34,8 @@
  *   buffer holds at most `capacity` ids; when full, the oldest pending
  *   prediction is evicted (counted, O(capacity)). jp_preq_expire drops
  *   predictions whose time t satisfies t + ttl <= now (counted as expired).
+ *   For regression, a model with an interval callback also parks its
+ *   forecast interval, which is scored for coverage with the label.
  *   Labels for unknown ids are counted and ignored.
  * - No I/O, no clock: times are the caller's (event time).
  */
@@ -50,6 +55,9 @@ typedef struct {
     double mape;
     uint64_t mape_n, mape_skipped; /* targets used / skipped (y == 0) */
     double smape, r2;
+    uint64_t interval_n; /* samples that came with an interval */
+    double coverage;     /* fraction with lo <= y <= hi */
+    double mean_width;   /* mean hi - lo */
 } jp_eval_reg_result_t;
 
 typedef struct jp_eval_reg_s jp_eval_reg_t;
@@ -58,6 +66,9 @@ jp_eval_reg_t *jp_eval_reg_create(size_t window, char *errstr, size_t errstr_siz
 void jp_eval_reg_free(jp_eval_reg_t *e);
 /* -1 (ignored) when y or f is not finite. */
 int jp_eval_reg_add(jp_eval_reg_t *e, double y, double f);
+/* A forecast f with its interval [lo, hi]: scored like jp_eval_reg_add and
+ * for coverage. -1 (ignored) when a value is not finite or lo > hi. */
+int jp_eval_reg_add_interval(jp_eval_reg_t *e, double y, double f, double lo, double hi);
 void jp_eval_reg_cumulative(const jp_eval_reg_t *e, jp_eval_reg_result_t *out);
 /* Over the last `window` samples (all zero/NaN when window is 0). */
 void jp_eval_reg_rolling(const jp_eval_reg_t *e, jp_eval_reg_result_t *out);
@@ -75,6 +86,7 @@ typedef struct {
     uint64_t n, tp, fp, tn, fn;
     double accuracy, precision, recall, f1;
     double auc, log_loss, brier;
+    double ece; /* expected calibration error over the calibration bins */
 } jp_eval_cls_result_t;
 
 typedef struct jp_eval_cls_s jp_eval_cls_t;
@@ -105,6 +117,10 @@ typedef struct {
     void *model;
 } jp_preq_model_t;
 
+/* The model's forecast interval at x: 0, or -1 when it has none (the
+ * prediction is then scored without one). */
+typedef int (*jp_preq_interval_fn)(void *model, const double *x, double *lo, double *hi);
+
 typedef struct {
     jp_preq_kind_t kind;
     size_t n_features;        /* length of x copied per pending prediction (may be 0) */
@@ -123,6 +139,9 @@ typedef struct jp_preq_s jp_preq_t;
 jp_preq_t *jp_preq_create(const jp_preq_config_t *cfg, const jp_preq_model_t *model, char *errstr,
                           size_t errstr_size);
 void jp_preq_free(jp_preq_t *pq);
+/* Regression: park the model's interval with every later prediction and
+ * score its coverage with the label (fn NULL: no intervals). */
+void jp_preq_set_interval(jp_preq_t *pq, jp_preq_interval_fn fn);
 /* Predicts for x and parks the prediction under id at time t. -1 (nothing
  * parked, counted as duplicate) when id is already pending. */
 int jp_preq_predict(jp_preq_t *pq, uint64_t id, int64_t t, const double *x, double *pred);

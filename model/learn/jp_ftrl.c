@@ -46,6 +46,13 @@
  * The bias is a separate unregularized coordinate: with L1 on the bias a
  * rare positive class could be pinned to p = 0.5 - the class weights are
  * meant to move the threshold, not the regularizer.
+ *
+ * Class weights speed up learning of a rare class (its gradients count
+ * w_pos times), but they also move the learned intercept by ln(w_pos /
+ * w_neg); the returned probability subtracts that offset again so the
+ * prequential log-loss, Brier score and calibration see calibrated
+ * probabilities. One subtraction per example; the learning step keeps
+ * the weighted model's own p_w.
  */
 #include "model/learn/jp_ftrl.h"
 
@@ -115,6 +122,7 @@ struct jp_ftrl_s {
     uint32_t dim;
     double alpha, beta, l1, l2, w_pos, w_neg;
     double inv_alpha;
+    double logit_offset; /* ln(w_pos / w_neg) */
     uint64_t count;
     jp_ftrl_slot_t *slot; /* dim hashed coordinates + the bias at [dim] */
     void *map;            /* mmap-ed region holding slot, or NULL (calloc) */
@@ -495,6 +503,7 @@ jp_ftrl_t *jp_ftrl_create(unsigned bits, double alpha, double beta, double l1, d
     m->l2 = l2;
     m->w_pos = w_pos;
     m->w_neg = w_neg;
+    m->logit_offset = log(w_pos / w_neg);
     if (jp_ftrl_alloc_slots(m) != 0) {
         free(m);
         jp_err_set(errstr, errstr_size, "ftrl: out of memory for 2^%u coordinates", bits);
@@ -569,7 +578,7 @@ double jp_ftrl_predict(const jp_ftrl_t *m, const jp_ftrl_feature_t *f, size_t nf
         size_t n = nf - off < JP_FTRL_STACK ? nf - off : JP_FTRL_STACK;
         wx = m->score_fn(m, f + off, n, &e, wx);
     }
-    return jp_ftrl_sigmoid(wx);
+    return jp_ftrl_sigmoid(wx - m->logit_offset);
 }
 
 double jp_ftrl_update(jp_ftrl_t *m, const jp_ftrl_feature_t *f, size_t nf, int label)
@@ -591,13 +600,14 @@ double jp_ftrl_update(jp_ftrl_t *m, const jp_ftrl_feature_t *f, size_t nf, int l
         e.slot = (jp_ftrl_slot_t **)(e.x + m->scratch_cap);
     }
     double wb = jp_ftrl_bias_w(m);
-    double p = jp_ftrl_sigmoid(m->score_fn(m, f, nf, &e, wb));
+    double wx = m->score_fn(m, f, nf, &e, wb);
+    double pw = jp_ftrl_sigmoid(wx);
     double y = label ? 1.0 : 0.0;
-    double gs = (p - y) * (label ? m->w_pos : m->w_neg);
+    double gs = (pw - y) * (label ? m->w_pos : m->w_neg);
     jp_ftrl_learn(&m->slot[m->dim], gs, wb, m->inv_alpha);
     m->learn_fn(m, nf, &e, gs);
     m->count++;
-    return p;
+    return jp_ftrl_sigmoid(wx - m->logit_offset);
 }
 
 double jp_ftrl_weight(const jp_ftrl_t *m, uint32_t index)
@@ -610,6 +620,11 @@ double jp_ftrl_bias(const jp_ftrl_t *m)
 {
     const jp_ftrl_slot_t *b = &m->slot[m->dim];
     return jp_ftrl_w(b->z, b->s, m->inv_alpha, m->beta, 0.0, 0.0);
+}
+
+double jp_ftrl_logit_offset(const jp_ftrl_t *m)
+{
+    return m->logit_offset;
 }
 
 void jp_ftrl_weights(const jp_ftrl_t *m, double *out)

@@ -16,16 +16,26 @@
  *   priors are learned freely.
  * - Per coordinate i: w_i = 0 if |z_i| <= l1, else
  *   -(z_i - sgn(z_i) l1) / ((beta + sqrt(n_i)) (1 / alpha) + l2).
- *   p = 1 / (1 + exp(-clamp(w.x, -35, 35))).
- *   Update with label y in {0,1}: g_i = (p - y) x_i c_y where
- *   c_1 = w_pos, c_0 = w_neg (class weights: the weighted log-loss);
+ *   Update with label y in {0,1}: g_i = (p_w - y) x_i c_y where
+ *   p_w = 1 / (1 + exp(-clamp(w.x, -35, 35))) and c_1 = w_pos, c_0 = w_neg
+ *   (class weights: the weighted log-loss);
  *   sigma_i = (sqrt(n_i + g_i^2) - sqrt(n_i)) (1 / alpha);
  *   z_i += g_i - sigma_i w_i; n_i += g_i^2, with w the pre-update weights.
  *   The state keeps s_i = sqrt(n_i), so sqrt(n_i + g^2) = sqrt(s_i^2 + g^2):
  *   one square root and one division per feature; 1/alpha is computed
  *   once. tests/fixtures/model/gen_ftrl.py spells out the same operations.
- * - jp_ftrl_update returns the prediction made before learning (prequential
- *   "predict, then learn" in one pass).
+ * - Calibrated output. Class weights make the weighted MLE of a logistic
+ *   model the unweighted one with its intercept moved by ln(w_pos / w_neg)
+ *   (the weights act like case-control sampling), so p_w over-predicts
+ *   the positives by that odds ratio. Every probability the model returns
+ *   is corrected back (King & Zeng's prior correction):
+ *       p = 1 / (1 + exp(-clamp(w.x - ln(w_pos / w_neg), -35, 35))),
+ *   exact for a well-specified model, while learning keeps the weighted
+ *   gradient above. With w_pos == w_neg the correction is 0 and p = p_w.
+ *   Thresholds meant to favour recall belong to the decision, not to the
+ *   probability.
+ * - jp_ftrl_update returns the (calibrated) prediction made before learning
+ *   (prequential "predict, then learn" in one pass).
  * - Serialization is sparse: only coordinates whose z or n is non-zero are
  *   written (u32 index, f64 z, f64 sqrt(n)), so a fresh 2^20 model costs a few
  *   bytes; the round trip is bit-exact.
@@ -66,7 +76,7 @@ uint32_t jp_ftrl_hash_key(const jp_ftrl_t *m, uint64_t ns_key, const void *value
 /* Bucket of a numeric feature (the namespace alone). */
 uint32_t jp_ftrl_hash_numeric(const jp_ftrl_t *m, const char *ns);
 
-/* Probability of the positive class. */
+/* Calibrated probability of the positive class (see above). */
 double jp_ftrl_predict(const jp_ftrl_t *m, const jp_ftrl_feature_t *f, size_t nf);
 /* Predicts, then learns from label (0 or non-zero); returns the pre-update
  * probability, or NaN (model unchanged) if scratch memory could not be
@@ -76,6 +86,8 @@ double jp_ftrl_update(jp_ftrl_t *m, const jp_ftrl_feature_t *f, size_t nf, int l
 /* Current weight of a hashed coordinate (index < dim). */
 double jp_ftrl_weight(const jp_ftrl_t *m, uint32_t index);
 double jp_ftrl_bias(const jp_ftrl_t *m);
+/* The logit correction ln(w_pos / w_neg) subtracted from w.x. */
+double jp_ftrl_logit_offset(const jp_ftrl_t *m);
 /* Fills out[0..dim) with all hashed weights. */
 void jp_ftrl_weights(const jp_ftrl_t *m, double *out);
 /* Number of hashed coordinates with a non-zero weight (L1 sparsity). */

@@ -21,23 +21,48 @@
  *   by Cholesky. A jitter is added to the diagonal only when the
  *   factorization fails (a pivot <= 1e-13 times its diagonal entry, i.e.
  *   numerically singular), starting at 1e-12 * mean diagonal and growing
- *   x10 per attempt (at most 12 attempts). A feature with zero variance in the
- *   window gets coefficient 0 and does not enter predictions.
- * - Bayesian interpretation (fixed hyper-parameters, no evidence
- *   maximization): b ~ N(0, sigma^2/lambda I) in standardized units, a flat
- *   prior on the intercept, and the noise variance estimated as
- *       sigma2 = (RSS + lambda |b|^2) / (W - 1),  W = sum of weights.
- *   The predictive variance at x is
- *       sigma2 * (1 + 1/W + xs' A^-1 xs),  A = Xs' W Xs + lambda I,
- *   xs the standardized centred query, computed as |L^-1 xs|^2 with one
- *   triangular solve (no inverse is formed). Weights are frequency weights.
+ *   x10 per attempt (at most 12 attempts).
+ * - Pinned features: a feature whose window standard deviation is 0 or at
+ *   most JP_RIDGE_PIN_REL_SD (1e-10) times |its window mean| is constant up
+ *   to rounding; standardizing it would turn rounding noise into a unit
+ *   feature with an arbitrary huge coefficient. It is pinned: coefficient
+ *   0 and standard error 0, left out of the system (its level goes to the
+ *   intercept), listed by jp_ridge_pinned and counted in the info.
+ * - Prior. b ~ N(0, sigma^2/lambda I) in standardized units, a flat prior
+ *   on the intercept, p(sigma^2) ~ 1/sigma^2 (conjugate normal-inverse-
+ *   gamma). lambda is either fixed (jp_ridge_create's value) or, after
+ *   jp_ridge_set_evidence, chosen at every fit by evidence maximisation:
+ *   MacKay's fixed-point updates as in scikit-learn's BayesianRidge,
+ *       gamma  = sum_i e_i / (e_i + lambda)      (e: eigenvalues of Xs'WXs)
+ *       l_w    = (gamma + 2e-6) / (|b|^2 + 2e-6)  (weight precision)
+ *       a      = (W - 1 - gamma + 2e-6) / (RSS + 2e-6)  (noise precision)
+ *       lambda = l_w / a
+ *   in units where y has unit variance (so lambda does not depend on the
+ *   scale of y), from lambda = 1 until the relative change is below 1e-10
+ *   (at most 1000 iterations; W - 1 because centring spends one degree of
+ *   freedom on the intercept).
+ * - Noise and predictive: sigma2 = (RSS + lambda |b|^2) / (W - 1),
+ *   W = sum of weights (frequency weights). The predictive of a new y at
+ *   x is Student-t with scale^2
+ *       var = sigma2 * (1 + 1/W + xs' A^-1 xs),  A = Xs' W Xs + lambda I,
+ *   xs the standardized centred query (|L^-1 xs|^2, one triangular solve)
+ *   and dof degrees of freedom: W - 1 with a fixed prior (the exact
+ *   conjugate posterior predictive), max(1, W - 1 - gamma) with the
+ *   evidence prior (at the fixed point sigma2 = RSS / (W - 1 - gamma)).
+ *   jp_ridge_predict returns var (the t scale squared);
+ *   jp_ridge_predict_interval returns mean +- t_dof quantile * sqrt(var).
+ * - Coefficient standard errors: the posterior sd given sigma2,
+ *   sqrt(sigma2 [A^-1]_jj) / s_j in original units (s_j the feature's sd);
+ *   the intercept's is sqrt(var(0) - sigma2). Features may be named
+ *   (jp_ridge_set_names) and looked up by name.
  * - Condition estimate: (max L_ii / min L_ii)^2 of the Cholesky factor of
  *   the standardized system, a cheap lower bound on cond_2(A).
  * - Determinism: same calls in the same order -> bit-identical state and
  *   serialization. predict/coef/info may run concurrently on one model;
  *   update/advance/fit need exclusive access (they share a scratch buffer).
  * - Cost: update O(p^2), predict mean O(p), mean + variance O(p^2), fit
- *   O(n_blocks p^2 + p^3).
+ *   O(n_blocks p^2 + p^3) (the evidence prior adds a Jacobi eigen-
+ *   decomposition, O(p^3) per sweep, and O(p) per fixed-point iteration).
  */
 #ifndef JP_RIDGE_H
 #define JP_RIDGE_H
@@ -51,6 +76,8 @@ typedef struct jp_ridge_s jp_ridge_t;
 
 typedef enum { JP_RIDGE_WINDOW = 0, JP_RIDGE_FORGET = 1 } jp_ridge_mode_t;
 
+#define JP_RIDGE_PIN_REL_SD 1e-10
+
 /* Figures of the last successful fit. */
 typedef struct {
     double weight;      /* W: sum of (decayed) weights in the window */
@@ -59,6 +86,11 @@ typedef struct {
     double cond_est;    /* (max L_ii / min L_ii)^2 */
     double jitter;      /* diagonal jitter that was needed (0 if none) */
     unsigned jitter_steps;
+    double lambda;          /* prior ratio used (fixed, or chosen by evidence) */
+    double gamma;           /* effective number of parameters */
+    double dof;             /* degrees of freedom of the predictive t */
+    size_t n_pinned;        /* features pinned (see jp_ridge_pinned) */
+    unsigned evidence_iter; /* fixed-point iterations (0: fixed prior) */
 } jp_ridge_info_t;
 
 /* Window mode: n_features >= 1, n_blocks >= 1, lambda >= 0 (finite). NULL on
@@ -71,6 +103,19 @@ jp_ridge_t *jp_ridge_create_forgetting(size_t n_features, double lambda, double 
                                        double decay_per_block, char *errstr, size_t errstr_size);
 
 void jp_ridge_free(jp_ridge_t *r);
+
+/* Chooses lambda by evidence maximisation at every later fit (on != 0) or
+ * goes back to the fixed lambda given at creation (on == 0). */
+void jp_ridge_set_evidence(jp_ridge_t *r, int on);
+
+/* Names the features (names[0..p), each non-empty, at most 255 bytes,
+ * copied); names may be NULL to remove them. -1 with a message on a bad
+ * name or out of memory (the previous names are kept). */
+int jp_ridge_set_names(jp_ridge_t *r, const char *const *names, char *errstr, size_t errstr_size);
+/* Name of feature j (NULL when unnamed or j >= p). */
+const char *jp_ridge_name(const jp_ridge_t *r, size_t j);
+/* Index of the feature called name: 0 and *index, or -1 when absent. */
+int jp_ridge_index(const jp_ridge_t *r, const char *name, size_t *index);
 
 size_t jp_ridge_n_features(const jp_ridge_t *r);
 
@@ -98,12 +143,40 @@ int jp_ridge_predict(const jp_ridge_t *r, const double *x, double *mean, double 
  * -1 before the first fit. */
 int jp_ridge_coef(const jp_ridge_t *r, double *beta, double *intercept);
 
+/* Posterior standard deviations of the coefficients in original units
+ * (se[0..p), 0 for pinned features) and of the intercept (either may be
+ * NULL). -1 before the first fit or when scratch memory is unavailable. */
+int jp_ridge_coef_se(const jp_ridge_t *r, double *se, double *intercept_se);
+
+/* Estimate and standard error of the coefficient called name (either
+ * pointer may be NULL). -1 before the first fit or for an unknown name. */
+int jp_ridge_coef_named(const jp_ridge_t *r, const char *name, double *estimate, double *se);
+
+/* Central predictive interval at level in (0, 1) (e.g. 0.95) from the
+ * Student-t predictive; mean may be NULL. -1 before the first fit or for a
+ * level outside (0, 1). */
+int jp_ridge_predict_interval(const jp_ridge_t *r, const double *x, double level, double *mean,
+                              double *lo, double *hi);
+
+/* Pinned features of the last fit: writes up to cap indices (ascending)
+ * to idx (may be NULL with cap 0) and returns how many there are. 0
+ * before the first fit. */
+size_t jp_ridge_pinned(const jp_ridge_t *r, size_t *idx, size_t cap);
+
 /* -1 before the first fit. */
 int jp_ridge_info(const jp_ridge_t *r, jp_ridge_info_t *info);
 
-/* Versioned ("RIDG" v1): configuration, every block and the last fit, so a
- * deserialized model predicts identically and re-serializes to the same
- * bytes. */
+/* Quantile of Student's t with dof > 0 degrees of freedom at probability
+ * prob in (0, 1) (regularized incomplete beta, inverted by bisection to
+ * full double precision); NaN outside the domain. */
+double jp_ridge_t_quantile(double prob, double dof);
+
+/* Versioned ("RIDG" v2 = the v1 layout followed by a trailer: prior mode,
+ * feature names, and for a fitted model lambda, gamma, dof, evidence
+ * iterations and the pinned flags): configuration, every block and the
+ * last fit, so a deserialized model predicts identically and re-serializes
+ * to the same bytes. v1 states are still read (fixed prior, no names; the
+ * trailer's figures are recomputed from the stored factor). */
 void jp_ridge_serialize(const jp_ridge_t *r, jp_bytes_writer_t *w);
 jp_ridge_t *jp_ridge_deserialize(jp_bytes_reader_t *rd, char *errstr, size_t errstr_size);
 

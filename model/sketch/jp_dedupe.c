@@ -36,6 +36,7 @@
 #include <sys/mman.h>
 
 #include "model/base/jp_err.h"
+#include "model/base/jp_endian.h"
 
 #define JP_DEDUPE_TAG_MASK  0xffffULL
 #define JP_DEDUPE_USED_BIT  0x10000ULL    /* set in every occupied slot's b */
@@ -178,13 +179,6 @@ static inline uint64_t xxh_rotl(uint64_t x, int r)
     return (x << r) | (x >> (64 - r));
 }
 
-static inline uint64_t xxh_read64(const uint8_t *p)
-{
-    return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24 |
-           (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 | (uint64_t)p[6] << 48 |
-           (uint64_t)p[7] << 56;
-}
-
 static inline uint64_t xxh_round(uint64_t acc, uint64_t lane)
 {
     return xxh_rotl(acc + lane * JP_XXH_P2, 31) * JP_XXH_P1;
@@ -224,7 +218,7 @@ static void fingerprint(const void *id, size_t n, uint64_t *ha, uint64_t *hb)
         const uint8_t *limit = end - 32;
         do {
             for (int i = 0; i < 4; i++) {
-                uint64_t lane = xxh_read64(p + 8 * i);
+                uint64_t lane = jp_le64_get(p + 8 * i);
                 v[i] = xxh_round(v[i], lane);
                 w[i] = xxh_round(w[i], lane);
             }
@@ -239,15 +233,13 @@ static void fingerprint(const void *id, size_t n, uint64_t *ha, uint64_t *hb)
     h += (uint64_t)n;
     g += (uint64_t)n;
     while (end - p >= 8) {
-        uint64_t k = xxh_round(0, xxh_read64(p));
+        uint64_t k = xxh_round(0, jp_le64_get(p));
         h = xxh_rotl(h ^ k, 27) * JP_XXH_P1 + JP_XXH_P4;
         g = xxh_rotl(g ^ k, 27) * JP_XXH_P1 + JP_XXH_P4;
         p += 8;
     }
     if (end - p >= 4) {
-        uint64_t k =
-            ((uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24) *
-            JP_XXH_P1;
+        uint64_t k = (uint64_t)jp_le32_get(p) * JP_XXH_P1;
         h = xxh_rotl(h ^ k, 23) * JP_XXH_P2 + JP_XXH_P3;
         g = xxh_rotl(g ^ k, 23) * JP_XXH_P2 + JP_XXH_P3;
         p += 4;
@@ -594,20 +586,6 @@ int jp_dedupe_check_add(jp_dedupe_t *d, const void *id, size_t len, int64_t t_ms
     return 0;
 }
 
-static void store_be64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (56 - 8 * i));
-}
-
-static uint64_t load_le64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = v << 8 | p[i];
-    return v;
-}
-
 static int key_less(const jp_dedupe_fp_t *x, const jp_dedupe_fp_t *y)
 {
     return x->a < y->a || (x->a == y->a && x->b < y->b);
@@ -685,8 +663,8 @@ static const uint8_t *encode_segment(jp_dedupe_fp_t *v, jp_dedupe_fp_t *tmp, siz
     uint8_t *out = (uint8_t *)s;
     for (size_t i = 0; i < n; i++) {
         uint64_t ka = s[i].a, kb = s[i].b;
-        store_be64(out + 16 * i, ka);
-        store_be64(out + 16 * i + 8, kb);
+        jp_be64_put(out + 16 * i, ka);
+        jp_be64_put(out + 16 * i + 8, kb);
     }
     return out;
 }
@@ -746,9 +724,9 @@ int jp_dedupe_load(jp_dedupe_t *d, int64_t bucket, const uint8_t *seg, size_t le
     for (size_t k = 0; k < n; k++) {
         const uint8_t *p = seg + k * JP_DEDUPE_FP_BYTES;
         if (k + JP_DEDUPE_AHEAD < n) /* all keys are known: fetch their slots ahead */
-            __builtin_prefetch(&d->slots[(size_t)load_le64(p + JP_DEDUPE_AHEAD * 16) & d->mask]);
-        uint64_t a = load_le64(p);
-        uint64_t key = (load_le64(p + 8) & JP_DEDUPE_FP_MASK) | JP_DEDUPE_USED_BIT;
+            __builtin_prefetch(&d->slots[(size_t)jp_le64_get(p + JP_DEDUPE_AHEAD * 16) & d->mask]);
+        uint64_t a = jp_le64_get(p);
+        uint64_t key = (jp_le64_get(p + 8) & JP_DEDUPE_FP_MASK) | JP_DEDUPE_USED_BIT;
         int found;
         size_t i = probe(d, a, key, &found);
         if (!found) {

@@ -31,6 +31,7 @@
  * SIGPIPE.
  */
 #include "app/jp_admin.h"
+#include "model/base/jp_err.h"
 
 #include "app/jp_auth.h"
 #include "base/jp_clock.h"
@@ -409,17 +410,17 @@ int jp_admin_start(jp_admin_t *a, const char *listen, char *errstr, size_t errst
     char host[256];
     int port;
     if (a->running) {
-        snprintf(errstr, errstr_size, "admin server already running");
+        jp_err_set(errstr, errstr_size, "admin server already running");
         return -1;
     }
     if (!listen) {
-        snprintf(errstr, errstr_size, "no listen address");
+        jp_err_set(errstr, errstr_size, "no listen address");
         return -1;
     }
     if (jp_listen_parse(listen, host, sizeof(host), &port, errstr, errstr_size))
         return -1;
     if (pipe(a->stop_fds) != 0) {
-        snprintf(errstr, errstr_size, "pipe: %s", strerror(errno));
+        jp_err_set(errstr, errstr_size, "pipe: %s", strerror(errno));
         a->stop_fds[0] = a->stop_fds[1] = -1;
         return -1;
     }
@@ -428,7 +429,7 @@ int jp_admin_start(jp_admin_t *a, const char *listen, char *errstr, size_t errst
     if (!(a->base = event_base_new()) || !(a->http = evhttp_new(a->base)) ||
         !(a->stop_ev = event_new(a->base, a->stop_fds[0], EV_READ, on_stop, a->base)) ||
         event_add(a->stop_ev, NULL) != 0) {
-        snprintf(errstr, errstr_size, "cannot create the admin HTTP server");
+        jp_err_set(errstr, errstr_size, "cannot create the admin HTTP server");
         teardown(a);
         return -1;
     }
@@ -442,7 +443,7 @@ int jp_admin_start(jp_admin_t *a, const char *listen, char *errstr, size_t errst
     struct evhttp_bound_socket *bound = evhttp_bind_socket_with_handle(a->http, host, port);
     int bp = bound ? bound_port(bound) : -1;
     if (bp < 0) {
-        snprintf(errstr, errstr_size, "cannot listen on %s: %s", listen, strerror(errno));
+        jp_err_set(errstr, errstr_size, "cannot listen on %s: %s", listen, strerror(errno));
         teardown(a);
         return -1;
     }
@@ -454,7 +455,7 @@ int jp_admin_start(jp_admin_t *a, const char *listen, char *errstr, size_t errst
     int rc = pthread_create(&a->thread, NULL, server_main, a);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc != 0) {
-        snprintf(errstr, errstr_size, "cannot start the admin thread: %s", strerror(rc));
+        jp_err_set(errstr, errstr_size, "cannot start the admin thread: %s", strerror(rc));
         teardown(a);
         return -1;
     }

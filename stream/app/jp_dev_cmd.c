@@ -29,6 +29,7 @@
 #include "app/jp_run.h"
 #include "sim/jp_sim.h"
 #include "sim/jp_sim_produce.h"
+#include "model/base/jp_err.h"
 
 const char jp_cmd_dev_usage[] =
     "usage: jackpot dev [--world FILE] [--weeks N] [--speed X | --max] [--seed S]\n"
@@ -94,7 +95,7 @@ static void *sim_main(void *arg)
     d->sim_done = 1;
     d->sim_failed = rc != 0;
     if (rc != 0)
-        snprintf(d->errstr, sizeof(d->errstr), "%s", err);
+        jp_err_set(d->errstr, sizeof(d->errstr), "%s", err);
     pthread_mutex_unlock(&d->lock);
     if (rc != 0) {
         jp_log_error("dev", "simulator: %s", err);

@@ -45,7 +45,9 @@ typedef struct run_ctx_s {
     sigset_t signals;
     pthread_t sig_thread;
     const jp_run_opts_t *opts;
-    jp_config_t *reloaded[16]; /* configurations loaded by SIGHUP, kept alive */
+    /* Configurations loaded by SIGHUP: the engine's validators point into
+     * them, so they live until the engine is freed (a few KB each). */
+    jp_config_t **reloaded;
     size_t n_reloaded;
 } run_ctx_t;
 
@@ -132,24 +134,25 @@ static void reload(run_ctx_t *r)
     jp_conf_t conf;
     jp_conf_init(&conf, "JACKPOT_");
     jp_config_t *fresh = calloc(1, sizeof(*fresh));
+    jp_config_t **list = realloc(r->reloaded, (r->n_reloaded + 1) * sizeof(*list));
     char err[512];
-    if (!fresh || jp_config_load(&conf, r->cfg->path, NULL, fresh) != 0) {
+    if (list)
+        r->reloaded = list;
+    if (!fresh || !list) {
+        jp_log_error("run", "reload refused: out of memory");
+        free(fresh);
+    } else if (jp_config_load(&conf, r->cfg->path, NULL, fresh) != 0) {
         for (size_t i = 0; i < conf.n_errors; i++)
             jp_log_error("run", "reload: %s", conf.errors[i]);
         jp_log_error("run", "reload refused: the running configuration stays");
-        if (fresh)
-            jp_config_release(fresh);
+        jp_config_release(fresh);
         free(fresh);
     } else if (jp_engine_reload_countries(r->engine, fresh, err, sizeof(err)) != 0) {
         jp_log_error("run", "reload refused: %s", err);
         jp_config_release(fresh);
         free(fresh);
-    } else if (r->n_reloaded < sizeof(r->reloaded) / sizeof(r->reloaded[0])) {
-        r->reloaded[r->n_reloaded++] = fresh;
     } else {
-        /* The engine refuses further reloads too; keep memory bounded. */
-        jp_config_release(fresh);
-        free(fresh);
+        r->reloaded[r->n_reloaded++] = fresh;
     }
     jp_conf_destroy(&conf);
 }
@@ -214,6 +217,7 @@ static void release_reloaded(run_ctx_t *r)
         jp_config_release(r->reloaded[i]);
         free(r->reloaded[i]);
     }
+    free(r->reloaded);
 }
 
 /* ---- the command -------------------------------------------------------------- */

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "app/jp_commands.h"
+#include "model/base/jp_err.h"
 #include "config/jp_config.h"
 #include "registry/jp_registry_client.h"
 #include "serde/jp_serde.h"
@@ -78,7 +79,7 @@ static writer_t *writer_for(tail_t *t, int32_t id, jp_serde_err_t *err, char *er
     }
     avro_schema_t schema;
     if (avro_schema_from_json_length(json, strlen(json), &schema) != 0) {
-        snprintf(errstr, errstr_size, "schema %d: %s", id, avro_strerror());
+        jp_err_set(errstr, errstr_size, "schema %d: %s", id, avro_strerror());
         free(json);
         *err = JP_SERDE_INVALID;
         return NULL;
@@ -106,7 +107,8 @@ static json_t *decode(tail_t *t, const void *buf, size_t len, int32_t *id, jp_se
     size_t payload_len;
     *err = jp_serde_frame_parse(buf, len, id, &payload, &payload_len);
     if (*err != JP_SERDE_OK) {
-        snprintf(errstr, errstr_size, "%zu bytes without the Confluent frame (magic byte 0)", len);
+        jp_err_set(errstr, errstr_size, "%zu bytes without the Confluent frame (magic byte 0)",
+                   len);
         return NULL;
     }
     writer_t *w = writer_for(t, *id, err, errstr, errstr_size);
@@ -119,11 +121,11 @@ static json_t *decode(tail_t *t, const void *buf, size_t len, int32_t *id, jp_se
     char *text = NULL;
     if (avro_value_read(reader, &value) != 0) {
         *err = JP_SERDE_MALFORMED;
-        snprintf(errstr, errstr_size, "%s", avro_strerror());
+        jp_err_set(errstr, errstr_size, "%s", avro_strerror());
     } else if (avro_value_to_json(&value, 1, &text) != 0 ||
                !(out = json_loads(text, JSON_DECODE_ANY, NULL))) {
         *err = JP_SERDE_MALFORMED;
-        snprintf(errstr, errstr_size, "cannot render as JSON: %s", avro_strerror());
+        jp_err_set(errstr, errstr_size, "cannot render as JSON: %s", avro_strerror());
     }
     free(text);
     avro_reader_free(reader);
@@ -211,12 +213,12 @@ static int assign_all(rd_kafka_t *rk, const char *topic, int from_beginning, cha
     rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, rkt, &md, 10000);
     rd_kafka_topic_destroy(rkt);
     if (e) {
-        snprintf(errstr, errstr_size, "topic %s: %s", topic, rd_kafka_err2str(e));
+        jp_err_set(errstr, errstr_size, "topic %s: %s", topic, rd_kafka_err2str(e));
         return -1;
     }
     if (md->topic_cnt != 1 || md->topics[0].err) {
-        snprintf(errstr, errstr_size, "topic %s: %s", topic,
-                 md->topic_cnt == 1 ? rd_kafka_err2str(md->topics[0].err) : "not found");
+        jp_err_set(errstr, errstr_size, "topic %s: %s", topic,
+                   md->topic_cnt == 1 ? rd_kafka_err2str(md->topics[0].err) : "not found");
         rd_kafka_metadata_destroy(md);
         return -1;
     }
@@ -229,7 +231,7 @@ static int assign_all(rd_kafka_t *rk, const char *topic, int from_beginning, cha
     e = rd_kafka_assign(rk, parts);
     rd_kafka_topic_partition_list_destroy(parts);
     if (e) {
-        snprintf(errstr, errstr_size, "assign: %s", rd_kafka_err2str(e));
+        jp_err_set(errstr, errstr_size, "assign: %s", rd_kafka_err2str(e));
         return -1;
     }
     return 0;

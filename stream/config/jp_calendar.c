@@ -39,6 +39,7 @@
  * the memo.
  */
 #include "config/jp_calendar.h"
+#include "model/base/jp_err.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -104,18 +105,18 @@ jp_calendar_t *jp_calendar_new(const jp_country_t *country, char *errstr, size_t
     const char *code = country ? country->code : NULL;
     if (!code || strlen(code) != 2 || code[0] < 'A' || code[0] > 'Z' || code[1] < 'A' ||
         code[1] > 'Z') {
-        snprintf(errstr, errstr_size, "country code '%s' is not two upper-case letters",
-                 code ? code : "");
+        jp_err_set(errstr, errstr_size, "country code '%s' is not two upper-case letters",
+                   code ? code : "");
         return NULL;
     }
     const jp_draw_conf_t *d = country->calendar.draws.items;
     size_t n = country->calendar.draws.n;
     if (n == 0 || !d) {
-        snprintf(errstr, errstr_size, "%s: calendar has no draws", code);
+        jp_err_set(errstr, errstr_size, "%s: calendar has no draws", code);
         return NULL;
     }
     if (country->calendar.decision_lead_ms < 0) {
-        snprintf(errstr, errstr_size, "%s: negative decision lead", code);
+        jp_err_set(errstr, errstr_size, "%s: negative decision lead", code);
         return NULL;
     }
     jp_calendar_t *cal = calloc(1, sizeof(*cal));
@@ -123,7 +124,7 @@ jp_calendar_t *jp_calendar_new(const jp_country_t *country, char *errstr, size_t
         cal->serial = atomic_fetch_add(&jp_cal_serials, 1) + 1;
     if (!cal || !(cal->s = calloc(n, sizeof(*cal->s)))) {
         free(cal);
-        snprintf(errstr, errstr_size, "%s: out of memory", code);
+        jp_err_set(errstr, errstr_size, "%s: out of memory", code);
         return NULL;
     }
     memcpy(cal->code, code, 3);
@@ -134,13 +135,13 @@ jp_calendar_t *jp_calendar_new(const jp_country_t *country, char *errstr, size_t
         jp_cal_series_t *s = &cal->s[i];
         const char *name = d[i].name;
         if (!name || !*name || strlen(name) > JP_CAL_MAX_NAME) {
-            snprintf(errstr, errstr_size, "%s: draw name '%s' is empty or longer than %d", code,
-                     name ? name : "", JP_CAL_MAX_NAME);
+            jp_err_set(errstr, errstr_size, "%s: draw name '%s' is empty or longer than %d", code,
+                       name ? name : "", JP_CAL_MAX_NAME);
             goto fail;
         }
         for (size_t j = 0; j < i; j++)
             if (strcmp(cal->s[j].name, name) == 0) {
-                snprintf(errstr, errstr_size, "%s: draw name '%s' is used twice", code, name);
+                jp_err_set(errstr, errstr_size, "%s: draw name '%s' is used twice", code, name);
                 goto fail;
             }
         memcpy(s->name, name, strlen(name) + 1);
@@ -149,23 +150,24 @@ jp_calendar_t *jp_calendar_new(const jp_country_t *country, char *errstr, size_t
             while (w < 7 && strcmp(d[i].days.v[k], jp_cal_weekdays[w]) != 0)
                 w++;
             if (w == 7) {
-                snprintf(errstr, errstr_size, "%s: draw '%s': unknown weekday '%s'", code, name,
-                         d[i].days.v[k]);
+                jp_err_set(errstr, errstr_size, "%s: draw '%s': unknown weekday '%s'", code, name,
+                           d[i].days.v[k]);
                 goto fail;
             }
             s->days |= 1u << w;
         }
         if (!s->days) {
-            snprintf(errstr, errstr_size, "%s: draw '%s' has no days", code, name);
+            jp_err_set(errstr, errstr_size, "%s: draw '%s' has no days", code, name);
             goto fail;
         }
         if (parse_hhmm(d[i].time, &s->sec)) {
-            snprintf(errstr, errstr_size, "%s: draw '%s': time '%s' is not HH:MM", code, name,
-                     d[i].time ? d[i].time : "");
+            jp_err_set(errstr, errstr_size, "%s: draw '%s': time '%s' is not HH:MM", code, name,
+                       d[i].time ? d[i].time : "");
             goto fail;
         }
         if (d[i].week_of_month < 0 || d[i].week_of_month > 5) {
-            snprintf(errstr, errstr_size, "%s: draw '%s': week_of_month must be 0..5", code, name);
+            jp_err_set(errstr, errstr_size, "%s: draw '%s': week_of_month must be 0..5", code,
+                       name);
             goto fail;
         }
         s->week_of_month = (int)d[i].week_of_month;
@@ -173,14 +175,14 @@ jp_calendar_t *jp_calendar_new(const jp_country_t *country, char *errstr, size_t
         n_headline += (size_t)s->headline;
     }
     if (n_headline != 1) {
-        snprintf(errstr, errstr_size, "%s: exactly one headline draw needed, found %zu", code,
-                 n_headline);
+        jp_err_set(errstr, errstr_size, "%s: exactly one headline draw needed, found %zu", code,
+                   n_headline);
         goto fail;
     }
     cal->tz = jp_tz_load(country->calendar.time_zone ? country->calendar.time_zone : "", err,
                          sizeof(err));
     if (!cal->tz) {
-        snprintf(errstr, errstr_size, "%s: %s", code, err);
+        jp_err_set(errstr, errstr_size, "%s: %s", code, err);
         goto fail;
     }
     int32_t lo, hi;
@@ -357,12 +359,12 @@ int jp_calendar_parse_draw_id(const jp_calendar_t *cal, const char *id, jp_draw_
     for (int i = 3; shape && i < 11; i++)
         shape = id[i] >= '0' && id[i] <= '9';
     if (!shape) {
-        snprintf(errstr, errstr_size, "malformed draw id '%.60s' (expected CC-YYYYMMDD-name)",
-                 id ? id : "");
+        jp_err_set(errstr, errstr_size, "malformed draw id '%.60s' (expected CC-YYYYMMDD-name)",
+                   id ? id : "");
         return -1;
     }
     if (id[0] != cal->code[0] || id[1] != cal->code[1]) {
-        snprintf(errstr, errstr_size, "draw id '%s' is not for country %s", id, cal->code);
+        jp_err_set(errstr, errstr_size, "draw id '%s' is not for country %s", id, cal->code);
         return -1;
     }
     int y = 0, m, d;
@@ -382,7 +384,7 @@ int jp_calendar_parse_draw_id(const jp_calendar_t *cal, const char *id, jp_draw_
         m = 0;
     }
     if (m == 0) {
-        snprintf(errstr, errstr_size, "draw id '%s' has an invalid date", id);
+        jp_err_set(errstr, errstr_size, "draw id '%s' has an invalid date", id);
         return -1;
     }
     const char *name = id + 12;
@@ -390,11 +392,11 @@ int jp_calendar_parse_draw_id(const jp_calendar_t *cal, const char *id, jp_draw_
     while (i < cal->n && strcmp(cal->s[i].name, name) != 0)
         i++;
     if (i == cal->n) {
-        snprintf(errstr, errstr_size, "unknown draw name '%s' for %s", name, cal->code);
+        jp_err_set(errstr, errstr_size, "unknown draw name '%s' for %s", name, cal->code);
         return -1;
     }
     if (!series_on_day(&cal->s[i], day)) {
-        snprintf(errstr, errstr_size, "no %s draw on %04d-%02d-%02d", name, y, m, d);
+        jp_err_set(errstr, errstr_size, "no %s draw on %04d-%02d-%02d", name, y, m, d);
         return -1;
     }
     fill_draw(cal, i, day, series_instant_ms(cal, &cal->s[i], day), out);

@@ -7,6 +7,7 @@
  * secret can never reach an error message even if a value is echoed.
  */
 #include "config/jp_conf.h"
+#include "model/base/jp_err.h"
 
 #include "base/jp_log.h"
 
@@ -133,7 +134,7 @@ char *jp_conf_read_secret(const char *path, char *errstr, size_t errstr_size)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
-        snprintf(errstr, errstr_size, "cannot read secret file %s: %s", path, strerror(errno));
+        jp_err_set(errstr, errstr_size, "cannot read secret file %s: %s", path, strerror(errno));
         return NULL;
     }
     char buf[8192];
@@ -141,20 +142,20 @@ char *jp_conf_read_secret(const char *path, char *errstr, size_t errstr_size)
     int too_big = !feof(f);
     fclose(f);
     if (too_big) {
-        snprintf(errstr, errstr_size, "secret file %s is larger than %zu bytes", path,
-                 sizeof(buf) - 1);
+        jp_err_set(errstr, errstr_size, "secret file %s is larger than %zu bytes", path,
+                   sizeof(buf) - 1);
         return NULL;
     }
     while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
         n--;
     buf[n] = '\0';
     if (n == 0) {
-        snprintf(errstr, errstr_size, "secret file %s is empty", path);
+        jp_err_set(errstr, errstr_size, "secret file %s is empty", path);
         return NULL;
     }
     char *v = strdup(buf);
     if (!v)
-        snprintf(errstr, errstr_size, "out of memory");
+        jp_err_set(errstr, errstr_size, "out of memory");
     return v;
 }
 

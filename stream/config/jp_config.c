@@ -5,6 +5,7 @@
  * the kafka map is caught with its file:line:column before anything runs.
  */
 #include "config/jp_config.h"
+#include "model/base/jp_err.h"
 
 #include <dirent.h>
 #include <libgen.h>
@@ -21,7 +22,7 @@
 static const char *const guarantees[] = {"at_least_once", "exactly_once", NULL};
 static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
 static const char *const log_formats[] = {"text", "json", NULL};
-static const char *const window_kinds[] = {"hour", "day", "draw", NULL};
+const char *const jp_config_window_kinds[] = {"hour", "day", "draw", NULL};
 static const char *const mispartitioned_modes[] = {"repartition", "dead_letter", NULL};
 static const char *const key_formats[] = {"string", "avro", NULL};
 
@@ -33,7 +34,7 @@ static int check_kafka_prop(const char *key, const char *value, char *err, size_
     rd_kafka_conf_destroy(conf);
     if (r == RD_KAFKA_CONF_OK)
         return 0;
-    snprintf(err, n, "librdkafka: %s", rd_err);
+    jp_err_set(err, n, "librdkafka: %s", rd_err);
     return -1;
 }
 
@@ -41,7 +42,7 @@ static int check_url(const char *key, const char *v, char *err, size_t n)
 {
     (void)key;
     if (strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0) {
-        snprintf(err, n, "'%s' is not an http:// or https:// URL", v);
+        jp_err_set(err, n, "'%s' is not an http:// or https:// URL", v);
         return -1;
     }
     return 0;
@@ -53,7 +54,7 @@ static int check_listen(const char *key, const char *v, char *err, size_t n)
     const char *colon = strrchr(v, ':');
     long port = colon ? strtol(colon + 1, NULL, 10) : -1;
     if (!colon || colon == v || port < 0 || port > 65535 || colon[1] == '\0') {
-        snprintf(err, n, "'%s' is not host:port", v);
+        jp_err_set(err, n, "'%s' is not host:port", v);
         return -1;
     }
     return 0;
@@ -68,7 +69,7 @@ static int check_topic(const char *key, const char *v, char *err, size_t n)
         ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
              *p == '.' || *p == '_' || *p == '-';
     if (!ok) {
-        snprintf(err, n, "'%s' is not a valid Kafka topic name ([a-zA-Z0-9._-], 1..249)", v);
+        jp_err_set(err, n, "'%s' is not a valid Kafka topic name ([a-zA-Z0-9._-], 1..249)", v);
         return -1;
     }
     return 0;
@@ -166,8 +167,8 @@ static const jp_conf_field_t processing_fields[] = {
 };
 
 static const jp_conf_field_t windows_fields[] = {
-    {"sizes", JP_CONF_STRLIST, OFF(windows, sizes), 0, "hour,day,draw", NR, window_kinds, NULL, 0,
-     NULL, "tumbling windows per country"},
+    {"sizes", JP_CONF_STRLIST, OFF(windows, sizes), 0, "hour,day,draw", NR, jp_config_window_kinds,
+     NULL, 0, NULL, "tumbling windows per country"},
     {"allowed_lateness", JP_CONF_DURATION, OFF(windows, allowed_lateness_ms), 0, "10m", 0,
      7.0 * 86400000.0, NULL, NULL, 0, NULL, "watermark = max event time - allowed lateness"},
     {"grace", JP_CONF_DURATION, OFF(windows, grace_ms), 0, "5m", 0, 7.0 * 86400000.0, NULL, NULL, 0,

@@ -64,7 +64,7 @@ typedef struct jp_config_s {
         int64_t max_clock_skew_ms;
     } processing;
     struct {
-        jp_conf_strlist_t sizes; /* hour, day, draw */
+        jp_conf_strlist_t sizes; /* of jp_config_window_kinds */
         int64_t allowed_lateness_ms;
         int64_t grace_ms;
     } windows;
@@ -118,5 +118,10 @@ void jp_config_print_reference(FILE *out);
 
 /* Parses one "-X key=value" argument into props; -1 if it has no '='. */
 int jp_config_add_xprop(jp_conf_props_t *props, const char *arg);
+
+/* The window kinds windows.sizes accepts, NULL-terminated, in the order of
+ * serde's jp_window_kind_t (whose jp_window_kind_name gives the same
+ * names; tests/stream/engine/test_window.c checks they agree). */
+extern const char *const jp_config_window_kinds[];
 
 #endif

@@ -5,6 +5,7 @@
  * from jp_conf; everything here reports through the same error list.
  */
 #include "config/jp_country.h"
+#include "model/base/jp_err.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -32,7 +33,7 @@ static int check_upper2(const char *key, const char *v, char *err, size_t n)
 {
     (void)key;
     if (strlen(v) != 2 || !isupper((unsigned char)v[0]) || !isupper((unsigned char)v[1])) {
-        snprintf(err, n, "'%s' is not an ISO 3166-1 alpha-2 code (two upper-case letters)", v);
+        jp_err_set(err, n, "'%s' is not an ISO 3166-1 alpha-2 code (two upper-case letters)", v);
         return -1;
     }
     return 0;
@@ -44,7 +45,7 @@ static int check_currency(const char *key, const char *v, char *err, size_t n)
     for (int i = 0; currencies[i]; i++)
         if (strcmp(currencies[i], v) == 0)
             return 0;
-    snprintf(err, n, "'%s' is not a known ISO 4217 currency code", v);
+    jp_err_set(err, n, "'%s' is not a known ISO 4217 currency code", v);
     return -1;
 }
 
@@ -56,12 +57,12 @@ static int check_time_zone(const char *key, const char *v, char *err, size_t n)
     /* Names are looked up in the system's tz database, as localtime does;
      * ".." is refused so a name cannot point outside it. */
     if (!*v || v[0] == '/' || strstr(v, "..")) {
-        snprintf(err, n, "'%s' is not an IANA time zone name", v);
+        jp_err_set(err, n, "'%s' is not an IANA time zone name", v);
         return -1;
     }
     snprintf(path, sizeof(path), "/usr/share/zoneinfo/%s", v);
     if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
-        snprintf(err, n, "unknown time zone '%s' (not in /usr/share/zoneinfo)", v);
+        jp_err_set(err, n, "unknown time zone '%s' (not in /usr/share/zoneinfo)", v);
         return -1;
     }
     return 0;
@@ -74,7 +75,7 @@ static int check_hhmm(const char *key, const char *v, char *err, size_t n)
     char extra;
     if (strlen(v) != 5 || sscanf(v, "%2d:%2d%c", &h, &m, &extra) != 2 || h < 0 || h > 23 || m < 0 ||
         m > 59) {
-        snprintf(err, n, "'%s' is not a time of day HH:MM", v);
+        jp_err_set(err, n, "'%s' is not a time of day HH:MM", v);
         return -1;
     }
     return 0;

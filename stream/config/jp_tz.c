@@ -26,6 +26,7 @@
 #include "config/jp_tz.h"
 
 #include "model/base/jp_err.h"
+#include "model/base/jp_endian.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -364,16 +365,6 @@ static void set_range(jp_tz_t *tz)
     tz->max_off = hi;
 }
 
-static uint32_t be32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static int64_t be64(const uint8_t *p)
-{
-    return (int64_t)((uint64_t)be32(p) << 32 | be32(p + 4));
-}
-
 static jp_tz_t *tz_alloc(const char *name)
 {
     jp_tz_t *tz = calloc(1, sizeof(*tz));
@@ -403,7 +394,7 @@ jp_tz_t *jp_tz_parse(const char *name, const void *data, size_t len, char *errst
     /* Skip the version-1 block to reach the 64-bit header. */
     uint32_t c[6];
     for (int i = 0; i < 6; i++)
-        c[i] = be32(b + 20 + 4 * i);
+        c[i] = jp_be32_get(b + 20 + 4 * i);
     uint64_t v1 = (uint64_t)c[3] * 5 + (uint64_t)c[4] * 6 + c[5] + (uint64_t)c[2] * 8 + c[1] + c[0];
     if (v1 > len - 44 || len - 44 - v1 < 44) {
         jp_err_set(errstr, errstr_size, "%s: truncated TZif file", name);
@@ -415,7 +406,7 @@ jp_tz_t *jp_tz_parse(const char *name, const void *data, size_t len, char *errst
         return NULL;
     }
     for (int i = 0; i < 6; i++)
-        c[i] = be32(h + 20 + 4 * i);
+        c[i] = jp_be32_get(h + 20 + 4 * i);
     uint32_t isutcnt = c[0], isstdcnt = c[1], leapcnt = c[2], timecnt = c[3], typecnt = c[4],
              charcnt = c[5];
     if (leapcnt) {
@@ -436,7 +427,7 @@ jp_tz_t *jp_tz_parse(const char *name, const void *data, size_t len, char *errst
     const uint8_t *footer = types + (size_t)typecnt * 6 + charcnt + isstdcnt + isutcnt;
 
     for (uint32_t i = 0; i < typecnt; i++) {
-        int32_t off = (int32_t)be32(types + 6 * i);
+        int32_t off = (int32_t)jp_be32_get(types + 6 * i);
         if (off < -89999 || off > 93599 || types[6 * i + 4] > 1 || types[6 * i + 5] >= charcnt) {
             jp_err_set(errstr, errstr_size, "%s: invalid local time type", name);
             return NULL;
@@ -449,17 +440,17 @@ jp_tz_t *jp_tz_parse(const char *name, const void *data, size_t len, char *errst
         return NULL;
     }
     size_t cap = 0;
-    tz->off0 = (int32_t)be32(types);
+    tz->off0 = (int32_t)jp_be32_get(types);
     tz->dst0 = types[4];
     for (uint32_t i = 0; i < timecnt; i++) {
-        int64_t at = be64(times + 8 * i);
+        int64_t at = (int64_t)jp_be64_get(times + 8 * i);
         if (idx[i] >= typecnt || (i > 0 && at <= tz->at[tz->n - 1])) {
             jp_err_set(errstr, errstr_size, "%s: invalid transition table", name);
             jp_tz_free(tz);
             return NULL;
         }
         const uint8_t *t = types + 6 * idx[i];
-        if (append(tz, &cap, at, (int32_t)be32(t), t[4])) {
+        if (append(tz, &cap, at, (int32_t)jp_be32_get(t), t[4])) {
             jp_err_set(errstr, errstr_size, "%s: out of memory", name);
             jp_tz_free(tz);
             return NULL;

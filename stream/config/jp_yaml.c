@@ -5,6 +5,7 @@
  * that every node points at.
  */
 #include "config/jp_yaml.h"
+#include "model/base/jp_err.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,24 +103,24 @@ static jp_yaml_node_t *build(yaml_parser_t *parser, const char *file, char *errs
     while (!done && !failed) {
         yaml_event_t ev;
         if (!yaml_parser_parse(parser, &ev)) {
-            snprintf(errstr, errstr_size, "%s:%zu:%zu: %s%s%s", file, parser->problem_mark.line + 1,
-                     parser->problem_mark.column + 1,
-                     parser->problem ? parser->problem : "malformed YAML",
-                     parser->context ? " " : "", parser->context ? parser->context : "");
+            jp_err_set(errstr, errstr_size, "%s:%zu:%zu: %s%s%s", file,
+                       parser->problem_mark.line + 1, parser->problem_mark.column + 1,
+                       parser->problem ? parser->problem : "malformed YAML",
+                       parser->context ? " " : "", parser->context ? parser->context : "");
             failed = 1;
             break;
         }
         jp_yaml_node_t *n = NULL;
         switch (ev.type) {
         case YAML_ALIAS_EVENT:
-            snprintf(errstr, errstr_size, "%s:%zu:%zu: aliases are not supported", file,
-                     ev.start_mark.line + 1, ev.start_mark.column + 1);
+            jp_err_set(errstr, errstr_size, "%s:%zu:%zu: aliases are not supported", file,
+                       ev.start_mark.line + 1, ev.start_mark.column + 1);
             failed = 1;
             break;
         case YAML_SCALAR_EVENT:
             if (ev.data.scalar.anchor) {
-                snprintf(errstr, errstr_size, "%s:%zu:%zu: anchors are not supported", file,
-                         ev.start_mark.line + 1, ev.start_mark.column + 1);
+                jp_err_set(errstr, errstr_size, "%s:%zu:%zu: anchors are not supported", file,
+                           ev.start_mark.line + 1, ev.start_mark.column + 1);
                 failed = 1;
                 break;
             }
@@ -131,21 +132,21 @@ static jp_yaml_node_t *build(yaml_parser_t *parser, const char *file, char *errs
             if (!n || !n->scalar || place(stack, depth, &root, n) < 0) {
                 node_free(n); /* not placed, so still ours */
                 failed = 1;
-                snprintf(errstr, errstr_size, "%s: out of memory", file);
+                jp_err_set(errstr, errstr_size, "%s: out of memory", file);
             }
             break;
         case YAML_SEQUENCE_START_EVENT:
         case YAML_MAPPING_START_EVENT:
             if ((ev.type == YAML_MAPPING_START_EVENT ? ev.data.mapping_start.anchor
                                                      : ev.data.sequence_start.anchor) != NULL) {
-                snprintf(errstr, errstr_size, "%s:%zu:%zu: anchors are not supported", file,
-                         ev.start_mark.line + 1, ev.start_mark.column + 1);
+                jp_err_set(errstr, errstr_size, "%s:%zu:%zu: anchors are not supported", file,
+                           ev.start_mark.line + 1, ev.start_mark.column + 1);
                 failed = 1;
                 break;
             }
             if (depth == JP_YAML_MAX_DEPTH) {
-                snprintf(errstr, errstr_size, "%s:%zu:%zu: nested deeper than %d levels", file,
-                         ev.start_mark.line + 1, ev.start_mark.column + 1, JP_YAML_MAX_DEPTH);
+                jp_err_set(errstr, errstr_size, "%s:%zu:%zu: nested deeper than %d levels", file,
+                           ev.start_mark.line + 1, ev.start_mark.column + 1, JP_YAML_MAX_DEPTH);
                 failed = 1;
                 break;
             }
@@ -154,7 +155,7 @@ static jp_yaml_node_t *build(yaml_parser_t *parser, const char *file, char *errs
             if (!n || place(stack, depth, &root, n) < 0) {
                 node_free(n);
                 failed = 1;
-                snprintf(errstr, errstr_size, "%s: out of memory", file);
+                jp_err_set(errstr, errstr_size, "%s: out of memory", file);
                 break;
             }
             stack[depth].node = n;
@@ -164,8 +165,8 @@ static jp_yaml_node_t *build(yaml_parser_t *parser, const char *file, char *errs
         case YAML_SEQUENCE_END_EVENT:
         case YAML_MAPPING_END_EVENT:
             if (depth == 0) { /* libyaml balances events; do not trust it blindly */
-                snprintf(errstr, errstr_size, "%s:%zu:%zu: unbalanced collection end", file,
-                         ev.start_mark.line + 1, ev.start_mark.column + 1);
+                jp_err_set(errstr, errstr_size, "%s:%zu:%zu: unbalanced collection end", file,
+                           ev.start_mark.line + 1, ev.start_mark.column + 1);
                 failed = 1;
                 break;
             }
@@ -199,14 +200,14 @@ jp_yaml_node_t *jp_yaml_load_string(const char *text, size_t len, const char *fi
     char *file_copy = strdup(file);
     if (!file_copy || !yaml_parser_initialize(&parser)) {
         free(file_copy);
-        snprintf(errstr, errstr_size, "%s: out of memory", file);
+        jp_err_set(errstr, errstr_size, "%s: out of memory", file);
         return NULL;
     }
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
     jp_yaml_node_t *root = build(&parser, file_copy, errstr, errstr_size);
     yaml_parser_delete(&parser);
     if (!root && errstr[0] == '\0')
-        snprintf(errstr, errstr_size, "%s: empty document", file);
+        jp_err_set(errstr, errstr_size, "%s: empty document", file);
     if (root && root->kind == JP_YAML_SCALAR && root->scalar[0] == '\0' && !root->quoted) {
         /* An empty file parses as one empty plain scalar: treat as {}. */
         root->kind = JP_YAML_MAP;
@@ -232,7 +233,7 @@ jp_yaml_node_t *jp_yaml_load_file(const char *path, char *errstr, size_t errstr_
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
-        snprintf(errstr, errstr_size, "%s: cannot open: %m", path);
+        jp_err_set(errstr, errstr_size, "%s: cannot open: %m", path);
         return NULL;
     }
     size_t cap = 8192, len = 0, got;
@@ -252,7 +253,7 @@ jp_yaml_node_t *jp_yaml_load_file(const char *path, char *errstr, size_t errstr_
     }
     fclose(f);
     if (!buf) {
-        snprintf(errstr, errstr_size, "%s: too large or out of memory", path);
+        jp_err_set(errstr, errstr_size, "%s: too large or out of memory", path);
         return NULL;
     }
     errstr[0] = '\0';

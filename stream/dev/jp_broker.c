@@ -1,23 +1,14 @@
 /*
- * jp_broker: mock cluster lifecycle.
- *
- * Fixed ports. librdkafka 2.0.2's mock brokers bind 127.0.0.1 port 0 and
- * offer no way to choose the port, yet a dev broker is only useful at a
- * known address. rd_kafka_mock_cluster_new creates its listeners
- * synchronously in the calling thread, broker 1 first, so this module
- * interposes bind(2): while the calling thread has armed a port plan
- * (thread-local, set only around rd_kafka_mock_cluster_new), a bind of an
- * IPv4 socket to port 0 is given the next planned port. Every other bind in
- * the process - other threads, other sockets, or this thread at any other
- * time - goes straight to the C library's bind. Brokers taken down and up
- * again re-bind their stored address, which already carries the port.
+ * jp_broker: mock cluster lifecycle. Fixed ports come from the bind plan
+ * armed around rd_kafka_mock_cluster_new (jp_bind_plan.c explains the
+ * mechanism, and why it changes nothing for any other bind).
  */
-#define _GNU_SOURCE
 #include "dev/jp_broker.h"
+#include "jp_bind_plan-internal.h"
+#include "model/base/jp_err.h"
 
 #include "config/jp_topics.h"
 
-#include <dlfcn.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,28 +21,6 @@ struct jp_broker_s {
     rd_kafka_mock_cluster_t *mcluster;
     char *bootstraps;
 };
-
-/* Next port to hand out on this thread; 0: not armed. */
-static _Thread_local int bind_next_port;
-
-int bind(int fd, const struct sockaddr *addr, socklen_t len);
-
-int bind(int fd, const struct sockaddr *addr, socklen_t len)
-{
-    static int (*real_bind)(int, const struct sockaddr *, socklen_t);
-    if (!real_bind)
-        *(void **)&real_bind = dlsym(RTLD_NEXT, "bind");
-    if (bind_next_port > 0 && addr && addr->sa_family == AF_INET &&
-        len >= (socklen_t)sizeof(struct sockaddr_in)) {
-        struct sockaddr_in sin;
-        memcpy(&sin, addr, sizeof(sin));
-        if (sin.sin_port == 0) {
-            sin.sin_port = htons((uint16_t)bind_next_port++);
-            return real_bind(fd, (const struct sockaddr *)&sin, sizeof(sin));
-        }
-    }
-    return real_bind(fd, addr, len);
-}
 
 /* Mock-cluster log lines go to our stderr only at warning level and up. */
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
@@ -82,45 +51,46 @@ jp_broker_t *jp_broker_start(int n_brokers, int first_port, char *errstr, size_t
 {
     char err[512];
     if (n_brokers < 1 || n_brokers > 16 || first_port < 0 || first_port + n_brokers > 65536) {
-        snprintf(errstr, errstr_size, "invalid broker count %d or port %d", n_brokers, first_port);
+        jp_err_set(errstr, errstr_size, "invalid broker count %d or port %d", n_brokers,
+                   first_port);
         return NULL;
     }
     for (int i = 0; first_port && i < n_brokers; i++)
         if (probe_port(first_port + i) != 0) {
-            snprintf(errstr, errstr_size, "127.0.0.1:%d is in use", first_port + i);
+            jp_err_set(errstr, errstr_size, "127.0.0.1:%d is in use", first_port + i);
             return NULL;
         }
     jp_broker_t *b = calloc(1, sizeof(*b));
     if (!b) {
-        snprintf(errstr, errstr_size, "out of memory");
+        jp_err_set(errstr, errstr_size, "out of memory");
         return NULL;
     }
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     rd_kafka_conf_set_log_cb(conf, log_cb);
     /* The owning handle never talks to a broker; keep it quiet. */
     if (rd_kafka_conf_set(conf, "client.id", "jackpot-broker", err, sizeof(err)) != 0) {
-        snprintf(errstr, errstr_size, "%s", err);
+        jp_err_set(errstr, errstr_size, "%s", err);
         rd_kafka_conf_destroy(conf);
         free(b);
         return NULL;
     }
     b->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
     if (!b->rk) {
-        snprintf(errstr, errstr_size, "cannot create the mock cluster's handle: %s", err);
+        jp_err_set(errstr, errstr_size, "cannot create the mock cluster's handle: %s", err);
         rd_kafka_conf_destroy(conf);
         free(b);
         return NULL;
     }
-    bind_next_port = first_port;
+    jp_bind_plan_arm(first_port);
     b->mcluster = rd_kafka_mock_cluster_new(b->rk, n_brokers);
-    bind_next_port = 0;
+    jp_bind_plan_disarm();
     if (!b->mcluster) {
         if (first_port)
-            snprintf(errstr, errstr_size,
-                     "cannot start %d broker(s) on 127.0.0.1 ports %d..%d (in use?)", n_brokers,
-                     first_port, first_port + n_brokers - 1);
+            jp_err_set(errstr, errstr_size,
+                       "cannot start %d broker(s) on 127.0.0.1 ports %d..%d (in use?)", n_brokers,
+                       first_port, first_port + n_brokers - 1);
         else
-            snprintf(errstr, errstr_size, "cannot start the mock cluster");
+            jp_err_set(errstr, errstr_size, "cannot start the mock cluster");
         rd_kafka_destroy(b->rk);
         free(b);
         return NULL;
@@ -145,7 +115,7 @@ int jp_broker_create_topic(jp_broker_t *b, const char *topic, int partitions, ch
     int replication = 1;
     rd_kafka_resp_err_t e = rd_kafka_mock_topic_create(b->mcluster, topic, partitions, replication);
     if (e) {
-        snprintf(errstr, errstr_size, "cannot create topic %s: %s", topic, rd_kafka_err2str(e));
+        jp_err_set(errstr, errstr_size, "cannot create topic %s: %s", topic, rd_kafka_err2str(e));
         return -1;
     }
     return 0;

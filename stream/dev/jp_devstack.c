@@ -5,6 +5,7 @@
  * evthread_use_pthreads has been called.
  */
 #include "dev/jp_devstack.h"
+#include "model/base/jp_err.h"
 
 #include <event2/event.h>
 #include <event2/thread.h>
@@ -39,7 +40,7 @@ jp_devstack_t *jp_devstack_start(const jp_config_t *cfg, int n_brokers, int brok
 {
     jp_devstack_t *d = calloc(1, sizeof(*d));
     if (!d) {
-        snprintf(errstr, errstr_size, "out of memory");
+        jp_err_set(errstr, errstr_size, "out of memory");
         return NULL;
     }
     evthread_use_pthreads();
@@ -56,7 +57,7 @@ jp_devstack_t *jp_devstack_start(const jp_config_t *cfg, int n_brokers, int brok
         goto fail;
     snprintf(d->url, sizeof(d->url), "%s", jp_registry_server_url(d->server));
     if (pthread_create(&d->thread, NULL, registry_loop, d) != 0) {
-        snprintf(errstr, errstr_size, "cannot start the registry thread");
+        jp_err_set(errstr, errstr_size, "cannot start the registry thread");
         goto fail;
     }
     d->running = 1;

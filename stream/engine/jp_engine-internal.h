@@ -46,9 +46,26 @@
 extern const jp_cf_t jp_engine_changelog_cfs[N_CHANGELOG];
 #define HDR_OFFSETS "jp.input.offsets"
 
-#define REOPEN_DEADLINE_MS 120000
-#define REOPEN_BACKOFF_MS  500
-#define RESEEK_AFTER_MS    2000 /* a rewind's first record not seen by then: seek again */
+/* Waits and deadlines (ms). Kafka calls that block get a bound so that an
+ * unreachable broker stalls the engine thread for a known time at most. */
+#define REOPEN_DEADLINE_MS      120000 /* a task that cannot open by then stops the engine */
+#define REOPEN_BACKOFF_MS       500
+#define RESEEK_AFTER_MS         2000 /* a rewind's first record not seen by then: seek again */
+#define METADATA_TIMEOUT_MS     15000
+#define CREATE_TOPICS_WAIT_MS   10000
+#define REQUEST_TIMEOUT_MS      10000 /* committed offsets, seeks, changelog watermarks */
+#define WATERMARK_TIMEOUT_MS    5000  /* resolving "the beginning" of an input partition */
+#define COMMIT_FLUSH_MS         60000 /* step 2 of the commit: everything delivered */
+#define FLUSH_TIMEOUT_MS        10000 /* after a rewind's purge, and at shutdown */
+#define FREE_FLUSH_MS           5000
+#define QUEUE_FULL_WAIT_MS      100    /* producer queue full: serve deliveries, retry */
+#define REWIND_PAUSE_MS         200    /* let a transient broker fault pass before retrying */
+#define REGISTRY_RETRY_PAUSE_MS 500    /* schema registry unavailable: offer the record later */
+#define POLL_WAIT_MS            20     /* the loop's one blocking poll per round */
+#define POLL_ROUND_MAX          1000   /* messages handed over per consumer and round */
+#define RESTORE_DEADLINE_MS     120000 /* a restore still waiting for records by then fails */
+#define RESTORE_POLL_MS         500
+#define RESTORE_PROGRESS_EVERY  1000 /* records between updates of the progress gauge */
 
 /* The task's streams: the inputs, then the repartition topic's partition. */
 #define JP_STREAM_REPARTITION JP_INPUT__COUNT
@@ -100,8 +117,6 @@ struct jp_engine_s {
     int64_t last_commit_ms;
     int restoring;
     jp_validator_t *pending_validator; /* set by a reload, swapped in at a commit */
-    jp_validator_t *retired[16];       /* previous validators, freed with the engine */
-    size_t n_retired;
     /* metrics */
     counter_slot_t slots[256];
     size_t n_slots;

@@ -7,6 +7,7 @@
  * commit (jp_engine_commit.c).
  */
 #include "jp_engine-internal.h"
+#include "model/base/jp_err.h"
 
 #include <errno.h>
 #include <malloc.h>
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -126,11 +128,11 @@ static rd_kafka_t *make_client(jp_engine_t *e, rd_kafka_type_t type, int role, c
 static int check_topics(jp_engine_t *e, int *exit_code, char *errstr, size_t errstr_size)
 {
     const struct rd_kafka_metadata *md;
-    rd_kafka_resp_err_t err = rd_kafka_metadata(e->producer, 1, NULL, &md, 15000);
+    rd_kafka_resp_err_t err = rd_kafka_metadata(e->producer, 1, NULL, &md, METADATA_TIMEOUT_MS);
     if (err) {
-        snprintf(errstr, errstr_size, "cannot read cluster metadata from %s: %s",
-                 jp_config_kafka_get(e->cfg, "bootstrap.servers"), rd_kafka_err2str(err));
-        *exit_code = 69;
+        jp_err_set(errstr, errstr_size, "cannot read cluster metadata from %s: %s",
+                   jp_config_kafka_get(e->cfg, "bootstrap.servers"), rd_kafka_err2str(err));
+        *exit_code = EX_UNAVAILABLE;
         return -1;
     }
     int counts[JP_INPUT__COUNT] = {0};
@@ -141,21 +143,22 @@ static int check_topics(jp_engine_t *e, int *exit_code, char *errstr, size_t err
     rd_kafka_metadata_destroy(md);
     for (int i = 0; i < JP_INPUT__COUNT; i++)
         if (!counts[i]) {
-            snprintf(errstr, errstr_size, "input topic %s does not exist", e->topics[i]);
-            *exit_code = 69;
+            jp_err_set(errstr, errstr_size, "input topic %s does not exist", e->topics[i]);
+            *exit_code = EX_UNAVAILABLE;
             return -1;
         }
     if (counts[1] != counts[0] || counts[2] != counts[0]) {
-        snprintf(errstr, errstr_size,
-                 "input topics are not co-partitioned: %s has %d partitions, %s has %d, %s has %d",
-                 e->topics[0], counts[0], e->topics[1], counts[1], e->topics[2], counts[2]);
-        *exit_code = 78;
+        jp_err_set(
+            errstr, errstr_size,
+            "input topics are not co-partitioned: %s has %d partitions, %s has %d, %s has %d",
+            e->topics[0], counts[0], e->topics[1], counts[1], e->topics[2], counts[2]);
+        *exit_code = EX_CONFIG;
         return -1;
     }
     if (counts[0] > MAX_TASKS) {
-        snprintf(errstr, errstr_size, "%d partitions exceed the supported %d", counts[0],
-                 MAX_TASKS);
-        *exit_code = 78;
+        jp_err_set(errstr, errstr_size, "%d partitions exceed the supported %d", counts[0],
+                   MAX_TASKS);
+        *exit_code = EX_CONFIG;
         return -1;
     }
     e->n_partitions = counts[0];
@@ -169,10 +172,10 @@ static int check_repartition_topic(jp_engine_t *e, int *exit_code, char *errstr,
     if (!e->repartition[0])
         return 0;
     const struct rd_kafka_metadata *md;
-    rd_kafka_resp_err_t err = rd_kafka_metadata(e->producer, 1, NULL, &md, 15000);
+    rd_kafka_resp_err_t err = rd_kafka_metadata(e->producer, 1, NULL, &md, METADATA_TIMEOUT_MS);
     if (err) {
         jp_err_set(errstr, errstr_size, "cannot read cluster metadata: %s", rd_kafka_err2str(err));
-        *exit_code = 69;
+        *exit_code = EX_UNAVAILABLE;
         return -1;
     }
     int n = 0;
@@ -185,7 +188,7 @@ static int check_repartition_topic(jp_engine_t *e, int *exit_code, char *errstr,
                    "repartition topic %s has %d partitions, the inputs %d: create it with %d "
                    "partitions (or set topics.mispartitioned: dead_letter)",
                    e->repartition, n, e->n_partitions, e->n_partitions);
-        *exit_code = n ? 78 : 69;
+        *exit_code = n ? EX_CONFIG : EX_UNAVAILABLE;
         return -1;
     }
     return 0;
@@ -201,7 +204,7 @@ static int make_dirs(const char *path, char *errstr, size_t errstr_size)
             char c = *p;
             *p = '\0';
             if (mkdir(buf, 0750) != 0 && errno != EEXIST) {
-                snprintf(errstr, errstr_size, "cannot create %s: %s", buf, strerror(errno));
+                jp_err_set(errstr, errstr_size, "cannot create %s: %s", buf, strerror(errno));
                 return -1;
             }
             if (!c)
@@ -225,9 +228,9 @@ static int topic_exists(const struct rd_kafka_metadata *md, const char *topic)
 static int create_topics(jp_engine_t *e, char *errstr, size_t errstr_size)
 {
     const struct rd_kafka_metadata *md;
-    rd_kafka_resp_err_t merr = rd_kafka_metadata(e->producer, 1, NULL, &md, 15000);
+    rd_kafka_resp_err_t merr = rd_kafka_metadata(e->producer, 1, NULL, &md, METADATA_TIMEOUT_MS);
     if (merr) {
-        snprintf(errstr, errstr_size, "metadata: %s", rd_kafka_err2str(merr));
+        jp_err_set(errstr, errstr_size, "metadata: %s", rd_kafka_err2str(merr));
         return -1;
     }
     rd_kafka_NewTopic_t *nt[JP_INPUT__COUNT + N_CHANGELOG + 1];
@@ -256,13 +259,13 @@ static int create_topics(jp_engine_t *e, char *errstr, size_t errstr_size)
     jp_log_info("engine", "creating topics %s", missing);
     rd_kafka_queue_t *q = rd_kafka_queue_new(e->producer);
     rd_kafka_CreateTopics(e->producer, nt, n, NULL, q);
-    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 10000);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, CREATE_TOPICS_WAIT_MS);
     int rc = 0;
     if (!ev) {
-        snprintf(errstr, errstr_size,
-                 "cannot create topics %s (no answer to CreateTopics): create them with %d "
-                 "partitions",
-                 missing, e->n_partitions);
+        jp_err_set(errstr, errstr_size,
+                   "cannot create topics %s (no answer to CreateTopics): create them with %d "
+                   "partitions",
+                   missing, e->n_partitions);
         rc = -1;
     } else {
         size_t cnt;
@@ -271,8 +274,8 @@ static int create_topics(jp_engine_t *e, char *errstr, size_t errstr_size)
         for (size_t i = 0; i < cnt; i++) {
             rd_kafka_resp_err_t te = rd_kafka_topic_result_error(res[i]);
             if (te && te != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
-                snprintf(errstr, errstr_size, "cannot create topic %s: %s",
-                         rd_kafka_topic_result_name(res[i]), rd_kafka_err2str(te));
+                jp_err_set(errstr, errstr_size, "cannot create topic %s: %s",
+                           rd_kafka_topic_result_name(res[i]), rd_kafka_err2str(te));
                 rc = -1;
             }
         }
@@ -304,11 +307,11 @@ jp_engine_t *jp_engine_new(const jp_config_t *cfg, jp_metrics_t *metrics,
                            const jp_engine_opts_t *opts, int *exit_code, char *errstr,
                            size_t errstr_size)
 {
-    *exit_code = 70;
+    *exit_code = EX_SOFTWARE;
     tune_malloc();
     jp_engine_t *e = calloc(1, sizeof(*e));
     if (!e) {
-        snprintf(errstr, errstr_size, "out of memory");
+        jp_err_set(errstr, errstr_size, "out of memory");
         return NULL;
     }
     e->cfg = cfg;
@@ -333,32 +336,33 @@ jp_engine_t *jp_engine_new(const jp_config_t *cfg, jp_metrics_t *metrics,
             e->rewind[p][i].want = WANT_NONE;
 
     if (make_dirs(e->state_dir, errstr, errstr_size) != 0) {
-        *exit_code = 73;
+        *exit_code = EX_CANTCREAT;
         goto fail;
     }
     const char *key = cfg->pii.token_key.value;
     if (!key && !(opts && opts->dev_mode)) {
-        snprintf(errstr, errstr_size,
-                 "no PII token key: set pii.token_key_file (only `jackpot dev` runs without one)");
-        *exit_code = 78;
+        jp_err_set(
+            errstr, errstr_size,
+            "no PII token key: set pii.token_key_file (only `jackpot dev` runs without one)");
+        *exit_code = EX_CONFIG;
         goto fail;
     }
     if (!key)
         key = dev_pii_key;
     e->pii = jp_pii_new(key, strlen(key));
     if (!e->pii) {
-        snprintf(errstr, errstr_size, "the PII token key must be at least 16 bytes");
-        *exit_code = 78;
+        jp_err_set(errstr, errstr_size, "the PII token key must be at least 16 bytes");
+        *exit_code = EX_CONFIG;
         goto fail;
     }
     e->validator = jp_validator_new(cfg, errstr, errstr_size);
     if (!e->validator) {
-        *exit_code = 78;
+        *exit_code = EX_CONFIG;
         goto fail;
     }
     e->registry = jp_registry_client_new(cfg->schema_registry.url, errstr, errstr_size);
     if (!e->registry) {
-        *exit_code = 78;
+        *exit_code = EX_CONFIG;
         goto fail;
     }
     jp_registry_client_set_timeout(e->registry, (int)cfg->schema_registry.timeout_ms);
@@ -373,7 +377,7 @@ jp_engine_t *jp_engine_new(const jp_config_t *cfg, jp_metrics_t *metrics,
         !(e->leader = make_client(e, RD_KAFKA_CONSUMER, 0, errstr, errstr_size)) ||
         !(e->follower = make_client(e, RD_KAFKA_CONSUMER, 1, errstr, errstr_size)) ||
         !(e->restorer = make_client(e, RD_KAFKA_CONSUMER, 1, errstr, errstr_size))) {
-        *exit_code = 78;
+        *exit_code = EX_CONFIG;
         goto fail;
     }
     e->rkt_features = rd_kafka_topic_new(e->producer, cfg->topics.features, NULL);
@@ -397,9 +401,9 @@ jp_engine_t *jp_engine_new(const jp_config_t *cfg, jp_metrics_t *metrics,
     for (int i = 0; i < JP_CF__COUNT; i++)
         rkt_ok &= e->rkt_changelog[i] != NULL;
     if (!rkt_ok) {
-        snprintf(errstr, errstr_size, "cannot create producer topic handles: %s",
-                 rd_kafka_err2str(rd_kafka_last_error()));
-        *exit_code = 78;
+        jp_err_set(errstr, errstr_size, "cannot create producer topic handles: %s",
+                   rd_kafka_err2str(rd_kafka_last_error()));
+        *exit_code = EX_CONFIG;
         goto fail;
     }
     rd_kafka_poll_set_consumer(e->leader);
@@ -408,7 +412,7 @@ jp_engine_t *jp_engine_new(const jp_config_t *cfg, jp_metrics_t *metrics,
     if (check_topics(e, exit_code, errstr, errstr_size) != 0)
         goto fail;
     if (create_topics(e, errstr, errstr_size) != 0) {
-        *exit_code = 69;
+        *exit_code = EX_UNAVAILABLE;
         goto fail;
     }
     if (check_repartition_topic(e, exit_code, errstr, errstr_size) != 0)
@@ -424,7 +428,7 @@ jp_engine_t *jp_engine_new(const jp_config_t *cfg, jp_metrics_t *metrics,
             jp_err_set(errstr, errstr_size,
                        "cannot register the key schema of %s in the schema registry %s",
                        rd_kafka_topic_name(keyed[i]), cfg->schema_registry.url);
-            *exit_code = 69;
+            *exit_code = EX_UNAVAILABLE;
             goto fail;
         }
     }
@@ -446,7 +450,7 @@ jp_engine_t *jp_engine_new(const jp_config_t *cfg, jp_metrics_t *metrics,
         (jp_partitioner_t)cfg->topics.input_partitioner,
         cfg->topics.mispartitioned == JP_MISPARTITIONED_DEAD_LETTER, e->n_partitions};
     if (!e->env.store_env) {
-        snprintf(errstr, errstr_size, "cannot create the RocksDB environment");
+        jp_err_set(errstr, errstr_size, "cannot create the RocksDB environment");
         goto fail;
     }
     jp_store_env_expect_stores(e->env.store_env, (size_t)e->n_partitions);
@@ -539,7 +543,7 @@ void jp_engine_free(jp_engine_t *e)
     if (e->leader)
         rd_kafka_destroy(e->leader);
     if (e->producer) {
-        rd_kafka_flush(e->producer, 5000);
+        rd_kafka_flush(e->producer, FREE_FLUSH_MS);
         if (e->rkt_features)
             rd_kafka_topic_destroy(e->rkt_features);
         for (int i = 0; i < JP_OUTPUT__COUNT; i++)
@@ -562,8 +566,6 @@ void jp_engine_free(jp_engine_t *e)
     jp_registry_client_free(e->registry);
     jp_validator_free(e->validator);
     jp_validator_free(e->pending_validator);
-    for (size_t i = 0; i < e->n_retired; i++)
-        jp_validator_free(e->retired[i]);
     jp_pii_free(e->pii);
     free(e->status_json);
     pthread_mutex_destroy(&e->status_lock);

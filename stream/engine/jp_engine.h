@@ -72,11 +72,12 @@ void jp_engine_stop(jp_engine_t *e);
 
 void jp_engine_free(jp_engine_t *e);
 
-/* Replaces the country configurations (SIGHUP): validation and calendars
- * of records processed after the next commit use countries; the caller
- * keeps countries alive until jp_engine_free. Thread-safe request: the
- * swap happens on the engine thread. 0, or -1 if the countries do not
- * build (the old ones stay). */
+/* Replaces the country configurations (SIGHUP), as often as wanted:
+ * validation and calendars of records processed after the next commit use
+ * countries (a reload replaces one not yet applied); the caller keeps
+ * countries alive until jp_engine_free. Thread-safe request: the swap
+ * happens on the engine thread. 0, or -1 if the countries do not build
+ * (the old ones stay). */
 int jp_engine_reload_countries(jp_engine_t *e, const jp_config_t *countries, char *errstr,
                                size_t errstr_size);
 

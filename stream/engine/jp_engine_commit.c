@@ -11,6 +11,7 @@
 
 #include "base/jp_clock.h"
 #include "base/jp_log.h"
+#include "model/base/jp_endian.h"
 
 /* ---- commit ------------------------------------------------------------------------------ */
 
@@ -36,6 +37,27 @@ static int changelog_cb(void *ctx, int cf, const void *key, size_t klen, const v
     return 0;
 }
 
+/* Swaps in the validator of the last reload, if any. It happens between
+ * commits, never within a batch; every task drops the calendar pointers it
+ * cached from the old validator first, so the old one can go at once,
+ * however many reloads there are. */
+static void apply_reload(jp_engine_t *e)
+{
+    pthread_mutex_lock(&e->status_lock);
+    jp_validator_t *nv = e->pending_validator;
+    e->pending_validator = NULL;
+    pthread_mutex_unlock(&e->status_lock);
+    if (!nv)
+        return;
+    for (int p = 0; p < e->n_partitions; p++)
+        if (e->tasks[p])
+            jp_task_forget_calendars(e->tasks[p]);
+    jp_validator_free(e->validator);
+    e->validator = nv;
+    e->env.validator = nv;
+    jp_log_info("engine", "country configurations reloaded");
+}
+
 /* The protocol of jp_engine.h; 0, or -1 after rewinding every task. */
 int jp_engine_commit(jp_engine_t *e)
 {
@@ -50,23 +72,21 @@ int jp_engine_commit(jp_engine_t *e)
             continue;
         any = 1;
         changelog_ctx_t c = {e, p, {0}, 8 * (size_t)jp_engine_n_streams(e), 0};
-        for (int i = 0; i < jp_engine_n_streams(e); i++) {
-            uint64_t u = (uint64_t)jp_engine_stream_offset(t, i);
-            for (int b = 0; b < 8; b++)
-                c.offsets[8 * i + b] = (uint8_t)(u >> (56 - 8 * b));
-        }
+        for (int i = 0; i < jp_engine_n_streams(e); i++)
+            jp_be64_put(c.offsets + 8 * i, (uint64_t)jp_engine_stream_offset(t, i));
         if (jp_task_prepare_commit(t, changelog_cb, &c, errstr, sizeof(errstr)) != 0 || c.failed) {
             jp_engine_rewind_all(e, "changelog could not be produced");
             return -1;
         }
     }
     /* (2) everything queued so far is delivered, or nothing is committed */
-    rd_kafka_resp_err_t ferr = rd_kafka_flush(e->producer, 60000);
+    rd_kafka_resp_err_t ferr = rd_kafka_flush(e->producer, COMMIT_FLUSH_MS);
     if (ferr || e->delivery_err) {
         jp_engine_rewind_all(e, rd_kafka_err2str(ferr ? ferr : e->delivery_err));
         return -1;
     }
     if (!any) {
+        apply_reload(e);
         e->last_commit_ms = jp_clock_now_ms();
         return 0;
     }
@@ -95,20 +115,7 @@ int jp_engine_commit(jp_engine_t *e)
             jp_engine_rewind_all(e, errstr);
             return -1;
         }
-    /* A reload takes effect between commits, never within a batch. */
-    pthread_mutex_lock(&e->status_lock);
-    jp_validator_t *nv = e->pending_validator;
-    e->pending_validator = NULL;
-    pthread_mutex_unlock(&e->status_lock);
-    if (nv && e->n_retired < sizeof(e->retired) / sizeof(e->retired[0])) {
-        e->retired[e->n_retired++] = e->validator;
-        e->validator = nv;
-        e->env.validator = nv;
-        jp_log_info("engine", "country configurations reloaded");
-    } else if (nv) {
-        jp_validator_free(nv);
-        jp_log_warn("engine", "too many reloads; restart to apply new country configurations");
-    }
+    apply_reload(e);
     int64_t t1 = jp_clock_now_ms();
     jp_histogram_observe(e->commit_latency, (double)(t1 - t0) / 1000.0);
     jp_counter_add(e->commits, 1);
@@ -128,7 +135,7 @@ void jp_engine_rewind_all(jp_engine_t *e, const char *why)
     jp_counter_add(e->rewinds, 1);
     jp_engine_metrics_rewound(e);
     rd_kafka_purge(e->producer, RD_KAFKA_PURGE_F_QUEUE);
-    rd_kafka_flush(e->producer, 10000);
+    rd_kafka_flush(e->producer, FLUSH_TIMEOUT_MS);
     for (int p = 0; p < e->n_partitions; p++) {
         if (!e->tasks[p])
             continue;
@@ -143,5 +150,5 @@ void jp_engine_rewind_all(jp_engine_t *e, const char *why)
             jp_engine_seek_back(e, p, i, jp_engine_stream_offset(e->tasks[p], i));
     }
     e->delivery_err = RD_KAFKA_RESP_ERR_NO_ERROR;
-    usleep(200000); /* let a transient broker fault pass before trying again */
+    usleep(REWIND_PAUSE_MS * 1000);
 }

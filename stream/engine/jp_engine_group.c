@@ -6,6 +6,7 @@
  * and draws partitions (and repartition partition) follows incrementally.
  */
 #include "jp_engine-internal.h"
+#include "model/base/jp_err.h"
 
 #include <string.h>
 #include <unistd.h>
@@ -24,13 +25,13 @@ static jp_task_t *open_task_once(jp_engine_t *e, int p, char *errstr, size_t err
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(ns);
     for (int i = 0; i < ns; i++)
         rd_kafka_topic_partition_list_add(l, jp_engine_stream_topic(e, i), p);
-    rd_kafka_resp_err_t err = rd_kafka_committed(e->leader, l, 10000);
+    rd_kafka_resp_err_t err = rd_kafka_committed(e->leader, l, REQUEST_TIMEOUT_MS);
     int64_t committed[N_STREAMS] = {-1, -1, -1, -1};
     for (int i = 0; i < ns; i++)
         committed[i] = err ? -1 : l->elems[i].offset < 0 ? -1 : l->elems[i].offset;
     rd_kafka_topic_partition_list_destroy(l);
     if (err) {
-        snprintf(errstr, errstr_size, "cannot read committed offsets: %s", rd_kafka_err2str(err));
+        jp_err_set(errstr, errstr_size, "cannot read committed offsets: %s", rd_kafka_err2str(err));
         jp_task_close(t);
         return NULL;
     }

@@ -63,7 +63,7 @@ int jp_engine_produce_at(jp_engine_t *e, rd_kafka_topic_t *rkt, int partition, c
         if (!err)
             return 0;
         if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-            rd_kafka_poll(e->producer, 100); /* wait for deliveries, then retry */
+            rd_kafka_poll(e->producer, QUEUE_FULL_WAIT_MS); /* deliveries, then retry */
             continue;
         }
         if (hdrs)

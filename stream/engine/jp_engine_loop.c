@@ -7,6 +7,7 @@
  * buffered records are dropped until the wanted offset arrives.
  */
 #include "jp_engine-internal.h"
+#include "model/base/jp_err.h"
 
 #include <string.h>
 #include <unistd.h>
@@ -25,7 +26,8 @@ void jp_engine_seek_back(jp_engine_t *e, int p, int i, int64_t off)
     const char *topic = jp_engine_stream_topic(e, i);
     if (off < 0) {
         int64_t lo = -1, hi = -1;
-        rd_kafka_resp_err_t qerr = rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, 5000);
+        rd_kafka_resp_err_t qerr =
+            rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, WATERMARK_TIMEOUT_MS);
         off = qerr || lo < 0 ? WANT_UNRESOLVED : lo;
     }
     e->rewind[p][i].want = off;
@@ -34,7 +36,7 @@ void jp_engine_seek_back(jp_engine_t *e, int p, int i, int64_t off)
         return;
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(l, topic, p)->offset = off;
-    rd_kafka_error_t *err = rd_kafka_seek_partitions(rk, l, 10000);
+    rd_kafka_error_t *err = rd_kafka_seek_partitions(rk, l, REQUEST_TIMEOUT_MS);
     if (err) {
         jp_log_warn("engine", "seek %s [%d]: %s", topic, p, rd_kafka_error_string(err));
         rd_kafka_error_destroy(err);
@@ -103,7 +105,7 @@ static void hand_over(jp_engine_t *e, int stream, jp_task_record_t *recs, size_t
             jp_log_warn("engine", "%s [%d] offset %lld: schema registry unavailable, retrying",
                         jp_engine_stream_topic(e, stream), p, (long long)recs[i].offset);
             jp_engine_seek_back(e, p, stream, recs[i].offset);
-            usleep(500000);
+            usleep(REGISTRY_RETRY_PAUSE_MS * 1000);
         } else if (res[i] == JP_TASK_FAILED) {
             jp_engine_rewind_all(e, "a record's outputs could not be queued");
         } else if (res[i] != JP_TASK_SKIPPED && !recs[i].via_repartition) {
@@ -177,16 +179,16 @@ int jp_engine_run(jp_engine_t *e, char *errstr, size_t errstr_size)
     rd_kafka_resp_err_t err = rd_kafka_subscribe(e->leader, sub);
     rd_kafka_topic_partition_list_destroy(sub);
     if (err) {
-        snprintf(errstr, errstr_size, "subscribe: %s", rd_kafka_err2str(err));
+        jp_err_set(errstr, errstr_size, "subscribe: %s", rd_kafka_err2str(err));
         return -1;
     }
     e->last_commit_ms = jp_clock_now_ms();
     jp_engine_update_status(e);
     jp_store_count_reads(); /* the block cache hit ratio of this thread's reads */
     while (!e->stop) {
-        drain(e, e->leader, 20, 1);
-        drain(e, e->follower, 0, 1000);
-        drain(e, e->leader, 0, 1000);
+        drain(e, e->leader, POLL_WAIT_MS, 1);
+        drain(e, e->follower, 0, POLL_ROUND_MAX);
+        drain(e, e->leader, 0, POLL_ROUND_MAX);
         rd_kafka_poll(e->producer, 0);
         jp_engine_metrics_poll(e);
         poll_tasks(e);
@@ -200,7 +202,7 @@ int jp_engine_run(jp_engine_t *e, char *errstr, size_t errstr_size)
     for (int p = 0; p < e->n_partitions; p++)
         if (e->tasks[p])
             jp_engine_close_task(e, p);
-    rd_kafka_flush(e->producer, 10000);
+    rd_kafka_flush(e->producer, FLUSH_TIMEOUT_MS);
     /* The status keeps the figures of the last commit: tasks are closed now. */
     return 0;
 }

@@ -5,12 +5,14 @@
  * the task's changelog partitions only while it restores.
  */
 #include "jp_engine-internal.h"
+#include "model/base/jp_err.h"
 
 #include <stdio.h>
 #include <string.h>
 
 #include "base/jp_clock.h"
 #include "base/jp_log.h"
+#include "model/base/jp_endian.h"
 
 /* ---- restore ------------------------------------------------------------------------- */
 
@@ -25,14 +27,9 @@ static int header_offsets(const rd_kafka_message_t *m, int64_t out[N_STREAMS])
     if (rd_kafka_message_headers(m, &h) || rd_kafka_header_get_last(h, HDR_OFFSETS, &v, &n) ||
         (n != 8 * JP_INPUT__COUNT && n != 8 * N_STREAMS))
         return -1;
-    const uint8_t *p = v;
     out[JP_STREAM_REPARTITION] = -1;
-    for (size_t i = 0; i < n / 8; i++) {
-        uint64_t u = 0;
-        for (int b = 0; b < 8; b++)
-            u = (u << 8) | p[8 * i + b];
-        out[i] = (int64_t)u;
-    }
+    for (size_t i = 0; i < n / 8; i++)
+        out[i] = (int64_t)jp_be64_get((const uint8_t *)v + 8 * i);
     return 0;
 }
 
@@ -60,11 +57,11 @@ int jp_engine_restore_task(jp_engine_t *e, jp_task_t *t, const int64_t committed
     for (size_t i = 0; i < N_CHANGELOG; i++) {
         jp_cf_t cf = jp_engine_changelog_cfs[i];
         int64_t lo;
-        rd_kafka_resp_err_t err =
-            rd_kafka_query_watermark_offsets(e->restorer, e->changelog[cf], p, &lo, &hi[cf], 10000);
+        rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
+            e->restorer, e->changelog[cf], p, &lo, &hi[cf], REQUEST_TIMEOUT_MS);
         if (err) {
-            snprintf(errstr, errstr_size, "changelog %s [%d]: %s", e->changelog[cf], p,
-                     rd_kafka_err2str(err));
+            jp_err_set(errstr, errstr_size, "changelog %s [%d]: %s", e->changelog[cf], p,
+                       rd_kafka_err2str(err));
             rd_kafka_topic_partition_list_destroy(l);
             return -1;
         }
@@ -92,13 +89,13 @@ int jp_engine_restore_task(jp_engine_t *e, jp_task_t *t, const int64_t committed
     rd_kafka_assign(e->restorer, l);
     rd_kafka_topic_partition_list_destroy(l);
     int rc = 0;
-    int64_t deadline = jp_clock_now_ms() + 120000;
+    int64_t deadline = jp_clock_now_ms() + RESTORE_DEADLINE_MS;
     while (done < total && rc == 0) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(e->restorer, 500);
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(e->restorer, RESTORE_POLL_MS);
         if (!m) {
             if (jp_clock_now_ms() > deadline) {
-                snprintf(errstr, errstr_size, "restore of task %d stalled (%lld of %lld records)",
-                         p, (long long)done, (long long)total);
+                jp_err_set(errstr, errstr_size, "restore of task %d stalled (%lld of %lld records)",
+                           p, (long long)done, (long long)total);
                 rc = -1;
             }
             continue;
@@ -117,14 +114,14 @@ int jp_engine_restore_task(jp_engine_t *e, jp_task_t *t, const int64_t committed
                 skipped[cf]++;
             } else if (jp_task_restore_record(t, (jp_cf_t)cf, m->key, m->key_len, m->payload,
                                               m->len, m->offset) != 0) {
-                snprintf(errstr, errstr_size, "cannot write restored state");
+                jp_err_set(errstr, errstr_size, "cannot write restored state");
                 rc = -1;
             } else {
                 applied[cf]++;
             }
             done += m->offset - last[cf];
             last[cf] = m->offset;
-            if (done % 1000 == 0)
+            if (done % RESTORE_PROGRESS_EVERY == 0)
                 jp_gauge_set(e->restore_progress, (double)done / (double)total);
         }
         rd_kafka_message_destroy(m);

@@ -78,8 +78,6 @@ void jp_engine_io_count(void *ctx, jp_input_t input, const char *what, const cha
 
 /* ---- status -------------------------------------------------------------------------------- */
 
-static const char *const kind_names[] = {"hour", "day", "draw"};
-
 typedef struct {
     json_t *countries;
 } open_ctx_t;
@@ -96,7 +94,7 @@ static void add_open_window(void *ctx, const jp_window_t *w)
         json_object_set_new(o->countries, cc, c);
     }
     json_t *win = json_object();
-    json_object_set_new(win, "window", json_string(kind_names[w->kind]));
+    json_object_set_new(win, "window", json_string(jp_window_kind_name(w->kind)));
     json_object_set_new(win, "window_start", json_integer(w->start_ms));
     json_object_set_new(win, "window_end", json_integer(w->end_ms));
     json_object_set_new(win, "tickets", json_integer(w->tickets));
@@ -195,7 +193,7 @@ void jp_engine_update_status(jp_engine_t *e)
         jp_task_foreach_open_window(t, add_open_window, &oc);
         for (size_t k = 0; k < e->cfg->n_countries; k++) {
             const char *cc = e->cfg->country[k].code;
-            for (int kind = 0; kind < 3; kind++) {
+            for (int kind = JP_WINDOW_HOUR; kind < JP_WINDOW_UNKNOWN; kind++) {
                 const char *last = jp_task_last_features(t, cc, (jp_window_kind_t)kind);
                 if (!last)
                     continue;
@@ -206,7 +204,8 @@ void jp_engine_update_status(jp_engine_t *e)
                     json_object_set_new(c, "last_closed", json_object());
                     json_object_set_new(oc.countries, cc, c);
                 }
-                json_object_set_new(json_object_get(c, "last_closed"), kind_names[kind],
+                json_object_set_new(json_object_get(c, "last_closed"),
+                                    jp_window_kind_name((jp_window_kind_t)kind),
                                     json_loads(last, 0, NULL));
             }
         }

@@ -38,8 +38,10 @@
  * dirty path (a compaction filter would delete without a changelog record).
  */
 #include "engine/jp_store.h"
+#include "model/base/jp_err.h"
 
 #include "model/base/jp_hash.h"
+#include "model/base/jp_endian.h"
 #include "model/base/jp_u64set.h"
 
 #include <errno.h>
@@ -151,38 +153,21 @@ static void jp_store_keys_note(jp_store_keys_t *k, uint64_t h)
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static void jp_store_fmt(char *dst, size_t size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void jp_store_fmt(char *dst, size_t size, const char *fmt, ...)
-{
-    if (!dst || !size)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(dst, size, fmt, ap);
-    va_end(ap);
-}
-
 /* Takes ownership of a RocksDB error string. */
 static void jp_store_rderr(char *dst, size_t size, const char *what, char *rerr)
 {
-    jp_store_fmt(dst, size, "%s: %s", what, rerr ? rerr : "unknown error");
+    jp_err_set(dst, size, "%s: %s", what, rerr ? rerr : "unknown error");
     rocksdb_free(rerr);
 }
 
 static void jp_store_ts_put(unsigned char *p, int64_t ts)
 {
-    uint64_t u = (uint64_t)ts;
-    for (int i = 0; i < JP_STORE_TS_LEN; i++)
-        p[i] = (unsigned char)(u >> (8 * i));
+    jp_le64_put(p, (uint64_t)ts);
 }
 
 static int64_t jp_store_ts_get(const unsigned char *p)
 {
-    uint64_t u = 0;
-    for (int i = 0; i < JP_STORE_TS_LEN; i++)
-        u |= (uint64_t)p[i] << (8 * i);
-    return (int64_t)u;
+    return (int64_t)jp_le64_get(p);
 }
 
 static int jp_store_key_cmp(const void *a, size_t la, const void *b, size_t lb)
@@ -373,7 +358,7 @@ static jp_store_ent_t *jp_store_cache_set(jp_store_t *s, int cf, const void *key
     int reuse = e && e->cap >= need && !overlap;
     unsigned char *buf = reuse ? e->buf : malloc(jp_store_ent_cap(need));
     if (!buf) {
-        jp_store_fmt(s->err, sizeof s->err, "out of memory");
+        jp_err_set(s->err, sizeof s->err, "out of memory");
         return NULL;
     }
     if (!reuse && klen)
@@ -391,7 +376,7 @@ static jp_store_ent_t *jp_store_cache_set(jp_store_t *s, int cf, const void *key
         e = jp_store_map_slot(m, h);
         if (!e) {
             free(buf);
-            jp_store_fmt(s->err, sizeof s->err, "out of memory");
+            jp_err_set(s->err, sizeof s->err, "out of memory");
             return NULL;
         }
         m->count++;
@@ -422,10 +407,9 @@ static int jp_store_ref_cmp(const void *a, const void *b)
 
 static uint64_t jp_store_key_prefix(const unsigned char *key, size_t klen)
 {
-    uint64_t p = 0;
-    for (size_t i = 0; i < 8; i++)
-        p = (p << 8) | (i < klen ? key[i] : 0);
-    return p;
+    unsigned char pad[8] = {0};
+    memcpy(pad, key, klen < 8 ? klen : 8);
+    return jp_be64_get(pad);
 }
 
 /* Sorts refs by key: LSD radix sort of (8-byte prefix, position) pairs,
@@ -493,7 +477,7 @@ static int jp_store_collect_dirty(jp_store_t *s, const jp_store_map_t *m, const 
         return 0;
     jp_store_ref_t *r = malloc(m->ndirty * sizeof *r);
     if (!r) {
-        jp_store_fmt(s->err, sizeof s->err, "out of memory");
+        jp_err_set(s->err, sizeof s->err, "out of memory");
         return -1;
     }
     size_t k = 0;
@@ -511,7 +495,7 @@ static int jp_store_collect_dirty(jp_store_t *s, const jp_store_map_t *m, const 
     }
     if (jp_store_sort_refs(r, k) != 0) {
         free(r);
-        jp_store_fmt(s->err, sizeof s->err, "out of memory");
+        jp_err_set(s->err, sizeof s->err, "out of memory");
         return -1;
     }
     *out = r;
@@ -666,12 +650,12 @@ static rocksdb_options_t *jp_store_options(jp_store_env_t *env, size_t wbs)
 jp_store_t *jp_store_open(jp_store_env_t *env, const char *path, char *errstr, size_t errstr_size)
 {
     if (!env || !path || !*path) {
-        jp_store_fmt(errstr, errstr_size, "jp_store_open: env and path are required");
+        jp_err_set(errstr, errstr_size, "jp_store_open: env and path are required");
         return NULL;
     }
     jp_store_t *s = calloc(1, sizeof *s);
     if (!s) {
-        jp_store_fmt(errstr, errstr_size, "out of memory");
+        jp_err_set(errstr, errstr_size, "out of memory");
         return NULL;
     }
     s->env = env;
@@ -755,7 +739,7 @@ int jp_store_destroy_path(const char *path, char *errstr, size_t errstr_size)
 {
     struct stat st;
     if (!path || !*path) {
-        jp_store_fmt(errstr, errstr_size, "jp_store_destroy_path: path is required");
+        jp_err_set(errstr, errstr_size, "jp_store_destroy_path: path is required");
         return -1;
     }
     if (stat(path, &st) != 0 && errno == ENOENT)
@@ -770,7 +754,7 @@ int jp_store_destroy_path(const char *path, char *errstr, size_t errstr_size)
     }
     /* DestroyDB leaves the directory if anything else lives in it */
     if (rmdir(path) != 0 && errno != ENOENT) {
-        jp_store_fmt(errstr, errstr_size, "%s: %s", path, strerror(errno));
+        jp_err_set(errstr, errstr_size, "%s: %s", path, strerror(errno));
         return -1;
     }
     return 0;
@@ -843,12 +827,12 @@ int jp_store_track_keys(jp_store_t *s, int cf)
 {
     if (!jp_store_cf_ok(s, cf)) {
         if (s)
-            jp_store_fmt(s->err, sizeof s->err, "invalid column family %d", (int)cf);
+            jp_err_set(s->err, sizeof s->err, "invalid column family %d", (int)cf);
         return -1;
     }
     if (s->map[cf].ndirty) {
-        jp_store_fmt(s->err, sizeof s->err, "track_keys: %s has uncommitted writes",
-                     s->env->cfs[cf].name);
+        jp_err_set(s->err, sizeof s->err, "track_keys: %s has uncommitted writes",
+                   s->env->cfs[cf].name);
         return -1;
     }
     return jp_store_keys_build(s, cf);
@@ -876,8 +860,8 @@ static jp_store_ent_t *jp_store_load(jp_store_t *s, int cf, const void *key, siz
     const unsigned char *v = (const unsigned char *)rocksdb_pinnableslice_value(ps, &len);
     jp_store_ent_t *e = NULL;
     if (len < JP_STORE_TS_LEN)
-        jp_store_fmt(s->err, sizeof s->err, "%s: corrupt value (%zu bytes)", s->env->cfs[cf].name,
-                     len);
+        jp_err_set(s->err, sizeof s->err, "%s: corrupt value (%zu bytes)", s->env->cfs[cf].name,
+                   len);
     else
         e = jp_store_cache_set(s, cf, key, klen, JP_ENT_VALUE, jp_store_ts_get(v),
                                v + JP_STORE_TS_LEN, len - JP_STORE_TS_LEN, 0);
@@ -890,7 +874,7 @@ int jp_store_get_ts(jp_store_t *s, int cf, const void *key, size_t klen, const v
 {
     if (!jp_store_cf_ok(s, cf)) {
         if (s)
-            jp_store_fmt(s->err, sizeof s->err, "invalid column family %d", (int)cf);
+            jp_err_set(s->err, sizeof s->err, "invalid column family %d", (int)cf);
         return -1;
     }
     uint64_t h = jp_store_hash(key, klen);
@@ -920,7 +904,7 @@ int jp_store_put_ts(jp_store_t *s, int cf, const void *key, size_t klen, const v
 {
     if (!jp_store_cf_ok(s, cf)) {
         if (s)
-            jp_store_fmt(s->err, sizeof s->err, "invalid column family %d", (int)cf);
+            jp_err_set(s->err, sizeof s->err, "invalid column family %d", (int)cf);
         return -1;
     }
     return jp_store_cache_set(s, cf, key, klen, JP_ENT_VALUE, event_time_ms, val, vlen, 1) ? 0 : -1;
@@ -935,7 +919,7 @@ int jp_store_del(jp_store_t *s, int cf, const void *key, size_t klen)
 {
     if (!jp_store_cf_ok(s, cf)) {
         if (s)
-            jp_store_fmt(s->err, sizeof s->err, "invalid column family %d", (int)cf);
+            jp_err_set(s->err, sizeof s->err, "invalid column family %d", (int)cf);
         return -1;
     }
     const jp_store_ent_t *e = jp_store_map_find(&s->map[cf], key, klen, jp_store_hash(key, klen));
@@ -994,7 +978,7 @@ int jp_store_commit(jp_store_t *s, const jp_store_kv_t *meta, size_t n_meta, cha
                     size_t errstr_size)
 {
     if (n_meta > (size_t)INT32_MAX || (n_meta && !meta)) {
-        jp_store_fmt(errstr, errstr_size, "commit: invalid meta entries");
+        jp_err_set(errstr, errstr_size, "commit: invalid meta entries");
         return -1;
     }
     /* Key order: the memtable's skiplist inserts a sorted batch several
@@ -1006,7 +990,7 @@ int jp_store_commit(jp_store_t *s, const jp_store_kv_t *meta, size_t n_meta, cha
         size_t n;
         if (jp_store_sorted_dirty(s, c, &r, &n) != 0) {
             rocksdb_writebatch_destroy(wb);
-            jp_store_fmt(errstr, errstr_size, "commit: out of memory");
+            jp_err_set(errstr, errstr_size, "commit: out of memory");
             return -1;
         }
         for (size_t i = 0; i < n; i++) {
@@ -1085,7 +1069,7 @@ int jp_store_scan(jp_store_t *s, int cf, const void *prefix, size_t plen, jp_sto
 {
     if (!jp_store_cf_ok(s, cf)) {
         if (s)
-            jp_store_fmt(s->err, sizeof s->err, "invalid column family %d", (int)cf);
+            jp_err_set(s->err, sizeof s->err, "invalid column family %d", (int)cf);
         return -1;
     }
     if (!prefix)
@@ -1103,7 +1087,7 @@ int jp_store_scan(jp_store_t *s, int cf, const void *prefix, size_t plen, jp_sto
         ub = malloc(plen);
         if (!ub) {
             free(d);
-            jp_store_fmt(s->err, sizeof s->err, "out of memory");
+            jp_err_set(s->err, sizeof s->err, "out of memory");
             return -1;
         }
         memcpy(ub, prefix, plen);
@@ -1138,8 +1122,8 @@ int jp_store_scan(jp_store_t *s, int cf, const void *prefix, size_t plen, jp_sto
             size_t vl = 0;
             const char *v = rocksdb_iter_value(it, &vl);
             if (vl < JP_STORE_TS_LEN) {
-                jp_store_fmt(s->err, sizeof s->err, "%s: corrupt value (%zu bytes)",
-                             s->env->cfs[cf].name, vl);
+                jp_err_set(s->err, sizeof s->err, "%s: corrupt value (%zu bytes)",
+                           s->env->cfs[cf].name, vl);
                 rc = -1;
                 break;
             }
@@ -1172,7 +1156,7 @@ long jp_store_expire(jp_store_t *s, int cf, int64_t cutoff_ms)
 {
     if (!jp_store_cf_ok(s, cf)) {
         if (s)
-            jp_store_fmt(s->err, sizeof s->err, "invalid column family %d", (int)cf);
+            jp_err_set(s->err, sizeof s->err, "invalid column family %d", (int)cf);
         return -1;
     }
     jp_store_map_t *m = &s->map[cf];
@@ -1185,8 +1169,8 @@ long jp_store_expire(jp_store_t *s, int cf, int64_t cutoff_ms)
         const char *k = rocksdb_iter_key(it, &kl);
         const unsigned char *v = (const unsigned char *)rocksdb_iter_value(it, &vl);
         if (vl < JP_STORE_TS_LEN) {
-            jp_store_fmt(s->err, sizeof s->err, "%s: corrupt value (%zu bytes)",
-                         s->env->cfs[cf].name, vl);
+            jp_err_set(s->err, sizeof s->err, "%s: corrupt value (%zu bytes)", s->env->cfs[cf].name,
+                       vl);
             n = -1;
             break;
         }

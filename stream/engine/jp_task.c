@@ -15,6 +15,7 @@
  * interval) has removed it yet. So commit timing never changes a result.
  */
 #include "engine/jp_task.h"
+#include "model/base/jp_err.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@
 #include "engine/jp_customer.h"
 #include "model/base/jp_err.h"
 #include "model/sketch/jp_dedupe.h"
+#include "model/base/jp_endian.h"
 #include "config/jp_tz.h"
 
 #define NO_TIME INT64_MIN
@@ -134,7 +136,7 @@ struct jp_task_s {
     unsigned kinds; /* bit per jp_window_kind_t configured in windows.sizes */
     /* The last draw period found per calendar: most records fall in the
      * current one, and finding it walks the calendar in local time.
-     * Calendars outlive the task (the engine keeps replaced validators). */
+     * The engine swaps validators only after jp_task_forget_calendars. */
     struct {
         const jp_calendar_t *cal;
         int64_t start, end;
@@ -161,8 +163,7 @@ static int dedupe_load(jp_task_t *t);
 static void put_i64s(uint8_t *buf, const int64_t *v, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        for (int b = 0; b < 8; b++)
-            buf[8 * i + (size_t)b] = (uint8_t)((uint64_t)v[i] >> (56 - 8 * b));
+        jp_be64_put(buf + 8 * i, (uint64_t)v[i]);
 }
 
 static int get_i64s(const void *val, size_t len, int64_t *v, size_t n)
@@ -170,12 +171,8 @@ static int get_i64s(const void *val, size_t len, int64_t *v, size_t n)
     const uint8_t *p = val;
     if (len != 8 * n)
         return -1;
-    for (size_t i = 0; i < n; i++) {
-        uint64_t u = 0;
-        for (int b = 0; b < 8; b++)
-            u = (u << 8) | p[8 * i + (size_t)b];
-        v[i] = (int64_t)u;
-    }
+    for (size_t i = 0; i < n; i++)
+        v[i] = (int64_t)jp_be64_get(p + 8 * i);
     return 0;
 }
 
@@ -645,7 +642,7 @@ jp_task_t *jp_task_open(const jp_task_env_t *env, jp_serde_t *serde, int partiti
 {
     jp_task_t *t = calloc(1, sizeof(*t));
     if (!t) {
-        snprintf(errstr, errstr_size, "out of memory");
+        jp_err_set(errstr, errstr_size, "out of memory");
         return NULL;
     }
     t->env = env;
@@ -658,7 +655,7 @@ jp_task_t *jp_task_open(const jp_task_env_t *env, jp_serde_t *serde, int partiti
     t->batch_tokens = malloc(JP_TASK_BATCH_MAX * sizeof(*t->batch_tokens));
     if (!t->batch || !t->batch_tokens ||
         jp_partition_state_init(&t->rp, env->partition.n_partitions) != 0) {
-        snprintf(errstr, errstr_size, "out of memory");
+        jp_err_set(errstr, errstr_size, "out of memory");
         jp_task_close(t);
         return NULL;
     }
@@ -673,7 +670,7 @@ jp_task_t *jp_task_open(const jp_task_env_t *env, jp_serde_t *serde, int partiti
      * store answer those without RocksDB. */
     if (!t->store || load_state(t) != 0 || jp_store_track_keys(t->store, JP_CF_CUSTOMERS) != 0) {
         if (t->store)
-            snprintf(errstr, errstr_size, "cannot load the state of task %d", partition);
+            jp_err_set(errstr, errstr_size, "cannot load the state of task %d", partition);
         jp_task_close(t);
         return NULL;
     }
@@ -703,6 +700,12 @@ void jp_task_close(jp_task_t *t)
     jp_partition_state_free(&t->rp);
     jp_store_close(t->store);
     free(t);
+}
+
+void jp_task_forget_calendars(jp_task_t *t)
+{
+    memset(t->draw_period, 0, sizeof(t->draw_period));
+    t->draw_period_next = 0;
 }
 
 int jp_task_partition(const jp_task_t *t)
@@ -814,15 +817,13 @@ static open_window_t *window_for(jp_task_t *t, const char *country, jp_window_ki
     return &t->open[lo];
 }
 
-static const char *const kind_names[] = {"hour", "day", "draw"};
-
 static unsigned kinds_enabled(const jp_config_t *cfg)
 {
     unsigned m = 0;
     const jp_conf_strlist_t *s = &cfg->windows.sizes;
     for (size_t i = 0; i < s->n; i++)
-        for (unsigned k = 0; k < sizeof(kind_names) / sizeof(kind_names[0]); k++)
-            if (strcmp(s->v[i], kind_names[k]) == 0)
+        for (unsigned k = JP_WINDOW_HOUR; k < JP_WINDOW_UNKNOWN; k++)
+            if (strcmp(s->v[i], jp_window_kind_name((jp_window_kind_t)k)) == 0)
                 m |= 1u << k;
     return m;
 }
@@ -917,7 +918,7 @@ static char *features_json(const jp_feature_vector_t *fv)
 {
     json_t *o = json_object();
     json_object_set_new(o, "country", json_stringn(fv->country.ptr, fv->country.len));
-    json_object_set_new(o, "window", json_string(kind_names[fv->window_kind]));
+    json_object_set_new(o, "window", json_string(jp_window_kind_name(fv->window_kind)));
     json_object_set_new(o, "window_start", json_integer(fv->window_start));
     json_object_set_new(o, "window_end", json_integer(fv->window_end));
     json_object_set_new(o, "tickets", json_integer(fv->tickets));
@@ -1016,7 +1017,7 @@ static int close_windows(jp_task_t *t)
         uint8_t key[JP_WINDOW_KEY_LEN];
         jp_window_key(w->country, w->kind, w->start_ms, key);
         jp_store_del(t->store, JP_CF_WINDOWS, key, sizeof(key));
-        count(t, JP_INPUT_SALES, "window_closed", kind_names[w->kind]);
+        count(t, JP_INPUT_SALES, "window_closed", jp_window_kind_name(w->kind));
         jp_window_free(w);
     }
     t->n_open = kept;
@@ -1308,24 +1309,16 @@ jp_task_result_t jp_task_process(jp_task_t *t, jp_task_record_t *rec)
 
 static void dedupe_key(jp_input_t input, int64_t bucket, uint64_t seq, uint8_t key[DEDUPE_KEY_LEN])
 {
-    uint64_t b = (uint64_t)bucket ^ (1ull << 63);
     key[0] = (uint8_t)input;
-    for (int i = 0; i < 8; i++) {
-        key[1 + i] = (uint8_t)(b >> (56 - 8 * i));
-        key[9 + i] = (uint8_t)(seq >> (56 - 8 * i));
-    }
+    jp_be64_put_sortable(key + 1, bucket);
+    jp_be64_put(key + 9, seq);
 }
 
 static void dedupe_key_parse(const uint8_t *key, int *input, int64_t *bucket, uint64_t *seq)
 {
-    uint64_t b = 0, q = 0;
-    for (int i = 0; i < 8; i++) {
-        b = b << 8 | key[1 + i];
-        q = q << 8 | key[9 + i];
-    }
     *input = key[0];
-    *bucket = (int64_t)(b ^ (1ull << 63));
-    *seq = q;
+    *bucket = jp_be64_get_sortable(key + 1);
+    *seq = jp_be64_get(key + 9);
 }
 
 static int dedupe_load_one(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
@@ -1500,7 +1493,7 @@ int jp_task_prepare_commit(jp_task_t *t, jp_store_dirty_cb fn, void *ctx, char *
         jp_window_key(t->open[i].w->country, t->open[i].w->kind, t->open[i].w->start_ms, key);
         if (!buf || jp_store_put(t->store, JP_CF_WINDOWS, key, sizeof(key), buf, n) != 0) {
             free(buf);
-            snprintf(errstr, errstr_size, "cannot write window state");
+            jp_err_set(errstr, errstr_size, "cannot write window state");
             return -1;
         }
         free(buf);
@@ -1533,8 +1526,8 @@ int jp_task_prepare_commit(jp_task_t *t, jp_store_dirty_cb fn, void *ctx, char *
         collect(t, JP_CF_CUSTOMERS, newest - ttl, ttl, &t->gc_customers);
     }
     if (dedupe_prepare(t) != 0) {
-        snprintf(errstr, errstr_size, "cannot write deduplication state: %s",
-                 jp_store_last_error(t->store));
+        jp_err_set(errstr, errstr_size, "cannot write deduplication state: %s",
+                   jp_store_last_error(t->store));
         return -1;
     }
     if (t->meta_dirty) {

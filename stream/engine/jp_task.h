@@ -134,6 +134,11 @@ void jp_task_close(jp_task_t *t);
 
 int jp_task_partition(const jp_task_t *t);
 
+/* Drops what the task cached from the validator's calendars (the draw
+ * periods last found). Call before the validator of env is replaced and
+ * freed (a reload of the countries). */
+void jp_task_forget_calendars(jp_task_t *t);
+
 /* Next offset to process per input (from the store; -1 if none yet). */
 int64_t jp_task_next_offset(const jp_task_t *t, jp_input_t input);
 /* Sets the position (e.g. the group's committed offset at assignment). */

@@ -5,6 +5,7 @@
  * countries: a linear scan beats hashing).
  */
 #include "engine/jp_validate.h"
+#include "model/base/jp_err.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -44,7 +45,7 @@ jp_validator_t *jp_validator_new(const jp_config_t *cfg, char *errstr, size_t er
     jp_validator_t *v = calloc(1, sizeof(*v));
     if (!v || !(v->entries = calloc(cfg->n_countries ? cfg->n_countries : 1, sizeof(entry_t)))) {
         free(v);
-        snprintf(errstr, errstr_size, "out of memory");
+        jp_err_set(errstr, errstr_size, "out of memory");
         return NULL;
     }
     v->max_skew_ms = cfg->processing.max_clock_skew_ms;

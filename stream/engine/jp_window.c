@@ -8,12 +8,14 @@
  * sorted by name, so the bytes do not depend on arrival order.
  */
 #include "engine/jp_window.h"
+#include "model/base/jp_err.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "model/base/jp_bytes.h"
+#include "model/base/jp_endian.h"
 #include "model/base/jp_hash.h"
 #include "model/sketch/jp_qsketch.h"
 
@@ -21,6 +23,18 @@
 #define WINDOW_VERSION 1
 /* Seed of every window's HyperLogLog: one seed, so windows can be merged. */
 #define WINDOW_HLL_SEED 0x6a61636b706f7421ull
+
+typedef struct {
+    char sector[JP_WINDOW_SECTOR_LEN];
+    int64_t tickets;
+} sector_t;
+
+struct jp_window_sectors_s {
+    sector_t *v; /* in order of first sale; serialized sorted */
+    size_t n, cap;
+    uint32_t *index;  /* open addressing: 1 + position in v, 0 empty */
+    size_t index_cap; /* power of two, >= 2 * n; 0 before the first */
+};
 
 const double jp_window_quantile_probs[JP_WINDOW_N_QUANTILES] = {0.1, 0.25, 0.5, 0.75,
                                                                 0.9, 0.99, 1.0};
@@ -47,8 +61,9 @@ jp_window_t *jp_window_new(const char *country, jp_window_kind_t kind, int64_t s
     w->start_ms = start_ms;
     w->end_ms = end_ms;
     w->players = jp_hll_create(JP_WINDOW_HLL_P, WINDOW_HLL_SEED, err, sizeof(err));
-    if (!w->players) {
-        free(w);
+    w->sectors = calloc(1, sizeof(*w->sectors));
+    if (!w->players || !w->sectors) {
+        jp_window_free(w);
         return NULL;
     }
     return w;
@@ -59,8 +74,11 @@ void jp_window_free(jp_window_t *w)
     if (!w)
         return;
     jp_hll_free(w->players);
-    free(w->sectors);
-    free(w->sector_index);
+    if (w->sectors) {
+        free(w->sectors->v);
+        free(w->sectors->index);
+        free(w->sectors);
+    }
     free(w);
 }
 
@@ -78,50 +96,50 @@ static uint64_t sector_hash(const char *sector)
 }
 
 /* Rebuilds the index for cap slots. -1 if out of memory. */
-static int sector_reindex(jp_window_t *w, size_t cap)
+static int sector_reindex(jp_window_sectors_t *t, size_t cap)
 {
     uint32_t *idx = calloc(cap, sizeof(*idx));
     if (!idx)
         return -1;
-    for (size_t i = 0; i < w->n_sectors; i++) {
-        size_t j = (size_t)sector_hash(w->sectors[i].sector) & (cap - 1);
+    for (size_t i = 0; i < t->n; i++) {
+        size_t j = (size_t)sector_hash(t->v[i].sector) & (cap - 1);
         while (idx[j])
             j = (j + 1) & (cap - 1);
         idx[j] = (uint32_t)i + 1;
     }
-    free(w->sector_index);
-    w->sector_index = idx;
-    w->index_cap = cap;
+    free(t->index);
+    t->index = idx;
+    t->index_cap = cap;
     return 0;
 }
 
 /* key: a sector name zero-padded to the size of the table's names (as
  * names are stored), so equality and order are plain fixed-size memcmp. */
-static int sector_add(jp_window_t *w, const char *key, uint64_t hash, int64_t tickets)
+static int sector_add(jp_window_sectors_t *t, const char *key, uint64_t hash, int64_t tickets)
 {
-    if (2 * (w->n_sectors + 1) > w->index_cap &&
-        sector_reindex(w, w->index_cap ? 2 * w->index_cap : 64) != 0)
+    if (2 * (t->n + 1) > t->index_cap &&
+        sector_reindex(t, t->index_cap ? 2 * t->index_cap : 64) != 0)
         return -1;
-    size_t mask = w->index_cap - 1, j = (size_t)hash & mask;
-    for (; w->sector_index[j]; j = (j + 1) & mask) {
-        jp_window_sector_t *s = &w->sectors[w->sector_index[j] - 1];
+    size_t mask = t->index_cap - 1, j = (size_t)hash & mask;
+    for (; t->index[j]; j = (j + 1) & mask) {
+        sector_t *s = &t->v[t->index[j] - 1];
         if (memcmp(s->sector, key, JP_WINDOW_SECTOR_LEN) == 0) {
             s->tickets += tickets;
             return 0;
         }
     }
-    if (w->n_sectors == w->cap_sectors) {
-        size_t cap = w->cap_sectors ? w->cap_sectors * 2 : 16;
-        jp_window_sector_t *s = realloc(w->sectors, cap * sizeof(*s));
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 16;
+        sector_t *s = realloc(t->v, cap * sizeof(*s));
         if (!s)
             return -1;
-        w->sectors = s;
-        w->cap_sectors = cap;
+        t->v = s;
+        t->cap = cap;
     }
-    jp_window_sector_t *s = &w->sectors[w->n_sectors];
+    sector_t *s = &t->v[t->n];
     memcpy(s->sector, key, JP_WINDOW_SECTOR_LEN);
     s->tickets = tickets;
-    w->sector_index[j] = (uint32_t)++w->n_sectors;
+    t->index[j] = (uint32_t)++t->n;
     return 0;
 }
 
@@ -129,26 +147,31 @@ static int sector_add(jp_window_t *w, const char *key, uint64_t hash, int64_t ti
  * as strcmp does, without stopping at every byte to look for the end. */
 static int sector_cmp(const void *a, const void *b)
 {
-    return memcmp((*(const jp_window_sector_t *const *)a)->sector,
-                  (*(const jp_window_sector_t *const *)b)->sector, JP_WINDOW_SECTOR_LEN);
+    return memcmp((*(const sector_t *const *)a)->sector, (*(const sector_t *const *)b)->sector,
+                  JP_WINDOW_SECTOR_LEN);
 }
 
 /* The sectors sorted by name (malloc'd array of pointers into w; NULL if
  * there are none or memory ran out - *ok tells which). */
-static const jp_window_sector_t **sectors_sorted(const jp_window_t *w, int *ok)
+static const sector_t **sectors_sorted(const jp_window_sectors_t *t, int *ok)
 {
     *ok = 1;
-    if (!w->n_sectors)
+    if (!t->n)
         return NULL;
-    const jp_window_sector_t **v = malloc(w->n_sectors * sizeof(*v));
+    const sector_t **v = malloc(t->n * sizeof(*v));
     if (!v) {
         *ok = 0;
         return NULL;
     }
-    for (size_t i = 0; i < w->n_sectors; i++)
-        v[i] = &w->sectors[i];
-    qsort(v, w->n_sectors, sizeof(*v), sector_cmp);
+    for (size_t i = 0; i < t->n; i++)
+        v[i] = &t->v[i];
+    qsort(v, t->n, sizeof(*v), sector_cmp);
     return v;
+}
+
+size_t jp_window_n_sectors(const jp_window_t *w)
+{
+    return w->sectors->n;
 }
 
 int jp_window_is_extra(const jp_sale_event_t *e)
@@ -182,7 +205,7 @@ void jp_window_add_sale(jp_window_t *w, const jp_sale_event_t *e, const jp_windo
     if (k->player_token)
         jp_hll_add_hash(w->players, k->player_hash);
     if (k->sector)
-        sector_add(w, k->sector_key, k->sector_hash, e->tickets);
+        sector_add(w->sectors, k->sector_key, k->sector_hash, e->tickets);
 }
 
 void jp_window_add_customer(jp_window_t *w, const jp_customer_event_t *e)
@@ -223,10 +246,7 @@ void jp_window_key(const char *country, jp_window_kind_t kind, int64_t start_ms,
     key[0] = (uint8_t)country[0];
     key[1] = (uint8_t)country[1];
     key[2] = (uint8_t)kind;
-    /* Offset binary so negative times also sort correctly. */
-    uint64_t u = (uint64_t)start_ms ^ (1ull << 63);
-    for (int i = 0; i < 8; i++)
-        key[3 + i] = (uint8_t)(u >> (56 - 8 * i));
+    jp_be64_put_sortable(key + 3, start_ms); /* negative times sort too */
 }
 
 uint8_t *jp_window_serialize(const jp_window_t *w, size_t *len)
@@ -245,9 +265,9 @@ uint8_t *jp_window_serialize(const jp_window_t *w, size_t *len)
         jp_bytes_put_i64(&b, w->channel_tickets[i]);
     jp_hll_serialize(w->players, &b);
     int ok;
-    const jp_window_sector_t **sorted = sectors_sorted(w, &ok);
-    jp_bytes_put_u32(&b, (uint32_t)w->n_sectors);
-    for (size_t i = 0; ok && i < w->n_sectors; i++) {
+    const sector_t **sorted = sectors_sorted(w->sectors, &ok);
+    jp_bytes_put_u32(&b, (uint32_t)w->sectors->n);
+    for (size_t i = 0; ok && i < w->sectors->n; i++) {
         size_t n = strlen(sorted[i]->sector);
         jp_bytes_put_u8(&b, (uint8_t)n);
         jp_bytes_put_raw(&b, sorted[i]->sector, n);
@@ -269,7 +289,7 @@ jp_window_t *jp_window_deserialize(const void *buf, size_t len, char *errstr, si
     jp_bytes_reader_init(&r, buf, len);
     jp_window_t *w = calloc(1, sizeof(*w));
     if (!w) {
-        snprintf(errstr, errstr_size, "out of memory");
+        jp_err_set(errstr, errstr_size, "out of memory");
         return NULL;
     }
     jp_bytes_get_header(&r, WINDOW_TAG, WINDOW_VERSION);
@@ -289,25 +309,28 @@ jp_window_t *jp_window_deserialize(const void *buf, size_t len, char *errstr, si
     /* Another seed would make jp_window_add_sale's shared hash wrong. */
     if (!w->players || jp_hll_seed(w->players) != WINDOW_HLL_SEED || !jp_bytes_reader_ok(&r) ||
         n > len) {
-        snprintf(errstr, errstr_size, "corrupt window state");
+        jp_err_set(errstr, errstr_size, "corrupt window state");
         jp_window_free(w);
         return NULL;
     }
-    w->sectors = calloc(n ? n : 1, sizeof(*w->sectors));
-    w->cap_sectors = n ? n : 1;
-    for (uint32_t i = 0; w->sectors && i < n && jp_bytes_reader_ok(&r); i++) {
+    jp_window_sectors_t *t = w->sectors = calloc(1, sizeof(*w->sectors));
+    if (t) {
+        t->v = calloc(n ? n : 1, sizeof(*t->v));
+        t->cap = n ? n : 1;
+    }
+    for (uint32_t i = 0; t && t->v && i < n && jp_bytes_reader_ok(&r); i++) {
         uint8_t sl = jp_bytes_get_u8(&r);
-        if (sl >= sizeof(w->sectors[i].sector)) {
+        if (sl >= sizeof(t->v[i].sector)) {
             r.err = 1;
             break;
         }
-        jp_bytes_get_raw(&r, w->sectors[i].sector, sl);
-        w->sectors[i].tickets = jp_bytes_get_i64(&r);
-        w->n_sectors++;
+        jp_bytes_get_raw(&r, t->v[i].sector, sl);
+        t->v[i].tickets = jp_bytes_get_i64(&r);
+        t->n++;
     }
-    if (!w->sectors || !jp_bytes_reader_done(&r) ||
-        sector_reindex(w, 64 > 4 * w->n_sectors ? 64 : jp_window_pow2(4 * w->n_sectors)) != 0) {
-        snprintf(errstr, errstr_size, "corrupt window state");
+    if (!t || !t->v || !jp_bytes_reader_done(&r) ||
+        sector_reindex(t, 64 > 4 * t->n ? 64 : jp_window_pow2(4 * t->n)) != 0) {
+        jp_err_set(errstr, errstr_size, "corrupt window state");
         jp_window_free(w);
         return NULL;
     }
@@ -348,17 +371,17 @@ void jp_window_to_features(const jp_window_t *w, int64_t active_subscribers,
     char err[128];
     jp_qsketch_t *q = jp_qsketch_create(0.01, 2048, err, sizeof(err));
     int ok; /* in name order, as serialized: the sketch sees the same sequence after a restore */
-    const jp_window_sector_t **sorted = sectors_sorted(w, &ok);
+    const sector_t **sorted = sectors_sorted(w->sectors, &ok);
     if (!ok) {
         jp_qsketch_free(q);
         q = NULL;
     }
-    for (size_t i = 0; q && i < w->n_sectors; i++)
+    for (size_t i = 0; q && i < w->sectors->n; i++)
         jp_qsketch_add(q, (double)sorted[i]->tickets);
     free(sorted);
     for (size_t i = 0; i < JP_WINDOW_N_QUANTILES; i++)
         scratch->quantiles[i] =
-            q && w->n_sectors ? jp_qsketch_quantile(q, jp_window_quantile_probs[i]) : 0.0;
+            q && w->sectors->n ? jp_qsketch_quantile(q, jp_window_quantile_probs[i]) : 0.0;
     jp_qsketch_free(q);
     fv->sector_ticket_quantiles.items = scratch->quantiles;
     fv->sector_ticket_quantiles.n = JP_WINDOW_N_QUANTILES;

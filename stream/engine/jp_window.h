@@ -35,10 +35,9 @@ extern const double jp_window_quantile_probs[JP_WINDOW_N_QUANTILES];
 /* A sector name with its terminating NUL, zero-padded. */
 #define JP_WINDOW_SECTOR_LEN 12
 
-typedef struct jp_window_sector_s {
-    char sector[JP_WINDOW_SECTOR_LEN];
-    int64_t tickets;
-} jp_window_sector_t;
+/* Tickets per postcode sector, with its lookup index (private to
+ * jp_window.c). */
+typedef struct jp_window_sectors_s jp_window_sectors_t;
 
 typedef struct jp_window_s {
     char country[3];
@@ -49,10 +48,7 @@ typedef struct jp_window_s {
     int64_t prizes_paid_minor;
     int64_t channel_tickets[JP_WINDOW_N_CHANNELS];
     jp_hll_t *players;
-    jp_window_sector_t *sectors; /* in order of first sale; serialized sorted */
-    size_t n_sectors, cap_sectors;
-    uint32_t *sector_index; /* open addressing: 1 + position in sectors, 0 empty */
-    size_t index_cap;       /* power of two, >= 2 * n_sectors; 0 before the first */
+    jp_window_sectors_t *sectors; /* never NULL in a window of jp_window_new/deserialize */
 } jp_window_t;
 
 /* A new empty window; NULL on allocation failure. */
@@ -106,6 +102,9 @@ int jp_window_is_extra(const jp_sale_event_t *e);
 
 /* Net change of active subscribers contributed by this window. */
 int64_t jp_window_net_subscribers(const jp_window_t *w);
+
+/* Participating postcode sectors (those with a sale). */
+size_t jp_window_n_sectors(const jp_window_t *w);
 
 /* The channel's schema symbol, e.g. "DIRECT_DEBIT". */
 const char *jp_window_channel_name(jp_sale_channel_t c);

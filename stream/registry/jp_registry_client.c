@@ -18,6 +18,7 @@
  * helper, so every call classifies NOT_FOUND / UNAVAILABLE the same way.
  */
 #include "registry/jp_registry_client.h"
+#include "model/base/jp_err.h"
 
 #include <errno.h>
 #include <event2/buffer.h>
@@ -90,8 +91,8 @@ jp_registry_client_t *jp_registry_client_new(const char *url, char *errstr, size
     const char *scheme = uri ? evhttp_uri_get_scheme(uri) : NULL;
     const char *host = uri ? evhttp_uri_get_host(uri) : NULL;
     if (!uri || !scheme || strcmp(scheme, "http") != 0 || !host || !*host) {
-        snprintf(errstr, errstr_size, "invalid registry URL '%s' (expected http://host:port%s)",
-                 url, scheme && strcmp(scheme, "https") == 0 ? "; https is not supported" : "");
+        jp_err_set(errstr, errstr_size, "invalid registry URL '%s' (expected http://host:port%s)",
+                   url, scheme && strcmp(scheme, "https") == 0 ? "; https is not supported" : "");
         if (uri)
             evhttp_uri_free(uri);
         return NULL;
@@ -134,7 +135,7 @@ jp_registry_client_t *jp_registry_client_new(const char *url, char *errstr, size
     }
     evhttp_uri_free(uri);
     if (!c || !c->host || !c->prefix || !c->host_hdr || !c->base || (userinfo && !c->auth)) {
-        snprintf(errstr, errstr_size, "out of memory creating the registry client");
+        jp_err_set(errstr, errstr_size, "out of memory creating the registry client");
         jp_registry_client_free(c);
         return NULL;
     }
@@ -294,13 +295,13 @@ int jp_registry_client_request(jp_registry_client_t *c, const char *method,
         *body_out = NULL;
     *status = 0;
     if (method_type(method, &type)) {
-        snprintf(errstr, errstr_size, "unsupported HTTP method '%s'", method);
+        jp_err_set(errstr, errstr_size, "unsupported HTTP method '%s'", method);
         return JP_REGISTRY_ERROR;
     }
     size_t n = strlen(c->prefix) + strlen(path_and_query) + 2;
     char *target = malloc(n);
     if (!target) {
-        snprintf(errstr, errstr_size, "out of memory");
+        jp_err_set(errstr, errstr_size, "out of memory");
         return JP_REGISTRY_ERROR;
     }
     snprintf(target, n, "%s%s%s", c->prefix, path_and_query[0] == '/' ? "" : "/", path_and_query);
@@ -315,8 +316,8 @@ int jp_registry_client_request(jp_registry_client_t *c, const char *method,
     }
     free(target);
     if (!a.status) {
-        snprintf(errstr, errstr_size, "registry %s unreachable after %d attempt%s: %s", c->url,
-                 c->attempts, c->attempts == 1 ? "" : "s", attempt_error(&a));
+        jp_err_set(errstr, errstr_size, "registry %s unreachable after %d attempt%s: %s", c->url,
+                   c->attempts, c->attempts == 1 ? "" : "s", attempt_error(&a));
         return JP_REGISTRY_UNAVAILABLE;
     }
     *status = a.status;
@@ -336,8 +337,8 @@ static int reply_result(const jp_registry_client_t *c, const char *what, int sta
     json_t *j = body ? json_loads(body, 0, NULL) : NULL;
     const char *msg = json_string_value(json_object_get(j, "message"));
     json_int_t code = json_integer_value(json_object_get(j, "error_code"));
-    snprintf(errstr, errstr_size, "%s: registry %s replied HTTP %d (error %lld): %s", what, c->url,
-             status, (long long)code, msg ? msg : "no message");
+    jp_err_set(errstr, errstr_size, "%s: registry %s replied HTTP %d (error %lld): %s", what,
+               c->url, status, (long long)code, msg ? msg : "no message");
     json_decref(j);
     if (status == 404)
         return JP_REGISTRY_NOT_FOUND;
@@ -369,7 +370,7 @@ static int call_json(jp_registry_client_t *c, const char *what, const char *meth
     *out = reply ? json_loads(reply, 0, &err) : NULL;
     free(reply);
     if (!json_is_object(*out)) {
-        snprintf(errstr, errstr_size, "%s: registry %s sent an invalid reply", what, c->url);
+        jp_err_set(errstr, errstr_size, "%s: registry %s sent an invalid reply", what, c->url);
         json_decref(*out);
         *out = NULL;
         return JP_REGISTRY_ERROR;
@@ -392,7 +393,7 @@ int jp_registry_client_get_schema(jp_registry_client_t *c, int32_t id, char **js
     *json_out = schema ? strdup(schema) : NULL;
     json_decref(reply);
     if (!*json_out) {
-        snprintf(errstr, errstr_size, "%s: reply without a schema", what);
+        jp_err_set(errstr, errstr_size, "%s: reply without a schema", what);
         return JP_REGISTRY_ERROR;
     }
     return JP_REGISTRY_OK;
@@ -412,7 +413,7 @@ int jp_registry_client_register(jp_registry_client_t *c, const char *subject,
         free(body);
         free(esc);
         free(target);
-        snprintf(errstr, errstr_size, "cannot encode the registration (invalid UTF-8?)");
+        jp_err_set(errstr, errstr_size, "cannot encode the registration (invalid UTF-8?)");
         return JP_REGISTRY_ERROR;
     }
     snprintf(target, n, "/subjects/%s/versions", esc);
@@ -430,7 +431,7 @@ int jp_registry_client_register(jp_registry_client_t *c, const char *subject,
     json_int_t v = json_integer_value(id);
     json_decref(reply);
     if (!valid || v < 0 || v > INT32_MAX) {
-        snprintf(errstr, errstr_size, "%s: reply without a valid id", what);
+        jp_err_set(errstr, errstr_size, "%s: reply without a valid id", what);
         return JP_REGISTRY_ERROR;
     }
     *id_out = (int32_t)v;

@@ -19,6 +19,7 @@
  * idle connections time out, so a slow or hostile client cannot pin memory.
  */
 #include "registry/jp_registry_server.h"
+#include "model/base/jp_err.h"
 
 #include "base/jp_listen.h"
 #include "base/jp_log.h"
@@ -602,7 +603,7 @@ jp_registry_server_t *jp_registry_server_new(struct event_base *base, jp_registr
         return NULL;
     jp_registry_server_t *srv = calloc(1, sizeof(*srv));
     if (!srv || !(srv->http = evhttp_new(base))) {
-        snprintf(errstr, errstr_size, "cannot create the HTTP server");
+        jp_err_set(errstr, errstr_size, "cannot create the HTTP server");
         free(srv);
         return NULL;
     }
@@ -615,7 +616,7 @@ jp_registry_server_t *jp_registry_server_new(struct event_base *base, jp_registr
     evhttp_set_gencb(srv->http, on_request, srv);
     struct evhttp_bound_socket *bound = evhttp_bind_socket_with_handle(srv->http, host, port);
     if (!bound) {
-        snprintf(errstr, errstr_size, "cannot listen on %s: %s", listen, strerror(errno));
+        jp_err_set(errstr, errstr_size, "cannot listen on %s: %s", listen, strerror(errno));
         jp_registry_server_free(srv);
         return NULL;
     }

@@ -29,6 +29,7 @@
 #include "serde/jp_avro_plan.h"
 
 #include "model/base/jp_err.h"
+#include "model/base/jp_endian.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -738,17 +739,12 @@ static inline int rd_len(jp_cur_t *c, size_t *out)
     return 0;
 }
 
-static inline uint32_t ld32(const unsigned char *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 static inline int rd_float(jp_cur_t *c, float *out)
 {
     *out = 0;
     if (c->end - c->p < 4)
         return cur_fail(c, JP_SERDE_TRUNCATED, "input ends inside a float");
-    uint32_t u = ld32(c->p);
+    uint32_t u = jp_le32_get(c->p);
     memcpy(out, &u, 4);
     c->p += 4;
     return 0;
@@ -759,7 +755,7 @@ static inline int rd_double(jp_cur_t *c, double *out)
     *out = 0;
     if (c->end - c->p < 8)
         return cur_fail(c, JP_SERDE_TRUNCATED, "input ends inside a double");
-    uint64_t u = (uint64_t)ld32(c->p) | (uint64_t)ld32(c->p + 4) << 32;
+    uint64_t u = jp_le64_get(c->p);
     memcpy(out, &u, 8);
     c->p += 8;
     return 0;
@@ -1120,11 +1116,11 @@ static int wr_long(jp_enc_t *e, int64_t v)
     return wr(e, tmp, n);
 }
 
+/* The low n bytes (4 or 8) of u, little-endian (Avro float, double). */
 static int wr_le(jp_enc_t *e, uint64_t u, size_t n)
 {
     unsigned char tmp[8];
-    for (size_t i = 0; i < n; i++)
-        tmp[i] = (unsigned char)(u >> (8 * i));
+    jp_le64_put(tmp, u);
     return wr(e, tmp, n);
 }
 

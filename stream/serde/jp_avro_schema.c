@@ -28,6 +28,7 @@
 #include "serde/jp_avro_schema.h"
 
 #include "model/base/jp_err.h"
+#include "model/base/jp_endian.h"
 
 #include <jansson.h>
 #include <stdarg.h>
@@ -229,10 +230,10 @@ static jp_avro_node_t *parse_fail(jp_parse_t *ps, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static jp_avro_node_t *parse_fail(jp_parse_t *ps, const char *fmt, ...)
 {
-    if (!ps->failed && ps->errstr && ps->errstr_size) {
+    if (!ps->failed) {
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(ps->errstr, ps->errstr_size, fmt, ap);
+        jp_err_vset(ps->errstr, ps->errstr_size, fmt, ap);
         va_end(ap);
     }
     ps->failed = 1;
@@ -318,9 +319,10 @@ static int encode_default(const jp_avro_node_t *n, json_t *v, jp_sbuf_t *b)
             return -1;
         float f = (float)json_number_value(v);
         uint32_t u;
+        unsigned char le[4];
         memcpy(&u, &f, 4);
-        for (int i = 0; i < 4; i++)
-            sbuf_byte(b, (unsigned char)(u >> (8 * i))); /* Avro: little-endian */
+        jp_le32_put(le, u); /* Avro: little-endian */
+        sbuf_put(b, le, 4);
         return 0;
     }
     case JP_AVRO_DOUBLE: {
@@ -328,9 +330,10 @@ static int encode_default(const jp_avro_node_t *n, json_t *v, jp_sbuf_t *b)
             return -1;
         double d = json_number_value(v);
         uint64_t u;
+        unsigned char le[8];
         memcpy(&u, &d, 8);
-        for (int i = 0; i < 8; i++)
-            sbuf_byte(b, (unsigned char)(u >> (8 * i)));
+        jp_le64_put(le, u);
+        sbuf_put(b, le, 8);
         return 0;
     }
     case JP_AVRO_STRING: {

@@ -207,6 +207,12 @@ const char *jp_event_schema_json(jp_event_type_t type, size_t *len)
     return f ? f->data : NULL;
 }
 
+const char *jp_window_kind_name(jp_window_kind_t kind)
+{
+    static const char *const names[] = {"hour", "day", "draw"};
+    return (unsigned)kind < sizeof(names) / sizeof(names[0]) ? names[kind] : NULL;
+}
+
 int jp_avro_str_eq(jp_avro_str_t s, const char *lit)
 {
     size_t n = strlen(lit);

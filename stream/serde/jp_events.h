@@ -195,6 +195,12 @@ typedef enum {
     JP_WINDOW_UNKNOWN,
 } jp_window_kind_t;
 
+/* "hour", "day", "draw": a window kind's name in windows.sizes, metrics
+ * labels and the admin endpoints (config/jp_config.h lists the same names
+ * for windows.sizes, since config may not include serde). NULL for
+ * JP_WINDOW_UNKNOWN or a value outside the enum. */
+const char *jp_window_kind_name(jp_window_kind_t kind);
+
 typedef struct jp_feature_vector_s {
     jp_avro_str_t country;
     jp_window_kind_t window_kind;

@@ -19,6 +19,7 @@
 
 #include "model/base/jp_bytes.h"
 #include "model/base/jp_err.h"
+#include "model/base/jp_endian.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -84,7 +85,7 @@ jp_serde_err_t jp_serde_frame_parse(const void *buf, size_t len, int32_t *id,
     const unsigned char *b = buf;
     if (!b || len < 5 || b[0] != 0)
         return JP_SERDE_NOT_FRAMED;
-    *id = (int32_t)((uint32_t)b[1] << 24 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 8 | b[4]);
+    *id = (int32_t)jp_be32_get(b + 1);
     *payload = b + 5;
     *payload_len = len - 5;
     return JP_SERDE_OK;
@@ -92,9 +93,8 @@ jp_serde_err_t jp_serde_frame_parse(const void *buf, size_t len, int32_t *id,
 
 int jp_serde_frame_write(jp_avro_buf_t *out, int32_t id)
 {
-    uint32_t u = (uint32_t)id;
-    unsigned char h[5] = {0, (unsigned char)(u >> 24), (unsigned char)(u >> 16),
-                          (unsigned char)(u >> 8), (unsigned char)u};
+    unsigned char h[5] = {0};
+    jp_be32_put(h + 1, (uint32_t)id);
     return jp_avro_buf_append(out, h, 5);
 }
 

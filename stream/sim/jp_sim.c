@@ -30,6 +30,7 @@
  * jp_serde_encode for anything it declines.
  */
 #include "sim/jp_sim.h"
+#include "model/base/jp_err.h"
 #include "base/jp_clock.h"
 
 #include <stdio.h>
@@ -117,7 +118,7 @@ static int write_now(run_t *r, int t, const char *key, size_t key_len, const voi
     if (!r->o->output.write)
         return 0;
     if (r->o->output.write(r->o->output.ctx, r->topic[t], key, key_len, val, len, ts, fault) != 0) {
-        snprintf(r->errstr, r->errstr_size, "writing to %s failed", r->topic[t]);
+        jp_err_set(r->errstr, r->errstr_size, "writing to %s failed", r->topic[t]);
         return -1;
     }
     return 0;
@@ -205,7 +206,7 @@ static int encode(run_t *r, int reader, int t, const char *topic, const void *ev
     if (reader < JP_EVENT__COUNT && r->direct && r->have_id[t]) {
         size_t bound = jp_sim_encode_bound((jp_event_type_t)reader, ev);
         if (jp_avro_buf_reserve(out, bound) != 0) {
-            snprintf(r->errstr, r->errstr_size, "out of memory");
+            jp_err_set(r->errstr, r->errstr_size, "out of memory");
             return -1;
         }
         size_t n =
@@ -266,7 +267,7 @@ static int on_event(void *ctx, size_t ci, jp_event_type_t type, void *ev)
     jp_avro_buf_t *b = &c->bytes;
     size_t key_off = b->len;
     if (jp_avro_buf_append(b, country->ptr, country->len) != 0) {
-        snprintf(r->errstr, r->errstr_size, "out of memory");
+        jp_err_set(r->errstr, r->errstr_size, "out of memory");
         return -1;
     }
     size_t val_off = b->len;
@@ -302,7 +303,7 @@ static int on_event(void *ctx, size_t ci, jp_event_type_t type, void *ev)
     if ((f == JP_SIM_FAULT_DUPLICATE &&
          add_pending(c, gen_time, t, key_off, country->len, val_off, len, ts, -1) != 0) ||
         add_pending(c, gen_time, t, key_off, country->len, val_off, len, ts, fault) != 0) {
-        snprintf(r->errstr, r->errstr_size, "out of memory");
+        jp_err_set(r->errstr, r->errstr_size, "out of memory");
         return -1;
     }
     return 0;
@@ -363,7 +364,7 @@ int jp_sim_run(const jp_sim_world_t *w, const jp_sim_options_t *o, jp_sim_truth_
     if (errstr_size)
         errstr[0] = '\0';
     if (!w->config_loaded) {
-        snprintf(errstr, errstr_size, "the world's processor configuration is not loaded");
+        jp_err_set(errstr, errstr_size, "the world's processor configuration is not loaded");
         return -1;
     }
     r.topic[T_SALES] = w->config.topics.sales.name;
@@ -381,7 +382,7 @@ int jp_sim_run(const jp_sim_world_t *w, const jp_sim_options_t *o, jp_sim_truth_
     unsigned char *applied = calloc(w->changes.n + 1, 1);
     r.c = calloc(n, sizeof(country_run_t));
     if (!applied || !r.c) {
-        snprintf(errstr, errstr_size, "out of memory");
+        jp_err_set(errstr, errstr_size, "out of memory");
         goto out;
     }
 
@@ -393,7 +394,7 @@ int jp_sim_run(const jp_sim_world_t *w, const jp_sim_options_t *o, jp_sim_truth_
         if (!sc.registry.register_schema) {
             memreg = jp_sim_memreg_new();
             if (!memreg) {
-                snprintf(errstr, errstr_size, "out of memory");
+                jp_err_set(errstr, errstr_size, "out of memory");
                 goto out;
             }
             sc.registry = jp_sim_memreg_registry(memreg);
@@ -442,7 +443,7 @@ int jp_sim_run(const jp_sim_world_t *w, const jp_sim_options_t *o, jp_sim_truth_
             pace(wall0, stats->end_ms - w->start_ms, o->speed);
     }
     if (rc != 0 && !*errstr)
-        snprintf(errstr, errstr_size, "generation failed");
+        jp_err_set(errstr, errstr_size, "generation failed");
     if (truth)
         for (int t = 0; t < 3; t++)
             jp_sim_truth_totals(truth, r.topic[t], r.seq[t]);

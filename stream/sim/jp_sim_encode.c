@@ -15,6 +15,8 @@
 
 #include "serde/jp_serde.h"
 
+#include "model/base/jp_endian.h"
+
 /* The symbol counts of the schemas' enums (the generic encoder refuses
  * values outside them). */
 #define SALE_CHANNELS     7
@@ -50,12 +52,8 @@ static int str_ok(const jp_avro_str_t *s)
 
 static unsigned char *put_frame(unsigned char *o, int32_t id)
 {
-    uint32_t u = (uint32_t)id;
     o[0] = 0;
-    o[1] = (unsigned char)(u >> 24);
-    o[2] = (unsigned char)(u >> 16);
-    o[3] = (unsigned char)(u >> 8);
-    o[4] = (unsigned char)u;
+    jp_be32_put(o + 1, (uint32_t)id);
     return o + 5;
 }
 

@@ -7,6 +7,7 @@
  * evolves and differs in exactly one field.
  */
 #include "sim/jp_sim_faults.h"
+#include "model/base/jp_err.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 
 #include "sim/jp_sim_rng.h"
+#include "model/base/jp_endian.h"
 
 jp_sim_fault_t jp_sim_faults_pick(const double rates[JP_SIM_FAULT__COUNT], jp_event_type_t type,
                                   jp_rng_t *rng)
@@ -89,10 +91,7 @@ void jp_sim_faults_mutate_bytes(jp_sim_fault_t f, unsigned char *buf, size_t *le
         break;
     case JP_SIM_FAULT_UNKNOWN_SCHEMA_ID: {
         uint32_t id = (uint32_t)JP_SIM_UNKNOWN_SCHEMA_ID_BASE + (uint32_t)(k % 100000000);
-        buf[1] = (unsigned char)(id >> 24);
-        buf[2] = (unsigned char)(id >> 16);
-        buf[3] = (unsigned char)(id >> 8);
-        buf[4] = (unsigned char)id;
+        jp_be32_put(buf + 1, id);
         break;
     }
     case JP_SIM_FAULT_TRUNCATED:
@@ -108,7 +107,7 @@ char *jp_sim_faults_rogue_schema(char *errstr, size_t errstr_size)
     size_t len;
     const char *json = jp_event_schema_json(JP_EVENT_SALE, &len);
     if (!json) {
-        snprintf(errstr, errstr_size, "the SaleEvent schema is not compiled in");
+        jp_err_set(errstr, errstr_size, "the SaleEvent schema is not compiled in");
         return NULL;
     }
     json_error_t jerr;
@@ -125,7 +124,7 @@ char *jp_sim_faults_rogue_schema(char *errstr, size_t errstr_size)
         }
     }
     if (!found) {
-        snprintf(errstr, errstr_size, "the SaleEvent schema has no 'tickets' field");
+        jp_err_set(errstr, errstr_size, "the SaleEvent schema has no 'tickets' field");
         json_decref(root);
         return NULL;
     }
@@ -133,7 +132,7 @@ char *jp_sim_faults_rogue_schema(char *errstr, size_t errstr_size)
     char *out = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(root);
     if (!out)
-        snprintf(errstr, errstr_size, "out of memory");
+        jp_err_set(errstr, errstr_size, "out of memory");
     return out;
 }
 

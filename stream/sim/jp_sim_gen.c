@@ -16,6 +16,7 @@
  * the population, so they count the same in both.
  */
 #include "sim/jp_sim_gen.h"
+#include "model/base/jp_err.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -26,6 +27,8 @@
 #include "model/base/jp_hash.h"
 #include "model/base/jp_rng.h"
 #include "sim/jp_sim_rng.h"
+
+#include "jp_sim_population-internal.h"
 
 #define HOUR_MS 3600000LL
 #define WEEK_MS (7 * 24 * HOUR_MS)
@@ -289,12 +292,12 @@ jp_sim_gen_t *jp_sim_gen_new(const jp_sim_world_t *w, size_t country_index, uint
 {
     const jp_sim_country_t *k = (const jp_sim_country_t *)w->countries.items + country_index;
     if (!k->country) {
-        snprintf(errstr, errstr_size, "%s: not in the processor configuration", k->code);
+        jp_err_set(errstr, errstr_size, "%s: not in the processor configuration", k->code);
         return NULL;
     }
     jp_sim_gen_t *g = calloc(1, sizeof(*g));
     if (!g) {
-        snprintf(errstr, errstr_size, "out of memory");
+        jp_err_set(errstr, errstr_size, "out of memory");
         return NULL;
     }
     g->w = w;
@@ -341,7 +344,7 @@ jp_sim_gen_t *jp_sim_gen_new(const jp_sim_world_t *w, size_t country_index, uint
         return NULL;
     }
     if (build_population(g, &rng_pop) != 0) {
-        snprintf(errstr, errstr_size, "out of memory");
+        jp_err_set(errstr, errstr_size, "out of memory");
         jp_sim_gen_free(g);
         return NULL;
     }
@@ -349,7 +352,7 @@ jp_sim_gen_t *jp_sim_gen_new(const jp_sim_world_t *w, size_t country_index, uint
     /* The first headline draw's prize counts as decided before the run. */
     jp_draw_t first;
     if (jp_calendar_next_draw(g->cal, w->start_ms - 1, 1, &first) != 0) {
-        snprintf(errstr, errstr_size, "%s: no headline draw after the start", k->code);
+        jp_err_set(errstr, errstr_size, "%s: no headline draw after the start", k->code);
         jp_sim_gen_free(g);
         return NULL;
     }

@@ -3,6 +3,7 @@
  * registers a handful of schemas, so a list is the simplest right thing.
  */
 #include "sim/jp_sim_memreg.h"
+#include "model/base/jp_err.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,12 +40,12 @@ static jp_serde_err_t lookup(void *ctx, int32_t id, char **json_out, char *errst
 {
     jp_sim_memreg_t *r = ctx;
     if (id < 1 || (size_t)id > r->n) {
-        snprintf(errstr, errstr_size, "schema id %d not found", (int)id);
+        jp_err_set(errstr, errstr_size, "schema id %d not found", (int)id);
         return JP_SERDE_UNKNOWN_SCHEMA_ID;
     }
     *json_out = strdup(r->v[id - 1].schema);
     if (!*json_out) {
-        snprintf(errstr, errstr_size, "out of memory");
+        jp_err_set(errstr, errstr_size, "out of memory");
         return JP_SERDE_NO_MEMORY;
     }
     return JP_SERDE_OK;
@@ -61,7 +62,7 @@ static jp_serde_err_t reg(void *ctx, const char *subject, const char *schema_jso
         }
     entry_t *v = realloc(r->v, (r->n + 1) * sizeof(*v));
     if (!v) {
-        snprintf(errstr, errstr_size, "out of memory");
+        jp_err_set(errstr, errstr_size, "out of memory");
         return JP_SERDE_NO_MEMORY;
     }
     r->v = v;
@@ -70,7 +71,7 @@ static jp_serde_err_t reg(void *ctx, const char *subject, const char *schema_jso
     if (!v[r->n].subject || !v[r->n].schema) {
         free(v[r->n].subject);
         free(v[r->n].schema);
-        snprintf(errstr, errstr_size, "out of memory");
+        jp_err_set(errstr, errstr_size, "out of memory");
         return JP_SERDE_NO_MEMORY;
     }
     *id_out = (int32_t)++r->n;

@@ -11,6 +11,8 @@
  * country; nothing is stored per postcode but counts.
  */
 #include "sim/jp_sim_population.h"
+#include "jp_sim_population-internal.h"
+#include "model/base/jp_err.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -177,7 +179,7 @@ jp_sim_pop_t *jp_sim_pop_new(const jp_sim_pop_params_t *p, jp_rng_t *rng, char *
 {
     jp_sim_pop_t *pop = calloc(1, sizeof(*pop));
     if (!pop) {
-        snprintf(errstr, errstr_size, "out of memory");
+        jp_err_set(errstr, errstr_size, "out of memory");
         return NULL;
     }
     snprintf(pop->country, sizeof(pop->country), "%s", p->country);
@@ -188,11 +190,11 @@ jp_sim_pop_t *jp_sim_pop_new(const jp_sim_pop_params_t *p, jp_rng_t *rng, char *
         pop->per_sector = 99;
     size_t sectors = (pop->n_postcodes + pop->per_sector - 1) / pop->per_sector;
     if (sectors > style_max_sectors[pop->style]) {
-        snprintf(errstr, errstr_size,
-                 "%s: %zu postcodes in sectors of %zu need %zu sectors; its postcode format names "
-                 "at most %zu",
-                 p->country, pop->n_postcodes, pop->per_sector, sectors,
-                 style_max_sectors[pop->style]);
+        jp_err_set(
+            errstr, errstr_size,
+            "%s: %zu postcodes in sectors of %zu need %zu sectors; its postcode format names "
+            "at most %zu",
+            p->country, pop->n_postcodes, pop->per_sector, sectors, style_max_sectors[pop->style]);
         free(pop);
         return NULL;
     }
@@ -205,7 +207,7 @@ jp_sim_pop_t *jp_sim_pop_new(const jp_sim_pop_params_t *p, jp_rng_t *rng, char *
     if (!pop->count || !pop->fenwick || !pop->extra_touched || !pop->alias || !w) {
         free(w);
         jp_sim_pop_free(pop);
-        snprintf(errstr, errstr_size, "out of memory");
+        jp_err_set(errstr, errstr_size, "out of memory");
         return NULL;
     }
     for (size_t i = 0; i < n; i++)
@@ -214,13 +216,13 @@ jp_sim_pop_t *jp_sim_pop_new(const jp_sim_pop_params_t *p, jp_rng_t *rng, char *
     free(w);
     if (rc != 0) {
         jp_sim_pop_free(pop);
-        snprintf(errstr, errstr_size, "out of memory");
+        jp_err_set(errstr, errstr_size, "out of memory");
         return NULL;
     }
     pop->pc_str = malloc(n * sizeof(*pop->pc_str));
     if (!pop->pc_str) {
         jp_sim_pop_free(pop);
-        snprintf(errstr, errstr_size, "out of memory");
+        jp_err_set(errstr, errstr_size, "out of memory");
         return NULL;
     }
     for (size_t i = 0; i < n; i++) {
@@ -446,6 +448,21 @@ size_t jp_sim_pop_postcode_len(const jp_sim_pop_t *pop, uint32_t postcode)
 int64_t jp_sim_pop_postcode_tickets(const jp_sim_pop_t *pop, uint32_t postcode)
 {
     return (int64_t)pop->count[postcode].sub_tickets + pop->count[postcode].extra;
+}
+
+size_t jp_sim_pop_n_participating(const jp_sim_pop_t *pop)
+{
+    return pop->n_participating;
+}
+
+size_t jp_sim_pop_n_subs(const jp_sim_pop_t *pop)
+{
+    return pop->n_subs;
+}
+
+const jp_sim_sub_t *jp_sim_pop_sub(const jp_sim_pop_t *pop, uint32_t id)
+{
+    return id < pop->n_subs ? &pop->subs[id] : NULL;
 }
 
 int64_t jp_sim_pop_total_tickets(const jp_sim_pop_t *pop)

@@ -53,16 +53,6 @@ typedef struct jp_sim_sub_s {
     uint8_t tickets, pf, state;
 } jp_sim_sub_t;
 
-typedef struct jp_sim_postcode_count_s {
-    int32_t sub_tickets; /* tickets of active subscriptions */
-    int32_t extra;       /* extra tickets for the coming headline draw */
-} jp_sim_postcode_count_t;
-
-typedef struct jp_sim_alias_s {
-    double prob;
-    uint32_t idx;
-} jp_sim_alias_t;
-
 typedef struct jp_sim_pop_params_s {
     const char *country; /* code, selects the postcode format */
     size_t postcodes;
@@ -71,29 +61,9 @@ typedef struct jp_sim_pop_params_s {
     double churn_intercept, churn_tenure, churn_pf, churn_tickets;
 } jp_sim_pop_params_t;
 
-typedef struct jp_sim_pop_s {
-    char country[3];
-    int style; /* postcode format */
-    size_t n_postcodes, per_sector;
-    jp_sim_postcode_count_t *count; /* per postcode */
-    int32_t *fenwick;               /* 1-based, over participating (sub_tickets + extra > 0) */
-    uint32_t *extra_touched;
-    size_t n_extra_touched;
-    size_t n_participating;
-    jp_sim_alias_t *alias; /* per postcode */
-    char (*pc_str)[8];     /* every postcode's string, formatted once */
-    size_t pc_len;         /* their common length (fixed per format), 0 if they differ */
-
-    /* subscribers, by id */
-    size_t n_subs, cap_subs;
-    jp_sim_sub_t *subs;
-    uint32_t *active, *cancelled;
-    size_t n_active, n_cancelled;
-
-    double hazard[JP_SIM_HAZARD_BUCKETS]; /* daily, without the prize factor */
-    int64_t bucket_count[JP_SIM_HAZARD_BUCKETS];
-    double hazard_max;
-} jp_sim_pop_t;
+/* The population (its tables are private to the sim room:
+ * jp_sim_population-internal.h). */
+typedef struct jp_sim_pop_s jp_sim_pop_t;
 
 /* NULL with errstr (e.g. more postcodes than the format can name). */
 jp_sim_pop_t *jp_sim_pop_new(const jp_sim_pop_params_t *p, jp_rng_t *rng, char *errstr,
@@ -110,18 +80,15 @@ long jp_sim_pop_add(jp_sim_pop_t *pop, uint32_t postcode, int tickets, int tenur
  * then one uniform u, resolved by jp_sim_pop_alias. */
 uint32_t jp_sim_pop_pick_postcode(const jp_sim_pop_t *pop, jp_rng_t *rng);
 
-/* The postcode jp_sim_pop_pick_postcode returns for the draws (i, u), for
- * callers that draw first and look up later (batched, with prefetching). */
-static inline uint32_t jp_sim_pop_alias(const jp_sim_pop_t *pop, uint32_t i, double u)
-{
-    return u < pop->alias[i].prob ? i : pop->alias[i].idx;
-}
-
 void jp_sim_pop_cancel(jp_sim_pop_t *pop, uint32_t id);
 void jp_sim_pop_reactivate(jp_sim_pop_t *pop, uint32_t id);
 void jp_sim_pop_payment_failed(jp_sim_pop_t *pop, uint32_t id);
 void jp_sim_pop_renewed(jp_sim_pop_t *pop, uint32_t id);
 void jp_sim_pop_set_tickets(jp_sim_pop_t *pop, uint32_t id, int tickets);
+
+/* Subscribers ever added (ids 0..n-1), and one of them. */
+size_t jp_sim_pop_n_subs(const jp_sim_pop_t *pop);
+const jp_sim_sub_t *jp_sim_pop_sub(const jp_sim_pop_t *pop, uint32_t id);
 
 /* Uniform active / cancelled subscriber; -1 if there is none. */
 long jp_sim_pop_random_active(const jp_sim_pop_t *pop, jp_rng_t *rng);
@@ -138,6 +105,8 @@ void jp_sim_pop_reset_extra(jp_sim_pop_t *pop);
 
 /* Tickets held in a postcode (subscriptions + extra). */
 int64_t jp_sim_pop_postcode_tickets(const jp_sim_pop_t *pop, uint32_t postcode);
+/* Postcodes holding at least one ticket (participating). */
+size_t jp_sim_pop_n_participating(const jp_sim_pop_t *pop);
 /* A postcode uniform among participating ones; -1 if none participates. */
 long jp_sim_pop_draw_postcode(const jp_sim_pop_t *pop, jp_rng_t *rng);
 /* Sum of tickets over all postcodes. */

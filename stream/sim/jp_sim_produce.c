@@ -21,6 +21,7 @@
  * and is drained without blocking whenever the generator asks for a prize.
  */
 #include "sim/jp_sim_produce.h"
+#include "model/base/jp_err.h"
 
 #include <librdkafka/rdkafka.h>
 #include <stdint.h>
@@ -193,7 +194,7 @@ static int conf_set(rd_kafka_conf_t *conf, const char *k, const char *v, char *e
 {
     char err[256];
     if (rd_kafka_conf_set(conf, k, v, err, sizeof(err)) != RD_KAFKA_CONF_OK) {
-        snprintf(errstr, errstr_size, "kafka property %s: %s", k, err);
+        jp_err_set(errstr, errstr_size, "kafka property %s: %s", k, err);
         return -1;
     }
     return 0;
@@ -205,7 +206,7 @@ jp_sim_producer_t *jp_sim_producer_new(const char *brokers, const jp_conf_props_
 {
     jp_sim_producer_t *p = calloc(1, sizeof(*p));
     if (!p) {
-        snprintf(errstr, errstr_size, "out of memory");
+        jp_err_set(errstr, errstr_size, "out of memory");
         return NULL;
     }
     p->truth = truth;
@@ -242,7 +243,7 @@ jp_sim_producer_t *jp_sim_producer_new(const char *brokers, const jp_conf_props_
     char err[512];
     p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
     if (!p->rk) {
-        snprintf(errstr, errstr_size, "cannot create the producer: %s", err);
+        jp_err_set(errstr, errstr_size, "cannot create the producer: %s", err);
         rd_kafka_conf_destroy(conf);
         free(p);
         return NULL;
@@ -349,13 +350,13 @@ int jp_sim_producer_flush(jp_sim_producer_t *p, int timeout_ms, char *errstr, si
 {
     rd_kafka_resp_err_t e = rd_kafka_flush(p->rk, timeout_ms);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        snprintf(errstr, errstr_size, "flush: %s (%d records undelivered)", rd_kafka_err2str(e),
-                 rd_kafka_outq_len(p->rk));
+        jp_err_set(errstr, errstr_size, "flush: %s (%d records undelivered)", rd_kafka_err2str(e),
+                   rd_kafka_outq_len(p->rk));
         return -1;
     }
     if (p->failures) {
-        snprintf(errstr, errstr_size, "%llu records failed; first: %s",
-                 (unsigned long long)p->failures, p->first_error);
+        jp_err_set(errstr, errstr_size, "%llu records failed; first: %s",
+                   (unsigned long long)p->failures, p->first_error);
         return -1;
     }
     return 0;
@@ -381,7 +382,7 @@ int jp_sim_producer_follow(jp_sim_producer_t *p, const char *topic, jp_serde_t *
     p->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
     if (!p->consumer) {
         rd_kafka_conf_destroy(conf);
-        snprintf(errstr, errstr_size, "cannot create the consumer: %s", err);
+        jp_err_set(errstr, errstr_size, "cannot create the consumer: %s", err);
         return -1;
     }
     const rd_kafka_metadata_t *md = NULL;
@@ -389,12 +390,12 @@ int jp_sim_producer_follow(jp_sim_producer_t *p, const char *topic, jp_serde_t *
     rd_kafka_resp_err_t e = rd_kafka_metadata(p->consumer, 0, t, &md, 5000);
     rd_kafka_topic_destroy(t);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        snprintf(errstr, errstr_size, "topic %s: %s", topic, rd_kafka_err2str(e));
+        jp_err_set(errstr, errstr_size, "topic %s: %s", topic, rd_kafka_err2str(e));
         return -1;
     }
     if (md->topic_cnt != 1 || md->topics[0].err) {
-        snprintf(errstr, errstr_size, "topic %s: %s", topic,
-                 md->topic_cnt == 1 ? rd_kafka_err2str(md->topics[0].err) : "not found");
+        jp_err_set(errstr, errstr_size, "topic %s: %s", topic,
+                   md->topic_cnt == 1 ? rd_kafka_err2str(md->topics[0].err) : "not found");
         rd_kafka_metadata_destroy(md);
         return -1;
     }
@@ -406,7 +407,7 @@ int jp_sim_producer_follow(jp_sim_producer_t *p, const char *topic, jp_serde_t *
     e = rd_kafka_assign(p->consumer, l);
     rd_kafka_topic_partition_list_destroy(l);
     if (e) {
-        snprintf(errstr, errstr_size, "assign %s: %s", topic, rd_kafka_err2str(e));
+        jp_err_set(errstr, errstr_size, "assign %s: %s", topic, rd_kafka_err2str(e));
         return -1;
     }
     p->serde = serde;

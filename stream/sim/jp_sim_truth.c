@@ -5,6 +5,7 @@
  * later, from librdkafka's poll) can fill in partition and offset.
  */
 #include "sim/jp_sim_truth.h"
+#include "model/base/jp_err.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -234,7 +235,7 @@ json_t *jp_sim_truth_json(jp_sim_truth_t *t)
 int jp_sim_truth_write(jp_sim_truth_t *t, const char *path, char *errstr, size_t errstr_size)
 {
     if (json_dump_file(t->root, path, JSON_INDENT(1) | JSON_PRESERVE_ORDER) != 0) {
-        snprintf(errstr, errstr_size, "cannot write the truth file %s", path);
+        jp_err_set(errstr, errstr_size, "cannot write the truth file %s", path);
         return -1;
     }
     return 0;

@@ -8,6 +8,7 @@
  * and the processor always agree on topics, lateness and country rules).
  */
 #include "sim/jp_sim_world.h"
+#include "model/base/jp_err.h"
 
 #include <libgen.h>
 #include <math.h>
@@ -45,7 +46,7 @@ static int check_date(const char *key, const char *v, char *err, size_t n)
     char extra;
     if (strlen(v) != 10 || sscanf(v, "%4d-%2d-%2d%c", &y, &m, &d, &extra) != 3 || y < 1970 ||
         m < 1 || m > 12 || d < 1 || d > 31) {
-        snprintf(err, n, "'%s' is not a date YYYY-MM-DD", v);
+        jp_err_set(err, n, "'%s' is not a date YYYY-MM-DD", v);
         return -1;
     }
     return 0;

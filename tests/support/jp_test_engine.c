@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "jp_test_engine.h"
+#include "jp_test_topic.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@
 #include "config/jp_conf.h"
 #include "base/jp_log.h"
 #include "config/jp_topics.h"
+#include "model/base/jp_endian.h"
 #include "registry/jp_registry_client.h"
 #include "registry/jp_registry_serde.h"
 #include "serde/jp_serde.h"
@@ -67,6 +69,17 @@ void jp_test_stack_stop(jp_test_stack_t *s)
     memset(s, 0, sizeof(*s));
 }
 
+void jp_test_world_load(const char *path, jp_sim_world_t *w)
+{
+    jp_conf_t c;
+    jp_conf_init(&c, NULL);
+    int rc = jp_sim_world_load(&c, path, w);
+    for (size_t i = 0; i < c.n_errors; i++)
+        fprintf(stderr, "%s\n", c.errors[i]);
+    jp_conf_destroy(&c);
+    assert_int_equal(rc, 0);
+}
+
 void jp_test_stack_simulate(jp_test_stack_t *s, const char *world, int weeks)
 {
     jp_test_stack_simulate_with(s, world, weeks, NULL);
@@ -76,14 +89,8 @@ void jp_test_stack_simulate_with(jp_test_stack_t *s, const char *world, int week
                                  const jp_conf_props_t *producer_props)
 {
     char err[1024];
-    jp_conf_t c;
-    jp_conf_init(&c, NULL);
     jp_sim_world_t w;
-    int rc = jp_sim_world_load(&c, world, &w);
-    for (size_t i = 0; i < c.n_errors; i++)
-        fprintf(stderr, "%s\n", c.errors[i]);
-    jp_conf_destroy(&c);
-    assert_int_equal(rc, 0);
+    jp_test_world_load(world, &w);
     jp_registry_client_t *reg =
         jp_registry_client_new(jp_devstack_registry_url(s->stack), err, sizeof(err));
     assert_non_null(reg);
@@ -194,6 +201,11 @@ void jp_test_engine_totals(jp_test_engine_t *t, jp_engine_totals_t *out)
     jp_engine_totals(t->e, out);
 }
 
+jp_engine_t *jp_test_engine_handle(jp_test_engine_t *t)
+{
+    return t->e;
+}
+
 int jp_test_engine_wait(jp_test_engine_t *t, int want_tasks, int64_t want_consumed, int timeout_ms)
 {
     for (int waited = 0; waited <= timeout_ms; waited += 50) {
@@ -257,8 +269,7 @@ static void recset_add(jp_test_recset_t *r, const void *key, size_t klen, const 
     size_t len = 4 + klen + vlen;
     char *item = malloc(len);
     assert_non_null(item);
-    item[0] = (char)(klen >> 24), item[1] = (char)(klen >> 16), item[2] = (char)(klen >> 8);
-    item[3] = (char)klen;
+    jp_be32_put(item, (uint32_t)klen);
     if (klen)
         memcpy(item + 4, key, klen);
     if (vlen)
@@ -292,96 +303,15 @@ static void recset_add(jp_test_recset_t *r, const void *key, size_t klen, const 
     r->n++;
 }
 
-void jp_test_read_topics(const char *bootstraps, const char *const *topics, size_t n,
-                         void (*fn)(void *ctx, const rd_kafka_message_t *m), void *ctx)
+static void recset_record(void *ctx, const rd_kafka_message_t *m)
 {
-    char err[256];
-    rd_kafka_conf_t *c = rd_kafka_conf_new();
-    rd_kafka_conf_set(c, "bootstrap.servers", bootstraps, err, sizeof(err));
-    rd_kafka_conf_set(c, "group.id", "jp-test-reader", err, sizeof(err)); /* never joins */
-    rd_kafka_conf_set(c, "enable.partition.eof", "true", err, sizeof(err));
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof(err));
-    assert_non_null(rk);
-    for (size_t t = 0; t < n; t++) {
-        const struct rd_kafka_metadata *md;
-        rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topics[t], NULL);
-        assert_int_equal(rd_kafka_metadata(rk, 0, rkt, &md, 10000), 0);
-        int parts = md->topics[0].partition_cnt;
-        rd_kafka_metadata_destroy(md);
-        rd_kafka_topic_destroy(rkt);
-        for (int p = 0; p < parts; p++) {
-            rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-            rd_kafka_topic_partition_list_add(l, topics[t], p)->offset = RD_KAFKA_OFFSET_BEGINNING;
-            rd_kafka_assign(rk, l);
-            rd_kafka_topic_partition_list_destroy(l);
-            for (int idle = 0;;) {
-                rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 1000);
-                if (!m) {
-                    assert_true(++idle < 60);
-                    continue;
-                }
-                int eof = m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF;
-                if (!m->err)
-                    fn(ctx, m);
-                rd_kafka_message_destroy(m);
-                if (eof)
-                    break;
-            }
-        }
-    }
-    rd_kafka_assign(rk, NULL);
-    rd_kafka_consumer_close(rk);
-    rd_kafka_destroy(rk);
+    recset_add(ctx, m->key, m->key_len, m->payload, m->len);
 }
 
 void jp_test_read_distinct(jp_test_stack_t *s, const char *topic, jp_test_recset_t *out)
 {
-    char err[256];
     memset(out, 0, sizeof(*out));
-    rd_kafka_conf_t *c = rd_kafka_conf_new();
-    rd_kafka_conf_set(c, "bootstrap.servers", jp_devstack_bootstraps(s->stack), err, sizeof(err));
-    rd_kafka_conf_set(c, "group.id", "jp-test-reader", err, sizeof(err)); /* never joins */
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof(err));
-    assert_non_null(rk);
-    const struct rd_kafka_metadata *md;
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-    assert_int_equal(rd_kafka_metadata(rk, 0, rkt, &md, 10000), 0);
-    int parts = md->topics[0].partition_cnt;
-    rd_kafka_metadata_destroy(md);
-    rd_kafka_topic_destroy(rkt);
-    assert_true(parts > 0);
-    int64_t *end = calloc((size_t)parts, sizeof(*end)), *next = calloc((size_t)parts, sizeof(*end));
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(parts);
-    int open = 0;
-    for (int p = 0; p < parts; p++) {
-        int64_t lo;
-        assert_int_equal(rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &end[p], 10000), 0);
-        next[p] = lo;
-        if (lo < end[p]) {
-            rd_kafka_topic_partition_list_add(l, topic, p)->offset = lo;
-            open++;
-        }
-    }
-    rd_kafka_assign(rk, l);
-    rd_kafka_topic_partition_list_destroy(l);
-    for (int idle = 0; open > 0;) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 1000);
-        if (!m) {
-            assert_true(++idle < 60);
-            continue;
-        }
-        if (!m->err && m->offset >= next[m->partition]) {
-            recset_add(out, m->key, m->key_len, m->payload, m->len);
-            next[m->partition] = m->offset + 1;
-            if (next[m->partition] == end[m->partition])
-                open--;
-        }
-        rd_kafka_message_destroy(m);
-    }
-    free(end);
-    free(next);
-    rd_kafka_consumer_close(rk);
-    rd_kafka_destroy(rk);
+    jp_test_read_topic(jp_devstack_bootstraps(s->stack), topic, recset_record, out);
 }
 
 int jp_test_recset_equal(const jp_test_recset_t *a, const jp_test_recset_t *b)

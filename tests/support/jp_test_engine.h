@@ -17,6 +17,7 @@
 
 #include "dev/jp_devstack.h"
 #include "engine/jp_engine.h"
+#include "sim/jp_sim_world.h"
 
 typedef struct jp_test_stack_s {
     char *dir; /* temporary, removed by jp_test_stack_stop */
@@ -27,6 +28,10 @@ typedef struct jp_test_stack_s {
 /* Starts the stack (n_brokers mock brokers, the configured topics). */
 void jp_test_stack_start(jp_test_stack_t *s, const char *tag, int n_brokers);
 void jp_test_stack_stop(jp_test_stack_t *s);
+
+/* Loads a world file (path as given) into *w, printing every problem and
+ * failing the test on any. Release with jp_sim_world_release. */
+void jp_test_world_load(const char *path, jp_sim_world_t *w);
 
 /* Produces `weeks` of a world file (relative to the repository root) into
  * the stack's input topics through jp_sim_producer, schemas registered in
@@ -54,6 +59,8 @@ jp_test_engine_t *jp_test_engine_start(const jp_config_t *cfg, const char *state
 jp_test_engine_t *jp_test_engine_start_with(const jp_config_t *cfg, const char *state_dir,
                                             const jp_proc_t *const *procs, size_t n_procs);
 void jp_test_engine_totals(jp_test_engine_t *t, jp_engine_totals_t *out);
+/* The engine itself, e.g. to reload its countries while it runs. */
+jp_engine_t *jp_test_engine_handle(jp_test_engine_t *t);
 /* Waits (up to timeout_ms) until the engine's committed totals satisfy:
  * tasks == want_tasks (-1: any) and consumed == want_consumed (-1: any)
  * and lag == 0 and received == repartitioned when want_consumed >= 0. 0,
@@ -73,11 +80,6 @@ typedef struct jp_test_recset_s {
     size_t n, cap;
     size_t read; /* records read, duplicates included */
 } jp_test_recset_t;
-
-/* Calls fn for every record of the topics (every partition from the
- * beginning to its end), one topic partition after another. */
-void jp_test_read_topics(const char *bootstraps, const char *const *topics, size_t n,
-                         void (*fn)(void *ctx, const rd_kafka_message_t *m), void *ctx);
 
 /* Reads a whole topic (every partition, to its end) into a set. */
 void jp_test_read_distinct(jp_test_stack_t *s, const char *topic, jp_test_recset_t *out);

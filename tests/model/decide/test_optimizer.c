@@ -16,6 +16,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "jp_test_num.h"
+
 #include "model/decide/jp_optimizer.h"
 #include "model/base/jp_rng.h"
 
@@ -60,13 +62,6 @@ static int64_t utc_ms(int y, unsigned m, unsigned d, int hour)
 static double phi(double z)
 {
     return 0.5 * erfc(-z * M_SQRT1_2);
-}
-
-static void assert_rel(double got, double want, double tol)
-{
-    double err = fabs(got - want) / fmax(fabs(want), 1e-300);
-    if (!(err <= tol))
-        fail_msg("got %.17g want %.17g (rel err %.3g > %.3g)", got, want, err, tol);
 }
 
 static void solve_ok(const jp_opt_problem_t *p, jp_opt_result_t *r)
@@ -151,15 +146,15 @@ static void test_analytic_shared_power_law(void **state)
     jp_opt_result_t r;
     solve_ok(&p, &r);
     assert_int_equal(r.status, JP_OPT_OPTIMAL);
-    assert_rel(r.prize_refined, jstar, 1e-6);
+    jp_assert_near(r.prize_refined, jstar, 1e-6, 0, NULL);
     assert_true(r.prize == nearest_grid(&p, jstar));
     assert_true(r.prize == r.unconstrained_prize);
     double j = (double)r.prize, mu = 50.0 * sqrt(j);
-    assert_rel(r.expected_tickets, mu, 1e-12);
-    assert_rel(r.expected_net_revenue, 0.9 * 200.0 * mu - j, 1e-12);
-    assert_rel(r.tickets_p05, mu - 1.6448536269514722 * 0.2 * mu, 1e-12);
-    assert_rel(r.tickets_p95, mu + 1.6448536269514722 * 0.2 * mu, 1e-12);
-    assert_rel(r.revenue_p95, 200.0 * r.tickets_p95, 1e-12);
+    jp_assert_near(r.expected_tickets, mu, 1e-12, 0, NULL);
+    jp_assert_near(r.expected_net_revenue, 0.9 * 200.0 * mu - j, 1e-12, 0, NULL);
+    jp_assert_near(r.tickets_p05, mu - 1.6448536269514722 * 0.2 * mu, 1e-12, 0, NULL);
+    jp_assert_near(r.tickets_p95, mu + 1.6448536269514722 * 0.2 * mu, 1e-12, 0, NULL);
+    jp_assert_near(r.revenue_p95, 200.0 * r.tickets_p95, 1e-12, 0, NULL);
     assert_true(r.objective_refined >= r.objective);
     assert_int_equal(r.binding_mask, 0);
     assert_int_equal(r.grid_points, (40000000 - 1000000) / 3700 + 1);
@@ -183,21 +178,21 @@ static void test_analytic_per_ticket(void **state)
     double jstar = pow(4500.0 / 2.3, 2.0);
     jp_opt_result_t r;
     solve_ok(&p, &r);
-    assert_rel(r.prize_refined, jstar, 1e-6);
+    jp_assert_near(r.prize_refined, jstar, 1e-6, 0, NULL);
     assert_true(r.prize == nearest_grid(&p, jstar));
-    assert_rel(r.expected_headline_payout, 2.3 * (double)r.prize, 1e-12);
+    jp_assert_near(r.expected_headline_payout, 2.3 * (double)r.prize, 1e-12, 0, NULL);
     /* lower 0.99 quantile of T is 6 */
-    assert_rel(r.headline_payout_quantile, 6.0 * (double)r.prize, 1e-15);
+    jp_assert_near(r.headline_payout_quantile, 6.0 * (double)r.prize, 1e-15, 0, NULL);
 
     /* tickets in the postcode scale with sales: payout = J * (N(J)/B) * E[T],
      * net = 9000*sqrt(J) - (50*2.3/B)*J^1.5  =>  J* = 4500 / (1.5*50*2.3/B) */
     p.baseline_tickets = 100000.0;
     jstar = 4500.0 / (1.5 * 50.0 * 2.3 / 100000.0);
     solve_ok(&p, &r);
-    assert_rel(r.prize_refined, jstar, 1e-6);
+    jp_assert_near(r.prize_refined, jstar, 1e-6, 0, NULL);
     assert_true(r.prize == nearest_grid(&p, jstar));
     double j = (double)r.prize;
-    assert_rel(r.expected_headline_payout, j * 50.0 * sqrt(j) / 100000.0 * 2.3, 1e-12);
+    jp_assert_near(r.expected_headline_payout, j * 50.0 * sqrt(j) / 100000.0 * 2.3, 1e-12, 0, NULL);
 }
 
 static void test_objective_after_good_causes(void **state)
@@ -212,10 +207,10 @@ static void test_objective_after_good_causes(void **state)
     jp_opt_result_t r;
     solve_ok(&p, &r);
     assert_true(r.prize == 9000000);
-    assert_rel(r.prize_refined, 9e6, 1e-6);
+    jp_assert_near(r.prize_refined, 9e6, 1e-6, 0, NULL);
     assert_int_equal(r.binding_mask, 0); /* share 0.6 >= 0.3: not a constraint effect */
-    assert_rel(r.objective, 6000.0 * 3000.0 - 9e6, 1e-12);
-    assert_rel(r.expected_net_revenue, 9000.0 * 3000.0 - 9e6, 1e-12);
+    jp_assert_near(r.objective, 6000.0 * 3000.0 - 9e6, 1e-12, 0, NULL);
+    jp_assert_near(r.expected_net_revenue, 9000.0 * 3000.0 - 9e6, 1e-12, 0, NULL);
     /* the flag needs the rule: without it the objective is the net revenue */
     p.rules.good_causes.on = 0;
     solve_ok(&p, &r);
@@ -315,7 +310,7 @@ static void test_each_rule_binding(void **state)
                       r.prize_refined, names);
         assert_int_equal(r.status, JP_OPT_OPTIMAL);
         assert_true(r.prize == want);
-        assert_rel(r.prize_refined, (double)want, 1e-6);
+        jp_assert_near(r.prize_refined, (double)want, 1e-6, 0, NULL);
         assert_int_equal(r.binding_mask, 1u << c);
         assert_string_equal(names, jp_opt_constraint_name((jp_opt_constraint_id_t)c));
         const jp_opt_constraint_t *ct = &r.constraints[c];
@@ -347,7 +342,7 @@ static void test_gb_single_prize_semantics(void **state)
     p.rules.single_prize.abs = 12000000;
     solve_ok(&p, &r);
     assert_true(r.prize == 12000000);
-    assert_rel(r.constraints[JP_OPT_C_SINGLE_PRIZE].limit, 12000000.0, 1e-15);
+    jp_assert_near(r.constraints[JP_OPT_C_SINGLE_PRIZE].limit, 12000000.0, 1e-15, 0, NULL);
     /* min(abs, rel*proceeds) takes the smaller one */
     p.rules.single_prize.mode = JP_OPT_CAP_MIN_ABS_REL;
     solve_ok(&p, &r);
@@ -374,7 +369,7 @@ static void test_max_change(void **state)
     solve_ok(&p, &r);
     assert_true(r.prize == 24000000);
     assert_true(r.binding_mask == 1u << JP_OPT_C_CHANGE_REL);
-    assert_rel(r.constraints[JP_OPT_C_CHANGE_REL].value, 0.2, 1e-12);
+    jp_assert_near(r.constraints[JP_OPT_C_CHANGE_REL].value, 0.2, 1e-12, 0, NULL);
     /* both limits: previous 10M, +8M abs (18M) and +50% rel (15M): rel binds;
      * abs is violated by the unconstrained optimum yet is not binding,
      * since relaxing it alone gains nothing. */
@@ -387,12 +382,12 @@ static void test_max_change(void **state)
     assert_true(r.binding_mask == 1u << JP_OPT_C_CHANGE_REL);
     assert_true(r.constraints[JP_OPT_C_CHANGE_ABS].violated_unconstrained);
     assert_false(r.constraints[JP_OPT_C_CHANGE_ABS].binding);
-    assert_rel(r.constraints[JP_OPT_C_CHANGE_ABS].slack, 3000000.0, 1e-15);
+    jp_assert_near(r.constraints[JP_OPT_C_CHANGE_ABS].slack, 3000000.0, 1e-15, 0, NULL);
     /* zero change allowed pins the prize */
     p.rules.max_change.abs = 0;
     solve_ok(&p, &r);
     assert_true(r.prize == 10000000);
-    assert_rel(r.prize_refined, 10000000.0, 1e-9);
+    jp_assert_near(r.prize_refined, 10000000.0, 1e-9, 0, NULL);
 }
 
 /* ------------------------------------------------------------- infeasible */
@@ -484,8 +479,9 @@ static void test_ledger_windows(void **state)
      * s = (4000 + sqrt(4000^2 + 12M))/2 = 4645.75..., beyond J* = 4500^2 */
     assert_true(r.prize == 20250000);
     assert_int_equal(r.binding_mask, 0);
-    assert_rel(r.payout_ratio_after,
-               (1000000.0 + r.expected_total_payout) / (10000000.0 + r.expected_revenue), 1e-14);
+    jp_assert_near(r.payout_ratio_after,
+                   (1000000.0 + r.expected_total_payout) / (10000000.0 + r.expected_revenue), 1e-14,
+                   0, NULL);
 
     p.rules.payout_ratio.window = JP_OPT_WINDOW_CALENDAR_YEAR;
     solve_ok(&p, &r);
@@ -494,8 +490,9 @@ static void test_ledger_windows(void **state)
     double c0 = 43000001.0 - 0.4 * 887000000.0;
     double s = (4000.0 + sqrt(4000.0 * 4000.0 - 4.0 * c0)) / 2.0;
     assert_true(s * s > 20250000.0); /* not binding with the exactly-52w entry */
-    assert_rel(r.payout_ratio_after,
-               (43000001.0 + r.expected_total_payout) / (887000000.0 + r.expected_revenue), 1e-14);
+    jp_assert_near(r.payout_ratio_after,
+                   (43000001.0 + r.expected_total_payout) / (887000000.0 + r.expected_revenue),
+                   1e-14, 0, NULL);
 
     /* drop the 52-week entry: the 1 Jan draw alone now makes the rule bind */
     led[2].proceeds = 0;
@@ -503,7 +500,7 @@ static void test_ledger_windows(void **state)
     solve_ok(&p, &r);
     c0 = 43000000.0 - 0.4 * 110000000.0; /* -1M */
     s = (4000.0 + sqrt(4000.0 * 4000.0 - 4.0 * c0)) / 2.0;
-    assert_rel(r.prize_refined, s * s, 1e-6);
+    jp_assert_near(r.prize_refined, s * s, 1e-6, 0, NULL);
     assert_true(r.prize <= (int64_t)(s * s) && r.prize + p.prize_step > (int64_t)(s * s));
     assert_int_equal(r.binding_mask, 1u << JP_OPT_C_PAYOUT_RATIO_MAX);
 
@@ -512,12 +509,14 @@ static void test_ledger_windows(void **state)
     led[2] = (jp_opt_ledger_entry_t){p.decision_time_ms - 52 * WEEK_MS, 1000, 0};
     solve_ok(&p, &r);
     double without = r.payout_ratio_after;
-    assert_rel(without, (1000000.0 + r.expected_total_payout) / (10000000.0 + r.expected_revenue),
-               1e-14);
+    jp_assert_near(without,
+                   (1000000.0 + r.expected_total_payout) / (10000000.0 + r.expected_revenue), 1e-14,
+                   0, NULL);
     led[2].draw_time_ms += 1;
     solve_ok(&p, &r);
-    assert_rel(r.payout_ratio_after,
-               (1000000.0 + r.expected_total_payout) / (10001000.0 + r.expected_revenue), 1e-14);
+    jp_assert_near(r.payout_ratio_after,
+                   (1000000.0 + r.expected_total_payout) / (10001000.0 + r.expected_revenue), 1e-14,
+                   0, NULL);
 }
 
 /* ----------------------------------------------------- heavy-tailed payouts */
@@ -564,7 +563,7 @@ static void test_cash_safety_heavy_tail(void **state)
     per_ticket_problem(&p);
     jp_opt_result_t free_r, r;
     solve_ok(&p, &free_r);
-    assert_rel(free_r.prize_refined, pow(4500.0 / mean, 2.0), 1e-6);
+    jp_assert_near(free_r.prize_refined, pow(4500.0 / mean, 2.0), 1e-6, 0, NULL);
     assert_true(free_r.prize > 1500000);
 
     /* cash for 1.5M per ticket at the 99% quantile, plus the margin */
@@ -575,8 +574,8 @@ static void test_cash_safety_heavy_tail(void **state)
     solve_ok(&p, &r);
     assert_true(r.prize == 1500000);
     assert_int_equal(r.binding_mask, 1u << JP_OPT_C_CASH_SAFETY);
-    assert_rel(r.headline_payout_quantile, 1500000.0 * q99, 1e-15);
-    assert_rel(r.expected_headline_payout, 1500000.0 * mean, 1e-12);
+    jp_assert_near(r.headline_payout_quantile, 1500000.0 * q99, 1e-15, 0, NULL);
+    jp_assert_near(r.expected_headline_payout, 1500000.0 * mean, 1e-12, 0, NULL);
     assert_true(r.constraints[JP_OPT_C_CASH_SAFETY].slack == 0.0);
 
     /* input order does not matter: byte-identical result */
@@ -612,7 +611,7 @@ static void test_loss_chance_per_ticket(void **state)
     solve_ok(&p, &free_r);
     double p_free = loss_by_hand((double)free_r.prize, 1.0, g_heavy, HEAVY_N, 2000000.0);
     assert_true(p_free > 0.01 && p_free < 0.5);
-    assert_rel(free_r.loss_probability, p_free, 1e-9);
+    jp_assert_near(free_r.loss_probability, p_free, 1e-9, 0, NULL);
 
     p.rules.loss_chance.on = 1;
     p.rules.loss_chance.epsilon = 0.5 * p_free;
@@ -621,7 +620,7 @@ static void test_loss_chance_per_ticket(void **state)
     assert_int_equal(r.binding_mask, 1u << JP_OPT_C_LOSS_CHANCE);
     double eps = p.rules.loss_chance.epsilon;
     double here = loss_by_hand((double)r.prize, 1.0, g_heavy, HEAVY_N, 2000000.0);
-    assert_rel(r.loss_probability, here, 1e-9);
+    jp_assert_near(r.loss_probability, here, 1e-9, 0, NULL);
     assert_true(here <= eps);
     /* the neighbour towards the unconstrained optimum breaks the rule */
     double next = (double)(r.prize + (r.prize < free_r.prize ? p.prize_step : -p.prize_step));
@@ -641,7 +640,7 @@ static void test_loss_chance_per_ticket(void **state)
     double s = (9000.0 + sqrt(9000.0 * 9000.0 - 48000000.0)) / 12.0;
     assert_true(r.loss_probability == 0.0);
     assert_true((double)r.prize <= s * s && (double)(r.prize + p.prize_step) > s * s);
-    assert_rel(r.prize_refined, s * s, 1e-6);
+    jp_assert_near(r.prize_refined, s * s, 1e-6, 0, NULL);
     assert_int_equal(r.binding_mask, 1u << JP_OPT_C_LOSS_CHANCE);
 }
 
@@ -668,7 +667,8 @@ static void test_alternatives(void **state)
         for (size_t k = 0; k < i; k++)
             assert_true(seen[k] != seen[i]);
         double j = (double)seen[i];
-        assert_rel(r.alternatives[i].expected_net_revenue, 9000.0 * sqrt(j) - j, 1e-12);
+        jp_assert_near(r.alternatives[i].expected_net_revenue, 9000.0 * sqrt(j) - j, 1e-12, 0,
+                       NULL);
     }
     /* spaced alternatives */
     p.alternative_min_gap = 1000000;

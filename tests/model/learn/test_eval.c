@@ -13,7 +13,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "jp_test_num.h"
+
 #include "model/learn/jp_eval.h"
+#include "model/learn/jp_ridge.h"
 #include "model/base/jp_rng.h"
 
 #include <math.h>
@@ -23,25 +26,16 @@
 
 #include "../../fixtures/model/eval_fixtures.h"
 
-static void assert_rel(double got, double want, double tol, const char *what)
-{
-    double den = fabs(want) > 0 ? fabs(want) : 1.0;
-    if (!(fabs(got - want) <= tol * den)) {
-        print_error("%s: got %.17g want %.17g\n", what, got, want);
-        fail();
-    }
-}
-
 static void check_reg(const jp_eval_reg_result_t *r, const double *want, uint64_t n)
 {
     assert_int_equal(r->n, n);
-    assert_rel(r->mae, want[0], 1e-12, "mae");
-    assert_rel(r->rmse, want[1], 1e-12, "rmse");
-    assert_rel(r->mape, want[2], 1e-12, "mape");
+    jp_assert_near(r->mae, want[0], 1e-12, 0, "mae");
+    jp_assert_near(r->rmse, want[1], 1e-12, 0, "rmse");
+    jp_assert_near(r->mape, want[2], 1e-12, 0, "mape");
     assert_int_equal(r->mape_skipped, (uint64_t)want[3]);
     assert_int_equal(r->mape_n + r->mape_skipped, n);
-    assert_rel(r->smape, want[4], 1e-12, "smape");
-    assert_rel(r->r2, want[5], 1e-12, "r2");
+    jp_assert_near(r->smape, want[4], 1e-12, 0, "smape");
+    jp_assert_near(r->r2, want[5], 1e-12, 0, "r2");
 }
 
 static void test_regression_fixture(void **state)
@@ -67,13 +61,13 @@ static void test_regression_fixture(void **state)
     jp_eval_reg_add(e, 2, 2);
     jp_eval_reg_add(e, 0, 0);
     jp_eval_reg_cumulative(e, &r);
-    assert_rel(r.mae, 1.0 / 3.0, 1e-15, "mae");
-    assert_rel(r.rmse, sqrt(1.0 / 3.0), 1e-15, "rmse");
-    assert_rel(r.mape, 0.5, 1e-15, "mape");
+    jp_assert_near(r.mae, 1.0 / 3.0, 1e-15, 0, "mae");
+    jp_assert_near(r.rmse, sqrt(1.0 / 3.0), 1e-15, 0, "rmse");
+    jp_assert_near(r.mape, 0.5, 1e-15, 0, "mape");
     assert_int_equal(r.mape_n, 2);
     assert_int_equal(r.mape_skipped, 1);
-    assert_rel(r.smape, 2.0 / 9.0, 1e-15, "smape");
-    assert_rel(r.r2, 0.5, 1e-15, "r2");
+    jp_assert_near(r.smape, 2.0 / 9.0, 1e-15, 0, "smape");
+    jp_assert_near(r.r2, 0.5, 1e-15, 0, "r2");
     jp_eval_reg_rolling(e, &r); /* no window */
     assert_int_equal(r.n, 0);
     assert_true(isnan(r.mae) && isnan(r.r2));
@@ -87,13 +81,13 @@ static void check_cls(const jp_eval_cls_result_t *r, const long *cm, const doubl
     assert_int_equal(r->fp, cm[1]);
     assert_int_equal(r->tn, cm[2]);
     assert_int_equal(r->fn, cm[3]);
-    assert_rel(r->accuracy, m[0], 1e-12, "accuracy");
-    assert_rel(r->precision, m[1], 1e-12, "precision");
-    assert_rel(r->recall, m[2], 1e-12, "recall");
-    assert_rel(r->f1, m[3], 1e-12, "f1");
-    assert_rel(r->auc, m[4], auc_tol, "auc");
-    assert_rel(r->log_loss, m[5], 1e-12, "log-loss");
-    assert_rel(r->brier, m[6], 1e-12, "brier");
+    jp_assert_near(r->accuracy, m[0], 1e-12, 0, "accuracy");
+    jp_assert_near(r->precision, m[1], 1e-12, 0, "precision");
+    jp_assert_near(r->recall, m[2], 1e-12, 0, "recall");
+    jp_assert_near(r->f1, m[3], 1e-12, 0, "f1");
+    jp_assert_near(r->auc, m[4], auc_tol, 0, "auc");
+    jp_assert_near(r->log_loss, m[5], 1e-12, 0, "log-loss");
+    jp_assert_near(r->brier, m[6], 1e-12, 0, "brier");
 }
 
 static void check_calib(const jp_eval_cls_t *e, int rolling, const long *cnt, const double *mp,
@@ -104,8 +98,8 @@ static void check_calib(const jp_eval_cls_t *e, int rolling, const long *cnt, co
     assert_int_equal(jp_eval_cls_calibration(e, rolling, 10, c, p, o), 0);
     for (int b = 0; b < 10; b++) {
         assert_int_equal(c[b], cnt[b]);
-        assert_rel(p[b], mp[b], 1e-12, "calib mean p");
-        assert_rel(o[b], oy[b], 1e-12, "calib observed");
+        jp_assert_near(p[b], mp[b], 1e-12, 0, "calib mean p");
+        jp_assert_near(o[b], oy[b], 1e-12, 0, "calib observed");
     }
 }
 
@@ -152,21 +146,21 @@ static void test_classification_edges(void **state)
         for (int i = 0; i < 4; i++)
             jp_eval_cls_add(e, ys[k][i], p[i]);
         jp_eval_cls_cumulative(e, &r);
-        assert_rel(r.auc, k == 0 ? 1.0 : 0.0, 1e-15, "auc");
+        jp_assert_near(r.auc, k == 0 ? 1.0 : 0.0, 1e-15, 0, "auc");
         jp_eval_cls_rolling(e, &r);
-        assert_rel(r.auc, k == 0 ? 1.0 : 0.0, 1e-15, "auc");
+        jp_assert_near(r.auc, k == 0 ? 1.0 : 0.0, 1e-15, 0, "auc");
         jp_eval_cls_free(e);
     }
     jp_eval_cls_t *e = jp_eval_cls_create(&cfg, err, sizeof(err));
     for (int i = 0; i < 6; i++)
         jp_eval_cls_add(e, i % 2, 0.3);
     jp_eval_cls_cumulative(e, &r);
-    assert_rel(r.auc, 0.5, 1e-15, "tied auc");
+    jp_assert_near(r.auc, 0.5, 1e-15, 0, "tied auc");
     /* nothing predicted positive: precision/recall/F1 are 0, not NaN */
     assert_true(r.precision == 0.0 && r.recall == 0.0 && r.f1 == 0.0);
-    assert_rel(r.accuracy, 0.5, 1e-15, "accuracy");
-    assert_rel(r.log_loss, -(log(0.3) + log(0.7)) / 2, 1e-15, "log-loss");
-    assert_rel(r.brier, (0.09 + 0.49) / 2, 1e-15, "brier");
+    jp_assert_near(r.accuracy, 0.5, 1e-15, 0, "accuracy");
+    jp_assert_near(r.log_loss, -(log(0.3) + log(0.7)) / 2, 1e-15, 0, "log-loss");
+    jp_assert_near(r.brier, (0.09 + 0.49) / 2, 1e-15, 0, "brier");
     jp_eval_cls_free(e);
     e = jp_eval_cls_create(&cfg, err, sizeof(err));
     jp_eval_cls_add(e, 1, 0.3);
@@ -176,8 +170,8 @@ static void test_classification_edges(void **state)
     assert_true(isfinite(r.log_loss));
     jp_eval_cls_add(e, 0, 1.0); /* confidently wrong: -log(1e-15) */
     jp_eval_cls_cumulative(e, &r);
-    assert_rel(r.log_loss, (-log(0.3) - log1p(-(1 - 1e-15)) - log1p(-1e-15)) / 3, 1e-12,
-               "clipped log-loss");
+    jp_assert_near(r.log_loss, (-log(0.3) - log1p(-(1 - 1e-15)) - log1p(-1e-15)) / 3, 1e-12, 0,
+                   "clipped log-loss");
     jp_eval_cls_free(e);
     jp_eval_cls_config_t bad = {10, 0.5, 0, 1024};
     assert_null(jp_eval_cls_create(&bad, err, sizeof(err)));
@@ -247,9 +241,9 @@ static void test_prequential_delayed(void **state)
     jp_eval_reg_result_t r;
     jp_eval_reg_cumulative(jp_preq_reg(pq), &r);
     assert_int_equal(r.n, 3);
-    assert_rel(r.mae, (4.0 + 2.0 + 3.0) / 3.0, 1e-15, "prequential mae");
+    jp_assert_near(r.mae, (4.0 + 2.0 + 3.0) / 3.0, 1e-15, 0, "prequential mae");
     jp_eval_reg_rolling(jp_preq_reg(pq), &r);
-    assert_rel(r.mae, (2.0 + 3.0) / 2.0, 1e-15, "rolling mae");
+    jp_assert_near(r.mae, (2.0 + 3.0) / 2.0, 1e-15, 0, "rolling mae");
 
     /* capacity 3: a fourth pending prediction evicts the oldest (id 10) */
     for (uint64_t id = 10; id < 14; id++) {
@@ -338,8 +332,118 @@ static void test_prequential_classification_and_table(void **state)
     jp_eval_cls_result_t r;
     jp_eval_cls_cumulative(jp_preq_cls(pq), &r);
     assert_int_equal(r.n, labelled + np);
-    assert_rel(r.log_loss, ll / (double)(labelled + np), 1e-9, "prequential log-loss");
+    jp_assert_near(r.log_loss, ll / (double)(labelled + np), 1e-9, 0, "prequential log-loss");
     jp_preq_free(pq);
+}
+
+/* Interval coverage and width (cumulative and rolling, samples without an
+ * interval not counted) and the expected calibration error, on values
+ * worked by hand. */
+static void test_intervals_and_ece(void **state)
+{
+    (void)state;
+    char err[128];
+    jp_eval_reg_t *e = jp_eval_reg_create(2, err, sizeof(err));
+    assert_non_null(e);
+    assert_int_equal(jp_eval_reg_add_interval(e, 1, 1, 0, 2), 0);  /* covered, width 2 */
+    assert_int_equal(jp_eval_reg_add_interval(e, 5, 3, 2, 4), 0);  /* missed, width 2 */
+    assert_int_equal(jp_eval_reg_add_interval(e, 3, 3, 3, 3), 0);  /* on the bound: covered */
+    assert_int_equal(jp_eval_reg_add(e, 2, 2), 0);                 /* no interval */
+    assert_int_equal(jp_eval_reg_add_interval(e, 1, 1, 2, 0), -1); /* lo > hi */
+    assert_int_equal(jp_eval_reg_add_interval(e, 1, 1, NAN, 0), -1);
+    jp_eval_reg_result_t r;
+    jp_eval_reg_cumulative(e, &r);
+    assert_int_equal(r.n, 4);
+    assert_int_equal(r.interval_n, 3);
+    jp_assert_near(r.coverage, 2.0 / 3.0, 1e-15, 0, "coverage");
+    jp_assert_near(r.mean_width, 4.0 / 3.0, 1e-15, 0, "mean width");
+    jp_assert_near(r.mae, 0.5, 1e-15, 0, "mae with intervals");
+    jp_eval_reg_rolling(e, &r); /* the last two: (3, [3, 3]) and (2, none) */
+    assert_int_equal(r.interval_n, 1);
+    assert_true(r.coverage == 1.0 && r.mean_width == 0.0);
+    jp_eval_reg_free(e);
+    e = jp_eval_reg_create(0, err, sizeof(err));
+    jp_eval_reg_add(e, 1, 1);
+    jp_eval_reg_cumulative(e, &r);
+    assert_true(r.interval_n == 0 && isnan(r.coverage) && isnan(r.mean_width));
+    jp_eval_reg_free(e);
+
+    jp_eval_cls_config_t cfg = {0, 0.5, 10, 1024};
+    jp_eval_cls_t *c = jp_eval_cls_create(&cfg, err, sizeof(err));
+    assert_non_null(c);
+    jp_eval_cls_add(c, 0, 0.05);
+    jp_eval_cls_add(c, 1, 0.05); /* bin 0: mean p 0.05, rate 0.5 */
+    jp_eval_cls_add(c, 1, 0.95); /* bin 9: mean p 0.95, rate 1 */
+    jp_eval_cls_result_t cr;
+    jp_eval_cls_cumulative(c, &cr);
+    jp_assert_near(cr.ece, (2 * 0.45 + 0.05) / 3, 1e-12, 0, "ece");
+    jp_eval_cls_free(c);
+}
+
+/* The learning loop end to end: a prequential regression evaluator over
+ * jp_ridge (evidence prior, a ring of 52 one-week blocks, refitted after
+ * every label) on a seeded weekly series; the parked 95% intervals cover
+ * 95% +- 3 of the 500 scored weeks, and MAPE is reported. */
+typedef struct {
+    jp_ridge_t *r;
+} weekly_model_t;
+
+static double ridge_mean(void *m, const double *x)
+{
+    double mean = NAN;
+    jp_ridge_predict(((weekly_model_t *)m)->r, x, &mean, NULL);
+    return mean;
+}
+
+static int ridge_interval(void *m, const double *x, double *lo, double *hi)
+{
+    return jp_ridge_predict_interval(((weekly_model_t *)m)->r, x, 0.95, NULL, lo, hi);
+}
+
+static void ridge_learn(void *m, const double *x, double y)
+{
+    jp_ridge_t *r = ((weekly_model_t *)m)->r;
+    jp_ridge_update(r, x, y, 1.0);
+    jp_ridge_fit(r, NULL, 0);
+    jp_ridge_advance(r);
+}
+
+static void test_prequential_ridge_coverage(void **state)
+{
+    (void)state;
+    char err[128];
+    weekly_model_t wm = {jp_ridge_create(3, 52, 1.0, err, sizeof(err))};
+    assert_non_null(wm.r);
+    jp_ridge_set_evidence(wm.r, 1);
+    jp_preq_model_t model = {ridge_mean, ridge_learn, &wm};
+    jp_preq_config_t cfg = {JP_PREQ_REGRESSION, 3, 4, 0, {52, 0.5, 10, 1024}};
+    jp_preq_t *pq = jp_preq_create(&cfg, &model, err, sizeof(err));
+    assert_non_null(pq);
+    jp_preq_set_interval(pq, ridge_interval);
+    jp_rng_t g;
+    jp_rng_seed(&g, 9090);
+    int scored = 0;
+    for (int t = 0; t < 552; t++) {
+        double w = 6.283185307179586 * t / 52.0;
+        double x[3] = {log(1e6) + (double)jp_rng_below(&g, 5) * 0.4, sin(w), cos(w)};
+        double y = 100.0 + 8.0 * x[0] + 3.0 * x[1] - 2.0 * x[2] + jp_rng_normal(&g);
+        if (jp_ridge_is_fitted(wm.r) && t >= 52) {
+            assert_int_equal(jp_preq_predict(pq, (uint64_t)t, t, x, NULL), 0);
+            assert_int_equal(jp_preq_label(pq, (uint64_t)t, y), 0);
+            scored++;
+        } else {
+            ridge_learn(&wm, x, y);
+        }
+    }
+    jp_eval_reg_result_t r;
+    jp_eval_reg_cumulative(jp_preq_reg(pq), &r);
+    print_message("prequential ridge: %d weeks, coverage %.1f%%, MAPE %.3f%%, mean width %.2f\n",
+                  scored, 100 * r.coverage, 100 * r.mape, r.mean_width);
+    assert_int_equal(r.interval_n, 500);
+    assert_true(r.coverage >= 0.92 && r.coverage <= 0.98);
+    assert_true(r.mape > 0.0 && r.mape < 0.02);
+    jp_preq_free(pq);
+    jp_ridge_free(wm.r);
 }
 
 int main(void)
@@ -349,6 +453,8 @@ int main(void)
         cmocka_unit_test(test_classification_fixture),
         cmocka_unit_test(test_classification_edges),
         cmocka_unit_test(test_prequential_delayed),
+        cmocka_unit_test(test_intervals_and_ece),
+        cmocka_unit_test(test_prequential_ridge_coverage),
         cmocka_unit_test(test_prequential_classification_and_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "jp_test_num.h"
+
 #include "model/base/jp_bytes.h"
 #include "model/learn/jp_features.h"
 
@@ -16,15 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void assert_close(double got, double want, double rel)
-{
-    double den = fabs(want) > 0 ? fabs(want) : 1.0;
-    if (!(fabs(got - want) <= rel * den)) {
-        print_error("got %.17g want %.17g\n", got, want);
-        fail();
-    }
-}
 
 static void test_welford_known(void **state)
 {
@@ -39,13 +32,13 @@ static void test_welford_known(void **state)
         jp_welford_add(&all, v[i]);
         jp_welford_add(i < 3 ? &a : &b, v[i]);
     }
-    assert_close(jp_welford_mean(&all), 5.0, 1e-15);
-    assert_close(jp_welford_var(&all), 4.0, 1e-15);
-    assert_close(jp_welford_var_sample(&all), 32.0 / 7.0, 1e-15);
+    jp_assert_near(jp_welford_mean(&all), 5.0, 1e-15, 0, NULL);
+    jp_assert_near(jp_welford_var(&all), 4.0, 1e-15, 0, NULL);
+    jp_assert_near(jp_welford_var_sample(&all), 32.0 / 7.0, 1e-15, 0, NULL);
     jp_welford_merge(&a, &b);
     assert_int_equal(a.n, 8);
-    assert_close(jp_welford_mean(&a), 5.0, 1e-15);
-    assert_close(jp_welford_var(&a), 4.0, 1e-15);
+    jp_assert_near(jp_welford_mean(&a), 5.0, 1e-15, 0, NULL);
+    jp_assert_near(jp_welford_var(&a), 4.0, 1e-15, 0, NULL);
     /* merging into / from an empty accumulator */
     jp_welford_t e;
     jp_welford_init(&e);
@@ -53,7 +46,7 @@ static void test_welford_known(void **state)
     assert_memory_equal(&e, &all, sizeof(e));
     jp_welford_init(&e);
     jp_welford_merge(&all, &e);
-    assert_close(jp_welford_var(&all), 4.0, 1e-15);
+    jp_assert_near(jp_welford_var(&all), 4.0, 1e-15, 0, NULL);
 
     /* weights: x=1 (w=3), x=4 (w=1): mean 1.75, population var 1.6875 */
     jp_welford_t w;
@@ -63,9 +56,9 @@ static void test_welford_known(void **state)
     jp_welford_add_weighted(&w, 100.0, 0.0);  /* ignored */
     jp_welford_add_weighted(&w, NAN, 1.0);    /* ignored */
     jp_welford_add_weighted(&w, 100.0, -1.0); /* ignored */
-    assert_close(jp_welford_mean(&w), 1.75, 1e-15);
-    assert_close(jp_welford_var(&w), 1.6875, 1e-15);
-    assert_close(jp_welford_var_sample(&w), 6.75 / 3.0, 1e-15);
+    jp_assert_near(jp_welford_mean(&w), 1.75, 1e-15, 0, NULL);
+    jp_assert_near(jp_welford_var(&w), 1.6875, 1e-15, 0, NULL);
+    jp_assert_near(jp_welford_var_sample(&w), 6.75 / 3.0, 1e-15, 0, NULL);
 
     /* a large offset: 1e9 + {4, 7, 13, 16} has variance 22.5 */
     jp_welford_t o;
@@ -73,8 +66,8 @@ static void test_welford_known(void **state)
     const double d[4] = {4, 7, 13, 16};
     for (int k = 0; k < 100000; k++)
         jp_welford_add(&o, 1e9 + d[k % 4]);
-    assert_close(jp_welford_mean(&o), 1e9 + 10.0, 1e-14);
-    assert_close(jp_welford_var(&o), 22.5, 1e-7);
+    jp_assert_near(jp_welford_mean(&o), 1e9 + 10.0, 1e-14, 0, NULL);
+    jp_assert_near(jp_welford_var(&o), 22.5, 1e-7, 0, NULL);
 }
 
 static void test_welford_serialize(void **state)
@@ -124,7 +117,7 @@ static void test_imputer_known(void **state)
         jp_imputer_observe(imp, rows[i]);
     /* mean of {1, 2, 6, 3} = 3; mode of {3, 5, 5, 3, 0, 0}: three values
      * tied at 2 counts (-0.0 == 0.0), the smallest (0) wins */
-    assert_close(jp_imputer_fill_value(imp, 0), 3.0, 1e-15);
+    jp_assert_near(jp_imputer_fill_value(imp, 0), 3.0, 1e-15, 0, NULL);
     assert_true(jp_imputer_fill_value(imp, 1) == 0.0);
     assert_true(jp_imputer_fill_value(imp, 2) == -1.0);
     assert_int_equal(jp_imputer_missing_count(imp, 0), 2);
@@ -136,7 +129,7 @@ static void test_imputer_known(void **state)
 
     const double q[3] = {NAN, 42.0, NAN};
     assert_int_equal(jp_imputer_transform(imp, q, out, miss), 2);
-    assert_close(out[0], 3.4, 1e-15); /* {1,2,6,3,5} */
+    jp_assert_near(out[0], 3.4, 1e-15, 0, NULL); /* {1,2,6,3,5} */
     assert_true(out[1] == 42.0 && out[2] == -1.0);
     assert_true(miss[0] == 1.0 && miss[1] == 0.0 && miss[2] == 1.0);
     /* in place, no indicator */

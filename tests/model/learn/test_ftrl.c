@@ -9,9 +9,13 @@
  *   learned weights recover the true ones (|error| < 0.05, ~5 standard
  *   errors at 300k samples).
  * - L1: irrelevant features get weights that are exactly 0.0.
- * - Class weights: weighting positives by c shifts the intercept by ln c
- *   (weighted MLE of a well-specified logistic model), measured on
- *   imbalanced data, and moves more examples above the 0.5 threshold.
+ * - Class weights: weighting positives by c shifts the learned intercept by
+ *   ln c (weighted MLE of a well-specified logistic model), measured on
+ *   imbalanced data; the returned probabilities subtract it again, so they
+ *   match the unweighted model's and, at 1% positives with c = 99, their
+ *   mean is within 10% of the true rate.
+ * - Unseen categories: an untouched bucket has weight 0 and the prediction
+ *   is exactly the bias's.
  * - Serialization: sparse, bit-exact round trip; truncation is refused.
  */
 #include <setjmp.h>
@@ -179,6 +183,8 @@ static void test_class_weights_shift_threshold(void **state)
     jp_ftrl_t *weighted = jp_ftrl_create(10, 0.5, 1.0, 0.0, 0.0, c, 1.0, err, sizeof err);
     assert_non_null(plain);
     assert_non_null(weighted);
+    assert_true(jp_ftrl_logit_offset(plain) == 0.0);
+    assert_true(jp_ftrl_logit_offset(weighted) == log(c));
     jp_rng_t r;
     jp_rng_seed(&r, 1003);
     jp_ftrl_feature_t fs[NF];
@@ -191,19 +197,63 @@ static void test_class_weights_shift_threshold(void **state)
         jp_ftrl_update(weighted, fs, NF, y);
     }
     assert_true(pos > N / 50 && pos < N / 8);
+    /* The weighted model's learned intercept moves by ln c ... */
     double shift = jp_ftrl_bias(weighted) - jp_ftrl_bias(plain);
     if (fabs(shift - log(c)) > 0.25)
         fail_msg("intercept shift %.3f, want ln(%g) = %.3f", shift, c, log(c));
-    /* Decision at 0.5: the weighted model flags many more examples. */
-    int flag_plain = 0, flag_weighted = 0;
+    /* ... and its returned probabilities take it back out: they agree with
+     * the unweighted model's (mean |difference| well below the 6% rate),
+     * where the uncorrected ones would be ~c times larger. */
+    double diff = 0.0, mean_plain = 0.0;
     for (int i = 0; i < 20000; i++) {
         synth(&r, fs, -4.0);
-        flag_plain += jp_ftrl_predict(plain, fs, NF) > 0.5;
-        flag_weighted += jp_ftrl_predict(weighted, fs, NF) > 0.5;
+        double pp = jp_ftrl_predict(plain, fs, NF), pw = jp_ftrl_predict(weighted, fs, NF);
+        diff += fabs(pw - pp);
+        mean_plain += pp;
     }
-    assert_true(flag_weighted > 2 * flag_plain);
+    print_message("mean |p_weighted - p_plain| %.4f, mean p %.4f\n", diff / 20000,
+                  mean_plain / 20000);
+    assert_true(diff / 20000 < 0.1 * mean_plain / 20000);
     jp_ftrl_free(plain);
     jp_ftrl_free(weighted);
+}
+
+/* At 1% positives with balancing class weights (w_pos = 99), the mean
+ * predicted probability on fresh data is within 10% of the true positive
+ * rate (the uncorrected weighted model's would be ~20x too high). */
+static void test_class_weights_calibrated(void **state)
+{
+    (void)state;
+    char err[128];
+    jp_ftrl_t *m = jp_ftrl_create(10, 0.5, 1.0, 0.0, 0.0, 99.0, 1.0, err, sizeof err);
+    assert_non_null(m);
+    jp_rng_t r;
+    jp_rng_seed(&r, 1006);
+    jp_ftrl_feature_t fs[NF];
+    const double bias = -7.6; /* ~1% positives with TRUE_W */
+    int pos = 0;
+    for (int i = 0; i < 400000; i++)
+        pos += synth(&r, fs, bias) ? (jp_ftrl_update(m, fs, NF, 1), 1)
+                                   : (jp_ftrl_update(m, fs, NF, 0), 0);
+    double sum_p = 0.0, sum_true = 0.0, sum_raw = 0.0;
+    const int M = 200000;
+    for (int i = 0; i < M; i++) {
+        synth(&r, fs, bias);
+        double wx = bias;
+        for (int j = 0; j < NREL; j++)
+            wx += TRUE_W[j] * fs[j].value;
+        double p = jp_ftrl_predict(m, fs, NF);
+        sum_p += p;
+        sum_true += sigmoid(wx);
+        sum_raw += sigmoid(log(p / (1 - p)) + jp_ftrl_logit_offset(m));
+    }
+    double rate = sum_true / M, mean_p = sum_p / M;
+    print_message("train positives %.2f%%, true rate %.4f%%, mean p %.4f%% (uncorrected %.2f%%)\n",
+                  100.0 * pos / 400000, 100 * rate, 100 * mean_p, 100 * sum_raw / M);
+    assert_true(rate > 0.007 && rate < 0.013);
+    assert_true(fabs(mean_p - rate) <= 0.1 * rate);
+    assert_true(sum_raw / M > 5 * rate);
+    jp_ftrl_free(m);
 }
 
 static void test_hashed_categoricals(void **state)
@@ -238,10 +288,20 @@ static void test_hashed_categoricals(void **state)
             assert_true(fabs(jp_ftrl_predict(m, fs, 2) - sigmoid(wc[a] + wt[b])) < 0.025);
         }
     }
-    /* An unseen category hashes to some bucket and still predicts. */
-    jp_ftrl_feature_t fs[1] = {{jp_ftrl_hash(m, "channel", "carrier-pigeon"), 1.0}};
+    /* An unseen category hashes to a bucket no example touched (checked
+     * against the 7 trained ones), so its weight is exactly 0 and the
+     * prediction is the bias alone, bit for bit. */
+    uint32_t unseen = jp_ftrl_hash(m, "channel", "carrier-pigeon");
+    for (int a = 0; a < 3; a++)
+        assert_true(unseen != jp_ftrl_hash(m, "channel", chan[a]));
+    for (int b = 0; b < 4; b++)
+        assert_true(unseen != jp_ftrl_hash(m, "tenure", ten[b]));
+    double z, n;
+    jp_ftrl_state(m, unseen, &z, &n);
+    assert_true(z == 0.0 && n == 0.0 && jp_ftrl_weight(m, unseen) == 0.0);
+    jp_ftrl_feature_t fs[1] = {{unseen, 1.0}};
     double p = jp_ftrl_predict(m, fs, 1);
-    assert_true(p > 0.0 && p < 1.0);
+    assert_true(p == 1.0 / (1.0 + exp(-jp_ftrl_bias(m))));
     jp_ftrl_free(m);
 }
 
@@ -306,6 +366,7 @@ int main(void)
         cmocka_unit_test(test_learns_known_model),
         cmocka_unit_test(test_l1_exact_zeros),
         cmocka_unit_test(test_class_weights_shift_threshold),
+        cmocka_unit_test(test_class_weights_calibrated),
         cmocka_unit_test(test_hashed_categoricals),
         cmocka_unit_test(test_serialize_roundtrip),
     };

@@ -72,10 +72,11 @@ static double ref_step(ref_t *r, const jp_ftrl_feature_t *f, size_t nf, int labe
             ws[j] = w;
         wx += w * f[j].value;
     }
-    double p = ref_sigmoid(wx);
+    /* Returned: the calibrated probability; learned from: the weighted one. */
+    double p = ref_sigmoid(wx - log(r->w_pos / r->w_neg));
     if (!ws)
         return p;
-    double gs = (p - (label ? 1.0 : 0.0)) * (label ? r->w_pos : r->w_neg);
+    double gs = (ref_sigmoid(wx) - (label ? 1.0 : 0.0)) * (label ? r->w_pos : r->w_neg);
     ref_learn(r, b, gs, wb);
     for (size_t j = 0; j < nf; j++)
         ref_learn(r, f[j].index & (r->dim - 1), gs * f[j].value, ws[j]);

@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "jp_test_num.h"
+
 #include "model/base/jp_bytes.h"
 #include "model/learn/jp_ridge.h"
 #include "model/base/jp_rng.h"
@@ -46,21 +48,11 @@ static long long_n(void)
 #endif
 }
 
-static void assert_rel(double got, double want, double tol, const char *what)
-{
-    double den = fabs(want) > 1e-300 ? fabs(want) : 1.0;
-    double rel = fabs(got - want) / den;
-    if (!(rel <= tol)) {
-        print_error("%s: got %.17g want %.17g (rel %.3g > %.3g)\n", what, got, want, rel, tol);
-        fail();
-    }
-}
-
 static void assert_rel_vec(const double *got, const double *want, size_t n, double tol,
                            const char *what)
 {
     for (size_t i = 0; i < n; i++)
-        assert_rel(got[i], want[i], tol, what);
+        jp_assert_near(got[i], want[i], tol, 0, what);
 }
 
 /* Checks a fitted model against one numpy checkpoint. */
@@ -72,15 +64,15 @@ static void check_fit(jp_ridge_t *r, const double *coef, double icpt, double sig
     assert_true(p <= 8);
     assert_int_equal(jp_ridge_coef(r, beta, &b0), 0);
     assert_rel_vec(beta, coef, p, tol, "coef");
-    assert_rel(b0, icpt, tol, "intercept");
+    jp_assert_near(b0, icpt, tol, 0, "intercept");
     jp_ridge_info_t info;
     assert_int_equal(jp_ridge_info(r, &info), 0);
-    assert_rel(info.sigma2, sigma2, tol, "sigma2");
+    jp_assert_near(info.sigma2, sigma2, tol, 0, "sigma2");
     for (size_t k = 0; k < nq; k++) {
         double m, v;
         assert_int_equal(jp_ridge_predict(r, q + k * p, &m, &v), 0);
-        assert_rel(m, mean[k], tol, "pred mean");
-        assert_rel(v, var[k], tol, "pred var");
+        jp_assert_near(m, mean[k], tol, 0, "pred mean");
+        jp_assert_near(v, var[k], tol, 0, "pred var");
     }
 }
 
@@ -186,8 +178,9 @@ static void test_long_stream_accuracy(void **state)
             assert_true(fabs(m - truth) < 1e-3);
             jp_ridge_info_t info;
             assert_int_equal(jp_ridge_info(r, &info), 0);
-            assert_rel(info.sigma2, 1e-4, 0.02, "noise variance");
-            assert_rel(info.weight, (double)(per_block * (long)nblocks), 1e-12, "window weight");
+            jp_assert_near(info.sigma2, 1e-4, 0.02, 0, "noise variance");
+            jp_assert_near(info.weight, (double)(per_block * (long)nblocks), 1e-12, 0,
+                           "window weight");
             fits++;
         }
         jp_ridge_advance(r);
@@ -214,10 +207,46 @@ static void naive_add(naive_sums_t *a, const double *z, double sign)
     }
 }
 
-/* Same standardized ridge as jp_ridge, from raw sums; Gaussian elimination. */
+/* Solves the n x n system a x = b (row-major, n <= 8) by Gaussian
+ * elimination with partial pivoting; a and b are overwritten, x lands in
+ * b. Returns ln |det a|. The tests' own solver, independent of jp_ridge. */
+static double dense_solve(int n, double *a, double *b)
+{
+    double logdet = 0.0;
+    for (int k = 0; k < n; k++) {
+        int piv = k;
+        for (int i = k + 1; i < n; i++)
+            if (fabs(a[i * n + k]) > fabs(a[piv * n + k]))
+                piv = i;
+        for (int j = 0; j < n; j++) {
+            double t = a[k * n + j];
+            a[k * n + j] = a[piv * n + j];
+            a[piv * n + j] = t;
+        }
+        double t = b[k];
+        b[k] = b[piv];
+        b[piv] = t;
+        logdet += log(fabs(a[k * n + k]));
+        for (int i = k + 1; i < n; i++) {
+            double f = a[i * n + k] / a[k * n + k];
+            for (int j = k; j < n; j++)
+                a[i * n + j] -= f * a[k * n + j];
+            b[i] -= f * b[k];
+        }
+    }
+    for (int i = n - 1; i >= 0; i--) {
+        double acc = b[i];
+        for (int j = i + 1; j < n; j++)
+            acc -= a[i * n + j] * b[j];
+        b[i] = acc / a[i * n + i];
+    }
+    return logdet;
+}
+
+/* Same standardized ridge as jp_ridge, from raw sums. */
 static void naive_solve(const naive_sums_t *a, double lambda, double *beta)
 {
-    double m[NV_Q], sd[3], A[3][4];
+    double m[NV_Q], sd[3], A[9];
     for (int i = 0; i < NV_Q; i++)
         m[i] = a->s[i] / a->w;
     for (int i = 0; i < 3; i++) {
@@ -226,31 +255,11 @@ static void naive_solve(const naive_sums_t *a, double lambda, double *beta)
     }
     for (int i = 0; i < 3; i++) {
         for (int j = 0; j < 3; j++)
-            A[i][j] = (a->ss[i][j] - a->w * m[i] * m[j]) / (sd[i] * sd[j]) + (i == j ? lambda : 0);
-        A[i][3] = (a->ss[i][3] - a->w * m[i] * m[3]) / sd[i];
+            A[i * 3 + j] =
+                (a->ss[i][j] - a->w * m[i] * m[j]) / (sd[i] * sd[j]) + (i == j ? lambda : 0);
+        beta[i] = (a->ss[i][3] - a->w * m[i] * m[3]) / sd[i];
     }
-    for (int k = 0; k < 3; k++) {
-        int piv = k;
-        for (int i = k + 1; i < 3; i++)
-            if (fabs(A[i][k]) > fabs(A[piv][k]))
-                piv = i;
-        for (int j = 0; j < 4; j++) {
-            double t = A[k][j];
-            A[k][j] = A[piv][j];
-            A[piv][j] = t;
-        }
-        for (int i = k + 1; i < 3; i++) {
-            double f = A[i][k] / A[k][k];
-            for (int j = k; j < 4; j++)
-                A[i][j] -= f * A[k][j];
-        }
-    }
-    for (int i = 2; i >= 0; i--) {
-        double s = A[i][3];
-        for (int j = i + 1; j < 3; j++)
-            s -= A[i][j] * beta[j];
-        beta[i] = s / A[i][i];
-    }
+    dense_solve(3, A, beta);
     for (int i = 0; i < 3; i++)
         beta[i] /= sd[i];
 }
@@ -396,7 +405,7 @@ static void test_serialize_roundtrip(void **state)
     for (size_t cut = 0; cut < l0; cut += 97)
         assert_null(deserialize(s0, cut));
     assert_null(deserialize(s0, l0 - 1));
-    s0[4] = 2; /* version u16 little-endian low byte */
+    s0[4] = 3; /* version u16 little-endian low byte: a future version */
     assert_null(deserialize(s0, l0));
     free(s0);
     free(s1);
@@ -418,6 +427,91 @@ static void test_serialize_roundtrip(void **state)
     jp_ridge_free(f2);
     jp_ridge_free(a);
     jp_ridge_free(b);
+}
+
+/* v2 keeps the prior mode, names and pinned flags; a v1 state (the same
+ * bytes without the trailer, version 1) still loads, with the trailer's
+ * figures recomputed. */
+static void test_serialize_v2_and_v1(void **state)
+{
+    (void)state;
+    char err[128];
+    const char *names[RW_P] = {"a", "b", "c", "d"};
+    jp_ridge_t *a = window_model(RW_LAMBDA);
+    jp_ridge_set_evidence(a, 1);
+    assert_int_equal(jp_ridge_set_names(a, names, err, sizeof(err)), 0);
+    assert_int_equal(jp_ridge_fit(a, err, sizeof(err)), 0);
+    size_t l0, l1;
+    uint8_t *s0 = serialize(a, &l0);
+    jp_ridge_t *b = deserialize(s0, l0);
+    assert_non_null(b);
+    uint8_t *s1 = serialize(b, &l1);
+    assert_int_equal(l0, l1);
+    assert_memory_equal(s0, s1, l0);
+    jp_ridge_info_t ia, ib;
+    jp_ridge_info(a, &ia);
+    jp_ridge_info(b, &ib);
+    assert_memory_equal(&ia, &ib, sizeof(ia));
+    double ea, sa, eb, sb;
+    assert_int_equal(jp_ridge_coef_named(a, "c", &ea, &sa), 0);
+    assert_int_equal(jp_ridge_coef_named(b, "c", &eb, &sb), 0);
+    assert_true(ea == eb && sa == sb && sa > 0.0);
+    /* Both keep choosing lambda by evidence on new data. */
+    jp_ridge_advance(a);
+    jp_ridge_advance(b);
+    for (int i = 0; i < 30; i++) {
+        jp_ridge_update(a, RW_X + i * RW_P, RW_Y[i] * 1.5, 1.0);
+        jp_ridge_update(b, RW_X + i * RW_P, RW_Y[i] * 1.5, 1.0);
+    }
+    assert_int_equal(jp_ridge_fit(a, err, sizeof(err)), 0);
+    assert_int_equal(jp_ridge_fit(b, err, sizeof(err)), 0);
+    jp_ridge_info(a, &ia);
+    jp_ridge_info(b, &ib);
+    assert_true(ia.lambda == ib.lambda && ia.evidence_iter > 0);
+    free(s0);
+    free(s1);
+    jp_ridge_free(a);
+    jp_ridge_free(b);
+
+    /* v1: fixed prior, no names, fitted; the trailer is 2 bytes of flags,
+     * lambda, gamma, dof, the iteration count and one flag per feature. */
+    jp_ridge_t *f = window_model(RW_LAMBDA);
+    assert_int_equal(jp_ridge_fit(f, err, sizeof(err)), 0);
+    s0 = serialize(f, &l0);
+    size_t v1_len = l0 - (2 + 3 * 8 + 4 + RW_P);
+    s0[4] = 1;
+    jp_ridge_t *g = deserialize(s0, v1_len);
+    assert_non_null(g);
+    jp_ridge_info(f, &ia);
+    jp_ridge_info(g, &ib);
+    assert_memory_equal(&ia, &ib, sizeof(ia));
+    for (int k = 0; k < RW_NQ; k++) {
+        double ma, va, mb, vb;
+        jp_ridge_predict(f, RW_Q + k * RW_P, &ma, &va);
+        jp_ridge_predict(g, RW_Q + k * RW_P, &mb, &vb);
+        assert_true(ma == mb && va == vb);
+    }
+    s1 = serialize(g, &l1); /* written back as v2 */
+    s0[4] = 2;
+    assert_int_equal(l0, l1);
+    assert_memory_equal(s0, s1, l0);
+    free(s0);
+    free(s1);
+    jp_ridge_free(f);
+    jp_ridge_free(g);
+
+    /* Names are checked. */
+    const char *bad[RW_P] = {"a", "", "c", "d"};
+    jp_ridge_t *h = jp_ridge_create(RW_P, 1, 1.0, err, sizeof(err));
+    assert_int_equal(jp_ridge_set_names(h, bad, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "feature 1"));
+    assert_null(jp_ridge_name(h, 0));
+    assert_int_equal(jp_ridge_set_names(h, names, err, sizeof(err)), 0);
+    assert_string_equal(jp_ridge_name(h, 1), "b");
+    size_t j;
+    assert_int_equal(jp_ridge_index(h, "c", &j), 0);
+    assert_int_equal(j, 2);
+    jp_ridge_free(h);
 }
 
 static void test_permutation_invariance(void **state)
@@ -466,7 +560,7 @@ static void test_permutation_invariance(void **state)
             for (int j = 0; j < RW_P; j++)
                 scale += fabs(ref_beta[j] * RW_Q[j]);
             assert_true(fabs(b0 - ref_b0) <= 1e-12 * scale);
-            assert_rel(m, ref_m, 1e-12, "permuted prediction");
+            jp_assert_near(m, ref_m, 1e-12, 0, "permuted prediction");
         }
         jp_ridge_free(r);
     }
@@ -493,15 +587,15 @@ static void test_feature_scaling(void **state)
     jp_ridge_coef(a, ba, &ia);
     jp_ridge_coef(b, bb, &ib);
     for (int j = 0; j < RW_P; j++)
-        assert_rel(bb[j], j == 1 ? ba[j] / c : ba[j], 1e-12, "scaled coef");
-    assert_rel(ib, ia, 1e-12, "scaled intercept");
+        jp_assert_near(bb[j], j == 1 ? ba[j] / c : ba[j], 1e-12, 0, "scaled coef");
+    jp_assert_near(ib, ia, 1e-12, 0, "scaled intercept");
     double q[RW_P], ma, mb, va, vb;
     memcpy(q, RW_Q, sizeof(q));
     jp_ridge_predict(a, q, &ma, &va);
     q[1] *= c;
     jp_ridge_predict(b, q, &mb, &vb);
-    assert_rel(mb, ma, 1e-12, "scaled prediction");
-    assert_rel(vb, va, 1e-12, "scaled variance");
+    jp_assert_near(mb, ma, 1e-12, 0, "scaled prediction");
+    jp_assert_near(vb, va, 1e-12, 0, "scaled variance");
     jp_ridge_free(a);
     jp_ridge_free(b);
 }
@@ -531,12 +625,12 @@ static void test_jitter_constant_and_condition(void **state)
     assert_true(info.jitter > 0.0 && info.jitter_steps >= 1);
     double beta[3], b0;
     jp_ridge_coef(r, beta, &b0);
-    assert_rel(beta[0] + beta[1], 3.0, 1e-2, "collinear sum");
-    assert_rel(beta[0], beta[1], 1e-3, "collinear split evenly");
+    jp_assert_near(beta[0] + beta[1], 3.0, 1e-2, 0, "collinear sum");
+    jp_assert_near(beta[0], beta[1], 1e-3, 0, "collinear split evenly");
     assert_true(beta[2] == 0.0);
     double q[3] = {0.5, 0.5, 42.0}, m;
     jp_ridge_predict(r, q, &m, NULL);
-    assert_rel(m, 2.5, 1e-2, "collinear prediction");
+    jp_assert_near(m, 2.5, 1e-2, 0, "collinear prediction");
 
     jp_ridge_info_t ii, ic;
     assert_int_equal(jp_ridge_fit(ind, err, sizeof(err)), 0);
@@ -578,7 +672,13 @@ static void test_errors(void **state)
 }
 
 /* More features than predict's stack buffer (64): the heap path, and a
- * recovered sparse truth in a wide model. */
+ * recovered sparse truth in a wide model. The predictive variance is
+ * checked against values a wrong solve would miss: at the window mean it
+ * is exactly sigma2 (1 + 1/W); one standard deviation along x0 it adds
+ * sigma2 [A^-1]_00, whose expectation for this Gaussian design is
+ * sigma2 / (N - P - 2) (inverse Wishart; the sd of that ratio here is
+ * ~0.7%), and that increment is also sigma2 times the squared standard
+ * error of beta0 in standardized units. */
 static void test_wide_model(void **state)
 {
     (void)state;
@@ -588,27 +688,300 @@ static void test_wide_model(void **state)
     assert_non_null(r);
     jp_rng_t g;
     jp_rng_seed(&g, 17);
-    double x[P];
+    double x[P], sum[P] = {0}, sum0sq = 0.0;
     for (int i = 0; i < N; i++) {
-        for (int j = 0; j < P; j++)
+        for (int j = 0; j < P; j++) {
             x[j] = jp_rng_normal(&g);
+            sum[j] += x[j];
+        }
+        sum0sq += x[0] * x[0];
         double y = 2.0 * x[0] - 1.0 * x[P - 1] + 0.001 * jp_rng_normal(&g);
         assert_int_equal(jp_ridge_update(r, x, y, 1.0), 0);
     }
     assert_int_equal(jp_ridge_fit(r, err, sizeof(err)), 0);
-    double beta[P], m, v;
+    double beta[P], se[P], m, v;
     jp_ridge_coef(r, beta, NULL);
-    assert_rel(beta[0], 2.0, 1e-3, "wide beta0");
-    assert_rel(beta[P - 1], -1.0, 1e-3, "wide beta69");
+    jp_assert_near(beta[0], 2.0, 1e-3, 0, "wide beta0");
+    jp_assert_near(beta[P - 1], -1.0, 1e-3, 0, "wide beta69");
     assert_true(fabs(beta[5]) < 1e-3);
     memset(x, 0, sizeof(x));
     x[0] = 1.0;
     assert_int_equal(jp_ridge_predict(r, x, &m, &v), 0);
     jp_ridge_info_t info;
     jp_ridge_info(r, &info);
-    assert_rel(m, 2.0, 1e-3, "wide prediction");
-    assert_true(v > info.sigma2 * (1.0 + 1.0 / info.weight));
+    jp_assert_near(m, 2.0, 1e-3, 0, "wide prediction");
+
+    double mean[P];
+    for (int j = 0; j < P; j++)
+        mean[j] = sum[j] / N;
+    double s0 = sqrt(sum0sq / N - mean[0] * mean[0]);
+    double v_mean, v_step;
+    assert_int_equal(jp_ridge_predict(r, mean, NULL, &v_mean), 0);
+    jp_assert_near(v_mean, info.sigma2 * (1.0 + 1.0 / info.weight), 1e-9, 0,
+                   "variance at the mean");
+    mean[0] += s0;
+    assert_int_equal(jp_ridge_predict(r, mean, NULL, &v_step), 0);
+    double lev = (v_step - v_mean) / info.sigma2;
+    jp_assert_near(lev, 1.0 / (N - P - 2), 0.03, 0, "leverage one sd along x0");
+    assert_int_equal(jp_ridge_coef_se(r, se, NULL), 0);
+    jp_assert_near(se[0] * se[0] * s0 * s0, v_step - v_mean, 1e-6, 0, "se(beta0) vs leverage");
     jp_ridge_free(r);
+}
+
+/* ---- numerical robustness and calibration -------------------------------- */
+
+static void test_t_quantile(void **state)
+{
+    (void)state;
+    /* scipy.stats.t.ppf (SciPy 1.10: cephes' stdtrit, which is off by up
+     * to ~2e-9 here: its dof-3 value misses the closed form below by that
+     * much), including non-integer dof. */
+    static const double cases[][3] = {
+        {0.975, 2.5, 3.5746548420118773}, {0.975, 10, 2.2281388519649385},
+        {0.975, 17.3, 2.107032003753353}, {0.995, 40, 2.7044592674331502},
+        {0.9, 3, 1.637744357215907},      {0.025, 7.25, -2.348194848682803},
+        {0.975, 1e6, 1.9599663568141066},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        jp_assert_near(jp_ridge_t_quantile(cases[i][0], cases[i][1]), cases[i][2], 1e-8, 0,
+                       "t ppf");
+    /* Closed forms: dof 1 is Cauchy, tan(pi (p - 1/2)); dof 2 is
+     * (2p - 1) / sqrt(2 p (1 - p)); the dof-3 CDF is
+     * 1/2 + (u / (1 + u^2) + atan(u)) / pi with u = t / sqrt(3). */
+    const double pi = 3.14159265358979323846;
+    for (double prob = 0.01; prob < 1.0; prob += 0.07) {
+        double u = jp_ridge_t_quantile(prob, 3.0) / sqrt(3.0);
+        jp_assert_near(0.5 + (u / (1 + u * u) + atan(u)) / pi, prob, 1e-13, 0, "t cdf dof 3");
+        jp_assert_near(jp_ridge_t_quantile(prob, 1.0), tan(pi * (prob - 0.5)), 1e-12, 0,
+                       "t ppf dof 1");
+        jp_assert_near(jp_ridge_t_quantile(prob, 2.0), (2 * prob - 1) / sqrt(2 * prob * (1 - prob)),
+                       1e-12, 0, "t ppf dof 2");
+    }
+    assert_true(jp_ridge_t_quantile(0.5, 3.0) == 0.0);
+    assert_true(isnan(jp_ridge_t_quantile(1.0, 3.0)) && isnan(jp_ridge_t_quantile(0.5, 0.0)));
+}
+
+/* A feature that is constant up to rounding (two doubles one ulp apart)
+ * and an exactly constant one are pinned: coefficient and standard error
+ * exactly 0, listed, and the other coefficients unaffected. Without the
+ * guard the first one is standardized from sd ~3e-17 and gets a
+ * coefficient of order 1e13. x2 = 1e6 + N(0, 1) (relative sd 1e-6) is a
+ * real feature and must stay. */
+static void test_pinned_near_constant(void **state)
+{
+    (void)state;
+    char err[128];
+    const char *names[4] = {"x0", "rounding", "constant", "big"};
+    for (int evidence = 0; evidence <= 1; evidence++) {
+        jp_ridge_t *r = jp_ridge_create(4, 2, 1e-3, err, sizeof(err));
+        assert_non_null(r);
+        jp_ridge_set_evidence(r, evidence);
+        assert_int_equal(jp_ridge_set_names(r, names, err, sizeof(err)), 0);
+        jp_rng_t g;
+        jp_rng_seed(&g, 31);
+        const double ulp_apart[2] = {0.3, 0.30000000000000004};
+        for (int i = 0; i < 400; i++) {
+            if (i == 200)
+                jp_ridge_advance(r);
+            double x[4] = {jp_rng_normal(&g), ulp_apart[jp_rng_below(&g, 2)], 42.0,
+                           1e6 + jp_rng_normal(&g)};
+            double y = 1.0 + 2.0 * x[0] + 0.5 * (x[3] - 1e6) + 0.1 * jp_rng_normal(&g);
+            assert_int_equal(jp_ridge_update(r, x, y, 1.0), 0);
+        }
+        assert_int_equal(jp_ridge_fit(r, err, sizeof(err)), 0);
+        size_t idx[4];
+        assert_int_equal(jp_ridge_pinned(r, idx, 4), 2);
+        assert_true(idx[0] == 1 && idx[1] == 2);
+        jp_ridge_info_t info;
+        jp_ridge_info(r, &info);
+        assert_int_equal(info.n_pinned, 2);
+        assert_true(info.gamma > 1.9 && info.gamma <= 2.0);
+        double beta[4], se[4], est, se1;
+        jp_ridge_coef(r, beta, NULL);
+        jp_ridge_coef_se(r, se, NULL);
+        assert_true(beta[1] == 0.0 && beta[2] == 0.0 && se[1] == 0.0 && se[2] == 0.0);
+        assert_true(fabs(beta[0] - 2.0) < 5 * se[0] && se[0] < 0.01);
+        assert_true(fabs(beta[3] - 0.5) < 5 * se[3] && se[3] < 0.01);
+        assert_int_equal(jp_ridge_coef_named(r, "rounding", &est, &se1), 0);
+        assert_true(est == 0.0 && se1 == 0.0);
+        assert_int_equal(jp_ridge_coef_named(r, "big", &est, &se1), 0);
+        assert_true(est == beta[3] && se1 == se[3]);
+        assert_int_equal(jp_ridge_coef_named(r, "nope", &est, &se1), -1);
+        jp_ridge_free(r);
+    }
+}
+
+/* Standardized data of the evidence test: n samples of p features. */
+#define EV_N 40
+#define EV_P 4
+
+/* ln p(y | alpha, lambda) of the Gaussian model in standardized units
+ * (centred y, n - 1 residual degrees of freedom for the intercept), plus
+ * the 1e-6 gamma hyper-priors, from the tests' own dense algebra. */
+static double log_evidence(const double *xs, const double *yc, double la, double ll)
+{
+    double alpha = exp(la), lambda = exp(ll), a[EV_P * EV_P], m[EV_P] = {0};
+    for (int i = 0; i < EV_P; i++) {
+        for (int j = 0; j < EV_P; j++) {
+            double g = 0.0;
+            for (int k = 0; k < EV_N; k++)
+                g += xs[k * EV_P + i] * xs[k * EV_P + j];
+            a[i * EV_P + j] = alpha * g + (i == j ? lambda : 0.0);
+        }
+        for (int k = 0; k < EV_N; k++)
+            m[i] += alpha * xs[k * EV_P + i] * yc[k];
+    }
+    double logdet = dense_solve(EV_P, a, m), rss = 0.0, mm = 0.0;
+    for (int k = 0; k < EV_N; k++) {
+        double f = 0.0;
+        for (int i = 0; i < EV_P; i++)
+            f += xs[k * EV_P + i] * m[i];
+        rss += (yc[k] - f) * (yc[k] - f);
+    }
+    for (int i = 0; i < EV_P; i++)
+        mm += m[i] * m[i];
+    return 0.5 * EV_P * ll + 0.5 * (EV_N - 1) * la - 0.5 * alpha * rss - 0.5 * lambda * mm -
+           0.5 * logdet + 1e-6 * (la + ll - alpha - lambda);
+}
+
+/* The lambda chosen by evidence maximisation equals lambda / alpha at the
+ * maximum of the log evidence found by a brute-force grid search (coarse,
+ * then fine around the best point) on weak and strong signals. */
+static void test_evidence_maximum(void **state)
+{
+    (void)state;
+    char err[128];
+    static const double truth[2][EV_P] = {{0.05, -0.02, 0.0, 0.03}, {1.0, 0.5, -0.3, 0.05}};
+    for (int c = 0; c < 2; c++) {
+        jp_ridge_t *r = jp_ridge_create(EV_P, 1, 1.0, err, sizeof(err));
+        jp_ridge_set_evidence(r, 1);
+        jp_rng_t g;
+        jp_rng_seed(&g, 41 + (uint64_t)c);
+        double x[EV_N * EV_P], y[EV_N], mx[EV_P] = {0}, my = 0.0;
+        for (int k = 0; k < EV_N; k++) {
+            y[k] = 3.0;
+            for (int i = 0; i < EV_P; i++) {
+                x[k * EV_P + i] = (i + 1) * jp_rng_normal(&g) + 10.0 * i;
+                y[k] += truth[c][i] * (x[k * EV_P + i] - 10.0 * i) / (i + 1);
+            }
+            y[k] += 0.2 * jp_rng_normal(&g);
+            assert_int_equal(jp_ridge_update(r, x + k * EV_P, y[k], 1.0), 0);
+        }
+        assert_int_equal(jp_ridge_fit(r, err, sizeof(err)), 0);
+        jp_ridge_info_t info;
+        jp_ridge_info(r, &info);
+        /* Standardize as jp_ridge does: weighted mean, population sd; y to
+         * unit variance. */
+        double sd[EV_P] = {0}, sy = 0.0, xs[EV_N * EV_P], yc[EV_N];
+        for (int k = 0; k < EV_N; k++) {
+            my += y[k] / EV_N;
+            for (int i = 0; i < EV_P; i++)
+                mx[i] += x[k * EV_P + i] / EV_N;
+        }
+        for (int k = 0; k < EV_N; k++) {
+            sy += (y[k] - my) * (y[k] - my) / EV_N;
+            for (int i = 0; i < EV_P; i++)
+                sd[i] += (x[k * EV_P + i] - mx[i]) * (x[k * EV_P + i] - mx[i]) / EV_N;
+        }
+        for (int k = 0; k < EV_N; k++) {
+            yc[k] = (y[k] - my) / sqrt(sy);
+            for (int i = 0; i < EV_P; i++)
+                xs[k * EV_P + i] = (x[k * EV_P + i] - mx[i]) / sqrt(sd[i]);
+        }
+        double best = -INFINITY, bla = 0.0, bll = 0.0;
+        for (int pass = 0; pass < 2; pass++) {
+            double step = pass == 0 ? 0.1 : 0.002, c_la = bla, c_ll = bll;
+            int half = pass == 0 ? 150 : 100;
+            for (int i = -half; i <= half; i++) {
+                for (int j = -half; j <= half; j++) {
+                    double la = c_la + i * step, ll = c_ll + j * step;
+                    double le = log_evidence(xs, yc, la, ll);
+                    if (le > best) {
+                        best = le;
+                        bla = la;
+                        bll = ll;
+                    }
+                }
+            }
+        }
+        double want = exp(bll - bla);
+        print_message("case %d: lambda %.6g (grid %.6g), gamma %.3f, %u iterations\n", c,
+                      info.lambda, want, info.gamma, info.evidence_iter);
+        jp_assert_near(info.lambda, want, 0.01, 0, "evidence lambda vs grid maximum");
+        assert_true(info.evidence_iter > 1 && info.evidence_iter < 1000);
+        jp_assert_near(info.dof, EV_N - 1 - info.gamma, 1e-12, 0, "evidence dof");
+        jp_ridge_free(r);
+    }
+}
+
+/* One replication of a weekly sales-like series: intercept, log prize
+ * (rolling jackpot: grows x1.6 per week until won with probability 0.3,
+ * at most 8 rollovers), two Fourier harmonics of the year, a slowly moving
+ * AR(1) covariate and Gaussian noise. Fills x (n + 1 rows of 6) and y; row
+ * n is the week to forecast. */
+#define CV_P 6
+static void weekly_series(jp_rng_t *g, int n, double *x, double *y)
+{
+    const double two_pi = 6.283185307179586;
+    double phase = 52.0 * jp_rng_uniform(g), cov = 0.3 * jp_rng_normal(g);
+    int roll = (int)jp_rng_below(g, 4);
+    for (int t = 0; t <= n; t++) {
+        double w = two_pi * (t + phase) / 52.0, *xt = x + t * CV_P;
+        roll = jp_rng_uniform(g) < 0.3 || roll >= 8 ? 0 : roll + 1;
+        cov = 0.95 * cov + 0.1 * jp_rng_normal(g);
+        xt[0] = log(1e6) + roll * log(1.6);
+        xt[1] = sin(w);
+        xt[2] = cos(w);
+        xt[3] = sin(2 * w);
+        xt[4] = cos(2 * w);
+        xt[5] = cov;
+        y[t] = 2.0 + 0.6 * xt[0] + 0.3 * xt[1] + 0.2 * xt[2] + 0.05 * xt[3] - 0.03 * xt[4] +
+               0.5 * xt[5] + 0.1 * jp_rng_normal(g);
+    }
+}
+
+/* The 95% predictive interval of the next week covers 93-97% of the
+ * outcomes at n = 26, 39 and 52 weekly points (3000 seeded replications
+ * each, binomial sd 0.4%), and the log-prize coefficient's t interval
+ * (estimate +- t * se) covers the true 0.6 as often. */
+static void test_interval_coverage(void **state)
+{
+    (void)state;
+    enum { REPS = 3000 };
+    static const int sizes[3] = {26, 39, 52};
+    char err[128];
+    jp_rng_t g;
+    jp_rng_seed(&g, 2026);
+    double x[53 * CV_P], y[53];
+    for (int s = 0; s < 3; s++) {
+        int n = sizes[s], hit = 0, coef_hit = 0;
+        double gamma_sum = 0.0;
+        for (int rep = 0; rep < REPS; rep++) {
+            weekly_series(&g, n, x, y);
+            jp_ridge_t *r = jp_ridge_create(CV_P, 1, 1.0, err, sizeof(err));
+            jp_ridge_set_evidence(r, 1);
+            for (int t = 0; t < n; t++)
+                assert_int_equal(jp_ridge_update(r, x + t * CV_P, y[t], 1.0), 0);
+            assert_int_equal(jp_ridge_fit(r, err, sizeof(err)), 0);
+            double lo, hi, beta[CV_P], se[CV_P];
+            assert_int_equal(jp_ridge_predict_interval(r, x + n * CV_P, 0.95, NULL, &lo, &hi), 0);
+            hit += lo <= y[n] && y[n] <= hi;
+            jp_ridge_info_t info;
+            jp_ridge_info(r, &info);
+            gamma_sum += info.gamma;
+            jp_ridge_coef(r, beta, NULL);
+            jp_ridge_coef_se(r, se, NULL);
+            double tq = jp_ridge_t_quantile(0.975, info.dof);
+            coef_hit += fabs(beta[0] - 0.6) <= tq * se[0];
+            jp_ridge_free(r);
+        }
+        double cov = 100.0 * hit / REPS, ccov = 100.0 * coef_hit / REPS;
+        print_message("n = %d: predictive 95%% interval covers %.1f%%, log-prize coefficient "
+                      "%.1f%%, mean gamma %.2f\n",
+                      n, cov, ccov, gamma_sum / REPS);
+        assert_true(cov >= 93.0 && cov <= 97.0);
+        assert_true(ccov >= 93.0 && ccov <= 97.0);
+    }
 }
 
 int main(void)
@@ -619,10 +992,15 @@ int main(void)
         cmocka_unit_test(test_long_stream_accuracy),
         cmocka_unit_test(test_naive_subtraction_fails_blocks_pass),
         cmocka_unit_test(test_serialize_roundtrip),
+        cmocka_unit_test(test_serialize_v2_and_v1),
         cmocka_unit_test(test_permutation_invariance),
         cmocka_unit_test(test_feature_scaling),
         cmocka_unit_test(test_jitter_constant_and_condition),
         cmocka_unit_test(test_wide_model),
+        cmocka_unit_test(test_t_quantile),
+        cmocka_unit_test(test_pinned_near_constant),
+        cmocka_unit_test(test_evidence_maximum),
+        cmocka_unit_test(test_interval_coverage),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

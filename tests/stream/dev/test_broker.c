@@ -2,7 +2,10 @@
  * The dev broker: real Kafka protocol on loopback. A librdkafka producer
  * and consumer round-trip records through it; fixed ports are honoured;
  * configured topics exist with their partition counts; a broker taken
- * down and up keeps its port.
+ * down and up keeps its port. The bind(2) interposed for the fixed ports
+ * leaves every other bind to the C library: in a process that never
+ * starts a dev broker (as `jackpot run`), on other threads while one
+ * starts, and on the starting thread once it has started.
  *
  * Label: integration
  */
@@ -16,6 +19,8 @@
 #include "jp_test.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +44,24 @@ static int free_port(int span)
     }
     fail_msg("no free port");
     return -1;
+}
+
+/* Binds a new TCP socket to 127.0.0.1:port (0: any); the port bound, or
+ * -1 with errno. The socket is closed again. */
+static int bind_loopback(int port)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(s >= 0);
+    struct sockaddr_in sin = {.sin_family = AF_INET,
+                              .sin_port = htons((uint16_t)port),
+                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(sin);
+    int rc = bind(s, (struct sockaddr *)&sin, sizeof(sin)), saved = errno;
+    if (rc == 0)
+        assert_int_equal(getsockname(s, (struct sockaddr *)&sin, &len), 0);
+    close(s);
+    errno = saved;
+    return rc == 0 ? ntohs(sin.sin_port) : -1;
 }
 
 static rd_kafka_t *client(rd_kafka_type_t type, const char *bootstraps, const char *group)
@@ -160,9 +183,77 @@ static void test_config_topics_and_metadata(void **state)
     jp_config_release(&cfg);
 }
 
+/* Runs first: this process has not started a dev broker yet, as a
+ * `jackpot run` never does. Every bind is the C library's. */
+static void test_bind_untouched_without_dev_broker(void **state)
+{
+    (void)state;
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    errno = 0;
+    assert_int_equal(bind(-1, (struct sockaddr *)&sin, sizeof(sin)), -1);
+    assert_int_equal(errno, EBADF);
+    int any = bind_loopback(0);
+    assert_true(any > 0);
+    int fixed = free_port(1);
+    assert_int_equal(bind_loopback(fixed), fixed);
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    sin.sin_port = htons((uint16_t)fixed);
+    assert_int_equal(bind(s, (struct sockaddr *)&sin, sizeof(sin)), 0);
+    assert_int_equal(listen(s, 1), 0);
+    assert_int_equal(bind_loopback(fixed), -1); /* in use: the C library says so */
+    assert_int_equal(errno, EADDRINUSE);
+    close(s);
+}
+
+typedef struct {
+    int port;
+    jp_broker_t *b;
+    volatile int done;
+} starter_t;
+
+static void *start_broker(void *arg)
+{
+    starter_t *st = arg;
+    char err[512];
+    st->b = jp_broker_start(3, st->port, err, sizeof(err));
+    st->done = 1;
+    return NULL;
+}
+
+/* The plan belongs to the thread starting the brokers, for that call
+ * only: binds to port 0 elsewhere, or later, never get a planned port. */
+static void test_bind_plan_is_the_starting_threads_only(void **state)
+{
+    (void)state;
+    starter_t st = {free_port(3), NULL, 0};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, start_broker, &st), 0);
+    int binds = 0;
+    do {
+        int p = bind_loopback(0);
+        assert_true(p > 0);
+        assert_true(p < st.port || p > st.port + 2);
+        binds++;
+    } while (!st.done);
+    pthread_join(th, NULL);
+    assert_non_null(st.b);
+    char want[96];
+    snprintf(want, sizeof(want), "127.0.0.1:%d,127.0.0.1:%d,127.0.0.1:%d", st.port, st.port + 1,
+             st.port + 2);
+    assert_string_equal(jp_broker_bootstraps(st.b), want);
+    for (int i = 0; i < 20; i++) { /* after the start, on this thread: no plan left */
+        int p = bind_loopback(0);
+        assert_true(p > 0 && (p < st.port || p > st.port + 3));
+    }
+    print_message("%d binds while the brokers started\n", binds);
+    jp_broker_stop(st.b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bind_untouched_without_dev_broker),
+        cmocka_unit_test(test_bind_plan_is_the_starting_threads_only),
         cmocka_unit_test(test_roundtrip_on_fixed_ports),
         cmocka_unit_test(test_port_in_use_is_an_error),
         cmocka_unit_test(test_config_topics_and_metadata),

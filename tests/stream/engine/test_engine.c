@@ -5,7 +5,8 @@
  * exactly, every fault in the dead-letter topic with its reason and
  * original bytes, conservation per partition, and that a restart from a
  * deleted state directory (a full changelog restore) continues to the same
- * result as an uninterrupted run.
+ * result as an uninterrupted run, and that country reloads take effect
+ * however many there are.
  *
  * Label: integration
  */
@@ -24,6 +25,8 @@
 #include "serde/jp_serde.h"
 #include "jp_test.h"
 #include "jp_test_engine.h"
+#include "jp_test_features.h"
+#include "jp_test_topic.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -213,46 +216,15 @@ static int teardown(void **state)
     return 0;
 }
 
-typedef struct {
-    jp_engine_t *e;
-    int rc;
-} run_t;
-
-static void *engine_thread(void *arg)
-{
-    run_t *r = arg;
-    char err[256];
-    r->rc = jp_engine_run(r->e, err, sizeof(err));
-    return NULL;
-}
-
-/* Runs an engine until it has consumed `want` records (from its state),
- * then stops it. Returns its final totals. */
+/* Runs an engine until it has consumed `want` records (from its state)
+ * with no lag, then stops it. Returns its final totals. */
 static jp_engine_totals_t run_engine_until(int64_t want)
 {
-    char err[512];
-    int code;
-    jp_metrics_t *m = jp_metrics_new();
-    jp_engine_opts_t o = {1, NULL};
-    run_t r = {jp_engine_new(&fx.cfg, m, &o, &code, err, sizeof(err)), 0};
-    if (!r.e)
-        fail_msg("engine: %s", err);
-    pthread_t th;
-    pthread_create(&th, NULL, engine_thread, &r);
-    jp_engine_totals_t t = {0};
-    for (int i = 0; i < 600; i++) {
-        jp_engine_totals(r.e, &t);
-        if (t.consumed >= want)
-            break;
-        usleep(100000);
-    }
-    jp_engine_stop(r.e);
-    pthread_join(th, NULL);
-    assert_int_equal(r.rc, 0);
-    jp_engine_totals(r.e, &t);
-    jp_engine_free(r.e);
-    jp_metrics_free(m);
-    return t;
+    jp_test_engine_t *t = jp_test_engine_start(&fx.cfg, NULL);
+    assert_int_equal(jp_test_engine_wait(t, -1, want, 60000), 0);
+    jp_engine_totals_t tot;
+    jp_test_engine_stop(t, &tot);
+    return tot;
 }
 
 typedef struct {
@@ -262,10 +234,10 @@ typedef struct {
     int n_features;
 } seen_t;
 
-/* Reads a whole topic from the beginning. */
-static void read_topic(const char *topic, void (*fn)(void *, const rd_kafka_message_t *), seen_t *s)
+/* Reads a whole topic of the stack from the beginning. */
+static void read_topic(const char *topic, jp_test_record_fn fn, seen_t *s)
 {
-    jp_test_read_topics(jp_devstack_bootstraps(fx.stack), &topic, 1, fn, s);
+    jp_test_read_topic(jp_devstack_bootstraps(fx.stack), topic, fn, s);
 }
 
 static void on_dlq(void *ctx, const rd_kafka_message_t *m)
@@ -290,22 +262,16 @@ static void on_dlq(void *ctx, const rd_kafka_message_t *m)
 static void on_features(void *ctx, const rd_kafka_message_t *m)
 {
     seen_t *s = ctx;
-    char err[256];
-    jp_avro_arena_t arena;
-    jp_avro_arena_init(&arena);
-    jp_feature_vector_t fv;
-    assert_int_equal(jp_serde_decode(fx.serde, JP_EVENT_FEATURES, m->payload, m->len, &fv, &arena,
-                                     err, sizeof(err)),
-                     JP_SERDE_OK);
-    if (fv.window_kind == JP_WINDOW_HOUR && s->n_features < 8) {
+    jp_test_features_t fv;
+    jp_test_features_decode(fx.serde, m->payload, m->len, &fv);
+    if (fv.fv.window_kind == JP_WINDOW_HOUR && s->n_features < 8) {
         int64_t *f = s->features[s->n_features++];
-        f[0] = fv.window_start;
-        f[1] = fv.tickets;
-        f[2] = fv.revenue_minor;
-        f[3] = fv.signups;
-        f[4] = fv.cancellations;
+        f[0] = fv.fv.window_start;
+        f[1] = fv.fv.tickets;
+        f[2] = fv.fv.revenue_minor;
+        f[3] = fv.fv.signups;
+        f[4] = fv.fv.cancellations;
     }
-    jp_avro_arena_free(&arena);
 }
 
 static void check_outputs(void)
@@ -459,12 +425,77 @@ static void test_pii_never_leaves_the_input(void **state)
     assert_true(in.n > 30);
 }
 
+/* A copy of fx.cfg whose GB sells in `currency` (the countries array is
+ * the copy's own; everything else is shared with fx.cfg). */
+static jp_config_t gb_selling_in(char *currency)
+{
+    jp_config_t c = fx.cfg;
+    c.country = malloc(c.n_countries * sizeof(*c.country));
+    assert_non_null(c.country);
+    memcpy(c.country, fx.cfg.country, c.n_countries * sizeof(*c.country));
+    for (size_t i = 0; i < c.n_countries; i++)
+        if (strcmp(c.country[i].code, "GB") == 0)
+            c.country[i].currency = currency;
+    return c;
+}
+
+static void wait_commits_after(jp_engine_t *e, int64_t n)
+{
+    jp_engine_totals_t t;
+    for (int i = 0; i < 600; i++) {
+        jp_engine_totals(e, &t);
+        if (t.commits >= n)
+            return;
+        usleep(50000);
+    }
+    fail_msg("no commit after a reload (%lld commits)", (long long)t.commits);
+}
+
+/* Every reload is applied at a following commit, the 17th and later too
+ * (the engine kept replaced validators and ignored reloads beyond 16).
+ * The reloads alternate GB's currency; the last one, an odd 21st, makes
+ * GB sell in EUR: a GBP sale is then dead-lettered, two EUR sales applied
+ * (with GBP still in force it would be the other way round).
+ * Runs last: it adds a dead letter the other tests do not expect. */
+static void test_reloads_beyond_sixteen_apply(void **state)
+{
+    (void)state;
+    char err[512], eur[] = "EUR", gbp[] = "GBP";
+    jp_config_t alt[2] = {gb_selling_in(gbp), gb_selling_in(eur)};
+    jp_test_engine_t *run = jp_test_engine_start(&fx.cfg, NULL);
+    jp_engine_t *e = jp_test_engine_handle(run);
+    assert_int_equal(jp_test_engine_wait(run, -1, fx.produced, 60000), 0);
+    jp_engine_totals_t before, t;
+    jp_engine_totals(e, &before);
+    for (int k = 1; k <= 21; k++) {
+        assert_int_equal(jp_engine_reload_countries(e, &alt[k % 2], err, sizeof(err)), 0);
+        jp_engine_totals(e, &t);
+        wait_commits_after(e, t.commits + 2); /* one began after the request */
+    }
+    int64_t at = T0 + 3 * HOUR_MS;
+    sale(3000, at, 1, "GBP", "GB", NULL);
+    sale(3001, at, 1, "EUR", "GB", NULL);
+    sale(3002, at, 1, "EUR", "GB", NULL);
+    assert_int_equal(rd_kafka_flush(fx.producer, 10000), 0);
+    assert_int_equal(jp_test_engine_wait(run, -1, fx.produced, 60000), 0);
+    jp_test_engine_stop(run, &t);
+    free(alt[0].country);
+    free(alt[1].country);
+    assert_int_equal(t.consumed, before.consumed + 3);
+    assert_int_equal(t.dead_lettered, before.dead_lettered + 1); /* GBP: WRONG_CURRENCY */
+    assert_int_equal(t.applied, before.applied + 2);             /* EUR */
+    seen_t dlq = {0};
+    read_topic("lottery.sales.v1.dlq", on_dlq, &dlq);
+    assert_string_equal(dlq.classes[dlq.n - 1], "WRONG_CURRENCY");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_engine_end_to_end),
         cmocka_unit_test(test_restore_after_state_loss),
         cmocka_unit_test(test_pii_never_leaves_the_input),
+        cmocka_unit_test(test_reloads_beyond_sixteen_apply),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

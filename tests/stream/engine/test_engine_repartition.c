@@ -34,6 +34,7 @@
 #include "dev/jp_broker.h"
 #include "model/base/jp_partitioner.h"
 #include "jp_test_engine.h"
+#include "jp_test_topic.h"
 
 #define WORLD   "tests/configs/sim/partitioned.yaml"
 #define WAIT_MS 180000
@@ -155,7 +156,8 @@ static int64_t count_wrong(jp_test_stack_t *st, const jp_config_t *cfg)
     const char *topics[] = {cfg->topics.sales.name, cfg->topics.customers.name,
                             cfg->topics.draws.name};
     wrong_ctx_t w = {(int)cfg->topics.sales.partitions, 0, 0};
-    jp_test_read_topics(jp_devstack_bootstraps(st->stack), topics, 3, count_wrong_one, &w);
+    for (int t = 0; t < 3; t++)
+        jp_test_read_topic(jp_devstack_bootstraps(st->stack), topics[t], count_wrong_one, &w);
     assert_int_equal(w.seen, st->records);
     return w.wrong;
 }
@@ -302,13 +304,11 @@ static int64_t count_dead_letters(jp_test_stack_t *st, const jp_config_t *cfg, c
     char dlq[3][300];
     const char *inputs[] = {cfg->topics.sales.name, cfg->topics.customers.name,
                             cfg->topics.draws.name};
-    const char *topics[3];
+    dlq_ctx_t d = {cls, (int)cfg->topics.sales.partitions, 0};
     for (int t = 0; t < 3; t++) {
         snprintf(dlq[t], sizeof(dlq[t]), "%s%s", inputs[t], cfg->topics.dlq_suffix);
-        topics[t] = dlq[t];
+        jp_test_read_topic(jp_devstack_bootstraps(st->stack), dlq[t], count_dead_letter, &d);
     }
-    dlq_ctx_t d = {cls, (int)cfg->topics.sales.partitions, 0};
-    jp_test_read_topics(jp_devstack_bootstraps(st->stack), topics, 3, count_dead_letter, &d);
     return d.n;
 }
 

@@ -22,6 +22,8 @@
 #include "sim/jp_sim.h"
 #include "sim/jp_sim_produce.h"
 #include "jp_test.h"
+#include "jp_test_features.h"
+#include "jp_test_topic.h"
 
 #include <jansson.h>
 #include <pthread.h>
@@ -31,12 +33,7 @@
 #include <unistd.h>
 
 typedef struct {
-    char country[3];
-    int64_t end, tickets, revenue, extra, signups, cancels, reacts, failures;
-} window_t;
-
-typedef struct {
-    window_t w[512];
+    jp_test_features_t w[512]; /* closed draw windows */
     int n;
     jp_serde_t *serde;
 } windows_t;
@@ -48,51 +45,18 @@ static void *engine_main(void *arg)
     return NULL;
 }
 
+static void on_feature(void *ctx, const rd_kafka_message_t *m)
+{
+    windows_t *ws = ctx;
+    jp_test_features_t fv;
+    jp_test_features_decode(ws->serde, m->payload, m->len, &fv);
+    if (fv.fv.window_kind == JP_WINDOW_DRAW && ws->n < 512)
+        ws->w[ws->n++] = fv;
+}
+
 static void collect(windows_t *ws, const char *bootstraps)
 {
-    char err[256];
-    rd_kafka_conf_t *c = rd_kafka_conf_new();
-    rd_kafka_conf_set(c, "bootstrap.servers", bootstraps, err, sizeof(err));
-    rd_kafka_conf_set(c, "group.id", "truth-reader", err, sizeof(err)); /* never joins */
-    rd_kafka_conf_set(c, "enable.partition.eof", "true", err, sizeof(err));
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof(err));
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(l, "jackpot.features.v1", 0)->offset =
-        RD_KAFKA_OFFSET_BEGINNING;
-    rd_kafka_assign(rk, l);
-    rd_kafka_topic_partition_list_destroy(l);
-    jp_avro_arena_t arena;
-    jp_avro_arena_init(&arena);
-    for (;;) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 2000);
-        if (!m)
-            continue;
-        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            rd_kafka_message_destroy(m);
-            break;
-        }
-        jp_feature_vector_t fv;
-        jp_avro_arena_reset(&arena);
-        if (!m->err &&
-            jp_serde_decode(ws->serde, JP_EVENT_FEATURES, m->payload, m->len, &fv, &arena, err,
-                            sizeof(err)) == JP_SERDE_OK &&
-            fv.window_kind == JP_WINDOW_DRAW && ws->n < 512) {
-            window_t *w = &ws->w[ws->n++];
-            memcpy(w->country, fv.country.ptr, 2);
-            w->end = fv.window_end;
-            w->tickets = fv.tickets;
-            w->revenue = fv.revenue_minor;
-            w->extra = fv.extra_tickets;
-            w->signups = fv.signups;
-            w->cancels = fv.cancellations;
-            w->reacts = fv.reactivations;
-            w->failures = fv.payment_failures;
-        }
-        rd_kafka_message_destroy(m);
-    }
-    jp_avro_arena_free(&arena);
-    rd_kafka_consumer_close(rk);
-    rd_kafka_destroy(rk);
+    jp_test_read_topic(bootstraps, "jackpot.features.v1", on_feature, ws);
 }
 
 static int64_t realized(json_t *draw, const char *k)
@@ -170,7 +134,7 @@ static void test_quarter_matches_truth(void **state)
     json_t *tj = jp_sim_truth_json(truth);
     int compared = 0;
     for (int i = 0; i < ws->n; i++) {
-        const window_t *w = &ws->w[i];
+        const jp_test_features_t *w = &ws->w[i];
         json_t *draws = json_object_get(json_object_get(json_object_get(tj, "countries"),
                                                         (char[3]){w->country[0], w->country[1], 0}),
                                         "draws");
@@ -179,7 +143,7 @@ static void test_quarter_matches_truth(void **state)
         json_array_foreach(draws, k, x)
         {
             if (json_is_true(json_object_get(x, "headline")) &&
-                json_integer_value(json_object_get(x, "time_ms")) == w->end)
+                json_integer_value(json_object_get(x, "time_ms")) == w->fv.window_end)
                 d = x;
         }
         assert_non_null(d);
@@ -191,20 +155,20 @@ static void test_quarter_matches_truth(void **state)
             fprintf(stderr,
                     "%s %lld: tickets %lld/%lld signups %lld/%lld cancels %lld/%lld "
                     "reacts %lld/%lld failures %lld/%lld extra %lld/%lld\n",
-                    w->country, (long long)w->end, (long long)w->tickets,
-                    (long long)realized(d, "tickets"), (long long)w->signups,
-                    (long long)realized(d, "signups"), (long long)w->cancels,
-                    (long long)realized(d, "cancellations"), (long long)w->reacts,
-                    (long long)realized(d, "reactivations"), (long long)w->failures,
-                    (long long)realized(d, "payment_failures"), (long long)w->extra,
+                    w->country, (long long)w->fv.window_end, (long long)w->fv.tickets,
+                    (long long)realized(d, "tickets"), (long long)w->fv.signups,
+                    (long long)realized(d, "signups"), (long long)w->fv.cancellations,
+                    (long long)realized(d, "cancellations"), (long long)w->fv.reactivations,
+                    (long long)realized(d, "reactivations"), (long long)w->fv.payment_failures,
+                    (long long)realized(d, "payment_failures"), (long long)w->fv.extra_tickets,
                     (long long)realized(d, "extra_tickets"));
-        assert_int_equal(w->tickets, realized(d, "tickets"));
-        assert_int_equal(w->revenue, realized(d, "revenue_minor"));
-        assert_int_equal(w->extra, realized(d, "extra_tickets"));
-        assert_int_equal(w->signups, realized(d, "signups"));
-        assert_int_equal(w->cancels, realized(d, "cancellations"));
-        assert_int_equal(w->reacts, realized(d, "reactivations"));
-        assert_int_equal(w->failures, realized(d, "payment_failures"));
+        assert_int_equal(w->fv.tickets, realized(d, "tickets"));
+        assert_int_equal(w->fv.revenue_minor, realized(d, "revenue_minor"));
+        assert_int_equal(w->fv.extra_tickets, realized(d, "extra_tickets"));
+        assert_int_equal(w->fv.signups, realized(d, "signups"));
+        assert_int_equal(w->fv.cancellations, realized(d, "cancellations"));
+        assert_int_equal(w->fv.reactivations, realized(d, "reactivations"));
+        assert_int_equal(w->fv.payment_failures, realized(d, "payment_failures"));
         compared++;
     }
     /* About 12 weekly periods for GB, DE, SE, NO and two monthly for NL. */

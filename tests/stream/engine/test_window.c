@@ -1,8 +1,11 @@
 /*
  * jp_window on its own: the channel symbols agree with SaleEvent.avsc, a
  * window's content does not depend on the order of its records (the
- * property that makes closed windows deterministic), and the state-store
- * encoding round-trips exactly.
+ * property that makes closed windows deterministic), the state-store
+ * encoding round-trips exactly, state keys sort by country, kind and time,
+ * and the FeatureVector carries the definitions of jp_window.h (extra
+ * tickets, channel mix, unique players, sector quantiles, subscribers,
+ * prizes).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,12 +14,15 @@
 #include <cmocka.h>
 
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/jp_config.h"
 #include "engine/jp_window.h"
 #include "jp_test.h"
+#include "jp_test_num.h"
 #include "model/base/jp_rng.h"
 
 static jp_avro_str_t str(const char *s)
@@ -43,6 +49,17 @@ static void test_channel_names_match_schema(void **state)
         assert_string_equal(jp_window_channel_name((jp_sale_channel_t)i),
                             json_string_value(json_array_get(symbols, i)));
     json_decref(schema);
+}
+
+/* One list of window kind names: serde's (features, metrics, status) and
+ * the one windows.sizes accepts (config may not include serde). */
+static void test_window_kind_names_agree(void **state)
+{
+    (void)state;
+    for (int k = JP_WINDOW_HOUR; k < JP_WINDOW_UNKNOWN; k++)
+        assert_string_equal(jp_window_kind_name((jp_window_kind_t)k), jp_config_window_kinds[k]);
+    assert_null(jp_config_window_kinds[JP_WINDOW_UNKNOWN]);
+    assert_null(jp_window_kind_name(JP_WINDOW_UNKNOWN));
 }
 
 typedef struct {
@@ -121,10 +138,124 @@ static void test_order_does_not_matter(void **state)
     jp_window_free(c);
 }
 
+/* Keys sort (memcmp) by country, then kind, then start time, negative
+ * times before positive ones. */
+static void test_keys_sort_by_country_kind_time(void **state)
+{
+    (void)state;
+    const struct {
+        const char *cc;
+        jp_window_kind_t kind;
+        int64_t start;
+    } order[] = {{"DE", JP_WINDOW_DRAW, 0},         {"GB", JP_WINDOW_HOUR, -3600000},
+                 {"GB", JP_WINDOW_HOUR, 0},         {"GB", JP_WINDOW_HOUR, 3600000},
+                 {"GB", JP_WINDOW_DAY, -86400000},  {"GB", JP_WINDOW_DRAW, INT64_MIN},
+                 {"GB", JP_WINDOW_DRAW, INT64_MAX}, {"NL", JP_WINDOW_HOUR, -1}};
+    const size_t n = sizeof(order) / sizeof(order[0]);
+    uint8_t prev[JP_WINDOW_KEY_LEN], key[JP_WINDOW_KEY_LEN];
+    for (size_t i = 0; i < n; i++) {
+        jp_window_key(order[i].cc, order[i].kind, order[i].start, key);
+        assert_memory_equal(key, order[i].cc, 2);
+        if (i)
+            assert_true(memcmp(prev, key, JP_WINDOW_KEY_LEN) < 0);
+        memcpy(prev, key, sizeof(key));
+    }
+}
+
+static void add_sale(jp_window_t *w, const char *token, const char *sector, int tickets,
+                     jp_sale_channel_t channel, int has_purchase, jp_sale_purchase_t purchase)
+{
+    jp_sale_event_t e = {0};
+    e.country = str("GB");
+    e.tickets = tickets;
+    e.amount_minor = 1225LL * tickets;
+    e.channel = channel;
+    e.has_purchase = (uint8_t)has_purchase;
+    e.purchase = purchase;
+    jp_window_sale_keys_t k;
+    jp_window_sale_keys(&k, token, sector);
+    jp_window_add_sale(w, &e, &k);
+}
+
+/* The FeatureVector of a window with known content. */
+static void test_features_follow_the_definitions(void **state)
+{
+    (void)state;
+    jp_window_t *w = jp_window_new("GB", JP_WINDOW_DAY, 86400000, 2 * 86400000);
+    assert_non_null(w);
+    /* Ten sectors holding 1..10 tickets; five players. Extra tickets: the
+     * purchase kind says so, or (kind not given) the sale was not paid by
+     * direct debit. */
+    char sector[16];
+    for (int i = 1; i <= 10; i++) {
+        snprintf(sector, sizeof(sector), "AB%d 1", i);
+        char token[8];
+        snprintf(token, sizeof(token), "t%d", i % 5);
+        int has = i % 2, extra = i <= 4;
+        add_sale(w, token, sector, i,
+                 extra && !has ? JP_SALE_CHANNEL_WEB : JP_SALE_CHANNEL_DIRECT_DEBIT, has,
+                 extra ? JP_SALE_PURCHASE_EXTRA : JP_SALE_PURCHASE_RENEWAL);
+    }
+    add_sale(w, NULL, NULL, 2, JP_SALE_CHANNEL_DIRECT_DEBIT, 1, JP_SALE_PURCHASE_RENEWAL);
+    assert_int_equal(jp_window_n_sectors(w), 10);
+    const jp_customer_event_type_t types[] = {
+        JP_CUSTOMER_EVENT_SIGNUP, JP_CUSTOMER_EVENT_SIGNUP,     JP_CUSTOMER_EVENT_SIGNUP,
+        JP_CUSTOMER_EVENT_CANCEL, JP_CUSTOMER_EVENT_REACTIVATE, JP_CUSTOMER_EVENT_PAYMENT_FAILED,
+        JP_CUSTOMER_EVENT_ERASE};
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+        jp_customer_event_t c = {0};
+        c.type = types[i];
+        jp_window_add_customer(w, &c);
+    }
+    jp_prize_paid_t prizes[] = {{str("headline"), 1, 100000000}, {str("local"), 30, 1500000}};
+    jp_draw_result_t d = {0};
+    d.prizes_paid.items = prizes;
+    d.prizes_paid.n = 2;
+    jp_window_add_draw(w, &d);
+    assert_int_equal(jp_window_net_subscribers(w), 3 - 1 + 1);
+
+    jp_window_fv_scratch_t scratch;
+    jp_feature_vector_t fv;
+    jp_window_to_features(w, 40, &scratch, &fv);
+    assert_true(jp_avro_str_eq(fv.country, "GB"));
+    assert_int_equal(fv.window_kind, JP_WINDOW_DAY);
+    assert_int_equal(fv.window_start, 86400000);
+    assert_int_equal(fv.window_end, 2 * 86400000);
+    assert_int_equal(fv.tickets, 55 + 2);
+    assert_int_equal(fv.revenue_minor, 1225 * 57);
+    assert_int_equal(fv.extra_tickets, 1 + 2 + 3 + 4);
+    assert_int_equal(fv.signups, 3);
+    assert_int_equal(fv.cancellations, 1);
+    assert_int_equal(fv.reactivations, 1);
+    assert_int_equal(fv.payment_failures, 1);
+    assert_int_equal(fv.active_subscribers, 40); /* as passed in */
+    assert_int_equal(fv.unique_players, 5);
+    assert_int_equal(fv.prizes_paid_minor, 101500000);
+    /* channel mix: only channels that sold, in schema order */
+    assert_int_equal(fv.channel_mix.n, 2);
+    assert_true(jp_avro_str_eq(fv.channel_mix.keys[0], "WEB"));
+    assert_true(jp_avro_str_eq(fv.channel_mix.keys[1], "DIRECT_DEBIT"));
+    const int64_t *mix = fv.channel_mix.values;
+    assert_int_equal(mix[0], 2 + 4);
+    assert_int_equal(mix[1], 57 - 6);
+    /* Tickets per participating sector are 1..10: quantile p is within the
+     * sketch's 1% of the sorted values at floor or ceil of rank p * 9. */
+    const double *q = fv.sector_ticket_quantiles.items;
+    assert_int_equal(fv.sector_ticket_quantiles.n, JP_WINDOW_N_QUANTILES);
+    for (size_t i = 0; i < JP_WINDOW_N_QUANTILES; i++) {
+        double rank = jp_window_quantile_probs[i] * 9, lo = 1 + floor(rank), hi = 1 + ceil(rank);
+        jp_assert_near(q[i], fabs(q[i] - lo) <= 0.01 * lo ? lo : hi, 0.01, 0, "sector quantile");
+    }
+    jp_window_free(w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_channel_names_match_schema),
+        cmocka_unit_test(test_window_kind_names_agree),
+        cmocka_unit_test(test_keys_sort_by_country_kind_time),
+        cmocka_unit_test(test_features_follow_the_definitions),
         cmocka_unit_test(test_order_does_not_matter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -31,8 +31,8 @@
 static void test_shipped_worlds_load(void **state)
 {
     (void)state;
-    const char *names[] = {"default", "drift", "load"};
-    for (size_t i = 0; i < 3; i++) {
+    const char *names[] = {"default", "drift", "load", "explore"};
+    for (size_t i = 0; i < 4; i++) {
         char path[512];
         snprintf(path, sizeof(path), "%s/configs/sim/%s.yaml", jp_test_src(), names[i]);
         jp_conf_t c;
@@ -51,6 +51,27 @@ static void test_shipped_worlds_load(void **state)
                 s += k[j].season.weekly[d];
             assert_true(fabs(s - 7.0) < 1e-9); /* normalized */
             assert_true(k[j].response.prize_ref_minor > 0);
+            /* scheduled prizes stay within the country's bounds */
+            const jp_sim_schedule_entry_t *e = k[j].prize.schedule.items;
+            for (size_t n = 0; n < k[j].prize.schedule.n; n++) {
+                assert_true(e[n].prize_minor >= k[j].country->prizes.headline.min_minor);
+                assert_true(e[n].prize_minor <= k[j].country->prizes.headline.max_minor);
+            }
+        }
+        if (i == 3) {
+            /* explore: every country's prize moves over 0.5x-2x of J_ref */
+            assert_int_equal(w.countries.n, 5);
+            for (size_t j = 0; j < w.countries.n; j++) {
+                const jp_sim_schedule_entry_t *e = k[j].prize.schedule.items;
+                double lo = INFINITY, hi = 0, ref = (double)k[j].response.prize_ref_minor;
+                assert_int_equal(k[j].prize.policy, JP_SIM_POLICY_SCHEDULE);
+                assert_true(k[j].prize.schedule.n >= 12);
+                for (size_t n = 0; n < k[j].prize.schedule.n; n++) {
+                    lo = fmin(lo, (double)e[n].prize_minor / ref);
+                    hi = fmax(hi, (double)e[n].prize_minor / ref);
+                }
+                assert_true(lo <= 0.55 && hi >= 1.95);
+            }
         }
         if (i == 0) {
             assert_int_equal(w.countries.n, 5);
@@ -145,7 +166,7 @@ static void test_draw_is_uniform_among_participating(void **state)
     jp_sim_pop_add(pop, 50, 5, 0);
     jp_sim_pop_add(pop, 99, 2, 0);
     jp_sim_pop_add_extra(pop, 7, 2);
-    assert_int_equal(pop->n_participating, 4);
+    assert_int_equal(jp_sim_pop_n_participating(pop), 4);
     long counts[100] = {0};
     for (int i = 0; i < 40000; i++) {
         long pc = jp_sim_pop_draw_postcode(pop, &rng);
@@ -164,10 +185,10 @@ static void test_draw_is_uniform_among_participating(void **state)
     assert_int_equal(jp_sim_pop_postcode_tickets(pop, 7), 2);
     jp_sim_pop_cancel(pop, (uint32_t)a);
     jp_sim_pop_reset_extra(pop);
-    assert_int_equal(pop->n_participating, 2);
+    assert_int_equal(jp_sim_pop_n_participating(pop), 2);
     assert_int_equal(jp_sim_pop_total_tickets(pop), 7);
     jp_sim_pop_reactivate(pop, (uint32_t)a);
-    assert_int_equal(pop->n_participating, 3);
+    assert_int_equal(jp_sim_pop_n_participating(pop), 3);
     jp_sim_pop_free(pop);
 }
 
@@ -202,8 +223,8 @@ static void test_hazard_sum_is_exact(void **state)
     /* brute force from the documented formula */
     double want = 0;
     int64_t tickets = 0;
-    for (uint32_t id = 0; id < pop->n_subs; id++) {
-        const jp_sim_sub_t *s = &pop->subs[id];
+    for (uint32_t id = 0; id < jp_sim_pop_n_subs(pop); id++) {
+        const jp_sim_sub_t *s = jp_sim_pop_sub(pop, id);
         if (s->state != JP_SIM_SUB_ACTIVE)
             continue;
         double t = s->tenure > 24 ? 24 : s->tenure;
@@ -265,7 +286,6 @@ static void test_postcode_table_matches_format(void **state)
         char err[256];
         jp_sim_pop_t *pop = jp_sim_pop_new(&p, &rng, err, sizeof(err));
         assert_non_null(pop);
-        assert_true(pop->pc_len > 0);
         for (uint32_t pc = 0; pc < cases[i].postcodes; pc++) {
             char want[16];
             jp_sim_pop_postcode_str(pop, pc, want, sizeof(want));
@@ -273,6 +293,8 @@ static void test_postcode_table_matches_format(void **state)
                 fail_msg("%s postcode %u: '%s', want '%s'", cases[i].code, pc,
                          jp_sim_pop_postcode(pop, pc), want);
             assert_int_equal(jp_sim_pop_postcode_len(pop, pc), strlen(want));
+            /* one length per format */
+            assert_int_equal(jp_sim_pop_postcode_len(pop, pc), jp_sim_pop_postcode_len(pop, 0));
         }
         jp_sim_pop_free(pop);
     }

@@ -31,6 +31,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "dev/jp_broker.h"
+#include "model/base/jp_endian.h"
 #include "model/base/jp_hash.h"
 #include "model/base/jp_partitioner.h"
 #include "serde/jp_serde.h"
@@ -38,6 +39,7 @@
 #include "sim/jp_sim_memreg.h"
 #include "sim/jp_sim_produce.h"
 #include "jp_test.h"
+#include "jp_test_topic.h"
 
 static const char *const world_body =
     "weeks: 2\n"
@@ -79,105 +81,80 @@ static json_t *fault_at(json_t *records, const char *topic, int32_t p, int64_t o
     return NULL;
 }
 
-/* A consumer assigned to every partition of topic from the beginning,
- * reporting partition EOF (values up to 4 MB: the slab test's big one). */
-static rd_kafka_t *reader_new(const char *bootstrap, const char *group, const char *topic,
-                              int partitions)
+typedef struct {
+    const char *topic;
+    int partitions;
+    jp_serde_t *serde;
+    json_t *faults;
+    readback_t *rb;
+    uint64_t ph[1024]; /* per partition */
+    jp_avro_arena_t arena;
+} reading_t;
+
+static void check_record(void *ctx, const rd_kafka_message_t *m)
 {
+    reading_t *x = ctx;
+    readback_t *rb = x->rb;
+    const char *topic = x->topic;
     char err[512];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    assert_int_equal(rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, err, sizeof(err)), 0);
-    assert_int_equal(rd_kafka_conf_set(conf, "group.id", group, err, sizeof(err)), 0);
-    assert_int_equal(rd_kafka_conf_set(conf, "enable.partition.eof", "true", err, sizeof(err)), 0);
-    assert_int_equal(rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof(err)), 0);
-    assert_int_equal(
-        rd_kafka_conf_set(conf, "fetch.message.max.bytes", "4000000", err, sizeof(err)), 0);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
-    assert_non_null(rk);
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(partitions);
-    for (int p = 0; p < partitions; p++)
-        rd_kafka_topic_partition_list_add(l, topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
-    assert_int_equal(rd_kafka_assign(rk, l), 0);
-    rd_kafka_topic_partition_list_destroy(l);
-    return rk;
-}
-
-/* The next record (the caller destroys it), or NULL once every partition
- * has reported EOF; *eof counts those reports. */
-static rd_kafka_message_t *next_record(rd_kafka_t *rk, int partitions, int *eof)
-{
-    while (*eof < partitions) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 5000);
-        assert_non_null(m);
-        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            assert_int_equal(m->err, 0);
-            return m;
-        }
-        (*eof)++;
-        rd_kafka_message_destroy(m);
+    int32_t p = m->partition;
+    assert_int_equal(p, java_partition(m->key, m->key_len, x->partitions));
+    rd_kafka_timestamp_type_t tstype;
+    int64_t ts = rd_kafka_message_timestamp(m, &tstype);
+    assert_int_equal(tstype, RD_KAFKA_TIMESTAMP_CREATE_TIME);
+    uint64_t h = jp_hash64(m->key, m->key_len, (uint64_t)m->offset);
+    x->ph[p] = jp_hash64(m->payload, m->len, x->ph[p] ^ h);
+    rb->n++;
+    int reader = strstr(topic, "sales")       ? JP_EVENT_SALE
+                 : strstr(topic, "customers") ? JP_EVENT_CUSTOMER
+                                              : JP_EVENT_DRAW;
+    union {
+        jp_sale_event_t s;
+        jp_customer_event_t c;
+        jp_draw_result_t d;
+    } out;
+    jp_avro_arena_reset(&x->arena);
+    jp_serde_err_t e =
+        jp_serde_decode(x->serde, reader, m->payload, m->len, &out, &x->arena, err, sizeof(err));
+    json_t *f = x->faults ? fault_at(x->faults, topic, p, m->offset) : NULL;
+    const char *want = f ? json_string_value(json_object_get(f, "expected_error")) : NULL;
+    if (f)
+        rb->faults_matched++;
+    if (want) {
+        if (strcmp(jp_serde_err_name(e), want) != 0)
+            fail_msg("%s [%d] @%lld: %s, expected %s", topic, (int)p, (long long)m->offset,
+                     jp_serde_err_name(e), want);
+        rb->failed++;
+    } else {
+        if (e != JP_SERDE_OK)
+            fail_msg("%s [%d] @%lld does not decode: %s %s", topic, (int)p, (long long)m->offset,
+                     jp_serde_err_name(e), err);
+        rb->decoded++;
+        /* the message timestamp is the event time (after any fault
+         * moved it), not wall time */
+        assert_int_equal(ts, reader == JP_EVENT_SALE       ? out.s.event_time
+                             : reader == JP_EVENT_CUSTOMER ? out.c.event_time
+                                                           : out.d.draw_time);
     }
-    return NULL;
 }
 
+/* Reads the whole topic back: records arrive in partition order; hash per
+ * partition, then combine in partition order so fetch interleaving does
+ * not matter. */
 static void read_topic(const char *bootstrap, const char *topic, int partitions, jp_serde_t *serde,
                        json_t *faults, readback_t *rb)
 {
-    char err[512];
-    rd_kafka_t *rk = reader_new(bootstrap, "test-sim", topic, partitions);
-    /* Records arrive in partition order; hash per partition, then combine
-     * in partition order so fetch interleaving does not matter. */
     assert_true(partitions > 0 && partitions <= 1024);
-    uint64_t ph[1024] = {0};
-    int eof = 0;
-    jp_avro_arena_t arena;
-    jp_avro_arena_init(&arena);
-    for (rd_kafka_message_t *m; (m = next_record(rk, partitions, &eof));) {
-        int32_t p = m->partition;
-        assert_int_equal(p, java_partition(m->key, m->key_len, partitions));
-        rd_kafka_timestamp_type_t tstype;
-        int64_t ts = rd_kafka_message_timestamp(m, &tstype);
-        assert_int_equal(tstype, RD_KAFKA_TIMESTAMP_CREATE_TIME);
-        uint64_t h = jp_hash64(m->key, m->key_len, (uint64_t)m->offset);
-        ph[p] = jp_hash64(m->payload, m->len, ph[p] ^ h);
-        rb->n++;
-        int reader = strstr(topic, "sales")       ? JP_EVENT_SALE
-                     : strstr(topic, "customers") ? JP_EVENT_CUSTOMER
-                                                  : JP_EVENT_DRAW;
-        union {
-            jp_sale_event_t s;
-            jp_customer_event_t c;
-            jp_draw_result_t d;
-        } out;
-        jp_avro_arena_reset(&arena);
-        jp_serde_err_t e =
-            jp_serde_decode(serde, reader, m->payload, m->len, &out, &arena, err, sizeof(err));
-        json_t *f = faults ? fault_at(faults, topic, p, m->offset) : NULL;
-        const char *want = f ? json_string_value(json_object_get(f, "expected_error")) : NULL;
-        if (f)
-            rb->faults_matched++;
-        if (want) {
-            if (strcmp(jp_serde_err_name(e), want) != 0)
-                fail_msg("%s [%d] @%lld: %s, expected %s", topic, (int)p, (long long)m->offset,
-                         jp_serde_err_name(e), want);
-            rb->failed++;
-        } else {
-            if (e != JP_SERDE_OK)
-                fail_msg("%s [%d] @%lld does not decode: %s %s", topic, (int)p,
-                         (long long)m->offset, jp_serde_err_name(e), err);
-            rb->decoded++;
-            /* the message timestamp is the event time (after any fault
-             * moved it), not wall time */
-            assert_int_equal(ts, reader == JP_EVENT_SALE       ? out.s.event_time
-                                 : reader == JP_EVENT_CUSTOMER ? out.c.event_time
-                                                               : out.d.draw_time);
-        }
-        rd_kafka_message_destroy(m);
-    }
+    reading_t *x = calloc(1, sizeof(*x));
+    assert_non_null(x);
+    *x = (reading_t){
+        .topic = topic, .partitions = partitions, .serde = serde, .faults = faults, .rb = rb};
+    jp_avro_arena_init(&x->arena);
+    jp_test_read_topic(bootstrap, topic, check_record, x);
     for (int p = 0; p < partitions; p++)
-        rb->hash = jp_hash64(&ph[p], sizeof(ph[p]), rb->hash ^ (uint64_t)p);
-    jp_avro_arena_free(&arena);
-    rd_kafka_consumer_close(rk);
-    rd_kafka_destroy(rk);
+        rb->hash = jp_hash64(&x->ph[p], sizeof(x->ph[p]), rb->hash ^ (uint64_t)p);
+    jp_avro_arena_free(&x->arena);
+    free(x);
 }
 
 /* One run on a fresh broker; returns the combined hash of every topic. */
@@ -303,6 +280,40 @@ static void value_fill(unsigned char *v, uint64_t i)
         v[j] = (unsigned char)(i * 31 + j * 7);
 }
 
+typedef struct {
+    uint64_t n;
+    unsigned char *buf; /* BIG_LEN bytes of scratch */
+    int64_t last[6];    /* per partition: the last record index read */
+    int32_t *part_of;
+    int64_t *off_of;
+    uint64_t seen;
+} slabs_t;
+
+static void check_slab_record(void *ctx, const rd_kafka_message_t *m)
+{
+    slabs_t *sl = ctx;
+    uint64_t i;
+    assert_true(m->len >= sizeof(i));
+    memcpy(&i, m->payload, sizeof(i));
+    assert_true(i < sl->n);
+    value_fill(sl->buf, i);
+    assert_int_equal(m->len, value_len(i));
+    if (memcmp(m->payload, sl->buf, m->len) != 0)
+        fail_msg("record %llu: value changed", (unsigned long long)i);
+    const char *key = slab_keys[i % N_KEYS];
+    assert_int_equal(m->key_len, strlen(key));
+    assert_memory_equal(m->key, key, m->key_len);
+    int partitions = (int)(sizeof(sl->last) / sizeof(sl->last[0]));
+    assert_int_equal(m->partition, java_partition(key, strlen(key), partitions));
+    assert_int_equal(rd_kafka_message_timestamp(m, NULL), TS0 + (int64_t)i);
+    /* write order within the partition, no duplicates */
+    assert_true((int64_t)i > sl->last[m->partition]);
+    sl->last[m->partition] = (int64_t)i;
+    sl->part_of[i] = m->partition;
+    sl->off_of[i] = m->offset;
+    sl->seen++;
+}
+
 static void test_producer_slabs_order_and_fault_reports(void **state)
 {
     (void)state;
@@ -350,37 +361,9 @@ static void test_producer_slabs_order_and_fault_reports(void **state)
     jp_sim_producer_free(prod);
 
     /* Read everything back. */
-    rd_kafka_t *rk = reader_new(jp_broker_bootstraps(b), "test-sim-slabs", topic, partitions);
-    int64_t last[6];
-    for (int p = 0; p < partitions; p++)
-        last[p] = -1;
-    uint64_t seen = 0;
-    int eof = 0;
-    for (rd_kafka_message_t *m; (m = next_record(rk, partitions, &eof));) {
-        uint64_t i;
-        assert_true(m->len >= sizeof(i));
-        memcpy(&i, m->payload, sizeof(i));
-        assert_true(i < n);
-        value_fill(buf, i);
-        assert_int_equal(m->len, value_len(i));
-        if (memcmp(m->payload, buf, m->len) != 0)
-            fail_msg("record %llu: value changed", (unsigned long long)i);
-        const char *key = slab_keys[i % N_KEYS];
-        assert_int_equal(m->key_len, strlen(key));
-        assert_memory_equal(m->key, key, m->key_len);
-        assert_int_equal(m->partition, java_partition(key, strlen(key), partitions));
-        assert_int_equal(rd_kafka_message_timestamp(m, NULL), TS0 + (int64_t)i);
-        /* write order within the partition, no duplicates */
-        assert_true((int64_t)i > last[m->partition]);
-        last[m->partition] = (int64_t)i;
-        part_of[i] = m->partition;
-        off_of[i] = m->offset;
-        seen++;
-        rd_kafka_message_destroy(m);
-    }
-    rd_kafka_consumer_close(rk);
-    rd_kafka_destroy(rk);
-    assert_int_equal(seen, n);
+    slabs_t sl = {n, buf, {-1, -1, -1, -1, -1, -1}, part_of, off_of, 0};
+    jp_test_read_topic(jp_broker_bootstraps(b), topic, check_slab_record, &sl);
+    assert_int_equal(sl.seen, n);
 
     /* Every fault record's delivery report landed in the truth. */
     json_t *faults =
