@@ -2,7 +2,9 @@
  * `jackpot broker`: runs the dev broker until SIGINT or SIGTERM. The
  * signals are blocked before any librdkafka thread starts (threads inherit
  * the mask) and then taken synchronously with sigwait, so shutdown always
- * happens on this thread, outside any signal handler.
+ * happens on this thread, outside any signal handler. It logs through
+ * jp_log with the configuration's `log.level` and `log.format` (and their
+ * JACKPOT_LOG__* overrides), as `jackpot run` does.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -12,6 +14,7 @@
 
 #include "dev/jp_broker.h"
 #include "app/jp_commands.h"
+#include "base/jp_log.h"
 #include "config/jp_config.h"
 
 const char jp_cmd_broker_usage[] =
@@ -74,6 +77,8 @@ int jp_cmd_broker(const jp_command_t *cmd, int argc, char **argv)
         return EX_CONFIG;
     }
     jp_conf_destroy(&conf);
+    jp_log_set_level((jp_log_level_t)cfg.log.level);
+    jp_log_set_format((jp_log_format_t)cfg.log.format);
 
     sigset_t stop;
     sigemptyset(&stop);
@@ -85,25 +90,26 @@ int jp_cmd_broker(const jp_command_t *cmd, int argc, char **argv)
     int rc = 0;
     jp_broker_t *b = jp_broker_start((int)n_brokers, (int)port, err, sizeof(err));
     if (!b) {
-        fprintf(stderr, "jackpot broker: %s\n", err);
+        jp_log_error("broker", "%s", err);
         jp_config_release(&cfg);
         return EX_UNAVAILABLE;
     }
     if (jp_broker_create_config_topics(b, &cfg, err, sizeof(err)) != 0) {
-        fprintf(stderr, "jackpot broker: %s\n", err);
+        jp_log_error("broker", "%s", err);
         rc = EX_SOFTWARE;
     } else {
-        fprintf(stderr,
-                "jackpot broker: %ld broker(s) up; topics %s, %s, %s (+%s) with %lld "
-                "partitions, outputs with %lld; Ctrl-C stops\n",
-                n_brokers, cfg.topics.sales.name, cfg.topics.customers.name, cfg.topics.draws.name,
-                cfg.topics.dlq_suffix, (long long)cfg.topics.sales.partitions,
-                (long long)cfg.topics.output_partitions);
+        jp_log_info("broker",
+                    "%ld broker(s) up; topics %s, %s, %s (+%s) with %lld partitions, outputs "
+                    "with %lld; Ctrl-C stops",
+                    n_brokers, cfg.topics.sales.name, cfg.topics.customers.name,
+                    cfg.topics.draws.name, cfg.topics.dlq_suffix,
+                    (long long)cfg.topics.sales.partitions,
+                    (long long)cfg.topics.output_partitions);
         printf("%s\n", jp_broker_bootstraps(b));
         fflush(stdout);
         int sig;
         sigwait(&stop, &sig);
-        fprintf(stderr, "jackpot broker: %s, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+        jp_log_info("broker", "%s, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
     }
     jp_broker_stop(b);
     jp_config_release(&cfg);

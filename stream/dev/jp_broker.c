@@ -7,6 +7,7 @@
 #include "jp_bind_plan-internal.h"
 #include "model/base/jp_err.h"
 
+#include "base/jp_log.h"
 #include "config/jp_topics.h"
 
 #include <netinet/in.h>
@@ -22,12 +23,13 @@ struct jp_broker_s {
     char *bootstraps;
 };
 
-/* Mock-cluster log lines go to our stderr only at warning level and up. */
+/* Mock-cluster log lines go to the log only at warning level and up, in
+ * the process's log format. */
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
     (void)rk;
     if (level <= 4)
-        fprintf(stderr, "broker: %s: %s\n", fac, buf);
+        jp_log(level <= 3 ? JP_LOG_ERROR : JP_LOG_WARN, "broker", "%s: %s", fac, buf);
 }
 
 /* librdkafka 2.0.2 aborts (an assertion in rd_kafka_mock_cluster_destroy)

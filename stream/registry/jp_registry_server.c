@@ -1,16 +1,22 @@
 /*
  * jp_registry_server: HTTP front of jp_registry_store.
  *
- * Design. One evhttp generic callback decodes each request once into a
+ * Design. jp_registry_server_handle decodes each request once into a
  * jp_reg_req_t (method, percent-decoded path segments, query, lazily parsed
  * JSON body) and walks a route table: a route is a path pattern ("*" matches
- * one segment), the methods it accepts and a handler. A path that matches
- * with the wrong method is a 405; no match is a 404. Handlers only translate
- * between HTTP/JSON and store calls - every rule of the registry (ids,
- * versions, soft deletes, compatibility) lives in the store, whose error
- * codes are Confluent's, so an error reply is just the code, its HTTP status
- * (code / 100, or the code itself when it is already a status) and the
- * store's message.
+ * one segment), the methods it accepts, a handler and the label it is
+ * counted under in /metrics. A path that matches with the wrong method is a
+ * 405; no match is a 404. Handlers only translate between HTTP/JSON and
+ * store calls - every rule of the registry (ids, versions, modes, soft
+ * deletes, compatibility) lives in the store, whose error codes are
+ * Confluent's, so an error reply is just the code, its HTTP status (code /
+ * 100, or the code itself when it is already a status) and the store's
+ * message. The evhttp callback only copies the request in and the reply
+ * out, so the same handler runs without sockets for tests and fuzzing.
+ *
+ * Metrics: one counter per (method, route, status) seen, created on first
+ * use and cached by the server; the schema, subject and version gauges are
+ * read from the store when /metrics is rendered.
  *
  * Concurrency: the event loop runs one callback at a time, so requests are
  * serialized without locks; a registration's fsync therefore delays the
@@ -23,6 +29,8 @@
 
 #include "base/jp_listen.h"
 #include "base/jp_log.h"
+#include "base/jp_metrics.h"
+#include "model/base/jp_err.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -42,38 +50,58 @@
 
 #define MAX_SEGMENTS 8
 #define IDLE_TIMEOUT 60 /* seconds a connection may sit idle */
+#define TEXT_PLAIN   "text/plain; charset=utf-8"
+
+/* A counter of requests by method, route and status, cached by the server. */
+typedef struct {
+    int method, route, status;
+    jp_counter_t *counter;
+} jp_reg_count_t;
 
 struct jp_registry_server_s {
     struct evhttp *http;
     jp_registry_store_t *store;
     int port;
     char url[300];
+    jp_metrics_t *metrics;
+    jp_gauge_t *g_schemas, *g_subjects, *g_versions;
+    jp_reg_count_t *counts;
+    size_t n_counts, cap_counts;
 };
 
 typedef struct {
-    struct evhttp_request *req;
+    jp_registry_server_t *srv;
     jp_registry_store_t *store;
-    enum evhttp_cmd_type method;
+    int method;
     char *seg[MAX_SEGMENTS];
     size_t nseg;
     struct evkeyvalq query;
+    const char *raw_body;
+    size_t raw_len;
     json_t *body;
-    int status; /* of the reply, for the log line */
+    jp_registry_reply_t *out; /* status 0 until a handler replies */
 } jp_reg_req_t;
 
 /* ---- replies ------------------------------------------------------------- */
 
+static void reply_text_as(jp_reg_req_t *r, int status, const char *content_type, const char *text,
+                          size_t len)
+{
+    jp_registry_reply_t *out = r->out;
+    free(out->body);
+    out->body = malloc(len + 1);
+    out->body_len = out->body ? len : 0;
+    if (out->body) {
+        memcpy(out->body, text, len);
+        out->body[len] = '\0';
+    }
+    out->status = status;
+    out->content_type = content_type;
+}
+
 static void reply_text(jp_reg_req_t *r, int status, const char *text, size_t len)
 {
-    struct evbuffer *out = evbuffer_new();
-    if (out)
-        evbuffer_add(out, text, len);
-    struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
-    evhttp_add_header(h, "Content-Type", JP_REGISTRY_CONTENT_TYPE);
-    evhttp_send_reply(r->req, status, NULL, out); /* NULL: the standard phrase */
-    if (out)
-        evbuffer_free(out);
-    r->status = status;
+    reply_text_as(r, status, JP_REGISTRY_CONTENT_TYPE, text, len);
 }
 
 /* Sends value (consumed) as the body. */
@@ -96,6 +124,17 @@ static void reply_error(jp_reg_req_t *r, int code, const char *message)
     reply_json(r, status, json_pack("{s:i, s:s}", "error_code", code, "message", message));
 }
 
+/* Replies with the store's answer: the error, or value (consumed). */
+static void reply_result(jp_reg_req_t *r, int rc, const char *err, json_t *value)
+{
+    if (rc) {
+        json_decref(value);
+        reply_error(r, rc, err);
+    } else {
+        reply_json(r, 200, value);
+    }
+}
+
 /* ---- request decoding ---------------------------------------------------- */
 
 static bool query_true(const jp_reg_req_t *r, const char *key)
@@ -104,22 +143,45 @@ static bool query_true(const jp_reg_req_t *r, const char *key)
     return v && strcasecmp(v, "true") == 0;
 }
 
+/* An integer query parameter; def if absent or not a number. */
+static long query_long(const jp_reg_req_t *r, const char *key, long def)
+{
+    const char *v = evhttp_find_header(&r->query, key);
+    char *end;
+    errno = 0;
+    long n = v ? strtol(v, &end, 10) : def;
+    return v && (errno || end == v || *end) ? def : n;
+}
+
+/* The window [offset, offset + limit) of n items, Confluent's paging
+ * (a negative limit: no limit). */
+static void page(const jp_reg_req_t *r, size_t n, size_t *from, size_t *to)
+{
+    long offset = query_long(r, "offset", 0), limit = query_long(r, "limit", -1);
+    *from = offset > 0 ? ((size_t)offset < n ? (size_t)offset : n) : 0;
+    *to = limit >= 0 && (size_t)limit < n - *from ? *from + (size_t)limit : n;
+}
+
+static jp_registry_filter_t query_filter(const jp_reg_req_t *r)
+{
+    return query_true(r, "deletedOnly") ? JP_REGISTRY_DELETED_ONLY
+           : query_true(r, "deleted")   ? JP_REGISTRY_INCLUDE_DELETED
+                                        : JP_REGISTRY_LIVE;
+}
+
 /* The JSON object body; NULL after replying 400 if it is not one. */
 static json_t *body_object(jp_reg_req_t *r)
 {
     if (r->body)
         return r->body;
-    struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
-    size_t len = evbuffer_get_length(in);
-    const char *data = (const char *)evbuffer_pullup(in, -1);
     json_error_t err;
-    r->body = data ? json_loadb(data, len, 0, &err) : NULL;
+    r->body = r->raw_len ? json_loadb(r->raw_body, r->raw_len, 0, &err) : NULL;
     if (!r->body || !json_is_object(r->body)) {
         char msg[256];
         snprintf(msg, sizeof(msg), "Malformed request body: %s",
-                 r->body ? "expected a JSON object"
-                 : len   ? err.text
-                         : "empty body");
+                 r->body      ? "expected a JSON object"
+                 : r->raw_len ? err.text
+                              : "empty body");
         reply_error(r, 400, msg);
         return NULL;
     }
@@ -153,6 +215,26 @@ static const char *body_schema(jp_reg_req_t *r, size_t *len)
     }
     *len = json_string_length(schema);
     return json_string_value(schema);
+}
+
+/* An optional integer member of the body ("id", "version"): 0 if absent,
+ * null or negative (Confluent's "not given"); -1 after replying if it is
+ * not an integer or out of range. */
+static int body_int(jp_reg_req_t *r, const char *key, int32_t *out)
+{
+    json_t *v = json_object_get(r->body, key);
+    *out = 0;
+    if (!v || json_is_null(v) || (json_is_integer(v) && json_integer_value(v) < 0))
+        return 0;
+    if (!json_is_integer(v) || json_integer_value(v) == 0 || json_integer_value(v) > INT32_MAX) {
+        char msg[128];
+        snprintf(msg, sizeof(msg), "Invalid schema: \"%s\" must be an integer from 1 to %d", key,
+                 INT32_MAX);
+        reply_error(r, JP_REGISTRY_ERR_INVALID_SCHEMA, msg);
+        return -1;
+    }
+    *out = (int32_t)json_integer_value(v);
+    return 0;
 }
 
 /* "latest", "-1" or 1..2^31-1; replies 42202 and returns -1 otherwise. */
@@ -198,10 +280,13 @@ static json_t *version_json(const jp_registry_version_t *v)
                      "id", (int)v->id, "schema", v->schema);
 }
 
-static json_t *int_array(const int32_t *v, size_t n)
+/* A page of ints as a JSON array. */
+static json_t *int_array(const jp_reg_req_t *r, const int32_t *v, size_t n)
 {
+    size_t from, to;
+    page(r, n, &from, &to);
     json_t *a = json_array();
-    for (size_t i = 0; a && i < n; i++)
+    for (size_t i = from; a && i < to; i++)
         json_array_append_new(a, json_integer(v[i]));
     return a;
 }
@@ -220,21 +305,40 @@ static void h_schema_types(jp_reg_req_t *r)
     reply_json(r, 200, json_pack("[s]", "AVRO"));
 }
 
-static void h_mode(jp_reg_req_t *r)
+static void h_healthz(jp_reg_req_t *r)
 {
-    reply_json(r, 200, json_pack("{s:s}", "mode", "READWRITE"));
+    reply_text_as(r, 200, TEXT_PLAIN, "ok\n", 3);
+}
+
+static void h_metrics(jp_reg_req_t *r)
+{
+    jp_registry_server_t *srv = r->srv;
+    jp_registry_store_stats_t st;
+    jp_registry_store_stats(r->store, &st);
+    jp_gauge_set(srv->g_schemas, (double)st.schemas);
+    jp_gauge_set(srv->g_subjects, (double)st.subjects);
+    jp_gauge_set(srv->g_versions, (double)st.versions);
+    char *text = jp_metrics_render(srv->metrics);
+    if (!text) {
+        reply_error(r, JP_REGISTRY_ERR_STORE, "out of memory");
+        return;
+    }
+    reply_text_as(r, 200, JP_METRICS_CONTENT_TYPE, text, strlen(text));
+    free(text);
 }
 
 static void h_subjects(jp_reg_req_t *r)
 {
     const char **names;
-    size_t n;
-    if (jp_registry_store_subjects(r->store, query_true(r, "deleted"), &names, &n)) {
+    size_t n, from, to;
+    if (jp_registry_store_subjects(r->store, evhttp_find_header(&r->query, "subjectPrefix"),
+                                   query_filter(r), &names, &n)) {
         reply_error(r, JP_REGISTRY_ERR_STORE, "out of memory");
         return;
     }
+    page(r, n, &from, &to);
     json_t *a = json_array();
-    for (size_t i = 0; a && i < n; i++)
+    for (size_t i = from; a && i < to; i++)
         json_array_append_new(a, json_string(names[i]));
     free(names);
     reply_json(r, 200, a);
@@ -249,85 +353,82 @@ static void h_lookup(jp_reg_req_t *r)
     char err[ERRBUF];
     jp_registry_version_t v;
     int rc = jp_registry_store_lookup(r->store, r->seg[1], schema, len, query_true(r, "deleted"),
-                                      &v, err, sizeof(err));
-    if (rc)
-        reply_error(r, rc, err);
-    else
-        reply_json(r, 200, version_json(&v));
+                                      query_true(r, "normalize"), &v, err, sizeof(err));
+    reply_result(r, rc, err, rc ? NULL : version_json(&v));
 }
 
 static void h_delete_subject(jp_reg_req_t *r)
 {
     char err[ERRBUF];
-    int32_t *versions;
-    size_t n;
+    int32_t *versions = NULL;
+    size_t n = 0;
     int rc = jp_registry_store_delete_subject(r->store, r->seg[1], query_true(r, "permanent"),
                                               &versions, &n, err, sizeof(err));
-    if (rc) {
-        reply_error(r, rc, err);
-        return;
-    }
-    reply_json(r, 200, int_array(versions, n));
+    reply_result(r, rc, err, rc ? NULL : int_array(r, versions, n));
     free(versions);
 }
 
 static void h_versions(jp_reg_req_t *r)
 {
     char err[ERRBUF];
-    int32_t *versions;
-    size_t n;
-    int rc = jp_registry_store_versions(r->store, r->seg[1], query_true(r, "deleted"), &versions,
-                                        &n, err, sizeof(err));
-    if (rc) {
-        reply_error(r, rc, err);
-        return;
-    }
-    reply_json(r, 200, int_array(versions, n));
+    int32_t *versions = NULL;
+    size_t n = 0;
+    int rc = jp_registry_store_versions(r->store, r->seg[1], query_filter(r), &versions, &n, err,
+                                        sizeof(err));
+    reply_result(r, rc, err, rc ? NULL : int_array(r, versions, n));
     free(versions);
 }
 
+/* POST /subjects/{s}/versions {"schema", "id"?, "version"?}[?normalize=true]. */
 static void h_register(jp_reg_req_t *r)
 {
     size_t len;
     const char *schema = body_schema(r, &len);
-    if (!schema)
+    jp_registry_register_opts_t o = {.normalize = query_true(r, "normalize")};
+    if (!schema || body_int(r, "id", &o.id) || body_int(r, "version", &o.version))
         return;
     char err[ERRBUF];
     int32_t id, version;
-    int rc = jp_registry_store_register(r->store, r->seg[1], schema, len, &id, &version, err,
+    int rc = jp_registry_store_register(r->store, r->seg[1], schema, len, &o, &id, &version, err,
                                         sizeof(err));
-    if (rc)
-        reply_error(r, rc, err);
-    else
-        reply_json(r, 200, json_pack("{s:i}", "id", (int)id));
+    reply_result(r, rc, err, rc ? NULL : json_pack("{s:i}", "id", (int)id));
 }
 
-/* GET /subjects/{s}/versions/{v} and .../schema (raw = the schema alone). */
-static void get_version(jp_reg_req_t *r, bool raw)
+/* The version a /subjects/{s}/versions/{v}/... path names; -1 after
+ * replying. */
+static int path_version(jp_reg_req_t *r, jp_registry_version_t *v)
 {
     int32_t version;
     if (parse_version(r, r->seg[3], &version))
-        return;
+        return -1;
     char err[ERRBUF];
-    jp_registry_version_t v;
     int rc = jp_registry_store_get_version(r->store, r->seg[1], version, query_true(r, "deleted"),
-                                           &v, err, sizeof(err));
+                                           v, err, sizeof(err));
     if (rc)
         reply_error(r, rc, err);
-    else if (raw)
-        reply_text(r, 200, v.schema, strlen(v.schema));
-    else
-        reply_json(r, 200, version_json(&v));
+    return rc ? -1 : 0;
 }
 
 static void h_get_version(jp_reg_req_t *r)
 {
-    get_version(r, false);
+    jp_registry_version_t v;
+    if (path_version(r, &v) == 0)
+        reply_json(r, 200, version_json(&v));
 }
 
 static void h_get_version_schema(jp_reg_req_t *r)
 {
-    get_version(r, true);
+    jp_registry_version_t v;
+    if (path_version(r, &v) == 0)
+        reply_text(r, 200, v.schema, strlen(v.schema));
+}
+
+/* Schema references are not supported, so nothing refers to a version. */
+static void h_referenced_by(jp_reg_req_t *r)
+{
+    jp_registry_version_t v;
+    if (path_version(r, &v) == 0)
+        reply_json(r, 200, json_array());
 }
 
 static void h_delete_version(jp_reg_req_t *r)
@@ -338,10 +439,27 @@ static void h_delete_version(jp_reg_req_t *r)
     char err[ERRBUF];
     int rc = jp_registry_store_delete_version(
         r->store, r->seg[1], version, query_true(r, "permanent"), &deleted, err, sizeof(err));
-    if (rc)
-        reply_error(r, rc, err);
-    else
-        reply_json(r, 200, json_integer(deleted));
+    reply_result(r, rc, err, rc ? NULL : json_integer(deleted));
+}
+
+/* GET /schemas?subjectPrefix=&deleted=&latestOnly=&offset=&limit= */
+static void h_schemas(jp_reg_req_t *r)
+{
+    jp_registry_version_t *v;
+    size_t n, from, to;
+    if (jp_registry_store_list(r->store, evhttp_find_header(&r->query, "subjectPrefix"),
+                               query_true(r, "deleted") ? JP_REGISTRY_INCLUDE_DELETED
+                                                        : JP_REGISTRY_LIVE,
+                               query_true(r, "latestOnly"), &v, &n)) {
+        reply_error(r, JP_REGISTRY_ERR_STORE, "out of memory");
+        return;
+    }
+    page(r, n, &from, &to);
+    json_t *a = json_array();
+    for (size_t i = from; a && i < to; i++)
+        json_array_append_new(a, version_json(&v[i]));
+    free(v);
+    reply_json(r, 200, a);
 }
 
 /* GET /schemas/ids/{id} and .../schema (raw). */
@@ -371,26 +489,44 @@ static void h_schema_by_id_raw(jp_reg_req_t *r)
     get_schema(r, true);
 }
 
-static void h_schema_id_versions(jp_reg_req_t *r)
+/* GET /schemas/ids/{id}/versions ([{"subject","version"}]) and
+ * .../subjects (the distinct subjects). */
+static void id_usage(jp_reg_req_t *r, bool subjects_only)
 {
     int32_t id;
     if (parse_id(r, r->seg[2], &id))
         return;
     char err[ERRBUF];
     jp_registry_version_t *v;
-    size_t n;
+    size_t n, from, to;
     int rc = jp_registry_store_id_versions(r->store, id, query_true(r, "deleted"), &v, &n, err,
                                            sizeof(err));
     if (rc) {
         reply_error(r, rc, err);
         return;
     }
+    size_t kept = 0; /* versions come sorted by subject: keep a subject's first */
+    for (size_t i = 0; i < n; i++)
+        if (!subjects_only || !kept || strcmp(v[kept - 1].subject, v[i].subject) != 0)
+            v[kept++] = v[i];
+    page(r, kept, &from, &to);
     json_t *a = json_array();
-    for (size_t i = 0; a && i < n; i++)
-        json_array_append_new(
-            a, json_pack("{s:s, s:i}", "subject", v[i].subject, "version", (int)v[i].version));
+    for (size_t i = from; a && i < to; i++)
+        json_array_append_new(a, subjects_only ? json_string(v[i].subject)
+                                               : json_pack("{s:s, s:i}", "subject", v[i].subject,
+                                                           "version", (int)v[i].version));
     free(v);
     reply_json(r, 200, a);
+}
+
+static void h_schema_id_versions(jp_reg_req_t *r)
+{
+    id_usage(r, false);
+}
+
+static void h_schema_id_subjects(jp_reg_req_t *r)
+{
+    id_usage(r, true);
 }
 
 /* POST /compatibility/subjects/{s}/versions[/{v}]: without a version the
@@ -422,55 +558,107 @@ static void h_compat(jp_reg_req_t *r)
     reply_json(r, 200, res);
 }
 
+/* The subject of /config/{s} and /mode/{s}; NULL for the global forms. */
+static const char *setting_subject(const jp_reg_req_t *r)
+{
+    return r->nseg == 2 ? r->seg[1] : NULL;
+}
+
 /* GET /config and /config/{s}. */
 static void h_get_config(jp_reg_req_t *r)
 {
-    const char *subject = r->nseg == 2 ? r->seg[1] : NULL;
     char err[ERRBUF];
     jp_avro_compat_t level;
-    int rc = jp_registry_store_get_config(r->store, subject, query_true(r, "defaultToGlobal"),
-                                          &level, err, sizeof(err));
-    if (rc)
-        reply_error(r, rc, err);
-    else
-        reply_json(r, 200, json_pack("{s:s}", "compatibilityLevel", jp_avro_compat_name(level)));
+    int rc = jp_registry_store_get_config(
+        r->store, setting_subject(r), query_true(r, "defaultToGlobal"), &level, err, sizeof(err));
+    reply_result(r, rc, err,
+                 rc ? NULL : json_pack("{s:s}", "compatibilityLevel", jp_avro_compat_name(level)));
+}
+
+/* The upper-cased text of a body member (any case accepted), "" if absent
+ * or too long. */
+static void body_upper(jp_reg_req_t *r, const char *key, char *out, size_t out_size)
+{
+    const char *name = json_string_value(json_object_get(r->body, key));
+    out[0] = '\0';
+    if (!name || strlen(name) >= out_size)
+        return;
+    size_t i = 0;
+    for (; name[i]; i++)
+        out[i] = (char)(name[i] >= 'a' && name[i] <= 'z' ? name[i] - 'a' + 'A' : name[i]);
+    out[i] = '\0';
 }
 
 /* PUT /config and /config/{s}: {"compatibility": "FULL"}, any case. */
 static void h_put_config(jp_reg_req_t *r)
 {
-    json_t *body = body_object(r);
-    if (!body)
+    if (!body_object(r))
         return;
-    const char *name = json_string_value(json_object_get(body, "compatibility"));
-    char upper[32] = "";
-    for (size_t i = 0; name && name[i] && i + 1 < sizeof(upper); i++)
-        upper[i] = (char)(name[i] >= 'a' && name[i] <= 'z' ? name[i] - 'a' + 'A' : name[i]);
+    char upper[32];
+    body_upper(r, "compatibility", upper, sizeof(upper));
     jp_avro_compat_t level;
-    if (!name || strlen(name) >= sizeof(upper) || jp_avro_compat_parse(upper, &level)) {
+    if (jp_avro_compat_parse(upper, &level)) {
         reply_error(r, JP_REGISTRY_ERR_INVALID_COMPAT,
                     "Invalid compatibility level. Valid values are none, backward, forward, "
                     "full, backward_transitive, forward_transitive, and full_transitive");
         return;
     }
     char err[ERRBUF];
-    int rc = jp_registry_store_set_config(r->store, r->nseg == 2 ? r->seg[1] : NULL, level, err,
-                                          sizeof(err));
-    if (rc)
-        reply_error(r, rc, err);
-    else
-        reply_json(r, 200, json_pack("{s:s}", "compatibility", jp_avro_compat_name(level)));
+    int rc = jp_registry_store_set_config(r->store, setting_subject(r), level, err, sizeof(err));
+    reply_result(r, rc, err,
+                 rc ? NULL : json_pack("{s:s}", "compatibility", jp_avro_compat_name(level)));
 }
 
+/* DELETE /config and /config/{s}: the level removed. */
 static void h_delete_config(jp_reg_req_t *r)
 {
     char err[ERRBUF];
     jp_avro_compat_t previous;
-    int rc = jp_registry_store_delete_config(r->store, r->seg[1], &previous, err, sizeof(err));
-    if (rc)
-        reply_error(r, rc, err);
-    else
-        reply_json(r, 200, json_pack("{s:s}", "compatibilityLevel", jp_avro_compat_name(previous)));
+    int rc =
+        jp_registry_store_delete_config(r->store, setting_subject(r), &previous, err, sizeof(err));
+    reply_result(r, rc, err,
+                 rc ? NULL
+                    : json_pack("{s:s}", "compatibilityLevel", jp_avro_compat_name(previous)));
+}
+
+/* GET /mode and /mode/{s}[?defaultToGlobal=true]. */
+static void h_get_mode(jp_reg_req_t *r)
+{
+    char err[ERRBUF];
+    jp_registry_mode_t mode;
+    int rc = jp_registry_store_get_mode(r->store, setting_subject(r),
+                                        query_true(r, "defaultToGlobal"), &mode, err, sizeof(err));
+    reply_result(r, rc, err, rc ? NULL : json_pack("{s:s}", "mode", jp_registry_mode_name(mode)));
+}
+
+/* PUT /mode and /mode/{s}: {"mode": "IMPORT"}, any case; ?force=true. */
+static void h_put_mode(jp_reg_req_t *r)
+{
+    if (!body_object(r))
+        return;
+    char upper[32];
+    body_upper(r, "mode", upper, sizeof(upper));
+    jp_registry_mode_t mode;
+    if (jp_registry_mode_parse(upper, &mode)) {
+        reply_error(r, JP_REGISTRY_ERR_INVALID_MODE,
+                    "Invalid mode. Valid values are READWRITE, READONLY and IMPORT.");
+        return;
+    }
+    char err[ERRBUF];
+    int rc = jp_registry_store_set_mode(r->store, setting_subject(r), mode, query_true(r, "force"),
+                                        err, sizeof(err));
+    reply_result(r, rc, err, rc ? NULL : json_pack("{s:s}", "mode", jp_registry_mode_name(mode)));
+}
+
+/* DELETE /mode and /mode/{s}: the mode removed. */
+static void h_delete_mode(jp_reg_req_t *r)
+{
+    char err[ERRBUF];
+    jp_registry_mode_t previous;
+    int rc =
+        jp_registry_store_delete_mode(r->store, setting_subject(r), &previous, err, sizeof(err));
+    reply_result(r, rc, err,
+                 rc ? NULL : json_pack("{s:s}", "mode", jp_registry_mode_name(previous)));
 }
 
 /* ---- routing ------------------------------------------------------------- */
@@ -479,36 +667,67 @@ typedef struct {
     const char *pattern[MAX_SEGMENTS + 1]; /* NULL-terminated; "*" = any segment */
     int methods;
     void (*handler)(jp_reg_req_t *r);
+    const char *label; /* route label in /metrics */
 } jp_reg_route_t;
 
 #define GET    EVHTTP_REQ_GET
 #define POST   EVHTTP_REQ_POST
 #define PUT    EVHTTP_REQ_PUT
 #define DELETE EVHTTP_REQ_DELETE
+#define S_V    "/subjects/{subject}/versions"
 
 static const jp_reg_route_t routes[] = {
-    {{NULL}, GET, h_root},
-    {{"subjects", NULL}, GET, h_subjects},
-    {{"subjects", "*", NULL}, POST, h_lookup},
-    {{"subjects", "*", NULL}, DELETE, h_delete_subject},
-    {{"subjects", "*", "versions", NULL}, GET, h_versions},
-    {{"subjects", "*", "versions", NULL}, POST, h_register},
-    {{"subjects", "*", "versions", "*", NULL}, GET, h_get_version},
-    {{"subjects", "*", "versions", "*", NULL}, DELETE, h_delete_version},
-    {{"subjects", "*", "versions", "*", "schema", NULL}, GET, h_get_version_schema},
-    {{"schemas", "types", NULL}, GET, h_schema_types},
-    {{"schemas", "ids", "*", NULL}, GET, h_schema_by_id},
-    {{"schemas", "ids", "*", "schema", NULL}, GET, h_schema_by_id_raw},
-    {{"schemas", "ids", "*", "versions", NULL}, GET, h_schema_id_versions},
-    {{"compatibility", "subjects", "*", "versions", NULL}, POST, h_compat},
-    {{"compatibility", "subjects", "*", "versions", "*", NULL}, POST, h_compat},
-    {{"config", NULL}, GET, h_get_config},
-    {{"config", NULL}, PUT, h_put_config},
-    {{"config", "*", NULL}, GET, h_get_config},
-    {{"config", "*", NULL}, PUT, h_put_config},
-    {{"config", "*", NULL}, DELETE, h_delete_config},
-    {{"mode", NULL}, GET, h_mode},
+    {{NULL}, GET, h_root, "/"},
+    {{"healthz", NULL}, GET, h_healthz, "/healthz"},
+    {{"metrics", NULL}, GET, h_metrics, "/metrics"},
+    {{"subjects", NULL}, GET, h_subjects, "/subjects"},
+    {{"subjects", "*", NULL}, POST, h_lookup, "/subjects/{subject}"},
+    {{"subjects", "*", NULL}, DELETE, h_delete_subject, "/subjects/{subject}"},
+    {{"subjects", "*", "versions", NULL}, GET, h_versions, S_V},
+    {{"subjects", "*", "versions", NULL}, POST, h_register, S_V},
+    {{"subjects", "*", "versions", "*", NULL}, GET, h_get_version, S_V "/{version}"},
+    {{"subjects", "*", "versions", "*", NULL}, DELETE, h_delete_version, S_V "/{version}"},
+    {{"subjects", "*", "versions", "*", "schema", NULL},
+     GET,
+     h_get_version_schema,
+     S_V "/{version}/schema"},
+    {{"subjects", "*", "versions", "*", "referencedby", NULL},
+     GET,
+     h_referenced_by,
+     S_V "/{version}/referencedby"},
+    {{"schemas", NULL}, GET, h_schemas, "/schemas"},
+    {{"schemas", "types", NULL}, GET, h_schema_types, "/schemas/types"},
+    {{"schemas", "ids", "*", NULL}, GET, h_schema_by_id, "/schemas/ids/{id}"},
+    {{"schemas", "ids", "*", "schema", NULL}, GET, h_schema_by_id_raw, "/schemas/ids/{id}/schema"},
+    {{"schemas", "ids", "*", "versions", NULL},
+     GET,
+     h_schema_id_versions,
+     "/schemas/ids/{id}/versions"},
+    {{"schemas", "ids", "*", "subjects", NULL},
+     GET,
+     h_schema_id_subjects,
+     "/schemas/ids/{id}/subjects"},
+    {{"compatibility", "subjects", "*", "versions", NULL}, POST, h_compat, "/compatibility" S_V},
+    {{"compatibility", "subjects", "*", "versions", "*", NULL},
+     POST,
+     h_compat,
+     "/compatibility" S_V "/{version}"},
+    {{"config", NULL}, GET, h_get_config, "/config"},
+    {{"config", NULL}, PUT, h_put_config, "/config"},
+    {{"config", NULL}, DELETE, h_delete_config, "/config"},
+    {{"config", "*", NULL}, GET, h_get_config, "/config/{subject}"},
+    {{"config", "*", NULL}, PUT, h_put_config, "/config/{subject}"},
+    {{"config", "*", NULL}, DELETE, h_delete_config, "/config/{subject}"},
+    {{"mode", NULL}, GET, h_get_mode, "/mode"},
+    {{"mode", NULL}, PUT, h_put_mode, "/mode"},
+    {{"mode", NULL}, DELETE, h_delete_mode, "/mode"},
+    {{"mode", "*", NULL}, GET, h_get_mode, "/mode/{subject}"},
+    {{"mode", "*", NULL}, PUT, h_put_mode, "/mode/{subject}"},
+    {{"mode", "*", NULL}, DELETE, h_delete_mode, "/mode/{subject}"},
 };
+
+#define N_ROUTES        (sizeof(routes) / sizeof(routes[0]))
+#define ROUTE_UNMATCHED ((int)N_ROUTES)
 
 static bool route_matches(const jp_reg_route_t *route, const jp_reg_req_t *r)
 {
@@ -545,69 +764,146 @@ static int split_path(jp_reg_req_t *r, const char *path)
     return 0;
 }
 
-static const char *method_name(enum evhttp_cmd_type m)
+static const struct {
+    int method;
+    const char *name;
+} methods[] = {
+    {EVHTTP_REQ_GET, "GET"},       {EVHTTP_REQ_POST, "POST"},   {EVHTTP_REQ_PUT, "PUT"},
+    {EVHTTP_REQ_DELETE, "DELETE"}, {EVHTTP_REQ_HEAD, "HEAD"},   {EVHTTP_REQ_OPTIONS, "OPTIONS"},
+    {EVHTTP_REQ_PATCH, "PATCH"},   {EVHTTP_REQ_TRACE, "TRACE"}, {EVHTTP_REQ_CONNECT, "CONNECT"},
+};
+
+static int method_of(const char *name)
 {
-    switch (m) {
-    case EVHTTP_REQ_GET:
-        return "GET";
-    case EVHTTP_REQ_POST:
-        return "POST";
-    case EVHTTP_REQ_PUT:
-        return "PUT";
-    case EVHTTP_REQ_DELETE:
-        return "DELETE";
-    case EVHTTP_REQ_HEAD:
-        return "HEAD";
-    default:
-        return "OTHER";
+    for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+        if (strcmp(methods[i].name, name) == 0)
+            return methods[i].method;
+    return 0;
+}
+
+static const char *method_name(int method)
+{
+    for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+        if (methods[i].method == method)
+            return methods[i].name;
+    return "OTHER";
+}
+
+/* Counts one request; a failure to count never fails the request. */
+static void count_request(jp_registry_server_t *srv, int method, int route, int status)
+{
+    for (size_t i = 0; i < srv->n_counts; i++) {
+        jp_reg_count_t *c = &srv->counts[i];
+        if (c->method == method && c->route == route && c->status == status) {
+            jp_counter_add(c->counter, 1);
+            return;
+        }
     }
+    if (srv->n_counts == srv->cap_counts) {
+        size_t cap = srv->cap_counts ? srv->cap_counts * 2 : 32;
+        jp_reg_count_t *v = realloc(srv->counts, cap * sizeof(*v));
+        if (!v)
+            return;
+        srv->counts = v;
+        srv->cap_counts = cap;
+    }
+    char labels[256];
+    snprintf(labels, sizeof(labels), "code=\"%d\",method=\"%s\",route=\"%s\"", status,
+             method_name(method), route < ROUTE_UNMATCHED ? routes[route].label : "unmatched");
+    jp_counter_t *counter =
+        jp_metrics_counter(srv->metrics, "jackpot_registry_http_requests_total",
+                           "HTTP requests answered, by method, route and status code", labels);
+    if (!counter)
+        return;
+    srv->counts[srv->n_counts++] = (jp_reg_count_t){method, route, status, counter};
+    jp_counter_add(counter, 1);
+}
+
+int jp_registry_server_handle(jp_registry_server_t *srv, const char *method, const char *uri,
+                              const char *body, size_t body_len, jp_registry_reply_t *out)
+{
+    *out = (jp_registry_reply_t){0};
+    jp_reg_req_t r = {.srv = srv,
+                      .store = srv->store,
+                      .method = method_of(method),
+                      .raw_body = body,
+                      .raw_len = body_len,
+                      .out = out};
+    TAILQ_INIT(&r.query);
+    struct evhttp_uri *parsed = evhttp_uri_parse_with_flags(uri, EVHTTP_URI_NONCONFORMANT);
+    const char *query = parsed ? evhttp_uri_get_query(parsed) : NULL;
+    int bad = !parsed || split_path(&r, evhttp_uri_get_path(parsed)) ||
+              (query && evhttp_parse_query_str(query, &r.query));
+    bool path_known = false;
+    int route = ROUTE_UNMATCHED;
+    for (size_t i = 0; !bad && i < N_ROUTES && !out->status; i++) {
+        if (!route_matches(&routes[i], &r))
+            continue;
+        path_known = true;
+        route = (int)i;
+        if (routes[i].methods & r.method)
+            routes[i].handler(&r);
+    }
+    if (!out->status && path_known)
+        reply_error(&r, 405, "HTTP 405 Method Not Allowed");
+    else if (!out->status)
+        reply_error(&r, 404, "HTTP 404 Not Found");
+    count_request(srv, r.method, route, out->status);
+    for (size_t i = 0; i < r.nseg; i++)
+        free(r.seg[i]);
+    evhttp_clear_headers(&r.query);
+    if (parsed) /* evhttp_uri_free(NULL) crashes */
+        evhttp_uri_free(parsed);
+    json_decref(r.body);
+    return out->body ? 0 : -1;
 }
 
 static void on_request(struct evhttp_request *req, void *arg)
 {
     jp_registry_server_t *srv = arg;
-    jp_reg_req_t r = {.req = req, .store = srv->store, .method = evhttp_request_get_command(req)};
-    TAILQ_INIT(&r.query);
-    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-    const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
-    int bad = !uri || split_path(&r, evhttp_uri_get_path(uri)) ||
-              (query && evhttp_parse_query_str(query, &r.query));
-    bool path_known = false;
-    for (size_t i = 0; !bad && i < sizeof(routes) / sizeof(routes[0]) && !r.status; i++) {
-        if (!route_matches(&routes[i], &r))
-            continue;
-        path_known = true;
-        if (routes[i].methods & (int)r.method)
-            routes[i].handler(&r);
-    }
-    if (!r.status && path_known)
-        reply_error(&r, 405, "HTTP 405 Method Not Allowed");
-    else if (!r.status)
-        reply_error(&r, 404, "HTTP 404 Not Found");
-    jp_log_debug("registry", "%s %s -> %d", method_name(r.method), evhttp_request_get_uri(req),
-                 r.status);
-    for (size_t i = 0; i < r.nseg; i++)
-        free(r.seg[i]);
-    evhttp_clear_headers(&r.query);
-    json_decref(r.body);
+    int method = evhttp_request_get_command(req);
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
+    const char *data = len ? (const char *)evbuffer_pullup(in, -1) : "";
+    jp_registry_reply_t reply;
+    const char *uri = evhttp_request_get_uri(req);
+    int rc = jp_registry_server_handle(srv, method_name(method), uri, data ? data : "",
+                                       data ? len : 0, &reply);
+    struct evbuffer *out = evbuffer_new();
+    if (out && rc == 0)
+        evbuffer_add(out, reply.body, reply.body_len);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+                      reply.content_type ? reply.content_type : JP_REGISTRY_CONTENT_TYPE);
+    evhttp_send_reply(req, rc == 0 ? reply.status : 500, NULL, out); /* NULL: standard phrase */
+    if (out)
+        evbuffer_free(out);
+    jp_log_debug("registry", "%s %s -> %d", method_name(method), uri, rc == 0 ? reply.status : 500);
+    free(reply.body);
 }
 
 /* ---- lifecycle ----------------------------------------------------------- */
 
-jp_registry_server_t *jp_registry_server_new(struct event_base *base, jp_registry_store_t *store,
-                                             const char *listen, char *errstr, size_t errstr_size)
+static int server_metrics(jp_registry_server_t *srv)
 {
-    char host[256];
-    int port;
-    if (jp_listen_parse(listen, host, sizeof(host), &port, errstr, errstr_size))
-        return NULL;
-    jp_registry_server_t *srv = calloc(1, sizeof(*srv));
-    if (!srv || !(srv->http = evhttp_new(base))) {
+    srv->metrics = jp_metrics_new();
+    if (!srv->metrics)
+        return -1;
+    srv->g_schemas = jp_metrics_gauge(srv->metrics, "jackpot_registry_schemas",
+                                      "Schema ids known to the registry", NULL);
+    srv->g_subjects = jp_metrics_gauge(srv->metrics, "jackpot_registry_subjects",
+                                       "Subjects with at least one live version", NULL);
+    srv->g_versions = jp_metrics_gauge(srv->metrics, "jackpot_registry_versions",
+                                       "Live (not soft-deleted) subject versions", NULL);
+    return srv->g_schemas && srv->g_subjects && srv->g_versions ? 0 : -1;
+}
+
+static int server_bind(jp_registry_server_t *srv, struct event_base *base, const char *listen,
+                       const char *host, int port, char *errstr, size_t errstr_size)
+{
+    if (!(srv->http = evhttp_new(base))) {
         jp_err_set(errstr, errstr_size, "cannot create the HTTP server");
-        free(srv);
-        return NULL;
+        return -1;
     }
-    srv->store = store;
     evhttp_set_max_body_size(srv->http, JP_REGISTRY_MAX_BODY);
     evhttp_set_timeout(srv->http, IDLE_TIMEOUT);
     evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
@@ -617,8 +913,7 @@ jp_registry_server_t *jp_registry_server_new(struct event_base *base, jp_registr
     struct evhttp_bound_socket *bound = evhttp_bind_socket_with_handle(srv->http, host, port);
     if (!bound) {
         jp_err_set(errstr, errstr_size, "cannot listen on %s: %s", listen, strerror(errno));
-        jp_registry_server_free(srv);
-        return NULL;
+        return -1;
     }
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
@@ -629,6 +924,31 @@ jp_registry_server_t *jp_registry_server_new(struct event_base *base, jp_registr
     bool v6 = strchr(host, ':') != NULL;
     snprintf(srv->url, sizeof(srv->url), "http://%s%s%s:%d", v6 ? "[" : "", host, v6 ? "]" : "",
              srv->port);
+    return 0;
+}
+
+jp_registry_server_t *jp_registry_server_new(struct event_base *base, jp_registry_store_t *store,
+                                             const char *listen, char *errstr, size_t errstr_size)
+{
+    char host[256];
+    int port = 0;
+    if (!base != !listen) {
+        jp_err_set(errstr, errstr_size, "a served registry needs an event base and an address");
+        return NULL;
+    }
+    if (listen && jp_listen_parse(listen, host, sizeof(host), &port, errstr, errstr_size))
+        return NULL;
+    jp_registry_server_t *srv = calloc(1, sizeof(*srv));
+    if (!srv || server_metrics(srv)) {
+        jp_err_set(errstr, errstr_size, "out of memory");
+        jp_registry_server_free(srv);
+        return NULL;
+    }
+    srv->store = store;
+    if (listen && server_bind(srv, base, listen, host, port, errstr, errstr_size)) {
+        jp_registry_server_free(srv);
+        return NULL;
+    }
     return srv;
 }
 
@@ -638,6 +958,8 @@ void jp_registry_server_free(jp_registry_server_t *srv)
         return;
     if (srv->http)
         evhttp_free(srv->http);
+    jp_metrics_free(srv->metrics);
+    free(srv->counts);
     free(srv);
 }
 

@@ -3,10 +3,12 @@
  * jp_registry_store, served by libevent's evhttp.
  *
  * Contract:
- * - Serves the subset real serializers and operators use (see
- *   docs/registry.md): subjects and versions, schemas by id, lookup,
- *   compatibility tests, global and subject config, soft and permanent
- *   deletes. Responses are application/vnd.schemaregistry.v1+json; errors are
+ * - Serves the API real serializers, tools and operators use (see
+ *   docs/registry.md): subjects and versions, schemas by id, listings and
+ *   their filters, lookup, compatibility tests, global and subject config
+ *   and modes (READWRITE, READONLY, IMPORT), soft and permanent deletes,
+ *   `normalize`, plus GET /metrics (Prometheus) and GET /healthz.
+ *   Responses are application/vnd.schemaregistry.v1+json; errors are
  *   {"error_code": N, "message": "..."} with Confluent's codes and statuses.
  * - Request bodies are JSON whatever their Content-Type says
  *   (application/vnd.schemaregistry.v1+json, application/json,
@@ -16,6 +18,9 @@
  *   dispatches it. evhttp handles one request at a time per base, which is
  *   what serializes access to the store (no locks needed).
  * - One line per request is logged at debug level through jp_log.
+ * - jp_registry_server_handle answers one request without any socket: the
+ *   evhttp callback is a thin shell around it, and tests and the fuzz
+ *   target drive it directly.
  */
 #ifndef JP_REGISTRY_SERVER_H
 #define JP_REGISTRY_SERVER_H
@@ -33,10 +38,24 @@ typedef struct jp_registry_server_s jp_registry_server_t;
 
 /* Binds listen ("host:port", "[v6]:port"; port 0 picks a free port) and
  * serves store on base. The store must outlive the server. NULL with the
- * reason in errstr. */
+ * reason in errstr. With base and listen both NULL nothing is bound: the
+ * server only answers jp_registry_server_handle. */
 jp_registry_server_t *jp_registry_server_new(struct event_base *base, jp_registry_store_t *store,
                                              const char *listen, char *errstr, size_t errstr_size);
 void jp_registry_server_free(jp_registry_server_t *srv);
+
+/* A reply of jp_registry_server_handle; body is malloc'd (free it). */
+typedef struct jp_registry_reply_s {
+    int status;
+    const char *content_type; /* static */
+    char *body;
+    size_t body_len;
+} jp_registry_reply_t;
+
+/* Answers one request: method ("GET", "POST", ...), uri (path and query,
+ * as on the request line) and body. 0, or -1 when out of memory. */
+int jp_registry_server_handle(jp_registry_server_t *srv, const char *method, const char *uri,
+                              const char *body, size_t body_len, jp_registry_reply_t *out);
 
 /* The port actually bound. */
 int jp_registry_server_port(const jp_registry_server_t *srv);

@@ -346,29 +346,11 @@ static size_t c_size(const jp_avro_node_t *n, const jp_avro_layout_t *sub)
 static int cc_value(jp_cc_t *cc, int blk, const jp_avro_node_t *r, const jp_avro_node_t *w,
                     size_t off, const jp_avro_layout_t *sub, long presence);
 
-/* 1 if a value of writer type n can encode to zero bytes. */
-static int zero_width(const jp_avro_node_t *n, int depth)
-{
-    if (depth > 32)
-        return 0; /* recursion always goes through a union or array: >= 1 byte */
-    switch (n->type) {
-    case JP_AVRO_NULL:
-        return 1;
-    case JP_AVRO_FIXED:
-        return n->size == 0;
-    case JP_AVRO_RECORD:
-        for (size_t i = 0; i < n->n_fields; i++)
-            if (!zero_width(n->fields[i].type, depth + 1))
-                return 0;
-        return 1;
-    default:
-        return 0;
-    }
-}
-
-/* Skip ops for a writer-only value. */
+/* Skip ops for a writer-only value (none for a value that takes no bytes). */
 static int cc_skip(jp_cc_t *cc, int blk, const jp_avro_node_t *w)
 {
+    if (w->zero_width)
+        return 0;
     switch (w->type) {
     case JP_AVRO_NULL:
         return 0;
@@ -600,7 +582,7 @@ static int cc_value(jp_cc_t *cc, int blk, const jp_avro_node_t *r, const jp_avro
         if (rc < 0 || cc_emit(cc, blk, r->type == JP_AVRO_ARRAY ? OP_ARRAY : OP_MAP, off,
                               (uint32_t)nb, (uint32_t)esize, NULL) < 0)
             return -1;
-        if (r->type == JP_AVRO_ARRAY && zero_width(w->items, 0)) {
+        if (r->type == JP_AVRO_ARRAY && w->items->zero_width) {
             jp_block_t *bl = &cc->p->blocks[blk];
             bl->ops[bl->n - 1].flags = JP_ZERO_WIDTH;
         }
@@ -811,6 +793,8 @@ static int skip_node(jp_cur_t *c, const jp_avro_node_t *n, int depth)
     int64_t v;
     if (depth > 64)
         return cur_fail(c, JP_SERDE_MALFORMED, "nesting too deep");
+    if (n->zero_width)
+        return 0; /* takes no bytes: nothing to walk, however large the type */
     switch (n->type) {
     case JP_AVRO_NULL:
         return 0;
@@ -849,10 +833,12 @@ static int skip_node(jp_cur_t *c, const jp_avro_node_t *n, int depth)
     case JP_AVRO_MAP:
         for (;;) {
             int64_t count;
-            if (rd_count(c, &count, n->type == JP_AVRO_ARRAY && zero_width(n->items, 0)) < 0)
+            if (rd_count(c, &count, n->type == JP_AVRO_ARRAY && n->items->zero_width) < 0)
                 return -1;
             if (count == 0)
                 return 0;
+            if (n->type == JP_AVRO_ARRAY && n->items->zero_width)
+                continue; /* the items take no bytes */
             for (int64_t i = 0; i < count; i++) {
                 if (n->type == JP_AVRO_MAP) {
                     if (rd_len(c, &len) < 0)

@@ -30,7 +30,9 @@
 #include "model/base/jp_err.h"
 #include "model/base/jp_endian.h"
 
+#include <float.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,11 +156,22 @@ static int valid_full_name(const char *s)
 
 /* ---- parsing ------------------------------------------------------------ */
 
+/* A field default waiting to be encoded: defaults are encoded once the
+ * whole schema is parsed, so a default that instantiates a record still
+ * being defined (a recursive type) sees all of its fields. */
+typedef struct {
+    jp_avro_field_t *field;
+    json_t *value; /* borrowed from the document, alive until parse returns */
+    enum { DEFAULT_PENDING, DEFAULT_ENCODING, DEFAULT_DONE } state;
+} jp_pending_default_t;
+
 typedef struct {
     jp_avro_schema_t *s;
     char *errstr;
     size_t errstr_size;
     int failed;
+    jp_pending_default_t *defaults;
+    size_t n_defaults, cap_defaults;
 } jp_parse_t;
 
 static jp_avro_node_t *node_new(jp_parse_t *ps, jp_avro_type_t t)
@@ -292,9 +305,12 @@ static long utf8_next(const char **p, const char *end)
     return c;
 }
 
+static int field_default(jp_parse_t *ps, const jp_avro_field_t *f, jp_sbuf_t *b);
+
 /* Encodes a JSON default as Avro binary of node n (the spec's default value
- * encoding: bytes and fixed as strings of code points 0-255). */
-static int encode_default(const jp_avro_node_t *n, json_t *v, jp_sbuf_t *b)
+ * encoding: bytes and fixed as strings of code points 0-255). A record
+ * value may omit fields that have defaults of their own. */
+static int encode_default(jp_parse_t *ps, const jp_avro_node_t *n, json_t *v, jp_sbuf_t *b)
 {
     switch (n->type) {
     case JP_AVRO_NULL:
@@ -317,7 +333,9 @@ static int encode_default(const jp_avro_node_t *n, json_t *v, jp_sbuf_t *b)
     case JP_AVRO_FLOAT: {
         if (!json_is_number(v))
             return -1;
-        float f = (float)json_number_value(v);
+        double d = json_number_value(v);
+        /* Out of float range is infinity (a C cast would be undefined). */
+        float f = d > FLT_MAX ? INFINITY : d < -FLT_MAX ? -INFINITY : (float)d;
         uint32_t u;
         unsigned char le[4];
         memcpy(&u, &f, 4);
@@ -388,7 +406,7 @@ static int encode_default(const jp_avro_node_t *n, json_t *v, jp_sbuf_t *b)
         if (cnt) {
             sbuf_varlong(b, (int64_t)cnt);
             for (size_t i = 0; i < cnt; i++)
-                if (encode_default(n->items, json_array_get(v, i), b) < 0)
+                if (encode_default(ps, n->items, json_array_get(v, i), b) < 0)
                     return -1;
         }
         sbuf_byte(b, 0);
@@ -406,7 +424,7 @@ static int encode_default(const jp_avro_node_t *n, json_t *v, jp_sbuf_t *b)
             {
                 sbuf_varlong(b, (int64_t)strlen(k));
                 sbuf_str(b, k);
-                if (encode_default(n->items, e, b) < 0)
+                if (encode_default(ps, n->items, e, b) < 0)
                     return -1;
             }
         }
@@ -414,8 +432,10 @@ static int encode_default(const jp_avro_node_t *n, json_t *v, jp_sbuf_t *b)
         return 0;
     }
     case JP_AVRO_UNION:
+        if (n->n_branches == 0)
+            return -1;
         sbuf_byte(b, 0); /* branch 0 */
-        return encode_default(n->branches[0], v, b);
+        return encode_default(ps, n->branches[0], v, b);
     case JP_AVRO_RECORD: {
         if (!json_is_object(v))
             return -1;
@@ -423,11 +443,9 @@ static int encode_default(const jp_avro_node_t *n, json_t *v, jp_sbuf_t *b)
             const jp_avro_field_t *f = &n->fields[i];
             json_t *fv = json_object_get(v, f->name);
             if (fv) {
-                if (encode_default(f->type, fv, b) < 0)
+                if (encode_default(ps, f->type, fv, b) < 0)
                     return -1;
-            } else if (f->has_default) {
-                sbuf_put(b, f->default_bin, f->default_len);
-            } else {
+            } else if (!f->has_default || field_default(ps, f, b) < 0) {
                 return -1;
             }
         }
@@ -435,6 +453,71 @@ static int encode_default(const jp_avro_node_t *n, json_t *v, jp_sbuf_t *b)
     }
     }
     return -1;
+}
+
+/* Queues field f's default for encoding after the parse. */
+static int defer_default(jp_parse_t *ps, jp_avro_field_t *f, json_t *value)
+{
+    if (ps->n_defaults == ps->cap_defaults) {
+        size_t cap = ps->cap_defaults ? ps->cap_defaults * 2 : 16;
+        jp_pending_default_t *v = realloc(ps->defaults, cap * sizeof *v);
+        if (!v)
+            return -1;
+        ps->defaults = v;
+        ps->cap_defaults = cap;
+    }
+    ps->defaults[ps->n_defaults++] = (jp_pending_default_t){f, value, DEFAULT_PENDING};
+    f->has_default = 1;
+    return 0;
+}
+
+/* Encodes the default of f (once; a default that needs itself, e.g. a
+ * record default relying on the default being computed, fails). */
+static int encode_field_default(jp_parse_t *ps, jp_pending_default_t *d)
+{
+    if (d->state == DEFAULT_DONE)
+        return 0;
+    if (d->state == DEFAULT_ENCODING)
+        return -1;
+    d->state = DEFAULT_ENCODING;
+    jp_sbuf_t b = {0};
+    if (encode_default(ps, d->field->type, d->value, &b) < 0 || b.oom ||
+        (!b.p && !(b.p = calloc(1, 1)))) {
+        free(b.p);
+        return -1;
+    }
+    d->field->default_bin = (unsigned char *)b.p;
+    d->field->default_len = b.len;
+    d->state = DEFAULT_DONE;
+    return 0;
+}
+
+static int field_default(jp_parse_t *ps, const jp_avro_field_t *f, jp_sbuf_t *b)
+{
+    for (size_t i = 0; i < ps->n_defaults; i++)
+        if (ps->defaults[i].field == f) {
+            if (encode_field_default(ps, &ps->defaults[i]) < 0)
+                return -1;
+            sbuf_put(b, f->default_bin, f->default_len);
+            return 0;
+        }
+    return -1;
+}
+
+/* Encodes every queued default; the first that does not match its type
+ * fails the parse, naming the field. */
+static int encode_defaults(jp_parse_t *ps)
+{
+    for (size_t i = 0; i < ps->n_defaults; i++)
+        if (encode_field_default(ps, &ps->defaults[i]) < 0) {
+            const jp_avro_field_t *f = ps->defaults[i].field;
+            parse_fail(ps,
+                       "field %s: default does not match its type (for a union: its first "
+                       "branch)",
+                       f->name);
+            return -1;
+        }
+    return 0;
 }
 
 static jp_avro_node_t *parse_record(jp_parse_t *ps, json_t *j, jp_avro_node_t *n, const char *ns)
@@ -467,22 +550,8 @@ static jp_avro_node_t *parse_record(jp_parse_t *ps, json_t *j, jp_avro_node_t *n
         if (!(f->type = parse_node(ps, tj, ns)))
             return NULL;
         json_t *dj = json_object_get(fj, "default");
-        if (dj) {
-            jp_sbuf_t b = {0};
-            int rc = encode_default(f->type, dj, &b);
-            if (rc < 0 || b.oom) {
-                free(b.p);
-                return parse_fail(ps,
-                                  "field %s: default does not match its type (for a union: "
-                                  "its first branch)",
-                                  fname);
-            }
-            f->has_default = 1;
-            f->default_bin = (unsigned char *)b.p;
-            f->default_len = b.len;
-            if (!b.p && !(f->default_bin = calloc(1, 1)))
-                return parse_fail(ps, "out of memory");
-        }
+        if (dj && defer_default(ps, f, dj) < 0)
+            return parse_fail(ps, "out of memory");
         const char *order = json_string_value(json_object_get(fj, "order"));
         if (json_object_get(fj, "order") &&
             (!order || (strcmp(order, "ascending") && strcmp(order, "descending") &&
@@ -582,6 +651,8 @@ static jp_avro_node_t *parse_named(jp_parse_t *ps, json_t *j, jp_avro_type_t t, 
 static jp_avro_node_t *parse_union(jp_parse_t *ps, json_t *j, const char *ns)
 {
     size_t nb = json_array_size(j);
+    if (nb == 0) /* no value could be written or read, and no default fits */
+        return parse_fail(ps, "a union must have at least one branch");
     jp_avro_node_t *n = node_new(ps, JP_AVRO_UNION);
     const jp_avro_node_t **bv = n ? calloc(nb ? nb : 1, sizeof *bv) : NULL;
     if (!bv)
@@ -668,6 +739,45 @@ static jp_avro_node_t *parse_node(jp_parse_t *ps, json_t *j, const char *ns)
     return n;
 }
 
+/* Expanded size and zero width of n and everything below it, once per
+ * node: named types are shared nodes, so this is linear in the schema text
+ * however often a type is used. A node met again while its own size is
+ * being computed is a recursive reference and counts as one (expanded ==
+ * SIZE_MAX marks "in progress"). Sums saturate above the limit. */
+static size_t measure(jp_avro_node_t *n)
+{
+    if (n->expanded == SIZE_MAX)
+        return 1;
+    if (n->expanded)
+        return n->expanded;
+    n->expanded = SIZE_MAX;
+    size_t total = 1;
+    int zero = n->type == JP_AVRO_NULL || (n->type == JP_AVRO_FIXED && n->size == 0);
+    const jp_avro_node_t *kid;
+    size_t n_kids = n->type == JP_AVRO_RECORD  ? n->n_fields
+                    : n->type == JP_AVRO_UNION ? n->n_branches
+                    : n->items                 ? 1
+                                               : 0;
+    if (n->type == JP_AVRO_RECORD)
+        zero = 1;
+    for (size_t i = 0; i < n_kids; i++) {
+        kid = n->type == JP_AVRO_RECORD  ? n->fields[i].type
+              : n->type == JP_AVRO_UNION ? n->branches[i]
+                                         : n->items;
+        int in_progress = kid->expanded == SIZE_MAX;
+        total += measure((jp_avro_node_t *)kid);
+        if (total > JP_AVRO_MAX_EXPANDED)
+            total = JP_AVRO_MAX_EXPANDED + 1;
+        /* A record is zero-width when all its fields are; one that
+         * contains itself without a union or array has no finite value. */
+        if (n->type == JP_AVRO_RECORD && (in_progress || !kid->zero_width))
+            zero = 0;
+    }
+    n->zero_width = zero;
+    n->expanded = total;
+    return total;
+}
+
 jp_avro_schema_t *jp_avro_schema_parse(const char *json, size_t len, char *errstr,
                                        size_t errstr_size)
 {
@@ -683,8 +793,18 @@ jp_avro_schema_t *jp_avro_schema_parse(const char *json, size_t len, char *errst
         jp_err_set(errstr, errstr_size, "out of memory");
         return NULL;
     }
-    jp_parse_t ps = {s, errstr, errstr_size, 0};
+    jp_parse_t ps = {.s = s, .errstr = errstr, .errstr_size = errstr_size};
     s->root = parse_node(&ps, root, NULL);
+    if (s->root && encode_defaults(&ps) < 0)
+        s->root = NULL;
+    if (s->root && measure(s->root) > JP_AVRO_MAX_EXPANDED) {
+        parse_fail(&ps,
+                   "schema too complex: more than %d types when its named types are "
+                   "written out where they are used",
+                   JP_AVRO_MAX_EXPANDED);
+        s->root = NULL;
+    }
+    free(ps.defaults);
     json_decref(root);
     if (!s->root) {
         if (!ps.failed)
@@ -708,6 +828,193 @@ void jp_avro_schema_free(jp_avro_schema_t *s)
 const jp_avro_node_t *jp_avro_schema_root(const jp_avro_schema_t *s)
 {
     return s->root;
+}
+
+/* ---- normalized JSON ----------------------------------------------------- */
+
+/* Named types defined so far while normalizing, in document order (the
+ * order the parser defines them, so references resolve the same way). */
+typedef struct {
+    char **names;
+    size_t n, cap;
+    int failed;
+} jp_norm_t;
+
+static int norm_define(jp_norm_t *nm, const char *full)
+{
+    if (nm->n == nm->cap) {
+        size_t cap = nm->cap ? nm->cap * 2 : 16;
+        char **v = realloc(nm->names, cap * sizeof *v);
+        if (!v)
+            return -1;
+        nm->names = v;
+        nm->cap = cap;
+    }
+    if (!(nm->names[nm->n] = strdup(full)))
+        return -1;
+    nm->n++;
+    return 0;
+}
+
+static int norm_known(const jp_norm_t *nm, const char *full)
+{
+    for (size_t i = 0; i < nm->n; i++)
+        if (strcmp(nm->names[i], full) == 0)
+            return 1;
+    return 0;
+}
+
+/* A reference to a named type, as the full name it resolves to. */
+static json_t *norm_reference(jp_norm_t *nm, const char *name, const char *ns)
+{
+    jp_avro_type_t t;
+    if (primitive_type(name, &t) == 0)
+        return json_string(name);
+    char *full = qualify(name, ns);
+    json_t *out = NULL;
+    if (full)
+        out = json_string(norm_known(nm, full) || strchr(name, '.') ? full : name);
+    free(full);
+    return out;
+}
+
+/* Qualified and sorted copies of an "aliases" array. */
+static json_t *norm_aliases(json_t *a, const char *ns)
+{
+    size_t n = json_array_size(a);
+    char **v = calloc(n ? n : 1, sizeof *v);
+    json_t *out = v ? json_array() : NULL;
+    for (size_t i = 0; out && i < n; i++)
+        if (!(v[i] = ns ? qualify(json_string_value(json_array_get(a, i)), ns)
+                        : strdup(json_string_value(json_array_get(a, i))))) {
+            json_decref(out);
+            out = NULL;
+        }
+    for (size_t i = 1; out && i < n; i++) /* insertion sort: alias lists are short */
+        for (size_t k = i; k > 0 && strcmp(v[k - 1], v[k]) > 0; k--) {
+            char *tmp = v[k];
+            v[k] = v[k - 1];
+            v[k - 1] = tmp;
+        }
+    for (size_t i = 0; out && i < n; i++)
+        json_array_append_new(out, json_string(v[i]));
+    for (size_t i = 0; v && i < n; i++)
+        free(v[i]);
+    free(v);
+    return out;
+}
+
+static json_t *norm_node(jp_norm_t *nm, json_t *j, const char *ns);
+
+static json_t *norm_named(jp_norm_t *nm, json_t *j, const char *ts, const char *ns)
+{
+    const char *name = json_string_value(json_object_get(j, "name"));
+    json_t *nsj = json_object_get(j, "namespace");
+    const char *own_ns = strchr(name, '.') ? NULL : nsj ? json_string_value(nsj) : ns;
+    char *full = qualify(name, own_ns);
+    size_t nslen = full ? (size_t)(short_name(full) - full) : 0;
+    char *inner = full ? strndup(full, nslen ? nslen - 1 : 0) : NULL;
+    json_t *out = inner ? json_deep_copy(j) : NULL;
+    if (!out || norm_define(nm, full) < 0) {
+        json_decref(out);
+        out = NULL;
+        goto done;
+    }
+    json_object_del(out, "namespace");
+    json_object_set_new(out, "name", json_string(full));
+    if (json_object_get(j, "aliases"))
+        json_object_set_new(out, "aliases", norm_aliases(json_object_get(j, "aliases"), inner));
+    if (strcmp(ts, "record") == 0 || strcmp(ts, "error") == 0) {
+        json_t *fields = json_array();
+        json_t *f;
+        size_t i;
+        json_array_foreach(json_object_get(j, "fields"), i, f)
+        {
+            json_t *nf = json_deep_copy(f);
+            json_t *type = norm_node(nm, json_object_get(f, "type"), inner);
+            if (!nf || !type) {
+                json_decref(nf);
+                json_decref(type);
+                nm->failed = 1;
+                break;
+            }
+            json_object_set_new(nf, "type", type);
+            if (json_object_get(f, "aliases"))
+                json_object_set_new(nf, "aliases",
+                                    norm_aliases(json_object_get(f, "aliases"), NULL));
+            json_array_append_new(fields, nf);
+        }
+        json_object_set_new(out, "fields", fields);
+    }
+done:
+    free(full);
+    free(inner);
+    return out;
+}
+
+static json_t *norm_node(jp_norm_t *nm, json_t *j, const char *ns)
+{
+    if (json_is_string(j))
+        return norm_reference(nm, json_string_value(j), ns);
+    if (json_is_array(j)) {
+        json_t *out = json_array();
+        json_t *b;
+        size_t i;
+        json_array_foreach(j, i, b)
+        {
+            json_t *nb = norm_node(nm, b, ns);
+            if (!nb) {
+                nm->failed = 1;
+                break;
+            }
+            json_array_append_new(out, nb);
+        }
+        return out;
+    }
+    json_t *tj = json_object_get(j, "type");
+    if (!json_is_string(tj))
+        return norm_node(nm, tj, ns); /* {"type": {...}} wraps a schema */
+    const char *ts = json_string_value(tj);
+    jp_avro_type_t prim;
+    if (primitive_type(ts, &prim) == 0)
+        return json_object_size(j) == 1 ? json_string(ts) : json_deep_copy(j);
+    if (!strcmp(ts, "record") || !strcmp(ts, "error") || !strcmp(ts, "enum") ||
+        !strcmp(ts, "fixed"))
+        return norm_named(nm, j, ts, ns);
+    if (!strcmp(ts, "array") || !strcmp(ts, "map")) {
+        const char *key = ts[0] == 'a' ? "items" : "values";
+        json_t *out = json_deep_copy(j);
+        json_t *sub = norm_node(nm, json_object_get(j, key), ns);
+        if (!out || !sub) {
+            json_decref(out);
+            json_decref(sub);
+            return NULL;
+        }
+        json_object_set_new(out, key, sub);
+        return out;
+    }
+    return norm_reference(nm, ts, ns); /* {"type": "Name"} */
+}
+
+char *jp_avro_schema_normalize(const char *json, size_t len, char *errstr, size_t errstr_size)
+{
+    jp_avro_schema_t *s = jp_avro_schema_parse(json, len, errstr, errstr_size);
+    if (!s)
+        return NULL;
+    jp_avro_schema_free(s);
+    json_t *root = json_loadb(json, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    jp_norm_t nm = {0};
+    json_t *out = root ? norm_node(&nm, root, NULL) : NULL;
+    char *text =
+        out && !nm.failed ? json_dumps(out, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) : NULL;
+    json_decref(out);
+    json_decref(root);
+    for (size_t i = 0; i < nm.n; i++)
+        free(nm.names[i]);
+    free(nm.names);
+    if (!text)
+        jp_err_set(errstr, errstr_size, "out of memory normalizing the schema");
+    return text;
 }
 
 /* ---- Parsing Canonical Form --------------------------------------------- */
@@ -931,11 +1238,66 @@ typedef struct jp_pair_s {
     const struct jp_pair_s *up;
 } jp_pair_t;
 
+/* Record pairs already proven readable. Sound to reuse even when proven
+ * under the coinductive assumption for an enclosing pair: the first failure
+ * anywhere fails the whole check, so a success that is reused is part of a
+ * check that succeeds. Without it, a record used in many places is
+ * re-checked at each, exponentially in the nesting depth. */
+typedef struct {
+    const jp_avro_node_t **r, **w;
+    size_t n, cap; /* open addressing, cap a power of two */
+} jp_pairset_t;
+
 typedef struct {
     char path[512];
     char *errstr;
     size_t errstr_size;
+    jp_pairset_t proven;
 } jp_resolve_t;
+
+static size_t pair_slot(const jp_pairset_t *p, const jp_avro_node_t *r, const jp_avro_node_t *w)
+{
+    uint64_t h = ((uint64_t)(uintptr_t)r * 0x9e3779b97f4a7c15ULL) ^ (uint64_t)(uintptr_t)w;
+    h ^= h >> 29;
+    for (size_t i = (size_t)(h * 0xbf58476d1ce4e5b9ULL) & (p->cap - 1);; i = (i + 1) & (p->cap - 1))
+        if (!p->r[i] || (p->r[i] == r && p->w[i] == w))
+            return i;
+}
+
+static int pair_proven(const jp_pairset_t *p, const jp_avro_node_t *r, const jp_avro_node_t *w)
+{
+    return p->cap && p->r[pair_slot(p, r, w)] != NULL;
+}
+
+/* Remembers a proven pair; forgetting one (out of memory) only costs time. */
+static void pair_add(jp_pairset_t *p, const jp_avro_node_t *r, const jp_avro_node_t *w)
+{
+    if ((p->n + 1) * 2 > p->cap) {
+        jp_pairset_t bigger = {calloc(p->cap ? p->cap * 2 : 64, sizeof(*p->r)),
+                               calloc(p->cap ? p->cap * 2 : 64, sizeof(*p->w)), 0,
+                               p->cap ? p->cap * 2 : 64};
+        if (!bigger.r || !bigger.w) {
+            free(bigger.r);
+            free(bigger.w);
+            return;
+        }
+        for (size_t i = 0; i < p->cap; i++)
+            if (p->r[i]) {
+                size_t k = pair_slot(&bigger, p->r[i], p->w[i]);
+                bigger.r[k] = p->r[i];
+                bigger.w[k] = p->w[i];
+                bigger.n++;
+            }
+        free(p->r);
+        free(p->w);
+        *p = bigger;
+    }
+    size_t k = pair_slot(p, r, w);
+    if (!p->r[k])
+        p->n++;
+    p->r[k] = r;
+    p->w[k] = w;
+}
 
 static int resolve_fail(jp_resolve_t *rs, const char *why)
 {
@@ -989,12 +1351,19 @@ static int resolve(jp_resolve_t *rs, const jp_avro_node_t *r, const jp_avro_node
         return rc < 0 ? resolve_fail(rs, why) : 0;
     }
     case JP_AVRO_RECORD: {
+        if (pair_proven(&rs->proven, r, w))
+            return 0;
         for (const jp_pair_t *p = stack; p; p = p->up)
             if (p->r == r && p->w == w)
                 return 0; /* recursive type: already being checked */
         jp_pair_t me = {r, w, stack};
         size_t len = strlen(rs->path);
-        for (size_t i = 0; i < r->n_fields; i++) {
+        /* Which writer fields are taken: a writer field read twice is an error. */
+        unsigned char *taken = calloc(w->n_fields ? w->n_fields : 1, 1);
+        if (!taken)
+            return resolve_fail(rs, "out of memory");
+        int rc = 0;
+        for (size_t i = 0; i < r->n_fields && rc == 0; i++) {
             const jp_avro_field_t *rf = &r->fields[i];
             snprintf(rs->path + len, sizeof rs->path - len, "%s%s", len ? "." : "",
                      len ? rf->name : short_name(r->name));
@@ -1002,22 +1371,22 @@ static int resolve(jp_resolve_t *rs, const jp_avro_node_t *r, const jp_avro_node
                 size_t l2 = strlen(rs->path);
                 snprintf(rs->path + l2, sizeof rs->path - l2, ".%s", rf->name);
             }
-            int wi = jp_avro_field_find(w, rf), shared = 0, rc = 0;
-            for (size_t k = 0; k < i && wi >= 0; k++)
-                shared |= jp_avro_field_find(w, &r->fields[k]) == wi;
-            if (shared) {
+            int wi = jp_avro_field_find(w, rf);
+            if (wi >= 0 && taken[wi]) {
                 rc = resolve_fail(rs, "two reader fields read the same writer field");
             } else if (wi < 0) {
                 if (!rf->has_default)
                     rc = resolve_fail(rs, "reader field missing from the writer has no default");
             } else {
+                taken[wi] = 1;
                 rc = resolve(rs, rf->type, w->fields[wi].type, &me);
             }
             rs->path[len] = '\0';
-            if (rc < 0)
-                return -1;
         }
-        return 0;
+        free(taken);
+        if (rc == 0)
+            pair_add(&rs->proven, r, w);
+        return rc;
     }
     default:
         return 0;
@@ -1028,7 +1397,10 @@ int jp_avro_schema_can_read(const jp_avro_schema_t *reader, const jp_avro_schema
                             char *errstr, size_t errstr_size)
 {
     jp_resolve_t rs = {.errstr = errstr, .errstr_size = errstr_size};
-    return resolve(&rs, reader->root, writer->root, NULL);
+    int rc = resolve(&rs, reader->root, writer->root, NULL);
+    free(rs.proven.r);
+    free(rs.proven.w);
+    return rc;
 }
 
 /* ---- compatibility levels ----------------------------------------------- */

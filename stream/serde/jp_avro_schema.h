@@ -16,7 +16,11 @@
 typedef struct jp_avro_schema_s jp_avro_schema_t;
 
 /* Parses a schema from JSON text (a named type, a primitive name, or a
- * union array). NULL with the reason in errstr if it is not a valid schema. */
+ * union array). NULL with the reason in errstr if it is not a valid schema:
+ * JSON that is not a schema, names, defaults that do not match their type
+ * (for a union, its first branch), unions with no branch, a branch twice
+ * or a union directly inside a union, and schemas whose expanded size is
+ * above JP_AVRO_MAX_EXPANDED. */
 jp_avro_schema_t *jp_avro_schema_parse(const char *json, size_t len, char *errstr,
                                        size_t errstr_size);
 void jp_avro_schema_free(jp_avro_schema_t *s);
@@ -24,6 +28,17 @@ void jp_avro_schema_free(jp_avro_schema_t *s);
 /* Parsing Canonical Form (Avro spec), malloc'd; NULL on allocation failure.
  * Two schemas are the same schema iff their canonical forms are equal. */
 char *jp_avro_schema_canonical(const jp_avro_schema_t *s);
+
+/* The schema text normalized the way Confluent Schema Registry's
+ * `normalize=true` does for Avro (malloc'd JSON; NULL with errstr if the text
+ * is not a valid schema): type names fully qualified and "namespace"
+ * dropped, references to named types by full name, {"type": "int"} written
+ * "int", aliases qualified and sorted, object keys sorted, no whitespace.
+ * Unlike the Parsing Canonical Form it keeps everything readers use:
+ * defaults, aliases, docs, order, logical types and other attributes. Two
+ * texts of the same schema that differ only in how names are written
+ * normalize to the same string. */
+char *jp_avro_schema_normalize(const char *json, size_t len, char *errstr, size_t errstr_size);
 
 /* CRC-64-AVRO (Rabin) fingerprint of the canonical form. */
 uint64_t jp_avro_schema_fingerprint(const jp_avro_schema_t *s);
@@ -107,7 +122,19 @@ struct jp_avro_node_s {
     const jp_avro_node_t *const *branches; /* union */
     size_t n_branches;
     size_t size; /* fixed */
+    /* Nodes of the value's tree with every named type written out where
+     * it is used (a recursive reference counts as one): what a walk over
+     * the type costs. Parsing refuses schemas above JP_AVRO_MAX_EXPANDED. */
+    size_t expanded;
+    int zero_width; /* 1 if every value encodes to no bytes (null, fixed 0, such records) */
 };
+
+/* The largest expanded size (see jp_avro_node_t.expanded) a schema may
+ * have: far above real schemas, low enough that no walk over a schema -
+ * compatibility, plan compilation, skipping a value - can take long. Small
+ * texts can describe huge trees (a record of ten fields of a record of ten
+ * fields of ...), which would otherwise stall the registry and the engine. */
+#define JP_AVRO_MAX_EXPANDED 100000
 
 const jp_avro_node_t *jp_avro_schema_root(const jp_avro_schema_t *s);
 const char *jp_avro_type_name(jp_avro_type_t t);

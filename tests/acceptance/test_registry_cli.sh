@@ -1,33 +1,9 @@
 #!/bin/bash
 # `jackpot registry` as an operator runs it: help and usage errors, the URL
 # line with an ephemeral port, curl against it, clean exit on SIGINT and
-# SIGTERM, and the exit codes for an address in use and an unusable data
-# directory.
-set -u
-JACKPOT=${JACKPOT_BIN:-build/release/jackpot}
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-
-# start_registry DIR OUTFILE [ARGS...]: sets PID and URL.
-start_registry() {
-    local dir=$1 out=$2
-    shift 2
-    "$JACKPOT" registry --listen 127.0.0.1:0 --data "$dir" "$@" >"$out" 2>"$out.err" &
-    PID=$!
-    pids+=("$PID")
-    for _ in $(seq 100); do
-        grep -q '^listening on ' "$out" && break
-        sleep 0.05
-    done
-    URL=$(sed -n 's/^listening on //p' "$out")
-    [ -n "$URL" ] || fail "no URL printed: $(cat "$out.err")"
-}
+# SIGTERM, the exit codes for an address in use and an unusable data
+# directory, and export/import usage errors.
+. "$(dirname "$0")/registry_lib.sh"
 
 "$JACKPOT" registry --help | grep -q '^usage: jackpot registry' || fail "--help"
 "$JACKPOT" registry --bogus >/dev/null 2>&1; [ $? -eq 64 ] || fail "unknown option must exit 64"
@@ -63,6 +39,11 @@ kill -INT "$PID"; wait "$PID"; [ $? -eq 0 ] || fail "SIGINT must exit 0"
 start_registry "$tmp/data" "$tmp/out2"
 reply=$(curl -sS "$URL/subjects/cli-value/versions")
 [ "$reply" = '[1]' ] || fail "after restart: $reply"
+# export/import usage, and an export that cannot be written (74).
+"$JACKPOT" registry export --url "$URL" extra >/dev/null 2>&1; [ $? -eq 64 ] || fail "export extra argument must exit 64"
+"$JACKPOT" registry import --url "$URL" >/dev/null 2>&1; [ $? -eq 64 ] || fail "import without FILE must exit 64"
+"$JACKPOT" registry export --url "$URL" >/dev/full 2>"$tmp/full.err"; [ $? -eq 74 ] || fail "export to a full disk must exit 74"
+grep -q 'cannot write to stdout' "$tmp/full.err" || fail "write error message: $(cat "$tmp/full.err")"
 kill -TERM "$PID"; wait "$PID"; [ $? -eq 0 ] || fail "SIGTERM must exit 0"
 
 # Unusable data directory and listen address.

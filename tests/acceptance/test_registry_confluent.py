@@ -9,6 +9,12 @@ the Confluent wire format with python3-avro (magic byte, id, Avro binary) and
 decodes it after a registry restart with the writer schema fetched by id,
 which is what a consumer does. (confluent_kafka's AvroSerializer needs
 fastavro, which Debian does not package.)
+
+Modes and import: the client's own REST transport (Debian's client predates
+the mode API) sets READONLY and IMPORT; the client then sees Confluent's
+42205 refusals, registers under explicit ids in IMPORT mode, and reads
+back, from a registry filled by `jackpot registry import`, exactly the ids,
+versions and levels it registered in the source.
 """
 import io
 import json
@@ -44,6 +50,8 @@ SALE_V2_BAD = dict(SALE_V1, fields=SALE_V1["fields"] + [
 
 
 class RegistryProcess:
+    """`jackpot registry` on an ephemeral port with its own data directory."""
+
     def __init__(self):
         self.dir = tempfile.mkdtemp(prefix="jp-registry-py-")
         self.start()
@@ -164,6 +172,102 @@ class ConfluentClientTest(unittest.TestCase):
         self.assertEqual(client.get_versions("lottery.sales.v1-value"), [1])
         # The next registration continues after the highest id.
         self.assertEqual(client.register_schema("x-value", Schema('"long"', "AVRO")), sid + 1)
+
+
+class ModeAndImportTest(unittest.TestCase):
+    def setUp(self):
+        warnings.simplefilter("ignore", ResourceWarning)
+        self.regs = []
+
+    def tearDown(self):
+        for reg in self.regs:
+            reg.close()
+
+    def registry(self):
+        reg = RegistryProcess()
+        self.regs.append(reg)
+        return reg, SchemaRegistryClient({"url": reg.url})
+
+    def assert_refused(self, call, code, text):
+        with self.assertRaises(SchemaRegistryError) as cm:
+            call()
+        self.assertEqual(cm.exception.http_status_code, code // 100)
+        self.assertEqual(cm.exception.error_code, code)
+        self.assertIn(text, cm.exception.error_message)
+
+    def test_readonly_and_explicit_ids(self):
+        _, c = self.registry()
+        v1 = Schema(json.dumps(SALE_V1), "AVRO")
+        sid = c.register_schema("s-value", v1)
+        rest = c._rest_client  # the client's transport: same headers, same errors
+        # An id outside IMPORT mode is refused with Confluent's code, not ignored.
+        self.assert_refused(lambda: rest.post("subjects/s-value/versions",
+                                              body={"schema": v1.schema_str, "id": 500}),
+                            42205, "is not in import mode")
+        self.assertEqual(rest.put("mode", {"mode": "READONLY"}), {"mode": "READONLY"})
+        self.assertEqual(rest.get("mode"), {"mode": "READONLY"})
+        ok = Schema(json.dumps(SALE_V2_OK), "AVRO")
+        fresh = SchemaRegistryClient({"url": self.regs[0].url})
+        self.assert_refused(lambda: fresh.register_schema("s-value", ok), 42205,
+                            "is in read-only mode")
+        self.assert_refused(lambda: fresh.delete_subject("s-value"), 42205, "read-only")
+        self.assertEqual(fresh.get_versions("s-value"), [1])
+        rest.put("mode", {"mode": "READWRITE"})
+        self.assertEqual(fresh.register_schema("s-value", ok), sid + 1)
+
+        # IMPORT on an empty registry: ids (and versions) come with the schema.
+        _, target = self.registry()
+        trest = target._rest_client
+        self.assertEqual(trest.put("mode", {"mode": "IMPORT"}), {"mode": "IMPORT"})
+        self.assert_refused(lambda: target.register_schema("t-value", v1), 42205,
+                            "is not in read-write mode")
+        self.assertEqual(trest.post("subjects/t-value/versions",
+                                    body={"schema": v1.schema_str, "id": 777,
+                                          "version": 4}), {"id": 777})
+        trest.put("mode", {"mode": "READWRITE"})
+        reader = SchemaRegistryClient({"url": self.regs[1].url})
+        self.assertEqual(json.loads(reader.get_schema(777).schema_str), SALE_V1)
+        latest = reader.get_latest_version("t-value")
+        self.assertEqual((latest.schema_id, latest.version), (777, 4))
+        self.assertEqual(reader.register_schema("u-value", ok), 778)
+
+    def test_export_import_keeps_ids(self):
+        src, c = self.registry()
+        # Make the source's ids differ from what a fresh registry would give.
+        c.register_schema("pad-value", Schema('"int"', "AVRO"))
+        c.delete_subject("pad-value")
+        ids = {
+            "lottery.sales.v1-value": [
+                c.register_schema("lottery.sales.v1-value", Schema(json.dumps(s), "AVRO"))
+                for s in (SALE_V1, SALE_V2_OK)],
+            "other-value": [c.register_schema("other-value", Schema('"string"', "AVRO"))],
+        }
+        c.set_compatibility("other-value", "NONE")
+        c.set_compatibility(level="FULL")
+        export = subprocess.run([JACKPOT, "registry", "export", "--url", src.url],
+                                check=True, stdout=subprocess.PIPE, text=True).stdout
+        path = os.path.join(src.dir, "export.json")
+        with open(path, "w") as f:
+            f.write(export)
+
+        dst, _ = self.registry()
+        subprocess.run([JACKPOT, "registry", "import", "--url", dst.url, path], check=True)
+        t = SchemaRegistryClient({"url": dst.url})
+        self.assertEqual(sorted(t.get_subjects()), sorted(ids))
+        for subject, want in ids.items():
+            self.assertEqual(t.get_versions(subject), list(range(1, len(want) + 1)))
+            for version, sid in enumerate(want, start=1):
+                got = t.get_version(subject, version)
+                self.assertEqual(got.schema_id, sid)
+                self.assertEqual(got.schema.schema_str, c.get_schema(sid).schema_str)
+                found = t.lookup_schema(subject, got.schema)
+                self.assertEqual((found.schema_id, found.version), (sid, version))
+        self.assertEqual(t.get_compatibility(), "FULL")
+        self.assertEqual(t.get_compatibility("other-value"), "NONE")
+        self.assertEqual(t._rest_client.get("mode"), {"mode": "READWRITE"})
+        # Registering on the target continues after the highest imported id.
+        top = max(max(v) for v in ids.values())
+        self.assertEqual(t.register_schema("next-value", Schema('"bytes"', "AVRO")), top + 1)
 
 
 if __name__ == "__main__":

@@ -154,6 +154,197 @@ static void test_parse_errors(void **state)
                    "twice");
 }
 
+/* The poison schema of issue 15: an empty union with a default made the
+ * default encoder dereference a branch that does not exist. Empty unions
+ * are rejected wherever they appear, with or without a default. */
+static void test_parse_union_rules(void **state)
+{
+    (void)state;
+    expect_invalid("{\"type\":\"record\",\"name\":\"R\",\"fields\":[{\"name\":\"c\","
+                   "\"type\":[],\"default\":null}]}",
+                   "at least one branch");
+    expect_invalid("{\"type\":\"record\",\"name\":\"R\",\"fields\":[{\"name\":\"c\","
+                   "\"type\":[]}]}",
+                   "at least one branch");
+    expect_invalid("[]", "at least one branch");
+    expect_invalid("{\"type\":\"array\",\"items\":[]}", "at least one branch");
+    expect_invalid("[\"null\",{\"type\":\"map\",\"values\":[]}]", "at least one branch");
+    /* A default that matches a later branch but not the first. */
+    expect_invalid("{\"type\":\"record\",\"name\":\"R\",\"fields\":[{\"name\":\"c\","
+                   "\"type\":[\"null\",\"int\"],\"default\":1}]}",
+                   "default");
+    /* Nested: a record default whose union member has no matching value. */
+    expect_invalid("{\"type\":\"record\",\"name\":\"R\",\"fields\":[{\"name\":\"c\",\"type\":"
+                   "{\"type\":\"record\",\"name\":\"S\",\"fields\":[{\"name\":\"u\",\"type\":"
+                   "[\"int\",\"null\"]}]},\"default\":{\"u\":null}}]}",
+                   "default");
+    /* A single-branch union with a matching default is fine. */
+    jp_avro_schema_t *s = parse_str("{\"type\":\"record\",\"name\":\"R\",\"fields\":[{\"name\":"
+                                    "\"c\",\"type\":[\"int\"],\"default\":7}]}");
+    assert_int_equal(jp_avro_schema_root(s)->fields[0].default_len, 2); /* branch 0, 7 */
+    jp_avro_schema_free(s);
+}
+
+/* Defaults are encoded after the whole schema is parsed: a recursive
+ * record's default sees every field of the record, including the ones after
+ * the field being defaulted, and a default that needs itself is refused. */
+static void test_parse_recursive_defaults(void **state)
+{
+    (void)state;
+    /* kids' default [{}] instantiates Node, whose later field x has a default. */
+    jp_avro_schema_t *s =
+        parse_str("{\"type\":\"record\",\"name\":\"Node\",\"fields\":["
+                  "{\"name\":\"kids\",\"type\":{\"type\":\"array\",\"items\":\"Node\"},"
+                  "\"default\":[{\"kids\":[]}]},"
+                  "{\"name\":\"x\",\"type\":\"int\",\"default\":5}]}");
+    const jp_avro_field_t *kids = &jp_avro_schema_root(s)->fields[0];
+    /* count 1, Node{kids: [] (0), x: 5 (10)}, end of blocks 0 */
+    static const unsigned char want[] = {2, 0, 10, 0};
+    assert_int_equal(kids->default_len, sizeof want);
+    assert_memory_equal(kids->default_bin, want, sizeof want);
+    jp_avro_schema_free(s);
+    /* Node's later field y has no default: [{}] and [{"kids":[]}] miss it. */
+    expect_invalid("{\"type\":\"record\",\"name\":\"Node\",\"fields\":["
+                   "{\"name\":\"kids\",\"type\":{\"type\":\"array\",\"items\":\"Node\"},"
+                   "\"default\":[{\"kids\":[]}]},{\"name\":\"y\",\"type\":\"int\"}]}",
+                   "default");
+    /* A default that is only defined through itself. */
+    expect_invalid("{\"type\":\"record\",\"name\":\"N\",\"fields\":[{\"name\":\"next\",\"type\":"
+                   "[\"N\",\"null\"],\"default\":{}}]}",
+                   "default");
+    /* A float default beyond float range reads as infinity, not UB. */
+    s = parse_str("{\"type\":\"record\",\"name\":\"R\",\"fields\":[{\"name\":\"f\",\"type\":"
+                  "\"float\",\"default\":1e300}]}");
+    float f;
+    memcpy(&f, jp_avro_schema_root(s)->fields[0].default_bin, 4);
+    assert_true(f > 3.4e38f);
+    jp_avro_schema_free(s);
+}
+
+static char *normalized(const char *txt)
+{
+    char err[256];
+    char *n = jp_avro_schema_normalize(txt, strlen(txt), err, sizeof err);
+    if (!n)
+        fail_msg("normalize %s: %s", txt, err);
+    return n;
+}
+
+/* normalize=true: spellings of one schema normalize to one text; what a
+ * reader uses (defaults, logical types, docs) is kept and tells them apart. */
+static void test_normalize(void **state)
+{
+    (void)state;
+    const char *a = "{\"type\":\"record\",\"name\":\"R\",\"namespace\":\"n.s\",\"aliases\":"
+                    "[\"Z\",\"A\"],\"fields\":[{\"name\":\"e\",\"type\":{\"type\":\"enum\","
+                    "\"name\":\"E\",\"symbols\":[\"X\"]}},{\"name\":\"e2\",\"type\":\"E\"},"
+                    "{\"name\":\"i\",\"type\":{\"type\":\"int\"},\"default\":1},"
+                    "{\"name\":\"t\",\"type\":{\"type\":\"long\",\"logicalType\":"
+                    "\"timestamp-millis\"}}]}";
+    const char *b = "{ \"fields\": [ {\"type\": {\"symbols\": [\"X\"], \"type\": \"enum\", "
+                    "\"name\": \"n.s.E\"}, \"name\": \"e\"}, {\"name\": \"e2\", \"type\": "
+                    "\"n.s.E\"}, {\"default\": 1, \"name\": \"i\", \"type\": \"int\"}, "
+                    "{\"name\":\"t\",\"type\":{\"logicalType\":\"timestamp-millis\",\"type\":"
+                    "\"long\"}}], \"aliases\": [\"n.s.A\", \"n.s.Z\"], \"type\": \"record\", "
+                    "\"name\": \"n.s.R\"}";
+    char *na = normalized(a), *nb = normalized(b);
+    assert_string_equal(na, nb);
+    assert_non_null(strstr(na, "\"name\":\"n.s.R\""));
+    assert_null(strstr(na, "namespace"));
+    assert_non_null(strstr(na, "\"type\":\"n.s.E\""));
+    assert_non_null(strstr(na, "\"aliases\":[\"n.s.A\",\"n.s.Z\"]"));
+    assert_non_null(strstr(na, "timestamp-millis"));
+    /* the normalized text is itself a valid schema, and a fixed point */
+    char *again = normalized(na);
+    assert_string_equal(again, na);
+    free(again);
+    /* another default is another schema */
+    const char *c = "{\"type\":\"record\",\"name\":\"n.s.R\",\"aliases\":[\"A\",\"Z\"],"
+                    "\"fields\":[{\"name\":\"e\",\"type\":{\"type\":\"enum\",\"name\":\"E\","
+                    "\"symbols\":[\"X\"]}},{\"name\":\"e2\",\"type\":\"E\"},{\"name\":\"i\","
+                    "\"type\":\"int\",\"default\":2},{\"name\":\"t\",\"type\":{\"type\":"
+                    "\"long\",\"logicalType\":\"timestamp-millis\"}}]}";
+    char *nc = normalized(c);
+    assert_string_not_equal(na, nc);
+    free(na);
+    free(nb);
+    free(nc);
+    /* a name in the null namespace referenced from inside a namespace */
+    char *nd = normalized("{\"type\":\"record\",\"name\":\"Top\",\"fields\":[{\"name\":\"x\","
+                          "\"type\":{\"type\":\"fixed\",\"name\":\"F\",\"size\":1}},{\"name\":"
+                          "\"y\",\"type\":{\"type\":\"record\",\"name\":\"In\",\"namespace\":"
+                          "\"q\",\"fields\":[{\"name\":\"f\",\"type\":\"F\"}]}}]}");
+    assert_non_null(strstr(nd, "\"name\":\"q.In\""));
+    assert_non_null(strstr(nd, "{\"name\":\"f\",\"type\":\"F\"}"));
+    free(nd);
+    char err[128];
+    assert_null(jp_avro_schema_normalize("[]", 2, err, sizeof err));
+}
+
+/* A record of `fan` fields of the next record, `depth` levels deep, the
+ * last of null fields: a text of a few KB for fan^depth nodes. */
+static char *fan_schema(int depth, int fan)
+{
+    size_t cap = 1 << 16, n = 0;
+    char *s = malloc(cap);
+    for (int d = 0; d <= depth; d++) {
+        n += (size_t)snprintf(s + n, cap - n, "{\"type\":\"record\",\"name\":\"R%d\",\"fields\":[",
+                              d);
+        for (int k = 0; k < fan; k++) {
+            n += (size_t)snprintf(s + n, cap - n, "%s{\"name\":\"f%d\",\"type\":", k ? "," : "", k);
+            if (d == depth)
+                n += (size_t)snprintf(s + n, cap - n, "\"null\"}");
+            else if (k > 0)
+                n += (size_t)snprintf(s + n, cap - n, "\"R%d\"}", d + 1);
+            else
+                break; /* the next level's definition follows as the type of f0 */
+        }
+    }
+    for (int d = depth; d >= 0; d--) {
+        n += (size_t)snprintf(s + n, cap - n, "]}");
+        if (d > 0) {
+            n += (size_t)snprintf(s + n, cap - n, "}"); /* closes field f0 */
+            for (int k = 1; k < fan; k++)
+                n += (size_t)snprintf(s + n, cap - n, ",{\"name\":\"f%d\",\"type\":\"R%d\"}", k, d);
+        }
+    }
+    return s;
+}
+
+/* Small texts for huge trees: the expanded size is measured at parse time
+ * and bounded, and the checker proves each record pair once, so neither the
+ * registry nor the engine can be stalled by one schema. */
+static void test_expanded_size_bound(void **state)
+{
+    (void)state;
+    char *ok = fan_schema(3, 10); /* 1 + 10 + 100 + 1000 records, 10000 nulls */
+    jp_avro_schema_t *s = parse_str(ok);
+    const jp_avro_node_t *root = jp_avro_schema_root(s);
+    assert_int_equal(root->expanded, 1 + 10 * (1 + 10 * (1 + 10 * (1 + 10))));
+    assert_true(root->zero_width);
+    char err[512];
+    assert_int_equal(jp_avro_schema_can_read(s, s, err, sizeof err), 0);
+    const jp_avro_schema_t *hist[] = {s, s, s};
+    assert_int_equal(
+        jp_avro_compat_check(JP_AVRO_COMPAT_FULL_TRANSITIVE, s, hist, 3, err, sizeof err), 0);
+    jp_avro_schema_free(s);
+    free(ok);
+    char *big = fan_schema(5, 10); /* about 2 KB of text for a million nodes */
+    assert_true(strlen(big) < 4096);
+    expect_invalid(big, "too complex");
+    free(big);
+    /* Widths: a record is zero-width only if all its fields are. */
+    s = parse_str("{\"type\":\"record\",\"name\":\"R\",\"fields\":[{\"name\":\"a\",\"type\":"
+                  "\"null\"},{\"name\":\"b\",\"type\":{\"type\":\"fixed\",\"name\":\"F\","
+                  "\"size\":0}},{\"name\":\"c\",\"type\":[\"null\",\"R\"]}]}");
+    root = jp_avro_schema_root(s);
+    assert_false(root->zero_width); /* c is a union: one byte at least */
+    assert_true(root->fields[0].type->zero_width);
+    assert_true(root->fields[1].type->zero_width);
+    assert_int_equal(root->expanded, 6); /* R, null, F, union, null, R again */
+    jp_avro_schema_free(s);
+}
+
 static void test_parse_introspection(void **state)
 {
     (void)state;
@@ -360,6 +551,10 @@ int main(void)
         cmocka_unit_test(test_canonical_known_answers),
         cmocka_unit_test(test_fingerprint_avro_test_data),
         cmocka_unit_test(test_parse_errors),
+        cmocka_unit_test(test_parse_union_rules),
+        cmocka_unit_test(test_parse_recursive_defaults),
+        cmocka_unit_test(test_normalize),
+        cmocka_unit_test(test_expanded_size_bound),
         cmocka_unit_test(test_parse_introspection),
         cmocka_unit_test(test_compat_table),
         cmocka_unit_test(test_checker_agrees_with_plan_compiler),

@@ -304,6 +304,84 @@ static void test_incompatible_cached(void **state)
     jp_serde_free(s);
 }
 
+/* Writer schemas that cannot be compiled, as any registry may serve them
+ * (issue 15: the empty-union schema crashed every engine that fetched it).
+ * Each decode fails with a typed error - never a crash - that the engine
+ * dead-letters, and good ids keep decoding next to them. */
+static void test_poison_writer_schemas(void **state)
+{
+    (void)state;
+    fake_t f = {.next_id = 21};
+    /* an empty union with a default, the reproducer */
+    f.schemas[4] = "{\"type\":\"record\",\"name\":\"SaleEvent\",\"namespace\":"
+                   "\"lottery.events.v1\",\"fields\":[{\"name\":\"c\",\"type\":[],"
+                   "\"default\":null}]}";
+    /* an empty union without a default */
+    f.schemas[5] = "{\"type\":\"record\",\"name\":\"SaleEvent\",\"namespace\":"
+                   "\"lottery.events.v1\",\"fields\":[{\"name\":\"c\",\"type\":[]}]}";
+    f.schemas[6] = "{not json";
+    f.schemas[7] = "[]";
+    /* parses, but a recursive type where the reader wants a string */
+    f.schemas[8] = "{\"type\":\"record\",\"name\":\"SaleEvent\",\"namespace\":"
+                   "\"lottery.events.v1\",\"fields\":[{\"name\":\"event_id\",\"type\":"
+                   "{\"type\":\"record\",\"name\":\"N\",\"fields\":[{\"name\":\"n\",\"type\":"
+                   "[\"null\",\"N\"]}]}}]}";
+    /* a default that does not match its (first) branch */
+    f.schemas[9] = "{\"type\":\"record\",\"name\":\"SaleEvent\",\"namespace\":"
+                   "\"lottery.events.v1\",\"fields\":[{\"name\":\"x\",\"type\":[\"null\","
+                   "\"int\"],\"default\":3}]}";
+    f.schemas[1] = sale_json();
+    jp_serde_t *s = new_serde(&f);
+    jp_avro_arena_t arena;
+    jp_avro_arena_init(&arena);
+    char err[256];
+    static const struct {
+        int32_t id;
+        jp_serde_err_t want;
+        const char *says;
+    } cases[] = {
+        {4, JP_SERDE_UNKNOWN_SCHEMA_ID, "at least one branch"},
+        {5, JP_SERDE_UNKNOWN_SCHEMA_ID, "at least one branch"},
+        {6, JP_SERDE_UNKNOWN_SCHEMA_ID, "not JSON"},
+        {7, JP_SERDE_UNKNOWN_SCHEMA_ID, "at least one branch"},
+        {8, JP_SERDE_INCOMPATIBLE, "event_id"},
+        {9, JP_SERDE_UNKNOWN_SCHEMA_ID, "default"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        jp_avro_buf_t b = sale_frame(cases[i].id);
+        for (int reader = 0; reader < JP_EVENT__COUNT; reader++) {
+            static _Alignas(16) unsigned char out[1 << 16]; /* any event struct */
+            err[0] = '\0';
+            jp_serde_err_t rc =
+                jp_serde_decode(s, reader, b.data, b.len, out, &arena, err, sizeof err);
+            assert_int_not_equal(rc, JP_SERDE_OK);
+            if (reader == JP_EVENT_SALE) {
+                if (rc != cases[i].want || !strstr(err, cases[i].says))
+                    fail_msg("schema id %d: %s (%s), want %s mentioning \"%s\"", (int)cases[i].id,
+                             jp_serde_err_name(rc), err, jp_serde_err_name(cases[i].want),
+                             cases[i].says);
+            }
+            f.now += 100000; /* past the negative cache: ask (and fail) again */
+        }
+        jp_avro_buf_free(&b);
+        /* Seeding the cache with the same text is refused too. */
+        if (cases[i].want == JP_SERDE_UNKNOWN_SCHEMA_ID)
+            assert_int_equal(
+                jp_serde_add_schema(s, 100 + cases[i].id, f.schemas[cases[i].id], err, sizeof err),
+                JP_SERDE_INVALID);
+    }
+    /* A good id still decodes after all of that. */
+    jp_avro_buf_t good = sale_frame(1);
+    jp_sale_event_t ev;
+    assert_int_equal(
+        jp_serde_decode(s, JP_EVENT_SALE, good.data, good.len, &ev, &arena, err, sizeof err),
+        JP_SERDE_OK);
+    assert_int_equal(ev.tickets, 3);
+    jp_avro_buf_free(&good);
+    jp_avro_arena_free(&arena);
+    jp_serde_free(s);
+}
+
 static void test_encode_registers_once(void **state)
 {
     (void)state;
@@ -510,6 +588,7 @@ int main(void)
         cmocka_unit_test(test_unknown_id_negative_cache),
         cmocka_unit_test(test_registry_unavailable_backoff),
         cmocka_unit_test(test_incompatible_cached),
+        cmocka_unit_test(test_poison_writer_schemas),
         cmocka_unit_test(test_encode_registers_once),
         cmocka_unit_test(test_key_format),
         cmocka_unit_test(test_custom_reader),
