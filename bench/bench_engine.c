@@ -596,9 +596,9 @@ static rd_kafka_t *new_client(ctx_t *x, rd_kafka_type_t type, const char *const 
     return rk;
 }
 
-/* Inputs, dead-letter, changelog and floor topics of the scenario (the
- * mock cluster has no CreateTopics; the outputs exist from the stack's
- * start). */
+/* Inputs, dead-letter, changelog, repartition and floor topics of the
+ * scenario (the mock cluster has no CreateTopics; the outputs exist from
+ * the stack's start). */
 static void create_topics(ctx_t *x)
 {
     char err[512], t[600];
@@ -615,7 +615,9 @@ static void create_topics(ctx_t *x)
         if (jp_broker_create_topic(b, t, n_parts(x->cfg), err, sizeof(err)) != 0)
             die("topics", err);
     }
-    if (jp_broker_create_topic(b, x->floor_topic, n_parts(x->cfg), err, sizeof(err)) != 0)
+    if ((jp_topics_repartition(x->cfg, t, sizeof(t)) &&
+         jp_broker_create_topic(b, t, n_parts(x->cfg), err, sizeof(err)) != 0) ||
+        jp_broker_create_topic(b, x->floor_topic, n_parts(x->cfg), err, sizeof(err)) != 0)
         die("topics", err);
 }
 

@@ -88,6 +88,9 @@ int jp_engine_commit(jp_engine_t *e)
     if (!any) {
         apply_reload(e);
         e->last_commit_ms = jp_clock_now_ms();
+        /* no task (any more): readiness and the figures say so */
+        jp_engine_update_status(e);
+        jp_engine_metrics_commit(e, e->last_commit_ms, jp_engine_ready(e));
         return 0;
     }
     /* (3) the commit point */
