@@ -275,7 +275,8 @@ static void task_rig_open(task_rig_t *g, const char *src, const char *dir,
     g->env.pii = g->pii;
     g->env.store_env = g->senv;
     g->env.features_topic = g->cfg.topics.features;
-    g->env.io = (jp_task_io_t){&g->io, rss_features, rss_dead_letter, NULL, NULL, NULL};
+    g->env.io =
+        (jp_task_io_t){.ctx = &g->io, .features = rss_features, .dead_letter = rss_dead_letter};
     if (mkdir(dir, 0700) != 0)
         die("mkdir", strerror(errno));
     g->t = jp_task_open(&g->env, g->serde, 0, dir, err, sizeof(err));
@@ -777,7 +778,7 @@ static void *engine_main(void *arg)
     engine_t *g = arg;
     int code;
     jp_bench_pin_one_core(); /* before jp_engine_new: librdkafka's threads inherit it */
-    jp_engine_opts_t o = {1, NULL};
+    jp_engine_opts_t o = {1, NULL, 0};
     g->e = jp_engine_new(g->x->cfg, g->m, &o, &code, g->err, sizeof(g->err));
     if (!g->e) {
         atomic_store(&g->state, -1);

@@ -150,12 +150,18 @@ out:
 int jp_admin_route_access(jp_admin_t *a, const char *path, jp_admin_access_t access,
                           jp_admin_handler handler, void *ctx)
 {
-    return route_add(a, path, access, NULL, handler, ctx);
+    /* Public routes are probes and scrapes: they only read. */
+    return route_add(a, path, access, access == JP_ADMIN_PUBLIC ? "GET, HEAD" : NULL, handler, ctx);
 }
 
 int jp_admin_route(jp_admin_t *a, const char *path, jp_admin_handler handler, void *ctx)
 {
     return route_add(a, path, JP_ADMIN_BY_METHOD, NULL, handler, ctx);
+}
+
+int jp_admin_route_get(jp_admin_t *a, const char *path, jp_admin_handler handler, void *ctx)
+{
+    return route_add(a, path, JP_ADMIN_BY_METHOD, "GET, HEAD", handler, ctx);
 }
 
 int jp_admin_route_auth(jp_admin_t *a, const char *path, jp_admin_handler handler, void *ctx)

@@ -60,7 +60,7 @@ typedef enum {
     JP_ADMIN_BY_METHOD = 0, /* GET/HEAD read, every other method mutates */
     JP_ADMIN_READS,         /* every method only reads (e.g. a POSTed what-if) */
     JP_ADMIN_MUTATES,       /* every method changes state (promote, rollback, reload) */
-    JP_ADMIN_PUBLIC,        /* probes and scrapes: no token, no rate limit */
+    JP_ADMIN_PUBLIC,        /* probes and scrapes: no token, no rate limit, GET/HEAD only */
 } jp_admin_access_t;
 
 typedef int (*jp_admin_handler)(void *ctx, const char *method, const char *path, const char *query,
@@ -76,6 +76,9 @@ void jp_admin_free(jp_admin_t *a);
  * ends in '/'). path must start with '/'; registering a path twice (or a
  * built-in) fails. 0 or -1. */
 int jp_admin_route(jp_admin_t *a, const char *path, jp_admin_handler handler, void *ctx);
+/* Same, for a read-only route: GET and HEAD reach the handler, any other
+ * method is answered 405 with "Allow: GET, HEAD" by the server. */
+int jp_admin_route_get(jp_admin_t *a, const char *path, jp_admin_handler handler, void *ctx);
 /* The same with the route's access declared (jp_admin_route is
  * JP_ADMIN_BY_METHOD). */
 int jp_admin_route_access(jp_admin_t *a, const char *path, jp_admin_access_t access,

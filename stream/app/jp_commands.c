@@ -38,6 +38,8 @@ const jp_command_t jp_commands[] = {
      jp_cmd_run_usage, jp_cmd_run},
     {"dev", "run broker, registry, simulator and processor together (the demo)", jp_cmd_dev_usage,
      jp_cmd_dev},
+    {"dlq", "show or replay dead letters (decrypted with the dead-letter key)", jp_cmd_dlq_usage,
+     jp_cmd_dlq},
     {NULL, NULL, NULL, NULL},
 };
 

@@ -8,7 +8,12 @@
  * simulator and the view on their own. With --weeks N the simulator thread,
  * once its N weeks are produced, waits until the engine has consumed every
  * record it wrote and then stops the engine; the summary is printed from
- * the engine's last commit.
+ * the engine's last commit. "Everything" is counted per partition: the
+ * simulator's delivery reports give the records written to each input
+ * partition, the engine's committed status the records consumed from it
+ * (plus any it reported lost to the dev broker's retention); a total, or a
+ * lag read from cached watermarks, can look complete while partitions
+ * still have records to read.
  */
 #define _XOPEN_SOURCE 700
 #include <ftw.h>
@@ -33,7 +38,7 @@
 
 const char jp_cmd_dev_usage[] =
     "usage: jackpot dev [--world FILE] [--weeks N] [--speed X | --max] [--seed S]\n"
-    "                   [--port P] [--http ADDR] [--state DIR]\n"
+    "                   [--port P] [--http ADDR] [--state DIR [--reset]]\n"
     "\n"
     "Runs the embedded default end to end: the dev broker, the schema registry,\n"
     "the simulator and the stream processor, with the admin HTTP server up (its\n"
@@ -50,7 +55,9 @@ const char jp_cmd_dev_usage[] =
     "      --seed S       simulator seed (default: the world's)\n"
     "  -p, --port P       first dev broker port (default 9092; 0: ephemeral)\n"
     "      --http ADDR    admin HTTP address (default: the config's http.listen)\n"
-    "      --state DIR    state directory (default: a new temporary directory)\n"
+    "      --state DIR    state directory (default: a new temporary directory); a\n"
+    "                     directory of an earlier run (another dev cluster) is refused\n"
+    "      --reset        discard the --state directory's contents first\n"
     "  -h, --help         show this help\n";
 
 typedef struct {
@@ -67,6 +74,7 @@ typedef struct {
     int64_t sim_ms;
     uint64_t sim_records;
     int sim_done, sim_failed;
+    int64_t behind; /* records written but not consumed when the simulator thread ended */
     jp_sim_stats_t stats;
     char errstr[512];
     int admin_port;
@@ -80,6 +88,42 @@ static void on_sim_progress(void *ctx, int64_t sim_ms, uint64_t records)
     d->sim_ms = sim_ms;
     d->sim_records = records;
     pthread_mutex_unlock(&d->lock);
+}
+
+/* 1 when the engine's committed status accounts for every record the
+ * simulator delivered, partition by partition (consumed + lost = written);
+ * *behind gets the records still missing. */
+static int caught_up(devctx_t *d, int64_t *behind)
+{
+    char *status = jp_engine_status_json(d->engine);
+    json_t *st = json_loads(status, 0, NULL);
+    free(status);
+    const jp_config_t *cfg = &d->world.config;
+    const char *topics[] = {cfg->topics.sales.name, cfg->topics.customers.name,
+                            cfg->topics.draws.name};
+    int n = (int)cfg->topics.sales.partitions, seen = 0;
+    *behind = 0;
+    size_t i;
+    json_t *task;
+    json_array_foreach(json_object_get(st, "tasks"), i, task)
+    {
+        int p = (int)json_integer_value(json_object_get(task, "partition"));
+        size_t k;
+        json_t *in;
+        seen++;
+        json_array_foreach(json_object_get(task, "inputs"), k, in)
+        {
+            if (k >= 3)
+                break;
+            int64_t done = json_integer_value(json_object_get(in, "consumed")) +
+                           json_integer_value(json_object_get(in, "lost"));
+            int64_t written = jp_sim_producer_delivered(d->producer, topics[k], p);
+            if (written > done)
+                *behind += written - done;
+        }
+    }
+    json_decref(st);
+    return seen == n && *behind == 0;
 }
 
 static void *sim_main(void *arg)
@@ -102,23 +146,21 @@ static void *sim_main(void *arg)
         jp_engine_stop(d->engine);
         return NULL;
     }
-    /* Stop the engine once it has consumed everything the simulator wrote
-     * (a run stopped by Ctrl-C has stopped the engine already). */
+    /* Stop the engine once it has consumed everything the simulator wrote,
+     * on every partition (a run stopped by Ctrl-C, or an engine that
+     * stopped on records lost to the broker's retention, has stopped
+     * already). */
+    int64_t behind = 0;
     while (!d->stop_sim) {
-        jp_engine_totals_t t;
-        jp_engine_totals(d->engine, &t);
-        if (t.consumed >= (int64_t)stats.records || (t.tasks > 0 && t.lag == 0 && t.commits > 0)) {
-            if (t.consumed < (int64_t)stats.records)
-                jp_log_warn("dev",
-                            "%lld records were trimmed by the dev broker before the processor "
-                            "read them (the mock cluster keeps about 5 MB per partition; use a "
-                            "lower --speed)",
-                            (long long)stats.records - (long long)t.consumed);
+        if (caught_up(d, &behind)) {
             jp_engine_stop(d->engine);
             break;
         }
         usleep(100000);
     }
+    pthread_mutex_lock(&d->lock);
+    d->behind = behind;
+    pthread_mutex_unlock(&d->lock);
     return NULL;
 }
 
@@ -239,6 +281,14 @@ static void on_exit_engine(void *ctx, jp_engine_t *engine)
            (long long)d->stats.records, (long long)t.consumed, (long long)t.applied,
            (long long)t.dead_lettered, (long long)t.late, (long long)t.duplicates,
            (long long)t.windows_closed, (long long)t.commits, secs);
+    pthread_mutex_lock(&d->lock);
+    int64_t behind = d->behind;
+    int done = d->sim_done && !d->sim_failed;
+    pthread_mutex_unlock(&d->lock);
+    if (done)
+        printf("written = consumed + lost on every input partition: %s (%lld lost to the dev "
+               "broker's retention)\n",
+               behind == 0 ? "holds" : "NOT YET (stopped early)", (long long)t.lost);
     printf("conservation: consumed %lld = applied %lld + dead-lettered %lld + duplicates %lld: "
            "%s\n",
            (long long)t.consumed, (long long)t.applied, (long long)t.dead_lettered,
@@ -275,19 +325,16 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 
 int jp_cmd_dev(const jp_command_t *cmd, int argc, char **argv)
 {
-    static const struct option longopts[] = {{"world", required_argument, NULL, 'w'},
-                                             {"weeks", required_argument, NULL, 'n'},
-                                             {"speed", required_argument, NULL, 's'},
-                                             {"max", no_argument, NULL, 'M'},
-                                             {"seed", required_argument, NULL, 'S'},
-                                             {"port", required_argument, NULL, 'p'},
-                                             {"http", required_argument, NULL, 'H'},
-                                             {"state", required_argument, NULL, 'D'},
-                                             {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {
+        {"world", required_argument, NULL, 'w'}, {"weeks", required_argument, NULL, 'n'},
+        {"speed", required_argument, NULL, 's'}, {"max", no_argument, NULL, 'M'},
+        {"seed", required_argument, NULL, 'S'},  {"port", required_argument, NULL, 'p'},
+        {"http", required_argument, NULL, 'H'},  {"state", required_argument, NULL, 'D'},
+        {"reset", no_argument, NULL, 'R'},       {NULL, 0, NULL, 0}};
     const char *world_path = "configs/sim/default.yaml", *http = NULL, *state = NULL;
     long weeks = 0, port = 9092, seed = -1;
     double speed = 7.0 * 86400.0 / 60.0;
-    int code, c, rc = 0;
+    int code, c, rc = 0, reset = 0;
     while ((c = jp_cli_getopt(cmd, argc, argv, "w:n:s:p:", longopts, &code)) != -1) {
         char *end;
         switch (c) {
@@ -322,10 +369,15 @@ int jp_cmd_dev(const jp_command_t *cmd, int argc, char **argv)
         case 'D':
             state = optarg;
             break;
+        case 'R':
+            reset = 1;
+            break;
         }
     }
     if (optind < argc)
         return jp_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    if (reset && !state)
+        return jp_cli_usage_error(cmd, "--reset needs --state DIR");
 
     /* Before the broker, registry and simulator start their threads. */
     jp_run_block_signals();
@@ -381,6 +433,7 @@ int jp_cmd_dev(const jp_command_t *cmd, int argc, char **argv)
     jp_run_opts_t ro = {0};
     ro.dev_mode = 1;
     ro.state_dir = state_dir;
+    ro.reset_state = reset;
     ro.http_listen = http;
     ro.ctx = &d;
     ro.on_ready = on_ready;

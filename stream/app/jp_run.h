@@ -12,6 +12,7 @@ typedef struct jp_run_opts_s {
     int dev_mode;            /* allow running without a PII key file */
     const char *state_dir;   /* NULL: cfg->state.dir */
     const char *http_listen; /* NULL: cfg->http.listen */
+    int reset_state;         /* discard a state directory of another cluster */
     void *ctx;
     /* Called on the engine thread once the engine and admin server are up. */
     void (*on_ready)(void *ctx, jp_engine_t *engine, int admin_port);

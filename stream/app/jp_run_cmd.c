@@ -4,12 +4,22 @@
  * SIGINT/SIGTERM ask the engine to stop (it finishes the batch, commits,
  * closes the stores and leaves the group), SIGHUP reloads the country
  * configurations. No work happens in a signal handler.
+ *
+ * The engine keeps processing.shutdown_grace on every Kafka call of its
+ * shutdown path; a call already blocked in librdkafka when the signal came
+ * can still overrun it, so the signal thread keeps a watchdog: if the
+ * process has not finished within the grace it exits at once (EX_SOFTWARE).
+ * That loses nothing committed - the state is crash-consistent and the
+ * records since the last commit are read again at the next start.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "app/jp_admin.h"
 #include "app/jp_auth.h"
@@ -22,7 +32,7 @@
 #include <jansson.h>
 
 const char jp_cmd_run_usage[] =
-    "usage: jackpot run [--config FILE] [-X key=value]...\n"
+    "usage: jackpot run [--config FILE] [--reset-state] [-X key=value]...\n"
     "\n"
     "Runs the stream processor: joins the consumer group on the input topics,\n"
     "validates, deduplicates and applies records to RocksDB state, closes\n"
@@ -33,11 +43,16 @@ const char jp_cmd_run_usage[] =
     "\n"
     "Options:\n"
     "  -c, --config FILE   processor configuration (default configs/jackpot.yaml)\n"
+    "      --reset-state   discard a state directory written against another Kafka\n"
+    "                      cluster or re-created topics (it is rebuilt from this\n"
+    "                      cluster's changelogs) instead of refusing to start\n"
     "  -X key=value        librdkafka property, overrides the kafka: map\n"
     "  -h, --help          show this help\n"
     "\n"
-    "Exit codes: 0 after a clean stop, 78 configuration error (including input\n"
-    "topics that are not co-partitioned), 69 Kafka unreachable.\n";
+    "Exit codes: 0 after a clean stop (within processing.shutdown_grace of the\n"
+    "signal), 78 configuration error (including input topics that are not\n"
+    "co-partitioned, or a state directory of another cluster), 69 Kafka\n"
+    "unreachable, 75 input records lost to retention (processing.on_input_loss).\n";
 
 typedef struct run_ctx_s {
     const jp_config_t *cfg;
@@ -121,8 +136,8 @@ static int route_countries(void *ctx, const char *method, const char *path, cons
 static int admin_routes(jp_admin_t *admin, run_ctx_t *r)
 {
     if (jp_admin_route_access(admin, "/readyz", JP_ADMIN_PUBLIC, route_readyz, r->engine) != 0 ||
-        jp_admin_route(admin, "/v1/tasks", route_tasks, r->engine) != 0 ||
-        jp_admin_route(admin, "/v1/countries/", route_countries, r) != 0)
+        jp_admin_route_get(admin, "/v1/tasks", route_tasks, r->engine) != 0 ||
+        jp_admin_route_get(admin, "/v1/countries/", route_countries, r) != 0)
         return -1;
     return 0;
 }
@@ -160,10 +175,30 @@ static void reload(run_ctx_t *r)
 static void *signal_thread(void *arg)
 {
     run_ctx_t *r = arg;
+    struct timespec deadline = {0, 0}; /* set by the first stop signal */
     for (;;) {
         int sig;
-        if (sigwait(&r->signals, &sig) != 0)
+        if (deadline.tv_sec) {
+            struct timespec now, left;
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            int64_t ms =
+                (deadline.tv_sec - now.tv_sec) * 1000 + (deadline.tv_nsec - now.tv_nsec) / 1000000;
+            left.tv_sec = ms > 0 ? ms / 1000 : 0;
+            left.tv_nsec = ms > 0 ? (ms % 1000) * 1000000 : 0;
+            sig = sigtimedwait(&r->signals, NULL, &left);
+            if (sig < 0 && errno == EAGAIN) {
+                jp_log_error("run",
+                             "not stopped within processing.shutdown_grace (%lld ms): exiting "
+                             "now; records since the last commit are read again at the next "
+                             "start",
+                             (long long)r->cfg->processing.shutdown_grace_ms);
+                _exit(EX_SOFTWARE);
+            }
+            if (sig < 0)
+                continue;
+        } else if (sigwait(&r->signals, &sig) != 0) {
             continue;
+        }
         if (sig == SIGHUP) {
             jp_log_info("run", "SIGHUP: reloading country configurations from %s", r->cfg->path);
             reload(r);
@@ -172,6 +207,15 @@ static void *signal_thread(void *arg)
         if (sig == SIGUSR1) /* internal: the engine finished */
             break;
         jp_log_info("run", "%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+        if (!deadline.tv_sec) {
+            clock_gettime(CLOCK_MONOTONIC, &deadline);
+            deadline.tv_sec += r->cfg->processing.shutdown_grace_ms / 1000;
+            deadline.tv_nsec += (r->cfg->processing.shutdown_grace_ms % 1000) * 1000000;
+            if (deadline.tv_nsec >= 1000000000) {
+                deadline.tv_sec++;
+                deadline.tv_nsec -= 1000000000;
+            }
+        }
         if (r->engine)
             jp_engine_stop(r->engine);
         if (r->opts->on_signal)
@@ -225,16 +269,19 @@ static void release_reloaded(run_ctx_t *r)
 int jp_cmd_run(const jp_command_t *cmd, int argc, char **argv)
 {
     static const struct option longopts[] = {{"config", required_argument, NULL, 'c'},
+                                             {"reset-state", no_argument, NULL, 'R'},
                                              {NULL, 0, NULL, 0}};
     const char *path = "configs/jackpot.yaml";
     jp_conf_props_t xprops = {0};
-    int code, c, rc = 0;
+    int code, c, rc = 0, reset_state = 0;
     while ((c = jp_cli_getopt(cmd, argc, argv, "c:X:", longopts, &code)) != -1) {
         if (c == JP_CLI_EXIT) {
             rc = code;
             goto out;
         }
-        if (c == 'c')
+        if (c == 'R')
+            reset_state = 1;
+        else if (c == 'c')
             path = optarg;
         else if (c == 'X' && jp_config_add_xprop(&xprops, optarg) != 0) {
             rc = jp_cli_usage_error(cmd, "-X needs key=value, got '%s'", optarg);
@@ -259,6 +306,7 @@ int jp_cmd_run(const jp_command_t *cmd, int argc, char **argv)
     }
     jp_conf_destroy(&conf);
     jp_run_opts_t opts = {0};
+    opts.reset_state = reset_state;
     rc = jp_run_engine(&cfg, &opts);
     jp_config_release(&cfg);
 out:
@@ -281,7 +329,7 @@ int jp_run_engine(const jp_config_t *cfg, const jp_run_opts_t *opts)
         return EX_OSERR;
     }
     jp_metrics_t *metrics = jp_metrics_new();
-    jp_engine_opts_t eo = {opts->dev_mode, opts->state_dir};
+    jp_engine_opts_t eo = {opts->dev_mode, opts->state_dir, opts->reset_state};
     int exit_code = 0;
     r.engine = jp_engine_new(cfg, metrics, &eo, &exit_code, err, sizeof(err));
     if (!r.engine) {
@@ -305,7 +353,7 @@ int jp_run_engine(const jp_config_t *cfg, const jp_run_opts_t *opts)
             opts->on_ready(opts->ctx, r.engine, jp_admin_port(admin));
         if (jp_engine_run(r.engine, err, sizeof(err)) != 0) {
             jp_log_error("run", "%s", err);
-            rc = EX_SOFTWARE;
+            rc = jp_engine_exit_code(r.engine) ? jp_engine_exit_code(r.engine) : EX_SOFTWARE;
         }
         if (opts->on_exit)
             opts->on_exit(opts->ctx, r.engine);

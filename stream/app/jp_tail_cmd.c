@@ -8,7 +8,14 @@
  * instead of a value, and tail goes on.
  *
  * It assigns every partition itself (no consumer group, nothing committed),
- * so tailing never disturbs the engine's group.
+ * so tailing never disturbs the engine's group. It never waits without a
+ * bound it was given: the brokers must answer within --timeout (10 s by
+ * default), a topic that does not exist is reported at once (found in the
+ * cluster's topic list, so asking never creates it on a broker with
+ * auto.create.topics.enable), and --timeout also ends a wait for records
+ * that do not come. Dead letters (jp_dlq.h) are shown with their headers
+ * (--headers) and an encrypted value is not decoded: `jackpot dlq show`
+ * opens it with the key.
  */
 #include <avro.h>
 #include <jansson.h>
@@ -20,28 +27,40 @@
 
 #include "app/jp_commands.h"
 #include "model/base/jp_err.h"
+#include "app/jp_topic_reader.h"
+#include "base/jp_clock.h"
 #include "config/jp_config.h"
+#include "engine/jp_dlq.h"
 #include "registry/jp_registry_client.h"
 #include "serde/jp_serde.h"
 
 const char jp_cmd_tail_usage[] =
     "usage: jackpot tail TOPIC [--brokers B] [--registry URL] [--from-beginning]\n"
-    "                    [--count N] [-X key=value]...\n"
+    "                    [--count N] [--timeout D] [--headers] [-X key=value]...\n"
     "\n"
     "Consumes TOPIC and prints each record as one JSON line: topic, partition,\n"
     "offset, key (a plain or an Avro-framed string key as its text), schema id and\n"
     "the value decoded with its writer schema. A record that cannot be decoded\n"
     "prints \"error\" (NOT_FRAMED, UNKNOWN_SCHEMA_ID, REGISTRY_UNAVAILABLE,\n"
     "MALFORMED) and \"reason\" instead. No consumer group is joined and nothing is\n"
-    "committed. Exits 0 after N records or on Ctrl-C.\n"
+    "committed. Exits 0 after N records, on Ctrl-C, or when --timeout passes\n"
+    "without a new record after at least one was printed.\n"
     "\n"
     "Options:\n"
     "  -b, --brokers B        bootstrap servers (default 127.0.0.1:9092)\n"
     "  -r, --registry URL     schema registry (default http://127.0.0.1:8081)\n"
     "  -f, --from-beginning   start at the oldest record (default: only new ones)\n"
     "  -n, --count N          exit after N records\n"
+    "  -t, --timeout D        give up after D without a record (e.g. 5s, 2m); the\n"
+    "                         brokers must answer within D too (default 10s; no\n"
+    "                         limit on waiting for records without this option)\n"
+    "  -H, --headers          print each record's headers (dead letters: jp.error.class,\n"
+    "                         jp.source.*; their values are encrypted)\n"
     "  -X key=value           librdkafka consumer property\n"
-    "  -h, --help             show this help\n";
+    "  -h, --help             show this help\n"
+    "\n"
+    "Exit codes: 0; 66 the topic does not exist, or no record came within --timeout;\n"
+    "69 the brokers cannot be reached; 64 usage.\n";
 
 static volatile sig_atomic_t tail_stop;
 
@@ -133,27 +152,46 @@ static json_t *decode(tail_t *t, const void *buf, size_t len, int32_t *id, jp_se
     return out;
 }
 
+/* Header values print as strings when they are UTF-8 text, else hex. */
+static json_t *bytes_json(const void *p, size_t n)
+{
+    if (!p)
+        return json_null();
+    json_t *s = json_stringn(p, n);
+    if (s)
+        return s;
+    char *hex = malloc(n * 2 + 1);
+    for (size_t i = 0; hex && i < n; i++)
+        snprintf(hex + 2 * i, 3, "%02x", ((const unsigned char *)p)[i]);
+    s = hex ? json_string(hex) : json_null();
+    free(hex);
+    return s;
+}
+
+/* A plain string key, or an Avro string in the Confluent frame, as its
+ * text; other keys as bytes_json. */
 static json_t *key_json(const rd_kafka_message_t *m)
 {
     if (!m->key)
         return json_null();
-    /* A plain string key, or an Avro string in the Confluent frame. */
     const void *key;
     size_t len;
     jp_serde_key_string(m->key, m->key_len, &key, &len);
-    json_t *k = json_stringn(key, len);
-    if (k)
-        return k;
-    /* Not UTF-8: hex, so the line stays valid JSON. */
-    char *hex = malloc(m->key_len * 2 + 1);
-    for (size_t i = 0; hex && i < m->key_len; i++)
-        snprintf(hex + 2 * i, 3, "%02x", ((const unsigned char *)m->key)[i]);
-    k = hex ? json_string(hex) : json_null();
-    free(hex);
-    return k;
+    return bytes_json(key, len);
 }
 
-static void print_record(tail_t *t, const rd_kafka_message_t *m)
+static json_t *headers_json(rd_kafka_headers_t *h)
+{
+    json_t *o = json_object();
+    const char *name;
+    const void *v;
+    size_t n;
+    for (size_t i = 0; h && rd_kafka_header_get_all(h, i, &name, &v, &n) == 0; i++)
+        json_object_set_new(o, name, bytes_json(v, n));
+    return o;
+}
+
+static void print_record(tail_t *t, const rd_kafka_message_t *m, int with_headers)
 {
     char reason[512] = "";
     int32_t id = -1;
@@ -163,6 +201,22 @@ static void print_record(tail_t *t, const rd_kafka_message_t *m)
     json_object_set_new(line, "partition", json_integer(m->partition));
     json_object_set_new(line, "offset", json_integer(m->offset));
     json_object_set_new(line, "key", key_json(m));
+    rd_kafka_headers_t *h = NULL;
+    if (rd_kafka_message_headers(m, &h) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        h = NULL;
+    if (with_headers)
+        json_object_set_new(line, "headers", headers_json(h));
+    const void *kid;
+    size_t kid_len;
+    if (m->payload && h && rd_kafka_header_get_last(h, JP_DLQ_HDR_KEY, &kid, &kid_len) == 0) {
+        /* A dead letter: its value is an envelope only the key opens. */
+        json_t *enc = json_object();
+        json_object_set_new(enc, "key_id", bytes_json(kid, kid_len));
+        json_object_set_new(enc, "bytes", json_integer((json_int_t)m->len));
+        json_object_set_new(line, "encrypted_value", enc);
+        jp_topic_reader_print(line);
+        return;
+    }
     json_t *value =
         m->payload ? decode(t, m->payload, m->len, &id, &err, reason, sizeof(reason)) : json_null();
     if (id >= 0)
@@ -173,68 +227,7 @@ static void print_record(tail_t *t, const rd_kafka_message_t *m)
     } else {
         json_object_set_new(line, "value", value);
     }
-    char *s = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    if (s)
-        puts(s);
-    free(s);
-    json_decref(line);
-}
-
-static rd_kafka_t *make_consumer(const char *brokers, const jp_conf_props_t *x, char *errstr,
-                                 size_t errstr_size)
-{
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    if (rd_kafka_conf_set(conf, "bootstrap.servers", brokers, errstr, errstr_size) ||
-        rd_kafka_conf_set(conf, "enable.partition.eof", "false", errstr, errstr_size) ||
-        rd_kafka_conf_set(conf, "client.id", "jackpot-tail", errstr, errstr_size) ||
-        /* Never joins (partitions are assigned), but a consumer without a
-         * group.id reports "Unknown group" on assign. */
-        rd_kafka_conf_set(conf, "group.id", "jackpot-tail", errstr, errstr_size)) {
-        rd_kafka_conf_destroy(conf);
-        return NULL;
-    }
-    for (size_t i = 0; i < x->n; i++)
-        if (rd_kafka_conf_set(conf, x->keys[i], x->values[i], errstr, errstr_size)) {
-            rd_kafka_conf_destroy(conf);
-            return NULL;
-        }
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, errstr_size);
-    if (!rk)
-        rd_kafka_conf_destroy(conf);
-    return rk;
-}
-
-/* Assigns every partition of topic at the start or the end. */
-static int assign_all(rd_kafka_t *rk, const char *topic, int from_beginning, char *errstr,
-                      size_t errstr_size)
-{
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-    const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, rkt, &md, 10000);
-    rd_kafka_topic_destroy(rkt);
-    if (e) {
-        jp_err_set(errstr, errstr_size, "topic %s: %s", topic, rd_kafka_err2str(e));
-        return -1;
-    }
-    if (md->topic_cnt != 1 || md->topics[0].err) {
-        jp_err_set(errstr, errstr_size, "topic %s: %s", topic,
-                   md->topic_cnt == 1 ? rd_kafka_err2str(md->topics[0].err) : "not found");
-        rd_kafka_metadata_destroy(md);
-        return -1;
-    }
-    rd_kafka_topic_partition_list_t *parts =
-        rd_kafka_topic_partition_list_new(md->topics[0].partition_cnt);
-    for (int i = 0; i < md->topics[0].partition_cnt; i++)
-        rd_kafka_topic_partition_list_add(parts, topic, md->topics[0].partitions[i].id)->offset =
-            from_beginning ? RD_KAFKA_OFFSET_BEGINNING : RD_KAFKA_OFFSET_END;
-    rd_kafka_metadata_destroy(md);
-    e = rd_kafka_assign(rk, parts);
-    rd_kafka_topic_partition_list_destroy(parts);
-    if (e) {
-        jp_err_set(errstr, errstr_size, "assign: %s", rd_kafka_err2str(e));
-        return -1;
-    }
-    return 0;
+    jp_topic_reader_print(line);
 }
 
 int jp_cmd_tail(const jp_command_t *cmd, int argc, char **argv)
@@ -243,13 +236,16 @@ int jp_cmd_tail(const jp_command_t *cmd, int argc, char **argv)
                                              {"registry", required_argument, NULL, 'r'},
                                              {"from-beginning", no_argument, NULL, 'f'},
                                              {"count", required_argument, NULL, 'n'},
+                                             {"timeout", required_argument, NULL, 't'},
+                                             {"headers", no_argument, NULL, 'H'},
                                              {NULL, 0, NULL, 0}};
     const char *brokers = "127.0.0.1:9092", *registry_url = "http://127.0.0.1:8081";
-    int from_beginning = 0, code, c, rc = 0;
+    int from_beginning = 0, with_headers = 0, code, c, rc = 0;
     long count = -1;
+    int64_t idle_ms = 0; /* 0: wait for records without a limit */
     jp_conf_props_t x = {0};
     char err[512];
-    while ((c = jp_cli_getopt(cmd, argc, argv, "b:r:fn:X:", longopts, &code)) != -1) {
+    while ((c = jp_cli_getopt(cmd, argc, argv, "b:r:fn:t:HX:", longopts, &code)) != -1) {
         switch (c) {
         case JP_CLI_EXIT:
             rc = code;
@@ -268,6 +264,16 @@ int jp_cmd_tail(const jp_command_t *cmd, int argc, char **argv)
                 rc = jp_cli_usage_error(cmd, "--count needs a positive number");
                 goto out;
             }
+            break;
+        case 't':
+            if (jp_conf_parse_duration(optarg, &idle_ms) != 0 || idle_ms <= 0 ||
+                idle_ms > 86400000) {
+                rc = jp_cli_usage_error(cmd, "--timeout needs a duration such as 5s or 2m");
+                goto out;
+            }
+            break;
+        case 'H':
+            with_headers = 1;
             break;
         case 'X':
             if (jp_config_add_xprop(&x, optarg) != 0) {
@@ -290,35 +296,55 @@ int jp_cmd_tail(const jp_command_t *cmd, int argc, char **argv)
         rc = jp_cli_usage_error(cmd, "--registry: %s", err);
         goto out;
     }
-    rd_kafka_t *rk = make_consumer(brokers, &x, err, sizeof(err));
+    rd_kafka_t *rk = jp_topic_reader_new("jackpot-tail", brokers, NULL, &x, err, sizeof(err));
     if (!rk) {
         fprintf(stderr, "jackpot tail: %s\n", err);
         jp_registry_client_free(t.registry);
         rc = EX_CONFIG;
         goto out;
     }
-    if (assign_all(rk, topic, from_beginning, err, sizeof(err)) != 0) {
+    jp_topic_ends_t ends;
+    int empty = 1;
+    if ((rc = jp_topic_reader_assign(rk, brokers, topic, from_beginning,
+                                     idle_ms ? (int)idle_ms : 10000, &ends, err, sizeof(err))) !=
+        0) {
         fprintf(stderr, "jackpot tail: %s\n", err);
-        rc = EX_UNAVAILABLE;
     } else {
         signal(SIGINT, on_signal);
         signal(SIGTERM, on_signal);
         signal(SIGPIPE, SIG_IGN);
-        for (long seen = 0; !tail_stop && (count < 0 || seen < count);) {
+        for (int i = 0; i < ends.n; i++)
+            empty &= ends.hi[i] >= 0 && ends.hi[i] == ends.lo[i];
+        jp_topic_ends_free(&ends);
+        if (empty && !idle_ms)
+            fprintf(stderr, "jackpot tail: %s is empty; waiting for records (--timeout gives up)\n",
+                    topic);
+        int64_t last = jp_clock_now_ms();
+        long seen = 0;
+        while (!tail_stop && (count < 0 || seen < count)) {
+            if (idle_ms && jp_clock_now_ms() - last >= idle_ms) {
+                if (seen == 0) {
+                    fprintf(stderr, "jackpot tail: no record in %s within %lld ms\n", topic,
+                            (long long)idle_ms);
+                    rc = EX_NOINPUT;
+                }
+                break;
+            }
             rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
             if (!m)
                 continue;
             if (m->err)
                 fprintf(stderr, "jackpot tail: %s\n", rd_kafka_message_errstr(m));
             else {
-                print_record(&t, m);
+                print_record(&t, m, with_headers);
                 fflush(stdout);
                 seen++;
+                last = jp_clock_now_ms();
             }
             rd_kafka_message_destroy(m);
         }
     }
-    rd_kafka_destroy(rk);
+    jp_topic_reader_free(rk);
     for (size_t i = 0; i < t.n_writers; i++) {
         avro_value_iface_decref(t.writers[i].iface);
         avro_schema_decref(t.writers[i].schema);

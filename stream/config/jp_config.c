@@ -20,6 +20,7 @@
 #include "model/base/jp_partitioner.h"
 
 static const char *const guarantees[] = {"at_least_once", "exactly_once", NULL};
+static const char *const input_loss[] = {"stop", "continue", NULL};
 static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
 static const char *const log_formats[] = {"text", "json", NULL};
 const char *const jp_config_window_kinds[] = {"hour", "day", "draw", NULL};
@@ -149,8 +150,10 @@ static const jp_conf_field_t state_fields[] = {
      0, NULL, "write-buffer manager budget shared by every store"},
     {"customer_ttl", JP_CONF_DURATION, OFF(state, customer_ttl_ms), 0, "400d", 86400000.0,
      3650.0 * 86400000.0, NULL, NULL, 0, NULL, "inactive customers are forgotten after this"},
-    {"window_retention", JP_CONF_DURATION, OFF(state, window_retention_ms), 0, "120d", 3600000.0,
-     3650.0 * 86400000.0, NULL, NULL, 0, NULL, "closed windows are kept this long"},
+    {"window_retention", JP_CONF_DURATION, OFF(state, window_retention_ms), 0, NULL, 3600000.0,
+     3650.0 * 86400000.0, NULL, NULL, 0, NULL,
+     "not supported yet (rejected): closed windows are not kept, only the last one per country "
+     "and kind"},
     END,
 };
 
@@ -158,11 +161,65 @@ static const jp_conf_field_t processing_fields[] = {
     {"commit_interval", JP_CONF_DURATION, OFF(processing, commit_interval_ms), 0, "1s", 10, 600000,
      NULL, NULL, 0, NULL, "how often state, outputs and offsets are committed"},
     {"guarantee", JP_CONF_ENUM, OFF(processing, guarantee), 0, "at_least_once", NR, guarantees,
-     NULL, 0, NULL, "at_least_once or exactly_once (Kafka transactions)"},
+     NULL, 0, NULL,
+     "at_least_once (duplicates removed by event id); exactly_once is not supported yet "
+     "(rejected)"},
     {"dedupe_horizon", JP_CONF_DURATION, OFF(processing, dedupe_horizon_ms), 0, "7d", 60000,
      90.0 * 86400000.0, NULL, NULL, 0, NULL, "event ids are remembered this long"},
     {"max_clock_skew", JP_CONF_DURATION, OFF(processing, max_clock_skew_ms), 0, "5m", 0, 86400000.0,
-     NULL, NULL, 0, NULL, "events further in the future than this are rejected"},
+     NULL, NULL, 0, NULL,
+     "events further ahead of their record's Kafka timestamp than this are FUTURE_EVENT_TIME"},
+    {"max_event_time_jump", JP_CONF_DURATION, OFF(processing, max_event_time_jump_ms), 0, "30d",
+     60000, 365.0 * 86400000.0, NULL, NULL, 0, NULL,
+     "sales and customer events further ahead than this of their partition's recent event times "
+     "(median + 2 x (median - lower quartile) of the last 31) are FUTURE_EVENT_TIME; covers the "
+     "longest genuine outage of a producer"},
+    {"max_draw_periods_ahead", JP_CONF_INT, OFF(processing, max_draw_periods_ahead), 0, "12", 1,
+     1000, NULL, NULL, 0, NULL,
+     "draw results more headline-draw periods ahead of the median draw time of their partition's "
+     "last 9 records are FUTURE_EVENT_TIME"},
+    {"future_wall_clock", JP_CONF_BOOL, OFF(processing, future_wall_clock), 0, "false", NR, NULL,
+     NULL, 0, NULL,
+     "also reject events further ahead of the wall clock than max_clock_skew (live input only: "
+     "verdicts then depend on when records are processed)"},
+    {"on_input_loss", JP_CONF_ENUM, OFF(processing, on_input_loss), 0, "stop", NR, input_loss, NULL,
+     0, NULL,
+     "input records removed by retention before they were read: stop (exit 75) or continue "
+     "(logged and counted either way)"},
+    {"shutdown_grace", JP_CONF_DURATION, OFF(processing, shutdown_grace_ms), 0, "10s", 1000, 600000,
+     NULL, NULL, 0, NULL,
+     "SIGTERM/SIGINT to exit at most this long, whatever the Kafka cluster does"},
+    END,
+};
+
+static const jp_conf_field_t limits_fields[] = {
+    {"event_id", JP_CONF_INT, OFF(limits, event_id), 0, "64", 1, 1 << 20, NULL, NULL, 0, NULL,
+     "bytes of event_id (sales, customers)"},
+    {"customer_id", JP_CONF_INT, OFF(limits, customer_id), 0, "128", 1, 1 << 20, NULL, NULL, 0,
+     NULL, "bytes of customer_id (sales, customers)"},
+    {"email", JP_CONF_INT, OFF(limits, email), 0, "254", 1, 1 << 20, NULL, NULL, 0, NULL,
+     "bytes of email (customers)"},
+    {"postcode", JP_CONF_INT, OFF(limits, postcode), 0, "16", 1, 1 << 20, NULL, NULL, 0, NULL,
+     "bytes of postcode (sales, customers)"},
+    {"draw_id", JP_CONF_INT, OFF(limits, draw_id), 0, "63", 1, 63, NULL, NULL, 0, NULL,
+     "bytes of draw_id (sales, draws)"},
+    {"campaign", JP_CONF_INT, OFF(limits, campaign), 0, "128", 1, 1 << 20, NULL, NULL, 0, NULL,
+     "bytes of campaign (sales)"},
+    {"reason", JP_CONF_INT, OFF(limits, reason), 0, "256", 1, 1 << 20, NULL, NULL, 0, NULL,
+     "bytes of reason (customers)"},
+    {"winning_sector", JP_CONF_INT, OFF(limits, winning_sector), 0, "16", 1, 1 << 20, NULL, NULL, 0,
+     NULL, "bytes of winning_sector (draws)"},
+    {"prize_kind", JP_CONF_INT, OFF(limits, prize_kind), 0, "64", 1, 1 << 20, NULL, NULL, 0, NULL,
+     "bytes of prizes_paid[].kind (draws)"},
+    {"prizes_paid", JP_CONF_INT, OFF(limits, prizes_paid), 0, "64", 1, 1 << 20, NULL, NULL, 0, NULL,
+     "items of prizes_paid (draws)"},
+    END,
+};
+
+static const jp_conf_field_t dead_letters_fields[] = {
+    {"key", JP_CONF_SECRET, OFF(dead_letters, key), 0, NULL, NR, NULL, NULL, 0, NULL,
+     "AES-256 key (64 hex digits) encrypting dead-letter values and original headers, from "
+     "key_file (required by `jackpot run`)"},
     END,
 };
 
@@ -231,6 +288,10 @@ const jp_conf_field_t jp_config_fields[] = {
      processing_fields, 0, NULL, "processing guarantees"},
     {"windows", JP_CONF_SECTION, offsetof(jp_config_t, windows), 0, NULL, NR, NULL, windows_fields,
      0, NULL, "event-time windows"},
+    {"limits", JP_CONF_SECTION, offsetof(jp_config_t, limits), 0, NULL, NR, NULL, limits_fields, 0,
+     NULL, "largest accepted input fields; longer ones are dead-lettered as FIELD_TOO_LONG"},
+    {"dead_letters", JP_CONF_SECTION, offsetof(jp_config_t, dead_letters), 0, NULL, NR, NULL,
+     dead_letters_fields, 0, NULL, "dead-letter topics (docs/dlq.md)"},
     {"http", JP_CONF_SECTION, offsetof(jp_config_t, http), 0, NULL, NR, NULL, http_fields, 0, NULL,
      "admin HTTP"},
     {"log", JP_CONF_SECTION, offsetof(jp_config_t, log), 0, NULL, NR, NULL, log_fields, 0, NULL,
@@ -386,6 +447,17 @@ static void check_consistency(jp_conf_t *c, const jp_yaml_node_t *root, jp_confi
         jp_conf_error_at_key(c, http, "http", "jwt_key_file",
                              "the key has %zu bytes; HS256 needs at least %d",
                              strlen(cfg->http.jwt_key.value), JP_CONFIG_JWT_MIN_KEY);
+    /* Keys the engine cannot honour yet are refused rather than ignored. */
+    const jp_yaml_node_t *processing = jp_yaml_get(root, "processing");
+    if (cfg->processing.guarantee == JP_GUARANTEE_EXACTLY_ONCE)
+        jp_conf_error_at_key(c, processing ? processing : root, "processing", "guarantee",
+                             "exactly_once is not supported yet (the engine has no Kafka "
+                             "transactions); use at_least_once");
+    const jp_yaml_node_t *state = jp_yaml_get(root, "state");
+    if (cfg->state.window_retention_ms)
+        jp_conf_error_at_key(c, state ? state : root, "state", "window_retention",
+                             "not supported yet: closed windows are not kept (only the last "
+                             "closed window per country and kind); remove the key");
 
     if (cfg->windows.grace_ms > 0 && cfg->windows.allowed_lateness_ms > 0 &&
         cfg->windows.grace_ms + cfg->windows.allowed_lateness_ms >=

@@ -33,6 +33,16 @@ typedef enum { JP_MISPARTITIONED_REPARTITION, JP_MISPARTITIONED_DEAD_LETTER } jp
 
 /* How the engine writes its output keys (topics.output_key_format). */
 typedef enum { JP_KEY_FORMAT_STRING, JP_KEY_FORMAT_AVRO } jp_key_format_t;
+/* What the engine does when records were removed by retention before it
+ * read them (processing.on_input_loss). */
+typedef enum { JP_INPUT_LOSS_STOP, JP_INPUT_LOSS_CONTINUE } jp_input_loss_t;
+
+/* Upper bounds of the input schemas' variable-length fields (limits.*),
+ * in bytes (strings) or items (arrays). */
+typedef struct jp_field_limits_s {
+    int64_t event_id, customer_id, email, postcode, draw_id, campaign, reason, winning_sector,
+        prize_kind, prizes_paid;
+} jp_field_limits_t;
 
 typedef struct jp_config_s {
     char *path;            /* the processor file */
@@ -55,14 +65,24 @@ typedef struct jp_config_s {
     struct {
         char *dir;
         int64_t block_cache_mb, write_buffer_mb;
-        int64_t customer_ttl_ms, window_retention_ms;
+        int64_t customer_ttl_ms;
+        int64_t window_retention_ms; /* rejected when set: not supported yet */
     } state;
     struct {
         int64_t commit_interval_ms;
         int guarantee; /* jp_guarantee_t */
         int64_t dedupe_horizon_ms;
         int64_t max_clock_skew_ms;
+        int64_t max_event_time_jump_ms; /* sales, customers: ahead of the partition's median */
+        int64_t max_draw_periods_ahead; /* draws: headline periods ahead of the median */
+        int future_wall_clock;          /* also bound event time by the wall clock */
+        int on_input_loss;              /* jp_input_loss_t */
+        int64_t shutdown_grace_ms;      /* SIGTERM to exit, whatever Kafka does */
     } processing;
+    jp_field_limits_t limits;
+    struct {
+        jp_conf_secret_t key; /* AES-256 key, 64 hex digits */
+    } dead_letters;
     struct {
         jp_conf_strlist_t sizes; /* of jp_config_window_kinds */
         int64_t allowed_lateness_ms;

@@ -26,16 +26,22 @@
  * records are repartitioned, its partition of the repartition topic: stream
  * JP_STREAM_REPARTITION, after the inputs. Positions, rewinds, commits and
  * restores treat the four alike (jp_engine_stream_*).
+ *   jp_engine_dlq.c      dead letters: encrypted, truncated when too large
+ *   jp_engine_identity.c refusing state written against another cluster or topic
+ *   jp_engine_gaps.c     input records removed by retention before they were read
+ *   jp_engine_deadline.c the shutdown deadline every Kafka call on that path keeps
  */
 #ifndef JP_ENGINE_INTERNAL_H
 #define JP_ENGINE_INTERNAL_H
 
 #include <librdkafka/rdkafka.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "engine/jp_dlq.h"
 #include "engine/jp_engine.h"
 #include "registry/jp_registry_client.h"
 
@@ -48,12 +54,16 @@ extern const jp_cf_t jp_engine_changelog_cfs[N_CHANGELOG];
 
 /* Waits and deadlines (ms). Kafka calls that block get a bound so that an
  * unreachable broker stalls the engine thread for a known time at most. */
-#define REOPEN_DEADLINE_MS      120000 /* a task that cannot open by then stops the engine */
-#define REOPEN_BACKOFF_MS       500
-#define RESEEK_AFTER_MS         2000 /* a rewind's first record not seen by then: seek again */
-#define METADATA_TIMEOUT_MS     15000
-#define CREATE_TOPICS_WAIT_MS   10000
-#define REQUEST_TIMEOUT_MS      10000 /* committed offsets, seeks, changelog watermarks */
+#define REOPEN_DEADLINE_MS    120000 /* a task that cannot open by then stops the engine */
+#define REOPEN_BACKOFF_MS     500
+#define RESEEK_AFTER_MS       2000 /* a rewind's first record not seen by then: seek again */
+#define METADATA_TIMEOUT_MS   15000
+#define CREATE_TOPICS_WAIT_MS 10000
+#define REQUEST_TIMEOUT_MS    10000 /* committed offsets, seeks, changelog watermarks */
+#define SEEK_TIMEOUT_MS       2000  /* a seek back: bounded by what is left of a stop's grace */
+#define OPEN_COMMITTED_MS                                                                          \
+    2000                              /* a task's committed offsets: short, so a stop never waits  \
+                                         behind it (jp_engine_open_task retries) */
 #define WATERMARK_TIMEOUT_MS    5000  /* resolving "the beginning" of an input partition */
 #define COMMIT_FLUSH_MS         60000 /* step 2 of the commit: everything delivered */
 #define FLUSH_TIMEOUT_MS        10000 /* after a rewind's purge, and at shutdown */
@@ -70,6 +80,8 @@ extern const jp_cf_t jp_engine_changelog_cfs[N_CHANGELOG];
 /* The task's streams: the inputs, then the repartition topic's partition. */
 #define JP_STREAM_REPARTITION JP_INPUT__COUNT
 #define N_STREAMS             (JP_INPUT__COUNT + 1)
+/* /readyz turns not ready after this many rewinds without a commit. */
+#define STALL_REWINDS 3
 
 #define WANT_NONE       (-1)
 #define WANT_UNRESOLVED (-2) /* rewound to the beginning, low watermark not yet known */
@@ -114,8 +126,17 @@ struct jp_engine_s {
     int64_t cl_reached[MAX_TASKS][JP_CF__COUNT];
     rd_kafka_resp_err_t delivery_err;
     volatile sig_atomic_t stop;
+    _Atomic int64_t stop_at_ms; /* when jp_engine_stop was called (monotonic) */
+    int no_more_commits;        /* a commit failed while stopping: close without committing */
+    int exit_code;              /* set with fatal_err when the engine must stop (sysexits) */
+    char fatal_err[512];
     int64_t last_commit_ms;
     int restoring;
+    /* dead letters */
+    jp_dlq_key_t *dlq_key;
+    size_t dlq_max_bytes; /* the producer's message.max.bytes */
+    /* retention gaps: the expected offset last reported per task and input */
+    int64_t gap_reported[MAX_TASKS][N_STREAMS];
     jp_validator_t *pending_validator; /* set by a reload, swapped in at a commit */
     /* metrics */
     counter_slot_t slots[256];
@@ -127,6 +148,7 @@ struct jp_engine_s {
     pthread_mutex_t status_lock;
     char *status_json;
     int ready;
+    uint64_t rewinds_at_commit; /* the rewinds counter at the last commit */
     jp_engine_totals_t totals;
     int64_t windows_closed;
     /* the repartition topic (jp_engine_repartition.c); "" when off */
@@ -138,6 +160,12 @@ struct jp_engine_s {
 };
 
 /* ---- jp_engine_io.c ---- */
+/* jp_engine_produce_at without logging: the producer's error (hdrs are
+ * destroyed on error). */
+rd_kafka_resp_err_t jp_engine_produce_rc(jp_engine_t *e, rd_kafka_topic_t *rkt, int partition,
+                                         const void *key, size_t klen, const void *val, size_t vlen,
+                                         rd_kafka_headers_t *hdrs, void *opaque,
+                                         int64_t timestamp_ms);
 /* Changelog records carry (task, store) in their opaque. */
 void *jp_engine_changelog_opaque(int p, jp_cf_t cf);
 /* The producer's delivery report (opaque: the engine). */
@@ -160,8 +188,6 @@ int jp_engine_output_key(jp_engine_t *e, rd_kafka_topic_t *rkt, const void *key,
 rd_kafka_headers_t *jp_engine_record_headers(const jp_task_record_t *rec, size_t extra);
 /* jp_task_io_t hooks (ctx: the engine). */
 int jp_engine_io_features(void *ctx, int partition, const char *key, const void *value, size_t len);
-int jp_engine_io_dead_letter(void *ctx, int partition, const jp_task_record_t *rec,
-                             const char *error_class, const char *message);
 int jp_engine_io_emit(void *ctx, int partition, jp_output_t topic, const char *key, size_t key_len,
                       const void *value, size_t len);
 
@@ -221,13 +247,62 @@ void jp_engine_metrics_free(jp_engine_t *e);
 void jp_engine_metrics_commit(jp_engine_t *e, int64_t commit_ms, int ready);
 /* Every record handed to a task (for the end-to-end latency). */
 void jp_engine_metrics_record(jp_engine_t *e, int64_t timestamp_ms);
-/* Records handed over since the last commit are not committed (rewind). */
+/* Records handed over since the last commit are not committed (rewind);
+ * readiness is updated (STALL_REWINDS). */
 void jp_engine_metrics_rewound(jp_engine_t *e);
 /* A rebalance callback took duration_ms. */
 void jp_engine_metrics_rebalance(jp_engine_t *e, const char *event, int64_t duration_ms);
 /* A delivery failed; the loop's sample of the producer queue. */
 void jp_engine_metrics_delivery_error(jp_engine_t *e);
 void jp_engine_metrics_poll(jp_engine_t *e);
+/* ---- jp_engine_dlq.c ---- */
+/* jp_task_io_t's dead-letter hook (ctx: the engine). */
+int jp_engine_io_dead_letter(void *ctx, int partition, const jp_task_record_t *rec,
+                             const char *error_class, const char *message);
+/* From the delivery report: 1 if m is a dead letter the broker refused as
+ * too large and a stub was queued in its place (not a failure). */
+int jp_engine_dlq_refused(jp_engine_t *e, const rd_kafka_message_t *m);
+/* jackpot_dead_letters_truncated_total of input's dead-letter topic. */
+jp_counter_t *jp_engine_dlq_truncated_counter(jp_engine_t *e, int input);
+
+/* ---- jp_engine_identity.c ---- */
+/* Compares the state directory with the cluster and topics (cluster id,
+ * and each task store's offsets against the topics' ends); discards the
+ * state first when reset. 0, or -1 with errstr and *exit_code (78). */
+int jp_engine_check_identity(jp_engine_t *e, int reset, int *exit_code, char *errstr,
+                             size_t errstr_size);
+
+/* ---- jp_engine_gaps.c ---- */
+/* jp_task_io_t's gap hook (ctx: the engine). */
+int64_t jp_engine_io_gap(void *ctx, int partition, const jp_task_record_t *rec, int64_t expected);
+/* jackpot_input_records_lost_total of (topic, partition). */
+jp_counter_t *jp_engine_lost_counter(jp_engine_t *e, const char *topic, int partition);
+
+/* ---- jp_engine_deadline.c ---- */
+/* normal_ms, or what is left of the shutdown grace once stopping (>= 0). */
+int jp_engine_timeout(jp_engine_t *e, int normal_ms);
+/* rd_kafka_flush within jp_engine_timeout(timeout_ms), giving up as soon
+ * as a stop's grace runs out. */
+rd_kafka_resp_err_t jp_engine_flush(jp_engine_t *e, int timeout_ms);
+/* rd_kafka_query_watermark_offsets in short slices within timeout_ms,
+ * giving up as soon as a stop's grace runs out. */
+rd_kafka_resp_err_t jp_engine_watermarks(jp_engine_t *e, rd_kafka_t *rk, const char *topic,
+                                         int partition, int64_t *lo, int64_t *hi, int timeout_ms);
+/* The synchronous offset commit, within the same deadline. */
+rd_kafka_resp_err_t jp_engine_commit_offsets(jp_engine_t *e,
+                                             const rd_kafka_topic_partition_list_t *offsets);
+/* After the poll loop: the last commit, leaving the group (revoking and
+ * closing the tasks), the producer's last deliveries - all within the
+ * shutdown grace. */
+void jp_engine_shutdown(jp_engine_t *e);
+/* rd_kafka_destroy_flags, given up on (the handle left to a thread of its
+ * own) past nine tenths of the grace once stopping. */
+void jp_engine_destroy_handle(jp_engine_t *e, rd_kafka_t *rk, int flags);
+/* Closes and destroys a consumer within the grace. */
+void jp_engine_close_consumer(jp_engine_t *e, rd_kafka_t *rk);
+/* Records a fatal condition: the engine stops and exits with code. */
+void jp_engine_fail(jp_engine_t *e, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* ---- jp_engine_status.c ---- */
 /* The records counter of (input, what, reason); what and reason are

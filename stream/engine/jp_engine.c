@@ -31,6 +31,8 @@ const jp_cf_t jp_engine_changelog_cfs[N_CHANGELOG] = {JP_CF_META,   JP_CF_WINDOW
                                                       JP_CF_ALERTS};
 /* Used only by `jackpot dev` when no key file is configured. */
 static const char dev_pii_key[] = "jackpot-dev-mode-pii-key-not-secret";
+static const char dev_dlq_key[] =
+    "6a61636b706f742d6465762d6d6f64652d646c712d6b65792d6e6f742d736563";
 
 /* ---- setup ----------------------------------------------------------------------- */
 
@@ -355,6 +357,22 @@ jp_engine_t *jp_engine_new(const jp_config_t *cfg, jp_metrics_t *metrics,
         *exit_code = EX_CONFIG;
         goto fail;
     }
+    const char *dlq_key = cfg->dead_letters.key.value;
+    if (!dlq_key && !(opts && opts->dev_mode)) {
+        snprintf(errstr, errstr_size,
+                 "no dead-letter key: set dead_letters.key_file (64 hex digits; only `jackpot "
+                 "dev` runs without one)");
+        *exit_code = 78;
+        goto fail;
+    }
+    char why[256];
+    e->dlq_key = jp_dlq_key_new(dlq_key ? dlq_key : dev_dlq_key, why, sizeof(why));
+    if (!e->dlq_key) {
+        snprintf(errstr, errstr_size, "dead_letters.key_file %s: %s",
+                 cfg->dead_letters.key.path ? cfg->dead_letters.key.path : "", why);
+        *exit_code = 78;
+        goto fail;
+    }
     e->validator = jp_validator_new(cfg, errstr, errstr_size);
     if (!e->validator) {
         *exit_code = EX_CONFIG;
@@ -380,6 +398,26 @@ jp_engine_t *jp_engine_new(const jp_config_t *cfg, jp_metrics_t *metrics,
         *exit_code = EX_CONFIG;
         goto fail;
     }
+    char mmb[32];
+    size_t mmb_len = sizeof(mmb);
+    e->dlq_max_bytes = rd_kafka_conf_get(rd_kafka_conf(e->producer), "message.max.bytes", mmb,
+                                         &mmb_len) == RD_KAFKA_CONF_OK
+                           ? (size_t)strtoull(mmb, NULL, 10)
+                           : 1000000;
+    rd_kafka_poll_set_consumer(e->leader);
+    rd_kafka_poll_set_consumer(e->follower);
+    rd_kafka_poll_set_consumer(e->restorer);
+    if (check_topics(e, exit_code, errstr, errstr_size) != 0)
+        goto fail;
+    if (create_topics(e, errstr, errstr_size) != 0) {
+        *exit_code = EX_UNAVAILABLE;
+        goto fail;
+    }
+    if (check_repartition_topic(e, exit_code, errstr, errstr_size) != 0)
+        goto fail;
+    /* The producer's topic handles only now: a handle makes the producer
+     * ask for the topic's metadata, which a broker with automatic topic
+     * creation answers by creating it with its default partition count. */
     e->rkt_features = rd_kafka_topic_new(e->producer, cfg->topics.features, NULL);
     const char *outputs[JP_OUTPUT__COUNT] = {[JP_OUTPUT_RECOMMENDATIONS] =
                                                  cfg->topics.recommendations,
@@ -406,17 +444,6 @@ jp_engine_t *jp_engine_new(const jp_config_t *cfg, jp_metrics_t *metrics,
         *exit_code = EX_CONFIG;
         goto fail;
     }
-    rd_kafka_poll_set_consumer(e->leader);
-    rd_kafka_poll_set_consumer(e->follower);
-    rd_kafka_poll_set_consumer(e->restorer);
-    if (check_topics(e, exit_code, errstr, errstr_size) != 0)
-        goto fail;
-    if (create_topics(e, errstr, errstr_size) != 0) {
-        *exit_code = EX_UNAVAILABLE;
-        goto fail;
-    }
-    if (check_repartition_topic(e, exit_code, errstr, errstr_size) != 0)
-        goto fail;
     /* Avro keys: their schema registered now, so that an unreachable
      * registry stops the start, not the first window. */
     rd_kafka_topic_t *keyed[JP_OUTPUT__COUNT + 1] = {e->rkt_features};
@@ -440,12 +467,13 @@ jp_engine_t *jp_engine_new(const jp_config_t *cfg, jp_metrics_t *metrics,
         jp_store_env_new(jp_task_store_cfs, JP_CF__COUNT, (size_t)cfg->state.block_cache_mb << 20,
                          (size_t)cfg->state.write_buffer_mb << 20);
     e->env.features_topic = cfg->topics.features;
-    e->env.io = (jp_task_io_t){e,
-                               jp_engine_io_features,
-                               jp_engine_io_dead_letter,
-                               jp_engine_io_count,
-                               jp_engine_io_emit,
-                               e->repartition[0] ? jp_engine_io_repartition : NULL};
+    e->env.io = (jp_task_io_t){.ctx = e,
+                               .features = jp_engine_io_features,
+                               .dead_letter = jp_engine_io_dead_letter,
+                               .count = jp_engine_io_count,
+                               .emit = jp_engine_io_emit,
+                               .repartition = e->repartition[0] ? jp_engine_io_repartition : NULL,
+                               .gap = jp_engine_io_gap};
     e->env.partition = (jp_partition_check_t){
         (jp_partitioner_t)cfg->topics.input_partitioner,
         cfg->topics.mispartitioned == JP_MISPARTITIONED_DEAD_LETTER, e->n_partitions};
@@ -454,6 +482,8 @@ jp_engine_t *jp_engine_new(const jp_config_t *cfg, jp_metrics_t *metrics,
         goto fail;
     }
     jp_store_env_expect_stores(e->env.store_env, (size_t)e->n_partitions);
+    if (jp_engine_check_identity(e, opts && opts->reset_state, exit_code, errstr, errstr_size) != 0)
+        goto fail;
 
     static const double latency_buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                              0.1,   0.25,   0.5,   1,    2.5,   5};
@@ -520,11 +550,6 @@ int jp_engine_reload_countries(jp_engine_t *e, const jp_config_t *countries, cha
     return 0;
 }
 
-void jp_engine_stop(jp_engine_t *e)
-{
-    e->stop = 1;
-}
-
 void jp_engine_free(jp_engine_t *e)
 {
     if (!e)
@@ -532,18 +557,20 @@ void jp_engine_free(jp_engine_t *e)
     for (int p = 0; p < MAX_TASKS; p++)
         if (e->tasks[p])
             jp_engine_close_task(e, p);
-    if (e->follower) {
-        rd_kafka_consumer_close(e->follower);
-        rd_kafka_destroy(e->follower);
-    }
-    if (e->restorer) {
-        rd_kafka_consumer_close(e->restorer);
-        rd_kafka_destroy(e->restorer);
-    }
+    /* Every wait below keeps the shutdown grace (jp_engine_deadline.c). */
+    if (!atomic_load(&e->stop_at_ms))
+        jp_engine_stop(e);
+    jp_log_debug("engine", "closing the follower, restorer and producer");
+    if (e->follower)
+        jp_engine_close_consumer(e, e->follower);
+    if (e->restorer)
+        jp_engine_close_consumer(e, e->restorer);
     if (e->leader)
-        rd_kafka_destroy(e->leader);
+        jp_engine_destroy_handle(e, e->leader, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
     if (e->producer) {
-        rd_kafka_flush(e->producer, FREE_FLUSH_MS);
+        if (jp_engine_flush(e, FREE_FLUSH_MS) != RD_KAFKA_RESP_ERR_NO_ERROR)
+            rd_kafka_purge(e->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT |
+                                            RD_KAFKA_PURGE_F_NON_BLOCKING);
         if (e->rkt_features)
             rd_kafka_topic_destroy(e->rkt_features);
         for (int i = 0; i < JP_OUTPUT__COUNT; i++)
@@ -557,7 +584,8 @@ void jp_engine_free(jp_engine_t *e)
                 rd_kafka_topic_destroy(e->rkt_changelog[i]);
         if (e->rkt_repartition)
             rd_kafka_topic_destroy(e->rkt_repartition);
-        rd_kafka_destroy(e->producer);
+        jp_engine_destroy_handle(e, e->producer, 0);
+        jp_log_debug("engine", "producer destroyed");
     }
     jp_engine_metrics_free(e);
     jp_avro_buf_free(&e->key_buf);
@@ -567,6 +595,7 @@ void jp_engine_free(jp_engine_t *e)
     jp_validator_free(e->validator);
     jp_validator_free(e->pending_validator);
     jp_pii_free(e->pii);
+    jp_dlq_key_free(e->dlq_key);
     free(e->status_json);
     pthread_mutex_destroy(&e->status_lock);
     free(e);

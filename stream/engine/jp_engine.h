@@ -53,22 +53,35 @@ typedef struct jp_engine_opts_s {
     int dev_mode;
     /* Directory for task stores; NULL: cfg->state.dir. */
     const char *state_dir;
+    /* Discard a state directory written against another cluster or other
+     * topics instead of refusing to start (`--reset-state`). */
+    int reset_state;
 } jp_engine_opts_t;
 
 /* Checks the topics (co-partitioning), connects, creates missing dead-letter
- * and changelog topics. NULL with errstr; *exit_code gets the sysexits code
- * (EX_CONFIG for a configuration problem such as mismatched partitions,
- * EX_UNAVAILABLE when Kafka or the registry cannot be reached). */
+ * and changelog topics, and checks that the state directory belongs to
+ * this cluster and these topics. NULL with errstr; *exit_code gets the
+ * sysexits code (EX_CONFIG for a configuration problem such as mismatched
+ * partitions or a state directory of another cluster, EX_UNAVAILABLE when
+ * Kafka or the registry cannot be reached). */
 jp_engine_t *jp_engine_new(const jp_config_t *cfg, jp_metrics_t *metrics,
                            const jp_engine_opts_t *opts, int *exit_code, char *errstr,
                            size_t errstr_size);
 
 /* Runs until jp_engine_stop; then commits, closes the stores and leaves the
- * group. 0, or -1 on an unrecoverable error (errstr). */
+ * group, within processing.shutdown_grace of the stop whatever the cluster
+ * does (a commit that cannot finish in time is abandoned: the records
+ * since the last commit are read again at the next start). 0, or -1 on an
+ * unrecoverable error (errstr; jp_engine_exit_code says which). */
 int jp_engine_run(jp_engine_t *e, char *errstr, size_t errstr_size);
 
 /* Asks jp_engine_run to finish; async-signal-safe. */
 void jp_engine_stop(jp_engine_t *e);
+
+/* The sysexits code of the condition that stopped the engine, 0 if none:
+ * EX_TEMPFAIL (75) when input records were lost to retention and
+ * processing.on_input_loss is stop. */
+int jp_engine_exit_code(const jp_engine_t *e);
 
 void jp_engine_free(jp_engine_t *e);
 
@@ -91,7 +104,8 @@ int jp_engine_on_window_close(jp_engine_t *e, jp_task_window_cb fn, void *ctx);
 /* Status for the admin endpoints, as JSON (malloc'd): "tasks", "countries",
  * "ready". Thread-safe. */
 char *jp_engine_status_json(jp_engine_t *e);
-/* 1 when assigned, restored, and lag is under http.ready_max_lag. */
+/* 1 when assigned, restored, lag is under http.ready_max_lag, and the
+ * engine makes progress (fewer than 3 rewinds since the last commit). */
 int jp_engine_ready(jp_engine_t *e);
 
 /* Totals over the tasks this instance owns (for `jackpot dev`'s view and
@@ -104,6 +118,7 @@ typedef struct jp_engine_totals_s {
      * flight (lag 0) */
     int64_t repartitioned, received;
     int64_t replays; /* copies seen again after a rewind or rebalance, skipped */
+    int64_t lost;    /* input records removed by retention before they were read */
     int64_t windows_closed;
     int64_t commits;
     int64_t lag; /* records behind the ends of the input (and repartition) partitions */

@@ -64,6 +64,8 @@ int jp_engine_commit(jp_engine_t *e)
     char errstr[512];
     int64_t t0 = jp_clock_now_ms();
     int any = 0;
+    if (e->no_more_commits)
+        return -1;
     e->delivery_err = RD_KAFKA_RESP_ERR_NO_ERROR;
     /* (1) changelog records of every dirty key */
     for (int p = 0; p < e->n_partitions; p++) {
@@ -80,7 +82,7 @@ int jp_engine_commit(jp_engine_t *e)
         }
     }
     /* (2) everything queued so far is delivered, or nothing is committed */
-    rd_kafka_resp_err_t ferr = rd_kafka_flush(e->producer, COMMIT_FLUSH_MS);
+    rd_kafka_resp_err_t ferr = jp_engine_flush(e, COMMIT_FLUSH_MS);
     if (ferr || e->delivery_err) {
         jp_engine_rewind_all(e, rd_kafka_err2str(ferr ? ferr : e->delivery_err));
         return -1;
@@ -102,8 +104,7 @@ int jp_engine_commit(jp_engine_t *e)
             if (off >= 0)
                 rd_kafka_topic_partition_list_add(l, jp_engine_stream_topic(e, i), p)->offset = off;
         }
-    rd_kafka_resp_err_t cerr =
-        l->cnt ? rd_kafka_commit(e->leader, l, 0) : RD_KAFKA_RESP_ERR_NO_ERROR;
+    rd_kafka_resp_err_t cerr = l->cnt ? jp_engine_commit_offsets(e, l) : RD_KAFKA_RESP_ERR_NO_ERROR;
     rd_kafka_topic_partition_list_destroy(l);
     if (cerr && cerr != RD_KAFKA_RESP_ERR__NO_OFFSET) {
         jp_engine_rewind_all(e, rd_kafka_err2str(cerr));
@@ -134,6 +135,14 @@ int jp_engine_commit(jp_engine_t *e)
 void jp_engine_rewind_all(jp_engine_t *e, const char *why)
 {
     char errstr[512];
+    if (e->stop) {
+        /* Stopping: the tasks close with the work since the last commit
+         * dropped (it is read again at the next start). */
+        jp_log_warn("engine", "stopping without committing: %s", why);
+        e->no_more_commits = 1;
+        rd_kafka_purge(e->producer, RD_KAFKA_PURGE_F_QUEUE);
+        return;
+    }
     jp_log_warn("engine", "rewinding every task to the last commit: %s", why);
     jp_counter_add(e->rewinds, 1);
     jp_engine_metrics_rewound(e);

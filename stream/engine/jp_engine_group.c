@@ -25,7 +25,9 @@ static jp_task_t *open_task_once(jp_engine_t *e, int p, char *errstr, size_t err
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(ns);
     for (int i = 0; i < ns; i++)
         rd_kafka_topic_partition_list_add(l, jp_engine_stream_topic(e, i), p);
-    rd_kafka_resp_err_t err = rd_kafka_committed(e->leader, l, REQUEST_TIMEOUT_MS);
+    /* Short: a stop must not wait behind it (jp_engine_open_task retries). */
+    rd_kafka_resp_err_t err =
+        rd_kafka_committed(e->leader, l, jp_engine_timeout(e, OPEN_COMMITTED_MS));
     int64_t committed[N_STREAMS] = {-1, -1, -1, -1};
     for (int i = 0; i < ns; i++)
         committed[i] = err ? -1 : l->elems[i].offset < 0 ? -1 : l->elems[i].offset;
@@ -135,8 +137,8 @@ void jp_engine_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         for (int i = 0; i < parts->cnt; i++) {
             int p = parts->elems[i].partition;
-            if (p >= e->n_partitions || e->tasks[p])
-                continue;
+            if (p >= e->n_partitions || e->tasks[p] || e->stop)
+                continue; /* stopping: no task is opened any more */
             rd_kafka_topic_partition_list_add(changed, e->topics[JP_INPUT_SALES], p);
             e->tasks[p] = jp_engine_open_task(e, p, errstr, sizeof(errstr));
             if (!e->tasks[p]) {

@@ -26,6 +26,8 @@ void jp_engine_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     (void)rk;
     jp_engine_t *e = opaque;
+    if (m->err && jp_engine_dlq_refused(e, m))
+        return; /* written again as a stub: not a failed delivery */
     if (m->err) {
         if (!e->delivery_err)
             e->delivery_err = m->err;
@@ -43,16 +45,10 @@ void jp_engine_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     }
 }
 
-int jp_engine_produce(jp_engine_t *e, rd_kafka_topic_t *rkt, int partition, const void *key,
-                      size_t klen, const void *val, size_t vlen, rd_kafka_headers_t *hdrs,
-                      void *opaque)
-{
-    return jp_engine_produce_at(e, rkt, partition, key, klen, val, vlen, hdrs, opaque, 0);
-}
-
-int jp_engine_produce_at(jp_engine_t *e, rd_kafka_topic_t *rkt, int partition, const void *key,
-                         size_t klen, const void *val, size_t vlen, rd_kafka_headers_t *hdrs,
-                         void *opaque, int64_t timestamp_ms)
+rd_kafka_resp_err_t jp_engine_produce_rc(jp_engine_t *e, rd_kafka_topic_t *rkt, int partition,
+                                         const void *key, size_t klen, const void *val, size_t vlen,
+                                         rd_kafka_headers_t *hdrs, void *opaque,
+                                         int64_t timestamp_ms)
 {
     for (;;) {
         rd_kafka_resp_err_t err = rd_kafka_producev(
@@ -60,18 +56,33 @@ int jp_engine_produce_at(jp_engine_t *e, rd_kafka_topic_t *rkt, int partition, c
             RD_KAFKA_V_KEY(key, klen), RD_KAFKA_V_VALUE((void *)val, vlen),
             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
             RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_TIMESTAMP(timestamp_ms), RD_KAFKA_V_END);
-        if (!err)
-            return 0;
-        if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-            rd_kafka_poll(e->producer, QUEUE_FULL_WAIT_MS); /* deliveries, then retry */
-            continue;
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            if (err && hdrs)
+                rd_kafka_headers_destroy(hdrs);
+            return err;
         }
-        if (hdrs)
-            rd_kafka_headers_destroy(hdrs);
-        jp_log_error("engine", "cannot produce to %s: %s", rd_kafka_topic_name(rkt),
-                     rd_kafka_err2str(err));
-        return -1;
+        rd_kafka_poll(e->producer, QUEUE_FULL_WAIT_MS); /* deliveries, then retry */
     }
+}
+
+int jp_engine_produce_at(jp_engine_t *e, rd_kafka_topic_t *rkt, int partition, const void *key,
+                         size_t klen, const void *val, size_t vlen, rd_kafka_headers_t *hdrs,
+                         void *opaque, int64_t timestamp_ms)
+{
+    rd_kafka_resp_err_t err =
+        jp_engine_produce_rc(e, rkt, partition, key, klen, val, vlen, hdrs, opaque, timestamp_ms);
+    if (!err)
+        return 0;
+    jp_log_error("engine", "cannot produce to %s: %s", rd_kafka_topic_name(rkt),
+                 rd_kafka_err2str(err));
+    return -1;
+}
+
+int jp_engine_produce(jp_engine_t *e, rd_kafka_topic_t *rkt, int partition, const void *key,
+                      size_t klen, const void *val, size_t vlen, rd_kafka_headers_t *hdrs,
+                      void *opaque)
+{
+    return jp_engine_produce_at(e, rkt, partition, key, klen, val, vlen, hdrs, opaque, 0);
 }
 
 int jp_engine_output_key(jp_engine_t *e, rd_kafka_topic_t *rkt, const void *key, size_t len,
@@ -129,25 +140,4 @@ rd_kafka_headers_t *jp_engine_record_headers(const jp_task_record_t *rec, size_t
     if (m && rd_kafka_message_headers(m, &orig) == RD_KAFKA_RESP_ERR_NO_ERROR)
         return rd_kafka_headers_copy(orig);
     return rd_kafka_headers_new(extra);
-}
-
-int jp_engine_io_dead_letter(void *ctx, int partition, const jp_task_record_t *rec,
-                             const char *error_class, const char *message)
-{
-    jp_engine_t *e = ctx;
-    rd_kafka_headers_t *h = jp_engine_record_headers(rec, 6);
-    char num[32];
-    rd_kafka_header_add(h, "jp.error.class", -1, error_class, -1);
-    rd_kafka_header_add(h, "jp.error.message", -1, message, -1);
-    rd_kafka_header_add(h, "jp.source.topic", -1, e->topics[rec->input], -1);
-    /* A copy names where it was first read (its source header too). */
-    snprintf(num, sizeof(num), "%d", rec->via_repartition ? rec->src_partition : partition);
-    rd_kafka_header_add(h, "jp.source.partition", -1, num, -1);
-    snprintf(num, sizeof(num), "%lld",
-             (long long)(rec->via_repartition ? rec->src_offset : rec->offset));
-    rd_kafka_header_add(h, "jp.source.offset", -1, num, -1);
-    snprintf(num, sizeof(num), "%lld", (long long)rec->timestamp_ms);
-    rd_kafka_header_add(h, "jp.source.timestamp", -1, num, -1);
-    return jp_engine_produce(e, e->rkt_dlq[rec->input], partition, rec->key, rec->key_len,
-                             rec->value, rec->value_len, h, NULL);
 }

@@ -27,7 +27,7 @@ void jp_engine_seek_back(jp_engine_t *e, int p, int i, int64_t off)
     if (off < 0) {
         int64_t lo = -1, hi = -1;
         rd_kafka_resp_err_t qerr =
-            rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, WATERMARK_TIMEOUT_MS);
+            jp_engine_watermarks(e, rk, topic, p, &lo, &hi, WATERMARK_TIMEOUT_MS);
         off = qerr || lo < 0 ? WANT_UNRESOLVED : lo;
     }
     e->rewind[p][i].want = off;
@@ -36,7 +36,7 @@ void jp_engine_seek_back(jp_engine_t *e, int p, int i, int64_t off)
         return;
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(l, topic, p)->offset = off;
-    rd_kafka_error_t *err = rd_kafka_seek_partitions(rk, l, REQUEST_TIMEOUT_MS);
+    rd_kafka_error_t *err = rd_kafka_seek_partitions(rk, l, jp_engine_timeout(e, SEEK_TIMEOUT_MS));
     if (err) {
         jp_log_warn("engine", "seek %s [%d]: %s", topic, p, rd_kafka_error_string(err));
         rd_kafka_error_destroy(err);
@@ -108,11 +108,13 @@ static void hand_over(jp_engine_t *e, int stream, jp_task_record_t *recs, size_t
             usleep(REGISTRY_RETRY_PAUSE_MS * 1000);
         } else if (res[i] == JP_TASK_FAILED) {
             jp_engine_rewind_all(e, "a record's outputs could not be queued");
-        } else if (res[i] != JP_TASK_SKIPPED && !recs[i].via_repartition) {
+        } else if (res[i] != JP_TASK_SKIPPED && res[i] != JP_TASK_STOPPED &&
+                   !recs[i].via_repartition) {
             /* copies are counted as received by the task */
             jp_counter_add(jp_engine_counter(e, recs[i].input, "consumed", "ALL"), 1);
         }
-        if (res[i] != JP_TASK_SKIPPED && res[i] != JP_TASK_RETRY && res[i] != JP_TASK_FAILED)
+        if (res[i] != JP_TASK_SKIPPED && res[i] != JP_TASK_RETRY && res[i] != JP_TASK_FAILED &&
+            res[i] != JP_TASK_STOPPED)
             jp_engine_metrics_record(e, recs[i].timestamp_ms);
     }
 }
@@ -196,13 +198,11 @@ int jp_engine_run(jp_engine_t *e, char *errstr, size_t errstr_size)
         if (jp_clock_now_ms() - e->last_commit_ms >= e->cfg->processing.commit_interval_ms)
             jp_engine_commit(e);
     }
-    jp_engine_commit(e);
-    /* Leaving the group revokes (and commits) the tasks. */
-    rd_kafka_consumer_close(e->leader);
-    for (int p = 0; p < e->n_partitions; p++)
-        if (e->tasks[p])
-            jp_engine_close_task(e, p);
-    rd_kafka_flush(e->producer, FLUSH_TIMEOUT_MS);
+    jp_engine_shutdown(e);
     /* The status keeps the figures of the last commit: tasks are closed now. */
+    if (e->exit_code) {
+        snprintf(errstr, errstr_size, "%s", e->fatal_err);
+        return -1;
+    }
     return 0;
 }

@@ -59,9 +59,11 @@ static void precreate_record_counters(jp_engine_t *e)
     /* besides the serde errors (docs/processor.md's table) */
     static const char *const reasons[] = {"UNKNOWN_COUNTRY", "WRONG_CURRENCY", "FUTURE_EVENT_TIME",
                                           "BAD_DRAW_ID",     "BAD_POSTCODE",   "UNKNOWN_TYPE",
-                                          "MISSING_FIELD",   "LATE",           "MISPARTITIONED"};
+                                          "MISSING_FIELD",   "LATE",           "MISPARTITIONED",
+                                          "FIELD_TOO_LONG",  "BAD_EVENT_TIME", "KEY_MISMATCH"};
     for (int i = 0; i < JP_INPUT__COUNT; i++) {
         jp_input_t in = (jp_input_t)i;
+        jp_engine_dlq_truncated_counter(e, i);
         jp_engine_counter(e, in, "consumed", "ALL");
         jp_engine_counter(e, in, "applied", "OK");
         jp_engine_counter(e, in, "duplicate", "EVENT_ID");
@@ -102,7 +104,7 @@ int jp_engine_metrics_init(jp_engine_t *e)
     } gauges[] = {
         {&om->ready, "jackpot_ready",
          "1 when /readyz answers ready (tasks assigned, restored, lag under "
-         "http.ready_max_lag), else 0"},
+         "http.ready_max_lag, commits succeeding), else 0"},
         {&om->queue, "jackpot_producer_queue_messages",
          "Records queued in the producer, not yet delivered"},
         {&om->rebalance_seconds, "jackpot_rebalance_last_duration_seconds",
@@ -154,7 +156,8 @@ int jp_engine_metrics_init(jp_engine_t *e)
         ok &= om->event_lag[p] != NULL;
         /* every input partition's lag series from the start */
         for (int i = 0; i < jp_engine_n_streams(e); i++)
-            ok &= jp_engine_lag_gauge(e, p, i) != NULL;
+            ok &= jp_engine_lag_gauge(e, p, i) != NULL &&
+                  jp_engine_lost_counter(e, jp_engine_stream_topic(e, i), p) != NULL;
     }
     if (!ok)
         return -1;
@@ -188,8 +191,11 @@ void jp_engine_metrics_record(jp_engine_t *e, int64_t timestamp_ms)
 
 void jp_engine_metrics_rewound(jp_engine_t *e)
 {
-    if (e->om)
-        e->om->n_ts = 0, e->om->seen = 0, e->om->stride = 1;
+    if (!e->om)
+        return;
+    e->om->n_ts = 0, e->om->seen = 0, e->om->stride = 1;
+    /* rewinds without a commit turn /readyz not ready (jp_engine_ready) */
+    jp_gauge_set(e->om->ready, jp_engine_ready(e) ? 1 : 0);
 }
 
 void jp_engine_metrics_rebalance(jp_engine_t *e, const char *event, int64_t duration_ms)

@@ -57,8 +57,8 @@ int jp_engine_restore_task(jp_engine_t *e, jp_task_t *t, const int64_t committed
     for (size_t i = 0; i < N_CHANGELOG; i++) {
         jp_cf_t cf = jp_engine_changelog_cfs[i];
         int64_t lo;
-        rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
-            e->restorer, e->changelog[cf], p, &lo, &hi[cf], REQUEST_TIMEOUT_MS);
+        rd_kafka_resp_err_t err = jp_engine_watermarks(e, e->restorer, e->changelog[cf], p, &lo,
+                                                       &hi[cf], REQUEST_TIMEOUT_MS);
         if (err) {
             jp_err_set(errstr, errstr_size, "changelog %s [%d]: %s", e->changelog[cf], p,
                        rd_kafka_err2str(err));
@@ -93,7 +93,10 @@ int jp_engine_restore_task(jp_engine_t *e, jp_task_t *t, const int64_t committed
     while (done < total && rc == 0) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(e->restorer, RESTORE_POLL_MS);
         if (!m) {
-            if (jp_clock_now_ms() > deadline) {
+            if (e->stop) {
+                jp_err_set(errstr, errstr_size, "restore of task %d interrupted by a stop", p);
+                rc = -1;
+            } else if (jp_clock_now_ms() > deadline) {
                 jp_err_set(errstr, errstr_size, "restore of task %d stalled (%lld of %lld records)",
                            p, (long long)done, (long long)total);
                 rc = -1;

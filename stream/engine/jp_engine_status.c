@@ -161,6 +161,8 @@ void jp_engine_update_status(jp_engine_t *e)
             tot.repartitioned += rc.repartitioned;
             tot.received += rc.received;
             tot.replays += rc.replays;
+            int64_t lost = jp_task_lost(t, (jp_input_t)i);
+            tot.lost += lost;
             int64_t next = jp_task_next_offset(t, (jp_input_t)i);
             int64_t l = stream_lag(e, p, i);
             lag += l;
@@ -176,6 +178,7 @@ void jp_engine_update_status(jp_engine_t *e)
             json_object_set_new(ij, "repartitioned", json_integer(rc.repartitioned));
             json_object_set_new(ij, "received", json_integer(rc.received));
             json_object_set_new(ij, "replays", json_integer(rc.replays));
+            json_object_set_new(ij, "lost", json_integer(lost));
             json_object_set_new(ij, "lag", json_integer(l));
             json_array_append_new(inputs, ij);
         }
@@ -186,6 +189,8 @@ void jp_engine_update_status(jp_engine_t *e)
             json_t *rj = json_object();
             json_object_set_new(rj, "topic", json_string(e->repartition));
             json_object_set_new(rj, "next_offset", json_integer(jp_task_repartition_offset(t)));
+            json_object_set_new(rj, "lost", json_integer(jp_task_repartition_lost(t)));
+            tot.lost += jp_task_repartition_lost(t);
             json_object_set_new(rj, "lag", json_integer(l));
             json_object_set_new(tj, "repartition", rj);
         }
@@ -224,6 +229,7 @@ void jp_engine_update_status(jp_engine_t *e)
     free(e->status_json);
     e->status_json = s;
     e->ready = ready;
+    e->rewinds_at_commit = jp_counter_get(e->rewinds);
     e->totals = tot;
     pthread_mutex_unlock(&e->status_lock);
 }
@@ -238,8 +244,11 @@ char *jp_engine_status_json(jp_engine_t *e)
 
 int jp_engine_ready(jp_engine_t *e)
 {
+    /* Rewinds happen between commits, when the snapshot is not rebuilt:
+     * a task that cannot make progress (every commit failing, each
+     * failure rewinding every task) shows here first. */
     pthread_mutex_lock(&e->status_lock);
-    int r = e->ready;
+    int r = e->ready && jp_counter_get(e->rewinds) - e->rewinds_at_commit < STALL_REWINDS;
     pthread_mutex_unlock(&e->status_lock);
     return r;
 }

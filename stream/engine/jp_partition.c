@@ -75,6 +75,7 @@ void jp_partition_state_reset(jp_partition_state_t *s)
     memset(s->repartitioned, 0, sizeof(s->repartitioned));
     memset(s->received, 0, sizeof(s->received));
     memset(s->replays, 0, sizeof(s->replays));
+    s->lost = 0;
     s->dirty = 0;
 }
 
@@ -219,6 +220,7 @@ uint8_t *jp_partition_state_encode(const jp_partition_state_t *s, size_t *len)
         jp_bytes_put_i64(&w, s->received[i]);
         jp_bytes_put_i64(&w, s->replays[i]);
     }
+    jp_bytes_put_i64(&w, s->lost);
     for (size_t i = 0; i < cells(s); i++) {
         jp_bytes_put_varint(&w, s->high[i]);
         jp_bytes_put_varint(&w, s->newest[i]);
@@ -249,6 +251,8 @@ int jp_partition_state_decode(jp_partition_state_t *s, const void *val, size_t l
         s->received[i] = jp_bytes_get_i64(&r);
         s->replays[i] = jp_bytes_get_i64(&r);
     }
+    if (ok)
+        s->lost = jp_bytes_get_i64(&r);
     for (size_t i = 0; ok && i < cells(s); i++) {
         s->high[i] = jp_bytes_get_varint(&r);
         s->newest[i] = jp_bytes_get_varint(&r);

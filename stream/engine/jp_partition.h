@@ -76,7 +76,8 @@ typedef struct jp_partition_state_s {
     int64_t repartitioned[JP_INPUT__COUNT]; /* sent away (source side) */
     int64_t received[JP_INPUT__COUNT];      /* copies taken in (home side), replays excluded */
     int64_t replays[JP_INPUT__COUNT];       /* copies skipped as replays */
-    int dirty;                              /* changed since the last encode */
+    int64_t lost; /* copies (of any input) removed by retention before they were read */
+    int dirty;    /* changed since the last encode */
 } jp_partition_state_t;
 
 /* 0, or -1 out of memory. n_partitions may be 0 (no repartition stream). */

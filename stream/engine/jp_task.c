@@ -21,9 +21,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/jp_log.h"
 #include "engine/jp_customer.h"
+#include "engine/jp_event_time.h"
 #include "model/base/jp_err.h"
 #include "model/sketch/jp_dedupe.h"
 #include "model/base/jp_endian.h"
@@ -63,6 +65,8 @@ static const char *const local_cl = "local/cl";
 static const char *const meta_first = "first";
 static const char *const meta_clock = "clk";
 static const char *const meta_repartition = "rp";
+static const char *const meta_recent = "recent";
+static const char *const meta_lost = "lost";
 
 /* A fact waiting for the clock (jp_proc.h): a closed window's
  * FeatureVector, kept in meta under its delivery key
@@ -116,6 +120,8 @@ struct jp_task_s {
     int64_t next_offset[JP_INPUT__COUNT];
     int64_t max_event[JP_INPUT__COUNT]; /* highest applied event time, NO_TIME if none */
     jp_task_counts_t counts[JP_INPUT__COUNT];
+    jp_recent_t recent[JP_INPUT__COUNT]; /* recent event times (jp_event_time.h) */
+    int64_t lost[JP_INPUT__COUNT];       /* records removed by retention before read */
     int64_t cl_offset[JP_CF__COUNT];
     int meta_dirty;
     open_window_t *open;
@@ -589,7 +595,9 @@ static int load_state(jp_task_t *t)
     for (int i = 0; i < JP_INPUT__COUNT; i++) {
         t->max_event[i] = NO_TIME;
         t->next_offset[i] = -1;
+        t->lost[i] = 0;
         memset(&t->counts[i], 0, sizeof(t->counts[i]));
+        jp_recent_init(&t->recent[i], i == JP_INPUT_DRAWS ? JP_RECENT_DRAWS : JP_RECENT_MAX);
     }
     for (int i = 0; i < JP_CF__COUNT; i++)
         t->cl_offset[i] = -1;
@@ -600,6 +608,13 @@ static int load_state(jp_task_t *t)
     t->gc_customers = NO_TIME;
     if (jp_store_get(t->store, JP_CF_META, meta_gc, strlen(meta_gc), &v, &n) == 1)
         get_i64s(v, n, &t->gc_customers, 1);
+    if (jp_store_get(t->store, JP_CF_META, meta_lost, strlen(meta_lost), &v, &n) == 1)
+        get_i64s(v, n, t->lost, JP_INPUT__COUNT);
+    if (jp_store_get(t->store, JP_CF_META, meta_recent, strlen(meta_recent), &v, &n) == 1 &&
+        n == JP_INPUT__COUNT * JP_RECENT_WIRE_LEN)
+        for (int i = 0; i < JP_INPUT__COUNT; i++)
+            jp_recent_decode(&t->recent[i], (const uint8_t *)v + i * JP_RECENT_WIRE_LEN,
+                             JP_RECENT_WIRE_LEN);
     if (jp_store_get(t->store, JP_CF_META, local_in, strlen(local_in), &v, &n) == 1)
         get_i64s(v, n, t->next_offset, JP_INPUT__COUNT);
     if (jp_store_get(t->store, JP_CF_META, local_cl, strlen(local_cl), &v, &n) == 1)
@@ -677,6 +692,29 @@ jp_task_t *jp_task_open(const jp_task_env_t *env, jp_serde_t *serde, int partiti
     return t;
 }
 
+int jp_task_peek_offsets(const jp_task_env_t *env, const char *dir, int partition,
+                         int64_t next[JP_INPUT__COUNT], int64_t changelog[JP_CF__COUNT],
+                         char *errstr, size_t errstr_size)
+{
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/task-%d", dir, partition);
+    jp_store_t *st = jp_store_open(env->store_env, path, errstr, errstr_size);
+    if (!st)
+        return -1;
+    const void *v;
+    size_t n;
+    for (int i = 0; i < JP_INPUT__COUNT; i++)
+        next[i] = -1;
+    for (int i = 0; i < JP_CF__COUNT; i++)
+        changelog[i] = -1;
+    if (jp_store_get(st, JP_CF_META, local_in, strlen(local_in), &v, &n) == 1)
+        get_i64s(v, n, next, JP_INPUT__COUNT);
+    if (jp_store_get(st, JP_CF_META, local_cl, strlen(local_cl), &v, &n) == 1)
+        get_i64s(v, n, changelog, JP_CF__COUNT);
+    jp_store_close(st);
+    return 0;
+}
+
 void jp_task_close(jp_task_t *t)
 {
     if (!t)
@@ -736,6 +774,11 @@ void jp_task_repartition_counts(const jp_task_t *t, jp_input_t input,
     out->replays = t->rp.replays[input];
 }
 
+int64_t jp_task_repartition_lost(const jp_task_t *t)
+{
+    return t->rp.lost;
+}
+
 int64_t jp_task_repartition_offset(const jp_task_t *t)
 {
     return t->rp.next_offset;
@@ -750,6 +793,11 @@ int64_t jp_task_watermark(const jp_task_t *t, jp_input_t input)
 {
     int64_t n = input_newest(t, input, 1);
     return n == NO_TIME ? NO_TIME : n - lateness(t);
+}
+
+int64_t jp_task_lost(const jp_task_t *t, jp_input_t input)
+{
+    return t->lost[input];
 }
 
 int64_t jp_task_changelog_offset(const jp_task_t *t, jp_cf_t cf)
@@ -1039,6 +1087,30 @@ static jp_task_result_t dead_letter(jp_task_t *t, jp_task_record_t *rec, const c
     return JP_TASK_DEAD_LETTERED;
 }
 
+/* Offsets missing before this record (retention removed them before they
+ * were read, or transaction markers): the engine tells which and decides.
+ * 0 to go on, -1 to stop before the record. */
+static int check_gap(jp_task_t *t, const jp_task_record_t *rec)
+{
+    /* A copy's offset is in the repartition topic. A partition nothing
+     * was read from starts at offset 0. */
+    int64_t next = rec->via_repartition ? t->rp.next_offset : t->next_offset[rec->input];
+    int64_t expect = next >= 0 ? next : 0;
+    if (rec->offset <= expect || !t->env->io.gap)
+        return 0;
+    int64_t lost = t->env->io.gap(t->env->io.ctx, t->partition, rec, expect);
+    if (lost < 0)
+        return -1;
+    if (rec->via_repartition) {
+        t->rp.lost += lost; /* copies of any input */
+        t->rp.dirty = 1;
+    } else {
+        t->lost[rec->input] += lost;
+        t->meta_dirty = 1;
+    }
+    return 0;
+}
+
 /* ---- partitioning (jp_partition.h) ---------------------------------------- */
 
 /* A copy from the repartition topic: JP_TASK_APPLIED when it is to be
@@ -1049,6 +1121,8 @@ static jp_task_result_t admit_copy(jp_task_t *t, const jp_task_record_t *rec, co
         return JP_TASK_SKIPPED;
     if (b->err == JP_SERDE_REGISTRY_UNAVAILABLE)
         return JP_TASK_RETRY;
+    if (check_gap(t, rec) != 0)
+        return JP_TASK_STOPPED;
     t->rp.next_offset = rec->offset + 1;
     if (jp_partition_state_admit(&t->rp, rec->input, rec->src_partition, rec->src_offset)) {
         count(t, rec->input, "repartition_replays", "MISPARTITIONED");
@@ -1131,6 +1205,72 @@ static const jp_avro_str_t *customer_id(const jp_task_record_t *rec, const batch
     return NULL;
 }
 
+/* The two bytes of a country code in a record key: the key itself, or an
+ * Avro string in the Confluent wire format (producers with a "string" key
+ * schema, as Confluent's Avro serializers write keys). NULL otherwise. */
+static const char *key_country(const void *key, size_t len)
+{
+    int32_t id;
+    const unsigned char *payload;
+    size_t plen;
+    if (key && len == 2)
+        return key;
+    /* Avro string of length 2: zigzag varint 4, then the bytes */
+    if (key && jp_serde_frame_parse(key, len, &id, &payload, &plen) == JP_SERDE_OK && plen == 3 &&
+        payload[0] == 4)
+        return (const char *)payload + 1;
+    return NULL;
+}
+
+/* KEY_MISMATCH unless the record key is the value's country code: the
+ * key decides the partition, and a country split across partitions would
+ * be split across tasks (two tasks closing the same window). */
+static void check_key(const jp_task_record_t *rec, jp_verdict_t *v)
+{
+    const char *cc = key_country(rec->key, rec->key_len);
+    if (cc && memcmp(cc, v->country->code, 2) == 0)
+        return;
+    v->reason = "KEY_MISMATCH";
+    snprintf(v->message, sizeof(v->message), "the record key is not the value's %s (%s)", "country",
+             "upper-case ISO code");
+}
+
+/* Wall-clock milliseconds, for processing.future_wall_clock only. */
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* FUTURE_EVENT_TIME against references the producer cannot set alone (see
+ * jp_event_time.h). */
+static void check_future(jp_task_t *t, jp_input_t in, int64_t t_ms, jp_verdict_t *v)
+{
+    const jp_config_t *cfg = t->env->cfg;
+    jp_recent_t *r = &t->recent[in];
+    if (cfg->processing.future_wall_clock && t_ms > wall_ms() + cfg->processing.max_clock_skew_ms) {
+        v->reason = "FUTURE_EVENT_TIME";
+        snprintf(v->message, sizeof(v->message),
+                 "event time is further ahead of the wall clock than %s",
+                 "processing.max_clock_skew");
+    } else if (in != JP_INPUT_DRAWS &&
+               jp_event_time_too_far(r, t_ms, cfg->processing.max_event_time_jump_ms)) {
+        v->reason = "FUTURE_EVENT_TIME";
+        snprintf(v->message, sizeof(v->message),
+                 "event time is further ahead of the partition's recent median than %s",
+                 "processing.max_event_time_jump");
+    } else if (in == JP_INPUT_DRAWS &&
+               jp_event_time_too_many_draws(r, v->calendar, t_ms,
+                                            cfg->processing.max_draw_periods_ahead)) {
+        v->reason = "FUTURE_EVENT_TIME";
+        snprintf(v->message, sizeof(v->message),
+                 "draw time is more headline draws ahead of the partition's recent median than "
+                 "%s",
+                 "processing.max_draw_periods_ahead");
+    }
+}
+
 /* Steps 2-4 for one record whose event (and token) step 1 produced. */
 static jp_task_result_t apply(jp_task_t *t, jp_task_record_t *rec, batch_slot_t *b)
 {
@@ -1144,6 +1284,8 @@ static jp_task_result_t apply(jp_task_t *t, jp_task_record_t *rec, batch_slot_t 
             return JP_TASK_SKIPPED;
         if (b->err == JP_SERDE_REGISTRY_UNAVAILABLE)
             return JP_TASK_RETRY;
+        if (check_gap(t, rec) != 0)
+            return JP_TASK_STOPPED;
         t->next_offset[in] = rec->offset + 1;
         t->counts[in].consumed++;
     }
@@ -1180,11 +1322,26 @@ static jp_task_result_t apply(jp_task_t *t, jp_task_record_t *rec, batch_slot_t 
         id = &ev->draw.draw_id;
         break;
     }
+    if (!v.reason)
+        check_key(rec, &v);
+    /* A copy was judged against its source partition's recent past. */
+    if (!v.reason && !rec->via_repartition)
+        check_future(t, in, t_ms, &v);
+    /* Every record that is not LATE joins the window, FUTURE ones too:
+     * a genuine jump becomes the new normal. */
+    int future = v.reason && strcmp(v.reason, "FUTURE_EVENT_TIME") == 0;
+    if (future)
+        jp_recent_add(&t->recent[in], t_ms);
     if (v.reason)
         return dead_letter(t, rec, v.reason, v.message);
     int home = jp_partition_home(&t->env->partition, v.country->code);
-    if (home >= 0 && home != t->partition)
+    if (home >= 0 && home != t->partition) {
+        /* The partition's recent past is all of its records, whichever
+         * task applies them (jp_event_time.h: offset order). */
+        if (!rec->via_repartition)
+            jp_recent_add(&t->recent[in], t_ms);
         return away(t, rec, home);
+    }
     for (int f = 0; f < JP_FIX__COUNT; f++)
         if (v.fixes & (1u << f))
             count(t, in, "corrected", jp_fix_name((jp_fix_t)f));
@@ -1200,6 +1357,8 @@ static jp_task_result_t apply(jp_task_t *t, jp_task_record_t *rec, batch_slot_t 
     if ((rec->via_repartition || jp_partition_country_copied(&t->rp, v.country->code)) &&
         window_closed(t, in, &v, t_ms))
         return dead_letter(t, rec, "LATE", "its window is closed");
+    if (!rec->via_repartition)
+        jp_recent_add(&t->recent[in], t_ms);
 
     int dup = seen_before(t, in, id, t_ms);
     if (dup < 0)
@@ -1274,7 +1433,8 @@ size_t jp_task_process_batch(jp_task_t *t, jp_task_record_t *recs, size_t n,
         memcpy(b[owner[k]].token, tokens[k], sizeof(tokens[k]));
     for (size_t i = 0; i < n; i++) {
         results[i] = apply(t, &recs[i], &b[i]);
-        if (results[i] == JP_TASK_RETRY || results[i] == JP_TASK_FAILED)
+        if (results[i] == JP_TASK_RETRY || results[i] == JP_TASK_FAILED ||
+            results[i] == JP_TASK_STOPPED)
             return i + 1;
     }
     return n;
@@ -1547,6 +1707,13 @@ int jp_task_prepare_commit(jp_task_t *t, jp_store_dirty_cb fn, void *ctx, char *
         jp_store_put(t->store, JP_CF_META, meta_first, strlen(meta_first), fb, sizeof(fb));
         put_i64s(clk, &t->timer_cursor, 1);
         jp_store_put(t->store, JP_CF_META, meta_clock, strlen(meta_clock), clk, sizeof(clk));
+        uint8_t lost[8 * JP_INPUT__COUNT], recent[JP_INPUT__COUNT * JP_RECENT_WIRE_LEN];
+        put_i64s(lost, t->lost, JP_INPUT__COUNT);
+        jp_store_put(t->store, JP_CF_META, meta_lost, strlen(meta_lost), lost, sizeof(lost));
+        for (int i = 0; i < JP_INPUT__COUNT; i++)
+            jp_recent_encode(&t->recent[i], recent + i * JP_RECENT_WIRE_LEN);
+        jp_store_put(t->store, JP_CF_META, meta_recent, strlen(meta_recent), recent,
+                     sizeof(recent));
         t->meta_dirty = 0;
     }
     if (t->rp.dirty) {

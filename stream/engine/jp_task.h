@@ -67,6 +67,7 @@ typedef enum {
     JP_TASK_SKIPPED,       /* offset already processed */
     JP_TASK_FAILED,        /* an output could not be queued: the engine must rewind */
     JP_TASK_REPARTITIONED, /* another task's country: handed to io.repartition */
+    JP_TASK_STOPPED,       /* not consumed: input before it was lost and the engine stops */
 } jp_task_result_t;
 
 /* Counters kept per input partition, in state (so they survive restarts
@@ -96,6 +97,12 @@ typedef struct jp_task_io_s {
      * repartition topic with its original bytes; may be NULL when
      * env.partition dead-letters. */
     int (*repartition)(void *ctx, int partition, int home, const jp_task_record_t *rec);
+    /* Offsets [expected, rec->offset) of rec's partition were skipped
+     * (may be NULL): of its input partition, or for a copy of the task's
+     * repartition partition. Answers the number of records retention
+     * removed before they were read (0 for transaction markers or
+     * compaction), or -1 to stop before rec (it is then JP_TASK_STOPPED). */
+    int64_t (*gap)(void *ctx, int partition, const jp_task_record_t *rec, int64_t expected);
 } jp_task_io_t;
 
 #define JP_TASK_MAX_PROCS 8
@@ -132,6 +139,13 @@ jp_task_t *jp_task_open(const jp_task_env_t *env, jp_serde_t *serde, int partiti
 /* Closes the store; uncommitted state is dropped. */
 void jp_task_close(jp_task_t *t);
 
+/* The offsets a closed task's store at dir/task-<partition> has reached:
+ * next input offset per input and changelog offset per store (-1: none).
+ * 0, or -1 with errstr. */
+int jp_task_peek_offsets(const jp_task_env_t *env, const char *dir, int partition,
+                         int64_t next[JP_INPUT__COUNT], int64_t changelog[JP_CF__COUNT],
+                         char *errstr, size_t errstr_size);
+
 int jp_task_partition(const jp_task_t *t);
 
 /* Drops what the task cached from the validator's calendars (the draw
@@ -151,7 +165,7 @@ void jp_task_set_next_offset(jp_task_t *t, jp_input_t input, int64_t offset);
  * Processes recs[0..n) in order, exactly as n calls of jp_task_process
  * would, and stores each record's result. Returns how many records were
  * handled: fewer than n when one's result is JP_TASK_RETRY or
- * JP_TASK_FAILED (it is the last one handled; the records after it were not
+ * JP_TASK_FAILED or JP_TASK_STOPPED (it is the last one handled; the records after it were not
  * looked at and must be offered again), or when n > JP_TASK_BATCH_MAX (the
  * first JP_TASK_BATCH_MAX are handled). Batching only saves time: the
  * records are decoded first and their customer ids tokenized together.
@@ -195,10 +209,15 @@ typedef struct jp_task_repartition_counts_s {
 } jp_task_repartition_counts_t;
 void jp_task_repartition_counts(const jp_task_t *t, jp_input_t input,
                                 jp_task_repartition_counts_t *out);
+/* Copies removed from the task's repartition partition by retention
+ * before they were read (state; their input is unknown). */
+int64_t jp_task_repartition_lost(const jp_task_t *t);
 /* Next offset of the task's partition of the repartition topic (-1: none). */
 int64_t jp_task_repartition_offset(const jp_task_t *t);
 void jp_task_set_repartition_offset(jp_task_t *t, int64_t offset);
 int64_t jp_task_watermark(const jp_task_t *t, jp_input_t input);
+/* Records of the input lost to retention before they were read (state). */
+int64_t jp_task_lost(const jp_task_t *t, jp_input_t input);
 /* The task's clock: the lowest input watermark (jp_proc.h); INT64_MIN
  * until every input has one. */
 int64_t jp_task_clock(const jp_task_t *t);

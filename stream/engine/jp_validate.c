@@ -23,6 +23,9 @@ static const char *const fix_names[JP_FIX__COUNT] = {"COUNTRY_CASE", "CURRENCY_C
 #define MAX_PERIODS_PER_SALE 12
 /* Tickets are sold for draws at most this far ahead. */
 #define MAX_DRAW_AHEAD_MS (62LL * 86400000LL)
+/* Event times outside [1970, 3000) are no timestamps at all (and would
+ * overflow the window and draw arithmetic): BAD_EVENT_TIME. */
+#define MAX_EVENT_TIME_MS 32503680000000LL
 
 const char *jp_fix_name(jp_fix_t f)
 {
@@ -38,6 +41,7 @@ struct jp_validator_s {
     entry_t *entries;
     size_t n;
     int64_t max_skew_ms;
+    jp_field_limits_t limits;
 };
 
 jp_validator_t *jp_validator_new(const jp_config_t *cfg, char *errstr, size_t errstr_size)
@@ -49,6 +53,7 @@ jp_validator_t *jp_validator_new(const jp_config_t *cfg, char *errstr, size_t er
         return NULL;
     }
     v->max_skew_ms = cfg->processing.max_clock_skew_ms;
+    v->limits = cfg->limits;
     for (size_t i = 0; i < cfg->n_countries; i++) {
         v->entries[i].country = &cfg->country[i];
         v->entries[i].calendar = jp_calendar_new(&cfg->country[i], errstr, errstr_size);
@@ -136,9 +141,16 @@ static const entry_t *country_of(const jp_validator_t *v, jp_avro_str_t *c, jp_v
         return;                                                                                    \
     } while (0)
 
-static int future(const jp_validator_t *v, int64_t event_time, int64_t kafka_ts, jp_verdict_t *out,
-                  const char *field)
+/* The time checks every input shares, in order: a time at all
+ * (BAD_EVENT_TIME), then not ahead of the record's Kafka timestamp (the
+ * broker's when the topic uses LogAppendTime). 1 after rejecting. */
+static int bad_time(const jp_validator_t *v, int64_t event_time, int64_t kafka_ts,
+                    jp_verdict_t *out, const char *field)
 {
+    if (event_time < 0 || event_time >= MAX_EVENT_TIME_MS) {
+        reject(out, "BAD_EVENT_TIME", "%s is not a time between 1970 and 3000", field);
+        return 1;
+    }
     if (kafka_ts >= 0 && event_time > kafka_ts + v->max_skew_ms) {
         reject(out, "FUTURE_EVENT_TIME",
                "%s is further ahead of the record timestamp than processing.max_clock_skew", field);
@@ -152,12 +164,38 @@ static void start(jp_verdict_t *out)
     memset(out, 0, sizeof(*out));
 }
 
+/* FIELD_TOO_LONG if the string is longer than its limit; 1 after rejecting. */
+static int too_long(const jp_avro_str_t *s, int64_t limit, const char *field, jp_verdict_t *out)
+{
+    if ((int64_t)s->len <= limit)
+        return 0;
+    reject(out, "FIELD_TOO_LONG", "%s is longer than limits.%s (%lld bytes)", field, field,
+           (long long)limit);
+    return 1;
+}
+
+/* MISSING_FIELD if the string is empty; 1 after rejecting. */
+static int empty(const jp_avro_str_t *s, const char *field, jp_verdict_t *out)
+{
+    if (s->len)
+        return 0;
+    reject(out, "MISSING_FIELD", "%s is empty", field);
+    return 1;
+}
+
 void jp_validate_sale(const jp_validator_t *v, jp_sale_event_t *e, int64_t kafka_ts_ms,
                       jp_verdict_t *out)
 {
     start(out);
+    const jp_field_limits_t *l = &v->limits;
     const entry_t *c = country_of(v, &e->country, out);
-    if (!c || future(v, e->event_time, kafka_ts_ms, out, "event_time"))
+    if (!c || too_long(&e->event_id, l->event_id, "event_id", out) ||
+        too_long(&e->customer_id, l->customer_id, "customer_id", out) ||
+        too_long(&e->postcode, l->postcode, "postcode", out) ||
+        too_long(&e->draw_id, l->draw_id, "draw_id", out) ||
+        (e->has_campaign && too_long(&e->campaign, l->campaign, "campaign", out)) ||
+        empty(&e->event_id, "event_id", out) ||
+        bad_time(v, e->event_time, kafka_ts_ms, out, "event_time"))
         return;
     const jp_country_t *k = c->country;
     int64_t cap = k->ticket.max_per_player > 0 ? k->ticket.max_per_player : MAX_TICKETS_PER_RECORD;
@@ -176,9 +214,7 @@ void jp_validate_sale(const jp_validator_t *v, jp_sale_event_t *e, int64_t kafka
     char id[64];
     jp_draw_t draw;
     char err[128];
-    if (e->draw_id.len >= sizeof(id))
-        REJECT(out, "BAD_DRAW_ID", "%s is too long", "draw_id");
-    memcpy(id, e->draw_id.ptr, e->draw_id.len);
+    memcpy(id, e->draw_id.ptr, e->draw_id.len); /* limits.draw_id < sizeof(id) */
     id[e->draw_id.len] = '\0';
     if (jp_calendar_parse_draw_id(c->calendar, id, &draw, err, sizeof(err)) != 0)
         REJECT(out, "BAD_DRAW_ID", "%s does not name a draw of the country's calendar", "draw_id");
@@ -192,8 +228,15 @@ void jp_validate_customer(const jp_validator_t *v, jp_customer_event_t *e, int64
                           jp_verdict_t *out)
 {
     start(out);
+    const jp_field_limits_t *l = &v->limits;
     const entry_t *c = country_of(v, &e->country, out);
-    if (!c || future(v, e->event_time, kafka_ts_ms, out, "event_time"))
+    if (!c || too_long(&e->event_id, l->event_id, "event_id", out) ||
+        too_long(&e->customer_id, l->customer_id, "customer_id", out) ||
+        (e->has_email && too_long(&e->email, l->email, "email", out)) ||
+        too_long(&e->postcode, l->postcode, "postcode", out) ||
+        (e->has_reason && too_long(&e->reason, l->reason, "reason", out)) ||
+        empty(&e->event_id, "event_id", out) ||
+        bad_time(v, e->event_time, kafka_ts_ms, out, "event_time"))
         return;
     int64_t cap = c->country->ticket.max_per_player > 0 ? c->country->ticket.max_per_player
                                                         : MAX_TICKETS_PER_RECORD;
@@ -209,14 +252,23 @@ void jp_validate_draw(const jp_validator_t *v, jp_draw_result_t *e, int64_t kafk
                       jp_verdict_t *out)
 {
     start(out);
+    const jp_field_limits_t *l = &v->limits;
     const entry_t *c = country_of(v, &e->country, out);
-    if (!c || future(v, e->draw_time, kafka_ts_ms, out, "draw_time"))
+    if (!c || too_long(&e->draw_id, l->draw_id, "draw_id", out) ||
+        too_long(&e->winning_sector, l->winning_sector, "winning_sector", out))
+        return;
+    if ((int64_t)e->prizes_paid.n > l->prizes_paid)
+        REJECT(out, "FIELD_TOO_LONG", "%s has more items than limits.%s (%lld)", "prizes_paid",
+               "prizes_paid", (long long)l->prizes_paid);
+    for (size_t i = 0; i < e->prizes_paid.n; i++)
+        if (too_long(&((const jp_prize_paid_t *)e->prizes_paid.items)[i].kind, l->prize_kind,
+                     "prize_kind", out))
+            return;
+    if (bad_time(v, e->draw_time, kafka_ts_ms, out, "draw_time"))
         return;
     char id[64], err[128];
     jp_draw_t draw;
-    if (e->draw_id.len >= sizeof(id))
-        REJECT(out, "BAD_DRAW_ID", "%s is too long", "draw_id");
-    memcpy(id, e->draw_id.ptr, e->draw_id.len);
+    memcpy(id, e->draw_id.ptr, e->draw_id.len); /* limits.draw_id < sizeof(id) */
     id[e->draw_id.len] = '\0';
     if (jp_calendar_parse_draw_id(c->calendar, id, &draw, err, sizeof(err)) != 0 ||
         draw.time_ms != e->draw_time)

@@ -13,8 +13,14 @@
  *   CURRENCY_CASE  "gbp" -> "GBP"
  *   CHANNEL_UNKNOWN a channel symbol this engine does not know (a newer
  *                  writer) was mapped to UNKNOWN by the reader schema; kept
- * The time reference for "too far in the future" is the record's own Kafka
- * timestamp, never the wall clock, so validation is deterministic.
+ * The checks run in a fixed order, so a record with several faults always
+ * gets the same reason: country, field sizes (limits.*, FIELD_TOO_LONG),
+ * an empty event id (MISSING_FIELD), an event time that is no time at all
+ * (BAD_EVENT_TIME, before anything computes with it), an event time ahead
+ * of the record's Kafka timestamp (FUTURE_EVENT_TIME), then the field
+ * values. The time reference here is the record's own Kafka timestamp,
+ * never the wall clock, so validation is deterministic; the task adds the
+ * partition's recent past as a second one (jp_event_time.h).
  */
 #ifndef JP_VALIDATE_H
 #define JP_VALIDATE_H

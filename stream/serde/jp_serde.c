@@ -9,6 +9,12 @@
  * per-id doubling TTL, unresolvable pairs as INCOMPATIBLE) so a poison
  * stream costs a table lookup per record, not a registry call.
  *
+ * A failure is reported with the same message every time, the first
+ * and the cached ones alike (it is remembered with the failure), and the
+ * message never quotes the registry's answer or address: messages travel
+ * in dead-letter headers, which must be deterministic and must not tell
+ * a reader where the registry is. The registry's own words go to the log.
+ *
  * Registry outages are a single registry-wide backoff window: while it is
  * open no lookup or registration is attempted. Time comes from an injected
  * monotonic clock and is used only for these windows, never for data, so
@@ -16,6 +22,7 @@
  */
 #include "serde/jp_serde.h"
 #include "base/jp_clock.h"
+#include "base/jp_log.h"
 
 #include "model/base/jp_bytes.h"
 #include "model/base/jp_err.h"
@@ -35,8 +42,10 @@ typedef struct {
     jp_avro_schema_t *schema; /* ENTRY_OK */
     jp_avro_plan_t **plans;   /* per reader, compiled lazily */
     jp_serde_err_t *plan_err; /* per reader: cached compile failure */
+    char **plan_why;          /* per reader: its message (malloc'd) */
     size_t n_plans;
     int64_t retry_at, ttl; /* ENTRY_UNKNOWN */
+    char why[256];         /* ENTRY_UNKNOWN: the message of the failure */
 } jp_entry_t;
 
 typedef struct {
@@ -144,10 +153,14 @@ static int table_put(jp_serde_t *s, jp_entry_t *e)
 
 static void entry_free(jp_entry_t *e)
 {
-    for (size_t i = 0; i < e->n_plans; i++)
+    for (size_t i = 0; i < e->n_plans; i++) {
         jp_avro_plan_free(e->plans[i]);
+        if (e->plan_why)
+            free(e->plan_why[i]);
+    }
     free(e->plans);
     free(e->plan_err);
+    free(e->plan_why);
     jp_avro_schema_free(e->schema);
     free(e);
 }
@@ -183,15 +196,18 @@ static jp_serde_err_t entry_set_schema(jp_entry_t *e, const char *json, size_t n
     }
     jp_avro_plan_t **plans = calloc(n_readers ? n_readers : 1, sizeof *plans);
     jp_serde_err_t *errs = calloc(n_readers ? n_readers : 1, sizeof *errs);
-    if (!plans || !errs) {
+    char **whys = calloc(n_readers ? n_readers : 1, sizeof *whys);
+    if (!plans || !errs || !whys) {
         free(plans);
         free(errs);
+        free(whys);
         jp_avro_schema_free(schema);
         return JP_SERDE_NO_MEMORY;
     }
     e->schema = schema;
     e->plans = plans;
     e->plan_err = errs;
+    e->plan_why = whys;
     e->n_plans = n_readers;
     e->state = ENTRY_OK;
     return JP_SERDE_OK;
@@ -212,9 +228,14 @@ static int entries_grow(jp_serde_t *s, size_t n_readers)
         if (!er)
             return -1;
         e->plan_err = er;
+        char **wh = realloc(e->plan_why, n_readers * sizeof *wh);
+        if (!wh)
+            return -1;
+        e->plan_why = wh;
         for (size_t k = e->n_plans; k < n_readers; k++) {
             p[k] = NULL;
             er[k] = JP_SERDE_OK;
+            wh[k] = NULL;
         }
         e->n_plans = n_readers;
     }
@@ -258,8 +279,7 @@ static jp_serde_err_t resolve_id(jp_serde_t *s, int32_t id, jp_entry_t **out, ch
     }
     int64_t now = now_ms(s);
     if (e && now < e->retry_at) {
-        jp_err_set(errstr, errstr_size, "unknown schema id %d (cached; asking again in %lld ms)",
-                   (int)id, (long long)(e->retry_at - now));
+        jp_err_set(errstr, errstr_size, "%s", e->why);
         return JP_SERDE_UNKNOWN_SCHEMA_ID;
     }
     if (!registry_open(s, errstr, errstr_size))
@@ -279,14 +299,16 @@ static jp_serde_err_t resolve_id(jp_serde_t *s, int32_t id, jp_entry_t **out, ch
     if (rc == JP_SERDE_OK && !json)
         rc = JP_SERDE_UNKNOWN_SCHEMA_ID;
     if (rc == JP_SERDE_OK) {
-        rc = entry_set_schema(e, json, s->n_readers, errstr, errstr_size);
+        rc = entry_set_schema(e, json, s->n_readers, e->why, sizeof e->why);
         free(json);
         if (rc == JP_SERDE_OK) {
             *out = e;
             return rc;
         }
-        /* An unparsable registry answer is treated like an unknown id. */
+        /* An unparsable registry answer is treated like an unknown id
+         * (e->why says why: the schema's content, not the registry's). */
         rc = JP_SERDE_UNKNOWN_SCHEMA_ID;
+        jp_log_warn("serde", "%s", e->why);
     } else {
         free(json);
         if (rc == JP_SERDE_REGISTRY_UNAVAILABLE) {
@@ -294,10 +316,11 @@ static jp_serde_err_t resolve_id(jp_serde_t *s, int32_t id, jp_entry_t **out, ch
                        (int)id, why);
             return rc;
         }
-        if (rc != JP_SERDE_UNKNOWN_SCHEMA_ID)
-            rc = JP_SERDE_UNKNOWN_SCHEMA_ID;
-        jp_err_set(errstr, errstr_size, "unknown schema id %d: %s", (int)id, why);
+        rc = JP_SERDE_UNKNOWN_SCHEMA_ID;
+        jp_log_warn("serde", "schema id %d: %s", (int)id, why);
+        snprintf(e->why, sizeof e->why, "schema id %d is unknown to the schema registry", (int)id);
     }
+    jp_err_set(errstr, errstr_size, "%s", e->why);
     e->ttl = e->ttl ? e->ttl * 2 : s->conf.unknown_ttl_ms;
     if (e->ttl > s->conf.backoff_max_ms)
         e->ttl = s->conf.backoff_max_ms;
@@ -427,8 +450,8 @@ jp_serde_err_t jp_serde_decode(jp_serde_t *s, int reader, const void *buf, size_
     jp_avro_plan_t *plan = e->plans[reader];
     if (!plan) {
         if ((rc = e->plan_err[reader]) != JP_SERDE_OK) {
-            jp_err_set(errstr, errstr_size, "schema id %d cannot be read as %s (cached verdict)",
-                       (int)id, s->readers[reader].layout->name);
+            jp_err_set(errstr, errstr_size, "%s",
+                       e->plan_why[reader] ? e->plan_why[reader] : "incompatible");
             goto done;
         }
         char why[300];
@@ -436,10 +459,15 @@ jp_serde_err_t jp_serde_decode(jp_serde_t *s, int reader, const void *buf, size_
                                     jp_avro_schema_root(s->readers[reader].schema),
                                     s->readers[reader].layout, &rc, why, sizeof why);
         if (!plan) {
-            if (rc != JP_SERDE_NO_MEMORY)
+            char msg[400];
+            snprintf(msg, sizeof msg, "schema id %d cannot be read as %s: %s", (int)id,
+                     s->readers[reader].layout->name, why);
+            if (rc != JP_SERDE_NO_MEMORY) {
                 e->plan_err[reader] = rc;
-            jp_err_set(errstr, errstr_size, "schema id %d cannot be read as %s: %s", (int)id,
-                       s->readers[reader].layout->name, why);
+                free(e->plan_why[reader]);
+                e->plan_why[reader] = strdup(msg);
+            }
+            jp_err_set(errstr, errstr_size, "%s", msg);
             goto done;
         }
         s->stats.plans_compiled++;

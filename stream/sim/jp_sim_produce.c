@@ -78,6 +78,8 @@ static size_t slab_need(size_t len)
 typedef struct {
     char *name;
     rd_kafka_topic_t *rkt;
+    int64_t *delivered; /* per partition, grown on demand */
+    int n_partitions;
 } topic_t;
 
 struct jp_sim_producer_s {
@@ -187,6 +189,22 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     }
     if (fault >= 0 && p->truth)
         jp_sim_truth_fault_delivered(p->truth, fault, m->partition, m->offset);
+    for (size_t i = 0; i < p->n_topics; i++) {
+        topic_t *t = &p->topics[i];
+        if (t->rkt != m->rkt || m->partition < 0)
+            continue;
+        if (m->partition >= t->n_partitions) {
+            int64_t *d = realloc(t->delivered, ((size_t)m->partition + 1) * sizeof(*d));
+            if (!d)
+                return;
+            memset(d + t->n_partitions, 0,
+                   (size_t)(m->partition + 1 - t->n_partitions) * sizeof(*d));
+            t->delivered = d;
+            t->n_partitions = m->partition + 1;
+        }
+        t->delivered[m->partition]++;
+        return;
+    }
 }
 
 static int conf_set(rd_kafka_conf_t *conf, const char *k, const char *v, char *errstr,
@@ -258,6 +276,7 @@ void jp_sim_producer_free(jp_sim_producer_t *p)
     for (size_t i = 0; i < p->n_topics; i++) {
         rd_kafka_topic_destroy(p->topics[i].rkt);
         free(p->topics[i].name);
+        free(p->topics[i].delivered);
     }
     free(p->topics);
     if (p->rk)
@@ -295,7 +314,7 @@ static rd_kafka_topic_t *topic_for(jp_sim_producer_t *p, const char *name)
         free(copy);
         return NULL;
     }
-    v[p->n_topics] = (topic_t){copy, t};
+    v[p->n_topics] = (topic_t){copy, t, NULL, 0};
     p->last_topic = p->n_topics++;
     return t;
 }
@@ -465,5 +484,15 @@ int jp_sim_producer_lookup(void *ctx, const char *country, const char *draw_id,
     if (latest < 0)
         return -1;
     *prize_minor = p->recs[latest].prize;
+    return 0;
+}
+
+int64_t jp_sim_producer_delivered(const jp_sim_producer_t *p, const char *topic, int partition)
+{
+    for (size_t i = 0; i < p->n_topics; i++)
+        if (strcmp(p->topics[i].name, topic) == 0)
+            return partition >= 0 && partition < p->topics[i].n_partitions
+                       ? p->topics[i].delivered[partition]
+                       : 0;
     return 0;
 }

@@ -51,6 +51,10 @@ jp_sim_output_t jp_sim_producer_output(jp_sim_producer_t *p);
  * number of failures / the first error in errstr. */
 int jp_sim_producer_flush(jp_sim_producer_t *p, int timeout_ms, char *errstr, size_t errstr_size);
 
+/* Records of topic delivered to partition so far (delivery reports are
+ * served by the thread that writes and flushes). */
+int64_t jp_sim_producer_delivered(const jp_sim_producer_t *p, const char *topic, int partition);
+
 /* Starts reading recommendations from topic (decoded with serde, which
  * must outlive the producer). 0 or -1 with errstr. */
 int jp_sim_producer_follow(jp_sim_producer_t *p, const char *topic, jp_serde_t *serde, char *errstr,

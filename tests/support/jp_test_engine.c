@@ -35,7 +35,7 @@
 #include "sim/jp_sim_world.h"
 #include "jp_test.h"
 
-static void load_config(jp_config_t *out)
+void jp_test_config_load(jp_config_t *out)
 {
     jp_conf_t conf;
     jp_conf_init(&conf, NULL);
@@ -53,7 +53,7 @@ void jp_test_stack_start(jp_test_stack_t *s, const char *tag, int n_brokers)
     jp_log_set_level(getenv("JP_TEST_VERBOSE") ? JP_LOG_DEBUG : JP_LOG_ERROR);
     s->dir = jp_test_tmpdir(tag);
     jp_config_t cfg;
-    load_config(&cfg);
+    jp_test_config_load(&cfg);
     snprintf(path, sizeof(path), "%s/registry", s->dir);
     s->stack = jp_devstack_start(&cfg, n_brokers, 0, "127.0.0.1:0", path, err, sizeof(err));
     jp_config_release(&cfg);
@@ -131,7 +131,7 @@ static void set_string(char **field, const char *value)
 void jp_test_engine_config(jp_test_stack_t *s, const char *tag, jp_config_t *out)
 {
     char buf[600];
-    load_config(out);
+    jp_test_config_load(out);
     assert_int_equal(jp_devstack_configure(s->stack, out), 0);
     snprintf(buf, sizeof(buf), "%s/state-%s", s->dir, tag);
     set_string(&out->state.dir, buf);
@@ -164,6 +164,7 @@ struct jp_test_engine_s {
     jp_metrics_t *m;
     pthread_t th;
     int rc;
+    volatile int done;
     char err[512];
 };
 
@@ -171,6 +172,7 @@ static void *engine_thread(void *arg)
 {
     jp_test_engine_t *t = arg;
     t->rc = jp_engine_run(t->e, t->err, sizeof(t->err));
+    t->done = 1;
     return NULL;
 }
 
@@ -181,7 +183,7 @@ jp_test_engine_t *jp_test_engine_start_with(const jp_config_t *cfg, const char *
     assert_non_null(t);
     int code;
     t->m = jp_metrics_new();
-    jp_engine_opts_t o = {1, state_dir};
+    jp_engine_opts_t o = {1, state_dir, 0};
     t->e = jp_engine_new(cfg, t->m, &o, &code, t->err, sizeof(t->err));
     if (!t->e)
         fail_msg("engine: %s (exit %d)", t->err, code);
@@ -255,6 +257,35 @@ void jp_test_engine_stop(jp_test_engine_t *t, jp_engine_totals_t *out)
     jp_engine_free(t->e);
     jp_metrics_free(t->m);
     free(t);
+}
+
+int jp_test_engine_finish(jp_test_engine_t *t, int timeout_ms, jp_engine_totals_t *out,
+                          char *errstr, size_t errstr_size)
+{
+    for (int waited = 0; !t->done && waited < timeout_ms; waited += 50)
+        usleep(50000);
+    if (!t->done)
+        return -1;
+    pthread_join(t->th, NULL);
+    int code = jp_engine_exit_code(t->e);
+    if (out)
+        jp_engine_totals(t->e, out);
+    if (errstr)
+        snprintf(errstr, errstr_size, "%s", t->err);
+    jp_engine_free(t->e);
+    jp_metrics_free(t->m);
+    free(t);
+    return code;
+}
+
+jp_engine_t *jp_test_engine_engine(jp_test_engine_t *t)
+{
+    return t->e;
+}
+
+jp_metrics_t *jp_test_engine_metrics(jp_test_engine_t *t)
+{
+    return t->m;
 }
 
 static int cmp_item(const void *a, const void *b, size_t la, size_t lb)

@@ -439,6 +439,37 @@ static void expect_status(int port, const char *method, const char *target, cons
     resp_free(&r);
 }
 
+/* A read-only route: GET and HEAD reach the handler, anything else is 405
+ * with the Allow header, and the handler never sees it. */
+static void test_read_only_routes(void **state)
+{
+    (void)state;
+    echo_ctx_t ro = {.tag = "ro"};
+    jp_admin_t *a = jp_admin_new(NULL);
+    assert_int_equal(jp_admin_route_get(a, "/v1/tasks", echo, &ro), 0);
+    assert_int_equal(jp_admin_route_get(a, "/v1/tasks", echo, &ro), -1);
+    char err[128];
+    assert_int_equal(jp_admin_start(a, "127.0.0.1:0", err, sizeof(err)), 0);
+    int port = jp_admin_port(a);
+    http_resp_t r;
+    http_req(port, "GET", "/v1/tasks", "", NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "ro GET /v1/tasks ? b=NULL []");
+    resp_free(&r);
+    http_req(port, "HEAD", "/v1/tasks", "", NULL, &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    const char *methods[] = {"POST", "PUT", "DELETE", "PATCH", "OPTIONS"};
+    for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+        http_req(port, methods[i], "/v1/tasks", "", "x", &r);
+        assert_int_equal(r.status, 405);
+        assert_string_equal(header(&r, "Allow"), "GET, HEAD");
+        resp_free(&r);
+    }
+    assert_int_equal(atomic_load(&ro.calls), 2);
+    jp_admin_free(a);
+}
+
 static void test_auth(void **state)
 {
     (void)state;
@@ -728,13 +759,10 @@ static void test_query_param(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_start_stop_restart),
-        cmocka_unit_test(test_start_errors),
-        cmocka_unit_test(test_metrics_endpoint),
-        cmocka_unit_test(test_routes),
-        cmocka_unit_test(test_auth),
-        cmocka_unit_test(test_hostile_requests),
-        cmocka_unit_test(test_scrape_while_updating),
+        cmocka_unit_test(test_start_stop_restart), cmocka_unit_test(test_start_errors),
+        cmocka_unit_test(test_metrics_endpoint),   cmocka_unit_test(test_routes),
+        cmocka_unit_test(test_read_only_routes),   cmocka_unit_test(test_auth),
+        cmocka_unit_test(test_hostile_requests),   cmocka_unit_test(test_scrape_while_updating),
         cmocka_unit_test(test_query_param),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

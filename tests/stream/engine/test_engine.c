@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "dev/jp_devstack.h"
+#include "engine/jp_dlq.h"
 #include "engine/jp_engine.h"
 #include "base/jp_log.h"
 #include "registry/jp_registry_client.h"
@@ -251,9 +252,22 @@ static void on_dlq(void *ctx, const rd_kafka_message_t *m)
     snprintf(s->classes[s->n], sizeof(s->classes[0]), "%.*s", (int)n, (const char *)v);
     assert_int_equal(rd_kafka_header_get_last(h, "jp.source.topic", &v, &n), 0);
     assert_memory_equal(v, "lottery.sales.v1", n);
-    /* Original bytes, unchanged; headers name the error, never values. */
-    if (strcmp(s->classes[s->n], "NOT_FRAMED") == 0)
-        assert_memory_equal(m->payload, "not avro", 8);
+    /* Original bytes, unchanged but encrypted (the configured dead-letter
+     * key opens them); headers name the error, never values. */
+    char err[256];
+    jp_dlq_key_t *k = jp_dlq_key_new(fx.cfg.dead_letters.key.value, err, sizeof(err));
+    assert_non_null(k);
+    const jp_dlq_key_t *keys[] = {k};
+    jp_dlq_opened_t o;
+    if (jp_dlq_open(keys, 1, m->payload, m->len, h, &o, err, sizeof(err)) != 0)
+        fail_msg("dead letter: %s", err);
+    assert_null(memmem(m->payload, m->len, "not avro", 8));
+    if (strcmp(s->classes[s->n], "NOT_FRAMED") == 0) {
+        assert_int_equal(o.value_len, 8);
+        assert_memory_equal(o.value, "not avro", 8);
+    }
+    jp_dlq_opened_free(&o);
+    jp_dlq_key_free(k);
     assert_int_equal(rd_kafka_header_get_last(h, "jp.error.message", &v, &n), 0);
     assert_null(memmem(v, n, "SW1A", 4));
     s->n++;

@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "dev/jp_broker.h"
+#include "engine/jp_dlq.h"
 #include "model/base/jp_partitioner.h"
 #include "jp_test_engine.h"
 #include "jp_test_topic.h"
@@ -316,11 +317,13 @@ static void test_input_partitioner_configured(void **state)
 typedef struct {
     const char *cls;
     int parts;
+    const jp_dlq_key_t *key;
     int64_t n;
 } dlq_ctx_t;
 
-/* A dead letter of the class counted: the original record, framed Avro
- * keyed by its country, read from a partition that is not its country's. */
+/* A dead letter of the class counted: it opens with the engine's key to
+ * the original record, framed Avro keyed by its country, read from a
+ * partition that is not its country's. */
 static void count_dead_letter(void *ctx, const rd_kafka_message_t *m)
 {
     dlq_ctx_t *d = ctx;
@@ -332,11 +335,15 @@ static void count_dead_letter(void *ctx, const rd_kafka_message_t *m)
         memcmp(v, d->cls, len) != 0)
         return;
     d->n++;
-    assert_true(m->len > 5 && ((const unsigned char *)m->payload)[0] == 0);
-    assert_int_equal(rd_kafka_header_get_last(h, "jp.source.partition", &v, &len), 0);
-    int read_from = atoi(strndupa(v, len));
-    assert_int_not_equal(
-        read_from, jp_partitioner_partition(JP_PARTITIONER_MURMUR2, m->key, m->key_len, d->parts));
+    char err[256];
+    jp_dlq_opened_t o;
+    if (jp_dlq_open(&d->key, 1, m->payload, m->len, h, &o, err, sizeof(err)) != 0)
+        fail_msg("dead letter at offset %lld does not open: %s", (long long)m->offset, err);
+    assert_true(o.value_len > 5 && o.value[0] == 0);
+    assert_int_equal(o.key_len, 2);
+    assert_int_not_equal(o.partition,
+                         jp_partitioner_partition(JP_PARTITIONER_MURMUR2, o.key, 2, d->parts));
+    jp_dlq_opened_free(&o);
 }
 
 /* The DLQ records of one class on the stack's input topics. */
@@ -345,11 +352,15 @@ static int64_t count_dead_letters(jp_test_stack_t *st, const jp_config_t *cfg, c
     char dlq[3][300];
     const char *inputs[] = {cfg->topics.sales.name, cfg->topics.customers.name,
                             cfg->topics.draws.name};
-    dlq_ctx_t d = {cls, (int)cfg->topics.sales.partitions, 0};
+    char err[256];
+    jp_dlq_key_t *key = jp_dlq_key_new(cfg->dead_letters.key.value, err, sizeof(err));
+    assert_non_null(key);
+    dlq_ctx_t d = {cls, (int)cfg->topics.sales.partitions, key, 0};
     for (int t = 0; t < 3; t++) {
         snprintf(dlq[t], sizeof(dlq[t]), "%s%s", inputs[t], cfg->topics.dlq_suffix);
         jp_test_read_topic(jp_devstack_bootstraps(st->stack), dlq[t], count_dead_letter, &d);
     }
+    jp_dlq_key_free(key);
     return d.n;
 }
 

@@ -104,7 +104,7 @@ static void test_quarter_matches_truth(void **state)
 
     /* The engine over all of it. */
     jp_metrics_t *m = jp_metrics_new();
-    jp_engine_opts_t eo = {1, NULL};
+    jp_engine_opts_t eo = {1, NULL, 0};
     int code;
     jp_engine_t *e = jp_engine_new(cfg, m, &eo, &code, err, sizeof(err));
     if (!e)

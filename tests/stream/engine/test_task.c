@@ -185,7 +185,8 @@ static int setup(void **state)
     f->env.pii = f->pii;
     f->env.store_env = f->store_env;
     f->env.features_topic = FEATURES_TOPIC;
-    f->env.io = (jp_task_io_t){f, io_features, io_dead_letter, io_count, NULL, NULL};
+    f->env.io = (jp_task_io_t){
+        .ctx = f, .features = io_features, .dead_letter = io_dead_letter, .count = io_count};
     f->env.on_close[0] = on_close;
     f->env.on_close_ctx[0] = f;
     f->env.n_on_close = 1;
