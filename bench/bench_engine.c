@@ -447,16 +447,6 @@ static void capture_progress(void *ctx, int64_t sim_ms, uint64_t records)
 /* Every captured record through one jp_task (no Kafka; changelog records
  * discarded), committing every TASK_COMMIT_EVERY records: what the engine
  * could do if consuming and producing were free. Medians of `runs`. */
-/* CPU time of the calling thread: a rate per CPU second is steadier than
- * one per wall second on a shared machine (not counting RocksDB's
- * background flushes, which run on their own threads). */
-static double thread_cpu_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void task_load_row(const char *src, const char *tmp, const capture_t *cap,
                           jp_serde_registry_t registry, int runs)
 {
@@ -469,7 +459,7 @@ static void task_load_row(const char *src, const char *tmp, const capture_t *cap
         task_rig_t g;
         task_rig_open(&g, src, dir, &registry);
         int64_t next[JP_INPUT__COUNT] = {0};
-        double cpu0 = thread_cpu_s();
+        double cpu0 = jp_bench_thread_cpu();
         double t0 = jp_bench_now();
         /* As the engine hands records over: runs of one input, at most
          * JP_TASK_BATCH_MAX, never across a commit. */
@@ -508,7 +498,7 @@ static void task_load_row(const char *src, const char *tmp, const capture_t *cap
         in_commit += jp_bench_now() - c0;
         total += jp_bench_now() - t0;
         eps[r] = (double)cap->n / (jp_bench_now() - t0);
-        cpu_eps[r] = (double)cap->n / (thread_cpu_s() - cpu0);
+        cpu_eps[r] = (double)cap->n / (jp_bench_thread_cpu() - cpu0);
         applied = 0;
         for (int in = 0; in < JP_INPUT__COUNT; in++) {
             jp_task_counts_t c;

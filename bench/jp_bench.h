@@ -13,6 +13,10 @@
 /* Monotonic clock in seconds. */
 double jp_bench_now(void);
 
+/* CPU time of the calling thread in seconds: a rate per CPU second is
+ * steadier than one per wall second on a shared machine. */
+double jp_bench_thread_cpu(void);
+
 /* Number of repetitions to take the median of (env JP_BENCH_RUNS, default 5). */
 int jp_bench_runs(void);
 

@@ -33,6 +33,7 @@ data "aws_iam_policy_document" "processor" {
     actions = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
     resources = [
       aws_secretsmanager_secret.pii_token_key.arn,
+      aws_secretsmanager_secret.dlq_key.arn,
       aws_secretsmanager_secret.admin_jwt_key.arn,
       aws_secretsmanager_secret.kafka_scram.arn,
     ]

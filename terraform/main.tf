@@ -142,6 +142,12 @@ resource "aws_secretsmanager_secret" "pii_token_key" {
   kms_key_id  = aws_kms_key.jackpot.arn
 }
 
+resource "aws_secretsmanager_secret" "dlq_key" {
+  name        = "${local.name}/dlq-key"
+  description = "AES-256-GCM key of the dead letters, 64 hex digits (dead_letters.key_file)"
+  kms_key_id  = aws_kms_key.jackpot.arn
+}
+
 resource "aws_secretsmanager_secret" "admin_jwt_key" {
   name        = "${local.name}/admin-jwt-key"
   description = "HS256 key of the admin API's JWTs (http.jwt_key_file)"

@@ -16,9 +16,10 @@ output "processor_role_arn" {
 }
 
 output "secret_arns" {
-  description = "Secrets Manager secrets synced into the jackpot-secrets Secret (pii-token-key, admin-jwt-key, kafka-password)."
+  description = "Secrets Manager secrets synced into the jackpot-secrets Secret (pii-token-key, dlq-key, admin-jwt-key, kafka-password)."
   value = {
     pii_token_key = aws_secretsmanager_secret.pii_token_key.arn
+    dlq_key       = aws_secretsmanager_secret.dlq_key.arn
     admin_jwt_key = aws_secretsmanager_secret.admin_jwt_key.arn
     kafka_scram   = aws_secretsmanager_secret.kafka_scram.arn
   }

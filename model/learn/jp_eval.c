@@ -450,6 +450,170 @@ int jp_eval_cls_calibration(const jp_eval_cls_t *e, int rolling, size_t n_bins, 
     return rc;
 }
 
+/* ---------------------------------------------------------- serialization */
+
+#define EVAL_REG_TAG "EVRG"
+#define EVAL_CLS_TAG "EVCL"
+#define EVAL_VERSION 1
+
+static void ring_put(const ring_t *r, jp_bytes_writer_t *w)
+{
+    jp_bytes_put_u64(w, r->len);
+    for (size_t k = 0; k < r->len; k++)
+        for (size_t j = 0; j < r->width; j++)
+            jp_bytes_put_f64(w, ring_at(r, k)[j]);
+}
+
+/* Reads what ring_put wrote into an initialized ring of the same shape. */
+static void ring_get(ring_t *r, jp_bytes_reader_t *rd)
+{
+    uint64_t len = jp_bytes_get_u64(rd);
+    if (len > r->cap) {
+        rd->err = 1;
+        return;
+    }
+    double sample[4];
+    for (uint64_t k = 0; k < len && jp_bytes_reader_ok(rd); k++) {
+        for (size_t j = 0; j < r->width; j++)
+            sample[j] = jp_bytes_get_f64(rd);
+        ring_push(r, sample);
+    }
+}
+
+/* Counters that are mostly zero: how many are not, then (index, value). */
+static void put_sparse_u64(jp_bytes_writer_t *w, const uint64_t *v, size_t n)
+{
+    uint32_t nz = 0;
+    for (size_t i = 0; i < n; i++)
+        nz += v[i] != 0;
+    jp_bytes_put_u32(w, nz);
+    for (size_t i = 0; i < n; i++)
+        if (v[i]) {
+            jp_bytes_put_u32(w, (uint32_t)i);
+            jp_bytes_put_varint(w, (int64_t)v[i]);
+        }
+}
+
+static void get_sparse_u64(jp_bytes_reader_t *r, uint64_t *v, size_t n)
+{
+    uint32_t nz = jp_bytes_get_u32(r);
+    for (uint32_t k = 0; k < nz && jp_bytes_reader_ok(r); k++) {
+        uint32_t i = jp_bytes_get_u32(r);
+        int64_t x = jp_bytes_get_varint(r);
+        if (i >= n || x <= 0) {
+            r->err = 1;
+            return;
+        }
+        v[i] = (uint64_t)x;
+    }
+}
+
+void jp_eval_reg_serialize(const jp_eval_reg_t *e, jp_bytes_writer_t *w)
+{
+    const reg_acc_t *a = &e->all;
+    jp_bytes_put_header(w, EVAL_REG_TAG, EVAL_VERSION);
+    jp_bytes_put_u64(w, e->ring.cap);
+    const uint64_t u[] = {a->n, a->mape_n, a->mape_skipped, a->int_n, a->int_covered};
+    for (size_t i = 0; i < sizeof(u) / sizeof(u[0]); i++)
+        jp_bytes_put_u64(w, u[i]);
+    const double d[] = {a->sum_abs, a->sum_sq, a->mape_sum, a->smape_sum,
+                        a->ymean,   a->ym2,    a->int_width};
+    for (size_t i = 0; i < sizeof(d) / sizeof(d[0]); i++)
+        jp_bytes_put_f64(w, d[i]);
+    ring_put(&e->ring, w);
+}
+
+jp_eval_reg_t *jp_eval_reg_deserialize(jp_bytes_reader_t *r, char *errstr, size_t errstr_size)
+{
+    jp_bytes_get_header(r, EVAL_REG_TAG, EVAL_VERSION);
+    uint64_t window = jp_bytes_get_u64(r);
+    if (!jp_bytes_reader_ok(r) || window > EVAL_MAX_WINDOW) {
+        jp_err_set(errstr, errstr_size, "eval: corrupt regression evaluator");
+        return NULL;
+    }
+    jp_eval_reg_t *e = jp_eval_reg_create((size_t)window, errstr, errstr_size);
+    if (!e)
+        return NULL;
+    reg_acc_t *a = &e->all;
+    uint64_t *u[] = {&a->n, &a->mape_n, &a->mape_skipped, &a->int_n, &a->int_covered};
+    for (size_t i = 0; i < sizeof(u) / sizeof(u[0]); i++)
+        *u[i] = jp_bytes_get_u64(r);
+    double *d[] = {&a->sum_abs, &a->sum_sq, &a->mape_sum, &a->smape_sum,
+                   &a->ymean,   &a->ym2,    &a->int_width};
+    for (size_t i = 0; i < sizeof(d) / sizeof(d[0]); i++)
+        *d[i] = jp_bytes_get_f64(r);
+    ring_get(&e->ring, r);
+    if (!jp_bytes_reader_ok(r)) {
+        jp_eval_reg_free(e);
+        jp_err_set(errstr, errstr_size, "eval: corrupt regression evaluator");
+        return NULL;
+    }
+    return e;
+}
+
+void jp_eval_cls_serialize(const jp_eval_cls_t *e, jp_bytes_writer_t *w)
+{
+    const cls_acc_t *a = &e->all;
+    jp_bytes_put_header(w, EVAL_CLS_TAG, EVAL_VERSION);
+    jp_bytes_put_u64(w, e->cfg.window);
+    jp_bytes_put_f64(w, e->cfg.threshold);
+    jp_bytes_put_u64(w, e->cfg.n_calib_bins);
+    jp_bytes_put_u64(w, e->cfg.auc_bins);
+    const uint64_t u[] = {a->n, a->tp, a->fp, a->tn, a->fn};
+    for (size_t i = 0; i < sizeof(u) / sizeof(u[0]); i++)
+        jp_bytes_put_u64(w, u[i]);
+    jp_bytes_put_f64(w, a->ll_sum);
+    jp_bytes_put_f64(w, a->brier_sum);
+    for (size_t b = 0; b < a->nb; b++) {
+        jp_bytes_put_u64(w, a->bc[b]);
+        jp_bytes_put_f64(w, a->bp[b]);
+        jp_bytes_put_f64(w, a->by[b]);
+    }
+    put_sparse_u64(w, e->hist_pos, e->cfg.auc_bins);
+    put_sparse_u64(w, e->hist_neg, e->cfg.auc_bins);
+    ring_put(&e->ring, w);
+}
+
+jp_eval_cls_t *jp_eval_cls_deserialize(jp_bytes_reader_t *r, char *errstr, size_t errstr_size)
+{
+    jp_eval_cls_config_t cfg;
+    jp_bytes_get_header(r, EVAL_CLS_TAG, EVAL_VERSION);
+    uint64_t window = jp_bytes_get_u64(r);
+    cfg.threshold = jp_bytes_get_f64(r);
+    uint64_t nb = jp_bytes_get_u64(r), ab = jp_bytes_get_u64(r);
+    if (!jp_bytes_reader_ok(r) || window > EVAL_MAX_WINDOW || nb > EVAL_MAX_BINS ||
+        ab > EVAL_MAX_BINS) {
+        jp_err_set(errstr, errstr_size, "eval: corrupt classification evaluator");
+        return NULL;
+    }
+    cfg.window = (size_t)window;
+    cfg.n_calib_bins = (size_t)nb;
+    cfg.auc_bins = (size_t)ab;
+    jp_eval_cls_t *e = jp_eval_cls_create(&cfg, errstr, errstr_size);
+    if (!e)
+        return NULL;
+    cls_acc_t *a = &e->all;
+    uint64_t *u[] = {&a->n, &a->tp, &a->fp, &a->tn, &a->fn};
+    for (size_t i = 0; i < sizeof(u) / sizeof(u[0]); i++)
+        *u[i] = jp_bytes_get_u64(r);
+    a->ll_sum = jp_bytes_get_f64(r);
+    a->brier_sum = jp_bytes_get_f64(r);
+    for (size_t b = 0; b < a->nb; b++) {
+        a->bc[b] = jp_bytes_get_u64(r);
+        a->bp[b] = jp_bytes_get_f64(r);
+        a->by[b] = jp_bytes_get_f64(r);
+    }
+    get_sparse_u64(r, e->hist_pos, cfg.auc_bins);
+    get_sparse_u64(r, e->hist_neg, cfg.auc_bins);
+    ring_get(&e->ring, r);
+    if (!jp_bytes_reader_ok(r)) {
+        jp_eval_cls_free(e);
+        jp_err_set(errstr, errstr_size, "eval: corrupt classification evaluator");
+        return NULL;
+    }
+    return e;
+}
+
 /* ------------------------------------------------------------ prequential */
 
 typedef struct {

@@ -38,12 +38,20 @@
  *   forecast interval, which is scored for coverage with the label.
  *   Labels for unknown ids are counted and ignored.
  * - No I/O, no clock: times are the caller's (event time).
+ * - Serialization (jp_bytes, "EVRG" / "EVCL" v1): the configuration, the
+ *   cumulative accumulators, the AUC histogram (its non-zero bins) and the
+ *   rolling ring, so a restored evaluator answers and continues exactly as
+ *   the original (metrics that survive a restart); a round trip
+ *   re-serializes to the same bytes. Prequential evaluators (jp_preq_t)
+ *   hold callbacks and are not serialized.
  */
 #ifndef JP_EVAL_H
 #define JP_EVAL_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "model/base/jp_bytes.h"
 
 #define JP_EVAL_LOGLOSS_EPS 1e-15
 
@@ -104,6 +112,11 @@ int jp_eval_cls_rolling(const jp_eval_cls_t *e, jp_eval_cls_result_t *out);
  * or when n_bins differs from the configured number of bins. */
 int jp_eval_cls_calibration(const jp_eval_cls_t *e, int rolling, size_t n_bins, uint64_t *count,
                             double *mean_pred, double *observed);
+
+void jp_eval_reg_serialize(const jp_eval_reg_t *e, jp_bytes_writer_t *w);
+jp_eval_reg_t *jp_eval_reg_deserialize(jp_bytes_reader_t *r, char *errstr, size_t errstr_size);
+void jp_eval_cls_serialize(const jp_eval_cls_t *e, jp_bytes_writer_t *w);
+jp_eval_cls_t *jp_eval_cls_deserialize(jp_bytes_reader_t *r, char *errstr, size_t errstr_size);
 
 /* ---- prequential evaluation with delayed labels ---- */
 

@@ -40,6 +40,8 @@ const jp_command_t jp_commands[] = {
      jp_cmd_dev},
     {"dlq", "show or replay dead letters (decrypted with the dead-letter key)", jp_cmd_dlq_usage,
      jp_cmd_dlq},
+    {"models", "list, show, compare, promote and roll back model versions", jp_cmd_models_usage,
+     jp_cmd_models},
     {NULL, NULL, NULL, NULL},
 };
 

@@ -30,5 +30,7 @@ extern const char jp_cmd_dev_usage[];
 
 int jp_cmd_dlq(const jp_command_t *cmd, int argc, char **argv);
 extern const char jp_cmd_dlq_usage[];
+int jp_cmd_models(const jp_command_t *cmd, int argc, char **argv);
+extern const char jp_cmd_models_usage[];
 
 #endif

@@ -5,7 +5,9 @@
  * per country. This is what `make demo` runs.
  *
  * Threads: the engine runs on the main thread (jp_run_engine), the
- * simulator and the view on their own. With --weeks N the simulator thread,
+ * simulator and the view on their own. The view and the summary show each
+ * country's champions (docs/models.md) from the learning loop's snapshots.
+ * With --weeks N the simulator thread,
  * once its N weeks are produced, waits until the engine has consumed every
  * record it wrote and then stops the engine; the summary is printed from
  * the engine's last commit. "Everything" is counted per partition: the
@@ -32,6 +34,7 @@
 #include "registry/jp_registry_client.h"
 #include "registry/jp_registry_serde.h"
 #include "app/jp_run.h"
+#include "models/jp_models.h"
 #include "sim/jp_sim.h"
 #include "sim/jp_sim_produce.h"
 #include "model/base/jp_err.h"
@@ -51,7 +54,8 @@ const char jp_cmd_dev_usage[] =
     "  -n, --weeks N      simulated weeks, then stop (default: the world's)\n"
     "  -s, --speed X      simulated seconds per wall second (default 10080: a\n"
     "                     week a minute)\n"
-    "      --max          simulate as fast as possible\n"
+    "      --max          simulate as fast as the processor keeps up (the\n"
+    "                     simulator never runs more than 20,000 records ahead)\n"
     "      --seed S       simulator seed (default: the world's)\n"
     "  -p, --port P       first dev broker port (default 9092; 0: ephemeral)\n"
     "      --http ADDR    admin HTTP address (default: the config's http.listen)\n"
@@ -79,7 +83,100 @@ typedef struct {
     char errstr[512];
     int admin_port;
     double t_start;
+    jp_models_t *models; /* the learning loop (NULL: off) */
+    char *final_models;  /* the model lines when the engine was stopped */
 } devctx_t;
+
+/* One line per country of the learning loop: the champion of each model,
+ * its prequential error since it was cut and (sales) its elasticities.
+ * malloc'd, NULL when there is nothing yet. */
+static char *model_lines(devctx_t *d, int indent)
+{
+    if (!d->models)
+        return NULL;
+    const jp_config_t *cfg = &d->world.config;
+    size_t cap = 4096, n = 0;
+    char *out = malloc(cap);
+    if (!out)
+        return NULL;
+    out[0] = '\0';
+    for (size_t i = 0; i < cfg->n_countries; i++) {
+        char *snap = jp_models_snapshot(d->models, cfg->country[i].code);
+        json_t *j = snap ? json_loads(snap, 0, NULL) : NULL;
+        free(snap);
+        if (!j)
+            continue;
+        char line[512];
+        int len = snprintf(line, sizeof(line), "%*s%-4s", indent, "", cfg->country[i].code);
+        size_t k;
+        json_t *m;
+        json_array_foreach(json_object_get(j, "models"), k, m)
+        {
+            const json_t *ch = json_object_get(json_object_get(m, "aliases"), "champion");
+            const json_t *mx = json_object_get(ch, "metrics");
+            int sales = strcmp(json_string_value(json_object_get(m, "kind")), "sales") == 0;
+            if (!json_is_object(ch)) {
+                len += snprintf(line + len, sizeof(line) - (size_t)len, " %s: no champion yet ",
+                                json_string_value(json_object_get(m, "kind")));
+                continue;
+            }
+            const json_t *e = json_object_get(mx, sales ? "eval.mape" : "eval.auc");
+            len += snprintf(line + len, sizeof(line) - (size_t)len, " %s v%d",
+                            json_string_value(json_object_get(m, "kind")),
+                            (int)json_integer_value(json_object_get(ch, "version")));
+            if (json_is_number(e))
+                len += snprintf(line + len, sizeof(line) - (size_t)len,
+                                sales ? " (mape %.2f%%)" : " (auc %.3f)",
+                                json_number_value(e) * (sales ? 100 : 1));
+            const json_t *el = json_object_get(ch, "elasticities");
+            const char *flows[] = {"signups", "extras", "cancellations"};
+            for (size_t f = 0; sales && f < 3; f++) {
+                const json_t *x = json_object_get(el, flows[f]);
+                if (json_is_object(x))
+                    len += snprintf(line + len, sizeof(line) - (size_t)len, " %s %.3f±%.3f",
+                                    flows[f], json_number_value(json_object_get(x, "estimate")),
+                                    json_number_value(json_object_get(x, "stderr")));
+            }
+            if (len >= (int)sizeof(line))
+                len = (int)sizeof(line) - 1;
+        }
+        json_decref(j);
+        size_t ll = strlen(line);
+        if (n + ll + 2 > cap) {
+            char *grown = realloc(out, cap = 2 * (n + ll + 2));
+            if (!grown)
+                break;
+            out = grown;
+        }
+        memcpy(out + n, line, ll);
+        n += ll;
+        out[n++] = '\n';
+        out[n] = '\0';
+    }
+    if (!n) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+/* Keeps the latest model lines for the summary (the learning loop's
+ * instances close with the engine, before it is printed); takes lines. */
+static void keep_models(devctx_t *d, char *lines)
+{
+    if (!lines)
+        return;
+    pthread_mutex_lock(&d->lock);
+    free(d->final_models);
+    d->final_models = lines;
+    pthread_mutex_unlock(&d->lock);
+}
+
+/* The simulator runs at most this many records ahead of the processor:
+ * the dev broker keeps about 5 MB per partition (some 30,000 records of the
+ * busiest country), so a simulator that ran further ahead would see its
+ * records trimmed before they were read. */
+#define DEV_MAX_AHEAD 20000
 
 static void on_sim_progress(void *ctx, int64_t sim_ms, uint64_t records)
 {
@@ -88,6 +185,15 @@ static void on_sim_progress(void *ctx, int64_t sim_ms, uint64_t records)
     d->sim_ms = sim_ms;
     d->sim_records = records;
     pthread_mutex_unlock(&d->lock);
+    /* Backpressure (simulated hour by hour): what the simulator writes
+     * does not depend on how fast it goes. */
+    for (;;) {
+        jp_engine_totals_t t;
+        jp_engine_totals(d->engine, &t);
+        if (d->stop_sim || (int64_t)records - t.consumed <= DEV_MAX_AHEAD)
+            break;
+        usleep(2000);
+    }
 }
 
 /* 1 when the engine's committed status accounts for every record the
@@ -153,6 +259,9 @@ static void *sim_main(void *arg)
     int64_t behind = 0;
     while (!d->stop_sim) {
         if (caught_up(d, &behind)) {
+            /* the champions as the run ends, for the summary (the
+             * learning loop's instances close with the engine) */
+            keep_models(d, model_lines(d, 2));
             jp_engine_stop(d->engine);
             break;
         }
@@ -196,6 +305,10 @@ static void render(devctx_t *d, int tty, double *last_line, uint64_t *last_consu
                 when, (unsigned long long)written, (long long)t.consumed, rate,
                 (long long)t.applied, (long long)t.dead_lettered, (long long)t.duplicates,
                 (long long)t.windows_closed);
+        char *models = model_lines(d, 5);
+        if (models)
+            fprintf(stderr, "dev: champions\n%s", models);
+        keep_models(d, models);
         goto out;
     }
     fprintf(stderr, "\033[H\033[J");
@@ -225,6 +338,13 @@ static void render(devctx_t *d, int tty, double *last_line, uint64_t *last_consu
                 (long long)json_integer_value(json_object_get(h, "cancellations")),
                 (long long)json_integer_value(json_object_get(h, "active_subscribers")));
     }
+    char *lines = model_lines(d, 0);
+    if (lines)
+        fprintf(stderr,
+                "\nchampions (version, prequential error since its cut, elasticities "
+                "d ln rate / d ln prize)\n%s",
+                lines);
+    keep_models(d, lines);
 out:
     json_decref(st);
 }
@@ -314,6 +434,10 @@ static void on_exit_engine(void *ctx, jp_engine_t *engine)
                    (long long)json_integer_value(json_object_get(day, "unique_players")));
     }
     json_decref(st);
+    if (d->final_models)
+        printf("champions at the end (version, prequential error since its cut, elasticities "
+               "d ln rate / d ln prize with their standard errors):\n%s",
+               d->final_models);
     fflush(stdout);
 }
 
@@ -439,6 +563,7 @@ int jp_cmd_dev(const jp_command_t *cmd, int argc, char **argv)
     ro.on_ready = on_ready;
     ro.on_signal = on_signal;
     ro.on_exit = on_exit_engine;
+    ro.models_out = &d.models;
     rc = jp_run_engine(cfg, &ro);
     if (rc == 0 && d.sim_failed)
         rc = EX_SOFTWARE;
@@ -447,6 +572,7 @@ out:
     jp_registry_client_free(d.sim_registry);
     jp_devstack_stop(d.stack);
     jp_sim_world_release(&d.world);
+    free(d.final_models);
     if (!state && nftw(tmp, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
         fprintf(stderr, "jackpot dev: could not remove %s\n", tmp);
     pthread_mutex_destroy(&d.lock);

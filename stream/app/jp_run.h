@@ -21,6 +21,9 @@ typedef struct jp_run_opts_s {
     void (*on_signal)(void *ctx);
     /* Called after the engine stopped, before it is freed. */
     void (*on_exit)(void *ctx, jp_engine_t *engine);
+    /* Receives the learning loop (NULL when models.enabled is false) before
+     * on_ready; valid until jp_run_engine returns. */
+    struct jp_models_s **models_out;
 } jp_run_opts_t;
 
 /* Blocks the signals jp_run_engine handles (INT, TERM, HUP, USR1) in the

@@ -28,6 +28,7 @@
 #include "engine/jp_engine.h"
 #include "base/jp_log.h"
 #include "app/jp_run.h"
+#include "models/jp_models.h"
 
 #include <jansson.h>
 
@@ -37,9 +38,10 @@ const char jp_cmd_run_usage[] =
     "Runs the stream processor: joins the consumer group on the input topics,\n"
     "validates, deduplicates and applies records to RocksDB state, closes\n"
     "event-time windows into jackpot.features.v1, dead-letters what it rejects,\n"
-    "and serves the admin HTTP endpoints (/healthz, /readyz, /metrics, /v1/tasks,\n"
-    "/v1/countries/<CC>/features). SIGTERM or SIGINT stops it cleanly; SIGHUP\n"
-    "reloads the country configurations.\n"
+    "trains and registers the models (jackpot.models.v1), and serves the admin\n"
+    "HTTP endpoints (/healthz, /readyz, /metrics, /v1/tasks,\n"
+    "/v1/countries/<CC>/features, /v1/models). SIGTERM or SIGINT stops it\n"
+    "cleanly; SIGHUP reloads the country configurations.\n"
     "\n"
     "Options:\n"
     "  -c, --config FILE   processor configuration (default configs/jackpot.yaml)\n"
@@ -64,6 +66,7 @@ typedef struct run_ctx_s {
      * them, so they live until the engine is freed (a few KB each). */
     jp_config_t **reloaded;
     size_t n_reloaded;
+    jp_models_t *models; /* the learning loop (NULL: models.enabled is false) */
 } run_ctx_t;
 
 /* ---- admin routes --------------------------------------------------------- */
@@ -133,11 +136,28 @@ static int route_countries(void *ctx, const char *method, const char *path, cons
     return reply_json(s, body_out, ct);
 }
 
+/* /v1/models...: the model registry (promote and rollback are POSTs, so
+ * the route's access makes them need an operator token). */
+static int route_models(void *ctx, const char *method, const char *path, const char *query,
+                        const char *body, size_t body_len, char **body_out, const char **ct)
+{
+    (void)body_len;
+    run_ctx_t *r = ctx;
+    *ct = "application/json";
+    if (!r->models) {
+        *body_out = strdup("{\"error\":\"the learning loop is off (models.enabled: false)\"}");
+        return 404;
+    }
+    return jp_models_http(r->models, method, path, query, body, body_out);
+}
+
 static int admin_routes(jp_admin_t *admin, run_ctx_t *r)
 {
     if (jp_admin_route_access(admin, "/readyz", JP_ADMIN_PUBLIC, route_readyz, r->engine) != 0 ||
         jp_admin_route_get(admin, "/v1/tasks", route_tasks, r->engine) != 0 ||
-        jp_admin_route_get(admin, "/v1/countries/", route_countries, r) != 0)
+        jp_admin_route_get(admin, "/v1/countries/", route_countries, r) != 0 ||
+        jp_admin_route_get(admin, "/v1/models", route_models, r) != 0 ||
+        jp_admin_route_access(admin, "/v1/models/", JP_ADMIN_BY_METHOD, route_models, r) != 0)
         return -1;
     return 0;
 }
@@ -337,6 +357,18 @@ int jp_run_engine(const jp_config_t *cfg, const jp_run_opts_t *opts)
         rc = exit_code ? exit_code : EX_SOFTWARE;
         goto done;
     }
+    /* The capability rooms, as processors of every task: the learning loop
+     * first (decisions and alerts read its champion and evaluations). */
+    if (cfg->models.enabled) {
+        r.models = jp_models_new(cfg, metrics, err, sizeof(err));
+        if (!r.models || jp_engine_add_proc(r.engine, jp_models_proc(r.models)) != 0) {
+            jp_log_error("run", "the learning loop: %s", r.models ? "cannot add it" : err);
+            rc = EX_SOFTWARE;
+            goto done;
+        }
+    }
+    if (opts->models_out)
+        *opts->models_out = r.models;
     jp_auth_t *auth = jp_auth_from_config(cfg, err, sizeof(err));
     jp_admin_t *admin = auth ? jp_admin_new(metrics) : NULL;
     if (admin)
@@ -363,6 +395,7 @@ int jp_run_engine(const jp_config_t *cfg, const jp_run_opts_t *opts)
 done:
     stop_signals(&r);
     jp_engine_free(r.engine);
+    jp_models_free(r.models);
     jp_metrics_free(metrics);
     release_reloaded(&r);
     return rc;

@@ -18,6 +18,7 @@
 #include "base/jp_log.h"
 #include "config/jp_yaml.h"
 #include "model/base/jp_partitioner.h"
+#include "model/base/jp_sha256.h"
 
 static const char *const guarantees[] = {"at_least_once", "exactly_once", NULL};
 static const char *const input_loss[] = {"stop", "continue", NULL};
@@ -273,6 +274,25 @@ static const jp_conf_field_t countries_fields[] = {
      "country codes to load (default: every file in dir)"},
     END,
 };
+static const jp_conf_field_t models_fields[] = {
+    {"enabled", JP_CONF_BOOL, OFF(models, enabled), 0, "true", NR, NULL, NULL, 0, NULL,
+     "run the learning loop: sales and churn models per country, the model registry "
+     "(docs/models.md)"},
+    {"churn_horizon", JP_CONF_DURATION, OFF(models, churn_horizon_ms), 0, "30d", 86400000.0,
+     365.0 * 86400000.0, NULL, NULL, 0, NULL,
+     "a churn example is positive when the customer cancels within this after it"},
+    {"churn_sample", JP_CONF_NUM, OFF(models, churn_sample), 0, "0.1", 0.0001, 1, NULL, NULL, 0,
+     NULL, "share of renewals that become churn examples (chosen by a hash of customer and time)"},
+    {"stock_warmup", JP_CONF_DURATION, OFF(models, stock_warmup_ms), 0, "35d", 0,
+     365.0 * 86400000.0, NULL, NULL, 0, NULL,
+     "the flows per subscriber (extras, cancellations) learn only once every subscriber had time "
+     "to be billed: the stock is unknown before"},
+    {"min_training", JP_CONF_DURATION, OFF(models, min_training_ms), 0, "28d", 86400000.0,
+     365.0 * 86400000.0, NULL, NULL, 0, NULL, "no version is registered before this much data"},
+    {"version_every", JP_CONF_INT, OFF(models, version_every), 0, "1", 1, 520, NULL, NULL, 0, NULL,
+     "a new version (the challenger) is cut every this many headline draws of the country"},
+    END,
+};
 #undef OFF
 
 const jp_conf_field_t jp_config_fields[] = {
@@ -300,6 +320,8 @@ const jp_conf_field_t jp_config_fields[] = {
      "PII tokenization"},
     {"countries", JP_CONF_SECTION, offsetof(jp_config_t, countries), 0, NULL, NR, NULL,
      countries_fields, 0, NULL, "country configurations"},
+    {"models", JP_CONF_SECTION, offsetof(jp_config_t, models), 0, NULL, NR, NULL, models_fields, 0,
+     NULL, "the learning loop"},
     END,
 };
 
@@ -491,6 +513,39 @@ void jp_config_release(jp_config_t *cfg)
     jp_conf_release(jp_config_fields, cfg);
     free(cfg->path);
     memset(cfg, 0, sizeof(*cfg));
+}
+
+/* Appends a file's bytes to *buf (nothing if it cannot be read). */
+static void append_file(char **buf, size_t *len, const char *path)
+{
+    FILE *f = path ? fopen(path, "rb") : NULL;
+    if (!f)
+        return;
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+        char *grown = realloc(*buf, *len + n);
+        if (!grown)
+            break;
+        memcpy(grown + *len, chunk, n);
+        *buf = grown;
+        *len += n;
+    }
+    fclose(f);
+}
+
+void jp_config_hash(const jp_config_t *cfg, char out[65])
+{
+    char *buf = NULL;
+    size_t len = 0;
+    append_file(&buf, &len, cfg->path);
+    for (size_t i = 0; i < cfg->n_countries; i++)
+        append_file(&buf, &len, cfg->country[i].file);
+    uint8_t d[JP_SHA256_LEN];
+    jp_sha256(buf, len, d);
+    free(buf);
+    for (size_t i = 0; i < JP_SHA256_LEN; i++)
+        snprintf(out + 2 * i, 3, "%02x", d[i]);
 }
 
 static void money(char *out, size_t n, int64_t minor, int64_t exponent, const char *currency)

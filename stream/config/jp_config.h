@@ -108,6 +108,14 @@ typedef struct jp_config_s {
         char *dir;                 /* country files, relative to the processor file */
         jp_conf_strlist_t enabled; /* empty: every *.yaml in dir */
     } countries;
+    struct {
+        int enabled;              /* run the learning loop (stream/models) */
+        int64_t churn_horizon_ms; /* churn label: cancelled within this */
+        double churn_sample;      /* share of renewals that become churn examples */
+        int64_t stock_warmup_ms;  /* flows per subscriber need the stock known this long */
+        int64_t min_training_ms;  /* no version before the model learned this long */
+        int64_t version_every;    /* a version every this many headline draws */
+    } models;
 
     jp_country_t *country; /* loaded countries, sorted by code */
     size_t n_countries;
@@ -132,6 +140,11 @@ const jp_country_t *jp_config_country(const jp_config_t *cfg, const char *code);
 
 /* The short human summary `jackpot config check` prints. */
 void jp_config_print_summary(const jp_config_t *cfg, FILE *out);
+
+/* SHA-256 (64 hex characters) of the configuration as written: the
+ * processor file, then each loaded country's file in code order. Files
+ * that cannot be read any more hash as empty. */
+void jp_config_hash(const jp_config_t *cfg, char out[65]);
 
 /* Writes docs/configuration.md: every key of both kinds of file. */
 void jp_config_print_reference(FILE *out);

@@ -239,6 +239,22 @@ static const jp_conf_field_t risk_fields[] = {
     {NULL, 0, 0, 0, NULL, NR, NULL, NULL, 0, NULL, NULL},
 };
 
+#define M_OFF(member) (offsetof(jp_country_t, member) - offsetof(jp_country_t, models))
+static const jp_conf_field_t models_fields[] = {
+    {"promote_margin", JP_CONF_NUM, M_OFF(models.promote_margin), 0, "0", 0, 0.99, NULL, NULL, 0,
+     NULL,
+     "a challenger is promoted when its prequential error is at most the champion's x (1 - "
+     "margin) over the same windows (docs/models.md)"},
+    {"promote_min_windows", JP_CONF_INT, M_OFF(models.promote_min_windows), 0, "7", 1, 365, NULL,
+     NULL, 0, NULL, "closed day windows a challenger is evaluated on before the gate decides"},
+    {"coverage_min", JP_CONF_NUM, M_OFF(models.coverage_min), 0, "0.5", 0, 1, NULL, NULL, 0, NULL,
+     "lowest share of those windows' tickets inside a sales challenger's 5-95% band"},
+    {"coverage_max", JP_CONF_NUM, M_OFF(models.coverage_max), 0, "1", 0, 1, NULL, NULL, 0, NULL,
+     "highest such share (a band that always covers is too wide)"},
+    {NULL, 0, 0, 0, NULL, NR, NULL, NULL, 0, NULL, NULL},
+};
+#undef M_OFF
+
 const jp_conf_field_t jp_country_fields[] = {
     {"code", JP_CONF_STR, offsetof(jp_country_t, code), 1, NULL, NR, NULL, NULL, 0, check_upper2,
      "ISO 3166-1 alpha-2 country code; the file is named after it"},
@@ -262,6 +278,8 @@ const jp_conf_field_t jp_country_fields[] = {
      NULL, "limits on changing the headline prize"},
     {"risk", JP_CONF_SECTION, offsetof(jp_country_t, risk), 0, NULL, NR, NULL, risk_fields, 0, NULL,
      "risk limits"},
+    {"models", JP_CONF_SECTION, offsetof(jp_country_t, models), 0, NULL, NR, NULL, models_fields, 0,
+     NULL, "promotion gates of the country's models"},
     {NULL, 0, 0, 0, NULL, NR, NULL, NULL, 0, NULL, NULL},
 };
 
@@ -344,6 +362,12 @@ static void check_consistency(jp_conf_t *c, const jp_yaml_node_t *root, const ch
             jp_conf_error_at_key(c, rules, "rules", "proceeds_cap_per_draw_minor",
                                  "is greater than proceeds_cap_annual_minor");
     }
+
+    const jp_yaml_node_t *models = jp_yaml_get(root, "models");
+    if (models && k->models.coverage_min > k->models.coverage_max)
+        jp_conf_error_at_key(c, models, "models", "coverage_min",
+                             "%g is greater than coverage_max %g", k->models.coverage_min,
+                             k->models.coverage_max);
 
     const jp_yaml_node_t *draws = section(root, "calendar", "draws");
     const jp_draw_conf_t *d = k->calendar.draws.items;

@@ -86,6 +86,11 @@ typedef struct jp_country_s {
     struct {
         double max_loss_probability;
     } risk;
+    struct {
+        double promote_margin;             /* the challenger's error <= champion's x (1 - margin) */
+        int64_t promote_min_windows;       /* windows evaluated before the gate decides */
+        double coverage_min, coverage_max; /* the sales challenger's 5-95% band coverage */
+    } models;
 } jp_country_t;
 
 /* The validation table (exposed for documentation and tests). */

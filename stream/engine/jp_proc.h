@@ -37,19 +37,23 @@
 #include <stdint.h>
 
 #include "config/jp_config.h"
+#include "engine/jp_customer.h"
 #include "engine/jp_state.h"
 #include "engine/jp_store.h"
 #include "serde/jp_events.h"
 #include "serde/jp_serde.h"
 
 /* An applied record, decoded and validated. token is the customer's PII
- * token (sales and customer events), "" otherwise. */
+ * token (sales and customer events), "" otherwise; customer is the
+ * customer's state after the record (NULL for draws and erasures), valid
+ * during the call. */
 typedef struct jp_proc_record_s {
     jp_input_t input;
     int64_t offset;
     int64_t event_time;
     const char *country;
     const char *token;
+    const jp_customer_t *customer;
     union {
         const jp_sale_event_t *sale;
         const jp_customer_event_t *customer;

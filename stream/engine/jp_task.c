@@ -26,6 +26,7 @@
 #include "base/jp_log.h"
 #include "engine/jp_customer.h"
 #include "engine/jp_event_time.h"
+#include "engine/jp_holdings.h"
 #include "model/base/jp_err.h"
 #include "model/sketch/jp_dedupe.h"
 #include "model/base/jp_endian.h"
@@ -67,6 +68,13 @@ static const char *const meta_clock = "clk";
 static const char *const meta_repartition = "rp";
 static const char *const meta_recent = "recent";
 static const char *const meta_lost = "lost";
+/* Per country (see "holdings" below): the step signals "sig/CC", the
+ * holdings' summary "hold/CC", each postcode "hpc/CC" + token and each
+ * hour of pending deltas "hph/CC" + hour (8 bytes, big-endian). */
+static const char *const meta_signals = "sig/";
+static const char *const meta_holdings = "hold/";
+static const char *const meta_postcode = "hpc/";
+static const char *const meta_pending = "hph/";
 
 /* A fact waiting for the clock (jp_proc.h): a closed window's
  * FeatureVector, kept in meta under its delivery key
@@ -98,6 +106,15 @@ typedef struct {
     int dirty;
 } open_window_t;
 
+/* What a task keeps per country besides windows: the advertised prize and
+ * campaigns in the sales partition's order, and the holdings. */
+typedef struct {
+    char code[3];
+    jp_window_signals_t signals;
+    int signals_dirty;
+    jp_holdings_t *holdings;
+} country_state_t;
+
 typedef union {
     jp_sale_event_t sale;
     jp_customer_event_t customer;
@@ -110,6 +127,7 @@ typedef struct batch_slot_s {
     jp_serde_err_t err;
     char msg[256]; /* the decoding error, if any */
     char token[JP_PII_TOKEN_LEN + 1];
+    uint64_t postcode; /* the postcode's token as a number, 0: none */
 } batch_slot_t;
 
 struct jp_task_s {
@@ -159,12 +177,21 @@ struct jp_task_s {
     int64_t last_clock;
     jp_avro_arena_t fact_arena;
     jp_partition_state_t rp; /* the repartition stream (jp_partition.h) */
+    /* Per country signals and holdings, and the earliest end of an open
+     * window still waiting for its holdings snapshot (INT64_MAX: none). */
+    country_state_t *cstate;
+    size_t n_cstate;
+    int64_t fold_next;
+    /* The customer state after the record being applied, for processors. */
+    jp_customer_t rec_customer;
+    int rec_has_customer;
 };
 
 /* ---- helpers ------------------------------------------------------------- */
 
 static unsigned kinds_enabled(const jp_config_t *cfg);
 static int dedupe_load(jp_task_t *t);
+static void fold_next_update(jp_task_t *t);
 
 static void put_i64s(uint8_t *buf, const int64_t *v, size_t n)
 {
@@ -254,6 +281,177 @@ static carried_t *carried_for(jp_task_t *t, const char *country, jp_window_kind_
 static size_t carried_key(const carried_t *c, char *key, size_t size)
 {
     return (size_t)snprintf(key, size, "car/%.2s/%d", c->country, (int)c->kind);
+}
+
+/* ---- per-country state -------------------------------------------------------- */
+
+static void cstate_clear(jp_task_t *t)
+{
+    for (size_t i = 0; i < t->n_cstate; i++)
+        jp_holdings_free(t->cstate[i].holdings);
+    free(t->cstate);
+    t->cstate = NULL;
+    t->n_cstate = 0;
+}
+
+/* The state of a country, created empty if needed; NULL without memory. */
+static country_state_t *cstate_for(jp_task_t *t, const char *code)
+{
+    for (size_t i = 0; i < t->n_cstate; i++)
+        if (memcmp(t->cstate[i].code, code, 2) == 0)
+            return &t->cstate[i];
+    jp_holdings_t *h = jp_holdings_new();
+    country_state_t *c = h ? realloc(t->cstate, (t->n_cstate + 1) * sizeof(*c)) : NULL;
+    if (!c) {
+        jp_holdings_free(h);
+        return NULL;
+    }
+    t->cstate = c;
+    c = &t->cstate[t->n_cstate++];
+    memset(c, 0, sizeof(*c));
+    memcpy(c->code, code, 2);
+    c->holdings = h;
+    return c;
+}
+
+/* "sig/GB", "hold/GB": the key's country, or NULL. */
+static country_state_t *cstate_of_key(jp_task_t *t, const char *prefix, const void *key,
+                                      size_t klen)
+{
+    size_t pl = strlen(prefix);
+    if (klen < pl + 2)
+        return NULL;
+    char code[3] = {((const char *)key)[pl], ((const char *)key)[pl + 1], 0};
+    return cstate_for(t, code);
+}
+
+static int load_signals(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    country_state_t *c = cstate_of_key(ctx, meta_signals, key, klen);
+    if (!c)
+        return 1;
+    jp_bytes_reader_t r;
+    jp_bytes_reader_init(&r, val, vlen);
+    if (jp_window_signals_deserialize(&r, &c->signals) != 0)
+        memset(&c->signals, 0, sizeof(c->signals)); /* corrupt: start from no signals */
+    return 0;
+}
+
+static int load_holdings(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    country_state_t *c = cstate_of_key(ctx, meta_holdings, key, klen);
+    if (!c)
+        return 1;
+    if (jp_holdings_load_summary(c->holdings, val, vlen) != 0)
+        jp_log_error("task", "task %d: corrupt holdings of %s dropped",
+                     ((jp_task_t *)ctx)->partition, c->code);
+    return 0;
+}
+
+static int load_pending(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    country_state_t *c = cstate_of_key(ctx, meta_pending, key, klen);
+    if (!c)
+        return 1;
+    if (jp_holdings_load_hour(c->holdings, val, vlen) != 0)
+        jp_log_error("task", "task %d: corrupt pending holdings of %s dropped",
+                     ((jp_task_t *)ctx)->partition, c->code);
+    return 0;
+}
+
+static uint64_t get_u64_be(const uint8_t *p)
+{
+    uint64_t u = 0;
+    for (int i = 0; i < 8; i++)
+        u = u << 8 | p[i];
+    return u;
+}
+
+static int load_postcode(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    size_t pl = strlen(meta_postcode);
+    country_state_t *c = cstate_of_key(ctx, meta_postcode, key, klen);
+    int64_t tickets;
+    if (!c)
+        return 1;
+    if (klen != pl + 2 + 8 || get_i64s(val, vlen, &tickets, 1) != 0)
+        return 0; /* not ours */
+    return jp_holdings_load_postcode(c->holdings, get_u64_be((const uint8_t *)key + pl + 2),
+                                     tickets) == 0
+               ? 0
+               : 1;
+}
+
+typedef struct {
+    jp_task_t *t;
+    const country_state_t *c;
+} postcode_put_t;
+
+/* prefix + country + 8 bytes of u, big-endian (u ^ flip: offset binary
+ * for signed values, so keys sort in order). */
+static size_t country_key(uint8_t key[16], const char *prefix, const char *code, uint64_t u)
+{
+    size_t pl = 0;
+    for (; prefix[pl]; pl++) /* not a string any more: no terminator */
+        key[pl] = (uint8_t)prefix[pl];
+    key[pl] = (uint8_t)code[0];
+    key[pl + 1] = (uint8_t)code[1];
+    for (int i = 0; i < 8; i++)
+        key[pl + 2 + (size_t)i] = (uint8_t)(u >> (56 - 8 * i));
+    return pl + 10;
+}
+
+static int put_postcode(void *ctx, uint64_t postcode, int64_t tickets)
+{
+    postcode_put_t *p = ctx;
+    uint8_t key[16];
+    size_t kl = country_key(key, meta_postcode, p->c->code, postcode);
+    if (!tickets)
+        return jp_store_del(p->t->store, JP_CF_META, key, kl);
+    uint8_t v[8];
+    put_i64s(v, &tickets, 1);
+    return jp_store_put(p->t->store, JP_CF_META, key, kl, v, sizeof(v));
+}
+
+static int put_pending(void *ctx, int64_t hour, const void *buf, size_t len)
+{
+    postcode_put_t *p = ctx;
+    uint8_t key[16];
+    size_t kl = country_key(key, meta_pending, p->c->code, (uint64_t)hour ^ (1ull << 63));
+    if (!len)
+        return jp_store_del(p->t->store, JP_CF_META, key, kl);
+    return jp_store_put(p->t->store, JP_CF_META, key, kl, buf, len);
+}
+
+/* The commit's share of the per-country state: what changed since the last. */
+static int cstate_prepare(jp_task_t *t)
+{
+    for (size_t i = 0; i < t->n_cstate; i++) {
+        country_state_t *c = &t->cstate[i];
+        char key[16];
+        jp_bytes_writer_t w;
+        int rc = 0;
+        if (c->signals_dirty) {
+            int kl = snprintf(key, sizeof(key), "%s%.2s", meta_signals, c->code);
+            jp_bytes_writer_init(&w);
+            jp_window_signals_serialize(&c->signals, &w);
+            rc = w.oom ? -1 : jp_store_put(t->store, JP_CF_META, key, (size_t)kl, w.buf, w.len);
+            jp_bytes_writer_free(&w);
+            c->signals_dirty = 0;
+        }
+        if (rc == 0 && jp_holdings_summary_dirty(c->holdings)) {
+            int kl = snprintf(key, sizeof(key), "%s%.2s", meta_holdings, c->code);
+            jp_bytes_writer_init(&w);
+            jp_holdings_serialize(c->holdings, &w);
+            rc = w.oom ? -1 : jp_store_put(t->store, JP_CF_META, key, (size_t)kl, w.buf, w.len);
+            jp_bytes_writer_free(&w);
+        }
+        postcode_put_t pp = {t, c};
+        if (rc != 0 || jp_holdings_take_dirty(c->holdings, put_postcode, &pp) != 0 ||
+            jp_holdings_take_pending(c->holdings, put_pending, &pp) != 0)
+            return -1;
+    }
+    return 0;
 }
 
 /* ---- open / close ---------------------------------------------------------- */
@@ -510,7 +708,10 @@ static int procs_record(jp_task_t *t, const jp_task_record_t *rec, const event_t
             t->first_offset[rec->input] = rec->offset;
         t->meta_dirty = 1;
     }
-    jp_proc_record_t r = {rec->input, rec->offset, t_ms, country, token ? token : "", {NULL}};
+    jp_proc_record_t r = {
+        rec->input, rec->offset,        t_ms,
+        country,    token ? token : "", t->rec_has_customer ? &t->rec_customer : NULL,
+        {NULL}};
     if (rec->input == JP_INPUT_SALES)
         r.ev.sale = &ev->sale;
     else if (rec->input == JP_INPUT_CUSTOMERS)
@@ -642,10 +843,20 @@ static int load_state(jp_task_t *t)
                      "copies may be applied again",
                      t->partition);
     facts_clear(t);
+    cstate_clear(t);
     if (jp_store_scan(t->store, JP_CF_WINDOWS, NULL, 0, load_window, t) < 0 ||
         jp_store_scan(t->store, JP_CF_META, "car/", 4, load_carried, t) < 0 ||
-        jp_store_scan(t->store, JP_CF_META, "fact", 4, load_fact, t) < 0)
+        jp_store_scan(t->store, JP_CF_META, "fact", 4, load_fact, t) < 0 ||
+        jp_store_scan(t->store, JP_CF_META, meta_signals, strlen(meta_signals), load_signals, t) !=
+            0 ||
+        jp_store_scan(t->store, JP_CF_META, meta_holdings, strlen(meta_holdings), load_holdings,
+                      t) != 0 ||
+        jp_store_scan(t->store, JP_CF_META, meta_postcode, strlen(meta_postcode), load_postcode,
+                      t) != 0 ||
+        jp_store_scan(t->store, JP_CF_META, meta_pending, strlen(meta_pending), load_pending, t) !=
+            0)
         return -1;
+    fold_next_update(t);
     if (dedupe_load(t) != 0)
         return -1;
     t->last_clock = jp_task_clock(t);
@@ -664,6 +875,7 @@ jp_task_t *jp_task_open(const jp_task_env_t *env, jp_serde_t *serde, int partiti
     t->serde = serde;
     t->partition = partition;
     t->kinds = kinds_enabled(env->cfg);
+    t->fold_next = INT64_MAX;
     jp_avro_arena_init(&t->arena);
     jp_avro_arena_init(&t->fact_arena);
     t->batch = malloc(JP_TASK_BATCH_MAX * sizeof(*t->batch));
@@ -734,6 +946,7 @@ void jp_task_close(jp_task_t *t)
     procs_close(t);
     facts_clear(t);
     free(t->facts);
+    cstate_clear(t);
     jp_avro_arena_free(&t->fact_arena);
     jp_partition_state_free(&t->rp);
     jp_store_close(t->store);
@@ -862,6 +1075,8 @@ static open_window_t *window_for(jp_task_t *t, const char *country, jp_window_ki
     t->open[lo].w = w;
     t->open[lo].dirty = 1;
     t->n_open++;
+    if (end < t->fold_next)
+        t->fold_next = end;
     return &t->open[lo];
 }
 
@@ -993,6 +1208,26 @@ static char *features_json(const jp_feature_vector_t *fv)
     for (size_t i = 0; i < fv->sector_ticket_quantiles.n; i++)
         json_array_append_new(q, json_real(qv[i]));
     json_object_set_new(o, "sector_ticket_quantiles", q);
+    json_object_set_new(o, "advertised_prize_minor", json_integer(fv->advertised_prize_minor));
+    json_object_set_new(o, "subscribers_held", json_integer(fv->subscribers_held));
+    json_object_set_new(o, "subscribers_lapsed", json_integer(fv->subscribers_lapsed));
+    json_object_set_new(o, "participating_postcodes", json_integer(fv->participating_postcodes));
+    json_object_set_new(o, "held_tickets", json_integer(fv->held_tickets));
+    json_object_set_new(o, "held_tickets_mean", json_real(fv->held_tickets_mean));
+    json_t *hq = json_array();
+    const double *hv = fv->held_ticket_quantiles.items;
+    for (size_t i = 0; i < fv->held_ticket_quantiles.n; i++)
+        json_array_append_new(hq, json_real(hv[i]));
+    json_object_set_new(o, "held_ticket_quantiles", hq);
+    json_t *camp = json_object();
+    const double *cv = fv->campaign_shares.values;
+    for (size_t i = 0; i < fv->campaign_shares.n; i++) {
+        char k[64];
+        snprintf(k, sizeof(k), "%.*s", (int)fv->campaign_shares.keys[i].len,
+                 fv->campaign_shares.keys[i].ptr);
+        json_object_set_new(camp, k, json_real(cv[i]));
+    }
+    json_object_set_new(o, "campaign_shares", camp);
     char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(o);
     return s;
@@ -1013,10 +1248,98 @@ static void feed_watermarks(const jp_task_t *t, const char *cc, int64_t *wm_sc, 
         *wm_all = *wm_sc < d ? *wm_sc : d;
 }
 
+/* ---- holdings ------------------------------------------------------------------ */
+
+/*
+ * Holdings (jp_holdings.h) are folded in event time, up to window ends
+ * only: once the sales and customer watermarks are past a window's end +
+ * grace, no record older than the end can be applied any more (it would
+ * be LATE), so the holdings folded to the end are final and the window
+ * gets its snapshot - an hour or day window just before it closes, a draw
+ * window (which also waits for the draws partition) when its end passes.
+ * A window opened after its end was folded past (a draw result for a
+ * period with no sale and no customer event) has no snapshot.
+ */
+static void fold_next_update(jp_task_t *t)
+{
+    t->fold_next = INT64_MAX;
+    for (size_t i = 0; i < t->n_open; i++)
+        if (!t->open[i].w->holdings.taken && t->open[i].w->end_ms < t->fold_next)
+            t->fold_next = t->open[i].w->end_ms;
+}
+
+static int by_country_end(const void *a, const void *b)
+{
+    const jp_window_t *x = *(jp_window_t *const *)a, *y = *(jp_window_t *const *)b;
+    int c = memcmp(x->country, y->country, 2);
+    if (c)
+        return c;
+    return (x->end_ms > y->end_ms) - (x->end_ms < y->end_ms);
+}
+
+/* The event time up to which no record of country cc (NULL: of the input
+ * partitions) can come any more; NO_TIME while unknown. A copied country's
+ * records come on its own streams (feed_watermarks). */
+static int64_t holdings_final(const jp_task_t *t, const char *cc)
+{
+    int64_t wm_sc, wm_all;
+    feed_watermarks(t, cc, &wm_sc, &wm_all);
+    return wm_sc == NO_TIME ? NO_TIME : wm_sc - grace(t);
+}
+
+static int fold_holdings(jp_task_t *t)
+{
+    int64_t final = holdings_final(t, NULL);
+    if (final == NO_TIME || (!t->rp.n_countries && final < t->fold_next))
+        return 0;
+    jp_window_t **due = malloc(t->n_open * sizeof(*due));
+    if (!due)
+        return -1;
+    size_t n = 0;
+    for (size_t i = 0; i < t->n_open; i++) {
+        jp_window_t *w = t->open[i].w;
+        if (t->rp.n_countries)
+            final = holdings_final(t, w->country);
+        if (!w->holdings.taken && final != NO_TIME && w->end_ms <= final) {
+            due[n++] = w;
+            t->open[i].dirty = 1;
+        }
+    }
+    qsort(due, n, sizeof(*due), by_country_end);
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        jp_window_t *w = due[i];
+        country_state_t *cs = cstate_for(t, w->country);
+        if (!cs) {
+            rc = -1;
+            break;
+        }
+        int64_t folded = jp_holdings_folded(cs->holdings);
+        if (w->end_ms > folded && jp_holdings_fold(cs->holdings, w->end_ms) != 0) {
+            rc = -1;
+            break;
+        }
+        if (w->end_ms < folded) {
+            w->holdings.taken = 2; /* too late for a snapshot */
+            continue;
+        }
+        int64_t held, lapsed;
+        size_t nh;
+        jp_holdings_subscribers(cs->holdings, &held, &lapsed);
+        const jp_held_tickets_t *hist = jp_holdings_histogram(cs->holdings, &nh);
+        rc = jp_window_set_holdings(w, held, lapsed, hist, nh);
+    }
+    free(due);
+    fold_next_update(t);
+    return rc;
+}
+
 /* Closes, in key order, every open window whose feeding partitions all
  * have watermarks at or past its end + grace. */
 static int close_windows(jp_task_t *t)
 {
+    if (fold_holdings(t) != 0)
+        return -1;
     int64_t wm_sc = NO_TIME, wm_all = NO_TIME;
     feed_watermarks(t, NULL, &wm_sc, &wm_all);
     size_t kept = 0;
@@ -1162,27 +1485,84 @@ static int seen_before(jp_task_t *t, jp_input_t input, const jp_avro_str_t *id, 
     return jp_dedupe_check_add(t->dedupe[input], id->ptr, id->len, t_ms, input_newest(t, input, 1));
 }
 
+/* The holding a record says the customer has from its event time on; 0
+ * when it says nothing about it (extra purchases, unknown types). */
+static int holding_point(jp_input_t input, const event_t *ev, uint64_t postcode,
+                         jp_customer_point_t *p)
+{
+    memset(p, 0, sizeof(*p));
+    if (input == JP_INPUT_SALES) {
+        const jp_sale_event_t *e = &ev->sale;
+        if (!e->has_purchase || (e->purchase != JP_SALE_PURCHASE_RENEWAL &&
+                                 e->purchase != JP_SALE_PURCHASE_NEW_SUBSCRIPTION))
+            return 0;
+        *p = (jp_customer_point_t){e->event_time, jp_customer_rank_sale(e), e->tickets, postcode,
+                                   JP_HOLD_ACTIVE};
+        return 1;
+    }
+    const jp_customer_event_t *e = &ev->customer;
+    p->t = e->event_time;
+    p->rank = jp_customer_rank_event(e);
+    p->postcode = postcode;
+    switch (e->type) {
+    case JP_CUSTOMER_EVENT_SIGNUP:
+    case JP_CUSTOMER_EVENT_REACTIVATE:
+    case JP_CUSTOMER_EVENT_PAYMENT_FAILED: /* a failed payment does not end the subscription */
+        p->cls = JP_HOLD_ACTIVE;
+        p->tickets = e->subscription_tickets;
+        return 1;
+    case JP_CUSTOMER_EVENT_UPDATE:
+        p->cls = e->subscription_tickets > 0 ? JP_HOLD_ACTIVE : JP_HOLD_LAPSED;
+        p->tickets = e->subscription_tickets;
+        return 1;
+    case JP_CUSTOMER_EVENT_CANCEL:
+        p->cls = JP_HOLD_LAPSED;
+        return 1;
+    case JP_CUSTOMER_EVENT_ERASE:
+        p->postcode = 0; /* holds nothing from now on */
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* Applies a sale or customer event to the customer's state and its
+ * holding to the country's holdings; an erasure deletes the state (its
+ * tombstone reaches the changelog at the next commit). The state after the
+ * record stays in t->rec_customer for the processors. */
 static int update_customer(jp_task_t *t, const char *token, const event_t *ev, jp_input_t input,
-                           int64_t t_ms)
+                           int64_t t_ms, country_state_t *cs, uint64_t postcode)
 {
     const void *v;
     size_t vlen;
-    jp_customer_t c;
+    jp_customer_t *c = &t->rec_customer;
+    t->rec_has_customer = 0;
     int r = jp_store_get(t->store, JP_CF_CUSTOMERS, token, JP_PII_TOKEN_LEN, &v, &vlen);
     if (r < 0)
         return -1;
-    jp_customer_init(&c);
+    jp_customer_init(c);
     int64_t ttl_start = t_ms - t->env->cfg->state.customer_ttl_ms;
-    if (r == 1 && (jp_customer_deserialize(v, vlen, &c) != 0 || c.last_activity_ms < ttl_start))
-        jp_customer_init(&c); /* corrupt or expired: start afresh */
+    if (r == 1 && (jp_customer_deserialize(v, vlen, c) != 0 || c->last_activity_ms < ttl_start))
+        jp_customer_init(c); /* corrupt or expired: start afresh */
     if (input == JP_INPUT_SALES)
-        jp_customer_apply_sale(&c, &ev->sale);
+        jp_customer_apply_sale(c, &ev->sale);
     else
-        jp_customer_apply_event(&c, &ev->customer);
+        jp_customer_apply_event(c, &ev->customer);
+    jp_customer_point_t p;
+    if (holding_point(input, ev, postcode, &p)) {
+        jp_customer_change_t ch[2];
+        size_t n = jp_customer_hold(c, &p, jp_holdings_folded(cs->holdings), ch);
+        for (size_t i = 0; i < n; i++)
+            if (jp_holdings_change(cs->holdings, &ch[i]) != 0)
+                return -1;
+    }
+    if (input == JP_INPUT_CUSTOMERS && ev->customer.type == JP_CUSTOMER_EVENT_ERASE)
+        return jp_store_del(t->store, JP_CF_CUSTOMERS, token, JP_PII_TOKEN_LEN);
+    t->rec_has_customer = 1;
     uint8_t buf[JP_CUSTOMER_ENCODED_MAX];
-    size_t n = jp_customer_encode(&c, buf);
+    size_t n = jp_customer_encode(c, buf);
     return jp_store_put_ts(t->store, JP_CF_CUSTOMERS, token, JP_PII_TOKEN_LEN, buf, n,
-                           c.last_activity_ms);
+                           c->last_activity_ms);
 }
 
 /* Step 1 for one record: the decoded event (in the batch's arena), or the
@@ -1370,22 +1750,30 @@ static jp_task_result_t apply(jp_task_t *t, jp_task_record_t *rec, batch_slot_t 
     }
 
     int rc = 0;
+    country_state_t *cs = cstate_for(t, v.country->code);
+    if (!cs)
+        return JP_TASK_FAILED;
+    t->rec_has_customer = 0;
     switch (in) {
     case JP_INPUT_SALES:;
         jp_window_sale_keys_t keys;
         jp_window_sale_keys(&keys, token, sector);
+        keys.signals = &cs->signals; /* in force before this sale */
         rc = apply_windows(t, in, &v, t_ms, apply_sale, &ev->sale, &keys);
+        jp_window_signals_apply(&cs->signals, &ev->sale);
+        cs->signals_dirty = 1;
         if (rc == 0)
-            rc = update_customer(t, token, ev, in, t_ms);
+            rc = update_customer(t, token, ev, in, t_ms, cs, b->postcode);
+        /* Extra tickets are held from their sale until their draw. */
+        if (rc == 0 && jp_window_is_extra(&ev->sale) &&
+            (jp_holdings_delta(cs->holdings, t_ms, b->postcode, ev->sale.tickets) != 0 ||
+             jp_holdings_delta(cs->holdings, v.draw_ms, b->postcode, -ev->sale.tickets) != 0))
+            rc = -1;
         break;
     case JP_INPUT_CUSTOMERS:
         rc = apply_windows(t, in, &v, t_ms, apply_customer, &ev->customer, NULL);
-        if (rc == 0 && ev->customer.type == JP_CUSTOMER_EVENT_ERASE)
-            /* GDPR erasure: the state goes, and the tombstone reaches the
-             * changelog at the next commit. */
-            rc = jp_store_del(t->store, JP_CF_CUSTOMERS, token, JP_PII_TOKEN_LEN);
-        else if (rc == 0)
-            rc = update_customer(t, token, ev, in, t_ms);
+        if (rc == 0)
+            rc = update_customer(t, token, ev, in, t_ms, cs, b->postcode);
         break;
     default:
         rc = apply_windows(t, in, &v, t_ms, apply_draw, &ev->draw, NULL);
@@ -1404,6 +1792,33 @@ static jp_task_result_t apply(jp_task_t *t, jp_task_record_t *rec, batch_slot_t 
     t->counts[in].applied++;
     count(t, in, "applied", "OK");
     return close_windows(t) == 0 && run_facts(t) == 0 ? JP_TASK_APPLIED : JP_TASK_FAILED;
+}
+
+/* A postcode as tokenized: letters and digits, upper case ("sw1a 1aa" and
+ * "SW1A1AA" are one postcode); at most 15 characters. */
+static size_t postcode_norm(const jp_avro_str_t *pc, char out[16])
+{
+    size_t n = 0;
+    for (size_t i = 0; i < pc->len && n < 15; i++) {
+        char ch = pc->ptr[i];
+        if (ch >= 'a' && ch <= 'z')
+            ch = (char)(ch - 'a' + 'A');
+        if ((ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9'))
+            out[n++] = ch;
+    }
+    out[n] = '\0';
+    return n;
+}
+
+/* The first 64 bits of a token (hex) as a number, never 0. */
+static uint64_t token_number(const char *hex)
+{
+    uint64_t u = 0;
+    for (int i = 0; i < 16; i++) {
+        char ch = hex[i];
+        u = u << 4 | (uint64_t)(ch <= '9' ? ch - '0' : ch - 'a' + 10);
+    }
+    return u ? u : 1;
 }
 
 size_t jp_task_process_batch(jp_task_t *t, jp_task_record_t *recs, size_t n,
@@ -1431,6 +1846,18 @@ size_t jp_task_process_batch(jp_task_t *t, jp_task_record_t *recs, size_t n,
     jp_pii_token_many(t->env->pii, "customer", ids, n_ids, tokens);
     for (size_t k = 0; k < n_ids; k++)
         memcpy(b[owner[k]].token, tokens[k], sizeof(tokens[k]));
+    /* The same records' postcodes, normalized, for the holdings. */
+    char norm[JP_TASK_BATCH_MAX][16];
+    for (size_t k = 0; k < n_ids; k++) {
+        size_t i = owner[k];
+        const jp_avro_str_t *pc =
+            recs[i].input == JP_INPUT_SALES ? &b[i].ev.sale.postcode : &b[i].ev.customer.postcode;
+        ids[k].len = postcode_norm(pc, norm[k]);
+        ids[k].ptr = norm[k];
+    }
+    jp_pii_token_many(t->env->pii, "postcode", ids, n_ids, tokens);
+    for (size_t k = 0; k < n_ids; k++)
+        b[owner[k]].postcode = ids[k].len ? token_number(tokens[k]) : 0;
     for (size_t i = 0; i < n; i++) {
         results[i] = apply(t, &recs[i], &b[i]);
         if (results[i] == JP_TASK_RETRY || results[i] == JP_TASK_FAILED ||
@@ -1687,6 +2114,11 @@ int jp_task_prepare_commit(jp_task_t *t, jp_store_dirty_cb fn, void *ctx, char *
     }
     if (dedupe_prepare(t) != 0) {
         jp_err_set(errstr, errstr_size, "cannot write deduplication state: %s",
+                   jp_store_last_error(t->store));
+        return -1;
+    }
+    if (cstate_prepare(t) != 0) {
+        jp_err_set(errstr, errstr_size, "cannot write the holdings: %s",
                    jp_store_last_error(t->store));
         return -1;
     }

@@ -220,6 +220,7 @@ void jp_validate_sale(const jp_validator_t *v, jp_sale_event_t *e, int64_t kafka
         REJECT(out, "BAD_DRAW_ID", "%s does not name a draw of the country's calendar", "draw_id");
     if (draw.time_ms < e->event_time || draw.time_ms > e->event_time + MAX_DRAW_AHEAD_MS)
         REJECT(out, "BAD_DRAW_ID", "%s is not an upcoming draw at event_time", "draw_id");
+    out->draw_ms = draw.time_ms;
     if (e->channel == JP_SALE_CHANNEL_UNKNOWN)
         out->fixes |= 1u << JP_FIX_CHANNEL_UNKNOWN;
 }

@@ -58,6 +58,7 @@ typedef struct jp_verdict_s {
     unsigned fixes;     /* bit set of jp_fix_t applied */
     const jp_country_t *country;
     const jp_calendar_t *calendar;
+    int64_t draw_ms; /* a valid sale: the time of the draw it buys tickets for */
 } jp_verdict_t;
 
 /* kafka_ts_ms: the record's Kafka timestamp (-1 if absent: the future

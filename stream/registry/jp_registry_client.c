@@ -157,6 +157,18 @@ void jp_registry_client_free(jp_registry_client_t *c)
     free(c);
 }
 
+int jp_registry_client_set_bearer(jp_registry_client_t *c, const char *token)
+{
+    size_t n = strlen(token) + 8;
+    char *auth = malloc(n);
+    if (!auth)
+        return -1;
+    snprintf(auth, n, "Bearer %s", token);
+    free(c->auth);
+    c->auth = auth;
+    return 0;
+}
+
 void jp_registry_client_set_retry(jp_registry_client_t *c, int attempts, int backoff_ms)
 {
     c->attempts = attempts < 1 ? 1 : attempts;

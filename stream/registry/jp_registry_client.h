@@ -44,6 +44,11 @@ const char *jp_registry_result_name(int result);
 jp_registry_client_t *jp_registry_client_new(const char *url, char *errstr, size_t errstr_size);
 void jp_registry_client_free(jp_registry_client_t *c);
 
+/* Sends "Authorization: Bearer <token>" instead of the URL's Basic
+ * credentials (the admin API's JWTs, for `jackpot models`). 0, or -1 on no
+ * memory (the client is unchanged). */
+int jp_registry_client_set_bearer(jp_registry_client_t *c, const char *token);
+
 /* attempts >= 1 (total tries, first included), backoff_ms >= 0. */
 void jp_registry_client_set_retry(jp_registry_client_t *c, int attempts, int backoff_ms);
 /* timeout_ms > 0: per attempt, for connecting and for each read/write. */

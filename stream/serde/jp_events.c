@@ -11,6 +11,7 @@
  */
 #include "serde/jp_events.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #include "serde/jp_embedded.h"
@@ -141,6 +142,13 @@ static const jp_avro_bind_t alert_fields[] = {
 const jp_avro_layout_t jp_alert_layout =
     JP_AVRO_LAYOUT("jackpot.v1.Alert", jp_alert_t, alert_fields);
 
+static const jp_avro_bind_t held_tickets_fields[] = {
+    JP_AVRO_BIND(jp_held_tickets_t, tickets),
+    JP_AVRO_BIND(jp_held_tickets_t, postcodes),
+};
+const jp_avro_layout_t jp_held_tickets_layout =
+    JP_AVRO_LAYOUT("jackpot.v1.HeldTickets", jp_held_tickets_t, held_tickets_fields);
+
 static const jp_avro_bind_t feature_fields[] = {
     JP_AVRO_BIND(jp_feature_vector_t, country),
     JP_AVRO_BIND(jp_feature_vector_t, window_kind),
@@ -158,9 +166,46 @@ static const jp_avro_bind_t feature_fields[] = {
     JP_AVRO_BIND(jp_feature_vector_t, extra_tickets),
     JP_AVRO_BIND(jp_feature_vector_t, sector_ticket_quantiles),
     JP_AVRO_BIND(jp_feature_vector_t, prizes_paid_minor),
+    JP_AVRO_BIND(jp_feature_vector_t, advertised_prize_minor),
+    JP_AVRO_BIND_OPT(jp_feature_vector_t, log_prize_mean, has_log_prize_mean),
+    JP_AVRO_BIND(jp_feature_vector_t, log_prize_var),
+    JP_AVRO_BIND(jp_feature_vector_t, campaign_shares),
+    JP_AVRO_BIND(jp_feature_vector_t, new_subscriptions),
+    JP_AVRO_BIND(jp_feature_vector_t, signup_tickets),
+    JP_AVRO_BIND(jp_feature_vector_t, signup_tickets_sq),
+    JP_AVRO_BIND(jp_feature_vector_t, renewals),
+    JP_AVRO_BIND(jp_feature_vector_t, renewal_tickets),
+    JP_AVRO_BIND(jp_feature_vector_t, renewal_tickets_sq),
+    JP_AVRO_BIND(jp_feature_vector_t, extra_purchases),
+    JP_AVRO_BIND(jp_feature_vector_t, extra_tickets_sq),
+    JP_AVRO_BIND(jp_feature_vector_t, subscribers_held),
+    JP_AVRO_BIND(jp_feature_vector_t, subscribers_lapsed),
+    JP_AVRO_BIND(jp_feature_vector_t, participating_postcodes),
+    JP_AVRO_BIND(jp_feature_vector_t, held_tickets),
+    JP_AVRO_BIND(jp_feature_vector_t, held_tickets_mean),
+    JP_AVRO_BIND(jp_feature_vector_t, held_ticket_quantiles),
+    JP_AVRO_BIND_SUB(jp_feature_vector_t, held_ticket_histogram, jp_held_tickets_layout),
 };
 const jp_avro_layout_t jp_feature_vector_layout =
     JP_AVRO_LAYOUT("jackpot.v1.FeatureVector", jp_feature_vector_t, feature_fields);
+
+static const jp_avro_bind_t named_coefficient_fields[] = {
+    JP_AVRO_BIND(jp_named_coefficient_t, name),
+    JP_AVRO_BIND(jp_named_coefficient_t, estimate),
+    /* The schema's "stderr" is a macro name in C, hence the member's "_". */
+    {"stderr", offsetof(jp_named_coefficient_t, stderr_),
+     JP_AVRO_MEMBER_SIZE(jp_named_coefficient_t, stderr_), NULL, -1},
+};
+const jp_avro_layout_t jp_named_coefficient_layout =
+    JP_AVRO_LAYOUT("jackpot.v1.NamedCoefficient", jp_named_coefficient_t, named_coefficient_fields);
+
+static const jp_avro_bind_t feature_schema_fields[] = {
+    JP_AVRO_BIND(jp_feature_schema_t, record),
+    JP_AVRO_BIND(jp_feature_schema_t, fingerprint),
+    JP_AVRO_BIND(jp_feature_schema_t, features),
+};
+const jp_avro_layout_t jp_feature_schema_layout =
+    JP_AVRO_LAYOUT("jackpot.v1.FeatureSchema", jp_feature_schema_t, feature_schema_fields);
 
 static const jp_avro_bind_t model_version_fields[] = {
     JP_AVRO_BIND(jp_model_version_t, model),
@@ -173,6 +218,13 @@ static const jp_avro_bind_t model_version_fields[] = {
     JP_AVRO_BIND(jp_model_version_t, code_version),
     JP_AVRO_BIND(jp_model_version_t, config_hash),
     JP_AVRO_BIND(jp_model_version_t, created_at),
+    JP_AVRO_BIND(jp_model_version_t, country),
+    JP_AVRO_BIND(jp_model_version_t, kind),
+    JP_AVRO_BIND(jp_model_version_t, event),
+    JP_AVRO_BIND(jp_model_version_t, reason),
+    JP_AVRO_BIND(jp_model_version_t, event_at),
+    JP_AVRO_BIND_SUB(jp_model_version_t, coefficients, jp_named_coefficient_layout),
+    JP_AVRO_BIND_SUB(jp_model_version_t, feature_schema, jp_feature_schema_layout),
 };
 const jp_avro_layout_t jp_model_version_layout =
     JP_AVRO_LAYOUT("jackpot.v1.ModelVersion", jp_model_version_t, model_version_fields);

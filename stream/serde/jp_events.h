@@ -218,7 +218,38 @@ typedef struct jp_feature_vector_s {
     int64_t extra_tickets;
     jp_avro_array_t sector_ticket_quantiles; /* double */
     int64_t prizes_paid_minor;
+    /* v2 */
+    int64_t advertised_prize_minor;
+    uint8_t has_log_prize_mean;
+    double log_prize_mean;
+    double log_prize_var;
+    jp_avro_map_t campaign_shares; /* values: double */
+    int64_t new_subscriptions, signup_tickets, signup_tickets_sq;
+    int64_t renewals, renewal_tickets, renewal_tickets_sq;
+    int64_t extra_purchases, extra_tickets_sq;
+    int64_t subscribers_held, subscribers_lapsed;
+    int64_t participating_postcodes, held_tickets;
+    double held_tickets_mean;
+    jp_avro_array_t held_ticket_quantiles; /* double */
+    jp_avro_array_t held_ticket_histogram; /* jp_held_tickets_t */
 } jp_feature_vector_t;
+
+typedef struct jp_held_tickets_s {
+    int64_t tickets;
+    int64_t postcodes;
+} jp_held_tickets_t;
+
+typedef struct jp_named_coefficient_s {
+    jp_avro_str_t name;
+    double estimate;
+    double stderr_; /* the schema field "stderr" (a name the C library takes) */
+} jp_named_coefficient_t;
+
+typedef struct jp_feature_schema_s {
+    jp_avro_str_t record;
+    jp_avro_str_t fingerprint;
+    jp_avro_array_t features; /* jp_avro_str_t */
+} jp_feature_schema_t;
 
 typedef enum {
     JP_MODEL_STAGE_CANDIDATE,
@@ -239,6 +270,14 @@ typedef struct jp_model_version_s {
     jp_avro_str_t code_version;
     jp_avro_str_t config_hash;
     int64_t created_at;
+    /* v2 */
+    jp_avro_str_t country;
+    jp_avro_str_t kind;
+    jp_avro_str_t event;
+    jp_avro_str_t reason;
+    int64_t event_at;
+    jp_avro_array_t coefficients; /* jp_named_coefficient_t */
+    jp_feature_schema_t feature_schema;
 } jp_model_version_t;
 
 /* ---- the catalogue ---------------------------------------------------------- */
@@ -286,6 +325,9 @@ extern const jp_avro_layout_t jp_data_snapshot_layout;
 extern const jp_avro_layout_t jp_offset_range_layout;
 extern const jp_avro_layout_t jp_alert_layout;
 extern const jp_avro_layout_t jp_feature_vector_layout;
+extern const jp_avro_layout_t jp_held_tickets_layout;
 extern const jp_avro_layout_t jp_model_version_layout;
+extern const jp_avro_layout_t jp_named_coefficient_layout;
+extern const jp_avro_layout_t jp_feature_schema_layout;
 
 #endif

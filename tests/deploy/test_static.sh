@@ -52,6 +52,7 @@ mkdir -p "$tmp/secrets"
 for s in pii-token-key admin-jwt-key kafka-password registry-basic-auth; do
   head -c 48 /dev/urandom | base64 >"$tmp/secrets/$s"
 done
+od -An -N32 -tx1 /dev/urandom | tr -d ' \n' >"$tmp/secrets/dlq-key"
 /usr/bin/python3 - "$tmp" deploy/k8s/configmap.yaml deploy/k8s/shadow/configmap.yaml <<'PY'
 import sys, yaml
 tmp = sys.argv[1]
@@ -59,9 +60,19 @@ for i, path in enumerate(sys.argv[2:]):
     text = yaml.safe_load(open(path))["data"]["jackpot.yaml"]
     open(f"{tmp}/k8s-{i}.yaml", "w").write(text.replace("/run/secrets/jackpot/", f"{tmp}/secrets/"))
 PY
+# `jackpot run` refuses to start without these two keys; `config check` does not ask for them
+for cfg in "$tmp"/k8s-*.yaml deploy/compose/jackpot.yaml; do
+  /usr/bin/python3 - "$cfg" <<'PY' || fail "$cfg lacks a key that jackpot run requires"
+import sys, yaml
+c = yaml.safe_load(open(sys.argv[1]))
+for section, key in (("pii", "token_key_file"), ("dead_letters", "key_file")):
+    assert (c.get(section) or {}).get(key), f"{sys.argv[1]}: no {section}.{key}"
+PY
+done
 for cfg in "$tmp"/k8s-*.yaml deploy/compose/jackpot.yaml; do
   JACKPOT_PII__TOKEN_KEY_FILE=$tmp/secrets/pii-token-key \
   JACKPOT_HTTP__JWT_KEY_FILE=$tmp/secrets/admin-jwt-key \
+  JACKPOT_DEAD_LETTERS__KEY_FILE=$tmp/secrets/dlq-key \
   JACKPOT_COUNTRIES__DIR=$PWD/configs/countries \
     "$bin" config check -c "$cfg" >/dev/null || fail "$cfg (from its deployment) does not load"
 done

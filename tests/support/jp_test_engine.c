@@ -82,15 +82,36 @@ void jp_test_world_load(const char *path, jp_sim_world_t *w)
 
 void jp_test_stack_simulate(jp_test_stack_t *s, const char *world, int weeks)
 {
-    jp_test_stack_simulate_with(s, world, weeks, NULL);
-}
-
-void jp_test_stack_simulate_with(jp_test_stack_t *s, const char *world, int weeks,
-                                 const jp_conf_props_t *producer_props)
-{
-    char err[1024];
     jp_sim_world_t w;
     jp_test_world_load(world, &w);
+    jp_test_stack_simulate_world(s, &w, weeks);
+    jp_sim_world_release(&w);
+}
+
+typedef struct {
+    jp_test_engine_t *e;
+    int64_t max_ahead;
+} pacing_t;
+
+static void pace(void *ctx, int64_t sim_ms, uint64_t records)
+{
+    pacing_t *p = ctx;
+    (void)sim_ms;
+    for (;;) {
+        jp_engine_totals_t t;
+        jp_test_engine_totals(p->e, &t);
+        if ((int64_t)records - t.consumed <= p->max_ahead)
+            return;
+        usleep(2000);
+    }
+}
+
+/* Produces a world through a producer with these properties on top of
+ * the simulator's (NULL: none), paced by engine e (NULL: not paced). */
+static void stream_with(jp_test_stack_t *s, const jp_sim_world_t *w, int weeks, jp_test_engine_t *e,
+                        int64_t max_ahead, const jp_conf_props_t *producer_props)
+{
+    char err[1024];
     jp_registry_client_t *reg =
         jp_registry_client_new(jp_devstack_registry_url(s->stack), err, sizeof(err));
     assert_non_null(reg);
@@ -98,19 +119,41 @@ void jp_test_stack_simulate_with(jp_test_stack_t *s, const char *world, int week
                                                   producer_props, NULL, err, sizeof(err));
     if (!prod)
         fail_msg("producer: %s", err);
+    pacing_t p = {e, max_ahead};
     jp_sim_options_t o = {0};
     o.weeks = weeks;
     o.registry = jp_serde_registry_client(reg);
     o.output = jp_sim_producer_output(prod);
+    o.progress = e ? pace : NULL;
+    o.progress_ctx = &p;
     jp_sim_stats_t stats;
-    if (jp_sim_run(&w, &o, NULL, &stats, err, sizeof(err)) != 0)
+    if (jp_sim_run(w, &o, NULL, &stats, err, sizeof(err)) != 0)
         fail_msg("simulate: %s", err);
     if (jp_sim_producer_flush(prod, 60000, err, sizeof(err)) != 0)
         fail_msg("simulate: %s", err);
     jp_sim_producer_free(prod);
     jp_registry_client_free(reg);
-    jp_sim_world_release(&w);
     s->records += (int64_t)stats.records;
+}
+
+void jp_test_stack_stream(jp_test_stack_t *s, const jp_sim_world_t *w, int weeks,
+                          jp_test_engine_t *e, int64_t max_ahead)
+{
+    stream_with(s, w, weeks, e, max_ahead, NULL);
+}
+
+void jp_test_stack_simulate_world(jp_test_stack_t *s, const jp_sim_world_t *w, int weeks)
+{
+    stream_with(s, w, weeks, NULL, 0, NULL);
+}
+
+void jp_test_stack_simulate_with(jp_test_stack_t *s, const char *world, int weeks,
+                                 const jp_conf_props_t *producer_props)
+{
+    jp_sim_world_t w;
+    jp_test_world_load(world, &w);
+    stream_with(s, &w, weeks, NULL, 0, producer_props);
+    jp_sim_world_release(&w);
 }
 
 static void create_topic(jp_test_stack_t *s, const char *topic, int64_t partitions)

@@ -41,6 +41,20 @@ void jp_test_stack_simulate(jp_test_stack_t *s, const char *world, int weeks);
  * simulator's (e.g. partitioner=fnv1a_random); NULL: none. */
 void jp_test_stack_simulate_with(jp_test_stack_t *s, const char *world, int weeks,
                                  const jp_conf_props_t *producer_props);
+/* jp_test_stack_simulate for a loaded (possibly modified) world; weeks 0:
+ * the world's. */
+void jp_test_stack_simulate_world(jp_test_stack_t *s, const jp_sim_world_t *w, int weeks);
+
+typedef struct jp_test_engine_s jp_test_engine_t;
+
+/* Produces `weeks` of a loaded world (0: the world's) into the stack's
+ * input topics while engine e consumes them: the simulator waits (between
+ * simulated hours) whenever it is more than max_ahead records ahead of what
+ * e has consumed, since the dev broker keeps only about 5 MB per partition
+ * and a long run cannot sit in it. What is written does not depend on the
+ * pacing. e NULL: no pacing. Adds the records written to s->records. */
+void jp_test_stack_stream(jp_test_stack_t *s, const jp_sim_world_t *w, int weeks,
+                          jp_test_engine_t *e, int64_t max_ahead);
 
 /* Loads configs/jackpot.yaml as it is (errors fail the test). */
 void jp_test_config_load(jp_config_t *out);
@@ -53,8 +67,6 @@ void jp_test_config_load(jp_config_t *out);
  * commit interval 200 ms, short session timeout.
  * Release with jp_config_release. */
 void jp_test_engine_config(jp_test_stack_t *s, const char *tag, jp_config_t *out);
-
-typedef struct jp_test_engine_s jp_test_engine_t;
 
 /* Starts an engine on its own thread with its own state directory. */
 jp_test_engine_t *jp_test_engine_start(const jp_config_t *cfg, const char *state_dir);

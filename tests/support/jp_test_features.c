@@ -27,8 +27,16 @@ void jp_test_features_decode(jp_serde_t *serde, const void *buf, size_t len,
     memset(out, 0, sizeof(*out));
     memcpy(out->country, fv.country.ptr, 2);
     out->fv = fv;
+    const jp_held_tickets_t *h = fv.held_ticket_histogram.items;
+    for (size_t i = 0; i < fv.held_ticket_histogram.n; i++) {
+        out->hist_postcodes += h[i].postcodes;
+        out->hist_tickets += h[i].tickets * h[i].postcodes;
+    }
     out->fv.country = (jp_avro_str_t){NULL, 0};
     out->fv.channel_mix = (jp_avro_map_t){NULL, NULL, 0};
     out->fv.sector_ticket_quantiles = (jp_avro_array_t){NULL, 0};
+    out->fv.campaign_shares = (jp_avro_map_t){NULL, NULL, 0};
+    out->fv.held_ticket_quantiles = (jp_avro_array_t){NULL, 0};
+    out->fv.held_ticket_histogram = (jp_avro_array_t){NULL, 0};
     jp_avro_arena_free(&arena);
 }

@@ -13,10 +13,13 @@
 
 typedef struct jp_test_features_s {
     char country[3]; /* NUL-terminated */
-    /* Every number of the record; its strings and arrays (country,
-     * channel_mix, sector_ticket_quantiles) are emptied: they pointed into
-     * the decoder's arena. */
+    /* Every number of the record; its strings, maps and arrays (country,
+     * channel_mix, sector_ticket_quantiles, campaign_shares,
+     * held_ticket_quantiles, held_ticket_histogram) are emptied: they
+     * pointed into the decoder's arena. */
     jp_feature_vector_t fv;
+    /* Sums over held_ticket_histogram: postcodes, and tickets x postcodes. */
+    int64_t hist_postcodes, hist_tickets;
 } jp_test_features_t;
 
 /* Decodes a framed FeatureVector record with serde (its schema in serde's

@@ -446,6 +446,89 @@ static void test_prequential_ridge_coverage(void **state)
     jp_ridge_free(wm.r);
 }
 
+/* Writes a and b's serializations and compares them. */
+static int same_bytes(jp_bytes_writer_t *a, jp_bytes_writer_t *b)
+{
+    return a->len == b->len && memcmp(a->buf, b->buf, a->len) == 0;
+}
+
+/* A restored evaluator reports the same metrics, re-serializes to the same
+ * bytes, and goes on exactly like the original; corrupt bytes are refused. */
+static void test_serialization(void **state)
+{
+    (void)state;
+    char err[128];
+    jp_rng_t rng;
+    jp_rng_seed(&rng, 11);
+    jp_eval_reg_t *reg = jp_eval_reg_create(16, err, sizeof(err));
+    jp_eval_cls_config_t cc = {20, 0.5, 10, 4096};
+    jp_eval_cls_t *cls = jp_eval_cls_create(&cc, err, sizeof(err));
+    assert_non_null(reg);
+    assert_non_null(cls);
+    for (int i = 0; i < 50; i++) {
+        double y = 100 + 10 * jp_rng_normal(&rng), f = y + jp_rng_normal(&rng);
+        if (i % 3)
+            jp_eval_reg_add_interval(reg, y, f, f - 2, f + 2);
+        else
+            jp_eval_reg_add(reg, y, f);
+        double p = jp_rng_uniform(&rng);
+        jp_eval_cls_add(cls, jp_rng_uniform(&rng) < p, p);
+    }
+    jp_bytes_writer_t w, w2;
+    jp_bytes_writer_init(&w);
+    jp_eval_reg_serialize(reg, &w);
+    jp_eval_cls_serialize(cls, &w);
+    jp_bytes_reader_t r;
+    jp_bytes_reader_init(&r, w.buf, w.len);
+    jp_eval_reg_t *reg2 = jp_eval_reg_deserialize(&r, err, sizeof(err));
+    jp_eval_cls_t *cls2 = jp_eval_cls_deserialize(&r, err, sizeof(err));
+    assert_non_null(reg2);
+    assert_non_null(cls2);
+    assert_true(jp_bytes_reader_done(&r));
+    jp_bytes_writer_init(&w2);
+    jp_eval_reg_serialize(reg2, &w2);
+    jp_eval_cls_serialize(cls2, &w2);
+    assert_true(same_bytes(&w, &w2));
+
+    /* both continue identically */
+    for (int i = 0; i < 7; i++) {
+        jp_eval_reg_add_interval(reg, i, i + 0.5, i - 1, i + 1);
+        jp_eval_reg_add_interval(reg2, i, i + 0.5, i - 1, i + 1);
+        jp_eval_cls_add(cls, i & 1, 0.1 * i);
+        jp_eval_cls_add(cls2, i & 1, 0.1 * i);
+    }
+    jp_eval_reg_result_t a, b;
+    jp_eval_reg_cumulative(reg, &a);
+    jp_eval_reg_cumulative(reg2, &b);
+    assert_memory_equal(&a, &b, sizeof(a));
+    jp_eval_reg_rolling(reg, &a);
+    jp_eval_reg_rolling(reg2, &b);
+    assert_memory_equal(&a, &b, sizeof(a));
+    jp_eval_cls_result_t ca, cb;
+    jp_eval_cls_cumulative(cls, &ca);
+    jp_eval_cls_cumulative(cls2, &cb);
+    assert_memory_equal(&ca, &cb, sizeof(ca));
+    assert_true(ca.n == 57 && ca.auc > 0.5);
+    assert_int_equal(jp_eval_cls_rolling(cls, &ca), 0);
+    assert_int_equal(jp_eval_cls_rolling(cls2, &cb), 0);
+    assert_memory_equal(&ca, &cb, sizeof(ca));
+
+    /* truncated bytes are refused */
+    jp_bytes_reader_init(&r, w.buf, w.len / 2);
+    jp_eval_reg_t *bad = jp_eval_reg_deserialize(&r, err, sizeof(err));
+    jp_eval_cls_t *bad2 = jp_eval_cls_deserialize(&r, err, sizeof(err));
+    assert_true(bad == NULL || bad2 == NULL);
+    jp_eval_reg_free(bad);
+    jp_eval_cls_free(bad2);
+
+    jp_bytes_writer_free(&w);
+    jp_bytes_writer_free(&w2);
+    jp_eval_reg_free(reg);
+    jp_eval_reg_free(reg2);
+    jp_eval_cls_free(cls);
+    jp_eval_cls_free(cls2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -456,6 +539,7 @@ int main(void)
         cmocka_unit_test(test_intervals_and_ece),
         cmocka_unit_test(test_prequential_ridge_coverage),
         cmocka_unit_test(test_prequential_classification_and_table),
+        cmocka_unit_test(test_serialization),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

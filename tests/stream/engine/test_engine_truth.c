@@ -3,7 +3,12 @@
  * five countries, no faults): every closed draw-period window's features
  * equal the aggregates of the simulator's truth file exactly (tickets,
  * revenue, extra tickets, sign-ups, cancellations, reactivations, payment
- * failures), conservation holds, and nothing is dead-lettered.
+ * failures), conservation holds, and nothing is dead-lettered. From the
+ * sixth week on (every initial subscriber has been billed once, so the
+ * engine knows what each holds) the holdings at each headline draw equal
+ * the simulator's exactly: active subscribers, participating postcodes and
+ * tickets held (subscriptions plus extra tickets for that draw), and the
+ * held-ticket histogram adds up to them.
  *
  * Label: integration
  */
@@ -132,7 +137,7 @@ static void test_quarter_matches_truth(void **state)
 
     /* Every closed draw window against its headline draw in the truth. */
     json_t *tj = jp_sim_truth_json(truth);
-    int compared = 0;
+    int compared = 0, held_compared = 0;
     for (int i = 0; i < ws->n; i++) {
         const jp_test_features_t *w = &ws->w[i];
         json_t *draws = json_object_get(json_object_get(json_object_get(tj, "countries"),
@@ -170,9 +175,29 @@ static void test_quarter_matches_truth(void **state)
         assert_int_equal(w->fv.reactivations, realized(d, "reactivations"));
         assert_int_equal(w->fv.payment_failures, realized(d, "payment_failures"));
         compared++;
+        assert_int_equal(w->hist_postcodes, w->fv.participating_postcodes);
+        assert_int_equal(w->hist_tickets, w->fv.held_tickets);
+        if (w->fv.window_end < world.start_ms + 35 * 86400000LL)
+            continue;
+        if (getenv("JP_TEST_VERBOSE"))
+            fprintf(stderr, "%s %lld: held %lld/%lld postcodes %lld/%lld tickets %lld/%lld\n",
+                    w->country, (long long)w->fv.window_end, (long long)w->fv.subscribers_held,
+                    (long long)json_integer_value(json_object_get(d, "active_subscribers")),
+                    (long long)w->fv.participating_postcodes,
+                    (long long)json_integer_value(json_object_get(d, "participating_postcodes")),
+                    (long long)w->fv.held_tickets,
+                    (long long)json_integer_value(json_object_get(d, "tickets_held")));
+        assert_int_equal(w->fv.subscribers_held,
+                         json_integer_value(json_object_get(d, "active_subscribers")));
+        assert_int_equal(w->fv.participating_postcodes,
+                         json_integer_value(json_object_get(d, "participating_postcodes")));
+        assert_int_equal(w->fv.held_tickets,
+                         json_integer_value(json_object_get(d, "tickets_held")));
+        held_compared++;
     }
     /* About 12 weekly periods for GB, DE, SE, NO and two monthly for NL. */
     assert_true(compared >= 40);
+    assert_true(held_compared >= 25);
 
     /* tj is borrowed from the truth */
     jp_serde_free(ws->serde);

@@ -151,13 +151,7 @@ static void run_to_end(const jp_config_t *cfg, jp_engine_totals_t *tot)
 static void run_part(const jp_config_t *cfg, double share, int wipe)
 {
     jp_test_engine_t *e = jp_test_engine_start_with(cfg, NULL, procs, 1);
-    for (int waited = 0; waited < WAIT_MS; waited += 20) {
-        jp_engine_totals_t t;
-        jp_test_engine_totals(e, &t);
-        if (t.consumed >= (int64_t)(share * (double)st.records))
-            break;
-        usleep(20000);
-    }
+    jp_test_engine_wait_consumed(e, (int64_t)(share * (double)st.records), WAIT_MS);
     jp_test_engine_stop(e, NULL);
     if (wipe)
         jp_test_rmtree(cfg->state.dir);

@@ -5,7 +5,11 @@
  * encoding round-trips exactly, state keys sort by country, kind and time,
  * and the FeatureVector carries the definitions of jp_window.h (extra
  * tickets, channel mix, unique players, sector quantiles, subscribers,
- * prizes).
+ * prizes). The step signals: a day whose prize and campaign change
+ * mid-window gets the exact time-weighted mean and variance of ln(prize)
+ * and campaign shares, the next day starts from the signals in force, and
+ * the holdings snapshot reaches the features (exact quantiles, mean) and
+ * survives serialization.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -138,6 +142,127 @@ static void test_order_does_not_matter(void **state)
     jp_window_free(c);
 }
 
+static jp_sale_event_t signal_sale(int64_t t, int64_t prize, const char *campaign,
+                                   jp_sale_purchase_t purchase)
+{
+    jp_sale_event_t e;
+    memset(&e, 0, sizeof(e));
+    e.country = str("GB");
+    e.event_time = t;
+    e.tickets = 2;
+    e.amount_minor = 2450;
+    e.channel = JP_SALE_CHANNEL_WEB;
+    e.advertised_prize_minor = prize;
+    e.has_purchase = 1;
+    e.purchase = purchase;
+    if (campaign) {
+        e.has_campaign = 1;
+        e.campaign = str(campaign);
+    }
+    return e;
+}
+
+static void add(jp_window_t *w, jp_window_signals_t *sig, const jp_sale_event_t *e)
+{
+    jp_window_sale_keys_t k;
+    jp_window_sale_keys(&k, "tok", "AB1 1");
+    k.signals = sig;
+    jp_window_add_sale(w, e, &k);
+    jp_window_signals_apply(sig, e);
+}
+
+static void test_signals_and_holdings(void **state)
+{
+    (void)state;
+    const int64_t h = 3600000, day = 24 * h;
+    jp_window_signals_t sig;
+    memset(&sig, 0, sizeof(sig));
+    /* before the day: prize 100 and campaign "tv" running */
+    jp_window_t *pre = jp_window_new("GB", JP_WINDOW_DAY, -day, 0);
+    jp_sale_event_t e = signal_sale(-h, 100, "tv", JP_SALE_PURCHASE_EXTRA);
+    add(pre, &sig, &e);
+    jp_window_free(pre);
+
+    jp_window_t *w = jp_window_new("GB", JP_WINDOW_DAY, 0, day);
+    e = signal_sale(6 * h, 100, "tv", JP_SALE_PURCHASE_NEW_SUBSCRIPTION); /* still tv */
+    add(w, &sig, &e);
+    e = signal_sale(12 * h, 400, NULL, JP_SALE_PURCHASE_EXTRA); /* tv ends, prize 400 */
+    add(w, &sig, &e);
+    e = signal_sale(18 * h, 400, "web", JP_SALE_PURCHASE_RENEWAL); /* renewals carry no campaign */
+    add(w, &sig, &e);
+    e = signal_sale(3 * h, 999, NULL, JP_SALE_PURCHASE_EXTRA); /* late: does not rewrite */
+    add(w, &sig, &e);
+
+    jp_held_tickets_t hist[] = {{1, 6}, {2, 3}, {5, 1}};
+    assert_int_equal(jp_window_set_holdings(w, 12, 4, hist, 3), 0);
+
+    /* round trip, then features */
+    size_t n, n2;
+    uint8_t *b = jp_window_serialize(w, &n);
+    char err[128];
+    jp_window_t *c = jp_window_deserialize(b, n, err, sizeof(err));
+    assert_non_null(c);
+    uint8_t *b2 = jp_window_serialize(c, &n2);
+    assert_int_equal(n, n2);
+    assert_memory_equal(b, b2, n);
+    jp_window_fv_scratch_t scratch;
+    jp_feature_vector_t fv;
+    jp_window_to_features(c, 0, &scratch, &fv);
+
+    double l1 = log(100), l4 = log(400); /* 100 for 12 h, 400 for 12 h */
+    assert_true(fv.has_log_prize_mean);
+    assert_true(fabs(fv.log_prize_mean - (l1 + l4) / 2) < 1e-12);
+    assert_true(fabs(fv.log_prize_var - (l4 - l1) * (l4 - l1) / 4) < 1e-9);
+    assert_int_equal(fv.advertised_prize_minor, 400);
+    assert_int_equal(fv.campaign_shares.n, 1); /* tv: half the day; web never ran */
+    assert_memory_equal(fv.campaign_shares.keys[0].ptr, "tv", 2);
+    assert_true(fabs(((const double *)fv.campaign_shares.values)[0] - 0.5) < 1e-12);
+    assert_int_equal(fv.new_subscriptions, 1);
+    assert_int_equal(fv.signup_tickets_sq, 4);
+    assert_int_equal(fv.renewals, 1);
+    assert_int_equal(fv.extra_purchases, 2);
+    assert_int_equal(fv.extra_tickets, 4);
+    assert_int_equal(fv.extra_tickets_sq, 8);
+    assert_int_equal(fv.subscribers_held, 12);
+    assert_int_equal(fv.subscribers_lapsed, 4);
+    assert_int_equal(fv.participating_postcodes, 10);
+    assert_int_equal(fv.held_tickets, 6 + 6 + 5);
+    assert_true(fabs(fv.held_tickets_mean - 1.7) < 1e-12);
+    /* nearest rank over 10 postcodes: 1 x6, 2 x3, 5 x1 */
+    const double *q = fv.held_ticket_quantiles.items, want[] = {1, 2, 5, 5, 5};
+    assert_int_equal(fv.held_ticket_quantiles.n, JP_WINDOW_N_HELD_QUANTILES);
+    for (size_t i = 0; i < JP_WINDOW_N_HELD_QUANTILES; i++)
+        assert_true(q[i] == want[i]);
+    assert_int_equal(fv.held_ticket_histogram.n, 3);
+
+    /* the next day starts from the signals in force: 400, no campaign */
+    jp_window_t *next = jp_window_new("GB", JP_WINDOW_DAY, day, 2 * day);
+    e = signal_sale(day + 12 * h, 200, NULL, JP_SALE_PURCHASE_RENEWAL);
+    add(next, &sig, &e);
+    jp_window_to_features(next, 0, &scratch, &fv);
+    assert_true(fabs(fv.log_prize_mean - (log(400) + log(200)) / 2) < 1e-12);
+    assert_int_equal(fv.campaign_shares.n, 0);
+    assert_int_equal(fv.participating_postcodes, 0); /* no snapshot */
+    assert_int_equal(fv.held_ticket_quantiles.n, 0);
+
+    /* the signals themselves round-trip */
+    jp_bytes_writer_t sw;
+    jp_bytes_writer_init(&sw);
+    jp_window_signals_serialize(&sig, &sw);
+    jp_bytes_reader_t r;
+    jp_bytes_reader_init(&r, sw.buf, sw.len);
+    jp_window_signals_t back;
+    assert_int_equal(jp_window_signals_deserialize(&r, &back), 0);
+    assert_true(back.has_prize && back.prize_minor == 200 && back.n_campaigns == sig.n_campaigns);
+    jp_bytes_writer_free(&sw);
+
+    free(b);
+    free(b2);
+    jp_window_free(w);
+    jp_window_free(c);
+    jp_window_free(next);
+}
+
 /* Keys sort (memcmp) by country, then kind, then start time, negative
  * times before positive ones. */
 static void test_keys_sort_by_country_kind_time(void **state)
@@ -257,6 +382,7 @@ int main(void)
         cmocka_unit_test(test_keys_sort_by_country_kind_time),
         cmocka_unit_test(test_features_follow_the_definitions),
         cmocka_unit_test(test_order_does_not_matter),
+        cmocka_unit_test(test_signals_and_holdings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
