@@ -1289,8 +1289,10 @@ static int64_t holdings_final(const jp_task_t *t, const char *cc)
 
 static int fold_holdings(jp_task_t *t)
 {
+    /* With copies, each country on its own streams: the input partition
+     * may have no watermark (all its records went away). */
     int64_t final = holdings_final(t, NULL);
-    if (final == NO_TIME || (!t->rp.n_countries && final < t->fold_next))
+    if (!t->rp.n_countries && (final == NO_TIME || final < t->fold_next))
         return 0;
     jp_window_t **due = malloc(t->n_open * sizeof(*due));
     if (!due)
