@@ -708,10 +708,12 @@ static int procs_record(jp_task_t *t, const jp_task_record_t *rec, const event_t
             t->first_offset[rec->input] = rec->offset;
         t->meta_dirty = 1;
     }
-    jp_proc_record_t r = {
-        rec->input, rec->offset,        t_ms,
-        country,    token ? token : "", t->rec_has_customer ? &t->rec_customer : NULL,
-        {NULL}};
+    jp_proc_record_t r = {.input = rec->input,
+                          .offset = rec->via_repartition ? -1 : rec->offset,
+                          .event_time = t_ms,
+                          .country = country,
+                          .token = token ? token : "",
+                          .customer = t->rec_has_customer ? &t->rec_customer : NULL};
     if (rec->input == JP_INPUT_SALES)
         r.ev.sale = &ev->sale;
     else if (rec->input == JP_INPUT_CUSTOMERS)
