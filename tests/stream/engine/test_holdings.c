@@ -191,9 +191,8 @@ static void test_fold_matches_direct_sums(void **state)
                     if (it->ch.from_postcode || it->ch.from_cls || it->ch.to_cls)
                         assert_int_equal(jp_holdings_change(h, &it->ch), 0);
                     else
-                        assert_int_equal(jp_holdings_delta(h, it->t, it->ch.to_postcode,
-                                                           it->ch.to_tickets),
-                                         0);
+                        assert_int_equal(
+                            jp_holdings_delta(h, it->t, it->ch.to_postcode, it->ch.to_tickets), 0);
                     it->t = INT64_MIN;
                     queued++;
                 }
@@ -204,8 +203,7 @@ static void test_fold_matches_direct_sums(void **state)
                     assert_int_equal(jp_holdings_load_postcode(again, p, st.tickets[p]), 0);
             for (int hr = 0; hr < HOURS; hr++)
                 if (st.hour_len[hr])
-                    assert_int_equal(jp_holdings_load_hour(again, st.hour[hr], st.hour_len[hr]),
-                                     0);
+                    assert_int_equal(jp_holdings_load_hour(again, st.hour[hr], st.hour_len[hr]), 0);
             jp_bytes_writer_init(&w);
             jp_holdings_serialize(h, &w);
             assert_int_equal(jp_holdings_load_summary(again, w.buf, w.len), 0);
