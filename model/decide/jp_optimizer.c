@@ -79,7 +79,7 @@ typedef struct opt_ctx_s {
 
 /* Everything known about one prize. */
 typedef struct opt_eval_s {
-    double prize, mu, sd;
+    double prize, mu, sd, scale, extra;
     double revenue, headline, headline_q, payout, costs, net, objective;
     double ploss; /* NaN when not computed */
     double value[JP_OPT_C_COUNT], limit[JP_OPT_C_COUNT], slack[JP_OPT_C_COUNT];
@@ -152,7 +152,7 @@ static int opt_validate(const jp_opt_problem_t *p, char *errstr, size_t size)
             return -1;                                                                             \
         }                                                                                          \
     } while (0)
-    OPT_REQUIRE(p->response != NULL, "response callback is NULL");
+    OPT_REQUIRE(p->response != NULL || p->outcome != NULL, "response callback is NULL");
     OPT_REQUIRE(p->prize_step > 0, "prize_step must be > 0");
     OPT_REQUIRE(p->prize_min > 0, "prize_min must be > 0");
     OPT_REQUIRE(p->prize_max >= p->prize_min, "prize_max < prize_min");
@@ -270,6 +270,11 @@ static int opt_in_window(const jp_opt_problem_t *p, int64_t t)
     return t > now - OPT_MS_52_WEEKS;
 }
 
+int jp_opt_ledger_counts(const jp_opt_problem_t *p, int64_t t_ms)
+{
+    return opt_in_window(p, t_ms);
+}
+
 static int opt_prepare(opt_ctx_t *c, const jp_opt_problem_t *p, char *errstr, size_t size)
 {
     memset(c, 0, sizeof(*c));
@@ -372,9 +377,7 @@ static double opt_loss_prob(const opt_ctx_t *c, const opt_eval_t *e, int exact, 
             return opt_phi((thr - e->mu) / e->sd);
         return thr > e->mu ? 1.0 : 0.0;
     }
-    double scale = e->prize;
-    if (p->baseline_tickets > 0.0)
-        scale *= e->mu / p->baseline_tickets;
+    double scale = e->prize * e->scale;
     /* z_k = (thr_k - mu)/sd with thr_k = (scale*t_k + base)/unit: linear in t_k */
     double slope = 0.0, icpt = 0.0;
     int step = !(e->sd > 0.0);
@@ -441,34 +444,40 @@ typedef enum opt_mode_e {
  * except whether the loss rule alone is satisfiable (checked afterwards). */
 #define OPT_LOSS_UNKNOWN (1u << 31)
 
-/* Evaluates prize J with sales (mu, sd). */
-static void opt_eval(const opt_ctx_t *c, double prize, double mu, double sd, opt_mode_t mode,
+/* What the callbacks said about one prize. */
+typedef struct opt_answer_s {
+    double mu, sd, scale, extra;
+} opt_answer_t;
+
+/* Evaluates prize J with the callbacks' answer a. */
+static void opt_eval(const opt_ctx_t *c, double prize, const opt_answer_t *a, opt_mode_t mode,
                      opt_eval_t *e)
 {
     const jp_opt_problem_t *p = c->p;
     const jp_opt_rules_t *u = &p->rules;
     uint32_t en = c->enabled;
     e->prize = prize;
-    e->mu = mu;
-    e->sd = sd;
+    e->mu = a->mu;
+    e->sd = a->sd;
+    e->scale = a->scale;
+    e->extra = a->extra;
     e->mask = 0;
     e->n_violated = 0;
     e->violation = 0.0;
     double price = (double)p->ticket_price;
     double secondary = (double)p->secondary_prizes_expected;
-    e->revenue = price * mu;
+    e->revenue = price * e->mu;
     if (p->prize_kind == JP_OPT_PRIZE_SHARED) {
         e->headline = prize;
         e->headline_q = prize;
     } else {
-        double s = p->baseline_tickets > 0.0 ? mu / p->baseline_tickets : 1.0;
-        e->headline = prize * s * c->mean_t;
-        e->headline_q = prize * s * c->quantile_t;
+        e->headline = prize * e->scale * c->mean_t;
+        e->headline_q = prize * e->scale * c->quantile_t;
     }
     e->payout = e->headline + secondary;
     e->costs = (double)p->fixed_costs + p->variable_cost_share * e->revenue;
     e->net = e->revenue - e->payout - e->costs;
-    e->objective = e->net;
+    e->objective = e->net + e->extra;
     if (p->objective_after_good_causes && u->good_causes.on)
         e->objective -= u->good_causes.min_share * e->revenue;
 
@@ -528,22 +537,50 @@ static void opt_eval(const opt_ctx_t *c, double prize, double mu, double sd, opt
     opt_set(e, en, JP_OPT_C_LOSS_CHANCE, e->ploss, u->loss_chance.epsilon, 1);
 }
 
-/* Calls the response and evaluates. Returns -1 (with errstr) on a bad answer. */
-static int opt_eval_at(const opt_ctx_t *c, double prize, opt_mode_t mode, opt_eval_t *e,
-                       char *errstr, size_t size)
+/* Asks the outcome (or response) callback about one prize. -1 (with
+ * errstr) when it fails or answers out of range. */
+static int opt_ask(const jp_opt_problem_t *p, double prize, opt_answer_t *a, char *errstr,
+                   size_t size)
 {
-    double mu = NAN, sd = NAN;
-    if (c->p->response(c->p->response_ctx, prize, &mu, &sd) != 0) {
+    int rc;
+    if (p->outcome) {
+        jp_opt_outcome_t o = {NAN, NAN, NAN, NAN};
+        rc = p->outcome(p->outcome_ctx, prize, &o);
+        *a = (opt_answer_t){o.mean_tickets, o.sd_tickets, o.payout_scale, o.extra_objective};
+    } else {
+        a->mu = a->sd = NAN;
+        rc = p->response(p->response_ctx, prize, &a->mu, &a->sd);
+        a->scale = p->baseline_tickets > 0.0 ? a->mu / p->baseline_tickets : 1.0;
+        a->extra = 0.0;
+    }
+    if (rc != 0) {
         jp_err_set(errstr, size, "optimizer: response callback failed at prize %.17g", prize);
         return -1;
     }
-    if (!isfinite(mu) || !isfinite(sd) || mu < 0.0 || sd < 0.0) {
+    if (!isfinite(a->mu) || !isfinite(a->sd) || a->mu < 0.0 || a->sd < 0.0) {
         jp_err_set(errstr, size,
                    "optimizer: response at prize %.17g gave mean %.17g sd %.17g (need finite >= 0)",
-                   prize, mu, sd);
+                   prize, a->mu, a->sd);
         return -1;
     }
-    opt_eval(c, prize, mu, sd, mode, e);
+    if (p->outcome && (!isfinite(a->scale) || a->scale <= 0.0 || !isfinite(a->extra))) {
+        jp_err_set(errstr, size,
+                   "optimizer: outcome at prize %.17g gave payout scale %.17g extra %.17g "
+                   "(need a finite scale > 0 and a finite extra)",
+                   prize, a->scale, a->extra);
+        return -1;
+    }
+    return 0;
+}
+
+/* Calls the callbacks and evaluates. Returns -1 (with errstr) on a bad answer. */
+static int opt_eval_at(const opt_ctx_t *c, double prize, opt_mode_t mode, opt_eval_t *e,
+                       char *errstr, size_t size)
+{
+    opt_answer_t a;
+    if (opt_ask(c->p, prize, &a, errstr, size) != 0)
+        return -1;
+    opt_eval(c, prize, &a, mode, e);
     return 0;
 }
 
@@ -624,7 +661,8 @@ static int opt_golden(const opt_ctx_t *c, double a, double b, double *x, double 
 
 typedef struct opt_grid_s {
     size_t n;
-    double *mu, *sd, *obj;
+    opt_answer_t *ans; /* the callbacks' answer per grid point */
+    double *obj;
     uint32_t *mask;
 } opt_grid_t;
 
@@ -653,6 +691,7 @@ static void opt_fill_report(const opt_ctx_t *c, const opt_eval_t *e, jp_opt_resu
     double den = c->past_proceeds + e->revenue;
     r->payout_ratio_after = den > 0.0 ? (c->past_prizes + e->payout) / den : NAN;
     r->loss_probability = e->ploss;
+    r->extra_objective = e->extra;
     for (unsigned k = 0; k < JP_OPT_C_COUNT; k++) {
         jp_opt_constraint_t *ct = &r->constraints[k];
         ct->value = e->value[k];
@@ -690,7 +729,7 @@ static void opt_alternatives(const jp_opt_problem_t *p, const opt_ctx_t *c, cons
             break;
         chosen[n_chosen++] = best;
         opt_eval_t e;
-        opt_eval(c, opt_grid_prize(p, best), g->mu[best], g->sd[best], OPT_DECIDE, &e);
+        opt_eval(c, opt_grid_prize(p, best), &g->ans[best], OPT_DECIDE, &e);
         jp_opt_point_t *pt = &r->alternatives[r->n_alternatives++];
         pt->prize = (int64_t)e.prize;
         pt->objective = e.objective;
@@ -731,13 +770,16 @@ static int opt_refine(const jp_opt_problem_t *p, const opt_ctx_t *c, const opt_g
     return 0;
 }
 
+/* The best compromise of an infeasible grid; leaves each point's exact
+ * violation mask in g->mask. */
 static size_t opt_compromise(const jp_opt_problem_t *p, const opt_ctx_t *c, const opt_grid_t *g)
 {
     size_t best = 0;
     opt_eval_t be, e;
     memset(&be, 0, sizeof(be));
     for (size_t i = 0; i < g->n; i++) {
-        opt_eval(c, opt_grid_prize(p, i), g->mu[i], g->sd[i], OPT_EXACT, &e);
+        opt_eval(c, opt_grid_prize(p, i), &g->ans[i], OPT_EXACT, &e);
+        g->mask[i] = e.mask;
         int better = i == 0 || e.n_violated < be.n_violated ||
                      (e.n_violated == be.n_violated &&
                       (e.violation < be.violation ||
@@ -750,14 +792,93 @@ static size_t opt_compromise(const jp_opt_problem_t *p, const opt_ctx_t *c, cons
     return best;
 }
 
-int jp_opt_solve(const jp_opt_problem_t *p, jp_opt_result_t *r, char *errstr, size_t errstr_size)
+/* The rules that cannot all hold: every rule no grid point satisfies on its
+ * own, or else a minimal set that no grid point satisfies together
+ * (deletion filter: a rule leaves the set when the others still have no
+ * common point; what remains needs every member). */
+static uint32_t opt_conflict(const uint32_t *mask, size_t n, uint32_t enabled)
+{
+    uint32_t alone = 0;
+    for (unsigned k = 0; k < JP_OPT_C_COUNT; k++) {
+        uint32_t bit = 1u << k;
+        int satisfiable = !(enabled & bit);
+        for (size_t i = 0; i < n && !satisfiable; i++)
+            satisfiable = !(mask[i] & bit);
+        if (!satisfiable)
+            alone |= bit;
+    }
+    if (alone)
+        return alone;
+    uint32_t set = enabled;
+    for (unsigned k = 0; k < JP_OPT_C_COUNT; k++) {
+        uint32_t rest = set & ~(1u << k);
+        if (rest == set)
+            continue;
+        int satisfiable = 0;
+        for (size_t i = 0; i < n && !satisfiable; i++)
+            satisfiable = (mask[i] & rest) == 0;
+        if (!satisfiable)
+            set = rest;
+    }
+    return set;
+}
+
+static void opt_constraint_names(const opt_ctx_t *c, jp_opt_result_t *r)
+{
+    for (unsigned k = 0; k < JP_OPT_C_COUNT; k++) {
+        r->constraints[k].name = opt_names[k];
+        r->constraints[k].enabled = (c->enabled >> k) & 1u;
+    }
+}
+
+/* The checks both entry points start with; clears *r. */
+static int opt_start(const jp_opt_problem_t *p, jp_opt_result_t *r, char *errstr, size_t size)
 {
     if (!p || !r) {
-        jp_err_set(errstr, errstr_size, "invalid optimizer problem: NULL argument");
+        jp_err_set(errstr, size, "invalid optimizer problem: NULL argument");
         return -1;
     }
     memset(r, 0, sizeof(*r));
-    if (opt_validate(p, errstr, errstr_size) != 0)
+    return opt_validate(p, errstr, size);
+}
+
+int jp_opt_evaluate(const jp_opt_problem_t *p, double prize, jp_opt_result_t *r, char *errstr,
+                    size_t errstr_size)
+{
+    if (opt_start(p, r, errstr, errstr_size) != 0)
+        return -1;
+    if (!isfinite(prize) || prize <= 0.0) {
+        jp_err_set(errstr, errstr_size, "invalid prize %.17g (need finite > 0)", prize);
+        return -1;
+    }
+    opt_ctx_t c;
+    int rc = -1;
+    opt_eval_t e;
+    if (opt_prepare(&c, p, errstr, errstr_size) != 0 ||
+        opt_eval_at(&c, prize, OPT_EXACT, &e, errstr, errstr_size) != 0)
+        goto done;
+    opt_fill_report(&c, &e, r);
+    r->prize = (int64_t)llround(prize);
+    r->prize_refined = prize;
+    r->objective_refined = e.objective;
+    r->status = e.mask ? JP_OPT_INFEASIBLE : JP_OPT_OPTIMAL;
+    opt_constraint_names(&c, r);
+    for (unsigned k = 0; k < JP_OPT_C_COUNT; k++) {
+        jp_opt_constraint_t *ct = &r->constraints[k];
+        ct->binding = ct->enabled && fabs(ct->slack) <= opt_tol(ct->limit);
+        if (ct->binding)
+            r->binding_mask |= 1u << k;
+    }
+    rc = 0;
+done:
+    free(c.atoms);
+    free(c.cum);
+    return rc;
+}
+
+int jp_opt_solve(const jp_opt_problem_t *p, jp_opt_result_t *r, char *errstr, size_t errstr_size)
+{
+    if (opt_start(p, r, errstr, errstr_size) != 0)
         return -1;
     int rc = -1;
     opt_ctx_t c;
@@ -765,11 +886,10 @@ int jp_opt_solve(const jp_opt_problem_t *p, jp_opt_result_t *r, char *errstr, si
     if (opt_prepare(&c, p, errstr, errstr_size) != 0)
         goto done;
     g.n = (size_t)((p->prize_max - p->prize_min) / p->prize_step) + 1;
-    g.mu = malloc(g.n * sizeof(double));
-    g.sd = malloc(g.n * sizeof(double));
+    g.ans = malloc(g.n * sizeof(*g.ans));
     g.obj = malloc(g.n * sizeof(double));
     g.mask = malloc(g.n * sizeof(uint32_t));
-    if (!g.mu || !g.sd || !g.obj || !g.mask) {
+    if (!g.ans || !g.obj || !g.mask) {
         jp_err_set(errstr, errstr_size, "optimizer: out of memory");
         goto done;
     }
@@ -783,8 +903,7 @@ int jp_opt_solve(const jp_opt_problem_t *p, jp_opt_result_t *r, char *errstr, si
         opt_eval_t e;
         if (opt_eval_at(&c, opt_grid_prize(p, i), OPT_SCAN, &e, errstr, errstr_size) != 0)
             goto done;
-        g.mu[i] = e.mu;
-        g.sd[i] = e.sd;
+        g.ans[i] = (opt_answer_t){e.mu, e.sd, e.scale, e.extra};
         g.obj[i] = e.objective;
         g.mask[i] = e.mask;
         /* a skipped loss rule is not known to be satisfied here */
@@ -808,20 +927,19 @@ int jp_opt_solve(const jp_opt_problem_t *p, jp_opt_result_t *r, char *errstr, si
         if (!(g.mask[i] & OPT_LOSS_UNKNOWN))
             continue;
         opt_eval_t e;
-        opt_eval(&c, opt_grid_prize(p, i), g.mu[i], g.sd[i], OPT_DECIDE, &e);
+        opt_eval(&c, opt_grid_prize(p, i), &g.ans[i], OPT_DECIDE, &e);
         if (!(e.mask & loss_bit))
             satisfied |= loss_bit;
     }
     opt_eval_t ue;
-    opt_eval(&c, opt_grid_prize(p, unc_i), g.mu[unc_i], g.sd[unc_i], OPT_DECIDE, &ue);
+    opt_eval(&c, opt_grid_prize(p, unc_i), &g.ans[unc_i], OPT_DECIDE, &ue);
 
     r->grid_points = g.n;
     r->unconstrained_prize = (int64_t)opt_grid_prize(p, unc_i);
     r->unconstrained_objective = g.obj[unc_i];
+    opt_constraint_names(&c, r);
     for (unsigned k = 0; k < JP_OPT_C_COUNT; k++) {
         jp_opt_constraint_t *ct = &r->constraints[k];
-        ct->name = opt_names[k];
-        ct->enabled = (c.enabled >> k) & 1u;
         ct->violated_unconstrained = (ue.mask >> k) & 1u;
         ct->alone_satisfiable = !ct->enabled || ((satisfied >> k) & 1u);
     }
@@ -830,16 +948,17 @@ int jp_opt_solve(const jp_opt_problem_t *p, jp_opt_result_t *r, char *errstr, si
     if (opt_i == g.n) {
         r->status = JP_OPT_INFEASIBLE;
         size_t i = opt_compromise(p, &c, &g);
-        opt_eval(&c, opt_grid_prize(p, i), g.mu[i], g.sd[i], OPT_EXACT, &e);
+        opt_eval(&c, opt_grid_prize(p, i), &g.ans[i], OPT_EXACT, &e);
         opt_fill_report(&c, &e, r);
         r->prize_refined = e.prize;
         r->objective_refined = e.objective;
+        r->conflict_mask = opt_conflict(g.mask, g.n, c.enabled);
         rc = 0;
         goto done;
     }
 
     r->status = JP_OPT_OPTIMAL;
-    opt_eval(&c, opt_grid_prize(p, opt_i), g.mu[opt_i], g.sd[opt_i], OPT_EXACT, &e);
+    opt_eval(&c, opt_grid_prize(p, opt_i), &g.ans[opt_i], OPT_EXACT, &e);
     opt_fill_report(&c, &e, r);
     for (unsigned k = 0; k < JP_OPT_C_COUNT; k++) {
         jp_opt_constraint_t *ct = &r->constraints[k];
@@ -857,8 +976,7 @@ int jp_opt_solve(const jp_opt_problem_t *p, jp_opt_result_t *r, char *errstr, si
     opt_alternatives(p, &c, &g, opt_i, r);
     rc = 0;
 done:
-    free(g.mu);
-    free(g.sd);
+    free(g.ans);
     free(g.obj);
     free(g.mask);
     free(c.atoms);

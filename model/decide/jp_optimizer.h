@@ -19,7 +19,10 @@
  *   objective_after_good_causes is set. Good causes are otherwise a
  *   constraint, never part of the objective.
  * - Sales: N(J) ~ Normal(mean, sd) tickets as returned by the response
- *   callback; proceeds = ticket revenue = price*N.
+ *   callback (or the outcome callback); proceeds = ticket revenue = price*N.
+ * - Optional outcome callback (replaces response and baseline_tickets): per
+ *   prize the sales mean and sd, the payout scale s(J) and an extra term
+ *   added to the objective (e.g. the later draws of a horizon, jp_decide.h).
  * - Headline payout: a shared prize pays J (deterministic); a per-ticket prize
  *   pays J * s(J) * T, where T ~ tickets held in the drawn postcode is the
  *   caller's discrete distribution (conditional on this decision, already
@@ -48,6 +51,21 @@
  * ascending order, then at a few points between grid points. */
 typedef int (*jp_opt_response_fn)(void *ctx, double prize, double *mean_tickets,
                                   double *sd_tickets);
+
+/* Everything the optimizer needs to know about one prize, when the caller
+ * models more than sales (jp_opt_problem_t.outcome). */
+typedef struct jp_opt_outcome_s {
+    double mean_tickets, sd_tickets; /* the draw's sales, finite and >= 0 */
+    /* s(J): multiplies the tickets-in-postcode distribution of a per-ticket
+     * prize (the drawn postcode holds more tickets when the stock grows);
+     * finite and > 0 */
+    double payout_scale;
+    double extra_objective; /* added to the objective (finite), e.g. later draws */
+} jp_opt_outcome_t;
+
+/* Same contract as jp_opt_response_fn (deterministic, called in ascending
+ * grid order then between grid points); 0, or nonzero to abort. */
+typedef int (*jp_opt_outcome_fn)(void *ctx, double prize, jp_opt_outcome_t *out);
 
 typedef enum jp_opt_prize_kind_e {
     JP_OPT_PRIZE_PER_TICKET = 0, /* pays J per ticket held in the drawn postcode */
@@ -135,6 +153,9 @@ typedef struct jp_opt_problem_s {
     int64_t ticket_price; /* minor units per ticket, > 0 */
     jp_opt_response_fn response;
     void *response_ctx;
+    /* When set, used instead of response (and baseline_tickets). */
+    jp_opt_outcome_fn outcome;
+    void *outcome_ctx;
 
     /* payout of a per-ticket prize (ignored for a shared prize) */
     const jp_opt_mass_t *tickets_in_postcode;
@@ -225,6 +246,11 @@ typedef struct jp_opt_result_s {
     jp_opt_constraint_t constraints[JP_OPT_C_COUNT];
     uint32_t binding_mask;  /* bit c: constraints[c].binding */
     uint32_t violated_mask; /* bit c: constraints[c].violated */
+    /* INFEASIBLE: a minimal set of enabled rules that no grid point satisfies
+     * together (every proper subset is satisfiable): the rules that cannot
+     * all hold. 0 when OPTIMAL. */
+    uint32_t conflict_mask;
+    double extra_objective; /* the outcome callback's extra term at prize (0 without) */
     size_t n_alternatives;
     jp_opt_point_t alternatives[JP_OPT_MAX_ALTERNATIVES]; /* best first, feasible */
 } jp_opt_result_t;
@@ -237,12 +263,27 @@ void jp_opt_problem_init(jp_opt_problem_t *p);
 /* Solves *p into *r (see the contract above). Returns 0 or -1. */
 int jp_opt_solve(const jp_opt_problem_t *p, jp_opt_result_t *r, char *errstr, size_t errstr_size);
 
+/* Evaluates one prize (not necessarily on the grid) as jp_opt_solve reports
+ * its optimum: every figure and constraint at that prize, status OPTIMAL
+ * when every enabled rule holds there, else INFEASIBLE with violated_mask;
+ * binding marks the rules with slack ~ 0; no alternatives, no grid scan
+ * (grid_points, feasible_points and the unconstrained fields are 0).
+ * 0, or -1 for invalid input or a failing callback (errstr). */
+int jp_opt_evaluate(const jp_opt_problem_t *p, double prize, jp_opt_result_t *r, char *errstr,
+                    size_t errstr_size);
+
 /* Static name of a constraint, or "unknown". */
 const char *jp_opt_constraint_name(jp_opt_constraint_id_t id);
 
 /* Writes the names of the constraints in mask, comma-separated, into buf
  * (always NUL-terminated when size > 0). Returns the length it needed. */
 size_t jp_opt_format_mask(uint32_t mask, char *buf, size_t size);
+
+/* 1 when a ledger entry at t_ms counts in the payout-ratio rule's window
+ * of p (its decision time and window). A caller that evaluates one problem
+ * many times may merge the entries that count into one and drop the rest:
+ * the rule only sums them. */
+int jp_opt_ledger_counts(const jp_opt_problem_t *p, int64_t t_ms);
 
 /* The UTC calendar year of a Unix-ms time (exposed for the ledger tests). */
 int jp_opt_utc_year(int64_t time_ms);

@@ -59,7 +59,10 @@ int jp_flows_predict_log_rate(const jp_flows_t *m, jp_flow_t f, const double *x,
 
 /* Share of the active stock billed on the UTC day containing t (monthly
  * billing), from the learned profile; one month's worth spread evenly
- * before that day of the month has been seen. */
-double jp_flows_billed_share(const jp_flows_t *m, int64_t t_ms);
+ * before that day of the month has been seen, and then *seen (may be NULL)
+ * is 0: the share is a guess, which the forecast's band must carry (a
+ * lottery that never bills on the 29th-31st shows it only once those
+ * days come round). */
+double jp_flows_billed_share(const jp_flows_t *m, int64_t t_ms, int *seen);
 
 #endif

@@ -243,10 +243,13 @@ static int utc_day_of_month(int64_t t_ms)
     return tm.tm_mday;
 }
 
-double jp_flows_billed_share(const jp_flows_t *m, int64_t t_ms)
+double jp_flows_billed_share(const jp_flows_t *m, int64_t t_ms, int *seen)
 {
     int d = utc_day_of_month(t_ms) - 1;
-    if (m->bill_exposure[d] > 0.0)
+    int known = m->bill_exposure[d] > 0.0;
+    if (seen)
+        *seen = known;
+    if (known)
         return m->bill_attempts[d] / m->bill_exposure[d];
     return 12.0 / 365.2425; /* once a month, spread evenly */
 }

@@ -129,9 +129,10 @@ static int check_periods(const jp_flows_period_t *p, size_t n, const jp_flows_st
  * flow pooled over whole weeks) is evaluated for the part as a whole, at
  * its mean regressors, as it was trained; if even that is too uncertain,
  * at its recent mean rate. Returns the billed share of the part (monthly
- * billing profile). */
+ * billing profile) and adds to *guessed the part of it on days of the
+ * month the profile has not seen. */
 static double plan_part(const jp_flows_t *m, const jp_flows_plan_t *pl, const jp_flows_period_t *in,
-                        int64_t a, int64_t end, plan_part_t *out)
+                        int64_t a, int64_t end, plan_part_t *out, double *guessed)
 {
     size_t p = m->p;
     double x[JP_FLOWS_MAX_FEATURES] = {0}, xbar[JP_FLOWS_MAX_FEATURES] = {0};
@@ -154,7 +155,11 @@ static double plan_part(const jp_flows_t *m, const jp_flows_plan_t *pl, const jp
             else
                 coarse[f] = 1;
         }
-        share += d * jp_flows_billed_share(m, a);
+        int seen;
+        double s = d * jp_flows_billed_share(m, a, &seen);
+        share += s;
+        if (!seen)
+            *guessed += s;
         days += d;
         a = b;
     }
@@ -192,14 +197,21 @@ static void plan_period(const jp_flows_t *m, const jp_flows_plan_t *pl, const jp
     int64_t sw = in->switch_ms < in->start_ms ? in->start_ms
                  : in->switch_ms > in->end_ms ? in->end_ms
                                               : in->switch_ms;
-    double share = plan_part(m, pl, in, in->start_ms, sw, &out->part[PART_BEFORE]) +
-                   plan_part(m, pl, in, sw, in->end_ms, &out->part[PART_AFTER]);
+    double guessed = 0.0;
+    double share = plan_part(m, pl, in, in->start_ms, sw, &out->part[PART_BEFORE], &guessed) +
+                   plan_part(m, pl, in, sw, in->end_ms, &out->part[PART_AFTER], &guessed);
     out->days = (double)(in->end_ms - in->start_ms) / (double)FLOWS_DAY_MS;
     if (in->billing_share >= 0.0) {
         out->bill_share = in->billing_share;
     } else if (m->cfg.billing == JP_FLOWS_BILLING_MONTHLY) {
         out->bill_share = share;
-        out->v_bill = pl->v_bill;
+        /* The learned part carries the profile's own error; a guessed part
+         * (a day of the month not seen yet) is uncertain by its whole size:
+         * no bills at all is as plausible as the even spread. */
+        double learned = share - guessed;
+        out->v_bill = share > 0.0
+                          ? (learned * learned * pl->v_bill + guessed * guessed) / (share * share)
+                          : pl->v_bill;
     } else {
         out->bill_share = 1.0;
     }

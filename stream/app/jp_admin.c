@@ -15,8 +15,9 @@
  * Routes live in one table (built-ins included, so a handler can never
  * shadow /metrics or /healthz) read under a mutex: each request copies its
  * route out and runs the handler without the lock, so a slow handler never
- * delays route registration. Built-ins carry their allowed methods and get
- * 405 + Allow from the dispatcher; engine routes decide methods themselves.
+ * delays route registration. Routes that list their methods (built-ins,
+ * read-only routes) get 405 + Allow from the dispatcher; the others decide
+ * methods themselves.
  *
  * Access is declared by the route, decided by jp_auth: each route says
  * whether it is public (probes, scrapes), read-only, mutating, or - the
@@ -61,7 +62,7 @@ typedef struct {
     size_t len;
     bool prefix; /* path ends in '/' */
     jp_admin_access_t access;
-    const char *allow; /* built-ins: the only methods accepted, "GET, HEAD" */
+    const char *allow; /* the only methods accepted ("GET, HEAD"), NULL: any */
     jp_admin_handler handler;
     void *ctx;
 } jp_admin_route_t;
@@ -162,6 +163,12 @@ int jp_admin_route(jp_admin_t *a, const char *path, jp_admin_handler handler, vo
 int jp_admin_route_get(jp_admin_t *a, const char *path, jp_admin_handler handler, void *ctx)
 {
     return route_add(a, path, JP_ADMIN_BY_METHOD, "GET, HEAD", handler, ctx);
+}
+
+int jp_admin_route_methods(jp_admin_t *a, const char *path, jp_admin_access_t access,
+                           const char *allow, jp_admin_handler handler, void *ctx)
+{
+    return allow ? route_add(a, path, access, allow, handler, ctx) : -1;
 }
 
 int jp_admin_route_auth(jp_admin_t *a, const char *path, jp_admin_handler handler, void *ctx)
@@ -290,6 +297,20 @@ static int admit(jp_admin_t *a, struct evhttp_request *req, const jp_admin_route
     return status;
 }
 
+/* method is one of allow's comma-separated names. */
+static int method_allowed(const char *allow, const char *method)
+{
+    size_t n = strlen(method);
+    for (const char *p = allow; *p;) {
+        p += strspn(p, ", ");
+        size_t len = strcspn(p, ", ");
+        if (len == n && strncmp(p, method, n) == 0)
+            return 1;
+        p += len;
+    }
+    return 0;
+}
+
 static void on_request(struct evhttp_request *req, void *arg)
 {
     jp_admin_t *a = arg;
@@ -309,7 +330,7 @@ static void on_request(struct evhttp_request *req, void *arg)
         reply(req, 404, NULL, "{\"error\":\"not found\"}", NULL, NULL);
         return;
     }
-    if (r.allow && strcmp(method, "GET") && strcmp(method, "HEAD")) {
+    if (r.allow && !method_allowed(r.allow, method)) {
         reply(req, 405, NULL, "{\"error\":\"method not allowed\"}", r.allow, NULL);
         return;
     }

@@ -83,6 +83,12 @@ int jp_admin_route_get(jp_admin_t *a, const char *path, jp_admin_handler handler
  * JP_ADMIN_BY_METHOD). */
 int jp_admin_route_access(jp_admin_t *a, const char *path, jp_admin_access_t access,
                           jp_admin_handler handler, void *ctx);
+/* The same with the methods the route answers, allow ("GET, HEAD", names
+ * separated by commas and spaces; borrowed, it must outlive the server): any
+ * other method gets 405 with that Allow header from the server and never
+ * reaches the handler. */
+int jp_admin_route_methods(jp_admin_t *a, const char *path, jp_admin_access_t access,
+                           const char *allow, jp_admin_handler handler, void *ctx);
 /* Shorthand for JP_ADMIN_MUTATES: every method needs an operator token. */
 int jp_admin_route_auth(jp_admin_t *a, const char *path, jp_admin_handler handler, void *ctx);
 /* Sets the authorizer (borrowed: it must outlive the server; NULL removes

@@ -38,6 +38,8 @@ const jp_command_t jp_commands[] = {
      jp_cmd_run_usage, jp_cmd_run},
     {"dev", "run broker, registry, simulator and processor together (the demo)", jp_cmd_dev_usage,
      jp_cmd_dev},
+    {"evaluate", "judge recommendations against a simulator truth file (regret, oracle)",
+     jp_cmd_evaluate_usage, jp_cmd_evaluate},
     {"dlq", "show or replay dead letters (decrypted with the dead-letter key)", jp_cmd_dlq_usage,
      jp_cmd_dlq},
     {"models", "list, show, compare, promote and roll back model versions", jp_cmd_models_usage,

@@ -27,6 +27,8 @@ extern const char jp_cmd_run_usage[];
 
 int jp_cmd_dev(const jp_command_t *cmd, int argc, char **argv);
 extern const char jp_cmd_dev_usage[];
+int jp_cmd_evaluate(const jp_command_t *cmd, int argc, char **argv);
+extern const char jp_cmd_evaluate_usage[];
 
 int jp_cmd_dlq(const jp_command_t *cmd, int argc, char **argv);
 extern const char jp_cmd_dlq_usage[];

@@ -29,12 +29,13 @@
 
 #include "base/jp_clock.h"
 #include "app/jp_commands.h"
+#include "app/jp_compose.h"
+#include "app/jp_evaluate.h"
 #include "dev/jp_devstack.h"
 #include "base/jp_log.h"
 #include "registry/jp_registry_client.h"
 #include "registry/jp_registry_serde.h"
 #include "app/jp_run.h"
-#include "models/jp_models.h"
 #include "sim/jp_sim.h"
 #include "sim/jp_sim_produce.h"
 #include "model/base/jp_err.h"
@@ -47,7 +48,10 @@ const char jp_cmd_dev_usage[] =
     "the simulator and the stream processor, with the admin HTTP server up (its\n"
     "URL is printed) and a live view per country. Ctrl-C stops everything\n"
     "cleanly. With --weeks N it simulates N weeks, waits for the processor to\n"
-    "catch up, prints a summary and exits 0.\n"
+    "catch up, prints a summary and exits 0. Alerts are printed as they are\n"
+    "raised (FIRING, RESOLVED); the summary lists, for each change the world\n"
+    "documents, the first alert that names its country and how long after\n"
+    "the change (in event time) it fired.\n"
     "\n"
     "Options:\n"
     "  -w, --world FILE   simulator world (default configs/sim/default.yaml)\n"
@@ -64,12 +68,20 @@ const char jp_cmd_dev_usage[] =
     "      --reset        discard the --state directory's contents first\n"
     "  -h, --help         show this help\n";
 
+/* The first FIRING of each fingerprint, for the summary. */
+typedef struct {
+    char fingerprint[17], name[32], country[3], detail[96];
+    int64_t starts_at;
+} fired_t;
+
 typedef struct {
     jp_sim_world_t world;
     jp_sim_options_t sim;
     jp_devstack_t *stack;
     jp_registry_client_t *sim_registry;
     jp_sim_producer_t *producer;
+    jp_sim_truth_t *truth;
+    int closed_loop;     /* some country follows the recommendations */
     jp_engine_t *engine; /* set while the engine runs */
     pthread_mutex_t lock;
     pthread_t sim_thread, view_thread;
@@ -83,7 +95,9 @@ typedef struct {
     char errstr[512];
     int admin_port;
     double t_start;
-    jp_models_t *models; /* the learning loop (NULL: off) */
+    fired_t *fired; /* engine thread until the engine stopped */
+    size_t n_fired;
+    jp_compose_t *rooms; /* the learning loop (rooms->models NULL: off) and the decisions */
     char *final_models;  /* the model lines when the engine was stopped */
 } devctx_t;
 
@@ -92,7 +106,7 @@ typedef struct {
  * malloc'd, NULL when there is nothing yet. */
 static char *model_lines(devctx_t *d, int indent)
 {
-    if (!d->models)
+    if (!d->rooms || !d->rooms->models)
         return NULL;
     const jp_config_t *cfg = &d->world.config;
     size_t cap = 4096, n = 0;
@@ -101,7 +115,7 @@ static char *model_lines(devctx_t *d, int indent)
         return NULL;
     out[0] = '\0';
     for (size_t i = 0; i < cfg->n_countries; i++) {
-        char *snap = jp_models_snapshot(d->models, cfg->country[i].code);
+        char *snap = jp_models_snapshot(d->rooms->models, cfg->country[i].code);
         json_t *j = snap ? json_loads(snap, 0, NULL) : NULL;
         free(snap);
         if (!j)
@@ -237,7 +251,7 @@ static void *sim_main(void *arg)
     devctx_t *d = arg;
     jp_sim_stats_t stats;
     char err[512];
-    int rc = jp_sim_run(&d->world, &d->sim, NULL, &stats, err, sizeof(err));
+    int rc = jp_sim_run(&d->world, &d->sim, d->truth, &stats, err, sizeof(err));
     if (rc == 0)
         rc = jp_sim_producer_flush(d->producer, 60000, err, sizeof(err));
     pthread_mutex_lock(&d->lock);
@@ -377,10 +391,221 @@ static void on_ready(void *ctx, jp_engine_t *engine, int admin_port)
         d->view_started = 1;
 }
 
+static void fmt_utc(char *buf, size_t size, int64_t ms)
+{
+    time_t secs = (time_t)(ms / 1000);
+    struct tm tm;
+    strftime(buf, size, "%Y-%m-%d %H:%M", gmtime_r(&secs, &tm));
+}
+
+/* "feature=signups model=sales": the labels but the country. */
+static void alert_labels(const jp_alert_t *a, char *buf, size_t size)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    const jp_avro_str_t *k = a->labels.keys, *v = a->labels.values;
+    for (size_t i = 0; i < a->labels.n && n < size; i++)
+        if (!jp_avro_str_eq(k[i], "country"))
+            n += (size_t)snprintf(buf + n, size - n, "%s%.*s=%.*s", n ? " " : "", (int)k[i].len,
+                                  k[i].ptr, (int)v[i].len, v[i].ptr);
+}
+
+/* Every alert as it is raised: one line on stdout. */
+static void on_alert(void *ctx, int partition, const jp_alert_t *a)
+{
+    (void)partition;
+    devctx_t *d = ctx;
+    char when[32], labels[96];
+    int firing = a->status == JP_ALERT_STATUS_FIRING;
+    fmt_utc(when, sizeof(when), firing ? a->starts_at : a->ends_at);
+    alert_labels(a, labels, sizeof(labels));
+    static const char *const sev[] = {"info", "warning", "critical", "unknown"};
+    printf("%-8s %-8s %-21.*s %-2.*s %s %s UTC: %.*s\n", firing ? "FIRING" : "RESOLVED",
+           sev[a->severity <= JP_ALERT_SEVERITY_UNKNOWN ? a->severity : 3], (int)a->name.len,
+           a->name.ptr, (int)(a->has_country ? a->country.len : 1),
+           a->has_country ? a->country.ptr : "-", labels, when, (int)a->summary.len,
+           a->summary.ptr);
+    fflush(stdout);
+    if (!firing)
+        return;
+    for (size_t i = 0; i < d->n_fired; i++)
+        if (jp_avro_str_eq(a->fingerprint, d->fired[i].fingerprint))
+            return;
+    fired_t *f = realloc(d->fired, (d->n_fired + 1) * sizeof(*f));
+    if (!f)
+        return;
+    d->fired = f;
+    f = &f[d->n_fired++];
+    memset(f, 0, sizeof(*f));
+    snprintf(f->fingerprint, sizeof(f->fingerprint), "%.*s", (int)a->fingerprint.len,
+             a->fingerprint.ptr);
+    snprintf(f->name, sizeof(f->name), "%.*s", (int)a->name.len, a->name.ptr);
+    if (a->has_country)
+        snprintf(f->country, sizeof(f->country), "%.*s", (int)a->country.len, a->country.ptr);
+    snprintf(f->detail, sizeof(f->detail), "%s", labels);
+    f->starts_at = a->starts_at;
+}
+
+static void on_processors(void *ctx, jp_alerts_t *alerts)
+{
+    if (alerts)
+        jp_alerts_set_listener(alerts, on_alert, ctx);
+}
+
+/* The alerts that document a change of the world's ground truth. */
+static int documents(const jp_sim_change_t *c, const char *name)
+{
+    switch (c->kind) {
+    case JP_SIM_CHANGE_SILENCE:
+        return strcmp(name, "SilentSource") == 0;
+    case JP_SIM_CHANGE_ELASTICITY:
+        return strcmp(name, "ConceptDrift") == 0;
+    default: /* feature shifts and seasonality: either kind of drift */
+        return strcmp(name, "FeatureDrift") == 0 || strcmp(name, "ConceptDrift") == 0;
+    }
+}
+
+/* Detection delays against the world's documented changes. */
+static void print_delays(const devctx_t *d)
+{
+    const jp_sim_change_t *ch = d->world.changes.items;
+    const jp_sim_country_t *k = d->world.countries.items;
+    static const char *const kinds[] = {"elasticity", "seasonality", "feature_shift", "silence"};
+    if (d->world.changes.n)
+        printf("detection delays against the world's changes (event time):\n");
+    for (size_t i = 0; i < d->world.changes.n; i++) {
+        int64_t at = d->world.start_ms + ch[i].week * 7 * 86400000LL;
+        for (size_t j = 0; j < d->world.countries.n; j++) {
+            if (ch[i].country && strcmp(ch[i].country, k[j].code) != 0)
+                continue;
+            const fired_t *best = NULL;
+            for (size_t f = 0; f < d->n_fired; f++)
+                if (strcmp(d->fired[f].country, k[j].code) == 0 && d->fired[f].starts_at >= at &&
+                    documents(&ch[i], d->fired[f].name) &&
+                    (!best || d->fired[f].starts_at < best->starts_at))
+                    best = &d->fired[f];
+            char what[96];
+            snprintf(what, sizeof(what), "week %lld %s %s%s%s", (long long)ch[i].week, k[j].code,
+                     kinds[ch[i].kind], ch[i].target ? " " : "", ch[i].target ? ch[i].target : "");
+            if (best)
+                printf("  %-40s %s %s after %.1f days\n", what, best->name, best->detail,
+                       (double)(best->starts_at - at) / 86400000.0);
+            else
+                printf("  %-40s not detected\n", what);
+        }
+    }
+}
+
 static void on_signal(void *ctx)
 {
     devctx_t *d = ctx;
     d->stop_sim = 1;
+}
+
+/* Decision quality of the closed loop: the lines of `jackpot evaluate`. */
+static void print_quality(devctx_t *d)
+{
+    const jp_config_t *cfg = &d->world.config;
+    char err[512], *report = NULL;
+    size_t len = 0;
+    jp_evaluation_t *ev = jp_evaluation_new();
+    FILE *out = open_memstream(&report, &len);
+    if (!ev || !out ||
+        jp_evaluation_read(ev, jp_devstack_bootstraps(d->stack), NULL, cfg->topics.recommendations,
+                           jp_devstack_registry_url(d->stack), err, sizeof(err)) < 0 ||
+        jp_evaluation_report(ev, jp_sim_truth_json(d->truth), cfg, out, NULL, err, sizeof(err)) !=
+            0) {
+        jp_log_warn("dev", "decision quality: %s", err);
+    }
+    if (out)
+        fclose(out);
+    printf("decision quality against the simulator's truth (jackpot evaluate):\n");
+    for (char *line = report, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        if (strncmp(line, "regret ", 7) == 0 || strstr(line, " decisions, "))
+            printf("  %s\n", line);
+        if (!next)
+            break;
+    }
+    free(report);
+    jp_evaluation_free(ev);
+}
+
+/* The line of `lines` (model_lines, any indent) for country cc, after its
+ * code and without its newline; NULL when there is none. */
+static const char *country_line(const char *lines, const char *cc, int *len)
+{
+    for (const char *l = lines; l && *l;) {
+        const char *nl = strchr(l, '\n');
+        int n = nl ? (int)(nl - l) : (int)strlen(l);
+        int sp = (int)strspn(l, " ");
+        if (n >= sp + 4 && strncmp(l + sp, cc, 2) == 0 && l[sp + 2] == ' ') {
+            *len = n - sp - 4; /* after the code's column */
+            return l + sp + 4;
+        }
+        l = nl ? nl + 1 : NULL;
+    }
+    return NULL;
+}
+
+/* Per country: the champions at the end, the latest recommendation and
+ * why (the fallback's reason; else the rules that bind or cannot all hold,
+ * and the exploration). */
+static void print_countries(devctx_t *d)
+{
+    const jp_config_t *cfg = &d->world.config;
+    printf("champions at the end (version, prequential error since its cut, elasticities "
+           "d ln rate / d ln prize with their standard errors), and each country's latest "
+           "recommendation and why:\n");
+    for (size_t i = 0; i < cfg->n_countries; i++) {
+        const char *cc = cfg->country[i].code;
+        int len = 0;
+        const char *champ = country_line(d->final_models, cc, &len);
+        if (champ)
+            printf("  %-4s champion:%.*s\n", cc, len, champ);
+        else
+            printf("  %-4s champion: none%s\n", cc,
+                   d->rooms && d->rooms->models ? " yet" : " (models.enabled: false)");
+        char *rec = d->rooms ? jp_decisions_latest_json(d->rooms->decisions, cc) : NULL;
+        json_t *j = rec ? json_loads(rec, 0, NULL) : NULL;
+        free(rec);
+        if (!j) {
+            printf("       recommendation: none yet\n");
+            continue;
+        }
+        const char *status = json_string_value(json_object_get(j, "status"));
+        const json_t *fb = json_object_get(j, "fallback_reason");
+        const json_t *ex = json_object_get(j, "exploration");
+        printf("       recommendation for %s: %lld %s minor units, %s; why: ",
+               json_string_value(json_object_get(j, "draw_id")),
+               (long long)json_integer_value(json_object_get(j, "prize_minor")),
+               json_string_value(json_object_get(j, "currency")), status ? status : "?");
+        if (json_is_string(fb)) {
+            printf("fallback rule (%s)\n", json_string_value(fb));
+            json_decref(j);
+            continue;
+        }
+        int infeasible = status && strcmp(status, "INFEASIBLE") == 0;
+        const json_t *rules =
+            json_object_get(j, infeasible ? "infeasible_rules" : "binding_constraints");
+        printf("%s over %lld draws", infeasible ? "no prize meets all rules" : "the model's best",
+               (long long)json_integer_value(json_object_get(j, "horizon_draws")));
+        size_t k;
+        json_t *r;
+        const char *lead = infeasible ? "; cannot all hold: " : "; binding: ";
+        json_array_foreach(rules, k, r)
+        {
+            printf("%s%s", k ? ", " : lead, json_string_value(r));
+        }
+        if (json_is_true(json_object_get(ex, "explored")))
+            printf("; explored (greedy %lld, %.2f%% of the expected value given up)",
+                   (long long)json_integer_value(json_object_get(ex, "greedy_prize_minor")),
+                   100.0 * json_number_value(json_object_get(ex, "share")));
+        printf("\n");
+        json_decref(j);
+    }
 }
 
 static void on_exit_engine(void *ctx, jp_engine_t *engine)
@@ -414,6 +639,7 @@ static void on_exit_engine(void *ctx, jp_engine_t *engine)
            (long long)t.consumed, (long long)t.applied, (long long)t.dead_lettered,
            (long long)t.duplicates,
            t.consumed == t.applied + t.dead_lettered + t.duplicates ? "holds" : "BROKEN");
+    print_delays(d);
     char *status = jp_engine_status_json(engine);
     json_t *st = json_loads(status, 0, NULL);
     free(status);
@@ -434,10 +660,9 @@ static void on_exit_engine(void *ctx, jp_engine_t *engine)
                    (long long)json_integer_value(json_object_get(day, "unique_players")));
     }
     json_decref(st);
-    if (d->final_models)
-        printf("champions at the end (version, prequential error since its cut, elasticities "
-               "d ln rate / d ln prize with their standard errors):\n%s",
-               d->final_models);
+    if (d->closed_loop && d->truth)
+        print_quality(d);
+    print_countries(d);
     fflush(stdout);
 }
 
@@ -550,6 +775,15 @@ int jp_cmd_dev(const jp_command_t *cmd, int argc, char **argv)
     d.sim.speed = speed;
     d.sim.registry = jp_serde_registry_client(d.sim_registry);
     d.sim.output = jp_sim_producer_output(d.producer);
+    const jp_sim_country_t *wk = d.world.countries.items;
+    for (size_t i = 0; i < d.world.countries.n; i++)
+        d.closed_loop |= wk[i].prize.policy == JP_SIM_POLICY_RECOMMENDATIONS;
+    if (d.closed_loop &&
+        jp_sim_producer_close_loop(d.producer, &d.world, jp_devstack_registry_url(d.stack), 60000,
+                                   &d.sim, err, sizeof(err)) != 0)
+        jp_log_warn("dev", "closed loop unavailable (%s): prizes follow the schedule", err);
+    d.truth =
+        jp_sim_truth_new(&d.world, jp_sim_seed(&d.world, &d.sim), jp_sim_weeks(&d.world, &d.sim));
     d.sim.progress = on_sim_progress;
     d.sim.progress_ctx = &d;
     d.sim.stop = (volatile int *)&d.stop_sim;
@@ -563,18 +797,21 @@ int jp_cmd_dev(const jp_command_t *cmd, int argc, char **argv)
     ro.on_ready = on_ready;
     ro.on_signal = on_signal;
     ro.on_exit = on_exit_engine;
-    ro.models_out = &d.models;
+    ro.on_processors = on_processors;
+    ro.compose_out = &d.rooms;
     rc = jp_run_engine(cfg, &ro);
     if (rc == 0 && d.sim_failed)
         rc = EX_SOFTWARE;
 out:
     jp_sim_producer_free(d.producer);
+    jp_sim_truth_free(d.truth);
     jp_registry_client_free(d.sim_registry);
     jp_devstack_stop(d.stack);
     jp_sim_world_release(&d.world);
     free(d.final_models);
     if (!state && nftw(tmp, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
         fprintf(stderr, "jackpot dev: could not remove %s\n", tmp);
+    free(d.fired);
     pthread_mutex_destroy(&d.lock);
     return rc;
 }

@@ -5,6 +5,7 @@
 #ifndef JP_RUN_H
 #define JP_RUN_H
 
+#include "alerts/jp_alerts.h"
 #include "config/jp_config.h"
 #include "engine/jp_engine.h"
 
@@ -14,6 +15,9 @@ typedef struct jp_run_opts_s {
     const char *http_listen; /* NULL: cfg->http.listen */
     int reset_state;         /* discard a state directory of another cluster */
     void *ctx;
+    /* Called once the processors exist, before the engine runs (alerts is
+     * NULL when alerts.enabled is false): `jackpot dev` listens to them. */
+    void (*on_processors)(void *ctx, jp_alerts_t *alerts);
     /* Called on the engine thread once the engine and admin server are up. */
     void (*on_ready)(void *ctx, jp_engine_t *engine, int admin_port);
     /* Called from the signal thread on SIGINT/SIGTERM (after asking the
@@ -21,9 +25,10 @@ typedef struct jp_run_opts_s {
     void (*on_signal)(void *ctx);
     /* Called after the engine stopped, before it is freed. */
     void (*on_exit)(void *ctx, jp_engine_t *engine);
-    /* Receives the learning loop (NULL when models.enabled is false) before
-     * on_ready; valid until jp_run_engine returns. */
-    struct jp_models_s **models_out;
+    /* Receives the capability rooms (app/jp_compose.h: the learning loop,
+     * NULL when models.enabled is false, and the decisions) before
+     * on_ready; valid until jp_run_engine returns (after on_exit). */
+    struct jp_compose_s **compose_out;
 } jp_run_opts_t;
 
 /* Blocks the signals jp_run_engine handles (INT, TERM, HUP, USR1) in the

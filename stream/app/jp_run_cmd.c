@@ -21,14 +21,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "alerts/jp_alerts.h"
 #include "app/jp_admin.h"
 #include "app/jp_auth.h"
 #include "app/jp_commands.h"
+#include "app/jp_compose.h"
 #include "config/jp_config.h"
 #include "engine/jp_engine.h"
 #include "base/jp_log.h"
 #include "app/jp_run.h"
 #include "models/jp_models.h"
+#include "model/base/jp_err.h"
 
 #include <jansson.h>
 
@@ -38,10 +41,13 @@ const char jp_cmd_run_usage[] =
     "Runs the stream processor: joins the consumer group on the input topics,\n"
     "validates, deduplicates and applies records to RocksDB state, closes\n"
     "event-time windows into jackpot.features.v1, dead-letters what it rejects,\n"
-    "trains and registers the models (jackpot.models.v1), and serves the admin\n"
-    "HTTP endpoints (/healthz, /readyz, /metrics, /v1/tasks,\n"
-    "/v1/countries/<CC>/features, /v1/models). SIGTERM or SIGINT stops it\n"
-    "cleanly; SIGHUP reloads the country configurations.\n"
+    "recommends each country's headline prize at its decision times, trains\n"
+    "and registers the models (jackpot.models.v1), raises drift and data-quality\n"
+    "alerts on jackpot.alerts.v1 (retraining a model on critical concept drift),\n"
+    "and serves the admin HTTP endpoints (/healthz, /readyz, /metrics, /v1/tasks,\n"
+    "/v1/countries/<CC>/features, /recommendation, /whatif?prize=X, /v1/models,\n"
+    "/v1/alerts). SIGTERM or SIGINT stops it cleanly; SIGHUP reloads the country\n"
+    "configurations.\n"
     "\n"
     "Options:\n"
     "  -c, --config FILE   processor configuration (default configs/jackpot.yaml)\n"
@@ -66,7 +72,7 @@ typedef struct run_ctx_s {
      * them, so they live until the engine is freed (a few KB each). */
     jp_config_t **reloaded;
     size_t n_reloaded;
-    jp_models_t *models; /* the learning loop (NULL: models.enabled is false) */
+    jp_compose_t compose; /* the capability rooms: models, decisions, alerts */
 } run_ctx_t;
 
 /* ---- admin routes --------------------------------------------------------- */
@@ -101,22 +107,30 @@ static int route_tasks(void *ctx, const char *method, const char *path, const ch
     return reply_json(s, body_out, ct);
 }
 
-/* /v1/countries/<CC>/features */
+/* /v1/countries/<CC>/features, and the rooms' country routes
+ * (/recommendation, /whatif: app/jp_compose.h); GET and HEAD only (the
+ * server answers other methods) */
 static int route_countries(void *ctx, const char *method, const char *path, const char *query,
                            const char *body, size_t body_len, char **body_out, const char **ct)
 {
-    (void)method, (void)query, (void)body, (void)body_len;
+    (void)body, (void)body_len;
     run_ctx_t *r = ctx;
     char cc[3] = {0};
     const char *rest = path + strlen("/v1/countries/");
-    if (strlen(rest) != strlen("GB/features") || strcmp(rest + 2, "/features") != 0) {
-        *body_out = strdup("{\"error\":\"not found\"}");
+    if (strlen(rest) > 2)
+        memcpy(cc, rest, 2);
+    if (strlen(rest) > 3 && rest[2] == '/' && !jp_config_country(r->cfg, cc)) {
+        *body_out = strdup("{\"error\":\"unknown country\"}");
         *ct = "application/json";
         return 404;
     }
-    memcpy(cc, rest, 2);
-    if (!jp_config_country(r->cfg, cc)) {
-        *body_out = strdup("{\"error\":\"unknown country\"}");
+    int handled = strlen(rest) > 3
+                      ? jp_compose_country_route(&r->compose, method, rest, query, body_out, ct)
+                      : 0;
+    if (handled)
+        return handled;
+    if (strlen(rest) != strlen("GB/features") || strcmp(rest + 2, "/features") != 0) {
+        *body_out = strdup("{\"error\":\"not found\"}");
         *ct = "application/json";
         return 404;
     }
@@ -136,6 +150,37 @@ static int route_countries(void *ctx, const char *method, const char *path, cons
     return reply_json(s, body_out, ct);
 }
 
+static int reply_error(int status, const char *message, char **body_out, const char **ct)
+{
+    json_t *j = json_pack("{s:s}", "error", message);
+    *body_out = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    *ct = "application/json";
+    json_decref(j);
+    return status;
+}
+
+/* /v1/alerts[?country=CC][&status=FIRING|RESOLVED] */
+static int route_alerts(void *ctx, const char *method, const char *path, const char *query,
+                        const char *body, size_t body_len, char **body_out, const char **ct)
+{
+    (void)method, (void)path, (void)body, (void)body_len;
+    run_ctx_t *r = ctx;
+    char *country = jp_admin_query_param(query, "country");
+    char *status = jp_admin_query_param(query, "status");
+    int rc;
+    if (country && !jp_config_country(r->cfg, country))
+        rc = reply_error(400, "country: not a configured country code", body_out, ct);
+    else if (status && strcmp(status, "FIRING") != 0 && strcmp(status, "RESOLVED") != 0)
+        rc = reply_error(400, "status: FIRING or RESOLVED", body_out, ct);
+    else if (!r->compose.alerts)
+        rc = reply_json(strdup("{\"alerts\": []}"), body_out, ct);
+    else
+        rc = reply_json(jp_alerts_json(r->compose.alerts, country, status), body_out, ct);
+    free(country);
+    free(status);
+    return rc;
+}
+
 /* /v1/models...: the model registry (promote and rollback are POSTs, so
  * the route's access makes them need an operator token). */
 static int route_models(void *ctx, const char *method, const char *path, const char *query,
@@ -144,18 +189,21 @@ static int route_models(void *ctx, const char *method, const char *path, const c
     (void)body_len;
     run_ctx_t *r = ctx;
     *ct = "application/json";
-    if (!r->models) {
+    if (!r->compose.models) {
         *body_out = strdup("{\"error\":\"the learning loop is off (models.enabled: false)\"}");
         return 404;
     }
-    return jp_models_http(r->models, method, path, query, body, body_out);
+    return jp_models_http(r->compose.models, method, path, query, body, body_out);
 }
 
 static int admin_routes(jp_admin_t *admin, run_ctx_t *r)
 {
     if (jp_admin_route_access(admin, "/readyz", JP_ADMIN_PUBLIC, route_readyz, r->engine) != 0 ||
         jp_admin_route_get(admin, "/v1/tasks", route_tasks, r->engine) != 0 ||
-        jp_admin_route_get(admin, "/v1/countries/", route_countries, r) != 0 ||
+        /* a what-if changes nothing: the country routes are reads */
+        jp_admin_route_methods(admin, "/v1/countries/", JP_ADMIN_READS, "GET, HEAD",
+                               route_countries, r) != 0 ||
+        jp_admin_route_get(admin, "/v1/alerts", route_alerts, r) != 0 ||
         jp_admin_route_get(admin, "/v1/models", route_models, r) != 0 ||
         jp_admin_route_access(admin, "/v1/models/", JP_ADMIN_BY_METHOD, route_models, r) != 0)
         return -1;
@@ -357,18 +405,24 @@ int jp_run_engine(const jp_config_t *cfg, const jp_run_opts_t *opts)
         rc = exit_code ? exit_code : EX_SOFTWARE;
         goto done;
     }
-    /* The capability rooms, as processors of every task: the learning loop
-     * first (decisions and alerts read its champion and evaluations). */
-    if (cfg->models.enabled) {
-        r.models = jp_models_new(cfg, metrics, err, sizeof(err));
-        if (!r.models || jp_engine_add_proc(r.engine, jp_models_proc(r.models)) != 0) {
-            jp_log_error("run", "the learning loop: %s", r.models ? "cannot add it" : err);
+    /* The capability rooms, as processors of every task, in their order:
+     * the learning loop first (the decisions read its champion, the alerts
+     * its evaluations), then the decisions, then the alerts. */
+    if (jp_compose_init(&r.compose, cfg, metrics, NULL, NULL, NULL, err, sizeof(err)) != 0) {
+        jp_log_error("run", "%s", err);
+        rc = EX_SOFTWARE;
+        goto done;
+    }
+    for (size_t i = 0; i < r.compose.n_procs; i++)
+        if (jp_engine_add_proc(r.engine, r.compose.procs[i]) != 0) {
+            jp_log_error("run", "cannot add processor %s", r.compose.procs[i]->name);
             rc = EX_SOFTWARE;
             goto done;
         }
-    }
-    if (opts->models_out)
-        *opts->models_out = r.models;
+    if (opts->compose_out)
+        *opts->compose_out = &r.compose;
+    if (opts->on_processors)
+        opts->on_processors(opts->ctx, r.compose.alerts);
     jp_auth_t *auth = jp_auth_from_config(cfg, err, sizeof(err));
     jp_admin_t *admin = auth ? jp_admin_new(metrics) : NULL;
     if (admin)
@@ -395,7 +449,7 @@ int jp_run_engine(const jp_config_t *cfg, const jp_run_opts_t *opts)
 done:
     stop_signals(&r);
     jp_engine_free(r.engine);
-    jp_models_free(r.models);
+    jp_compose_release(&r.compose);
     jp_metrics_free(metrics);
     release_reloaded(&r);
     return rc;

@@ -29,7 +29,7 @@
 const char jp_cmd_simulate_usage[] =
     "usage: jackpot simulate --world FILE [--brokers B] [--registry URL] [--weeks N]\n"
     "                        [--speed X | --max] [--seed S] [--truth FILE] [--no-produce]\n"
-    "                        [-X key=value]...\n"
+    "                        [--loop-wait SECONDS] [-X key=value]...\n"
     "\n"
     "Simulates every country of the world file (configs/sim/*.yaml) with its ground\n"
     "truth and produces sales, customer and draw records, Avro in the Confluent wire\n"
@@ -46,6 +46,8 @@ const char jp_cmd_simulate_usage[] =
     "  -S, --seed S          seed (default: the world's)\n"
     "  -t, --truth FILE      write the ground truth as JSON (docs/simulator.md)\n"
     "  -N, --no-produce      generate and encode only (no broker, no registry)\n"
+    "  -L, --loop-wait S     closed loop (prize policy recommendations): how long to\n"
+    "                        wait for a draw's recommendation (default 60; 0: never)\n"
     "  -X key=value          librdkafka producer property\n"
     "  -h, --help            show this help\n";
 
@@ -79,19 +81,25 @@ static void on_progress(void *ctx, int64_t sim_ms, uint64_t records)
 int jp_cmd_simulate(const jp_command_t *cmd, int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"world", required_argument, NULL, 'w'},    {"brokers", required_argument, NULL, 'b'},
-        {"registry", required_argument, NULL, 'r'}, {"weeks", required_argument, NULL, 'n'},
-        {"speed", required_argument, NULL, 's'},    {"max", no_argument, NULL, 'm'},
-        {"seed", required_argument, NULL, 'S'},     {"truth", required_argument, NULL, 't'},
-        {"no-produce", no_argument, NULL, 'N'},     {NULL, 0, NULL, 0},
+        {"world", required_argument, NULL, 'w'},
+        {"brokers", required_argument, NULL, 'b'},
+        {"registry", required_argument, NULL, 'r'},
+        {"weeks", required_argument, NULL, 'n'},
+        {"speed", required_argument, NULL, 's'},
+        {"max", no_argument, NULL, 'm'},
+        {"seed", required_argument, NULL, 'S'},
+        {"truth", required_argument, NULL, 't'},
+        {"no-produce", no_argument, NULL, 'N'},
+        {"loop-wait", required_argument, NULL, 'L'},
+        {NULL, 0, NULL, 0},
     };
     const char *world_path = NULL, *brokers = NULL, *registry = NULL, *truth_path = NULL;
     jp_sim_options_t o;
     memset(&o, 0, sizeof(o));
     jp_conf_props_t xprops = {0};
-    int no_produce = 0, have_speed = 0, have_max = 0;
+    int no_produce = 0, have_speed = 0, have_max = 0, loop_wait_ms = 60000;
     int code, c;
-    while ((c = jp_cli_getopt(cmd, argc, argv, "w:b:r:n:s:mS:t:NX:", longopts, &code)) != -1) {
+    while ((c = jp_cli_getopt(cmd, argc, argv, "w:b:r:n:s:mS:t:NX:L:", longopts, &code)) != -1) {
         long v;
         char *end;
         switch (c) {
@@ -135,6 +143,11 @@ int jp_cmd_simulate(const jp_command_t *cmd, int argc, char **argv)
         case 'N':
             no_produce = 1;
             break;
+        case 'L':
+            if (jp_cli_parse_long(optarg, 0, 3600, &v) != 0)
+                return jp_cli_usage_error(cmd, "--loop-wait needs seconds from 0 to 3600");
+            loop_wait_ms = (int)v * 1000;
+            break;
         case 'X':
             if (jp_config_add_xprop(&xprops, optarg) != 0)
                 return jp_cli_usage_error(cmd, "-X needs key=value");
@@ -174,8 +187,7 @@ int jp_cmd_simulate(const jp_command_t *cmd, int argc, char **argv)
     signal(SIGTERM, on_signal);
 
     char err[1024] = "";
-    jp_registry_client_t *rc_sim = NULL, *rc_loop = NULL;
-    jp_serde_t *loop_serde = NULL;
+    jp_registry_client_t *rc_sim = NULL;
     jp_sim_producer_t *prod = NULL;
     jp_sim_truth_t *truth =
         jp_sim_truth_new(&world, jp_sim_seed(&world, &o), jp_sim_weeks(&world, &o));
@@ -203,26 +215,10 @@ int jp_cmd_simulate(const jp_command_t *cmd, int argc, char **argv)
         }
         o.output = jp_sim_producer_output(prod);
 
-        const jp_sim_country_t *k = world.countries.items;
-        int closed_loop = 0;
-        for (size_t i = 0; i < world.countries.n; i++)
-            closed_loop |= k[i].prize.policy == JP_SIM_POLICY_RECOMMENDATIONS;
-        if (closed_loop) {
-            jp_serde_config_t sc;
-            memset(&sc, 0, sizeof(sc));
-            rc_loop = jp_registry_client_new(registry, err, sizeof(err));
-            if (rc_loop)
-                sc.registry = jp_serde_registry_client(rc_loop);
-            loop_serde = rc_loop ? jp_serde_new(&sc, err, sizeof(err)) : NULL;
-            if (loop_serde && jp_sim_producer_follow(prod, world.config.topics.recommendations,
-                                                     loop_serde, err, sizeof(err)) == 0) {
-                o.lookup = jp_sim_producer_lookup;
-                o.lookup_ctx = prod;
-            } else {
-                jp_log_warn("simulate", "closed loop unavailable (%s): prizes follow the schedule",
-                            err);
-            }
-        }
+        if (jp_sim_producer_close_loop(prod, &world, registry, loop_wait_ms, &o, err,
+                                       sizeof(err)) != 0)
+            jp_log_warn("simulate", "closed loop unavailable (%s): prizes follow the schedule",
+                        err);
     }
 
     progress_t prog = {jp_clock_now_s(), 0, world.start_ms};
@@ -264,8 +260,6 @@ int jp_cmd_simulate(const jp_command_t *cmd, int argc, char **argv)
     rc = 0;
 out:
     jp_sim_producer_free(prod);
-    jp_serde_free(loop_serde);
-    jp_registry_client_free(rc_loop);
     jp_registry_client_free(rc_sim);
     jp_sim_truth_free(truth);
     jp_sim_world_release(&world);

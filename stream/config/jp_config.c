@@ -267,6 +267,119 @@ static const jp_conf_field_t pii_fields[] = {
     END,
 };
 
+static const char *const drift_features[] = {
+    "signups", "tickets_per_signup", "tickets_per_extra", "payment_failures", "channel_mix", NULL};
+
+// NOLINTNEXTLINE(bugprone-macro-parentheses)
+#define OFF2(sub, member)                                                                          \
+    (offsetof(jp_config_t, alerts.sub.member) - offsetof(jp_config_t, alerts.sub))
+static const jp_conf_field_t feature_drift_fields[] = {
+    {"enabled", JP_CONF_BOOL, OFF2(feature, enabled), 0, "true", NR, NULL, NULL, 0, NULL,
+     "compare each country's recent days with a reference (FeatureDrift)"},
+    {"features", JP_CONF_STRLIST, OFF2(feature, features), 0,
+     "signups,tickets_per_signup,tickets_per_extra,payment_failures,channel_mix", NR,
+     drift_features, NULL, 0, NULL,
+     "what is compared: signups per day (PSI and KS; only while the advertised prize stays "
+     "the same), the distributions of tickets per sign-up and per extra purchase, renewal "
+     "outcomes, the channels of non-renewal sales (categorical PSI)"},
+    {"current_days", JP_CONF_INT, OFF2(feature, current_days), 0, "7", 1, 90, NULL, NULL, 0, NULL,
+     "the current window: the last N closed days, judged every day"},
+    {"reference_days", JP_CONF_INT, OFF2(feature, reference_days), 0, "56", 7, 400, NULL, NULL, 0,
+     NULL,
+     "trailing reference (the N days before the current window) when the learning loop "
+     "gives none"},
+    {"false_alarms_per_year", JP_CONF_NUM, OFF2(feature, false_alarms_per_year), 0, "0.1", 0.001,
+     10, NULL, NULL, 0, NULL,
+     "false FeatureDrift alerts allowed per country and year, shared by every daily test "
+     "(Bonferroni)"},
+    {"resolve_days", JP_CONF_INT, OFF2(feature, resolve_days), 0, "7", 1, 365, NULL, NULL, 0, NULL,
+     "days without a drift verdict (and a quiet one at the end) before a FeatureDrift alert "
+     "resolves"},
+    {"min_count", JP_CONF_INT, OFF2(feature, min_count), 0, "30", 1, 1e9, NULL, NULL, 0, NULL,
+     "categorical features: fewest events in the current window (and per reference week) "
+     "to judge"},
+    END,
+};
+
+static const jp_conf_field_t concept_drift_fields[] = {
+    {"enabled", JP_CONF_BOOL, OFF2(concept, enabled), 0, "true", NR, NULL, NULL, 0, NULL,
+     "Page-Hinkley and ADWIN on the models' evaluations (ConceptDrift)"},
+    {"false_alarms_per_year", JP_CONF_NUM, OFF2(concept, false_alarms_per_year), 0, "0.1", 0.001,
+     10, NULL, NULL, 0, NULL, "false ConceptDrift alerts allowed per country, model and year"},
+    {"evaluations_per_year", JP_CONF_INT, OFF2(concept, evaluations_per_year), 0, "365", 1, 1e6,
+     NULL, NULL, 0, NULL,
+     "how many evaluations a model gets per year (365: the learning loop scores each closed day)"},
+    {"shift_sd", JP_CONF_NUM, OFF2(concept, shift_sd), 0, "1", 0.1, 10, NULL, NULL, 0, NULL,
+     "the mean shift, in residual standard deviations, the detectors are tuned to find fastest"},
+    {"critical_shift_sd", JP_CONF_NUM, OFF2(concept, critical_shift_sd), 0, "1", 0, 100, NULL, NULL,
+     0, NULL,
+     "a detected shift at least this large (mean since the change point) is critical: the "
+     "retraining listener is told"},
+    {"warmup", JP_CONF_INT, OFF2(concept, warmup), 0, "8", 2, 1000, NULL, NULL, 0, NULL,
+     "log-loss: evaluations of a model version that set its baseline mean and spread"},
+    {"resolve_after", JP_CONF_DURATION, OFF2(concept, resolve_after_ms), 0, "28d", 3600000.0,
+     3650.0 * 86400000.0, NULL, NULL, 0, NULL,
+     "event time without a new detection before a ConceptDrift alert resolves"},
+    END,
+};
+
+static const jp_conf_field_t quality_fields[] = {
+    {"bucket", JP_CONF_DURATION, OFF2(quality, bucket_ms), 0, "1h", 60000, 7.0 * 86400000.0, NULL,
+     NULL, 0, NULL,
+     "dead-letter and late rates are judged per bucket of each input partition's event time"},
+    {"dead_letter_rate", JP_CONF_NUM, OFF2(quality, dead_letter_rate), 0, "0.01", 0, 1, NULL, NULL,
+     0, NULL, "band: the highest normal share of dead-lettered records"},
+    {"late_rate", JP_CONF_NUM, OFF2(quality, late_rate), 0, "0.005", 0, 1, NULL, NULL, 0, NULL,
+     "band: the highest normal share of late records"},
+    {"false_alarms_per_year", JP_CONF_NUM, OFF2(quality, false_alarms_per_year), 0, "0.2", 0.001,
+     100, NULL, NULL, 0, NULL,
+     "false rate alerts allowed per input partition and year (binomial test per bucket)"},
+    {"min_records", JP_CONF_INT, OFF2(quality, min_records), 0, "1000", 1, 1e12, NULL, NULL, 0,
+     NULL, "fewest consumed records of a bucket: a quieter one spans several"},
+    {"silence_sales", JP_CONF_DURATION, OFF2(quality, silence_sales_ms), 0, "1d", 60000,
+     3650.0 * 86400000.0, NULL, NULL, 0, NULL,
+     "event time without a sale of a country before SilentSource fires"},
+    {"silence_customers", JP_CONF_DURATION, OFF2(quality, silence_customers_ms), 0, "3d", 60000,
+     3650.0 * 86400000.0, NULL, NULL, 0, NULL, "the same for customer events"},
+    {"silence_draws", JP_CONF_DURATION, OFF2(quality, silence_draws_ms), 0, "1d", 60000,
+     3650.0 * 86400000.0, NULL, NULL, 0, NULL,
+     "event time after a scheduled draw without its result (or any later one) before "
+     "SilentSource fires"},
+    {"cross_input_silence", JP_CONF_BOOL, OFF2(quality, cross_input_silence), 0, "true", NR, NULL,
+     NULL, 0, NULL,
+     "a silent partition (which stops its task's clock) is judged by the task's other inputs "
+     "once it has been read to its end"},
+    {"wall_silence", JP_CONF_DURATION, OFF2(quality, wall_silence_ms), 0, "0s", 0,
+     3650.0 * 86400000.0, NULL, NULL, 0, NULL,
+     "live deployments: wall time without a record of a country and input before SilentSource "
+     "fires (0: off; not deterministic)"},
+    {"max_lag", JP_CONF_INT, OFF2(quality, max_lag), 0, "0", 0, 1e12, NULL, NULL, 0, NULL,
+     "live deployments: records behind the end of an input partition before ConsumerLagHigh "
+     "fires (0: off; not deterministic)"},
+    END,
+};
+#undef OFF2
+
+static const jp_conf_field_t alerts_fields[] = {
+    {"enabled", JP_CONF_BOOL, OFF(alerts, enabled), 0, "true", NR, NULL, NULL, 0, NULL,
+     "drift and data-quality alerts on topics.alerts"},
+    {"repeat_interval", JP_CONF_DURATION, OFF(alerts, repeat_interval_ms), 0, "0s", 0,
+     3650.0 * 86400000.0, NULL, NULL, 0, NULL,
+     "event time after which a still-firing alert is sent again (0: once until resolved)"},
+    {"runbook_base_url", JP_CONF_STR, OFF(alerts, runbook_base_url), 0, "", NR, NULL, NULL, 0, NULL,
+     "prefix of every runbook_url (docs/runbooks/<name>.md)"},
+    {"resolved_retention", JP_CONF_DURATION, OFF(alerts, resolved_retention_ms), 0, "30d", 0,
+     3650.0 * 86400000.0, NULL, NULL, 0, NULL,
+     "resolved alerts stay in the state and /v1/alerts this long (event time)"},
+    {"feature_drift", JP_CONF_SECTION, OFF(alerts, feature), 0, NULL, NR, NULL,
+     feature_drift_fields, 0, NULL, "feature drift"},
+    {"concept_drift", JP_CONF_SECTION, OFF(alerts, concept), 0, NULL, NR, NULL,
+     concept_drift_fields, 0, NULL, "concept drift"},
+    {"quality", JP_CONF_SECTION, OFF(alerts, quality), 0, NULL, NR, NULL, quality_fields, 0, NULL,
+     "data quality"},
+    END,
+};
+
 static const jp_conf_field_t countries_fields[] = {
     {"dir", JP_CONF_PATH, OFF(countries, dir), 0, "countries", NR, NULL, NULL, 0, NULL,
      "directory of <code>.yaml country files, relative to this file"},
@@ -318,6 +431,8 @@ const jp_conf_field_t jp_config_fields[] = {
      "logging"},
     {"pii", JP_CONF_SECTION, offsetof(jp_config_t, pii), 0, NULL, NR, NULL, pii_fields, 0, NULL,
      "PII tokenization"},
+    {"alerts", JP_CONF_SECTION, offsetof(jp_config_t, alerts), 0, NULL, NR, NULL, alerts_fields, 0,
+     NULL, "drift and data-quality alerts"},
     {"countries", JP_CONF_SECTION, offsetof(jp_config_t, countries), 0, NULL, NR, NULL,
      countries_fields, 0, NULL, "country configurations"},
     {"models", JP_CONF_SECTION, offsetof(jp_config_t, models), 0, NULL, NR, NULL, models_fields, 0,

@@ -105,6 +105,33 @@ typedef struct jp_config_s {
         jp_conf_secret_t token_key; /* HMAC key for PII tokens */
     } pii;
     struct {
+        int enabled;
+        int64_t repeat_interval_ms;    /* 0: a FIRING alert is sent once until it resolves */
+        char *runbook_base_url;        /* prefix of docs/runbooks/<name>.md */
+        int64_t resolved_retention_ms; /* resolved alerts kept for /v1/alerts (event time) */
+        struct {
+            int enabled;
+            jp_conf_strlist_t features;
+            int64_t current_days, reference_days, resolve_days, min_count;
+            double false_alarms_per_year;
+        } feature;
+        struct {
+            int enabled;
+            double false_alarms_per_year, shift_sd, critical_shift_sd;
+            int64_t evaluations_per_year, warmup;
+            int64_t resolve_after_ms;
+        } concept;
+        struct {
+            int64_t bucket_ms;
+            double dead_letter_rate, late_rate, false_alarms_per_year;
+            int64_t min_records;
+            int64_t silence_sales_ms, silence_customers_ms, silence_draws_ms;
+            int cross_input_silence;
+            int64_t wall_silence_ms; /* live only; 0: off */
+            int64_t max_lag;         /* live only; 0: off */
+        } quality;
+    } alerts;
+    struct {
         char *dir;                 /* country files, relative to the processor file */
         jp_conf_strlist_t enabled; /* empty: every *.yaml in dir */
     } countries;

@@ -23,6 +23,7 @@ static const char *const billings[] = {"monthly", "per_draw", NULL};
 static const char *const periods[] = {"rolling_52w", "calendar_year", NULL};
 static const char *const combines[] = {"max", "min", NULL};
 static const char *const weekdays[] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun", NULL};
+static const char *const fallbacks[] = {"keep", "initial", NULL};
 
 /* ISO 4217 codes of the currencies a European postcode lottery might use;
  * extend when a country in another currency is onboarded. */
@@ -239,6 +240,55 @@ static const jp_conf_field_t risk_fields[] = {
     {NULL, 0, 0, 0, NULL, NR, NULL, NULL, 0, NULL, NULL},
 };
 
+#define D_OFF(member)  (offsetof(jp_country_t, member) - offsetof(jp_country_t, decision))
+#define DC_OFF(member) (offsetof(jp_country_t, member) - offsetof(jp_country_t, decision.costs))
+#define DE_OFF(member)                                                                             \
+    (offsetof(jp_country_t, member) - offsetof(jp_country_t, decision.exploration))
+#define DF_OFF(member) (offsetof(jp_country_t, member) - offsetof(jp_country_t, decision.fallback))
+static const jp_conf_field_t costs_fields[] = {
+    {"fixed_per_draw_minor", JP_CONF_INT, DC_OFF(decision.costs.fixed_per_draw_minor), 0, "0", 0,
+     1e15, NULL, NULL, 0, NULL, "costs of running one draw"},
+    {"variable_share", JP_CONF_NUM, DC_OFF(decision.costs.variable_share), 0, "0", 0, 0.99, NULL,
+     NULL, 0, NULL, "costs as a share of ticket revenue"},
+    {NULL, 0, 0, 0, NULL, NR, NULL, NULL, 0, NULL, NULL},
+};
+static const jp_conf_field_t exploration_fields[] = {
+    {"enabled", JP_CONF_BOOL, DE_OFF(decision.exploration.enabled), 0, "true", NR, NULL, NULL, 0,
+     NULL, "explore (Thompson sampling) within the budget"},
+    {"max_cost_share", JP_CONF_NUM, DE_OFF(decision.exploration.max_cost_share), 0, "0.01", 0, 1,
+     NULL, NULL, 0, NULL,
+     "expected value a decision may give up to explore, as a share of the best prize's"},
+    {"max_cost_minor", JP_CONF_INT, DE_OFF(decision.exploration.max_cost_minor), 0, "0", 0, 1e15,
+     NULL, NULL, 0, NULL, "the same in minor units (0: no absolute cap)"},
+    {NULL, 0, 0, 0, NULL, NR, NULL, NULL, 0, NULL, NULL},
+};
+static const jp_conf_field_t fallback_fields[] = {
+    {"rule", JP_CONF_ENUM, DF_OFF(decision.fallback.rule), 0, "keep", NR, fallbacks, NULL, 0, NULL,
+     "without a usable model: keep the advertised prize, or go back to the initial one"},
+    {"max_error", JP_CONF_NUM, DF_OFF(decision.fallback.max_error), 0, "0.05", 0, 10, NULL, NULL, 0,
+     NULL, "the model's recent relative forecast error above which it is not used"},
+    {NULL, 0, 0, 0, NULL, NR, NULL, NULL, 0, NULL, NULL},
+};
+static const jp_conf_field_t decision_fields[] = {
+    {"horizon_draws", JP_CONF_INT, D_OFF(decision.horizon_draws), 0, "8", 1, 64, NULL, NULL, 0,
+     NULL, "draws a prize is valued over (it is held for all of them)"},
+    {"lifetime_cap", JP_CONF_DURATION, D_OFF(decision.lifetime_cap_ms), 0, "730d", 0,
+     3650.0 * 86400000.0, NULL, NULL, 0, NULL,
+     "cap on a subscriber's expected remaining lifetime when valuing the stock (0: no value)"},
+    {"alternatives", JP_CONF_INT, D_OFF(decision.alternatives), 0, "3", 0, 8, NULL, NULL, 0, NULL,
+     "other prizes reported with each decision"},
+    {"costs", JP_CONF_SECTION, D_OFF(decision.costs), 0, NULL, NR, NULL, costs_fields, 0, NULL,
+     "costs the objective subtracts"},
+    {"exploration", JP_CONF_SECTION, D_OFF(decision.exploration), 0, NULL, NR, NULL,
+     exploration_fields, 0, NULL, "exploring prizes other than the best estimate's"},
+    {"fallback", JP_CONF_SECTION, D_OFF(decision.fallback), 0, NULL, NR, NULL, fallback_fields, 0,
+     NULL, "the default rule when there is no usable model"},
+    {NULL, 0, 0, 0, NULL, NR, NULL, NULL, 0, NULL, NULL},
+};
+#undef D_OFF
+#undef DC_OFF
+#undef DE_OFF
+#undef DF_OFF
 #define M_OFF(member) (offsetof(jp_country_t, member) - offsetof(jp_country_t, models))
 static const jp_conf_field_t models_fields[] = {
     {"promote_margin", JP_CONF_NUM, M_OFF(models.promote_margin), 0, "0", 0, 0.99, NULL, NULL, 0,
@@ -280,6 +330,8 @@ const jp_conf_field_t jp_country_fields[] = {
      "risk limits"},
     {"models", JP_CONF_SECTION, offsetof(jp_country_t, models), 0, NULL, NR, NULL, models_fields, 0,
      NULL, "promotion gates of the country's models"},
+    {"decision", JP_CONF_SECTION, offsetof(jp_country_t, decision), 0, NULL, NR, NULL,
+     decision_fields, 0, NULL, "how the headline prize is decided"},
     {NULL, 0, 0, 0, NULL, NR, NULL, NULL, 0, NULL, NULL},
 };
 

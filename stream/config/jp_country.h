@@ -17,6 +17,8 @@ typedef enum { JP_COUNTRY_PRIZE_PER_TICKET, JP_COUNTRY_PRIZE_SHARED } jp_country
 typedef enum { JP_BILLING_MONTHLY, JP_BILLING_PER_DRAW } jp_billing_t;
 typedef enum { JP_PAYOUT_ROLLING_52W, JP_PAYOUT_CALENDAR_YEAR } jp_payout_period_t;
 typedef enum { JP_SINGLE_CAP_MAX_OF, JP_SINGLE_CAP_MIN_OF } jp_single_cap_combine_t;
+/* What a decision recommends when there is no usable model. */
+typedef enum { JP_FALLBACK_KEEP, JP_FALLBACK_INITIAL } jp_fallback_rule_t;
 
 typedef struct jp_draw_conf_s {
     char *name;
@@ -86,6 +88,24 @@ typedef struct jp_country_s {
     struct {
         double max_loss_probability;
     } risk;
+    struct {
+        int64_t horizon_draws;   /* draws a prize is valued over */
+        int64_t lifetime_cap_ms; /* cap on a subscriber's expected remaining lifetime */
+        int64_t alternatives;    /* alternatives reported per decision */
+        struct {
+            int64_t fixed_per_draw_minor;
+            double variable_share; /* of ticket revenue */
+        } costs;
+        struct {
+            int enabled;
+            double max_cost_share;  /* of |expected value| at the greedy prize */
+            int64_t max_cost_minor; /* 0: no absolute cap */
+        } exploration;
+        struct {
+            int rule;         /* jp_fallback_rule_t */
+            double max_error; /* model error above this: the fallback */
+        } fallback;
+    } decision;
     struct {
         double promote_margin;             /* the challenger's error <= champion's x (1 - margin) */
         int64_t promote_min_windows;       /* windows evaluated before the gate decides */

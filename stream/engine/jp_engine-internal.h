@@ -3,10 +3,11 @@
  * files call across each other (engine room only; jp_engine.h is the
  * public contract).
  *
- * One thread owns three librdkafka handles - the group member (`leader`,
- * subscribed to the sales topic), the follower consumer (the task's other
- * input partitions) and the producer (outputs, dead letters, changelogs) -
- * plus a fourth, group-less consumer used only while restoring. Every
+ * One thread owns two librdkafka handles - the consumer (the group
+ * member: subscribed to the sales topic, and assigned by the engine the
+ * customers, draws and repartition partitions of every task it owns, so
+ * one fetcher reads every stream) and the producer (outputs, dead letters, changelogs) -
+ * plus a third, group-less consumer used only while restoring. Every
  * field below belongs to that thread except `stop` (any thread, signal
  * handlers) and what status_lock guards (the admin thread).
  *
@@ -21,15 +22,15 @@
  *   jp_engine_repartition.c  the repartition topic: copies out, the stream in
  *   jp_engine_metrics.c  operators' metrics: producer, rebalances, RocksDB,
  *                        event-time lag, end-to-end latency, readiness
- *
- * Streams. A task reads its three input partitions and, when mispartitioned
- * records are repartitioned, its partition of the repartition topic: stream
- * JP_STREAM_REPARTITION, after the inputs. Positions, rewinds, commits and
- * restores treat the four alike (jp_engine_stream_*).
  *   jp_engine_dlq.c      dead letters: encrypted, truncated when too large
  *   jp_engine_identity.c refusing state written against another cluster or topic
  *   jp_engine_gaps.c     input records removed by retention before they were read
  *   jp_engine_deadline.c the shutdown deadline every Kafka call on that path keeps
+ *
+ * Streams. A task reads its three input partitions and, when mispartitioned
+ * records are repartitioned, its partition of the repartition topic: stream
+ * JP_STREAM_REPARTITION, after the inputs. Queues, positions, rewinds,
+ * commits and restores treat the four alike (jp_engine_stream_*).
  */
 #ifndef JP_ENGINE_INTERNAL_H
 #define JP_ENGINE_INTERNAL_H
@@ -50,6 +51,8 @@
  * are the column families'; jp_engine_new checks they agree). */
 #define N_CHANGELOG 7
 extern const jp_cf_t jp_engine_changelog_cfs[N_CHANGELOG];
+/* The input-offsets header of changelog records written before the
+ * changelog ends travelled with the commit point (read by restores). */
 #define HDR_OFFSETS "jp.input.offsets"
 
 /* Waits and deadlines (ms). Kafka calls that block get a bound so that an
@@ -57,13 +60,14 @@ extern const jp_cf_t jp_engine_changelog_cfs[N_CHANGELOG];
 #define REOPEN_DEADLINE_MS    120000 /* a task that cannot open by then stops the engine */
 #define REOPEN_BACKOFF_MS     500
 #define RESEEK_AFTER_MS       2000 /* a rewind's first record not seen by then: seek again */
+#define IDLE_WAIT_MS          100  /* the loop's longest sleep when no input arrives */
 #define METADATA_TIMEOUT_MS   15000
 #define CREATE_TOPICS_WAIT_MS 10000
 #define REQUEST_TIMEOUT_MS    10000 /* committed offsets, seeks, changelog watermarks */
 #define SEEK_TIMEOUT_MS       2000  /* a seek back: bounded by what is left of a stop's grace */
 #define OPEN_COMMITTED_MS                                                                          \
     2000                              /* a task's committed offsets: short, so a stop never waits  \
-                                         behind it (jp_engine_open_task retries) */
+                                         behind it (jp_engine_open_tasks retries) */
 #define WATERMARK_TIMEOUT_MS    5000  /* resolving "the beginning" of an input partition */
 #define COMMIT_FLUSH_MS         60000 /* step 2 of the commit: everything delivered */
 #define FLUSH_TIMEOUT_MS        10000 /* after a rewind's purge, and at shutdown */
@@ -71,8 +75,6 @@ extern const jp_cf_t jp_engine_changelog_cfs[N_CHANGELOG];
 #define QUEUE_FULL_WAIT_MS      100    /* producer queue full: serve deliveries, retry */
 #define REWIND_PAUSE_MS         200    /* let a transient broker fault pass before retrying */
 #define REGISTRY_RETRY_PAUSE_MS 500    /* schema registry unavailable: offer the record later */
-#define POLL_WAIT_MS            20     /* the loop's one blocking poll per round */
-#define POLL_ROUND_MAX          1000   /* messages handed over per consumer and round */
 #define RESTORE_DEADLINE_MS     120000 /* a restore still waiting for records by then fails */
 #define RESTORE_POLL_MS         500
 #define RESTORE_PROGRESS_EVERY  1000 /* records between updates of the progress gauge */
@@ -102,7 +104,19 @@ struct jp_engine_s {
     const jp_config_t *cfg;
     jp_metrics_t *metrics;
     char state_dir[1024];
-    rd_kafka_t *leader, *follower, *producer, *restorer;
+    rd_kafka_t *consumer, *producer, *restorer;
+    /* Each input partition of an owned task has its own queue, taken off
+     * the consumer queue, so the loop serves the inputs in turn (see
+     * jp_engine_loop.c); every queue, the consumer queue included, wakes
+     * the loop through the pipe wake[]. extras[p]: customers-p and
+     * draws-p (and repartition-p) are in the consumer's assignment. */
+    rd_kafka_queue_t *cq, *inq[MAX_TASKS][N_STREAMS];
+    /* The consumer's handles on the streams' topics: their metadata stays
+     * known, so a partition is fetched as soon as it is assigned (the
+     * group subscription alone would know only sales). */
+    rd_kafka_topic_t *rkt_in[N_STREAMS];
+    unsigned char extras[MAX_TASKS];
+    int wake[2];
     int cooperative;
     int n_partitions;
     const char *topics[JP_INPUT__COUNT];
@@ -119,9 +133,6 @@ struct jp_engine_s {
     jp_validator_t *validator;
     jp_task_env_t env;
     jp_task_t *tasks[MAX_TASKS];
-    /* Messages polled and not yet handed to their tasks (see drain). */
-    rd_kafka_message_t *polled[JP_TASK_BATCH_MAX];
-    size_t n_polled;
     rewind_t rewind[MAX_TASKS][N_STREAMS];
     int64_t cl_reached[MAX_TASKS][JP_CF__COUNT];
     rd_kafka_resp_err_t delivery_err;
@@ -195,28 +206,50 @@ int jp_engine_io_emit(void *ctx, int partition, jp_output_t topic, const char *k
 /* The group member's rebalance callback (opaque: the engine). */
 void jp_engine_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                             rd_kafka_topic_partition_list_t *parts, void *opaque);
-/* Opens task p (store, restore, positions), retrying while Kafka is
- * unreachable, up to REOPEN_DEADLINE_MS. NULL with errstr. */
-jp_task_t *jp_engine_open_task(jp_engine_t *e, int p, char *errstr, size_t errstr_size);
+/* Opens the tasks of partitions ps[0..n) together (stores, one restore,
+ * positions) into e->tasks, retrying while Kafka is unreachable, up to
+ * REOPEN_DEADLINE_MS. 0, or -1 with errstr (none of them open). */
+int jp_engine_open_tasks(jp_engine_t *e, const int *ps, int n, char *errstr, size_t errstr_size);
 void jp_engine_close_task(jp_engine_t *e, int p);
 
 /* ---- jp_engine_restore.c ---- */
-/* Restores task t from its changelogs, skipping records beyond committed
- * (one offset per stream). */
-int jp_engine_restore_task(jp_engine_t *e, jp_task_t *t, const int64_t committed[N_STREAMS],
-                           char *errstr, size_t errstr_size);
+/* A task about to be restored, and the group's commit point for it. */
+typedef struct {
+    jp_task_t *t;
+    int64_t committed[N_STREAMS]; /* next offset per stream, -1: none committed */
+    int64_t ends[JP_CF__COUNT];   /* changelog ends the commit point covers */
+    int have_ends; /* 0: no commit point records them (none yet, or an older engine's) */
+} jp_engine_restore_t;
+/* Restores the tasks of r[0..n) from their changelogs, in one assignment of
+ * every changelog partition they miss records of: the records up to each
+ * store's committed end are applied, those beyond are skipped (and their
+ * keys written again by the next commit). 0, or -1 with errstr. */
+int jp_engine_restore_tasks(jp_engine_t *e, jp_engine_restore_t *r, int n, char *errstr,
+                            size_t errstr_size);
 
 /* ---- jp_engine_commit.c ---- */
 /* The protocol of jp_engine.h; 0, or -1 after rewinding every task. */
 int jp_engine_commit(jp_engine_t *e);
+/* The changelog ends of task p (the highest offset reached per store) as
+ * the metadata of its committed offsets; the length written. */
+size_t jp_engine_changelog_ends_format(const jp_engine_t *e, int p, char *buf, size_t size);
+/* Reads them back; -1 if md is not such metadata (then ends is unset). */
+int jp_engine_changelog_ends_parse(const void *md, size_t len, int64_t ends[JP_CF__COUNT]);
 /* Every task back to the last commit point. */
 void jp_engine_rewind_all(jp_engine_t *e, const char *why);
 
 /* ---- jp_engine_loop.c ---- */
 /* Seeks stream i of task p back to off (< 0: the beginning). */
 void jp_engine_seek_back(jp_engine_t *e, int p, int i, int64_t off);
-/* Hands the messages polled so far to their tasks. */
-void jp_engine_hand_over_polled(jp_engine_t *e);
+/* Takes the queues of task p's stream partitions (inputs and repartition
+ * topic) off the consumer queue (before they are assigned), or gives them
+ * back. */
+void jp_engine_queues_open(jp_engine_t *e, int p);
+void jp_engine_queues_close(jp_engine_t *e, int p);
+/* Before the consumer closes (librdkafka wants its queue and topic handles
+ * gone first): every input queue, the consumer queue's wake-up and the
+ * input topic handles. */
+void jp_engine_inputs_release(jp_engine_t *e);
 
 /* ---- jp_engine_repartition.c ---- */
 /* Names the repartition topic (e->repartition, "" when off). */
@@ -288,6 +321,12 @@ rd_kafka_resp_err_t jp_engine_flush(jp_engine_t *e, int timeout_ms);
  * giving up as soon as a stop's grace runs out. */
 rd_kafka_resp_err_t jp_engine_watermarks(jp_engine_t *e, rd_kafka_t *rk, const char *topic,
                                          int partition, int64_t *lo, int64_t *hi, int timeout_ms);
+/* The offset `which` (RD_KAFKA_OFFSET_BEGINNING or _END: a watermark) of
+ * every partition of l, into its offset, by rd_kafka_offsets_for_times (one
+ * request per broker) in the same slices. */
+rd_kafka_resp_err_t jp_engine_offsets_for_times(jp_engine_t *e, rd_kafka_t *rk,
+                                                rd_kafka_topic_partition_list_t *l, int64_t which,
+                                                int timeout_ms);
 /* The synchronous offset commit, within the same deadline. */
 rd_kafka_resp_err_t jp_engine_commit_offsets(jp_engine_t *e,
                                              const rd_kafka_topic_partition_list_t *offsets);
@@ -314,6 +353,10 @@ jp_counter_t *jp_engine_counter(jp_engine_t *e, jp_input_t input, const char *wh
 jp_gauge_t *jp_engine_lag_gauge(jp_engine_t *e, int p, int s);
 /* jp_task_io_t's count hook (ctx: the engine). */
 void jp_engine_io_count(void *ctx, jp_input_t input, const char *what, const char *reason);
+/* jp_task_io_t's end_offset hook (ctx: the engine): the high watermark
+ * librdkafka last saw for input partition p, or the broker's when
+ * ask_broker (one second at most); -1 if none. */
+int64_t jp_engine_io_end_offset(void *ctx, int partition, jp_input_t input, int ask_broker);
 /* Rebuilds the status snapshot (engine thread). */
 void jp_engine_update_status(jp_engine_t *e);
 

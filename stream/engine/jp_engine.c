@@ -10,6 +10,7 @@
 #include "model/base/jp_err.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -103,11 +104,10 @@ static rd_kafka_t *make_client(jp_engine_t *e, rd_kafka_type_t type, int role, c
         bad |= set(conf, "queue.buffering.max.messages", "1000000", errstr, errstr_size);
         rd_kafka_conf_set_dr_msg_cb(conf, jp_engine_dr_cb);
     } else {
-        /* The follower and the restorer never join the group, but a
-         * consumer without any group.id reports "Unknown group" errors. */
+        /* The restorer never joins the group, but a consumer without any
+         * group.id reports "Unknown group" errors. */
         char gid[300];
-        snprintf(gid, sizeof(gid), "%s.%s", jp_config_kafka_get(e->cfg, "group.id"),
-                 role == 1 ? "assigned" : "group");
+        snprintf(gid, sizeof(gid), "%s.restore", jp_config_kafka_get(e->cfg, "group.id"));
         if (role)
             bad |= set(conf, "group.id", gid, errstr, errstr_size);
         bad |= set(conf, "enable.auto.commit", "false", errstr, errstr_size);
@@ -288,6 +288,21 @@ static int create_topics(jp_engine_t *e, char *errstr, size_t errstr_size)
     return rc;
 }
 
+/* A pipe with both ends non-blocking and close-on-exec: librdkafka's
+ * threads write to it and must never block on a full pipe. */
+static int wake_pipe(int fds[2])
+{
+    if (pipe(fds) != 0) {
+        fds[0] = fds[1] = -1;
+        return -1;
+    }
+    for (int i = 0; i < 2; i++)
+        if (fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK) != 0 ||
+            fcntl(fds[i], F_SETFD, FD_CLOEXEC) != 0)
+            return -1; /* closed by jp_engine_free */
+    return 0;
+}
+
 /* glibc's defaults suit short programs, not a commit cycle: every commit
  * queues tens of MB of changelog copies that are freed on delivery, and
  * by default the heap top was trimmed back to the kernel after each
@@ -318,6 +333,7 @@ jp_engine_t *jp_engine_new(const jp_config_t *cfg, jp_metrics_t *metrics,
     }
     e->cfg = cfg;
     e->metrics = metrics;
+    e->wake[0] = e->wake[1] = -1;
     pthread_mutex_init(&e->status_lock, NULL);
     snprintf(e->state_dir, sizeof(e->state_dir), "%s",
              opts && opts->state_dir ? opts->state_dir : cfg->state.dir);
@@ -392,8 +408,7 @@ jp_engine_t *jp_engine_new(const jp_config_t *cfg, jp_metrics_t *metrics,
         goto fail;
 
     if (!(e->producer = make_client(e, RD_KAFKA_PRODUCER, 0, errstr, errstr_size)) ||
-        !(e->leader = make_client(e, RD_KAFKA_CONSUMER, 0, errstr, errstr_size)) ||
-        !(e->follower = make_client(e, RD_KAFKA_CONSUMER, 1, errstr, errstr_size)) ||
+        !(e->consumer = make_client(e, RD_KAFKA_CONSUMER, 0, errstr, errstr_size)) ||
         !(e->restorer = make_client(e, RD_KAFKA_CONSUMER, 1, errstr, errstr_size))) {
         *exit_code = EX_CONFIG;
         goto fail;
@@ -404,9 +419,18 @@ jp_engine_t *jp_engine_new(const jp_config_t *cfg, jp_metrics_t *metrics,
                                          &mmb_len) == RD_KAFKA_CONF_OK
                            ? (size_t)strtoull(mmb, NULL, 10)
                            : 1000000;
-    rd_kafka_poll_set_consumer(e->leader);
-    rd_kafka_poll_set_consumer(e->follower);
+    rd_kafka_poll_set_consumer(e->consumer);
     rd_kafka_poll_set_consumer(e->restorer);
+    /* The loop sleeps in poll(2) on this pipe; librdkafka writes a byte to
+     * it when a queue the loop serves gets something (never blocking). */
+    if (wake_pipe(e->wake) != 0) {
+        jp_err_set(errstr, errstr_size, "cannot create the wake-up pipe: %s", strerror(errno));
+        goto fail;
+    }
+    for (int i = 0; i < JP_INPUT__COUNT; i++)
+        e->rkt_in[i] = rd_kafka_topic_new(e->consumer, e->topics[i], NULL);
+    e->cq = rd_kafka_queue_get_consumer(e->consumer);
+    rd_kafka_queue_io_event_enable(e->cq, e->wake[1], "w", 1);
     if (check_topics(e, exit_code, errstr, errstr_size) != 0)
         goto fail;
     if (create_topics(e, errstr, errstr_size) != 0) {
@@ -415,6 +439,10 @@ jp_engine_t *jp_engine_new(const jp_config_t *cfg, jp_metrics_t *metrics,
     }
     if (check_repartition_topic(e, exit_code, errstr, errstr_size) != 0)
         goto fail;
+    /* The consumer's handle on it only now, for the same reason as the
+     * producer's below. */
+    if (e->repartition[0])
+        e->rkt_in[JP_STREAM_REPARTITION] = rd_kafka_topic_new(e->consumer, e->repartition, NULL);
     /* The producer's topic handles only now: a handle makes the producer
      * ask for the topic's metadata, which a broker with automatic topic
      * creation answers by creating it with its default partition count. */
@@ -473,6 +501,7 @@ jp_engine_t *jp_engine_new(const jp_config_t *cfg, jp_metrics_t *metrics,
                                .count = jp_engine_io_count,
                                .emit = jp_engine_io_emit,
                                .repartition = e->repartition[0] ? jp_engine_io_repartition : NULL,
+                               .end_offset = jp_engine_io_end_offset,
                                .gap = jp_engine_io_gap};
     e->env.partition = (jp_partition_check_t){
         (jp_partitioner_t)cfg->topics.input_partitioner,
@@ -560,13 +589,12 @@ void jp_engine_free(jp_engine_t *e)
     /* Every wait below keeps the shutdown grace (jp_engine_deadline.c). */
     if (!atomic_load(&e->stop_at_ms))
         jp_engine_stop(e);
-    jp_log_debug("engine", "closing the follower, restorer and producer");
-    if (e->follower)
-        jp_engine_close_consumer(e, e->follower);
+    jp_log_debug("engine", "closing the consumers and the producer");
+    jp_engine_inputs_release(e);
     if (e->restorer)
         jp_engine_close_consumer(e, e->restorer);
-    if (e->leader)
-        jp_engine_destroy_handle(e, e->leader, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+    if (e->consumer)
+        jp_engine_destroy_handle(e, e->consumer, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
     if (e->producer) {
         if (jp_engine_flush(e, FREE_FLUSH_MS) != RD_KAFKA_RESP_ERR_NO_ERROR)
             rd_kafka_purge(e->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT |
@@ -596,6 +624,9 @@ void jp_engine_free(jp_engine_t *e)
     jp_validator_free(e->pending_validator);
     jp_pii_free(e->pii);
     jp_dlq_key_free(e->dlq_key);
+    for (int i = 0; i < 2; i++)
+        if (e->wake[i] >= 0)
+            close(e->wake[i]);
     free(e->status_json);
     pthread_mutex_destroy(&e->status_lock);
     free(e);

@@ -7,28 +7,30 @@
  * consumer group assigns partitions of the first input (sales) with the
  * configured assignor (cooperative-sticky by default; static membership
  * with group.instance.id when configured); for each assigned sales-p the
- * engine assigns customers-p and draws-p to a second, group-less consumer
- * of its own. librdkafka's built-in assignors balance topic-partitions
- * independently and cannot keep co-partitioned inputs together, so the
- * group decides task ownership through one topic and the engine keeps the
- * task's other partitions with it. Offsets of all three are committed by
- * the group member. Co-partitioning is checked at start-up.
+ * engine adds customers-p and draws-p to the same consumer's assignment.
+ * librdkafka's built-in assignors balance topic-partitions independently
+ * and cannot keep co-partitioned inputs together, so the group decides
+ * task ownership through one topic and the engine keeps the task's other
+ * partitions with it. One consumer fetches and commits all three; each
+ * input partition is served in turn, so no input waits behind another's
+ * backlog. Co-partitioning is checked at start-up.
  *
  * Commit protocol (docs/processor.md), every processing.commit_interval and on
  * revocation or shutdown: (1) each task writes its dirty state keys to its
- * changelogs (jackpot.<store>-changelog, partition p), each record carrying
- * the task's input offsets in the header jp.input.offsets; (2) the producer
- * is flushed; (3) the consumer offsets are committed synchronously - the
- * commit point; (4) each task's RocksDB batch is written with the input
- * and changelog offsets. If any step fails, every task is rewound to the
- * last commit point (stores reopened, partitions sought back) and the work
- * is redone: nothing is skipped, nothing is counted twice.
+ * changelogs (jackpot.<store>-changelog, partition p); (2) the producer is
+ * flushed, which gives each store's changelog end; (3) the consumer offsets
+ * are committed synchronously, carrying the task's changelog ends as
+ * metadata - the commit point; (4) each task's RocksDB batch is written
+ * with the input and changelog offsets. If any step fails, every task is
+ * rewound to the last commit point (stores reopened, partitions sought
+ * back) and the work is redone: nothing is skipped, nothing is counted
+ * twice.
  *
- * On assignment a task restores from its changelogs what its local store
- * is missing (from the local changelog offset, or from the beginning when
- * the store is new), skipping records whose input offsets are beyond the
- * group's committed offsets (written by a commit that never reached its
- * commit point).
+ * On assignment the new tasks restore together from their changelogs what
+ * their local stores are missing (from the local changelog offset, or from
+ * the beginning when the store is new), skipping records beyond the
+ * committed changelog ends (written by a commit that never reached its
+ * commit point); the next commit writes the skipped keys again.
  *
  * Threads: everything Kafka and state runs on the thread calling
  * jp_engine_run. jp_engine_stop may be called from any thread or a signal

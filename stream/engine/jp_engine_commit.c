@@ -3,23 +3,71 @@
  * offsets, state) and the rewind to the last commit point that every
  * failed step falls back to. A country reload is swapped in here, between
  * two commits, never within a batch.
+ *
+ * Changelog records are the state keys alone (no header). What a restore
+ * needs to tell committed records from the rest travels with the commit
+ * point itself: the offsets committed at step 3 carry, as their metadata,
+ * the changelog offset each of the task's stores had reached at step 2
+ * (jp_engine_changelog_ends). See docs/processor.md for why that is enough,
+ * compaction included.
  */
 #include "jp_engine-internal.h"
 
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "base/jp_clock.h"
 #include "base/jp_log.h"
-#include "model/base/jp_endian.h"
 
 /* ---- commit ------------------------------------------------------------------------------ */
+
+#define ENDS_TAG "jp.changelog"
+
+size_t jp_engine_changelog_ends_format(const jp_engine_t *e, int p, char *buf, size_t size)
+{
+    size_t n = (size_t)snprintf(buf, size, "%s", ENDS_TAG);
+    for (size_t i = 0; i < N_CHANGELOG && n < size; i++) {
+        jp_cf_t cf = jp_engine_changelog_cfs[i];
+        n += (size_t)snprintf(buf + n, size - n, " %s=%" PRId64, jp_cf_name(cf),
+                              e->cl_reached[p][cf]);
+    }
+    return n < size ? n : size - 1;
+}
+
+int jp_engine_changelog_ends_parse(const void *md, size_t len, int64_t ends[JP_CF__COUNT])
+{
+    char buf[512];
+    if (!md || len < sizeof(ENDS_TAG) - 1 || len >= sizeof(buf) ||
+        memcmp(md, ENDS_TAG, sizeof(ENDS_TAG) - 1) != 0)
+        return -1;
+    memcpy(buf, md, len);
+    buf[len] = '\0';
+    for (int cf = 0; cf < JP_CF__COUNT; cf++)
+        ends[cf] = -1; /* a store the commit did not name has nothing committed */
+    char *save = NULL;
+    for (char *tok = strtok_r(buf + sizeof(ENDS_TAG) - 1, " ", &save); tok;
+         tok = strtok_r(NULL, " ", &save)) {
+        char *eq = strchr(tok, '=');
+        if (!eq)
+            return -1;
+        *eq = '\0';
+        char *end;
+        long long v = strtoll(eq + 1, &end, 10);
+        if (*end)
+            return -1;
+        for (int cf = 0; cf < JP_CF__COUNT; cf++)
+            if (strcmp(tok, jp_cf_name((jp_cf_t)cf)) == 0)
+                ends[cf] = v;
+    }
+    return 0;
+}
 
 typedef struct {
     jp_engine_t *e;
     int p;
-    uint8_t offsets[8 * N_STREAMS]; /* the inputs', then the repartition stream's */
-    size_t offsets_len;
     int failed;
 } changelog_ctx_t;
 
@@ -27,9 +75,7 @@ static int changelog_cb(void *ctx, int cf, const void *key, size_t klen, const v
                         size_t vlen)
 {
     changelog_ctx_t *c = ctx;
-    rd_kafka_headers_t *h = rd_kafka_headers_new(1);
-    rd_kafka_header_add(h, HDR_OFFSETS, -1, c->offsets, (ssize_t)c->offsets_len);
-    if (jp_engine_produce(c->e, c->e->rkt_changelog[cf], c->p, key, klen, val, val ? vlen : 0, h,
+    if (jp_engine_produce(c->e, c->e->rkt_changelog[cf], c->p, key, klen, val, val ? vlen : 0, NULL,
                           jp_engine_changelog_opaque(c->p, cf)) != 0) {
         c->failed = 1;
         return -1;
@@ -73,9 +119,7 @@ int jp_engine_commit(jp_engine_t *e)
         if (!t)
             continue;
         any = 1;
-        changelog_ctx_t c = {e, p, {0}, 8 * (size_t)jp_engine_n_streams(e), 0};
-        for (int i = 0; i < jp_engine_n_streams(e); i++)
-            jp_be64_put(c.offsets + 8 * i, (uint64_t)jp_engine_stream_offset(t, i));
+        changelog_ctx_t c = {e, p, 0};
         if (jp_task_prepare_commit(t, changelog_cb, &c, errstr, sizeof(errstr)) != 0 || c.failed) {
             jp_engine_rewind_all(e, "changelog could not be produced");
             return -1;
@@ -95,15 +139,27 @@ int jp_engine_commit(jp_engine_t *e)
         jp_engine_metrics_commit(e, e->last_commit_ms, jp_engine_ready(e));
         return 0;
     }
-    /* (3) the commit point */
+    /* (3) the commit point: input offsets, and the changelog ends they
+     * cover as metadata (on each input, so any committed one tells) */
     rd_kafka_topic_partition_list_t *l =
         rd_kafka_topic_partition_list_new(N_STREAMS * e->n_partitions);
-    for (int p = 0; p < e->n_partitions; p++)
+    for (int p = 0; p < e->n_partitions; p++) {
+        char ends[512];
+        size_t n = e->tasks[p] ? jp_engine_changelog_ends_format(e, p, ends, sizeof(ends)) : 0;
         for (int i = 0; e->tasks[p] && i < jp_engine_n_streams(e); i++) {
             int64_t off = jp_engine_stream_offset(e->tasks[p], i);
-            if (off >= 0)
-                rd_kafka_topic_partition_list_add(l, jp_engine_stream_topic(e, i), p)->offset = off;
+            if (off < 0)
+                continue;
+            rd_kafka_topic_partition_t *tp =
+                rd_kafka_topic_partition_list_add(l, jp_engine_stream_topic(e, i), p);
+            tp->offset = off;
+            tp->metadata = malloc(n);
+            if (tp->metadata) {
+                memcpy(tp->metadata, ends, n);
+                tp->metadata_size = n;
+            }
         }
+    }
     rd_kafka_resp_err_t cerr = l->cnt ? jp_engine_commit_offsets(e, l) : RD_KAFKA_RESP_ERR_NO_ERROR;
     rd_kafka_topic_partition_list_destroy(l);
     if (cerr && cerr != RD_KAFKA_RESP_ERR__NO_OFFSET) {
@@ -123,7 +179,10 @@ int jp_engine_commit(jp_engine_t *e)
     int64_t t1 = jp_clock_now_ms();
     jp_histogram_observe(e->commit_latency, (double)(t1 - t0) / 1000.0);
     jp_counter_add(e->commits, 1);
-    e->last_commit_ms = t1;
+    /* The interval runs from commit start to commit start: a record waits
+     * at most one interval plus one commit for its commit point, however
+     * long commits take (from their ends, it waited two commits). */
+    e->last_commit_ms = t0;
     jp_engine_update_status(e);
     jp_engine_metrics_commit(e, t1, jp_engine_ready(e));
     return 0;
@@ -131,7 +190,7 @@ int jp_engine_commit(jp_engine_t *e)
 
 /* Every task back to the last commit point: stores reopened (dropping what
  * was not committed), restored from the changelog where the local batch is
- * missing, and every input partition sought back. */
+ * missing (all in one restore), and every input partition sought back. */
 void jp_engine_rewind_all(jp_engine_t *e, const char *why)
 {
     char errstr[512];
@@ -148,19 +207,19 @@ void jp_engine_rewind_all(jp_engine_t *e, const char *why)
     jp_engine_metrics_rewound(e);
     rd_kafka_purge(e->producer, RD_KAFKA_PURGE_F_QUEUE);
     rd_kafka_flush(e->producer, FLUSH_TIMEOUT_MS);
-    for (int p = 0; p < e->n_partitions; p++) {
-        if (!e->tasks[p])
-            continue;
-        jp_engine_close_task(e, p);
-        e->tasks[p] = jp_engine_open_task(e, p, errstr, sizeof(errstr));
-        if (!e->tasks[p]) {
-            jp_log_error("engine", "task %d: %s", p, errstr);
-            e->stop = 1;
-            continue;
+    int ps[MAX_TASKS], n = 0;
+    for (int p = 0; p < e->n_partitions; p++)
+        if (e->tasks[p]) {
+            jp_engine_close_task(e, p);
+            ps[n++] = p;
         }
-        for (int i = 0; i < jp_engine_n_streams(e); i++)
-            jp_engine_seek_back(e, p, i, jp_engine_stream_offset(e->tasks[p], i));
+    if (jp_engine_open_tasks(e, ps, n, errstr, sizeof(errstr)) != 0) {
+        jp_log_error("engine", "tasks: %s", errstr);
+        e->stop = 1;
     }
+    for (int k = 0; k < n; k++)
+        for (int i = 0; e->tasks[ps[k]] && i < jp_engine_n_streams(e); i++)
+            jp_engine_seek_back(e, ps[k], i, jp_engine_stream_offset(e->tasks[ps[k]], i));
     e->delivery_err = RD_KAFKA_RESP_ERR_NO_ERROR;
     usleep(REWIND_PAUSE_MS * 1000);
 }

@@ -25,17 +25,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/jp_clock.h"
 #include "base/jp_log.h"
 
-#define SLICE_MS 100
+#define SLICE_MS       100
+#define QUERY_SLICE_MS 500 /* offset queries: each slice is a request */
 
 void jp_engine_stop(jp_engine_t *e)
 {
     int64_t zero = 0;
     atomic_compare_exchange_strong(&e->stop_at_ms, &zero, jp_clock_now_ms());
     e->stop = 1;
+    /* Wake the loop if it sleeps: write(2) is async-signal-safe, and a
+     * full pipe means it is awake already. */
+    if (e->wake[1] >= 0 && write(e->wake[1], "s", 1) < 0) {
+        /* nothing to do */
+    }
 }
 
 int jp_engine_exit_code(const jp_engine_t *e)
@@ -72,16 +79,27 @@ int jp_engine_timeout(jp_engine_t *e, int normal_ms)
     return left < 0 || left > normal_ms ? normal_ms : (int)left;
 }
 
+/* The next slice (ms, >= 0) of a wait that ends at `until`: at most
+ * max_ms, and no longer than what is left of a stop's grace. */
+static int slice_of(jp_engine_t *e, int64_t until, int max_ms)
+{
+    int64_t left = until - jp_clock_now_ms();
+    int slice = jp_engine_timeout(e, (int)(left < max_ms ? left : max_ms));
+    return slice > 0 ? slice : 0;
+}
+
+/* Whether a sliced wait that ends at `until` is over (or the grace is). */
+static int gave_up(jp_engine_t *e, int64_t until)
+{
+    return jp_clock_now_ms() >= until || left_ms(e) == 0;
+}
+
 rd_kafka_resp_err_t jp_engine_flush(jp_engine_t *e, int timeout_ms)
 {
     int64_t until = jp_clock_now_ms() + timeout_ms;
     for (;;) {
-        int64_t now = jp_clock_now_ms();
-        int slice = jp_engine_timeout(e, (int)(until - now < SLICE_MS ? until - now : SLICE_MS));
-        rd_kafka_resp_err_t err = rd_kafka_flush(e->producer, slice > 0 ? slice : 0);
-        if (err != RD_KAFKA_RESP_ERR__TIMED_OUT)
-            return err;
-        if (jp_clock_now_ms() >= until || left_ms(e) == 0)
+        rd_kafka_resp_err_t err = rd_kafka_flush(e->producer, slice_of(e, until, SLICE_MS));
+        if (err != RD_KAFKA_RESP_ERR__TIMED_OUT || gave_up(e, until))
             return err;
     }
 }
@@ -92,12 +110,10 @@ rd_kafka_resp_err_t jp_engine_commit_offsets(jp_engine_t *e,
     /* 60 s: the longest a commit is waited for while running (librdkafka
      * retries within it). */
     int64_t until = jp_clock_now_ms() + 60000;
-    rd_kafka_queue_t *q = rd_kafka_queue_new(e->leader);
-    rd_kafka_resp_err_t err = rd_kafka_commit_queue(e->leader, offsets, q, NULL, NULL);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(e->consumer);
+    rd_kafka_resp_err_t err = rd_kafka_commit_queue(e->consumer, offsets, q, NULL, NULL);
     while (!err) {
-        int64_t now = jp_clock_now_ms();
-        int slice = jp_engine_timeout(e, (int)(until - now < SLICE_MS ? until - now : SLICE_MS));
-        rd_kafka_event_t *ev = rd_kafka_queue_poll(q, slice > 0 ? slice : 0);
+        rd_kafka_event_t *ev = rd_kafka_queue_poll(q, slice_of(e, until, SLICE_MS));
         if (ev) {
             if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_OFFSET_COMMIT) {
                 err = rd_kafka_event_error(ev);
@@ -108,7 +124,7 @@ rd_kafka_resp_err_t jp_engine_commit_offsets(jp_engine_t *e,
                 break;
             }
             rd_kafka_event_destroy(ev);
-        } else if (jp_clock_now_ms() >= until || left_ms(e) == 0) {
+        } else if (gave_up(e, until)) {
             err = RD_KAFKA_RESP_ERR__TIMED_OUT;
         }
     }
@@ -195,11 +211,26 @@ rd_kafka_resp_err_t jp_engine_watermarks(jp_engine_t *e, rd_kafka_t *rk, const c
 {
     int64_t until = jp_clock_now_ms() + timeout_ms;
     for (;;) {
-        int64_t now = jp_clock_now_ms();
-        int slice = jp_engine_timeout(e, (int)(until - now < 500 ? until - now : 500));
+        rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
+            rk, topic, partition, lo, hi, slice_of(e, until, QUERY_SLICE_MS));
+        if (err != RD_KAFKA_RESP_ERR__TIMED_OUT || gave_up(e, until))
+            return err;
+    }
+}
+
+rd_kafka_resp_err_t jp_engine_offsets_for_times(jp_engine_t *e, rd_kafka_t *rk,
+                                                rd_kafka_topic_partition_list_t *l, int64_t which,
+                                                int timeout_ms)
+{
+    int64_t until = jp_clock_now_ms() + timeout_ms;
+    for (;;) {
+        /* Each attempt asks afresh: a timed-out one may have answered some
+         * partitions already. */
+        for (int i = 0; i < l->cnt; i++)
+            l->elems[i].offset = which;
         rd_kafka_resp_err_t err =
-            rd_kafka_query_watermark_offsets(rk, topic, partition, lo, hi, slice > 0 ? slice : 0);
-        if (err != RD_KAFKA_RESP_ERR__TIMED_OUT || jp_clock_now_ms() >= until || left_ms(e) == 0)
+            rd_kafka_offsets_for_times(rk, l, slice_of(e, until, QUERY_SLICE_MS));
+        if (err != RD_KAFKA_RESP_ERR__TIMED_OUT || gave_up(e, until))
             return err;
     }
 }
@@ -242,9 +273,11 @@ void jp_engine_shutdown(jp_engine_t *e)
         jp_engine_stop(e); /* an unrecoverable error: the same grace */
     jp_engine_commit(e);
     jp_log_debug("engine", "shutdown: last commit done; leaving the group");
-    /* Leaving the group revokes (and commits) the tasks. */
-    jp_engine_close_consumer(e, e->leader);
-    e->leader = NULL;
+    /* librdkafka wants the queue handles gone before the consumer closes;
+     * leaving the group then revokes (and commits) the tasks. */
+    jp_engine_inputs_release(e);
+    jp_engine_close_consumer(e, e->consumer);
+    e->consumer = NULL;
     for (int p = 0; p < e->n_partitions; p++)
         if (e->tasks[p])
             jp_engine_close_task(e, p);

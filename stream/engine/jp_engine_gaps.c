@@ -21,8 +21,6 @@
 
 #include "base/jp_log.h"
 
-#define WATERMARK_TIMEOUT_MS 5000
-
 jp_counter_t *jp_engine_lost_counter(jp_engine_t *e, const char *topic_name, int partition)
 {
     char labels[400], topic[300];
@@ -42,7 +40,7 @@ int64_t jp_engine_io_gap(void *ctx, int partition, const jp_task_record_t *rec, 
     if (stop && e->gap_reported[partition][s] == expected + 1)
         return -1; /* reported already; the engine is stopping */
     int64_t lo = -1, hi = -1;
-    rd_kafka_t *rk = s == JP_INPUT_SALES ? e->leader : e->follower;
+    rd_kafka_t *rk = e->consumer;
     /* The low watermark the fetch that brought `got` reported is cached:
      * at or below `expected`, the gap is markers or compaction, and a
      * transactional producer's marker per transaction costs no request. */

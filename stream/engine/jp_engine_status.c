@@ -76,6 +76,30 @@ void jp_engine_io_count(void *ctx, jp_input_t input, const char *what, const cha
         jp_counter_add(c, 1);
 }
 
+/* The offsets of input partition p from the last fetch response librdkafka
+ * cached (no broker round trip); 0, or -1 if it has none. */
+/* The consumer's cached watermarks of stream s of partition p. */
+static int stream_watermarks(jp_engine_t *e, int p, int s, int64_t *lo, int64_t *hi)
+{
+    *lo = *hi = 0;
+    return rd_kafka_get_watermark_offsets(e->consumer, jp_engine_stream_topic(e, s), p, lo, hi) ==
+                   RD_KAFKA_RESP_ERR_NO_ERROR
+               ? 0
+               : -1;
+}
+
+int64_t jp_engine_io_end_offset(void *ctx, int partition, jp_input_t input, int ask_broker)
+{
+    jp_engine_t *e = ctx;
+    int64_t lo = -1, hi = -1;
+    if (!ask_broker)
+        return stream_watermarks(e, partition, (int)input, &lo, &hi) == 0 ? hi : -1;
+    return jp_engine_watermarks(e, e->consumer, e->topics[input], partition, &lo, &hi, 1000) ==
+                   RD_KAFKA_RESP_ERR_NO_ERROR
+               ? hi
+               : -1;
+}
+
 /* ---- status -------------------------------------------------------------------------------- */
 
 typedef struct {
@@ -121,8 +145,7 @@ static int64_t stream_lag(jp_engine_t *e, int p, int i)
     int64_t l = 0;
     if (e->tasks[p]) {
         int64_t lo = 0, hi = 0, next = jp_engine_stream_offset(e->tasks[p], i);
-        rd_kafka_get_watermark_offsets(i == 0 ? e->leader : e->follower,
-                                       jp_engine_stream_topic(e, i), p, &lo, &hi);
+        stream_watermarks(e, p, i, &lo, &hi);
         l = hi - (next >= 0 ? next : lo);
         l = l > 0 ? l : 0;
     }

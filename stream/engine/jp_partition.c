@@ -153,6 +153,18 @@ int jp_partition_state_applied(jp_partition_state_t *s, jp_input_t input, int so
     return 0;
 }
 
+void jp_partition_stream_advance(jp_partition_state_t *s, jp_input_t input, int source,
+                                 int64_t t_ms)
+{
+    if ((unsigned)input >= JP_INPUT__COUNT || source < 0 || source >= s->n_partitions)
+        return;
+    size_t at = (size_t)input * (size_t)s->n_partitions + (size_t)source;
+    if (t_ms > s->newest[at]) {
+        s->newest[at] = t_ms;
+        s->dirty = 1;
+    }
+}
+
 int64_t jp_partition_stream_newest(const jp_partition_state_t *s, jp_input_t input, int source)
 {
     if ((unsigned)input >= JP_INPUT__COUNT || source < 0 || source >= s->n_partitions)

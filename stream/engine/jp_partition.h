@@ -97,6 +97,11 @@ int jp_partition_state_admit(jp_partition_state_t *s, jp_input_t input, int sour
  * of memory. */
 int jp_partition_state_applied(jp_partition_state_t *s, jp_input_t input, int source,
                                const char *cc, int64_t t_ms);
+/* The stream (input, source) counts as having seen everything up to t_ms
+ * (a draws stream: every draw before the next scheduled one of each
+ * country it may carry); its newest time rises to t_ms if below. */
+void jp_partition_stream_advance(jp_partition_state_t *s, jp_input_t input, int source,
+                                 int64_t t_ms);
 /* The newest event time applied from (input, source), INT64_MIN if none. */
 int64_t jp_partition_stream_newest(const jp_partition_state_t *s, jp_input_t input, int source);
 /* 1 if country cc has arrived through the repartition topic. */

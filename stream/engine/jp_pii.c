@@ -8,12 +8,30 @@
  * single and batched tokens cannot drift apart. The message is the
  * domain with its NUL terminator (the 0x00 separator) as a prefix, then
  * the value, both read in place. The keyed states are wiped on free.
+ * Where the CPU has the SHA extensions (SHA-NI), groups smaller than
+ * JP_PII_SHA_NI_BELOW are hashed one message at a time by OpenSSL's
+ * SHA-256, which uses them, resumed from the same keyed midstates: a lone
+ * token took 255-430 ns that way against 1120-1960 ns with the portable
+ * kernel, about what a token of a full AVX2 batch costs (300-450 ns; the
+ * same machine, three runs each). Full SIMD batches stay with jp_sha256.
+ * The engine tokenizes runs of records, so lone tokens are those of a
+ * caught-up engine and the odd ends of runs. Valgrind hides SHA-NI from
+ * CPUID, so under it everything takes jp_sha256's kernels.
  * Postcode parsing is per-country and strict, so a malformed postcode is a
  * validation error rather than a silently odd sector.
  */
 #include "engine/jp_pii.h"
 
 #include "model/base/jp_sha256.h"
+
+/* SHA256_CTX and its functions are deprecated in OpenSSL 3 in favour of
+ * EVP, whose per-call dispatch costs more than the hash of a short value. */
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 
 #include <ctype.h>
 #include <stdint.h>
@@ -24,10 +42,36 @@
 /* Values per jp_hmac_sha256_many call: a multiple of every kernel's lanes,
  * and small enough for the stack. */
 #define JP_PII_CHUNK 64
+/* Groups of fewer values than this go one by one through SHA-NI (if the
+ * CPU has it): the AVX2 kernel's lanes. */
+#define JP_PII_SHA_NI_BELOW 8
 
 struct jp_pii_s {
     jp_hmac_sha256_key_t key; /* never modified after jp_pii_new */
+    int sha_ni;
+    SHA256_CTX inner, outer; /* the keyed midstates, as OpenSSL resumes them */
 };
+
+static int jp_pii_cpu_has_sha_ni(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    unsigned a, b, c, d;
+    return __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b >> 29 & 1);
+#else
+    return 0;
+#endif
+}
+
+/* An OpenSSL SHA-256 context that has absorbed one 64-byte block and holds
+ * the state mid (the HMAC pad blocks' midstates). */
+static void jp_pii_ctx_at(SHA256_CTX *c, const uint32_t mid[8])
+{
+    memset(c, 0, sizeof(*c));
+    for (int i = 0; i < 8; i++)
+        c->h[i] = mid[i];
+    c->Nl = 64 * 8;
+    c->md_len = SHA256_DIGEST_LENGTH;
+}
 
 jp_pii_t *jp_pii_new(const void *key, size_t key_len)
 {
@@ -37,6 +81,9 @@ jp_pii_t *jp_pii_new(const void *key, size_t key_len)
     if (!p)
         return NULL;
     jp_hmac_sha256_key_init(&p->key, key, key_len);
+    p->sha_ni = jp_pii_cpu_has_sha_ni();
+    jp_pii_ctx_at(&p->inner, p->key.inner);
+    jp_pii_ctx_at(&p->outer, p->key.outer);
     return p;
 }
 
@@ -45,7 +92,24 @@ void jp_pii_free(jp_pii_t *p)
     if (!p)
         return;
     jp_hmac_sha256_key_wipe(&p->key);
+    OPENSSL_cleanse(&p->inner, sizeof(p->inner));
+    OPENSSL_cleanse(&p->outer, sizeof(p->outer));
     free(p);
+}
+
+/* HMAC-SHA256(key, m) with OpenSSL's SHA-256 (SHA-NI), from the midstates. */
+static void jp_pii_hmac_one(const jp_pii_t *p, const jp_hmac_sha256_msg_t *m,
+                            uint8_t mac[JP_SHA256_LEN])
+{
+    uint8_t inner[SHA256_DIGEST_LENGTH];
+    SHA256_CTX c = p->inner;
+    SHA256_Update(&c, m->prefix, m->prefix_len);
+    SHA256_Update(&c, m->data, m->len);
+    SHA256_Final(inner, &c);
+    c = p->outer;
+    SHA256_Update(&c, inner, sizeof(inner));
+    SHA256_Final(mac, &c);
+    OPENSSL_cleanse(&c, sizeof(c));
 }
 
 /* "00" to "ff": byte b's two characters at 2 * b. */
@@ -95,7 +159,12 @@ void jp_pii_token_many(const jp_pii_t *p, const char *domain, const jp_pii_value
         size_t c = n - at < JP_PII_CHUNK ? n - at : JP_PII_CHUNK;
         for (size_t i = 0; i < c; i++)
             m[i] = (jp_hmac_sha256_msg_t){domain, dlen, values[at + i].ptr, values[at + i].len};
-        jp_hmac_sha256_many(&p->key, m, c, mac);
+        /* Whole vectors to the SIMD kernels, what is left one by one. */
+        size_t simd = p->sha_ni ? c / JP_PII_SHA_NI_BELOW * JP_PII_SHA_NI_BELOW : c;
+        if (simd)
+            jp_hmac_sha256_many(&p->key, m, simd, mac);
+        for (size_t i = simd; i < c; i++)
+            jp_pii_hmac_one(p, &m[i], mac[i]);
         for (size_t i = 0; i < c; i++)
             jp_pii_hex(mac[i], out[at + i]);
     }

@@ -91,6 +91,29 @@ void jp_proc_offsets(const jp_proc_ctx_t *c, jp_input_t input, int64_t *first, i
 /* The topic name of an input. */
 const char *jp_proc_input_topic(const jp_proc_ctx_t *c, jp_input_t input);
 
+/* The counters the task keeps in state for one of its input partitions
+ * (consumed = applied + dead_lettered + duplicates). Read in on_record of
+ * that same input they are deterministic: they count the partition's
+ * records up to the one being applied (it is counted as consumed, not yet
+ * as applied), whatever the interleaving across inputs. lost counts the
+ * records retention removed before they were read (added when the record
+ * after the gap arrives, before it is applied); mispartitioned (records of
+ * another task's country) stays 0 until the engine counts it. */
+typedef struct jp_proc_counts_s {
+    int64_t consumed, applied, dead_lettered, duplicates, late;
+    int64_t mispartitioned, lost;
+} jp_proc_counts_t;
+void jp_proc_counts(const jp_proc_ctx_t *c, jp_input_t input, jp_proc_counts_t *out);
+
+/* Records of the input partition not yet read: the partition's end offset
+ * minus the task's next offset; -1 when unknown. The end offset is the one
+ * of the last fetch response (no I/O; stale while the consumer is not
+ * fetching that partition), or, with ask_broker, the broker's (a round
+ * trip that blocks the engine thread for up to a second: call it rarely).
+ * It depends on timing: for live checks (a silent partition that has been
+ * read to its end), never for what a fact decides. */
+int64_t jp_proc_lag(const jp_proc_ctx_t *c, jp_input_t input, int ask_broker);
+
 /* Queues an output record (value is a framed Avro record; key is copied).
  * Outputs reach Kafka before the commit point of the facts that caused
  * them, so they are at least once, with deterministic content. 0, or -1 if

@@ -152,6 +152,13 @@ int jp_store_put_ts(jp_store_t *s, int cf, const void *key, size_t klen, const v
  * cache knows to be absent from RocksDB with nothing pending). */
 int jp_store_del(jp_store_t *s, int cf, const void *key, size_t klen);
 
+/* Marks key dirty as it stands - its cached or committed value, or a
+ * tombstone if the store does not hold it - so that the next commit (and
+ * the changelog) carries it again. For keys whose last changelog record
+ * may not be the committed one (jp_engine's restore). 0, or -1 on a
+ * RocksDB error or out of memory. */
+int jp_store_touch(jp_store_t *s, int cf, const void *key, size_t klen);
+
 /* Calls fn for every dirty key (val NULL for a tombstone), in key order
  * (memcmp, shorter first on a tie) per column family, column families in
  * table order: deterministic. fn must not modify the store. Returns 0, the

@@ -18,6 +18,7 @@
 #include "model/base/jp_err.h"
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@
 
 #include "base/jp_log.h"
 #include "engine/jp_customer.h"
+#include "model/base/jp_bytes.h"
 #include "engine/jp_event_time.h"
 #include "engine/jp_holdings.h"
 #include "model/base/jp_err.h"
@@ -36,6 +38,8 @@
 /* Restore commits to RocksDB every this many changelog records, bounding
  * the cache while a large store is rebuilt. */
 #define RESTORE_BATCH 10000
+/* Stores opened side by side by jp_task_open_many. */
+#define JP_TASK_OPEN_THREADS 4
 
 /* Memtable weights: the customers CF takes nearly every write of a busy
  * task (one key per active customer per commit); meta, windows, models and
@@ -66,6 +70,7 @@ static const char *const local_cl = "local/cl";
 static const char *const meta_first = "first";
 static const char *const meta_clock = "clk";
 static const char *const meta_repartition = "rp";
+static const char *const meta_draw_next = "dnext";
 static const char *const meta_recent = "recent";
 static const char *const meta_lost = "lost";
 /* Per country (see "holdings" below): the step signals "sig/CC", the
@@ -151,6 +156,9 @@ struct jp_task_s {
     char (*batch_tokens)[JP_PII_TOKEN_LEN + 1];
     jp_avro_buf_t out;
     long restored_since_commit;
+    /* Keys of changelog records a restore skipped (jp_task_restore_skip):
+     * (cf u8, length u32, bytes) packed, touched once the restore is done. */
+    jp_bytes_writer_t skipped;
     int64_t gc_customers; /* last expiry cutoff of customers; NO_TIME: none yet */
     /* Event ids within the horizon, per input (jp_dedupe), persisted as
      * segments in the dedupe CF; see "Deduplication" below. */
@@ -175,6 +183,13 @@ struct jp_task_s {
     int64_t first_event[JP_INPUT__COUNT], first_offset[JP_INPUT__COUNT];
     int64_t timer_cursor; /* timers have run up to here; NO_TIME: not started */
     int64_t last_clock;
+    /* Draws are scheduled: per country seen on the draws input, its next
+     * scheduled draw after the last one applied (see watermark()). */
+    struct {
+        char country[4];
+        int64_t next_ms;
+    } draw_next[JP_TASK_MAX_DRAW_COUNTRIES];
+    size_t n_draw_next;
     jp_avro_arena_t fact_arena;
     jp_partition_state_t rp; /* the repartition stream (jp_partition.h) */
     /* Per country signals and holdings, and the earliest end of an open
@@ -219,9 +234,77 @@ static int64_t grace(const jp_task_t *t)
     return t->env->cfg->windows.grace_ms;
 }
 
+/* The earliest next scheduled draw of the countries whose draws may reach
+ * the task - those the partitioning contract homes here, or every
+ * configured one when nothing is checked - on its draws partition or as
+ * copies; INT64_MAX while one of them has had no draw applied yet (its
+ * first draw may still come, older than the others' next ones). */
+static int64_t draws_next(const jp_task_t *t)
+{
+    int64_t next = INT64_MAX;
+    for (size_t c = 0; c < t->env->cfg->n_countries; c++) {
+        const char *cc = t->env->cfg->country[c].code;
+        int home = jp_partition_home(&t->env->partition, cc);
+        if (home >= 0 && home != t->partition)
+            continue;
+        size_t k = 0;
+        while (k < t->n_draw_next && strcmp(t->draw_next[k].country, cc) != 0)
+            k++;
+        if (k == t->n_draw_next)
+            return INT64_MAX;
+        if (t->draw_next[k].next_ms < next)
+            next = t->draw_next[k].next_ms;
+    }
+    return next;
+}
+
+/* The event time input partition i counts as having seen: the highest
+ * applied from it; draws follow the countries' calendars, so a draws
+ * partition has seen every draw before the next scheduled one of each
+ * country it may carry (draws_next): it counts as if it had seen a record just before the
+ * earliest of those (a sparse draw calendar - a monthly draw alone on its
+ * partition - would otherwise hold the task's clock, and every fact and
+ * decision, until the next draw). A stream of draws copies advances the
+ * same way (apply()). Its watermark wm[i] is that minus the allowed
+ * lateness. */
+static int64_t seen(const jp_task_t *t, jp_input_t i)
+{
+    if (t->max_event[i] == NO_TIME)
+        return NO_TIME;
+    int64_t s = t->max_event[i];
+    if (i == JP_INPUT_DRAWS && t->n_draw_next) {
+        int64_t next = draws_next(t);
+        if (next != INT64_MAX && next - 1 > s)
+            s = next - 1;
+    }
+    return s;
+}
+
 static int64_t watermark(const jp_task_t *t, jp_input_t i)
 {
-    return t->max_event[i] == NO_TIME ? NO_TIME : t->max_event[i] - lateness(t);
+    int64_t s = seen(t, i);
+    return s == NO_TIME ? NO_TIME : s - lateness(t);
+}
+
+/* A draw of country at t_ms was applied: its next scheduled draw. */
+static void draw_applied(jp_task_t *t, const char *country, const jp_calendar_t *cal, int64_t t_ms)
+{
+    jp_draw_t next;
+    if (!cal || jp_calendar_next_draw(cal, t_ms, 0, &next) != 0)
+        return;
+    size_t k = 0;
+    while (k < t->n_draw_next && strcmp(t->draw_next[k].country, country) != 0)
+        k++;
+    if (k == t->n_draw_next) {
+        if (k == JP_TASK_MAX_DRAW_COUNTRIES || strlen(country) >= sizeof(t->draw_next[k].country))
+            return; /* more countries than tracked: the raw watermark only */
+        strcpy(t->draw_next[k].country, country);
+        t->draw_next[k].next_ms = next.time_ms;
+        t->n_draw_next++;
+    } else if (next.time_ms > t->draw_next[k].next_ms) {
+        t->draw_next[k].next_ms = next.time_ms;
+    }
+    t->meta_dirty = 1;
 }
 
 /* The newest event time of input i over the task's input partition and
@@ -231,9 +314,9 @@ static int64_t watermark(const jp_task_t *t, jp_input_t i)
 static int64_t input_newest(const jp_task_t *t, jp_input_t i, int floor)
 {
     if (!t->rp.n_countries)
-        return t->max_event[i];
-    return floor ? jp_partition_input_floor(&t->rp, i, t->max_event[i])
-                 : jp_partition_input_ceiling(&t->rp, i, t->max_event[i]);
+        return seen(t, i);
+    return floor ? jp_partition_input_floor(&t->rp, i, seen(t, i))
+                 : jp_partition_input_ceiling(&t->rp, i, seen(t, i));
 }
 
 /* The watermark of input i for the windows of country cc: the input
@@ -241,8 +324,8 @@ static int64_t input_newest(const jp_task_t *t, jp_input_t i, int floor)
  * streams that carried it. */
 static int64_t feed_watermark(const jp_task_t *t, jp_input_t i, const char *cc)
 {
-    int64_t n = t->rp.n_countries ? jp_partition_feed_newest(&t->rp, i, cc, t->max_event[i])
-                                  : t->max_event[i];
+    int64_t n =
+        t->rp.n_countries ? jp_partition_feed_newest(&t->rp, i, cc, seen(t, i)) : seen(t, i);
     return n == NO_TIME ? NO_TIME : n - lateness(t);
 }
 
@@ -775,6 +858,27 @@ const char *jp_proc_input_topic(const jp_proc_ctx_t *c, jp_input_t input)
                                          : cfg->topics.draws.name;
 }
 
+void jp_proc_counts(const jp_proc_ctx_t *c, jp_input_t input, jp_proc_counts_t *out)
+{
+    const jp_task_counts_t *k = &c->t->counts[input];
+    *out = (jp_proc_counts_t){.consumed = k->consumed,
+                              .applied = k->applied,
+                              .dead_lettered = k->dead_lettered,
+                              .duplicates = k->duplicates,
+                              .late = k->late,
+                              .lost = c->t->lost[input]};
+}
+
+int64_t jp_proc_lag(const jp_proc_ctx_t *c, jp_input_t input, int ask_broker)
+{
+    const jp_task_io_t *io = &c->t->env->io;
+    int64_t end = io->end_offset ? io->end_offset(io->ctx, c->t->partition, input, ask_broker) : -1;
+    int64_t next = c->t->next_offset[input];
+    if (end < 0 || (next < 0 && end > 0))
+        return -1;
+    return next < 0 || end <= next ? 0 : end - next;
+}
+
 int jp_proc_emit(jp_proc_ctx_t *c, jp_output_t topic, const char *key, size_t key_len,
                  const void *value, size_t len)
 {
@@ -844,6 +948,15 @@ static int load_state(jp_task_t *t)
                      "task %d: the repartition state does not decode: replays of "
                      "copies may be applied again",
                      t->partition);
+    t->n_draw_next = 0;
+    if (jp_store_get(t->store, JP_CF_META, meta_draw_next, strlen(meta_draw_next), &v, &n) == 1)
+        for (const uint8_t *p = v; n >= 12 && t->n_draw_next < JP_TASK_MAX_DRAW_COUNTRIES;
+             p += 12, n -= 12) {
+            memcpy(t->draw_next[t->n_draw_next].country, p, 4);
+            t->draw_next[t->n_draw_next].country[3] = '\0';
+            get_i64s(p + 4, 8, &t->draw_next[t->n_draw_next].next_ms, 1);
+            t->n_draw_next++;
+        }
     facts_clear(t);
     cstate_clear(t);
     if (jp_store_scan(t->store, JP_CF_WINDOWS, NULL, 0, load_window, t) < 0 ||
@@ -865,14 +978,12 @@ static int load_state(jp_task_t *t)
     return procs_open(t);
 }
 
-jp_task_t *jp_task_open(const jp_task_env_t *env, jp_serde_t *serde, int partition, const char *dir,
-                        char *errstr, size_t errstr_size)
+/* A task without its store. */
+static jp_task_t *task_new(const jp_task_env_t *env, jp_serde_t *serde, int partition)
 {
     jp_task_t *t = calloc(1, sizeof(*t));
-    if (!t) {
-        jp_err_set(errstr, errstr_size, "out of memory");
+    if (!t)
         return NULL;
-    }
     t->env = env;
     t->serde = serde;
     t->partition = partition;
@@ -880,30 +991,105 @@ jp_task_t *jp_task_open(const jp_task_env_t *env, jp_serde_t *serde, int partiti
     t->fold_next = INT64_MAX;
     jp_avro_arena_init(&t->arena);
     jp_avro_arena_init(&t->fact_arena);
+    jp_bytes_writer_init(&t->skipped);
     t->batch = malloc(JP_TASK_BATCH_MAX * sizeof(*t->batch));
     t->batch_tokens = malloc(JP_TASK_BATCH_MAX * sizeof(*t->batch_tokens));
     if (!t->batch || !t->batch_tokens ||
         jp_partition_state_init(&t->rp, env->partition.n_partitions) != 0) {
-        jp_err_set(errstr, errstr_size, "out of memory");
-        jp_task_close(t);
-        return NULL;
-    }
-    char path[1024];
-    snprintf(path, sizeof(path), "%s/task-%d", dir, partition);
-    t->store = jp_store_open(env->store_env, path, errstr, errstr_size);
-    /* The changelog replays whatever a crash loses (jp_engine's restore,
-     * the same path as a lost state directory): no WAL. */
-    if (t->store)
-        jp_store_set_durability(t->store, JP_STORE_NO_WAL);
-    /* Most reads of these miss (a new customer, a new event id): let the
-     * store answer those without RocksDB. */
-    if (!t->store || load_state(t) != 0 || jp_store_track_keys(t->store, JP_CF_CUSTOMERS) != 0) {
-        if (t->store)
-            jp_err_set(errstr, errstr_size, "cannot load the state of task %d", partition);
         jp_task_close(t);
         return NULL;
     }
     return t;
+}
+
+/* Opening stores side by side: tasks t[i] for i = first, first + step, ... */
+typedef struct {
+    jp_task_t **t;
+    size_t n, first, step;
+    const char *dir;
+    char err[256];
+    int rc;
+} store_opener_t;
+
+/* Opens the store of each of its tasks and builds its key filter (a scan
+ * of the customers it holds): all store work, none of the task's own. */
+static void *open_stores(void *arg)
+{
+    store_opener_t *o = arg;
+    for (size_t i = o->first; o->rc == 0 && i < o->n; i += o->step) {
+        jp_task_t *t = o->t[i];
+        char path[1024];
+        snprintf(path, sizeof(path), "%s/task-%d", o->dir, t->partition);
+        t->store = jp_store_open(t->env->store_env, path, o->err, sizeof(o->err));
+        if (!t->store) {
+            o->rc = -1;
+            break;
+        }
+        /* The changelog replays whatever a crash loses (jp_engine's restore,
+         * the same path as a lost state directory): no WAL. */
+        jp_store_set_durability(t->store, JP_STORE_NO_WAL);
+        /* Most reads of these miss (a new customer): let the store answer
+         * those without RocksDB. */
+        if (jp_store_track_keys(t->store, JP_CF_CUSTOMERS) != 0) {
+            jp_err_set(o->err, sizeof(o->err), "task %d: key filter: %s", t->partition,
+                       jp_store_last_error(t->store));
+            o->rc = -1;
+        }
+    }
+    return NULL;
+}
+
+int jp_task_open_many(const jp_task_env_t *env, jp_serde_t *serde, const int *partitions, size_t n,
+                      const char *dir, jp_task_t **out, char *errstr, size_t errstr_size)
+{
+    size_t made = 0;
+    int rc = 0;
+    for (; made < n; made++)
+        if (!(out[made] = task_new(env, serde, partitions[made]))) {
+            jp_err_set(errstr, errstr_size, "out of memory");
+            rc = -1;
+            break;
+        }
+    size_t n_th = n < JP_TASK_OPEN_THREADS ? n : JP_TASK_OPEN_THREADS;
+    store_opener_t op[JP_TASK_OPEN_THREADS];
+    pthread_t th[JP_TASK_OPEN_THREADS];
+    int started[JP_TASK_OPEN_THREADS] = {0};
+    for (size_t k = 0; rc == 0 && k < n_th; k++) {
+        op[k] = (store_opener_t){out, n, k, n_th, dir, "", 0};
+        /* One opener runs on this thread; a thread that cannot start leaves
+         * its share to it. */
+        started[k] = k > 0 && pthread_create(&th[k], NULL, open_stores, &op[k]) == 0;
+    }
+    for (size_t k = 0; rc == 0 && k < n_th; k++) {
+        if (started[k])
+            pthread_join(th[k], NULL);
+        else
+            open_stores(&op[k]);
+    }
+    for (size_t k = 0; rc == 0 && k < n_th; k++)
+        if (op[k].rc != 0) {
+            jp_err_set(errstr, errstr_size, "%s", op[k].err);
+            rc = -1;
+        }
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        if (load_state(out[i]) != 0) {
+            jp_err_set(errstr, errstr_size, "cannot load the state of task %d", out[i]->partition);
+            rc = -1;
+        }
+    if (rc != 0)
+        for (size_t i = 0; i < made; i++) {
+            jp_task_close(out[i]);
+            out[i] = NULL;
+        }
+    return rc;
+}
+
+jp_task_t *jp_task_open(const jp_task_env_t *env, jp_serde_t *serde, int partition, const char *dir,
+                        char *errstr, size_t errstr_size)
+{
+    jp_task_t *t;
+    return jp_task_open_many(env, serde, &partition, 1, dir, &t, errstr, errstr_size) == 0 ? t
+                                                                                           : NULL;
 }
 
 int jp_task_peek_offsets(const jp_task_env_t *env, const char *dir, int partition,
@@ -951,6 +1137,7 @@ void jp_task_close(jp_task_t *t)
     cstate_clear(t);
     jp_avro_arena_free(&t->fact_arena);
     jp_partition_state_free(&t->rp);
+    jp_bytes_writer_free(&t->skipped);
     jp_store_close(t->store);
     free(t);
 }
@@ -1732,10 +1919,12 @@ static jp_task_result_t apply(jp_task_t *t, jp_task_record_t *rec, batch_slot_t 
 
     /* A copy is late against its stream (jp_partition.h), a record of a
      * copied country also when its window was closed on other streams. */
-    int64_t newest = rec->via_repartition
-                         ? jp_partition_stream_newest(&t->rp, in, rec->src_partition)
-                         : t->max_event[in];
-    if (newest != NO_TIME && t_ms < newest - lateness(t) - grace(t))
+    int64_t wm = watermark(t, in);
+    if (rec->via_repartition) {
+        int64_t newest = jp_partition_stream_newest(&t->rp, in, rec->src_partition);
+        wm = newest == NO_TIME ? NO_TIME : newest - lateness(t);
+    }
+    if (wm != NO_TIME && t_ms < wm - grace(t))
         return dead_letter(t, rec, "LATE",
                            "event time is older than the partition's watermark minus grace");
     if ((rec->via_repartition || jp_partition_country_copied(&t->rp, v.country->code)) &&
@@ -1790,8 +1979,17 @@ static jp_task_result_t apply(jp_task_t *t, jp_task_record_t *rec, batch_slot_t 
     if (rec->via_repartition) {
         if (jp_partition_state_applied(&t->rp, in, rec->src_partition, v.country->code, t_ms) != 0)
             return JP_TASK_FAILED;
-    } else if (t_ms > t->max_event[in] || t->max_event[in] == NO_TIME) {
-        t->max_event[in] = t_ms;
+        if (in == JP_INPUT_DRAWS) {
+            draw_applied(t, v.country->code, v.calendar, t_ms);
+            int64_t next = draws_next(t);
+            if (next != INT64_MAX)
+                jp_partition_stream_advance(&t->rp, in, rec->src_partition, next - 1);
+        }
+    } else {
+        if (t_ms > t->max_event[in] || t->max_event[in] == NO_TIME)
+            t->max_event[in] = t_ms;
+        if (in == JP_INPUT_DRAWS)
+            draw_applied(t, v.country->code, v.calendar, t_ms);
     }
     t->counts[in].applied++;
     count(t, in, "applied", "OK");
@@ -2143,6 +2341,14 @@ int jp_task_prepare_commit(jp_task_t *t, jp_store_dirty_cb fn, void *ctx, char *
         jp_store_put(t->store, JP_CF_META, meta_first, strlen(meta_first), fb, sizeof(fb));
         put_i64s(clk, &t->timer_cursor, 1);
         jp_store_put(t->store, JP_CF_META, meta_clock, strlen(meta_clock), clk, sizeof(clk));
+        uint8_t dn[12 * JP_TASK_MAX_DRAW_COUNTRIES];
+        for (size_t k = 0; k < t->n_draw_next; k++) {
+            memcpy(dn + 12 * k, t->draw_next[k].country, 4);
+            put_i64s(dn + 12 * k + 4, &t->draw_next[k].next_ms, 1);
+        }
+        if (t->n_draw_next)
+            jp_store_put(t->store, JP_CF_META, meta_draw_next, strlen(meta_draw_next), dn,
+                         12 * t->n_draw_next);
         uint8_t lost[8 * JP_INPUT__COUNT], recent[JP_INPUT__COUNT * JP_RECENT_WIRE_LEN];
         put_i64s(lost, t->lost, JP_INPUT__COUNT);
         jp_store_put(t->store, JP_CF_META, meta_lost, strlen(meta_lost), lost, sizeof(lost));
@@ -2211,6 +2417,36 @@ int jp_task_restore_record(jp_task_t *t, jp_cf_t cf, const void *key, size_t kle
     return 0;
 }
 
+int jp_task_restore_skip(jp_task_t *t, jp_cf_t cf, const void *key, size_t klen)
+{
+    if ((unsigned)cf >= JP_CF__COUNT || klen > UINT32_MAX)
+        return -1;
+    jp_bytes_put_u8(&t->skipped, (uint8_t)cf);
+    jp_bytes_put_u32(&t->skipped, (uint32_t)klen);
+    jp_bytes_put_raw(&t->skipped, key, klen);
+    return t->skipped.oom ? -1 : 0;
+}
+
+/* The keys the restore skipped, dirty again (after the state is loaded:
+ * a restore's intermediate commits would clean them). */
+static int touch_skipped(jp_task_t *t)
+{
+    jp_bytes_reader_t r;
+    jp_bytes_reader_init(&r, t->skipped.buf, t->skipped.len);
+    int rc = 0;
+    while (rc == 0 && r.pos < r.len) {
+        int cf = jp_bytes_get_u8(&r);
+        uint32_t n = jp_bytes_get_u32(&r);
+        if (!jp_bytes_reader_ok(&r) || r.len - r.pos < n)
+            break; /* cannot happen: the buffer is ours */
+        rc = jp_store_touch(t->store, cf, r.buf + r.pos, n);
+        r.pos += n;
+    }
+    jp_bytes_writer_free(&t->skipped);
+    jp_bytes_writer_init(&t->skipped);
+    return rc;
+}
+
 int jp_task_restore_done(jp_task_t *t, char *errstr, size_t errstr_size)
 {
     int64_t next[JP_INPUT__COUNT];
@@ -2218,6 +2454,11 @@ int jp_task_restore_done(jp_task_t *t, char *errstr, size_t errstr_size)
     t->restored_since_commit = 0;
     if (write_local(t, errstr, errstr_size) != 0 || load_state(t) != 0)
         return -1;
+    if (touch_skipped(t) != 0) {
+        jp_err_set(errstr, errstr_size, "cannot mark skipped changelog keys: %s",
+                   jp_store_last_error(t->store));
+        return -1;
+    }
     /* The engine set the positions from the group before restoring. */
     memcpy(t->next_offset, next, sizeof(next));
     return 0;

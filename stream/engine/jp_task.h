@@ -7,7 +7,11 @@
  *
  * Event time, per input partition. Each input partition i of the task has
  * its own watermark wm[i] = (highest event time seen in i) - allowed
- * lateness. A record is LATE when its event time is earlier than
+ * lateness; draws follow their countries' calendars, so the draws
+ * partition counts as seen up to just before the next scheduled draw of
+ * every country it has carried a draw of (a monthly draw alone on its
+ * partition does not hold the clock for a month). A record is LATE when its
+ * event time is earlier than
  * wm[i] - grace, judged before the record raises wm[i]; it goes to the
  * dead-letter topic. A window closes when every input partition that feeds
  * it has a watermark at or past window end + grace: hour and day windows
@@ -97,6 +101,9 @@ typedef struct jp_task_io_s {
      * repartition topic with its original bytes; may be NULL when
      * env.partition dead-letters. */
     int (*repartition)(void *ctx, int partition, int home, const jp_task_record_t *rec);
+    /* The end offset of an input partition, as last fetched or (ask_broker)
+     * from the broker (jp_proc_lag; may be NULL): -1 when unknown. */
+    int64_t (*end_offset)(void *ctx, int partition, jp_input_t input, int ask_broker);
     /* Offsets [expected, rec->offset) of rec's partition were skipped
      * (may be NULL): of its input partition, or for a copy of the task's
      * repartition partition. Answers the number of records retention
@@ -106,6 +113,8 @@ typedef struct jp_task_io_s {
 } jp_task_io_t;
 
 #define JP_TASK_MAX_PROCS 8
+/* Countries per task whose draw calendar advances the draws watermark. */
+#define JP_TASK_MAX_DRAW_COUNTRIES 16
 
 /* Called for every closed window, after its features were emitted. */
 typedef void (*jp_task_window_cb)(void *ctx, const jp_window_t *w, const jp_feature_vector_t *fv);
@@ -136,6 +145,15 @@ typedef struct jp_task_s jp_task_t;
  */
 jp_task_t *jp_task_open(const jp_task_env_t *env, jp_serde_t *serde, int partition, const char *dir,
                         char *errstr, size_t errstr_size);
+/* Opens the tasks of partitions[0..n) as jp_task_open would, their stores
+ * side by side on a few threads: opening a RocksDB mostly waits on the disk
+ * (a new one syncs its manifest and options files for every column
+ * family), and those waits overlap. Only store work runs on those threads
+ * (opening, the customers key filter); the tasks' state and processors are
+ * loaded on the calling thread. 0 with out[0..n) set, or -1 with errstr
+ * and none of them open. */
+int jp_task_open_many(const jp_task_env_t *env, jp_serde_t *serde, const int *partitions, size_t n,
+                      const char *dir, jp_task_t **out, char *errstr, size_t errstr_size);
 /* Closes the store; uncommitted state is dropped. */
 void jp_task_close(jp_task_t *t);
 
@@ -179,11 +197,11 @@ int jp_task_poll(jp_task_t *t);
 /* One record: jp_task_process_batch with n = 1. */
 jp_task_result_t jp_task_process(jp_task_t *t, jp_task_record_t *rec);
 
-/* Commit, steps 1 and 4 of the commit protocol (docs/processor.md). prepare writes the
- * in-memory windows and metadata into the store's dirty set and hands each
- * dirty key to fn (the engine produces it to the changelog, with the
- * task's input offsets from jp_task_next_offset in a header). finish writes
- * the batch with the changelog offsets now reached (-1: unchanged). */
+/* Commit, steps 1 and 4 of the commit protocol (docs/processor.md). prepare
+ * writes the in-memory windows and metadata into the store's dirty set and
+ * hands each dirty key to fn (the engine produces it to the changelog).
+ * finish writes the batch with the changelog offsets now reached (-1:
+ * unchanged). */
 int jp_task_prepare_commit(jp_task_t *t, jp_store_dirty_cb fn, void *ctx, char *errstr,
                            size_t errstr_size);
 int jp_task_finish_commit(jp_task_t *t, const int64_t changelog_offsets[JP_CF__COUNT], char *errstr,
@@ -195,6 +213,11 @@ int64_t jp_task_changelog_offset(const jp_task_t *t, jp_cf_t cf);
  * producing it again; call jp_task_restore_done at the end. */
 int jp_task_restore_record(jp_task_t *t, jp_cf_t cf, const void *key, size_t klen, const void *val,
                            size_t vlen, int64_t changelog_offset);
+/* Restore: a changelog record beyond the commit point, not applied. Its
+ * key is written again by the next commit (as the store holds it at the
+ * commit point, or a tombstone), so that the changelog's latest record of
+ * the key is a committed one again. */
+int jp_task_restore_skip(jp_task_t *t, jp_cf_t cf, const void *key, size_t klen);
 int jp_task_restore_done(jp_task_t *t, char *errstr, size_t errstr_size);
 
 void jp_task_counts(const jp_task_t *t, jp_input_t input, jp_task_counts_t *out);

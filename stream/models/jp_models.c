@@ -894,6 +894,9 @@ int jp_models_champion(jp_models_t *g, const char *country, jp_models_champion_t
     if (!c)
         return -1;
     const version_t *s = c->models[KIND_SALES].champion, *ch = c->models[KIND_CHURN].champion;
+    out->active = c->prev_held;
+    out->lapsed = c->prev_lapsed;
+    out->stock_time = c->last_day_end;
     if (s) {
         out->flows = s->flows;
         out->sales_version = s->number;

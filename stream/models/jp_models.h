@@ -64,7 +64,9 @@ typedef struct jp_models_evaluation_s {
     double value;       /* residual (sales) or log-loss (churn) */
     int64_t event_time; /* the window's end */
 } jp_models_evaluation_t;
-typedef void (*jp_models_listener_fn)(void *ctx, const jp_models_evaluation_t *ev);
+/* partition: the task's. Returns 0, or -1 on a failure that must rewind
+ * the task (the processor's callback then returns -1, jp_proc.h). */
+typedef int (*jp_models_listener_fn)(void *ctx, int partition, const jp_models_evaluation_t *ev);
 /* Set before the engine runs; called on the engine thread. */
 void jp_models_set_listener(jp_models_t *g, jp_models_listener_fn fn, void *ctx);
 
@@ -103,6 +105,11 @@ typedef struct jp_models_champion_s {
     int64_t data_start, data_end; /* the sales champion's event-time range */
     /* its offset ranges per input [first, next) (-1: none) */
     int64_t offsets_start[JP_INPUT__COUNT], offsets_end[JP_INPUT__COUNT];
+    /* The subscriber stock the sales model forecasts from: subscribers held
+     * and lapsed at the end of the country's last closed day window
+     * (stock_time; < 0: unknown), whether or not there is a champion. */
+    double active, lapsed;
+    int64_t stock_time;
 } jp_models_champion_t;
 /* 0, or -1 when the country is not on this instance. */
 int jp_models_champion(jp_models_t *g, const char *country, jp_models_champion_t *out);

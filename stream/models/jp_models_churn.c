@@ -306,7 +306,8 @@ int jp_models_churn_label(inst_t *in, country_t *c, int64_t end)
     if (in->g->listener) {
         jp_models_evaluation_t ev = {c->code, "churn", m->champion ? m->champion->number : 0,
                                      ll_day / n_day, end};
-        in->g->listener(in->g->listener_ctx, &ev);
+        if (in->g->listener(in->g->listener_ctx, jp_proc_partition(in->ctx), &ev) != 0)
+            return -1;
     }
     if (c->error_gauge[KIND_CHURN]) {
         jp_eval_cls_result_t r;

@@ -240,7 +240,8 @@ int jp_models_sales_window(inst_t *in, country_t *c, const jp_feature_vector_t *
     if (in->g->listener && !isnan(z)) {
         jp_models_evaluation_t ev = {c->code, "sales", served ? served->number : 0, z,
                                      fv->window_end};
-        in->g->listener(in->g->listener_ctx, &ev);
+        if (in->g->listener(in->g->listener_ctx, jp_proc_partition(in->ctx), &ev) != 0)
+            return -1;
     }
     if (c->error_gauge[KIND_SALES]) {
         jp_eval_reg_result_t r;

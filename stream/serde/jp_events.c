@@ -107,6 +107,42 @@ static const jp_avro_bind_t alternative_fields[] = {
 const jp_avro_layout_t jp_alternative_layout =
     JP_AVRO_LAYOUT("jackpot.v1.Alternative", jp_alternative_t, alternative_fields);
 
+static const jp_avro_bind_t constraint_slack_fields[] = {
+    JP_AVRO_BIND(jp_constraint_slack_t, name),    JP_AVRO_BIND(jp_constraint_slack_t, value),
+    JP_AVRO_BIND(jp_constraint_slack_t, limit),   JP_AVRO_BIND(jp_constraint_slack_t, slack),
+    JP_AVRO_BIND(jp_constraint_slack_t, binding), JP_AVRO_BIND(jp_constraint_slack_t, violated),
+};
+const jp_avro_layout_t jp_constraint_slack_layout =
+    JP_AVRO_LAYOUT("jackpot.v1.ConstraintSlack", jp_constraint_slack_t, constraint_slack_fields);
+
+static const jp_avro_bind_t exploration_fields[] = {
+    JP_AVRO_BIND(jp_exploration_t, explored),
+    JP_AVRO_BIND(jp_exploration_t, greedy_prize_minor),
+    JP_AVRO_BIND(jp_exploration_t, sampled_prize_minor),
+    JP_AVRO_BIND(jp_exploration_t, cost_minor),
+    JP_AVRO_BIND(jp_exploration_t, budget_minor),
+    JP_AVRO_BIND(jp_exploration_t, share),
+};
+const jp_avro_layout_t jp_exploration_layout =
+    JP_AVRO_LAYOUT("jackpot.v1.Exploration", jp_exploration_t, exploration_fields);
+
+static const jp_avro_bind_t elasticity_fields[] = {
+    JP_AVRO_BIND(jp_elasticity_t, flow),
+    JP_AVRO_BIND(jp_elasticity_t, estimate),
+    JP_AVRO_BIND(jp_elasticity_t, sd),
+};
+const jp_avro_layout_t jp_elasticity_layout =
+    JP_AVRO_LAYOUT("jackpot.v1.Elasticity", jp_elasticity_t, elasticity_fields);
+
+static const jp_avro_bind_t model_info_fields[] = {
+    JP_AVRO_BIND(jp_model_info_t, versions),
+    JP_AVRO_BIND_SUB(jp_model_info_t, elasticities, jp_elasticity_layout),
+    JP_AVRO_BIND_OPT(jp_model_info_t, error, has_error),
+    JP_AVRO_BIND_OPT(jp_model_info_t, lifetime_days, has_lifetime_days),
+};
+const jp_avro_layout_t jp_model_info_layout =
+    JP_AVRO_LAYOUT("jackpot.v1.ModelInfo", jp_model_info_t, model_info_fields);
+
 static const jp_avro_bind_t recommendation_fields[] = {
     JP_AVRO_BIND(jp_recommendation_t, country),
     JP_AVRO_BIND(jp_recommendation_t, decision_id),
@@ -123,6 +159,20 @@ static const jp_avro_bind_t recommendation_fields[] = {
     JP_AVRO_BIND_SUB(jp_recommendation_t, alternatives, jp_alternative_layout),
     JP_AVRO_BIND(jp_recommendation_t, status),
     JP_AVRO_BIND_SUB(jp_recommendation_t, provenance, jp_provenance_layout),
+    JP_AVRO_BIND(jp_recommendation_t, expected_tickets),
+    JP_AVRO_BIND(jp_recommendation_t, expected_tickets_p5),
+    JP_AVRO_BIND(jp_recommendation_t, expected_tickets_p95),
+    JP_AVRO_BIND(jp_recommendation_t, expected_payout_minor),
+    JP_AVRO_BIND_OPT(jp_recommendation_t, payout_ratio_after, has_payout_ratio_after),
+    JP_AVRO_BIND(jp_recommendation_t, loss_probability),
+    JP_AVRO_BIND(jp_recommendation_t, horizon_draws),
+    JP_AVRO_BIND(jp_recommendation_t, horizon_value_minor),
+    JP_AVRO_BIND(jp_recommendation_t, stock_value_minor),
+    JP_AVRO_BIND_SUB(jp_recommendation_t, constraints, jp_constraint_slack_layout),
+    JP_AVRO_BIND(jp_recommendation_t, infeasible_rules),
+    JP_AVRO_BIND_SUB(jp_recommendation_t, exploration, jp_exploration_layout),
+    JP_AVRO_BIND_OPT(jp_recommendation_t, fallback_reason, has_fallback_reason),
+    JP_AVRO_BIND_SUB(jp_recommendation_t, model, jp_model_info_layout),
 };
 const jp_avro_layout_t jp_recommendation_layout =
     JP_AVRO_LAYOUT("jackpot.v1.JackpotRecommendation", jp_recommendation_t, recommendation_fields);
@@ -138,6 +188,7 @@ static const jp_avro_bind_t alert_fields[] = {
     JP_AVRO_BIND(jp_alert_t, labels),
     JP_AVRO_BIND(jp_alert_t, starts_at),
     JP_AVRO_BIND_OPT(jp_alert_t, ends_at, has_ends_at),
+    JP_AVRO_BIND(jp_alert_t, annotations),
 };
 const jp_avro_layout_t jp_alert_layout =
     JP_AVRO_LAYOUT("jackpot.v1.Alert", jp_alert_t, alert_fields);

@@ -142,6 +142,36 @@ typedef enum {
     JP_RECOMMENDATION_UNKNOWN,
 } jp_recommendation_status_t;
 
+typedef struct jp_constraint_slack_s {
+    jp_avro_str_t name;
+    double value, limit, slack;
+    uint8_t binding, violated;
+} jp_constraint_slack_t;
+
+typedef struct jp_exploration_s {
+    uint8_t explored;
+    int64_t greedy_prize_minor;
+    int64_t sampled_prize_minor;
+    double cost_minor;
+    double budget_minor;
+    double share;
+} jp_exploration_t;
+
+typedef struct jp_elasticity_s {
+    jp_avro_str_t flow;
+    double estimate;
+    double sd;
+} jp_elasticity_t;
+
+typedef struct jp_model_info_s {
+    jp_avro_map_t versions;       /* values: jp_avro_str_t */
+    jp_avro_array_t elasticities; /* jp_elasticity_t */
+    uint8_t has_error;
+    double error;
+    uint8_t has_lifetime_days;
+    double lifetime_days;
+} jp_model_info_t;
+
 typedef struct jp_recommendation_s {
     jp_avro_str_t country;
     jp_avro_str_t decision_id;
@@ -158,6 +188,22 @@ typedef struct jp_recommendation_s {
     jp_avro_array_t alternatives;        /* jp_alternative_t */
     jp_recommendation_status_t status;
     jp_provenance_t provenance;
+    double expected_tickets;
+    double expected_tickets_p5;
+    double expected_tickets_p95;
+    double expected_payout_minor;
+    uint8_t has_payout_ratio_after;
+    double payout_ratio_after;
+    double loss_probability;
+    int32_t horizon_draws;
+    double horizon_value_minor;
+    double stock_value_minor;
+    jp_avro_array_t constraints;      /* jp_constraint_slack_t */
+    jp_avro_array_t infeasible_rules; /* jp_avro_str_t */
+    jp_exploration_t exploration;
+    uint8_t has_fallback_reason;
+    jp_avro_str_t fallback_reason;
+    jp_model_info_t model;
 } jp_recommendation_t;
 
 typedef enum {
@@ -186,6 +232,7 @@ typedef struct jp_alert_s {
     int64_t starts_at;
     uint8_t has_ends_at;
     int64_t ends_at;
+    jp_avro_map_t annotations; /* values: jp_avro_str_t */
 } jp_alert_t;
 
 typedef enum {
@@ -320,6 +367,10 @@ extern const jp_avro_layout_t jp_draw_result_layout;
 extern const jp_avro_layout_t jp_prize_paid_layout;
 extern const jp_avro_layout_t jp_recommendation_layout;
 extern const jp_avro_layout_t jp_alternative_layout;
+extern const jp_avro_layout_t jp_constraint_slack_layout;
+extern const jp_avro_layout_t jp_exploration_layout;
+extern const jp_avro_layout_t jp_elasticity_layout;
+extern const jp_avro_layout_t jp_model_info_layout;
 extern const jp_avro_layout_t jp_provenance_layout;
 extern const jp_avro_layout_t jp_data_snapshot_layout;
 extern const jp_avro_layout_t jp_offset_range_layout;

@@ -48,6 +48,7 @@ typedef struct {
     int64_t draw_time;
     int64_t prize;
     const char *policy;
+    int64_t decided_ms; /* when the prize started to be advertised */
 } decision_t;
 
 #define MAX_DECISIONS 16
@@ -71,6 +72,7 @@ struct jp_sim_gen_s {
 
     /* ground truth in force (changes modify these) */
     double e_signup, e_cancel, e_extra, tickets_mean, pf_rate, extra_tickets_mean;
+    double signups_per_day;
     jp_sim_season_t season;
 
     int64_t advertised;
@@ -82,6 +84,7 @@ struct jp_sim_gen_s {
     /* current headline period */
     int64_t period_start;
     jp_sim_counts_t exp, real;
+    jp_sim_counts_t exp_after; /* expected since this period's draw was decided */
     double season_weighted, logj_weighted, hours;
 
     item_t *items, *tmp;
@@ -200,15 +203,40 @@ static int64_t schedule_prize(const jp_sim_gen_t *g, int64_t draw_time)
     return prize;
 }
 
-static void decide(jp_sim_gen_t *g, const jp_draw_t *d)
+/* 1 when the closed loop decides draw d (after the warm-up). */
+static int loop_draw(const jp_sim_gen_t *g, const jp_draw_t *d)
 {
-    int64_t prize = 0;
+    return g->k->prize.policy == JP_SIM_POLICY_RECOMMENDATIONS &&
+           jp_calendar_decision_time(g->cal, d) - g->w->start_ms >=
+               g->k->prize.warmup_weeks * WEEK_MS;
+}
+
+/* When draw d's prize is decided: its decision time, in the closed loop
+ * (warm-up included) later by the loop delay. */
+static int64_t decide_at(const jp_sim_gen_t *g, const jp_draw_t *d)
+{
+    int64_t t = jp_calendar_decision_time(g->cal, d);
+    return g->k->prize.policy == JP_SIM_POLICY_RECOMMENDATIONS ? t + g->k->prize.loop_delay_ms : t;
+}
+
+/* ask: the draw is decided in the run (the first draw's prize counts as
+ * decided before it). */
+static void decide(jp_sim_gen_t *g, const jp_draw_t *d, int64_t now, int ask)
+{
+    int64_t prize = 0, recommended = 0;
     const char *policy = "schedule";
+    /* The closed loop asks for every draw's recommendation, the warm-up's
+     * too: the lookup waits for the engine, so the simulator never runs
+     * ahead of it by more than a draw period (the dev broker keeps only a
+     * few MB a partition). During the warm-up the schedule still decides. */
+    int answered = ask && g->k->prize.policy == JP_SIM_POLICY_RECOMMENDATIONS && g->lookup &&
+                   g->lookup(g->lookup_ctx, g->k->code, d->id, &recommended) == 0 &&
+                   recommended > 0;
     if (g->k->prize.policy == JP_SIM_POLICY_FIXED) {
         prize = g->k->prize.fixed_minor;
         policy = "fixed";
-    } else if (g->k->prize.policy == JP_SIM_POLICY_RECOMMENDATIONS && g->lookup &&
-               g->lookup(g->lookup_ctx, g->k->code, d->id, &prize) == 0 && prize > 0) {
+    } else if (answered && loop_draw(g, d)) {
+        prize = recommended;
         policy = "recommendation";
     } else {
         /* the schedule; also the closed loop's fallback before any recommendation */
@@ -218,7 +246,7 @@ static void decide(jp_sim_gen_t *g, const jp_draw_t *d)
         memmove(g->decisions, g->decisions + 1, (MAX_DECISIONS - 1) * sizeof(decision_t));
         g->n_decisions--;
     }
-    g->decisions[g->n_decisions++] = (decision_t){d->time_ms, prize, policy};
+    g->decisions[g->n_decisions++] = (decision_t){d->time_ms, prize, policy, now};
     g->advertised = prize;
     g->advertised_policy = policy;
 }
@@ -314,6 +342,7 @@ jp_sim_gen_t *jp_sim_gen_new(const jp_sim_world_t *w, size_t country_index, uint
     g->tickets_mean = k->population.tickets_mean;
     g->pf_rate = k->response.payment_failure;
     g->extra_tickets_mean = k->response.extra_tickets_mean;
+    g->signups_per_day = k->response.signups_per_day;
     g->season = k->season;
     g->currency_len = strlen(g->country->currency);
     g->id_base = jp_hash_str(k->code, seed ^ 0x1D5ULL);
@@ -356,7 +385,7 @@ jp_sim_gen_t *jp_sim_gen_new(const jp_sim_world_t *w, size_t country_index, uint
         jp_sim_gen_free(g);
         return NULL;
     }
-    decide(g, &first);
+    decide(g, &first, w->start_ms, 0);
     jp_calendar_next_draw(g->cal, first.time_ms, 1, &g->pending);
     g->period_start = w->start_ms;
     if (truth)
@@ -415,6 +444,8 @@ void jp_sim_gen_apply_change(jp_sim_gen_t *g, const jp_sim_change_t *c)
             g->pf_rate = c->value;
         else if (strcmp(t, "extra_tickets_mean") == 0 && c->value >= 1)
             g->extra_tickets_mean = c->value;
+        else if (strcmp(t, "signups_per_day") == 0 && c->value >= 0)
+            g->signups_per_day = c->value;
         break;
     default: /* silence is the runner's business */
         break;
@@ -548,6 +579,8 @@ static int renewals(jp_sim_gen_t *g, int64_t a)
             g->exp.payment_failures += g->pf_rate;
             g->real.tickets += pop->subs[i].tickets;
             g->exp.tickets += pop->subs[i].tickets;
+            g->real.renewal_tickets += pop->subs[i].tickets;
+            g->exp.renewal_tickets += pop->subs[i].tickets;
             if (push(g, t, IT_RENEW, (uint32_t)i, pop->subs[i].tickets,
                      JP_SALE_CHANNEL_DIRECT_DEBIT))
                 return -1;
@@ -715,6 +748,16 @@ static int extras(jp_sim_gen_t *g, uint64_t n, int64_t a)
     return 0;
 }
 
+/* dst += now - before, field by field (revenue is derived from tickets). */
+static void counts_add_change(jp_sim_counts_t *dst, const jp_sim_counts_t *now,
+                              const jp_sim_counts_t *before)
+{
+    double *d = &dst->signups;
+    const double *n = &now->signups, *b = &before->signups;
+    for (size_t i = 0; i < sizeof(*dst) / sizeof(double); i++)
+        d[i] += n[i] - b[i];
+}
+
 static int segment(jp_sim_gen_t *g, int64_t a, int64_t b, int with_renewals,
                    const jp_sim_emit_t *out)
 {
@@ -732,6 +775,9 @@ static int segment(jp_sim_gen_t *g, int64_t a, int64_t b, int with_renewals,
     g->season_weighted += s * L;
     g->logj_weighted += log((double)g->advertised) * L;
     g->hours += L;
+    /* the part of the period after its draw's prize was decided */
+    int after = decision_for(g, g->next_headline.time_ms) != NULL;
+    jp_sim_counts_t exp_before = g->exp;
 
     /* cancellations first, on the population at the segment start */
     double m_cancel = jp_sim_pop_hazard_sum(pop) / 24.0 * L * f_c;
@@ -765,10 +811,11 @@ static int segment(jp_sim_gen_t *g, int64_t a, int64_t b, int with_renewals,
             return -1;
     }
 
-    double m_signup = g->k->response.signups_per_day / 24.0 * L * s * f_s;
+    double m_signup = g->signups_per_day / 24.0 * L * s * f_s;
     double price = (double)g->country->ticket.price_minor;
     g->exp.signups += m_signup;
     g->exp.tickets += m_signup * g->tickets_mean;
+    g->exp.signup_tickets += m_signup * g->tickets_mean;
     n = jp_rng_poisson(r, m_signup);
     for (uint64_t i = 0; i < n; i++) {
         uint32_t pc = jp_sim_pop_pick_postcode(pop, r);
@@ -778,6 +825,7 @@ static int segment(jp_sim_gen_t *g, int64_t a, int64_t b, int with_renewals,
             return -1;
         g->real.signups++;
         g->real.tickets += tickets;
+        g->real.signup_tickets += tickets;
         /* the channel is drawn before the time (the order GCC chose when
          * both were arguments of one call; now it is the defined one) */
         uint8_t channel = signup_channel(g);
@@ -798,10 +846,50 @@ static int segment(jp_sim_gen_t *g, int64_t a, int64_t b, int with_renewals,
         return -1;
     g->exp.revenue_minor = g->exp.tickets * price;
     g->real.revenue_minor = g->real.tickets * price;
+    if (after) {
+        counts_add_change(&g->exp_after, &g->exp, &exp_before);
+        g->exp_after.revenue_minor = g->exp_after.tickets * price;
+    }
     return materialize(g, a, out);
 }
 
 /* ---- draws ---------------------------------------------------------------------- */
+
+static int cmp_i32(const void *a, const void *b)
+{
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Tickets held per participating postcode: mean and lower quantiles. */
+static void postcode_dist(const jp_sim_pop_t *pop, jp_sim_postcode_dist_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    int32_t *v = malloc((pop->n_postcodes + 1) * sizeof(*v));
+    if (!v)
+        return;
+    size_t n = 0;
+    double sum = 0;
+    for (size_t i = 0; i < pop->n_postcodes; i++) {
+        int32_t t = pop->count[i].sub_tickets + pop->count[i].extra;
+        if (t > 0) {
+            v[n++] = t;
+            sum += t;
+        }
+    }
+    if (n > 0) {
+        qsort(v, n, sizeof(*v), cmp_i32);
+        const double level[] = {0.5, 0.9, 0.99, 0.999};
+        double *q[] = {&out->p50, &out->p90, &out->p99, &out->p999};
+        for (size_t k = 0; k < 4; k++) {
+            size_t i = (size_t)ceil(level[k] * (double)n);
+            *q[k] = v[i > 0 ? i - 1 : 0];
+        }
+        out->max = v[n - 1];
+        out->mean = sum / (double)n;
+    }
+    free(v);
+}
 
 static int do_draw(jp_sim_gen_t *g, const jp_draw_t *d, const jp_sim_emit_t *out)
 {
@@ -823,8 +911,9 @@ static int do_draw(jp_sim_gen_t *g, const jp_draw_t *d, const jp_sim_emit_t *out
         g->postcode[0] = g->sector[0] = '\0';
     }
 
+    const decision_t *dec = NULL;
     if (d->headline) {
-        const decision_t *dec = decision_for(g, d->time_ms);
+        dec = decision_for(g, d->time_ms);
         prize = dec ? dec->prize : g->advertised;
         policy = dec ? dec->policy : g->advertised_policy;
         kind = g->country->prizes.headline.kind;
@@ -886,6 +975,12 @@ static int do_draw(jp_sim_gen_t *g, const jp_draw_t *d, const jp_sim_emit_t *out
             .tickets_in_winning_postcode = tickets,
             .payout_minor = payout,
         };
+        if (d->headline) {
+            int64_t decided = dec ? dec->decided_ms : g->period_start;
+            t.switch_ms = decided > g->period_start ? decided : g->period_start;
+            t.expected_after_switch = g->exp_after;
+            postcode_dist(g->pop, &t.postcodes);
+        }
         jp_sim_truth_draw(g->truth, g->k->code, &t);
     }
     int rc = out->emit(out->ctx, g->index, JP_EVENT_DRAW, &r);
@@ -895,6 +990,7 @@ static int do_draw(jp_sim_gen_t *g, const jp_draw_t *d, const jp_sim_emit_t *out
         g->period_start = d->time_ms;
         memset(&g->exp, 0, sizeof(g->exp));
         memset(&g->real, 0, sizeof(g->real));
+        memset(&g->exp_after, 0, sizeof(g->exp_after));
         g->season_weighted = g->logj_weighted = g->hours = 0;
     }
     return rc;
@@ -903,8 +999,8 @@ static int do_draw(jp_sim_gen_t *g, const jp_draw_t *d, const jp_sim_emit_t *out
 int jp_sim_gen_hour(jp_sim_gen_t *g, int64_t t, const jp_sim_emit_t *out)
 {
     int64_t end = t + HOUR_MS;
-    while (jp_calendar_decision_time(g->cal, &g->pending) <= t) {
-        decide(g, &g->pending);
+    while (decide_at(g, &g->pending) <= t) {
+        decide(g, &g->pending, t, 1);
         jp_draw_t next;
         if (jp_calendar_next_draw(g->cal, g->pending.time_ms, 1, &next) != 0)
             break;

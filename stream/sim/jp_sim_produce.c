@@ -29,6 +29,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/jp_clock.h"
+#include "base/jp_log.h"
+#include "registry/jp_registry_client.h"
+#include "registry/jp_registry_serde.h"
 #include "serde/jp_events.h"
 
 typedef struct {
@@ -96,7 +100,10 @@ struct jp_sim_producer_s {
     char first_error[256];
 
     rd_kafka_t *consumer;
-    jp_serde_t *serde;
+    jp_registry_client_t *loop_registry;
+    jp_serde_t *serde; /* the loop's, owned */
+    int wait_ms;
+    uint64_t misses;
     jp_avro_arena_t arena;
     rec_t *recs;
     size_t n_recs;
@@ -286,6 +293,8 @@ void jp_sim_producer_free(jp_sim_producer_t *p)
         rd_kafka_destroy(p->consumer);
     }
     jp_avro_arena_free(&p->arena);
+    jp_serde_free(p->serde);
+    jp_registry_client_free(p->loop_registry);
     free(p->recs);
     /* after rd_kafka_destroy: librdkafka holds no value any more */
     for (size_t i = 0; i < p->n_slabs; i++)
@@ -381,10 +390,20 @@ int jp_sim_producer_flush(jp_sim_producer_t *p, int timeout_ms, char *errstr, si
     return 0;
 }
 
-int jp_sim_producer_follow(jp_sim_producer_t *p, const char *topic, jp_serde_t *serde, char *errstr,
-                           size_t errstr_size)
+int jp_sim_producer_follow(jp_sim_producer_t *p, const char *topic, const char *registry_url,
+                           int wait_ms, char *errstr, size_t errstr_size)
 {
     char err[512];
+    p->wait_ms = wait_ms;
+    p->loop_registry = jp_registry_client_new(registry_url, errstr, errstr_size);
+    if (!p->loop_registry)
+        return -1;
+    jp_serde_config_t sc;
+    memset(&sc, 0, sizeof(sc));
+    sc.registry = jp_serde_registry_client(p->loop_registry);
+    p->serde = jp_serde_new(&sc, errstr, errstr_size);
+    if (!p->serde)
+        return -1;
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     const char *brokers = NULL;
     const rd_kafka_conf_t *pc = rd_kafka_conf(p->rk);
@@ -429,7 +448,24 @@ int jp_sim_producer_follow(jp_sim_producer_t *p, const char *topic, jp_serde_t *
         jp_err_set(errstr, errstr_size, "assign %s: %s", topic, rd_kafka_err2str(e));
         return -1;
     }
-    p->serde = serde;
+    return 0;
+}
+
+int jp_sim_producer_close_loop(jp_sim_producer_t *p, const jp_sim_world_t *w,
+                               const char *registry_url, int wait_ms, jp_sim_options_t *o,
+                               char *errstr, size_t errstr_size)
+{
+    const jp_sim_country_t *k = w->countries.items;
+    int closed_loop = 0;
+    for (size_t i = 0; i < w->countries.n; i++)
+        closed_loop |= k[i].prize.policy == JP_SIM_POLICY_RECOMMENDATIONS;
+    if (!closed_loop)
+        return 0;
+    if (jp_sim_producer_follow(p, w->config.topics.recommendations, registry_url, wait_ms, errstr,
+                               errstr_size) != 0)
+        return -1;
+    o->lookup = jp_sim_producer_lookup;
+    o->lookup_ctx = p;
     return 0;
 }
 
@@ -450,33 +486,39 @@ static void remember(jp_sim_producer_t *p, const jp_recommendation_t *r)
     x->prize = r->prize_minor;
 }
 
-int jp_sim_producer_lookup(void *ctx, const char *country, const char *draw_id,
-                           int64_t *prize_minor)
+/* Reads what has arrived (waiting up to timeout_ms for the first record). */
+static void drain(jp_sim_producer_t *p, int timeout_ms)
 {
-    jp_sim_producer_t *p = ctx;
-    if (!p->consumer)
-        return -1;
     rd_kafka_message_t *m;
-    while ((m = rd_kafka_consumer_poll(p->consumer, 0)) != NULL) {
+    while ((m = rd_kafka_consumer_poll(p->consumer, timeout_ms)) != NULL) {
+        timeout_ms = 0;
         if (!m->err && m->payload) {
             jp_recommendation_t r;
             char err[256];
             jp_avro_arena_reset(&p->arena);
+            /* INFEASIBLE too: its prize is the compromise that breaks the
+             * fewest rules, the engine's answer for the draw */
             if (jp_serde_decode(p->serde, JP_EVENT_RECOMMENDATION, m->payload, m->len, &r,
                                 &p->arena, err, sizeof(err)) == JP_SERDE_OK &&
-                r.status == JP_RECOMMENDATION_OK)
+                r.prize_minor > 0)
                 remember(p, &r);
         }
         rd_kafka_message_destroy(m);
     }
-    /* The recommendation for this draw, else the latest for the country. */
+}
+
+/* The recommendation for this draw (1), else the country's latest (0), else
+ * none (-1). */
+static int find(const jp_sim_producer_t *p, const char *country, const char *draw_id,
+                int64_t *prize_minor)
+{
     long latest = -1;
     for (size_t i = p->n_recs; i-- > 0;) {
         if (strcmp(p->recs[i].country, country) != 0)
             continue;
         if (strcmp(p->recs[i].draw_id, draw_id) == 0) {
             *prize_minor = p->recs[i].prize;
-            return 0;
+            return 1;
         }
         if (latest < 0)
             latest = (long)i;
@@ -485,6 +527,37 @@ int jp_sim_producer_lookup(void *ctx, const char *country, const char *draw_id,
         return -1;
     *prize_minor = p->recs[latest].prize;
     return 0;
+}
+
+uint64_t jp_sim_producer_loop_misses(const jp_sim_producer_t *p)
+{
+    return p->misses;
+}
+
+int jp_sim_producer_lookup(void *ctx, const char *country, const char *draw_id,
+                           int64_t *prize_minor)
+{
+    jp_sim_producer_t *p = ctx;
+    if (!p->consumer)
+        return -1;
+    drain(p, 0);
+    int found = find(p, country, draw_id, prize_minor);
+    if (found == 1 || p->wait_ms <= 0)
+        return found >= 0 ? 0 : -1;
+    rd_kafka_flush(p->rk, p->wait_ms);
+    double deadline = jp_clock_now_s() + p->wait_ms / 1000.0;
+    while (found != 1 && jp_clock_now_s() < deadline) {
+        drain(p, 100);
+        found = find(p, country, draw_id, prize_minor);
+    }
+    if (found != 1) {
+        p->misses++;
+        jp_log_warn("simulate",
+                    "no recommendation for %s within %d ms: %s (the run is not reproducible)",
+                    draw_id, p->wait_ms,
+                    found == 0 ? "the country's latest stands" : "the schedule stands");
+    }
+    return found >= 0 ? 0 : -1;
 }
 
 int64_t jp_sim_producer_delivered(const jp_sim_producer_t *p, const char *topic, int partition)

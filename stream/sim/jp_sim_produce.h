@@ -20,9 +20,13 @@
  *   failures are counted and reported by jp_sim_producer_flush; delivery
  *   reports of fault records fill in their partition and offset in the
  *   truth.
- * - Closed loop: jp_sim_producer_lookup reads the latest recommendation
- *   per country and draw from the recommendations topic (a separate
- *   consumer assigned to every partition, polled without blocking).
+ * - Closed loop: jp_sim_producer_lookup reads the recommendation for a
+ *   draw from the recommendations topic (a separate consumer assigned to
+ *   every partition, decoding with its own registry client). When it has
+ *   not arrived yet, the lookup flushes what was produced and waits for it
+ *   (up to the follow's wait): the engine can only decide once it has read
+ *   the records before the lookup. Without it: the country's latest
+ *   recommendation, logged as a fallback.
  */
 #ifndef JP_SIM_PRODUCE_H
 #define JP_SIM_PRODUCE_H
@@ -55,10 +59,21 @@ int jp_sim_producer_flush(jp_sim_producer_t *p, int timeout_ms, char *errstr, si
  * served by the thread that writes and flushes). */
 int64_t jp_sim_producer_delivered(const jp_sim_producer_t *p, const char *topic, int partition);
 
-/* Starts reading recommendations from topic (decoded with serde, which
- * must outlive the producer). 0 or -1 with errstr. */
-int jp_sim_producer_follow(jp_sim_producer_t *p, const char *topic, jp_serde_t *serde, char *errstr,
-                           size_t errstr_size);
+/* Starts reading recommendations from topic, decoded with the schemas of
+ * the registry at registry_url; a lookup waits up to wait_ms for a draw's
+ * recommendation. 0 or -1 with errstr. */
+int jp_sim_producer_follow(jp_sim_producer_t *p, const char *topic, const char *registry_url,
+                           int wait_ms, char *errstr, size_t errstr_size);
+
+/* Sets up the closed loop of a world whose countries use the
+ * recommendations policy (o->lookup and o->lookup_ctx); nothing for the
+ * others. 0, or -1 with errstr when the topic cannot be followed. */
+int jp_sim_producer_close_loop(jp_sim_producer_t *p, const jp_sim_world_t *w,
+                               const char *registry_url, int wait_ms, jp_sim_options_t *o,
+                               char *errstr, size_t errstr_size);
+/* Lookups that did not get their draw's recommendation within the wait. */
+uint64_t jp_sim_producer_loop_misses(const jp_sim_producer_t *p);
+
 /* A jp_sim_prize_lookup_t (ctx = the producer). */
 int jp_sim_producer_lookup(void *ctx, const char *country, const char *draw_id,
                            int64_t *prize_minor);

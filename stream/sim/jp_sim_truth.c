@@ -116,6 +116,8 @@ static json_t *counts_json(const jp_sim_counts_t *c)
     set(o, "payment_failures", json_real(c->payment_failures));
     set(o, "extra_purchases", json_real(c->extra_purchases));
     set(o, "extra_tickets", json_real(c->extra_tickets));
+    set(o, "renewal_tickets", json_real(c->renewal_tickets));
+    set(o, "signup_tickets", json_real(c->signup_tickets));
     set(o, "tickets", json_real(c->tickets));
     set(o, "revenue_minor", json_real(c->revenue_minor));
     return o;
@@ -144,6 +146,16 @@ void jp_sim_truth_draw(jp_sim_truth_t *t, const char *country, const jp_sim_draw
         set(o, "parameters", p);
         set(o, "expected", counts_json(&d->expected));
         set(o, "realized", counts_json(&d->realized));
+        set(o, "switch_ms", json_integer(d->switch_ms));
+        set(o, "expected_after_switch", counts_json(&d->expected_after_switch));
+        json_t *pc = json_object();
+        set(pc, "mean", json_real(d->postcodes.mean));
+        set(pc, "p50", json_real(d->postcodes.p50));
+        set(pc, "p90", json_real(d->postcodes.p90));
+        set(pc, "p99", json_real(d->postcodes.p99));
+        set(pc, "p999", json_real(d->postcodes.p999));
+        set(pc, "max", json_real(d->postcodes.max));
+        set(o, "tickets_per_postcode", pc);
     }
     set(o, "active_subscribers", json_integer(d->active_subscribers));
     set(o, "participating_postcodes", json_integer(d->participating_postcodes));

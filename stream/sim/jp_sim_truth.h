@@ -27,8 +27,14 @@ typedef struct jp_sim_truth_s jp_sim_truth_t;
 typedef struct jp_sim_counts_s {
     double signups, cancellations, reactivations, payment_failures;
     double extra_purchases, extra_tickets;
-    double tickets, revenue_minor; /* all sales: renewals, first sales, extra */
+    double renewal_tickets, signup_tickets; /* tickets of renewals and of first sales */
+    double tickets, revenue_minor;          /* all sales: renewals, first sales, extra */
 } jp_sim_counts_t;
+
+/* Tickets held per participating postcode at a draw. */
+typedef struct jp_sim_postcode_dist_s {
+    double mean, p50, p90, p99, p999, max;
+} jp_sim_postcode_dist_t;
 
 typedef struct jp_sim_draw_truth_s {
     const char *draw_id;
@@ -42,6 +48,12 @@ typedef struct jp_sim_draw_truth_s {
     double season_mean;    /* mean seasonality x campaign factor over the period */
     double mean_log_prize; /* time-weighted mean of log(advertised prize) over the period */
     jp_sim_counts_t expected, realized;
+    /* headline draws: when this draw's prize started to be advertised (its
+     * decision, at or after the period's start) and the expected counts
+     * from then to the draw; the tickets per participating postcode */
+    int64_t switch_ms;
+    jp_sim_counts_t expected_after_switch;
+    jp_sim_postcode_dist_t postcodes;
     int64_t active_subscribers;
     int64_t participating_postcodes;
     int64_t tickets_held; /* over all postcodes, at the draw */

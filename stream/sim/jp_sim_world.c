@@ -262,6 +262,12 @@ static const jp_conf_field_t prize_fields[] = {
      "the fixed prize (0: the country's initial prize)"},
     {"schedule", JP_CONF_LIST, ZO(schedule), 0, NULL, NR, NULL, schedule_fields,
      sizeof(jp_sim_schedule_entry_t), NULL, "prize by simulated week (empty: initial prize)"},
+    {"warmup_weeks", JP_CONF_INT, ZO(warmup_weeks), 0, "0", 0, 1e4, NULL, NULL, 0, NULL,
+     "recommendations: the schedule's prizes before this simulated week"},
+    {"loop_delay", JP_CONF_DURATION, ZO(loop_delay_ms), 0, "1h", 3600000, 7 * 86400000.0, NULL,
+     NULL, 0, NULL,
+     "recommendations: a draw's prize is applied this long after its decision time (whole "
+     "hours), once the engine's recommendation for it is read"},
     END,
 };
 #undef ZO
@@ -293,7 +299,7 @@ static const jp_conf_field_t change_fields[] = {
      "elasticity, seasonality, feature_shift or silence"},
     {"target", JP_CONF_STR, F(jp_sim_change_t, target), 0, NULL, NR, NULL, NULL, 0, NULL,
      "elasticity: signup|cancel|extra; feature_shift: tickets_mean|payment_failure|"
-     "extra_tickets_mean; silence: sales|customers|draws"},
+     "extra_tickets_mean|signups_per_day (a level shift); silence: sales|customers|draws"},
     {"value", JP_CONF_NUM, F(jp_sim_change_t, value), 0, "0", -1e15, 1e15, NULL, NULL, 0, NULL,
      "the new value"},
     {"weekly", JP_CONF_SECTION, F(jp_sim_change_t, weekly), 0, NULL, NR, NULL, change_weekly_fields,
@@ -392,6 +398,11 @@ static void check_country(jp_conf_t *c, const jp_yaml_node_t *node, const char *
             jp_conf_error_at_key(c, pn, p, "schedule", "weeks must increase (entry %zu)", i + 1);
             break;
         }
+    if (k->prize.loop_delay_ms % 3600000 != 0) {
+        char p[96];
+        snprintf(p, sizeof(p), "%s.prize", path);
+        jp_conf_error_at_key(c, pn, p, "loop_delay", "must be whole hours");
+    }
     if (!k->code)
         return;
     k->country = w->config_loaded ? jp_config_country(&w->config, k->code) : NULL;
@@ -450,10 +461,10 @@ int jp_sim_world_load(jp_conf_t *c, const char *path, jp_sim_world_t *out)
         if (!found)
             jp_conf_error_at_key(c, node, p, "country", "'%s' is not a simulated country",
                                  ch[i].country);
-        static const char *const targets[][4] = {
+        static const char *const targets[][5] = {
             {"signup", "cancel", "extra", NULL},
             {NULL},
-            {"tickets_mean", "payment_failure", "extra_tickets_mean", NULL},
+            {"tickets_mean", "payment_failure", "extra_tickets_mean", "signups_per_day", NULL},
             {"sales", "customers", "draws", NULL},
         };
         const char *const *t = targets[ch[i].kind];

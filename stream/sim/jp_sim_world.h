@@ -33,7 +33,8 @@ typedef enum {
 typedef enum {
     JP_SIM_CHANGE_ELASTICITY,    /* target: signup | cancel | extra; value */
     JP_SIM_CHANGE_SEASONALITY,   /* weekly (7 values) and/or yearly_amplitude */
-    JP_SIM_CHANGE_FEATURE_SHIFT, /* target: tickets_mean | payment_failure | extra_tickets_mean */
+    JP_SIM_CHANGE_FEATURE_SHIFT, /* target: tickets_mean | payment_failure | extra_tickets_mean |
+                                    signups_per_day */
     JP_SIM_CHANGE_SILENCE,       /* target: sales | customers | draws; weeks (0: forever) */
 } jp_sim_change_kind_t;
 
@@ -107,6 +108,12 @@ typedef struct jp_sim_country_s {
         int policy; /* jp_sim_policy_t */
         int64_t fixed_minor;
         jp_conf_list_t schedule; /* jp_sim_schedule_entry_t, sorted by week */
+        /* recommendations: the schedule before this simulated week; then each
+         * draw's prize is the recommendation for it, taken loop_delay after
+         * its decision time (the engine decides once its clock passes the
+         * decision time, which needs records beyond it) */
+        int64_t warmup_weeks;
+        int64_t loop_delay_ms;
     } prize;
 
     /* Derived at load time. */

@@ -10,7 +10,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -18,17 +17,11 @@ import urllib.request
 
 from confluent_kafka import Consumer, TopicPartition
 
+from acceptance_lib import free_port
+
 BIN = os.environ["JACKPOT_BIN"]
 SRC = os.environ.get("JACKPOT_SRC", ".")
 INPUTS = ("lottery.sales.v1", "lottery.customers.v1", "lottery.draws.v1")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class Procs:

@@ -12,13 +12,11 @@ kcat and `jackpot tail` must read the topic.
 import datetime
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 import zoneinfo
 
@@ -26,24 +24,12 @@ from confluent_kafka import avro
 from confluent_kafka.avro import AvroProducer, CachedSchemaRegistryClient
 from confluent_kafka.avro.error import ClientError
 
-from jp_accept import free_port, metric_sum
+from acceptance_lib import free_port, start_broker_registry, stop_all
+from jp_accept import metric_sum, metrics_text
 
 BIN = os.environ["JACKPOT_BIN"]
 SRC = os.environ.get("JACKPOT_SRC", ".")
 N_V1, N_V2 = 20, 20
-
-
-def wait_line(proc, pattern, timeout=20):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            time.sleep(0.05)
-            continue
-        m = re.search(pattern, line)
-        if m:
-            return m
-    raise AssertionError("no line matching %r" % pattern)
 
 
 def next_saturday_draw(now):
@@ -78,30 +64,14 @@ def sale(now, channel, evolved):
     return v
 
 
-def metrics(port):
-    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5) as r:
-        return r.read().decode()
-
-
-
 def main():
     tmp = tempfile.mkdtemp(prefix="jp-confluent-")
     procs = []
     try:
-        bport = free_port()
         group = "acceptance-%d" % os.getpid()
         # The broker creates the engine's topics for the engine's group
         # (its repartition topic is named after it).
-        broker = subprocess.Popen([BIN, "broker", "--brokers", "1", "--port", str(bport)],
-                                  stdout=subprocess.PIPE, text=True,
-                                  env=dict(os.environ, JACKPOT_KAFKA__GROUP_ID=group))
-        procs.append(broker)
-        bootstrap = wait_line(broker, r"^(127\.0\.0\.1:\d+)").group(1)
-        registry = subprocess.Popen([BIN, "registry", "--listen", "127.0.0.1:0", "--data",
-                                     os.path.join(tmp, "registry")],
-                                    stdout=subprocess.PIPE, text=True)
-        procs.append(registry)
-        url = wait_line(registry, r"(http://127\.0\.0\.1:\d+)").group(1)
+        bootstrap, url = start_broker_registry(BIN, tmp, procs, group)
 
         schema_v1 = json.load(open(os.path.join(SRC, "schemas", "SaleEvent.avsc")))
         evolved = json.loads(json.dumps(schema_v1))
@@ -172,7 +142,7 @@ def main():
         for _ in range(300):
             time.sleep(0.2)
             try:
-                text = metrics(hport)
+                text = metrics_text(hport)
             except OSError:
                 continue
             applied = metric_sum(text, "jackpot_records_applied_total", topic="lottery.sales.v1")
@@ -187,12 +157,7 @@ def main():
         procs.remove(run)
         print("confluent_kafka AvroProducer -> jackpot broker/registry -> engine: ok")
     finally:
-        for p in procs:
-            p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_all(procs)
         subprocess.call(["rm", "-rf", tmp])
 
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `jackpot dev` end to end, checked from outside over real HTTP: /healthz,
 # /readyz, /metrics (accepted by Prometheus' promtool), /v1/tasks,
-# /v1/countries/<CC>/features; SIGHUP reloads the country configurations;
+# /v1/countries/<CC>/features, /recommendation and /whatif; SIGHUP reloads
+# the country configurations;
 # with --weeks it finishes by itself with a summary in which conservation
 # holds; SIGTERM stops it cleanly within 10 s.
 set -euo pipefail
@@ -45,6 +46,25 @@ PY
 [ "$(get /v1/countries/XX/features)" = 404 ] || fail "unknown country is not 404"
 [ "$(get /v1/nothing)" = 404 ] || fail "unknown path is not 404"
 
+# The latest recommendation: the learning loop registers no model before
+# models.min_training (28 days) of data, so in these three weeks the
+# country's fallback rule decides and says why; what-ifs need a model.
+for _ in $(seq 300); do [ "$(get /v1/countries/SE/recommendation)" = 200 ] && break; sleep 0.1; done
+/usr/bin/python3 - "$tmp/body" <<'PY' || fail "/v1/countries/SE/recommendation"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["country"] == "SE" and d["status"] == "OK", d
+assert d["prize_minor"] > 0 and d["draw_id"].startswith("SE-"), d
+assert "no_model" in d["fallback_reason"], d
+assert len(d["provenance"]["config_hash"]) == 64, d
+PY
+[ "$(get '/v1/countries/SE/whatif?prize=5000000')" = 404 ] || fail "what-if without a model is not 404"
+grep -q '"error"' "$tmp/body" || fail "what-if 404 without an error message"
+[ "$(get '/v1/countries/SE/whatif')" = 400 ] || fail "what-if without a prize is not 400"
+[ "$(get /v1/countries/XX/recommendation)" = 404 ] || fail "unknown country's recommendation is not 404"
+[ "$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$hp/v1/countries/SE/recommendation")" = 405 ] ||
+  fail "POST to a recommendation is not 405"
+
 [ "$(get /v1/tasks)" = 200 ] || fail "/v1/tasks"
 /usr/bin/python3 - "$tmp/body" <<'PY' || fail "/v1/tasks content"
 import json, sys
@@ -73,6 +93,10 @@ grep -q 'country configurations reloaded' "$tmp/err" || fail "SIGHUP did not rel
 wait "$pid" || fail "jackpot dev exited $?"
 pid=
 grep -q 'conservation: .*: holds' "$tmp/out" || fail "no summary with conservation"
+# per country: the champion, the latest recommendation and why
+grep -q '^  SE   champion: ' "$tmp/out" || fail "no champion line for SE in the summary"
+grep -q '^       recommendation for SE-.*; why: fallback rule (no_model: ' "$tmp/out" ||
+  fail "no recommendation line for SE with its reason in the summary"
 
 # SIGTERM: a clean stop within 10 s.
 "$bin" dev --port 0 --http "127.0.0.1:$hp" --speed 40000 >"$tmp/out" 2>"$tmp/err" &

@@ -16,6 +16,7 @@
 #include "jp_test_engine.h"
 #include "jp_test_topic.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +70,21 @@ void jp_test_stack_stop(jp_test_stack_t *s)
     memset(s, 0, sizeof(*s));
 }
 
+static jp_test_stack_t group_stack;
+
+int jp_test_stack_setup(void **state)
+{
+    jp_test_stack_start(&group_stack, program_invocation_short_name, 1);
+    *state = &group_stack;
+    return 0;
+}
+
+int jp_test_stack_teardown(void **state)
+{
+    jp_test_stack_stop(*state);
+    return 0;
+}
+
 void jp_test_world_load(const char *path, jp_sim_world_t *w)
 {
     jp_conf_t c;
@@ -78,6 +94,21 @@ void jp_test_world_load(const char *path, jp_sim_world_t *w)
         fprintf(stderr, "%s\n", c.errors[i]);
     jp_conf_destroy(&c);
     assert_int_equal(rc, 0);
+}
+
+jp_sim_truth_t *jp_test_world_truth(const char *name, int64_t weeks, jp_sim_world_t *w)
+{
+    char path[1024], err[512];
+    snprintf(path, sizeof(path), "%s/configs/sim/%s.yaml", jp_test_src(), name);
+    jp_test_world_load(path, w);
+    jp_sim_options_t o = {0};
+    o.skip_encoding = 1;
+    o.weeks = weeks;
+    jp_sim_truth_t *truth = jp_sim_truth_new(w, (uint64_t)w->seed, jp_sim_weeks(w, &o));
+    assert_non_null(truth);
+    if (jp_sim_run(w, &o, truth, NULL, err, sizeof(err)) != 0)
+        fail_msg("simulate %s: %s", name, err);
+    return truth;
 }
 
 void jp_test_stack_simulate(jp_test_stack_t *s, const char *world, int weeks)
@@ -90,19 +121,25 @@ void jp_test_stack_simulate(jp_test_stack_t *s, const char *world, int weeks)
 
 typedef struct {
     jp_test_engine_t *e;
+    int64_t already; /* records in the topics before this run */
     int64_t max_ahead;
 } pacing_t;
 
+/* Once per simulated hour: holds the producer while it is more than
+ * max_ahead records ahead of the engine (up to 5 minutes). */
 static void pace(void *ctx, int64_t sim_ms, uint64_t records)
 {
     pacing_t *p = ctx;
     (void)sim_ms;
-    for (;;) {
-        jp_engine_totals_t t;
+    int64_t written = p->already + (int64_t)records;
+    jp_engine_totals_t t;
+    jp_test_engine_totals(p->e, &t);
+    for (int waited = 0; written - t.consumed > p->max_ahead; waited += 20) {
+        if (waited > 300000)
+            fail_msg("the engine stayed %lld records behind the simulator for 5 minutes",
+                     (long long)(written - t.consumed));
+        usleep(20000);
         jp_test_engine_totals(p->e, &t);
-        if ((int64_t)records - t.consumed <= p->max_ahead)
-            return;
-        usleep(2000);
     }
 }
 
@@ -119,7 +156,7 @@ static void stream_with(jp_test_stack_t *s, const jp_sim_world_t *w, int weeks, 
                                                   producer_props, NULL, err, sizeof(err));
     if (!prod)
         fail_msg("producer: %s", err);
-    pacing_t p = {e, max_ahead};
+    pacing_t p = {e, s->records, max_ahead};
     jp_sim_options_t o = {0};
     o.weeks = weeks;
     o.registry = jp_serde_registry_client(reg);
@@ -405,6 +442,36 @@ void jp_test_recset_free(jp_test_recset_t *r)
     free(r->items);
     free(r->lens);
     memset(r, 0, sizeof(*r));
+}
+
+void jp_test_decode_topic(jp_test_stack_t *s, const char *topic, int reader, void *out,
+                          void (*fn)(void *ctx, const void *out), void *ctx)
+{
+    char err[512];
+    jp_test_recset_t recs;
+    jp_test_read_distinct(s, topic, &recs);
+    jp_registry_client_t *reg =
+        jp_registry_client_new(jp_devstack_registry_url(s->stack), err, sizeof(err));
+    assert_non_null(reg);
+    jp_serde_config_t sc = {0};
+    sc.registry = jp_serde_registry_client(reg);
+    jp_serde_t *serde = jp_serde_new(&sc, err, sizeof(err));
+    assert_non_null(serde);
+    jp_avro_arena_t arena;
+    jp_avro_arena_init(&arena);
+    for (size_t i = 0; i < recs.n; i++) {
+        const unsigned char *b = (const unsigned char *)recs.items[i];
+        size_t klen = (size_t)b[0] << 24 | (size_t)b[1] << 16 | (size_t)b[2] << 8 | b[3];
+        jp_avro_arena_reset(&arena);
+        if (jp_serde_decode(serde, reader, recs.items[i] + 4 + klen, recs.lens[i] - 4 - klen, out,
+                            &arena, err, sizeof(err)) != JP_SERDE_OK)
+            fail_msg("%s: record %zu: %s", topic, i, err);
+        fn(ctx, out);
+    }
+    jp_avro_arena_free(&arena);
+    jp_serde_free(serde);
+    jp_registry_client_free(reg);
+    jp_test_recset_free(&recs);
 }
 
 void jp_test_assert_totals_equal(const jp_engine_totals_t *got, const jp_engine_totals_t *ref)

@@ -17,6 +17,7 @@
 
 #include "dev/jp_devstack.h"
 #include "engine/jp_engine.h"
+#include "sim/jp_sim_truth.h"
 #include "sim/jp_sim_world.h"
 
 typedef struct jp_test_stack_s {
@@ -29,9 +30,20 @@ typedef struct jp_test_stack_s {
 void jp_test_stack_start(jp_test_stack_t *s, const char *tag, int n_brokers);
 void jp_test_stack_stop(jp_test_stack_t *s);
 
+/* cmocka group setup and teardown for a program whose tests share one
+ * stack (one broker), tagged with the program's name: *state is the
+ * jp_test_stack_t. */
+int jp_test_stack_setup(void **state);
+int jp_test_stack_teardown(void **state);
+
 /* Loads a world file (path as given) into *w, printing every problem and
  * failing the test on any. Release with jp_sim_world_release. */
 void jp_test_world_load(const char *path, jp_sim_world_t *w);
+
+/* Loads the shipped world configs/sim/<name>.yaml into *w and runs
+ * `weeks` of it (0: the world's) in process - generated, nothing encoded -
+ * keeping the truth (jp_sim_truth_free). Fails the test on any error. */
+jp_sim_truth_t *jp_test_world_truth(const char *name, int64_t weeks, jp_sim_world_t *w);
 
 /* Produces `weeks` of a world file (relative to the repository root) into
  * the stack's input topics through jp_sim_producer, schemas registered in
@@ -108,6 +120,13 @@ typedef struct jp_test_recset_s {
 void jp_test_read_distinct(jp_test_stack_t *s, const char *topic, jp_test_recset_t *out);
 int jp_test_recset_equal(const jp_test_recset_t *a, const jp_test_recset_t *b);
 void jp_test_recset_free(jp_test_recset_t *r);
+
+/* Decodes every distinct record of a topic as event `reader` (JP_EVENT_*,
+ * schemas from the stack's registry) into *out and calls fn for it (out
+ * is valid during the call). A record that does not decode fails the
+ * test. */
+void jp_test_decode_topic(jp_test_stack_t *s, const char *topic, int reader, void *out,
+                          void (*fn)(void *ctx, const void *out), void *ctx);
 
 /* Asserts the run's totals against a reference run's, and conservation
  * (with the repartition topic's copies: every one sent was received). */

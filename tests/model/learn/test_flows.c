@@ -264,6 +264,52 @@ static void test_forecast_band(void **state)
     assert_true(fabs(err_sum / reps) < 0.01);
 }
 
+/* A monthly biller that never bills on the 29th-31st, learned from
+ * February 1st (a 28-day month) to March 28th: on March 29th the profile
+ * has not seen the day, so its share is a guess and the band must admit
+ * that nobody is billed (before, it read as a miss of a hundred standard
+ * deviations); on March 28th (seen) the band stays narrow. */
+static void test_unseen_billing_day(void **state)
+{
+    (void)state;
+    world_t w;
+    world_init(&w, 77);
+    jp_flows_t *m = new_model();
+    jp_flows_window_t win;
+    while (START_MS + w.day * DAY_MS < 1769904000000LL) /* 2026-02-01 */
+        next_window(&w, &TRUTH, &win);
+    const int64_t mar28 = 1774656000000LL; /* 2026-03-28 */
+    while (START_MS + w.day * DAY_MS < mar28) {
+        next_window(&w, &TRUTH, &win);
+        observe(m, &win);
+        if (w.day % 7 == 0)
+            jp_flows_fit(m, NULL, 0);
+    }
+    char err[256];
+    if (jp_flows_fit(m, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    double z[2], width[2];
+    for (int k = 0; k < 2; k++) {
+        jp_flows_period_t per = period_at(START_MS + w.day * DAY_MS, 1, -1.0);
+        jp_flows_stock_t st = {w.active, w.lapsed, 0, NAN, 0};
+        int64_t prize = prize_of_day(w.day);
+        next_window(&w, &TRUTH, &win);
+        double tickets = win.signup_tickets + win.extra_tickets + win.renewal_tickets;
+        jp_flows_forecast_t f;
+        if (jp_flows_forecast_one(m, &per, &st, prize, &f, err, sizeof(err)) != 0)
+            fail_msg("%s", err);
+        double sd = (f.tickets_p95 - f.tickets_p05) / (2 * 1.6448536269514722);
+        z[k] = (tickets - f.tickets) / sd;
+        width[k] = f.tickets_p95 - f.tickets_p05;
+        print_message("%s: %.0f tickets, forecast %.0f [%.0f, %.0f], z %+.2f\n",
+                      k ? "29th (unseen)" : "28th (seen)", tickets, f.tickets, f.tickets_p05,
+                      f.tickets_p95, z[k]);
+    }
+    assert_true(z[1] > -2.0 && z[1] < 0.0); /* a miss, inside the band */
+    assert_true(width[1] > 20 * width[0]);
+    jp_flows_free(m);
+}
+
 static void test_plan_paths(void **state)
 {
     (void)state;
@@ -592,6 +638,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_recovery_and_stderr),
         cmocka_unit_test(test_forecast_band),
+        cmocka_unit_test(test_unseen_billing_day),
         cmocka_unit_test(test_plan_paths),
         cmocka_unit_test(test_prize_switch),
         cmocka_unit_test(test_pooling_small_flow),

@@ -470,6 +470,40 @@ static void test_read_only_routes(void **state)
     jp_admin_free(a);
 }
 
+/* A route with its access and its methods: a READS route that answers GET
+ * and POST (a POSTed what-if) - POST reaches the handler without a token
+ * (reads are open without an authorizer; a BY_METHOD POST would be 401),
+ * other methods are 405 with the route's Allow list. */
+static void test_route_methods(void **state)
+{
+    (void)state;
+    echo_ctx_t what = {.tag = "whatif"};
+    jp_admin_t *a = jp_admin_new(NULL);
+    assert_int_equal(
+        jp_admin_route_methods(a, "/v1/countries/", JP_ADMIN_READS, "GET, POST", echo, &what), 0);
+    assert_int_equal(jp_admin_route_methods(a, "/other", JP_ADMIN_READS, NULL, echo, &what), -1);
+    char err[128];
+    assert_int_equal(jp_admin_start(a, "127.0.0.1:0", err, sizeof(err)), 0);
+    int port = jp_admin_port(a);
+    http_resp_t r;
+    http_req(port, "GET", "/v1/countries/GB/whatif?prize=5", "", NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "whatif GET /v1/countries/GB/whatif ?prize=5 b=NULL []");
+    resp_free(&r);
+    http_req(port, "POST", "/v1/countries/GB/whatif", "", "{}", &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    const char *methods[] = {"HEAD", "PUT", "DELETE", "PATCH", "OPTIONS"};
+    for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+        http_req(port, methods[i], "/v1/countries/GB/whatif", "", NULL, &r);
+        assert_int_equal(r.status, 405);
+        assert_string_equal(header(&r, "Allow"), "GET, POST");
+        resp_free(&r);
+    }
+    assert_int_equal(atomic_load(&what.calls), 2);
+    jp_admin_free(a);
+}
+
 static void test_auth(void **state)
 {
     (void)state;
@@ -759,10 +793,15 @@ static void test_query_param(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_start_stop_restart), cmocka_unit_test(test_start_errors),
-        cmocka_unit_test(test_metrics_endpoint),   cmocka_unit_test(test_routes),
-        cmocka_unit_test(test_read_only_routes),   cmocka_unit_test(test_auth),
-        cmocka_unit_test(test_hostile_requests),   cmocka_unit_test(test_scrape_while_updating),
+        cmocka_unit_test(test_start_stop_restart),
+        cmocka_unit_test(test_start_errors),
+        cmocka_unit_test(test_metrics_endpoint),
+        cmocka_unit_test(test_routes),
+        cmocka_unit_test(test_read_only_routes),
+        cmocka_unit_test(test_route_methods),
+        cmocka_unit_test(test_auth),
+        cmocka_unit_test(test_hostile_requests),
+        cmocka_unit_test(test_scrape_while_updating),
         cmocka_unit_test(test_query_param),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

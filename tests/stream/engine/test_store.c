@@ -341,6 +341,33 @@ static void test_put_get_del(void **state)
     assert_true(ts == JP_STORE_NO_TTL);
 }
 
+/* touch: a committed key comes back dirty with its committed value, a key
+ * the store does not hold as a tombstone, a dirty key stays as it is; after
+ * the next commit the store holds the same values as before. */
+static void test_touch(void **state)
+{
+    fx_t *f = *state;
+    put_s(f->s, JP_CF_CUSTOMERS, "kept", "v1");
+    put_s(f->s, JP_CF_CUSTOMERS, "other", "v2");
+    commit(f->s);
+    reopen(f);
+    assert_int_equal(jp_store_touch(f->s, JP_CF_CUSTOMERS, "kept", 4), 0);
+    assert_int_equal(jp_store_touch(f->s, JP_CF_CUSTOMERS, "never", 5), 0);
+    put_s(f->s, JP_CF_WINDOWS, "w", "new");
+    assert_int_equal(jp_store_touch(f->s, JP_CF_WINDOWS, "w", 1), 0);
+    assert_int_equal(jp_store_dirty_count(f->s), 3);
+    col_t c;
+    assert_string_equal(dirty_str(f->s, &c),
+                        "windows:w=new;customers:kept=v1;customers:never=<del>;");
+    assert_int_equal(jp_store_touch(f->s, 99, "x", 1), -1);
+    commit(f->s);
+    reopen(f);
+    expect(f->s, JP_CF_CUSTOMERS, "kept", "v1");
+    expect(f->s, JP_CF_CUSTOMERS, "other", "v2");
+    expect(f->s, JP_CF_CUSTOMERS, "never", NULL);
+    expect(f->s, JP_CF_WINDOWS, "w", "new");
+}
+
 /* Keys in scrambled order and mixed lengths over three CFs: the walk is
  * CF enum order, then memcmp order with the shorter key first. */
 static const char *const order_keys[] = {"b", "ab", "a", "aa", "ba", "\x7f", "a\x01", "B"};
@@ -973,6 +1000,7 @@ int main(int argc, char **argv)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_close_without_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_put_get_del, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_touch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dirty_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dirty_order_raw, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dirty_order_many, setup, teardown),
