@@ -41,7 +41,7 @@ build-asan: deps $(ASAN)/CMakeCache.txt
 
 demo: build
 	$(RELEASE)/jackpot config check
-	$(RELEASE)/jackpot dev --weeks 1
+	$(RELEASE)/jackpot dev --weeks 16 --max
 
 test-release: build
 	cd $(RELEASE) && $(CTEST)

@@ -122,7 +122,8 @@ typedef struct command_s {
     kind_t kind;
     int op;          /* 0 promote, 1 rollback */
     int32_t version; /* promote: 0 = the challenger */
-    int done; /* 0 queued, -1 taken by the engine thread, 1 done, 2 done after its caller left */
+    int done; /* 0 queued, -1 taken by the engine thread, 1 done, 2 given up by its caller while
+               * taken (the engine thread frees it) */
     int status;
     char message[256];
     struct command_s *next, *next_taken;

@@ -728,6 +728,16 @@ static int proc_commit(void *p)
     return 0;
 }
 
+/* Removes c from the queue of commands (the caller holds g->lock). */
+static void command_unlink(jp_models_t *g, command_t *c)
+{
+    for (command_t **p = &g->commands; *p; p = &(*p)->next)
+        if (*p == c) {
+            *p = c->next;
+            return;
+        }
+}
+
 /* Queued admin commands of this instance's countries. */
 static int proc_poll(void *p)
 {
@@ -746,7 +756,9 @@ static int proc_poll(void *p)
         }
     pthread_mutex_unlock(&g->lock);
     int rc = 0;
-    for (command_t *cmd = pending; cmd; cmd = cmd->next_taken) {
+    for (command_t *cmd = pending, *next; cmd; cmd = next) {
+        /* read before done = 1: from then on the caller may free it */
+        next = cmd->next_taken;
         country_t *c = jp_models_country(in, cmd->country);
         int64_t now = c->last_day_end == INT64_MIN ? 0 : c->last_day_end;
         char msg[256] = "";
@@ -757,10 +769,15 @@ static int proc_poll(void *p)
             rc = -1;
         jp_models_publish(in, c);
         pthread_mutex_lock(&g->lock);
-        cmd->status = status ? status : 200;
-        snprintf(cmd->message, sizeof(cmd->message), "%s", msg);
-        cmd->done = 1;
-        pthread_cond_broadcast(&g->done);
+        if (cmd->done == 2) { /* its caller stopped waiting: nobody reads it */
+            command_unlink(g, cmd);
+            free(cmd);
+        } else {
+            cmd->status = status ? status : 200;
+            snprintf(cmd->message, sizeof(cmd->message), "%s", msg);
+            cmd->done = 1;
+            pthread_cond_broadcast(&g->done);
+        }
         pthread_mutex_unlock(&g->lock);
     }
     return rc;
@@ -978,14 +995,10 @@ static int run_command(jp_models_t *g, command_t *cmd, char **body_out)
     char message[256];
     snprintf(message, sizeof(message), "%s", c->message);
     if (done || c->done == 0) { /* finished, or never taken: unlink it */
-        for (command_t **p = &g->commands; *p; p = &(*p)->next)
-            if (*p == c) {
-                *p = c->next;
-                break;
-            }
+        command_unlink(g, c);
         free(c);
     } else {
-        c->done = 2; /* taken but late: the engine thread still holds it */
+        c->done = 2; /* taken but late: the engine thread frees it when done */
     }
     pthread_mutex_unlock(&g->lock);
     if (!done)

@@ -146,7 +146,10 @@ def main():
             ch = sales["aliases"]["champion"]
             assert ch["version"] >= champion[0]["version"], (ch["version"], champion[0]["version"])
             el = ch["elasticities"]["signups"]
-            assert el["stderr"] > 0 and abs(el["estimate"]) < 5, el
+            # null while the prize has not moved in the champion's data (not
+            # identified, docs/models.md); otherwise an estimate with its error
+            assert el is None or (el["stderr"] > 0 and abs(el["estimate"]) < 5), el
+            assert set(ch["elasticities"]) == {"signups", "extras", "cancellations"}, ch
         # the summary shows the champions and their elasticities
         dev.send_signal(signal.SIGTERM)
         rest, _ = dev.communicate(timeout=60)

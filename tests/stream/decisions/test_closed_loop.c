@@ -188,7 +188,8 @@ static void test_closed_loop(void **state)
     if (jp_compose_init(&app, &cfg, metrics, NULL, NULL, NULL, err, sizeof(err)) != 0)
         fail_msg("compose: %s", err);
     assert_non_null(app.models);
-    assert_int_equal(app.n_procs, 2); /* the learning loop, then the decisions */
+    /* the learning loop, the decisions, then the alerts (as jackpot run) */
+    assert_int_equal(app.n_procs, cfg.alerts.enabled ? 3 : 2);
     jp_test_engine_t *e = jp_test_engine_start_with(&cfg, NULL, app.procs, app.n_procs);
 
     jp_registry_client_t *reg =

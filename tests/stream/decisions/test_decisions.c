@@ -152,9 +152,12 @@ static void run(run_t *r, const char *tag, int http)
                                      source, &r->src, err, sizeof(err)),
                      0);
     r->d = r->app.decisions;
-    /* models run before decisions */
-    assert_int_equal(r->app.n_procs, 2);
+    /* models run before decisions, the alerts last */
+    assert_int_equal(r->app.n_procs, r->cfg.alerts.enabled ? 3 : 2);
     assert_ptr_equal(r->app.procs[0], jp_test_models_proc(r->models));
+    assert_ptr_equal(r->app.procs[1], jp_decisions_proc(r->app.decisions));
+    if (r->cfg.alerts.enabled)
+        assert_ptr_equal(r->app.procs[2], jp_alerts_proc(r->app.alerts));
     if (http) {
         r->admin = jp_admin_new(r->metrics);
         assert_int_equal(jp_admin_route_methods(r->admin, "/v1/countries/", JP_ADMIN_READS,
