@@ -371,7 +371,8 @@ static int rss_child(const char *src, const char *dir)
         if (jp_serde_encode(serde, JP_EVENT_SALE, cfg->topics.sales.name, &e, &buf, err,
                             sizeof(err)) != JP_SERDE_OK)
             die("encode", err);
-        jp_task_record_t rec = {JP_INPUT_SALES, i, e.event_time, "GB", 2, buf.data, buf.len, NULL};
+        jp_task_record_t rec = {
+            JP_INPUT_SALES, i, e.event_time, "GB", 2, buf.data, buf.len, NULL, 0, 0, 0};
         double t0 = jp_bench_now();
         jp_task_result_t r = jp_task_process(t, &rec);
         if (r != JP_TASK_APPLIED && r != JP_TASK_DEAD_LETTERED && r != JP_TASK_DUPLICATE)
@@ -511,7 +512,9 @@ static void task_load_row(const char *src, const char *tmp, const capture_t *cap
             run[n_run++] = (jp_task_record_t){c->input,   next[c->input]++,
                                               c->ts,      (const char *)cap->data + c->key_off,
                                               c->key_len, cap->data + c->val_off,
-                                              c->val_len, NULL};
+                                              c->val_len, NULL,
+                                              0,          0,
+                                              0};
             int commit_now = (i + 1) % TASK_COMMIT_EVERY == 0;
             if (i + 1 < cap->n && !commit_now && n_run < JP_TASK_BATCH_MAX &&
                 cap->recs[i + 1].input == c->input)
@@ -636,9 +639,9 @@ static rd_kafka_t *new_client(ctx_t *x, rd_kafka_type_t type, const char *const 
     return rk;
 }
 
-/* Inputs (with inputs set), dead-letter, changelog, floor and peer topics
- * of the scenario (the mock cluster has no CreateTopics; the outputs exist
- * from the stack's start). */
+/* Inputs (with inputs set), dead-letter, changelog, repartition, floor
+ * and peer topics of the scenario (the mock cluster has no CreateTopics;
+ * the outputs exist from the stack's start). */
 static void create_scenario_topics(ctx_t *x, int inputs)
 {
     char err[512], t[600];
@@ -655,7 +658,9 @@ static void create_scenario_topics(ctx_t *x, int inputs)
         if (jp_broker_create_topic(b, t, n_parts(x->cfg), err, sizeof(err)) != 0)
             die("topics", err);
     }
-    if (jp_broker_create_topic(b, x->floor_topic, n_parts(x->cfg), err, sizeof(err)) != 0 ||
+    if ((jp_topics_repartition(x->cfg, t, sizeof(t)) &&
+         jp_broker_create_topic(b, t, n_parts(x->cfg), err, sizeof(err)) != 0) ||
+        jp_broker_create_topic(b, x->floor_topic, n_parts(x->cfg), err, sizeof(err)) != 0 ||
         jp_broker_create_topic(b, x->peer_topic, n_parts(x->cfg), err, sizeof(err)) != 0)
         die("topics", err);
 }
@@ -898,9 +903,9 @@ static void consumed_counters(engine_t *g, jp_counter_t *c[JP_INPUT__COUNT])
     for (int i = 0; i < JP_INPUT__COUNT; i++) {
         char topic[400], labels[512];
         jp_metrics_label_escape(topic, sizeof(topic), input_topic(g->x->cfg, (jp_input_t)i));
-        snprintf(labels, sizeof(labels), "topic=\"%s\",reason=\"ALL\"", topic);
+        snprintf(labels, sizeof(labels), "topic=\"%s\"", topic);
         c[i] = jp_metrics_counter(g->m, "jackpot_records_consumed_total",
-                                  "Input records by outcome and reason", labels);
+                                  "Input records read from their topic", labels);
         if (!c[i])
             die("metrics", jp_metrics_error(g->m));
     }

@@ -240,8 +240,13 @@ static int feed_write(void *ctx, const char *topic, const void *key, size_t key_
     memcpy(k, key, key_len);
     memcpy(k + key_len, value, len);
     f->buf_len += key_len + len;
-    f->run[n_run++] =
-        (jp_task_record_t){in, f->next[in]++, timestamp_ms, k, key_len, k + key_len, len, NULL};
+    f->run[n_run++] = (jp_task_record_t){.input = in,
+                                         .offset = f->next[in]++,
+                                         .timestamp_ms = timestamp_ms,
+                                         .key = k,
+                                         .key_len = key_len,
+                                         .value = k + key_len,
+                                         .value_len = len};
     f->records++;
     f->since_commit++;
     return 0;

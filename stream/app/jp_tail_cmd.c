@@ -39,11 +39,12 @@ const char jp_cmd_tail_usage[] =
     "                    [--count N] [--timeout D] [--headers] [-X key=value]...\n"
     "\n"
     "Consumes TOPIC and prints each record as one JSON line: topic, partition,\n"
-    "offset, key, schema id and the value decoded with its writer schema. A record\n"
-    "that cannot be decoded prints \"error\" (NOT_FRAMED, UNKNOWN_SCHEMA_ID,\n"
-    "REGISTRY_UNAVAILABLE, MALFORMED) and \"reason\" instead. No consumer group is\n"
-    "joined and nothing is committed. Exits 0 after N records, on Ctrl-C, or when\n"
-    "--timeout passes without a new record after at least one was printed.\n"
+    "offset, key (a plain or an Avro-framed string key as its text), schema id and\n"
+    "the value decoded with its writer schema. A record that cannot be decoded\n"
+    "prints \"error\" (NOT_FRAMED, UNKNOWN_SCHEMA_ID, REGISTRY_UNAVAILABLE,\n"
+    "MALFORMED) and \"reason\" instead. No consumer group is joined and nothing is\n"
+    "committed. Exits 0 after N records, on Ctrl-C, or when --timeout passes\n"
+    "without a new record after at least one was printed.\n"
     "\n"
     "Options:\n"
     "  -b, --brokers B        bootstrap servers (default 127.0.0.1:9092)\n"
@@ -167,9 +168,16 @@ static json_t *bytes_json(const void *p, size_t n)
     return s;
 }
 
+/* A plain string key, or an Avro string in the Confluent frame, as its
+ * text; other keys as bytes_json. */
 static json_t *key_json(const rd_kafka_message_t *m)
 {
-    return m->key ? bytes_json(m->key, m->key_len) : json_null();
+    if (!m->key)
+        return json_null();
+    const void *key;
+    size_t len;
+    jp_serde_key_string(m->key, m->key_len, &key, &len);
+    return bytes_json(key, len);
 }
 
 static json_t *headers_json(rd_kafka_headers_t *h)

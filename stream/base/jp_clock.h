@@ -11,5 +11,8 @@
 /* CLOCK_MONOTONIC in seconds and in whole milliseconds. */
 double jp_clock_now_s(void);
 int64_t jp_clock_now_ms(void);
+/* CLOCK_REALTIME, milliseconds since the epoch: only for metrics that
+ * compare with Kafka timestamps or event time (lag, latency). */
+int64_t jp_clock_wall_ms(void);
 
 #endif

@@ -35,9 +35,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { JP_METRIC_COUNTER, JP_METRIC_GAUGE, JP_METRIC_HISTOGRAM } jp_metric_kind_t;
+typedef enum {
+    JP_METRIC_COUNTER,
+    JP_METRIC_GAUGE,
+    JP_METRIC_HISTOGRAM,
+    JP_METRIC_COUNTER_FLOAT, /* a counter of a double, set from a source outside */
+} jp_metric_kind_t;
 
-static const char *const kind_names[] = {"counter", "gauge", "histogram"};
+static const char *const kind_names[] = {"counter", "gauge", "histogram", "counter"};
+
+#define JP_METRICS_MAX_COLLECTORS 8
 
 struct jp_metric_child_s {
     jp_metric_kind_t kind;
@@ -64,6 +71,15 @@ struct jp_metrics_s {
     jp_metric_family_t **families;
     size_t nfamilies, cap;
     _Atomic(const char *) error;
+    /* run by jp_metrics_render before it renders (under collect_lock, so
+     * two scrapes do not collect at once) */
+    pthread_mutex_t collect_lock;
+    struct {
+        void (*fn)(void *ctx);
+        void *ctx;
+        void (*free_ctx)(void *ctx);
+    } collectors[JP_METRICS_MAX_COLLECTORS];
+    size_t ncollectors;
 };
 
 static const char *const hist_suffixes[] = {"_bucket", "_sum", "_count"};
@@ -224,6 +240,7 @@ jp_metrics_t *jp_metrics_new(void)
     if (!m)
         return NULL;
     pthread_mutex_init(&m->lock, NULL);
+    pthread_mutex_init(&m->collect_lock, NULL);
     atomic_init(&m->error, "");
     return m;
 }
@@ -256,7 +273,11 @@ void jp_metrics_free(jp_metrics_t *m)
     for (size_t i = 0; i < m->nfamilies; i++)
         family_free(m->families[i]);
     free(m->families);
+    for (size_t i = 0; i < m->ncollectors; i++)
+        if (m->collectors[i].free_ctx)
+            m->collectors[i].free_ctx(m->collectors[i].ctx);
     pthread_mutex_destroy(&m->lock);
+    pthread_mutex_destroy(&m->collect_lock);
     free(m);
 }
 
@@ -501,6 +522,57 @@ uint64_t jp_counter_get(const jp_counter_t *c)
     return atomic_load_explicit(&((jp_counter_t *)c)->value, memory_order_relaxed);
 }
 
+jp_counter_t *jp_metrics_counter_float(jp_metrics_t *m, const char *name, const char *help,
+                                       const char *labels)
+{
+    return get_or_create(m, name, help, labels, JP_METRIC_COUNTER_FLOAT, NULL, 0);
+}
+
+/* The double a gauge or a float counter holds. */
+static void value_store(struct jp_metric_child_s *c, double v)
+{
+    atomic_store_explicit(&c->value, dbits(v), memory_order_relaxed);
+}
+
+static double value_load(const struct jp_metric_child_s *c)
+{
+    return bitsd(
+        atomic_load_explicit(&((struct jp_metric_child_s *)c)->value, memory_order_relaxed));
+}
+
+void jp_counter_float_set(jp_counter_t *c, double total)
+{
+    assert(c->kind == JP_METRIC_COUNTER_FLOAT);
+    value_store(c, total);
+}
+
+double jp_counter_float_get(const jp_counter_t *c)
+{
+    return value_load(c);
+}
+
+int jp_metrics_add_collector(jp_metrics_t *m, void (*fn)(void *ctx), void *ctx,
+                             void (*free_ctx)(void *ctx))
+{
+    int rc = -1, known = 0;
+    pthread_mutex_lock(&m->collect_lock);
+    for (size_t i = 0; i < m->ncollectors; i++)
+        known |= m->collectors[i].fn == fn;
+    if (!known && m->ncollectors < JP_METRICS_MAX_COLLECTORS) {
+        m->collectors[m->ncollectors].fn = fn;
+        m->collectors[m->ncollectors].ctx = ctx;
+        m->collectors[m->ncollectors++].free_ctx = free_ctx;
+        rc = 0;
+    }
+    pthread_mutex_unlock(&m->collect_lock);
+    if (known) {
+        rc = 0;
+        if (free_ctx)
+            free_ctx(ctx);
+    }
+    return rc;
+}
+
 jp_gauge_t *jp_metrics_gauge(jp_metrics_t *m, const char *name, const char *help,
                              const char *labels)
 {
@@ -510,7 +582,7 @@ jp_gauge_t *jp_metrics_gauge(jp_metrics_t *m, const char *name, const char *help
 void jp_gauge_set(jp_gauge_t *g, double v)
 {
     assert(g->kind == JP_METRIC_GAUGE);
-    atomic_store_explicit(&g->value, dbits(v), memory_order_relaxed);
+    value_store(g, v);
 }
 
 void jp_gauge_add(jp_gauge_t *g, double delta)
@@ -521,7 +593,7 @@ void jp_gauge_add(jp_gauge_t *g, double delta)
 
 double jp_gauge_get(const jp_gauge_t *g)
 {
-    return bitsd(atomic_load_explicit(&((jp_gauge_t *)g)->value, memory_order_relaxed));
+    return value_load(g);
 }
 
 jp_histogram_t *jp_metrics_histogram(jp_metrics_t *m, const char *name, const char *help,
@@ -532,6 +604,11 @@ jp_histogram_t *jp_metrics_histogram(jp_metrics_t *m, const char *name, const ch
 
 void jp_histogram_observe(jp_histogram_t *h, double v)
 {
+    jp_histogram_observe_n(h, v, 1);
+}
+
+void jp_histogram_observe_n(jp_histogram_t *h, double v, uint64_t n)
+{
     assert(h->kind == JP_METRIC_HISTOGRAM);
     size_t lo = 0, hi = h->nbounds;
     while (lo < hi) { /* first bound >= v; NaN compares false: +Inf */
@@ -541,8 +618,8 @@ void jp_histogram_observe(jp_histogram_t *h, double v)
         else
             lo = mid + 1;
     }
-    atomic_fetch_add_explicit(&h->buckets[lo], 1, memory_order_relaxed);
-    atomic_add_double(&h->value, v);
+    atomic_fetch_add_explicit(&h->buckets[lo], n, memory_order_relaxed);
+    atomic_add_double(&h->value, v * (double)n);
 }
 
 uint64_t jp_histogram_count(const jp_histogram_t *h)
@@ -710,6 +787,10 @@ char *jp_metrics_render(jp_metrics_t *m)
 {
     jp_sbuf_t b = {0};
     sb_put(&b, "", 0); /* an empty registry renders as "" */
+    pthread_mutex_lock(&m->collect_lock);
+    for (size_t i = 0; i < m->ncollectors; i++)
+        m->collectors[i].fn(m->collectors[i].ctx);
+    pthread_mutex_unlock(&m->collect_lock);
     pthread_mutex_lock(&m->lock);
     for (size_t i = 0; i < m->nfamilies; i++) {
         const jp_metric_family_t *f = m->families[i];
@@ -725,6 +806,8 @@ char *jp_metrics_render(jp_metrics_t *m)
             }
             if (f->kind == JP_METRIC_COUNTER)
                 fmt_u64(val, jp_counter_get(c));
+            else if (f->kind == JP_METRIC_COUNTER_FLOAT)
+                fmt_double(val, jp_counter_float_get(c));
             else
                 fmt_double(val, jp_gauge_get(c));
             put_sample(&b, f->name, "", c->labels, NULL, val);

@@ -59,6 +59,14 @@ jp_counter_t *jp_metrics_counter(jp_metrics_t *m, const char *name, const char *
 void jp_counter_add(jp_counter_t *c, uint64_t n);
 uint64_t jp_counter_get(const jp_counter_t *c);
 
+/* A counter of a non-integral total kept elsewhere (CPU seconds): typed
+ * counter, set to the source's running total (which never decreases). A
+ * name is either kind of counter, not both. */
+jp_counter_t *jp_metrics_counter_float(jp_metrics_t *m, const char *name, const char *help,
+                                       const char *labels);
+void jp_counter_float_set(jp_counter_t *c, double total);
+double jp_counter_float_get(const jp_counter_t *c);
+
 jp_gauge_t *jp_metrics_gauge(jp_metrics_t *m, const char *name, const char *help,
                              const char *labels);
 void jp_gauge_set(jp_gauge_t *g, double v);
@@ -72,13 +80,25 @@ jp_histogram_t *jp_metrics_histogram(jp_metrics_t *m, const char *name, const ch
                                      const char *labels, const double *upper_bounds, size_t n);
 /* v is counted in the first bucket with v <= bound (NaN: only in +Inf). */
 void jp_histogram_observe(jp_histogram_t *h, double v);
+/* n observations of v at once (a sample standing for n). */
+void jp_histogram_observe_n(jp_histogram_t *h, double v, uint64_t n);
 /* Total observations and their sum (racy snapshot, for tests and logs). */
 uint64_t jp_histogram_count(const jp_histogram_t *h);
 double jp_histogram_sum(const jp_histogram_t *h);
 
 /* The whole registry in the text exposition format; malloc'd, NUL-terminated,
- * NULL only when out of memory. Safe while other threads update series. */
+ * NULL only when out of memory. Safe while other threads update series.
+ * Runs the collectors first. */
 char *jp_metrics_render(jp_metrics_t *m);
+
+/* fn(ctx) runs at the start of every render, on the rendering thread, one
+ * render at a time: it reads values that live elsewhere (/proc) into
+ * series. The registry owns ctx (free_ctx, may be NULL, runs at
+ * jp_metrics_free). At most 8 per registry; adding a fn registered already
+ * frees the new ctx and keeps the first. 0, or -1 when full (ctx is then
+ * still the caller's). */
+int jp_metrics_add_collector(jp_metrics_t *m, void (*fn)(void *ctx), void *ctx,
+                             void (*free_ctx)(void *ctx));
 
 /* Escapes a label value (\ -> \\, " -> \", newline -> \n) into dst, always
  * NUL-terminated when dst_size > 0. Returns the length of the full escaped

@@ -17,6 +17,7 @@
 
 #include "base/jp_log.h"
 #include "config/jp_yaml.h"
+#include "model/base/jp_partitioner.h"
 #include "model/base/jp_sha256.h"
 
 static const char *const guarantees[] = {"at_least_once", "exactly_once", NULL};
@@ -24,6 +25,8 @@ static const char *const input_loss[] = {"stop", "continue", NULL};
 static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
 static const char *const log_formats[] = {"text", "json", NULL};
 const char *const jp_config_window_kinds[] = {"hour", "day", "draw", NULL};
+static const char *const mispartitioned_modes[] = {"repartition", "dead_letter", NULL};
+static const char *const key_formats[] = {"string", "avro", NULL};
 
 static int check_kafka_prop(const char *key, const char *value, char *err, size_t n)
 {
@@ -111,7 +114,21 @@ static const jp_conf_field_t topics_fields[] = {
     {"dlq_suffix", JP_CONF_STR, OFF(topics, dlq_suffix), 0, ".dlq", NR, NULL, NULL, 0, NULL,
      "dead-letter topic = input topic + suffix"},
     {"changelog_prefix", JP_CONF_STR, OFF(topics, changelog_prefix), 0, "jackpot.", NR, NULL, NULL,
-     0, NULL, "changelog topic = prefix + store + -changelog"},
+     0, NULL,
+     "changelog topic = prefix + store + -changelog; repartition topic = prefix + group.id + "
+     "-repartition"},
+    {"input_partitioner", JP_CONF_ENUM, OFF(topics, input_partitioner), 0, "murmur2", NR,
+     jp_partitioner_names, NULL, 0, NULL,
+     "the partitioner the inputs' producers use for the country key (docs/schemas.md); any: "
+     "no check"},
+    {"mispartitioned", JP_CONF_ENUM, OFF(topics, mispartitioned), 0, "repartition", NR,
+     mispartitioned_modes, NULL, 0, NULL,
+     "a record on another partition than its country's: through the repartition topic to its "
+     "task, or dead-lettered (MISPARTITIONED)"},
+    {"output_key_format", JP_CONF_ENUM, OFF(topics, output_key_format), 0, "string", NR,
+     key_formats, NULL, 0, NULL,
+     "output keys as plain UTF-8 strings, or Avro \"string\" in the Confluent wire format "
+     "(subject <topic>-key)"},
     END,
 };
 
@@ -668,8 +685,14 @@ void jp_config_print_summary(const jp_config_t *cfg, FILE *out)
     fprintf(out, "  inputs           %s, %s, %s (%lld partitions each)\n", cfg->topics.sales.name,
             cfg->topics.customers.name, cfg->topics.draws.name,
             (long long)cfg->topics.sales.partitions);
-    fprintf(out, "  outputs          %s, %s, %s, %s\n", cfg->topics.recommendations,
-            cfg->topics.alerts, cfg->topics.features, cfg->topics.models);
+    fprintf(out, "  outputs          %s, %s, %s, %s (%s keys)\n", cfg->topics.recommendations,
+            cfg->topics.alerts, cfg->topics.features, cfg->topics.models,
+            key_formats[cfg->topics.output_key_format]);
+    fprintf(out, "  partitioning     %s; mispartitioned records: %s\n",
+            jp_partitioner_names[cfg->topics.input_partitioner],
+            cfg->topics.input_partitioner == JP_PARTITIONER_ANY
+                ? "not checked"
+                : mispartitioned_modes[cfg->topics.mispartitioned]);
     fprintf(out, "  schema registry  %s\n", cfg->schema_registry.url);
     fprintf(out, "  state            %s (block cache %lld MiB, write buffers %lld MiB)\n",
             cfg->state.dir, (long long)cfg->state.block_cache_mb,

@@ -27,6 +27,12 @@ typedef struct jp_topic_conf_s {
 
 typedef enum { JP_GUARANTEE_AT_LEAST_ONCE, JP_GUARANTEE_EXACTLY_ONCE } jp_guarantee_t;
 
+/* What the engine does with an input record on a partition its country
+ * does not map to (topics.mispartitioned, docs/processor.md). */
+typedef enum { JP_MISPARTITIONED_REPARTITION, JP_MISPARTITIONED_DEAD_LETTER } jp_mispartitioned_t;
+
+/* How the engine writes its output keys (topics.output_key_format). */
+typedef enum { JP_KEY_FORMAT_STRING, JP_KEY_FORMAT_AVRO } jp_key_format_t;
 /* What the engine does when records were removed by retention before it
  * read them (processing.on_input_loss). */
 typedef enum { JP_INPUT_LOSS_STOP, JP_INPUT_LOSS_CONTINUE } jp_input_loss_t;
@@ -47,6 +53,9 @@ typedef struct jp_config_s {
         int64_t output_partitions;
         char *dlq_suffix;       /* <input>.dlq */
         char *changelog_prefix; /* jackpot.<store>-changelog */
+        int input_partitioner;  /* jp_partitioner_t the producers of the inputs use */
+        int mispartitioned;     /* jp_mispartitioned_t */
+        int output_key_format;  /* jp_key_format_t */
     } topics;
     struct {
         char *url;

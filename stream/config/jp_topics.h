@@ -1,6 +1,7 @@
 /*
  * jp_topics: the names of the topics a deployment uses that are derived
- * rather than configured one by one - dead-letter and changelog topics -
+ * rather than configured one by one - dead-letter, changelog and
+ * repartition topics -
  * so that the engine, the dev broker (which creates them) and operators'
  * tooling agree on them from the configuration alone.
  */
@@ -20,5 +21,10 @@ extern const size_t jp_topics_n_changelog_stores;
 void jp_topics_changelog(const jp_config_t *cfg, const char *store, char *buf, size_t size);
 /* "<input topic><topics.dlq_suffix>". */
 void jp_topics_dlq(const jp_config_t *cfg, const char *input, char *buf, size_t size);
+/* "<topics.changelog_prefix><kafka group.id>-repartition" and 1 when the
+ * engine routes mispartitioned records through it (input_partitioner not
+ * any, mispartitioned: repartition); "" and 0 when it has none. Partitioned
+ * like the inputs. */
+int jp_topics_repartition(const jp_config_t *cfg, char *buf, size_t size);
 
 #endif

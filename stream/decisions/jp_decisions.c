@@ -311,7 +311,8 @@ static int prune(inst_t *x, country_t *k, int64_t keep_from)
             return -1;
         r++;
     }
-    memmove(k->rev, k->rev + r, (k->n_rev - r) * sizeof(*k->rev));
+    if (r) /* rev is NULL while the country has no ledger: no memmove of NULL */
+        memmove(k->rev, k->rev + r, (k->n_rev - r) * sizeof(*k->rev));
     k->n_rev -= r;
     size_t d = 0;
     while (d < k->n_draws && k->draws[d].time < keep_from) {
@@ -320,7 +321,8 @@ static int prune(inst_t *x, country_t *k, int64_t keep_from)
             return -1;
         d++;
     }
-    memmove(k->draws, k->draws + d, (k->n_draws - d) * sizeof(*k->draws));
+    if (d)
+        memmove(k->draws, k->draws + d, (k->n_draws - d) * sizeof(*k->draws));
     k->n_draws -= d;
     return 0;
 }

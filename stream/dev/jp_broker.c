@@ -143,6 +143,11 @@ int jp_broker_create_config_topics(jp_broker_t *b, const jp_config_t *cfg, char 
                                    errstr_size))
             return -1;
     }
+    char repartition[512];
+    if (jp_topics_repartition(cfg, repartition, sizeof(repartition)) &&
+        jp_broker_create_topic(b, repartition, (int)cfg->topics.sales.partitions, errstr,
+                               errstr_size))
+        return -1;
     const char *outputs[] = {cfg->topics.recommendations, cfg->topics.alerts, cfg->topics.features,
                              cfg->topics.models};
     for (size_t i = 0; i < 4; i++)

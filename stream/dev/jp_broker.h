@@ -36,8 +36,9 @@ int jp_broker_create_topic(jp_broker_t *b, const char *topic, int partitions, ch
                            size_t errstr_size);
 
 /* Creates every topic of the configuration: the inputs, their dead-letter
- * topics and the engine's changelogs with the input partition count (the
- * mock cluster has no CreateTopics), and the outputs. */
+ * topics, the engine's changelogs and repartition topic (for the
+ * configuration's group.id) with the input partition count (the mock
+ * cluster has no CreateTopics), and the outputs. */
 int jp_broker_create_config_topics(jp_broker_t *b, const jp_config_t *cfg, char *errstr,
                                    size_t errstr_size);
 

@@ -5,8 +5,8 @@
  *
  * One thread owns two librdkafka handles - the consumer (the group
  * member: subscribed to the sales topic, and assigned by the engine the
- * customers and draws partitions of every task it owns, so one fetcher
- * reads every input) and the producer (outputs, dead letters, changelogs) -
+ * customers, draws and repartition partitions of every task it owns, so
+ * one fetcher reads every stream) and the producer (outputs, dead letters, changelogs) -
  * plus a third, group-less consumer used only while restoring. Every
  * field below belongs to that thread except `stop` (any thread, signal
  * handlers) and what status_lock guards (the admin thread).
@@ -19,10 +19,18 @@
  *   jp_engine_commit.c   the commit protocol and the rewind to the last commit
  *   jp_engine_loop.c     jp_engine_run: polling, handing records over, seeks
  *   jp_engine_status.c   record counters, lag, the status JSON and totals
+ *   jp_engine_repartition.c  the repartition topic: copies out, the stream in
+ *   jp_engine_metrics.c  operators' metrics: producer, rebalances, RocksDB,
+ *                        event-time lag, end-to-end latency, readiness
  *   jp_engine_dlq.c      dead letters: encrypted, truncated when too large
  *   jp_engine_identity.c refusing state written against another cluster or topic
  *   jp_engine_gaps.c     input records removed by retention before they were read
  *   jp_engine_deadline.c the shutdown deadline every Kafka call on that path keeps
+ *
+ * Streams. A task reads its three input partitions and, when mispartitioned
+ * records are repartitioned, its partition of the repartition topic: stream
+ * JP_STREAM_REPARTITION, after the inputs. Queues, positions, rewinds,
+ * commits and restores treat the four alike (jp_engine_stream_*).
  */
 #ifndef JP_ENGINE_INTERNAL_H
 #define JP_ENGINE_INTERNAL_H
@@ -71,6 +79,9 @@ extern const jp_cf_t jp_engine_changelog_cfs[N_CHANGELOG];
 #define RESTORE_POLL_MS         500
 #define RESTORE_PROGRESS_EVERY  1000 /* records between updates of the progress gauge */
 
+/* The task's streams: the inputs, then the repartition topic's partition. */
+#define JP_STREAM_REPARTITION JP_INPUT__COUNT
+#define N_STREAMS             (JP_INPUT__COUNT + 1)
 /* /readyz turns not ready after this many rewinds without a commit. */
 #define STALL_REWINDS 3
 
@@ -98,12 +109,12 @@ struct jp_engine_s {
      * the consumer queue, so the loop serves the inputs in turn (see
      * jp_engine_loop.c); every queue, the consumer queue included, wakes
      * the loop through the pipe wake[]. extras[p]: customers-p and
-     * draws-p are in the consumer's assignment. */
-    rd_kafka_queue_t *cq, *inq[MAX_TASKS][JP_INPUT__COUNT];
-    /* The consumer's handles on the input topics: their metadata stays
-     * known, so an input partition is fetched as soon as it is assigned
-     * (the group subscription alone would know only sales). */
-    rd_kafka_topic_t *rkt_in[JP_INPUT__COUNT];
+     * draws-p (and repartition-p) are in the consumer's assignment. */
+    rd_kafka_queue_t *cq, *inq[MAX_TASKS][N_STREAMS];
+    /* The consumer's handles on the streams' topics: their metadata stays
+     * known, so a partition is fetched as soon as it is assigned (the
+     * group subscription alone would know only sales). */
+    rd_kafka_topic_t *rkt_in[N_STREAMS];
     unsigned char extras[MAX_TASKS];
     int wake[2];
     int cooperative;
@@ -115,13 +126,14 @@ struct jp_engine_s {
      * up under a lock for every record. */
     rd_kafka_topic_t *rkt_dlq[JP_INPUT__COUNT], *rkt_changelog[JP_CF__COUNT], *rkt_features;
     rd_kafka_topic_t *rkt_out[JP_OUTPUT__COUNT];
+    jp_avro_buf_t key_buf; /* an output key in the Avro format */
     jp_registry_client_t *registry;
     jp_serde_t *serde;
     jp_pii_t *pii;
     jp_validator_t *validator;
     jp_task_env_t env;
     jp_task_t *tasks[MAX_TASKS];
-    rewind_t rewind[MAX_TASKS][JP_INPUT__COUNT];
+    rewind_t rewind[MAX_TASKS][N_STREAMS];
     int64_t cl_reached[MAX_TASKS][JP_CF__COUNT];
     rd_kafka_resp_err_t delivery_err;
     volatile sig_atomic_t stop;
@@ -135,7 +147,7 @@ struct jp_engine_s {
     jp_dlq_key_t *dlq_key;
     size_t dlq_max_bytes; /* the producer's message.max.bytes */
     /* retention gaps: the expected offset last reported per task and input */
-    int64_t gap_reported[MAX_TASKS][JP_INPUT__COUNT];
+    int64_t gap_reported[MAX_TASKS][N_STREAMS];
     jp_validator_t *pending_validator; /* set by a reload, swapped in at a commit */
     /* metrics */
     counter_slot_t slots[256];
@@ -150,14 +162,21 @@ struct jp_engine_s {
     uint64_t rewinds_at_commit; /* the rewinds counter at the last commit */
     jp_engine_totals_t totals;
     int64_t windows_closed;
+    /* the repartition topic (jp_engine_repartition.c); "" when off */
+    char repartition[300];
+    rd_kafka_topic_t *rkt_repartition;
+    jp_counter_t *repartition_invalid;
+    /* operators' metrics (jp_engine_metrics.c) */
+    struct jp_engine_metrics_s *om;
 };
 
 /* ---- jp_engine_io.c ---- */
-/* jp_engine_produce without logging: the producer's error (hdrs are
+/* jp_engine_produce_at without logging: the producer's error (hdrs are
  * destroyed on error). */
 rd_kafka_resp_err_t jp_engine_produce_rc(jp_engine_t *e, rd_kafka_topic_t *rkt, int partition,
                                          const void *key, size_t klen, const void *val, size_t vlen,
-                                         rd_kafka_headers_t *hdrs, void *opaque);
+                                         rd_kafka_headers_t *hdrs, void *opaque,
+                                         int64_t timestamp_ms);
 /* Changelog records carry (task, store) in their opaque. */
 void *jp_engine_changelog_opaque(int p, jp_cf_t cf);
 /* The producer's delivery report (opaque: the engine). */
@@ -166,6 +185,18 @@ void jp_engine_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque);
 int jp_engine_produce(jp_engine_t *e, rd_kafka_topic_t *rkt, int partition, const void *key,
                       size_t klen, const void *val, size_t vlen, rd_kafka_headers_t *hdrs,
                       void *opaque);
+/* The same with the record's timestamp (0: now). */
+int jp_engine_produce_at(jp_engine_t *e, rd_kafka_topic_t *rkt, int partition, const void *key,
+                         size_t klen, const void *val, size_t vlen, rd_kafka_headers_t *hdrs,
+                         void *opaque, int64_t timestamp_ms);
+/* The key an output record of rkt carries (topics.output_key_format): key
+ * itself, or framed Avro in the engine's buffer (valid until the next
+ * call). 0, or -1 if the key schema cannot be registered. */
+int jp_engine_output_key(jp_engine_t *e, rd_kafka_topic_t *rkt, const void *key, size_t len,
+                         const void **out, size_t *out_len);
+/* A copy of the headers of rec's message (room for `extra` more when it
+ * has none), for a record produced on its behalf; the caller adds to it. */
+rd_kafka_headers_t *jp_engine_record_headers(const jp_task_record_t *rec, size_t extra);
 /* jp_task_io_t hooks (ctx: the engine). */
 int jp_engine_io_features(void *ctx, int partition, const char *key, const void *value, size_t len);
 int jp_engine_io_emit(void *ctx, int partition, jp_output_t topic, const char *key, size_t key_len,
@@ -185,8 +216,8 @@ void jp_engine_close_task(jp_engine_t *e, int p);
 /* A task about to be restored, and the group's commit point for it. */
 typedef struct {
     jp_task_t *t;
-    int64_t committed[JP_INPUT__COUNT]; /* next offset per input, -1: none committed */
-    int64_t ends[JP_CF__COUNT];         /* changelog ends the commit point covers */
+    int64_t committed[N_STREAMS]; /* next offset per stream, -1: none committed */
+    int64_t ends[JP_CF__COUNT];   /* changelog ends the commit point covers */
     int have_ends; /* 0: no commit point records them (none yet, or an older engine's) */
 } jp_engine_restore_t;
 /* Restores the tasks of r[0..n) from their changelogs, in one assignment of
@@ -208,10 +239,11 @@ int jp_engine_changelog_ends_parse(const void *md, size_t len, int64_t ends[JP_C
 void jp_engine_rewind_all(jp_engine_t *e, const char *why);
 
 /* ---- jp_engine_loop.c ---- */
-/* Seeks input i of task p back to off (< 0: the beginning). */
-void jp_engine_seek_back(jp_engine_t *e, int p, jp_input_t i, int64_t off);
-/* Takes the queues of task p's input partitions off the consumer queue
- * (before they are assigned), or gives them back. */
+/* Seeks stream i of task p back to off (< 0: the beginning). */
+void jp_engine_seek_back(jp_engine_t *e, int p, int i, int64_t off);
+/* Takes the queues of task p's stream partitions (inputs and repartition
+ * topic) off the consumer queue (before they are assigned), or gives them
+ * back. */
 void jp_engine_queues_open(jp_engine_t *e, int p);
 void jp_engine_queues_close(jp_engine_t *e, int p);
 /* Before the consumer closes (librdkafka wants its queue and topic handles
@@ -219,6 +251,43 @@ void jp_engine_queues_close(jp_engine_t *e, int p);
  * input topic handles. */
 void jp_engine_inputs_release(jp_engine_t *e);
 
+/* ---- jp_engine_repartition.c ---- */
+/* Names the repartition topic (e->repartition, "" when off). */
+void jp_engine_repartition_init(jp_engine_t *e);
+/* How many streams a task reads: the inputs, plus the repartition topic's
+ * partition when it is on. */
+int jp_engine_n_streams(const jp_engine_t *e);
+/* The topic of stream s. */
+const char *jp_engine_stream_topic(const jp_engine_t *e, int s);
+/* The stream of a topic, or N_STREAMS if it is none of the task's. */
+int jp_engine_stream_of(const jp_engine_t *e, const char *topic);
+/* Next offset of stream s of task t (-1: none), and setting it. */
+int64_t jp_engine_stream_offset(const jp_task_t *t, int s);
+void jp_engine_set_stream_offset(jp_task_t *t, int s, int64_t off);
+/* The task's view of message m of stream s; 0, or -1 for a copy without a
+ * readable source header (counted, logged; it is skipped). */
+int jp_engine_stream_record(jp_engine_t *e, const rd_kafka_message_t *m, int s,
+                            jp_task_record_t *out);
+/* jp_task_io_t's repartition hook (ctx: the engine). */
+int jp_engine_io_repartition(void *ctx, int partition, int home, const jp_task_record_t *rec);
+
+/* ---- jp_engine_metrics.c ---- */
+/* Creates every family (zero) at start; 0 or -1. */
+int jp_engine_metrics_init(jp_engine_t *e);
+void jp_engine_metrics_free(jp_engine_t *e);
+/* Per commit (engine thread): RocksDB, event-time lag, readiness, and the
+ * end-to-end latency of the records the commit covered. */
+void jp_engine_metrics_commit(jp_engine_t *e, int64_t commit_ms, int ready);
+/* Every record handed to a task (for the end-to-end latency). */
+void jp_engine_metrics_record(jp_engine_t *e, int64_t timestamp_ms);
+/* Records handed over since the last commit are not committed (rewind);
+ * readiness is updated (STALL_REWINDS). */
+void jp_engine_metrics_rewound(jp_engine_t *e);
+/* A rebalance callback took duration_ms. */
+void jp_engine_metrics_rebalance(jp_engine_t *e, const char *event, int64_t duration_ms);
+/* A delivery failed; the loop's sample of the producer queue. */
+void jp_engine_metrics_delivery_error(jp_engine_t *e);
+void jp_engine_metrics_poll(jp_engine_t *e);
 /* ---- jp_engine_dlq.c ---- */
 /* jp_task_io_t's dead-letter hook (ctx: the engine). */
 int jp_engine_io_dead_letter(void *ctx, int partition, const jp_task_record_t *rec,
@@ -226,6 +295,8 @@ int jp_engine_io_dead_letter(void *ctx, int partition, const jp_task_record_t *r
 /* From the delivery report: 1 if m is a dead letter the broker refused as
  * too large and a stub was queued in its place (not a failure). */
 int jp_engine_dlq_refused(jp_engine_t *e, const rd_kafka_message_t *m);
+/* jackpot_dead_letters_truncated_total of input's dead-letter topic. */
+jp_counter_t *jp_engine_dlq_truncated_counter(jp_engine_t *e, int input);
 
 /* ---- jp_engine_identity.c ---- */
 /* Compares the state directory with the cluster and topics (cluster id,
@@ -236,7 +307,9 @@ int jp_engine_check_identity(jp_engine_t *e, int reset, int *exit_code, char *er
 
 /* ---- jp_engine_gaps.c ---- */
 /* jp_task_io_t's gap hook (ctx: the engine). */
-int64_t jp_engine_io_gap(void *ctx, int partition, jp_input_t input, int64_t expected, int64_t got);
+int64_t jp_engine_io_gap(void *ctx, int partition, const jp_task_record_t *rec, int64_t expected);
+/* jackpot_input_records_lost_total of (topic, partition). */
+jp_counter_t *jp_engine_lost_counter(jp_engine_t *e, const char *topic, int partition);
 
 /* ---- jp_engine_deadline.c ---- */
 /* normal_ms, or what is left of the shutdown grace once stopping (>= 0). */
@@ -275,6 +348,9 @@ void jp_engine_fail(jp_engine_t *e, int code, const char *fmt, ...)
  * string constants (compared by address). NULL if metrics failed. */
 jp_counter_t *jp_engine_counter(jp_engine_t *e, jp_input_t input, const char *what,
                                 const char *reason);
+/* The consumer-lag gauge of stream s of partition p (NULL if metrics
+ * failed). */
+jp_gauge_t *jp_engine_lag_gauge(jp_engine_t *e, int p, int s);
 /* jp_task_io_t's count hook (ctx: the engine). */
 void jp_engine_io_count(void *ctx, jp_input_t input, const char *what, const char *reason);
 /* jp_task_io_t's end_offset hook (ctx: the engine): the high watermark

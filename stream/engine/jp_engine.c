@@ -24,6 +24,7 @@
 #include "base/jp_build_info.h"
 #include "base/jp_log.h"
 #include "config/jp_topics.h"
+#include "model/base/jp_err.h"
 #include "registry/jp_registry_serde.h"
 
 const jp_cf_t jp_engine_changelog_cfs[N_CHANGELOG] = {JP_CF_META,   JP_CF_WINDOWS, JP_CF_CUSTOMERS,
@@ -166,6 +167,35 @@ static int check_topics(jp_engine_t *e, int *exit_code, char *errstr, size_t err
     return 0;
 }
 
+/* The repartition topic, once it exists, must be partitioned like the
+ * inputs: a copy goes to its home's partition number. */
+static int check_repartition_topic(jp_engine_t *e, int *exit_code, char *errstr, size_t errstr_size)
+{
+    if (!e->repartition[0])
+        return 0;
+    const struct rd_kafka_metadata *md;
+    rd_kafka_resp_err_t err = rd_kafka_metadata(e->producer, 1, NULL, &md, METADATA_TIMEOUT_MS);
+    if (err) {
+        jp_err_set(errstr, errstr_size, "cannot read cluster metadata: %s", rd_kafka_err2str(err));
+        *exit_code = EX_UNAVAILABLE;
+        return -1;
+    }
+    int n = 0;
+    for (int t = 0; t < md->topic_cnt; t++)
+        if (strcmp(md->topics[t].topic, e->repartition) == 0 && !md->topics[t].err)
+            n = md->topics[t].partition_cnt;
+    rd_kafka_metadata_destroy(md);
+    if (n != e->n_partitions) {
+        jp_err_set(errstr, errstr_size,
+                   "repartition topic %s has %d partitions, the inputs %d: create it with %d "
+                   "partitions (or set topics.mispartitioned: dead_letter)",
+                   e->repartition, n, e->n_partitions, e->n_partitions);
+        *exit_code = n ? EX_CONFIG : EX_UNAVAILABLE;
+        return -1;
+    }
+    return 0;
+}
+
 /* mkdir -p */
 static int make_dirs(const char *path, char *errstr, size_t errstr_size)
 {
@@ -205,19 +235,21 @@ static int create_topics(jp_engine_t *e, char *errstr, size_t errstr_size)
         jp_err_set(errstr, errstr_size, "metadata: %s", rd_kafka_err2str(merr));
         return -1;
     }
-    rd_kafka_NewTopic_t *nt[JP_INPUT__COUNT + N_CHANGELOG];
+    rd_kafka_NewTopic_t *nt[JP_INPUT__COUNT + N_CHANGELOG + 1];
     size_t n = 0;
     char err[256], missing[1024] = "";
-    const char *names[JP_INPUT__COUNT + N_CHANGELOG];
+    const char *names[JP_INPUT__COUNT + N_CHANGELOG + 1];
     for (int i = 0; i < JP_INPUT__COUNT; i++)
         names[i] = e->dlq[i];
     for (size_t i = 0; i < N_CHANGELOG; i++)
         names[JP_INPUT__COUNT + i] = e->changelog[jp_engine_changelog_cfs[i]];
-    for (size_t i = 0; i < JP_INPUT__COUNT + N_CHANGELOG; i++) {
-        if (topic_exists(md, names[i]))
+    /* last, and not compacted: the repartition topic (when on) */
+    names[JP_INPUT__COUNT + N_CHANGELOG] = e->repartition;
+    for (size_t i = 0; i < JP_INPUT__COUNT + N_CHANGELOG + 1; i++) {
+        if (!names[i][0] || topic_exists(md, names[i]))
             continue;
         nt[n] = rd_kafka_NewTopic_new(names[i], e->n_partitions, -1, err, sizeof(err));
-        if (i >= JP_INPUT__COUNT)
+        if (i >= JP_INPUT__COUNT && i < JP_INPUT__COUNT + N_CHANGELOG)
             rd_kafka_NewTopic_set_config(nt[n], "cleanup.policy", "compact");
         n++;
         snprintf(missing + strlen(missing), sizeof(missing) - strlen(missing), "%s%s",
@@ -312,12 +344,13 @@ jp_engine_t *jp_engine_new(const jp_config_t *cfg, jp_metrics_t *metrics,
         jp_topics_dlq(cfg, e->topics[i], e->dlq[i], sizeof(e->dlq[i]));
     for (int i = 0; i < JP_CF__COUNT; i++)
         jp_topics_changelog(cfg, jp_cf_name((jp_cf_t)i), e->changelog[i], sizeof(e->changelog[i]));
+    jp_engine_repartition_init(e);
     for (size_t i = 0; i < N_CHANGELOG; i++)
         if (N_CHANGELOG != jp_topics_n_changelog_stores ||
             strcmp(jp_cf_name(jp_engine_changelog_cfs[i]), jp_topics_changelog_stores[i]) != 0)
             abort(); /* the two lists are edited together */
     for (int p = 0; p < MAX_TASKS; p++)
-        for (int i = 0; i < JP_INPUT__COUNT; i++)
+        for (int i = 0; i < N_STREAMS; i++)
             e->rewind[p][i].want = WANT_NONE;
 
     if (make_dirs(e->state_dir, errstr, errstr_size) != 0) {
@@ -380,30 +413,6 @@ jp_engine_t *jp_engine_new(const jp_config_t *cfg, jp_metrics_t *metrics,
         *exit_code = EX_CONFIG;
         goto fail;
     }
-    e->rkt_features = rd_kafka_topic_new(e->producer, cfg->topics.features, NULL);
-    const char *outputs[JP_OUTPUT__COUNT] = {[JP_OUTPUT_RECOMMENDATIONS] =
-                                                 cfg->topics.recommendations,
-                                             [JP_OUTPUT_ALERTS] = cfg->topics.alerts,
-                                             [JP_OUTPUT_MODELS] = cfg->topics.models};
-    for (int i = 0; i < JP_OUTPUT__COUNT; i++)
-        e->rkt_out[i] = rd_kafka_topic_new(e->producer, outputs[i], NULL);
-    for (int i = 0; i < JP_INPUT__COUNT; i++)
-        e->rkt_dlq[i] = rd_kafka_topic_new(e->producer, e->dlq[i], NULL);
-    for (int i = 0; i < JP_CF__COUNT; i++)
-        e->rkt_changelog[i] = rd_kafka_topic_new(e->producer, e->changelog[i], NULL);
-    int rkt_ok = e->rkt_features != NULL;
-    for (int i = 0; i < JP_OUTPUT__COUNT; i++)
-        rkt_ok &= e->rkt_out[i] != NULL;
-    for (int i = 0; i < JP_INPUT__COUNT; i++)
-        rkt_ok &= e->rkt_dlq[i] != NULL;
-    for (int i = 0; i < JP_CF__COUNT; i++)
-        rkt_ok &= e->rkt_changelog[i] != NULL;
-    if (!rkt_ok) {
-        jp_err_set(errstr, errstr_size, "cannot create producer topic handles: %s",
-                   rd_kafka_err2str(rd_kafka_last_error()));
-        *exit_code = EX_CONFIG;
-        goto fail;
-    }
     char mmb[32];
     size_t mmb_len = sizeof(mmb);
     e->dlq_max_bytes = rd_kafka_conf_get(rd_kafka_conf(e->producer), "message.max.bytes", mmb,
@@ -428,6 +437,56 @@ jp_engine_t *jp_engine_new(const jp_config_t *cfg, jp_metrics_t *metrics,
         *exit_code = EX_UNAVAILABLE;
         goto fail;
     }
+    if (check_repartition_topic(e, exit_code, errstr, errstr_size) != 0)
+        goto fail;
+    /* The consumer's handle on it only now, for the same reason as the
+     * producer's below. */
+    if (e->repartition[0])
+        e->rkt_in[JP_STREAM_REPARTITION] = rd_kafka_topic_new(e->consumer, e->repartition, NULL);
+    /* The producer's topic handles only now: a handle makes the producer
+     * ask for the topic's metadata, which a broker with automatic topic
+     * creation answers by creating it with its default partition count. */
+    e->rkt_features = rd_kafka_topic_new(e->producer, cfg->topics.features, NULL);
+    const char *outputs[JP_OUTPUT__COUNT] = {[JP_OUTPUT_RECOMMENDATIONS] =
+                                                 cfg->topics.recommendations,
+                                             [JP_OUTPUT_ALERTS] = cfg->topics.alerts,
+                                             [JP_OUTPUT_MODELS] = cfg->topics.models};
+    for (int i = 0; i < JP_OUTPUT__COUNT; i++)
+        e->rkt_out[i] = rd_kafka_topic_new(e->producer, outputs[i], NULL);
+    for (int i = 0; i < JP_INPUT__COUNT; i++)
+        e->rkt_dlq[i] = rd_kafka_topic_new(e->producer, e->dlq[i], NULL);
+    for (int i = 0; i < JP_CF__COUNT; i++)
+        e->rkt_changelog[i] = rd_kafka_topic_new(e->producer, e->changelog[i], NULL);
+    if (e->repartition[0])
+        e->rkt_repartition = rd_kafka_topic_new(e->producer, e->repartition, NULL);
+    int rkt_ok = e->rkt_features != NULL && (!e->repartition[0] || e->rkt_repartition);
+    for (int i = 0; i < JP_OUTPUT__COUNT; i++)
+        rkt_ok &= e->rkt_out[i] != NULL;
+    for (int i = 0; i < JP_INPUT__COUNT; i++)
+        rkt_ok &= e->rkt_dlq[i] != NULL;
+    for (int i = 0; i < JP_CF__COUNT; i++)
+        rkt_ok &= e->rkt_changelog[i] != NULL;
+    if (!rkt_ok) {
+        jp_err_set(errstr, errstr_size, "cannot create producer topic handles: %s",
+                   rd_kafka_err2str(rd_kafka_last_error()));
+        *exit_code = EX_CONFIG;
+        goto fail;
+    }
+    /* Avro keys: their schema registered now, so that an unreachable
+     * registry stops the start, not the first window. */
+    rd_kafka_topic_t *keyed[JP_OUTPUT__COUNT + 1] = {e->rkt_features};
+    memcpy(keyed + 1, e->rkt_out, sizeof(e->rkt_out));
+    for (int i = 0; i <= JP_OUTPUT__COUNT; i++) {
+        const void *k;
+        size_t kl;
+        if (jp_engine_output_key(e, keyed[i], "", 0, &k, &kl) != 0) {
+            jp_err_set(errstr, errstr_size,
+                       "cannot register the key schema of %s in the schema registry %s",
+                       rd_kafka_topic_name(keyed[i]), cfg->schema_registry.url);
+            *exit_code = EX_UNAVAILABLE;
+            goto fail;
+        }
+    }
 
     e->env.cfg = cfg;
     e->env.validator = e->validator;
@@ -441,8 +500,12 @@ jp_engine_t *jp_engine_new(const jp_config_t *cfg, jp_metrics_t *metrics,
                                .dead_letter = jp_engine_io_dead_letter,
                                .count = jp_engine_io_count,
                                .emit = jp_engine_io_emit,
+                               .repartition = e->repartition[0] ? jp_engine_io_repartition : NULL,
                                .end_offset = jp_engine_io_end_offset,
                                .gap = jp_engine_io_gap};
+    e->env.partition = (jp_partition_check_t){
+        (jp_partitioner_t)cfg->topics.input_partitioner,
+        cfg->topics.mispartitioned == JP_MISPARTITIONED_DEAD_LETTER, e->n_partitions};
     if (!e->env.store_env) {
         jp_err_set(errstr, errstr_size, "cannot create the RocksDB environment");
         goto fail;
@@ -472,6 +535,10 @@ jp_engine_t *jp_engine_new(const jp_config_t *cfg, jp_metrics_t *metrics,
     jp_gauge_set(jp_metrics_gauge(metrics, "jackpot_build_info", "Build of this engine", labels),
                  1);
     jp_gauge_set(e->restore_progress, 1);
+    if (jp_engine_metrics_init(e) != 0) {
+        jp_err_set(errstr, errstr_size, "cannot create the metrics: %s", jp_metrics_error(metrics));
+        goto fail;
+    }
     *exit_code = 0;
     return e;
 fail:
@@ -543,9 +610,13 @@ void jp_engine_free(jp_engine_t *e)
         for (int i = 0; i < JP_CF__COUNT; i++)
             if (e->rkt_changelog[i])
                 rd_kafka_topic_destroy(e->rkt_changelog[i]);
+        if (e->rkt_repartition)
+            rd_kafka_topic_destroy(e->rkt_repartition);
         jp_engine_destroy_handle(e, e->producer, 0);
         jp_log_debug("engine", "producer destroyed");
     }
+    jp_engine_metrics_free(e);
+    jp_avro_buf_free(&e->key_buf);
     jp_store_env_free(e->env.store_env);
     jp_serde_free(e->serde);
     jp_registry_client_free(e->registry);

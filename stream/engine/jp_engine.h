@@ -114,10 +114,16 @@ int jp_engine_ready(jp_engine_t *e);
  * tests). Thread-safe (from the last commit). */
 typedef struct jp_engine_totals_s {
     int64_t consumed, applied, dead_lettered, duplicates, late;
-    int64_t lost; /* input records removed by retention before they were read */
+    /* through the repartition topic: sent away, and copies taken in;
+     * consumed + received = applied + dead_lettered + duplicates +
+     * repartitioned, and received = repartitioned once nothing is in
+     * flight (lag 0) */
+    int64_t repartitioned, received;
+    int64_t replays; /* copies seen again after a rewind or rebalance, skipped */
+    int64_t lost;    /* input records removed by retention before they were read */
     int64_t windows_closed;
     int64_t commits;
-    int64_t lag; /* records behind the ends of the input partitions */
+    int64_t lag; /* records behind the ends of the input (and repartition) partitions */
     int tasks;
 } jp_engine_totals_t;
 void jp_engine_totals(jp_engine_t *e, jp_engine_totals_t *out);

@@ -134,20 +134,24 @@ int jp_engine_commit(jp_engine_t *e)
     if (!any) {
         apply_reload(e);
         e->last_commit_ms = jp_clock_now_ms();
+        /* no task (any more): readiness and the figures say so */
+        jp_engine_update_status(e);
+        jp_engine_metrics_commit(e, e->last_commit_ms, jp_engine_ready(e));
         return 0;
     }
     /* (3) the commit point: input offsets, and the changelog ends they
      * cover as metadata (on each input, so any committed one tells) */
     rd_kafka_topic_partition_list_t *l =
-        rd_kafka_topic_partition_list_new(JP_INPUT__COUNT * e->n_partitions);
+        rd_kafka_topic_partition_list_new(N_STREAMS * e->n_partitions);
     for (int p = 0; p < e->n_partitions; p++) {
         char ends[512];
         size_t n = e->tasks[p] ? jp_engine_changelog_ends_format(e, p, ends, sizeof(ends)) : 0;
-        for (int i = 0; e->tasks[p] && i < JP_INPUT__COUNT; i++) {
-            int64_t off = jp_task_next_offset(e->tasks[p], (jp_input_t)i);
+        for (int i = 0; e->tasks[p] && i < jp_engine_n_streams(e); i++) {
+            int64_t off = jp_engine_stream_offset(e->tasks[p], i);
             if (off < 0)
                 continue;
-            rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_add(l, e->topics[i], p);
+            rd_kafka_topic_partition_t *tp =
+                rd_kafka_topic_partition_list_add(l, jp_engine_stream_topic(e, i), p);
             tp->offset = off;
             tp->metadata = malloc(n);
             if (tp->metadata) {
@@ -180,6 +184,7 @@ int jp_engine_commit(jp_engine_t *e)
      * long commits take (from their ends, it waited two commits). */
     e->last_commit_ms = t0;
     jp_engine_update_status(e);
+    jp_engine_metrics_commit(e, t1, jp_engine_ready(e));
     return 0;
 }
 
@@ -199,6 +204,7 @@ void jp_engine_rewind_all(jp_engine_t *e, const char *why)
     }
     jp_log_warn("engine", "rewinding every task to the last commit: %s", why);
     jp_counter_add(e->rewinds, 1);
+    jp_engine_metrics_rewound(e);
     rd_kafka_purge(e->producer, RD_KAFKA_PURGE_F_QUEUE);
     rd_kafka_flush(e->producer, FLUSH_TIMEOUT_MS);
     int ps[MAX_TASKS], n = 0;
@@ -212,9 +218,8 @@ void jp_engine_rewind_all(jp_engine_t *e, const char *why)
         e->stop = 1;
     }
     for (int k = 0; k < n; k++)
-        for (int i = 0; e->tasks[ps[k]] && i < JP_INPUT__COUNT; i++)
-            jp_engine_seek_back(e, ps[k], (jp_input_t)i,
-                                jp_task_next_offset(e->tasks[ps[k]], (jp_input_t)i));
+        for (int i = 0; e->tasks[ps[k]] && i < jp_engine_n_streams(e); i++)
+            jp_engine_seek_back(e, ps[k], i, jp_engine_stream_offset(e->tasks[ps[k]], i));
     e->delivery_err = RD_KAFKA_RESP_ERR_NO_ERROR;
     usleep(REWIND_PAUSE_MS * 1000);
 }

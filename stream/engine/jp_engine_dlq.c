@@ -20,15 +20,18 @@
 /* A stub refused in turn is an ordinary delivery failure. */
 #define DLQ_STUB_OPAQUE ((void *)(intptr_t)-2)
 
-static void count_truncated(jp_engine_t *e, int input)
+jp_counter_t *jp_engine_dlq_truncated_counter(jp_engine_t *e, int input)
 {
     char labels[400], topic[300];
     jp_metrics_label_escape(topic, sizeof(topic), e->dlq[input]);
     snprintf(labels, sizeof(labels), "topic=\"%s\"", topic);
-    jp_counter_add(jp_metrics_counter(e->metrics, "jackpot_dead_letters_truncated_total",
-                                      "Dead letters written without all of the original record",
-                                      labels),
-                   1);
+    return jp_metrics_counter(e->metrics, "jackpot_dead_letters_truncated_total",
+                              "Dead letters written without all of the original record", labels);
+}
+
+static void count_truncated(jp_engine_t *e, int input)
+{
+    jp_counter_add(jp_engine_dlq_truncated_counter(e, input), 1);
 }
 
 /* Produces a built dead letter (its headers go to the producer). */
@@ -37,7 +40,7 @@ static rd_kafka_resp_err_t produce(jp_engine_t *e, int input, int partition, jp_
 {
     rd_kafka_resp_err_t err =
         jp_engine_produce_rc(e, e->rkt_dlq[input], partition, r->key, r->key_len, r->value,
-                             r->value_len, r->headers, opaque);
+                             r->value_len, r->headers, opaque, 0);
     free(r->value);
     r->value = NULL;
     return err;
@@ -51,8 +54,13 @@ int jp_engine_io_dead_letter(void *ctx, int partition, const jp_task_record_t *r
     rd_kafka_headers_t *orig = NULL;
     if (m && rd_kafka_message_headers(m, &orig) != RD_KAFKA_RESP_ERR_NO_ERROR)
         orig = NULL;
-    jp_dlq_source_t src = {error_class, message,     e->topics[rec->input],
-                           partition,   rec->offset, rec->timestamp_ms};
+    /* A copy from the repartition topic names where it was first read. */
+    jp_dlq_source_t src = {.error_class = error_class,
+                           .message = message,
+                           .topic = e->topics[rec->input],
+                           .partition = rec->via_repartition ? rec->src_partition : partition,
+                           .offset = rec->via_repartition ? rec->src_offset : rec->offset,
+                           .timestamp_ms = rec->timestamp_ms};
     /* The producer's own size check is exact where the estimate is not:
      * on refusal, halve the budget until it fits. */
     for (size_t budget = e->dlq_max_bytes; budget >= 1024; budget /= 2) {

@@ -5,7 +5,8 @@
  * every skipped offset range (jp_task_io_t.gap) and this file asks the
  * broker for the partition's low watermark: a range below it was removed
  * by retention; a range above it is transaction markers or compaction,
- * which lose nothing.
+ * which lose nothing. The repartition topic is watched alike: copies it
+ * lost are input records lost (its stream, JP_STREAM_REPARTITION).
  *
  * A loss is logged with its range and counted in
  * jackpot_input_records_lost_total{topic,partition} (and in the task's
@@ -20,23 +21,23 @@
 
 #include "base/jp_log.h"
 
-static void count_lost(jp_engine_t *e, jp_input_t input, int partition, int64_t n)
+jp_counter_t *jp_engine_lost_counter(jp_engine_t *e, const char *topic_name, int partition)
 {
     char labels[400], topic[300];
-    jp_metrics_label_escape(topic, sizeof(topic), e->topics[input]);
+    jp_metrics_label_escape(topic, sizeof(topic), topic_name);
     snprintf(labels, sizeof(labels), "topic=\"%s\",partition=\"%d\"", topic, partition);
-    jp_counter_add(jp_metrics_counter(e->metrics, "jackpot_input_records_lost_total",
-                                      "Input records removed by retention before they were read",
-                                      labels),
-                   (uint64_t)n);
+    return jp_metrics_counter(e->metrics, "jackpot_input_records_lost_total",
+                              "Input records removed by retention before they were read", labels);
 }
 
-int64_t jp_engine_io_gap(void *ctx, int partition, jp_input_t input, int64_t expected, int64_t got)
+int64_t jp_engine_io_gap(void *ctx, int partition, const jp_task_record_t *rec, int64_t expected)
 {
     jp_engine_t *e = ctx;
-    const char *topic = e->topics[input];
+    int s = rec->via_repartition ? JP_STREAM_REPARTITION : (int)rec->input;
+    const char *topic = jp_engine_stream_topic(e, s);
+    int64_t got = rec->offset;
     int stop = e->cfg->processing.on_input_loss == JP_INPUT_LOSS_STOP;
-    if (stop && e->gap_reported[partition][input] == expected + 1)
+    if (stop && e->gap_reported[partition][s] == expected + 1)
         return -1; /* reported already; the engine is stopping */
     int64_t lo = -1, hi = -1;
     rd_kafka_t *rk = e->consumer;
@@ -59,8 +60,8 @@ int64_t jp_engine_io_gap(void *ctx, int partition, jp_input_t input, int64_t exp
     if (lo <= expected)
         return 0; /* transaction markers or compaction */
     int64_t end = lo < got ? lo : got, lost = end - expected;
-    e->gap_reported[partition][input] = expected + 1;
-    count_lost(e, input, partition, lost);
+    e->gap_reported[partition][s] = expected + 1;
+    jp_counter_add(jp_engine_lost_counter(e, topic, partition), (uint64_t)lost);
     if (stop) {
         jp_engine_fail(e, 75,
                        "%s [%d]: %lld records (offsets %lld..%lld) were removed by retention "

@@ -2,12 +2,13 @@
  * jp_engine_group: task ownership. The group decides which sales
  * partitions the consumer owns; its rebalance callback opens the tasks of
  * assigned ones (store, restore, positions) and adds their customers and
- * draws partitions to the same consumer's assignment, and closes revoked or
- * lost tasks (committing first when the revocation is orderly), removing
- * their three partitions. librdkafka's assignors balance topic-partitions
- * independently and cannot keep co-partitioned inputs together; assigning
- * the other inputs in the callback keeps one fetcher for all of a task's
- * inputs (the group's bookkeeping only ever sees sales).
+ * draws partitions - and their repartition topic partition, when it is on
+ * - to the same consumer's assignment, and closes revoked or lost tasks
+ * (committing first when the revocation is orderly), removing those
+ * partitions. librdkafka's assignors balance topic-partitions
+ * independently and cannot keep co-partitioned streams together;
+ * assigning the others in the callback keeps one fetcher for all of a
+ * task's streams (the group's bookkeeping only ever sees sales).
  */
 #include "jp_engine-internal.h"
 #include "model/base/jp_err.h"
@@ -20,25 +21,29 @@
 #include "base/jp_log.h"
 
 /* The group's commit point for the tasks of r[0..n): the committed offset
- * of every input, and the changelog ends that commit point covers (from
- * the offsets' metadata; where inputs disagree, after a commit that
+ * of every stream, and the changelog ends that commit point covers (from
+ * the offsets' metadata; where streams disagree, after a commit that
  * reached only some of them, the lowest end per store). One request for
  * every task. */
 static int read_commit_points(jp_engine_t *e, jp_engine_restore_t *r, int n, char *errstr,
                               size_t errstr_size)
 {
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(JP_INPUT__COUNT * n);
+    int ns = jp_engine_n_streams(e);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(ns * n);
     for (int k = 0; k < n; k++)
-        for (int i = 0; i < JP_INPUT__COUNT; i++)
-            rd_kafka_topic_partition_list_add(l, e->topics[i], jp_task_partition(r[k].t));
+        for (int i = 0; i < ns; i++)
+            rd_kafka_topic_partition_list_add(l, jp_engine_stream_topic(e, i),
+                                              jp_task_partition(r[k].t));
     /* Short: a stop must not wait behind it (jp_engine_open_tasks retries). */
     rd_kafka_resp_err_t err =
         rd_kafka_committed(e->consumer, l, jp_engine_timeout(e, OPEN_COMMITTED_MS));
     for (int k = 0; !err && k < n; k++) {
         r[k].have_ends = 0;
-        for (int i = 0; i < JP_INPUT__COUNT; i++) {
-            const rd_kafka_topic_partition_t *tp =
-                rd_kafka_topic_partition_list_find(l, e->topics[i], jp_task_partition(r[k].t));
+        for (int i = 0; i < N_STREAMS; i++)
+            r[k].committed[i] = -1;
+        for (int i = 0; i < ns; i++) {
+            const rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_find(
+                l, jp_engine_stream_topic(e, i), jp_task_partition(r[k].t));
             int64_t ends[JP_CF__COUNT];
             r[k].committed[i] = tp && tp->offset >= 0 ? tp->offset : -1;
             if (!tp || tp->offset < 0 ||
@@ -81,8 +86,8 @@ static int open_tasks_once(jp_engine_t *e, const int *ps, int n, char *errstr, s
     if (rc == 0) {
         e->restoring = 1;
         for (int k = 0; k < n; k++)
-            for (int i = 0; i < JP_INPUT__COUNT; i++)
-                jp_task_set_next_offset(r[k].t, (jp_input_t)i, r[k].committed[i]);
+            for (int i = 0; i < jp_engine_n_streams(e); i++)
+                jp_engine_set_stream_offset(r[k].t, i, r[k].committed[i]);
         rc = jp_engine_restore_tasks(e, r, n, errstr, errstr_size);
         for (int k = 0; rc == 0 && k < n; k++)
             rc = jp_task_restore_done(r[k].t, errstr, errstr_size);
@@ -97,7 +102,7 @@ static int open_tasks_once(jp_engine_t *e, const int *ps, int n, char *errstr, s
         e->tasks[p] = r[k].t;
         for (int i = 0; i < JP_CF__COUNT; i++)
             e->cl_reached[p][i] = jp_task_changelog_offset(r[k].t, (jp_cf_t)i);
-        for (int i = 0; i < JP_INPUT__COUNT; i++)
+        for (int i = 0; i < N_STREAMS; i++)
             e->rewind[p][i].want = WANT_NONE;
     }
     free(r);
@@ -128,13 +133,13 @@ int jp_engine_open_tasks(jp_engine_t *e, const int *ps, int n, char *errstr, siz
 
 /* ---- assignment ------------------------------------------------------------------------- */
 
-/* Adds customers-p and draws-p of task p to l, at the task's positions
- * (add) or to be removed. */
+/* Adds customers-p, draws-p and (when on) repartition-p of task p to l,
+ * at the task's positions (add) or to be removed. */
 static void add_extras(jp_engine_t *e, rd_kafka_topic_partition_list_t *l, int p, int add)
 {
-    for (int i = JP_INPUT_CUSTOMERS; i <= JP_INPUT_DRAWS; i++) {
-        int64_t off = add ? jp_task_next_offset(e->tasks[p], (jp_input_t)i) : -1;
-        rd_kafka_topic_partition_list_add(l, e->topics[i], p)->offset =
+    for (int i = JP_INPUT_CUSTOMERS; i < jp_engine_n_streams(e); i++) {
+        int64_t off = add ? jp_engine_stream_offset(e->tasks[p], i) : -1;
+        rd_kafka_topic_partition_list_add(l, jp_engine_stream_topic(e, i), p)->offset =
             off >= 0 ? off : RD_KAFKA_OFFSET_BEGINNING;
     }
 }
@@ -158,6 +163,10 @@ void jp_engine_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 {
     jp_engine_t *e = opaque;
     char errstr[512];
+    int64_t t0 = jp_clock_now_ms();
+    const char *event = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS ? "assign"
+                        : rd_kafka_assignment_lost(rk)              ? "lost"
+                                                                    : "revoke";
     /* NULL while the consumer closes outside a group generation. */
     const char *proto = rd_kafka_rebalance_protocol(rk);
     int coop = proto && strcmp(proto, "COOPERATIVE") == 0;
@@ -241,4 +250,5 @@ void jp_engine_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     }
     rd_kafka_topic_partition_list_destroy(l);
     count_tasks(e);
+    jp_engine_metrics_rebalance(e, event, jp_clock_now_ms() - t0);
 }

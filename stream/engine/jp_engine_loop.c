@@ -1,10 +1,11 @@
 /*
- * jp_engine_loop: jp_engine_run's loop. One consumer fetches every input
- * partition of the tasks it owns; each input partition has its own queue
- * (taken off the consumer queue when its task is assigned), and a round
- * hands every task up to JP_TASK_BATCH_MAX records of each of its inputs in
- * turn, so no input waits behind another's backlog (a flood of sales does
- * not hold customers or draws back: each gets its batch every round). When
+ * jp_engine_loop: jp_engine_run's loop. One consumer fetches every stream
+ * partition of the tasks it owns (the inputs and, when on, the repartition
+ * topic); each has its own queue (taken off the consumer queue when its
+ * task is assigned), and a round hands every task up to JP_TASK_BATCH_MAX
+ * records of each of its streams in turn, so no stream waits behind
+ * another's backlog (a flood of sales does not hold customers, draws or
+ * copies back: each gets its batch every round). When
  * a round finds nothing, the loop sleeps in poll(2) on a pipe that
  * librdkafka writes to as soon as any of those queues - or the consumer
  * queue, which carries rebalances and errors - gets something: no fixed
@@ -22,18 +23,19 @@
 #include "base/jp_clock.h"
 #include "base/jp_log.h"
 
-/* Seeks input i of task p back to `off` (< 0: the beginning) and drops
+/* Seeks stream i of task p back to `off` (< 0: the beginning) and drops
  * records until that offset arrives. The beginning is resolved to the low
  * watermark first: a stale record fetched before the seek must not pass for
  * the first record of the partition. Unresolved (broker unreachable), every
  * record is dropped and reseek_pending() tries again. */
-void jp_engine_seek_back(jp_engine_t *e, int p, jp_input_t i, int64_t off)
+void jp_engine_seek_back(jp_engine_t *e, int p, int i, int64_t off)
 {
     rd_kafka_t *rk = e->consumer;
+    const char *topic = jp_engine_stream_topic(e, i);
     if (off < 0) {
         int64_t lo = -1, hi = -1;
         rd_kafka_resp_err_t qerr =
-            jp_engine_watermarks(e, rk, e->topics[i], p, &lo, &hi, WATERMARK_TIMEOUT_MS);
+            jp_engine_watermarks(e, rk, topic, p, &lo, &hi, WATERMARK_TIMEOUT_MS);
         off = qerr || lo < 0 ? WANT_UNRESOLVED : lo;
     }
     e->rewind[p][i].want = off;
@@ -41,10 +43,10 @@ void jp_engine_seek_back(jp_engine_t *e, int p, jp_input_t i, int64_t off)
     if (off == WANT_UNRESOLVED)
         return;
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(l, e->topics[i], p)->offset = off;
+    rd_kafka_topic_partition_list_add(l, topic, p)->offset = off;
     rd_kafka_error_t *err = rd_kafka_seek_partitions(rk, l, jp_engine_timeout(e, SEEK_TIMEOUT_MS));
     if (err) {
-        jp_log_warn("engine", "seek %s [%d]: %s", e->topics[i], p, rd_kafka_error_string(err));
+        jp_log_warn("engine", "seek %s [%d]: %s", topic, p, rd_kafka_error_string(err));
         rd_kafka_error_destroy(err);
     }
     rd_kafka_topic_partition_list_destroy(l);
@@ -57,26 +59,18 @@ static void reseek_pending(jp_engine_t *e)
 {
     int64_t now = jp_clock_now_ms();
     for (int p = 0; p < e->n_partitions; p++)
-        for (int i = 0; e->tasks[p] && i < JP_INPUT__COUNT; i++)
+        for (int i = 0; e->tasks[p] && i < jp_engine_n_streams(e); i++)
             if (e->rewind[p][i].want != WANT_NONE &&
                 now - e->rewind[p][i].last_seek_ms > RESEEK_AFTER_MS)
-                jp_engine_seek_back(e, p, (jp_input_t)i, e->rewind[p][i].want);
+                jp_engine_seek_back(e, p, i, e->rewind[p][i].want);
 }
 
 /* ---- the loop ------------------------------------------------------------------------------ */
 
-static jp_input_t input_of(const jp_engine_t *e, const char *topic)
-{
-    for (int i = 0; i < JP_INPUT__COUNT; i++)
-        if (strcmp(topic, e->topics[i]) == 0)
-            return (jp_input_t)i;
-    return JP_INPUT__COUNT;
-}
-
-/* Whether a message goes to a task; on success its input and partition.
- * Drops errors, unknown topics or partitions, and messages fetched before
- * a pending seek took effect. */
-static int admit(jp_engine_t *e, const rd_kafka_message_t *m, jp_input_t in)
+/* Whether a message of stream `in` goes to a task. Drops errors, unknown
+ * topics or partitions, and messages fetched before a pending seek took
+ * effect. */
+static int admit(jp_engine_t *e, const rd_kafka_message_t *m, int in)
 {
     if (m->err) {
         if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
@@ -84,7 +78,7 @@ static int admit(jp_engine_t *e, const rd_kafka_message_t *m, jp_input_t in)
         return 0;
     }
     int p = m->partition;
-    if (in == JP_INPUT__COUNT || p < 0 || p >= e->n_partitions || !e->tasks[p])
+    if (in == N_STREAMS || p < 0 || p >= e->n_partitions || !e->tasks[p])
         return 0;
     rewind_t *rw = &e->rewind[p][in];
     if (rw->want != WANT_NONE) {
@@ -102,30 +96,34 @@ static int admit(jp_engine_t *e, const rd_kafka_message_t *m, jp_input_t in)
     return 1;
 }
 
-/* Hands recs[0..n) - consecutive records of one partition and input - to
- * their task in one call. A record that must be retried or that failed
+/* Hands recs[0..n) - consecutive records of one partition and stream -
+ * to their task in one call. A record that must be retried or that failed
  * ends the run: the records after it are fetched again after the seek
- * (the same input, so the seek covers them). */
-static void hand_over(jp_engine_t *e, jp_task_record_t *recs, size_t n)
+ * (the same stream, so the seek covers them). */
+static void hand_over(jp_engine_t *e, int stream, jp_task_record_t *recs, size_t n)
 {
     if (n == 0)
         return;
     const rd_kafka_message_t *first = recs[0].origin;
     int p = first->partition;
-    jp_input_t in = recs[0].input;
     jp_task_result_t res[JP_TASK_BATCH_MAX];
     size_t done = jp_task_process_batch(e->tasks[p], recs, n, res);
     for (size_t i = 0; i < done; i++) {
         if (res[i] == JP_TASK_RETRY) {
             jp_log_warn("engine", "%s [%d] offset %lld: schema registry unavailable, retrying",
-                        e->topics[in], p, (long long)recs[i].offset);
-            jp_engine_seek_back(e, p, in, recs[i].offset);
+                        jp_engine_stream_topic(e, stream), p, (long long)recs[i].offset);
+            jp_engine_seek_back(e, p, stream, recs[i].offset);
             usleep(REGISTRY_RETRY_PAUSE_MS * 1000);
         } else if (res[i] == JP_TASK_FAILED) {
             jp_engine_rewind_all(e, "a record's outputs could not be queued");
-        } else if (res[i] != JP_TASK_SKIPPED && res[i] != JP_TASK_STOPPED) {
-            jp_counter_add(jp_engine_counter(e, in, "consumed", "ALL"), 1);
+        } else if (res[i] != JP_TASK_SKIPPED && res[i] != JP_TASK_STOPPED &&
+                   !recs[i].via_repartition) {
+            /* copies are counted as received by the task */
+            jp_counter_add(jp_engine_counter(e, recs[i].input, "consumed", "ALL"), 1);
         }
+        if (res[i] != JP_TASK_SKIPPED && res[i] != JP_TASK_RETRY && res[i] != JP_TASK_FAILED &&
+            res[i] != JP_TASK_STOPPED)
+            jp_engine_metrics_record(e, recs[i].timestamp_ms);
     }
 }
 
@@ -134,24 +132,21 @@ static void hand_over_messages(jp_engine_t *e, rd_kafka_message_t **msgs, size_t
 {
     jp_task_record_t recs[JP_TASK_BATCH_MAX];
     size_t run = 0;
+    int run_stream = N_STREAMS;
     for (size_t i = 0; i < n; i++) {
         rd_kafka_message_t *m = msgs[i];
-        jp_input_t in = m->err ? JP_INPUT__COUNT : input_of(e, rd_kafka_topic_name(m->rkt));
-        if (run > 0 && (run == JP_TASK_BATCH_MAX || in != recs[0].input ||
+        int in = m->err ? N_STREAMS : jp_engine_stream_of(e, rd_kafka_topic_name(m->rkt));
+        if (run > 0 && (run == JP_TASK_BATCH_MAX || in != run_stream ||
                         m->partition != ((const rd_kafka_message_t *)recs[0].origin)->partition)) {
-            hand_over(e, recs, run);
+            hand_over(e, run_stream, recs, run);
             run = 0;
         }
-        if (!admit(e, m, in))
+        if (!admit(e, m, in) || jp_engine_stream_record(e, m, in, &recs[run]) != 0)
             continue;
-        rd_kafka_timestamp_type_t tst;
-        int64_t ts = rd_kafka_message_timestamp(m, &tst);
-        recs[run++] = (jp_task_record_t){
-            in,     m->offset,  tst == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? -1 : ts,
-            m->key, m->key_len, m->payload,
-            m->len, m};
+        run_stream = in;
+        run++;
     }
-    hand_over(e, recs, run);
+    hand_over(e, run_stream, recs, run);
     for (size_t i = 0; i < n; i++)
         rd_kafka_message_destroy(msgs[i]);
 }
@@ -160,10 +155,11 @@ static void hand_over_messages(jp_engine_t *e, rd_kafka_message_t **msgs, size_t
 
 void jp_engine_queues_open(jp_engine_t *e, int p)
 {
-    for (int i = 0; i < JP_INPUT__COUNT; i++) {
+    for (int i = 0; i < jp_engine_n_streams(e); i++) {
         if (e->inq[p][i])
             continue;
-        rd_kafka_queue_t *q = rd_kafka_queue_get_partition(e->consumer, e->topics[i], p);
+        rd_kafka_queue_t *q =
+            rd_kafka_queue_get_partition(e->consumer, jp_engine_stream_topic(e, i), p);
         if (!q)
             continue; /* its records then arrive on the consumer queue */
         /* Off the consumer queue for good (librdkafka keeps an application's
@@ -177,7 +173,7 @@ void jp_engine_queues_open(jp_engine_t *e, int p)
 
 void jp_engine_queues_close(jp_engine_t *e, int p)
 {
-    for (int i = 0; i < JP_INPUT__COUNT; i++)
+    for (int i = 0; i < N_STREAMS; i++)
         if (e->inq[p][i]) {
             /* The wake-up stays with librdkafka's queue, not the handle. */
             rd_kafka_queue_io_event_enable(e->inq[p][i], -1, NULL, 0);
@@ -195,7 +191,7 @@ void jp_engine_inputs_release(jp_engine_t *e)
         rd_kafka_queue_destroy(e->cq);
         e->cq = NULL;
     }
-    for (int i = 0; i < JP_INPUT__COUNT; i++)
+    for (int i = 0; i < N_STREAMS; i++)
         if (e->rkt_in[i]) {
             rd_kafka_topic_destroy(e->rkt_in[i]);
             e->rkt_in[i] = NULL;
@@ -204,7 +200,7 @@ void jp_engine_inputs_release(jp_engine_t *e)
 
 /* One round: the consumer queue (rebalances, errors, and records of any
  * partition without a queue of its own), then up to JP_TASK_BATCH_MAX
- * records of every input of every task. Returns the messages handled. */
+ * records of every stream of every task. Returns the messages handled. */
 static size_t fetch_round(jp_engine_t *e)
 {
     size_t got = 0;
@@ -214,7 +210,7 @@ static size_t fetch_round(jp_engine_t *e)
         got++;
     }
     for (int p = 0; p < e->n_partitions && !e->stop; p++)
-        for (int i = 0; i < JP_INPUT__COUNT; i++) {
+        for (int i = 0; i < N_STREAMS; i++) {
             /* Read each time: a rewind while handing over may reopen tasks. */
             if (!e->inq[p][i])
                 continue;
@@ -263,9 +259,11 @@ int jp_engine_run(jp_engine_t *e, char *errstr, size_t errstr_size)
     }
     e->last_commit_ms = jp_clock_now_ms();
     jp_engine_update_status(e);
+    jp_store_count_reads(); /* the block cache hit ratio of this thread's reads */
     while (!e->stop) {
         size_t got = fetch_round(e);
         rd_kafka_poll(e->producer, 0);
+        jp_engine_metrics_poll(e);
         poll_tasks(e);
         reseek_pending(e);
         int64_t due = e->last_commit_ms + e->cfg->processing.commit_interval_ms - jp_clock_now_ms();

@@ -23,16 +23,19 @@
 
 /* ---- restore ------------------------------------------------------------------------- */
 
-/* Input offsets from a changelog record's header; -1 if absent. */
-static int header_offsets(const rd_kafka_message_t *m, int64_t out[JP_INPUT__COUNT])
+/* Stream offsets from a changelog record's header; -1 if absent. A header
+ * of the inputs only (written without a repartition stream) leaves the
+ * repartition stream's at -1. */
+static int header_offsets(const rd_kafka_message_t *m, int64_t out[N_STREAMS])
 {
     rd_kafka_headers_t *h;
     const void *v;
     size_t n;
     if (rd_kafka_message_headers(m, &h) || rd_kafka_header_get_last(h, HDR_OFFSETS, &v, &n) ||
-        n != 8 * JP_INPUT__COUNT)
+        (n != 8 * JP_INPUT__COUNT && n != 8 * N_STREAMS))
         return -1;
-    for (int i = 0; i < JP_INPUT__COUNT; i++)
+    out[JP_STREAM_REPARTITION] = -1;
+    for (size_t i = 0; i < n / 8; i++)
         out[i] = (int64_t)jp_be64_get((const uint8_t *)v + 8 * i);
     return 0;
 }
@@ -80,10 +83,10 @@ static int beyond_commit(const jp_engine_restore_t *r, jp_cf_t cf, const rd_kafk
      * that input yet) is a limit too: a record that saw any of that input
      * belongs to a batch whose commit failed. No header: written by an
      * engine that records ends, whose first commit never completed. */
-    int64_t offs[JP_INPUT__COUNT];
+    int64_t offs[N_STREAMS];
     if (header_offsets(m, offs) != 0)
         return 1;
-    for (int i = 0; i < JP_INPUT__COUNT; i++)
+    for (int i = 0; i < N_STREAMS; i++)
         if (offs[i] > (r->committed[i] >= 0 ? r->committed[i] : -1))
             return 1;
     return 0;

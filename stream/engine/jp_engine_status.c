@@ -15,19 +15,45 @@
 
 /* ---- metrics ---------------------------------------------------------------- */
 
+/* The record families: their help, and whether they have a reason label
+ * (the others would carry one that never changes). */
+static const struct {
+    const char *what, *help;
+    int by_reason;
+} record_families[] = {
+    {"consumed", "Input records read from their topic", 0},
+    {"applied", "Input records applied to state and windows", 0},
+    {"dead_lettered", "Input records dead-lettered, by reason", 1},
+    {"duplicate", "Input records dropped as duplicates (event id seen within the horizon)", 0},
+    {"corrected", "Input records auto-corrected, by correction", 1},
+    {"repartitioned", "Input records sent to their country's task through the repartition topic",
+     0},
+    {"repartition_received", "Copies taken in from the repartition topic (replays excluded)", 0},
+    {"repartition_replays", "Copies seen again after a rewind or rebalance, skipped", 0},
+};
+
 jp_counter_t *jp_engine_counter(jp_engine_t *e, jp_input_t input, const char *what,
                                 const char *reason)
 {
     for (size_t i = 0; i < e->n_slots; i++)
         if (e->slots[i].input == input && e->slots[i].what == what && e->slots[i].reason == reason)
             return e->slots[i].c;
+    const char *help = "Input records";
+    int by_reason = 1;
+    for (size_t i = 0; i < sizeof(record_families) / sizeof(record_families[0]); i++)
+        if (strcmp(what, record_families[i].what) == 0) {
+            help = record_families[i].help;
+            by_reason = record_families[i].by_reason;
+        }
     char name[96], labels[512], topic[300], why[96];
     snprintf(name, sizeof(name), "jackpot_records_%s_total", what);
     jp_metrics_label_escape(topic, sizeof(topic), e->topics[input]);
     jp_metrics_label_escape(why, sizeof(why), reason);
-    snprintf(labels, sizeof(labels), "topic=\"%s\",reason=\"%s\"", topic, why);
-    jp_counter_t *c =
-        jp_metrics_counter(e->metrics, name, "Input records by outcome and reason", labels);
+    if (by_reason)
+        snprintf(labels, sizeof(labels), "topic=\"%s\",reason=\"%s\"", topic, why);
+    else
+        snprintf(labels, sizeof(labels), "topic=\"%s\"", topic);
+    jp_counter_t *c = jp_metrics_counter(e->metrics, name, help, labels);
     if (c && e->n_slots < sizeof(e->slots) / sizeof(e->slots[0]))
         e->slots[e->n_slots++] = (counter_slot_t){input, what, reason, c};
     return c;
@@ -52,10 +78,11 @@ void jp_engine_io_count(void *ctx, jp_input_t input, const char *what, const cha
 
 /* The offsets of input partition p from the last fetch response librdkafka
  * cached (no broker round trip); 0, or -1 if it has none. */
-static int input_watermarks(jp_engine_t *e, int p, jp_input_t i, int64_t *lo, int64_t *hi)
+/* The consumer's cached watermarks of stream s of partition p. */
+static int stream_watermarks(jp_engine_t *e, int p, int s, int64_t *lo, int64_t *hi)
 {
     *lo = *hi = 0;
-    return rd_kafka_get_watermark_offsets(e->consumer, e->topics[i], p, lo, hi) ==
+    return rd_kafka_get_watermark_offsets(e->consumer, jp_engine_stream_topic(e, s), p, lo, hi) ==
                    RD_KAFKA_RESP_ERR_NO_ERROR
                ? 0
                : -1;
@@ -66,7 +93,7 @@ int64_t jp_engine_io_end_offset(void *ctx, int partition, jp_input_t input, int 
     jp_engine_t *e = ctx;
     int64_t lo = -1, hi = -1;
     if (!ask_broker)
-        return input_watermarks(e, partition, input, &lo, &hi) == 0 ? hi : -1;
+        return stream_watermarks(e, partition, (int)input, &lo, &hi) == 0 ? hi : -1;
     return jp_engine_watermarks(e, e->consumer, e->topics[input], partition, &lo, &hi, 1000) ==
                    RD_KAFKA_RESP_ERR_NO_ERROR
                ? hi
@@ -101,6 +128,33 @@ static void add_open_window(void *ctx, const jp_window_t *w)
     json_array_append_new(json_object_get(c, "open"), win);
 }
 
+jp_gauge_t *jp_engine_lag_gauge(jp_engine_t *e, int p, int s)
+{
+    char labels[400], topic[300];
+    jp_metrics_label_escape(topic, sizeof(topic), jp_engine_stream_topic(e, s));
+    snprintf(labels, sizeof(labels), "topic=\"%s\",partition=\"%d\"", topic, p);
+    return jp_metrics_gauge(e->metrics, "jackpot_consumer_lag_records",
+                            "Records behind the end of the input partition", labels);
+}
+
+/* Records behind the end of stream i of partition p, from the consumer's
+ * cached watermarks; its gauge is set (0 for a task this instance does
+ * not own, so a revoked task's lag does not stay behind). */
+static int64_t stream_lag(jp_engine_t *e, int p, int i)
+{
+    int64_t l = 0;
+    if (e->tasks[p]) {
+        int64_t lo = 0, hi = 0, next = jp_engine_stream_offset(e->tasks[p], i);
+        stream_watermarks(e, p, i, &lo, &hi);
+        l = hi - (next >= 0 ? next : lo);
+        l = l > 0 ? l : 0;
+    }
+    jp_gauge_t *g = jp_engine_lag_gauge(e, p, i);
+    if (g)
+        jp_gauge_set(g, (double)l);
+    return l;
+}
+
 void jp_engine_update_status(jp_engine_t *e)
 {
     json_t *root = json_object(), *tasks = json_array();
@@ -109,32 +163,32 @@ void jp_engine_update_status(jp_engine_t *e)
     int64_t lag = 0;
     for (int p = 0; p < e->n_partitions; p++) {
         jp_task_t *t = e->tasks[p];
-        if (!t)
+        if (!t) {
+            for (int i = 0; i < jp_engine_n_streams(e); i++)
+                stream_lag(e, p, i);
             continue;
+        }
         tot.tasks++;
         json_t *tj = json_object(), *inputs = json_array();
         json_object_set_new(tj, "partition", json_integer(p));
         for (int i = 0; i < JP_INPUT__COUNT; i++) {
             jp_task_counts_t c;
+            jp_task_repartition_counts_t rc;
             jp_task_counts(t, (jp_input_t)i, &c);
+            jp_task_repartition_counts(t, (jp_input_t)i, &rc);
             tot.consumed += c.consumed;
             tot.applied += c.applied;
             tot.dead_lettered += c.dead_lettered;
             tot.duplicates += c.duplicates;
             tot.late += c.late;
+            tot.repartitioned += rc.repartitioned;
+            tot.received += rc.received;
+            tot.replays += rc.replays;
             int64_t lost = jp_task_lost(t, (jp_input_t)i);
             tot.lost += lost;
-            int64_t lo, hi, next = jp_task_next_offset(t, (jp_input_t)i);
-            input_watermarks(e, p, (jp_input_t)i, &lo, &hi);
-            int64_t l = hi - (next >= 0 ? next : lo);
-            if (l > 0)
-                lag += l;
-            char labels[400], topic[300];
-            jp_metrics_label_escape(topic, sizeof(topic), e->topics[i]);
-            snprintf(labels, sizeof(labels), "topic=\"%s\",partition=\"%d\"", topic, p);
-            jp_gauge_set(jp_metrics_gauge(e->metrics, "jackpot_consumer_lag_records",
-                                          "Records behind the end of the input partition", labels),
-                         l > 0 ? (double)l : 0.0);
+            int64_t next = jp_task_next_offset(t, (jp_input_t)i);
+            int64_t l = stream_lag(e, p, i);
+            lag += l;
             json_t *ij = json_object();
             json_object_set_new(ij, "topic", json_string(e->topics[i]));
             json_object_set_new(ij, "next_offset", json_integer(next));
@@ -144,11 +198,25 @@ void jp_engine_update_status(jp_engine_t *e)
             json_object_set_new(ij, "dead_lettered", json_integer(c.dead_lettered));
             json_object_set_new(ij, "duplicates", json_integer(c.duplicates));
             json_object_set_new(ij, "late", json_integer(c.late));
+            json_object_set_new(ij, "repartitioned", json_integer(rc.repartitioned));
+            json_object_set_new(ij, "received", json_integer(rc.received));
+            json_object_set_new(ij, "replays", json_integer(rc.replays));
             json_object_set_new(ij, "lost", json_integer(lost));
-            json_object_set_new(ij, "lag", json_integer(l > 0 ? l : 0));
+            json_object_set_new(ij, "lag", json_integer(l));
             json_array_append_new(inputs, ij);
         }
         json_object_set_new(tj, "inputs", inputs);
+        if (jp_engine_n_streams(e) > JP_STREAM_REPARTITION) {
+            int64_t l = stream_lag(e, p, JP_STREAM_REPARTITION);
+            lag += l;
+            json_t *rj = json_object();
+            json_object_set_new(rj, "topic", json_string(e->repartition));
+            json_object_set_new(rj, "next_offset", json_integer(jp_task_repartition_offset(t)));
+            json_object_set_new(rj, "lost", json_integer(jp_task_repartition_lost(t)));
+            tot.lost += jp_task_repartition_lost(t);
+            json_object_set_new(rj, "lag", json_integer(l));
+            json_object_set_new(tj, "repartition", rj);
+        }
         json_array_append_new(tasks, tj);
         jp_task_foreach_open_window(t, add_open_window, &oc);
         for (size_t k = 0; k < e->cfg->n_countries; k++) {

@@ -46,7 +46,9 @@
 /* An applied record, decoded and validated. token is the customer's PII
  * token (sales and customer events), "" otherwise; customer is the
  * customer's state after the record (NULL for draws and erasures), valid
- * during the call. */
+ * during the call. offset is the record's in the task's input partition,
+ * -1 for a copy from the repartition topic (docs/processor.md,
+ * "Partitioning"): its offset there is none of the input's. */
 typedef struct jp_proc_record_s {
     jp_input_t input;
     int64_t offset;

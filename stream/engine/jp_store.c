@@ -1339,3 +1339,42 @@ void jp_store_size(jp_store_t *s, uint64_t *bytes, uint64_t *keys)
     if (keys)
         *keys = k;
 }
+
+/* ---- statistics ------------------------------------------------------------ */
+
+void jp_store_env_stats(jp_store_env_t *env, jp_store_stats_t *out)
+{
+    static const char *const props[] = {"rocksdb.total-sst-files-size",
+                                        "rocksdb.cur-size-all-mem-tables",
+                                        "rocksdb.estimate-pending-compaction-bytes"};
+    uint64_t sum[3] = {0, 0, 0};
+    pthread_mutex_lock(&env->lock);
+    for (jp_store_t *s = env->stores; s; s = s->next)
+        for (int c = 1; c <= s->n_cfs; c++)
+            for (int k = 0; k < 3; k++) {
+                uint64_t v = 0;
+                if (rocksdb_property_int_cf(s->db, s->cfh[c], props[k], &v) == 0)
+                    sum[k] += v;
+            }
+    out->stores = env->n_stores;
+    pthread_mutex_unlock(&env->lock);
+    out->sst_bytes = sum[0];
+    out->memtable_bytes = sum[1];
+    out->pending_compaction_bytes = sum[2];
+    out->block_cache_bytes = rocksdb_cache_get_usage(env->cache);
+}
+
+/* The perf context is per thread: reads of other threads (compactions)
+ * are not counted, which is what a hit ratio of the engine's reads wants. */
+void jp_store_count_reads(void)
+{
+    rocksdb_set_perf_level(rocksdb_enable_count);
+}
+
+void jp_store_read_counts(uint64_t *block_cache_hits, uint64_t *block_reads)
+{
+    rocksdb_perfcontext_t *pc = rocksdb_perfcontext_create();
+    *block_cache_hits = rocksdb_perfcontext_metric(pc, rocksdb_block_cache_hit_count);
+    *block_reads = rocksdb_perfcontext_metric(pc, rocksdb_block_read_count);
+    rocksdb_perfcontext_destroy(pc);
+}

@@ -209,4 +209,18 @@ long jp_store_expire(jp_store_t *s, int cf, int64_t cutoff_ms);
  * properties, summed over the column families), for metrics. */
 void jp_store_size(jp_store_t *s, uint64_t *bytes, uint64_t *keys);
 
+/* RocksDB's own figures, summed over the env's open stores and column
+ * families: live SST files, memtables, bytes compaction is estimated to
+ * rewrite, and the shared block cache's usage. Thread-safe. */
+typedef struct jp_store_stats_s {
+    uint64_t sst_bytes, memtable_bytes, pending_compaction_bytes, block_cache_bytes;
+    size_t stores;
+} jp_store_stats_t;
+void jp_store_env_stats(jp_store_env_t *env, jp_store_stats_t *out);
+/* Counts the calling thread's block reads from now on (RocksDB's perf
+ * context, counters only), and reads the counts: blocks found in the block
+ * cache, and blocks read from files (the misses). */
+void jp_store_count_reads(void);
+void jp_store_read_counts(uint64_t *block_cache_hits, uint64_t *block_reads);
+
 #endif

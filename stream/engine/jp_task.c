@@ -69,6 +69,7 @@ static const char *const local_in = "local/in";
 static const char *const local_cl = "local/cl";
 static const char *const meta_first = "first";
 static const char *const meta_clock = "clk";
+static const char *const meta_repartition = "rp";
 static const char *const meta_draw_next = "dnext";
 static const char *const meta_recent = "recent";
 static const char *const meta_lost = "lost";
@@ -99,8 +100,9 @@ struct jp_proc_ctx_s {
 typedef struct {
     char country[3];
     jp_window_kind_t kind;
-    int64_t active;  /* subscribers at the last close */
-    char *last_json; /* features of the last closed window */
+    int64_t active;     /* subscribers at the last close */
+    char *last_json;    /* features of the last closed window */
+    int64_t last_start; /* its start (from last_json), NO_TIME if none */
     int dirty;
 } carried_t;
 
@@ -189,6 +191,7 @@ struct jp_task_s {
     } draw_next[JP_TASK_MAX_DRAW_COUNTRIES];
     size_t n_draw_next;
     jp_avro_arena_t fact_arena;
+    jp_partition_state_t rp; /* the repartition stream (jp_partition.h) */
     /* Per country signals and holdings, and the earliest end of an open
      * window still waiting for its holdings snapshot (INT64_MAX: none). */
     country_state_t *cstate;
@@ -231,26 +234,56 @@ static int64_t grace(const jp_task_t *t)
     return t->env->cfg->windows.grace_ms;
 }
 
-/* wm[i] = (highest event time seen in i) - allowed lateness. Draws follow
- * the countries' calendars, so a draws partition has seen every draw before
- * the next scheduled one of each country it carries: it counts as if it had
- * seen a record just before the earliest of those (a sparse draw calendar -
- * a monthly draw alone on its partition - would otherwise hold the task's
- * clock, and every fact and decision, until the next draw). */
-static int64_t watermark(const jp_task_t *t, jp_input_t i)
+/* The earliest next scheduled draw of the countries whose draws may reach
+ * the task - those the partitioning contract homes here, or every
+ * configured one when nothing is checked - on its draws partition or as
+ * copies; INT64_MAX while one of them has had no draw applied yet (its
+ * first draw may still come, older than the others' next ones). */
+static int64_t draws_next(const jp_task_t *t)
+{
+    int64_t next = INT64_MAX;
+    for (size_t c = 0; c < t->env->cfg->n_countries; c++) {
+        const char *cc = t->env->cfg->country[c].code;
+        int home = jp_partition_home(&t->env->partition, cc);
+        if (home >= 0 && home != t->partition)
+            continue;
+        size_t k = 0;
+        while (k < t->n_draw_next && strcmp(t->draw_next[k].country, cc) != 0)
+            k++;
+        if (k == t->n_draw_next)
+            return INT64_MAX;
+        if (t->draw_next[k].next_ms < next)
+            next = t->draw_next[k].next_ms;
+    }
+    return next;
+}
+
+/* The event time input partition i counts as having seen: the highest
+ * applied from it; draws follow the countries' calendars, so a draws
+ * partition has seen every draw before the next scheduled one of each
+ * country it may carry (draws_next): it counts as if it had seen a record just before the
+ * earliest of those (a sparse draw calendar - a monthly draw alone on its
+ * partition - would otherwise hold the task's clock, and every fact and
+ * decision, until the next draw). A stream of draws copies advances the
+ * same way (apply()). Its watermark wm[i] is that minus the allowed
+ * lateness. */
+static int64_t seen(const jp_task_t *t, jp_input_t i)
 {
     if (t->max_event[i] == NO_TIME)
         return NO_TIME;
-    int64_t seen = t->max_event[i];
+    int64_t s = t->max_event[i];
     if (i == JP_INPUT_DRAWS && t->n_draw_next) {
-        int64_t next = INT64_MAX;
-        for (size_t k = 0; k < t->n_draw_next; k++)
-            if (t->draw_next[k].next_ms < next)
-                next = t->draw_next[k].next_ms;
-        if (next != INT64_MAX && next - 1 > seen)
-            seen = next - 1;
+        int64_t next = draws_next(t);
+        if (next != INT64_MAX && next - 1 > s)
+            s = next - 1;
     }
-    return seen - lateness(t);
+    return s;
+}
+
+static int64_t watermark(const jp_task_t *t, jp_input_t i)
+{
+    int64_t s = seen(t, i);
+    return s == NO_TIME ? NO_TIME : s - lateness(t);
 }
 
 /* A draw of country at t_ms was applied: its next scheduled draw. */
@@ -274,17 +307,47 @@ static void draw_applied(jp_task_t *t, const char *country, const jp_calendar_t 
     t->meta_dirty = 1;
 }
 
+/* The newest event time of input i over the task's input partition and
+ * its streams of copies (jp_partition.h): the lowest of them (floor: what
+ * the clock and the dedupe horizon may assume) or the highest. With no
+ * copies, the input partition's. */
+static int64_t input_newest(const jp_task_t *t, jp_input_t i, int floor)
+{
+    if (!t->rp.n_countries)
+        return seen(t, i);
+    return floor ? jp_partition_input_floor(&t->rp, i, seen(t, i))
+                 : jp_partition_input_ceiling(&t->rp, i, seen(t, i));
+}
+
+/* The watermark of input i for the windows of country cc: the input
+ * partition's, or for a country that came as copies the lowest of the
+ * streams that carried it. */
+static int64_t feed_watermark(const jp_task_t *t, jp_input_t i, const char *cc)
+{
+    int64_t n =
+        t->rp.n_countries ? jp_partition_feed_newest(&t->rp, i, cc, seen(t, i)) : seen(t, i);
+    return n == NO_TIME ? NO_TIME : n - lateness(t);
+}
+
 static void count(const jp_task_t *t, jp_input_t input, const char *what, const char *reason)
 {
     if (t->env->io.count)
         t->env->io.count(t->env->io.ctx, input, what, reason);
 }
 
-static carried_t *carried_for(jp_task_t *t, const char *country, jp_window_kind_t kind)
+static carried_t *carried_find(const jp_task_t *t, const char *country, jp_window_kind_t kind)
 {
     for (size_t i = 0; i < t->n_carried; i++)
         if (t->carried[i].kind == kind && memcmp(t->carried[i].country, country, 2) == 0)
             return &t->carried[i];
+    return NULL;
+}
+
+static carried_t *carried_for(jp_task_t *t, const char *country, jp_window_kind_t kind)
+{
+    carried_t *found = carried_find(t, country, kind);
+    if (found)
+        return found;
     carried_t *c = realloc(t->carried, (t->n_carried + 1) * sizeof(*c));
     if (!c)
         return NULL;
@@ -293,6 +356,7 @@ static carried_t *carried_for(jp_task_t *t, const char *country, jp_window_kind_
     memset(c, 0, sizeof(*c));
     memcpy(c->country, country, 2);
     c->kind = kind;
+    c->last_start = NO_TIME;
     return c;
 }
 
@@ -518,6 +582,10 @@ static int load_carried(void *ctx, const void *key, size_t klen, const void *val
     get_i64s(p, 8, &c->active, 1);
     free(c->last_json);
     c->last_json = vlen > 8 ? strndup((const char *)p + 8, vlen - 8) : NULL;
+    json_t *j = c->last_json ? json_loads(c->last_json, 0, NULL) : NULL;
+    json_t *start = json_object_get(j, "window_start");
+    c->last_start = json_is_integer(start) ? json_integer_value(start) : NO_TIME;
+    json_decref(j);
     return 0;
 }
 
@@ -623,11 +691,11 @@ int64_t jp_task_clock(const jp_task_t *t)
 {
     int64_t clock = INT64_MAX;
     for (int i = 0; i < JP_INPUT__COUNT; i++) {
-        int64_t wm = watermark(t, (jp_input_t)i);
-        if (wm == NO_TIME)
+        int64_t n = input_newest(t, (jp_input_t)i, 1);
+        if (n == NO_TIME)
             return NO_TIME;
-        if (wm < clock)
-            clock = wm;
+        if (n - lateness(t) < clock)
+            clock = n - lateness(t);
     }
     return clock;
 }
@@ -718,13 +786,17 @@ static int procs_record(jp_task_t *t, const jp_task_record_t *rec, const event_t
 {
     if (t->first_event[rec->input] == NO_TIME) {
         t->first_event[rec->input] = t_ms;
-        t->first_offset[rec->input] = rec->offset;
+        /* A copy's offset is not one of the input partition's. */
+        if (!rec->via_repartition)
+            t->first_offset[rec->input] = rec->offset;
         t->meta_dirty = 1;
     }
-    jp_proc_record_t r = {
-        rec->input, rec->offset,        t_ms,
-        country,    token ? token : "", t->rec_has_customer ? &t->rec_customer : NULL,
-        {NULL}};
+    jp_proc_record_t r = {.input = rec->input,
+                          .offset = rec->via_repartition ? -1 : rec->offset,
+                          .event_time = t_ms,
+                          .country = country,
+                          .token = token ? token : "",
+                          .customer = t->rec_has_customer ? &t->rec_customer : NULL};
     if (rec->input == JP_INPUT_SALES)
         r.ev.sale = &ev->sale;
     else if (rec->input == JP_INPUT_CUSTOMERS)
@@ -866,6 +938,16 @@ static int load_state(jp_task_t *t)
     t->timer_cursor = NO_TIME;
     if (jp_store_get(t->store, JP_CF_META, meta_clock, strlen(meta_clock), &v, &n) == 1)
         get_i64s(v, n, &t->timer_cursor, 1);
+    int64_t rp_next = t->rp.next_offset; /* a position, not state: the engine's */
+    jp_partition_state_reset(&t->rp);
+    t->rp.next_offset = rp_next;
+    if (jp_store_get(t->store, JP_CF_META, meta_repartition, strlen(meta_repartition), &v, &n) ==
+            1 &&
+        jp_partition_state_decode(&t->rp, v, n) != 0)
+        jp_log_error("task",
+                     "task %d: the repartition state does not decode: replays of "
+                     "copies may be applied again",
+                     t->partition);
     t->n_draw_next = 0;
     if (jp_store_get(t->store, JP_CF_META, meta_draw_next, strlen(meta_draw_next), &v, &n) == 1)
         for (const uint8_t *p = v; n >= 12 && t->n_draw_next < JP_TASK_MAX_DRAW_COUNTRIES;
@@ -912,7 +994,8 @@ static jp_task_t *task_new(const jp_task_env_t *env, jp_serde_t *serde, int part
     jp_bytes_writer_init(&t->skipped);
     t->batch = malloc(JP_TASK_BATCH_MAX * sizeof(*t->batch));
     t->batch_tokens = malloc(JP_TASK_BATCH_MAX * sizeof(*t->batch_tokens));
-    if (!t->batch || !t->batch_tokens) {
+    if (!t->batch || !t->batch_tokens ||
+        jp_partition_state_init(&t->rp, env->partition.n_partitions) != 0) {
         jp_task_close(t);
         return NULL;
     }
@@ -1053,6 +1136,7 @@ void jp_task_close(jp_task_t *t)
     free(t->facts);
     cstate_clear(t);
     jp_avro_arena_free(&t->fact_arena);
+    jp_partition_state_free(&t->rp);
     jp_bytes_writer_free(&t->skipped);
     jp_store_close(t->store);
     free(t);
@@ -1084,9 +1168,33 @@ void jp_task_counts(const jp_task_t *t, jp_input_t input, jp_task_counts_t *out)
     *out = t->counts[input];
 }
 
+void jp_task_repartition_counts(const jp_task_t *t, jp_input_t input,
+                                jp_task_repartition_counts_t *out)
+{
+    out->repartitioned = t->rp.repartitioned[input];
+    out->received = t->rp.received[input];
+    out->replays = t->rp.replays[input];
+}
+
+int64_t jp_task_repartition_lost(const jp_task_t *t)
+{
+    return t->rp.lost;
+}
+
+int64_t jp_task_repartition_offset(const jp_task_t *t)
+{
+    return t->rp.next_offset;
+}
+
+void jp_task_set_repartition_offset(jp_task_t *t, int64_t offset)
+{
+    t->rp.next_offset = offset;
+}
+
 int64_t jp_task_watermark(const jp_task_t *t, jp_input_t input)
 {
-    return watermark(t, input);
+    int64_t n = input_newest(t, input, 1);
+    return n == NO_TIME ? NO_TIME : n - lateness(t);
 }
 
 int64_t jp_task_lost(const jp_task_t *t, jp_input_t input)
@@ -1101,10 +1209,8 @@ int64_t jp_task_changelog_offset(const jp_task_t *t, jp_cf_t cf)
 
 const char *jp_task_last_features(const jp_task_t *t, const char *country, jp_window_kind_t kind)
 {
-    for (size_t i = 0; i < t->n_carried; i++)
-        if (t->carried[i].kind == kind && memcmp(t->carried[i].country, country, 2) == 0)
-            return t->carried[i].last_json;
-    return NULL;
+    const carried_t *c = carried_find(t, country, kind);
+    return c ? c->last_json : NULL;
 }
 
 void jp_task_foreach_open_window(const jp_task_t *t, void (*fn)(void *, const jp_window_t *),
@@ -1242,6 +1348,23 @@ static int apply_windows(jp_task_t *t, jp_input_t input, const jp_verdict_t *v, 
     return 0;
 }
 
+/* 1 if a record of input at t_ms falls in a window of its country that
+ * is closed already (windows of a country and kind close in time order). */
+static int window_closed(jp_task_t *t, jp_input_t input, const jp_verdict_t *v, int64_t t_ms)
+{
+    for (int k = JP_WINDOW_HOUR; k <= JP_WINDOW_DRAW; k++) {
+        if (!(t->kinds & (1u << k)) || (input == JP_INPUT_DRAWS && k != JP_WINDOW_DRAW))
+            continue;
+        int64_t start, end;
+        const carried_t *car = carried_find(t, v->country->code, (jp_window_kind_t)k);
+        if (car && car->last_start != NO_TIME &&
+            window_bounds(t, v->calendar, (jp_window_kind_t)k, t_ms, &start, &end) == 0 &&
+            start <= car->last_start)
+            return 1;
+    }
+    return 0;
+}
+
 /* JSON of a closed window's features: keys sorted, so it is deterministic. */
 static char *features_json(const jp_feature_vector_t *fv)
 {
@@ -1299,6 +1422,21 @@ static char *features_json(const jp_feature_vector_t *fv)
     return s;
 }
 
+/* The watermarks that close the windows of country cc (NULL: of the input
+ * partitions): sales and customers (hour and day windows), and all three
+ * (draw windows); NO_TIME while one is missing. */
+static void feed_watermarks(const jp_task_t *t, const char *cc, int64_t *wm_sc, int64_t *wm_all)
+{
+    int64_t s = cc ? feed_watermark(t, JP_INPUT_SALES, cc) : watermark(t, JP_INPUT_SALES);
+    int64_t c = cc ? feed_watermark(t, JP_INPUT_CUSTOMERS, cc) : watermark(t, JP_INPUT_CUSTOMERS);
+    int64_t d = cc ? feed_watermark(t, JP_INPUT_DRAWS, cc) : watermark(t, JP_INPUT_DRAWS);
+    *wm_sc = *wm_all = NO_TIME;
+    if (s != NO_TIME && c != NO_TIME)
+        *wm_sc = s < c ? s : c;
+    if (*wm_sc != NO_TIME && d != NO_TIME)
+        *wm_all = *wm_sc < d ? *wm_sc : d;
+}
+
 /* ---- holdings ------------------------------------------------------------------ */
 
 /*
@@ -1328,23 +1466,36 @@ static int by_country_end(const void *a, const void *b)
     return (x->end_ms > y->end_ms) - (x->end_ms < y->end_ms);
 }
 
+/* The event time up to which no record of country cc (NULL: of the input
+ * partitions) can come any more; NO_TIME while unknown. A copied country's
+ * records come on its own streams (feed_watermarks). */
+static int64_t holdings_final(const jp_task_t *t, const char *cc)
+{
+    int64_t wm_sc, wm_all;
+    feed_watermarks(t, cc, &wm_sc, &wm_all);
+    return wm_sc == NO_TIME ? NO_TIME : wm_sc - grace(t);
+}
+
 static int fold_holdings(jp_task_t *t)
 {
-    int64_t s = watermark(t, JP_INPUT_SALES), c = watermark(t, JP_INPUT_CUSTOMERS);
-    if (s == NO_TIME || c == NO_TIME)
-        return 0;
-    int64_t final = (s < c ? s : c) - grace(t); /* no record older than this can come */
-    if (final < t->fold_next)
+    /* With copies, each country on its own streams: the input partition
+     * may have no watermark (all its records went away). */
+    int64_t final = holdings_final(t, NULL);
+    if (!t->rp.n_countries && (final == NO_TIME || final < t->fold_next))
         return 0;
     jp_window_t **due = malloc(t->n_open * sizeof(*due));
     if (!due)
         return -1;
     size_t n = 0;
-    for (size_t i = 0; i < t->n_open; i++)
-        if (!t->open[i].w->holdings.taken && t->open[i].w->end_ms <= final) {
-            due[n++] = t->open[i].w;
+    for (size_t i = 0; i < t->n_open; i++) {
+        jp_window_t *w = t->open[i].w;
+        if (t->rp.n_countries)
+            final = holdings_final(t, w->country);
+        if (!w->holdings.taken && final != NO_TIME && w->end_ms <= final) {
+            due[n++] = w;
             t->open[i].dirty = 1;
         }
+    }
     qsort(due, n, sizeof(*due), by_country_end);
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < n; i++) {
@@ -1381,16 +1532,13 @@ static int close_windows(jp_task_t *t)
     if (fold_holdings(t) != 0)
         return -1;
     int64_t wm_sc = NO_TIME, wm_all = NO_TIME;
-    int64_t s = watermark(t, JP_INPUT_SALES), c = watermark(t, JP_INPUT_CUSTOMERS),
-            d = watermark(t, JP_INPUT_DRAWS);
-    if (s != NO_TIME && c != NO_TIME)
-        wm_sc = s < c ? s : c;
-    if (wm_sc != NO_TIME && d != NO_TIME)
-        wm_all = wm_sc < d ? wm_sc : d;
+    feed_watermarks(t, NULL, &wm_sc, &wm_all);
     size_t kept = 0;
     int rc = 0;
     for (size_t i = 0; i < t->n_open; i++) {
         jp_window_t *w = t->open[i].w;
+        if (t->rp.n_countries) /* a copied country closes on its own streams */
+            feed_watermarks(t, w->country, &wm_sc, &wm_all);
         int64_t wm = w->kind == JP_WINDOW_DRAW ? wm_all : wm_sc;
         if (rc != 0 || wm == NO_TIME || w->end_ms + grace(t) > wm) {
             t->open[kept++] = t->open[i];
@@ -1422,6 +1570,7 @@ static int close_windows(jp_task_t *t)
             continue;
         }
         car->active = active;
+        car->last_start = w->start_ms;
         free(car->last_json);
         car->last_json = features_json(&fv);
         car->dirty = 1;
@@ -1452,11 +1601,79 @@ static jp_task_result_t dead_letter(jp_task_t *t, jp_task_record_t *rec, const c
     return JP_TASK_DEAD_LETTERED;
 }
 
+/* Offsets missing before this record (retention removed them before they
+ * were read, or transaction markers): the engine tells which and decides.
+ * 0 to go on, -1 to stop before the record. */
+static int check_gap(jp_task_t *t, const jp_task_record_t *rec)
+{
+    /* A copy's offset is in the repartition topic. A partition nothing
+     * was read from starts at offset 0. */
+    int64_t next = rec->via_repartition ? t->rp.next_offset : t->next_offset[rec->input];
+    int64_t expect = next >= 0 ? next : 0;
+    if (rec->offset <= expect || !t->env->io.gap)
+        return 0;
+    int64_t lost = t->env->io.gap(t->env->io.ctx, t->partition, rec, expect);
+    if (lost < 0)
+        return -1;
+    if (rec->via_repartition) {
+        t->rp.lost += lost; /* copies of any input */
+        t->rp.dirty = 1;
+    } else {
+        t->lost[rec->input] += lost;
+        t->meta_dirty = 1;
+    }
+    return 0;
+}
+
+/* ---- partitioning (jp_partition.h) ---------------------------------------- */
+
+/* A copy from the repartition topic: JP_TASK_APPLIED when it is to be
+ * processed like a record of its input, or what to answer instead. */
+static jp_task_result_t admit_copy(jp_task_t *t, const jp_task_record_t *rec, const batch_slot_t *b)
+{
+    if (t->rp.next_offset >= 0 && rec->offset < t->rp.next_offset)
+        return JP_TASK_SKIPPED;
+    if (b->err == JP_SERDE_REGISTRY_UNAVAILABLE)
+        return JP_TASK_RETRY;
+    if (check_gap(t, rec) != 0)
+        return JP_TASK_STOPPED;
+    t->rp.next_offset = rec->offset + 1;
+    if (jp_partition_state_admit(&t->rp, rec->input, rec->src_partition, rec->src_offset)) {
+        count(t, rec->input, "repartition_replays", "MISPARTITIONED");
+        return JP_TASK_SKIPPED;
+    }
+    count(t, rec->input, "repartition_received", "MISPARTITIONED");
+    return JP_TASK_APPLIED;
+}
+
+/* A valid record of another task's country: to its home through the
+ * repartition topic, or dead-lettered. A copy that is no home's either
+ * (the partition count changed under it) is dead-lettered, never sent
+ * round again. */
+static jp_task_result_t away(jp_task_t *t, jp_task_record_t *rec, int home)
+{
+    if (rec->via_repartition || t->env->partition.dead_letter || !t->env->io.repartition) {
+        char msg[160];
+        snprintf(msg, sizeof(msg),
+                 "partition %d, but the %s partitioner maps the country to partition %d of %d",
+                 rec->via_repartition ? rec->src_partition : t->partition,
+                 jp_partitioner_name(t->env->partition.partitioner), home,
+                 t->env->partition.n_partitions);
+        return dead_letter(t, rec, "MISPARTITIONED", msg);
+    }
+    t->rp.repartitioned[rec->input]++;
+    t->rp.dirty = 1;
+    count(t, rec->input, "repartitioned", "MISPARTITIONED");
+    if (t->env->io.repartition(t->env->io.ctx, t->partition, home, rec) != 0)
+        return JP_TASK_FAILED;
+    return JP_TASK_REPARTITIONED;
+}
+
 /* 1 if (input, id) was seen within the dedupe horizon; records it if not.
  * -1 if out of memory. */
 static int seen_before(jp_task_t *t, jp_input_t input, const jp_avro_str_t *id, int64_t t_ms)
 {
-    return jp_dedupe_check_add(t->dedupe[input], id->ptr, id->len, t_ms, t->max_event[input]);
+    return jp_dedupe_check_add(t->dedupe[input], id->ptr, id->len, t_ms, input_newest(t, input, 1));
 }
 
 /* The holding a record says the customer has from its event time on; 0
@@ -1559,23 +1776,6 @@ static const jp_avro_str_t *customer_id(const jp_task_record_t *rec, const batch
     return NULL;
 }
 
-/* Offsets missing before this record (retention removed them before they
- * were read, or transaction markers): the engine tells which and decides.
- * 0 to go on, -1 to stop before the record. */
-static int check_gap(jp_task_t *t, const jp_task_record_t *rec)
-{
-    /* A partition nothing was read from starts at offset 0. */
-    int64_t expect = t->next_offset[rec->input] >= 0 ? t->next_offset[rec->input] : 0;
-    if (rec->offset <= expect || !t->env->io.gap)
-        return 0;
-    int64_t lost = t->env->io.gap(t->env->io.ctx, t->partition, rec->input, expect, rec->offset);
-    if (lost < 0)
-        return -1;
-    t->lost[rec->input] += lost;
-    t->meta_dirty = 1;
-    return 0;
-}
-
 /* The two bytes of a country code in a record key: the key itself, or an
  * Avro string in the Confluent wire format (producers with a "string" key
  * schema, as Confluent's Avro serializers write keys). NULL otherwise. */
@@ -1646,14 +1846,20 @@ static void check_future(jp_task_t *t, jp_input_t in, int64_t t_ms, jp_verdict_t
 static jp_task_result_t apply(jp_task_t *t, jp_task_record_t *rec, batch_slot_t *b)
 {
     jp_input_t in = rec->input;
-    if (t->next_offset[in] >= 0 && rec->offset < t->next_offset[in])
-        return JP_TASK_SKIPPED;
-    if (b->err == JP_SERDE_REGISTRY_UNAVAILABLE)
-        return JP_TASK_RETRY;
-    if (check_gap(t, rec) != 0)
-        return JP_TASK_STOPPED;
-    t->next_offset[in] = rec->offset + 1;
-    t->counts[in].consumed++;
+    if (rec->via_repartition) {
+        jp_task_result_t r = admit_copy(t, rec, b);
+        if (r != JP_TASK_APPLIED)
+            return r;
+    } else {
+        if (t->next_offset[in] >= 0 && rec->offset < t->next_offset[in])
+            return JP_TASK_SKIPPED;
+        if (b->err == JP_SERDE_REGISTRY_UNAVAILABLE)
+            return JP_TASK_RETRY;
+        if (check_gap(t, rec) != 0)
+            return JP_TASK_STOPPED;
+        t->next_offset[in] = rec->offset + 1;
+        t->counts[in].consumed++;
+    }
     t->meta_dirty = 1;
     if (b->err != JP_SERDE_OK)
         return dead_letter(t, rec, jp_serde_err_name(b->err), b->msg);
@@ -1689,7 +1895,8 @@ static jp_task_result_t apply(jp_task_t *t, jp_task_record_t *rec, batch_slot_t 
     }
     if (!v.reason)
         check_key(rec, &v);
-    if (!v.reason)
+    /* A copy was judged against its source partition's recent past. */
+    if (!v.reason && !rec->via_repartition)
         check_future(t, in, t_ms, &v);
     /* Every record that is not LATE joins the window, FUTURE ones too:
      * a genuine jump becomes the new normal. */
@@ -1698,15 +1905,33 @@ static jp_task_result_t apply(jp_task_t *t, jp_task_record_t *rec, batch_slot_t 
         jp_recent_add(&t->recent[in], t_ms);
     if (v.reason)
         return dead_letter(t, rec, v.reason, v.message);
+    int home = jp_partition_home(&t->env->partition, v.country->code);
+    if (home >= 0 && home != t->partition) {
+        /* The partition's recent past is all of its records, whichever
+         * task applies them (jp_event_time.h: offset order). */
+        if (!rec->via_repartition)
+            jp_recent_add(&t->recent[in], t_ms);
+        return away(t, rec, home);
+    }
     for (int f = 0; f < JP_FIX__COUNT; f++)
         if (v.fixes & (1u << f))
             count(t, in, "corrected", jp_fix_name((jp_fix_t)f));
 
+    /* A copy is late against its stream (jp_partition.h), a record of a
+     * copied country also when its window was closed on other streams. */
     int64_t wm = watermark(t, in);
+    if (rec->via_repartition) {
+        int64_t newest = jp_partition_stream_newest(&t->rp, in, rec->src_partition);
+        wm = newest == NO_TIME ? NO_TIME : newest - lateness(t);
+    }
     if (wm != NO_TIME && t_ms < wm - grace(t))
         return dead_letter(t, rec, "LATE",
                            "event time is older than the partition's watermark minus grace");
-    jp_recent_add(&t->recent[in], t_ms);
+    if ((rec->via_repartition || jp_partition_country_copied(&t->rp, v.country->code)) &&
+        window_closed(t, in, &v, t_ms))
+        return dead_letter(t, rec, "LATE", "its window is closed");
+    if (!rec->via_repartition)
+        jp_recent_add(&t->recent[in], t_ms);
 
     int dup = seen_before(t, in, id, t_ms);
     if (dup < 0)
@@ -1751,10 +1976,21 @@ static jp_task_result_t apply(jp_task_t *t, jp_task_record_t *rec, batch_slot_t 
         return JP_TASK_FAILED;
     if (t->env->n_procs && procs_record(t, rec, ev, v.country->code, token, t_ms) != 0)
         return JP_TASK_FAILED;
-    if (t_ms > t->max_event[in] || t->max_event[in] == NO_TIME)
-        t->max_event[in] = t_ms;
-    if (in == JP_INPUT_DRAWS)
-        draw_applied(t, v.country->code, v.calendar, t_ms);
+    if (rec->via_repartition) {
+        if (jp_partition_state_applied(&t->rp, in, rec->src_partition, v.country->code, t_ms) != 0)
+            return JP_TASK_FAILED;
+        if (in == JP_INPUT_DRAWS) {
+            draw_applied(t, v.country->code, v.calendar, t_ms);
+            int64_t next = draws_next(t);
+            if (next != INT64_MAX)
+                jp_partition_stream_advance(&t->rp, in, rec->src_partition, next - 1);
+        }
+    } else {
+        if (t_ms > t->max_event[in] || t->max_event[in] == NO_TIME)
+            t->max_event[in] = t_ms;
+        if (in == JP_INPUT_DRAWS)
+            draw_applied(t, v.country->code, v.calendar, t_ms);
+    }
     t->counts[in].applied++;
     count(t, in, "applied", "OK");
     return close_windows(t) == 0 && run_facts(t) == 0 ? JP_TASK_APPLIED : JP_TASK_FAILED;
@@ -1980,21 +2216,23 @@ static int dedupe_prepare(jp_task_t *t)
 {
     for (int i = 0; i < JP_INPUT__COUNT; i++) {
         dedupe_ctx_t c = {t, (jp_input_t)i, 0};
-        if (jp_dedupe_expire(t->dedupe[i], t->max_event[i], dedupe_expired, &c) < 0 ||
+        /* the lowest of the input's streams: the others may still reach
+         * what it can */
+        int64_t newest = input_newest(t, (jp_input_t)i, 1);
+        if (jp_dedupe_expire(t->dedupe[i], newest, dedupe_expired, &c) < 0 ||
             jp_dedupe_take_pending(t->dedupe[i], dedupe_put, &c) != 0)
             return -1;
-        if (t->max_event[i] == NO_TIME)
+        if (newest == NO_TIME)
             continue;
         /* Buckets ending at or before the LATE boundary receive nothing more. */
-        int64_t open_from =
-            jp_tz_floor_div(t->max_event[i] - lateness(t) - grace(t), DEDUPE_BUCKET_MS);
+        int64_t open_from = jp_tz_floor_div(newest - lateness(t) - grace(t), DEDUPE_BUCKET_MS);
         if (t->dedupe_sealed[i] == NO_TIME || t->dedupe_sealed[i] > open_from) {
             t->dedupe_sealed[i] = open_from; /* first commit since loading: seal from here on */
             continue;
         }
         /* Buckets past the horizon were expired above: nothing to seal. */
-        int64_t b = jp_tz_floor_div(t->max_event[i] - t->env->cfg->processing.dedupe_horizon_ms,
-                                    DEDUPE_BUCKET_MS);
+        int64_t b =
+            jp_tz_floor_div(newest - t->env->cfg->processing.dedupe_horizon_ms, DEDUPE_BUCKET_MS);
         for (b = b > t->dedupe_sealed[i] ? b : t->dedupe_sealed[i]; b < open_from; b++)
             if (jp_dedupe_seal(t->dedupe[i], b, dedupe_sealed, &c) != 0)
                 return -1;
@@ -2070,8 +2308,8 @@ int jp_task_prepare_commit(jp_task_t *t, jp_store_dirty_cb fn, void *ctx, char *
     /* Garbage collection only; reads already ignore expired entries. */
     int64_t newest = NO_TIME;
     for (int i = 0; i < JP_INPUT__COUNT; i++)
-        if (t->max_event[i] > newest)
-            newest = t->max_event[i];
+        if (input_newest(t, (jp_input_t)i, 0) > newest)
+            newest = input_newest(t, (jp_input_t)i, 0);
     if (newest != NO_TIME) {
         int64_t ttl = t->env->cfg->state.customer_ttl_ms;
         collect(t, JP_CF_CUSTOMERS, newest - ttl, ttl, &t->gc_customers);
@@ -2119,6 +2357,18 @@ int jp_task_prepare_commit(jp_task_t *t, jp_store_dirty_cb fn, void *ctx, char *
         jp_store_put(t->store, JP_CF_META, meta_recent, strlen(meta_recent), recent,
                      sizeof(recent));
         t->meta_dirty = 0;
+    }
+    if (t->rp.dirty) {
+        size_t n;
+        uint8_t *rp = jp_partition_state_encode(&t->rp, &n);
+        if (!rp || jp_store_put(t->store, JP_CF_META, meta_repartition, strlen(meta_repartition),
+                                rp, n) != 0) {
+            free(rp);
+            jp_err_set(errstr, errstr_size, "cannot write the repartition state");
+            return -1;
+        }
+        free(rp);
+        t->rp.dirty = 0;
     }
     return jp_store_dirty_foreach(t->store, fn, ctx);
 }

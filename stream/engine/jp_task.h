@@ -36,6 +36,7 @@
 
 #include "config/jp_config.h"
 #include "serde/jp_events.h"
+#include "engine/jp_partition.h"
 #include "engine/jp_pii.h"
 #include "engine/jp_proc.h"
 #include "engine/jp_state.h"
@@ -55,20 +56,28 @@ typedef struct jp_task_record_s {
     void *value;
     size_t value_len;
     const void *origin; /* the engine's handle on the message (e.g. for its headers) */
+    /* A copy from the repartition topic (jp_partition.h): offset is its
+     * offset there, src_partition/src_offset where it was first read. */
+    int via_repartition;
+    int32_t src_partition;
+    int64_t src_offset;
 } jp_task_record_t;
 
 typedef enum {
     JP_TASK_APPLIED,
     JP_TASK_DEAD_LETTERED,
     JP_TASK_DUPLICATE,
-    JP_TASK_RETRY,   /* transient (registry unavailable): offer the record again later */
-    JP_TASK_SKIPPED, /* offset already processed */
-    JP_TASK_FAILED,  /* an output could not be queued: the engine must rewind */
-    JP_TASK_STOPPED, /* not consumed: input before it was lost and the engine stops */
+    JP_TASK_RETRY,         /* transient (registry unavailable): offer the record again later */
+    JP_TASK_SKIPPED,       /* offset already processed */
+    JP_TASK_FAILED,        /* an output could not be queued: the engine must rewind */
+    JP_TASK_REPARTITIONED, /* another task's country: handed to io.repartition */
+    JP_TASK_STOPPED,       /* not consumed: input before it was lost and the engine stops */
 } jp_task_result_t;
 
 /* Counters kept per input partition, in state (so they survive restarts
- * and restores): consumed = applied + dead_lettered + duplicates. */
+ * and restores): consumed = applied + dead_lettered + duplicates, plus
+ * the repartition stream's (jp_task_repartition_counts) when records are
+ * repartitioned. */
 typedef struct jp_task_counts_s {
     int64_t consumed, applied, dead_lettered, duplicates, late;
 } jp_task_counts_t;
@@ -88,14 +97,19 @@ typedef struct jp_task_io_s {
      * processor is registered. */
     int (*emit)(void *ctx, int partition, jp_output_t topic, const char *key, size_t key_len,
                 const void *value, size_t len);
+    /* A record of another task's country (the home partition), to the
+     * repartition topic with its original bytes; may be NULL when
+     * env.partition dead-letters. */
+    int (*repartition)(void *ctx, int partition, int home, const jp_task_record_t *rec);
     /* The end offset of an input partition, as last fetched or (ask_broker)
      * from the broker (jp_proc_lag; may be NULL): -1 when unknown. */
     int64_t (*end_offset)(void *ctx, int partition, jp_input_t input, int ask_broker);
-    /* Offsets [expected, got) of an input partition were skipped (may be
-     * NULL): the number of records retention removed before they were
-     * read (0 for transaction markers or compaction), or -1 to stop
-     * before the record at `got` (it is then JP_TASK_STOPPED). */
-    int64_t (*gap)(void *ctx, int partition, jp_input_t input, int64_t expected, int64_t got);
+    /* Offsets [expected, rec->offset) of rec's partition were skipped
+     * (may be NULL): of its input partition, or for a copy of the task's
+     * repartition partition. Answers the number of records retention
+     * removed before they were read (0 for transaction markers or
+     * compaction), or -1 to stop before rec (it is then JP_TASK_STOPPED). */
+    int64_t (*gap)(void *ctx, int partition, const jp_task_record_t *rec, int64_t expected);
 } jp_task_io_t;
 
 #define JP_TASK_MAX_PROCS 8
@@ -119,6 +133,8 @@ typedef struct jp_task_env_s {
     /* Processors (jp_proc.h), run in this order for facts of equal time. */
     const jp_proc_t *procs[JP_TASK_MAX_PROCS];
     size_t n_procs;
+    /* The inputs' partitioning contract (zero: nothing checked). */
+    jp_partition_check_t partition;
 } jp_task_env_t;
 
 typedef struct jp_task_s jp_task_t;
@@ -205,6 +221,23 @@ int jp_task_restore_skip(jp_task_t *t, jp_cf_t cf, const void *key, size_t klen)
 int jp_task_restore_done(jp_task_t *t, char *errstr, size_t errstr_size);
 
 void jp_task_counts(const jp_task_t *t, jp_input_t input, jp_task_counts_t *out);
+
+/* The repartition stream (jp_partition.h). Per input, in state like the
+ * counts: repartitioned (records of this partition sent to their home),
+ * received (copies applied, dead-lettered or found duplicate here) and
+ * replays (copies skipped). Conservation per task and input:
+ * consumed + received = applied + dead_lettered + duplicates + repartitioned. */
+typedef struct jp_task_repartition_counts_s {
+    int64_t repartitioned, received, replays;
+} jp_task_repartition_counts_t;
+void jp_task_repartition_counts(const jp_task_t *t, jp_input_t input,
+                                jp_task_repartition_counts_t *out);
+/* Copies removed from the task's repartition partition by retention
+ * before they were read (state; their input is unknown). */
+int64_t jp_task_repartition_lost(const jp_task_t *t);
+/* Next offset of the task's partition of the repartition topic (-1: none). */
+int64_t jp_task_repartition_offset(const jp_task_t *t);
+void jp_task_set_repartition_offset(jp_task_t *t, int64_t offset);
 int64_t jp_task_watermark(const jp_task_t *t, jp_input_t input);
 /* Records of the input lost to retention before they were read (state). */
 int64_t jp_task_lost(const jp_task_t *t, jp_input_t input);

@@ -136,6 +136,29 @@ static int offsets_prune(inst_t *in, int64_t now)
     return 0;
 }
 
+/* The metric series of one country's model: its prequential error and
+ * its champion changes (promotions[0] promote, [1] rollback). */
+static void model_series(jp_metrics_t *metrics, const char *cc, kind_t kind, jp_gauge_t **error,
+                         jp_counter_t *promotions[2])
+{
+    char labels[96];
+    snprintf(labels, sizeof(labels), "country=\"%s\",model=\"%s\"", cc, jp_models_kind_names[kind]);
+    *error = jp_metrics_gauge(
+        metrics, "jackpot_model_prediction_error",
+        "Prequential error of the country's champion (the trainer before there is one): "
+        "sales, the mean absolute percentage error of the daily ticket forecast over 28 "
+        "days; churn, the log-loss over the last 5000 labelled examples; NaN before the "
+        "first evaluation",
+        labels);
+    for (int a = 0; a < 2; a++) {
+        char l2[128];
+        snprintf(l2, sizeof(l2), "%s,action=\"%s\"", labels, a ? "rollback" : "promote");
+        promotions[a] = jp_metrics_counter(
+            metrics, "jackpot_model_promotions_total",
+            "Champion changes: promotions (by the gate or an operator) and rollbacks", l2);
+    }
+}
+
 /* ---- countries ---- */
 
 country_t *jp_models_country(inst_t *in, const char *code)
@@ -165,24 +188,9 @@ country_t *jp_models_country(inst_t *in, const char *code)
         m->kind = (kind_t)kind;
         m->train_start = m->retrain_from = m->retrained_at = INT64_MIN;
         m->trained_until = INT64_MIN;
-        if (in->g->metrics) {
-            char labels[96];
-            snprintf(labels, sizeof(labels), "country=\"%s\",model=\"%s\"", cc,
-                     jp_models_kind_names[kind]);
-            c->error_gauge[kind] = jp_metrics_gauge(
-                in->g->metrics, "jackpot_model_prediction_error",
-                "Prequential error of the country's champion (the trainer before there is one): "
-                "sales, the mean absolute percentage error of the daily ticket forecast over 28 "
-                "days; churn, the log-loss over the last 5000 labelled examples",
-                labels);
-            for (int a = 0; a < 2; a++) {
-                char l2[128];
-                snprintf(l2, sizeof(l2), "%s,action=\"%s\"", labels, a ? "rollback" : "promote");
-                c->promotions[kind][a] = jp_metrics_counter(
-                    in->g->metrics, "jackpot_model_promotions_total",
-                    "Champion changes: promotions (by the gate or an operator) and rollbacks", l2);
-            }
-        }
+        if (in->g->metrics)
+            model_series(in->g->metrics, cc, (kind_t)kind, &c->error_gauge[kind],
+                         c->promotions[kind]);
     }
     int rc = c->cal ? jp_models_sales_init(&c->models[KIND_SALES], c) : -1;
     if (rc == 0)
@@ -601,13 +609,16 @@ static void proc_close(void *p)
 static int proc_record(void *p, const jp_proc_record_t *rec)
 {
     inst_t *in = p;
-    day_offsets_t *d = offsets_find(in, rec->input, floor_div(rec->event_time, DAY_MS), 1);
-    if (!d)
-        return -1;
-    if (rec->offset < d->lo || rec->offset > d->hi) {
-        d->lo = rec->offset < d->lo ? rec->offset : d->lo;
-        d->hi = rec->offset > d->hi ? rec->offset : d->hi;
-        d->dirty = 1;
+    /* A copy (offset -1) is in no input partition's offset range. */
+    if (rec->offset >= 0) {
+        day_offsets_t *d = offsets_find(in, rec->input, floor_div(rec->event_time, DAY_MS), 1);
+        if (!d)
+            return -1;
+        if (rec->offset < d->lo || rec->offset > d->hi) {
+            d->lo = rec->offset < d->lo ? rec->offset : d->lo;
+            d->hi = rec->offset > d->hi ? rec->offset : d->hi;
+            d->dirty = 1;
+        }
     }
     if (rec->input == JP_INPUT_CUSTOMERS && rec->ev.customer->type == JP_CUSTOMER_EVENT_ERASE)
         return jp_models_churn_erase(in, rec->country, rec->token);
@@ -810,18 +821,16 @@ jp_models_t *jp_models_new(const jp_config_t *cfg, jp_metrics_t *metrics, char *
                           .on_window = proc_window,
                           .poll = proc_poll,
                           .prepare_commit = proc_commit};
-    /* the series exist from the start, at 0 */
+    /* The series exist from the start: no promotion yet, no error yet (NaN
+     * until the country's first evaluation). */
     for (size_t i = 0; metrics && i < cfg->n_countries; i++)
-        for (int k = 0; k < KIND__COUNT; k++)
-            for (int a = 0; a < 2; a++) {
-                char l[128];
-                snprintf(l, sizeof(l), "country=\"%s\",model=\"%s\",action=\"%s\"",
-                         cfg->country[i].code, jp_models_kind_names[k], a ? "rollback" : "promote");
-                jp_metrics_counter(metrics, "jackpot_model_promotions_total",
-                                   "Champion changes: promotions (by the gate or an operator) and "
-                                   "rollbacks",
-                                   l);
-            }
+        for (int k = 0; k < KIND__COUNT; k++) {
+            jp_gauge_t *error;
+            jp_counter_t *promotions[2];
+            model_series(metrics, cfg->country[i].code, (kind_t)k, &error, promotions);
+            if (error)
+                jp_gauge_set(error, NAN);
+        }
     return g;
 }
 

@@ -24,6 +24,7 @@
 #include "base/jp_clock.h"
 #include "base/jp_log.h"
 
+#include "model/base/jp_bytes.h"
 #include "model/base/jp_err.h"
 #include "model/base/jp_endian.h"
 
@@ -67,6 +68,9 @@ struct jp_serde_s {
     size_t cap, count;
     jp_reader_t *readers;
     size_t n_readers;
+    /* keys: the schema "string" and its ids per "<topic>-key" subject
+     * (json and subjects only) */
+    jp_reader_t key;
     int64_t unavailable_until, backoff;
     jp_serde_stats_t stats;
 };
@@ -416,6 +420,9 @@ void jp_serde_free(jp_serde_t *s)
         free(r->subjects);
     }
     free(s->readers);
+    for (size_t k = 0; k < s->key.n_subjects; k++)
+        free(s->key.subjects[k].subject);
+    free(s->key.subjects);
     free(s);
 }
 
@@ -475,14 +482,16 @@ done:
     return rc;
 }
 
-static jp_serde_err_t subject_id(jp_serde_t *s, jp_reader_t *r, const char *topic, int32_t *id,
-                                 char *errstr, size_t errstr_size)
+/* The id of r's schema under "<topic><suffix>" (TopicNameStrategy),
+ * registered on first use. */
+static jp_serde_err_t subject_id(jp_serde_t *s, jp_reader_t *r, const char *topic,
+                                 const char *suffix, int32_t *id, char *errstr, size_t errstr_size)
 {
-    size_t n = strlen(topic) + sizeof "-value";
+    size_t n = strlen(topic) + strlen(suffix) + 1;
     char *subject = malloc(n);
     if (!subject)
         return JP_SERDE_NO_MEMORY;
-    snprintf(subject, n, "%s-value", topic);
+    snprintf(subject, n, "%s%s", topic, suffix);
     for (size_t i = 0; i < r->n_subjects; i++)
         if (strcmp(r->subjects[i].subject, subject) == 0) {
             *id = r->subjects[i].id;
@@ -531,7 +540,7 @@ jp_serde_err_t jp_serde_encode(jp_serde_t *s, int reader, const char *topic, con
     }
     jp_reader_t *r = &s->readers[reader];
     int32_t id;
-    jp_serde_err_t rc = subject_id(s, r, topic, &id, errstr, errstr_size);
+    jp_serde_err_t rc = subject_id(s, r, topic, "-value", &id, errstr, errstr_size);
     if (rc != JP_SERDE_OK)
         return rc;
     size_t mark = out->len;
@@ -541,6 +550,48 @@ jp_serde_err_t jp_serde_encode(jp_serde_t *s, int reader, const char *topic, con
     if (rc != JP_SERDE_OK)
         out->len = mark;
     return rc;
+}
+
+jp_serde_err_t jp_serde_encode_key(jp_serde_t *s, const char *topic, const void *key, size_t len,
+                                   jp_avro_buf_t *out, char *errstr, size_t errstr_size)
+{
+    static char string_schema[] = "\"string\"";
+    if (!s || !topic || (!key && len) || !out) {
+        jp_err_set(errstr, errstr_size, "encode_key: bad argument");
+        return JP_SERDE_INVALID;
+    }
+    s->key.json = string_schema; /* never freed: the key reader is json and subjects only */
+    int32_t id;
+    jp_serde_err_t rc = subject_id(s, &s->key, topic, "-key", &id, errstr, errstr_size);
+    if (rc != JP_SERDE_OK)
+        return rc;
+    uint8_t head[10];
+    jp_bytes_writer_t w;
+    jp_bytes_writer_init_fixed(&w, head, sizeof(head));
+    jp_bytes_put_varint(&w, (int64_t)len); /* an Avro string: its length as a long, then bytes */
+    if (jp_serde_frame_write(out, id) < 0 || jp_avro_buf_append(out, head, w.len) < 0 ||
+        (len && jp_avro_buf_append(out, key, len) < 0))
+        return JP_SERDE_NO_MEMORY;
+    return JP_SERDE_OK;
+}
+
+int jp_serde_key_string(const void *key, size_t len, const void **str, size_t *str_len)
+{
+    int32_t id;
+    const unsigned char *payload;
+    size_t plen;
+    *str = key;
+    *str_len = len;
+    if (jp_serde_frame_parse(key, len, &id, &payload, &plen) != JP_SERDE_OK)
+        return 0;
+    jp_bytes_reader_t r;
+    jp_bytes_reader_init(&r, payload, plen);
+    int64_t n = jp_bytes_get_varint(&r);
+    if (!jp_bytes_reader_ok(&r) || n < 0 || (uint64_t)n != plen - r.pos)
+        return 0; /* framed, but not one Avro string: left as it is */
+    *str = payload + r.pos;
+    *str_len = (size_t)n;
+    return 1;
 }
 
 jp_serde_err_t jp_serde_add_schema(jp_serde_t *s, int32_t id, const char *schema_json, char *errstr,

@@ -21,7 +21,8 @@
  *
  * Encoding: the reader's own schema is the writer schema. On first use per
  * topic it is registered under "<topic>-value" (TopicNameStrategy) and the
- * id is cached (and the schema seeded into the id cache).
+ * id is cached (and the schema seeded into the id cache). Keys, when framed,
+ * are the schema "string" under "<topic>-key".
  *
  * Decoded strings point into the input buffer unless
  * JP_AVRO_PLAN_COPY_STRINGS is in config.flags; arrays and maps live in the
@@ -94,6 +95,17 @@ jp_serde_err_t jp_serde_decode(jp_serde_t *s, int reader, const void *buf, size_
  * schema under "<topic>-value" on first use. */
 jp_serde_err_t jp_serde_encode(jp_serde_t *s, int reader, const char *topic, const void *in,
                                jp_avro_buf_t *out, char *errstr, size_t errstr_size);
+
+/* Appends key as a Confluent-framed Avro "string" (the schema registered
+ * under "<topic>-key" on first use, TopicNameStrategy), the key format of
+ * Confluent's serializers for string keys. */
+jp_serde_err_t jp_serde_encode_key(jp_serde_t *s, const char *topic, const void *key, size_t len,
+                                   jp_avro_buf_t *out, char *errstr, size_t errstr_size);
+/* A record key as text: a key in the Confluent frame (magic byte 0, schema
+ * id) whose datum is exactly one Avro string is unwrapped (returns 1);
+ * any other key - a plain string - is the text itself (returns 0). No
+ * registry lookup: a string datum reads the same under any string schema. */
+int jp_serde_key_string(const void *key, size_t len, const void **str, size_t *str_len);
 
 /* Seeds the id cache with a known schema (e.g. one just registered by
  * someone else); JP_SERDE_INVALID if the JSON is not a schema. */

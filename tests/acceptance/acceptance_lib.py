@@ -40,11 +40,14 @@ def stop_all(procs):
             p.kill()
 
 
-def start_broker_registry(binary, tmp, procs):
-    """`jackpot broker` (one broker) and `jackpot registry` (data in tmp),
-    appended to procs; returns (bootstrap servers, registry URL)."""
+def start_broker_registry(binary, tmp, procs, group=None):
+    """`jackpot broker` (one broker; with group, the topics of that group's
+    engine, whose repartition topic is named after it) and `jackpot
+    registry` (data in tmp), appended to procs; returns (bootstrap servers,
+    registry URL)."""
+    env = dict(os.environ, JACKPOT_KAFKA__GROUP_ID=group) if group else None
     broker = subprocess.Popen([binary, "broker", "--brokers", "1", "--port", str(free_port())],
-                              stdout=subprocess.PIPE, text=True)
+                              stdout=subprocess.PIPE, text=True, env=env)
     procs.append(broker)
     bootstrap = wait_line(broker, r"^(127\.0\.0\.1:\d+)").group(1)
     registry = subprocess.Popen([binary, "registry", "--listen", "127.0.0.1:0", "--data",

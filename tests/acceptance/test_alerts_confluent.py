@@ -67,7 +67,10 @@ def main():
     tmp = tempfile.mkdtemp(prefix="jp-alerts-")
     procs = []
     try:
-        bootstrap, url = start_broker_registry(BIN, tmp, procs)
+        group = "acceptance-alerts-%d" % os.getpid()
+        # the broker creates the engine's topics for its group (the
+        # repartition topic is named after it)
+        bootstrap, url = start_broker_registry(BIN, tmp, procs, group)
 
         sim = subprocess.run([BIN, "simulate", "--world", WORLD, "--brokers", bootstrap,
                               "--registry", url], capture_output=True, text=True, timeout=300)
@@ -77,7 +80,7 @@ def main():
         hport = free_port()
         env = dict(os.environ,
                    JACKPOT_KAFKA__BOOTSTRAP_SERVERS=bootstrap,
-                   JACKPOT_KAFKA__GROUP_ID="acceptance-alerts-%d" % os.getpid(),
+                   JACKPOT_KAFKA__GROUP_ID=group,
                    JACKPOT_SCHEMA_REGISTRY__URL=url,
                    JACKPOT_STATE__DIR=os.path.join(tmp, "state"),
                    JACKPOT_HTTP__LISTEN="127.0.0.1:%d" % hport,

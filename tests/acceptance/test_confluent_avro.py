@@ -17,7 +17,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 import zoneinfo
 
@@ -26,6 +25,7 @@ from confluent_kafka.avro import AvroProducer, CachedSchemaRegistryClient
 from confluent_kafka.avro.error import ClientError
 
 from acceptance_lib import free_port, start_broker_registry, stop_all
+from jp_accept import metric_sum, metrics_text
 
 BIN = os.environ["JACKPOT_BIN"]
 SRC = os.environ.get("JACKPOT_SRC", ".")
@@ -64,26 +64,14 @@ def sale(now, channel, evolved):
     return v
 
 
-def metrics(port):
-    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5) as r:
-        return r.read().decode()
-
-
-def metric_sum(text, name, **labels):
-    total = 0
-    for line in text.splitlines():
-        if not line.startswith(name + "{"):
-            continue
-        if all('%s="%s"' % kv in line for kv in labels.items()):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
-
-
 def main():
     tmp = tempfile.mkdtemp(prefix="jp-confluent-")
     procs = []
     try:
-        bootstrap, url = start_broker_registry(BIN, tmp, procs)
+        group = "acceptance-%d" % os.getpid()
+        # The broker creates the engine's topics for the engine's group
+        # (its repartition topic is named after it).
+        bootstrap, url = start_broker_registry(BIN, tmp, procs, group)
 
         schema_v1 = json.load(open(os.path.join(SRC, "schemas", "SaleEvent.avsc")))
         evolved = json.loads(json.dumps(schema_v1))
@@ -143,7 +131,7 @@ def main():
         hport = free_port()
         env = dict(os.environ,
                    JACKPOT_KAFKA__BOOTSTRAP_SERVERS=bootstrap,
-                   JACKPOT_KAFKA__GROUP_ID="acceptance-%d" % os.getpid(),
+                   JACKPOT_KAFKA__GROUP_ID=group,
                    JACKPOT_SCHEMA_REGISTRY__URL=url,
                    JACKPOT_STATE__DIR=os.path.join(tmp, "state"),
                    JACKPOT_HTTP__LISTEN="127.0.0.1:%d" % hport,
@@ -154,7 +142,7 @@ def main():
         for _ in range(300):
             time.sleep(0.2)
             try:
-                text = metrics(hport)
+                text = metrics_text(hport)
             except OSError:
                 continue
             applied = metric_sum(text, "jackpot_records_applied_total", topic="lottery.sales.v1")

@@ -49,7 +49,12 @@ jp_sim_truth_t *jp_test_world_truth(const char *name, int64_t weeks, jp_sim_worl
  * the stack's input topics through jp_sim_producer, schemas registered in
  * the stack's registry. Adds the records written to s->records. */
 void jp_test_stack_simulate(jp_test_stack_t *s, const char *world, int weeks);
-/* The same for a loaded (possibly modified) world; weeks 0: the world's. */
+/* The same through a producer with these properties on top of the
+ * simulator's (e.g. partitioner=fnv1a_random); NULL: none. */
+void jp_test_stack_simulate_with(jp_test_stack_t *s, const char *world, int weeks,
+                                 const jp_conf_props_t *producer_props);
+/* jp_test_stack_simulate for a loaded (possibly modified) world; weeks 0:
+ * the world's. */
 void jp_test_stack_simulate_world(jp_test_stack_t *s, const jp_sim_world_t *w, int weeks);
 
 typedef struct jp_test_engine_s jp_test_engine_t;
@@ -70,13 +75,10 @@ void jp_test_config_load(jp_config_t *out);
  * group id and state directory <dir>/state-<tag>[-<instance>], output
  * topics <configured name>.<tag> (features, recommendations, alerts,
  * models; created), changelogs jackpot.<tag>.<store>-changelog
- * (created), commit interval 200 ms, short session timeout.
+ * (created), repartition topic jackpot.<tag>.<tag>-repartition (created),
+ * commit interval 200 ms, short session timeout.
  * Release with jp_config_release. */
 void jp_test_engine_config(jp_test_stack_t *s, const char *tag, jp_config_t *out);
-
-/* Waits until e has consumed at least `records` (or timeout_ms passed):
- * for runs stopped part way. */
-void jp_test_engine_wait_consumed(jp_test_engine_t *e, int64_t records, int timeout_ms);
 
 /* Starts an engine on its own thread with its own state directory. */
 jp_test_engine_t *jp_test_engine_start(const jp_config_t *cfg, const char *state_dir);
@@ -88,8 +90,12 @@ void jp_test_engine_totals(jp_test_engine_t *t, jp_engine_totals_t *out);
 jp_engine_t *jp_test_engine_handle(jp_test_engine_t *t);
 /* Waits (up to timeout_ms) until the engine's committed totals satisfy:
  * tasks == want_tasks (-1: any) and consumed == want_consumed (-1: any)
- * and lag == 0 when want_consumed >= 0. 0, or -1 on timeout. */
+ * and lag == 0 and received == repartitioned when want_consumed >= 0. 0,
+ * or -1 on timeout. */
 int jp_test_engine_wait(jp_test_engine_t *t, int want_tasks, int64_t want_consumed, int timeout_ms);
+/* Waits (up to timeout_ms) until the engine's committed totals count at
+ * least n consumed records; fails the test otherwise. */
+void jp_test_engine_wait_consumed(jp_test_engine_t *t, int64_t n, int timeout_ms);
 /* Stops the engine (it commits and leaves the group), checks it returned
  * 0, frees it; out (may be NULL) gets its final totals. */
 void jp_test_engine_stop(jp_test_engine_t *t, jp_engine_totals_t *out);
@@ -122,7 +128,8 @@ void jp_test_recset_free(jp_test_recset_t *r);
 void jp_test_decode_topic(jp_test_stack_t *s, const char *topic, int reader, void *out,
                           void (*fn)(void *ctx, const void *out), void *ctx);
 
-/* Asserts the run's totals against a reference run's, and conservation. */
+/* Asserts the run's totals against a reference run's, and conservation
+ * (with the repartition topic's copies: every one sent was received). */
 void jp_test_assert_totals_equal(const jp_engine_totals_t *got, const jp_engine_totals_t *ref);
 
 #endif

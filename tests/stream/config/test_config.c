@@ -199,6 +199,45 @@ static void test_env_and_x_overrides(void **state)
     jp_test_result_free(&r);
 }
 
+/* The partitioning and key-format keys reach the configuration (the
+ * engine tests run with them; the summary shows what was loaded). */
+static void test_partitioning_and_key_format(void **state)
+{
+    (void)state;
+    const char *argv[] = {jp_test_bin(), "config", "check", NULL};
+    jp_test_result_t r = jp_test_run(argv);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "(string keys)"));
+    assert_non_null(strstr(r.out, "partitioning     murmur2; mispartitioned records: repartition"));
+    jp_test_result_free(&r);
+
+    setenv("JACKPOT_TOPICS__OUTPUT_KEY_FORMAT", "avro", 1);
+    setenv("JACKPOT_TOPICS__INPUT_PARTITIONER", "fnv1a", 1);
+    setenv("JACKPOT_TOPICS__MISPARTITIONED", "dead_letter", 1);
+    r = jp_test_run(argv);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "(avro keys)"));
+    assert_non_null(strstr(r.out, "partitioning     fnv1a; mispartitioned records: dead_letter"));
+    jp_test_result_free(&r);
+
+    setenv("JACKPOT_TOPICS__INPUT_PARTITIONER", "any", 1);
+    r = jp_test_run(argv);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "partitioning     any; mispartitioned records: not checked"));
+    jp_test_result_free(&r);
+
+    setenv("JACKPOT_TOPICS__INPUT_PARTITIONER", "sarama", 1);
+    r = jp_test_run(argv);
+    unsetenv("JACKPOT_TOPICS__OUTPUT_KEY_FORMAT");
+    unsetenv("JACKPOT_TOPICS__INPUT_PARTITIONER");
+    unsetenv("JACKPOT_TOPICS__MISPARTITIONED");
+    assert_int_equal(r.status, 78);
+    assert_non_null(strstr(r.err, "env JACKPOT_TOPICS__INPUT_PARTITIONER: "
+                                  "topics.input_partitioner: 'sarama' is not one of: murmur2, "
+                                  "consistent_random, fnv1a, crc32, any"));
+    jp_test_result_free(&r);
+}
+
 /* A secret read from a file never appears in any output, even when the
  * same text is echoed back as part of another error. */
 static void test_secret_never_printed(void **state)
@@ -258,6 +297,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shipped_configs_load),
+        cmocka_unit_test(test_partitioning_and_key_format),
         cmocka_unit_test(test_broken_processor_configs),
         cmocka_unit_test(test_broken_country_configs),
         cmocka_unit_test(test_all_errors_reported),

@@ -61,19 +61,6 @@ static void push_errors(rd_kafka_mock_cluster_t *mc, int16_t api, rd_kafka_resp_
     rd_kafka_mock_push_request_errors_array(mc, api, (size_t)n, errs);
 }
 
-/* Waits until the engine has consumed at least `n` records (committed). */
-static void wait_progress(jp_test_engine_t *e, int64_t n)
-{
-    for (int waited = 0; waited < WAIT_MS; waited += 20) {
-        jp_engine_totals_t t;
-        jp_test_engine_totals(e, &t);
-        if (t.consumed >= n)
-            return;
-        usleep(20000);
-    }
-    fail_msg("no progress to %lld records", (long long)n);
-}
-
 static void test_engine_recovers_from_broker_faults(void **state)
 {
     (void)state;
@@ -100,15 +87,15 @@ static void test_engine_recovers_from_broker_faults(void **state)
      * processing engine: outputs and changelogs, then commits, then reads,
      * then a whole broker. */
     int64_t step = st.records / 8;
-    wait_progress(e, 1);
+    jp_test_engine_wait_consumed(e, 1, WAIT_MS);
     push_errors(mc, API_PRODUCE, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION, 5);
     push_errors(mc, API_PRODUCE, RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE, 2);
-    wait_progress(e, step);
+    jp_test_engine_wait_consumed(e, step, WAIT_MS);
     push_errors(mc, API_OFFSET_COMMIT, RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT, 3);
     push_errors(mc, API_OFFSET_COMMIT, RD_KAFKA_RESP_ERR_NOT_COORDINATOR, 2);
-    wait_progress(e, 2 * step);
+    jp_test_engine_wait_consumed(e, 2 * step, WAIT_MS);
     push_errors(mc, API_FETCH, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION, 6);
-    wait_progress(e, 3 * step);
+    jp_test_engine_wait_consumed(e, 3 * step, WAIT_MS);
     assert_int_equal(rd_kafka_mock_broker_set_down(mc, 2), 0);
     usleep(1500000); /* the outage's length, not an assertion */
     assert_int_equal(rd_kafka_mock_broker_set_up(mc, 2), 0);

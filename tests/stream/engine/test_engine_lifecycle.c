@@ -357,8 +357,14 @@ static void test_sigterm_with_the_cluster_down(void **state)
     jp_test_engine_stop(ref, &ref_tot);
 
     /* The subprocess runs with the default changelogs and features topic
-     * (the stack created them) and group "shutdown". */
+     * (the stack created them) and group "shutdown", whose repartition
+     * topic is created here as deploy/topics/create-topics.sh does. */
     jp_test_engine_config(&s, "shutdown", &cfg);
+    char err[256];
+    assert_int_equal(jp_broker_create_topic(jp_devstack_broker(s.stack),
+                                            "jackpot.shutdown-repartition",
+                                            (int)cfg.topics.sales.partitions, err, sizeof(err)),
+                     0);
     char state_dir[700];
     snprintf(state_dir, sizeof(state_dir), "%s/state-subprocess", s.dir);
     double ms_all, ms_one;

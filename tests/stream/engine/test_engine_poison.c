@@ -35,6 +35,7 @@
 
 #include "engine/jp_dlq.h"
 #include "engine/jp_pii.h"
+#include "model/base/jp_partitioner.h"
 #include "jp_test.h"
 #include "jp_test_engine.h"
 #include "registry/jp_registry_client.h"
@@ -72,6 +73,7 @@ static struct {
     sent_t sent[256];
     size_t n_sent;
     int32_t rogue_id, recursive_id;
+    int part; /* GB's partition (the partitioning contract): every record goes there */
 } fx;
 
 /* key: a string, or "\0"-framed bytes when key_len is given (> 0). */
@@ -80,13 +82,13 @@ static size_t key_len;
 static void produce(int input, const char *key, const void *val, size_t len, int64_t ts,
                     const char *expect)
 {
-    rd_kafka_resp_err_t err =
-        rd_kafka_producev(fx.producer, RD_KAFKA_V_TOPIC(fx.topics[input]), RD_KAFKA_V_PARTITION(0),
-                          RD_KAFKA_V_KEY(key, key_len ? key_len
-                                              : key   ? strlen(key)
-                                                      : 0),
-                          RD_KAFKA_V_VALUE((void *)val, len), RD_KAFKA_V_TIMESTAMP(ts),
-                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        fx.producer, RD_KAFKA_V_TOPIC(fx.topics[input]), RD_KAFKA_V_PARTITION(fx.part),
+        RD_KAFKA_V_KEY(key, key_len ? key_len
+                            : key   ? strlen(key)
+                                    : 0),
+        RD_KAFKA_V_VALUE((void *)val, len), RD_KAFKA_V_TIMESTAMP(ts),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
     assert_int_equal(err, 0);
     sent_t *s = &fx.sent[fx.n_sent++];
     *s = (sent_t){input, fx.next[input]++, expect, NULL, len};
@@ -281,6 +283,8 @@ static int setup(void **state)
     fx.topics[IN_SALES] = fx.cfg.topics.sales.name;
     fx.topics[IN_CUSTOMERS] = fx.cfg.topics.customers.name;
     fx.topics[IN_DRAWS] = fx.cfg.topics.draws.name;
+    fx.part = jp_partitioner_partition(JP_PARTITIONER_MURMUR2, "GB", 2,
+                                       (int)fx.cfg.topics.sales.partitions);
     fx.reg = jp_registry_client_new(jp_devstack_registry_url(fx.st.stack), err, sizeof(err));
     assert_non_null(fx.reg);
     jp_serde_config_t sc = {0};
@@ -393,7 +397,8 @@ static void check_dead_letter(dlq_check_t *c, rd_kafka_message_t *m)
     jp_dlq_opened_free(&o);
 }
 
-/* Calls fn for every record of partition 0 of topic, in offset order. */
+/* Calls fn for every record of GB's partition of topic, in offset order
+ * (the task's dead letters and changelogs are on its partition). */
 static void read_partition(const char *topic, void (*fn)(void *, rd_kafka_message_t *), void *ctx)
 {
     char err[256];
@@ -403,9 +408,9 @@ static void read_partition(const char *topic, void (*fn)(void *, rd_kafka_messag
     rd_kafka_conf_set(conf, "group.id", "poison-reader", err, sizeof(err)); /* never joins */
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
     int64_t lo, hi;
-    assert_int_equal(rd_kafka_query_watermark_offsets(rk, topic, 0, &lo, &hi, 10000), 0);
+    assert_int_equal(rd_kafka_query_watermark_offsets(rk, topic, fx.part, &lo, &hi, 10000), 0);
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(l, topic, 0)->offset = lo;
+    rd_kafka_topic_partition_list_add(l, topic, fx.part)->offset = lo;
     rd_kafka_assign(rk, l);
     rd_kafka_topic_partition_list_destroy(l);
     for (int64_t next = lo, idle = 0; next < hi;) {
@@ -480,7 +485,7 @@ static int store_has(const char *state_dir, const char *token)
 {
     char err[256], path[700];
     jp_store_env_t *env = jp_store_env_new(jp_task_store_cfs, JP_CF__COUNT, 8 << 20, 8 << 20);
-    snprintf(path, sizeof(path), "%s/task-0", state_dir);
+    snprintf(path, sizeof(path), "%s/task-%d", state_dir, fx.part);
     jp_store_t *st = jp_store_open(env, path, err, sizeof(err));
     assert_non_null(st);
     const void *v;

@@ -83,6 +83,7 @@ typedef struct {
     size_t n_dead;
     int corrected[JP_FIX__COUNT];
     int closed_by_callback;
+    const char *key; /* the records' key; "GB" when NULL */
 } fx_t;
 
 /* ---- the I/O hook -------------------------------------------------------- */
@@ -246,7 +247,9 @@ static jp_task_result_t feed_raw(fx_t *f, jp_input_t in, const void *value, size
     uint8_t *copy = malloc(len ? len : 1);
     assert_non_null(copy);
     memcpy(copy, value, len);
-    jp_task_record_t rec = {in, f->next_offset[in]++, ts, "GB", 2, copy, len, NULL};
+    const char *key = f->key ? f->key : "GB";
+    jp_task_record_t rec = {in, f->next_offset[in]++, ts, key, strlen(key), copy, len, NULL, 0, 0,
+                            0};
     jp_task_result_t r = jp_task_process(f->t, &rec);
     f->results[in][r]++;
     free(copy);
@@ -544,6 +547,61 @@ static void test_processed_offsets_are_skipped(void **state)
     assert_int_equal(jp_task_next_offset(f->t, JP_INPUT_SALES), 3);
 }
 
+/* A draws partition counts as complete up to just before the next
+ * scheduled draw of every country that may reach the task (here every
+ * configured one: nothing checks the partitioning), once each has had a
+ * draw (each country's last draw before a day, in time order: after the
+ * last of them, the earliest next one lies ahead of every draw applied). Until then its watermark
+ * is the newest draw applied minus the lateness - it moves draw by draw, it does not wait for a
+ * country with no draw (this fixture checks none: jp_task_env_t.partition is empty). */
+static void test_draws_watermark_waits_for_every_country(void **state)
+{
+    fx_t *f = *state;
+    const size_t n = f->cfg.n_countries;
+    assert_true(n >= 2 && n <= 8);
+    jp_draw_t d[8] = {0};
+    const jp_calendar_t *cal[8];
+    size_t order[8];
+    int64_t next_after = INT64_MAX; /* the earliest next draw once all drew */
+    for (size_t c = 0; c < n; c++) {
+        assert_non_null(jp_validator_country(f->validator, f->cfg.country[c].code, &cal[c]));
+        /* its last draw before T0 + 40 days (at least one: monthly) */
+        const int64_t until = T0 + 40 * DAY_MS;
+        jp_draw_t x;
+        for (int64_t t = T0; jp_calendar_next_draw(cal[c], t, 0, &x) == 0 && x.time_ms < until;
+             t = x.time_ms)
+            d[c] = x;
+        assert_true(d[c].time_ms > T0);
+        order[c] = c;
+    }
+    for (size_t i = 1; i < n; i++) /* by draw time */
+        for (size_t j = i; j > 0 && d[order[j]].time_ms < d[order[j - 1]].time_ms; j--) {
+            size_t x = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = x;
+        }
+    int64_t newest = INT64_MIN;
+    for (size_t i = 0; i < n; i++) {
+        size_t c = order[i];
+        jp_draw_result_t e = {0};
+        e.country = jp_avro_str(f->cfg.country[c].code);
+        e.draw_id = jp_avro_str(d[c].id);
+        e.draw_time = d[c].time_ms;
+        e.headline_prize_minor = 100000000;
+        e.prize_kind = JP_PRIZE_KIND_SHARED;
+        e.winning_sector = jp_avro_str("SW1A 1");
+        f->key = f->cfg.country[c].code;
+        assert_int_equal(feed_at(f, JP_INPUT_DRAWS, &e, d[c].time_ms), JP_TASK_APPLIED);
+        newest = d[c].time_ms > newest ? d[c].time_ms : newest;
+        jp_draw_t after;
+        assert_int_equal(jp_calendar_next_draw(cal[c], d[c].time_ms, 0, &after), 0);
+        next_after = after.time_ms < next_after ? after.time_ms : next_after;
+        int64_t want = i + 1 < n ? newest : next_after - 1;
+        assert_int_equal(jp_task_watermark(f->t, JP_INPUT_DRAWS), want - 10 * MIN_MS);
+    }
+    assert_true(next_after - 1 > newest); /* the last draw moved it ahead */
+}
+
 /* A batch is processed exactly as its records one by one: the same
  * results, the same features byte for byte (a second task, in a directory
  * of its own, takes the records in one batch). */
@@ -569,7 +627,8 @@ static void test_batch_equals_one_by_one(void **state)
         int64_t t = T0 + i * 5 * MIN_MS;
         memset(&buf[i], 0, sizeof(buf[i]));
         encode(f, JP_INPUT_SALES, gb_sale(f, &s[i], id, t, 1 + i % 3), &buf[i]);
-        recs[i] = (jp_task_record_t){JP_INPUT_SALES, i, t, "GB", 2, buf[i].data, buf[i].len, NULL};
+        recs[i] = (jp_task_record_t){JP_INPUT_SALES, i,    t, "GB", 2, buf[i].data,
+                                     buf[i].len,     NULL, 0, 0,    0};
     }
     assert_int_equal(feed_raw(f, JP_INPUT_CUSTOMERS, cbuf.data, cbuf.len, c.event_time),
                      JP_TASK_APPLIED);
@@ -583,8 +642,8 @@ static void test_batch_equals_one_by_one(void **state)
     char err[512], *dir = jp_test_tmpdir("task-batch");
     jp_task_t *t = jp_task_open(&f->env, f->serde, 0, dir, err, sizeof(err));
     assert_non_null(t);
-    jp_task_record_t crec = {JP_INPUT_CUSTOMERS, 0,        c.event_time, "GB", 2,
-                             cbuf.data,          cbuf.len, NULL};
+    jp_task_record_t crec = {
+        JP_INPUT_CUSTOMERS, 0, c.event_time, "GB", 2, cbuf.data, cbuf.len, NULL, 0, 0, 0};
     assert_int_equal(jp_task_process(t, &crec), JP_TASK_APPLIED);
     assert_int_equal(jp_task_process_batch(t, recs, N, batch), N);
     for (int i = 0; i < N; i++)
@@ -608,9 +667,13 @@ static void test_batch_equals_one_by_one(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        TASK_TEST(test_windows_assign_close_and_emit), TASK_TEST(test_late_versus_grace),
-        TASK_TEST(test_dedupe_within_horizon),         TASK_TEST(test_dead_letter_reasons),
-        TASK_TEST(test_processed_offsets_are_skipped), TASK_TEST(test_batch_equals_one_by_one),
+        TASK_TEST(test_windows_assign_close_and_emit),
+        TASK_TEST(test_late_versus_grace),
+        TASK_TEST(test_dedupe_within_horizon),
+        TASK_TEST(test_dead_letter_reasons),
+        TASK_TEST(test_processed_offsets_are_skipped),
+        TASK_TEST(test_batch_equals_one_by_one),
+        TASK_TEST(test_draws_watermark_waits_for_every_country),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,7 +2,8 @@
  * jp_serde: Confluent framing, the schema-id cache (one registry call per
  * id, negative caching with a doubling TTL, registry-wide backoff while
  * cached ids keep decoding), plan reuse and cached INCOMPATIBLE verdicts,
- * TopicNameStrategy registration on encode, custom readers, and the adapter
+ * TopicNameStrategy registration on encode (values and string keys),
+ * custom readers, and the adapter
  * to jp_registry_client (against a port nothing listens on). A fake
  * registry counts calls; a fake clock drives the backoff windows.
  */
@@ -24,6 +25,7 @@ typedef struct {
     jp_serde_err_t mode; /* what lookups answer for ids without a schema */
     const char *schemas[32];
     char last_subject[128];
+    char last_json[64];
     jp_serde_err_t register_answer;
     int32_t next_id;
     int64_t now;
@@ -52,13 +54,13 @@ static jp_serde_err_t fake_register(void *ctx, const char *subject, const char *
     fake_t *f = ctx;
     f->registers++;
     snprintf(f->last_subject, sizeof f->last_subject, "%s", subject);
+    snprintf(f->last_json, sizeof f->last_json, "%.63s", json);
     if (f->register_answer != JP_SERDE_OK) {
         snprintf(errstr, errstr_size, "refused");
         return f->register_answer;
     }
     *id_out = f->next_id;
     f->schemas[f->next_id] = NULL; /* the serde must not need to look it up */
-    (void)json;
     return JP_SERDE_OK;
 }
 
@@ -443,6 +445,63 @@ static void test_encode_registers_once(void **state)
     jp_serde_free(s);
 }
 
+/* Keys in Confluent's format for string keys: the schema "string" under
+ * <topic>-key, once per topic; and back to text from either format. */
+static void test_key_format(void **state)
+{
+    (void)state;
+    fake_t f = {.next_id = 23};
+    jp_serde_t *s = new_serde(&f);
+    jp_avro_buf_t out = {0};
+    char err[256];
+    assert_int_equal(jp_serde_encode_key(s, "jackpot.features.v1", "GB", 2, &out, err, sizeof err),
+                     JP_SERDE_OK);
+    assert_string_equal(f.last_subject, "jackpot.features.v1-key");
+    assert_string_equal(f.last_json, "\"string\"");
+    static const unsigned char gb[] = {0x00, 0x00, 0x00, 0x00, 23, 0x04, 'G', 'B'};
+    assert_int_equal(out.len, sizeof gb);
+    assert_memory_equal(out.data, gb, sizeof gb);
+    out.len = 0;
+    assert_int_equal(jp_serde_encode_key(s, "jackpot.features.v1", "NL", 2, &out, err, sizeof err),
+                     JP_SERDE_OK);
+    assert_int_equal(f.registers, 1);
+    const void *text;
+    size_t len;
+    assert_int_equal(jp_serde_key_string(out.data, out.len, &text, &len), 1);
+    assert_int_equal(len, 2);
+    assert_memory_equal(text, "NL", 2);
+    assert_int_equal(jp_serde_key_string("GB", 2, &text, &len), 0);
+    assert_int_equal(len, 2);
+    assert_memory_equal(text, "GB", 2);
+    /* framed, but more than one string: the bytes as they are */
+    assert_int_equal(jp_avro_buf_append(&out, "x", 1), 0);
+    assert_int_equal(jp_serde_key_string(out.data, out.len, &text, &len), 0);
+    assert_int_equal(len, out.len);
+    /* a long key (a two-byte length) and an empty one */
+    char big[300];
+    memset(big, 'k', sizeof big);
+    out.len = 0;
+    assert_int_equal(
+        jp_serde_encode_key(s, "jackpot.features.v1", big, sizeof big, &out, err, sizeof err),
+        JP_SERDE_OK);
+    assert_int_equal(out.len, 5 + 2 + sizeof big);
+    assert_int_equal(jp_serde_key_string(out.data, out.len, &text, &len), 1);
+    assert_int_equal(len, sizeof big);
+    out.len = 0;
+    assert_int_equal(jp_serde_encode_key(s, "other", "", 0, &out, err, sizeof err), JP_SERDE_OK);
+    assert_string_equal(f.last_subject, "other-key");
+    assert_int_equal(jp_serde_key_string(out.data, out.len, &text, &len), 1);
+    assert_int_equal(len, 0);
+    /* the registry refuses: nothing appended */
+    f.register_answer = JP_SERDE_REGISTRY_UNAVAILABLE;
+    out.len = 0;
+    assert_int_equal(jp_serde_encode_key(s, "third", "GB", 2, &out, err, sizeof err),
+                     JP_SERDE_REGISTRY_UNAVAILABLE);
+    assert_int_equal(out.len, 0);
+    jp_avro_buf_free(&out);
+    jp_serde_free(s);
+}
+
 typedef struct {
     jp_avro_str_t country;
     int64_t tickets;
@@ -531,6 +590,7 @@ int main(void)
         cmocka_unit_test(test_incompatible_cached),
         cmocka_unit_test(test_poison_writer_schemas),
         cmocka_unit_test(test_encode_registers_once),
+        cmocka_unit_test(test_key_format),
         cmocka_unit_test(test_custom_reader),
         cmocka_unit_test(test_registry_client_adapter),
     };

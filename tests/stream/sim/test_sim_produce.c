@@ -33,6 +33,7 @@
 #include "dev/jp_broker.h"
 #include "model/base/jp_endian.h"
 #include "model/base/jp_hash.h"
+#include "model/base/jp_partitioner.h"
 #include "serde/jp_serde.h"
 #include "sim/jp_sim.h"
 #include "sim/jp_sim_memreg.h"
@@ -57,61 +58,12 @@ typedef struct {
     uint64_t hash, n, decoded, failed, faults_matched;
 } readback_t;
 
-/* Kafka's Utils.murmur2 (the Java client's), written out here so that the
- * partition check does not trust librdkafka's copy. */
-static uint32_t java_murmur2(const void *key, size_t len)
-{
-    const unsigned char *d = key;
-    const uint32_t m = 0x5bd1e995;
-    uint32_t h = 0x9747b28cu ^ (uint32_t)len;
-    for (; len >= 4; d += 4, len -= 4) {
-        uint32_t k = jp_le32_get(d);
-        k *= m;
-        k ^= k >> 24;
-        k *= m;
-        h *= m;
-        h ^= k;
-    }
-    switch (len) {
-    case 3:
-        h ^= (uint32_t)d[2] << 16;
-        /* fall through */
-    case 2:
-        h ^= (uint32_t)d[1] << 8;
-        /* fall through */
-    case 1:
-        h ^= d[0];
-        h *= m;
-    }
-    h ^= h >> 13;
-    h *= m;
-    h ^= h >> 15;
-    return h;
-}
-
-/* DefaultPartitioner for a keyed record: toPositive(murmur2(key)) % n. */
+/* DefaultPartitioner for a keyed record (jp_partitioner, checked against
+ * Kafka's own murmur2 vectors in tests/model/base/test_partitioner.c):
+ * librdkafka's murmur2_random must agree with it. */
 static int32_t java_partition(const void *key, size_t len, int partitions)
 {
-    return (int32_t)((java_murmur2(key, len) & 0x7fffffff) % (uint32_t)partitions);
-}
-
-static void test_java_murmur2(void **state)
-{
-    (void)state;
-    /* Kafka's own vectors (UtilsTest.testMurmur2, as librdkafka tests them) */
-    static const struct {
-        const char *key;
-        uint32_t h;
-    } v[] = {{"kafka", 0xd067cf64},
-             {"giberish123456789", 0x8f552b0c},
-             {"1234", 0x9fc97b14},
-             {"234", 0xe7c009ca},
-             {"34", 0x873930da},
-             {"4", 0x5a4b5ca1},
-             {"PreAmbleWillBeRemoved,ThePrePartThatIs", 0x78424f1c},
-             {"", 0x106e08d9}};
-    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
-        assert_int_equal(java_murmur2(v[i].key, strlen(v[i].key)), v[i].h);
+    return jp_partitioner_partition(JP_PARTITIONER_MURMUR2, key, len, partitions);
 }
 
 /* Finds the truth's fault record at (topic, partition, offset). */
@@ -440,7 +392,6 @@ static void test_producer_slabs_order_and_fault_reports(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_java_murmur2),
         cmocka_unit_test(test_produce_determinism_and_decoding),
         cmocka_unit_test(test_producer_slabs_order_and_fault_reports),
     };
