@@ -111,7 +111,6 @@ typedef struct country_s {
 typedef struct day_offsets_s {
     int64_t day;
     int64_t lo, hi;
-    int dirty;
 } day_offsets_t;
 
 typedef struct inst_s inst_t;
@@ -157,6 +156,7 @@ struct inst_s {
     size_t n_countries;
     day_offsets_t *offsets[JP_INPUT__COUNT];
     size_t n_offsets[JP_INPUT__COUNT], cap_offsets[JP_INPUT__COUNT];
+    int offsets_dirty; /* the "o" blob must be rewritten at the commit */
 };
 
 /* ---- jp_models.c ---- */

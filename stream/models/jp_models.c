@@ -26,6 +26,8 @@
 #define COUNTRY_TAG  "MCTY"
 #define TRAINER_TAG  "MTRN"
 #define REGISTRY_TAG "MREG"
+#define OFFSETS_TAG  "MOFF"
+#define OFFSETS_KEY  "o"
 #define KIND_CHAR(k) ((k) == KIND_SALES ? 'S' : 'C')
 
 /* ---- keys ---- */
@@ -75,12 +77,15 @@ static day_offsets_t *offsets_find(inst_t *in, jp_input_t input, int64_t day, in
         in->cap_offsets[input] = cap;
     }
     memmove(&v[i + 1], &v[i], (n - i) * sizeof(*v));
-    v[i] = (day_offsets_t){day, INT64_MAX, -1, 1};
+    v[i] = (day_offsets_t){day, INT64_MAX, -1};
     in->n_offsets[input]++;
     return &v[i];
 }
 
-static void offsets_key(char key[11], jp_input_t input, int64_t day)
+/* The key of a day's range as versions before the "o" blob kept it (one
+ * key per input and day): "o/", the input, the day (offset binary). */
+#define LEGACY_OFFSETS_KEY_LEN 11
+static void legacy_offsets_key(char key[LEGACY_OFFSETS_KEY_LEN], jp_input_t input, int64_t day)
 {
     key[0] = 'o';
     key[1] = '/';
@@ -113,26 +118,33 @@ void jp_models_data_offsets(inst_t *in, int64_t start, int64_t end, int64_t *lo,
     }
 }
 
-/* Drops the days older than OFFSET_DAYS before now (deleting their keys). */
-static int offsets_prune(inst_t *in, int64_t now)
+/* Drops the days older than OFFSET_DAYS before now. */
+static void offsets_prune(inst_t *in, int64_t now)
 {
     int64_t keep = floor_div(now, DAY_MS) - OFFSET_DAYS;
-    jp_store_t *st = jp_proc_store(in->ctx);
     for (int i = 0; i < JP_INPUT__COUNT; i++) {
         size_t n = 0;
-        while (n < in->n_offsets[i] && in->offsets[i][n].day < keep) {
-            char key[11];
-            offsets_key(key, (jp_input_t)i, in->offsets[i][n].day);
-            if (jp_store_del(st, JP_CF_MODELS, key, sizeof(key)) != 0)
-                return -1;
+        while (n < in->n_offsets[i] && in->offsets[i][n].day < keep)
             n++;
-        }
         if (!n)
             continue;
         memmove(in->offsets[i], in->offsets[i] + n,
                 (in->n_offsets[i] - n) * sizeof(*in->offsets[i]));
         in->n_offsets[i] -= n;
+        in->offsets_dirty = 1;
     }
+}
+
+/* Merges a day's range into the table (loading). */
+static int offsets_merge(inst_t *in, int input, int64_t day, int64_t lo, int64_t hi)
+{
+    if (input < 0 || input >= JP_INPUT__COUNT || lo < 0 || hi < lo)
+        return -1;
+    day_offsets_t *d = offsets_find(in, (jp_input_t)input, day, 1);
+    if (!d)
+        return -1;
+    d->lo = lo < d->lo ? lo : d->lo;
+    d->hi = hi > d->hi ? hi : d->hi;
     return 0;
 }
 
@@ -244,6 +256,49 @@ static int put_blob(inst_t *in, const char *key, size_t klen, jp_bytes_writer_t 
         w->oom ? -1 : jp_store_put(jp_proc_store(in->ctx), JP_CF_MODELS, key, klen, w->buf, w->len);
     jp_bytes_writer_free(w);
     return rc;
+}
+
+/* Why one blob and not a key per day: a day's range stops changing once
+ * its records are in, so a key per day would be written once and then
+ * never again, while the trainers are rewritten at every commit. A
+ * changelog that keeps only its most recent bytes (the dev broker trims a
+ * partition at ~5 MB; a compaction lagging behind a restore is no better)
+ * then loses the old days first, and a restore from it gave the next
+ * version a different data snapshot than an uninterrupted run. The blob
+ * (24 bytes per input and day, at most OFFSET_DAYS days) is rewritten at
+ * every commit that changed a day, so the restore always finds it whole. */
+static int offsets_save(inst_t *in)
+{
+    jp_bytes_writer_t w;
+    jp_bytes_writer_init(&w);
+    jp_bytes_put_header(&w, OFFSETS_TAG, 1);
+    for (int i = 0; i < JP_INPUT__COUNT; i++) {
+        jp_bytes_put_u32(&w, (uint32_t)in->n_offsets[i]);
+        for (size_t k = 0; k < in->n_offsets[i]; k++) {
+            const day_offsets_t *d = &in->offsets[i][k];
+            const int64_t v[] = {d->day, d->lo, d->hi};
+            for (size_t j = 0; j < 3; j++)
+                jp_bytes_put_i64(&w, v[j]);
+        }
+    }
+    return put_blob(in, OFFSETS_KEY, strlen(OFFSETS_KEY), &w);
+}
+
+static int offsets_load(inst_t *in, const void *val, size_t len)
+{
+    jp_bytes_reader_t r;
+    jp_bytes_reader_init(&r, val, len);
+    jp_bytes_get_header(&r, OFFSETS_TAG, 1);
+    for (int i = 0; i < JP_INPUT__COUNT && jp_bytes_reader_ok(&r); i++) {
+        uint32_t n = jp_bytes_get_u32(&r);
+        for (uint32_t k = 0; k < n && jp_bytes_reader_ok(&r); k++) {
+            int64_t day = jp_bytes_get_i64(&r), lo = jp_bytes_get_i64(&r),
+                    hi = jp_bytes_get_i64(&r);
+            if (jp_bytes_reader_ok(&r) && offsets_merge(in, i, day, lo, hi) != 0)
+                return -1;
+        }
+    }
+    return jp_bytes_reader_done(&r) ? 0 : -1;
 }
 
 static int save_country(inst_t *in, country_t *c)
@@ -495,11 +550,14 @@ static int load_one(void *ctx, const void *key, size_t klen, const void *val, si
     return 0;
 }
 
-static int load_offsets(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+/* A day's range under its legacy key (see legacy_offsets_key): merged,
+ * and the key deleted after the scan (the blob replaces it). */
+static int load_legacy_offsets(void *ctx, const void *key, size_t klen, const void *val,
+                               size_t vlen)
 {
     inst_t *in = ctx;
     const uint8_t *k = key, *v = val;
-    if (klen != 11 || vlen != 16 || k[2] >= JP_INPUT__COUNT)
+    if (klen != LEGACY_OFFSETS_KEY_LEN || vlen != 16 || k[2] >= JP_INPUT__COUNT)
         return 0;
     uint64_t u = 0, lo = 0, hi = 0;
     for (int i = 0; i < 8; i++) {
@@ -507,12 +565,30 @@ static int load_offsets(void *ctx, const void *key, size_t klen, const void *val
         lo = lo << 8 | v[i];
         hi = hi << 8 | v[8 + i];
     }
-    day_offsets_t *d = offsets_find(in, (jp_input_t)k[2], (int64_t)(u ^ (1ull << 63)), 1);
-    if (!d)
+    if (offsets_merge(in, k[2], (int64_t)(u ^ (1ull << 63)), (int64_t)lo, (int64_t)hi) != 0)
         return -1;
-    d->lo = (int64_t)lo;
-    d->hi = (int64_t)hi;
-    d->dirty = 0;
+    in->offsets_dirty = 1;
+    return 0;
+}
+
+/* The per-day ranges: the blob, and any legacy keys (then deleted). */
+static int load_offsets(inst_t *in)
+{
+    jp_store_t *st = jp_proc_store(in->ctx);
+    const void *val;
+    size_t vlen;
+    int got = jp_store_get(st, JP_CF_MODELS, OFFSETS_KEY, strlen(OFFSETS_KEY), &val, &vlen);
+    if (got < 0 || (got == 1 && offsets_load(in, val, vlen) != 0))
+        return -1;
+    if (jp_store_scan(st, JP_CF_MODELS, "o/", 2, load_legacy_offsets, in) != 0)
+        return -1;
+    for (int i = 0; in->offsets_dirty && i < JP_INPUT__COUNT; i++)
+        for (size_t k = 0; k < in->n_offsets[i]; k++) {
+            char key[LEGACY_OFFSETS_KEY_LEN];
+            legacy_offsets_key(key, (jp_input_t)i, in->offsets[i][k].day);
+            if (jp_store_del(st, JP_CF_MODELS, key, sizeof(key)) != 0)
+                return -1;
+        }
     return 0;
 }
 
@@ -523,8 +599,8 @@ static int load(inst_t *in)
         return -1;
     ld->in = in;
     jp_store_t *st = jp_proc_store(in->ctx);
-    int rc = jp_store_scan(st, JP_CF_MODELS, "m/", 2, load_one, ld) == 0 &&
-                     jp_store_scan(st, JP_CF_MODELS, "o/", 2, load_offsets, in) == 0 && !ld->failed
+    int rc = jp_store_scan(st, JP_CF_MODELS, "m/", 2, load_one, ld) == 0 && load_offsets(in) == 0 &&
+                     !ld->failed
                  ? 0
                  : -1;
     for (size_t ci = 0; ci < in->n_countries && ci < 64; ci++)
@@ -617,7 +693,7 @@ static int proc_record(void *p, const jp_proc_record_t *rec)
         if (rec->offset < d->lo || rec->offset > d->hi) {
             d->lo = rec->offset < d->lo ? rec->offset : d->lo;
             d->hi = rec->offset > d->hi ? rec->offset : d->hi;
-            d->dirty = 1;
+            in->offsets_dirty = 1;
         }
     }
     if (rec->input == JP_INPUT_CUSTOMERS && rec->ev.customer->type == JP_CUSTOMER_EVENT_ERASE)
@@ -693,13 +769,13 @@ static int proc_window(void *p, const jp_feature_vector_t *fv)
     c->last_day_end = now;
     c->dirty = 1;
     jp_models_publish(in, c);
-    return offsets_prune(in, now);
+    offsets_prune(in, now);
+    return 0;
 }
 
 static int proc_commit(void *p)
 {
     inst_t *in = p;
-    jp_store_t *st = jp_proc_store(in->ctx);
     for (size_t i = 0; i < in->n_countries; i++) {
         country_t *c = &in->countries[i];
         if (c->dirty && save_country(in, c) != 0)
@@ -709,22 +785,9 @@ static int proc_commit(void *p)
             if (save_model(in, c, &c->models[k]) != 0)
                 return -1;
     }
-    for (int i = 0; i < JP_INPUT__COUNT; i++)
-        for (size_t k = 0; k < in->n_offsets[i]; k++) {
-            day_offsets_t *d = &in->offsets[i][k];
-            if (!d->dirty)
-                continue;
-            char key[11];
-            uint8_t val[16];
-            offsets_key(key, (jp_input_t)i, d->day);
-            for (int b = 0; b < 8; b++) {
-                val[b] = (uint8_t)((uint64_t)d->lo >> (56 - 8 * b));
-                val[8 + b] = (uint8_t)((uint64_t)d->hi >> (56 - 8 * b));
-            }
-            if (jp_store_put(st, JP_CF_MODELS, key, sizeof(key), val, sizeof(val)) != 0)
-                return -1;
-            d->dirty = 0;
-        }
+    if (in->offsets_dirty && offsets_save(in) != 0)
+        return -1;
+    in->offsets_dirty = 0;
     return 0;
 }
 

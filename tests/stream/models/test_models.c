@@ -7,6 +7,11 @@
  *   records, byte for byte, as that of a run stopped twice mid-stream, the
  *   second time with its state directory deleted (a changelog restore):
  *   the models' state survives both and nothing depends on fetch timing.
+ *   Commits at the harness's 200 ms make the dev broker trim the models
+ *   changelog (it keeps ~5 MB of a partition) before the restore: state
+ *   written once and never again (the per-day offset ranges of the data
+ *   snapshots were such keys) would be lost, and the next version's
+ *   training_data would differ.
  * - The registry over the admin API and `jackpot models` (the real binary),
  *   with the engine still running: list, show --json (each alias has
  *   elasticities {signups, extras, cancellations} with estimate and
@@ -47,6 +52,9 @@
 #include "registry/jp_registry_client.h"
 #include "registry/jp_registry_serde.h"
 #include "serde/jp_serde.h"
+#include "config/jp_topics.h"
+#include "dev/jp_devstack.h"
+#include "jp_test_topic.h"
 
 #define WEEKS   12
 #define WAIT_MS 300000
@@ -117,20 +125,46 @@ static void run_part(const jp_config_t *cfg, double share, int wipe)
         jp_test_rmtree(cfg->state.dir);
 }
 
+/* The first offset of each partition of the models changelog (-1: empty). */
+typedef struct {
+    int64_t first[16];
+} changelog_starts_t;
+
+static void changelog_record(void *ctx, const rd_kafka_message_t *m)
+{
+    changelog_starts_t *s = ctx;
+    if (m->partition >= 0 && m->partition < 16 && s->first[m->partition] < 0)
+        s->first[m->partition] = m->offset;
+}
+
+/* How many partitions of the models changelog the dev broker trimmed. */
+static int changelog_trimmed(const jp_config_t *cfg)
+{
+    char topic[256];
+    jp_topics_changelog(cfg, "models", topic, sizeof(topic));
+    changelog_starts_t s;
+    for (int p = 0; p < 16; p++)
+        s.first[p] = -1;
+    jp_test_read_topic(jp_devstack_bootstraps(st.stack), topic, changelog_record, &s);
+    int n = 0;
+    for (int p = 0; p < 16; p++)
+        n += s.first[p] > 0;
+    return n;
+}
+
 static void test_registry_is_deterministic(void **state)
 {
     (void)state;
     jp_config_t ref_cfg, cfg;
-    /* Commits a second apart: each commit writes the dirty countries' whole
-     * state to the models changelog, and the dev broker keeps ~5 MB of a
-     * partition. At the harness's 200 ms, commits run back to back on a
-     * loaded machine and the restore would start after trimmed records.
+    /* Each commit writes the dirty countries' trainers and versions (about
+     * 270 KB each) to the models changelog; the harness's 200 ms commits
+     * fill a partition past the dev broker's ~5 MB before the restore.
      * Under ASan the same records take about ten times as many commits:
-     * commits five seconds apart there. */
+     * commits a second apart there. */
 #if defined(__SANITIZE_ADDRESS__)
-    const int64_t interval_ms = 5000;
-#else
     const int64_t interval_ms = 1000;
+#else
+    const int64_t interval_ms = 200;
 #endif
     jp_test_engine_config(&st, "models-ref", &ref_cfg);
     ref_cfg.processing.commit_interval_ms = interval_ms;
@@ -139,6 +173,8 @@ static void test_registry_is_deterministic(void **state)
     cfg.processing.commit_interval_ms = interval_ms;
     run_part(&cfg, 0.3, 0);
     run_part(&cfg, 0.6, 1);
+    fprintf(stderr, "models changelog: %d partitions trimmed before the restore\n",
+            changelog_trimmed(&cfg));
     run_to_end(&cfg);
     jp_test_recset_t ref, got;
     jp_test_read_distinct(&st, ref_cfg.topics.models, &ref);
