@@ -37,7 +37,16 @@ struct jp_alerts_s {
     unsigned features; /* bit per jp_feat_t enabled */
     double feat_alpha; /* per statistic and daily evaluation */
     double quality_alpha;
+    /* Concept drift's parameters come from a seeded simulation of the
+     * detectors (seconds of CPU): a thread started by jp_alerts_new
+     * computes them while the engine joins its group and restores; the
+     * first detector created waits for it (jp_alerts_concept_params). */
     jp_concept_params_t concept;
+    pthread_mutex_t calib_lock;
+    pthread_t calib_thread;
+    int calib_running; /* started and not joined yet */
+    int calib_rc;
+    char calib_err[256];
     jp_feat_cache_t *feat_cache;
     jp_calendar_t **cal; /* per configured country, cfg->country's order */
     jp_alerts_reference_fn reference;
@@ -101,6 +110,10 @@ country_t *jp_alerts_country(alerts_inst_t *in, const char *code);
 day_slot_t *jp_alerts_day(country_t *c, int64_t day, int create);
 /* The concept tracker of a model, created for kind if missing. */
 model_slot_t *jp_alerts_model(alerts_inst_t *in, country_t *c, const char *name, int kind);
+/* Concept drift's calibrated parameters, waiting for the calibration
+ * thread the first time; NULL with errstr if it failed (out of memory). */
+const jp_concept_params_t *jp_alerts_concept_params(jp_alerts_t *g, char *errstr,
+                                                    size_t errstr_size);
 /* Fires e (jp_alert_set_fire) and queues the record if it is to be sent;
  * *sent (may be NULL) tells whether it was. 0 or -1. */
 int jp_alerts_fire(alerts_inst_t *in, jp_alert_entry_t *e, int64_t now, int *sent);

@@ -97,8 +97,11 @@ model_slot_t *jp_alerts_model(alerts_inst_t *in, country_t *c, const char *name,
         if (strcmp(c->models[i].name, name) == 0)
             return &c->models[i];
     char err[256];
+    const jp_concept_params_t *params = jp_alerts_concept_params(in->g, err, sizeof(err));
     jp_concept_t *k =
-        jp_concept_new(&in->g->concept, (jp_alerts_eval_kind_t)kind, err, sizeof(err));
+        params ? jp_concept_new(params, (jp_alerts_eval_kind_t)kind, err, sizeof(err)) : NULL;
+    if (!params)
+        jp_log(JP_LOG_ERROR, "alerts", "%s", err);
     model_slot_t *m = k ? realloc(c->models, (c->n_models + 1) * sizeof(*m)) : NULL;
     if (!m) {
         jp_concept_free(k);
@@ -681,6 +684,58 @@ int jp_alerts_observe_eval(jp_alerts_t *a, int partition, const jp_alerts_eval_t
 
 /* ---- the global object ---- */
 
+static void *calib_main(void *arg)
+{
+    jp_alerts_t *g = arg;
+    const jp_config_t *cfg = g->cfg;
+    double t0 = jp_clock_now_s();
+    g->calib_rc = jp_alerts_concept_calibrate(
+        cfg->alerts.concept.false_alarms_per_year,
+        (uint64_t)cfg->alerts.concept.evaluations_per_year, cfg->alerts.concept.shift_sd,
+        (uint64_t)cfg->alerts.concept.warmup, &g->concept, g->calib_err, sizeof(g->calib_err));
+    if (g->calib_rc == 0)
+        jp_log(JP_LOG_INFO, "alerts",
+               "concept drift calibrated in %.1f s: ADWIN delta %.3g, CUSUM threshold %.3g",
+               jp_clock_now_s() - t0, g->concept.adwin.delta, g->concept.ph.threshold);
+    return NULL;
+}
+
+/* The configuration is checked here, so that a bad budget stops the
+ * start; only the simulation runs on the thread. */
+static int calib_start(jp_alerts_t *g, char *errstr, size_t errstr_size)
+{
+    if (jp_alerts_concept_check(g->cfg->alerts.concept.false_alarms_per_year, errstr,
+                                errstr_size) != 0)
+        return -1;
+    if (pthread_create(&g->calib_thread, NULL, calib_main, g) != 0) {
+        jp_err_set(errstr, errstr_size, "alerts: cannot start the concept drift calibration");
+        return -1;
+    }
+    g->calib_running = 1;
+    return 0;
+}
+
+static void calib_join(jp_alerts_t *g)
+{
+    pthread_mutex_lock(&g->calib_lock);
+    if (g->calib_running) {
+        pthread_join(g->calib_thread, NULL);
+        g->calib_running = 0;
+    }
+    pthread_mutex_unlock(&g->calib_lock);
+}
+
+const jp_concept_params_t *jp_alerts_concept_params(jp_alerts_t *g, char *errstr,
+                                                    size_t errstr_size)
+{
+    calib_join(g);
+    if (g->calib_rc != 0) {
+        jp_err_set(errstr, errstr_size, "concept drift calibration: %s", g->calib_err);
+        return NULL;
+    }
+    return &g->concept;
+}
+
 jp_alerts_t *jp_alerts_new(const jp_config_t *cfg, jp_metrics_t *metrics, char *errstr,
                            size_t errstr_size)
 {
@@ -692,6 +747,7 @@ jp_alerts_t *jp_alerts_new(const jp_config_t *cfg, jp_metrics_t *metrics, char *
     g->cfg = cfg;
     g->metrics = metrics;
     pthread_mutex_init(&g->lock, NULL);
+    pthread_mutex_init(&g->calib_lock, NULL);
     g->n_partitions = (int)cfg->topics.sales.partitions;
     g->inst = calloc((size_t)g->n_partitions, sizeof(*g->inst));
     g->snap = calloc((size_t)g->n_partitions, sizeof(*g->snap));
@@ -726,11 +782,7 @@ jp_alerts_t *jp_alerts_new(const jp_config_t *cfg, jp_metrics_t *metrics, char *
     g->feat_alpha = cfg->alerts.feature.false_alarms_per_year / (365.0 * (tests ? tests : 1));
     double buckets = 365.0 * DAY_MS / (double)cfg->alerts.quality.bucket_ms;
     g->quality_alpha = cfg->alerts.quality.false_alarms_per_year / buckets;
-    if (cfg->alerts.concept.enabled &&
-        jp_alerts_concept_calibrate(
-            cfg->alerts.concept.false_alarms_per_year,
-            (uint64_t)cfg->alerts.concept.evaluations_per_year, cfg->alerts.concept.shift_sd,
-            (uint64_t)cfg->alerts.concept.warmup, &g->concept, errstr, errstr_size) != 0) {
+    if (cfg->alerts.concept.enabled && calib_start(g, errstr, errstr_size) != 0) {
         jp_alerts_free(g);
         return NULL;
     }
@@ -752,6 +804,7 @@ void jp_alerts_free(jp_alerts_t *a)
 {
     if (!a)
         return;
+    calib_join(a);
     for (int p = 0; a->snap && p < a->n_partitions; p++)
         json_decref(a->snap[p]);
     free(a->snap);
@@ -762,6 +815,7 @@ void jp_alerts_free(jp_alerts_t *a)
     free(a->cal);
     jp_feat_cache_free(a->feat_cache);
     pthread_mutex_destroy(&a->lock);
+    pthread_mutex_destroy(&a->calib_lock);
     free(a);
 }
 

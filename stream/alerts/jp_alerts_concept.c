@@ -18,11 +18,8 @@
 
 #define NO_TIME INT64_MIN
 
-int jp_alerts_concept_calibrate(double false_alarms_per_year, uint64_t evals_per_year,
-                                double shift_sd, uint64_t warmup, jp_concept_params_t *out,
-                                char *errstr, size_t errstr_size)
+int jp_alerts_concept_check(double false_alarms_per_year, char *errstr, size_t errstr_size)
 {
-    memset(out, 0, sizeof(*out));
     double rate = false_alarms_per_year / 2.0;
     if (!(rate > 0 && rate < 1)) {
         jp_err_set(errstr, errstr_size,
@@ -30,6 +27,17 @@ int jp_alerts_concept_calibrate(double false_alarms_per_year, uint64_t evals_per
                    false_alarms_per_year);
         return -1;
     }
+    return 0;
+}
+
+int jp_alerts_concept_calibrate(double false_alarms_per_year, uint64_t evals_per_year,
+                                double shift_sd, uint64_t warmup, jp_concept_params_t *out,
+                                char *errstr, size_t errstr_size)
+{
+    memset(out, 0, sizeof(*out));
+    if (jp_alerts_concept_check(false_alarms_per_year, errstr, errstr_size) != 0)
+        return -1;
+    double rate = false_alarms_per_year / 2.0;
     jp_drift_target_t t = {rate, evals_per_year, shift_sd, 1.0};
     if (jp_ph_calibrate(&t, 0.0, &out->ph, &out->ph_arl1, errstr, errstr_size) != 0)
         return -1;

@@ -46,6 +46,8 @@ typedef struct jp_concept_params_s {
 /* Calibrates both detectors to false_alarms_per_year / 2 each, per
  * evals_per_year evaluations, for a shift of shift_sd. Seeded, so every
  * process gets the same parameters. 0 or -1 with errstr. */
+/* The budget's check alone (cheap): 0, or -1 with errstr. */
+int jp_alerts_concept_check(double false_alarms_per_year, char *errstr, size_t errstr_size);
 int jp_alerts_concept_calibrate(double false_alarms_per_year, uint64_t evals_per_year,
                                 double shift_sd, uint64_t warmup, jp_concept_params_t *out,
                                 char *errstr, size_t errstr_size);

@@ -467,11 +467,13 @@ int jp_alerts_rules_eval(alerts_inst_t *in, const jp_alerts_eval_t *ev)
     jp_alerts_t *g = in->g;
     country_t *c = jp_alerts_country(in, ev->country);
     model_slot_t *m = c ? jp_alerts_model(in, c, ev->model, ev->kind) : NULL;
-    if (!m)
+    char err[256];
+    const jp_concept_params_t *params = m ? jp_alerts_concept_params(g, err, sizeof(err)) : NULL;
+    if (!params)
         return -1;
     jp_concept_detection_t d;
     int64_t t = ev->event_time;
-    if (jp_concept_observe(m->c, &g->concept, ev->version, ev->value, t,
+    if (jp_concept_observe(m->c, params, ev->version, ev->value, t,
                            ev->window_start ? ev->window_start : t, &d) != 0)
         return 0; /* not a number: nothing to learn from */
     m->dirty = 1;
