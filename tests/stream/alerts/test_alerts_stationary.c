@@ -2,12 +2,9 @@
  * False alarms on a stationary world: tests/configs/sim/stationary.yaml -
  * five lotteries for two years (about 470k records) with no change of the
  * ground truth, GB's prize moving every four weeks, NL drawing monthly, DE
- * and NO sharing a partition - streamed through the engine on the
- * embedded broker into the real learning loop and the alerts, composed as
- * `jackpot run` composes them (jp_compose_alerts: the sales champion's
- * daily standardized residuals and the churn champion's log-loss feed
- * concept drift, a critical drift retrains, the champion's training
- * window is feature drift's reference).
+ * and NO sharing a partition - streamed through the engine and the alerts
+ * processor on the embedded broker, with the stand-in sales evaluator of
+ * jp_test_alerts.h feeding concept drift (GB, SE, DE, NO draw weekly).
  *
  * Asserted: at most one false drift alert (FeatureDrift or ConceptDrift)
  * per country-year, for every country and over all of them, and no data-
@@ -51,7 +48,7 @@ static void test_stationary_world(void **state)
 {
     st = *state;
     jp_test_alerts_run_t run;
-    jp_test_alerts_run_live(st, "alerts-stationary", WORLD, WEEKS, JP_TEST_ALERTS_MODELS, &run);
+    jp_test_alerts_run_live(st, "alerts-stationary", WORLD, WEEKS, JP_TEST_ALERTS_STANDIN, &run);
     const jp_test_alert_t *al = run.alerts;
     size_t n = run.n;
     static const char *const countries[] = {"DE", "GB", "NL", "NO", "SE"};
