@@ -16,6 +16,25 @@
  * Poisson 1/(2 mu) bias, so only the parameter uncertainty (v_param)
  * raises the mean of the log-normal posterior.
  *
+ * Why each flow pivots at its data's prize, not at J_ref: the rate is
+ * computed at a pivot prize and moved to the period's prize by
+ * exp(b (lp - pivot)). With a pivot at J_ref, a model that has seen only
+ * prizes far from it (a trainer restarted at a change point in the closed
+ * loop, where the recommendations keep the prize at 1.3-1.5x J_ref) has a
+ * day-level rate at J_ref too uncertain to use, so its recent mean rate
+ * (measured at the data's prize) stood in for it and the weakly identified
+ * elasticity then moved it again: GB's sign-ups were forecast at 0.3 a day
+ * for 35, every residual of that model carried the miss, and concept
+ * drift retrained it again and again. Such a flow (too uncertain at J_ref
+ * on some day of the part) pivots instead at the prize where its parameter
+ * variance is least along the prize axis at the part's mean regressors
+ * (the vertex of that quadratic: where its data are); the mean and
+ * variance at any prize are the same in exact arithmetic (ln(rate) is
+ * linear, its variance quadratic), only the MAX_VPAR test and the
+ * fallbacks now happen where the model knows the rate. A flow that is
+ * fine at J_ref keeps J_ref, so Thompson draws of its elasticity still
+ * turn about J_ref as before.
+ *
  * Stocks within a period: cancellations and extras act on the period's
  * mean stock and reactivations on its mean lapsed stock; with rates c, r
  * per unit stock over the period the two mean stocks solve
@@ -60,8 +79,9 @@ enum { PART_BEFORE, PART_AFTER, PARTS };
 
 typedef struct {
     double days;
-    double rate[JP_FLOW__COUNT];  /* sum over days of exp(mu) x day fraction, at J_ref */
-    double vp[JP_FLOW__COUNT][3]; /* v_param(lp) = vp0 + vp1 lp + vp2 lp^2 */
+    double pivot[JP_FLOW__COUNT]; /* ln(J / J_ref) of the rates: 0, or the data's */
+    double rate[JP_FLOW__COUNT];  /* sum over days of exp(mu) x day fraction, at the pivot */
+    double vp[JP_FLOW__COUNT][3]; /* v_param = vp0 + vp1 d + vp2 d^2, d = lp - pivot */
 } plan_part_t;
 
 typedef struct {
@@ -89,6 +109,23 @@ struct jp_flows_plan_s {
 static double or_default(double v, double d)
 {
     return isfinite(v) ? v : d;
+}
+
+/* The ln(J / J_ref) the flow's data are centred on, at the regressors x
+ * (x[0] is overwritten): where the parameter variance of ln(rate) is least
+ * along the prize axis, the vertex of that quadratic. 0 (J_ref) when it
+ * has no curvature (the prize never varied) or the vertex is absurd. */
+static double prize_pivot(const jp_flows_t *m, jp_flow_t f, double *x)
+{
+    double v[3], mu;
+    for (int i = 0; i < 3; i++) {
+        x[0] = (double)(i - 1);
+        if (jp_flows_predict_log_rate(m, f, x, &mu, &v[i]) != 0)
+            return 0.0;
+    }
+    double curv = 0.5 * (v[2] + v[0]) - v[1], slope = 0.5 * (v[2] - v[0]);
+    double c = curv > 0.0 ? -slope / (2.0 * curv) : 0.0;
+    return isfinite(c) && fabs(c) < 5.0 ? c : 0.0;
 }
 
 static int check_periods(const jp_flows_period_t *p, size_t n, const jp_flows_stock_t *s,
@@ -122,36 +159,28 @@ static int check_periods(const jp_flows_period_t *p, size_t n, const jp_flows_st
     return 0;
 }
 
-/* Fills one part [a, b) of a period: per UTC day piece, the fitted flows'
- * rates at J_ref; the parameter variance at the part's mean regressors.
- * A flow whose day-level prediction is too uncertain somewhere in the part
- * (its samples never varied along some regressor, e.g. weekly terms of a
- * flow pooled over whole weeks) is evaluated for the part as a whole, at
- * its mean regressors, as it was trained; if even that is too uncertain,
- * at its recent mean rate. Returns the billed share of the part (monthly
- * billing profile) and adds to *guessed the part of it on days of the
- * month the profile has not seen. */
-static double plan_part(const jp_flows_t *m, const jp_flows_plan_t *pl, const jp_flows_period_t *in,
-                        int64_t a, int64_t end, plan_part_t *out, double *guessed)
+/* Adds the day-level rates at each flow's pivot over [start, end) to rate
+ * for the flows in mask; sets coarse[f] when a day's prediction is too
+ * uncertain. Returns the billed share of the part and adds to *guessed
+ * the part of it on days of the month the profile has not seen. */
+static double part_rates(const jp_flows_t *m, const jp_flows_plan_t *pl,
+                         const jp_flows_period_t *in, int64_t start, int64_t end,
+                         const double *pivot, const int *mask, double *rate, int *coarse,
+                         double *guessed)
 {
-    size_t p = m->p;
-    double x[JP_FLOWS_MAX_FEATURES] = {0}, xbar[JP_FLOWS_MAX_FEATURES] = {0};
-    double share = 0.0, days = 0.0, mu, v;
-    int coarse[JP_FLOW__COUNT] = {0};
-    while (a < end) {
+    double x[JP_FLOWS_MAX_FEATURES] = {0}, share = 0.0, mu, v;
+    for (int64_t a = start, b; a < end; a = b) {
         int64_t day = a >= 0 ? a / FLOWS_DAY_MS : (a - FLOWS_DAY_MS + 1) / FLOWS_DAY_MS;
-        int64_t b = (day + 1) * FLOWS_DAY_MS;
-        if (b > end)
-            b = end;
+        b = (day + 1) * FLOWS_DAY_MS < end ? (day + 1) * FLOWS_DAY_MS : end;
         double d = (double)(b - a) / (double)FLOWS_DAY_MS;
         jp_flows_features(m, a, b, in->tz_offset_min, 0.0, in->campaign, x);
-        for (size_t j = 0; j < p; j++)
-            xbar[j] += x[j] * d;
         for (int f = 0; f < JP_FLOW__COUNT; f++) {
-            if (!pl->fitted[f] || jp_flows_predict_log_rate(m, (jp_flow_t)f, x, &mu, &v) != 0)
+            x[0] = pivot[f];
+            if (!mask[f] || !pl->fitted[f] ||
+                jp_flows_predict_log_rate(m, (jp_flow_t)f, x, &mu, &v) != 0)
                 continue;
             if (v <= MAX_VPAR)
-                out->rate[f] += exp(mu) * d;
+                rate[f] += exp(mu) * d;
             else
                 coarse[f] = 1;
         }
@@ -160,23 +189,65 @@ static double plan_part(const jp_flows_t *m, const jp_flows_plan_t *pl, const jp
         share += s;
         if (!seen)
             *guessed += s;
+    }
+    return share;
+}
+
+/* Fills one part [a, b) of a period: per UTC day piece, the fitted flows'
+ * rates at their pivot (J_ref); the parameter variance at the part's mean
+ * regressors. A flow whose day-level prediction at J_ref is too uncertain
+ * somewhere in the part pivots at its data's prize instead (see the top
+ * comment); if it is still too uncertain there (its samples never varied
+ * along some regressor, e.g. weekly terms of a flow pooled over whole
+ * weeks) it is evaluated for the part as a whole, at its mean regressors,
+ * as it was trained; if even that is too uncertain, at its recent mean
+ * rate. Returns the billed share of the part (monthly billing profile) and
+ * adds to *guessed the part of it on days of the month the profile has not
+ * seen. */
+static double plan_part(const jp_flows_t *m, const jp_flows_plan_t *pl, const jp_flows_period_t *in,
+                        int64_t start, int64_t end, plan_part_t *out, double *guessed)
+{
+    size_t p = m->p;
+    double x[JP_FLOWS_MAX_FEATURES] = {0}, xbar[JP_FLOWS_MAX_FEATURES] = {0};
+    double days = 0.0, mu, v, unused = 0.0;
+    int coarse[JP_FLOW__COUNT] = {0}, all[JP_FLOW__COUNT] = {1, 1, 1, 1};
+    for (int64_t a = start, b; a < end; a = b) {
+        int64_t day = a >= 0 ? a / FLOWS_DAY_MS : (a - FLOWS_DAY_MS + 1) / FLOWS_DAY_MS;
+        b = (day + 1) * FLOWS_DAY_MS < end ? (day + 1) * FLOWS_DAY_MS : end;
+        double d = (double)(b - a) / (double)FLOWS_DAY_MS;
+        jp_flows_features(m, a, b, in->tz_offset_min, 0.0, in->campaign, x);
+        for (size_t j = 0; j < p; j++)
+            xbar[j] += x[j] * d;
         days += d;
-        a = b;
     }
     out->days = days;
     if (days == 0.0)
         return 0.0;
     for (size_t j = 0; j < p; j++)
         xbar[j] /= days;
+    double share = part_rates(m, pl, in, start, end, out->pivot, all, out->rate, coarse, guessed);
+    /* flows too uncertain at J_ref: again at their data's prize */
+    int again[JP_FLOW__COUNT] = {0}, n_again = 0;
+    for (int f = 0; f < JP_FLOW__COUNT; f++) {
+        if (!coarse[f])
+            continue;
+        out->pivot[f] = prize_pivot(m, (jp_flow_t)f, xbar);
+        out->rate[f] = 0.0;
+        coarse[f] = 0;
+        again[f] = 1;
+        n_again++;
+    }
+    if (n_again)
+        part_rates(m, pl, in, start, end, out->pivot, again, out->rate, coarse, &unused);
     for (int f = 0; f < JP_FLOW__COUNT; f++) {
         if (!pl->fitted[f])
             continue;
         double vq[3];
         for (int i = 0; i < 3; i++) {
-            xbar[0] = (double)(i - 1);
+            xbar[0] = out->pivot[f] + (double)(i - 1);
             jp_flows_predict_log_rate(m, (jp_flow_t)f, xbar, &mu, &vq[i]);
         }
-        xbar[0] = 0.0;
+        xbar[0] = out->pivot[f];
         if (coarse[f]) {
             jp_flows_info_t info;
             jp_flows_predict_log_rate(m, (jp_flow_t)f, xbar, &mu, &v);
@@ -290,9 +361,10 @@ static flow_moments_t flow_moments(const jp_flows_plan_t *pl, const plan_period_
         return r;
     for (int i = 0; i < PARTS; i++) {
         const plan_part_t *q = &pp->part[i];
-        double vpar = q->vp[f][0] + q->vp[f][1] * lp[i] + q->vp[f][2] * lp[i] * lp[i];
+        double d = lp[i] - q->pivot[f];
+        double vpar = q->vp[f][0] + q->vp[f][1] * d + q->vp[f][2] * d * d;
         vpar = vpar > 0.0 ? (vpar < MAX_VPAR ? vpar : MAX_VPAR) : 0.0;
-        double m = q->rate[f] * exp(beta * lp[i]);
+        double m = q->rate[f] * exp(beta * d);
         r.m += m;
         r.s += m * sqrt(expm1(vpar));
     }

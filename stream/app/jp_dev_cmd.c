@@ -452,19 +452,6 @@ static void on_processors(void *ctx, jp_alerts_t *alerts)
         jp_alerts_set_listener(alerts, on_alert, ctx);
 }
 
-/* The alerts that document a change of the world's ground truth. */
-static int documents(const jp_sim_change_t *c, const char *name)
-{
-    switch (c->kind) {
-    case JP_SIM_CHANGE_SILENCE:
-        return strcmp(name, "SilentSource") == 0;
-    case JP_SIM_CHANGE_ELASTICITY:
-        return strcmp(name, "ConceptDrift") == 0;
-    default: /* feature shifts and seasonality: either kind of drift */
-        return strcmp(name, "FeatureDrift") == 0 || strcmp(name, "ConceptDrift") == 0;
-    }
-}
-
 /* Detection delays against the world's documented changes. */
 static void print_delays(const devctx_t *d)
 {
@@ -481,7 +468,7 @@ static void print_delays(const devctx_t *d)
             const fired_t *best = NULL;
             for (size_t f = 0; f < d->n_fired; f++)
                 if (strcmp(d->fired[f].country, k[j].code) == 0 && d->fired[f].starts_at >= at &&
-                    documents(&ch[i], d->fired[f].name) &&
+                    jp_sim_change_documented(&ch[i], d->fired[f].name, d->fired[f].detail) &&
                     (!best || d->fired[f].starts_at < best->starts_at))
                     best = &d->fired[f];
             char what[96];

@@ -496,3 +496,41 @@ void jp_sim_world_release(jp_sim_world_t *w)
     free(w->file);
     memset(w, 0, sizeof(*w));
 }
+
+/* Whether labels holds the pair key=value as a whole word. */
+static int has_label(const char *labels, const char *key, const char *value)
+{
+    size_t kn = strlen(key), vn = strlen(value);
+    for (const char *p = labels; p && *p; p = strchr(p, ' '), p = p ? p + 1 : NULL)
+        if (strncmp(p, key, kn) == 0 && p[kn] == '=' && strncmp(p + kn + 1, value, vn) == 0 &&
+            (p[kn + 1 + vn] == ' ' || p[kn + 1 + vn] == '\0'))
+            return 1;
+    return 0;
+}
+
+int jp_sim_change_documented(const jp_sim_change_t *c, const char *name, const char *labels)
+{
+    static const char *const features[][2] = {{"tickets_mean", "tickets_per_signup"},
+                                              {"extra_tickets_mean", "tickets_per_extra"},
+                                              {"payment_failure", "payment_failures"},
+                                              {"signups_per_day", "signups"}};
+    int concept = strcmp(name, "ConceptDrift") == 0, feature = strcmp(name, "FeatureDrift") == 0;
+    const char *target = c->target ? c->target : "";
+    switch (c->kind) {
+    case JP_SIM_CHANGE_SILENCE:
+        return strcmp(name, "SilentSource") == 0 && has_label(labels, "input", target);
+    case JP_SIM_CHANGE_ELASTICITY:
+        return concept
+        ;
+    case JP_SIM_CHANGE_FEATURE_SHIFT:
+        if (concept && strcmp(target, "signups_per_day") == 0)
+            return 1;
+        for (size_t i = 0; feature && i < sizeof(features) / sizeof(features[0]); i++)
+            if (strcmp(target, features[i][0]) == 0)
+                return has_label(labels, "feature", features[i][1]);
+        return 0;
+    default: /* seasonality */
+        return concept
+        || feature;
+    }
+}

@@ -155,6 +155,17 @@ extern const jp_conf_field_t jp_sim_world_fields[];
 int jp_sim_world_load(jp_conf_t *c, const char *path, jp_sim_world_t *out);
 void jp_sim_world_release(jp_sim_world_t *w);
 
+/* Whether an alert named name with labels ("key=value" pairs separated by
+ * spaces, e.g. "feature=signups model=sales") documents change c: a
+ * ConceptDrift for an elasticity change; a FeatureDrift on the shifted
+ * feature for a feature shift (tickets_per_signup, tickets_per_extra,
+ * payment_failures; for sign-ups per day also a ConceptDrift: sign-ups
+ * follow the prize, so a level shift shows in the sales model); either
+ * drift for a change of seasonality; SilentSource on the silenced input.
+ * The country is the caller's to compare (tests and `jackpot dev`'s
+ * summary share this one rule). */
+int jp_sim_change_documented(const jp_sim_change_t *c, const char *name, const char *labels);
+
 /* Civil date (proleptic Gregorian) of UTC ms; and its inverse at midnight. */
 void jp_sim_civil_from_ms(int64_t ms, int *year, int *month, int *day, int *hour);
 int64_t jp_sim_ms_from_civil(int year, int month, int day);

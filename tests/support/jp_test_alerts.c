@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app/jp_compose_alerts.h"
 #include "config/jp_calendar.h"
 #include "registry/jp_registry_client.h"
 #include "registry/jp_registry_serde.h"
@@ -344,26 +345,41 @@ jp_test_alert_t *jp_test_alerts_read_base(jp_test_stack_t *s, const char *topic,
 }
 
 void jp_test_alerts_run_live(jp_test_stack_t *s, const char *tag, const char *world, int weeks,
-                             jp_test_alerts_run_t *out)
+                             jp_test_alerts_loop_t loop, jp_test_alerts_run_t *out)
 {
+    memset(out, 0, sizeof(*out));
     jp_config_t cfg;
     jp_test_engine_config(s, tag, &cfg);
-    cfg.alerts.concept.evaluations_per_year = 52; /* the stand-in scores weekly draw periods */
     char err[512];
-    jp_alerts_t *alerts = jp_alerts_new(&cfg, NULL, err, sizeof(err));
-    if (!alerts)
-        fail_msg("alerts: %s", err);
-    out->ev = jp_test_evaluator_new(alerts);
-    const jp_proc_t *procs[] = {jp_test_evaluator_proc(out->ev), jp_alerts_proc(alerts)};
+    jp_alerts_t *alerts = NULL;
+    jp_models_t *models = NULL;
+    const jp_proc_t *procs[2];
+    if (loop == JP_TEST_ALERTS_MODELS) {
+        /* as jackpot run composes them: the learning loop, then the alerts */
+        cfg.models.enabled = 1;
+        models = jp_models_new(&cfg, NULL, err, sizeof(err));
+        if (!models || jp_compose_alerts(&cfg, NULL, models, &alerts, err, sizeof(err)) != 0)
+            fail_msg("compose: %s", err);
+        procs[0] = jp_models_proc(models);
+    } else {
+        cfg.alerts.concept.evaluations_per_year = 52; /* the stand-in scores weekly periods */
+        alerts = jp_alerts_new(&cfg, NULL, err, sizeof(err));
+        if (!alerts)
+            fail_msg("alerts: %s", err);
+        out->ev = jp_test_evaluator_new(alerts);
+        procs[0] = jp_test_evaluator_proc(out->ev);
+    }
+    procs[1] = jp_alerts_proc(alerts);
     jp_test_engine_t *e = jp_test_engine_start_with(&cfg, NULL, procs, 2);
     jp_sim_world_t w;
     jp_test_world_load(world, &w);
     jp_test_stack_stream(s, &w, weeks, e, 20000);
     jp_sim_world_release(&w);
-    assert_int_equal(jp_test_engine_wait(e, -1, s->records, 300000), 0);
+    assert_int_equal(jp_test_engine_wait(e, -1, s->records, 600000), 0);
     jp_test_engine_stop(e, NULL);
     out->alerts = jp_test_alerts_read(s, cfg.topics.alerts, &out->n, NULL);
     jp_alerts_free(alerts);
+    jp_models_free(models);
     jp_config_release(&cfg);
 }
 
@@ -372,19 +388,6 @@ void jp_test_alerts_run_free(jp_test_alerts_run_t *r)
     free(r->alerts);
     jp_test_evaluator_free(r->ev);
     memset(r, 0, sizeof(*r));
-}
-
-int jp_test_alerts_documents(const jp_sim_change_t *c, const jp_test_alert_t *a)
-{
-    if (c->kind == JP_SIM_CHANGE_SILENCE)
-        return strcmp(a->name, "SilentSource") == 0 && strstr(a->labels, "input=sales");
-    if (c->kind == JP_SIM_CHANGE_ELASTICITY)
-        return strcmp(a->name, "ConceptDrift") == 0;
-    if (strcmp(c->target, "signups_per_day") == 0)
-        return strcmp(a->name, "ConceptDrift") == 0 || strstr(a->labels, "feature=signups ");
-    if (strcmp(c->target, "tickets_mean") == 0)
-        return strstr(a->labels, "feature=tickets_per_signup") != NULL;
-    return strstr(a->labels, "feature=payment_failures") != NULL;
 }
 
 int64_t jp_test_draw_period_ms(const jp_sim_world_t *w, const char *cc, int64_t at)

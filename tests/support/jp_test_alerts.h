@@ -52,24 +52,24 @@ jp_test_alert_t *jp_test_alerts_read(jp_test_stack_t *s, const char *topic, size
 jp_test_alert_t *jp_test_alerts_read_base(jp_test_stack_t *s, const char *topic, const char *base,
                                           size_t *n);
 
+/* What scores the models for concept drift in a run: the stand-in
+ * evaluator above, or the real learning loop (stream/models) wired to the
+ * alerts by jp_compose_alerts, as `jackpot run` composes them. */
+typedef enum { JP_TEST_ALERTS_STANDIN, JP_TEST_ALERTS_MODELS } jp_test_alerts_loop_t;
+
 /* A run over `weeks` of a world (relative to the repository root),
  * streamed into an engine configured for tag (jp_test_engine_config) while
- * it reads (jp_test_stack_stream), with the stand-in evaluator and
- * the alerts processor; what the alerts processor wrote. */
+ * it reads (jp_test_stack_stream), with loop's scorer and the alerts
+ * processor; what the alerts processor wrote. */
 typedef struct jp_test_alerts_run_s {
     jp_test_alert_t *alerts;
     size_t n;
-    jp_test_evaluator_t *ev; /* its retrains and change points */
+    jp_test_evaluator_t *ev; /* the stand-in's retrains and change points (NULL: models) */
 } jp_test_alerts_run_t;
 void jp_test_alerts_run_live(jp_test_stack_t *s, const char *tag, const char *world, int weeks,
-                             jp_test_alerts_run_t *out);
+                             jp_test_alerts_loop_t loop, jp_test_alerts_run_t *out);
 void jp_test_alerts_run_free(jp_test_alerts_run_t *r);
 
-/* Whether alert a documents change c of a world's truth: ConceptDrift for
- * an elasticity change, FeatureDrift on the shifted feature (or
- * ConceptDrift for a level shift of sign-ups), SilentSource on the sales
- * for a silence. The country is the caller's to compare. */
-int jp_test_alerts_documents(const jp_sim_change_t *c, const jp_test_alert_t *a);
 /* The length of country cc's draw period that holds event time at. */
 int64_t jp_test_draw_period_ms(const jp_sim_world_t *w, const char *cc, int64_t at);
 

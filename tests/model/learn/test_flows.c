@@ -442,6 +442,50 @@ static void test_constant_prize_not_identified(void **state)
     jp_flows_free(m);
 }
 
+/* A model retrained from a change point may have seen only prizes far from
+ * J_ref, and close to each other (2x and 2.1x here): its elasticity is
+ * weakly identified and a forecast at J_ref is an extrapolation. At the
+ * prizes it has seen, its forecast must still be the data's rate: the
+ * plan pivots each flow at the prize its data are centred on. (Pivoting
+ * at J_ref, a day-level forecast at J_ref was too uncertain, the recent
+ * rate stood in for the rate at J_ref and the unidentified elasticity
+ * carried it to the data's prize: 111 sign-ups a day forecast for 45 here,
+ * and GB's sign-ups in the closed loop forecast at 0.3 a day for 35.) */
+static void test_forecast_far_from_reference(void **state)
+{
+    (void)state;
+    double ratio = 0;
+    for (int rep = 0; rep < 20; rep++) {
+        jp_flows_t *m = new_model();
+        jp_rng_t r;
+        jp_rng_seed(&r, 700 + (uint64_t)rep);
+        for (int d = 0; d < 42; d++) {
+            int64_t prize = (d / 7) % 2 ? REF * 21 / 10 : REF * 2;
+            double lp = log((double)prize / (double)REF);
+            const double mean[3] = {30 * exp(0.6 * lp), 200, 50};
+            jp_flows_window_t w =
+                plain_window(&r, START_MS + d * DAY_MS, DAY_MS, prize, 100000, 0, mean);
+            observe(m, &w);
+            jp_flows_fit(m, NULL, 0);
+        }
+        jp_flows_period_t per = period_at(START_MS + 42 * DAY_MS, 1, -1.0);
+        jp_flows_stock_t st = {100000, 0, 0, NAN, 0};
+        jp_flows_forecast_t f;
+        assert_int_equal(jp_flows_forecast_one(m, &per, &st, REF * 2, &f, NULL, 0), 0);
+        double truth = 30 * exp(0.6 * log(2.0)), got = f.flow[JP_FLOW_SIGNUPS];
+        /* the expected count within its band (the Poisson part is sqrt(38)) */
+        double sd_par =
+            sqrt(fmax(f.flow_sd[JP_FLOW_SIGNUPS] * f.flow_sd[JP_FLOW_SIGNUPS] - got, 0));
+        if (fabs(got - truth) > 3 * sd_par + 0.1 * truth)
+            fail_msg("rep %d: sign-ups forecast %.1f (parameter sd %.1f) at 2x J_ref, truth %.1f",
+                     rep, got, sd_par, truth);
+        ratio += got / truth / 20;
+        jp_flows_free(m);
+    }
+    print_message("sign-ups forecast / truth at the data's prize: %.3f on average\n", ratio);
+    assert_true(fabs(ratio - 1) < 0.1);
+}
+
 static void test_churn_input(void **state)
 {
     (void)state;
@@ -643,6 +687,7 @@ int main(void)
         cmocka_unit_test(test_prize_switch),
         cmocka_unit_test(test_pooling_small_flow),
         cmocka_unit_test(test_constant_prize_not_identified),
+        cmocka_unit_test(test_forecast_far_from_reference),
         cmocka_unit_test(test_churn_input),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_time_weighted),

@@ -48,7 +48,7 @@ static void test_stationary_world(void **state)
 {
     st = *state;
     jp_test_alerts_run_t run;
-    jp_test_alerts_run_live(st, "alerts-stationary", WORLD, WEEKS, &run);
+    jp_test_alerts_run_live(st, "alerts-stationary", WORLD, WEEKS, JP_TEST_ALERTS_STANDIN, &run);
     const jp_test_alert_t *al = run.alerts;
     size_t n = run.n;
     static const char *const countries[] = {"DE", "GB", "NL", "NO", "SE"};

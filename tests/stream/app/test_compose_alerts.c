@@ -105,7 +105,8 @@ static const jp_test_alert_t *first_detection(const jp_sim_world_t *w, const jp_
     const jp_test_alert_t *first = NULL;
     for (size_t i = 0; i < n; i++)
         if (al[i].firing && c->country && strcmp(al[i].country, c->country) == 0 &&
-            (!name || strcmp(al[i].name, name) == 0) && jp_test_alerts_documents(c, &al[i]) &&
+            (!name || strcmp(al[i].name, name) == 0) &&
+            jp_sim_change_documented(c, al[i].name, al[i].labels) &&
             al[i].starts_at >= change_at(w, c) && (!first || al[i].starts_at < first->starts_at))
             first = &al[i];
     return first;
@@ -185,7 +186,7 @@ static int false_alarms(const jp_sim_world_t *w, const jp_test_alert_t *al, size
         int documented = !al[i].firing;
         for (size_t c = 0; c < w->changes.n && !documented; c++)
             documented = ch[c].country && strcmp(ch[c].country, al[i].country) == 0 &&
-                         jp_test_alerts_documents(&ch[c], &al[i]) &&
+                         jp_sim_change_documented(&ch[c], al[i].name, al[i].labels) &&
                          al[i].starts_at >= change_at(w, &ch[c]);
         if (documented)
             continue;

@@ -4,7 +4,7 @@
  * sums, postcode formats, density sampling), ids and faults, and the fast
  * paths that must agree exactly with what they replace (jp_sim_rng with
  * jp_rng, jp_sim_encode with jp_serde, the postcode table with
- * jp_sim_pop_postcode_str).
+ * jp_sim_pop_postcode_str); which alerts document a world's change.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -608,6 +608,39 @@ static void test_faults_decode_with_expected_reason(void **state)
     jp_sim_memreg_free(reg);
 }
 
+/* Which alerts document which change of a world (jp_sim_change_documented,
+ * the one rule of the tests and of jackpot dev's summary). */
+static void test_change_documented(void **state)
+{
+    (void)state;
+    jp_sim_change_t c = {0};
+    c.kind = JP_SIM_CHANGE_ELASTICITY;
+    c.target = "signup";
+    assert_true(jp_sim_change_documented(&c, "ConceptDrift", "model=sales model_version=3"));
+    assert_false(jp_sim_change_documented(&c, "FeatureDrift", "feature=signups"));
+    c.kind = JP_SIM_CHANGE_FEATURE_SHIFT;
+    c.target = "payment_failure";
+    assert_true(jp_sim_change_documented(&c, "FeatureDrift", "feature=payment_failures"));
+    assert_false(jp_sim_change_documented(&c, "ConceptDrift", "model=sales"));
+    assert_false(jp_sim_change_documented(&c, "FeatureDrift", "feature=signups"));
+    c.target = "tickets_mean"; /* labels of the tests' form: each pair then a space */
+    assert_true(
+        jp_sim_change_documented(&c, "FeatureDrift", "country=GB feature=tickets_per_signup "));
+    assert_false(jp_sim_change_documented(&c, "FeatureDrift", "feature=tickets_per_extra"));
+    c.target = "signups_per_day";
+    assert_true(jp_sim_change_documented(&c, "ConceptDrift", "model=sales"));
+    assert_true(jp_sim_change_documented(&c, "FeatureDrift", "feature=signups"));
+    assert_false(jp_sim_change_documented(&c, "FeatureDrift", "feature=signups_x"));
+    c.kind = JP_SIM_CHANGE_SILENCE;
+    c.target = "sales";
+    assert_true(jp_sim_change_documented(&c, "SilentSource", "input=sales"));
+    assert_false(jp_sim_change_documented(&c, "SilentSource", "input=customers"));
+    c.kind = JP_SIM_CHANGE_SEASONALITY;
+    c.target = NULL;
+    assert_true(jp_sim_change_documented(&c, "FeatureDrift", "feature=signups"));
+    assert_false(jp_sim_change_documented(&c, "SilentSource", "input=sales"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -622,6 +655,7 @@ int main(void)
         cmocka_unit_test(test_density_is_skewed),
         cmocka_unit_test(test_uuid_and_seeds),
         cmocka_unit_test(test_faults_decode_with_expected_reason),
+        cmocka_unit_test(test_change_documented),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
