@@ -25,11 +25,13 @@
  *     fired ConceptDrift 4 times in these weeks, once before week 12);
  *   - GB's elasticity change is detected by a ConceptDrift on GB's sales
  *     model, within two GB draw periods of the first prize move at or
- *     after the change (week 16, 2x -> 0.5x). At a steady prize a change
+ *     after the change (week 16, 2x -> 0.5x): at a steady prize a change
  *     of elasticity is a change of level, which the trainer, refitted
- *     after every window, learns; it shows against the forecast when the
- *     prize moves (the alert's change point is that move). Measured: 11
- *     days after the move (39 after the change), bound 14;
+ *     after every window, may learn before it shows, and then it shows
+ *     when the prize moves. Measured: 6 days after the change, at the
+ *     steady 2x prize (since each flow's rate is taken at the prize its
+ *     data are centred on, the drop in sign-ups at 2x reads as a miss);
+ *     before that fix, 39 days (11 after the move);
  *   - NL's sign-up halving is detected by a FeatureDrift on sign-ups, and
  *     GB's tickets per sign-up by a FeatureDrift on tickets_per_signup,
  *     each within two draw periods of the change (the issue's bound; NL
@@ -37,8 +39,9 @@
  *   - after GB's ConceptDrift a version of GB's sales model is registered
  *     from a trainer restarted at the change point (jackpot.models.v1,
  *     "change point" in its reason), trained only on data from the
- *     changed world (from the change on, no later than the alert), after
- *     holding models.min_training of it.
+ *     changed world (from a day before the change on: the change point
+ *     is an estimate from daily evaluations; no later than the alert),
+ *     after holding models.min_training of it.
  * Printed: the detection delay of every documented change the run covers
  * and every FIRING alert that no change documents (false alarms).
  *
@@ -254,15 +257,17 @@ static void test_drift_reaches_the_models(void **state)
                     change_at(&w, tk) + 2 * jp_test_draw_period_ms(&w, "GB", change_at(&w, tk)), al,
                     n);
 
-    /* The retrain GB's critical drift started: data from the changed world
-     * only, and at least models.min_training of it. */
+    /* The retrain GB's critical drift started: data from the changed world,
+     * and at least models.min_training of it. The change point is an
+     * estimate from daily evaluations (the CUSUM's last extreme), so it may
+     * fall one evaluation, a day, before the true change. */
     retrained_t r = {"sales-GB", crit->starts_at, w.start_ms, INT64_MAX, INT64_MIN};
     jp_model_version_t mv;
     jp_test_decode_topic(st, cfg.topics.models, JP_EVENT_MODEL_VERSION, &mv, see_version, &r);
     if (r.data_start == INT64_MIN)
         fail_msg("no sales-GB version was retrained after the ConceptDrift at week %.1f",
                  (double)(crit->starts_at - w.start_ms) / WEEK_MS);
-    assert_true(r.data_start >= change_at(&w, gb));
+    assert_true(r.data_start >= change_at(&w, gb) - DAY_MS);
     assert_true(r.data_start <= crit->starts_at);
     assert_true(r.registered_at - r.data_start >= cfg.models.min_training_ms);
 
