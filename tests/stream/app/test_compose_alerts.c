@@ -46,6 +46,7 @@
  * and every FIRING alert that no change documents (false alarms).
  *
  * Label: integration
+ * Timeout: 1200
  */
 #define _GNU_SOURCE
 #include <setjmp.h>

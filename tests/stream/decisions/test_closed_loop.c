@@ -26,6 +26,7 @@
  * warm-up and the learning, so 20 weeks say nothing about the second.
  *
  * Label: integration
+ * Timeout: 1200
  */
 #define _GNU_SOURCE
 #include <setjmp.h>
