@@ -159,6 +159,13 @@ static int check_periods(const jp_flows_period_t *p, size_t n, const jp_flows_st
     return 0;
 }
 
+/* The end of the UTC day piece of [a, end) that starts at a. */
+static int64_t day_piece_end(int64_t a, int64_t end)
+{
+    int64_t day = a >= 0 ? a / FLOWS_DAY_MS : (a - FLOWS_DAY_MS + 1) / FLOWS_DAY_MS;
+    return (day + 1) * FLOWS_DAY_MS < end ? (day + 1) * FLOWS_DAY_MS : end;
+}
+
 /* Adds the day-level rates at each flow's pivot over [start, end) to rate
  * for the flows in mask; sets coarse[f] when a day's prediction is too
  * uncertain. Returns the billed share of the part and adds to *guessed
@@ -170,8 +177,7 @@ static double part_rates(const jp_flows_t *m, const jp_flows_plan_t *pl,
 {
     double x[JP_FLOWS_MAX_FEATURES] = {0}, share = 0.0, mu, v;
     for (int64_t a = start, b; a < end; a = b) {
-        int64_t day = a >= 0 ? a / FLOWS_DAY_MS : (a - FLOWS_DAY_MS + 1) / FLOWS_DAY_MS;
-        b = (day + 1) * FLOWS_DAY_MS < end ? (day + 1) * FLOWS_DAY_MS : end;
+        b = day_piece_end(a, end);
         double d = (double)(b - a) / (double)FLOWS_DAY_MS;
         jp_flows_features(m, a, b, in->tz_offset_min, 0.0, in->campaign, x);
         for (int f = 0; f < JP_FLOW__COUNT; f++) {
@@ -212,8 +218,7 @@ static double plan_part(const jp_flows_t *m, const jp_flows_plan_t *pl, const jp
     double days = 0.0, mu, v, unused = 0.0;
     int coarse[JP_FLOW__COUNT] = {0}, all[JP_FLOW__COUNT] = {1, 1, 1, 1};
     for (int64_t a = start, b; a < end; a = b) {
-        int64_t day = a >= 0 ? a / FLOWS_DAY_MS : (a - FLOWS_DAY_MS + 1) / FLOWS_DAY_MS;
-        b = (day + 1) * FLOWS_DAY_MS < end ? (day + 1) * FLOWS_DAY_MS : end;
+        b = day_piece_end(a, end);
         double d = (double)(b - a) / (double)FLOWS_DAY_MS;
         jp_flows_features(m, a, b, in->tz_offset_min, 0.0, in->campaign, x);
         for (size_t j = 0; j < p; j++)
