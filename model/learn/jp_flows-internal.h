@@ -57,6 +57,12 @@ double jp_flows_sigma_scale(const jp_flows_t *m, jp_flow_t f);
 int jp_flows_predict_log_rate(const jp_flows_t *m, jp_flow_t f, const double *x, double *mu,
                               double *vpar);
 
+/* The prior part of the parameter variance of ln(rate) of flow f at x:
+ * sum over its pinned prize and campaign regressors of prior sd^2 times
+ * (x_j - the constant it was pinned at)^2 (jp_flows.h, "Unseen
+ * regressors"); 0 before the flow's first fit. */
+double jp_flows_prior_var(const jp_flows_t *m, jp_flow_t f, const double *x);
+
 /* Share of the active stock billed on the UTC day containing t (monthly
  * billing), from the learned profile; one month's worth spread evenly
  * before that day of the month has been seen, and then *seen (may be NULL)

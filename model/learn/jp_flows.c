@@ -495,6 +495,18 @@ int jp_flows_predict_log_rate(const jp_flows_t *m, jp_flow_t f, const double *x,
     return 0;
 }
 
+double jp_flows_prior_var(const jp_flows_t *m, jp_flow_t f, const double *x)
+{
+    const jp_ridge_t *r = m->flow[f].ridge;
+    double v = 0.0, c;
+    if (jp_ridge_pinned_at(r, 0, &c))
+        v += JP_FLOWS_PRIOR_SD_PRIZE * JP_FLOWS_PRIOR_SD_PRIZE * (x[0] - c) * (x[0] - c);
+    for (size_t j = m->p - m->cfg.n_campaigns; j < m->p; j++)
+        if (jp_ridge_pinned_at(r, j, &c))
+            v += JP_FLOWS_PRIOR_SD_CAMPAIGN * JP_FLOWS_PRIOR_SD_CAMPAIGN * (x[j] - c) * (x[j] - c);
+    return v;
+}
+
 int jp_flows_elasticity(const jp_flows_t *m, jp_flow_t f, double *estimate, double *sd)
 {
     if ((unsigned)f >= JP_FLOW__COUNT || !jp_ridge_is_fitted(m->flow[f].ridge))

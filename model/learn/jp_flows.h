@@ -60,6 +60,16 @@
  *   Tickets = renewals x tickets per renewal + signups x tickets per
  *   sign-up + extras x tickets per extra purchase (each ratio learned);
  *   revenue = tickets x price_minor.
+ * - Unseen regressors. A regressor that was constant in a flow's data (the
+ *   prize never moved since the trainer started, a campaign never ran) is
+ *   pinned by the ridge: its coefficient is 0 and, to the ridge, certain.
+ *   The forecast's band is not: at a value c' other than the constant c
+ *   the data held, the coefficient's prior (JP_FLOWS_PRIOR_SD_*) adds
+ *   sd^2 (c' - c)^2 to the parameter variance of ln(rate). The mean is
+ *   unchanged (the prior's mean is 0) and so is the elasticity (still not
+ *   identified: jp_flows_elasticity fails). Without it, the first prize
+ *   move or campaign a model meets is scored as a miss of tens or hundreds
+ *   of standard deviations and looks like concept drift.
  * - The plan copies what it needs: it stays valid (and answers the same)
  *   after the model learns more or is freed. Evaluating one plan from
  *   several threads is safe.
@@ -82,6 +92,14 @@
 #define JP_FLOWS_MAX_WEEKLY    3
 #define JP_FLOWS_MAX_FEATURES                                                                      \
     (1 + 2 * JP_FLOWS_MAX_YEARLY + 2 * JP_FLOWS_MAX_WEEKLY + JP_FLOWS_MAX_CAMPAIGNS)
+
+/* Prior standard deviations of the coefficients the data cannot say
+ * anything about yet (see "Unseen regressors" in the contract), in
+ * original units: the elasticity d ln(rate) / d ln(prize) (observed ones
+ * are 0.3-0.9 in size; 1 is weak but not flat) and a campaign's ln(lift)
+ * (a lift of 1.5x is ln 0.41, about one sd). */
+#define JP_FLOWS_PRIOR_SD_PRIZE    1.0
+#define JP_FLOWS_PRIOR_SD_CAMPAIGN 0.4
 
 typedef enum {
     JP_FLOW_SIGNUPS = 0,

@@ -43,14 +43,16 @@
  *
  * Variances: a flow's count is over-dispersed Poisson, phi x mean, with
  * phi the ridge's residual variance over its Poisson part (samples are
- * weighted by their expected counts, so phi is 1 when only counting noise
- * remains; never below 1), plus the parameter part mean^2 (exp(v_param) -
- * 1). Tickets are compound sums: the learned variance of tickets per sale
- * times the number of sales is added (for renewals it is the spread of the
- * billed subscribers' tickets around the stock's mean, which dominates
- * the renewals' variance), and a learned monthly billing profile adds its
- * own prequential error. The stock's variance accumulates the flows'
- * variances from period to period and reaches the
+ * weighted by their expected counts, so phi is 1 when only counting
+ * noise remains; never below 1), plus the parameter part mean^2
+ * (exp(v_param) - 1), where v_param also carries the prior of a
+ * regressor the flow's data held constant (an unseen prize or campaign,
+ * jp_flows.h). Tickets are compound sums: the learned variance of
+ * tickets per sale times the number of sales is added (for renewals it
+ * is the spread of the billed subscribers' tickets around the stock's
+ * mean, which dominates the renewals' variance), and a learned monthly
+ * billing profile adds its own prequential error. The stock's variance
+ * accumulates the flows' variances from period to period and reaches the
  * renewals through the billed share; binomial payment failures add
  * theirs. Flows are treated as independent (separate ridges) and periods
  * too (the shared parameters make later periods' errors correlated: the
@@ -247,10 +249,14 @@ static double plan_part(const jp_flows_t *m, const jp_flows_plan_t *pl, const jp
     for (int f = 0; f < JP_FLOW__COUNT; f++) {
         if (!pl->fitted[f])
             continue;
+        /* the band's quadratic: the data's parameter variance and the prior
+         * of any regressor the data held constant (the rates above use the
+         * data's alone: the prior moves no mean) */
         double vq[3];
         for (int i = 0; i < 3; i++) {
             xbar[0] = out->pivot[f] + (double)(i - 1);
             jp_flows_predict_log_rate(m, (jp_flow_t)f, xbar, &mu, &vq[i]);
+            vq[i] += jp_flows_prior_var(m, (jp_flow_t)f, xbar);
         }
         xbar[0] = out->pivot[f];
         if (coarse[f]) {

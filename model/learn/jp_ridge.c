@@ -770,6 +770,15 @@ size_t jp_ridge_pinned(const jp_ridge_t *r, size_t *idx, size_t cap)
     return n;
 }
 
+int jp_ridge_pinned_at(const jp_ridge_t *r, size_t j, double *value)
+{
+    if (!r->fitted || j >= r->p || !r->pinned[j])
+        return 0;
+    if (value)
+        *value = r->mx[j];
+    return 1;
+}
+
 int jp_ridge_info(const jp_ridge_t *r, jp_ridge_info_t *info)
 {
     if (!r->fitted)

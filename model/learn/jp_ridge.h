@@ -163,6 +163,11 @@ int jp_ridge_predict_interval(const jp_ridge_t *r, const double *x, double level
  * before the first fit. */
 size_t jp_ridge_pinned(const jp_ridge_t *r, size_t *idx, size_t cap);
 
+/* 1 when feature j was pinned at the last fit, with the constant it was
+ * pinned at (its window mean) in *value (may be NULL); 0 when it was not
+ * pinned, before the first fit, or j >= p. */
+int jp_ridge_pinned_at(const jp_ridge_t *r, size_t j, double *value);
+
 /* -1 before the first fit. */
 int jp_ridge_info(const jp_ridge_t *r, jp_ridge_info_t *info);
 

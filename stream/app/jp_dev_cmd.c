@@ -99,6 +99,7 @@ typedef struct {
     size_t n_fired;
     jp_compose_t *rooms; /* the learning loop (rooms->models NULL: off) and the decisions */
     char *final_models;  /* the model lines when the engine was stopped */
+    int models_final;    /* final_models taken as the engine was told to stop */
 } devctx_t;
 
 /* One line per country of the learning loop: the champion of each model,
@@ -175,15 +176,20 @@ static char *model_lines(devctx_t *d, int indent)
 }
 
 /* Keeps the latest model lines for the summary (the learning loop's
- * instances close with the engine, before it is printed); takes lines. */
-static void keep_models(devctx_t *d, char *lines)
+ * instances close with the engine, before it is printed); takes lines.
+ * The lines taken as the engine is told to stop are final: the view may
+ * render once more while the instances close, and keeps nothing then. */
+static void keep_models(devctx_t *d, char *lines, int final)
 {
-    if (!lines)
-        return;
     pthread_mutex_lock(&d->lock);
-    free(d->final_models);
-    d->final_models = lines;
+    if (lines && !d->models_final) {
+        free(d->final_models);
+        d->final_models = lines;
+        lines = NULL;
+    }
+    d->models_final |= final;
     pthread_mutex_unlock(&d->lock);
+    free(lines);
 }
 
 /* The simulator runs at most this many records ahead of the processor:
@@ -275,7 +281,7 @@ static void *sim_main(void *arg)
         if (caught_up(d, &behind)) {
             /* the champions as the run ends, for the summary (the
              * learning loop's instances close with the engine) */
-            keep_models(d, model_lines(d, 2));
+            keep_models(d, model_lines(d, 2), 1);
             jp_engine_stop(d->engine);
             break;
         }
@@ -322,7 +328,7 @@ static void render(devctx_t *d, int tty, double *last_line, uint64_t *last_consu
         char *models = model_lines(d, 5);
         if (models)
             fprintf(stderr, "dev: champions\n%s", models);
-        keep_models(d, models);
+        keep_models(d, models, 0);
         goto out;
     }
     fprintf(stderr, "\033[H\033[J");
@@ -358,7 +364,7 @@ static void render(devctx_t *d, int tty, double *last_line, uint64_t *last_consu
                 "\nchampions (version, prequential error since its cut, elasticities "
                 "d ln rate / d ln prize)\n%s",
                 lines);
-    keep_models(d, lines);
+    keep_models(d, lines, 0);
 out:
     json_decref(st);
 }
@@ -483,10 +489,14 @@ static void print_delays(const devctx_t *d)
     }
 }
 
+/* Ctrl-C or SIGTERM: the champions as the run is stopped, for the summary
+ * (the learning loop's instances close with the engine, and the view's
+ * lines may be ten seconds old). */
 static void on_signal(void *ctx)
 {
     devctx_t *d = ctx;
     d->stop_sim = 1;
+    keep_models(d, model_lines(d, 2), 1);
 }
 
 /* Decision quality of the closed loop: the lines of `jackpot evaluate`. */

@@ -20,8 +20,8 @@ typedef struct jp_run_opts_s {
     void (*on_processors)(void *ctx, jp_alerts_t *alerts);
     /* Called on the engine thread once the engine and admin server are up. */
     void (*on_ready)(void *ctx, jp_engine_t *engine, int admin_port);
-    /* Called from the signal thread on SIGINT/SIGTERM (after asking the
-     * engine to stop). */
+    /* Called from the signal thread on SIGINT/SIGTERM, before the engine
+     * is asked to stop (its processors still hold their state). */
     void (*on_signal)(void *ctx);
     /* Called after the engine stopped, before it is freed. */
     void (*on_exit)(void *ctx, jp_engine_t *engine);

@@ -284,10 +284,10 @@ static void *signal_thread(void *arg)
                 deadline.tv_nsec -= 1000000000;
             }
         }
-        if (r->engine)
-            jp_engine_stop(r->engine);
         if (r->opts->on_signal)
             r->opts->on_signal(r->opts->ctx);
+        if (r->engine)
+            jp_engine_stop(r->engine);
     }
     return NULL;
 }

@@ -47,7 +47,7 @@ static const char *const reason_text[DEC_N_REASONS] = {
     "no champion sales model",
     "the model source failed",
     "the sales model is not fitted yet",
-    "the sales model has no prize elasticity yet (the prize never moved)",
+    "a flow of the sales model has no prize elasticity yet (the prize has not moved in its data)",
     "the model source gave no subscriber stock",
     "the model's stock is older than the previous draw",
     "the model's recent error is above decision.fallback.max_error",

@@ -1,8 +1,12 @@
 """A third-party client reads the model registry.
 
-`jackpot dev` runs configs/sim/explore.yaml (the learning loop told to cut
-versions after a week, with the stock counted from the start:
-JACKPOT_MODELS__MIN_TRAINING=7d, JACKPOT_MODELS__STOCK_WARMUP=0d), and
+`jackpot dev` runs ten weeks of configs/sim/explore.yaml (the learning loop
+told to cut versions after a week of data: JACKPOT_MODELS__MIN_TRAINING=7d;
+the stock after its documented 35-day warm-up: counted from the first day,
+the first month's billing profile is learned from a stock that holds only
+the subscribers billed so far, the day-6 renewals are forecast at 20 times
+their size, and the concept-drift retrains that follow drop every version's
+elasticities), and
 Debian's python3-confluent-kafka reads jackpot.models.v1 while it runs
 (a Consumer; values decoded by its Confluent-framing MessageSerializer,
 which fetches the writer schema from `jackpot registry` and decodes with
@@ -95,9 +99,9 @@ def check_record(key, v):
 def main():
     tmp = tempfile.mkdtemp()
     http = free_port()
-    env = dict(os.environ, JACKPOT_MODELS__MIN_TRAINING="7d", JACKPOT_MODELS__STOCK_WARMUP="0d")
+    env = dict(os.environ, JACKPOT_MODELS__MIN_TRAINING="7d")
     dev = subprocess.Popen(
-        [BIN, "dev", "--world", os.path.join(SRC, "configs/sim/explore.yaml"), "--weeks", "8",
+        [BIN, "dev", "--world", os.path.join(SRC, "configs/sim/explore.yaml"), "--weeks", "10",
          "--max", "--port", "0", "--http", "127.0.0.1:%d" % http, "--state", tmp],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
     try:

@@ -12,6 +12,8 @@
  *   - the stock path adds up, the prize moves flows in the direction of
  *     their elasticities, an elasticity override and the prize switch act;
  *   - a window whose prize changed is not learned from by the flows;
+ *   - a prize or campaign the data never saw widens the band by the
+ *     coefficient's prior and moves no mean;
  *   - pooling of small flows, a constant prize (not identifiable), bad
  *     configurations, windows and periods, the step-signal helper, and
  *     serialization (same bytes again, same forecasts, truncation caught).
@@ -419,18 +421,25 @@ static void test_pooling_small_flow(void **state)
     jp_flows_free(m);
 }
 
-static void test_constant_prize_not_identified(void **state)
+/* 60 days at J_ref, no campaign, a constant stock: fitted. */
+static jp_flows_t *constant_prize_model(uint64_t seed)
 {
-    (void)state;
     jp_flows_t *m = new_model();
     jp_rng_t r;
-    jp_rng_seed(&r, 9);
+    jp_rng_seed(&r, seed);
     const double mean[3] = {100, 200, 50};
     for (int d = 0; d < 60; d++) {
         jp_flows_window_t w = plain_window(&r, START_MS + d * DAY_MS, DAY_MS, REF, 100000, 0, mean);
         observe(m, &w);
     }
     assert_int_equal(jp_flows_fit(m, NULL, 0), 0);
+    return m;
+}
+
+static void test_constant_prize_not_identified(void **state)
+{
+    (void)state;
+    jp_flows_t *m = constant_prize_model(9);
     assert_true(jp_flows_ready(m));
     assert_int_equal(jp_flows_elasticity(m, JP_FLOW_SIGNUPS, NULL, NULL), -1);
     /* ... but it still forecasts */
@@ -484,6 +493,52 @@ static void test_forecast_far_from_reference(void **state)
     }
     print_message("sign-ups forecast / truth at the data's prize: %.3f on average\n", ratio);
     assert_true(fabs(ratio - 1) < 0.1);
+}
+
+/* A model that has seen one prize and no campaign (a trainer restarted at
+ * a change point, or a young one) meets its first prize move and its first
+ * campaign: the coefficients stay unknown (elasticity not identified, the
+ * mean unchanged), but the band widens by the coefficients' priors. Without
+ * them the band at 2x J_ref is the one at J_ref, which knows only the
+ * counting noise: the first real prize move or campaign a young or
+ * retrained model meets is scored many standard deviations off and looks
+ * like concept drift (GB's first TV campaign in the default world: +2.9
+ * sd). */
+static void test_unseen_regressors_widen_band(void **state)
+{
+    (void)state;
+    jp_flows_t *m = constant_prize_model(31);
+    assert_int_equal(jp_flows_elasticity(m, JP_FLOW_EXTRAS, NULL, NULL), -1);
+    jp_flows_period_t per = period_at(START_MS + 60 * DAY_MS, 1, -1.0);
+    jp_flows_stock_t st = {100000, 0, 0, NAN, 0};
+    jp_flows_forecast_t at_ref, at_2x, campaign;
+    assert_int_equal(jp_flows_forecast_one(m, &per, &st, REF, &at_ref, NULL, 0), 0);
+    assert_int_equal(jp_flows_forecast_one(m, &per, &st, 2 * REF, &at_2x, NULL, 0), 0);
+    per.campaign[0] = 1.0;
+    assert_int_equal(jp_flows_forecast_one(m, &per, &st, REF, &campaign, NULL, 0), 0);
+    for (int f = 0; f < JP_FLOW__COUNT; f++) {
+        if (f == JP_FLOW_REACTIVATIONS)
+            continue;
+        double n = at_ref.flow[f];
+        /* the mean does not move: the prior's mean is 0 */
+        assert_true(fabs(at_2x.flow[f] - n) < 1e-9 * n);
+        assert_true(fabs(campaign.flow[f] - n) < 1e-9 * n);
+        /* the parameter sd: sqrt(exp(v) - 1) of the mean, v = sd^2 (ln 2)^2
+         * for the prize (capped at 0.25) and 0.4^2 for a whole-day
+         * campaign, on top of the band at the data's own prize */
+        double par_ref = sqrt(fmax(at_ref.flow_sd[f] * at_ref.flow_sd[f] - n, 0));
+        double par_2x = sqrt(fmax(at_2x.flow_sd[f] * at_2x.flow_sd[f] - n, 0));
+        double par_c = sqrt(fmax(campaign.flow_sd[f] * campaign.flow_sd[f] - n, 0));
+        double want_2x = n * sqrt(expm1(fmin(log(2.0) * log(2.0), 0.25)));
+        double want_c = n * sqrt(expm1(0.16));
+        print_message("%s: parameter sd %.2f at J_ref, %.2f at 2x (prior %.2f), %.2f in a "
+                      "campaign (prior %.2f)\n",
+                      jp_flow_name((jp_flow_t)f), par_ref, par_2x, want_2x, par_c, want_c);
+        assert_true(par_ref < 0.3 * want_c);
+        assert_true(par_2x > 0.95 * want_2x && par_2x < 1.2 * want_2x);
+        assert_true(par_c > 0.95 * want_c && par_c < 1.2 * want_c);
+    }
+    jp_flows_free(m);
 }
 
 static void test_churn_input(void **state)
@@ -688,6 +743,7 @@ int main(void)
         cmocka_unit_test(test_pooling_small_flow),
         cmocka_unit_test(test_constant_prize_not_identified),
         cmocka_unit_test(test_forecast_far_from_reference),
+        cmocka_unit_test(test_unseen_regressors_widen_band),
         cmocka_unit_test(test_churn_input),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_time_weighted),
