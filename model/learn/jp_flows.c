@@ -495,15 +495,19 @@ int jp_flows_predict_log_rate(const jp_flows_t *m, jp_flow_t f, const double *x,
     return 0;
 }
 
+/* sd^2 (x[j] - c)^2 when regressor j was pinned at c, else 0. */
+static double pinned_prior(const jp_ridge_t *r, size_t j, double sd, const double *x)
+{
+    double c;
+    return jp_ridge_pinned_at(r, j, &c) ? sd * sd * (x[j] - c) * (x[j] - c) : 0.0;
+}
+
 double jp_flows_prior_var(const jp_flows_t *m, jp_flow_t f, const double *x)
 {
     const jp_ridge_t *r = m->flow[f].ridge;
-    double v = 0.0, c;
-    if (jp_ridge_pinned_at(r, 0, &c))
-        v += JP_FLOWS_PRIOR_SD_PRIZE * JP_FLOWS_PRIOR_SD_PRIZE * (x[0] - c) * (x[0] - c);
+    double v = pinned_prior(r, 0, JP_FLOWS_PRIOR_SD_PRIZE, x);
     for (size_t j = m->p - m->cfg.n_campaigns; j < m->p; j++)
-        if (jp_ridge_pinned_at(r, j, &c))
-            v += JP_FLOWS_PRIOR_SD_CAMPAIGN * JP_FLOWS_PRIOR_SD_CAMPAIGN * (x[j] - c) * (x[j] - c);
+        v += pinned_prior(r, j, JP_FLOWS_PRIOR_SD_CAMPAIGN, x);
     return v;
 }
 
