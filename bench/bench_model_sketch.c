@@ -2,9 +2,13 @@
  * bench_model_sketch: sketches and drift statistics on one core -
  * HyperLogLog add (p = 14, 8-byte items hashed with XXH64), DDSketch add
  * (alpha = 0.01) and quantile query, PSI (10 reference-quantile bins) and
- * two-sample KS with p-value on 10k vs 10k samples. Medians of
- * jp_bench_runs() runs. The targets are ours: per-event costs small next to
- * Avro decoding, drift statistics well under a window period.
+ * two-sample KS with p-value on 10k vs 10k samples, and one null-threshold
+ * simulation of each at the feature-drift alert's sizes (a champion trained
+ * on 364 days against a week, Bonferroni alpha 1.4e-4, 12 / alpha
+ * replications: the alerts processor pays this for every new reference
+ * size). Medians of jp_bench_runs() runs. The targets are ours: per-event
+ * costs small next to Avro decoding, drift statistics well under a window
+ * period, a threshold well under a simulated day's processing.
  */
 #include "jp_bench.h"
 #include "model/learn/jp_drift.h"
@@ -12,10 +16,15 @@
 #include "model/sketch/jp_qsketch.h"
 #include "model/base/jp_rng.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 enum { HOPS = 4000000, QOPS = 2000000, QQ = 200000, NS = 10000, DOPS = 20 };
+
+#define NULL_NREF  364
+#define NULL_NCUR  7
+#define NULL_ALPHA 1.4e-4
 
 int main(void)
 {
@@ -27,10 +36,13 @@ int main(void)
     double *t_q = malloc((size_t)runs * sizeof(double));
     double *t_psi = malloc((size_t)runs * sizeof(double));
     double *t_ks = malloc((size_t)runs * sizeof(double));
+    double *t_npsi = malloc((size_t)runs * sizeof(double));
+    double *t_nks = malloc((size_t)runs * sizeof(double));
     double *vals = malloc(QOPS * sizeof(double));
     double *ref = malloc(NS * sizeof(double)), *cur = malloc(NS * sizeof(double));
     jp_hll_t *h = jp_hll_create(JP_HLL_DEFAULT_P, 1, err, sizeof err);
-    if (!t_hll || !t_dd || !t_q || !t_psi || !t_ks || !vals || !ref || !cur || !h) {
+    if (!t_hll || !t_dd || !t_q || !t_psi || !t_ks || !t_npsi || !t_nks || !vals || !ref || !cur ||
+        !h) {
         fprintf(stderr, "bench_model_sketch: setup failed\n");
         return 1;
     }
@@ -77,6 +89,22 @@ int main(void)
             jp_drift_ks_2samp(ref, NS, cur, NS, &d, &p, err, sizeof err);
         t_ks[k] = (jp_bench_now() - t0) / DOPS * 1e6;
         acc += psi + d + p;
+
+        size_t nb;
+        double eps, thr_psi = 0, thr_ks = 0;
+        uint32_t reps = (uint32_t)ceil(12.0 / NULL_ALPHA);
+        jp_drift_psi_small_sample(NULL_NCUR, &nb, &eps);
+        t0 = jp_bench_now();
+        if (jp_drift_null_threshold(JP_DRIFT_STAT_PSI, NULL_NREF, NULL_NCUR, nb, eps, NULL_ALPHA,
+                                    reps, 11 + (uint64_t)k, &thr_psi, err, sizeof err) != 0)
+            return 1;
+        t_npsi[k] = (jp_bench_now() - t0) * 1e3;
+        t0 = jp_bench_now();
+        if (jp_drift_null_threshold(JP_DRIFT_STAT_KS, NULL_NREF, NULL_NCUR, 0, 0, NULL_ALPHA, reps,
+                                    11 + (uint64_t)k, &thr_ks, err, sizeof err) != 0)
+            return 1;
+        t_nks[k] = (jp_bench_now() - t0) * 1e3;
+        acc += thr_psi + thr_ks;
     }
     jp_bench_sink(&acc);
     size_t n = (size_t)runs;
@@ -90,12 +118,18 @@ int main(void)
                  "<= 10000", "10 quantile bins, sorts the reference");
     jp_bench_row("model_sketch", "ks_10k_vs_10k_us", jp_bench_median(t_ks, n), "us/op", "<= 10000",
                  "statistic + scipy 'asymp' p-value");
+    jp_bench_row("model_sketch", "null_threshold_psi_364_vs_7_ms", jp_bench_median(t_npsi, n),
+                 "ms/op", "<= 1000", "3 bins, alpha 1.4e-4, 12/alpha reps");
+    jp_bench_row("model_sketch", "null_threshold_ks_364_vs_7_ms", jp_bench_median(t_nks, n),
+                 "ms/op", "<= 1000", "alpha 1.4e-4, 12/alpha reps");
     jp_hll_free(h);
     free(t_hll);
     free(t_dd);
     free(t_q);
     free(t_psi);
     free(t_ks);
+    free(t_npsi);
+    free(t_nks);
     free(vals);
     free(ref);
     free(cur);

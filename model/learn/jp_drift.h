@@ -27,13 +27,19 @@
  * - Thresholds that depend on the sample sizes. Under "no drift" (both
  *   samples iid from one continuous distribution) numeric PSI on
  *   reference-quantile bins and KS depend only on the ranks of the pooled
- *   sample, so their null distributions are those of uniform samples of the
- *   same sizes: jp_drift_null_threshold simulates them (seeded) and returns
- *   the (1 - alpha) quantile, so "drift when stat > threshold" has false-
- *   alarm probability <= alpha (+ Monte Carlo error). Categorical PSI's
- *   null depends on the category shares: jp_drift_psi_categorical_threshold
- *   draws reference and current counts from the reference's shares
- *   (seeded parametric bootstrap, Poisson counts).
+ *   sample, and every split of the ranks 0..n-1 into nref reference and
+ *   ncur current ranks is equally likely: jp_drift_null_threshold draws
+ *   such splits (seeded), evaluates the statistic on the rank values and
+ *   returns the (1 - alpha) quantile. For callers that pass pooled ranks
+ *   this is the exact permutation null, so "drift when stat > threshold"
+ *   has false-alarm probability <= alpha (+ Monte Carlo error). For raw
+ *   values KS's null is the same, and PSI's differs only where a current
+ *   value falls between the two reference values a bin edge interpolates
+ *   (values and ranks can put it on different sides of the edge).
+ *   Categorical PSI's null depends on the category shares:
+ *   jp_drift_psi_categorical_threshold draws reference and current counts
+ *   from the reference's shares (seeded parametric bootstrap, Poisson
+ *   counts).
  * - Page-Hinkley: River's drift.PageHinkley (river 0.21): min_instances=30,
  *   delta=0.005, threshold=50, alpha=1-0.0001 (fading factor), mode "both".
  *   After a detection the next update resets the detector, as in River.
@@ -95,7 +101,7 @@ double jp_drift_psi_categorical(const double *ref_counts, const double *cur_coun
  * nbins = ncur / 10 clamped to [3, 10] (about ten expected values per bin)
  * and eps = 0.5 / ncur (half a count) instead of 1e-4, whose empty bins
  * dominate the statistic at weekly sizes. At 52 vs 52 and a 1% false-alarm
- * rate this lifts the power on a 1-sd shift from ~62% (10 bins, 1e-4) to
+ * rate this lifts the power on a 1-sd shift from ~63% (10 bins, 1e-4) to
  * ~90% (docs/model-drift.md). */
 void jp_drift_psi_small_sample(size_t ncur, size_t *nbins, double *eps);
 
@@ -119,8 +125,10 @@ typedef enum { JP_DRIFT_STAT_PSI = 0, JP_DRIFT_STAT_KS = 1 } jp_drift_stat_t;
 /* Null (1 - alpha) quantile of numeric PSI (nbins reference-quantile bins,
  * smoothing eps) or of the KS statistic D between a reference of nref and
  * a current sample of ncur values from the same continuous distribution,
- * from reps seeded simulations (reps >= 10 / alpha). Declare drift when
- * the statistic exceeds the threshold. */
+ * from reps seeded draws (reps >= 10 / alpha) of a uniformly random split
+ * of the pooled ranks 0..nref+ncur-1, each evaluated on the rank values;
+ * O(nref + ncur) per draw, no sorting. The same arguments give the same
+ * threshold. Declare drift when the statistic exceeds the threshold. */
 int jp_drift_null_threshold(jp_drift_stat_t stat, size_t nref, size_t ncur, size_t nbins,
                             double eps, double alpha, uint32_t reps, uint64_t seed,
                             double *threshold, char *errstr, size_t errstr_size);

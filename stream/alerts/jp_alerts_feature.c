@@ -2,13 +2,14 @@
  * jp_alerts_feature: the statistics of jp_alerts_feature.h on closed days.
  *
  * Why ranks for sign-ups: PSI on reference-quantile bins and KS are rank
- * statistics, which is what makes their null distributions those of two
- * uniform samples (jp_drift_null_threshold) - but only for distinct
- * values. Daily counts repeat, and a tie straddling a quantile edge moves
- * whole groups of days between bins. Ordering equal counts by a seeded
- * key of the day (independent of which window the day is in) is a random
- * tie-break: under no drift every ordering of the pooled days is equally
- * likely again, so the simulated thresholds stay exact.
+ * statistics, which is what makes their null distributions those of a
+ * random split of the pooled ranks (what jp_drift_null_threshold
+ * simulates) - but only for distinct values. Daily counts repeat, and a
+ * tie straddling a quantile edge moves whole groups of days between bins.
+ * Ordering equal counts by a seeded key of the day (independent of which
+ * window the day is in) is a random tie-break: under no drift every
+ * ordering of the pooled days is equally likely again, so the simulated
+ * thresholds stay exact.
  *
  * Why pooled histograms for the rest: tickets per purchase, renewal
  * outcomes and channels are properties of individual events, which are

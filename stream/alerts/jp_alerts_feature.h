@@ -20,7 +20,7 @@
  *                         smoothing, jp_drift_psi_small_sample) and KS.
  *                         Ties (counts repeat) are broken by a seeded key
  *                         per day, so both statistics see distinct ranks
- *                         and their uniform null holds exactly. Sign-ups
+ *                         and their rank null holds exactly. Sign-ups
  *                         follow the prize, so they are judged only when
  *                         every day of both windows advertised one prize
  *                         and carried no campaign (otherwise the sales

@@ -421,8 +421,8 @@ static void test_adwin_river_vector(void **state)
 
 /* Fraction of seeded runs where numeric PSI (nbins, eps) / KS between a
  * reference of nref and a current of ncur N(0,1) + shift values exceeds the
- * threshold (the data are normal, the thresholds were simulated from
- * uniforms). */
+ * threshold (the data are normal, the thresholds were simulated on
+ * ranks). */
 static double exceed_rate(jp_drift_stat_t stat, size_t nref, size_t ncur, size_t nbins, double eps,
                           double shift, double thr, int runs, uint64_t seed)
 {
@@ -499,6 +499,111 @@ static void test_null_thresholds(void **state)
                                              err, sizeof err),
                      -1); /* reps < 10 / alpha */
     assert_non_null(strstr(err, "reps"));
+}
+
+/* Regression test, not a known answer: these values were printed by the
+ * build before the statistics were split into sorted-input helpers (the
+ * commit that made jp_drift_null_threshold sort-free) and are compared to
+ * the bit, with ties, an edge on a tie, unsorted inputs and rank values. */
+static void test_psi_ks_unchanged(void **state)
+{
+    (void)state;
+    static const double ref[15] = {3.2, -1.5, 0.7, 0.7, 2.4, -0.3, 5.1, 0.7,
+                                   1.9, -2.2, 4.4, 1.1, 0.0, 2.4,  3.8};
+    static const double cur[9] = {0.7, 6.0, -0.3, 2.9, 2.4, 1.2, -3.1, 4.4, 0.5};
+    static const double rref[14] = {13, 2, 19, 0, 8, 5, 16, 11, 3, 18, 6, 12, 9, 15};
+    static const double rcur[6] = {17, 4, 10, 1, 14, 7};
+    static const size_t nb[3] = {3, 5, 10};
+    static const double eps[3] = {0.5 / 9, 1e-4, 1e-4};
+    static const double want_raw[3] = {0.064610605017757852, 0.074779074112139576,
+                                       0.58634145524078041};
+    static const double want_ranks[3] = {0.010625883395914765, 0.092171452640664064,
+                                         0.39795715022239214};
+    char err[128];
+    double v, d, p;
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(jp_drift_psi(ref, 15, cur, 9, nb[i], eps[i], &v, err, sizeof err), 0);
+        assert_true(v == want_raw[i]);
+        assert_int_equal(jp_drift_psi(rref, 14, rcur, 6, nb[i], 0.5 / 6, &v, err, sizeof err), 0);
+        assert_true(v == want_ranks[i]);
+    }
+    assert_int_equal(jp_drift_ks_2samp(ref, 15, cur, 9, &d, &p, err, sizeof err), 0);
+    assert_true(d == 0.11111111111111116 && p == 0.99997883114023944);
+    assert_int_equal(jp_drift_ks_2samp(cur, 9, ref, 15, &d, &p, err, sizeof err), 0);
+    assert_true(d == 0.11111111111111116 && p == 0.99997883114023944);
+    assert_int_equal(jp_drift_ks_2samp(rref, 14, rcur, 6, &d, &p, err, sizeof err), 0);
+    assert_true(d == 0.16666666666666663 && p == 0.99884259259259256);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* jp_drift_null_threshold draws its splits of the pooled ranks without
+ * sorting; here the same null is simulated the slow, obvious way (shuffle
+ * the ranks 0..26 whole, take the first 20 as the reference, call the
+ * public statistics) and the threshold must be a (1 - alpha) quantile of
+ * that distribution: P(stat > thr) <= alpha <= P(stat >= thr), each side
+ * within 4 Monte Carlo standard errors of both simulations. The statistics
+ * take few distinct values at these sizes, so the quantile condition, not
+ * equality of two simulated thresholds, is what the Monte Carlo error
+ * bounds. A second call with the same seed returns the same threshold. */
+static void test_null_threshold_is_permutation_null(void **state)
+{
+    (void)state;
+    enum { NR = 20, NC = 7, N = NR + NC, REPS = 40000 };
+    static double sims[2][REPS];
+    double pool[N];
+    char err[128];
+    jp_rng_t g;
+    jp_rng_seed(&g, 4242);
+    for (int i = 0; i < N; i++)
+        pool[i] = i;
+    size_t nb;
+    double eps;
+    jp_drift_psi_small_sample(NC, &nb, &eps);
+    for (int r = 0; r < REPS; r++) {
+        for (int i = N - 1; i > 0; i--) {
+            int k = (int)jp_rng_below(&g, (uint64_t)i + 1);
+            double t = pool[i];
+            pool[i] = pool[k];
+            pool[k] = t;
+        }
+        assert_int_equal(
+            jp_drift_psi(pool, NR, pool + NR, NC, nb, eps, &sims[0][r], err, sizeof err), 0);
+        assert_int_equal(
+            jp_drift_ks_2samp(pool, NR, pool + NR, NC, &sims[1][r], NULL, err, sizeof err), 0);
+    }
+    static const double alphas[3] = {0.01, 0.05, 0.2};
+    for (int s = 0; s < 2; s++) {
+        jp_drift_stat_t stat = s == 0 ? JP_DRIFT_STAT_PSI : JP_DRIFT_STAT_KS;
+        qsort(sims[s], REPS, sizeof(double), cmp_double);
+        for (int a = 0; a < 3; a++) {
+            double alpha = alphas[a], thr;
+            assert_int_equal(jp_drift_null_threshold(stat, NR, NC, nb, eps, alpha, REPS, 9 + a,
+                                                     &thr, err, sizeof err),
+                             0);
+            int gt = 0, ge = 0;
+            for (int r = 0; r < REPS; r++) {
+                gt += sims[s][r] > thr;
+                ge += sims[s][r] >= thr;
+            }
+            double tol = 4.0 * sqrt(2.0 * alpha * (1 - alpha) / REPS);
+            print_message("%s %d vs %d, alpha %.2f: threshold %.4f, brute-force P(> thr) %.4f, "
+                          "P(>= thr) %.4f, (1 - alpha) quantile %.4f\n",
+                          s == 0 ? "PSI" : "KS", NR, NC, alpha, thr, (double)gt / REPS,
+                          (double)ge / REPS, sims[s][(size_t)ceil((1 - alpha) * REPS) - 1]);
+            assert_true((double)gt / REPS <= alpha + tol);
+            assert_true((double)ge / REPS >= alpha - tol);
+            double again; /* seeded: the same question, the same answer */
+            assert_int_equal(jp_drift_null_threshold(stat, NR, NC, nb, eps, alpha, REPS, 9 + a,
+                                                     &again, err, sizeof err),
+                             0);
+            assert_true(again == thr);
+        }
+    }
 }
 
 /* Categorical PSI: the whole procedure (draw a reference of 120, derive
@@ -662,7 +767,9 @@ int main(void)
         cmocka_unit_test(test_adwin_detects_and_shrinks),
         cmocka_unit_test(test_adwin_quiet_and_roundtrip),
         cmocka_unit_test(test_adwin_river_vector),
+        cmocka_unit_test(test_psi_ks_unchanged),
         cmocka_unit_test(test_null_thresholds),
+        cmocka_unit_test(test_null_threshold_is_permutation_null),
         cmocka_unit_test(test_categorical_threshold),
         cmocka_unit_test(test_calibrated_detectors),
     };
