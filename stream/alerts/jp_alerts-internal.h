@@ -108,8 +108,8 @@ country_t *jp_alerts_country(alerts_inst_t *in, const char *code);
 /* The day slot of a country (created when create is set), NULL if absent
  * or out of memory. */
 day_slot_t *jp_alerts_day(country_t *c, int64_t day, int create);
-/* The concept tracker of a model, created for kind if missing. */
-model_slot_t *jp_alerts_model(alerts_inst_t *in, country_t *c, const char *name, int kind);
+/* The concept tracker of a model, created if missing. */
+model_slot_t *jp_alerts_model(alerts_inst_t *in, country_t *c, const char *name);
 /* Concept drift's calibrated parameters, waiting for the calibration
  * thread the first time; NULL with errstr if it failed (out of memory). */
 const jp_concept_params_t *jp_alerts_concept_params(jp_alerts_t *g, char *errstr,

@@ -91,15 +91,14 @@ day_slot_t *jp_alerts_day(country_t *c, int64_t day, int create)
     return s;
 }
 
-model_slot_t *jp_alerts_model(alerts_inst_t *in, country_t *c, const char *name, int kind)
+model_slot_t *jp_alerts_model(alerts_inst_t *in, country_t *c, const char *name)
 {
     for (size_t i = 0; i < c->n_models; i++)
         if (strcmp(c->models[i].name, name) == 0)
             return &c->models[i];
     char err[256];
     const jp_concept_params_t *params = jp_alerts_concept_params(in->g, err, sizeof(err));
-    jp_concept_t *k =
-        params ? jp_concept_new(params, (jp_alerts_eval_kind_t)kind, err, sizeof(err)) : NULL;
+    jp_concept_t *k = params ? jp_concept_new(params, err, sizeof(err)) : NULL;
     if (!params)
         jp_log(JP_LOG_ERROR, "alerts", "%s", err);
     model_slot_t *m = k ? realloc(c->models, (c->n_models + 1) * sizeof(*m)) : NULL;
@@ -517,7 +516,7 @@ static int load_entry(void *ctx, const void *key, size_t klen, const void *val, 
         char name[16];
         memcpy(name, what + 2, wlen - 2);
         name[wlen - 2] = '\0';
-        model_slot_t *s = jp_alerts_model(in, c, name, m->kind);
+        model_slot_t *s = jp_alerts_model(in, c, name);
         if (!s) {
             jp_concept_free(m);
             return 1;
@@ -689,10 +688,10 @@ static void *calib_main(void *arg)
     jp_alerts_t *g = arg;
     const jp_config_t *cfg = g->cfg;
     double t0 = jp_clock_now_s();
-    g->calib_rc = jp_alerts_concept_calibrate(
-        cfg->alerts.concept.false_alarms_per_year,
-        (uint64_t)cfg->alerts.concept.evaluations_per_year, cfg->alerts.concept.shift_sd,
-        (uint64_t)cfg->alerts.concept.warmup, &g->concept, g->calib_err, sizeof(g->calib_err));
+    g->calib_rc = jp_alerts_concept_calibrate(cfg->alerts.concept.false_alarms_per_year,
+                                              (uint64_t)cfg->alerts.concept.evaluations_per_year,
+                                              cfg->alerts.concept.shift_sd, &g->concept,
+                                              g->calib_err, sizeof(g->calib_err));
     if (g->calib_rc == 0)
         jp_log(JP_LOG_INFO, "alerts",
                "concept drift calibrated in %.1f s: ADWIN delta %.3g, CUSUM threshold %.3g",

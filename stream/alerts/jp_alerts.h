@@ -69,11 +69,10 @@ void jp_alerts_set_reference_source(jp_alerts_t *a, jp_alerts_reference_fn fn, v
 
 /* One prequential evaluation of a model. */
 typedef struct jp_alerts_eval_s {
-    const char *country;        /* "GB" */
-    const char *model;          /* "sales", "churn" (at most 15 characters) */
-    int32_t version;            /* the version that was scored */
-    jp_alerts_eval_kind_t kind; /* RESIDUAL (standardized) or LOSS */
-    double value;
+    const char *country;  /* "GB" */
+    const char *model;    /* "sales", "churn" (at most 15 characters) */
+    int32_t version;      /* the version that was scored */
+    double value;         /* a standardized residual (jp_alerts_concept.h) */
     int64_t event_time;   /* the fact it was computed at */
     int64_t window_start; /* start of the data it scored (0: event_time) */
 } jp_alerts_eval_t;

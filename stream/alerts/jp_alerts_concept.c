@@ -7,6 +7,13 @@
  * periods), ADWIN needs no shift size and catches slow or odd-shaped
  * changes a CUSUM tuned to a large shift misses. Each gets half of the
  * false-alarm budget, so together they keep it.
+ *
+ * Why prewhitening rather than a wider threshold: an AR(1) fit turns the
+ * autocorrelated residuals into (nearly) independent innovations, for
+ * which the seeded calibration holds as it is; a threshold widened for
+ * autocorrelation would need a calibration per rho. Measured on a
+ * stationary two-year world with five countries: 17 ConceptDrift alerts
+ * without it (lag-1 autocorrelation of the sales residuals 0.18-0.57).
  */
 #include "alerts/jp_alerts_concept.h"
 
@@ -31,8 +38,8 @@ int jp_alerts_concept_check(double false_alarms_per_year, char *errstr, size_t e
 }
 
 int jp_alerts_concept_calibrate(double false_alarms_per_year, uint64_t evals_per_year,
-                                double shift_sd, uint64_t warmup, jp_concept_params_t *out,
-                                char *errstr, size_t errstr_size)
+                                double shift_sd, jp_concept_params_t *out, char *errstr,
+                                size_t errstr_size)
 {
     memset(out, 0, sizeof(*out));
     if (jp_alerts_concept_check(false_alarms_per_year, errstr, errstr_size) != 0)
@@ -47,31 +54,27 @@ int jp_alerts_concept_calibrate(double false_alarms_per_year, uint64_t evals_per
     if (jp_adwin_calibrate(&t, reps, 0x6a70616c657274ull, &out->adwin, &out->adwin_delay, errstr,
                            errstr_size) != 0)
         return -1;
-    out->warmup = warmup;
     return 0;
 }
 
 static void restart(jp_concept_t *c, const jp_concept_params_t *p)
 {
     jp_ph_params_t ph = p->ph;
-    ph.mode = c->kind == JP_ALERTS_EVAL_LOSS ? JP_PH_UP : JP_PH_BOTH;
+    ph.mode = JP_PH_BOTH;
     jp_ph_init(&c->ph, &ph);
-    c->n = c->base_n = 0;
-    c->base_mean = c->base_m2 = 0;
+    c->n = 0;
     c->up_at_min = c->down_at_max = 1;
     c->cp_up = c->cp_down = NO_TIME;
     c->ring_n = c->ring_head = 0;
 }
 
-jp_concept_t *jp_concept_new(const jp_concept_params_t *p, jp_alerts_eval_kind_t kind, char *errstr,
-                             size_t errstr_size)
+jp_concept_t *jp_concept_new(const jp_concept_params_t *p, char *errstr, size_t errstr_size)
 {
     jp_concept_t *c = calloc(1, sizeof(*c));
     if (!c) {
         jp_err_set(errstr, errstr_size, "out of memory");
         return NULL;
     }
-    c->kind = kind;
     c->version_since = NO_TIME;
     c->last_detect = NO_TIME;
     c->adwin = jp_adwin_create(&p->adwin, errstr, errstr_size);
@@ -122,6 +125,31 @@ static void track_extremes(jp_concept_t *c, int64_t t)
         c->cp_down = t, c->down_at_max = 0;
 }
 
+double jp_concept_rho(const jp_concept_t *c)
+{
+    double rho = 1.0 - 0.5 * c->diff2_sum / ((double)c->diff2_n + JP_CONCEPT_RHO_PRIOR);
+    /* the prior's differences: 2 (1 - 0) each, i.e. rho = 0 */
+    rho -= JP_CONCEPT_RHO_PRIOR / ((double)c->diff2_n + JP_CONCEPT_RHO_PRIOR);
+    return rho < 0 ? 0 : rho > JP_CONCEPT_RHO_MAX ? JP_CONCEPT_RHO_MAX : rho;
+}
+
+/* The AR(1) innovation of z with the rho learned before it, then learns
+ * from z's difference to the last value. */
+static double innovation(jp_concept_t *c, double z)
+{
+    double e = z;
+    if (c->has_last) {
+        double rho = jp_concept_rho(c);
+        e = (z - rho * c->last_z) / sqrt(1.0 - rho * rho);
+        double d = z - c->last_z;
+        c->diff2_sum += d * d < 16.0 ? d * d : 16.0;
+        c->diff2_n++;
+    }
+    c->last_z = z;
+    c->has_last = 1;
+    return e;
+}
+
 int jp_concept_observe(jp_concept_t *c, const jp_concept_params_t *p, int32_t version, double value,
                        int64_t t, int64_t window_start, jp_concept_detection_t *out)
 {
@@ -141,33 +169,20 @@ int jp_concept_observe(jp_concept_t *c, const jp_concept_params_t *p, int32_t ve
         c->version_since = t;
     }
     c->n++;
-    double z = value;
-    if (c->kind == JP_ALERTS_EVAL_LOSS) {
-        if (c->base_n < p->warmup) {
-            /* Welford's running mean and sum of squared deviations. */
-            c->base_n++;
-            double d = value - c->base_mean;
-            c->base_mean += d / (double)c->base_n;
-            c->base_m2 += d * (value - c->base_mean);
-            return 0;
-        }
-        double sd = c->base_n > 1 ? sqrt(c->base_m2 / (double)(c->base_n - 1)) : 0.0;
-        double floor = 1e-3 * (fabs(c->base_mean) + 1e-9);
-        z = (value - c->base_mean) / (sd > floor ? sd : floor);
-    }
+    double e = innovation(c, value);
     uint32_t slot = c->ring_head;
     c->ring_t[slot] = t;
     c->ring_w[slot] = window_start;
-    c->ring_z[slot] = z;
+    c->ring_z[slot] = value;
     c->ring_head = (slot + 1) % JP_CONCEPT_RING;
     if (c->ring_n < JP_CONCEPT_RING)
         c->ring_n++;
 
     if (c->ph.detected)
         c->up_at_min = c->down_at_max = 1; /* the update below restarts it */
-    int ph = jp_ph_update(&c->ph, z);
+    int ph = jp_ph_update(&c->ph, e);
     track_extremes(c, t);
-    int ad = jp_adwin_update(c->adwin, z);
+    int ad = jp_adwin_update(c->adwin, e);
     if (ph != JP_DRIFT_NONE) {
         out->detector = "Page-Hinkley";
         out->direction = ph == JP_DRIFT_UP ? 1 : -1;
@@ -193,11 +208,6 @@ int jp_concept_observe(jp_concept_t *c, const jp_concept_params_t *p, int32_t ve
     out->change_point = c->ring_w[ring_slot(c, (uint32_t)out->points - 1)];
     if (out->detector[0] == 'A')
         out->direction = out->shift >= 0 ? 1 : -1;
-    if (c->kind == JP_ALERTS_EVAL_LOSS && out->direction < 0) {
-        /* The loss fell: the model got better, nothing to alert. */
-        memset(out, 0, sizeof(*out));
-        return 0;
-    }
     out->detected = 1;
     c->last_detect = t;
     return 0;
@@ -205,14 +215,14 @@ int jp_concept_observe(jp_concept_t *c, const jp_concept_params_t *p, int32_t ve
 
 void jp_concept_serialize(const jp_concept_t *c, jp_bytes_writer_t *w)
 {
-    jp_bytes_put_header(w, "CNCP", 1);
-    jp_bytes_put_u8(w, (uint8_t)c->kind);
+    jp_bytes_put_header(w, "CNCP", 2);
     jp_bytes_put_u32(w, (uint32_t)c->version);
     jp_bytes_put_i64(w, c->version_since);
     jp_bytes_put_u64(w, c->n);
-    jp_bytes_put_u64(w, c->base_n);
-    jp_bytes_put_f64(w, c->base_mean);
-    jp_bytes_put_f64(w, c->base_m2);
+    jp_bytes_put_f64(w, c->diff2_sum);
+    jp_bytes_put_u64(w, c->diff2_n);
+    jp_bytes_put_f64(w, c->last_z);
+    jp_bytes_put_u8(w, (uint8_t)c->has_last);
     jp_bytes_put_u8(w, (uint8_t)(c->up_at_min | c->down_at_max << 1));
     jp_bytes_put_i64(w, c->cp_up);
     jp_bytes_put_i64(w, c->cp_down);
@@ -236,14 +246,25 @@ jp_concept_t *jp_concept_deserialize(const void *buf, size_t len, char *errstr, 
         jp_err_set(errstr, errstr_size, "out of memory");
         return NULL;
     }
-    jp_bytes_get_header(&r, "CNCP", 1);
-    c->kind = jp_bytes_get_u8(&r);
-    c->version = (int32_t)jp_bytes_get_u32(&r);
-    c->version_since = jp_bytes_get_i64(&r);
-    c->n = jp_bytes_get_u64(&r);
-    c->base_n = jp_bytes_get_u64(&r);
-    c->base_mean = jp_bytes_get_f64(&r);
-    c->base_m2 = jp_bytes_get_f64(&r);
+    uint16_t v = jp_bytes_get_header(&r, "CNCP", 2);
+    uint8_t kind = 0;
+    if (v == 1) {
+        kind = jp_bytes_get_u8(&r);
+        c->version = (int32_t)jp_bytes_get_u32(&r);
+        c->version_since = jp_bytes_get_i64(&r);
+        c->n = jp_bytes_get_u64(&r);
+        jp_bytes_get_u64(&r); /* the log-loss warm-up's count, mean and spread */
+        jp_bytes_get_f64(&r);
+        jp_bytes_get_f64(&r);
+    } else {
+        c->version = (int32_t)jp_bytes_get_u32(&r);
+        c->version_since = jp_bytes_get_i64(&r);
+        c->n = jp_bytes_get_u64(&r);
+        c->diff2_sum = jp_bytes_get_f64(&r);
+        c->diff2_n = jp_bytes_get_u64(&r);
+        c->last_z = jp_bytes_get_f64(&r);
+        c->has_last = jp_bytes_get_u8(&r) != 0;
+    }
     uint8_t flags = jp_bytes_get_u8(&r);
     c->up_at_min = flags & 1;
     c->down_at_max = (flags >> 1) & 1;
@@ -263,10 +284,13 @@ jp_concept_t *jp_concept_deserialize(const void *buf, size_t len, char *errstr, 
     char err[128];
     if (jp_ph_deserialize(&c->ph, &r, err, sizeof(err)) == 0)
         c->adwin = jp_adwin_deserialize(&r, err, sizeof(err));
-    if (!c->adwin || !jp_bytes_reader_done(&r) || c->kind > JP_ALERTS_EVAL_LOSS) {
+    if (!c->adwin || !jp_bytes_reader_done(&r) || kind > 1 || !isfinite(c->diff2_sum) ||
+        !isfinite(c->last_z)) {
         jp_err_set(errstr, errstr_size, "concept drift state: corrupt (%zu bytes)", len);
         jp_concept_free(c);
         return NULL;
     }
+    if (v == 1 && c->version_since != NO_TIME)
+        c->version = INT32_MIN; /* no version has it: the next evaluation starts afresh */
     return c;
 }

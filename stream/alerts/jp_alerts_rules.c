@@ -466,7 +466,7 @@ int jp_alerts_rules_eval(alerts_inst_t *in, const jp_alerts_eval_t *ev)
 {
     jp_alerts_t *g = in->g;
     country_t *c = jp_alerts_country(in, ev->country);
-    model_slot_t *m = c ? jp_alerts_model(in, c, ev->model, ev->kind) : NULL;
+    model_slot_t *m = c ? jp_alerts_model(in, c, ev->model) : NULL;
     char err[256];
     const jp_concept_params_t *params = m ? jp_alerts_concept_params(g, err, sizeof(err)) : NULL;
     if (!params)
@@ -487,8 +487,8 @@ int jp_alerts_rules_eval(alerts_inst_t *in, const jp_alerts_eval_t *ev)
         jp_alert_label(&e, "model_version", version);
         int critical = fabs(d.shift) >= g->cfg->alerts.concept.critical_shift_sd;
         e.severity = critical ? JP_ALERT_SEVERITY_CRITICAL : JP_ALERT_SEVERITY_WARNING;
-        const char *what =
-            ev->kind == JP_ALERTS_EVAL_LOSS ? "log-loss (standardized)" : "standardized residuals";
+        const char *what = strcmp(m->name, "churn") == 0 ? "log-loss against its expectation"
+                                                         : "standardized residuals";
         jp_alert_note(&e, "description",
                       "%s: the %s of %s model version %d moved by %+.2f sd since %s (%llu "
                       "evaluations); statistic %.4g, threshold %.4g",

@@ -25,7 +25,6 @@ static int on_evaluation(void *ctx, int partition, const jp_models_evaluation_t 
         .country = ev->country,
         .model = ev->model,
         .version = ev->version,
-        .kind = strcmp(ev->model, "sales") == 0 ? JP_ALERTS_EVAL_RESIDUAL : JP_ALERTS_EVAL_LOSS,
         .value = ev->value,
         .event_time = ev->event_time,
         .window_start = ev->event_time - DAY_MS,

@@ -315,8 +315,9 @@ static const jp_conf_field_t concept_drift_fields[] = {
      0, NULL,
      "a detected shift at least this large (mean since the change point) is critical: the "
      "retraining listener is told"},
-    {"warmup", JP_CONF_INT, OFF2(concept, warmup), 0, "8", 2, 1000, NULL, NULL, 0, NULL,
-     "log-loss: evaluations of a model version that set its baseline mean and spread"},
+    {"warmup", JP_CONF_INT, OFF2(concept, warmup), 0, "0", 0, 1000, NULL, NULL, 0, NULL,
+     "removed: rejected; the churn model's scores are standardized by the log-loss its own "
+     "predictions expect, with no warm-up"},
     {"resolve_after", JP_CONF_DURATION, OFF2(concept, resolve_after_ms), 0, "28d", 3600000.0,
      3650.0 * 86400000.0, NULL, NULL, 0, NULL,
      "event time without a new detection before a ConceptDrift alert resolves"},
@@ -590,6 +591,11 @@ static void check_consistency(jp_conf_t *c, const jp_yaml_node_t *root, jp_confi
         jp_conf_error_at_key(c, processing ? processing : root, "processing", "guarantee",
                              "exactly_once is not supported yet (the engine has no Kafka "
                              "transactions); use at_least_once");
+    const jp_yaml_node_t *concept = jp_yaml_get(jp_yaml_get(root, "alerts"), "concept_drift");
+    if (jp_yaml_get(concept, "warmup"))
+        jp_conf_error_at_key(c, concept, "alerts.concept_drift", "warmup",
+                             "removed: the churn model's scores are standardized by the log-loss "
+                             "its own predictions expect, which needs no warm-up; remove the key");
     const jp_yaml_node_t *state = jp_yaml_get(root, "state");
     if (cfg->state.window_retention_ms)
         jp_conf_error_at_key(c, state ? state : root, "state", "window_retention",

@@ -118,7 +118,7 @@ typedef struct jp_config_s {
         struct {
             int enabled;
             double false_alarms_per_year, shift_sd, critical_shift_sd;
-            int64_t evaluations_per_year, warmup;
+            int64_t evaluations_per_year, warmup; /* warmup: removed, rejected */
             int64_t resolve_after_ms;
         } concept;
         struct {

@@ -53,15 +53,16 @@ const jp_proc_t *jp_models_proc(jp_models_t *g);
 /* ---- hooks for the other rooms ---- */
 
 /* One prequential evaluation: per closed day window, the standardized
- * residual of the sales champion's forecast of the day's tickets
- * ((actual - forecast) / the forecast's sd), and the churn champion's mean
- * log-loss over the examples labelled that day. Without a champion the
- * trainer's (version 0) is reported. */
+ * residual of the sales champion's forecast of the day's tickets, and of
+ * the churn champion's log-loss over the examples labelled that day
+ * against the log-loss its own probabilities expect (a calibration score:
+ * it needs no baseline). Without a champion the trainer's (version 0) is
+ * reported. */
 typedef struct jp_models_evaluation_s {
     const char *country;
     const char *model; /* "sales" or "churn" */
     int32_t version;
-    double value;       /* residual (sales) or log-loss (churn) */
+    double value;       /* 0 mean, unit spread while the model is right */
     int64_t event_time; /* the window's end */
 } jp_models_evaluation_t;
 /* partition: the task's. Returns 0, or -1 on a failure that must rewind

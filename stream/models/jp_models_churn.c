@@ -221,7 +221,7 @@ int jp_models_churn_label(inst_t *in, country_t *c, int64_t end)
         collected_free(&col);
         return -1;
     }
-    double ll_day = 0, n_day = 0, duel[2] = {0, 0};
+    double ll_day = 0, ll_expected = 0, ll_var = 0, n_day = 0, duel[2] = {0, 0};
     int duel_n = 0;
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < col.n; i++) {
@@ -275,7 +275,13 @@ int jp_models_churn_label(inst_t *in, country_t *c, int64_t end)
                 duel[1] += log_loss(y, p_champ);
             duel_n++;
         }
-        ll_day += log_loss(y, m->champion ? p_champ : p);
+        /* The day's log-loss and what the served predictions expect of
+         * it: per example, mean p h1 + (1 - p) h0 and variance
+         * p (1 - p) (h1 - h0)^2 with h_y its log-loss for outcome y. */
+        double ps = m->champion ? p_champ : p, h0 = log_loss(0, ps), h1 = log_loss(1, ps);
+        ll_day += y ? h1 : h0;
+        ll_expected += ps * h1 + (1 - ps) * h0;
+        ll_var += ps * (1 - ps) * (h1 - h0) * (h1 - h0);
         n_day++;
         if (!learn)
             continue;
@@ -303,9 +309,9 @@ int jp_models_churn_label(inst_t *in, country_t *c, int64_t end)
         m->champion->windows++;
         jp_models_mark_version(m, m->champion->number);
     }
-    if (in->g->listener) {
+    if (in->g->listener && ll_var > 0) {
         jp_models_evaluation_t ev = {c->code, "churn", m->champion ? m->champion->number : 0,
-                                     ll_day / n_day, end};
+                                     (ll_day - ll_expected) / sqrt(ll_var), end};
         if (in->g->listener(in->g->listener_ctx, jp_proc_partition(in->ctx), &ev) != 0)
             return -1;
     }

@@ -192,13 +192,8 @@ static int eval_window(void *inst, const jp_feature_vector_t *fv)
     if (m->n_periods >= 6) {
         double mean, var;
         predict(m, x, &mean, &var);
-        jp_alerts_eval_t e = {cc,
-                              "sales",
-                              m->version,
-                              JP_ALERTS_EVAL_RESIDUAL,
-                              (y - mean) / sqrt(1.0 / w + var),
-                              t,
-                              fv->window_start};
+        jp_alerts_eval_t e = {cc, "sales",         m->version, (y - mean) / sqrt(1.0 / w + var),
+                              t,  fv->window_start};
         if (jp_alerts_observe_eval(in->g->alerts, jp_proc_partition(in->ctx), &e) != 0)
             return -1;
     }
@@ -378,6 +373,8 @@ void jp_test_alerts_run_live(jp_test_stack_t *s, const char *tag, const char *wo
     assert_int_equal(jp_test_engine_wait(e, -1, s->records, 600000), 0);
     jp_test_engine_stop(e, NULL);
     out->alerts = jp_test_alerts_read(s, cfg.topics.alerts, &out->n, NULL);
+    snprintf(out->models_topic, sizeof(out->models_topic), "%s", cfg.topics.models);
+    out->min_training_ms = cfg.models.min_training_ms;
     jp_alerts_free(alerts);
     jp_models_free(models);
     jp_config_release(&cfg);
@@ -388,6 +385,38 @@ void jp_test_alerts_run_free(jp_test_alerts_run_t *r)
     free(r->alerts);
     jp_test_evaluator_free(r->ev);
     memset(r, 0, sizeof(*r));
+}
+
+typedef struct {
+    const char *model;
+    int64_t after, data_from;
+    jp_test_retrained_t *out;
+} retrained_ctx_t;
+
+static void see_version(void *ctx, const void *rec)
+{
+    retrained_ctx_t *r = ctx;
+    const jp_model_version_t *mv = rec;
+    if (!jp_avro_str_eq(mv->model, r->model) || !jp_avro_str_eq(mv->event, "REGISTERED") ||
+        !memmem(mv->reason.ptr, mv->reason.len, "change point", 12) || mv->event_at < r->after ||
+        mv->event_at >= r->out->registered_at || mv->training_data.event_time_start < r->data_from)
+        return;
+    r->out->registered_at = mv->event_at;
+    r->out->data_start = mv->training_data.event_time_start;
+}
+
+void jp_test_alerts_retrained(jp_test_stack_t *s, const char *topic, const char *model,
+                              int64_t after, int64_t data_from, jp_test_retrained_t *out)
+{
+    *out = (jp_test_retrained_t){INT64_MAX, INT64_MIN};
+    retrained_ctx_t ctx = {model, after, data_from, out};
+    jp_model_version_t mv;
+    jp_test_decode_topic(s, topic, JP_EVENT_MODEL_VERSION, &mv, see_version, &ctx);
+    if (out->data_start != INT64_MIN)
+        printf("retrained: %s registered %.1f days after %lld, training data from %.1f days "
+               "before it\n",
+               model, (double)(out->registered_at - after) / 86400000.0, (long long)after,
+               (double)(after - out->data_start) / 86400000.0);
 }
 
 int64_t jp_test_draw_period_ms(const jp_sim_world_t *w, const char *cc, int64_t at)

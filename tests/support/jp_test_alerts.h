@@ -64,11 +64,24 @@ typedef enum { JP_TEST_ALERTS_STANDIN, JP_TEST_ALERTS_MODELS } jp_test_alerts_lo
 typedef struct jp_test_alerts_run_s {
     jp_test_alert_t *alerts;
     size_t n;
+    char models_topic[128];  /* the run's jackpot.models.v1 */
+    int64_t min_training_ms; /* its models.min_training */
     jp_test_evaluator_t *ev; /* the stand-in's retrains and change points (NULL: models) */
 } jp_test_alerts_run_t;
 void jp_test_alerts_run_live(jp_test_stack_t *s, const char *tag, const char *world, int weeks,
                              jp_test_alerts_loop_t loop, jp_test_alerts_run_t *out);
 void jp_test_alerts_run_free(jp_test_alerts_run_t *r);
+
+/* The first version of model ("sales-GB") on the models topic registered
+ * from a trainer restarted at a change point, at or after event time
+ * `after`, with training data from `data_from` on (an earlier restart's
+ * versions are not this one's): when, and where its data start (INT64_MAX
+ * and INT64_MIN when there is none). Prints it. */
+typedef struct jp_test_retrained_s {
+    int64_t registered_at, data_start;
+} jp_test_retrained_t;
+void jp_test_alerts_retrained(jp_test_stack_t *s, const char *topic, const char *model,
+                              int64_t after, int64_t data_from, jp_test_retrained_t *out);
 
 /* The length of country cc's draw period that holds event time at. */
 int64_t jp_test_draw_period_ms(const jp_sim_world_t *w, const char *cc, int64_t at);

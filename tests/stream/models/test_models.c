@@ -193,7 +193,7 @@ static void test_registry_is_deterministic(void **state)
 /* ---- hooks ----------------------------------------------------------------- */
 
 typedef struct {
-    int64_t residuals, log_losses, not_finite, bad_partition;
+    int64_t residuals, churn_scores, not_finite, bad_partition;
 } listened_t;
 
 static int listen_eval(void *ctx, int partition, const jp_models_evaluation_t *ev)
@@ -206,7 +206,7 @@ static int listen_eval(void *ctx, int partition, const jp_models_evaluation_t *e
     else if (strcmp(ev->model, "sales") == 0)
         l->residuals++;
     else
-        l->log_losses++;
+        l->churn_scores++;
     return 0;
 }
 
@@ -454,10 +454,10 @@ static void test_admin_cli_and_hooks(void **state)
     jp_test_engine_stop(e, NULL);
 
     /* hooks and metrics */
-    fprintf(stderr, "listener: %lld residuals, %lld log-losses\n", (long long)heard.residuals,
-            (long long)heard.log_losses);
+    fprintf(stderr, "listener: %lld sales residuals, %lld churn scores\n",
+            (long long)heard.residuals, (long long)heard.churn_scores);
     assert_true(heard.residuals > 100);
-    assert_true(heard.log_losses > 20);
+    assert_true(heard.churn_scores > 20);
     assert_int_equal(heard.not_finite, 0);
     assert_int_equal(heard.bad_partition, 0);
     assert_true(drift.retrained);
