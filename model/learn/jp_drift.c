@@ -31,15 +31,21 @@
  * their null (both samples from one continuous distribution) is that of
  * the statistic on the pooled ranks 0..n-1 split at random into the two
  * samples - the values the alerts processor passes in. Simulating that
- * permutation directly needs no sorting (a partial shuffle picks the
- * current ranks, one pass lists both samples in order) and is exact for
- * ranks (sorting every replication's samples took ~85% of a simulated
- * dev run's CPU). For raw values the null of KS is the same; that of PSI
- * differs only where a current value falls between the two reference
- * values a bin edge interpolates, which ranks and values can order
- * differently. The change
- * detectors are calibrated the other way round, from a target: Page-
- * Hinkley with alpha = 1 is a two-sided CUSUM, for which Siegmund's
+ * permutation directly is exact for ranks and needs neither sorting nor
+ * the reference itself: a partial shuffle picks the ncur current ranks,
+ * and current rank j in order has p_j - j reference ranks below it, which
+ * fixes every reference order statistic (m plus the current ranks below
+ * it). PSI's edges interpolate two of those and KS's walk peaks just
+ * before or after a current rank, so a draw costs an insertion sort of
+ * ncur ranks plus O(nbins log ncur + ncur log nbins), whatever nref, and
+ * uses the same floating-point expressions as the statistics on listed
+ * samples, hence gives the same bits (sorting each draw's samples, then
+ * listing them in O(nref), were each most of a simulated dev run's CPU).
+ * For raw values the null of KS is the same; that of PSI differs only
+ * where a current value falls between the two reference values a bin
+ * edge interpolates, which ranks and values can order differently. The
+ * change detectors are calibrated the other way round, from a target:
+ * Page-Hinkley with alpha = 1 is a two-sided CUSUM, for which Siegmund's
  * approximation gives the threshold in closed form; ADWIN's union of
  * Bernstein bounds has no usable closed form (its nominal delta is far
  * from its real false-alarm rate), so its delta is the quantile of the
@@ -74,23 +80,34 @@ static double *jp_drift_sorted_copy(const double *v, size_t n)
 
 /* ---- PSI ------------------------------------------------------------- */
 
-double jp_drift_quantile_sorted(const double *sorted, size_t n, double q)
+/* Where the q quantile of n sorted values lies: between values *lo and
+ * *lo + 1 at the returned fraction, or at the last value if *lo >= n - 1.
+ * Shared by the value and the rank paths so that both give the same bits. */
+static double jp_drift_quantile_at(size_t n, double q, size_t *lo)
 {
-    if (n == 0)
-        return NAN;
     /* NumPy 'linear' (Hyndman-Fan type 7): h = (n-1) q. */
     double h = (double)(n - 1) * q;
-    size_t lo = (size_t)floor(h);
-    if (lo >= n - 1)
-        return sorted[n - 1];
-    double frac = h - (double)lo;
-    double a = sorted[lo], b = sorted[lo + 1];
-    /* NumPy's _lerp: a + (b - a) t, evaluated from the nearer end. */
+    *lo = (size_t)floor(h);
+    return h - (double)*lo;
+}
+
+/* NumPy's _lerp: a + (b - a) t, evaluated from the nearer end. */
+static double jp_drift_lerp(double a, double b, double frac)
+{
     double d = b - a;
     double r = a + d * frac;
     if (frac >= 0.5)
         r = b - d * (1.0 - frac);
     return r;
+}
+
+double jp_drift_quantile_sorted(const double *sorted, size_t n, double q)
+{
+    if (n == 0)
+        return NAN;
+    size_t lo;
+    double frac = jp_drift_quantile_at(n, q, &lo);
+    return lo >= n - 1 ? sorted[n - 1] : jp_drift_lerp(sorted[lo], sorted[lo + 1], frac);
 }
 
 static void jp_drift_edges_sorted(const double *sorted, size_t n, size_t nbins, double *edges)
@@ -195,6 +212,60 @@ static double jp_drift_psi_sorted(const double *ref, size_t nref, const double *
     return jp_drift_psi_counts(rc, cc, nbins, eps);
 }
 
+/* Reference order statistic m (0-based) of the ranks 0..nref+k-1 when the
+ * current sample holds the ascending ranks p[0..k): m plus the number of
+ * current ranks below it. Current rank j has p[j] - j reference ranks
+ * below it, which never decreases with j, so the current ranks below
+ * reference m are the j with p[j] - j <= m: a binary search, not a list
+ * of the reference. */
+static double jp_drift_rank_ref(const size_t *p, size_t k, size_t m)
+{
+    size_t lo = 0, hi = k;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (p[mid] - mid <= m)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return (double)(m + lo);
+}
+
+/* jp_drift_psi_sorted for the split of the ranks 0..nref+k-1 into the
+ * ascending current ranks p[0..k) and the reference (the others), in
+ * O(nbins log k + k log nbins) whatever nref. An edge needs only the two
+ * reference values it interpolates, and its side='left' position in the
+ * strictly increasing reference is lo + 1 unless it lands on the lower
+ * value. Same edges, same whole counts, same jp_drift_psi_counts call: the
+ * same bits as listing the reference. */
+static double jp_drift_psi_ranks(const size_t *p, size_t k, size_t nref, size_t nbins, double eps,
+                                 double *edges, double *counts)
+{
+    double *rc = counts, *cc = counts + nbins;
+    size_t below = 0;
+    for (size_t b = 0; b < nbins; b++) {
+        size_t upto = nref;
+        if (b + 1 < nbins) {
+            size_t lo;
+            double frac = jp_drift_quantile_at(nref, (double)(b + 1) / (double)nbins, &lo);
+            if (lo >= nref - 1) {
+                edges[b] = jp_drift_rank_ref(p, k, nref - 1);
+                upto = nref - 1;
+            } else {
+                double a = jp_drift_rank_ref(p, k, lo);
+                edges[b] = jp_drift_lerp(a, jp_drift_rank_ref(p, k, lo + 1), frac);
+                upto = edges[b] > a ? lo + 1 : lo;
+            }
+        }
+        rc[b] = (double)(upto - below);
+        cc[b] = 0;
+        below = upto;
+    }
+    for (size_t j = 0; j < k; j++)
+        cc[jp_drift_bin_index(edges, nbins - 1, (double)p[j])] += 1;
+    return jp_drift_psi_counts(rc, cc, nbins, eps);
+}
+
 int jp_drift_psi(const double *ref, size_t nref, const double *cur, size_t ncur, size_t nbins,
                  double eps, double *psi, char *errstr, size_t errstr_size)
 {
@@ -276,6 +347,11 @@ static int jp_drift_check_alpha(double alpha, uint32_t reps, char *errstr, size_
 }
 
 static double jp_drift_ks_sorted(const double *a, size_t nx, const double *b, size_t ny);
+static double jp_drift_ks_ranks(const size_t *p, size_t nx, size_t ny);
+
+/* Above this many current ranks the rank path's binary searches and
+ * insertion sort stop paying; the draw then lists both samples in O(n). */
+#define JP_DRIFT_RANK_PATH_MAX 64
 
 int jp_drift_null_threshold(jp_drift_stat_t stat, size_t nref, size_t ncur, size_t nbins,
                             double eps, double alpha, uint32_t reps, uint64_t seed,
@@ -308,6 +384,7 @@ int jp_drift_null_threshold(jp_drift_stat_t stat, size_t nref, size_t ncur, size
     for (size_t i = 0; i < n; i++)
         pos[i] = i;
     double *ref = ranks, *cur = ranks + nref;
+    size_t sorted_pos[JP_DRIFT_RANK_PATH_MAX];
     jp_rng_t g;
     jp_rng_seed(&g, seed);
     for (uint32_t r = 0; r < reps; r++) {
@@ -319,8 +396,22 @@ int jp_drift_null_threshold(jp_drift_stat_t stat, size_t nref, size_t ncur, size
             size_t t = pos[i];
             pos[i] = pos[k];
             pos[k] = t;
-            is_cur[pos[i]] = 1;
         }
+        if (ncur <= JP_DRIFT_RANK_PATH_MAX) {
+            /* The statistics need only the current ranks in order. */
+            for (size_t i = 0; i < ncur; i++) {
+                size_t v = pos[i], j = i;
+                for (; j > 0 && sorted_pos[j - 1] > v; j--)
+                    sorted_pos[j] = sorted_pos[j - 1];
+                sorted_pos[j] = v;
+            }
+            sims[r] = stat == JP_DRIFT_STAT_PSI ? jp_drift_psi_ranks(sorted_pos, ncur, nref, nbins,
+                                                                     eps, scratch, scratch + nb)
+                                                : jp_drift_ks_ranks(sorted_pos, nref, ncur);
+            continue;
+        }
+        for (size_t i = 0; i < ncur; i++)
+            is_cur[pos[i]] = 1;
         /* One pass over the ranks splits them into both samples, each
          * already ascending, and clears the mask for the next draw. */
         size_t a = 0, b = 0;
@@ -837,6 +928,20 @@ double jp_drift_kolmogorov_sf(uint64_t n, double d)
     return jp_drift_kolmogn(n, d, 0);
 }
 
+/* The ECDF difference after i of nx x's and j of ny y's: one expression
+ * for the merge walk and the rank path, so both give the same bits. */
+static double jp_drift_ks_diff(size_t i, size_t nx, size_t j, size_t ny)
+{
+    return (double)i / (double)nx - (double)j / (double)ny;
+}
+
+/* D from the walk's extreme differences (both start at 0). */
+static double jp_drift_ks_of(double maxs, double mins)
+{
+    double d = -mins > maxs ? -mins : maxs;
+    return d > 1 ? 1 : d;
+}
+
 /* The KS statistic D of two ascending samples. */
 static double jp_drift_ks_sorted(const double *a, size_t nx, const double *b, size_t ny)
 {
@@ -855,14 +960,36 @@ static double jp_drift_ks_sorted(const double *a, size_t nx, const double *b, si
             i++;
         while (j < ny && b[j] <= v)
             j++;
-        double diff = (double)i / (double)nx - (double)j / (double)ny;
+        double diff = jp_drift_ks_diff(i, nx, j, ny);
         if (diff > maxs)
             maxs = diff;
         if (diff < mins)
             mins = diff;
     }
-    double d = -mins > maxs ? -mins : maxs;
-    return d > 1 ? 1 : d;
+    return jp_drift_ks_of(maxs, mins);
+}
+
+/* jp_drift_ks_sorted for the split of the ranks 0..nx+ny-1 into the
+ * ascending current (y) ranks p[0..ny) and the reference (x, the others),
+ * in O(ny) whatever nx. The walk's values are distinct, so it visits every
+ * (i, j) on the way; diff rises while it consumes x and falls while it
+ * consumes y (division and subtraction round monotonically), so its
+ * largest value is 0 or the one just before some y_j (i = p[j] - j x's
+ * consumed, j y's) and its smallest is 0 or the one just after (j + 1
+ * y's). Evaluating only those, with the walk's expression and start at 0,
+ * gives the same bits. */
+static double jp_drift_ks_ranks(const size_t *p, size_t nx, size_t ny)
+{
+    double maxs = 0, mins = 0;
+    for (size_t j = 0; j < ny; j++) {
+        size_t i = p[j] - j;
+        double before = jp_drift_ks_diff(i, nx, j, ny), after = jp_drift_ks_diff(i, nx, j + 1, ny);
+        if (before > maxs)
+            maxs = before;
+        if (after < mins)
+            mins = after;
+    }
+    return jp_drift_ks_of(maxs, mins);
 }
 
 int jp_drift_ks_2samp(const double *x, size_t nx, const double *y, size_t ny, double *stat,
