@@ -55,6 +55,7 @@
 
 #include "model/base/jp_err.h"
 #include "model/base/jp_rng.h"
+#include "model/base/jp_search.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -142,15 +143,7 @@ int jp_drift_quantile_edges(const double *ref, size_t nref, size_t nbins, double
 
 size_t jp_drift_bin_index(const double *edges, size_t nedges, double x)
 {
-    size_t lo = 0, hi = nedges;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (edges[mid] <= x)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
+    return jp_search_right(edges, nedges, x);
 }
 
 double jp_drift_psi_counts(const double *ref_counts, const double *cur_counts, size_t k, double eps)
@@ -174,20 +167,6 @@ double jp_drift_psi_counts(const double *ref_counts, const double *cur_counts, s
     return psi;
 }
 
-/* Number of sorted[0..n) below x (searchsorted side='left'). */
-static size_t jp_drift_count_below(const double *sorted, size_t n, double x)
-{
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (sorted[mid] < x)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
 /* PSI with nbins reference-quantile bins of an ascending reference and a
  * current sample in any order; edges (nbins - 1) and counts (2 nbins,
  * zeroed here) are scratch. The reference is counted by binary searches
@@ -202,7 +181,7 @@ static double jp_drift_psi_sorted(const double *ref, size_t nref, const double *
     jp_drift_edges_sorted(ref, nref, nbins, edges);
     size_t below = 0;
     for (size_t b = 0; b < nbins; b++) {
-        size_t upto = b + 1 < nbins ? jp_drift_count_below(ref, nref, edges[b]) : nref;
+        size_t upto = b + 1 < nbins ? jp_search_left(ref, nref, edges[b]) : nref;
         rc[b] = (double)(upto - below);
         cc[b] = 0;
         below = upto;

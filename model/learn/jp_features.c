@@ -22,6 +22,7 @@
 #include "model/base/jp_err.h"
 
 #include "model/base/jp_hash.h"
+#include "model/base/jp_search.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -225,25 +226,11 @@ jp_imputer_t *jp_imputer_create(size_t n_features, const jp_impute_spec_t *specs
     return imp;
 }
 
-/* First index whose value is >= v. */
-static size_t lower_bound(const double *vals, size_t n, double v)
-{
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (vals[mid] < v)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
 static void mode_observe(impute_col_t *c, size_t cap, double v)
 {
     if (v == 0.0)
         v = 0.0; /* -0.0 and 0.0 are one value */
-    size_t i = lower_bound(c->vals, c->n_vals, v);
+    size_t i = jp_search_left(c->vals, c->n_vals, v);
     if (i == c->n_vals || c->vals[i] != v) {
         if (c->n_vals == cap) {
             c->overflow++;
