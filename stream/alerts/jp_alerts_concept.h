@@ -11,7 +11,7 @@
  *   it needs no baseline, so a new version is judged from its first day).
  * - Autocorrelation. A day's forecast error carries into the next (a stock
  *   misjudged today is misjudged tomorrow: the sales residuals of a
- *   stationary world have lag-1 autocorrelation 0.4-0.6), and detectors
+ *   stationary world have lag-1 autocorrelation 0.2-0.6), and detectors
  *   calibrated for independent values then fire several times too often.
  *   The detectors therefore see the innovations e = (z - rho z_prev) /
  *   sqrt(1 - rho^2) of an AR(1) fit, rho = 1 - mean((z - z_prev)^2) / 2
